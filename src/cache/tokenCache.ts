@@ -1,0 +1,140 @@
+/**
+ * The token cache that sits between every caller and a credential:
+ * - a valid token is returned without I/O (the hot path allocates nothing);
+ * - concurrent callers for one key share one fetch (single-flight);
+ * - after the refresh time the cached token is still served while one
+ *   background fetch replaces it; a failed background fetch keeps the
+ *   still-valid token and is retried after `REFRESH_RETRY_MS`;
+ * - errors are never cached, and a token is never served past
+ *   `expiresOnTimestamp - EXPIRY_MARGIN_MS`.
+ *
+ * @example
+ * ```ts
+ * const cache = new TokenCache();
+ * const token = await cache.getToken(`mi|${resource}`, () => fetchFromImds(resource));
+ * ```
+ */
+import type { AccessToken } from "@azure/core-auth";
+import { AzmiError, ErrorCode } from "../errors";
+
+/** Tokens living longer than this refresh at half-life (MSAL JS/.NET rule). */
+export const LONG_LIVED_TOKEN_MS = 2 * 60 * 60 * 1000;
+/** Shorter-lived tokens refresh this long before they expire (MSAL's 300 s). */
+export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
+/** A token this close to expiry is not handed out; callers wait for a new one. */
+export const EXPIRY_MARGIN_MS = 30 * 1000;
+/** After a failed background refresh, wait this long before trying again. */
+export const REFRESH_RETRY_MS = 5 * 1000;
+
+/**
+ * When a token should be refreshed: its own `refreshAfterTimestamp` (from
+ * `refresh_in`) if it has one, else half-life for long-lived tokens, else
+ * five minutes before expiry.
+ */
+export function refreshTimeFor(token: AccessToken, issuedAt: number): number {
+  if (token.refreshAfterTimestamp !== undefined) return token.refreshAfterTimestamp;
+  const lifetime = token.expiresOnTimestamp - issuedAt;
+  if (lifetime > LONG_LIVED_TOKEN_MS) return issuedAt + Math.floor(lifetime / 2);
+  return token.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS;
+}
+
+interface Entry {
+  token?: AccessToken;
+  refreshAt: number;
+  inflight?: Promise<AccessToken>;
+  /** No background refresh before this time (set after a failed one). */
+  retryAfter: number;
+}
+
+export interface TokenCacheOptions {
+  /** Clock, for tests. */
+  now?: () => number;
+  /** Called with the error of a failed background refresh (never thrown). */
+  onBackgroundError?: (key: string, error: unknown) => void;
+}
+
+export type TokenFetcher = () => Promise<AccessToken>;
+
+export class TokenCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly now: () => number;
+  private readonly onBackgroundError?: (key: string, error: unknown) => void;
+
+  constructor(options: TokenCacheOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.onBackgroundError = options.onBackgroundError;
+  }
+
+  /**
+   * The cached token for `key` when it can be served without waiting,
+   * starting a background refresh when one is due. `undefined` otherwise.
+   */
+  peek(key: string, fetch?: TokenFetcher): AccessToken | undefined {
+    const entry = this.entries.get(key);
+    const token = entry?.token;
+    if (!entry || !token) return undefined;
+    const now = this.now();
+    if (now >= token.expiresOnTimestamp - EXPIRY_MARGIN_MS) return undefined;
+    if (now >= entry.refreshAt && fetch && !entry.inflight && now >= entry.retryAfter) {
+      this.refreshInBackground(key, entry, fetch);
+    }
+    return token;
+  }
+
+  /** A valid token for `key`: from the cache, or from one shared `fetch`. */
+  getToken(key: string, fetch: TokenFetcher): Promise<AccessToken> {
+    const cached = this.peek(key, fetch);
+    if (cached) return Promise.resolve(cached);
+    const entry = this.entryFor(key);
+    return entry.inflight ?? this.startFetch(key, entry, fetch);
+  }
+
+  /** Forget one key, or everything. */
+  clear(key?: string): void {
+    if (key === undefined) this.entries.clear();
+    else this.entries.delete(key);
+  }
+
+  private entryFor(key: string): Entry {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { refreshAt: 0, retryAfter: 0 };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  private startFetch(key: string, entry: Entry, fetch: TokenFetcher): Promise<AccessToken> {
+    const issuedAt = this.now();
+    const inflight = fetch().then(
+      (token) => {
+        if (entry.inflight === inflight) entry.inflight = undefined;
+        if (token.expiresOnTimestamp <= this.now()) {
+          throw new AzmiError(
+            ErrorCode.TokenExpired,
+            `The token received for '${key.split("|")[0]}' had already expired (expiresOn ${new Date(
+              token.expiresOnTimestamp,
+            ).toISOString()}); check the clock of this machine and of the identity endpoint.`,
+          );
+        }
+        entry.token = token;
+        entry.refreshAt = refreshTimeFor(token, issuedAt);
+        entry.retryAfter = 0;
+        return token;
+      },
+      (error: unknown) => {
+        if (entry.inflight === inflight) entry.inflight = undefined;
+        throw error;
+      },
+    );
+    entry.inflight = inflight;
+    return inflight;
+  }
+
+  private refreshInBackground(key: string, entry: Entry, fetch: TokenFetcher): void {
+    this.startFetch(key, entry, fetch).catch((error: unknown) => {
+      entry.retryAfter = this.now() + REFRESH_RETRY_MS;
+      this.onBackgroundError?.(key, error);
+    });
+  }
+}

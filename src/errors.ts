@@ -1,0 +1,140 @@
+/**
+ * One error shape for all of azmi: every error has a `name`, a stable `code`
+ * and, where something underneath failed, a `cause`. Callers match on `code`.
+ *
+ * Messages never contain a token, a secret or an `IDENTITY_HEADER` value:
+ * build them from facts (addresses, option names, status codes), not from
+ * request or response bodies, and pass bodies through `redact()` when quoting.
+ *
+ * @example
+ * ```ts
+ * try { await credential.getToken(scope); }
+ * catch (e) { if (isAzmiError(e) && e.code === ErrorCode.Timeout) retryLater(); }
+ * ```
+ */
+export const ErrorCode = {
+  // transport facts (native addon and node:net fallback use the same codes)
+  Timeout: "ETIMEDOUT",
+  ConnectionRefused: "ECONNREFUSED",
+  NetworkUnreachable: "ENETUNREACH",
+  HostUnreachable: "EHOSTUNREACH",
+  ConnectionReset: "ECONNRESET",
+  HttpParse: "ERR_HTTP_PARSE",
+  HeadersTooLarge: "ERR_HEADERS_TOO_LARGE",
+  BodyTooLarge: "ERR_BODY_TOO_LARGE",
+  DnsLookup: "ERR_DNS_LOOKUP",
+  Tls: "ERR_TLS",
+  TlsThumbprintMismatch: "ERR_TLS_THUMBPRINT_MISMATCH",
+  // input validation at the public edge
+  InvalidArgument: "ERR_INVALID_ARGUMENT",
+  InvalidEnvironment: "ERR_INVALID_ENVIRONMENT",
+  // credential outcomes
+  CredentialUnavailable: "ERR_CREDENTIAL_UNAVAILABLE",
+  AuthenticationFailed: "ERR_AUTHENTICATION_FAILED",
+  AllCredentialsUnavailable: "ERR_ALL_CREDENTIALS_UNAVAILABLE",
+  InvalidResponse: "ERR_INVALID_RESPONSE",
+  TokenExpired: "ERR_TOKEN_EXPIRED",
+  BudgetExceeded: "ERR_BUDGET_EXCEEDED",
+  // local endpoint and bridge
+  ServerStart: "ERR_SERVER_START",
+  StateFile: "ERR_STATE_FILE",
+  KeyFile: "ERR_KEY_FILE",
+  Bridge: "ERR_BRIDGE",
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface AzmiErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class of every error azmi throws on purpose. */
+export class AzmiError extends Error {
+  readonly code: string;
+  override readonly cause?: unknown;
+
+  constructor(code: string, message: string, options: AzmiErrorOptions = {}) {
+    super(message);
+    this.name = "AzmiError";
+    this.code = code;
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** Facts about a failed socket exchange, as the transport reports them. */
+export interface TransportFacts {
+  phase: "resolve" | "connect" | "write" | "headers" | "body" | "tls";
+  address: string;
+  port: number;
+  timeoutMs: number;
+  elapsedMs: number;
+}
+
+/** A socket-level failure: connect, write, read, framing or deadline. */
+export class TransportError extends AzmiError implements TransportFacts {
+  readonly phase: TransportFacts["phase"];
+  readonly address: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+  readonly elapsedMs: number;
+
+  constructor(code: string, message: string, facts: TransportFacts, options: AzmiErrorOptions = {}) {
+    super(code, message, options);
+    this.name = "TransportError";
+    this.phase = facts.phase;
+    this.address = facts.address;
+    this.port = facts.port;
+    this.timeoutMs = facts.timeoutMs;
+    this.elapsedMs = facts.elapsedMs;
+  }
+}
+
+/**
+ * "This link cannot be used here; try the next one." The name matches
+ * `@azure/identity`'s so that its `ChainedTokenCredential` moves on too.
+ */
+export class CredentialUnavailableError extends AzmiError {
+  constructor(message: string, options: AzmiErrorOptions & { code?: string } = {}) {
+    super(options.code ?? ErrorCode.CredentialUnavailable, message, options);
+    this.name = "CredentialUnavailableError";
+  }
+}
+
+/**
+ * "This link answered and said no." Stops a chain. The name matches
+ * `@azure/identity`'s `AuthenticationError`.
+ */
+export class AuthenticationError extends AzmiError {
+  readonly statusCode?: number;
+
+  constructor(message: string, options: AzmiErrorOptions & { code?: string; statusCode?: number } = {}) {
+    super(options.code ?? ErrorCode.AuthenticationFailed, message, options);
+    this.name = "AuthenticationError";
+    if (options.statusCode !== undefined) this.statusCode = options.statusCode;
+  }
+}
+
+/** Every link of a chain failed; `errors` holds each link's error in order. */
+export class AggregateAuthenticationError extends AzmiError {
+  readonly errors: unknown[];
+
+  constructor(errors: unknown[], message: string) {
+    super(ErrorCode.AllCredentialsUnavailable, message, {});
+    this.name = "AggregateAuthenticationError";
+    this.errors = errors;
+  }
+}
+
+/** True for errors azmi raised on purpose (they carry a stable `code`). */
+export function isAzmiError(value: unknown): value is AzmiError {
+  return value instanceof AzmiError;
+}
+
+/**
+ * Whether a chain may move on past this error: the same rule as
+ * `@azure/identity` (by name, so errors from either library count).
+ */
+export function isUnavailable(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === "CredentialUnavailableError" || name === "AuthenticationRequiredError";
+}

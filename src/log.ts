@@ -1,0 +1,64 @@
+/**
+ * Logging in `@azure/logger` conventions: off by default, switched on with
+ * `AZURE_LOG_LEVEL=verbose|info|warning|error` (or `setLogLevel`), written to
+ * stderr as `azmi:<level> <Credential> => <method>() => <message>`.
+ *
+ * Everything passes through `redact()`: values registered as secret (tokens
+ * we received, client secrets, identity headers) and anything shaped like a
+ * JWT or a bearer header are replaced before a line is written.
+ *
+ * @example
+ * ```ts
+ * const log = credentialLogger("ManagedIdentityCredential");
+ * log.info("getToken", `IMDS answered in ${ms} ms`);
+ * ```
+ */
+import { createClientLogger, type AzureLogger } from "@azure/logger";
+
+const root: AzureLogger = createClientLogger("azmi");
+
+/** Secret values seen in this process; kept only to scrub them from text. */
+const secrets = new Set<string>();
+
+/** Shorter values would redact ordinary words; real secrets are longer. */
+const MIN_SECRET_LENGTH = 8;
+
+/** Register a value that must never appear in a log line or an error message. */
+export function registerSecret(value: string | undefined | null): void {
+  if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+}
+
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const BEARER_PATTERN = /(Bearer\s+)[^\s"',]+/gi;
+const SECRET_FIELD_PATTERN =
+  /("?(?:access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header)"?\s*[:=]\s*"?)([^"&\s,}]+)/gi;
+
+/** Replace every known secret and anything token-shaped with `[REDACTED]`. */
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (out.includes(secret)) out = out.split(secret).join("[REDACTED]");
+  }
+  return out
+    .replace(JWT_PATTERN, "[REDACTED]")
+    .replace(BEARER_PATTERN, "$1[REDACTED]")
+    .replace(SECRET_FIELD_PATTERN, "$1[REDACTED]");
+}
+
+export interface CredentialLogger {
+  info(method: string, message: string): void;
+  verbose(method: string, message: string): void;
+  warning(method: string, message: string): void;
+  error(method: string, message: string): void;
+}
+
+/** A logger whose lines read `<credential> => <method>() => <message>`, redacted. */
+export function credentialLogger(credential: string): CredentialLogger {
+  const line = (method: string, message: string) => redact(`${credential} => ${method}() => ${message}`);
+  return {
+    info: (method, message) => root.info(line(method, message)),
+    verbose: (method, message) => root.verbose(line(method, message)),
+    warning: (method, message) => root.warning(line(method, message)),
+    error: (method, message) => root.error(line(method, message)),
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * Where azmi keeps per-user files (probe memo, local endpoint state and
+ * signing key): `$AZMI_HOME`, else `$XDG_STATE_HOME/azmi`, else `~/.azmi`.
+ * The folder is created owner-only (0700); files in it are written 0600.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export function azmiHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.AZMI_HOME) return path.resolve(env.AZMI_HOME);
+  if (env.XDG_STATE_HOME) return path.join(env.XDG_STATE_HOME, "azmi");
+  return path.join(os.homedir(), ".azmi");
+}
+
+/** `azmiHome()`, created owner-only if missing. */
+export function ensureAzmiHome(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = azmiHome(env);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** Write a file owner-only, atomically (temp file + rename), so readers never see half of it. */
+export function writePrivateFile(file: string, data: string | Buffer): void {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  fs.writeFileSync(tmp, data, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
