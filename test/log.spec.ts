@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { AzureLogger, setLogLevel, getLogLevel } from "@azure/logger";
+import { credentialLogger, redact, registerSecret } from "../src/log";
+
+describe("log", () => {
+  it("redacts registered secrets wherever they appear", () => {
+    registerSecret("s3cr3t-identity-header-value");
+    assert.equal(redact("header=s3cr3t-identity-header-value!"), "header=[REDACTED]!");
+  });
+
+  it("ignores values too short to be secrets (they would redact ordinary words)", () => {
+    registerSecret("abc");
+    assert.equal(redact("abc"), "abc");
+  });
+
+  it("redacts JWT-shaped text, bearer headers and secret-named fields without registration", () => {
+    const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl";
+    assert.equal(redact(`token ${jwt} end`), "token [REDACTED] end");
+    assert.equal(redact("Authorization: Bearer abc.def"), "Authorization: Bearer [REDACTED]");
+    assert.equal(redact('{"access_token":"opaque-value","x":1}'), '{"access_token":"[REDACTED]","x":1}');
+    assert.equal(redact("client_secret=hunter2hunter2&scope=x"), "client_secret=[REDACTED]&scope=x");
+  });
+
+  it("writes `Credential => method() => message` lines, redacted, only when a level is set", () => {
+    const lines: string[] = [];
+    const original = AzureLogger.log;
+    const level = getLogLevel();
+    AzureLogger.log = (...args: unknown[]) => lines.push(args.join(" "));
+    try {
+      registerSecret("another-secret-value-42");
+      setLogLevel("verbose");
+      credentialLogger("ManagedIdentityCredential").info("getToken", "sent another-secret-value-42");
+      assert.equal(lines.length, 1);
+      assert.match(lines[0], /azmi:info ManagedIdentityCredential => getToken\(\) => sent \[REDACTED\]/);
+    } finally {
+      AzureLogger.log = original;
+      setLogLevel(level);
+    }
+  });
+});
