@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Make PowerShell and Pester available for the Pester suite, on a fresh machine:
+#  - pwsh 7.6.9 is pinned in .config/dotnet-tools.json; `dotnet tool restore` brings it.
+#  - Pester comes from NuGet as a package: a throwaway project restores it with
+#    <PackageDownload>, and its contents are copied to build/psmodules/Pester/<ver>,
+#    which scripts/test-pwsh.js puts on PSModulePath.
+# Idempotent: does nothing that is already done. Needs the .NET SDK and NuGet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PESTER_VERSION="${PESTER_VERSION:-5.7.1}"
+dest="build/psmodules/Pester/$PESTER_VERSION"
+
+command -v dotnet >/dev/null || { echo "setup-pwsh: the .NET SDK (dotnet) is required" >&2; exit 1; }
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+dotnet tool restore >/dev/null
+dotnet pwsh -NoProfile -NonInteractive -Command '$PSVersionTable.PSVersion.ToString()' >/dev/null
+
+if [ ! -f "$dest/Pester.psd1" ]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  cat >"$work/pester-download.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
+  <ItemGroup><PackageDownload Include="Pester" Version="[$PESTER_VERSION]" /></ItemGroup>
+</Project>
+XML
+  dotnet restore "$work/pester-download.csproj" --packages "$work/packages" >/dev/null
+  pkg="$work/packages/pester/$PESTER_VERSION"
+  [ -f "$pkg/tools/Pester.psd1" ] || { echo "setup-pwsh: Pester $PESTER_VERSION package has no tools/Pester.psd1" >&2; exit 1; }
+  mkdir -p "$dest"
+  cp -R "$pkg/tools/." "$dest/"
+fi
+echo "setup-pwsh: pwsh $(dotnet pwsh -NoProfile -NonInteractive -Command '$PSVersionTable.PSVersion.ToString()'), Pester $PESTER_VERSION in $dest"
