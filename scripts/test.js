@@ -41,6 +41,10 @@ if (run("npx", ["tsc", "-p", "tsconfig.json"]) !== 0) {
   process.exit(1);
 }
 
+// Per-user files (probe memo, server state, issuer key) go to a throwaway
+// folder, so a test run never touches the developer's own ~/.azmi.
+if (!process.env.AZMI_HOME) process.env.AZMI_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-test-home-"));
+
 const only = process.argv.slice(2);
 const wanted = (name) => only.length === 0 || only.includes(name);
 
