@@ -35,6 +35,15 @@ export const ErrorCode = {
   InvalidResponse: "ERR_INVALID_RESPONSE",
   TokenExpired: "ERR_TOKEN_EXPIRED",
   BudgetExceeded: "ERR_BUDGET_EXCEEDED",
+  // managed identity (src/managed-identity)
+  MiMultipleScopes: "ERR_MI_MULTIPLE_SCOPES",
+  MiUnsupportedSelector: "ERR_MI_UNSUPPORTED_SELECTOR",
+  MiIdentityNotFound: "ERR_MI_IDENTITY_NOT_FOUND",
+  MiIdentityNotConfirmed: "ERR_MI_IDENTITY_NOT_CONFIRMED",
+  MiProbeNegative: "ERR_MI_PROBE_NEGATIVE",
+  MiEndpointError: "ERR_MI_ENDPOINT_ERROR",
+  MiUnreachable: "ERR_MI_UNREACHABLE",
+  MiArcChallenge: "ERR_MI_ARC_CHALLENGE",
   // local endpoint and bridge
   ServerStart: "ERR_SERVER_START",
   StateFile: "ERR_STATE_FILE",
