@@ -1,0 +1,102 @@
+/**
+ * Entry point of the bridge process the PowerShell module starts once per
+ * session: `node dist/src/bridge/main.js`. It reads JSON-line requests on
+ * stdin and writes one JSON-line response per request on stdout (see
+ * `protocol.ts`); nothing else is ever written to stdout. It exits when
+ * stdin closes (the PowerShell session ended or removed the module), after
+ * closing any local endpoint it started.
+ *
+ * Start-up is kept minimal: this file loads only `protocol.ts` and `ops.ts`;
+ * the chain and the server are required by the first operation that needs them.
+ *
+ * @example
+ * ```sh
+ * printf '{"id":1,"op":"ping"}\n' | node dist/src/bridge/main.js
+ * ```
+ */
+import { BridgeState, runOp } from "./ops";
+import { HELLO, PROTOCOL_VERSION, toWireError, type BridgeResponse } from "./protocol";
+
+/** A request line longer than this is refused (an environment block is a few KiB). */
+const MAX_LINE_BYTES = 1024 * 1024;
+
+const state = new BridgeState();
+let closing = false;
+/** Requests still being answered; stdin closing waits for them. */
+const inFlight = new Set<Promise<void>>();
+
+function write(response: BridgeResponse): void {
+  if (closing && response.id !== 0) return;
+  process.stdout.write(JSON.stringify(response) + "\n");
+}
+
+function redactText(text: string): string {
+  return (require("../log") as typeof import("../log")).redact(text);
+}
+
+async function handle(line: string): Promise<void> {
+  let id = -1;
+  let verbose = false;
+  let stopCapture: (() => string[]) | undefined;
+  try {
+    const request = JSON.parse(line) as { id?: unknown; op?: unknown; params?: unknown; env?: unknown; verbose?: unknown };
+    if (typeof request !== "object" || request === null) throw new TypeError("request must be a JSON object");
+    if (typeof request.id !== "number") throw new TypeError("request 'id' must be a number");
+    id = request.id;
+    if (typeof request.op !== "string") throw new TypeError("request 'op' must be a string");
+    if (request.env !== undefined) {
+      if (typeof request.env !== "object" || request.env === null) throw new TypeError("request 'env' must be an object");
+      state.setEnv(request.env as Record<string, string>);
+    }
+    verbose = request.verbose === true;
+    if (verbose) stopCapture = (require("./logCapture") as typeof import("./logCapture")).startLogCapture();
+    const params = (typeof request.params === "object" && request.params !== null ? request.params : {}) as Record<string, unknown>;
+    const outcome = await runOp(request.op, params, state, verbose);
+    const response: BridgeResponse = { id, ok: true, result: outcome.result };
+    if (verbose && outcome.report !== undefined) response.report = outcome.report;
+    if (stopCapture) response.log = stopCapture();
+    write(response);
+  } catch (err) {
+    const response: BridgeResponse = { id, ok: false, error: toWireError(err, redactText) };
+    const report = (err as { bridgeReport?: unknown } | null)?.bridgeReport;
+    if (verbose && report !== undefined) response.report = report;
+    if (stopCapture) response.log = stopCapture().map(redactText);
+    write(response);
+  }
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (closing) return;
+  closing = true;
+  await state.closeAll();
+  process.exit(code);
+}
+
+function main(): void {
+  let buffered = "";
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (chunk: string) => {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (line) {
+        const done = handle(line).finally(() => inFlight.delete(done));
+        inFlight.add(done);
+      }
+    }
+    if (buffered.length > MAX_LINE_BYTES) {
+      buffered = "";
+      write({ id: -1, ok: false, error: { code: "ERR_BRIDGE", name: "RangeError", message: `request line longer than ${MAX_LINE_BYTES} bytes` } });
+    }
+  });
+  process.stdin.on("end", () => void Promise.allSettled([...inFlight]).then(() => shutdown(0)));
+  // The reader went away (PowerShell exited): nothing left to answer.
+  process.stdout.on("error", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+  process.on("SIGINT", () => void shutdown(0));
+  write({ id: 0, ok: true, result: { hello: HELLO, protocol: PROTOCOL_VERSION, pid: process.pid, node: process.version } });
+}
+
+main();

@@ -1,0 +1,78 @@
+/**
+ * The bridge's wire format: one JSON object per line on stdin (requests) and
+ * stdout (responses), UTF-8, `\n`-terminated. The PowerShell module
+ * (`module/Azmi/Private/InvokeAzmiBridge.ps1`) is the other end.
+ *
+ * - On start the bridge writes a hello line with `id: 0`, so a client can tell
+ *   a real bridge from a program that prints something else.
+ * - Request: `{"id":1,"op":"token","params":{...},"env":{...}?,"verbose":true?}`.
+ *   `env`, when present, is the caller's whole environment; it replaces the
+ *   bridge's until the next `env`. (PowerShell sends it only when it changed.)
+ * - Response: `{"id":1,"ok":true,"result":{...}}` or
+ *   `{"id":1,"ok":false,"error":{"code","name","message"}}`; with `verbose`,
+ *   also `report` (the chain report) and `log` (redacted log lines).
+ *
+ * @example
+ * ```text
+ * <- {"id":0,"ok":true,"result":{"hello":"azmi-bridge","protocol":1,"pid":4242}}
+ * -> {"id":1,"op":"token","params":{"resource":"https://vault.azure.net"}}
+ * <- {"id":1,"ok":true,"result":{"access_token":"…","expires_in":"3599",…}}
+ * ```
+ */
+import { ErrorCode } from "../errors";
+
+/** Bumped when a change would confuse an older module. */
+export const PROTOCOL_VERSION = 1;
+
+/** The first line the bridge writes (`result` of the `id: 0` response). */
+export const HELLO = "azmi-bridge";
+
+/** Operations the bridge answers. */
+export const OPS = ["token", "chain", "serve.start", "serve.stop", "ping"] as const;
+export type BridgeOp = (typeof OPS)[number];
+
+/** One request line. */
+export interface BridgeRequest {
+  id: number;
+  op: BridgeOp;
+  params?: Record<string, unknown>;
+  env?: Record<string, string>;
+  verbose?: boolean;
+}
+
+/** An error as it crosses the bridge: facts only, message already redacted. */
+export interface WireError {
+  code: string;
+  name: string;
+  message: string;
+  /** For an aggregate error, each link's error in order. */
+  errors?: WireError[];
+  statusCode?: number;
+}
+
+/** One response line. */
+export type BridgeResponse =
+  | { id: number; ok: true; result: unknown; report?: unknown; log?: string[] }
+  | { id: number; ok: false; error: WireError; report?: unknown; log?: string[] };
+
+/**
+ * Turn anything thrown into a {@link WireError}, passing messages through
+ * `redact` (the log module's, loaded by the caller) so no token crosses.
+ *
+ * @example
+ * ```ts
+ * toWireError(new TypeError("x must be a string"), redact) // { code: "ERR_INVALID_ARGUMENT", name: "TypeError", ... }
+ * ```
+ */
+export function toWireError(err: unknown, redact: (text: string) => string, depth = 0): WireError {
+  const e = (err ?? {}) as { code?: unknown; name?: unknown; message?: unknown; errors?: unknown; statusCode?: unknown };
+  const name = typeof e.name === "string" ? e.name : "Error";
+  let code = typeof e.code === "string" ? e.code : undefined;
+  // Node's own validation errors (TypeError/RangeError without our code) are bad input too.
+  if (!code) code = name === "TypeError" || name === "RangeError" ? ErrorCode.InvalidArgument : ErrorCode.Bridge;
+  const message = redact(typeof e.message === "string" ? e.message : String(err));
+  const wire: WireError = { code, name, message };
+  if (typeof e.statusCode === "number") wire.statusCode = e.statusCode;
+  if (Array.isArray(e.errors) && depth < 2) wire.errors = e.errors.map((inner) => toWireError(inner, redact, depth + 1));
+  return wire;
+}
