@@ -1,0 +1,118 @@
+/**
+ * The managed-identity dialects `azmi serve` speaks, as the CLI names and
+ * explains them, and how to print a set of environment variables for a shell
+ * (`azmi serve`, `azmi env`, `npm start` share this so they print the same).
+ *
+ * Clients pick a dialect by which variables are set (precedence App Service >
+ * Machine Learning > Cloud Shell > Azure Arc > IMDS), so a user must set ONE
+ * group, never the union.
+ *
+ * @example
+ * ```ts
+ * formatEnv({ IDENTITY_ENDPOINT: "http://127.0.0.1:4000/msi/token" }, "pwsh");
+ * // "$env:IDENTITY_ENDPOINT = 'http://127.0.0.1:4000/msi/token'\n"
+ * ```
+ */
+
+/** Dialect names on the command line, in the order they are listed. */
+export const DIALECT_NAMES = ["app-service", "imds", "machine-learning", "cloud-shell", "arc"] as const;
+export type DialectName = (typeof DIALECT_NAMES)[number];
+
+/** Keys of `RunningServer.dialects` (src/serve/server.ts) per CLI name. */
+export const DIALECT_KEYS: Record<DialectName, string> = {
+  "app-service": "appService",
+  imds: "imds",
+  "machine-learning": "machineLearning",
+  "cloud-shell": "cloudShell",
+  arc: "azureArc",
+};
+
+/** One line per dialect: what it is and who should pick it. */
+export const DIALECT_NOTES: Record<DialectName, string> = {
+  "app-service":
+    "App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER): pick this one. Every Azure SDK (JS, .NET, Python, Java, Go), azmi and the Az PowerShell modules speak it, and it needs a secret header.",
+  imds:
+    "IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST): @azure/identity JS and azure-identity Python; .NET's DefaultAzureCredential accepts IMDS only at its real address.",
+  "machine-learning":
+    "Machine Learning / App Service 2017 (MSI_ENDPOINT + MSI_SECRET): older SDKs and tools that still read MSI_SECRET.",
+  "cloud-shell":
+    "Cloud Shell (MSI_ENDPOINT alone): scripts written for Cloud Shell, e.g. Invoke-RestMethod -Method POST $env:MSI_ENDPOINT.",
+  arc: "Azure Arc (IDENTITY_ENDPOINT + IMDS_ENDPOINT): the key-file challenge; the client must be able to read the key file the server names.",
+};
+
+/** The dialect printed when none is asked for. */
+export const DEFAULT_DIALECT: DialectName = "app-service";
+
+/** Shells and container formats `azmi env --shell` can print for. */
+export const SHELLS = ["bash", "pwsh", "docker", "compose"] as const;
+export type Shell = (typeof SHELLS)[number];
+
+/**
+ * Variables formatted for one shell, ready to paste or `eval`:
+ * bash `export K='v'`, pwsh `$env:K = 'v'`, docker `-e K=v` flags on one line
+ * (for `docker run $(azmi env --shell docker) image`), compose an `environment:` block.
+ *
+ * @example
+ * ```ts
+ * eval "$(azmi env --shell bash)"   # what formatEnv(vars, "bash") is for
+ * ```
+ */
+export function formatEnv(vars: Record<string, string>, shell: Shell, extra: { addHost?: boolean } = {}): string {
+  const entries = Object.entries(vars);
+  switch (shell) {
+    case "pwsh":
+      return entries.map(([k, v]) => `$env:${k} = '${v.replace(/'/g, "''")}'\n`).join("");
+    case "docker": {
+      // One line, unquoted where safe, so `docker run $(azmi env --shell docker) image` works.
+      const flags = entries.map(([k, v]) => `-e ${k}=${/^[A-Za-z0-9_./:=@%+,-]+$/.test(v) ? v : shellQuote(v)}`);
+      if (extra.addHost) flags.push("--add-host host.docker.internal:host-gateway");
+      return flags.join(" ") + "\n";
+    }
+    case "compose": {
+      const lines = ["    environment:"];
+      for (const [k, v] of entries) lines.push(`      ${k}: ${JSON.stringify(v)}`);
+      if (extra.addHost) lines.push("    extra_hosts:", `      - "host.docker.internal:host-gateway"`);
+      return lines.join("\n") + "\n";
+    }
+    default:
+      return entries.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join("");
+  }
+}
+
+/** POSIX single-quoting: safe for any value, including quotes and `$`. */
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The same variables with every loopback or wildcard host replaced by
+ * `host.docker.internal`, the name a container uses for its host.
+ *
+ * @example
+ * ```ts
+ * forContainers({ MSI_ENDPOINT: "http://127.0.0.1:4000/oauth2/token" });
+ * // { MSI_ENDPOINT: "http://host.docker.internal:4000/oauth2/token" }
+ * ```
+ */
+export function forContainers(vars: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    out[k] = v.replace(
+      /^(https?:\/\/)(127(?:\.\d{1,3}){3}|localhost|\[::1\]|0\.0\.0\.0|\[::\])(?=[:/]|$)/i,
+      "$1host.docker.internal",
+    );
+  }
+  return out;
+}
+
+/**
+ * Whether a host the server binds is reachable only from this machine.
+ *
+ * @example
+ * ```ts
+ * isLoopbackHost("127.0.0.1"); // true
+ * ```
+ */
+export function isLoopbackHost(host: string): boolean {
+  return /^127(?:\.\d{1,3}){3}$/.test(host) || host === "localhost" || host === "::1" || host === "[::1]";
+}

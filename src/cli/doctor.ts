@@ -1,0 +1,174 @@
+/**
+ * `azmi doctor`: walk the chain once and show, for every link, its outcome,
+ * the reason and the time it took — as a waterfall in a terminal (one bar
+ * per link on a shared time axis, so the slow link stands out) or as JSON
+ * with `--json`. The token itself is never printed.
+ *
+ * @example
+ * ```sh
+ * azmi doctor --resource https://vault.azure.net
+ * azmi doctor --json | jq .winner
+ * ```
+ */
+import type { DiagnoseResult, GetManagedTokenOptions } from "../msi";
+import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
+import { ExitCode, reportError, useColor } from "./output";
+import { DEFAULT_RESOURCE, parseLinks } from "./token";
+
+const FLAGS: FlagSpecs = {
+  resource: { kind: "string", placeholder: "URI" },
+  scope: { kind: "string", placeholder: "SCOPE" },
+  "client-id": { kind: "string", placeholder: "ID" },
+  "object-id": { kind: "string", placeholder: "ID" },
+  "resource-id": { kind: "string", placeholder: "ARMID" },
+  only: { kind: "string", placeholder: "LINK" },
+  exclude: { kind: "repeat", placeholder: "LINK,..." },
+  "timeout-ms": { kind: "string", placeholder: "N" },
+  json: { kind: "boolean" },
+};
+
+export const DOCTOR_HELP = `Usage: azmi doctor [options]
+
+Walk the credential chain once and show what every link did, why, and how long
+it took. The token is never printed.
+
+Options:
+  --resource URI         Resource to ask for. Default: ${DEFAULT_RESOURCE}
+  --scope SCOPE          One scope instead of --resource
+  --client-id ID | --object-id ID | --resource-id ARMID
+                         User-assigned identity (at most one)
+  --only LINK            Try only this link
+  --exclude LINK,...     Never try these links
+  --timeout-ms N         Give up after N milliseconds in total
+  --json                 One JSON object: {resource, links: [{link, credential, outcome,
+                         reason, ms}], winner, transport, ms, tokenAcquired, expiresOn?,
+                         clientId?, error?}
+  -h, --help             Show this help
+
+Outcomes: selected (answered), unavailable (could not be used here; the chain moved on),
+failed (answered with an error; the chain stopped), skipped (not tried).
+Colours only on a terminal, and never with NO_COLOR set.
+
+Exit codes: 0 a link answered   3 no link answered   2 usage error   1 anything else
+`;
+
+/** Width of the time axis of the waterfall, in characters. */
+const BAR_WIDTH = 32;
+
+/**
+ * Run `azmi doctor`; resolves to the exit code.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runDoctor(["--json"]);
+ * ```
+ */
+export async function runDoctor(argv: readonly string[]): Promise<number> {
+  let options: GetManagedTokenOptions;
+  let json: boolean;
+  try {
+    const a = parseArgs(argv, "doctor", FLAGS);
+    if (a.help) {
+      process.stdout.write(DOCTOR_HELP);
+      return ExitCode.Ok;
+    }
+    options = {};
+    if (a.resource !== undefined && a.scope !== undefined) {
+      throw new UsageError("doctor", "--resource and --scope cannot be combined; pass one (a scope is the resource plus /.default)");
+    }
+    if (a.scope !== undefined) options.scope = a.scope as string;
+    else options.resource = (a.resource as string | undefined) ?? DEFAULT_RESOURCE;
+    const selectors = (["client-id", "object-id", "resource-id"] as const).filter((n) => a[n] !== undefined);
+    if (selectors.length > 1) {
+      throw new UsageError("doctor", `--${selectors[0]} and --${selectors[1]} both select an identity; pass only one`);
+    }
+    if (a["client-id"] !== undefined) options.clientId = a["client-id"] as string;
+    if (a["object-id"] !== undefined) options.objectId = a["object-id"] as string;
+    if (a["resource-id"] !== undefined) options.resourceId = a["resource-id"] as string;
+    Object.assign(options, parseLinks(a, "doctor"));
+    if (a["timeout-ms"] !== undefined) {
+      options.timeoutMs = parseWholeNumber(a["timeout-ms"] as string, "timeout-ms", "doctor", 1, 600_000);
+    }
+    json = a.json === true;
+  } catch (e) {
+    return reportError("doctor", e);
+  }
+
+  let result: DiagnoseResult;
+  try {
+    const { diagnose } = require("../msi") as typeof import("../msi");
+    result = await diagnose(options);
+  } catch (e) {
+    return reportError("doctor", e);
+  }
+  process.stdout.write(json ? `${JSON.stringify(toJson(result))}\n` : renderWaterfall(result, useColor(process.stdout)));
+  return result.winner ? ExitCode.Ok : ExitCode.Unavailable;
+}
+
+/** The `--json` object: the report with its fields in a stable order. */
+function toJson(r: DiagnoseResult): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    resource: r.resource,
+    links: r.links.map((l) => ({ link: l.link, credential: l.credential, outcome: l.outcome, reason: l.reason, ms: round(l.ms) })),
+    winner: r.winner ?? null,
+    transport: r.transport,
+    ms: round(r.ms),
+    tokenAcquired: r.tokenAcquired,
+  };
+  if (r.fromMemo !== undefined) out.fromMemo = r.fromMemo;
+  if (r.expiresOn !== undefined) out.expiresOn = r.expiresOn;
+  if (r.clientId !== undefined) out.clientId = r.clientId;
+  if (r.error !== undefined) out.error = r.error;
+  return out;
+}
+
+const MARKS: Record<string, string> = { selected: "✔", unavailable: "○", failed: "✘", skipped: "·" };
+const COLOURS: Record<string, string> = { selected: "32", unavailable: "33", failed: "31", skipped: "2" };
+
+/**
+ * The terminal view: one row per link with a bar placed on a shared time
+ * axis (links run one after another, so each bar starts where the previous
+ * ended), then the verdict.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(renderWaterfall(await diagnose({}), false));
+ * ```
+ */
+export function renderWaterfall(r: DiagnoseResult, colour: boolean): string {
+  const paint = (outcome: string, text: string) => (colour ? `\x1b[${COLOURS[outcome] ?? "0"}m${text}\x1b[0m` : text);
+  const tried = r.links.filter((l) => l.outcome !== "skipped");
+  const total = Math.max(tried.reduce((sum, l) => sum + l.ms, 0), 1e-6);
+  const nameWidth = Math.max(...r.links.map((l) => l.link.length), 4);
+  const lines = [`azmi doctor: ${r.resource} (transport: ${r.transport}${r.fromMemo ? ", remembered winner" : ""})`, ""];
+  let elapsed = 0;
+  for (const l of r.links) {
+    let bar = " ".repeat(BAR_WIDTH);
+    if (l.outcome !== "skipped") {
+      const start = Math.min(BAR_WIDTH - 1, Math.floor((elapsed / total) * BAR_WIDTH));
+      const length = Math.max(1, Math.min(BAR_WIDTH - start, Math.round((l.ms / total) * BAR_WIDTH)));
+      bar = " ".repeat(start) + "█".repeat(length) + " ".repeat(BAR_WIDTH - start - length);
+      elapsed += l.ms;
+    }
+    const ms = l.outcome === "skipped" ? "     -  " : `${fmt(l.ms).padStart(6)} ms`;
+    const mark = paint(l.outcome, `${MARKS[l.outcome] ?? "?"} ${l.outcome.padEnd(11)}`);
+    lines.push(`  ${l.link.padEnd(nameWidth)}  ${mark} |${paint(l.outcome, bar)}| ${ms}  ${l.reason}`);
+  }
+  lines.push("");
+  if (r.winner) {
+    const expiry = r.expiresOn ? `, token expires ${new Date(r.expiresOn * 1000).toISOString()}` : "";
+    const client = r.clientId ? `, client id ${r.clientId}` : "";
+    lines.push(`${paint("selected", "✔")} ${r.winner} answered in ${fmt(r.ms)} ms${client}${expiry}`);
+  } else {
+    lines.push(`${paint("failed", "✘")} no link answered (${fmt(r.ms)} ms)${r.error ? `: ${r.error.message}` : ""}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function fmt(ms: number): string {
+  return ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

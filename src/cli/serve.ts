@@ -1,0 +1,256 @@
+/**
+ * `azmi serve`: the local managed-identity endpoint in the foreground. Prints
+ * the variables that point a client at it (grouped by dialect, or one JSON
+ * line with `--json`), then serves until SIGINT/SIGTERM, closes (removing
+ * the per-user state file) and exits 0.
+ *
+ * @example
+ * ```sh
+ * azmi serve --json | head -1 | jq -r .env.IDENTITY_ENDPOINT
+ * ```
+ */
+import type { RunningServer, ServeOptions } from "../serve/server";
+import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
+import { DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, formatEnv, isLoopbackHost } from "./dialects";
+import { ExitCode, note, reportError } from "./output";
+
+const FLAGS: FlagSpecs = {
+  host: { kind: "string", placeholder: "ADDRESS" },
+  port: { kind: "string", placeholder: "N" },
+  issuer: { kind: "string", choices: ["local", "chain"], placeholder: "local|chain" },
+  tenant: { kind: "string", placeholder: "ID" },
+  "accept-any-identity": { kind: "boolean" },
+  identity: { kind: "repeat", placeholder: "CLIENT_ID" },
+  faults: { kind: "string", placeholder: "SPEC" },
+  json: { kind: "boolean" },
+};
+
+export const SERVE_HELP = `Usage: azmi serve [options]
+
+Run a local managed-identity endpoint that every Azure SDK accepts (App Service,
+IMDS, Machine Learning / App Service 2017, Cloud Shell and Azure Arc dialects on
+one port) until Ctrl-C. It prints the environment variables that point a client
+at it; set ONE dialect's group (clients pick a dialect by which variables are set).
+
+Options:
+  --host ADDRESS         Address to listen on. Default: 127.0.0.1 (this machine only).
+                         Anything else makes the endpoint reachable from other machines
+                         and containers; a warning is printed.
+  --port N               Port. Default: 0 (any free port)
+  --issuer local|chain   local (default): sign tokens offline with a per-user key
+                         (OIDC discovery and JWKS served, so local APIs can validate them);
+                         chain: forward to this machine's credential chain (real tokens)
+  --tenant ID            Tenant id put in locally issued tokens
+  --identity CLIENT_ID   A user-assigned identity the endpoint knows (repeatable);
+                         unknown ones get IMDS's "Identity not found"
+  --accept-any-identity  Mint a distinct identity for any client id instead
+  --faults SPEC          Fault mode for resilience tests, comma-separated key=value:
+                           rate=0.2            share of requests that fail (0..1)
+                           statuses=429+503    statuses to answer with (429, 410, 500, 503, ...)
+                           retry-after=2       Retry-After seconds on 429/503
+                           delay-ms=200        delay every answer
+                           sequence=500+500    answer the next requests with these, then normally
+  --json                 Print ONE JSON line: {"url","port","host","env":{...},
+                         "dialects":{...},"issuer","jwks_uri"}, nothing else on stdout
+  -h, --help             Show this help
+
+The server writes a per-user state file (owner-only) so that 'azmi env' in another
+shell can print the variables; it is removed when the server stops.
+
+Exit codes: 0 stopped by SIGINT/SIGTERM   1 could not start (e.g. port in use)
+            2 usage error
+`;
+
+/** Keys `--faults` accepts, with the option each sets (agreed with src/serve/faults.ts). */
+const FAULT_KEYS = ["rate", "statuses", "retry-after", "delay-ms", "sequence"] as const;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Validated server options from `azmi serve` flags.
+ *
+ * @example
+ * ```ts
+ * parseServeArgs(["--port", "8080", "--identity", "11111111-1111-1111-1111-111111111111"]);
+ * ```
+ */
+export function parseServeArgs(argv: readonly string[]): { help: boolean; json: boolean; options: ServeOptions } {
+  const a = parseArgs(argv, "serve", FLAGS);
+  const options: ServeOptions = { stateFile: true };
+  if (a.host !== undefined) options.host = a.host as string;
+  if (a.port !== undefined) options.port = parseWholeNumber(a.port as string, "port", "serve", 0, 65535);
+  if (a.issuer !== undefined) options.issuer = a.issuer as "local" | "chain";
+  if (a.tenant !== undefined) options.tenantId = a.tenant as string;
+  if (a["accept-any-identity"]) options.acceptAnyIdentity = true;
+  if (a.identity !== undefined) {
+    options.identities = (a.identity as string[]).map((id) => {
+      if (!GUID.test(id)) {
+        throw new UsageError("serve", `--identity must be a client id (a GUID like 00000000-0000-0000-0000-000000000000), got '${id}'`);
+      }
+      return { clientId: id };
+    });
+  }
+  if (a.faults !== undefined) options.faults = parseFaults(a.faults as string) as ServeOptions["faults"];
+  return { help: a.help === true, json: a.json === true, options };
+}
+
+/**
+ * `--faults rate=0.2,statuses=429+503,retry-after=2` as the server's fault options.
+ *
+ * @example
+ * ```ts
+ * parseFaults("sequence=500+500"); // { sequence: [500, 500] }
+ * ```
+ */
+export function parseFaults(spec: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const bad = (why: string) =>
+    new UsageError("serve", `--faults ${why}; example: --faults rate=0.2,statuses=429+503,retry-after=2`);
+  const statuses = (key: string, text: string) =>
+    text.split("+").map((s) => {
+      if (!/^[1-5]\d\d$/.test(s)) throw bad(`${key} must be HTTP statuses joined by '+' (got '${s}')`);
+      return Number(s);
+    });
+  for (const part of spec.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw bad(`needs key=value pairs (got '${part}')`);
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (!(FAULT_KEYS as readonly string[]).includes(key)) throw bad(`has an unknown key '${key}' (keys: ${FAULT_KEYS.join(", ")})`);
+    if (out[key] !== undefined) throw bad(`sets ${key} twice`);
+    switch (key) {
+      case "rate": {
+        const rate = Number(value);
+        if (!/^(?:0|1|0?\.\d+|1\.0*)$/.test(value) || !(rate >= 0 && rate <= 1)) throw bad(`rate must be between 0 and 1 (got '${value}')`);
+        out.rate = rate;
+        break;
+      }
+      case "statuses":
+        out.statuses = statuses(key, value);
+        break;
+      case "sequence":
+        out.sequence = statuses(key, value);
+        break;
+      case "retry-after":
+        out.retryAfterSec = parseWholeNumber(value, "faults retry-after", "serve", 0, 3600);
+        break;
+      case "delay-ms":
+        out.delayMs = parseWholeNumber(value, "faults delay-ms", "serve", 0, 600_000);
+        break;
+    }
+  }
+  if (out.rate !== undefined && out.statuses === undefined && out.delayMs === undefined) {
+    throw bad("rate needs statuses=… (or delay-ms=…) to say what a failing request gets");
+  }
+  return out;
+}
+
+/**
+ * Run `azmi serve`; resolves to the exit code once the server has stopped.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runServe(["--port", "0", "--json"]);
+ * ```
+ */
+export async function runServe(argv: readonly string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseServeArgs>;
+  try {
+    parsed = parseServeArgs(argv);
+  } catch (e) {
+    return reportError("serve", e);
+  }
+  if (parsed.help) {
+    process.stdout.write(SERVE_HELP);
+    return ExitCode.Ok;
+  }
+  let server: RunningServer;
+  try {
+    const { startServer } = require("../serve/server") as typeof import("../serve/server");
+    server = await startServer({ ...parsed.options, onWarning: (msg: string) => note(`azmi serve: warning: ${msg}`) });
+  } catch (e) {
+    return reportError("serve", e);
+  }
+  process.stdout.write(parsed.json ? `${JSON.stringify(describeServer(server))}\n` : renderServer(server));
+  return waitForSignal(server);
+}
+
+/**
+ * The `--json` line: where the server is and the variables per dialect.
+ *
+ * @example
+ * ```ts
+ * JSON.parse(firstLine).env.IDENTITY_HEADER
+ * ```
+ */
+export function describeServer(server: RunningServer): Record<string, unknown> {
+  return {
+    url: server.url,
+    port: server.port,
+    host: server.host,
+    env: server.env,
+    dialects: server.dialects,
+    issuer: server.issuer,
+    jwks_uri: server.jwksUri,
+  };
+}
+
+/**
+ * The readable start-up text: every dialect's variables as bash exports,
+ * with the note which to pick, then the issuer for token validation.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(renderServer(server));
+ * ```
+ */
+export function renderServer(server: RunningServer, heading = "azmi serve"): string {
+  const lines = [
+    `${heading}: managed-identity endpoint at ${server.url}`,
+    "",
+    "Point a client at it with ONE of these groups (clients choose a dialect by which",
+    "variables are set; setting several makes the first one in this list win):",
+  ];
+  const dialects = server.dialects as unknown as Record<string, Record<string, string> | undefined>;
+  for (const name of DIALECT_NAMES) {
+    const vars = dialects[DIALECT_KEYS[name]];
+    lines.push("", `# ${name} — ${DIALECT_NOTES[name]}`);
+    if (!vars || Object.keys(vars).length === 0) {
+      lines.push("#   (not available on this server)");
+      continue;
+    }
+    lines.push(formatEnv(vars, "bash").trimEnd());
+  }
+  lines.push(
+    "",
+    `Token issuer: ${server.issuer}`,
+    `JWKS:         ${server.jwksUri}`,
+    "",
+    "Other shells: azmi env --shell bash|pwsh|docker|compose [--dialect NAME]",
+  );
+  if (!isLoopbackHost(server.host)) lines.push(`Listening on ${server.host}: reachable from other machines and containers.`);
+  lines.push("Press Ctrl-C to stop.");
+  return lines.join("\n") + "\n";
+}
+
+/** Serve until SIGINT/SIGTERM, then close (state file removed) and report 0. */
+function waitForSignal(server: RunningServer): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // A second Ctrl-C means "now": do not wait for slow clients.
+        note(`azmi serve: ${signal} again, exiting without waiting`);
+        resolve(ExitCode.Failure);
+        return;
+      }
+      stopping = true;
+      server.close().then(
+        () => resolve(ExitCode.Ok),
+        (e: unknown) => resolve(reportError("serve", e)),
+      );
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * `npm start`: the whole product in one command on a machine with no Azure at
+ * all. Starts the local endpoint with the offline issuer (in this process),
+ * points this process's environment at its App Service dialect (loopback
+ * only), fetches a token THROUGH THE CHAIN (`getManagedTokenWithReport`, the
+ * same path `azmi token` takes), prints it in MSI shape, prints the variables
+ * other shells and containers need, and serves until Ctrl-C.
+ *
+ * @example
+ * ```sh
+ * npm start                       # any free port
+ * npm start -- --port 8080 --resource https://vault.azure.net
+ * ```
+ */
+import type { RunningServer } from "../serve/server";
+import { parseArgs, parseWholeNumber, type FlagSpecs } from "./args";
+import { isLoopbackHost } from "./dialects";
+import { ExitCode, exitAfterFlush, note, reportError } from "./output";
+import { DEFAULT_RESOURCE, formatToken } from "./token";
+
+const FLAGS: FlagSpecs = {
+  host: { kind: "string", placeholder: "ADDRESS" },
+  port: { kind: "string", placeholder: "N" },
+  resource: { kind: "string", placeholder: "URI" },
+};
+
+export const START_HELP = `Usage: npm start [-- --port N] [-- --host ADDRESS] [-- --resource URI]
+
+Start the local managed-identity endpoint (offline issuer), fetch a token through
+the credential chain against it, print the token (MSI JSON) and the variables to
+use from other shells and containers, and keep serving until Ctrl-C.
+
+Default resource: ${DEFAULT_RESOURCE}   Default: 127.0.0.1, any free port.
+`;
+
+/**
+ * Variables that would make the chain pick something other than the local
+ * endpoint's App Service dialect (another identity source, a proxy, a
+ * service principal); removed from this process before the fetch.
+ */
+const COMPETING_VARS = [
+  "AZURE_TOKEN_CREDENTIALS", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+  "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+  "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET", "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+];
+
+/**
+ * Run the `npm start` flow; resolves to the exit code once the server stops.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runStart([]);
+ * ```
+ */
+export async function runStart(argv: readonly string[]): Promise<number> {
+  let host: string | undefined;
+  let port: number | undefined;
+  let resource = DEFAULT_RESOURCE;
+  try {
+    const a = parseArgs(argv, "start", FLAGS);
+    if (a.help) {
+      process.stdout.write(START_HELP);
+      return ExitCode.Ok;
+    }
+    if (a.host !== undefined) host = a.host as string;
+    if (a.port !== undefined) port = parseWholeNumber(a.port as string, "port", "start", 0, 65535);
+    if (a.resource !== undefined) resource = a.resource as string;
+  } catch (e) {
+    return reportError("start", e);
+  }
+
+  let server: RunningServer;
+  try {
+    const { startServer } = require("../serve/server") as typeof import("../serve/server");
+    server = await startServer({ host, port, issuer: "local", stateFile: true, onWarning: (m: string) => note(`azmi: warning: ${m}`) });
+  } catch (e) {
+    return reportError("start", e);
+  }
+
+  try {
+    const env = pointAtServer(server);
+    const { getManagedTokenWithReport } = require("../msi") as typeof import("../msi");
+    const { msi, report, error } = await getManagedTokenWithReport({ resource, only: "managed-identity", env });
+    if (!msi) throw error;
+    const link = report.links.find((l) => l.link === report.winner);
+    note(
+      `azmi: token for ${msi.resource} fetched through the chain` +
+        `${link ? ` (${link.link}: ${link.reason}, ${Math.round(link.ms * 10) / 10} ms)` : ""}:`,
+    );
+    process.stdout.write(formatToken(msi, "msi"));
+  } catch (e) {
+    const code = reportError("start", e);
+    await server.close().catch(() => undefined);
+    return code;
+  }
+
+  const { renderServer } = require("./serve") as typeof import("./serve");
+  process.stdout.write("\n" + renderServer(server, "azmi"));
+
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.removeListener("SIGINT", stop);
+      process.removeListener("SIGTERM", stop);
+      server.close().then(
+        () => resolve(ExitCode.Ok),
+        (e: unknown) => resolve(reportError("start", e)),
+      );
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+/**
+ * Point this process at the server's App Service dialect and nothing else.
+ * The address is always loopback: a server bound to a wildcard or an
+ * external address is still reached through 127.0.0.1 from here.
+ */
+function pointAtServer(server: RunningServer): NodeJS.ProcessEnv {
+  for (const name of COMPETING_VARS) delete process.env[name];
+  for (const [k, v] of Object.entries(server.dialects.appService as Record<string, string>)) {
+    process.env[k] = k === "IDENTITY_ENDPOINT" ? toLoopback(v) : v;
+  }
+  return process.env;
+}
+
+function toLoopback(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (!isLoopbackHost(url.hostname)) url.hostname = "127.0.0.1";
+  return url.toString();
+}
+
+if (require.main === module) {
+  runStart(process.argv.slice(2)).then(exitAfterFlush, () => exitAfterFlush(ExitCode.Failure));
+}
