@@ -74,5 +74,26 @@ export interface ChainReport {
   transport: "native" | "node";
   /** True when the remembered winner answered without walking the chain. */
   fromMemo?: boolean;
+  /** True when the chain's token cache answered (no link was asked); `links` then repeat the walk that filled it. */
+  fromCache?: boolean;
   ms: number;
+}
+
+/**
+ * `GetTokenOptions` plus azmi's switches. Credentials that don't know them
+ * ignore them.
+ */
+export interface AzmiGetTokenOptions extends GetTokenOptions {
+  /** Skip azmi's token caches for this call (the identity endpoint may still cache). */
+  forceRefresh?: boolean;
+  /** Chains: ignore the remembered winner and walk from the first link (diagnostics). */
+  walkFromStart?: boolean;
+}
+
+/** What `getTokenWithReport` returns: never throws for chain outcomes. */
+export interface TokenWithReport {
+  token?: AzmiAccessToken;
+  report: ChainReport;
+  /** The error `getToken` would have thrown. */
+  error?: unknown;
 }

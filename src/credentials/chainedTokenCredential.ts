@@ -1,0 +1,292 @@
+/**
+ * `ChainedTokenCredential`: asks each credential in turn and returns the
+ * first token. Same rule as `@azure/identity` for moving on: only an
+ * "unavailable" error (`CredentialUnavailableError` or
+ * `AuthenticationRequiredError`, by name, so links from either library work)
+ * moves to the next link; any other error stops the chain and is rethrown.
+ *
+ * Two things `@azure/identity`'s chain does not do:
+ * - **winner memo** (as .NET's DefaultAzureCredential): the link that
+ *   answered is asked first next time, so later calls never walk past links
+ *   that were unavailable; if it becomes unavailable, the chain walks again;
+ * - **a token cache in front**, so a valid token costs no walk at all, and
+ *   **diagnostics**: `lastReport` / `getTokenWithReport()` say, per link,
+ *   `selected | unavailable | failed | skipped`, why, and how long it took.
+ *
+ * @example
+ * ```ts
+ * const chain = new ChainedTokenCredential(new EnvironmentCredential(), new AzureCliCredential());
+ * const { token, report } = await chain.getTokenWithReport("https://vault.azure.net/.default");
+ * for (const l of report.links) console.error(`${l.link}: ${l.outcome} (${l.reason})`);
+ * ```
+ */
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import { TokenCache, type TokenFetcher } from "../cache/tokenCache";
+import { AggregateAuthenticationError, isUnavailable } from "../errors";
+import { credentialLogger, registerSecret, type CredentialLogger } from "../log";
+import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkReport, TokenWithReport } from "./types";
+import { reasonOf, unavailable } from "./unavailable";
+
+/** One position in a chain. */
+export interface ChainLink {
+  /** Report name: a `LinkName` for the standard links, else the class name. */
+  link: LinkName | string;
+  /** Class name, e.g. `ManagedIdentityCredential`. */
+  credentialName: string;
+  /** The credential; absent when the link is skipped or could not be built. */
+  credential?: TokenCredential;
+  /** Why the link is not tried at all (e.g. `excluded by AZURE_TOKEN_CREDENTIALS=prod`). */
+  skipReason?: string;
+  /** Why building the credential failed; the link then counts as unavailable. */
+  constructionError?: unknown;
+}
+
+const CLASS_TO_LINK: Record<string, LinkName> = {
+  EnvironmentCredential: "environment",
+  WorkloadIdentityCredential: "workload-identity",
+  ManagedIdentityCredential: "managed-identity",
+  AzureCliCredential: "azure-cli",
+  AzurePowerShellCredential: "azure-powershell",
+  AzureDeveloperCliCredential: "azure-developer-cli",
+};
+
+function linkFor(credential: TokenCredential): ChainLink {
+  const credentialName =
+    (credential as { credentialName?: unknown }).credentialName?.toString() ?? credential.constructor?.name ?? "TokenCredential";
+  return { link: CLASS_TO_LINK[credentialName] ?? credentialName, credentialName, credential };
+}
+
+interface Attempt {
+  token?: AzmiAccessToken;
+  error?: unknown;
+  failed?: boolean;
+}
+
+export class ChainedTokenCredential implements TokenCredential {
+  /** Name used in messages and logs. */
+  protected chainName = "ChainedTokenCredential";
+  protected links: ChainLink[];
+  private winner = -1;
+  private readonly cache = new TokenCache();
+  private readonly fetchers = new Map<string, TokenFetcher>();
+  private last?: ChainReport;
+  /** `last` of the walk that filled the cache, marked `fromCache` (built once per walk, not per hit). */
+  private cachedReport?: ChainReport;
+  private logger?: CredentialLogger;
+
+  /**
+   * @param sources - credentials to try, in order.
+   * @throws TypeError when a source has no `getToken`.
+   */
+  constructor(...sources: TokenCredential[]) {
+    sources.forEach((s, i) => {
+      if (!s || typeof (s as { getToken?: unknown }).getToken !== "function") {
+        throw new TypeError(`ChainedTokenCredential: source ${i} is not a TokenCredential (it has no getToken method).`);
+      }
+    });
+    this.links = sources.map(linkFor);
+  }
+
+  /** The report of the last `getToken` (a cache hit repeats the walk's links with `fromCache: true`). */
+  get lastReport(): ChainReport | undefined {
+    return this.last;
+  }
+
+  /** Which link answered last and is asked first next time, if any. */
+  get rememberedWinner(): LinkName | string | undefined {
+    return this.winner >= 0 ? this.links[this.winner]!.link : undefined;
+  }
+
+  /** One line per link: name and what it would use or why it is skipped. */
+  describe(): string {
+    return this.links
+      .map((l) => {
+        if (l.skipReason) return `${l.link}: skipped (${l.skipReason})`;
+        if (!l.credential) return `${l.link}: unavailable (${reasonOf(l.constructionError)})`;
+        const d = (l.credential as { describe?: () => string }).describe;
+        return `${l.link}: ${typeof d === "function" ? d.call(l.credential) : l.credentialName}`;
+      })
+      .join("\n");
+  }
+
+  /**
+   * The first token any link gives. A valid cached token is returned without
+   * asking any link; `claims`, `forceRefresh` and `walkFromStart` bypass the cache.
+   *
+   * @throws the stopping link's error (e.g. `AuthenticationError`), or
+   *   `AggregateAuthenticationError` (`ERR_ALL_CREDENTIALS_UNAVAILABLE`) when every link was unavailable.
+   */
+  getToken(scopes: string | string[], options: AzmiGetTokenOptions = {}): Promise<AzmiAccessToken> {
+    if (typeof scopes !== "string" || scopes.length === 0) checkScopes(scopes);
+    if (options.claims || options.forceRefresh || options.walkFromStart) return this.walk(scopes, options);
+    const scopeKey = typeof scopes === "string" ? scopes : scopes.join(" ");
+    const key = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
+    let fetcher = this.fetchers.get(key);
+    if (fetcher === undefined) {
+      // Background refreshes run detached from the caller that started them, so no abortSignal.
+      fetcher = () => this.walk(scopes, { tenantId: options.tenantId });
+      this.fetchers.set(key, fetcher);
+    }
+    const hit = this.cache.peek(key, fetcher);
+    if (hit !== undefined) {
+      this.last = this.cachedReport;
+      return Promise.resolve(hit as AzmiAccessToken);
+    }
+    return this.cache.getToken(key, () => this.walk(scopes, options)) as Promise<AzmiAccessToken>;
+  }
+
+  /**
+   * `getToken` that never throws for chain outcomes: the token or the error,
+   * always with the report. Invalid arguments still throw (`TypeError`).
+   *
+   * @example
+   * ```ts
+   * const { token, report, error } = await chain.getTokenWithReport("https://storage.azure.com/.default");
+   * ```
+   */
+  async getTokenWithReport(scopes: string | string[], options: AzmiGetTokenOptions = {}): Promise<TokenWithReport> {
+    try {
+      const token = await this.getToken(scopes, options);
+      return { token, report: this.last ?? this.emptyReport(0) };
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      return { report: this.last ?? this.emptyReport(0), error };
+    }
+  }
+
+  private log(): CredentialLogger {
+    return (this.logger ??= credentialLogger(this.chainName));
+  }
+
+  private emptyReport(ms: number): ChainReport {
+    return { links: [], transport: currentTransport(), ms };
+  }
+
+  private async attempt(index: number, scopes: string | string[], options: AzmiGetTokenOptions, rep: LinkReport): Promise<Attempt> {
+    const link = this.links[index]!;
+    const started = performance.now();
+    try {
+      const token = (await link.credential!.getToken(scopes, options)) as AzmiAccessToken | null;
+      rep.ms = performance.now() - started;
+      if (!token) {
+        rep.outcome = "unavailable";
+        rep.reason = "returned no token";
+        return { error: unavailable(link.credentialName, "returned no token") };
+      }
+      registerSecret(token.token);
+      rep.outcome = "selected";
+      const d = (link.credential as { describe?: () => string }).describe;
+      rep.reason = typeof d === "function" ? d.call(link.credential) : "token acquired";
+      return { token };
+    } catch (error) {
+      rep.ms = performance.now() - started;
+      rep.reason = reasonOf(error);
+      if (isUnavailable(error)) {
+        rep.outcome = "unavailable";
+        return { error };
+      }
+      rep.outcome = "failed";
+      return { error, failed: true };
+    }
+  }
+
+  private async walk(scopes: string | string[], options: AzmiGetTokenOptions): Promise<AzmiAccessToken> {
+    const started = performance.now();
+    const links = this.links;
+    const reports: LinkReport[] = links.map((l) => ({
+      link: l.link,
+      credential: l.credentialName,
+      outcome: "skipped",
+      reason: l.skipReason ?? "not tried",
+      ms: 0,
+    }));
+    const report: ChainReport = { links: reports, transport: currentTransport(), ms: 0 };
+    this.last = report;
+    const errors: unknown[] = [];
+    const markRest = (from: number, why: string, except = -1) => {
+      for (let j = from; j < links.length; j++) {
+        if (j !== except && reports[j]!.reason === "not tried" && !links[j]!.skipReason) reports[j]!.reason = why;
+      }
+    };
+    const finish = (winner?: number): void => {
+      report.ms = performance.now() - started;
+      if (winner !== undefined) report.winner = links[winner]!.link;
+      this.cachedReport = { ...report, fromCache: true, ms: 0 };
+    };
+
+    let triedMemo = -1;
+    if (this.winner >= 0 && !options.walkFromStart) {
+      const w = this.winner;
+      triedMemo = w;
+      const a = await this.attempt(w, scopes, options, reports[w]!);
+      if (a.token) {
+        report.fromMemo = true;
+        markRest(0, `not tried: remembered winner ${links[w]!.link} answered`, w);
+        finish(w);
+        return a.token;
+      }
+      if (a.failed) {
+        markRest(0, `not tried: chain stopped at ${links[w]!.link}`, w);
+        finish();
+        this.log().info("getToken", `${links[w]!.link} failed: ${reports[w]!.reason}`);
+        throw a.error;
+      }
+      // The remembered winner is gone (e.g. the CLI logged out): forget it and walk again.
+      this.log().info("getToken", `remembered winner ${links[w]!.link} is unavailable now; walking the chain again`);
+      this.winner = -1;
+      errors.push(a.error);
+    }
+
+    for (let i = 0; i < links.length; i++) {
+      const link = links[i]!;
+      const rep = reports[i]!;
+      if (link.skipReason || i === triedMemo) continue;
+      if (!link.credential) {
+        rep.outcome = "unavailable";
+        rep.reason = reasonOf(link.constructionError);
+        errors.push(link.constructionError);
+        continue;
+      }
+      const a = await this.attempt(i, scopes, options, rep);
+      if (a.token) {
+        this.winner = i;
+        markRest(i + 1, `not tried: ${link.link} answered first`);
+        finish(i);
+        this.log().info("getToken", `${link.link} answered in ${Math.round(rep.ms)} ms`);
+        return a.token;
+      }
+      if (a.failed) {
+        markRest(i + 1, `not tried: chain stopped at ${link.link}`);
+        finish();
+        this.log().info("getToken", `${link.link} failed, chain stopped: ${rep.reason}`);
+        throw a.error;
+      }
+      this.log().info("getToken", `${link.link} unavailable: ${rep.reason}`);
+      errors.push(a.error);
+    }
+    finish();
+    const lines = reports.map((r) => `  ${r.link}: ${r.outcome} (${r.reason})`).join("\n");
+    throw new AggregateAuthenticationError(
+      errors,
+      `${this.chainName} authentication failed: no credential in the chain could get a token.\n${lines}`,
+    );
+  }
+}
+
+function checkScopes(scopes: unknown): void {
+  if (!Array.isArray(scopes) || scopes.length === 0 || scopes.some((s) => typeof s !== "string" || s.length === 0)) {
+    throw new TypeError("scopes must be a non-empty string or a non-empty array of non-empty strings, e.g. 'https://management.azure.com/.default'.");
+  }
+}
+
+/** The transport kind, loaded only when a report is built (never at import). */
+function currentTransport(): ChainReport["transport"] {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require("../transport/http") as { transportKind(): ChainReport["transport"] }).transportKind();
+  } catch {
+    return "node";
+  }
+}
+
+export type { AccessToken };

@@ -1,0 +1,172 @@
+/**
+ * The base of every link that delegates the wire work to `@azure/identity`
+ * (Entra flows and developer tools). What stays ours: the availability check
+ * done without I/O before `@azure/identity` is even loaded, the error shape
+ * (`CredentialUnavailableError` moves a chain on, `AuthenticationError`
+ * stops it — the same names both libraries' chains look for), redaction, the
+ * token cache in front, and the extra fields (`resource`, `clientId`,
+ * `notBeforeTimestamp`) the MSI shape needs.
+ *
+ * @example
+ * ```ts
+ * class MyCredential extends DelegatedCredential {
+ *   readonly credentialName = "MyCredential";
+ *   protected availability() { return undefined; }
+ *   protected createInner(identity) { return new identity.AzureCliCredential(); }
+ * }
+ * ```
+ */
+import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { TokenCache } from "../cache/tokenCache";
+import { AuthenticationError, ErrorCode, isAzmiError } from "../errors";
+import { credentialLogger, redact, registerSecret, type CredentialLogger } from "../log";
+import { loadAzureIdentity, type AzureIdentityModule } from "./identityLoader";
+import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
+import { scopeList, scopeToResource } from "./scopes";
+import type { AzmiAccessToken, AzmiGetTokenOptions } from "./types";
+import { unavailable } from "./unavailable";
+
+/** Why a link cannot be used here, found without I/O. */
+export interface Unavailability {
+  reason: string;
+  hint?: string;
+}
+
+export abstract class DelegatedCredential implements TokenCredential {
+  /** Class name used in messages, logs and reports, e.g. `EnvironmentCredential`. */
+  abstract readonly credentialName: string;
+  private inner?: TokenCredential;
+  private readonly cache = new TokenCache();
+  private logger?: CredentialLogger;
+
+  /** `undefined` when the link may work; otherwise why not (checked before loading `@azure/identity`). */
+  protected abstract availability(): Unavailability | undefined;
+  /** Builds the `@azure/identity` credential that does the work. Called once, on the first token request. */
+  protected abstract createInner(identity: AzureIdentityModule): TokenCredential;
+  /** Client id to report when the token doesn't name one. */
+  protected configuredClientId(): string | undefined {
+    return undefined;
+  }
+
+  /** One line saying what this link would use, e.g. `client secret for app 1234… in tenant contoso`. */
+  describe(): string {
+    const missing = this.availability();
+    return missing ? `unavailable: ${missing.reason}` : this.credentialName;
+  }
+
+  /**
+   * A token for `scopes`, from the cache when one is valid.
+   *
+   * @example
+   * ```ts
+   * const token = await new AzureCliCredential().getToken("https://management.azure.com/.default");
+   * ```
+   */
+  getToken(scopes: string | string[], options: AzmiGetTokenOptions = {}): Promise<AzmiAccessToken> {
+    const missing = this.availability();
+    if (missing) {
+      const error = unavailable(this.credentialName, missing.reason, missing.hint);
+      this.log().info("getToken", error.message);
+      return Promise.reject(error);
+    }
+    if (options.claims || options.forceRefresh) return this.fetch(scopes, options);
+    const key = typeof scopes === "string" ? scopes : scopes.join(" ");
+    const fullKey = options.tenantId ? `${key}|${options.tenantId}` : key;
+    return this.cache.getToken(fullKey, () => this.fetch(scopes, options)) as Promise<AzmiAccessToken>;
+  }
+
+  private log(): CredentialLogger {
+    return (this.logger ??= credentialLogger(this.credentialName));
+  }
+
+  private async fetch(scopes: string | string[], options: GetTokenOptions): Promise<AzmiAccessToken> {
+    const started = performance.now();
+    let token;
+    try {
+      this.inner ??= this.createInner(loadAzureIdentity());
+      token = await this.inner.getToken(scopes, options);
+    } catch (error) {
+      const mapped = mapDelegatedError(this.credentialName, error);
+      this.log().info("getToken", `${mapped.name}: ${mapped.message.split("\n", 1)[0]}`);
+      throw mapped;
+    }
+    if (!token) {
+      throw unavailable(this.credentialName, "no token was returned");
+    }
+    registerSecret(token.token);
+    const claims = decodeJwtClaims(token.token);
+    const list = scopeList(scopes);
+    const result: AzmiAccessToken = {
+      token: token.token,
+      expiresOnTimestamp: token.expiresOnTimestamp,
+      tokenType: token.tokenType ?? "Bearer",
+      resource: list.length === 1 ? scopeToResource(list[0]!) : undefined,
+    };
+    if (token.refreshAfterTimestamp !== undefined) result.refreshAfterTimestamp = token.refreshAfterTimestamp;
+    const clientId = clientIdFromClaims(claims) ?? this.configuredClientId();
+    if (clientId) result.clientId = clientId;
+    if (typeof claims?.nbf === "number") result.notBeforeTimestamp = claims.nbf * 1000;
+    this.log().info(
+      "getToken",
+      `token for ${list.join(" ")} expires ${new Date(token.expiresOnTimestamp).toISOString()} (${Math.round(
+        performance.now() - started,
+      )} ms)`,
+    );
+    return result;
+  }
+}
+
+/**
+ * Maps an error thrown by an `@azure/identity` credential to azmi's shape,
+ * keeping the chain semantics: unavailable (and `AuthenticationRequiredError`,
+ * which `@azure/identity` chains also skip) ⇒ `CredentialUnavailableError`;
+ * an answer from Entra ⇒ `AuthenticationError` with its status code.
+ *
+ * @example
+ * ```ts
+ * try { await inner.getToken(scope); } catch (e) { throw mapDelegatedError("EnvironmentCredential", e); }
+ * ```
+ */
+export function mapDelegatedError(credential: string, error: unknown): Error {
+  if (isAzmiError(error)) return error;
+  const name = (error as { name?: unknown } | null)?.name;
+  const message = redact(error instanceof Error ? error.message : String(error));
+  if (name === "AbortError") return error as Error;
+  if (name === "CredentialUnavailableError") {
+    return unavailable(credential, firstSentence(stripPrefix(message, credential)), undefined, error);
+  }
+  if (name === "AuthenticationRequiredError") {
+    // Entra answered but not with a token (e.g. a rejected federated
+    // assertion): @azure/identity chains move on, so ours do too.
+    return unavailable(credential, `Entra ID did not issue a token (${firstSentence(message)})`, undefined, error);
+  }
+  if (name === "AuthenticationError") {
+    const e = error as { statusCode?: number; errorResponse?: { error?: string; errorDescription?: string } };
+    const what = e.errorResponse?.error ?? "error";
+    const description = redact((e.errorResponse?.errorDescription ?? "").split("\n", 1)[0]!.trim());
+    return new AuthenticationError(
+      `${credential} authentication failed: Entra ID answered ${e.statusCode ?? "?"} ${what}${description ? ` (${description})` : ""}.`,
+      { statusCode: e.statusCode, cause: error },
+    );
+  }
+  return new AuthenticationError(`${credential} authentication failed: ${message.split("\n", 1)[0]}`, {
+    code: ErrorCode.AuthenticationFailed,
+    cause: error,
+  });
+}
+
+function stripPrefix(message: string, credential: string): string {
+  let m = message.trim();
+  for (const p of [`${credential}:`, `${credential} is unavailable.`, credential]) {
+    if (m.startsWith(p)) {
+      m = m.slice(p.length).trim();
+      break;
+    }
+  }
+  return m || message;
+}
+
+function firstSentence(text: string): string {
+  const line = text.split("\n", 1)[0]!.trim();
+  return line.replace(/\.$/, "");
+}

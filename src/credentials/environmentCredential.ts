@@ -1,0 +1,132 @@
+/**
+ * `EnvironmentCredential`: an Entra ID app identity configured through
+ * environment variables, with `@azure/identity`'s precedence (spec §2.1):
+ * client secret > certificate > username/password; anything partial ⇒
+ * unavailable, with the missing variable names as the reason.
+ *
+ * The variables are read once, at construction. The token request itself is
+ * delegated to `@azure/identity` (`ClientSecretCredential`,
+ * `ClientCertificateCredential`, `UsernamePasswordCredential`), loaded on the
+ * first `getToken` only.
+ *
+ * @example
+ * ```ts
+ * // AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET set
+ * const token = await new EnvironmentCredential().getToken("https://vault.azure.net/.default");
+ * ```
+ */
+import type { TokenCredential } from "@azure/core-auth";
+import { registerSecret } from "../log";
+import { DelegatedCredential, type Unavailability } from "./delegated";
+import { passThrough, type EntraCredentialOptions } from "./entraOptions";
+import type { AzureIdentityModule } from "./identityLoader";
+import { checkTenantId, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
+
+const TROUBLESHOOT = "To troubleshoot, visit https://aka.ms/azsdk/js/identity/environmentcredential/troubleshoot.";
+
+export type EnvironmentCredentialOptions = EntraCredentialOptions;
+
+/** Which Entra flow the environment configures. */
+export type EnvironmentCredentialMode = "client-secret" | "client-certificate" | "username-password";
+
+export class EnvironmentCredential extends DelegatedCredential {
+  readonly credentialName = "EnvironmentCredential";
+  /** The flow the environment selected, or `undefined` when it is incomplete. */
+  readonly mode?: EnvironmentCredentialMode;
+  private readonly tenantId?: string;
+  private readonly clientId?: string;
+  private readonly vars: Readonly<Record<string, string | undefined>>;
+  private readonly missing?: Unavailability;
+  private readonly options: EnvironmentCredentialOptions;
+  private readonly authorityHost?: string;
+
+  /**
+   * @throws AzmiError `ERR_INVALID_ARGUMENT` when the environment is complete but `AZURE_TENANT_ID`
+   *   is malformed or the authority host is not https.
+   */
+  constructor(options: EnvironmentCredentialOptions = {}) {
+    super();
+    this.options = options;
+    const env = options.env ?? process.env;
+    const v = (name: string) => (env[name] ? env[name] : undefined);
+    this.vars = {
+      tenantId: v("AZURE_TENANT_ID"),
+      clientId: v("AZURE_CLIENT_ID"),
+      secret: v("AZURE_CLIENT_SECRET"),
+      certificatePath: v("AZURE_CLIENT_CERTIFICATE_PATH"),
+      certificatePassword: v("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+      sendChain: v("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
+      username: v("AZURE_USERNAME"),
+      password: v("AZURE_PASSWORD"),
+    };
+    registerSecret(this.vars.secret);
+    registerSecret(this.vars.certificatePassword);
+    registerSecret(this.vars.password);
+    const { tenantId, clientId, secret, certificatePath, username, password } = this.vars;
+    this.tenantId = tenantId;
+    this.clientId = clientId;
+    if (tenantId && clientId && secret) this.mode = "client-secret";
+    else if (tenantId && clientId && certificatePath) this.mode = "client-certificate";
+    else if (tenantId && clientId && username && password) this.mode = "username-password";
+
+    if (!this.mode) {
+      this.missing = missingVariables(this.vars);
+      return;
+    }
+    checkTenantId(tenantId!, "AZURE_TENANT_ID");
+    this.authorityHost = resolveAuthorityHost(options.authorityHost, env);
+    this.options = passThrough(options, {
+      authorityHost: this.authorityHost,
+      additionallyAllowedTenants: resolveAllowedTenants(options.additionallyAllowedTenants, env),
+    });
+  }
+
+  override describe(): string {
+    if (!this.mode) return `unavailable: ${this.missing!.reason}`;
+    const flow = this.mode.replace("-", " ");
+    return `${flow} for app ${this.clientId} in tenant ${this.tenantId} at ${new URL(this.authorityHost!).host}`;
+  }
+
+  protected availability(): Unavailability | undefined {
+    return this.missing;
+  }
+
+  protected override configuredClientId(): string | undefined {
+    return this.clientId;
+  }
+
+  protected createInner(identity: AzureIdentityModule): TokenCredential {
+    const { tenantId, clientId, secret, certificatePath, certificatePassword, sendChain, username, password } = this.vars;
+    switch (this.mode) {
+      case "client-secret":
+        return new identity.ClientSecretCredential(tenantId!, clientId!, secret!, this.options);
+      case "client-certificate":
+        return new identity.ClientCertificateCredential(
+          tenantId!,
+          clientId!,
+          { certificatePath: certificatePath!, certificatePassword },
+          { ...this.options, sendCertificateChain: sendChain === "1" || sendChain?.toLowerCase() === "true" },
+        );
+      default:
+        return new identity.UsernamePasswordCredential(tenantId!, clientId!, username!, password!, this.options);
+    }
+  }
+}
+
+/** The one-line reason naming exactly which variables are missing. */
+function missingVariables(vars: Readonly<Record<string, string | undefined>>): Unavailability {
+  const missing: string[] = [];
+  if (!vars.tenantId) missing.push("AZURE_TENANT_ID");
+  if (!vars.clientId) missing.push("AZURE_CLIENT_ID");
+  if (!vars.secret && !vars.certificatePath) {
+    if (vars.username && !vars.password) missing.push("AZURE_PASSWORD");
+    else if (vars.password && !vars.username) missing.push("AZURE_USERNAME");
+    else if (!vars.username) missing.push("AZURE_CLIENT_SECRET");
+  }
+  return {
+    reason: `${missing.join("/")} not set`,
+    hint:
+      "Set AZURE_TENANT_ID, AZURE_CLIENT_ID and one of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_USERNAME+AZURE_PASSWORD. " +
+      TROUBLESHOOT,
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Finds a program on `PATH` without spawning anything, so a developer-tool
+ * link that cannot work says so in microseconds ("az not found on PATH")
+ * instead of paying for a shell that prints "command not found".
+ *
+ * @example
+ * ```ts
+ * findExecutable("az", process.env); // "/usr/bin/az" or undefined
+ * ```
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dirs = (env.PATH ?? env.Path ?? "").split(path.delimiter).filter((d) => d.length > 0);
+  const extensions =
+    process.platform === "win32" ? ["", ...(env.PATHEXT ?? ".EXE;.CMD;.BAT").split(";").filter(Boolean)] : [""];
+  for (const dir of dirs) {
+    for (const ext of extensions) {
+      const candidate = path.join(dir, name + ext);
+      try {
+        const stat = fs.statSync(candidate);
+        if (!stat.isFile()) continue;
+        if (process.platform !== "win32") fs.accessSync(candidate, fs.constants.X_OK);
+        return candidate;
+      } catch {
+        // not here; keep looking
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,30 @@
+/**
+ * Builds the "move on" error of a link with a one-line `reason` that the
+ * chain puts in its report (e.g. `az not found on PATH`), separate from the
+ * longer user-facing message.
+ *
+ * @example
+ * ```ts
+ * throw unavailable("AzureCliCredential", "az not found on PATH", "Install the Azure CLI and run 'az login'.");
+ * ```
+ */
+import { CredentialUnavailableError } from "../errors";
+import { redact } from "../log";
+
+/** A `CredentialUnavailableError` whose `reason` is one line for diagnostics. */
+export type ReasonedUnavailableError = CredentialUnavailableError & { reason: string };
+
+export function unavailable(credential: string, reason: string, hint?: string, cause?: unknown): ReasonedUnavailableError {
+  const message = `${credential} is unavailable: ${reason}.${hint ? ` ${hint}` : ""}`;
+  const error = new CredentialUnavailableError(redact(message), cause === undefined ? {} : { cause });
+  return Object.assign(error, { reason: redact(reason) });
+}
+
+/** The one-line reason of any error: its `reason` when it has one, else its first message line. */
+export function reasonOf(error: unknown): string {
+  const own = (error as { reason?: unknown } | null)?.reason;
+  if (typeof own === "string" && own.length > 0) return own;
+  const message = error instanceof Error ? error.message : String(error);
+  const line = message.split("\n", 1)[0]!.trim();
+  return redact(line.length > 300 ? `${line.slice(0, 297)}...` : line);
+}

@@ -1,0 +1,64 @@
+/**
+ * Checks shared by the Entra and developer-tool links, done once at the
+ * public edge with messages that name the setting and the fix.
+ *
+ * @example
+ * ```ts
+ * checkTenantId(env.AZURE_TENANT_ID, "AZURE_TENANT_ID");
+ * const host = resolveAuthorityHost(options.authorityHost, env);
+ * ```
+ */
+import { AzmiError, ErrorCode } from "../errors";
+
+/** Same rule as `@azure/identity`: letters, digits, `-` and `.`. */
+const TENANT_ID_PATTERN = /^[0-9a-zA-Z-.]+$/;
+
+export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com";
+
+/** Throws `ERR_INVALID_ARGUMENT` naming `source` when a tenant id has characters Entra never uses. */
+export function checkTenantId(tenantId: string, source: string): void {
+  if (!TENANT_ID_PATTERN.test(tenantId)) {
+    throw new AzmiError(
+      ErrorCode.InvalidArgument,
+      `Invalid tenant id provided in ${source}. You can locate your tenant id by following the instructions listed here: https://learn.microsoft.com/partner-center/find-ids-and-domain-names.`,
+    );
+  }
+}
+
+/**
+ * The authority host to use: the option, else `AZURE_AUTHORITY_HOST`, else
+ * the public cloud. Non-https hosts are refused (a client secret would travel
+ * in clear text), with `@azure/identity`'s wording.
+ */
+export function resolveAuthorityHost(option: string | undefined, env: NodeJS.ProcessEnv): string {
+  const fromOption = option !== undefined && option !== "";
+  const value = fromOption ? option : env.AZURE_AUTHORITY_HOST || DEFAULT_AUTHORITY_HOST;
+  const source = fromOption ? "authorityHost" : "AZURE_AUTHORITY_HOST";
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new AzmiError(ErrorCode.InvalidArgument, `${source} is not a valid URL; use e.g. ${DEFAULT_AUTHORITY_HOST}.`);
+  }
+  if (url.protocol !== "https:") {
+    throw new AzmiError(
+      ErrorCode.InvalidArgument,
+      `The authorityHost address must use the 'https' protocol. (${source} is ${url.protocol}//${url.host}; use an https:// URL.)`,
+    );
+  }
+  return value;
+}
+
+/** `AZURE_ADDITIONALLY_ALLOWED_TENANTS` split on `;` (option wins), as `@azure/identity` does. */
+export function resolveAllowedTenants(option: string[] | undefined, env: NodeJS.ProcessEnv): string[] | undefined {
+  if (option !== undefined) return option;
+  const raw = env.AZURE_ADDITIONALLY_ALLOWED_TENANTS;
+  return raw ? raw.split(";").map((t) => t.trim()).filter((t) => t.length > 0) : undefined;
+}
+
+/** Throws a `TypeError` naming `name` unless `value` is undefined or a non-empty string. */
+export function checkOptionalString(value: unknown, name: string): void {
+  if (value !== undefined && (typeof value !== "string" || value.length === 0)) {
+    throw new TypeError(`${name} must be a non-empty string when given; got ${typeof value === "string" ? "''" : typeof value}.`);
+  }
+}

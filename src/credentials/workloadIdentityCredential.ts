@@ -1,0 +1,88 @@
+/**
+ * `WorkloadIdentityCredential`: a Kubernetes (or any OIDC-federated)
+ * workload exchanging the token in `AZURE_FEDERATED_TOKEN_FILE` for an Entra
+ * ID token (spec §3). Options override `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`
+ * and `AZURE_FEDERATED_TOKEN_FILE`. A missing setting makes the link
+ * unavailable (at `getToken`, so chains just move on); the exchange itself is
+ * delegated to `@azure/identity` (which re-reads the file after 5 minutes).
+ * When Entra rejects the assertion the link is unavailable too, as in
+ * `@azure/identity`'s chain (spec §10 item 61).
+ *
+ * @example
+ * ```ts
+ * const credential = new WorkloadIdentityCredential({ clientId: "<app id>" });
+ * ```
+ */
+import type { TokenCredential } from "@azure/core-auth";
+import { DelegatedCredential, type Unavailability } from "./delegated";
+import { passThrough, type EntraCredentialOptions } from "./entraOptions";
+import type { AzureIdentityModule } from "./identityLoader";
+import { checkOptionalString, checkTenantId, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
+
+export interface WorkloadIdentityCredentialOptions extends EntraCredentialOptions {
+  tenantId?: string;
+  clientId?: string;
+  tokenFilePath?: string;
+}
+
+export class WorkloadIdentityCredential extends DelegatedCredential {
+  readonly credentialName = "WorkloadIdentityCredential";
+  private readonly tenantId?: string;
+  private readonly clientId?: string;
+  private readonly tokenFilePath?: string;
+  private readonly missing?: Unavailability;
+  private readonly options: Omit<WorkloadIdentityCredentialOptions, "env">;
+  private readonly authorityHost?: string;
+
+  /** @throws AzmiError `ERR_INVALID_ARGUMENT` for a malformed tenant id or a non-https authority host. */
+  constructor(options: WorkloadIdentityCredentialOptions = {}) {
+    super();
+    checkOptionalString(options.tenantId, "tenantId");
+    checkOptionalString(options.clientId, "clientId");
+    checkOptionalString(options.tokenFilePath, "tokenFilePath");
+    const env = options.env ?? process.env;
+    this.tenantId = options.tenantId ?? (env.AZURE_TENANT_ID || undefined);
+    this.clientId = options.clientId ?? (env.AZURE_CLIENT_ID || undefined);
+    this.tokenFilePath = options.tokenFilePath ?? (env.AZURE_FEDERATED_TOKEN_FILE || undefined);
+    this.options = options;
+    const missing: string[] = [];
+    if (!this.tenantId) missing.push("AZURE_TENANT_ID");
+    if (!this.clientId) missing.push("AZURE_CLIENT_ID");
+    if (!this.tokenFilePath) missing.push("AZURE_FEDERATED_TOKEN_FILE");
+    if (missing.length > 0) {
+      this.missing = {
+        reason: `${missing.join("/")} not set`,
+        hint: "Set them (the AKS workload identity webhook does) or pass tenantId, clientId and tokenFilePath. To troubleshoot, visit https://aka.ms/azsdk/js/identity/workloadidentitycredential/troubleshoot.",
+      };
+      return;
+    }
+    checkTenantId(this.tenantId!, options.tenantId ? "tenantId" : "AZURE_TENANT_ID");
+    this.authorityHost = resolveAuthorityHost(options.authorityHost, env);
+    this.options = passThrough(options, {
+      authorityHost: this.authorityHost,
+      additionallyAllowedTenants: resolveAllowedTenants(options.additionallyAllowedTenants, env),
+    });
+  }
+
+  override describe(): string {
+    if (this.missing) return `unavailable: ${this.missing.reason}`;
+    return `federated token ${this.tokenFilePath} for app ${this.clientId} in tenant ${this.tenantId}`;
+  }
+
+  protected availability(): Unavailability | undefined {
+    return this.missing;
+  }
+
+  protected override configuredClientId(): string | undefined {
+    return this.clientId;
+  }
+
+  protected createInner(identity: AzureIdentityModule): TokenCredential {
+    return new identity.WorkloadIdentityCredential({
+      ...this.options,
+      tenantId: this.tenantId,
+      clientId: this.clientId,
+      tokenFilePath: this.tokenFilePath,
+    });
+  }
+}
