@@ -1,0 +1,142 @@
+/**
+ * Bad input never reaches the chain or the server: the real `azmi` prints
+ * exactly one line on stderr naming the flag and the fix, nothing on stdout,
+ * and exits 2. Also `--help` for every command and `--version`.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { cleanupTemp, ROOT, runAzmi } from "./support";
+
+/** [argv, exact stderr line] for every kind of bad input the brief lists (and a few more). */
+const USAGE_CASES: [string[], string][] = [
+  [["bogus"], "azmi: unknown command 'bogus'; commands are token, doctor, serve, env (see 'azmi --help')"],
+  [["--resource", "x"], "azmi: unknown option --resource; options go after the command, e.g. azmi token --resource"],
+  [["token", "--foo"], "azmi token: unknown flag --foo (see 'azmi token --help')"],
+  [["token", "--resourse", "https://vault.azure.net"], "azmi token: unknown flag --resourse; did you mean --resource? (see 'azmi token --help')"],
+  [["token", "-r", "x"], "azmi token: unknown flag -r; flags are spelled with two dashes (see 'azmi token --help')"],
+  [["token", "--resource"], "azmi token: --resource needs a value; pass it as --resource URI"],
+  [["token", "--resource", "--verbose"], "azmi token: --resource needs a value; pass it as --resource URI"],
+  [["token", "--resource="], "azmi token: --resource needs a non-empty value; pass it as --resource URI"],
+  [["token", "--resource", "a", "--resource", "b"], "azmi token: --resource was given twice; pass it once"],
+  [
+    ["token", "--resource", "https://vault.azure.net", "--scope", "https://vault.azure.net/.default"],
+    "azmi token: --resource and --scope cannot be combined; pass one (a scope is the resource plus /.default)",
+  ],
+  [
+    ["token", "--client-id", "a", "--resource-id", "b"],
+    "azmi token: --client-id and --resource-id both select an identity; pass only one of --client-id, --object-id, --resource-id",
+  ],
+  [["token", "--output", "xml"], "azmi token: --output must be one of msi, json, raw, header (got 'xml')"],
+  [["token", "--timeout-ms", "soon"], "azmi token: --timeout-ms must be a whole number between 1 and 600000 (got 'soon')"],
+  [["token", "--timeout-ms", "0"], "azmi token: --timeout-ms must be between 1 and 600000 (got 0)"],
+  [["token", "--timeout-ms=1.5"], "azmi token: --timeout-ms must be a whole number between 1 and 600000 (got '1.5')"],
+  [
+    ["token", "--only", "vscode"],
+    "azmi token: --only: unknown link 'vscode'; links are environment, workload-identity, managed-identity, azure-cli, azure-powershell, azure-developer-cli",
+  ],
+  [
+    ["token", "--exclude", "azure-cli,az"],
+    "azmi token: --exclude: unknown link 'az'; links are environment, workload-identity, managed-identity, azure-cli, azure-powershell, azure-developer-cli",
+  ],
+  [
+    ["token", "--exclude", "azure-cli,"],
+    "azmi token: --exclude has an empty link name; pass names separated by commas, e.g. --exclude azure-cli,azure-powershell",
+  ],
+  [
+    ["token", "--only", "azure-cli", "--exclude", "azure-cli"],
+    "azmi token: --only azure-cli and --exclude azure-cli contradict each other; drop one",
+  ],
+  [["token", "--verbose=yes"], "azmi token: --verbose takes no value; pass just --verbose"],
+  [["token", "vault"], "azmi token: unexpected argument 'vault'; every value belongs to a flag, e.g. --resource URI (see 'azmi token --help')"],
+  [["doctor", "--jsn"], "azmi doctor: unknown flag --jsn; did you mean --json? (see 'azmi doctor --help')"],
+  [["doctor", "--timeout-ms", "-5"], "azmi doctor: --timeout-ms must be a whole number between 1 and 600000 (got '-5')"],
+  [["serve", "--port", "http"], "azmi serve: --port must be a whole number between 0 and 65535 (got 'http')"],
+  [["serve", "--port", "70000"], "azmi serve: --port must be between 0 and 65535 (got 70000)"],
+  [["serve", "--issuer", "entra"], "azmi serve: --issuer must be one of local, chain (got 'entra')"],
+  [
+    ["serve", "--identity", "not-a-guid"],
+    "azmi serve: --identity must be a client id (a GUID like 00000000-0000-0000-0000-000000000000), got 'not-a-guid'",
+  ],
+  [
+    ["serve", "--faults", "rate=0.5"],
+    "azmi serve: --faults rate needs statuses=… (or delay-ms=…) to say what a failing request gets; example: --faults rate=0.2,statuses=429+503,retry-after=2",
+  ],
+  [
+    ["serve", "--faults", "statuses=429+abc"],
+    "azmi serve: --faults statuses must be HTTP statuses joined by '+' (got 'abc'); example: --faults rate=0.2,statuses=429+503,retry-after=2",
+  ],
+  [
+    ["serve", "--faults", "mode=chaos"],
+    "azmi serve: --faults has an unknown key 'mode' (keys: rate, statuses, retry-after, delay-ms, sequence); example: --faults rate=0.2,statuses=429+503,retry-after=2",
+  ],
+  [["env", "--shell", "fish"], "azmi env: --shell must be one of bash, pwsh, docker, compose (got 'fish')"],
+  [
+    ["env", "--dialect", "service-fabric"],
+    "azmi env: --dialect must be one of app-service, imds, machine-learning, cloud-shell, arc (got 'service-fabric')",
+  ],
+];
+
+describe("azmi CLI: bad input", function () {
+  after(cleanupTemp);
+
+  for (const [argv, line] of USAGE_CASES) {
+    it(`azmi ${argv.join(" ")} → exit 2, one line`, async () => {
+      const r = await runAzmi(argv);
+      assert.equal(r.stderr, `${line}\n`);
+      assert.equal(r.stdout, "");
+      assert.equal(r.code, 2);
+    });
+  }
+
+  it("azmi with no command prints the usage on stderr and exits 2", async () => {
+    const r = await runAzmi([]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^Usage: azmi <command> \[options\]\n/);
+  });
+});
+
+describe("azmi CLI: help and version", function () {
+  after(cleanupTemp);
+
+  it("azmi --version prints the package version", async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string };
+    const r = await runAzmi(["--version"]);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${pkg.version}\n`, ""]);
+  });
+
+  it("azmi --help lists every command and the exit codes", async () => {
+    const r = await runAzmi(["--help"]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr, "");
+    for (const cmd of ["token", "doctor", "serve", "env"]) assert.match(r.stdout, new RegExp(`^  ${cmd} `, "m"));
+    assert.match(r.stdout, /3 no credential could be used/);
+    assert.match(r.stdout, /4 authentication failed/);
+  });
+
+  const helps: [string, RegExp[]][] = [
+    ["token", [/^Usage: azmi token/, /Default: https:\/\/management\.azure\.com\//, /expiresOnTimestamp/, /--verbose/, /4 a link answered with an authentication error/]],
+    ["doctor", [/^Usage: azmi doctor/, /--json/, /NO_COLOR/]],
+    ["serve", [/^Usage: azmi serve/, /--faults SPEC/, /--accept-any-identity/, /--identity CLIENT_ID/, /1 could not start/]],
+    ["env", [/^Usage: azmi env/, /host\.docker\.internal/, /3 no server is running/]],
+  ];
+  for (const [cmd, patterns] of helps) {
+    it(`azmi ${cmd} --help (and -h, and azmi help ${cmd}) print the same help`, async () => {
+      const [long, short, topic] = await Promise.all([runAzmi([cmd, "--help"]), runAzmi([cmd, "-h"]), runAzmi(["help", cmd])]);
+      for (const r of [long, short, topic]) {
+        assert.equal(r.code, 0);
+        assert.equal(r.stderr, "");
+      }
+      assert.equal(short.stdout, long.stdout);
+      assert.equal(topic.stdout, long.stdout);
+      for (const p of patterns) assert.match(long.stdout, p);
+    });
+  }
+
+  it("--help wins over other (even bad) flags values, never runs the command", async () => {
+    const r = await runAzmi(["token", "--help", "--output", "raw"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Usage: azmi token/);
+  });
+});
