@@ -1,0 +1,132 @@
+/**
+ * Remembers IMDS probe results so a laptop pays the probe once, not on every
+ * `azmi token`:
+ * - in-process: positive and negative results, per endpoint and network;
+ * - across processes: negative results only, in `azmiHome()/probe-memo.json`
+ *   (0600, no secrets: endpoint, time, one-line reason).
+ * Entries are keyed by a hash of this machine's network configuration (every
+ * interface address) plus the IMDS endpoint, so joining another network or
+ * starting a VPN re-probes, and expire after `AZMI_PROBE_MEMO_TTL_MS`
+ * (default 5 min; `0` turns the memo off).
+ *
+ * @example
+ * ```ts
+ * const memo = new ProbeMemo(process.env);
+ * const seen = memo.get("169.254.169.254:80");
+ * if (!seen) memo.remember("169.254.169.254:80", false, "connect ENETUNREACH in 0.1 ms");
+ * ```
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { azmiHome, ensureAzmiHome, writePrivateFile } from "../paths";
+
+/** How long a probe result is trusted. */
+export const DEFAULT_PROBE_MEMO_TTL_MS = 5 * 60 * 1000;
+export const PROBE_MEMO_FILE = "probe-memo.json";
+/** Entries kept in the file (several networks / endpoints), oldest dropped first. */
+const MAX_FILE_ENTRIES = 16;
+
+export interface ProbeMemoEntry {
+  present: boolean;
+  /** ms since the epoch. */
+  at: number;
+  /** One line, no secrets. */
+  reason: string;
+  endpoint: string;
+}
+
+interface MemoFile {
+  version: 1;
+  entries: Record<string, ProbeMemoEntry>;
+}
+
+const inProcess = new Map<string, ProbeMemoEntry>();
+
+/** A short hash of every interface address on this machine. */
+export function networkFingerprint(): string {
+  const parts: string[] = [];
+  const ifaces = os.networkInterfaces();
+  for (const name of Object.keys(ifaces).sort()) {
+    for (const a of ifaces[name] ?? []) parts.push(`${name} ${a.address}/${a.netmask}`);
+  }
+  return createHash("sha256").update(parts.sort().join("\n")).digest("hex").slice(0, 16);
+}
+
+/** The memo's time-to-live from `AZMI_PROBE_MEMO_TTL_MS`, else the default. */
+export function probeMemoTtlMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.AZMI_PROBE_MEMO_TTL_MS;
+  if (raw === undefined || raw === "") return DEFAULT_PROBE_MEMO_TTL_MS;
+  const n = Number(raw);
+  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_PROBE_MEMO_TTL_MS;
+}
+
+export class ProbeMemo {
+  private readonly ttlMs: number;
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env, private readonly now: () => number = Date.now) {
+    this.ttlMs = probeMemoTtlMs(env);
+  }
+
+  /** Where the cross-process memo lives. */
+  file(): string {
+    return path.join(azmiHome(this.env), PROBE_MEMO_FILE);
+  }
+
+  private key(endpoint: string): string {
+    return `${endpoint}|${networkFingerprint()}`;
+  }
+
+  /** A still-valid remembered result for this endpoint on this network, if any. */
+  get(endpoint: string): (ProbeMemoEntry & { source: "process" | "file" }) | undefined {
+    if (this.ttlMs === 0) return undefined;
+    const key = this.key(endpoint);
+    const now = this.now();
+    const mine = inProcess.get(key);
+    if (mine && now - mine.at < this.ttlMs && mine.at <= now) return { ...mine, source: "process" };
+    const fromFile = this.readFile().entries[key];
+    if (fromFile && !fromFile.present && now - fromFile.at < this.ttlMs && fromFile.at <= now) {
+      inProcess.set(key, fromFile);
+      return { ...fromFile, source: "file" };
+    }
+    return undefined;
+  }
+
+  /** Remember a result; negative ones also go to the per-user file (best effort). */
+  remember(endpoint: string, present: boolean, reason: string): void {
+    if (this.ttlMs === 0) return;
+    const key = this.key(endpoint);
+    const entry: ProbeMemoEntry = { present, at: this.now(), reason, endpoint };
+    inProcess.set(key, entry);
+    const memo = this.readFile();
+    if (present) {
+      if (!(key in memo.entries)) return;
+      delete memo.entries[key];
+    } else {
+      memo.entries[key] = entry;
+    }
+    const kept = Object.entries(memo.entries)
+      .sort((a, b) => b[1].at - a[1].at)
+      .slice(0, MAX_FILE_ENTRIES);
+    try {
+      ensureAzmiHome(this.env);
+      writePrivateFile(this.file(), `${JSON.stringify({ version: 1, entries: Object.fromEntries(kept) }, null, 1)}\n`);
+    } catch {
+      // A read-only home must not break token acquisition; the in-process memo still works.
+    }
+  }
+
+  private readFile(): MemoFile {
+    try {
+      const parsed = JSON.parse(fs.readFileSync(this.file(), "utf8")) as Partial<MemoFile>;
+      if (parsed && parsed.version === 1 && parsed.entries && typeof parsed.entries === "object") return parsed as MemoFile;
+    } catch {}
+    return { version: 1, entries: {} };
+  }
+}
+
+/** Forget every in-process result (tests; `azmi doctor --reprobe`). */
+export function clearProcessProbeMemo(): void {
+  inProcess.clear();
+}

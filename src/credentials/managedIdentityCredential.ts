@@ -1,0 +1,235 @@
+/**
+ * `ManagedIdentityCredential`: tokens from whichever managed-identity source
+ * this machine offers (token exchange, Service Fabric, App Service, Machine
+ * Learning / App Service 2017, Cloud Shell, Azure Arc, IMDS — precedence in
+ * `managed-identity/detect.ts`), over azmi's own bounded transport, through a
+ * `TokenCache` (single-flight, early refresh).
+ *
+ * Drop-in for `@azure/identity`'s class: same constructor forms, same
+ * `CredentialUnavailableError` name for "not here, try the next credential".
+ * Where an endpoint that is really there answers "no" (e.g. App Service 401
+ * with a JSON error, Service Fabric `SecretHeaderNotFound`, an Arc key file
+ * outside the agent's folder), we throw `AuthenticationError` and a chain
+ * stops, where JS would move on; the full mapping table is in
+ * `managed-identity/exchange.ts`.
+ *
+ * | Situation                                            | Thrown                     | `code`                       |
+ * |------------------------------------------------------|----------------------------|------------------------------|
+ * | more than one scope                                  | CredentialUnavailableError | `ERR_MI_MULTIPLE_SCOPES`     |
+ * | source cannot select that identity (Cloud Shell, SF, ML) | CredentialUnavailableError | `ERR_MI_UNSUPPORTED_SELECTOR` |
+ * | malformed endpoint variable                          | CredentialUnavailableError | `ERR_INVALID_ENVIRONMENT`    |
+ * | IMDS probe negative (chain only)                     | CredentialUnavailableError | `ERR_MI_PROBE_NEGATIVE`      |
+ * | unreachable / timeout / gateway / not an MI endpoint | CredentialUnavailableError | transport code, `ERR_MI_UNREACHABLE`, `ERR_MI_ENDPOINT_ERROR` |
+ * | IMDS 400 identity not found                          | CredentialUnavailableError | `ERR_MI_IDENTITY_NOT_FOUND`  |
+ * | bad JSON / no token / expired or absurd expiry       | CredentialUnavailableError | `ERR_INVALID_RESPONSE`       |
+ * | retries would overrun `timeBudgetMs`                 | CredentialUnavailableError | `ERR_BUDGET_EXCEEDED`        |
+ * | endpoint refused with a JSON 4xx (non-IMDS)          | AuthenticationError        | `ERR_AUTHENTICATION_FAILED`  |
+ * | SF thumbprint mismatch, Arc challenge/echo broken    | AuthenticationError        | `ERR_TLS_THUMBPRINT_MISMATCH`, `ERR_MI_ARC_CHALLENGE`, `ERR_MI_IDENTITY_NOT_CONFIRMED` |
+ *
+ * @example
+ * ```ts
+ * const credential = new ManagedIdentityCredential({ clientId: "00000000-0000-0000-0000-000000000000" });
+ * const { token } = await credential.getToken("https://vault.azure.net/.default");
+ * console.error(credential.describe()); // "IMDS at 169.254.169.254:80"
+ * ```
+ */
+import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { AzmiError, ErrorCode } from "../errors";
+import { credentialLogger, registerSecret } from "../log";
+import { TokenCache, type TokenFetcher } from "../cache/tokenCache";
+import { describeSource, detectSource } from "../managed-identity/detect";
+import { requestToken } from "../managed-identity/exchange";
+import { probeImds, probeNegativeError } from "../managed-identity/probe";
+import { Budget, DEFAULT_PROBE_BUDGET_MS, DEFAULT_TIME_BUDGET_MS, realTiming, type RetryTiming } from "../managed-identity/retry";
+import { resourceForScopes } from "../managed-identity/scope";
+import { exchangeToken } from "../managed-identity/tokenExchange";
+import type { Source } from "../managed-identity/types";
+import type { AzmiAccessToken, IdentitySelector } from "./types";
+
+export interface ManagedIdentityCredentialOptions extends IdentitySelector {
+  /** Total time budget for one getToken, retries included (default 30_000 ms standalone). */
+  timeBudgetMs?: number;
+  /** Probe IMDS before using it (DefaultAzureCredential sets true; standalone default false). */
+  probeImds?: boolean;
+  /** Budget of the IMDS probe (default 1000 ms). */
+  probeBudgetMs?: number;
+  /** Environment to read (default process.env, read at first getToken). */
+  env?: NodeJS.ProcessEnv;
+  /** Used by DAC: also allow the token-exchange source (default true); false when workload identity is excluded. */
+  allowTokenExchange?: boolean;
+}
+
+/**
+ * Tests only: inject retry timing (sleep, random, delay scale). A symbol, so
+ * it is not part of the public options.
+ */
+export const MI_TEST_TIMING: unique symbol = Symbol.for("azmi.managedIdentity.timing");
+
+const log = credentialLogger("ManagedIdentityCredential");
+
+function invalidArgument(message: string): AzmiError {
+  return new AzmiError(ErrorCode.InvalidArgument, `ManagedIdentityCredential: ${message}`);
+}
+
+function checkBudget(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`ManagedIdentityCredential: '${name}' must be a positive number of milliseconds (got ${String(value)}).`);
+  }
+  return value;
+}
+
+function checkOptions(options: unknown): ManagedIdentityCredentialOptions {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== "object") {
+    throw new TypeError("ManagedIdentityCredential: options must be an object such as { clientId: '<guid>' }.");
+  }
+  const o = options as ManagedIdentityCredentialOptions;
+  for (const name of ["clientId", "objectId", "resourceId"] as const) {
+    const v = o[name];
+    if (v !== undefined && typeof v !== "string") {
+      throw new TypeError(`ManagedIdentityCredential: '${name}' must be a string (got ${typeof v}).`);
+    }
+  }
+  const given = (["clientId", "resourceId", "objectId"] as const).filter((n) => o[n]);
+  if (given.length > 1) {
+    throw invalidArgument(
+      `only one of 'clientId', 'resourceId', or 'objectId' can be provided; got ${given.map((n) => `'${n}'`).join(" and ")}. Pass just the one that names the identity.`,
+    );
+  }
+  checkBudget("timeBudgetMs", o.timeBudgetMs);
+  checkBudget("probeBudgetMs", o.probeBudgetMs);
+  if (o.env !== undefined && (o.env === null || typeof o.env !== "object")) {
+    throw new TypeError("ManagedIdentityCredential: 'env' must be an object of environment variables (e.g. process.env).");
+  }
+  return o;
+}
+
+export class ManagedIdentityCredential implements TokenCredential {
+  private readonly selector: IdentitySelector;
+  private readonly selectorKey: string;
+  private readonly timeBudgetMs: number;
+  private readonly probe: boolean;
+  private readonly probeBudgetMs: number;
+  private readonly allowTokenExchange: boolean;
+  private readonly envOption?: NodeJS.ProcessEnv;
+  private readonly timing: RetryTiming;
+  private readonly cache = new TokenCache({
+    onBackgroundError: (key, e) => log.warning("getToken", `background refresh for ${key.split("|")[0]} failed: ${String((e as Error)?.message ?? e)}`),
+  });
+  /** scope (string form) → cache key, so the cached path does no string work. */
+  private readonly keys = new Map<string, string>();
+  private readonly fetchers = new Map<string, TokenFetcher>();
+  private source?: Source;
+  private env?: NodeJS.ProcessEnv;
+  private imdsConfirmed = false;
+
+  constructor(options?: ManagedIdentityCredentialOptions);
+  constructor(clientId: string, options?: Omit<ManagedIdentityCredentialOptions, "clientId">);
+  constructor(clientIdOrOptions?: string | ManagedIdentityCredentialOptions, maybeOptions?: ManagedIdentityCredentialOptions) {
+    let options: ManagedIdentityCredentialOptions;
+    if (typeof clientIdOrOptions === "string") {
+      options = { ...checkOptions(maybeOptions), clientId: clientIdOrOptions };
+      checkOptions(options);
+    } else {
+      options = checkOptions(clientIdOrOptions);
+    }
+    this.selector = {};
+    if (options.clientId) this.selector.clientId = options.clientId;
+    if (options.objectId) this.selector.objectId = options.objectId;
+    if (options.resourceId) this.selector.resourceId = options.resourceId;
+    this.selectorKey = options.clientId ? `client:${options.clientId}` : options.objectId ? `object:${options.objectId}` : options.resourceId ? `resource:${options.resourceId}` : "system";
+    this.timeBudgetMs = options.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS;
+    this.probe = options.probeImds ?? false;
+    this.probeBudgetMs = options.probeBudgetMs ?? DEFAULT_PROBE_BUDGET_MS;
+    this.allowTokenExchange = options.allowTokenExchange ?? true;
+    this.envOption = options.env;
+    this.timing = (options as { [MI_TEST_TIMING]?: RetryTiming })[MI_TEST_TIMING] ?? realTiming;
+  }
+
+  /**
+   * A token for exactly one scope. Cached: a valid token is returned without
+   * I/O; concurrent callers share one request.
+   */
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AzmiAccessToken> {
+    let key: string;
+    let scope: string;
+    try {
+      scope = typeof scopes === "string" ? scopes : scopes.length === 1 && typeof scopes[0] === "string" ? scopes[0] : "";
+      const tenant = options?.tenantId;
+      const memoKey = tenant ? `${scope}\u0000${tenant}` : scope;
+      let k = scope ? this.keys.get(memoKey) : undefined;
+      if (k === undefined) {
+        const resource = resourceForScopes(scopes); // throws for 0 or several scopes
+        scope = typeof scopes === "string" ? scopes : scopes[0]!;
+        k = `${resource}|${this.selectorKey}|${tenant ?? ""}`;
+        this.keys.set(memoKey, k);
+        this.fetchers.set(k, () => this.fetch(resource, scope));
+      }
+      key = k;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const signal = options?.abortSignal;
+    if (signal?.aborted) return Promise.reject(abortError());
+    const pending = this.cache.getToken(key, this.fetchers.get(key)!) as Promise<AzmiAccessToken>;
+    if (!signal) return pending;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(abortError());
+      signal.addEventListener("abort", onAbort, { once: true });
+      pending.then(
+        (t) => (signal.removeEventListener("abort", onAbort), resolve(t)),
+        (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
+      );
+    });
+  }
+
+  /** One line for diagnostics: which source and where, e.g. "IMDS at 127.0.0.1:4000" — no secrets. */
+  describe(): string {
+    try {
+      return describeSource(this.resolveSource());
+    } catch (e) {
+      return `no usable managed-identity source (${(e as Error).message.replace(/^ManagedIdentityCredential: /, "")})`;
+    }
+  }
+
+  private resolveSource(): Source {
+    if (!this.source) {
+      this.env = this.envOption ?? process.env;
+      this.source = detectSource(this.env, { clientId: this.selector.clientId, allowTokenExchange: this.allowTokenExchange });
+      log.info("getToken", `selected ${describeSource(this.source)}`);
+    }
+    return this.source;
+  }
+
+  private async fetch(resource: string, scope: string): Promise<AzmiAccessToken> {
+    const started = performance.now();
+    try {
+      const source = this.resolveSource();
+      if (source.kind === "token-exchange") return await exchangeToken(source, scope, {});
+      source.checkSelector(this.selector);
+      const budget = new Budget(this.timeBudgetMs);
+      if (source.kind === "imds" && this.probe && !this.imdsConfirmed) {
+        const outcome = await probeImds(source, Math.min(this.probeBudgetMs, budget.remainingMs()), this.env!, log);
+        if (!outcome.present) throw probeNegativeError(source, outcome, this.env!);
+        this.imdsConfirmed = true;
+      }
+      const token = await requestToken(source, resource, this.selector, { budget, timing: this.timing, log });
+      registerSecret(token.token);
+      log.info(
+        "getToken",
+        `token for ${resource} from ${source.name} at ${source.endpoint} in ${(performance.now() - started).toFixed(1)} ms, expires ${new Date(token.expiresOnTimestamp).toISOString()}`,
+      );
+      return token;
+    } catch (e) {
+      log.info("getToken", `failed after ${(performance.now() - started).toFixed(1)} ms: ${(e as Error)?.message ?? String(e)}`);
+      throw e;
+    }
+  }
+}
+
+function abortError(): Error {
+  const e = new Error("The operation was aborted.");
+  e.name = "AbortError";
+  return e;
+}

@@ -1,0 +1,132 @@
+/**
+ * Which managed-identity source this environment offers, in the official
+ * precedence (spec §4.1, checklist 44/45):
+ *
+ * | # | Source              | Selected when                                                            |
+ * |---|---------------------|--------------------------------------------------------------------------|
+ * | 0 | token exchange      | client id (option or `AZURE_CLIENT_ID`) + `AZURE_TENANT_ID` + `AZURE_FEDERATED_TOKEN_FILE`, and `allowTokenExchange` |
+ * | 1 | Service Fabric      | `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` + `IDENTITY_SERVER_THUMBPRINT`   |
+ * | 2 | App Service 2019    | `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`                                  |
+ * | 3 | Machine Learning / App Service 2017 | `MSI_ENDPOINT` + `MSI_SECRET`                            |
+ * | 4 | Cloud Shell         | `MSI_ENDPOINT`                                                           |
+ * | 5 | Azure Arc           | `IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`, or the Arc agent is installed      |
+ * | 6 | IMDS                | always (base overridable with `AZURE_POD_IDENTITY_AUTHORITY_HOST`)        |
+ *
+ * Empty variables count as unset (.NET's rule, and MSAL JS `tryCreate`'s).
+ * A malformed URL in the variable that selected a source is a
+ * `CredentialUnavailableError` with code `ERR_INVALID_ENVIRONMENT` naming the
+ * variable — before any request.
+ *
+ * @example
+ * ```ts
+ * const source = detectSource(process.env, { clientId: undefined, allowTokenExchange: true });
+ * source.kind; // "app-service" on App Service, "imds" on a VM
+ * ```
+ */
+import { CredentialUnavailableError, ErrorCode } from "../errors";
+import { registerSecret } from "../log";
+import { createAppService } from "./appService";
+import { ARC_DEFAULT_ENDPOINT, arcAgentInstalled, createAzureArc } from "./azureArc";
+import { createCloudShell } from "./cloudShell";
+import { createImds, IMDS_DEFAULT_BASE } from "./imds";
+import { createMachineLearning } from "./machineLearning";
+import { snippet } from "./response";
+import { createServiceFabric } from "./serviceFabric";
+import type { Source } from "./types";
+
+export interface DetectOptions {
+  /** The credential's client id option (token exchange falls back to `AZURE_CLIENT_ID`). */
+  clientId?: string;
+  /** False when the chain excludes workload identity. Default true. */
+  allowTokenExchange?: boolean;
+}
+
+function get(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/** Parse an endpoint variable; only http/https URLs are endpoints. */
+export function parseEndpointVar(name: string, value: string, example: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {}
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
+    throw new CredentialUnavailableError(
+      `ManagedIdentityCredential: ${name} is not an http:// or https:// URL (${JSON.stringify(snippet(value))}). Set it to the endpoint's URL, e.g. ${example}, or unset it.`,
+      { code: ErrorCode.InvalidEnvironment },
+    );
+  }
+  return url;
+}
+
+/** The IMDS base URL: `AZURE_POD_IDENTITY_AUTHORITY_HOST` or 169.254.169.254. */
+export function imdsBase(env: NodeJS.ProcessEnv): URL {
+  const override = get(env, "AZURE_POD_IDENTITY_AUTHORITY_HOST");
+  if (!override) return new URL(IMDS_DEFAULT_BASE);
+  return parseEndpointVar("AZURE_POD_IDENTITY_AUTHORITY_HOST", override, "http://127.0.0.1:4000");
+}
+
+/** The source to use, by precedence. Throws only for malformed variables. */
+export function detectSource(env: NodeJS.ProcessEnv, options: DetectOptions = {}): Source {
+  const clientId = options.clientId || get(env, "AZURE_CLIENT_ID");
+  const tenantId = get(env, "AZURE_TENANT_ID");
+  const tokenFile = get(env, "AZURE_FEDERATED_TOKEN_FILE");
+  if (options.allowTokenExchange !== false && clientId && tenantId && tokenFile) {
+    const authorityHost = get(env, "AZURE_AUTHORITY_HOST");
+    let endpoint = "login.microsoftonline.com:443";
+    if (authorityHost) {
+      try {
+        const u = new URL(authorityHost);
+        endpoint = `${u.hostname}:${u.port || (u.protocol === "http:" ? "80" : "443")}`;
+      } catch {}
+    }
+    return {
+      kind: "token-exchange",
+      name: "token exchange (workload identity)",
+      endpoint,
+      clientId,
+      tenantId,
+      tokenFilePath: tokenFile,
+      authorityHost,
+    };
+  }
+
+  const identityEndpoint = get(env, "IDENTITY_ENDPOINT");
+  const identityHeader = get(env, "IDENTITY_HEADER");
+  registerSecret(identityHeader);
+  const thumbprint = get(env, "IDENTITY_SERVER_THUMBPRINT");
+  if (identityEndpoint && identityHeader && thumbprint) {
+    const url = parseEndpointVar("IDENTITY_ENDPOINT", identityEndpoint, "https://localhost:2377/metadata/identity/oauth2/token");
+    return createServiceFabric(url, identityHeader, thumbprint);
+  }
+  if (identityEndpoint && identityHeader) {
+    const url = parseEndpointVar("IDENTITY_ENDPOINT", identityEndpoint, "http://localhost:4141/MSI/token");
+    return createAppService(url, identityHeader);
+  }
+  const msiEndpoint = get(env, "MSI_ENDPOINT");
+  const msiSecret = get(env, "MSI_SECRET");
+  registerSecret(msiSecret);
+  if (msiEndpoint && msiSecret) {
+    const url = parseEndpointVar("MSI_ENDPOINT", msiEndpoint, "http://127.0.0.1:41741/MSI/token/");
+    return createMachineLearning(url, msiSecret, get(env, "DEFAULT_IDENTITY_CLIENT_ID"));
+  }
+  if (msiEndpoint) {
+    const url = parseEndpointVar("MSI_ENDPOINT", msiEndpoint, "http://localhost:50342/oauth2/token");
+    return createCloudShell(url);
+  }
+  if ((identityEndpoint && get(env, "IMDS_ENDPOINT")) || arcAgentInstalled(env)) {
+    const url = identityEndpoint
+      ? parseEndpointVar("IDENTITY_ENDPOINT", identityEndpoint, ARC_DEFAULT_ENDPOINT)
+      : new URL(ARC_DEFAULT_ENDPOINT);
+    return createAzureArc(url, env);
+  }
+  return createImds(imdsBase(env));
+}
+
+/** One line for diagnostics, e.g. `IMDS at 127.0.0.1:4000` — no secrets. */
+export function describeSource(source: Source): string {
+  if (source.kind === "token-exchange") return `${source.name} for client ${source.clientId} via ${source.endpoint}`;
+  return `${source.name} at ${source.endpoint}`;
+}

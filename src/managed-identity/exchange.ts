@@ -1,0 +1,204 @@
+/**
+ * One token request to an HTTP managed-identity source, with retries inside
+ * a time budget, and the mapping from what the endpoint said to the two
+ * outcomes a chain understands.
+ *
+ * | What happened                                             | Error                      | code                          |
+ * |-----------------------------------------------------------|----------------------------|-------------------------------|
+ * | connect refused / unreachable / timeout / reset           | CredentialUnavailableError | transport code (`ECONNREFUSED`, `ETIMEDOUT`, …) |
+ * | IMDS 400 (e.g. `Identity not found`)                      | CredentialUnavailableError | `ERR_MI_IDENTITY_NOT_FOUND` / `ERR_MI_ENDPOINT_ERROR` |
+ * | 403 whose body says `unreachable` (Docker Desktop)        | CredentialUnavailableError | `ERR_MI_UNREACHABLE`          |
+ * | 502 / 504 (a gateway answered)                            | CredentialUnavailableError | `ERR_MI_UNREACHABLE`          |
+ * | error status with a non-JSON body (HTML, text, empty)     | CredentialUnavailableError | `ERR_MI_ENDPOINT_ERROR`       |
+ * | 5xx / 404 / 410 / 429 still failing after retries         | CredentialUnavailableError | `ERR_MI_ENDPOINT_ERROR`       |
+ * | next retry would not fit in the budget                    | CredentialUnavailableError | `ERR_BUDGET_EXCEEDED`         |
+ * | 2xx that is not a token (bad JSON, no token, bad expiry)  | CredentialUnavailableError | `ERR_INVALID_RESPONSE`        |
+ * | 4xx with a JSON error from a non-IMDS source (App Service 401/403/400, SF `SecretHeaderNotFound`), IMDS 401/403 JSON | AuthenticationError | `ERR_AUTHENTICATION_FAILED` |
+ * | Service Fabric certificate thumbprint mismatch            | AuthenticationError        | `ERR_TLS_THUMBPRINT_MISMATCH` |
+ * | Arc key-file rule broken / identity not echoed            | AuthenticationError        | `ERR_MI_ARC_CHALLENGE` / `ERR_MI_IDENTITY_NOT_CONFIRMED` |
+ *
+ * @azure/identity JS maps every one of these to "unavailable". We stop the
+ * chain where an endpoint that is really there answered "no" for this
+ * identity, as .NET does: moving on would silently authenticate as someone
+ * else (a developer's `az` login) on a machine that has a managed identity.
+ *
+ * @example
+ * ```ts
+ * const token = await requestToken(source, resource, {}, { budget: new Budget(30_000), timing: realTiming, log });
+ * ```
+ */
+import type { IdentitySelector, AzmiAccessToken } from "../credentials/types";
+import { AuthenticationError, AzmiError, CredentialUnavailableError, ErrorCode, TransportError } from "../errors";
+import type { CredentialLogger } from "../log";
+import { send } from "../transport/http";
+import type { RawResponse } from "../transport/types";
+import { describeErrorBody, parseTokenResponse, readErrorBody } from "./response";
+import {
+  backoffMs,
+  Budget,
+  isRetryableStatus,
+  MAX_RESPONSE_BYTES,
+  MAX_RETRIES,
+  RETRY_BASE_410_MS,
+  RETRY_BASE_MS,
+  serverRetryAfterMs,
+  type RetryTiming,
+} from "./retry";
+import type { HttpSource, MiRequest } from "./types";
+
+export interface ExchangeOptions {
+  budget: Budget;
+  timing: RetryTiming;
+  log: CredentialLogger;
+  signal?: AbortSignal;
+}
+
+/** Transport failures worth another attempt (the endpoint may be restarting). */
+const TRANSIENT = new Set<string>([ErrorCode.ConnectionReset, ErrorCode.Timeout]);
+
+function prefix(source: HttpSource): string {
+  return `ManagedIdentityCredential: ${source.name} at ${source.endpoint}`;
+}
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    const e = new Error("The operation was aborted.");
+    e.name = "AbortError";
+    throw e;
+  }
+}
+
+/** Map a transport failure to an error a chain understands. */
+export function transportFailure(source: HttpSource, error: unknown): AzmiError {
+  if (error instanceof TransportError) {
+    if (error.code === ErrorCode.TlsThumbprintMismatch) {
+      return new AuthenticationError(
+        `${prefix(source)} presented a certificate whose thumbprint does not match IDENTITY_SERVER_THUMBPRINT; refusing to send the identity header.`,
+        { code: error.code, cause: error },
+      );
+    }
+    return new CredentialUnavailableError(
+      `${prefix(source)} could not be reached (${error.phase} ${error.code} after ${Math.round(error.elapsedMs)} ms, timeout ${error.timeoutMs} ms). No managed identity is available here, or the endpoint is down.`,
+      { code: error.code, cause: error },
+    );
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return new CredentialUnavailableError(
+    `${prefix(source)} could not be reached (${typeof code === "string" ? code : "unknown error"}).`,
+    { code: typeof code === "string" ? code : ErrorCode.CredentialUnavailable, cause: error },
+  );
+}
+
+/** Map a final (not retried) error answer to an error a chain understands. */
+export function errorForStatus(source: HttpSource, res: RawResponse, selector: IdentitySelector, attempts: number): AzmiError {
+  const body = readErrorBody(res);
+  const said = describeErrorBody(body);
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+  const status = res.status;
+  if (status === 403 && /unreachable/i.test(body.text)) {
+    return new CredentialUnavailableError(
+      `${prefix(source)} answered 403 ${said}: the network in front of it (e.g. Docker Desktop) says it is unreachable. No managed identity is available here.`,
+      { code: ErrorCode.MiUnreachable },
+    );
+  }
+  if (status === 502 || status === 504) {
+    return new CredentialUnavailableError(
+      `${prefix(source)} answered ${status} (gateway error)${tries}: ${said}. Something between us and the endpoint answered instead of it.`,
+      { code: ErrorCode.MiUnreachable },
+    );
+  }
+  if (source.kind === "imds" && status === 400) {
+    if (/identity not found/i.test(body.text)) {
+      const which = selector.clientId ? `clientId ${selector.clientId}` : selector.objectId ? `objectId ${selector.objectId}` : selector.resourceId ? `resourceId ${selector.resourceId}` : "the system-assigned identity";
+      return new CredentialUnavailableError(
+        `${prefix(source)} answered 400 ${said}: ${which} is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is.`,
+        { code: ErrorCode.MiIdentityNotFound },
+      );
+    }
+    return new CredentialUnavailableError(`${prefix(source)} answered 400 ${said}.`, { code: ErrorCode.MiEndpointError });
+  }
+  if (body.kind !== "json") {
+    return new CredentialUnavailableError(
+      `${prefix(source)} answered ${status}${tries} with ${body.kind === "empty" ? "an empty body" : `a body that is not an identity endpoint's JSON error (${said})`}. It does not look like a managed-identity endpoint.`,
+      { code: ErrorCode.MiEndpointError },
+    );
+  }
+  if (status >= 500 || isRetryableStatus(status)) {
+    return new CredentialUnavailableError(`${prefix(source)} answered ${status}${tries}: ${said}.`, { code: ErrorCode.MiEndpointError });
+  }
+  return new AuthenticationError(
+    `${prefix(source)} refused the token request with ${status}: ${said}. Check the identity selection and the endpoint's configuration.`,
+    { statusCode: status },
+  );
+}
+
+/** Request a token from `source`, retrying as `retry.ts` says, inside `options.budget`. */
+export async function requestToken(
+  source: HttpSource,
+  resource: string,
+  selector: IdentitySelector,
+  options: ExchangeOptions,
+): Promise<AzmiAccessToken> {
+  const { budget, timing, log, signal } = options;
+  let request: MiRequest = source.buildRequest(resource, selector);
+  let retry = 0;
+  let attempts = 0;
+  let challenged = false;
+  for (;;) {
+    checkAbort(signal);
+    attempts++;
+    let res: RawResponse;
+    try {
+      res = await send({
+        url: request.url,
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        timeoutMs: budget.requestTimeoutMs(),
+        maxBodyBytes: MAX_RESPONSE_BYTES,
+        pinnedThumbprint: source.pinnedThumbprint,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? "";
+      if (TRANSIENT.has(code) && retry < MAX_RETRIES) {
+        const delay = Math.round(backoffMs(RETRY_BASE_MS, retry, timing.random) * timing.scale);
+        if (budget.canWait(delay)) {
+          log.info("getToken", `${source.name} at ${source.endpoint}: ${code}; retry ${retry + 1} in ${delay} ms`);
+          await timing.sleep(delay);
+          retry++;
+          continue;
+        }
+      }
+      throw transportFailure(source, error);
+    }
+    log.verbose("getToken", `${source.name} at ${source.endpoint} answered ${res.status} in ${res.elapsedMs.toFixed(1)} ms`);
+    if (res.status >= 200 && res.status < 300) {
+      const token = parseTokenResponse(res, { source: source.name, endpoint: source.endpoint });
+      source.verifyResponse?.(res, selector);
+      return token;
+    }
+    if (res.status === 401 && source.answerChallenge && !challenged) {
+      request = source.answerChallenge(res, request);
+      challenged = true;
+      log.info("getToken", `${source.name} at ${source.endpoint}: answering its 401 challenge`);
+      continue;
+    }
+    if (retry < MAX_RETRIES && isRetryableStatus(res.status)) {
+      const asked = serverRetryAfterMs(res.headers);
+      const delay =
+        asked ?? Math.round(backoffMs(res.status === 410 ? RETRY_BASE_410_MS : RETRY_BASE_MS, retry, timing.random) * timing.scale);
+      if (budget.canWait(delay)) {
+        log.info("getToken", `${source.name} at ${source.endpoint} answered ${res.status}; retry ${retry + 1} in ${delay} ms`);
+        await timing.sleep(delay);
+        retry++;
+        continue;
+      }
+      const last = errorForStatus(source, res, selector, attempts);
+      throw new CredentialUnavailableError(
+        `${prefix(source)} answered ${res.status} and a retry in ${delay} ms would not fit in the ${Math.round(budget.remainingMs())} ms left of this call's time budget (timeBudgetMs=${budget.totalMs}). Last answer: ${last.message.replace(/^ManagedIdentityCredential: /, "")}`,
+        { code: ErrorCode.BudgetExceeded, cause: last },
+      );
+    }
+    throw errorForStatus(source, res, selector, attempts);
+  }
+}

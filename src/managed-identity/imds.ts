@@ -1,0 +1,44 @@
+/**
+ * Azure Instance Metadata Service (spec §4.3): `GET
+ * http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=…`
+ * with `Metadata: true`. The base URL is overridable with
+ * `AZURE_POD_IDENTITY_AUTHORITY_HOST` (as in every official SDK); we append
+ * the path without the trailing `/` MSAL JS adds (both are accepted by IMDS).
+ * User-assigned identities: `client_id`, `object_id`, `msi_res_id`.
+ *
+ * @example
+ * ```ts
+ * const imds = createImds(new URL("http://127.0.0.1:4000"));
+ * imds.buildRequest("https://vault.azure.net", { clientId }).url;
+ * // http://127.0.0.1:4000/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&client_id=…
+ * ```
+ */
+import type { IdentitySelector } from "../credentials/types";
+import { endpointOf, query, selectedId, withQuery, type HttpSource } from "./types";
+
+export const IMDS_DEFAULT_BASE = "http://169.254.169.254";
+export const IMDS_TOKEN_PATH = "/metadata/identity/oauth2/token";
+export const IMDS_API_VERSION = "2018-02-01";
+
+const PARAM = { clientId: "client_id", objectId: "object_id", resourceId: "msi_res_id" } as const;
+
+/** The IMDS source for a base URL (scheme://host[:port][/prefix]). */
+export function createImds(base: URL): HttpSource {
+  const url = new URL(base.href.replace(/\/+$/, "") + IMDS_TOKEN_PATH);
+  return {
+    kind: "imds",
+    name: "IMDS",
+    url,
+    endpoint: endpointOf(url),
+    checkSelector() {},
+    buildRequest(resource: string, selector: IdentitySelector) {
+      const id = selectedId(selector);
+      const q = query([
+        ["api-version", IMDS_API_VERSION],
+        ["resource", resource],
+        id ? [PARAM[id[0]], id[1]] : ["", undefined],
+      ]);
+      return { url: withQuery(url, q), method: "GET", headers: { Metadata: "true" } };
+    },
+  };
+}

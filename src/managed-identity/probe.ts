@@ -1,0 +1,154 @@
+/**
+ * Is IMDS really there? Asked only when the caller wants it (inside the
+ * default chain), bounded by one budget (default 1 s), in two steps:
+ *
+ * 1. a connect-level probe of the endpoint's port through the transport —
+ *    "no route" (ENETUNREACH/EHOSTUNREACH) or "refused" answers at once;
+ * 2. one HTTP `GET` of the token path without `Metadata` and without a query.
+ *    Real IMDS answers `400 {"error":"bad_request_102",…}`. Only a JSON object
+ *    with a string `error` (or a token) counts as "IMDS present", so Docker
+ *    Desktop's 403 text, a proxy's HTML 400 or another device on that address
+ *    are not mistaken for it (@azure/identity JS counts every status but a
+ *    403-with-"unreachable" as present, spec §1.5).
+ *
+ * Results are remembered (`ProbeMemo`): negative ones across processes for a
+ * few minutes, so the second `azmi token` on a laptop answers in
+ * microseconds. With `AZURE_POD_IDENTITY_AUTHORITY_HOST` we still probe
+ * (cheap on loopback), at the override.
+ *
+ * @example
+ * ```ts
+ * const outcome = await probeImds(imdsSource, 1000, process.env, log);
+ * if (!outcome.present) throw probeNegativeError(imdsSource, outcome);
+ * ```
+ */
+import * as net from "node:net";
+import { CredentialUnavailableError, ErrorCode } from "../errors";
+import type { CredentialLogger } from "../log";
+import { ProbeMemo } from "../cache/probeMemo";
+import { send } from "../transport/http";
+import type { ProbeResult } from "../transport/types";
+import { bodyText, snippet } from "./response";
+import type { HttpSource } from "./types";
+
+export interface ProbeOutcome {
+  present: boolean;
+  /** One line, no secrets, e.g. `connect ENETUNREACH in 0.1 ms`. */
+  reason: string;
+  ms: number;
+  /** Where a remembered result came from. */
+  memo?: "process" | "file";
+  /** When a remembered result was measured (ms since the epoch). */
+  at?: number;
+}
+
+type ConnectProbe = (ip: string, port: number, timeoutMs: number) => Promise<ProbeResult>;
+
+/** The transport's bounded connect probe when it offers one, else a node:net one. */
+function connectProbe(): ConnectProbe {
+  try {
+    // The transport module exports getTransport() once the native transport lands.
+    const transport = require("../transport/http") as { getTransport?: () => { probe: ConnectProbe } };
+    if (typeof transport.getTransport === "function") {
+      const t = transport.getTransport();
+      return (ip, port, timeoutMs) => t.probe(ip, port, timeoutMs);
+    }
+  } catch {}
+  return netProbe;
+}
+
+/** A bounded TCP connect with node:net (fallback only). */
+export function netProbe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: ip, port });
+    const done = (outcome: ProbeResult["outcome"], errno?: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ outcome, elapsedMs: performance.now() - started, ...(errno ? { errno } : {}) });
+    };
+    const timer = setTimeout(() => done("timeout"), timeoutMs);
+    socket.once("connect", () => done("connected"));
+    socket.once("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "ECONNREFUSED") done("refused", e.code);
+      else if (e.code === "ENETUNREACH" || e.code === "EHOSTUNREACH") done("unreachable", e.code);
+      else done("unreachable", e.code);
+    });
+  });
+}
+
+/** Numeric IP of a URL host when it can be known without DNS. */
+function numericHost(hostname: string): string | undefined {
+  const h = hostname.replace(/^\[|\]$/g, "");
+  if (net.isIP(h)) return h;
+  if (h === "localhost") return "127.0.0.1";
+  return undefined;
+}
+
+/** Whether a probe answer looks like IMDS (see the module notes). */
+export function looksLikeImds(status: number, body: Buffer): boolean {
+  const text = bodyText(body);
+  if (text === undefined || status < 200 || status >= 500) return false;
+  try {
+    const json = JSON.parse(text) as unknown;
+    if (json === null || typeof json !== "object" || Array.isArray(json)) return false;
+    const o = json as Record<string, unknown>;
+    return typeof o.error === "string" || typeof o.access_token === "string";
+  } catch {
+    return false;
+  }
+}
+
+async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOutcome> {
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
+  const ip = numericHost(source.url.hostname);
+  const port = Number(source.url.port || (source.url.protocol === "https:" ? 443 : 80));
+  if (ip) {
+    const r = await connectProbe()(ip, port, budgetMs);
+    if (r.outcome !== "connected") {
+      const what = r.outcome === "timeout" ? `connect timed out after ${budgetMs} ms` : `connect ${r.errno ?? r.outcome} in ${r.elapsedMs.toFixed(1)} ms`;
+      return { present: false, reason: what, ms: elapsed() };
+    }
+  }
+  const remaining = Math.max(1, Math.floor(budgetMs - elapsed()));
+  try {
+    const res = await send({ url: source.url.href, method: "GET", headers: { Accept: "application/json" }, timeoutMs: remaining, maxBodyBytes: 64 * 1024 });
+    if (looksLikeImds(res.status, res.body)) {
+      return { present: true, reason: `answered ${res.status} like IMDS in ${elapsed().toFixed(1)} ms`, ms: elapsed() };
+    }
+    const text = bodyText(res.body);
+    const quote = text === undefined ? `${res.body.length} bytes, not UTF-8` : text.length === 0 ? "empty body" : `"${snippet(text)}"`;
+    const docker = res.status === 403 && text !== undefined && /unreachable/i.test(text) ? " (Docker Desktop's network answering)" : "";
+    return { present: false, reason: `answered ${res.status} with ${quote}${docker}, which is not IMDS`, ms: elapsed() };
+  } catch (e) {
+    const err = e as { code?: string; phase?: string; timeoutMs?: number };
+    return { present: false, reason: `HTTP probe ${err.phase ?? ""} ${err.code ?? "failed"} after ${elapsed().toFixed(1)} ms`.replace(/\s+/g, " "), ms: elapsed() };
+  }
+}
+
+/** Probe IMDS (or the override) once per network per memo TTL. */
+export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJS.ProcessEnv, log: CredentialLogger): Promise<ProbeOutcome> {
+  const memo = new ProbeMemo(env);
+  const seen = memo.get(source.endpoint);
+  if (seen) {
+    log.info("getToken", `IMDS probe of ${source.endpoint}: remembered (${seen.source}) ${seen.present ? "present" : "absent"}: ${seen.reason}`);
+    return { present: seen.present, reason: seen.reason, ms: 0, memo: seen.source, at: seen.at };
+  }
+  const outcome = await probeOnce(source, budgetMs);
+  log.info("getToken", `IMDS probe of ${source.endpoint}: ${outcome.present ? "present" : "absent"} (${outcome.reason}) in ${outcome.ms.toFixed(1)} ms`);
+  memo.remember(source.endpoint, outcome.present, outcome.reason);
+  return outcome;
+}
+
+/** The error for a negative probe, saying how to re-check when it was remembered. */
+export function probeNegativeError(source: HttpSource, outcome: ProbeOutcome, env: NodeJS.ProcessEnv): CredentialUnavailableError {
+  const remembered =
+    outcome.memo && outcome.at !== undefined
+      ? ` Remembered from a probe at ${new Date(outcome.at).toISOString()}; it is repeated after AZMI_PROBE_MEMO_TTL_MS or when the network changes (delete ${new ProbeMemo(env).file()} to re-probe now).`
+      : "";
+  return new CredentialUnavailableError(
+    `ManagedIdentityCredential: ${source.name} at ${source.endpoint} is not available (probe: ${outcome.reason}). This machine is not an Azure resource with a managed identity, or its endpoint is unreachable.${remembered}`,
+    { code: ErrorCode.MiProbeNegative },
+  );
+}

@@ -1,0 +1,134 @@
+/**
+ * Retry policy and time budget for managed-identity requests (spec §6.2).
+ *
+ * Every source uses the same policy (as @azure/identity JS does), with two
+ * deliberate differences from JS, both taken from MSAL.NET, Python and the
+ * IMDS documentation: 429 is retried even without `Retry-After`, and 502 is
+ * not retried (a gateway answering for the endpoint will not change its mind).
+ *
+ * | Status                         | Retried? | Delay                                    |
+ * |--------------------------------|----------|------------------------------------------|
+ * | 404, 408, 429, 500, 503, 504…  | yes      | 800 ms × 2ⁿ, jitter 50–100 %, ≤ 5 retries |
+ * | 410 (IMDS updating, ≤ 70 s)    | yes      | 3 s × 2ⁿ, same jitter, ≤ 5 retries        |
+ * | any, with `Retry-After` family | yes      | what the server asked (if it fits)        |
+ * | 400, 401, 403, 405, 501, 502, 505 | no    | —                                        |
+ *
+ * No retry is started that cannot finish inside the caller's budget, and each
+ * request's own deadline is `min(remaining budget, REQUEST_TIMEOUT_CAP_MS)`.
+ *
+ * @example
+ * ```ts
+ * const budget = new Budget(30_000);
+ * const delay = retryDelayMs(503, 0, headers, Math.random); // 400..800 ms
+ * if (delay !== undefined && budget.canWait(delay)) await sleep(delay);
+ * ```
+ */
+
+/** Retries after the first attempt (spec §6.2: JS imds policy, .NET pipeline, docs). */
+export const MAX_RETRIES = 5;
+/** Exponential base for ordinary retryable statuses. */
+export const RETRY_BASE_MS = 800;
+/** Exponential base for 410 ("IMDS is updating, available within 70 s"). */
+export const RETRY_BASE_410_MS = 3000;
+/** Ceiling of one computed (not server-requested) delay. */
+export const RETRY_MAX_DELAY_MS = 64_000;
+/** Jitter: the delay is uniformly drawn from [JITTER_MIN, 1] × computed delay. */
+export const JITTER_MIN = 0.5;
+/** Default total time for one `getToken` of a standalone credential, retries included. */
+export const DEFAULT_TIME_BUDGET_MS = 30_000;
+/** Default budget of the IMDS probe (connect + one HTTP exchange). */
+export const DEFAULT_PROBE_BUDGET_MS = 1000;
+/** No single request waits longer than this, so a hung server leaves room for a retry. */
+export const REQUEST_TIMEOUT_CAP_MS = 10_000;
+/** A retry is only started when at least this much budget is left after its delay. */
+export const MIN_ATTEMPT_MS = 50;
+/** Largest response body we read from an identity endpoint (a token is ~2–4 KiB). */
+export const MAX_RESPONSE_BYTES = 256 * 1024;
+
+const NEVER_RETRIED = new Set([400, 401, 403, 405, 501, 502, 505]);
+
+/** Whether a status is worth another attempt at all (before looking at time). */
+export function isRetryableStatus(status: number): boolean {
+  if (NEVER_RETRIED.has(status)) return false;
+  return status === 404 || status === 408 || status === 410 || status === 429 || (status >= 500 && status <= 599);
+}
+
+/**
+ * The delay the server asked for, in ms: `retry-after-ms`, `x-ms-retry-after-ms`,
+ * then `Retry-After` (seconds or an HTTP date). `undefined` when absent or unparsable.
+ */
+export function serverRetryAfterMs(headers: Record<string, string>, now: number = Date.now()): number | undefined {
+  for (const name of ["retry-after-ms", "x-ms-retry-after-ms"]) {
+    const raw = headers[name];
+    if (raw !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(raw)) return Math.ceil(Number(raw));
+  }
+  const raw = headers["retry-after"];
+  if (raw === undefined) return undefined;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(raw)) return Math.ceil(Number(raw) * 1000);
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Delay before retry number `retry` (0-based) after `status`, or `undefined`
+ * when this status is not retried or retries are used up.
+ */
+export function retryDelayMs(
+  status: number,
+  retry: number,
+  headers: Record<string, string>,
+  random: () => number = Math.random,
+): number | undefined {
+  if (retry >= MAX_RETRIES || !isRetryableStatus(status)) return undefined;
+  const asked = serverRetryAfterMs(headers);
+  if (asked !== undefined) return asked;
+  return backoffMs(status === 410 ? RETRY_BASE_410_MS : RETRY_BASE_MS, retry, random);
+}
+
+/** Exponential backoff with 50–100 % jitter. */
+export function backoffMs(base: number, retry: number, random: () => number = Math.random): number {
+  const computed = Math.min(RETRY_MAX_DELAY_MS, base * 2 ** retry);
+  return Math.round(computed * (JITTER_MIN + (1 - JITTER_MIN) * random()));
+}
+
+/** Injected timing, for tests only (not part of the public options). */
+export interface RetryTiming {
+  sleep(ms: number): Promise<void>;
+  random(): number;
+  /** Multiplies computed (not server-requested) delays; tests use e.g. 0.01. */
+  scale: number;
+}
+
+export const realTiming: RetryTiming = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+  scale: 1,
+};
+
+/**
+ * A deadline for one `getToken`: how much time is left, whether a wait plus
+ * one more attempt still fits, and the timeout for the next request.
+ */
+export class Budget {
+  readonly totalMs: number;
+  private readonly deadline: number;
+
+  constructor(totalMs: number, private readonly now: () => number = () => performance.now()) {
+    this.totalMs = totalMs;
+    this.deadline = now() + totalMs;
+  }
+
+  remainingMs(): number {
+    return Math.max(0, this.deadline - this.now());
+  }
+
+  /** True when waiting `delayMs` still leaves `MIN_ATTEMPT_MS` for a request. */
+  canWait(delayMs: number): boolean {
+    return this.remainingMs() - delayMs >= MIN_ATTEMPT_MS;
+  }
+
+  /** Timeout for the next request: the rest of the budget, capped per request. */
+  requestTimeoutMs(cap: number = REQUEST_TIMEOUT_CAP_MS): number {
+    return Math.max(1, Math.min(cap, Math.floor(this.remainingMs())));
+  }
+}

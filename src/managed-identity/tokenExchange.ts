@@ -1,0 +1,66 @@
+/**
+ * Token exchange (AKS workload identity, spec §3/§4.9): the federated token
+ * file is exchanged at Entra ID for an access token. That is an Entra flow,
+ * so it is delegated to `@azure/identity`'s `WorkloadIdentityCredential`
+ * (with `disableInstanceDiscovery: true`, as its own token-exchange MSI does),
+ * required lazily so nobody else pays for loading it.
+ *
+ * Error mapping: `CredentialUnavailableError` (file missing/empty, network)
+ * stays unavailable; Entra answering no (`AuthenticationError`,
+ * `AuthenticationRequiredError`) becomes our `AuthenticationError` — the
+ * endpoint answered definitively (JS keeps `AuthenticationRequiredError`,
+ * which lets a chain move on to endpoints that would not be used anyway).
+ *
+ * @example
+ * ```ts
+ * const token = await exchangeToken(source, "https://vault.azure.net/.default", {});
+ * ```
+ */
+import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import type { AzmiAccessToken } from "../credentials/types";
+import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../errors";
+import { redact, registerSecret } from "../log";
+import type { TokenExchangeSource } from "./types";
+
+const credentials = new WeakMap<TokenExchangeSource, TokenCredential>();
+
+function credentialFor(source: TokenExchangeSource): TokenCredential {
+  let credential = credentials.get(source);
+  if (!credential) {
+    // Lazy on purpose: @azure/identity costs ~100 ms to load.
+    const { WorkloadIdentityCredential } = require("@azure/identity") as typeof import("@azure/identity");
+    credential = new WorkloadIdentityCredential({
+      clientId: source.clientId,
+      tenantId: source.tenantId,
+      tokenFilePath: source.tokenFilePath,
+      ...(source.authorityHost ? { authorityHost: source.authorityHost } : {}),
+      disableInstanceDiscovery: true,
+    });
+    credentials.set(source, credential);
+  }
+  return credential;
+}
+
+/** Exchange the federated token for an access token for one scope. */
+export async function exchangeToken(
+  source: TokenExchangeSource,
+  scope: string,
+  options: GetTokenOptions,
+): Promise<AzmiAccessToken> {
+  let token;
+  try {
+    token = await credentialFor(source).getToken(scope, { abortSignal: options.abortSignal, tenantId: options.tenantId });
+  } catch (e) {
+    const name = (e as Error | undefined)?.name;
+    const detail = redact(String((e as Error | undefined)?.message ?? e)).slice(0, 400);
+    const message = `ManagedIdentityCredential: ${source.name} for client ${source.clientId} via ${source.endpoint} failed: ${detail}`;
+    if (name === "CredentialUnavailableError") throw new CredentialUnavailableError(message, { cause: e });
+    throw new AuthenticationError(message, {
+      cause: e,
+      statusCode: (e as { statusCode?: number }).statusCode,
+    });
+  }
+  if (!token) throw new CredentialUnavailableError(`ManagedIdentityCredential: ${source.name} returned no token.`, { code: ErrorCode.InvalidResponse });
+  registerSecret(token.token);
+  return { ...token, tokenType: "Bearer" };
+}
