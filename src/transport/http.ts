@@ -1,18 +1,19 @@
 /**
- * URL-level requests for identity endpoints: `send()` resolves the host with
- * its own timeout, then hands plain HTTP to the active transport (native
- * addon or node:net fallback) and HTTPS (Service Fabric) to node:https with
+ * URL-level requests for identity endpoints. `send()` validates its options,
+ * resolves the host under the same deadline (`localhost` and numeric IPs
+ * without DNS), then hands plain HTTP to the active transport (native addon,
+ * or node:net fallback) and HTTPS (Service Fabric) to node:https with
  * optional certificate-thumbprint pinning. Proxy variables are never used:
- * identity endpoints are loopback or link-local.
- *
- * PLACEHOLDER: this first version uses node:http so other modules can be
- * written against the signature; the transport work replaces the body and
- * keeps the signature.
+ * identity endpoints are loopback or link-local. One deadline covers the
+ * whole call.
  */
-import * as http from "node:http";
-import * as https from "node:https";
 import { ErrorCode, TransportError } from "../errors";
+import { activeTransport, transportDiagnostics } from "./active";
+import { restate } from "./facts";
+import { resolveHost } from "./resolve";
 import type { RawResponse } from "./types";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES } from "./types";
+import { checkCap, checkHeader, checkMethod, checkTimeout } from "./validate";
 
 export interface SendOptions {
   url: string | URL;
@@ -27,66 +28,120 @@ export interface SendOptions {
   pinnedThumbprint?: string;
 }
 
-export async function send(options: SendOptions): Promise<RawResponse> {
-  const url = typeof options.url === "string" ? new URL(options.url) : options.url;
-  const started = performance.now();
-  const lib = url.protocol === "https:" ? https : http;
-  return new Promise<RawResponse>((resolve, reject) => {
-    const req = lib.request(
-      url,
-      {
-        method: options.method ?? "GET",
-        headers: options.headers,
-        agent: false,
-        rejectUnauthorized: options.pinnedThumbprint ? false : undefined,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          clearTimeout(timer);
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : String(v);
-          resolve({
-            status: res.statusCode ?? 0,
-            statusText: res.statusMessage ?? "",
-            headers,
-            body: Buffer.concat(chunks),
-            elapsedMs: performance.now() - started,
-          });
-        });
-      },
-    );
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(
-        new TransportError(ErrorCode.Timeout, `Request to ${url.host} timed out after ${options.timeoutMs} ms`, {
-          phase: "connect",
-          address: url.hostname,
-          port: Number(url.port),
-          timeoutMs: options.timeoutMs,
-          elapsedMs: performance.now() - started,
-        }),
-      );
-    }, options.timeoutMs);
-    req.on("error", (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        new TransportError(e.code ?? ErrorCode.ConnectionReset, `Request to ${url.host} failed: ${e.code}`, {
-          phase: "connect",
-          address: url.hostname,
-          port: Number(url.port),
-          timeoutMs: options.timeoutMs,
-          elapsedMs: performance.now() - started,
-        }),
-      );
-    });
-    if (options.body !== undefined) req.write(options.body);
-    req.end();
-  });
+const THUMBPRINT = /^[0-9a-fA-F]{40}$/;
+
+function parseUrl(url: unknown): URL {
+  if (url instanceof URL) return url;
+  if (typeof url !== "string") throw new TypeError("url must be a string or a URL");
+  try {
+    return new URL(url);
+  } catch {
+    throw new TypeError("url must be an absolute http: or https: URL, such as http://169.254.169.254/metadata/identity/oauth2/token");
+  }
 }
 
-/** Which transport answers plain-HTTP requests in this process. */
-export function transportKind(): "native" | "node" {
-  return "node";
+/**
+ * One HTTP(S) exchange with an identity endpoint.
+ *
+ * Rejects with `TransportError` (`code`: `ETIMEDOUT`, `ECONNREFUSED`,
+ * `ENETUNREACH`, `EHOSTUNREACH`, `ECONNRESET`, `ERR_HTTP_PARSE`,
+ * `ERR_HEADERS_TOO_LARGE`, `ERR_BODY_TOO_LARGE`, `ERR_DNS_LOOKUP`, `ERR_TLS`,
+ * `ERR_TLS_THUMBPRINT_MISMATCH`; `phase`: resolve, connect, tls, write,
+ * headers, body) and with `TypeError`/`RangeError` for bad options.
+ *
+ * @example
+ * ```ts
+ * const res = await send({
+ *   url: "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com",
+ *   headers: { Metadata: "true" },
+ *   timeoutMs: 1000,
+ * });
+ * if (res.status === 200) JSON.parse(res.body.toString("utf8"));
+ * ```
+ */
+export async function send(options: SendOptions): Promise<RawResponse> {
+  const started = performance.now();
+  if (options === null || typeof options !== "object") throw new TypeError("send() options must be an object");
+  const url = parseUrl(options.url);
+  const timeoutMs = checkTimeout(options.timeoutMs, "timeoutMs");
+  const method = checkMethod(options.method ?? "GET", "method");
+  const maxHeaderBytes = checkCap(options.maxHeaderBytes, "maxHeaderBytes", DEFAULT_MAX_HEADER_BYTES, 1);
+  const maxBodyBytes = checkCap(options.maxBodyBytes, "maxBodyBytes", DEFAULT_MAX_BODY_BYTES, 0);
+  const headers: Record<string, string> = options.headers ?? {};
+  if (headers === null || typeof headers !== "object") throw new TypeError("headers must be an object of header names to string values");
+  const pairs: Array<[string, string]> = [];
+  let hasHost = false;
+  for (const [name, value] of Object.entries(headers)) {
+    checkHeader(name, value, "headers");
+    if (name.toLowerCase() === "host") hasHost = true;
+    pairs.push([name, value]);
+  }
+  let body: Buffer | undefined;
+  if (typeof options.body === "string") body = Buffer.from(options.body, "utf8");
+  else if (Buffer.isBuffer(options.body)) body = options.body;
+  else if (options.body !== undefined) throw new TypeError("body must be a string or a Buffer");
+
+  const secure = url.protocol === "https:";
+  if (!secure && url.protocol !== "http:") {
+    throw new RangeError(`url must use http: or https:, got ${url.protocol}`);
+  }
+  let pinned: string | undefined;
+  if (options.pinnedThumbprint !== undefined) {
+    if (typeof options.pinnedThumbprint !== "string") throw new TypeError("pinnedThumbprint must be a string of 40 hex digits");
+    const clean = options.pinnedThumbprint.replace(/:/g, "");
+    if (!THUMBPRINT.test(clean)) throw new RangeError("pinnedThumbprint must be a SHA-1 thumbprint: 40 hex digits (colons allowed)");
+    pinned = clean.toLowerCase();
+  }
+  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
+  const path = `${url.pathname || "/"}${url.search}`;
+
+  const ip = await resolveHost(url.hostname, port, timeoutMs);
+  const spent = performance.now() - started;
+  // Numeric hosts and localhost resolve synchronously: the transport gets the
+  // whole budget and reports it as given. Otherwise it gets what is left.
+  const viaDns = spent >= 1;
+  const left = viaDns ? Math.floor(timeoutMs - spent) : timeoutMs;
+  if (left < 1) {
+    throw new TransportError(ErrorCode.Timeout, `resolve ETIMEDOUT ${url.host} after ${timeoutMs} ms`, {
+      phase: "resolve", address: url.hostname, port, timeoutMs, elapsedMs: spent,
+    });
+  }
+
+  try {
+    if (secure) {
+      const { httpsExchange } = require("./tls") as typeof import("./tls");
+      const h: Record<string, string> = hasHost ? { ...headers } : { Host: url.host, ...headers };
+      return await httpsExchange({
+        ip, servername: isNumericHost(url.hostname) ? undefined : url.hostname, port, method, path, headers: h, body,
+        timeoutMs: left, maxHeaderBytes, maxBodyBytes, pinnedThumbprint: pinned,
+      });
+    }
+    if (!hasHost) pairs.unshift(["Host", url.host]);
+    const res = await activeTransport().request({
+      ip, port, method, path, headers: pairs, body, timeoutMs: left, maxHeaderBytes, maxBodyBytes,
+    });
+    if (viaDns) res.elapsedMs = performance.now() - started;
+    return res;
+  } catch (e) {
+    if (viaDns && e instanceof TransportError) throw restate(e, { timeoutMs, elapsedMs: performance.now() - started });
+    throw e;
+  }
 }
+
+function isNumericHost(hostname: string): boolean {
+  return hostname.startsWith("[") || /^[0-9.]+$/.test(hostname);
+}
+
+/**
+ * Which transport answers plain-HTTP requests in this process.
+ *
+ * @example
+ * ```ts
+ * transportKind(); // "native", or "node" when the addon is missing or AZMI_TRANSPORT=node
+ * ```
+ */
+export function transportKind(): "native" | "node" {
+  return transportDiagnostics().kind;
+}
+
+export { transportDiagnostics };

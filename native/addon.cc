@@ -1,0 +1,126 @@
+// Exports only: argument checks and worker dispatch. TypeScript validates
+// every option with precise messages first (src/transport/validate.ts); these
+// checks exist so that no call from JavaScript can crash the process.
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+
+#include "http1.h"
+#include "workers.h"
+
+namespace azmi {
+
+namespace {
+
+constexpr double kMaxTimeoutMs = 2147483647.0;
+
+Napi::Value ThrowType(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowRange(Napi::Env env, const char* message) {
+  Napi::RangeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool IsIntegerIn(const Napi::Value& v, double lo, double hi) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  return std::isfinite(d) && std::floor(d) == d && d >= lo && d <= hi;
+}
+
+// probe(ip: string, port: number, timeoutMs: number): Promise<{outcome, elapsedMs, errno?}>
+Napi::Value ProbeExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString()) return ThrowType(env, "probe: ip must be a string");
+  if (!info[1].IsNumber()) return ThrowType(env, "probe: port must be a number");
+  if (!info[2].IsNumber()) return ThrowType(env, "probe: timeoutMs must be a number");
+  if (!IsIntegerIn(info[1], 1, 65535)) return ThrowRange(env, "probe: port must be an integer from 1 to 65535");
+  if (!IsIntegerIn(info[2], 1, kMaxTimeoutMs)) return ThrowRange(env, "probe: timeoutMs must be an integer from 1 to 2147483647");
+  std::string ip = info[0].As<Napi::String>().Utf8Value();
+  if (env.IsExceptionPending()) return env.Undefined();
+  auto* worker = new ProbeWorker(env, std::move(ip), info[1].As<Napi::Number>().Int32Value(),
+                                 info[2].As<Napi::Number>().Int32Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+bool GetString(const Napi::Object& o, const char* key, std::string* out) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) return false;
+  *out = v.As<Napi::String>().Utf8Value();
+  return true;
+}
+
+// request({ip, port, method, path, headers: string[] (flat name,value,...),
+//          body?: Buffer, timeoutMs, maxHeaderBytes, maxBodyBytes})
+//   : Promise<{ok: true, status, statusText, headers, body, elapsedMs}
+//             | {ok: false, code, phase, detail, elapsedMs}>
+Napi::Value RequestExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "request: options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  HttpRequest r;
+  if (!GetString(o, "ip", &r.ip)) return ThrowType(env, "request: ip must be a string");
+  if (!GetString(o, "method", &r.method)) return ThrowType(env, "request: method must be a string");
+  if (!GetString(o, "path", &r.path)) return ThrowType(env, "request: path must be a string");
+  Napi::Value port = o.Get("port");
+  if (!IsIntegerIn(port, 1, 65535)) return ThrowRange(env, "request: port must be an integer from 1 to 65535");
+  r.port = port.As<Napi::Number>().Int32Value();
+  Napi::Value timeout = o.Get("timeoutMs");
+  if (!IsIntegerIn(timeout, 1, kMaxTimeoutMs))
+    return ThrowRange(env, "request: timeoutMs must be an integer from 1 to 2147483647");
+  r.timeout_ms = timeout.As<Napi::Number>().Int32Value();
+  Napi::Value mh = o.Get("maxHeaderBytes");
+  if (!IsIntegerIn(mh, 1, 1 << 30)) return ThrowRange(env, "request: maxHeaderBytes must be an integer from 1 to 2^30");
+  r.max_header_bytes = static_cast<size_t>(mh.As<Napi::Number>().Int64Value());
+  Napi::Value mb = o.Get("maxBodyBytes");
+  if (!IsIntegerIn(mb, 0, 1 << 30)) return ThrowRange(env, "request: maxBodyBytes must be an integer from 0 to 2^30");
+  r.max_body_bytes = static_cast<size_t>(mb.As<Napi::Number>().Int64Value());
+
+  Napi::Value headers = o.Get("headers");
+  if (!headers.IsUndefined()) {
+    if (!headers.IsArray()) return ThrowType(env, "request: headers must be a flat array of strings");
+    Napi::Array list = headers.As<Napi::Array>();
+    uint32_t n = list.Length();
+    if (n % 2 != 0) return ThrowType(env, "request: headers must be a flat array of strings");
+    for (uint32_t i = 0; i < n; i += 2) {
+      Napi::Value k = list.Get(i);
+      Napi::Value v = list.Get(i + 1);
+      if (!k.IsString() || !v.IsString()) return ThrowType(env, "request: headers must be a flat array of strings");
+      r.headers.emplace_back(k.As<Napi::String>().Utf8Value(), v.As<Napi::String>().Utf8Value());
+    }
+  }
+  Napi::Value body = o.Get("body");
+  if (body.IsBuffer()) {
+    Napi::Buffer<char> b = body.As<Napi::Buffer<char>>();
+    r.body.assign(b.Data(), b.Length());
+  } else if (!body.IsUndefined() && !body.IsNull()) {
+    return ThrowType(env, "request: body must be a Buffer");
+  }
+  if (env.IsExceptionPending()) return env.Undefined();
+  auto* worker = new RequestWorker(env, std::move(r));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("probe", Napi::Function::New(env, ProbeExport, "probe"));
+  exports.Set("request", Napi::Function::New(env, RequestExport, "request"));
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace azmi
+
+// The registration macro pastes the function name into an identifier, so it
+// needs an unqualified name.
+static Napi::Object InitAzmi(Napi::Env env, Napi::Object exports) { return azmi::Init(env, exports); }
+
+NODE_API_MODULE(azmi, InitAzmi)

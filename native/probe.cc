@@ -1,0 +1,123 @@
+#include "probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "errors.h"
+
+namespace azmi {
+
+namespace {
+
+bool ToSockaddr(const std::string& ip, int port, sockaddr_storage* out, socklen_t* len) {
+  memset(out, 0, sizeof(*out));
+  if (port < 0 || port > 65535) return false;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(out);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(sockaddr_in);
+    return true;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
+  if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int* err) {
+  sockaddr_storage addr;
+  socklen_t addr_len = 0;
+  if (!ToSockaddr(ip, port, &addr, &addr_len)) {
+    *err = EINVAL;
+    return -1;
+  }
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = errno;
+    return -1;
+  }
+  // Identity requests are one small write; don't let Nagle hold it back.
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+  int rc;
+  do {
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), addr_len);
+  } while (rc < 0 && errno == EINTR);
+  if (rc == 0) return fd;
+  if (errno != EINPROGRESS) {
+    *err = errno;
+    close(fd);
+    return -1;
+  }
+  for (;;) {
+    int left = deadline.RemainingMs();
+    if (left <= 0) {
+      *err = ETIMEDOUT;
+      close(fd);
+      return -1;
+    }
+    pollfd pfd{fd, POLLOUT, 0};
+    int n = poll(&pfd, 1, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *err = errno;
+      close(fd);
+      return -1;
+    }
+    if (n == 0) continue;  // re-check the deadline at the top
+    int so_error = 0;
+    socklen_t so_len = sizeof(so_error);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len) < 0) so_error = errno;
+    if (so_error != 0) {
+      *err = so_error;
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+}
+
+ProbeResult Probe(const std::string& ip, int port, int timeout_ms) {
+  Deadline deadline(timeout_ms);
+  ProbeResult result;
+  int err = 0;
+  int fd = ConnectWithin(ip, port, deadline, &err);
+  result.elapsed_ms = deadline.ElapsedMs();
+  if (fd >= 0) {
+    close(fd);
+    result.outcome = "connected";
+    return result;
+  }
+  switch (err) {
+    case ETIMEDOUT:
+      result.outcome = "timeout";
+      break;
+    case ECONNREFUSED:
+      result.outcome = "refused";
+      result.errno_name = ErrnoName(err);
+      break;
+    default:
+      // ENETUNREACH, EHOSTUNREACH and any other immediate failure: nothing
+      // can be reached there now, and the errno says which.
+      result.outcome = "unreachable";
+      result.errno_name = ErrnoName(err);
+      break;
+  }
+  return result;
+}
+
+}  // namespace azmi

@@ -1,0 +1,30 @@
+// Bounded, non-blocking TCP connect to a numeric address. Shared by the
+// probe entry point and by the HTTP exchange (which connects the same way).
+#ifndef AZMI_PROBE_H_
+#define AZMI_PROBE_H_
+
+#include <string>
+
+#include "deadline.h"
+
+namespace azmi {
+
+struct ProbeResult {
+  // "connected", "refused", "unreachable" or "timeout".
+  const char* outcome = "timeout";
+  // The errno name behind refused/unreachable; empty otherwise.
+  const char* errno_name = "";
+  double elapsed_ms = 0;
+};
+
+// Connects within the deadline. Returns the connected, non-blocking,
+// close-on-exec socket (>= 0), or -1 with *err set to an errno value
+// (ETIMEDOUT when the deadline passed, EINVAL for a non-numeric ip).
+int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int* err);
+
+// One connect attempt, closed straight away on success.
+ProbeResult Probe(const std::string& ip, int port, int timeout_ms);
+
+}  // namespace azmi
+
+#endif  // AZMI_PROBE_H_

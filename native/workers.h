@@ -1,0 +1,52 @@
+// AsyncWorkers: each copies its inputs into plain C++ structs on the main
+// thread, runs the blocking socket work in Execute on the libuv pool, and
+// builds JavaScript values only in OnOK. Failures resolve as facts
+// ({ok:false, code, phase, ...}); the promise rejects only if building the
+// result itself failed.
+#ifndef AZMI_WORKERS_H_
+#define AZMI_WORKERS_H_
+
+#include <napi.h>
+
+#include "http1.h"
+#include "probe.h"
+
+namespace azmi {
+
+class ProbeWorker : public Napi::AsyncWorker {
+ public:
+  ProbeWorker(Napi::Env env, std::string ip, int port, int timeout_ms);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& error) override;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string ip_;
+  int port_;
+  int timeout_ms_;
+  ProbeResult result_;
+};
+
+class RequestWorker : public Napi::AsyncWorker {
+ public:
+  RequestWorker(Napi::Env env, HttpRequest request);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& error) override;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  HttpRequest request_;
+  HttpOutcome outcome_;
+};
+
+}  // namespace azmi
+
+#endif  // AZMI_WORKERS_H_

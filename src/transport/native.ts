@@ -1,0 +1,130 @@
+/**
+ * Finds, loads and caches the native addon (`build/Release/azmi.node`, or a
+ * prebuild, via node-gyp-build) on first use, and wraps it as a `Transport`.
+ * Loading is lazy: importing this module does no I/O.
+ */
+import * as path from "node:path";
+import { ErrorCode } from "../errors";
+import { joinHeaders, transportError } from "./facts";
+import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";
+import { checkIp, checkPort, checkTimeout, normalizeRequest } from "./validate";
+
+/** The addon's exports (see native/addon.cc). */
+export interface NativeBinding {
+  abiVersion: number;
+  probe(ip: string, port: number, timeoutMs: number): Promise<{ outcome: ProbeResult["outcome"]; elapsedMs: number; errno?: string }>;
+  request(options: {
+    ip: string;
+    port: number;
+    method: string;
+    path: string;
+    headers: string[];
+    body?: Buffer;
+    timeoutMs: number;
+    maxHeaderBytes: number;
+    maxBodyBytes: number;
+  }): Promise<NativeOutcome>;
+}
+
+type NativeOutcome =
+  | { ok: true; status: number; statusText: string; headers: string[]; body: Buffer; elapsedMs: number }
+  | { ok: false; code: string; phase: "connect" | "write" | "headers" | "body"; detail: string; elapsedMs: number };
+
+/** The package root: dist/src/transport → ../../.. (compiled) */
+const ROOT = path.resolve(__dirname, "..", "..", "..");
+
+let binding: NativeBinding | null | undefined;
+let loadError: string | undefined;
+
+/**
+ * The addon, or `null` when it is not built / cannot load (then
+ * `nativeLoadError()` says why). Cached after the first call.
+ *
+ * @example
+ * ```ts
+ * const b = loadNative();
+ * if (b) await b.probe("127.0.0.1", 80, 100);
+ * ```
+ */
+export function loadNative(): NativeBinding | null {
+  if (binding !== undefined) return binding;
+  try {
+    // The common case first: a local node-gyp build, without node-gyp-build's
+    // directory scan; then prebuilds and Debug builds through node-gyp-build.
+    let loaded: NativeBinding;
+    try {
+      loaded = require(path.join(ROOT, "build", "Release", "azmi.node")) as NativeBinding;
+    } catch (first) {
+      if ((first as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw first;
+      loaded = (require("node-gyp-build") as (dir: string) => NativeBinding)(ROOT);
+    }
+    if (loaded.abiVersion !== 1) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
+    binding = loaded;
+  } catch (e) {
+    binding = null;
+    loadError = (e as Error).message.split("\n")[0];
+  }
+  return binding;
+}
+
+/**
+ * Why the addon could not be loaded, for diagnostics (`azmi doctor`).
+ *
+ * @example
+ * ```ts
+ * if (!loadNative()) console.error(`native addon unavailable: ${nativeLoadError()}`);
+ * ```
+ */
+export function nativeLoadError(): string | undefined {
+  loadNative();
+  return loadError;
+}
+
+function makeNativeTransport(b: NativeBinding): Transport {
+  return {
+    kind: "native",
+    async probe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+      checkIp(ip, "ip");
+      checkPort(port, "port");
+      const t = checkTimeout(timeoutMs, "timeoutMs");
+      const r = await b.probe(ip, port, t);
+      return r.errno === undefined ? { outcome: r.outcome, elapsedMs: r.elapsedMs } : { outcome: r.outcome, elapsedMs: r.elapsedMs, errno: r.errno };
+    },
+    async request(request: RawRequest): Promise<RawResponse> {
+      const n = normalizeRequest(request);
+      const r = await b.request(n);
+      if (r.ok) {
+        return { status: r.status, statusText: r.statusText, headers: joinHeaders(r.headers), body: r.body, elapsedMs: r.elapsedMs };
+      }
+      throw transportError({
+        code: r.code === "ERR_INVALID_ARGUMENT" ? ErrorCode.InvalidArgument : r.code,
+        phase: r.phase,
+        address: n.ip,
+        port: n.port,
+        timeoutMs: n.timeoutMs,
+        elapsedMs: r.elapsedMs,
+        detail: r.detail,
+        maxHeaderBytes: n.maxHeaderBytes,
+        maxBodyBytes: n.maxBodyBytes,
+      });
+    },
+  };
+}
+
+let transport: Transport | null | undefined;
+
+/**
+ * The native `Transport`, or `null` when the addon is unavailable.
+ *
+ * @example
+ * ```ts
+ * const t = nativeTransport();
+ * const res = await t?.request({ ip: "127.0.0.1", port: 8080, method: "GET", path: "/", timeoutMs: 500 });
+ * ```
+ */
+export function nativeTransport(): Transport | null {
+  if (transport !== undefined) return transport;
+  const b = loadNative();
+  transport = b ? makeNativeTransport(b) : null;
+  return transport;
+}
