@@ -29,8 +29,23 @@ function findNodeGyp() {
   return candidates.find((p) => fs.existsSync(p));
 }
 
+// True when build/Release/azmi.node exists and is newer than every source.
+function upToDate() {
+  let built;
+  try {
+    built = fs.statSync(addon).mtimeMs;
+  } catch {
+    return false;
+  }
+  const sources = [path.join(root, "binding.gyp")];
+  for (const f of fs.readdirSync(path.join(root, "native"))) {
+    if (/\.(cc|h)$/.test(f)) sources.push(path.join(root, "native", f));
+  }
+  return sources.every((f) => fs.statSync(f).mtimeMs <= built);
+}
+
 function main() {
-  if (!force && fs.existsSync(addon)) {
+  if (!force && upToDate()) {
     console.log(`azmi: native addon already built (${path.relative(root, addon)}); use --force to rebuild`);
     return 0;
   }
