@@ -1,0 +1,98 @@
+/**
+ * What every dialect handler of `azmi serve` shares: the identities, the
+ * token source, the body cache, fault mode, the header secrets, and the one
+ * function that turns a validated request into a token answer.
+ *
+ * @example
+ * ```ts
+ * // inside a dialect handler, after validation:
+ * serveToken(ctx, res, "imds", "imds", identity, resource);
+ * ```
+ */
+import type { ServerResponse } from "node:http";
+import { isAzmiError } from "../errors";
+import { credentialLogger, redact } from "../log";
+import type { ArcChallenges } from "./azureArc";
+import type { FaultInjector } from "./faults";
+import type { IdentityRegistry, ServedIdentity } from "./identities";
+import type { TokenSource } from "./issuer/types";
+import type { RateLimiter } from "./rateLimit";
+import { writeError, type BodyCache, type ErrorStyle, type TokenShape } from "./respond";
+
+export interface ServeContext {
+  identities: IdentityRegistry;
+  tokens: TokenSource;
+  bodies: BodyCache;
+  faults?: FaultInjector;
+  /** App Service `X-IDENTITY-HEADER` secret. */
+  identityHeader: Buffer;
+  /** 2017 / Machine Learning `secret` header. */
+  msiSecret: Buffer;
+  /** 2017 dialect writes `expires_on` as `MM/DD/YYYY HH:MM:SS +00:00`. */
+  legacyDates: boolean;
+  arc?: ArcChallenges;
+  arcDisabledReason?: string;
+  /** IMDS's documented limits, when switched on. */
+  limiter?: RateLimiter;
+}
+
+/** Longest `resource` accepted; real audiences are short URIs. */
+export const MAX_RESOURCE_LENGTH = 2048;
+
+/** Whether a `resource` value is acceptable (non-empty, bounded, printable). */
+export function validResource(resource: string | undefined): resource is string {
+  if (resource === undefined || resource.length === 0 || resource.length > MAX_RESOURCE_LENGTH) return false;
+  for (let i = 0; i < resource.length; i++) {
+    const c = resource.charCodeAt(i);
+    if (c < 0x21 || c === 0x7f) return false;
+  }
+  return true;
+}
+
+const log = credentialLogger("AzmiServe");
+
+/**
+ * Answer a validated token request: fault mode first, then the cached
+ * token (no I/O, no crypto), else one shared fetch from the token source.
+ */
+export function serveToken(
+  ctx: ServeContext,
+  res: ServerResponse,
+  style: ErrorStyle,
+  shape: TokenShape,
+  identity: ServedIdentity,
+  resource: string,
+): void {
+  const faults = ctx.faults;
+  if (faults !== undefined && faults.active && faults.apply(res, style, () => deliver(ctx, res, style, shape, identity, resource))) {
+    return;
+  }
+  deliver(ctx, res, style, shape, identity, resource);
+}
+
+function deliver(
+  ctx: ServeContext,
+  res: ServerResponse,
+  style: ErrorStyle,
+  shape: TokenShape,
+  identity: ServedIdentity,
+  resource: string,
+): void {
+  const token = ctx.tokens.peek(identity, resource);
+  if (token !== undefined) {
+    ctx.bodies.write(res, shape, identity, token);
+    return;
+  }
+  ctx.tokens.fetch(identity, resource).then(
+    (fresh) => ctx.bodies.write(res, shape, identity, fresh),
+    (error: unknown) => upstreamFailed(res, style, resource, error),
+  );
+}
+
+function upstreamFailed(res: ServerResponse, style: ErrorStyle, resource: string, error: unknown): void {
+  const code = isAzmiError(error) ? error.code : ((error as { code?: string })?.code ?? "unknown");
+  const first = redact(String((error as Error)?.message ?? error).split("\n")[0] ?? "");
+  log.warning("getToken", `token for '${resource}' failed: ${code}: ${first}`);
+  const message = `azmi serve could not get a token for '${resource}' from its credential chain (${code}): ${first}`;
+  writeError(res, style, 500, "unknown", message);
+}

@@ -1,0 +1,169 @@
+/**
+ * Parsing and validation of what a client sends to `azmi serve`: the
+ * request target (path + query), secret headers and bodies. Everything here
+ * runs on the hot path, so it works on plain strings without `new URL`.
+ *
+ * @example
+ * ```ts
+ * const { path, search } = splitTarget(req.url ?? "/");
+ * const query = parseQuery(search);
+ * if (query.ok) console.log(query.params["resource"]);
+ * ```
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+
+/** Longest request target we answer (the rest of the header block has its own limit). */
+export const MAX_TARGET_BYTES = 8 * 1024;
+/** Status line plus headers (passed to `http.createServer({ maxHeaderSize })`). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** Largest body accepted (only Cloud Shell POSTs have one). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Split a request target at the first `?`.
+ *
+ * @example
+ * ```ts
+ * splitTarget("/msi/token?resource=x"); // { path: "/msi/token", search: "resource=x" }
+ * ```
+ */
+export function splitTarget(target: string): { path: string; search: string } {
+  const q = target.indexOf("?");
+  return q < 0 ? { path: target, search: "" } : { path: target.slice(0, q), search: target.slice(q + 1) };
+}
+
+/**
+ * Whether an unknown path looks like an attempt to escape the routes
+ * (dot segments, encoded characters, backslashes, empty segments), which
+ * gets a 400 rather than a 404. Known routes are matched exactly before
+ * this is asked, so a trick can never reach a handler.
+ *
+ * @example
+ * ```ts
+ * isSuspiciousPath("/metadata/../etc/passwd"); // true
+ * ```
+ */
+export function isSuspiciousPath(path: string): boolean {
+  if (path.length === 0 || path[0] !== "/") return true;
+  if (path.includes("..") || path.includes("%") || path.includes("\\") || path.includes("//")) return true;
+  // Anything outside visible ASCII (control bytes, raw UTF-8) has no business in our paths.
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return true;
+  }
+  return false;
+}
+
+export type ParsedQuery =
+  | { ok: true; params: Record<string, string> }
+  | { ok: false; reason: "duplicate" | "malformed"; key: string };
+
+/**
+ * Parse `a=1&b=2` (query string or form body). Duplicate keys (compared
+ * case-insensitively, as IMDS does) and broken percent-encoding are refused.
+ * `+` means space only in form bodies.
+ *
+ * @example
+ * ```ts
+ * parseQuery("api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net");
+ * // { ok: true, params: { "api-version": "2018-02-01", resource: "https://vault.azure.net" } }
+ * parseQuery("resource=a&resource=b"); // { ok: false, reason: "duplicate", key: "resource" }
+ * ```
+ */
+export function parseQuery(search: string, form = false): ParsedQuery {
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
+  const seen = new Set<string>();
+  if (search.length === 0) return { ok: true, params };
+  let start = 0;
+  while (start <= search.length) {
+    let end = search.indexOf("&", start);
+    if (end < 0) end = search.length;
+    if (end > start) {
+      const eq = search.indexOf("=", start);
+      const hasValue = eq >= 0 && eq < end;
+      const rawKey = search.slice(start, hasValue ? eq : end);
+      const rawValue = hasValue ? search.slice(eq + 1, end) : "";
+      const key = decode(rawKey, form);
+      const value = decode(rawValue, form);
+      if (key === undefined) return { ok: false, reason: "malformed", key: rawKey.slice(0, 64) };
+      if (value === undefined) return { ok: false, reason: "malformed", key };
+      const lower = key.toLowerCase();
+      if (seen.has(lower)) return { ok: false, reason: "duplicate", key };
+      seen.add(lower);
+      params[key] = value;
+    }
+    start = end + 1;
+  }
+  return { ok: true, params };
+}
+
+function decode(text: string, form: boolean): string | undefined {
+  const s = form && text.includes("+") ? text.replace(/\+/g, " ") : text;
+  if (!s.includes("%")) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Compare a header value with a secret in constant time (for equal
+ * lengths; a length mismatch is not a secret worth hiding).
+ *
+ * @example
+ * ```ts
+ * const secret = Buffer.from(randomHex);
+ * secretMatches(req.headers["x-identity-header"], secret);
+ * ```
+ */
+export function secretMatches(value: string | string[] | undefined, secret: Buffer): boolean {
+  if (typeof value !== "string") return false;
+  const given = Buffer.from(value, "utf8");
+  if (given.length !== secret.length) return false;
+  return timingSafeEqual(given, secret);
+}
+
+/** Value of a single-valued header; repeated headers arrive joined by `, ` and so never equal a clean value. */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
+}
+
+/**
+ * Read a request body up to `limit` bytes; resolves `undefined` (and stops
+ * reading) when the body is larger.
+ *
+ * @example
+ * ```ts
+ * const body = await readBody(req, MAX_BODY_BYTES);
+ * if (!body) return tooLarge(res);
+ * ```
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (value: Buffer | undefined) => {
+      if (done) return;
+      done = true;
+      req.removeListener("data", onData);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.pause();
+        finish(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => finish(Buffer.concat(chunks, size)));
+    req.once("error", () => finish(undefined));
+    req.once("close", () => finish(size <= limit && req.complete ? Buffer.concat(chunks, size) : undefined));
+  });
+}

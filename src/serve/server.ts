@@ -1,0 +1,452 @@
+/**
+ * `azmi serve`: a local managed-identity endpoint that speaks every dialect
+ * the Azure SDKs use, on one port — IMDS, App Service 2019, App Service
+ * 2017 / Machine Learning, Cloud Shell and Azure Arc — over a token source
+ * that is either an offline RS256 issuer (default; with OIDC discovery and
+ * JWKS so local APIs can validate the tokens) or this host's credential
+ * chain (forwarding, cached, single-flight).
+ *
+ * Each dialect has its own path; `RunningServer.dialects` holds the minimal
+ * variables per dialect (pick one set: clients choose a dialect by which
+ * variables are set, SF > App Service > ML > Cloud Shell > Arc > IMDS), and
+ * `RunningServer.env` the flat union (which App Service wins).
+ *
+ * Security: loopback by default (a warning otherwise); random secrets per
+ * start for the header dialects, compared in constant time; IMDS's
+ * `Metadata: true` rule; `X-Forwarded-For`, duplicate query keys, path
+ * tricks and oversized requests refused; slow clients time out; secrets
+ * and tokens never logged.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ identities: [{ clientId: "11111111-2222-3333-4444-555555555555" }] });
+ * Object.assign(process.env, server.dialects.appService);
+ * const token = await new ManagedIdentityCredential().getToken("https://vault.azure.net/.default");
+ * await server.close();
+ * ```
+ */
+import { randomBytes } from "node:crypto";
+import * as http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { AzmiError, ErrorCode } from "../errors";
+import { credentialLogger, registerSecret } from "../log";
+import { azmiHome } from "../paths";
+import { APP_SERVICE_PATH, handleAppService } from "./appService";
+import { ARC_PATH, ArcChallenges, arcKeyDirProblem, DEFAULT_ARC_KEY_DIR, handleAzureArc } from "./azureArc";
+import { CLOUD_SHELL_PATH, handleCloudShell } from "./cloudShell";
+import type { ServeContext } from "./context";
+import { FaultInjector, validateFaults, type FaultOptions } from "./faults";
+import { IdentityRegistry, type IdentityConfig } from "./identities";
+import { handleImds, IMDS_TOKEN_PATH } from "./imds";
+import { ChainIssuer, isLoopbackHost, type UpstreamTokenFunction } from "./issuer/chainIssuer";
+import { DEFAULT_TOKEN_LIFETIME_SEC, LocalIssuer, loadOrCreateSigningKey } from "./issuer/localIssuer";
+import { handleMsi2017, MSI2017_PATH } from "./msi2017";
+import { RateLimiter, type RateLimitOptions } from "./rateLimit";
+import { isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
+import { BodyCache, writeError, writeJson } from "./respond";
+import { handleServiceFabric, SERVICE_FABRIC_PATH } from "./serviceFabric";
+import { removeServerState, writeServerState, type ServerState } from "./state";
+
+export type { FaultOptions } from "./faults";
+export type { IdentityConfig } from "./identities";
+
+/** Default tenant of the offline issuer: obviously fake, fixed so tokens and ids are stable. */
+export const DEFAULT_LOCAL_TENANT_ID = "a2a1a2a1-0000-4000-8000-00000000a2a1";
+/** A client has this long to send its request headers. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** A client has this long to send its whole request. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+/** Idle keep-alive connections close after this long. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** How often Node checks the two timeouts above. */
+const CONNECTION_CHECK_INTERVAL_MS = 1_000;
+
+export interface ServeOptions {
+  /** Address to bind. Default `127.0.0.1`; anything not loopback triggers `onWarning`. */
+  host?: string;
+  /** Port; default 0 (ephemeral). */
+  port?: number;
+  /** Token source: `local` (offline RS256 issuer, default) or `chain` (forward to this host's credential chain). */
+  issuer?: "local" | "chain";
+  /** Tenant id in local tokens and the issuer URL. Default {@link DEFAULT_LOCAL_TENANT_ID}. */
+  tenantId?: string;
+  /** Unknown `client_id`/`object_id`/`msi_res_id` get a new, distinct identity instead of 400 Identity not found. Always on for `issuer: "chain"`. */
+  acceptAnyIdentity?: boolean;
+  /** Known user-assigned identities (the system-assigned one always exists). */
+  identities?: IdentityConfig[];
+  /** Fault mode for resilience tests. */
+  faults?: FaultOptions;
+  /** IMDS's request limits (20/s, 5 concurrent ⇒ 429) on the IMDS path; `true` for the documented values. Off by default. */
+  rateLimit?: boolean | RateLimitOptions;
+  /** Folder for Arc challenge key files. Default `/var/opt/azcmagent/tokens` when it exists and is writable, else Arc is disabled (see `RunningServer.arcDisabledReason`). */
+  arcKeyDir?: string;
+  /** Write `azmiHome()/serve.json` for `azmi env`. Default false here (the CLI passes true). */
+  stateFile?: boolean;
+  /** 2017 / ML dialect writes `expires_on` as a date string (`MM/DD/YYYY HH:MM:SS +00:00`), to test clients. */
+  legacyDates?: boolean;
+  /** Lifetime of local tokens in seconds (default 86400, like real MI tokens; 60..604800). */
+  tokenLifetimeSec?: number;
+  /** For `issuer: "chain"`: the function that asks the chain (default `getManagedToken` from `src/msi.ts`). */
+  upstream?: UpstreamTokenFunction;
+  /** Receives warnings (non-loopback host, self-forwarding guard). Default: the azmi logger. */
+  onWarning?: (msg: string) => void;
+  /** Environment to read (`AZMI_HOME`, chain variables). Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:4000` (loopback URL when bound to all interfaces). */
+  url: string;
+  port: number;
+  host: string;
+  /** Flat union of the variables of every dialect (App Service wins when all are set). */
+  env: Record<string, string>;
+  /** Minimal variable set per dialect; set exactly one of them in a client's environment. */
+  dialects: {
+    imds: Record<string, string>;
+    appService: Record<string, string>;
+    machineLearning: Record<string, string>;
+    cloudShell: Record<string, string>;
+    azureArc?: Record<string, string>;
+  };
+  /** Why the Arc dialect is off, when it is. */
+  arcDisabledReason?: string;
+  /** OIDC issuer URL (`${url}/${tenant}/v2.0`); empty for `issuer: "chain"`. */
+  issuer: string;
+  /** JWKS URL; empty for `issuer: "chain"`. */
+  jwksUri: string;
+  /** OIDC discovery URL; empty for `issuer: "chain"`. */
+  discoveryUrl: string;
+  /** Tenant id of local tokens. */
+  tenantId: string;
+  /** Client id of the system-assigned identity (also `DEFAULT_IDENTITY_CLIENT_ID`). */
+  systemClientId: string;
+  /** Path of the state file, when written. */
+  stateFile?: string;
+  /** Stop listening, drop connections, remove Arc key files and the state file. */
+  close(): Promise<void>;
+}
+
+const log = credentialLogger("AzmiServe");
+const GUID_OR_DOMAIN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+
+function validate(options: ServeOptions): void {
+  if (typeof options !== "object" || options === null) throw new TypeError("startServer(options): options must be an object.");
+  const { host, port, issuer, tenantId, identities, tokenLifetimeSec, arcKeyDir, onWarning, upstream } = options;
+  if (host !== undefined && (typeof host !== "string" || host.length === 0)) {
+    throw new TypeError(`host must be a non-empty string such as "127.0.0.1"; got ${JSON.stringify(host)}.`);
+  }
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw new RangeError(`port must be an integer from 0 to 65535 (0 picks a free port); got ${String(port)}.`);
+  }
+  if (issuer !== undefined && issuer !== "local" && issuer !== "chain") {
+    throw new TypeError(`issuer must be "local" or "chain"; got ${JSON.stringify(issuer)}.`);
+  }
+  if (tenantId !== undefined && (typeof tenantId !== "string" || !GUID_OR_DOMAIN.test(tenantId))) {
+    throw new TypeError(`tenantId must be a GUID or a domain name (letters, digits, '.', '-'); got ${JSON.stringify(tenantId)}.`);
+  }
+  if (identities !== undefined) {
+    if (!Array.isArray(identities)) throw new TypeError("identities must be an array of { clientId, objectId?, resourceId?, name? }.");
+    identities.forEach((id, i) => {
+      if (typeof id !== "object" || id === null || typeof id.clientId !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(id.clientId)) {
+        throw new TypeError(`identities[${i}].clientId must be a client id (GUID); got ${JSON.stringify(id?.clientId)}.`);
+      }
+      for (const k of ["objectId", "resourceId", "name"] as const) {
+        if (id[k] !== undefined && (typeof id[k] !== "string" || id[k]!.length === 0)) {
+          throw new TypeError(`identities[${i}].${k} must be a non-empty string when given.`);
+        }
+      }
+    });
+  }
+  if (tokenLifetimeSec !== undefined && (!Number.isInteger(tokenLifetimeSec) || tokenLifetimeSec < 60 || tokenLifetimeSec > 604800)) {
+    throw new RangeError(`tokenLifetimeSec must be an integer from 60 to 604800 seconds; got ${String(tokenLifetimeSec)}.`);
+  }
+  if (arcKeyDir !== undefined && (typeof arcKeyDir !== "string" || arcKeyDir.length === 0)) {
+    throw new TypeError("arcKeyDir must be a folder path.");
+  }
+  if (onWarning !== undefined && typeof onWarning !== "function") throw new TypeError("onWarning must be a function (msg) => void.");
+  if (upstream !== undefined && typeof upstream !== "function") throw new TypeError("upstream must be a function like getManagedToken.");
+  if (options.faults !== undefined) validateFaults(options.faults);
+  const rl = options.rateLimit;
+  if (rl !== undefined && typeof rl !== "boolean") {
+    if (typeof rl !== "object" || rl === null) throw new TypeError("rateLimit must be true or { perSecond, concurrent }.");
+    for (const k of ["perSecond", "concurrent"] as const) {
+      if (rl[k] !== undefined && (!Number.isInteger(rl[k]) || rl[k]! < 1)) throw new RangeError(`rateLimit.${k} must be a positive integer; got ${String(rl[k])}.`);
+    }
+  }
+}
+
+/**
+ * Start the local managed-identity endpoint.
+ *
+ * Throws `ERR_SERVER_START` (port in use, address not available, permission
+ * denied) naming `host:port` and the fix, `ERR_KEY_FILE` for an unusable
+ * signing key, `TypeError`/`RangeError` for bad options.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ port: 0 });
+ * console.log(server.env.IDENTITY_ENDPOINT, server.jwksUri);
+ * await server.close();
+ * ```
+ */
+export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
+  validate(options);
+  const env = options.env ?? process.env;
+  const host = options.host ?? "127.0.0.1";
+  const warn = options.onWarning ?? ((msg: string) => log.warning("startServer", msg));
+  const tenantId = options.tenantId ?? DEFAULT_LOCAL_TENANT_ID;
+  const issuerKind = options.issuer ?? "local";
+
+  const identities = new IdentityRegistry({
+    tenantId,
+    identities: options.identities,
+    acceptAnyIdentity: issuerKind === "chain" || options.acceptAnyIdentity === true,
+  });
+  let local: LocalIssuer | undefined;
+  let chain: ChainIssuer | undefined;
+  if (issuerKind === "local") {
+    const key = await loadOrCreateSigningKey(azmiHome(env));
+    local = new LocalIssuer({ key, tenantId, lifetimeSec: options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC });
+  } else {
+    chain = new ChainIssuer({ env, upstream: options.upstream });
+  }
+
+  let arc: ArcChallenges | undefined;
+  let arcDisabledReason: string | undefined;
+  const arcDir = options.arcKeyDir ?? DEFAULT_ARC_KEY_DIR;
+  const arcProblem = arcKeyDirProblem(arcDir);
+  if (arcProblem === undefined) arc = new ArcChallenges(arcDir);
+  else if (options.arcKeyDir !== undefined) {
+    throw new AzmiError(ErrorCode.InvalidArgument, `arcKeyDir: ${arcProblem}. Create it (owner-only) or omit arcKeyDir to disable the Azure Arc dialect.`);
+  } else arcDisabledReason = `the Azure Arc key folder ${arcProblem}; create it (as root) to enable the Arc dialect`;
+
+  const identityHeaderText = randomBytes(32).toString("hex");
+  const msiSecretText = randomBytes(32).toString("hex");
+  registerSecret(identityHeaderText);
+  registerSecret(msiSecretText);
+
+  const ctx: ServeContext = {
+    identities,
+    tokens: (local ?? chain)!,
+    bodies: new BodyCache(),
+    faults: options.faults !== undefined ? new FaultInjector(options.faults) : undefined,
+    identityHeader: Buffer.from(identityHeaderText),
+    msiSecret: Buffer.from(msiSecretText),
+    legacyDates: options.legacyDates === true,
+    arc,
+    arcDisabledReason,
+    limiter: options.rateLimit ? new RateLimiter(options.rateLimit === true ? {} : options.rateLimit) : undefined,
+  };
+
+  let discovery: Buffer | undefined;
+  let jwks: Buffer | undefined;
+  let discoveryPath = "";
+  let jwksPath = "";
+
+  const server = http.createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS,
+      // Repeated headers are joined (never silently dropped), so a doubled secret or Metadata header never matches.
+      joinDuplicateHeaders: true,
+    },
+    (req, res) => {
+      try {
+        dispatch(req, res);
+      } catch (error) {
+        log.error("request", `unexpected failure: ${(error as Error).message}`);
+        if (!res.headersSent) writeError(res, "imds", 500, "unknown", "Internal error in azmi serve.");
+        else res.destroy();
+      }
+    },
+  );
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+    // Garbage, oversized headers or timeouts on one connection: answer if we can, then drop only that socket.
+    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    const body = JSON.stringify({ error: "invalid_request", error_description: status === 431 ? "Request headers too large" : status === 408 ? "Request timeout" : "Malformed HTTP request" });
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+
+  function dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const target = req.url ?? "/";
+    if (target.length > MAX_TARGET_BYTES) {
+      writeError(res, "imds", 414, "invalid_request", `Request target longer than ${MAX_TARGET_BYTES} bytes`, { Connection: "close" });
+      return;
+    }
+    const cl = req.headers["content-length"];
+    if ((cl !== undefined && !(Number(cl) <= MAX_BODY_BYTES)) || (req.headers["transfer-encoding"] !== undefined && req.method !== "POST")) {
+      writeError(res, "imds", 413, "invalid_request", `Request body larger than ${MAX_BODY_BYTES} bytes or not allowed here`, { Connection: "close" });
+      return;
+    }
+    if (req.headers["x-forwarded-for"] !== undefined) {
+      writeError(res, "imds", 400, "invalid_request", "Requests with an X-Forwarded-For header are not accepted");
+      return;
+    }
+    const q = target.indexOf("?");
+    const path = q < 0 ? target : target.slice(0, q);
+    const search = q < 0 ? "" : target.slice(q + 1);
+    switch (path) {
+      case IMDS_TOKEN_PATH:
+      case `${IMDS_TOKEN_PATH}/`:
+        handleImds(ctx, req, res, search);
+        return;
+      case APP_SERVICE_PATH:
+        handleAppService(ctx, req, res, search);
+        return;
+      case MSI2017_PATH:
+        handleMsi2017(ctx, req, res, search);
+        return;
+      case CLOUD_SHELL_PATH:
+        handleCloudShell(ctx, req, res);
+        return;
+      case ARC_PATH:
+        handleAzureArc(ctx, req, res, search);
+        return;
+      case SERVICE_FABRIC_PATH:
+        handleServiceFabric(ctx, req, res, search);
+        return;
+    }
+    if (discovery !== undefined && (path === discoveryPath || path === jwksPath)) {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        writeError(res, "imds", 405, "method_not_allowed", `The request method '${req.method}' is not supported; use GET.`, { Allow: "GET, HEAD" });
+        return;
+      }
+      writeJson(res, 200, path === discoveryPath ? discovery : jwks);
+      return;
+    }
+    if (isSuspiciousPath(path)) {
+      writeError(res, "imds", 400, "invalid_request", "Invalid request path");
+      return;
+    }
+    writeError(res, "imds", 404, "not_found", "No such endpoint on azmi serve");
+  }
+
+  const port = options.port ?? 0;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.removeListener("listening", onListening);
+      reject(startError(error, host, port));
+    };
+    const onListening = () => {
+      server.removeListener("error", onError);
+      resolve();
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen({ host, port, exclusive: true });
+  });
+  server.on("error", (error) => log.error("listen", `server error: ${error.message}`));
+
+  const bound = (server.address() as AddressInfo).port;
+  const anyHost = host === "0.0.0.0" || host === "::";
+  const urlHost = anyHost ? (host === "::" ? "[::1]" : "127.0.0.1") : host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  const url = `http://${urlHost}:${bound}`;
+  if (!isLoopbackHost(host)) {
+    warn(`azmi serve is listening on ${host}:${bound}: it is reachable from other machines/containers on that network. Anyone who can reach it can get tokens from the IMDS and Cloud Shell dialects (they have no secret); bind 127.0.0.1 unless you need this.`);
+  }
+
+  if (local !== undefined) {
+    local.setBaseUrl(url);
+    discovery = Buffer.from(JSON.stringify(local.discoveryDocument()));
+    jwks = Buffer.from(JSON.stringify(local.jwks()));
+    discoveryPath = local.discoveryPath;
+    jwksPath = local.jwksPath;
+  }
+  if (chain !== undefined) {
+    const loop = chain.setSelf(bound, host);
+    if (loop !== undefined) warn(loop);
+  }
+
+  const system = identities.system;
+  const dialects: RunningServer["dialects"] = {
+    imds: { AZURE_POD_IDENTITY_AUTHORITY_HOST: url },
+    appService: { IDENTITY_ENDPOINT: `${url}${APP_SERVICE_PATH}`, IDENTITY_HEADER: identityHeaderText },
+    machineLearning: { MSI_ENDPOINT: `${url}${MSI2017_PATH}`, MSI_SECRET: msiSecretText, DEFAULT_IDENTITY_CLIENT_ID: system.clientId },
+    cloudShell: { MSI_ENDPOINT: `${url}${CLOUD_SHELL_PATH}` },
+  };
+  if (arc !== undefined) dialects.azureArc = { IDENTITY_ENDPOINT: `${url}${ARC_PATH}`, IMDS_ENDPOINT: url };
+  const flat: Record<string, string> = {
+    ...dialects.imds,
+    ...dialects.machineLearning,
+    ...(arc !== undefined ? { IMDS_ENDPOINT: url } : {}),
+    ...dialects.appService,
+  };
+
+  let stateFile: string | undefined;
+  if (options.stateFile === true) {
+    const state: ServerState = {
+      url,
+      port: bound,
+      host,
+      pid: process.pid,
+      issuer: issuerKind,
+      oidcIssuer: local?.issuer,
+      env: flat,
+      dialects: dialects as unknown as Record<string, Record<string, string>>,
+      startedAt: new Date().toISOString(),
+    };
+    try {
+      stateFile = writeServerState(state, env);
+    } catch (error) {
+      await closeServer(server);
+      arc?.close();
+      throw error;
+    }
+  }
+
+  log.info("startServer", `listening on ${url} (issuer ${issuerKind}${arc ? `, Arc keys in ${arc.dir}` : ""})`);
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port: bound,
+    host,
+    env: flat,
+    dialects,
+    arcDisabledReason,
+    issuer: local?.issuer ?? "",
+    jwksUri: local?.jwksUri ?? "",
+    discoveryUrl: local !== undefined ? `${url}${local.discoveryPath}` : "",
+    tenantId,
+    systemClientId: system.clientId,
+    stateFile,
+    close() {
+      closed ??= (async () => {
+        if (stateFile !== undefined) removeServerState(process.pid, url, env);
+        arc?.close();
+        ctx.bodies.clear();
+        await closeServer(server);
+      })();
+      return closed;
+    },
+  };
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function startError(error: NodeJS.ErrnoException, host: string, port: number): AzmiError {
+  const where = `${host}:${port}`;
+  const fix =
+    error.code === "EADDRINUSE"
+      ? `the port is already in use. Stop the other process or choose another port (port 0 picks a free one).`
+      : error.code === "EACCES"
+        ? `permission denied (ports below 1024 need privileges). Choose a port above 1024.`
+        : error.code === "EADDRNOTAVAIL"
+          ? `the address is not available on this machine. Use 127.0.0.1, or an address of one of its interfaces.`
+          : `${error.code ?? "error"}: ${error.message}.`;
+  return new AzmiError(ErrorCode.ServerStart, `azmi serve cannot listen on ${where}: ${fix}`, { cause: error });
+}
+
+export { readServerState, serverStatePath, type ServerState } from "./state";

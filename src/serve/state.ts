@@ -1,0 +1,140 @@
+/**
+ * The per-user state file of a running `azmi serve`: `azmiHome()/serve.json`
+ * (0600, in the 0700 azmi folder), so `azmi env` in another shell can print
+ * the variables that point a client at it.
+ *
+ * The file contains the header secrets (`IDENTITY_HEADER`, `MSI_SECRET`).
+ * That is deliberate: it is a local, per-user, owner-only file, the same
+ * trust boundary as the server's own process, and `azmi env` needs them.
+ * It is removed when the server closes; a file left by a dead process is
+ * ignored and removed by {@link readServerState}.
+ *
+ * @example
+ * ```ts
+ * const state = readServerState();
+ * if (state) for (const [k, v] of Object.entries(state.env)) console.log(`export ${k}=${v}`);
+ * ```
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AzmiError, ErrorCode } from "../errors";
+import { azmiHome, ensureAzmiHome, writePrivateFile } from "../paths";
+
+export interface ServerState {
+  url: string;
+  port: number;
+  host: string;
+  pid: number;
+  issuer: "local" | "chain";
+  /** OIDC issuer URL (local issuer only). */
+  oidcIssuer?: string;
+  /** Flat union of the variables (as `RunningServer.env`). */
+  env: Record<string, string>;
+  /** Minimal variable set per dialect (as `RunningServer.dialects`). */
+  dialects: Record<string, Record<string, string>>;
+  /** ISO time the server started. */
+  startedAt: string;
+}
+
+/**
+ * Path of the state file.
+ *
+ * @example
+ * ```ts
+ * serverStatePath(); // ~/.azmi/serve.json
+ * ```
+ */
+export function serverStatePath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(azmiHome(env), "serve.json");
+}
+
+/**
+ * Write the state file (owner-only, atomic).
+ *
+ * @example
+ * ```ts
+ * writeServerState(state); // returns the path written
+ * ```
+ */
+export function writeServerState(state: ServerState, env: NodeJS.ProcessEnv = process.env): string {
+  ensureAzmiHome(env);
+  const file = serverStatePath(env);
+  try {
+    writePrivateFile(file, `${JSON.stringify(state, null, 2)}\n`);
+  } catch (error) {
+    throw new AzmiError(ErrorCode.StateFile, `Cannot write ${file} (${(error as NodeJS.ErrnoException).code}); check that the folder is yours and writable, or start without the state file.`, { cause: error });
+  }
+  return file;
+}
+
+/**
+ * Remove the state file if it still describes this server (another server
+ * started later may have replaced it).
+ *
+ * @example
+ * ```ts
+ * removeServerState(process.pid, url);
+ * ```
+ */
+export function removeServerState(pid: number, url: string, env: NodeJS.ProcessEnv = process.env): void {
+  const file = serverStatePath(env);
+  const current = readRaw(file);
+  if (current && current.pid === pid && current.url === url) {
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+/**
+ * The state of the running server, or `undefined` when none runs (a file
+ * left by a process that is gone is removed).
+ *
+ * @example
+ * ```ts
+ * readServerState()?.env.IDENTITY_ENDPOINT;
+ * ```
+ */
+export function readServerState(env: NodeJS.ProcessEnv = process.env): ServerState | undefined {
+  const file = serverStatePath(env);
+  const state = readRaw(file);
+  if (state === undefined) return undefined;
+  if (!isAlive(state.pid)) {
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // Another reader cleaned it first.
+    }
+    return undefined;
+  }
+  return state;
+}
+
+function readRaw(file: string): ServerState | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    const value = JSON.parse(text) as ServerState;
+    if (typeof value.pid !== "number" || typeof value.url !== "string" || typeof value.env !== "object") return undefined;
+    return value;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive but someone else's process.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
