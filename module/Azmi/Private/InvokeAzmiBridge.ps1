@@ -1,0 +1,118 @@
+function New-AzmiBridgeFault {
+    # A failure of the bridge itself, in the same shape as an error the
+    # bridge reports, so callers handle both the same way.
+    param([string] $Condition, [string] $Message, [string] $RecommendedAction, [string] $Name = 'BridgeError')
+    [pscustomobject]@{
+        ok    = $false
+        error = [pscustomobject]@{
+            code = 'ERR_BRIDGE'; name = $Name; message = $Message
+            condition = $Condition; recommendedAction = $RecommendedAction
+        }
+    }
+}
+
+function Invoke-AzmiBridge {
+    # Sends one request to the session's bridge (starting it, or a fresh one
+    # if the last one died or $env:AZMI_BRIDGE changed) and waits for the
+    # answer with the same id, at most TimeoutSec.
+    # Returns the response object (ok/result/error/report/log). Never throws
+    # for bridge trouble: errors come back as ok = $false with a condition.
+    param(
+        [Parameter(Mandatory)] [string] $Op,
+        [System.Collections.IDictionary] $Params,
+        [double] $TimeoutSec = 30,
+        [bool] $WantVerbose = $false
+    )
+    $launch = Get-AzmiBridgeLaunch
+    for ($attempt = 0; ; $attempt++) {
+        $bridge = $script:Bridge
+        if ($null -ne $bridge -and ($bridge.Process.HasExited -or $bridge.Path -ne $launch.Path)) {
+            if ($bridge.Process.HasExited) { Write-Verbose "azmi bridge (pid $($bridge.Process.Id)) had exited; starting a new one." }
+            Stop-AzmiBridge -GraceMs 0
+            $bridge = $null
+        }
+        if ($null -eq $bridge) {
+            $bridge = Start-AzmiBridge -Launch $launch
+            if ($bridge.condition) {
+                return New-AzmiBridgeFault -Condition $bridge.condition -Message $bridge.message -RecommendedAction $bridge.recommendedAction -Name $bridge.name
+            }
+            $script:Bridge = $bridge
+            Write-Verbose "Started azmi bridge: pid $($bridge.Process.Id), $($launch.Path)."
+        }
+
+        $id = $bridge.NextId
+        $bridge.NextId = $id + 1
+        $request = [ordered]@{ id = $id; op = $Op }
+        if ($Params) { $request.params = $Params }
+        $envDelta = Get-AzmiEnvironmentDelta -Bridge $bridge
+        if ($null -ne $envDelta) { $request.env = $envDelta }
+        if ($WantVerbose) { $request.verbose = $true }
+        $line = ConvertTo-Json -InputObject $request -Compress -Depth 6
+        try {
+            $bridge.Process.StandardInput.Write($line + "`n")
+            $bridge.Process.StandardInput.Flush()
+            break
+        } catch {
+            # It died after the check above, before reading this request, so
+            # the request is safe to send again: once, to a fresh bridge.
+            Stop-AzmiBridge -GraceMs 0
+            if ($attempt -ge 1) {
+                return New-AzmiBridgeFault -Condition 'BridgeFailed' -Message "The azmi bridge stopped accepting requests ($($_.Exception.Message))." `
+                    -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
+            }
+        }
+    }
+    if ($null -ne $envDelta) { $bridge.SentEnv = $envDelta }
+
+    $limitMs = [long]($TimeoutSec * 1000)
+    $clock = [System.Diagnostics.Stopwatch]::StartNew()
+    while ($true) {
+        if ($null -eq $bridge.ReadTask) { $bridge.ReadTask = $bridge.Process.StandardOutput.ReadLineAsync() }
+        $task = $bridge.ReadTask
+        try {
+            # Short waits keep Ctrl+C working; a stale answer to an
+            # interrupted call is skipped below by its id.
+            while (-not $task.Wait(100)) {
+                if ($clock.ElapsedMilliseconds -ge $limitMs) {
+                    Stop-AzmiBridge -GraceMs 0
+                    return New-AzmiBridgeFault -Condition 'Timeout' -Name 'TimeoutError' `
+                        -Message "The azmi bridge did not answer '$Op' within $TimeoutSec s; it was stopped and the next call starts a new one." `
+                        -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
+                }
+            }
+            $text = $task.Result
+        } catch {
+            $text = $null
+        }
+        $bridge.ReadTask = $null
+
+        if ($null -eq $text) {
+            $process = $bridge.Process
+            $null = $process.WaitForExit(1000)
+            $exit = if ($process.HasExited) { "exit code $($process.ExitCode)" } else { 'still running' }
+            $tail = Get-AzmiBridgeStderrTail -Bridge $bridge
+            Stop-AzmiBridge -GraceMs 0
+            $detail = if ($tail) { " Its last output: $tail" } else { '' }
+            return New-AzmiBridgeFault -Condition 'BridgeFailed' -Name 'BridgeExited' `
+                -Message "The azmi bridge ended ($exit) before answering '$Op'; the next call starts a new one.$detail" `
+                -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
+        }
+
+        $message = $null
+        try { $message = ConvertFrom-Json -InputObject $text @script:JsonReadOptions -ErrorAction Stop } catch { }
+        $valid = $message -is [System.Management.Automation.PSCustomObject] -and $message.id -is [long]
+        if ($valid -and -not $bridge.Hello) {
+            # The first line must be the bridge's hello: anything else is a
+            # program that is not the azmi bridge.
+            $valid = $message.id -eq 0 -and $message.ok -and $message.result.hello -eq 'azmi-bridge'
+            if ($valid) { $bridge.Hello = $true; continue }
+        }
+        if (-not $valid) {
+            Stop-AzmiBridge -GraceMs 0
+            return New-AzmiBridgeFault -Condition 'BridgeProtocolError' -Name 'BridgeProtocolError' `
+                -Message "The program at '$($launch.Path)' is not the azmi bridge: it answered with a line ($($text.Length) characters) that is not azmi's JSON-lines protocol." `
+                -RecommendedAction 'Point $env:AZMI_BRIDGE at dist/src/bridge/main.js of an azmi build, or remove $env:AZMI_BRIDGE to use the default.'
+        }
+        if ($message.id -eq $id) { return $message }
+    }
+}

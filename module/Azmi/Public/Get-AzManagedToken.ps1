@@ -1,0 +1,152 @@
+function Get-AzManagedToken {
+    <#
+    .SYNOPSIS
+    Gets an access token for an Azure resource from whatever identity this machine has, in the shape the managed-identity endpoint returns.
+
+    .DESCRIPTION
+    Get-AzManagedToken returns the same object that
+    Invoke-RestMethod -Uri "$env:MSI_ENDPOINT?resource=..." -Headers @{Metadata='true'} returns in Azure Cloud Shell
+    (access_token, expires_in, expires_on, not_before, resource, token_type, and client_id when the endpoint says),
+    with the same property names and string values, plus ExpiresOn as a DateTimeOffset.
+
+    Unlike that call it works anywhere: it walks azmi's credential chain (the order of DefaultAzureCredential:
+    environment, workload-identity, managed-identity, azure-cli, azure-powershell, azure-developer-cli), so the same
+    script runs in Cloud Shell, on an Azure VM, in App Service or Functions, in AKS with workload identity, on a laptop
+    signed in with az, or against a local endpoint started with Start-AzManagedIdentityEndpoint.
+    AZURE_TOKEN_CREDENTIALS is honoured as in the Azure SDKs.
+
+    Tokens are cached (and refreshed early) by the session's azmi bridge, a Node.js process started on first use, so
+    repeated calls are cheap. -Verbose shows which link answered and why the others did not; it never shows the token.
+
+    .PARAMETER Resource
+    The resource (audience) to get a token for, e.g. https://vault.azure.net. An absolute http(s) URI; it is sent as
+    written (no slash is added). Accepts pipeline input, by value or by a property named Resource.
+
+    .PARAMETER Scope
+    A single scope instead of a resource, e.g. https://vault.azure.net/.default. Only the suffix /.default is removed
+    to find the resource. Cannot be combined with -Resource.
+
+    .PARAMETER ClientId
+    Client (application) id of a user-assigned managed identity. Use at most one of -ClientId, -ObjectId, -ResourceId;
+    none selects the system-assigned identity.
+
+    .PARAMETER ObjectId
+    Object (principal) id of a user-assigned managed identity.
+
+    .PARAMETER ResourceId
+    ARM resource id of a user-assigned managed identity, e.g.
+    /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>.
+
+    .PARAMETER Source
+    Use only this link of the chain: environment, workload-identity, managed-identity, azure-cli, azure-powershell or
+    azure-developer-cli. Overrides AZURE_TOKEN_CREDENTIALS.
+
+    .PARAMETER Exclude
+    Never try these links of the chain (same names as -Source).
+
+    .PARAMETER TimeoutSec
+    The most the whole call may take, in seconds (default 30). The bridge is also given a few seconds of slack to
+    start; a call never waits longer than that.
+
+    .PARAMETER AsSecureString
+    Return access_token as a SecureString instead of plain text.
+
+    .PARAMETER Force
+    Ignore azmi's token cache and ask the identity endpoint again.
+
+    .EXAMPLE
+    $r = Get-AzManagedToken -Resource https://vault.azure.net
+    Invoke-RestMethod "https://myvault.vault.azure.net/secrets/db?api-version=7.4" -Headers @{ Authorization = "Bearer $($r.access_token)" }
+
+    The Cloud Shell pattern, anywhere: get a Key Vault token and call the vault with it.
+
+    .EXAMPLE
+    Get-AzManagedToken -Scope https://management.azure.com/.default -ClientId 11111111-2222-3333-4444-555555555555
+
+    A token for Azure Resource Manager from a user-assigned identity.
+
+    .EXAMPLE
+    'https://vault.azure.net', 'https://storage.azure.com' | Get-AzManagedToken | Select-Object resource, ExpiresOn
+
+    Tokens for several resources from the pipeline.
+
+    .EXAMPLE
+    Get-AzManagedToken https://management.azure.com -Source azure-cli -Verbose
+
+    Only use the Azure CLI's sign-in, and show the chain's decisions.
+
+    .INPUTS
+    System.Uri, or objects with a Resource or Scope property (and optionally ClientId/ObjectId).
+
+    .OUTPUTS
+    Azmi.ManagedToken: access_token (String, or SecureString with -AsSecureString), expires_in, expires_on, not_before,
+    resource, token_type, client_id (when known) as strings, and ExpiresOn (DateTimeOffset).
+
+    .LINK
+    about_Azmi
+
+    .LINK
+    Get-AzManagedIdentityChain
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Resource')]
+    [OutputType('Azmi.ManagedToken')]
+    param(
+        [Parameter(Mandatory, Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [Alias('Audience')]
+        [uri] $Resource,
+
+        [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
+        [string] $Scope,
+
+        [Parameter(ValueFromPipelineByPropertyName)]
+        [string] $ClientId,
+
+        [Parameter(ValueFromPipelineByPropertyName)]
+        [Alias('PrincipalId')]
+        [string] $ObjectId,
+
+        [Parameter()]
+        [string] $ResourceId,
+
+        [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
+        [string] $Source,
+
+        [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
+        [string[]] $Exclude,
+
+        [ValidateRange(1, 3600)]
+        [int] $TimeoutSec = 30,
+
+        [switch] $AsSecureString,
+
+        [switch] $Force
+    )
+    process {
+        $bound = @{} + $PSBoundParameters
+        $bound.TimeoutSec = $TimeoutSec
+        $requestArgs = @{ CommandName = $MyInvocation.MyCommand.Name; Bound = $bound }
+        if ($PSCmdlet.ParameterSetName -eq 'Resource') { $requestArgs.Resource = $Resource } else { $requestArgs.Scope = $Scope }
+        $params = New-AzmiTokenRequest @requestArgs
+        if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
+
+        $target = if ($params.resource) { $params.resource } else { $params.scope }
+        $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
+        if ($wantVerbose) {
+            $how = if ($Source) { "only $Source" } elseif ($Exclude) { "chain without $($Exclude -join ', ')" } else { 'the chain' }
+            Write-Verbose "Requesting a token for '$target' from $how."
+        }
+        $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec ($TimeoutSec + $script:BridgeSlackSec) -WantVerbose $wantVerbose
+        if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
+        if (-not $response.ok) {
+            $record = New-AzmiErrorRecord -CommandName $MyInvocation.MyCommand.Name -Fault $response.error -Target $target
+            if ($response.error.code -eq 'ERR_BRIDGE' -and $response.error.condition -in 'NodeNotFound', 'BridgeNotFound') {
+                $PSCmdlet.ThrowTerminatingError($record)
+            }
+            $PSCmdlet.WriteError($record)
+            return
+        }
+        $token = ConvertTo-AzmiManagedToken -Result $response.result -AsSecureString $AsSecureString.IsPresent
+        if ($wantVerbose) { Write-Verbose "Token for '$($token.resource)' ($($token.token_type)) expires $($token.ExpiresOn.ToString('u'))." }
+        $token
+    }
+}
