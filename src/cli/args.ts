@@ -169,3 +169,20 @@ function distance(a: string, b: string): number {
   }
   return row[b.length];
 }
+
+/**
+ * An option the layer below rejected at its public edge (`TypeError` /
+ * `RangeError`, per the style guide) came from the command line, so it is a
+ * usage error (exit 2); anything else passes through unchanged.
+ *
+ * @example
+ * ```ts
+ * catch (e) { return reportError("serve", asUsageError("serve", e)); }
+ * ```
+ */
+export function asUsageError(command: string, error: unknown): unknown {
+  if (error instanceof TypeError || error instanceof RangeError) {
+    return new UsageError(command, error.message.replace(/\.$/, ""));
+  }
+  return error;
+}

@@ -9,8 +9,9 @@
  * azmi serve --json | head -1 | jq -r .env.IDENTITY_ENDPOINT
  * ```
  */
+import type { FaultOptions } from "../serve/faults";
 import type { RunningServer, ServeOptions } from "../serve/server";
-import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
+import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, formatEnv, isLoopbackHost } from "./dialects";
 import { ExitCode, note, reportError } from "./output";
 
@@ -45,11 +46,14 @@ Options:
                          unknown ones get IMDS's "Identity not found"
   --accept-any-identity  Mint a distinct identity for any client id instead
   --faults SPEC          Fault mode for resilience tests, comma-separated key=value:
-                           rate=0.2            share of requests that fail (0..1)
-                           statuses=429+503    statuses to answer with (429, 410, 500, 503, ...)
+                           rate=0.2            share of token requests that fail (0..1)
+                           statuses=429+503    what a failing request gets: 403 (Docker Desktop's
+                                               "unreachable network"), 404, 410, 429, 500, 502, 503,
+                                               504, or delay (default 429+410+500+503)
                            retry-after=2       Retry-After seconds on 429/503
-                           delay-ms=200        delay every answer
-                           sequence=500+500    answer the next requests with these, then normally
+                           delay-ms=2000       length of a delay fault
+                           sequence=500+500+ok exact answers for the next requests, then rate applies
+                           seed=7              make the random choice reproducible
   --json                 Print ONE JSON line: {"url","port","host","env":{...},
                          "dialects":{...},"issuer","jwks_uri"}, nothing else on stdout
   -h, --help             Show this help
@@ -61,8 +65,8 @@ Exit codes: 0 stopped by SIGINT/SIGTERM   1 could not start (e.g. port in use)
             2 usage error
 `;
 
-/** Keys `--faults` accepts, with the option each sets (agreed with src/serve/faults.ts). */
-const FAULT_KEYS = ["rate", "statuses", "retry-after", "delay-ms", "sequence"] as const;
+/** Keys `--faults` accepts (the shape of `FaultOptions` in src/serve/faults.ts). */
+const FAULT_KEYS = ["rate", "statuses", "retry-after", "delay-ms", "sequence", "seed"] as const;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -90,60 +94,71 @@ export function parseServeArgs(argv: readonly string[]): { help: boolean; json: 
       return { clientId: id };
     });
   }
-  if (a.faults !== undefined) options.faults = parseFaults(a.faults as string) as ServeOptions["faults"];
+  if (a.faults !== undefined) options.faults = parseFaults(a.faults as string);
   return { help: a.help === true, json: a.json === true, options };
 }
 
 /**
- * `--faults rate=0.2,statuses=429+503,retry-after=2` as the server's fault options.
+ * `--faults rate=0.2,statuses=429+503,retry-after=2` as the server's
+ * `FaultOptions`; the server's own validation decides what is allowed, and
+ * its complaint becomes a usage error (exit 2).
  *
  * @example
  * ```ts
- * parseFaults("sequence=500+500"); // { sequence: [500, 500] }
+ * parseFaults("sequence=500+500+ok"); // { sequence: [500, 500, "ok"] }
  * ```
  */
-export function parseFaults(spec: string): Record<string, unknown> {
+export function parseFaults(spec: string): FaultOptions {
   const out: Record<string, unknown> = {};
   const bad = (why: string) =>
     new UsageError("serve", `--faults ${why}; example: --faults rate=0.2,statuses=429+503,retry-after=2`);
-  const statuses = (key: string, text: string) =>
+  const steps = (key: string, text: string) =>
     text.split("+").map((s) => {
-      if (!/^[1-5]\d\d$/.test(s)) throw bad(`${key} must be HTTP statuses joined by '+' (got '${s}')`);
-      return Number(s);
+      if (/^\d{3}$/.test(s)) return Number(s);
+      if (s === "delay" || (s === "ok" && key === "sequence")) return s;
+      throw bad(`${key} must be HTTP statuses${key === "sequence" ? ", delay or ok" : " or delay"} joined by '+' (got '${s}')`);
     });
+  const whole = (key: string, text: string) => {
+    if (!/^\d+$/.test(text)) throw bad(`${key} must be a whole number (got '${text}')`);
+    return Number(text);
+  };
   for (const part of spec.split(",")) {
     const eq = part.indexOf("=");
     if (eq <= 0) throw bad(`needs key=value pairs (got '${part}')`);
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (!(FAULT_KEYS as readonly string[]).includes(key)) throw bad(`has an unknown key '${key}' (keys: ${FAULT_KEYS.join(", ")})`);
-    if (out[key] !== undefined) throw bad(`sets ${key} twice`);
-    switch (key) {
-      case "rate": {
-        const rate = Number(value);
-        if (!/^(?:0|1|0?\.\d+|1\.0*)$/.test(value) || !(rate >= 0 && rate <= 1)) throw bad(`rate must be between 0 and 1 (got '${value}')`);
-        out.rate = rate;
-        break;
-      }
-      case "statuses":
-        out.statuses = statuses(key, value);
-        break;
-      case "sequence":
-        out.sequence = statuses(key, value);
-        break;
-      case "retry-after":
-        out.retryAfterSec = parseWholeNumber(value, "faults retry-after", "serve", 0, 3600);
-        break;
-      case "delay-ms":
-        out.delayMs = parseWholeNumber(value, "faults delay-ms", "serve", 0, 600_000);
-        break;
+    if (Object.prototype.hasOwnProperty.call(out, FAULT_OPTION[key])) throw bad(`sets ${key} twice`);
+    if (key === "rate") {
+      if (!/^\d*\.?\d+$/.test(value)) throw bad(`rate must be a number between 0 and 1 (got '${value}')`);
+      out.rate = Number(value);
+    } else if (key === "statuses" || key === "sequence") {
+      out[key] = steps(key, value);
+    } else {
+      out[FAULT_OPTION[key]] = whole(key, value);
     }
   }
-  if (out.rate !== undefined && out.statuses === undefined && out.delayMs === undefined) {
-    throw bad("rate needs statuses=… (or delay-ms=…) to say what a failing request gets");
+  try {
+    const { validateFaults } = require("../serve/faults") as typeof import("../serve/faults");
+    validateFaults(out as FaultOptions);
+  } catch (e) {
+    // "faults.rate must be …" → "--faults rate must be …"
+    const message = (e as Error).message.replace(/^faults\.(\w+)/, (_, k: string) => OPTION_FLAG[k] ?? k).replace(/\.$/, "");
+    throw bad(message);
   }
-  return out;
+  return out as FaultOptions;
 }
+
+/** `--faults` key → FaultOptions property, and back for messages. */
+const FAULT_OPTION: Record<string, string> = {
+  rate: "rate",
+  statuses: "statuses",
+  sequence: "sequence",
+  seed: "seed",
+  "retry-after": "retryAfterSec",
+  "delay-ms": "delayMs",
+};
+const OPTION_FLAG: Record<string, string> = Object.fromEntries(Object.entries(FAULT_OPTION).map(([k, v]) => [v, k]));
 
 /**
  * Run `azmi serve`; resolves to the exit code once the server has stopped.
@@ -169,7 +184,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const { startServer } = require("../serve/server") as typeof import("../serve/server");
     server = await startServer({ ...parsed.options, onWarning: (msg: string) => note(`azmi serve: warning: ${msg}`) });
   } catch (e) {
-    return reportError("serve", e);
+    return reportError("serve", asUsageError("serve", e));
   }
   process.stdout.write(parsed.json ? `${JSON.stringify(describeServer(server))}\n` : renderServer(server));
   return waitForSignal(server);

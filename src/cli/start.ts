@@ -13,7 +13,7 @@
  * ```
  */
 import type { RunningServer } from "../serve/server";
-import { parseArgs, parseWholeNumber, type FlagSpecs } from "./args";
+import { asUsageError, parseArgs, parseWholeNumber, type FlagSpecs } from "./args";
 import { isLoopbackHost } from "./dialects";
 import { ExitCode, exitAfterFlush, note, reportError } from "./output";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
@@ -74,7 +74,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     const { startServer } = require("../serve/server") as typeof import("../serve/server");
     server = await startServer({ host, port, issuer: "local", stateFile: true, onWarning: (m: string) => note(`azmi: warning: ${m}`) });
   } catch (e) {
-    return reportError("start", e);
+    return reportError("start", asUsageError("start", e));
   }
 
   try {

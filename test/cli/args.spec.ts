@@ -59,16 +59,24 @@ const USAGE_CASES: [string[], string][] = [
     "azmi serve: --identity must be a client id (a GUID like 00000000-0000-0000-0000-000000000000), got 'not-a-guid'",
   ],
   [
-    ["serve", "--faults", "rate=0.5"],
-    "azmi serve: --faults rate needs statuses=… (or delay-ms=…) to say what a failing request gets; example: --faults rate=0.2,statuses=429+503,retry-after=2",
+    ["serve", "--faults", "rate=2"],
+    "azmi serve: --faults rate must be between 0 and 1 (a share of requests); got 2; example: --faults rate=0.2,statuses=429+503,retry-after=2",
   ],
   [
     ["serve", "--faults", "statuses=429+abc"],
-    "azmi serve: --faults statuses must be HTTP statuses joined by '+' (got 'abc'); example: --faults rate=0.2,statuses=429+503,retry-after=2",
+    "azmi serve: --faults statuses must be HTTP statuses or delay joined by '+' (got 'abc'); example: --faults rate=0.2,statuses=429+503,retry-after=2",
+  ],
+  [
+    ["serve", "--faults", "statuses=418"],
+    'azmi serve: --faults statuses: 418 is not supported; use 403, 404, 410, 429, 500, 502, 503, 504 or "delay"; example: --faults rate=0.2,statuses=429+503,retry-after=2',
+  ],
+  [
+    ["serve", "--faults", "sequence=500,sequence=ok"],
+    "azmi serve: --faults sets sequence twice; example: --faults rate=0.2,statuses=429+503,retry-after=2",
   ],
   [
     ["serve", "--faults", "mode=chaos"],
-    "azmi serve: --faults has an unknown key 'mode' (keys: rate, statuses, retry-after, delay-ms, sequence); example: --faults rate=0.2,statuses=429+503,retry-after=2",
+    "azmi serve: --faults has an unknown key 'mode' (keys: rate, statuses, retry-after, delay-ms, sequence, seed); example: --faults rate=0.2,statuses=429+503,retry-after=2",
   ],
   [["env", "--shell", "fish"], "azmi env: --shell must be one of bash, pwsh, docker, compose (got 'fish')"],
   [

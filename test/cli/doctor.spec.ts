@@ -1,0 +1,73 @@
+/**
+ * `azmi doctor`: the waterfall and the JSON report, against a loopback App
+ * Service endpoint, and exit 3 when no link answers. Never the token.
+ */
+import * as assert from "node:assert/strict";
+import { cleanEnv, cleanupTemp, deadPort, runAzmi, startFakeAppService, type FakeAppService } from "./support";
+
+const LINKS = ["environment", "workload-identity", "managed-identity", "azure-cli", "azure-powershell", "azure-developer-cli"];
+
+describe("azmi doctor", function () {
+  let fake: FakeAppService;
+  beforeEach(async () => {
+    fake = await startFakeAppService();
+  });
+  afterEach(() => fake.close());
+  after(cleanupTemp);
+
+  it("--json reports every link in chain order, the winner and the transport; exit 0", async () => {
+    const r = await runAzmi(["doctor", "--json"], cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout.split("\n").length, 2, "one JSON line");
+    const report = JSON.parse(r.stdout) as {
+      resource: string;
+      links: { link: string; credential: string; outcome: string; reason: string; ms: number }[];
+      winner: string;
+      transport: string;
+      tokenAcquired: boolean;
+    };
+    assert.equal(report.resource, "https://management.azure.com/");
+    assert.deepEqual(report.links.map((l) => l.link), LINKS);
+    assert.deepEqual(
+      report.links.map((l) => l.outcome),
+      ["unavailable", "unavailable", "selected", "skipped", "skipped", "skipped"],
+    );
+    for (const l of report.links) {
+      assert.equal(typeof l.reason, "string");
+      assert.ok(typeof l.ms === "number" && l.ms >= 0);
+      assert.deepEqual(Object.keys(l), ["link", "credential", "outcome", "reason", "ms"]);
+    }
+    assert.equal(report.winner, "managed-identity");
+    assert.ok(report.transport === "native" || report.transport === "node");
+    assert.equal(report.tokenAcquired, true);
+    assert.ok(!r.stdout.includes(fake.token));
+  });
+
+  it("draws a waterfall without colour when not a terminal", async () => {
+    const r = await runAzmi(["doctor"], cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes("\x1b["), "no ANSI escapes");
+    const rows = r.stdout.split("\n").filter((l) => /^  \S/.test(l));
+    assert.deepEqual(rows.map((l) => l.trim().split(/\s+/)[0]), LINKS);
+    assert.match(rows[2], /^  managed-identity\s+✔ selected\s+\|[ █]*█[ █]*\|\s+[\d.]+ ms  /);
+    assert.match(rows[0], /○ unavailable/);
+    assert.match(rows[3], /· skipped\s+\| {32}\|\s+-/);
+    assert.match(r.stdout, /^✔ managed-identity answered in [\d.]+ ms/m);
+    assert.ok(!r.stdout.includes(fake.token));
+  });
+
+  it("exit 3 and a verdict when no link answers", async () => {
+    const port = await deadPort();
+    const r = await runAzmi(["doctor", "--json"], cleanEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` }));
+    assert.equal(r.code, 3, r.stderr);
+    const report = JSON.parse(r.stdout) as { winner: unknown; links: { outcome: string }[]; tokenAcquired: boolean };
+    assert.equal(report.winner, null);
+    assert.equal(report.tokenAcquired, false);
+    assert.ok(report.links.every((l) => l.outcome !== "selected"));
+
+    const text = await runAzmi(["doctor"], cleanEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` }));
+    assert.equal(text.code, 3);
+    assert.match(text.stdout, /^✘ no link answered/m);
+  });
+});

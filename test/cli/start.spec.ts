@@ -1,0 +1,55 @@
+/**
+ * `npm start` (`node dist/src/cli/start.js`): starts the offline endpoint,
+ * fetches a token through the chain against it, prints it in MSI shape and
+ * the variables for other shells, serves until SIGINT, exits 0.
+ */
+import * as assert from "node:assert/strict";
+import { cleanEnv, cleanupTemp, collect, exited, runAzmi, spawnNode, START_JS, until } from "./support";
+
+describe("npm start", function () {
+  after(cleanupTemp);
+
+  it("prints a token fetched through the chain (MSI shape), the variables, serves, and exits 0 on SIGINT", async () => {
+    // Competing identity configuration in the user's shell must not win over the local endpoint.
+    const env = cleanEnv({ MSI_ENDPOINT: "http://127.0.0.1:9/nothing", AZURE_TOKEN_CREDENTIALS: "dev" });
+    const child = spawnNode(START_JS, [], env);
+    let out = "";
+    let err = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+    try {
+      await until(() => out.includes("Press Ctrl-C to stop.\n") || child.exitCode !== null, 20_000);
+      assert.equal(child.exitCode, null, `still serving; stderr=${err}`);
+
+      const [first] = out.split("\n");
+      const msi = JSON.parse(first) as Record<string, string>;
+      assert.deepEqual(Object.keys(msi).slice(0, 6), ["access_token", "expires_in", "expires_on", "not_before", "resource", "token_type"]);
+      assert.equal(msi.resource, "https://management.azure.com/");
+      assert.match(msi.access_token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+      assert.match(err, /^azmi: token for https:\/\/management\.azure\.com\/ fetched through the chain \(managed-identity: /m);
+      assert.ok(!err.includes(msi.access_token), "token not on stderr");
+
+      // The variables for other shells, grouped by dialect; and the server really is serving them.
+      const port = /managed-identity endpoint at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
+      assert.ok(port, out);
+      assert.match(out, /^# app-service — /m);
+      assert.match(out, new RegExp(`^export IDENTITY_ENDPOINT='http://127\\.0\\.0\\.1:${port}/`, "m"));
+      const viaEnv = await runAzmi(["env"], env);
+      assert.equal(viaEnv.code, 0, viaEnv.stderr);
+      assert.ok(out.includes(viaEnv.stdout), "azmi env in another shell prints the same app-service exports");
+
+      child.kill("SIGINT");
+      assert.deepEqual(await exited(child), { code: 0, signal: null });
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  it("bad input exits 2 with one line", async () => {
+    const r = await collect(spawnNode(START_JS, ["--port", "x"], cleanEnv()));
+    assert.deepEqual(
+      [r.code, r.stdout, r.stderr],
+      [2, "", "azmi start: --port must be a whole number between 0 and 65535 (got 'x')\n"],
+    );
+  });
+});
