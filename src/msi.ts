@@ -16,9 +16,21 @@
  * console.log(msi.access_token, msi.expires_on);
  * ```
  */
-import type { ChainReport, LinkName, MsiTokenResponse, TokenCredential } from "./credentials/types";
-import { AzmiError, ErrorCode } from "./errors";
-import { registerSecret } from "./log";
+import type { DefaultAzureCredential } from "./credentials/defaultAzureCredential";
+import { clientIdFromClaims, decodeJwtClaims } from "./credentials/jwtClaims";
+import { resourceToScope, scopeToResource } from "./credentials/scopes";
+import type {
+  AzmiAccessToken,
+  AzmiGetTokenOptions,
+  ChainReport,
+  LinkName,
+  MsiTokenResponse,
+  TokenCredential,
+  TokenWithReport,
+} from "./credentials/types";
+import { reasonOf } from "./credentials/unavailable";
+import { AzmiError, ErrorCode, isUnavailable } from "./errors";
+import { redact, registerSecret } from "./log";
 
 /** Options of {@link getManagedToken} and {@link diagnose}. */
 export interface GetManagedTokenOptions {
@@ -72,6 +84,9 @@ export interface ManagedTokenWithReport {
 /**
  * A token for one resource, in the exact MSI endpoint JSON shape.
  *
+ * @throws AzmiError `ERR_INVALID_ARGUMENT` for bad options, `ERR_BUDGET_EXCEEDED` when `timeoutMs`
+ *   passed, or the chain's error (`AuthenticationError`, `AggregateAuthenticationError`).
+ *
  * @example
  * ```ts
  * const { access_token } = await getManagedToken({ scope: "https://storage.azure.com/.default" });
@@ -85,7 +100,8 @@ export async function getManagedToken(options: GetManagedTokenOptions): Promise<
 
 /**
  * Like {@link getManagedToken} but never throws for chain outcomes: returns
- * the MSI object (or the error) together with the chain report.
+ * the MSI object (or the error) together with the chain report. Invalid
+ * options still throw.
  *
  * @example
  * ```ts
@@ -93,14 +109,13 @@ export async function getManagedToken(options: GetManagedTokenOptions): Promise<
  * ```
  */
 export async function getManagedTokenWithReport(options: GetManagedTokenOptions): Promise<ManagedTokenWithReport> {
-  void options;
-  void registerSecret;
-  throw new AzmiError(ErrorCode.InvalidArgument, "getManagedToken is not implemented yet");
+  return run(options, options.forceRefresh ? { forceRefresh: true } : {});
 }
 
 /**
  * Walk the chain for one resource and report every link; the token itself is
- * never returned.
+ * never returned. Ignores the remembered winner and azmi's token cache so the
+ * report shows what the chain finds now.
  *
  * @example
  * ```ts
@@ -109,6 +124,196 @@ export async function getManagedTokenWithReport(options: GetManagedTokenOptions)
  * ```
  */
 export async function diagnose(options: GetManagedTokenOptions): Promise<DiagnoseResult> {
-  void options;
-  throw new AzmiError(ErrorCode.InvalidArgument, "diagnose is not implemented yet");
+  const { resource, scope } = resolveTarget(options);
+  const { msi, report, error } = await run(options, { walkFromStart: true, forceRefresh: true });
+  const result: DiagnoseResult = { ...report, resource, scope, tokenAcquired: msi !== undefined };
+  if (msi) {
+    result.expiresOn = Number(msi.expires_on);
+    if (msi.client_id) result.clientId = msi.client_id;
+  } else if (error !== undefined) {
+    const e = error as { name?: string; code?: string; message?: string };
+    result.error = { name: e.name ?? "Error", message: redact(e.message ?? String(error)) };
+    if (e.code) result.error.code = e.code;
+  }
+  return result;
+}
+
+/**
+ * Converts a token to the MSI JSON shape: numbers as strings in seconds,
+ * `expires_in` counted from `now`, `not_before` from the token (or its JWT
+ * `nbf`) else now, `client_id` only when known.
+ *
+ * @example
+ * ```ts
+ * toMsiResponse(token, "https://vault.azure.net");
+ * ```
+ */
+export function toMsiResponse(token: AzmiAccessToken, resource: string, now: number = Date.now()): MsiTokenResponse {
+  registerSecret(token.token);
+  const nowSec = Math.floor(now / 1000);
+  const expiresOn = Math.floor(token.expiresOnTimestamp / 1000);
+  const claims = token.notBeforeTimestamp === undefined || token.clientId === undefined ? decodeJwtClaims(token.token) : undefined;
+  const notBefore =
+    token.notBeforeTimestamp !== undefined
+      ? Math.floor(token.notBeforeTimestamp / 1000)
+      : typeof claims?.nbf === "number"
+        ? Math.floor(claims.nbf)
+        : nowSec;
+  const msi: MsiTokenResponse = {
+    access_token: token.token,
+    expires_in: String(Math.max(0, expiresOn - nowSec)),
+    expires_on: String(expiresOn),
+    not_before: String(notBefore),
+    resource,
+    token_type: token.tokenType ?? "Bearer",
+  };
+  const clientId = token.clientId ?? clientIdFromClaims(claims);
+  if (clientId) msi.client_id = clientId;
+  return msi;
+}
+
+/** Forget the process-wide chains (tests; the bridge after `env` changes is handled by the key). */
+export function resetManagedTokenChains(): void {
+  chains.clear();
+}
+
+// ---------------------------------------------------------------------------
+
+/** Variables that change what a chain would do; part of the memo key so an env change gets a new chain. */
+const CHAIN_ENV_VARS = [
+  "AZURE_TOKEN_CREDENTIALS", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET",
+  "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+  "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST",
+  "AZURE_ADDITIONALLY_ALLOWED_TENANTS", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+  "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET", "DEFAULT_IDENTITY_CLIENT_ID", "PATH",
+];
+
+/** One DefaultAzureCredential per distinct option set and environment, for the life of the process. */
+const chains = new Map<string, DefaultAzureCredential>();
+const MAX_CHAINS = 32;
+
+function chainFor(options: GetManagedTokenOptions): DefaultAzureCredential {
+  const env = options.env ?? process.env;
+  const key = JSON.stringify([
+    options.clientId, options.objectId, options.resourceId, options.tenantId, options.only,
+    options.exclude ? [...options.exclude].sort() : undefined, options.probeBudgetMs,
+    CHAIN_ENV_VARS.map((n) => env[n]),
+  ]);
+  let chain = chains.get(key);
+  if (!chain) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DefaultAzureCredential: Dac } = require("./credentials/defaultAzureCredential") as typeof import("./credentials/defaultAzureCredential");
+    chain = new Dac({
+      managedIdentityClientId: options.clientId,
+      managedIdentityObjectId: options.objectId,
+      managedIdentityResourceId: options.resourceId,
+      tenantId: options.tenantId,
+      only: options.only,
+      exclude: options.exclude,
+      probeBudgetMs: options.probeBudgetMs,
+      env,
+    });
+    if (chains.size >= MAX_CHAINS) chains.delete(chains.keys().next().value!);
+    chains.set(key, chain);
+  }
+  return chain;
+}
+
+function resolveTarget(options: GetManagedTokenOptions): { resource: string; scope: string } {
+  if (options === null || typeof options !== "object") {
+    throw new AzmiError(ErrorCode.InvalidArgument, "getManagedToken needs an options object, e.g. { resource: 'https://management.azure.com' }.");
+  }
+  const { resource, scope } = options;
+  if ((resource === undefined) === (scope === undefined)) {
+    throw new AzmiError(
+      ErrorCode.InvalidArgument,
+      "Give exactly one of resource (e.g. 'https://management.azure.com') or scope (e.g. 'https://management.azure.com/.default').",
+    );
+  }
+  if (resource !== undefined) {
+    if (typeof resource !== "string" || resource.length === 0) {
+      throw new AzmiError(ErrorCode.InvalidArgument, "resource must be a non-empty string, e.g. 'https://management.azure.com'.");
+    }
+    return { resource, scope: resourceToScope(resource) };
+  }
+  if (typeof scope !== "string" || scope.length === 0 || /\s/.test(scope)) {
+    throw new AzmiError(ErrorCode.InvalidArgument, "scope must be one non-empty scope without spaces, e.g. 'https://management.azure.com/.default'.");
+  }
+  return { resource: scopeToResource(scope), scope };
+}
+
+function validate(options: GetManagedTokenOptions): void {
+  const selectors = (["clientId", "objectId", "resourceId"] as const).filter((k) => options[k] !== undefined);
+  if (selectors.length > 1) {
+    throw new AzmiError(
+      ErrorCode.InvalidArgument,
+      `Only one of clientId, objectId or resourceId can select the identity (got ${selectors.join(" and ")}).`,
+    );
+  }
+  if (options.timeoutMs !== undefined && (typeof options.timeoutMs !== "number" || !Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
+    throw new AzmiError(ErrorCode.InvalidArgument, `timeoutMs must be a positive number of milliseconds; got ${String(options.timeoutMs)}.`);
+  }
+  if (options.credential !== undefined && typeof (options.credential as { getToken?: unknown }).getToken !== "function") {
+    throw new AzmiError(ErrorCode.InvalidArgument, "credential must be a TokenCredential (an object with getToken).");
+  }
+}
+
+interface Reporting {
+  getTokenWithReport(scopes: string, options: AzmiGetTokenOptions): Promise<TokenWithReport>;
+  readonly lastReport?: ChainReport;
+}
+
+async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions): Promise<ManagedTokenWithReport> {
+  const { resource, scope } = resolveTarget(options);
+  validate(options);
+  const credential: TokenCredential = options.credential ?? chainFor(options);
+  const reporting = typeof (credential as Partial<Reporting>).getTokenWithReport === "function" ? (credential as unknown as Reporting) : undefined;
+  const controller = options.timeoutMs !== undefined ? new AbortController() : undefined;
+  const getOptions: AzmiGetTokenOptions = { ...extra };
+  if (options.tenantId) getOptions.tenantId = options.tenantId;
+  if (controller) getOptions.abortSignal = controller.signal;
+  const started = performance.now();
+
+  const attempt: Promise<TokenWithReport> = reporting
+    ? reporting.getTokenWithReport(scope, getOptions)
+    : single(credential, scope, getOptions, started);
+
+  let outcome: TokenWithReport;
+  if (controller) {
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<TokenWithReport>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        const error = new AzmiError(
+          ErrorCode.BudgetExceeded,
+          `No token for ${resource} within timeoutMs=${options.timeoutMs} ms; run 'azmi doctor' to see which link is slow.`,
+        );
+        resolve({ report: reporting?.lastReport ?? { links: [], transport: "node", ms: performance.now() - started }, error });
+      }, options.timeoutMs);
+      timer.unref?.();
+    });
+    outcome = await Promise.race([attempt, budget]);
+    clearTimeout(timer);
+    attempt.catch(() => undefined);
+  } else {
+    outcome = await attempt;
+  }
+  if (outcome.token) return { msi: toMsiResponse(outcome.token, resource), report: outcome.report };
+  return { report: outcome.report, error: outcome.error };
+}
+
+/** A report for a plain TokenCredential given as `credential`. */
+async function single(credential: TokenCredential, scope: string, options: AzmiGetTokenOptions, started: number): Promise<TokenWithReport> {
+  const name = credential.constructor?.name ?? "TokenCredential";
+  const finish = (outcome: "selected" | "unavailable" | "failed", reason: string): ChainReport => {
+    const ms = performance.now() - started;
+    return { links: [{ link: name, credential: name, outcome, reason, ms }], transport: "node", ms, ...(outcome === "selected" ? { winner: name } : {}) };
+  };
+  try {
+    const token = (await credential.getToken(scope, options)) as AzmiAccessToken | null;
+    if (!token) return { report: finish("unavailable", "returned no token"), error: new AzmiError(ErrorCode.CredentialUnavailable, `${name} returned no token.`) };
+    return { token, report: finish("selected", "token acquired") };
+  } catch (error) {
+    return { report: finish(isUnavailable(error) ? "unavailable" : "failed", reasonOf(error)), error };
+  }
 }

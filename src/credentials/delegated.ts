@@ -48,6 +48,11 @@ export abstract class DelegatedCredential implements TokenCredential {
     return undefined;
   }
 
+  /** Turns an `@azure/identity` error into azmi's shape (see {@link mapDelegatedError}). */
+  protected mapError(error: unknown): Error {
+    return mapDelegatedError(this.credentialName, error);
+  }
+
   /** One line saying what this link would use, e.g. `client secret for app 1234… in tenant contoso`. */
   describe(): string {
     const missing = this.availability();
@@ -86,7 +91,7 @@ export abstract class DelegatedCredential implements TokenCredential {
       this.inner ??= this.createInner(loadAzureIdentity());
       token = await this.inner.getToken(scopes, options);
     } catch (error) {
-      const mapped = mapDelegatedError(this.credentialName, error);
+      const mapped = this.mapError(error);
       this.log().info("getToken", `${mapped.name}: ${mapped.message.split("\n", 1)[0]}`);
       throw mapped;
     }
@@ -151,6 +156,38 @@ export function mapDelegatedError(credential: string, error: unknown): Error {
   }
   return new AuthenticationError(`${credential} authentication failed: ${message.split("\n", 1)[0]}`, {
     code: ErrorCode.AuthenticationFailed,
+    cause: error,
+  });
+}
+
+/**
+ * An `AuthenticationError` for a link whose configuration is complete, so any
+ * failure is final (what `@azure/identity`'s EnvironmentCredential does: it
+ * turns every inner error into `AuthenticationError` 400 and its chain stops).
+ * The Entra error code and description are kept; MSAL's timestamps and trace
+ * ids are dropped.
+ *
+ * @example
+ * ```ts
+ * throw authenticationFailure("EnvironmentCredential", msalError);
+ * ```
+ */
+export function authenticationFailure(credential: string, error: unknown): Error {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (isAzmiError(error) || name === "AbortError") return error as Error;
+  const e = error as { statusCode?: number; errorResponse?: { error?: string; errorDescription?: string } };
+  const raw = redact(error instanceof Error ? error.message : String(error));
+  let what: string;
+  if (name === "AuthenticationError" && e.errorResponse) {
+    what = `${e.errorResponse.error ?? "error"}${e.errorResponse.errorDescription ? `: ${e.errorResponse.errorDescription.split("\n", 1)[0]!.trim()}` : ""}`;
+  } else {
+    // MSAL: "invalid_client: Error(s): 7000215 - Timestamp: … - Description: AADSTS7000215: … Trace ID: …"
+    const code = /^([a-z_]+):/.exec(raw)?.[1];
+    const description = /Description: (.*?)(?: Trace ID:| - Correlation ID:|$)/.exec(raw)?.[1]?.trim();
+    what = code && description ? `${code}: ${description}` : raw.split("\n", 1)[0]!;
+  }
+  return new AuthenticationError(`${credential} authentication failed: ${redact(what).replace(/\.?$/, ".")}`, {
+    statusCode: e.statusCode ?? 400,
     cause: error,
   });
 }

@@ -17,7 +17,7 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import { registerSecret } from "../log";
-import { DelegatedCredential, type Unavailability } from "./delegated";
+import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
 import { passThrough, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
 import { checkTenantId, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
@@ -89,6 +89,11 @@ export class EnvironmentCredential extends DelegatedCredential {
 
   protected availability(): Unavailability | undefined {
     return this.missing;
+  }
+
+  /** Configured but refused ⇒ stop the chain, as `@azure/identity` does (spec §10 item 60). */
+  protected override mapError(error: unknown): Error {
+    return authenticationFailure(this.credentialName, error);
   }
 
   protected override configuredClientId(): string | undefined {
