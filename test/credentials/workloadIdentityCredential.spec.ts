@@ -1,0 +1,82 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { WorkloadIdentityCredential } from "../../src/credentials/workloadIdentityCredential";
+import { ErrorCode } from "../../src/errors";
+import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
+import { useCleanEnv } from "../support/env";
+import { tempDir } from "./support";
+
+const SCOPE = "https://storage.azure.com/.default";
+
+describe("WorkloadIdentityCredential (Entra HTTPS fake)", function () {
+  const env = useCleanEnv();
+  let entra: EntraFake;
+  let dir: string;
+  const federated = fakeAccessToken({ iss: "https://oidc.example", sub: "system:serviceaccount:default:app", aud: "api://AzureADTokenExchange" });
+
+  before(async () => {
+    dir = tempDir();
+    entra = await startEntraFake({ clients: { "wi-app": { federatedToken: federated } } });
+  });
+  after(async () => {
+    await entra.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => entra.requests.splice(0));
+
+  it("sends the trimmed token file as client_assertion (checklist 69) and returns the token", async () => {
+    const file = path.join(dir, "token");
+    fs.writeFileSync(file, `  ${federated}\n`);
+    env.set({ AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "wi-app", AZURE_FEDERATED_TOKEN_FILE: file, AZURE_AUTHORITY_HOST: entra.authorityHost });
+    const credential = new WorkloadIdentityCredential({ disableInstanceDiscovery: true, agent: entra.agent() });
+    const token = await credential.getToken(SCOPE);
+    assert.equal(token.token, entra.issued.at(-1));
+    assert.equal(token.clientId, "wi-app");
+    const [post] = entra.tokenRequests();
+    assert.equal(post!.form.client_assertion, federated);
+    assert.equal(post!.form.client_assertion_type, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    assert.equal(post!.form.client_id, "wi-app");
+  });
+
+  it("options override the environment", async () => {
+    const file = path.join(dir, "token2");
+    fs.writeFileSync(file, federated);
+    env.set({ AZURE_TENANT_ID: "other-tenant", AZURE_CLIENT_ID: "other-app", AZURE_FEDERATED_TOKEN_FILE: "/nonexistent", AZURE_AUTHORITY_HOST: entra.authorityHost });
+    const credential = new WorkloadIdentityCredential({
+      tenantId: entra.tenant, clientId: "wi-app", tokenFilePath: file, disableInstanceDiscovery: true, agent: entra.agent(),
+    });
+    await credential.getToken(SCOPE);
+    assert.equal(entra.tokenRequests()[0]!.tenant, entra.tenant);
+  });
+
+  it("missing settings ⇒ unavailable naming them, no request", async () => {
+    env.set({ AZURE_CLIENT_ID: "wi-app" });
+    await assert.rejects(new WorkloadIdentityCredential().getToken(SCOPE), (e: Error & { code: string; reason: string }) => {
+      assert.equal(e.name, "CredentialUnavailableError");
+      assert.equal(e.code, ErrorCode.CredentialUnavailable);
+      assert.equal(e.reason, "AZURE_TENANT_ID/AZURE_FEDERATED_TOKEN_FILE not set");
+      return true;
+    });
+    assert.equal(entra.requests.length, 0);
+  });
+
+  it("assertion rejected by Entra ⇒ unavailable, so a chain moves on (checklist 61)", async () => {
+    const file = path.join(dir, "bad");
+    fs.writeFileSync(file, fakeAccessToken({ sub: "someone-else" }));
+    env.set({ AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "wi-app", AZURE_FEDERATED_TOKEN_FILE: file, AZURE_AUTHORITY_HOST: entra.authorityHost });
+    const credential = new WorkloadIdentityCredential({ disableInstanceDiscovery: true, agent: entra.agent() });
+    await assert.rejects(credential.getToken(SCOPE), (e: Error & { code: string; reason: string }) => {
+      assert.equal(e.name, "CredentialUnavailableError");
+      assert.match(e.reason, /^Entra ID did not issue a token \(invalid_client: /);
+      assert.ok(!e.message.includes("eyJ"), "no JWT in the message");
+      return true;
+    });
+    assert.equal(entra.tokenRequests().length, 1);
+  });
+
+  it("non-https authority host is rejected", () => {
+    env.set({ AZURE_TENANT_ID: "contoso", AZURE_CLIENT_ID: "a", AZURE_FEDERATED_TOKEN_FILE: "/x", AZURE_AUTHORITY_HOST: "http://login.example" });
+    assert.throws(() => new WorkloadIdentityCredential(), /The authorityHost address must use the 'https' protocol\./);
+  });
+});
