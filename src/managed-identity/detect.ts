@@ -99,6 +99,12 @@ export function detectSource(env: NodeJS.ProcessEnv, options: DetectOptions = {}
   const thumbprint = get(env, "IDENTITY_SERVER_THUMBPRINT");
   if (identityEndpoint && identityHeader && thumbprint) {
     const url = parseEndpointVar("IDENTITY_ENDPOINT", identityEndpoint, "https://localhost:2377/metadata/identity/oauth2/token");
+    if (!/^[0-9a-f]{40}$/i.test(thumbprint.replace(/[\s:]/g, ""))) {
+      throw new CredentialUnavailableError(
+        `ManagedIdentityCredential: IDENTITY_SERVER_THUMBPRINT is not a SHA-1 thumbprint (40 hex digits) (${JSON.stringify(snippet(thumbprint))}). Set it to the Service Fabric endpoint certificate's thumbprint, or unset it.`,
+        { code: ErrorCode.InvalidEnvironment },
+      );
+    }
     return createServiceFabric(url, identityHeader, thumbprint);
   }
   if (identityEndpoint && identityHeader) {

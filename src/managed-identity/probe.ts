@@ -44,17 +44,15 @@ export interface ProbeOutcome {
 
 type ConnectProbe = (ip: string, port: number, timeoutMs: number) => Promise<ProbeResult>;
 
-/** The transport's bounded connect probe when it offers one, else a node:net one. */
+/** The active transport's bounded connect probe (native addon or node:net fallback). */
 function connectProbe(): ConnectProbe {
   try {
-    // The transport module exports getTransport() once the native transport lands.
-    const transport = require("../transport/http") as { getTransport?: () => { probe: ConnectProbe } };
-    if (typeof transport.getTransport === "function") {
-      const t = transport.getTransport();
-      return (ip, port, timeoutMs) => t.probe(ip, port, timeoutMs);
-    }
-  } catch {}
-  return netProbe;
+    const { activeTransport } = require("../transport/active") as { activeTransport: () => { probe: ConnectProbe } };
+    const t = activeTransport();
+    return (ip, port, timeoutMs) => t.probe(ip, port, timeoutMs);
+  } catch {
+    return netProbe; // transport module not built yet: same semantics via node:net
+  }
 }
 
 /** A bounded TCP connect with node:net (fallback only). */

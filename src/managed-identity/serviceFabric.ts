@@ -25,7 +25,7 @@ export function createServiceFabric(url: URL, secret: string, thumbprint: string
     name: "Service Fabric",
     url,
     endpoint: endpointOf(url),
-    pinnedThumbprint: thumbprint.replace(/[\s:]/g, ""),
+    pinnedThumbprint: thumbprint.replace(/[\s:]/g, "").toLowerCase(),
     checkSelector(selector: IdentitySelector) {
       if (selectedId(selector)) {
         throw unsupportedSelector(

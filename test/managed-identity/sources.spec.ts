@@ -1,0 +1,431 @@
+/**
+ * Wire shape of every source against its fake (checklist 16–19, 26, 30–32,
+ * 34, 36–40, 44, 45) and source precedence.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ManagedIdentityCredential } from "../../src/credentials/managedIdentityCredential";
+import { detectSource } from "../../src/managed-identity/detect";
+import { startFakeAppService } from "../fakes/appService";
+import { startFakeArc } from "../fakes/azureArc";
+import { startFakeCloudShell } from "../fakes/cloudShell";
+import { startFakeImds } from "../fakes/imds";
+import { startFakeMsi2017 } from "../fakes/machineLearning";
+import { closedPort, startRawServer } from "../fakes/rawServer";
+import { startFakeServiceFabric } from "../fakes/serviceFabric";
+import { assertNoSecrets, cleanupHomes, credential, rejection, safeEnv } from "./helpers";
+
+const VAULT = "https://vault.azure.net/.default";
+const CLIENT = "7a4c5b3e-1111-4222-8333-944455556666";
+const OBJECT = "0b1c2d3e-aaaa-4bbb-8ccc-ddddeeeeffff";
+const RESID = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1";
+
+describe("managed-identity/sources", () => {
+  after(cleanupHomes);
+
+  describe("IMDS", () => {
+    it("checklist 16/19: GET <override>/metadata/identity/oauth2/token with Metadata: true", async () => {
+      const imds = await startFakeImds();
+      try {
+        const c = credential(safeEnv(imds.env));
+        const token = await c.getToken(VAULT);
+        const [req] = imds.tokenRequests();
+        assert.equal(req!.method, "GET");
+        assert.equal(req!.path, "/metadata/identity/oauth2/token");
+        assert.equal(req!.rawQuery, "api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net");
+        assert.equal(req!.header("metadata"), "true");
+        assert.equal(req!.header("x-forwarded-for"), undefined);
+        assert.equal(token.token, imds.issued[0]);
+        assert.equal(token.resource, "https://vault.azure.net");
+        assert.equal(c.describe(), `IMDS at 127.0.0.1:${imds.port}`);
+      } finally {
+        await imds.close();
+      }
+    });
+
+    it("checklist 17: client_id / object_id / msi_res_id", async () => {
+      const imds = await startFakeImds({ identities: [{ clientId: CLIENT, objectId: OBJECT, resourceId: RESID }] });
+      try {
+        await credential(safeEnv(imds.env), { clientId: CLIENT }).getToken(VAULT);
+        await credential(safeEnv(imds.env), { objectId: OBJECT }).getToken(VAULT);
+        await credential(safeEnv(imds.env), { resourceId: RESID }).getToken(VAULT);
+        const q = imds.tokenRequests().map((r) => r.rawQuery.split("&").slice(2).join("&"));
+        assert.deepEqual(q, [`client_id=${CLIENT}`, `object_id=${OBJECT}`, `msi_res_id=${encodeURIComponent(RESID)}`]);
+      } finally {
+        await imds.close();
+      }
+    });
+
+    it("constructor form (clientId, options) like @azure/identity", async () => {
+      const imds = await startFakeImds({ identities: [{ clientId: CLIENT }] });
+      try {
+        await new ManagedIdentityCredential(CLIENT, { env: safeEnv(imds.env) }).getToken(VAULT);
+        assert.equal(imds.tokenRequests()[0]!.param("client_id"), CLIENT);
+      } finally {
+        await imds.close();
+      }
+    });
+
+    it("an override with a trailing slash or path prefix keeps one slash", () => {
+      const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:4000/" }));
+      assert.equal(s.kind === "imds" && s.url.href, "http://127.0.0.1:4000/metadata/identity/oauth2/token");
+      const d = detectSource({});
+      assert.equal(d.kind === "imds" && d.url.href, "http://169.254.169.254/metadata/identity/oauth2/token");
+    });
+  });
+
+  describe("App Service 2019", () => {
+    it("checklist 26: GET IDENTITY_ENDPOINT?api-version=2019-08-01&resource=… with X-IDENTITY-HEADER, no Metadata", async () => {
+      const app = await startFakeAppService();
+      try {
+        const c = credential(safeEnv(app.env));
+        const token = await c.getToken(VAULT);
+        const [req] = app.tokenRequests();
+        assert.equal(req!.method, "GET");
+        assert.equal(req!.path, "/MSI/token");
+        assert.equal(req!.rawQuery, "api-version=2019-08-01&resource=https%3A%2F%2Fvault.azure.net");
+        assert.equal(req!.header("x-identity-header"), app.secret);
+        assert.equal(req!.header("metadata"), undefined);
+        assert.equal(token.token, app.issued[0]);
+        assert.equal(token.clientId, "5e29463d-0000-4000-8000-00000000a000");
+        assert.equal(c.describe(), `App Service at 127.0.0.1:${app.port}`);
+        assert.ok(!c.describe().includes(app.secret));
+      } finally {
+        await app.close();
+      }
+    });
+
+    it("user-assigned: client_id / principal_id / mi_res_id", async () => {
+      const app = await startFakeAppService();
+      try {
+        await credential(safeEnv(app.env), { clientId: CLIENT }).getToken(VAULT);
+        await credential(safeEnv(app.env), { objectId: OBJECT }).getToken(VAULT);
+        await credential(safeEnv(app.env), { resourceId: RESID }).getToken(VAULT);
+        const q = app.tokenRequests().map((r) => r.rawQuery.split("&").slice(2).join("&"));
+        assert.deepEqual(q, [`client_id=${CLIENT}`, `principal_id=${OBJECT}`, `mi_res_id=${encodeURIComponent(RESID)}`]);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it("keeps a query already in IDENTITY_ENDPOINT", async () => {
+      const app = await startFakeAppService();
+      try {
+        await credential(safeEnv({ ...app.env, IDENTITY_ENDPOINT: `${app.url}/MSI/token?x=1` })).getToken(VAULT);
+        assert.equal(app.tokenRequests()[0]!.rawQuery, "x=1&api-version=2019-08-01&resource=https%3A%2F%2Fvault.azure.net");
+      } finally {
+        await app.close();
+      }
+    });
+  });
+
+  describe("Machine Learning / App Service 2017", () => {
+    it("checklist 30: GET …?api-version=2017-09-01&resource=…&clientid=… with secret and Metadata", async () => {
+      const ml = await startFakeMsi2017();
+      try {
+        const token = await credential(safeEnv(ml.env), { clientId: CLIENT }).getToken(VAULT);
+        const [req] = ml.tokenRequests();
+        assert.equal(req!.path, "/MSI/token/");
+        assert.equal(req!.rawQuery, `api-version=2017-09-01&resource=https%3A%2F%2Fvault.azure.net&clientid=${CLIENT}`);
+        assert.equal(req!.header("secret"), ml.secret);
+        assert.equal(req!.header("metadata"), "true");
+        assert.equal(token.token, ml.issued[0]);
+        // The fake answers with the Windows date format; the token is valid for ~1 h, not "expired now".
+        assert.ok(token.expiresOnTimestamp > Date.now() + 50 * 60_000);
+      } finally {
+        await ml.close();
+      }
+    });
+
+    it("system-assigned sends clientid=DEFAULT_IDENTITY_CLIENT_ID when set, nothing otherwise", async () => {
+      const ml = await startFakeMsi2017({ expiresOnFormat: "linux" });
+      try {
+        await credential(safeEnv({ ...ml.env, DEFAULT_IDENTITY_CLIENT_ID: OBJECT })).getToken(VAULT);
+        await credential(safeEnv(ml.env)).getToken(VAULT);
+        assert.equal(ml.tokenRequests()[0]!.param("clientid"), OBJECT);
+        assert.equal(ml.tokenRequests()[1]!.param("clientid"), undefined);
+      } finally {
+        await ml.close();
+      }
+    });
+
+    it("objectId/resourceId are refused before any request", async () => {
+      const ml = await startFakeMsi2017();
+      try {
+        const err = await rejection(credential(safeEnv(ml.env), { objectId: OBJECT }).getToken(VAULT));
+        assert.equal(err.name, "CredentialUnavailableError");
+        assert.equal(err.code, "ERR_MI_UNSUPPORTED_SELECTOR");
+        assert.match(err.message, /Only client id is supported/);
+        assert.equal(ml.requests.length, 0);
+      } finally {
+        await ml.close();
+      }
+    });
+  });
+
+  describe("Cloud Shell", () => {
+    it("checklist 31: POST, form body resource=…, Metadata, no query", async () => {
+      const shell = await startFakeCloudShell();
+      try {
+        const c = credential(safeEnv(shell.env));
+        const token = await c.getToken("https://management.azure.com/.default");
+        const [req] = shell.tokenRequests();
+        assert.equal(req!.method, "POST");
+        assert.equal(req!.target, "/oauth2/token");
+        assert.equal(req!.body, "resource=https%3A%2F%2Fmanagement.azure.com");
+        assert.equal(req!.header("metadata"), "true");
+        assert.equal(req!.header("content-type"), "application/x-www-form-urlencoded");
+        assert.equal(token.token, shell.issued[0]);
+        assert.equal(c.describe(), `Cloud Shell at 127.0.0.1:${shell.port}`);
+      } finally {
+        await shell.close();
+      }
+    });
+
+    it("checklist 32: a user-assigned id fails before any request", async () => {
+      const shell = await startFakeCloudShell();
+      try {
+        for (const sel of [{ clientId: CLIENT }, { objectId: OBJECT }, { resourceId: RESID }]) {
+          const err = await rejection(credential(safeEnv(shell.env), sel).getToken(VAULT));
+          assert.equal(err.name, "CredentialUnavailableError");
+          assert.equal(err.code, "ERR_MI_UNSUPPORTED_SELECTOR");
+          assert.match(err.message, /not supported for CloudShell/);
+        }
+        assert.equal(shell.requests.length, 0);
+      } finally {
+        await shell.close();
+      }
+    });
+
+    it("AudienceNotSupported (nested error) stops with AuthenticationError naming the code", async () => {
+      const shell = await startFakeCloudShell({ refuse: ["https://nope.example"] });
+      try {
+        const err = await rejection(credential(safeEnv(shell.env)).getToken("https://nope.example/.default"));
+        assert.equal(err.name, "AuthenticationError");
+        assert.equal(err.statusCode, 400);
+        assert.match(err.message, /Cloud Shell at 127\.0\.0\.1:\d+ refused the token request with 400: AudienceNotSupported "Audience https:\/\/nope\.example/);
+      } finally {
+        await shell.close();
+      }
+    });
+  });
+
+  describe("Azure Arc", () => {
+    it("checklist 34/36: first GET without Authorization, then Basic <key file contents>", async () => {
+      const arc = await startFakeArc();
+      try {
+        const c = credential(safeEnv(arc.env));
+        const token = await c.getToken(VAULT);
+        const [first, second] = arc.tokenRequests();
+        assert.equal(first!.rawQuery, "api-version=2020-06-01&resource=https%3A%2F%2Fvault.azure.net");
+        assert.equal(first!.header("metadata"), "true");
+        assert.equal(first!.header("authorization"), undefined);
+        assert.equal(second!.rawQuery, first!.rawQuery);
+        assert.equal(second!.header("authorization"), `Basic ${arc.key}`);
+        assert.equal(second!.header("metadata"), "true");
+        assert.equal(token.token, arc.issued[0]);
+        assert.equal(c.describe(), `Azure Arc at 127.0.0.1:${arc.port}`);
+      } finally {
+        await arc.close();
+      }
+    });
+
+    it("checklist 37: a realm outside the tokens folder is refused (no second request, key not read)", async () => {
+      const outside = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-arc-outside-"));
+      const evil = path.join(outside, "evil.key");
+      fs.writeFileSync(evil, "sec_outside_should_never_be_sent");
+      const arc = await startFakeArc({ realm: evil });
+      try {
+        const err = await rejection(credential(safeEnv(arc.env)).getToken(VAULT));
+        assert.equal(err.name, "AuthenticationError");
+        assert.equal(err.code, "ERR_MI_ARC_CHALLENGE");
+        assert.equal(err.message, `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${arc.port} named a key file outside ${arc.tokensDir} (${JSON.stringify(evil)}); refusing to read it.`);
+        assert.equal(arc.tokenRequests().length, 1);
+      } finally {
+        await arc.close();
+        fs.rmSync(outside, { recursive: true, force: true });
+      }
+    });
+
+    it("checklist 36: wrong extension, too large, symlink escape, missing header are refused", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-arc-rules-"));
+      const outside = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-arc-outside-"));
+      fs.writeFileSync(path.join(dir, "k.txt"), "x");
+      fs.writeFileSync(path.join(dir, "big.key"), "x".repeat(4097));
+      fs.writeFileSync(path.join(outside, "target.key"), "sec_symlink_target_never_sent");
+      fs.symlinkSync(path.join(outside, "target.key"), path.join(dir, "link.key"));
+      const cases: Array<[string | undefined, RegExp]> = [
+        [path.join(dir, "k.txt"), /without the \.key extension/],
+        [path.join(dir, "big.key"), /4097 bytes, more than the 4096/],
+        [path.join(dir, "link.key"), /links outside/],
+        [path.join(dir, "missing.key"), /cannot be read .*ENOENT/],
+      ];
+      try {
+        for (const [realm, pattern] of cases) {
+          const arc = await startFakeArc({ tokensDir: dir, realm });
+          try {
+            const err = await rejection(credential(safeEnv(arc.env)).getToken(VAULT));
+            assert.equal(err.code, "ERR_MI_ARC_CHALLENGE", err.message);
+            assert.match(err.message, pattern);
+            assert.equal(arc.tokenRequests().length, 1);
+          } finally {
+            await arc.close();
+          }
+        }
+        const noHeader = await startFakeArc({ faults: [{ status: 401, body: "" }] });
+        try {
+          const err = await rejection(credential(safeEnv(noHeader.env)).getToken(VAULT));
+          assert.equal(err.code, "ERR_MI_ARC_CHALLENGE");
+          assert.match(err.message, /without a WWW-Authenticate header/);
+        } finally {
+          await noHeader.close();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.rmSync(outside, { recursive: true, force: true });
+      }
+    });
+
+    it("checklist 39: user-assigned must be echoed (case-insensitive)", async () => {
+      const ok = await startFakeArc({ echo: CLIENT.toUpperCase() });
+      const bad = await startFakeArc({ echo: false });
+      try {
+        await credential(safeEnv(ok.env), { clientId: CLIENT }).getToken(VAULT);
+        assert.equal(ok.tokenRequests()[0]!.param("client_id"), CLIENT);
+        const err = await rejection(credential(safeEnv(bad.env), { resourceId: RESID }).getToken(VAULT));
+        assert.equal(err.name, "AuthenticationError");
+        assert.equal(err.code, "ERR_MI_IDENTITY_NOT_CONFIRMED");
+        assert.match(err.message, /msi_res_id not echoed/);
+        assertNoSecrets(err, [...bad.issued, bad.key]);
+      } finally {
+        await ok.close();
+        await bad.close();
+      }
+    });
+
+    it("is detected from the agent file when the env pair is absent", () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-himds-"));
+      try {
+        fs.writeFileSync(path.join(dir, "himds"), "");
+        const s = detectSource(safeEnv({ AZMI_ARC_HIMDS_PATH: path.join(dir, "himds") }));
+        assert.equal(s.kind, "azure-arc");
+        assert.equal(s.kind === "azure-arc" && s.url.href, "http://127.0.0.1:40342/metadata/identity/oauth2/token");
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe("Service Fabric", () => {
+    it("checklist 40/41: GET ?api-version=2019-07-01-preview with secret over TLS pinned to the thumbprint", async () => {
+      const sf = await startFakeServiceFabric();
+      try {
+        const c = credential(safeEnv(sf.env));
+        const token = await c.getToken(VAULT);
+        const [req] = sf.tokenRequests();
+        assert.equal(req!.rawQuery, "api-version=2019-07-01-preview&resource=https%3A%2F%2Fvault.azure.net");
+        assert.equal(req!.header("secret"), sf.secret);
+        assert.equal(token.token, sf.issued[0]);
+        assert.equal(c.describe(), `Service Fabric at 127.0.0.1:${sf.port}`);
+      } finally {
+        await sf.close();
+      }
+    });
+
+    it("checklist 41: a certificate with another thumbprint gets no request (AuthenticationError)", async () => {
+      const sf = await startFakeServiceFabric();
+      try {
+        const err = await rejection(credential(safeEnv({ ...sf.env, IDENTITY_SERVER_THUMBPRINT: "00".repeat(20) })).getToken(VAULT));
+        assert.equal(err.name, "AuthenticationError");
+        assert.equal(err.code, "ERR_TLS_THUMBPRINT_MISMATCH");
+        assert.equal(sf.tokenRequests().length, 0);
+        assertNoSecrets(err, [sf.secret]);
+      } finally {
+        await sf.close();
+      }
+    });
+
+    it("SecretHeaderNotFound stops with AuthenticationError; UAMI refused before any request", async () => {
+      const sf = await startFakeServiceFabric({ faults: [{ status: 401, headers: { "Content-Type": "application/json" }, body: '{"error":{"correlationId":"c","code":"SecretHeaderNotFound","message":"Secret is not found in the request headers."}}' }] });
+      try {
+        const err = await rejection(credential(safeEnv(sf.env)).getToken(VAULT));
+        assert.equal(err.name, "AuthenticationError");
+        assert.equal(err.statusCode, 401);
+        assert.match(err.message, /refused the token request with 401: SecretHeaderNotFound "Secret is not found in the request headers\."/);
+        const uami = await rejection(credential(safeEnv(sf.env), { clientId: CLIENT }).getToken(VAULT));
+        assert.equal(uami.code, "ERR_MI_UNSUPPORTED_SELECTOR");
+        assert.equal(sf.tokenRequests().length, 1);
+      } finally {
+        await sf.close();
+      }
+    });
+  });
+
+  describe("precedence (checklist 44/45)", () => {
+    const all = {
+      IDENTITY_ENDPOINT: "http://127.0.0.1:1/a",
+      IDENTITY_HEADER: "h_0123456789",
+      IDENTITY_SERVER_THUMBPRINT: "AB".repeat(20),
+      MSI_ENDPOINT: "http://127.0.0.1:1/b",
+      MSI_SECRET: "s_0123456789",
+      IMDS_ENDPOINT: "http://127.0.0.1:1",
+    };
+    it("SF > App Service > ML > Cloud Shell > Arc > IMDS", () => {
+      const order: Array<[Record<string, string | undefined>, string]> = [
+        [all, "service-fabric"],
+        [{ ...all, IDENTITY_SERVER_THUMBPRINT: undefined }, "app-service"],
+        [{ ...all, IDENTITY_SERVER_THUMBPRINT: undefined, IDENTITY_HEADER: undefined }, "machine-learning"],
+        [{ MSI_ENDPOINT: all.MSI_ENDPOINT, IDENTITY_ENDPOINT: all.IDENTITY_ENDPOINT, IMDS_ENDPOINT: all.IMDS_ENDPOINT }, "cloud-shell"],
+        [{ IDENTITY_ENDPOINT: all.IDENTITY_ENDPOINT, IMDS_ENDPOINT: all.IMDS_ENDPOINT }, "azure-arc"],
+        [{ IDENTITY_ENDPOINT: all.IDENTITY_ENDPOINT }, "imds"],
+        [{ IDENTITY_ENDPOINT: "", IDENTITY_HEADER: "", MSI_ENDPOINT: "" }, "imds"],
+      ];
+      for (const [vars, kind] of order) assert.equal(detectSource(safeEnv(vars)).kind, kind, JSON.stringify(vars));
+    });
+
+    it("token exchange preempts every endpoint; allowTokenExchange: false disables it", async () => {
+      const app = await startFakeAppService();
+      const imds = await startFakeImds();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-wi-"));
+      const file = path.join(dir, "token");
+      fs.writeFileSync(file, "federated-assertion-value");
+      const port = await closedPort();
+      const env = safeEnv({
+        ...app.env,
+        ...imds.env,
+        AZURE_CLIENT_ID: CLIENT,
+        AZURE_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        AZURE_FEDERATED_TOKEN_FILE: file,
+        AZURE_AUTHORITY_HOST: `https://127.0.0.1:${port}`,
+      });
+      try {
+        const c = credential(env, { timeBudgetMs: 5000 });
+        assert.equal(c.describe(), `token exchange (workload identity) for client ${CLIENT} via 127.0.0.1:${port}`);
+        const err = await rejection(c.getToken(VAULT));
+        assert.match(err.message, /^ManagedIdentityCredential: token exchange \(workload identity\) for client/);
+        assert.equal(app.requests.length + imds.requests.length, 0);
+        await credential(env, { allowTokenExchange: false }).getToken(VAULT);
+        assert.equal(app.tokenRequests().length, 1);
+      } finally {
+        await app.close();
+        await imds.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  it("an unanswered token request ends at the budget, not later (no hang)", async () => {
+    const server = await startRawServer(() => ({ hang: true }));
+    try {
+      const started = performance.now();
+      const err = await rejection(credential(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: server.url }), { timeBudgetMs: 300 }).getToken(VAULT));
+      assert.equal(err.name, "CredentialUnavailableError");
+      assert.equal(err.code, "ETIMEDOUT");
+      assert.ok(performance.now() - started < 3 * 300 + 500);
+    } finally {
+      await server.close();
+    }
+  });
+});
