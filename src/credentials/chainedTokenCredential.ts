@@ -117,7 +117,13 @@ export class ChainedTokenCredential implements TokenCredential {
    *   `AggregateAuthenticationError` (`ERR_ALL_CREDENTIALS_UNAVAILABLE`) when every link was unavailable.
    */
   getToken(scopes: string | string[], options: AzmiGetTokenOptions = {}): Promise<AzmiAccessToken> {
-    if (typeof scopes !== "string" || scopes.length === 0) checkScopes(scopes);
+    if (typeof scopes !== "string" || scopes.length === 0) {
+      try {
+        checkScopes(scopes);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     if (options.claims || options.forceRefresh || options.walkFromStart) return this.walk(scopes, options);
     const scopeKey = typeof scopes === "string" ? scopes : scopes.join(" ");
     const key = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;

@@ -1,0 +1,155 @@
+import * as assert from "node:assert/strict";
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { ChainedTokenCredential } from "../../src/credentials/chainedTokenCredential";
+import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../../src/errors";
+
+/** A small real credential whose behaviour the test scripts call by call. */
+class ScriptedCredential implements TokenCredential {
+  calls = 0;
+  constructor(
+    readonly credentialName: string,
+    public behaviour: "token" | "unavailable" | "fail" | "null",
+    private readonly lifetimeMs = 3600_000,
+  ) {}
+  describe(): string {
+    return `scripted ${this.credentialName}`;
+  }
+  async getToken(_scopes: string | string[], _options?: GetTokenOptions): Promise<AccessToken | null> {
+    this.calls++;
+    switch (this.behaviour) {
+      case "token":
+        return { token: `token-of-${this.credentialName}-${this.calls}-padding`, expiresOnTimestamp: Date.now() + this.lifetimeMs };
+      case "unavailable":
+        throw new CredentialUnavailableError(`${this.credentialName} is not here`);
+      case "null":
+        return null;
+      default:
+        throw new AuthenticationError(`${this.credentialName} said no`, { statusCode: 401 });
+    }
+  }
+}
+
+const SCOPE = "https://vault.azure.net/.default";
+
+describe("ChainedTokenCredential", () => {
+  it("continues on unavailable (and null), stops on AuthenticationError (checklist 59)", async () => {
+    const a = new ScriptedCredential("A", "unavailable");
+    const n = new ScriptedCredential("N", "null");
+    const b = new ScriptedCredential("B", "fail");
+    const c = new ScriptedCredential("C", "token");
+    const chain = new ChainedTokenCredential(a, n, b, c);
+    await assert.rejects(chain.getToken(SCOPE), { name: "AuthenticationError", message: "B said no" });
+    assert.deepEqual([a.calls, n.calls, b.calls, c.calls], [1, 1, 1, 0]);
+    const r = chain.lastReport!;
+    assert.deepEqual(
+      r.links.map((l) => [l.link, l.outcome, l.reason]),
+      [
+        ["A", "unavailable", "A is not here"],
+        ["N", "unavailable", "returned no token"],
+        ["B", "failed", "B said no"],
+        ["C", "skipped", "not tried: chain stopped at B"],
+      ],
+    );
+    assert.equal(r.winner, undefined);
+  });
+
+  it("all unavailable ⇒ AggregateAuthenticationError with every link's reason", async () => {
+    const chain = new ChainedTokenCredential(new ScriptedCredential("A", "unavailable"), new ScriptedCredential("B", "unavailable"));
+    await assert.rejects(chain.getToken(SCOPE), (e: Error & { code: string; errors: unknown[] }) => {
+      assert.equal(e.name, "AggregateAuthenticationError");
+      assert.equal(e.code, ErrorCode.AllCredentialsUnavailable);
+      assert.equal(e.errors.length, 2);
+      assert.equal(
+        e.message,
+        "ChainedTokenCredential authentication failed: no credential in the chain could get a token.\n  A: unavailable (A is not here)\n  B: unavailable (B is not here)",
+      );
+      return true;
+    });
+  });
+
+  it("remembers the winner: later walks skip earlier links; walks again when the winner becomes unavailable", async () => {
+    const a = new ScriptedCredential("A", "unavailable");
+    const b = new ScriptedCredential("B", "token");
+    const c = new ScriptedCredential("C", "token");
+    const chain = new ChainedTokenCredential(a, b, c);
+    await chain.getToken(SCOPE);
+    assert.deepEqual([a.calls, b.calls, c.calls], [1, 1, 0]);
+    assert.equal(chain.rememberedWinner, "B");
+    assert.equal(chain.lastReport!.links[2]!.reason, "not tried: B answered first");
+
+    await chain.getToken(SCOPE, { forceRefresh: true } as GetTokenOptions);
+    assert.deepEqual([a.calls, b.calls, c.calls], [1, 2, 0], "A not asked again");
+    assert.equal(chain.lastReport!.fromMemo, true);
+    assert.deepEqual(
+      chain.lastReport!.links.map((l) => [l.outcome, l.reason]),
+      [
+        ["skipped", "not tried: remembered winner B answered"],
+        ["selected", "scripted B"],
+        ["skipped", "not tried: remembered winner B answered"],
+      ],
+    );
+
+    b.behaviour = "unavailable";
+    const token = await chain.getToken(SCOPE, { forceRefresh: true } as GetTokenOptions);
+    assert.match(token.token, /^token-of-C-/);
+    assert.deepEqual([a.calls, b.calls, c.calls], [2, 3, 1], "walked again from A, B tried once");
+    assert.equal(chain.rememberedWinner, "C");
+  });
+
+  it("caches tokens in front of the chain: a hit asks no link, and its report says fromCache", async () => {
+    const b = new ScriptedCredential("B", "token");
+    const chain = new ChainedTokenCredential(b);
+    const first = await chain.getToken(SCOPE);
+    const second = await chain.getToken([SCOPE]);
+    assert.equal(second.token, first.token);
+    assert.equal(b.calls, 1);
+    assert.equal(chain.lastReport!.fromCache, true);
+    assert.equal(chain.lastReport!.winner, "B");
+    // tenant and claims are part of the decision
+    await chain.getToken(SCOPE, { tenantId: "other" });
+    assert.equal(b.calls, 2);
+    await chain.getToken(SCOPE, { claims: "{}" });
+    assert.equal(b.calls, 3);
+  });
+
+  it("concurrent callers share one walk", async () => {
+    const b = new ScriptedCredential("B", "token");
+    const chain = new ChainedTokenCredential(b);
+    const tokens = await Promise.all(Array.from({ length: 10 }, () => chain.getToken(SCOPE)));
+    assert.equal(b.calls, 1);
+    assert.equal(new Set(tokens.map((t) => t.token)).size, 1);
+  });
+
+  it("getTokenWithReport never throws for chain outcomes", async () => {
+    const chain = new ChainedTokenCredential(new ScriptedCredential("A", "unavailable"));
+    const { token, report, error } = await chain.getTokenWithReport(SCOPE);
+    assert.equal(token, undefined);
+    assert.equal((error as Error).name, "AggregateAuthenticationError");
+    assert.equal(report.links[0]!.outcome, "unavailable");
+    assert.ok(report.transport === "native" || report.transport === "node");
+    const ok = await new ChainedTokenCredential(new ScriptedCredential("B", "token")).getTokenWithReport(SCOPE);
+    assert.match(ok.token!.token, /^token-of-B/);
+    assert.equal(ok.report.winner, "B");
+  });
+
+  it("validates its arguments", async () => {
+    assert.throws(() => new ChainedTokenCredential({} as TokenCredential), {
+      name: "TypeError",
+      message: "ChainedTokenCredential: source 0 is not a TokenCredential (it has no getToken method).",
+    });
+    const chain = new ChainedTokenCredential(new ScriptedCredential("B", "token"));
+    await assert.rejects(chain.getToken([]), { name: "TypeError" });
+    await assert.rejects(chain.getToken(""), { name: "TypeError" });
+    await assert.rejects(chain.getTokenWithReport([]), { name: "TypeError" });
+  });
+
+  it("is accepted where @azure/identity's ChainedTokenCredential expects a TokenCredential, and vice versa", async () => {
+    const { ChainedTokenCredential: Theirs } = await import("@azure/identity");
+    const ours = new ChainedTokenCredential(new ScriptedCredential("A", "unavailable"));
+    const theirs = new Theirs(ours, new ScriptedCredential("B", "token") as unknown as TokenCredential);
+    // our AggregateAuthenticationError is not "unavailable", so their chain stops like with their own DAC
+    await assert.rejects(theirs.getToken(SCOPE), { name: "AggregateAuthenticationError" });
+    const unavailableFirst = new Theirs(new ScriptedCredential("A", "unavailable"), new ScriptedCredential("B", "token") as unknown as TokenCredential);
+    assert.match((await unavailableFirst.getToken(SCOPE))!.token, /^token-of-B/);
+  });
+});

@@ -1,0 +1,252 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DefaultAzureCredential, type DefaultAzureCredentialOptions } from "../../src/credentials/defaultAzureCredential";
+import { LINK_NAMES } from "../../src/credentials/types";
+import { ErrorCode } from "../../src/errors";
+import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
+import { useCleanEnv } from "../support/env";
+import { closedPort, startImdsFake, tempDir, useTempAzmiHome, type ImdsFake } from "./support";
+
+const SCOPE = "https://management.azure.com/.default";
+const SECRET = "dac-test-secret-value-0123456789";
+
+describe("DefaultAzureCredential", function () {
+  useCleanEnv();
+  useTempAzmiHome();
+  let entra: EntraFake;
+  let imds: ImdsFake;
+  let dir: string;
+  let refusedUrl: string;
+  const federated = fakeAccessToken({ sub: "system:serviceaccount:ns:app" });
+
+  before(async () => {
+    dir = tempDir();
+    entra = await startEntraFake({ clients: { "env-app": { secret: SECRET }, "wi-app": { federatedToken: federated } } });
+    refusedUrl = `http://127.0.0.1:${await closedPort()}`;
+  });
+  after(async () => {
+    await entra.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    entra.requests.splice(0);
+    imds = await startImdsFake();
+  });
+  afterEach(() => imds.close());
+
+  /** A DAC reading only `vars` (plus an empty PATH, so no developer tool is found). */
+  function dac(vars: Record<string, string>, options: DefaultAzureCredentialOptions = {}): DefaultAzureCredential {
+    return new DefaultAzureCredential({
+      env: { PATH: dir, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, ...vars },
+      disableInstanceDiscovery: true,
+      agent: entra.agent(),
+      ...options,
+    } as DefaultAzureCredentialOptions);
+  }
+
+  const outcomes = (c: DefaultAzureCredential) => c.lastReport!.links.map((l) => `${l.link}:${l.outcome}`);
+
+  it("walks the official order and reports why each link is unavailable", async () => {
+    const credential = dac({ AZURE_POD_IDENTITY_AUTHORITY_HOST: refusedUrl });
+    const { token, report, error } = await credential.getTokenWithReport(SCOPE);
+    assert.equal(token, undefined);
+    assert.equal((error as { code: string }).code, ErrorCode.AllCredentialsUnavailable);
+    assert.match((error as Error).message, /^DefaultAzureCredential authentication failed: no credential in the chain could get a token\.\n  environment: unavailable/);
+    assert.deepEqual(report.links.map((l) => l.link), [...LINK_NAMES]);
+    assert.deepEqual(
+      report.links.map((l) => l.credential),
+      ["EnvironmentCredential", "WorkloadIdentityCredential", "ManagedIdentityCredential", "AzureCliCredential", "AzurePowerShellCredential", "AzureDeveloperCliCredential"],
+    );
+    assert.ok(report.links.every((l) => l.outcome === "unavailable"), JSON.stringify(report.links));
+    const reasons = report.links.map((l) => l.reason);
+    assert.equal(reasons[0], "AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET not set");
+    assert.equal(reasons[1], "AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_FEDERATED_TOKEN_FILE not set");
+    assert.match(reasons[2]!, /ECONNREFUSED|refused/i);
+    assert.deepEqual(reasons.slice(3), ["az not found on PATH", "pwsh not found on PATH", "azd not found on PATH"]);
+    assert.equal(report.winner, undefined);
+  });
+
+  it("managed identity answers: winner, source in the reason, later links skipped; IMDS probed first", async () => {
+    const credential = dac({});
+    const token = await credential.getToken(SCOPE);
+    assert.equal(token.token, imds.issued[0]);
+    const r = credential.lastReport!;
+    assert.equal(r.winner, "managed-identity");
+    assert.deepEqual(outcomes(credential), [
+      "environment:unavailable", "workload-identity:unavailable", "managed-identity:selected",
+      "azure-cli:skipped", "azure-powershell:skipped", "azure-developer-cli:skipped",
+    ]);
+    assert.match(r.links[2]!.reason, /^IMDS at /);
+    assert.equal(r.links[3]!.reason, "not tried: managed-identity answered first");
+    // probe (no Metadata header) then the token request
+    assert.equal(imds.requests.at(-1)!.headers.metadata, "true");
+    assert.ok(imds.requests.some((q) => q.headers.metadata === undefined), "the chain probed IMDS");
+  });
+
+  for (const value of [" ManagedIdentityCredential ", "managedidentitycredential"]) {
+    it(`AZURE_TOKEN_CREDENTIALS='${value}': only managed identity, without the IMDS probe (checklist 23, 64)`, async () => {
+      const credential = dac({ AZURE_TOKEN_CREDENTIALS: value });
+      await credential.getToken(SCOPE);
+      assert.deepEqual(outcomes(credential), [
+        "environment:skipped", "workload-identity:skipped", "managed-identity:selected",
+        "azure-cli:skipped", "azure-powershell:skipped", "azure-developer-cli:skipped",
+      ]);
+      assert.equal(credential.lastReport!.links[0]!.reason, `excluded by AZURE_TOKEN_CREDENTIALS=${value.trim()}`);
+      assert.ok(imds.requests.every((q) => q.headers.metadata === "true"), "no probe");
+    });
+  }
+
+  it("AZURE_TOKEN_CREDENTIALS=prod limits the chain to environment, workload identity, managed identity (checklist 63)", async () => {
+    const credential = dac({ AZURE_TOKEN_CREDENTIALS: "PROD", AZURE_POD_IDENTITY_AUTHORITY_HOST: refusedUrl });
+    await credential.getTokenWithReport(SCOPE);
+    const r = credential.lastReport!;
+    assert.deepEqual(outcomes(credential).slice(3), ["azure-cli:skipped", "azure-powershell:skipped", "azure-developer-cli:skipped"]);
+    assert.equal(r.links[3]!.reason, "excluded by AZURE_TOKEN_CREDENTIALS=PROD");
+    assert.deepEqual(outcomes(credential).slice(0, 3), ["environment:unavailable", "workload-identity:unavailable", "managed-identity:unavailable"]);
+  });
+
+  it("AZURE_TOKEN_CREDENTIALS=dev limits the chain to the developer tools; IMDS never contacted", async () => {
+    const credential = dac({ AZURE_TOKEN_CREDENTIALS: "dev" });
+    await credential.getTokenWithReport(SCOPE);
+    assert.deepEqual(outcomes(credential), [
+      "environment:skipped", "workload-identity:skipped", "managed-identity:skipped",
+      "azure-cli:unavailable", "azure-powershell:unavailable", "azure-developer-cli:unavailable",
+    ]);
+    assert.equal(imds.requests.length, 0);
+  });
+
+  it("invalid AZURE_TOKEN_CREDENTIALS throws at construction with @azure/identity's wording (checklist 64)", () => {
+    assert.throws(() => dac({ AZURE_TOKEN_CREDENTIALS: "bogus" }), (e: Error & { code: string }) => {
+      assert.equal(e.code, ErrorCode.InvalidEnvironment);
+      assert.equal(
+        e.message,
+        "Invalid value for AZURE_TOKEN_CREDENTIALS = bogus. Valid values are 'prod' or 'dev' or any of these credentials - EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, VisualStudioCodeCredential, AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential.",
+      );
+      return true;
+    });
+  });
+
+  it("AZURE_TOKEN_CREDENTIALS=VisualStudioCodeCredential: clear error, azmi has no such link", () => {
+    assert.throws(() => dac({ AZURE_TOKEN_CREDENTIALS: "VisualStudioCodeCredential" }), {
+      code: ErrorCode.InvalidArgument,
+      message:
+        "DefaultAzureCredential has no credential to try: AZURE_TOKEN_CREDENTIALS=VisualStudioCodeCredential selects a credential azmi does not include. At least one credential type must be included in the authentication flow.",
+    });
+  });
+
+  it("exclude and only", async () => {
+    const excluded = dac({}, { exclude: ["managed-identity"] });
+    await excluded.getTokenWithReport(SCOPE);
+    assert.equal(excluded.lastReport!.links[2]!.outcome, "skipped");
+    assert.equal(excluded.lastReport!.links[2]!.reason, "excluded by the exclude option");
+    assert.equal(imds.requests.length, 0);
+
+    const only = dac({ AZURE_TOKEN_CREDENTIALS: "dev" }, { only: "managed-identity" });
+    await only.getToken(SCOPE);
+    assert.equal(only.lastReport!.winner, "managed-identity");
+    assert.equal(only.lastReport!.links[0]!.reason, "not selected (only managed-identity)");
+    assert.ok(imds.requests.every((q) => q.headers.metadata === "true"), "only managed-identity ⇒ no probe");
+
+    assert.throws(() => dac({}, { exclude: [...LINK_NAMES] }), (e: Error & { code: string }) => {
+      assert.equal(e.code, ErrorCode.InvalidArgument);
+      assert.match(e.message, /^DefaultAzureCredential has no credential to try: every link is excluded \(environment: excluded by the exclude option; /);
+      return true;
+    });
+    assert.throws(() => dac({}, { only: "vscode" as never }), {
+      name: "TypeError",
+      message: `DefaultAzureCredential: only must be one of ${LINK_NAMES.join(", ")}; got 'vscode'.`,
+    });
+    assert.throws(() => dac({}, { exclude: ["azure-cli", "broker" as never] }), { name: "TypeError" });
+  });
+
+  it("stops at a configured environment credential that Entra refuses; IMDS never contacted (checklist 60)", async () => {
+    const credential = dac({
+      AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "env-app", AZURE_CLIENT_SECRET: "wrong-secret-value-123456", AZURE_AUTHORITY_HOST: entra.authorityHost,
+    });
+    const { error, report } = await credential.getTokenWithReport(SCOPE);
+    assert.equal((error as Error).name, "AuthenticationError");
+    assert.equal((error as { statusCode: number }).statusCode, 400);
+    assert.deepEqual(report.links.map((l) => l.outcome), ["failed", "skipped", "skipped", "skipped", "skipped", "skipped"]);
+    assert.equal(report.links[1]!.reason, "not tried: chain stopped at environment");
+    assert.equal(imds.requests.length, 0);
+    assert.ok(!JSON.stringify(report).includes("wrong-secret-value-123456"));
+  });
+
+  it("environment credential answers first when configured", async () => {
+    const credential = dac({ AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "env-app", AZURE_CLIENT_SECRET: SECRET, AZURE_AUTHORITY_HOST: entra.authorityHost });
+    const token = await credential.getToken(SCOPE);
+    assert.equal(token.token, entra.issued.at(-1));
+    assert.equal(credential.lastReport!.winner, "environment");
+    assert.match(credential.lastReport!.links[0]!.reason, /^client secret for app env-app in tenant /);
+    assert.equal(imds.requests.length, 0);
+  });
+
+  it("workload identity refused ⇒ moves on to managed identity (checklist 61); the winner memo then skips it", async () => {
+    const file = path.join(dir, "bad-federated-token");
+    fs.writeFileSync(file, fakeAccessToken({ sub: "not-the-federated-subject" }));
+    const credential = dac(
+      { AZURE_TENANT_ID: entra.tenant, AZURE_FEDERATED_TOKEN_FILE: file, AZURE_AUTHORITY_HOST: entra.authorityHost },
+      { workloadIdentityClientId: "wi-app" },
+    );
+    const token = await credential.getToken(SCOPE);
+    assert.equal(token.token, imds.issued.at(-1));
+    assert.deepEqual(outcomes(credential).slice(0, 3), ["environment:unavailable", "workload-identity:unavailable", "managed-identity:selected"]);
+    assert.match(credential.lastReport!.links[1]!.reason, /^Entra ID did not issue a token \(invalid_client: /);
+    const entraCalls = entra.tokenRequests().length;
+    const imdsCalls = imds.requests.length;
+    assert.equal(entraCalls, 1);
+
+    // second call, cache bypassed: only the remembered winner is asked
+    const again = await credential.getToken(SCOPE, { forceRefresh: true } as never);
+    assert.ok(again.token);
+    assert.equal(entra.tokenRequests().length, entraCalls, "workload identity not asked again");
+    assert.equal(credential.lastReport!.fromMemo, true);
+    assert.equal(credential.lastReport!.links[1]!.reason, "not tried: remembered winner managed-identity answered");
+    assert.ok(imds.requests.length >= imdsCalls);
+
+    // third call: cached, nothing asked at all
+    const before = [entra.requests.length, imds.requests.length];
+    await credential.getToken(SCOPE);
+    assert.deepEqual([entra.requests.length, imds.requests.length], before);
+    assert.equal(credential.lastReport!.fromCache, true);
+  });
+
+  it("requiredEnvVars: @azure/identity's messages", () => {
+    assert.throws(() => dac({}, { requiredEnvVars: "AZURE_CLIENT_ID" }), {
+      code: ErrorCode.InvalidEnvironment,
+      message: "Required environment variable 'AZURE_CLIENT_ID' for DefaultAzureCredential is not set or empty.",
+    });
+    assert.throws(() => dac({ AZURE_CLIENT_ID: "x" }, { requiredEnvVars: ["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"] }), {
+      message: "Required environment variables 'AZURE_TENANT_ID, AZURE_CLIENT_SECRET' for DefaultAzureCredential are not set or empty.",
+    });
+    assert.doesNotThrow(() => dac({ AZURE_CLIENT_ID: "x" }, { requiredEnvVars: ["AZURE_CLIENT_ID"] }));
+  });
+
+  it("managed identity selectors are mutually exclusive; budgets must be positive", () => {
+    assert.throws(() => dac({}, { managedIdentityClientId: "a", managedIdentityResourceId: "/subscriptions/x" }), {
+      code: ErrorCode.InvalidArgument,
+      message:
+        "DefaultAzureCredential: only one of managedIdentityClientId, managedIdentityResourceId or managedIdentityObjectId can be given (got managedIdentityClientId and managedIdentityResourceId); pass the one that identifies your user-assigned identity.",
+    });
+    assert.throws(() => dac({}, { probeBudgetMs: 0 }), {
+      name: "RangeError",
+      message: "DefaultAzureCredential: probeBudgetMs must be a positive number of milliseconds; got 0.",
+    });
+  });
+
+  it("a user-assigned identity selected by client id reaches IMDS as client_id", async () => {
+    const credential = dac({}, { managedIdentityClientId: "22222222-0000-0000-0000-000000000000", exclude: ["workload-identity"] });
+    const token = await credential.getToken(SCOPE);
+    assert.equal(token.clientId, "22222222-0000-0000-0000-000000000000");
+    assert.match(imds.requests.at(-1)!.url, /client_id=22222222-0000-0000-0000-000000000000/);
+  });
+
+  it("a malformed environment makes its link unavailable, not the chain (as @azure/identity's DAC)", async () => {
+    const credential = dac({ AZURE_TENANT_ID: "bad tenant!", AZURE_CLIENT_ID: "a", AZURE_CLIENT_SECRET: SECRET });
+    await credential.getToken(SCOPE);
+    assert.equal(credential.lastReport!.links[0]!.outcome, "unavailable");
+    assert.match(credential.lastReport!.links[0]!.reason, /^Invalid tenant id provided in AZURE_TENANT_ID\./);
+    assert.equal(credential.lastReport!.winner, "managed-identity");
+  });
+});
