@@ -48,11 +48,20 @@ Napi::Value ProbeExport(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-bool GetString(const Napi::Object& o, const char* key, std::string* out) {
+// A getter on the options object may throw; once an exception is pending no
+// further Node-API call may throw another, so every read checks first.
+#define AZMI_RETURN_IF_PENDING(env)                        \
+  do {                                                     \
+    if ((env).IsExceptionPending()) return (env).Undefined(); \
+  } while (0)
+
+// 1 = string read, 0 = not a string, -1 = an exception is pending.
+int GetString(Napi::Env env, const Napi::Object& o, const char* key, std::string* out) {
   Napi::Value v = o.Get(key);
-  if (!v.IsString()) return false;
+  if (env.IsExceptionPending()) return -1;
+  if (!v.IsString()) return 0;
   *out = v.As<Napi::String>().Utf8Value();
-  return true;
+  return env.IsExceptionPending() ? -1 : 1;
 }
 
 // request({ip, port, method, path, headers: string[] (flat name,value,...),
@@ -64,37 +73,50 @@ Napi::Value RequestExport(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "request: options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   HttpRequest r;
-  if (!GetString(o, "ip", &r.ip)) return ThrowType(env, "request: ip must be a string");
-  if (!GetString(o, "method", &r.method)) return ThrowType(env, "request: method must be a string");
-  if (!GetString(o, "path", &r.path)) return ThrowType(env, "request: path must be a string");
+  int got = GetString(env, o, "ip", &r.ip);
+  if (got <= 0) return got < 0 ? env.Undefined() : ThrowType(env, "request: ip must be a string");
+  got = GetString(env, o, "method", &r.method);
+  if (got <= 0) return got < 0 ? env.Undefined() : ThrowType(env, "request: method must be a string");
+  got = GetString(env, o, "path", &r.path);
+  if (got <= 0) return got < 0 ? env.Undefined() : ThrowType(env, "request: path must be a string");
   Napi::Value port = o.Get("port");
+  AZMI_RETURN_IF_PENDING(env);
   if (!IsIntegerIn(port, 1, 65535)) return ThrowRange(env, "request: port must be an integer from 1 to 65535");
   r.port = port.As<Napi::Number>().Int32Value();
   Napi::Value timeout = o.Get("timeoutMs");
+  AZMI_RETURN_IF_PENDING(env);
   if (!IsIntegerIn(timeout, 1, kMaxTimeoutMs))
     return ThrowRange(env, "request: timeoutMs must be an integer from 1 to 2147483647");
   r.timeout_ms = timeout.As<Napi::Number>().Int32Value();
   Napi::Value mh = o.Get("maxHeaderBytes");
+  AZMI_RETURN_IF_PENDING(env);
   if (!IsIntegerIn(mh, 1, 1 << 30)) return ThrowRange(env, "request: maxHeaderBytes must be an integer from 1 to 2^30");
   r.max_header_bytes = static_cast<size_t>(mh.As<Napi::Number>().Int64Value());
   Napi::Value mb = o.Get("maxBodyBytes");
+  AZMI_RETURN_IF_PENDING(env);
   if (!IsIntegerIn(mb, 0, 1 << 30)) return ThrowRange(env, "request: maxBodyBytes must be an integer from 0 to 2^30");
   r.max_body_bytes = static_cast<size_t>(mb.As<Napi::Number>().Int64Value());
 
   Napi::Value headers = o.Get("headers");
+  AZMI_RETURN_IF_PENDING(env);
   if (!headers.IsUndefined()) {
     if (!headers.IsArray()) return ThrowType(env, "request: headers must be a flat array of strings");
     Napi::Array list = headers.As<Napi::Array>();
     uint32_t n = list.Length();
+    AZMI_RETURN_IF_PENDING(env);
     if (n % 2 != 0) return ThrowType(env, "request: headers must be a flat array of strings");
     for (uint32_t i = 0; i < n; i += 2) {
       Napi::Value k = list.Get(i);
+      AZMI_RETURN_IF_PENDING(env);
       Napi::Value v = list.Get(i + 1);
+      AZMI_RETURN_IF_PENDING(env);
       if (!k.IsString() || !v.IsString()) return ThrowType(env, "request: headers must be a flat array of strings");
       r.headers.emplace_back(k.As<Napi::String>().Utf8Value(), v.As<Napi::String>().Utf8Value());
+      AZMI_RETURN_IF_PENDING(env);
     }
   }
   Napi::Value body = o.Get("body");
+  AZMI_RETURN_IF_PENDING(env);
   if (body.IsBuffer()) {
     Napi::Buffer<char> b = body.As<Napi::Buffer<char>>();
     r.body.assign(b.Data(), b.Length());

@@ -41,7 +41,7 @@ export function buildRequest(r: NormalizedRequest): Buffer {
   return bodyLength > 0 ? Buffer.concat([headBuf, r.body!]) : headBuf;
 }
 
-function probe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+async function probe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   checkIp(ip, "ip");
   checkPort(port, "port");
   const t = checkTimeout(timeoutMs, "timeoutMs");
@@ -63,7 +63,7 @@ function probe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult
   });
 }
 
-function request(raw: RawRequest): Promise<RawResponse> {
+async function request(raw: RawRequest): Promise<RawResponse> {
   const r = normalizeRequest(raw);
   const wire = buildRequest(r);
   const started = performance.now();
