@@ -1,0 +1,171 @@
+/**
+ * Response parsing (spec §5, checklist 46–50) — unit level on `response.ts`
+ * and end to end through the credential.
+ */
+import * as assert from "node:assert/strict";
+import { parse2017Date, parseExpiresOn, parseTokenResponse } from "../../src/managed-identity/response";
+import type { RawResponse } from "../../src/transport/types";
+import { json } from "../fakes/common";
+import { startFakeImds } from "../fakes/imds";
+import { startFakeMsi2017 } from "../fakes/machineLearning";
+import { fakeToken, formatExpiresOn } from "../fakes/tokens";
+import { assertNoSecrets, cleanupHomes, credential, rejection, safeEnv } from "./helpers";
+
+const ctx = { source: "IMDS", endpoint: "127.0.0.1:4000", now: Date.UTC(2030, 0, 1) };
+const raw = (body: unknown, status = 200): RawResponse => ({
+  status,
+  statusText: "OK",
+  headers: { "content-type": "application/json" },
+  body: Buffer.isBuffer(body) ? body : Buffer.from(typeof body === "string" ? body : JSON.stringify(body)),
+  elapsedMs: 1,
+});
+
+describe("managed-identity/response", () => {
+  after(cleanupHomes);
+
+  it("expires_on: epoch number, numeric string, 2017 Linux and Windows dates, ISO-8601", () => {
+    const at = Date.UTC(2030, 10, 28, 23, 22, 33);
+    assert.equal(parseExpiresOn(at / 1000), at);
+    assert.equal(parseExpiresOn(String(at / 1000)), at);
+    assert.equal(parseExpiresOn("11/28/2030 23:22:33 +00:00"), at);
+    assert.equal(parseExpiresOn("11/28/2030 11:22:33 PM +00:00"), at);
+    assert.equal(parseExpiresOn("2030-11-28T23:22:33Z"), at);
+    assert.equal(parseExpiresOn("2030-11-28T23:22:33.000Z"), at);
+    assert.equal(parse2017Date("1/16/2020 5:24:12 AM +00:00"), Date.UTC(2020, 0, 16, 5, 24, 12));
+    assert.equal(parse2017Date("06/20/2019 02:57:58 +00:00"), Date.UTC(2019, 5, 20, 2, 57, 58));
+    assert.equal(parse2017Date("1/16/2020 12:00:00 AM +00:00"), Date.UTC(2020, 0, 16, 0, 0, 0));
+    assert.equal(parse2017Date("1/16/2020 12:00:00 PM +00:00"), Date.UTC(2020, 0, 16, 12, 0, 0));
+    assert.equal(parse2017Date("06/20/2019 02:57:58 +02:00"), Date.UTC(2019, 5, 20, 0, 57, 58));
+    for (const bad of ["2/31/2020 01:00:00 +00:00", "13/01/2020 01:00:00 +00:00", "1/1/2020 13:00:00 PM +00:00", "tomorrow", "", "0x10"]) {
+      assert.equal(parseExpiresOn(bad), undefined, bad);
+    }
+  });
+
+  it("checklist 46: numeric-string expires_on ⇒ expiresOnTimestamp = expires_on × 1000", () => {
+    const on = ctx.now / 1000 + 3600;
+    const t = parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_on: String(on), resource: "r", not_before: String(on - 3600), client_id: "c" }), ctx);
+    assert.deepEqual(t, { token: "tok_abcdefgh", expiresOnTimestamp: on * 1000, tokenType: "Bearer", resource: "r", clientId: "c", notBeforeTimestamp: (on - 3600) * 1000 });
+  });
+
+  it("checklist 48 (differs from JS on purpose): expires_in only ⇒ now + expires_in, not 'expired now'", () => {
+    const t = parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_in: "3599" }), ctx);
+    assert.equal(t.expiresOnTimestamp, ctx.now + 3_599_000);
+  });
+
+  it("refresh_in sets refreshAfterTimestamp; otherwise none (the TokenCache applies half-life / 5 min)", () => {
+    const t = parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_in: 86400, refresh_in: 43200 }), ctx);
+    assert.equal(t.refreshAfterTimestamp, ctx.now + 43_200_000);
+    assert.equal(parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_in: 86400 }), ctx).refreshAfterTimestamp, undefined);
+    assert.equal(parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_in: 60, refresh_in: 120 }), ctx).refreshAfterTimestamp, undefined);
+  });
+
+  const bad: Array<[string, unknown, string]> = [
+    ["not JSON", "<html><body>Proxy error</body></html>", 'returned a 200 body that is not JSON (application/json): "<html><body>Proxy error</body></html>"'],
+    ["JSON array", [1], "returned a 200 JSON body that is not an object"],
+    ["no access_token", { expires_in: "10" }, "returned 200 with no access_token field"],
+    ["numeric access_token", { access_token: 5, expires_in: "10" }, "returned 200 with access_token of type number"],
+    ["empty access_token", { access_token: "", expires_in: "10" }, "returned 200 with access_token of type string (empty)"],
+    ["token with CRLF", { access_token: "tok_abc\r\nX: y", expires_in: "10" }, "returned an access_token containing whitespace or control characters"],
+    ["garbage expires_on", { access_token: "tok_abcdefgh", expires_on: "soon" }, 'returned an expires_on that is neither epoch seconds nor a date: "soon"'],
+    ["no expiry", { access_token: "tok_abcdefgh" }, "returned a token without a usable expires_on or expires_in"],
+    ["expired", { access_token: "tok_abcdefgh", expires_on: String(ctx.now / 1000 - 10) }, "returned a token whose expires_on (2029-12-31T23:59:50.000Z) is already in the past; check the clock of this machine and of the endpoint"],
+    ["absurd (ms instead of s)", { access_token: "tok_abcdefgh", expires_on: String(ctx.now + 3_600_000) }, "more than 7 days ahead"],
+  ];
+  for (const [name, body, what] of bad) {
+    it(`ERR_INVALID_RESPONSE naming source and field: ${name}`, () => {
+      let err: (Error & { code?: string }) | undefined;
+      try {
+        parseTokenResponse(raw(body), ctx);
+      } catch (e) {
+        err = e as Error & { code?: string };
+      }
+      assert.ok(err, "expected an error");
+      assert.equal(err.name, "CredentialUnavailableError");
+      assert.equal(err.code, "ERR_INVALID_RESPONSE");
+      assert.ok(err.message.startsWith("ManagedIdentityCredential: IMDS at 127.0.0.1:4000 "), err.message);
+      assert.ok(err.message.includes(what), `${err.message}\n  should include\n${what}`);
+    });
+  }
+
+  it("non-UTF-8 body ⇒ ERR_INVALID_RESPONSE without the bytes", () => {
+    assert.throws(() => parseTokenResponse(raw(Buffer.from([0xff, 0xfe, 0x41])), ctx), /body that is not valid UTF-8 \(3 bytes\)/);
+  });
+
+  it("a token in a non-JSON body is never quoted", () => {
+    const token = fakeToken();
+    const err = (() => {
+      try {
+        parseTokenResponse(raw(`access_token=${token}&x`), ctx);
+      } catch (e) {
+        return e;
+      }
+    })();
+    assertNoSecrets(err, [token]);
+  });
+
+  it("a token whose JSON is otherwise bad is registered and redacted from the quoted snippet", () => {
+    const token = fakeToken();
+    const err = (() => {
+      try {
+        parseTokenResponse(raw(`{"access_token":"${token}", broken`), ctx);
+      } catch (e) {
+        return e;
+      }
+    })();
+    assertNoSecrets(err, [token]);
+  });
+
+  it("checklist 47 (differs from JS on purpose): a 2017 date expires_on is a valid token, cached", async () => {
+    const ml = await startFakeMsi2017({ expiresOnFormat: "windows" });
+    try {
+      const c = credential(safeEnv(ml.env));
+      const t1 = await c.getToken("https://vault.azure.net/.default");
+      const t2 = await c.getToken("https://vault.azure.net/.default");
+      assert.equal(t1, t2);
+      assert.equal(ml.tokenRequests().length, 1);
+      const expected = Math.floor(Date.now() / 1000) + 3600;
+      assert.ok(Math.abs(t1.expiresOnTimestamp / 1000 - expected) <= 5, String(formatExpiresOn(expected, "windows")));
+    } finally {
+      await ml.close();
+    }
+  });
+
+  it("checklist 49/50: 24 h token refreshes at half-life (cached meanwhile); no refreshAfter from endpoint", async () => {
+    const imds = await startFakeImds({ lifetimeSec: 86400 });
+    try {
+      const c = credential(safeEnv(imds.env));
+      const t = await c.getToken("https://vault.azure.net/.default");
+      assert.equal(t.refreshAfterTimestamp, undefined);
+      await c.getToken("https://vault.azure.net/.default");
+      assert.equal(imds.tokenRequests().length, 1);
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it("200 HTML page through the credential ⇒ unavailable, snippet quoted, never a hang", async () => {
+    const imds = await startFakeImds({ faults: [{ status: 200, headers: { "Content-Type": "text/html" }, body: "<html><head><title>Login</title></head><body>Sign in</body></html>" }] });
+    try {
+      const err = await rejection(credential(safeEnv(imds.env)).getToken("https://vault.azure.net/.default"));
+      assert.equal(err.name, "CredentialUnavailableError");
+      assert.equal(err.code, "ERR_INVALID_RESPONSE");
+      assert.equal(
+        err.message,
+        `ManagedIdentityCredential: IMDS at 127.0.0.1:${imds.port} returned a 200 body that is not JSON (text/html): "<html><head><title>Login</title></head><body>Sign in</body></html>". The endpoint is not a working managed-identity endpoint; check the environment variables that point to it.`,
+      );
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it("an expired token from the endpoint is never handed out", async () => {
+    const imds = await startFakeImds({ faults: [json(200, { access_token: fakeToken(), expires_on: String(Math.floor(Date.now() / 1000) - 60) })] });
+    try {
+      const err = await rejection(credential(safeEnv(imds.env)).getToken("https://vault.azure.net/.default"));
+      assert.equal(err.code, "ERR_INVALID_RESPONSE");
+      assert.match(err.message, /expires_on \(.*\) is already in the past/);
+    } finally {
+      await imds.close();
+    }
+  });
+});
