@@ -11,7 +11,7 @@
  * eval "$(azmi env)"
  * ```
  */
-import { printError, exitAfterFlush } from "./output";
+// Deliberately no imports: `azmi --version` and `azmi --help` load this file only.
 
 /** The commands and how to load each (a `require` per command keeps start-up minimal). */
 const COMMANDS: Record<string, () => { run: (argv: readonly string[]) => Promise<number>; help: string }> = {
@@ -115,6 +115,21 @@ export function run(argv: readonly string[] = process.argv.slice(2)): void {
   main(argv).then(exitAfterFlush, () => exitAfterFlush(1));
 }
 
+/**
+ * End the process with `code` once stdout and stderr have flushed (pipes can
+ * be asynchronous on some platforms; exiting early would cut the output).
+ * Exiting explicitly matters: a keep-alive socket or a refresh timer must not
+ * keep a finished CLI alive. `azmi serve` resolves only after it has closed.
+ */
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
 /** The package version, read from package.json only when asked. */
 function version(): string {
   return (require("../../../package.json") as { version: string }).version;
@@ -128,6 +143,7 @@ function unknownCommand(name: string): number {
   const hint = name.startsWith("-")
     ? `unknown option ${name}; options go after the command, e.g. azmi token ${name}`
     : `unknown command '${name}'; commands are ${Object.keys(COMMANDS).join(", ")} (see 'azmi --help')`;
+  const { printError } = require("./output") as typeof import("./output");
   printError("", hint);
   return 2;
 }

@@ -231,7 +231,8 @@ export function renderServer(server: RunningServer, heading = "azmi serve"): str
     const vars = dialects[DIALECT_KEYS[name]];
     lines.push("", `# ${name} — ${DIALECT_NOTES[name]}`);
     if (!vars || Object.keys(vars).length === 0) {
-      lines.push("#   (not available on this server)");
+      const why = name === "arc" ? (server as { arcDisabledReason?: string }).arcDisabledReason : undefined;
+      lines.push(`#   (not available on this server${why ? `: ${why}` : ""})`);
       continue;
     }
     lines.push(formatEnv(vars, "bash").trimEnd());

@@ -254,7 +254,8 @@ function toAccessTokenJson(msi: MsiTokenResponse, link?: string): Record<string,
 /** `--verbose`: one stderr line per link, never the token. */
 function printReport(report: { links: { link: string; outcome: string; reason: string; ms: number }[]; winner?: string; transport?: string; fromMemo?: boolean; ms?: number }): void {
   for (const l of report.links) {
-    note(`azmi token: ${l.link}: ${l.outcome} (${fmtMs(l.ms)} ms)${l.reason ? ` ${l.reason}` : ""}`);
+    const ms = l.outcome === "skipped" ? "" : ` (${fmtMs(l.ms)} ms)`;
+    note(`azmi token: ${l.link}: ${l.outcome}${ms}${l.reason ? ` ${l.reason}` : ""}`);
   }
   const memo = report.fromMemo ? ", remembered winner" : "";
   note(
