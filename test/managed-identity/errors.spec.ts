@@ -1,0 +1,153 @@
+/**
+ * Bad input and error mapping: malformed environment, constructor misuse,
+ * endpoint answers that are not tokens — each a clear error naming the
+ * source and what was wrong, never a crash or a hang, never a secret.
+ */
+import * as assert from "node:assert/strict";
+import { AzureLogger, setLogLevel, getLogLevel, type AzureLogLevel } from "@azure/logger";
+import { ManagedIdentityCredential } from "../../src/credentials/managedIdentityCredential";
+import { json } from "../fakes/common";
+import { startFakeAppService } from "../fakes/appService";
+import { startFakeImds } from "../fakes/imds";
+import { startFakeMsi2017 } from "../fakes/machineLearning";
+import { closedPort } from "../fakes/rawServer";
+import { assertNoSecrets, cleanupHomes, credential, rejection, safeEnv } from "./helpers";
+
+const VAULT = "https://vault.azure.net/.default";
+
+describe("managed-identity/errors", () => {
+  after(cleanupHomes);
+
+  describe("constructor validation", () => {
+    it("two selectors ⇒ ERR_INVALID_ARGUMENT naming both", () => {
+      assert.throws(
+        () => new ManagedIdentityCredential({ clientId: "a", resourceId: "b" }),
+        (e: Error & { code?: string }) =>
+          e.code === "ERR_INVALID_ARGUMENT" &&
+          e.message === "ManagedIdentityCredential: only one of 'clientId', 'resourceId', or 'objectId' can be provided; got 'clientId' and 'resourceId'. Pass just the one that names the identity.",
+      );
+      assert.throws(() => new ManagedIdentityCredential("a", { objectId: "b" } as never), /got 'clientId' and 'objectId'/);
+    });
+    it("wrong types and ranges ⇒ TypeError / RangeError naming the option", () => {
+      assert.throws(() => new ManagedIdentityCredential({ clientId: 5 as never }), { name: "TypeError", message: "ManagedIdentityCredential: 'clientId' must be a string (got number)." });
+      assert.throws(() => new ManagedIdentityCredential({ timeBudgetMs: -1 }), { name: "RangeError", message: "ManagedIdentityCredential: 'timeBudgetMs' must be a positive number of milliseconds (got -1)." });
+      assert.throws(() => new ManagedIdentityCredential({ probeBudgetMs: Number.NaN }), RangeError);
+      assert.throws(() => new ManagedIdentityCredential({ env: "x" as never }), TypeError);
+      assert.throws(() => new ManagedIdentityCredential(42 as never), TypeError);
+    });
+  });
+
+  describe("malformed environment (before any request)", () => {
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ["IDENTITY_ENDPOINT=not a url", { IDENTITY_ENDPOINT: "not a url", IDENTITY_HEADER: "hdr_secret_value_123" }, 'ManagedIdentityCredential: IDENTITY_ENDPOINT is not an http:// or https:// URL ("not a url"). Set it to the endpoint\'s URL, e.g. http://localhost:4141/MSI/token, or unset it.'],
+      ["AZURE_POD_IDENTITY_AUTHORITY_HOST=ftp://x", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "ftp://x" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST is not an http:// or https:// URL ("ftp://x"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:4000, or unset it.'],
+      ["MSI_ENDPOINT=::", { MSI_ENDPOINT: "::", MSI_SECRET: "msi_secret_value_123" }, 'ManagedIdentityCredential: MSI_ENDPOINT is not an http:// or https:// URL ("::"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:41741/MSI/token/, or unset it.'],
+      ["IDENTITY_SERVER_THUMBPRINT=xyz", { IDENTITY_ENDPOINT: "https://127.0.0.1:1/t", IDENTITY_HEADER: "hdr_secret_value_123", IDENTITY_SERVER_THUMBPRINT: "xyz" }, "ManagedIdentityCredential: IDENTITY_SERVER_THUMBPRINT is not a SHA-1 thumbprint (40 hex digits) (\"xyz\"). Set it to the Service Fabric endpoint certificate's thumbprint, or unset it."],
+    ];
+    for (const [name, vars, message] of cases) {
+      it(name, async () => {
+        const c = credential(safeEnv(vars));
+        const err = await rejection(c.getToken(VAULT));
+        assert.equal(err.name, "CredentialUnavailableError");
+        assert.equal(err.code, "ERR_INVALID_ENVIRONMENT");
+        assert.equal(err.message, message);
+        assert.match(c.describe(), /^no usable managed-identity source \(/);
+        assertNoSecrets(err, ["hdr_secret_value_123", "msi_secret_value_123"]);
+      });
+    }
+  });
+
+  it("refused endpoint ⇒ unavailable with the transport code, address and timeout", async () => {
+    const port = await closedPort();
+    const err = await rejection(credential(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` })).getToken(VAULT));
+    assert.equal(err.name, "CredentialUnavailableError");
+    assert.equal(err.code, "ECONNREFUSED");
+    assert.match(err.message, new RegExp(`^ManagedIdentityCredential: IMDS at 127\\.0\\.0\\.1:${port} could not be reached \\(connect ECONNREFUSED after \\d+ ms, timeout \\d+ ms\\)\\.`));
+  });
+
+  it("Docker Desktop's 403 on the token request ⇒ unavailable ERR_MI_UNREACHABLE", async () => {
+    const imds = await startFakeImds({ faults: [{ status: 403, body: "A socket operation was attempted to an unreachable network." }] });
+    try {
+      const err = await rejection(credential(safeEnv(imds.env)).getToken(VAULT));
+      assert.equal(err.name, "CredentialUnavailableError");
+      assert.equal(err.code, "ERR_MI_UNREACHABLE");
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it("App Service 401 JSON ⇒ AuthenticationError (chain stops); header value never in the error", async () => {
+    const app = await startFakeAppService();
+    try {
+      const env = safeEnv({ ...app.env, IDENTITY_HEADER: "hdr_wrong_value_0123456789" });
+      const err = await rejection(credential(env).getToken(VAULT));
+      assert.equal(err.name, "AuthenticationError");
+      assert.equal(err.code, "ERR_AUTHENTICATION_FAILED");
+      assert.equal(err.statusCode, 401);
+      assert.equal(
+        err.message,
+        `ManagedIdentityCredential: App Service at 127.0.0.1:${app.port} refused the token request with 401: 401 "The X-IDENTITY-HEADER header is missing or invalid.". Check the identity selection and the endpoint's configuration.`,
+      );
+      assertNoSecrets(err, ["hdr_wrong_value_0123456789", app.secret]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("App Service 400 'Unable to load the proper Managed Identity' ⇒ AuthenticationError", async () => {
+    const app = await startFakeAppService({ faults: [json(400, { statusCode: 400, message: "Unable to load the proper Managed Identity.", correlationId: "x" })] });
+    try {
+      const err = await rejection(credential(safeEnv(app.env)).getToken(VAULT));
+      assert.equal(err.name, "AuthenticationError");
+      assert.match(err.message, /refused the token request with 400: 400 "Unable to load the proper Managed Identity\."/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("an error body echoing the secret is redacted in the message", async () => {
+    const secret = "msi_echoed_secret_0123456789";
+    const ml = await startFakeMsi2017({ secret, faults: [{ status: 403, body: `<html>bad secret ${secret}</html>` }] });
+    try {
+      const err = await rejection(credential(safeEnv(ml.env)).getToken(VAULT));
+      assert.equal(err.code, "ERR_MI_ENDPOINT_ERROR");
+      assert.match(err.message, /answered 403 with a body that is not an identity endpoint's JSON error \("<html>bad secret \[REDACTED\]<\/html>"\)/);
+      assertNoSecrets(err, [secret]);
+    } finally {
+      await ml.close();
+    }
+  });
+
+  it("logs (AZURE_LOG_LEVEL=verbose) never contain a token or secret", async () => {
+    const lines: string[] = [];
+    const savedLog = AzureLogger.log;
+    const savedLevel = getLogLevel();
+    AzureLogger.log = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
+    setLogLevel("verbose");
+    const app = await startFakeAppService({ faults: [json(500, { statusCode: 500, message: "x" })] });
+    try {
+      const c = credential(safeEnv(app.env));
+      const t = await c.getToken(VAULT);
+      await rejection(credential(safeEnv({ ...app.env, IDENTITY_HEADER: "hdr_wrong_value_0123456789" })).getToken(VAULT));
+      const all = lines.join("\n");
+      assert.match(all, /ManagedIdentityCredential => getToken\(\) => selected App Service at 127\.0\.0\.1:\d+/);
+      assert.match(all, /answered 500; retry 1 in \d+ ms/);
+      for (const s of [t.token, app.secret, "hdr_wrong_value_0123456789"]) assert.ok(!all.includes(s), "secret in logs");
+    } finally {
+      AzureLogger.log = savedLog;
+      setLogLevel(savedLevel as AzureLogLevel | undefined);
+      await app.close();
+    }
+  });
+
+  it("tokens issued never appear in any error of a failed flow", async () => {
+    const imds = await startFakeImds({ faults: [json(200, { access_token: "tok_" + "a".repeat(40), expires_on: "garbage" })] });
+    try {
+      const err = await rejection(credential(safeEnv(imds.env)).getToken(VAULT));
+      assert.equal(err.code, "ERR_INVALID_RESPONSE");
+      assertNoSecrets(err, ["tok_" + "a".repeat(40)]);
+    } finally {
+      await imds.close();
+    }
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * The IMDS probe and its memo (brief: "the IMDS probe, done right";
+ * checklist 20–23 where they apply to us).
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { clearProcessProbeMemo, networkFingerprint, PROBE_MEMO_FILE } from "../../src/cache/probeMemo";
+import { looksLikeImds } from "../../src/managed-identity/probe";
+import { json } from "../fakes/common";
+import { startFakeImds } from "../fakes/imds";
+import { closedPort, startRawServer } from "../fakes/rawServer";
+import { useCleanEnv } from "../support/env";
+import { cleanupHomes, credential, rejection, safeEnv } from "./helpers";
+
+const VAULT = "https://vault.azure.net/.default";
+const DOCKER = { status: 403, headers: { "Content-Type": "text/plain" }, body: "connecting to 169.254.169.254:80: connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network." };
+
+describe("managed-identity/probe", () => {
+  const env = useCleanEnv();
+  beforeEach(clearProcessProbeMemo);
+  after(cleanupHomes);
+
+  it("looksLikeImds: only a JSON object with an error (or a token)", () => {
+    const b = (s: string) => Buffer.from(s);
+    assert.ok(looksLikeImds(400, b('{"error":"bad_request_102","error_description":"Required metadata header not specified"}')));
+    assert.ok(!looksLikeImds(400, b("<html>Bad Request</html>")));
+    assert.ok(!looksLikeImds(400, b('{"message":"proxy"}')));
+    assert.ok(!looksLikeImds(403, b(DOCKER.body)));
+    assert.ok(!looksLikeImds(502, b('{"error":"x"}')));
+    assert.ok(!looksLikeImds(400, Buffer.from([0xff, 0xfe])));
+  });
+
+  it("positive: one GET without Metadata and without query, then the token request; not repeated", async () => {
+    const imds = await startFakeImds();
+    try {
+      const e = safeEnv(imds.env);
+      const c = credential(e, { probeImds: true });
+      await c.getToken(VAULT);
+      await c.getToken("https://storage.azure.com/.default");
+      await credential(e, { probeImds: true }).getToken("https://management.azure.com/.default");
+      const [probe, ...rest] = imds.requests;
+      assert.equal(probe!.method, "GET");
+      assert.equal(probe!.target, "/metadata/identity/oauth2/token");
+      assert.equal(probe!.header("metadata"), undefined);
+      assert.equal(probe!.header("accept"), "application/json");
+      assert.equal(rest.length, 3);
+      assert.ok(rest.every((r) => r.header("metadata") === "true"));
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it("checklist 23: standalone (probeImds unset) sends no probe", async () => {
+    const imds = await startFakeImds();
+    try {
+      await credential(safeEnv(imds.env)).getToken(VAULT);
+      assert.equal(imds.requests.length, 1);
+      assert.equal(imds.requests[0]!.header("metadata"), "true");
+    } finally {
+      await imds.close();
+    }
+  });
+
+  const negatives: Array<[string, Parameters<typeof startFakeImds>[0], RegExp]> = [
+    ["Docker Desktop 403 text", { probeAnswer: DOCKER }, /answered 403 with "connecting to 169\.254\.169\.254:80: .*…" \(Docker Desktop's network answering\), which is not IMDS/],
+    ["a proxy's HTML 400", { probeAnswer: { status: 400, headers: { "Content-Type": "text/html" }, body: "<html><body><h1>400 Bad Request</h1></body></html>" } }, /answered 400 with "<html><body><h1>400 Bad Request<\/h1><\/body><\/html>", which is not IMDS/],
+    ["a JSON answer without error", { probeAnswer: json(400, { message: "not here" }) }, /answered 400 with "\{"message":"not here"\}", which is not IMDS/],
+    ["an empty 200", { probeAnswer: { status: 200, body: "" } }, /answered 200 with empty body, which is not IMDS/],
+  ];
+  for (const [name, options, reason] of negatives) {
+    it(`negative: ${name} ⇒ ERR_MI_PROBE_NEGATIVE, no token request`, async () => {
+      const imds = await startFakeImds(options);
+      try {
+        const err = await rejection(credential(safeEnv(imds.env), { probeImds: true }).getToken(VAULT));
+        assert.equal(err.name, "CredentialUnavailableError");
+        assert.equal(err.code, "ERR_MI_PROBE_NEGATIVE");
+        assert.ok(err.message.startsWith(`ManagedIdentityCredential: IMDS at 127.0.0.1:${imds.port} is not available (probe: `), err.message);
+        assert.match(err.message, reason);
+        assert.equal(imds.tokenRequests().length, 0);
+      } finally {
+        await imds.close();
+      }
+    });
+  }
+
+  it("negative: refused port answers at connect level", async () => {
+    const port = await closedPort();
+    const err = await rejection(credential(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` }), { probeImds: true }).getToken(VAULT));
+    assert.equal(err.code, "ERR_MI_PROBE_NEGATIVE");
+    assert.match(err.message, /\(probe: connect ECONNREFUSED in [\d.]+ ms\)/);
+  });
+
+  it("negative: a server that never answers costs at most the probe budget", async () => {
+    const server = await startRawServer(() => ({ hang: true }));
+    try {
+      const started = performance.now();
+      const err = await rejection(credential(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: server.url }), { probeImds: true, probeBudgetMs: 200 }).getToken(VAULT));
+      assert.equal(err.code, "ERR_MI_PROBE_NEGATIVE");
+      assert.match(err.message, /HTTP probe headers ETIMEDOUT|HTTP probe .*ETIMEDOUT/);
+      assert.ok(performance.now() - started < 3 * 200 + 300);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a negative result is remembered in a 0600 file and reused by the next process", async () => {
+    const imds = await startFakeImds({ probeAnswer: DOCKER });
+    try {
+      const e = safeEnv(imds.env);
+      await rejection(credential(e, { probeImds: true }).getToken(VAULT));
+      assert.equal(imds.requests.length, 1);
+      const file = path.join(e.AZMI_HOME!, PROBE_MEMO_FILE);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      const memo = JSON.parse(fs.readFileSync(file, "utf8"));
+      const [key, entry] = Object.entries(memo.entries)[0] as [string, { present: boolean; endpoint: string }];
+      assert.equal(key, `127.0.0.1:${imds.port}|${networkFingerprint()}`);
+      assert.equal(entry.present, false);
+      assert.equal(entry.endpoint, `127.0.0.1:${imds.port}`);
+
+      clearProcessProbeMemo(); // as if a new process started
+      const started = performance.now();
+      const err = await rejection(credential(e, { probeImds: true }).getToken(VAULT));
+      assert.ok(performance.now() - started < 50);
+      assert.equal(err.code, "ERR_MI_PROBE_NEGATIVE");
+      assert.match(err.message, /Remembered from a probe at \d{4}-\d\d-\d\dT.*delete .*probe-memo\.json to re-probe now\)\.$/);
+      assert.equal(imds.requests.length, 1, "no second probe");
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it("the memo expires after AZMI_PROBE_MEMO_TTL_MS and is off with 0", async () => {
+    const imds = await startFakeImds({ probeAnswer: DOCKER });
+    try {
+      const e = safeEnv({ ...imds.env, AZMI_PROBE_MEMO_TTL_MS: "40" });
+      await rejection(credential(e, { probeImds: true }).getToken(VAULT));
+      await new Promise((r) => setTimeout(r, 60));
+      clearProcessProbeMemo();
+      await rejection(credential(e, { probeImds: true }).getToken(VAULT));
+      assert.equal(imds.requests.length, 2);
+      const off = safeEnv({ ...imds.env, AZMI_PROBE_MEMO_TTL_MS: "0" });
+      await rejection(credential(off, { probeImds: true }).getToken(VAULT));
+      await rejection(credential(off, { probeImds: true }).getToken(VAULT));
+      assert.equal(imds.requests.length, 4);
+      assert.ok(!fs.existsSync(path.join(off.AZMI_HOME!, PROBE_MEMO_FILE)));
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it("an entry from another network configuration is ignored", async () => {
+    const imds = await startFakeImds();
+    try {
+      const e = safeEnv(imds.env);
+      fs.writeFileSync(
+        path.join(e.AZMI_HOME!, PROBE_MEMO_FILE),
+        JSON.stringify({ version: 1, entries: { [`127.0.0.1:${imds.port}|0000000000000000`]: { present: false, at: Date.now(), reason: "old network", endpoint: `127.0.0.1:${imds.port}` } } }),
+      );
+      await credential(e, { probeImds: true }).getToken(VAULT);
+      assert.equal(imds.requests.length, 2);
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it("HTTP_PROXY / HTTPS_PROXY pointing at a dead port have no effect", async () => {
+    const port = await closedPort();
+    env.set({ HTTP_PROXY: `http://127.0.0.1:${port}`, http_proxy: `http://127.0.0.1:${port}`, HTTPS_PROXY: `http://127.0.0.1:${port}`, NO_PROXY: "" });
+    const imds = await startFakeImds();
+    try {
+      const t = await credential(safeEnv(imds.env), { probeImds: true }).getToken(VAULT);
+      assert.equal(t.token, imds.issued[0]);
+    } finally {
+      await imds.close();
+    }
+  });
+});
