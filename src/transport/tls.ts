@@ -104,7 +104,8 @@ export function httpsExchange(x: HttpsExchange): Promise<RawResponse> {
         method: x.method,
         path: x.path,
         headers,
-        agent: false,
+        // No agent: with createConnection set, the request uses our verified
+        // socket (agent:false would make a fresh Agent that dials again).
         maxHeaderSize: x.maxHeaderBytes,
         createConnection: () => socket,
       });
