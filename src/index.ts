@@ -1,1 +1,93 @@
+/**
+ * azmi's public API. Importing it loads only the error classes: every
+ * credential and helper below is a lazy export, required the first time it
+ * is touched, so `require("azmi")` stays in the low milliseconds and a user
+ * whose token comes from managed identity never loads `@azure/identity`.
+ *
+ * @example
+ * ```ts
+ * import { DefaultAzureCredential, getManagedToken } from "azmi";
+ * const credential = new DefaultAzureCredential();
+ * const msi = await getManagedToken({ resource: "https://vault.azure.net" });
+ * ```
+ */
+import type * as Chained from "./credentials/chainedTokenCredential";
+import type * as Cli from "./credentials/azureCliCredential";
+import type * as Dac from "./credentials/defaultAzureCredential";
+import type * as Azd from "./credentials/azureDeveloperCliCredential";
+import type * as Env from "./credentials/environmentCredential";
+import type * as Mi from "./credentials/managedIdentityCredential";
+import type * as Msi from "./msi";
+import type * as Pwsh from "./credentials/azurePowerShellCredential";
+import type * as Wi from "./credentials/workloadIdentityCredential";
+
 export * from "./errors";
+export { LINK_NAMES } from "./credentials/types";
+export type {
+  AccessToken,
+  AzmiAccessToken,
+  AzmiGetTokenOptions,
+  ChainReport,
+  GetTokenOptions,
+  IdentitySelector,
+  LinkName,
+  LinkOutcome,
+  LinkReport,
+  MsiTokenResponse,
+  TokenCredential,
+  TokenWithReport,
+} from "./credentials/types";
+export type { DefaultAzureCredentialOptions, DefaultAzureCredentialEnvVars } from "./credentials/defaultAzureCredential";
+export type { ManagedIdentityCredentialOptions } from "./credentials/managedIdentityCredential";
+export type { EnvironmentCredentialOptions } from "./credentials/environmentCredential";
+export type { WorkloadIdentityCredentialOptions } from "./credentials/workloadIdentityCredential";
+export type { AzureCliCredentialOptions } from "./credentials/azureCliCredential";
+export type { AzurePowerShellCredentialOptions } from "./credentials/azurePowerShellCredential";
+export type { AzureDeveloperCliCredentialOptions } from "./credentials/azureDeveloperCliCredential";
+export type { EntraCredentialOptions } from "./credentials/entraOptions";
+export type { GetManagedTokenOptions, DiagnoseResult, ManagedTokenWithReport } from "./msi";
+
+// Lazy value exports: a type of the same name for instances, a getter for the class.
+export type DefaultAzureCredential = Dac.DefaultAzureCredential;
+export declare const DefaultAzureCredential: typeof Dac.DefaultAzureCredential;
+export type ChainedTokenCredential = Chained.ChainedTokenCredential;
+export declare const ChainedTokenCredential: typeof Chained.ChainedTokenCredential;
+export type ManagedIdentityCredential = Mi.ManagedIdentityCredential;
+export declare const ManagedIdentityCredential: typeof Mi.ManagedIdentityCredential;
+export type EnvironmentCredential = Env.EnvironmentCredential;
+export declare const EnvironmentCredential: typeof Env.EnvironmentCredential;
+export type WorkloadIdentityCredential = Wi.WorkloadIdentityCredential;
+export declare const WorkloadIdentityCredential: typeof Wi.WorkloadIdentityCredential;
+export type AzureCliCredential = Cli.AzureCliCredential;
+export declare const AzureCliCredential: typeof Cli.AzureCliCredential;
+export type AzurePowerShellCredential = Pwsh.AzurePowerShellCredential;
+export declare const AzurePowerShellCredential: typeof Pwsh.AzurePowerShellCredential;
+export type AzureDeveloperCliCredential = Azd.AzureDeveloperCliCredential;
+export declare const AzureDeveloperCliCredential: typeof Azd.AzureDeveloperCliCredential;
+export declare const getManagedToken: typeof Msi.getManagedToken;
+export declare const getManagedTokenWithReport: typeof Msi.getManagedTokenWithReport;
+export declare const diagnose: typeof Msi.diagnose;
+export declare const toMsiResponse: typeof Msi.toMsiResponse;
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const LAZY: Record<string, [string, string]> = {
+  DefaultAzureCredential: ["./credentials/defaultAzureCredential", "DefaultAzureCredential"],
+  ChainedTokenCredential: ["./credentials/chainedTokenCredential", "ChainedTokenCredential"],
+  ManagedIdentityCredential: ["./credentials/managedIdentityCredential", "ManagedIdentityCredential"],
+  EnvironmentCredential: ["./credentials/environmentCredential", "EnvironmentCredential"],
+  WorkloadIdentityCredential: ["./credentials/workloadIdentityCredential", "WorkloadIdentityCredential"],
+  AzureCliCredential: ["./credentials/azureCliCredential", "AzureCliCredential"],
+  AzurePowerShellCredential: ["./credentials/azurePowerShellCredential", "AzurePowerShellCredential"],
+  AzureDeveloperCliCredential: ["./credentials/azureDeveloperCliCredential", "AzureDeveloperCliCredential"],
+  getManagedToken: ["./msi", "getManagedToken"],
+  getManagedTokenWithReport: ["./msi", "getManagedTokenWithReport"],
+  diagnose: ["./msi", "diagnose"],
+  toMsiResponse: ["./msi", "toMsiResponse"],
+};
+for (const [name, [file, member]] of Object.entries(LAZY)) {
+  Object.defineProperty(exports, name, {
+    enumerable: true,
+    configurable: true,
+    get: () => (require(file) as Record<string, unknown>)[member],
+  });
+}

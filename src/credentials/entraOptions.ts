@@ -13,7 +13,7 @@ import type { TokenCredentialOptions } from "@azure/identity";
 export interface EntraCredentialOptions extends TokenCredentialOptions {
   /** Extra tenants a token may be requested for (`*` = any). Default: `AZURE_ADDITIONALLY_ALLOWED_TENANTS`. */
   additionallyAllowedTenants?: string[];
-  /** Skip Entra instance discovery (needed for private clouds and local fakes). */
+  /** Skip Entra instance discovery (needed for private clouds; automatic for loopback authority hosts). */
   disableInstanceDiscovery?: boolean;
   /** Environment to read instead of `process.env`. */
   env?: NodeJS.ProcessEnv;
@@ -22,11 +22,16 @@ export interface EntraCredentialOptions extends TokenCredentialOptions {
 /** The options to hand to `@azure/identity`: ours removed, resolved values set. */
 export function passThrough<T extends EntraCredentialOptions>(
   options: T,
-  resolved: { authorityHost?: string; additionallyAllowedTenants?: string[] },
+  resolved: { authorityHost?: string; additionallyAllowedTenants?: string[]; disableInstanceDiscovery?: boolean },
 ): Omit<T, "env"> {
   const { env: _env, ...rest } = options;
   void _env;
-  const out = { ...rest } as Omit<T, "env"> & { authorityHost?: string; additionallyAllowedTenants?: string[] };
+  const out = { ...rest } as Omit<T, "env"> & {
+    authorityHost?: string;
+    additionallyAllowedTenants?: string[];
+    disableInstanceDiscovery?: boolean;
+  };
+  if (resolved.disableInstanceDiscovery !== undefined) out.disableInstanceDiscovery = resolved.disableInstanceDiscovery;
   if (resolved.authorityHost !== undefined) out.authorityHost = resolved.authorityHost;
   if (resolved.additionallyAllowedTenants !== undefined) out.additionallyAllowedTenants = resolved.additionallyAllowedTenants;
   return out;

@@ -20,7 +20,7 @@ import { registerSecret } from "../log";
 import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
 import { passThrough, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
-import { checkTenantId, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
+import { checkTenantId, isLoopbackUrl, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
 
 const TROUBLESHOOT = "To troubleshoot, visit https://aka.ms/azsdk/js/identity/environmentcredential/troubleshoot.";
 
@@ -78,6 +78,7 @@ export class EnvironmentCredential extends DelegatedCredential {
     this.options = passThrough(options, {
       authorityHost: this.authorityHost,
       additionallyAllowedTenants: resolveAllowedTenants(options.additionallyAllowedTenants, env),
+      disableInstanceDiscovery: options.disableInstanceDiscovery ?? (isLoopbackUrl(this.authorityHost) || undefined),
     });
   }
 

@@ -62,3 +62,19 @@ export function checkOptionalString(value: unknown, name: string): void {
     throw new TypeError(`${name} must be a non-empty string when given; got ${typeof value === "string" ? "''" : typeof value}.`);
   }
 }
+
+/**
+ * Whether a URL's host is this machine (127.0.0.0/8, ::1, localhost). Entra
+ * instance discovery asks login.microsoftonline.com about the authority, which
+ * can never vouch for a local one (an emulator, a test fake), so for loopback
+ * authorities we turn it off instead of sending that request off the machine.
+ */
+export function isLoopbackUrl(value: string): boolean {
+  let host: string;
+  try {
+    host = new URL(value).hostname;
+  } catch {
+    return false;
+  }
+  return host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

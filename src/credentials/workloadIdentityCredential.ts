@@ -17,7 +17,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { DelegatedCredential, type Unavailability } from "./delegated";
 import { passThrough, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
-import { checkOptionalString, checkTenantId, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
+import { checkOptionalString, checkTenantId, isLoopbackUrl, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
 
 export interface WorkloadIdentityCredentialOptions extends EntraCredentialOptions {
   tenantId?: string;
@@ -61,6 +61,7 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
     this.options = passThrough(options, {
       authorityHost: this.authorityHost,
       additionallyAllowedTenants: resolveAllowedTenants(options.additionallyAllowedTenants, env),
+      disableInstanceDiscovery: options.disableInstanceDiscovery ?? (isLoopbackUrl(this.authorityHost) || undefined),
     });
   }
 

@@ -153,3 +153,17 @@ describe("ChainedTokenCredential", () => {
     assert.match((await unavailableFirst.getToken(SCOPE))!.token, /^token-of-B/);
   });
 });
+
+describe("test safety net: loopback guard", () => {
+  it("recognises every connect form and refuses non-loopback hosts", async () => {
+    const { connectTarget, isLoopbackHost } = await import("./support.js");
+    assert.equal(connectTarget([[{ host: "login.microsoftonline.com", port: 443 }, () => undefined]]), "login.microsoftonline.com");
+    assert.equal(connectTarget([{ host: "169.254.169.254", port: 80 }]), "169.254.169.254");
+    assert.equal(connectTarget([80, "169.254.169.254"]), "169.254.169.254");
+    assert.equal(connectTarget([{ path: "/tmp/sock" }]), undefined);
+    assert.equal(connectTarget([80]), "localhost");
+    assert.ok(!isLoopbackHost("169.254.169.254"));
+    assert.ok(!isLoopbackHost("login.microsoftonline.com"));
+    assert.ok(isLoopbackHost("127.0.0.1") && isLoopbackHost("::1") && isLoopbackHost("localhost"));
+  });
+});

@@ -6,13 +6,14 @@ import { LINK_NAMES } from "../../src/credentials/types";
 import { ErrorCode } from "../../src/errors";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
-import { closedPort, startImdsFake, tempDir, useTempAzmiHome, type ImdsFake } from "./support";
+import { closedPort, startImdsFake, tempDir, useTempAzmiHome, type ImdsFake, useLoopbackGuard } from "./support";
 
 const SCOPE = "https://management.azure.com/.default";
 const SECRET = "dac-test-secret-value-0123456789";
 
 describe("DefaultAzureCredential", function () {
   useCleanEnv();
+  useLoopbackGuard();
   useTempAzmiHome();
   let entra: EntraFake;
   let imds: ImdsFake;

@@ -7,12 +7,13 @@ import { AzurePowerShellCredential } from "../../src/credentials/azurePowerShell
 import { ErrorCode } from "../../src/errors";
 import { fakeAccessToken } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
-import { fakeTool, pathWith, tempDir } from "./support";
+import { fakeTool, pathWith, tempDir, useLoopbackGuard } from "./support";
 
 const SCOPE = "https://management.azure.com/.default";
 
 describe("developer-tool credentials (real processes on a private PATH)", function () {
   const env = useCleanEnv();
+  useLoopbackGuard();
   let dir: string;
   let empty: string;
   let savedPath: string | undefined;

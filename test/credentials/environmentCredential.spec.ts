@@ -5,13 +5,14 @@ import { EnvironmentCredential } from "../../src/credentials/environmentCredenti
 import { ErrorCode } from "../../src/errors";
 import { clientCertificatePem, startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
-import { captureLogs, tempDir } from "./support";
+import { captureLogs, tempDir, useLoopbackGuard } from "./support";
 
 const SECRET = "fake-client-secret-value-0123456789";
 const SCOPE = "https://vault.azure.net/.default";
 
 describe("EnvironmentCredential (Entra HTTPS fake, real @azure/identity underneath)", function () {
   const env = useCleanEnv();
+  useLoopbackGuard();
   let entra: EntraFake;
   let dir: string;
   let cert: ReturnType<typeof clientCertificatePem>;

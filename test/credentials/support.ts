@@ -4,6 +4,7 @@
  * executables on a private PATH, a per-suite AZMI_HOME, and capture of
  * everything @azure/logger writes.
  */
+import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -131,4 +132,49 @@ export function useTempAzmiHome(): void {
     else process.env.AZMI_HOME = previous;
     fs.rmSync(dir, { recursive: true, force: true });
   });
+}
+
+/**
+ * NETWORK RULE safety net: while installed, any TCP connect to a
+ * non-loopback host throws (and is recorded), so a test that would leave the
+ * machine fails loudly instead of reaching Entra or IMDS. Unix sockets and
+ * 127.0.0.0/8, ::1, localhost pass.
+ */
+export function useLoopbackGuard(): { violations: string[] } {
+  const state = { violations: [] as string[] };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const net = require("node:net") as typeof import("node:net");
+  const original = net.Socket.prototype.connect;
+  before(() => {
+    net.Socket.prototype.connect = function (this: import("node:net").Socket, ...args: unknown[]) {
+      const target = connectTarget(args);
+      if (target !== undefined && !isLoopbackHost(target)) {
+        state.violations.push(target);
+        throw new Error(`NETWORK RULE: a test tried to connect to ${target}`);
+      }
+      return (original as (...a: unknown[]) => unknown).apply(this, args) as never;
+    } as typeof original;
+  });
+  after(() => {
+    net.Socket.prototype.connect = original;
+    assert.deepEqual(state.violations, [], `non-loopback connects attempted: ${state.violations.join(", ")}`);
+  });
+  return state;
+}
+
+/** The host a `Socket#connect(...)` call targets (`undefined` for Unix sockets); handles net's normalized array form. */
+export function connectTarget(args: unknown[]): string | undefined {
+  let first = args[0];
+  if (Array.isArray(first)) first = first[0]; // net.connect()/http agents pass [options, callback]
+  if (first && typeof first === "object") {
+    const o = first as { host?: string; path?: string };
+    if (typeof o.path === "string") return undefined;
+    return o.host ?? "localhost";
+  }
+  if (typeof first === "string" && !/^\d+$/.test(first)) return undefined; // a Unix socket path
+  return typeof args[1] === "string" ? args[1] : "localhost";
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
 }

@@ -5,12 +5,13 @@ import { WorkloadIdentityCredential } from "../../src/credentials/workloadIdenti
 import { ErrorCode } from "../../src/errors";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
-import { tempDir } from "./support";
+import { tempDir, useLoopbackGuard } from "./support";
 
 const SCOPE = "https://storage.azure.com/.default";
 
 describe("WorkloadIdentityCredential (Entra HTTPS fake)", function () {
   const env = useCleanEnv();
+  useLoopbackGuard();
   let entra: EntraFake;
   let dir: string;
   const federated = fakeAccessToken({ iss: "https://oidc.example", sub: "system:serviceaccount:default:app", aud: "api://AzureADTokenExchange" });

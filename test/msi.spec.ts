@@ -1,0 +1,196 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import { decodeJwt } from "jose";
+import { diagnose, getManagedToken, getManagedTokenWithReport, resetManagedTokenChains, toMsiResponse } from "../src/msi";
+import { EnvironmentCredential } from "../src/credentials/environmentCredential";
+import { ErrorCode } from "../src/errors";
+import { fakeAccessToken, startEntraFake, type EntraFake } from "./fakes/entra";
+import { useCleanEnv } from "./support/env";
+import { captureLogs, closedPort, startImdsFake, tempDir, useLoopbackGuard, useTempAzmiHome, type ImdsFake } from "./credentials/support";
+
+const MSI_KEYS = ["access_token", "expires_in", "expires_on", "not_before", "resource", "token_type"];
+
+describe("getManagedToken / diagnose", function () {
+  useCleanEnv();
+  useTempAzmiHome();
+  useLoopbackGuard();
+  let imds: ImdsFake;
+  let dir: string;
+  let entra: EntraFake;
+  const SECRET = "msi-test-client-secret-000111222";
+
+  before(async () => {
+    dir = tempDir();
+    entra = await startEntraFake({ clients: { "env-app": { secret: SECRET } } });
+  });
+  after(async () => {
+    await entra.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    resetManagedTokenChains();
+    imds = await startImdsFake({ expiresIn: 3600 });
+  });
+  afterEach(() => imds.close());
+
+  const env = (vars: Record<string, string> = {}) => ({ PATH: dir, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, ...vars });
+
+  it("returns exactly the MSI endpoint shape: keys in order, numbers as strings, client_id when known", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const msi = await getManagedToken({ resource: "https://management.azure.com", env: env() });
+    assert.deepEqual(Object.keys(msi), [...MSI_KEYS, "client_id"]);
+    for (const v of Object.values(msi)) assert.equal(typeof v, "string");
+    assert.equal(msi.access_token, imds.issued[0]);
+    assert.equal(msi.resource, "https://management.azure.com");
+    assert.equal(msi.token_type, "Bearer");
+    const claims = decodeJwt(msi.access_token);
+    assert.equal(msi.expires_on, String(claims.exp));
+    assert.equal(msi.not_before, String(claims.nbf));
+    assert.equal(msi.client_id, "11111111-2222-3333-4444-555555555555");
+    const expiresIn = Number(msi.expires_in);
+    assert.ok(expiresIn <= 3600 && expiresIn >= Number(msi.expires_on) - Math.floor(Date.now() / 1000) - 1, msi.expires_in);
+    assert.ok(Number(msi.expires_on) >= before + 3599);
+    assert.match(imds.requests.at(-1)!.url, /resource=https%3A%2F%2Fmanagement\.azure\.com(&|$)/);
+  });
+
+  it("resource ↔ scope round-trips, trailing slash included (checklist 1–3)", async () => {
+    const a = await getManagedToken({ resource: "https://management.azure.com/", env: env() });
+    assert.equal(a.resource, "https://management.azure.com/");
+    assert.match(imds.requests.at(-1)!.url, /resource=https%3A%2F%2Fmanagement\.azure\.com%2F(&|$)/);
+    const b = await getManagedToken({ scope: "https://vault.azure.net/.default", env: env() });
+    assert.equal(b.resource, "https://vault.azure.net");
+    const c = await getManagedToken({ scope: "https://vault.azure.net//.default", env: env() });
+    assert.equal(c.resource, "https://vault.azure.net/");
+  });
+
+  it("one process-wide chain per option set: the second call is a cache hit", async () => {
+    await getManagedToken({ resource: "https://storage.azure.com", env: env() });
+    const n = imds.requests.length;
+    const { msi, report } = await getManagedTokenWithReport({ resource: "https://storage.azure.com", env: env() });
+    assert.ok(msi);
+    assert.equal(imds.requests.length, n);
+    assert.equal(report.fromCache, true);
+    assert.equal(report.winner, "managed-identity");
+  });
+
+  it("Entra tokens: not_before from the JWT nbf and client_id from appid", async () => {
+    const credential = new EnvironmentCredential({
+      env: { AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "env-app", AZURE_CLIENT_SECRET: SECRET, AZURE_AUTHORITY_HOST: entra.authorityHost },
+      disableInstanceDiscovery: true,
+      agent: entra.agent(),
+    });
+    const out = await getManagedToken({ resource: "https://vault.azure.net", credential });
+    const claims = decodeJwt(out.access_token);
+    assert.deepEqual(Object.keys(out), [...MSI_KEYS, "client_id"]);
+    assert.equal(out.not_before, String(claims.nbf));
+    assert.equal(out.client_id, "env-app");
+    // MSAL counts expiry from its own request time (+expires_in), so it may differ from exp by a second
+    assert.ok(Math.abs(Number(out.expires_on) - (claims.exp as number)) <= 2, `${out.expires_on} vs ${claims.exp}`);
+  });
+
+  it("toMsiResponse: not_before falls back to now, client_id omitted when unknown, expires_in never negative", () => {
+    const now = 1_800_000_000_000;
+    const token: AccessToken = { token: "opaque-token-without-claims", expiresOnTimestamp: now + 600_500 };
+    assert.deepEqual(toMsiResponse(token, "https://x", now), {
+      access_token: "opaque-token-without-claims",
+      expires_in: "600",
+      expires_on: "1800000600",
+      not_before: "1800000000",
+      resource: "https://x",
+      token_type: "Bearer",
+    });
+    assert.equal(toMsiResponse({ token: "opaque-token-2", expiresOnTimestamp: now - 5000 }, "r", now).expires_in, "0");
+  });
+
+  it("validates options: exactly one of resource/scope, one selector, positive timeoutMs", async () => {
+    await assert.rejects(getManagedToken({}), {
+      code: ErrorCode.InvalidArgument,
+      message: "Give exactly one of resource (e.g. 'https://management.azure.com') or scope (e.g. 'https://management.azure.com/.default').",
+    });
+    await assert.rejects(getManagedToken({ resource: "a", scope: "a/.default" }), { code: ErrorCode.InvalidArgument });
+    await assert.rejects(getManagedToken({ resource: "https://x", clientId: "a", objectId: "b" }), {
+      code: ErrorCode.InvalidArgument,
+      message: "Only one of clientId, objectId or resourceId can select the identity (got clientId and objectId).",
+    });
+    await assert.rejects(getManagedToken({ resource: "https://x", timeoutMs: -5 }), {
+      message: "timeoutMs must be a positive number of milliseconds; got -5.",
+    });
+  });
+
+  it("timeoutMs bounds the whole call (ERR_BUDGET_EXCEEDED) and aborts the credential", async () => {
+    let signal: { aborted: boolean } | undefined;
+    const never: TokenCredential = {
+      getToken: (_s, o) => {
+        signal = o?.abortSignal;
+        return new Promise(() => undefined);
+      },
+    };
+    const started = Date.now();
+    await assert.rejects(getManagedToken({ resource: "https://x", timeoutMs: 50, credential: never }), {
+      code: ErrorCode.BudgetExceeded,
+      message: "No token for https://x within timeoutMs=50 ms; run 'azmi doctor' to see which link is slow.",
+    });
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(signal?.aborted, true);
+  });
+
+  it("clientId selects the user-assigned identity", async () => {
+    const msi = await getManagedToken({ resource: "https://x", clientId: "33333333-0000-0000-0000-000000000000", env: env() });
+    assert.equal(msi.client_id, "33333333-0000-0000-0000-000000000000");
+    assert.match(imds.requests.at(-1)!.url, /client_id=33333333-0000-0000-0000-000000000000/);
+  });
+
+  it("diagnose: report for every link, expiry and client id, never the token", async () => {
+    const result = await diagnose({ resource: "https://management.azure.com", env: env() });
+    assert.equal(result.tokenAcquired, true);
+    assert.equal(result.winner, "managed-identity");
+    assert.equal(result.resource, "https://management.azure.com");
+    assert.equal(result.scope, "https://management.azure.com/.default");
+    assert.equal(result.links.length, 6);
+    assert.equal(typeof result.expiresOn, "number");
+    const text = JSON.stringify(result);
+    for (const t of imds.issued) assert.ok(!text.includes(t));
+    assert.ok(!text.includes("eyJ"));
+  });
+
+  it("diagnose walks from the start even after a winner is remembered", async () => {
+    await getManagedToken({ resource: "https://management.azure.com", env: env() });
+    const result = await diagnose({ resource: "https://management.azure.com", env: env() });
+    assert.equal(result.fromMemo, undefined);
+    assert.equal(result.fromCache, undefined);
+    assert.equal(result.links[0]!.outcome, "unavailable");
+  });
+
+  it("diagnose when nothing works: the error without secrets, tokenAcquired false", async () => {
+    const result = await diagnose({
+      resource: "https://management.azure.com",
+      env: { PATH: dir, AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${await closedPort()}` },
+    });
+    assert.equal(result.tokenAcquired, false);
+    assert.equal(result.error!.name, "AggregateAuthenticationError");
+    assert.equal(result.error!.code, ErrorCode.AllCredentialsUnavailable);
+  });
+
+  it("secrets never reach logs, messages or reports (AZURE_LOG_LEVEL=verbose)", async () => {
+    const logs = captureLogs("verbose");
+    try {
+      const msi = await getManagedToken({ resource: "https://management.azure.com", env: env() });
+      const failed = await getManagedTokenWithReport({
+        resource: "https://management.azure.com",
+        only: "environment",
+        // loopback only: an authority where nothing listens
+        env: env({
+          AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "env-app", AZURE_CLIENT_SECRET: "leaky-secret-should-not-appear-1",
+          AZURE_AUTHORITY_HOST: `https://127.0.0.1:${await closedPort()}`,
+        }),
+      });
+      const text = [logs.lines.join("\n"), JSON.stringify(failed.report), String((failed.error as Error)?.message)].join("\n");
+      assert.ok(!text.includes(msi.access_token));
+      assert.ok(!text.includes("leaky-secret-should-not-appear-1"));
+      assert.ok(!text.includes(fakeAccessToken({}).slice(0, 0) + "eyJ0eXAi"), "no JWT header in logs");
+    } finally {
+      logs.stop();
+    }
+  });
+});
