@@ -21,9 +21,9 @@ export function createCloudShell(url: URL): HttpSource {
     endpoint: endpointOf(url),
     checkSelector(selector: IdentitySelector) {
       if (selectedId(selector)) {
+        // @azure/identity's exact words.
         throw unsupportedSelector(
-          "Cloud Shell",
-          "Specifying a user-assigned managed identity is not supported for CloudShell at runtime. When using Managed Identity in CloudShell, omit the clientId, resourceId, and objectId parameters",
+          "Specifying a user-assigned managed identity is not supported for CloudShell at runtime. When using Managed Identity in CloudShell, omit the clientId, resourceId, and objectId parameters.",
         );
       }
     },

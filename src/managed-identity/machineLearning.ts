@@ -29,8 +29,7 @@ export function createMachineLearning(url: URL, secret: string, defaultClientId?
     checkSelector(selector: IdentitySelector) {
       if (selector.objectId || selector.resourceId) {
         throw unsupportedSelector(
-          name,
-          "Only client id is supported for user-assigned managed identity in Machine Learning; pass clientId instead of objectId/resourceId",
+          "Only client id is supported for user-assigned managed identity in Machine Learning; pass clientId instead of objectId/resourceId.",
         );
       }
     },

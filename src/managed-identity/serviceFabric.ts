@@ -29,8 +29,7 @@ export function createServiceFabric(url: URL, secret: string, thumbprint: string
     checkSelector(selector: IdentitySelector) {
       if (selectedId(selector)) {
         throw unsupportedSelector(
-          "Service Fabric",
-          "Specifying a `clientId`, `objectId` or `resourceId` is not supported by the Service Fabric managed identity environment. The managed identity configuration is determined by the Service Fabric cluster resource configuration; omit the selector",
+          "Specifying a `clientId`, `objectId` or `resourceId` is not supported by the Service Fabric managed identity environment. The managed identity configuration is determined by the Service Fabric cluster resource configuration; omit the selector.",
         );
       }
     },

@@ -100,8 +100,8 @@ export function endpointOf(url: URL): string {
  * "This source cannot select that identity" — raised before any request,
  * `CredentialUnavailableError` like @azure/identity (a chain may move on).
  */
-export function unsupportedSelector(source: string, detail: string): CredentialUnavailableError {
-  return new CredentialUnavailableError(`ManagedIdentityCredential: ${detail} (${source}).`, {
+export function unsupportedSelector(detail: string): CredentialUnavailableError {
+  return new CredentialUnavailableError(`ManagedIdentityCredential: ${detail}`, {
     code: ErrorCode.MiUnsupportedSelector,
   });
 }

@@ -1,0 +1,37 @@
+/**
+ * Child-process driver for the differential suite: runs `@azure/identity`'s
+ * own ManagedIdentityCredential (MSAL picks its source once per process, so
+ * each scenario needs a fresh process) and prints what it got as JSON.
+ * Usage: node jsClient.js '{"options":{...},"calls":["scope", ...]}'
+ * The parent sets the environment (always with IMDS pointed at loopback).
+ */
+interface Args {
+  options?: Record<string, unknown>;
+  calls: Array<string | string[]>;
+}
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? "{}") as Args;
+  const { ManagedIdentityCredential } = require("@azure/identity") as typeof import("@azure/identity");
+  const out: unknown[] = [];
+  let credential: InstanceType<typeof ManagedIdentityCredential>;
+  try {
+    credential = new ManagedIdentityCredential((args.options ?? {}) as never);
+  } catch (e) {
+    // Some refusals happen in JS's constructor; report them per call like ours.
+    for (const _ of args.calls) out.push({ ok: false, name: (e as Error).name, message: (e as Error).message, inConstructor: true });
+    process.stdout.write(JSON.stringify(out));
+    return;
+  }
+  for (const scopes of args.calls) {
+    try {
+      const t = await credential.getToken(scopes);
+      out.push({ ok: true, token: t.token, expiresOnTimestamp: t.expiresOnTimestamp, refreshAfterTimestamp: t.refreshAfterTimestamp, at: Date.now() });
+    } catch (e) {
+      out.push({ ok: false, name: (e as Error).name, message: (e as Error).message });
+    }
+  }
+  process.stdout.write(JSON.stringify(out));
+}
+
+void main();
