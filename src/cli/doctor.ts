@@ -13,7 +13,7 @@
 import type { DiagnoseResult, GetManagedTokenOptions } from "../msi";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { ExitCode, reportError, useColor } from "./output";
-import { DEFAULT_RESOURCE, parseLinks } from "./token";
+import { DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
 
 const FLAGS: FlagSpecs = {
   resource: { kind: "string", placeholder: "URI" },
@@ -49,7 +49,8 @@ Outcomes: selected (answered), unavailable (could not be used here; the chain mo
 failed (answered with an error; the chain stopped), skipped (not tried).
 Colours only on a terminal, and never with NO_COLOR set.
 
-Exit codes: 0 a link answered   3 no link answered   2 usage error   1 anything else
+Exit codes: 0 a link answered   3 no link answered   2 usage error
+            1 anything else (e.g. --timeout-ms ran out)
 `;
 
 /** Width of the time axis of the waterfall, in characters. */
@@ -97,11 +98,13 @@ export async function runDoctor(argv: readonly string[]): Promise<number> {
   let result: DiagnoseResult;
   try {
     const { diagnose } = require("../msi") as typeof import("../msi");
-    result = await diagnose(options);
+    result = await withDeadline(diagnose(options), options.timeoutMs);
   } catch (e) {
     return reportError("doctor", e);
   }
-  process.stdout.write(json ? `${JSON.stringify(toJson(result))}\n` : renderWaterfall(result, useColor(process.stdout)));
+  // Reasons come from every link; redact once more so no secret can reach a terminal log.
+  const { redact } = require("../log") as typeof import("../log");
+  process.stdout.write(redact(json ? `${JSON.stringify(toJson(result))}\n` : renderWaterfall(result, useColor(process.stdout))));
   return result.winner ? ExitCode.Ok : ExitCode.Unavailable;
 }
 

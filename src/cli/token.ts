@@ -14,6 +14,7 @@
  */
 import { LINK_NAMES, type LinkName, type MsiTokenResponse } from "../credentials/types";
 import type { GetManagedTokenOptions } from "../msi";
+import { AzmiError, ErrorCode } from "../errors";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { ExitCode, note, reportError } from "./output";
 
@@ -57,7 +58,7 @@ Options:
                          (at most one of --client-id, --object-id, --resource-id)
   --only LINK            Use only this link of the chain
   --exclude LINK,...     Never use these links (comma-separated, may be repeated)
-  --timeout-ms N         Give up after N milliseconds in total
+  --timeout-ms N         Give up after N milliseconds in total (exit code 1)
   --output FORMAT        msi (default), json, raw or header (see below)
   --verbose              Print each link's decision and time to stderr (never the token)
   -h, --help             Show this help
@@ -76,7 +77,8 @@ Output formats (stdout):
 
 Exit codes:
   0 token printed   2 usage error   3 no link could be used (all unavailable)
-  4 a link answered with an authentication error   1 anything else
+  4 a link answered with an authentication error
+  1 anything else (e.g. --timeout-ms ran out, an unexpected failure)
 
 Examples:
   azmi token --resource https://vault.azure.net
@@ -192,7 +194,7 @@ export async function runToken(argv: readonly string[]): Promise<number> {
   try {
     // Lazy: only a valid request pays for loading the chain.
     const { getManagedTokenWithReport } = require("../msi") as typeof import("../msi");
-    const { msi, report, error } = await getManagedTokenWithReport(parsed.options);
+    const { msi, report, error } = await withDeadline(getManagedTokenWithReport(parsed.options), parsed.options.timeoutMs);
     if (parsed.verbose) printReport(report);
     if (!msi) throw error;
     process.stdout.write(formatToken(msi, parsed.output, report.winner));
@@ -200,6 +202,43 @@ export async function runToken(argv: readonly string[]): Promise<number> {
   } catch (e) {
     return reportError("token", e);
   }
+}
+
+/** Extra time the chain gets to report its own timeout before the CLI reports one. */
+const DEADLINE_GRACE_MS = 100;
+
+/**
+ * `--timeout-ms` is a promise to the user: whatever a link below does, the
+ * command answers by then (plus a small grace so the chain can report its
+ * own, more precise, timeout first).
+ *
+ * @example
+ * ```ts
+ * await withDeadline(getManagedTokenWithReport(options), 5000);
+ * ```
+ */
+export function withDeadline<T>(work: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  if (timeoutMs === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new AzmiError(
+          ErrorCode.BudgetExceeded,
+          `no answer within --timeout-ms ${timeoutMs} ms; run 'azmi doctor' to see which link is slow`,
+        ),
+      );
+    }, timeoutMs + DEADLINE_GRACE_MS);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 /**

@@ -4,11 +4,15 @@
  * stderr, and secret hygiene with AZURE_LOG_LEVEL=verbose.
  */
 import * as assert from "node:assert/strict";
+import * as net from "node:net";
 import {
+  AZMI_BIN,
   cleanEnv,
   cleanupTemp,
+  collect,
   deadPort,
   runAzmi,
+  spawnNode,
   startFakeAppService,
   type FakeAppService,
 } from "./support";
@@ -112,6 +116,31 @@ describe("azmi token", function () {
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /^azmi token: .+\n$/);
     assert.ok(!r.stderr.includes(fake.secret));
+  });
+
+  it("--timeout-ms is kept even when the endpoint accepts and never answers: exit 1, one line", async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const env = cleanEnv({ IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: fake.secret });
+      const started = Date.now();
+      let answeredAfter = -1;
+      const child = spawnNode(AZMI_BIN, ["token", "--only", "managed-identity", "--timeout-ms", "300"], env);
+      child.stderr!.once("data", () => (answeredAfter = Date.now() - started));
+      const r = await collect(child, 30_000);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /^azmi token: .*\b300 ms\b.*\n$/);
+      // The answer comes by the deadline (generous bound for a loaded machine; the link alone waits ~10 s).
+      // Known gap, not asserted here: with the native transport the process only exits once the
+      // in-flight native request reaches its own deadline, because Node joins its thread pool at exit.
+      assert.ok(answeredAfter >= 0 && answeredAfter < 6000, `answered after ${answeredAfter} ms`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it("--exclude managed-identity leaves nothing usable: exit 3, the endpoint is never called", async () => {
