@@ -1,0 +1,71 @@
+/**
+ * Runs ONE transport operation and prints the outcome as one JSON line; the
+ * netns tests run it inside a namespace with `ip netns exec <ns> node
+ * dist/test/netns/client.js '<json>'`, so the client's sockets live in the
+ * namespace. Never throws: errors are printed as facts.
+ *
+ *   {"op":"probe","transport":"native","ip":"169.254.169.254","port":80,"timeoutMs":500}
+ *   {"op":"request","transport":"node","ip":"169.254.169.254","port":80,"path":"/","timeoutMs":500}
+ *   {"op":"send","url":"http://169.254.169.254/metadata/identity/oauth2/token","headers":{"Metadata":"true"},"timeoutMs":500}
+ *   {"op":"transportKind"}
+ */
+import { fallbackTransport } from "../../src/transport/fallback";
+import { send, transportKind } from "../../src/transport/http";
+import { nativeTransport } from "../../src/transport/native";
+import type { Transport } from "../../src/transport/types";
+
+interface Command {
+  op: "probe" | "request" | "send" | "transportKind";
+  transport?: "native" | "node";
+  ip?: string;
+  port?: number;
+  method?: string;
+  path?: string;
+  url?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+}
+
+function pick(kind: Command["transport"]): Transport {
+  if (kind === "node") return fallbackTransport;
+  const t = nativeTransport();
+  if (!t) throw new Error("native addon not available");
+  return t;
+}
+
+async function main(): Promise<unknown> {
+  const cmd = JSON.parse(process.argv[2] ?? "{}") as Command;
+  const started = performance.now();
+  try {
+    switch (cmd.op) {
+      case "transportKind":
+        return { ok: true, kind: transportKind() };
+      case "probe": {
+        const r = await pick(cmd.transport).probe(cmd.ip!, cmd.port ?? 80, cmd.timeoutMs ?? 1000);
+        return { ok: true, ...r, wallMs: performance.now() - started };
+      }
+      case "request": {
+        const r = await pick(cmd.transport).request({
+          ip: cmd.ip!, port: cmd.port ?? 80, method: cmd.method ?? "GET", path: cmd.path ?? "/",
+          headers: Object.entries(cmd.headers ?? {}), body: cmd.body, timeoutMs: cmd.timeoutMs ?? 1000,
+        });
+        return { ok: true, status: r.status, headers: r.headers, body: r.body.toString("utf8"), wallMs: performance.now() - started };
+      }
+      case "send": {
+        const r = await send({ url: cmd.url!, method: cmd.method, headers: cmd.headers, body: cmd.body, timeoutMs: cmd.timeoutMs ?? 1000 });
+        return { ok: true, status: r.status, headers: r.headers, body: r.body.toString("utf8"), wallMs: performance.now() - started };
+      }
+      default:
+        return { ok: false, name: "Error", message: `unknown op ${String(cmd.op)}` };
+    }
+  } catch (e) {
+    const err = e as Error & Record<string, unknown>;
+    return {
+      ok: false, name: err.name, code: err.code, phase: err.phase, message: err.message, address: err.address,
+      port: err.port, timeoutMs: err.timeoutMs, elapsedMs: err.elapsedMs, wallMs: performance.now() - started,
+    };
+  }
+}
+
+void main().then((out) => process.stdout.write(`${JSON.stringify(out)}\n`));
