@@ -86,7 +86,7 @@ export async function startFakeImds(options: FakeImdsOptions = {}): Promise<Fake
         { Server: "IMDS/150.870.65.1854" },
       );
     },
-    { host: options.host },
+    { host: options.host, port: options.port },
   );
   return {
     ...server,

@@ -64,6 +64,8 @@ export interface RawServer {
 
 export interface RawServerOptions {
   host?: string;
+  /** Default 0 (any free port); 80 for a fake at the real IMDS address inside a namespace. */
+  port?: number;
   tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
@@ -163,11 +165,11 @@ export async function startRawServer(handler: Handler, options: RawServerOptions
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, host, () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
   return {
-    url: `${options.tls ? "https" : "http"}://${host}:${port}`,
+    url: `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     host,
     port,
     requests,

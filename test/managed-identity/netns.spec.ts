@@ -1,0 +1,100 @@
+/**
+ * IMDS at its real address, 169.254.169.254 — reached only inside network
+ * namespaces this test creates (test/netns harness): a fake IMDS on the
+ * namespace's `lo`, a namespace with no route (unreachable at once), and one
+ * with a black hole (connects hang until the probe budget).
+ */
+import * as assert from "node:assert/strict";
+import * as path from "node:path";
+import { Netns, netnsUnavailable, sweepStaleNamespaces } from "../netns/harness";
+import { cleanupHomes, tempHome } from "./helpers";
+
+const CLIENT = path.join(__dirname, "netnsClient.js");
+const IMDS_MAIN = path.join(__dirname, "..", "fakes", "imdsMain.js");
+
+interface ClientOutput {
+  results: Array<{ ok: boolean; ms: number; code?: string; name?: string; message?: string; token?: string }>;
+  describe: string;
+}
+
+/** Identity variables removed so the real IMDS address (inside the namespace) is used. */
+function nsEnv(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AZMI_HOME: home, AZMI_ARC_HIMDS_PATH: "/nonexistent/azmi-test/himds" };
+  return env;
+}
+
+async function runClient(ns: Netns, home: string, args: object): Promise<ClientOutput> {
+  const r = await ns.runNode([CLIENT, JSON.stringify(args)], { env: nsEnv(home), timeoutMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as ClientOutput;
+}
+
+describe("managed-identity/netns: IMDS at 169.254.169.254 inside a namespace", function () {
+  this.timeout(60_000);
+  before(function () {
+    const why = netnsUnavailable();
+    if (why) {
+      console.log(`    (skipped: ${why})`);
+      this.skip();
+    }
+    sweepStaleNamespaces();
+  });
+  after(cleanupHomes);
+
+  it("fake IMDS on the namespace's lo: probe, then token; describe() names the real address", async () => {
+    const ns = await Netns.create({ imdsOnLoopback: true });
+    try {
+      const imds = ns.spawnNode([IMDS_MAIN, "{}"], { env: nsEnv(tempHome()) });
+      await imds.waitForOutput(/listening http:\/\/169\.254\.169\.254:80/);
+      const out = await runClient(ns, tempHome(), { probeImds: true, calls: 2 });
+      assert.equal(out.describe, "IMDS at 169.254.169.254:80");
+      assert.ok(out.results[0]!.ok, JSON.stringify(out.results[0]));
+      assert.equal(out.results[1]!.token, out.results[0]!.token, "second call from the cache");
+      await new Promise((r) => setTimeout(r, 50));
+      const requests = imds.stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => JSON.parse(l.slice(8)));
+      assert.deepEqual(requests, [
+        { method: "GET", target: "/metadata/identity/oauth2/token", metadata: null },
+        { method: "GET", target: "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net", metadata: "true" },
+      ]);
+    } finally {
+      await ns.destroy();
+    }
+  });
+
+  it("no route: unavailable at once (ENETUNREACH), not after the probe budget", async () => {
+    const ns = await Netns.create();
+    try {
+      const out = await runClient(ns, tempHome(), { probeImds: true, probeBudgetMs: 5000 });
+      const [r] = out.results;
+      assert.equal(r!.name, "CredentialUnavailableError");
+      assert.equal(r!.code, "ERR_MI_PROBE_NEGATIVE");
+      assert.match(r!.message!, /^ManagedIdentityCredential: IMDS at 169\.254\.169\.254:80 is not available \(probe: connect (ENETUNREACH|EHOSTUNREACH|unreachable) in [\d.]+ ms\)/);
+      assert.ok(r!.ms < 1000, `took ${r!.ms} ms with a 5000 ms budget`);
+      // Standalone (no probe): the token request itself fails at once too.
+      const standalone = (await runClient(ns, tempHome(), {})).results[0]!;
+      assert.equal(standalone.name, "CredentialUnavailableError");
+      assert.match(standalone.code!, /^(ENETUNREACH|EHOSTUNREACH)$/);
+      assert.ok(standalone.ms < 1000);
+    } finally {
+      await ns.destroy();
+    }
+  });
+
+  it("black hole: the probe ends at its budget; the next process answers from the memo", async () => {
+    const ns = await Netns.create({ blackHole: true });
+    try {
+      const home = tempHome();
+      const first = (await runClient(ns, home, { probeImds: true, probeBudgetMs: 300, calls: 2 })).results;
+      assert.equal(first[0]!.code, "ERR_MI_PROBE_NEGATIVE");
+      assert.match(first[0]!.message!, /probe: connect timed out after 300 ms/);
+      assert.ok(first[0]!.ms >= 250 && first[0]!.ms < 3 * 300, `first call ${first[0]!.ms} ms`);
+      assert.ok(first[1]!.ms < 50, `same process, second call ${first[1]!.ms} ms`);
+      const second = (await runClient(ns, home, { probeImds: true, probeBudgetMs: 300 })).results[0]!;
+      assert.equal(second.code, "ERR_MI_PROBE_NEGATIVE");
+      assert.match(second.message!, /Remembered from a probe at/);
+      assert.ok(second.ms < 100, `next process ${second.ms} ms`);
+    } finally {
+      await ns.destroy();
+    }
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * Runs our ManagedIdentityCredential INSIDE a network namespace (spawned by
+ * netns.spec.ts and the bench) and prints one JSON line per call:
+ * `{ ok, ms, code?, message?, token? }`. The environment comes from the
+ * parent (AZMI_HOME temp; no AZURE_POD_IDENTITY_AUTHORITY_HOST, so the real
+ * address is used — which exists only inside the namespace).
+ *
+ * Usage: node netnsClient.js '{"probeImds":true,"probeBudgetMs":300,"calls":2}'
+ */
+import { ManagedIdentityCredential } from "../../src/credentials/managedIdentityCredential";
+
+interface Args {
+  probeImds?: boolean;
+  probeBudgetMs?: number;
+  timeBudgetMs?: number;
+  calls?: number;
+  scope?: string;
+}
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? "{}") as Args;
+  const credential = new ManagedIdentityCredential({ probeImds: args.probeImds, probeBudgetMs: args.probeBudgetMs, timeBudgetMs: args.timeBudgetMs });
+  const out: unknown[] = [];
+  for (let i = 0; i < (args.calls ?? 1); i++) {
+    const started = performance.now();
+    try {
+      const t = await credential.getToken(args.scope ?? "https://vault.azure.net/.default");
+      out.push({ ok: true, ms: performance.now() - started, token: t.token });
+    } catch (e) {
+      out.push({ ok: false, ms: performance.now() - started, code: (e as { code?: string }).code, name: (e as Error).name, message: (e as Error).message });
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ results: out, describe: credential.describe() })}\n`);
+}
+
+void main();
