@@ -2,14 +2,14 @@
 # Make PowerShell and Pester available for the Pester suite, on a fresh machine:
 #  - pwsh 7.6.9 is pinned in .config/dotnet-tools.json; `dotnet tool restore` brings it.
 #  - Pester comes from NuGet as a package: a throwaway project restores it with
-#    <PackageDownload>, and its contents are copied to build/psmodules/Pester/<ver>,
+#    <PackageDownload>, and its contents are copied to .psmodules/Pester/<ver>,
 #    which scripts/test-pwsh.js puts on PSModulePath.
 # Idempotent: does nothing that is already done. Needs the .NET SDK and NuGet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PESTER_VERSION="${PESTER_VERSION:-5.7.1}"
-dest="build/psmodules/Pester/$PESTER_VERSION"
+dest=".psmodules/Pester/$PESTER_VERSION"
 
 command -v dotnet >/dev/null || { echo "setup-pwsh: the .NET SDK (dotnet) is required" >&2; exit 1; }
 

@@ -6,20 +6,20 @@
 # The compiled bridge of the azmi package this module ships in; $env:AZMI_BRIDGE overrides it.
 $script:DefaultBridgePath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'dist', 'src', 'bridge', 'main.js'))
 $script:Bridge = $null
-# Seconds a call waits beyond -TimeoutSec: Node's start-up on the first call.
-$script:BridgeSlackSec = 10
+# A new bridge must say hello within BridgeStartSec (Node's start-up); then a
+# call waits its own timeout plus BridgeSlackSec for the answer.
+$script:BridgeStartSec = 10
+$script:BridgeSlackSec = 2
 # Local endpoints started in this session: id -> saved environment to restore.
 $script:Endpoints = @{}
-# Keep date-looking strings (e.g. in messages) as strings where pwsh can.
-$script:JsonReadOptions = if ($PSVersionTable.PSVersion -ge [version]'7.5') { @{ DateKind = 'String' } } else { @{} }
+# ConvertTo-Json -Compress -Depth 6, without a cmdlet call on the hot path.
+$script:JsonWriteContext = [Microsoft.PowerShell.Commands.JsonObject+ConvertToJsonContext]::new(6, $false, $true)
 
 foreach ($file in @(
         'Private/StartAzmiBridge.ps1'
-        'Private/GetAzmiEnvironmentDelta.ps1'
         'Private/InvokeAzmiBridge.ps1'
         'Private/NewAzmiErrorRecord.ps1'
         'Private/NewAzmiTokenRequest.ps1'
-        'Private/ConvertToAzmiManagedToken.ps1'
         'Private/GetAzmiResourceForUri.ps1'
         'Private/SetAzmiEndpointEnvironment.ps1'
         'Public/Get-AzManagedToken.ps1'

@@ -23,15 +23,20 @@ function Invoke-AzmiBridge {
         [double] $TimeoutSec = 30,
         [bool] $WantVerbose = $false
     )
-    $launch = Get-AzmiBridgeLaunch
+    # This is the hot path of every cmdlet: it calls no other function and no
+    # cmdlet unless something is wrong (each costs a tenth of a millisecond).
+    $launchPath = $env:AZMI_BRIDGE
+    if (-not $launchPath) { $launchPath = $script:DefaultBridgePath }
+    $launch = $null
     for ($attempt = 0; ; $attempt++) {
         $bridge = $script:Bridge
-        if ($null -ne $bridge -and ($bridge.Process.HasExited -or $bridge.Path -ne $launch.Path)) {
+        if ($null -ne $bridge -and ($bridge.Process.HasExited -or $bridge.Path -ne $launchPath)) {
             if ($bridge.Process.HasExited) { Write-Verbose "azmi bridge (pid $($bridge.Process.Id)) had exited; starting a new one." }
             Stop-AzmiBridge -GraceMs 0
             $bridge = $null
         }
         if ($null -eq $bridge) {
+            $launch = Get-AzmiBridgeLaunch
             $bridge = Start-AzmiBridge -Launch $launch
             if ($bridge.condition) {
                 return New-AzmiBridgeFault -Condition $bridge.condition -Message $bridge.message -RecommendedAction $bridge.recommendedAction -Name $bridge.name
@@ -44,10 +49,19 @@ function Invoke-AzmiBridge {
         $bridge.NextId = $id + 1
         $request = [ordered]@{ id = $id; op = $Op }
         if ($Params) { $request.params = $Params }
-        $envDelta = Get-AzmiEnvironmentDelta -Bridge $bridge
+        # The session's environment travels when it differs from what the
+        # bridge has: a script that sets $env:MSI_ENDPOINT (or -SetEnvironment)
+        # after the bridge started must be seen by the next call.
+        $envDelta = [System.Environment]::GetEnvironmentVariables()
+        $sent = $bridge.SentEnv
+        if ($envDelta.Count -eq $sent.Count) {
+            $same = $true
+            foreach ($key in $envDelta.Keys) { if ($sent[$key] -cne $envDelta[$key]) { $same = $false; break } }
+            if ($same) { $envDelta = $null }
+        }
         if ($null -ne $envDelta) { $request.env = $envDelta }
         if ($WantVerbose) { $request.verbose = $true }
-        $line = ConvertTo-Json -InputObject $request -Compress -Depth 6
+        $line = [Microsoft.PowerShell.Commands.JsonObject]::ConvertToJson($request, [ref]$script:JsonWriteContext)
         try {
             $bridge.Process.StandardInput.Write($line + "`n")
             $bridge.Process.StandardInput.Flush()
@@ -64,8 +78,10 @@ function Invoke-AzmiBridge {
     }
     if ($null -ne $envDelta) { $bridge.SentEnv = $envDelta }
 
-    $limitMs = [long]($TimeoutSec * 1000)
+    $waitSec = $TimeoutSec + $script:BridgeSlackSec
+    $limitMs = [long]($waitSec * 1000)
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
+    if (-not $bridge.Hello) { $limitMs = [long]($script:BridgeStartSec * 1000) }
     while ($true) {
         if ($null -eq $bridge.ReadTask) { $bridge.ReadTask = $bridge.Process.StandardOutput.ReadLineAsync() }
         $task = $bridge.ReadTask
@@ -76,7 +92,8 @@ function Invoke-AzmiBridge {
                 if ($clock.ElapsedMilliseconds -ge $limitMs) {
                     Stop-AzmiBridge -GraceMs 0
                     return New-AzmiBridgeFault -Condition 'Timeout' -Name 'TimeoutError' `
-                        -Message "The azmi bridge did not answer '$Op' within $TimeoutSec s; it was stopped and the next call starts a new one." `
+                        -Message $(if ($bridge.Hello) { "The azmi bridge did not answer '$Op' within $waitSec s; it was stopped and the next call starts a new one." }
+                                   else { "The azmi bridge ($launchPath) did not start within $($script:BridgeStartSec) s; it was stopped and the next call tries again." }) `
                         -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
                 }
             }
@@ -99,18 +116,24 @@ function Invoke-AzmiBridge {
         }
 
         $message = $null
-        try { $message = ConvertFrom-Json -InputObject $text @script:JsonReadOptions -ErrorAction Stop } catch { }
+        $parseError = $null
+        try { $message = [Microsoft.PowerShell.Commands.JsonObject]::ConvertFromJson($text, [ref]$parseError) } catch { }
         $valid = $message -is [System.Management.Automation.PSCustomObject] -and $message.id -is [long]
         if ($valid -and -not $bridge.Hello) {
             # The first line must be the bridge's hello: anything else is a
             # program that is not the azmi bridge.
             $valid = $message.id -eq 0 -and $message.ok -and $message.result.hello -eq 'azmi-bridge'
-            if ($valid) { $bridge.Hello = $true; continue }
+            if ($valid) {
+                $bridge.Hello = $true
+                # The call's own budget starts once the bridge is up.
+                $limitMs = $clock.ElapsedMilliseconds + [long]($waitSec * 1000)
+                continue
+            }
         }
         if (-not $valid) {
             Stop-AzmiBridge -GraceMs 0
             return New-AzmiBridgeFault -Condition 'BridgeProtocolError' -Name 'BridgeProtocolError' `
-                -Message "The program at '$($launch.Path)' is not the azmi bridge: it answered with a line ($($text.Length) characters) that is not azmi's JSON-lines protocol." `
+                -Message "The program at '$launchPath' is not the azmi bridge: it answered with a line ($($text.Length) characters) that is not azmi's JSON-lines protocol." `
                 -RecommendedAction 'Point $env:AZMI_BRIDGE at dist/src/bridge/main.js of an azmi build, or remove $env:AZMI_BRIDGE to use the default.'
         }
         if ($message.id -eq $id) { return $message }

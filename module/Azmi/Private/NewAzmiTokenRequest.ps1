@@ -1,28 +1,26 @@
-$script:AzmiLinks = 'environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli'
-
-function Test-AzmiResource {
-    # An absolute http(s) URI with a host, as identity endpoints expect.
-    # Returns the text as the user wrote it (Uri.ToString would add a '/').
-    param($Resource)
-    $uri = $Resource -as [uri]
-    if ($null -eq $uri -or -not $uri.IsAbsoluteUri -or $uri.Scheme -notin 'https', 'http' -or -not $uri.Host) { return $null }
-    $uri.OriginalString
-}
-
 function New-AzmiTokenRequest {
     # Wire params for 'token'/'chain' from a cmdlet's bound parameters, or
     # an ErrorRecord when the input is unusable (checked here, once, so the
-    # message names the parameter and the fix).
-    param([Parameter(Mandatory)] [string] $CommandName, [Parameter(Mandatory)] [hashtable] $Bound, $Resource, [string] $Scope)
+    # message names the parameter and the fix). Runs per pipeline item, so
+    # it calls nothing else on the good path.
+    param(
+        [Parameter(Mandatory)] [string] $CommandName,
+        [Parameter(Mandatory)] [System.Collections.IDictionary] $Bound,
+        $Resource,
+        [string] $Scope,
+        [int] $TimeoutSec
+    )
     $params = [ordered]@{}
-    if ($PSBoundParameters.ContainsKey('Resource') -and $null -ne $Resource) {
-        $text = Test-AzmiResource $Resource
-        if (-not $text) {
+    if ($null -ne $Resource) {
+        # An absolute http(s) URI with a host, sent as the user wrote it
+        # (Uri.ToString() would add a '/').
+        $uri = $Resource -as [uri]
+        if ($null -eq $uri -or -not $uri.IsAbsoluteUri -or ($uri.Scheme -ne 'https' -and $uri.Scheme -ne 'http') -or -not $uri.Host) {
             return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $Resource `
                 -Message "-Resource '$Resource' is not an absolute http(s) URI. Pass the resource (audience) like https://vault.azure.net, or use -Scope for a scope." `
                 -RecommendedAction 'Use an absolute URI such as https://management.azure.com, or -Scope https://management.azure.com/.default.'
         }
-        $params.resource = $text
+        $params.resource = $uri.OriginalString
     } elseif ($Scope) {
         if ($Scope -match '\s') {
             return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidScope' -Target $Scope `
@@ -30,20 +28,20 @@ function New-AzmiTokenRequest {
         }
         $params.scope = $Scope
     }
-    $selectors = @('ClientId', 'ObjectId', 'ResourceId').Where({ $Bound[$_] })
-    if ($selectors.Count -gt 1) {
-        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'IdentityConflict' -Target ($selectors -join ',') `
-            -Message "-$($selectors -join ' and -') were both given; a user-assigned identity is selected by exactly one of -ClientId, -ObjectId or -ResourceId." `
+    $clientId = $Bound['ClientId']; $objectId = $Bound['ObjectId']; $resourceId = $Bound['ResourceId']
+    if (([int][bool]$clientId + [int][bool]$objectId + [int][bool]$resourceId) -gt 1) {
+        $given = @(foreach ($name in 'ClientId', 'ObjectId', 'ResourceId') { if ($Bound[$name]) { $name } })
+        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'IdentityConflict' -Target ($given -join ',') `
+            -Message "-$($given -join ' and -') were both given; a user-assigned identity is selected by exactly one of -ClientId, -ObjectId or -ResourceId." `
             -RecommendedAction 'Keep one of -ClientId, -ObjectId, -ResourceId (or none for the system-assigned identity).'
     }
-    if ($Bound.ClientId) { $params.clientId = [string]$Bound.ClientId }
-    if ($Bound.ObjectId) { $params.objectId = [string]$Bound.ObjectId }
-    if ($Bound.ResourceId) { $params.resourceId = [string]$Bound.ResourceId }
-    if ($Bound.TenantId) { $params.tenantId = [string]$Bound.TenantId }
-    if ($Bound.Source) { $params.only = [string]$Bound.Source }
-    if ($Bound.Exclude) { $params.exclude = [string[]]$Bound.Exclude }
-    if ($Bound.TimeoutSec) { $params.timeoutMs = [long]($Bound.TimeoutSec * 1000) }
-    if ($Bound.Force) { $params.forceRefresh = $true }
+    if ($clientId) { $params.clientId = [string]$clientId }
+    if ($objectId) { $params.objectId = [string]$objectId }
+    if ($resourceId) { $params.resourceId = [string]$resourceId }
+    if ($Bound['Source']) { $params.only = [string]$Bound['Source'] }
+    if ($Bound['Exclude']) { $params.exclude = [string[]]$Bound['Exclude'] }
+    if ($TimeoutSec) { $params.timeoutMs = [long]$TimeoutSec * 1000 }
+    if ($Bound['Force']) { $params.forceRefresh = $true }
     $params
 }
 

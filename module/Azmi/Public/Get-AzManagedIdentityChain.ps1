@@ -86,15 +86,13 @@ function Get-AzManagedIdentityChain {
         [int] $TimeoutSec = 30
     )
     process {
-        $bound = @{} + $PSBoundParameters
-        $bound.TimeoutSec = $TimeoutSec
-        $requestArgs = @{ CommandName = $MyInvocation.MyCommand.Name; Bound = $bound }
+        $requestArgs = @{ CommandName = $MyInvocation.MyCommand.Name; Bound = $PSBoundParameters; TimeoutSec = $TimeoutSec }
         if ($PSCmdlet.ParameterSetName -eq 'Resource') { $requestArgs.Resource = $Resource } else { $requestArgs.Scope = $Scope }
         $params = New-AzmiTokenRequest @requestArgs
         if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
 
         $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
-        $response = Invoke-AzmiBridge -Op chain -Params $params -TimeoutSec ($TimeoutSec + $script:BridgeSlackSec) -WantVerbose $wantVerbose
+        $response = Invoke-AzmiBridge -Op chain -Params $params -TimeoutSec ($TimeoutSec) -WantVerbose $wantVerbose
         if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
         $target = if ($params.resource) { $params.resource } else { $params.scope }
         if (-not $response.ok) {

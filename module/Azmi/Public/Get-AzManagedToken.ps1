@@ -122,31 +122,51 @@ function Get-AzManagedToken {
         [switch] $Force
     )
     process {
-        $bound = @{} + $PSBoundParameters
-        $bound.TimeoutSec = $TimeoutSec
-        $requestArgs = @{ CommandName = $MyInvocation.MyCommand.Name; Bound = $bound }
-        if ($PSCmdlet.ParameterSetName -eq 'Resource') { $requestArgs.Resource = $Resource } else { $requestArgs.Scope = $Scope }
-        $params = New-AzmiTokenRequest @requestArgs
+        # Runs per pipeline item and is the path the benchmark measures: one
+        # helper call to check input, one to the bridge, nothing else.
+        $command = $MyInvocation.MyCommand.Name
+        $params = if ($PSCmdlet.ParameterSetName -eq 'Resource') {
+            New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Resource $Resource -TimeoutSec $TimeoutSec
+        } else {
+            New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Scope $Scope -TimeoutSec $TimeoutSec
+        }
         if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
 
         $target = if ($params.resource) { $params.resource } else { $params.scope }
-        $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
+        $wantVerbose = $VerbosePreference -ne 'SilentlyContinue' -or $DebugPreference -ne 'SilentlyContinue'
         if ($wantVerbose) {
-            $how = if ($Source) { "only $Source" } elseif ($Exclude) { "chain without $($Exclude -join ', ')" } else { 'the chain' }
+            $how = if ($Source) { "only $Source" } elseif ($Exclude) { "the chain without $($Exclude -join ', ')" } else { 'the chain' }
             Write-Verbose "Requesting a token for '$target' from $how."
         }
-        $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec ($TimeoutSec + $script:BridgeSlackSec) -WantVerbose $wantVerbose
+        $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose
         if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
         if (-not $response.ok) {
-            $record = New-AzmiErrorRecord -CommandName $MyInvocation.MyCommand.Name -Fault $response.error -Target $target
-            if ($response.error.code -eq 'ERR_BRIDGE' -and $response.error.condition -in 'NodeNotFound', 'BridgeNotFound') {
+            $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target
+            # Without Node or the bridge nothing else in the pipeline can work either.
+            if ($response.error.condition -eq 'NodeNotFound' -or $response.error.condition -eq 'BridgeNotFound') {
                 $PSCmdlet.ThrowTerminatingError($record)
             }
             $PSCmdlet.WriteError($record)
             return
         }
-        $token = ConvertTo-AzmiManagedToken -Result $response.result -AsSecureString $AsSecureString.IsPresent
-        if ($wantVerbose) { Write-Verbose "Token for '$($token.resource)' ($($token.token_type)) expires $($token.ExpiresOn.ToString('u'))." }
-        $token
+
+        # The MSI JSON object as Invoke-RestMethod returns it (same names, same
+        # string values), plus a typed ExpiresOn.
+        $result = $response.result
+        $token = [ordered]@{
+            access_token = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }
+            expires_in   = $result.expires_in
+            expires_on   = $result.expires_on
+            not_before   = $result.not_before
+            resource     = $result.resource
+            token_type   = $result.token_type
+        }
+        if ($result.client_id) { $token.client_id = $result.client_id }
+        $seconds = 0L
+        $token.ExpiresOn = if ([long]::TryParse([string]$result.expires_on, [ref]$seconds)) { [System.DateTimeOffset]::FromUnixTimeSeconds($seconds) } else { $null }
+        $object = [pscustomobject]$token
+        $object.PSObject.TypeNames.Insert(0, 'Azmi.ManagedToken')
+        if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
+        $object
     }
 }

@@ -146,16 +146,16 @@ function Invoke-AzManagedRestMethod {
                     -Message "-Uri '$Uri' is not an absolute URI; give the full URL, e.g. https://management.azure.com/subscriptions?api-version=2022-12-01."))
     }
     $audience = if ($Resource) { $Resource } else { Get-AzmiResourceForUri -Uri $Uri }
-    $bound = @{ TimeoutSec = $TokenTimeoutSec }
+    $bound = @{}
     foreach ($name in 'ClientId', 'ObjectId', 'ResourceId', 'Source', 'Exclude') {
         if ($PSBoundParameters.ContainsKey($name)) { $bound[$name] = $PSBoundParameters[$name] }
     }
-    $params = New-AzmiTokenRequest -CommandName $command -Bound $bound -Resource $audience
+    $params = New-AzmiTokenRequest -CommandName $command -Bound $bound -Resource $audience -TimeoutSec $TokenTimeoutSec
     if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.ThrowTerminatingError($params) }
 
     $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
     if ($wantVerbose) { Write-Verbose "Requesting a token for '$audience' to call $($Uri.GetLeftPart([System.UriPartial]::Path))." }
-    $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec ($TokenTimeoutSec + $script:BridgeSlackSec) -WantVerbose $wantVerbose
+    $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec ($TokenTimeoutSec) -WantVerbose $wantVerbose
     if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
     if (-not $response.ok) {
         $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $audience))

@@ -103,7 +103,7 @@ function Start-AzManagedIdentityEndpoint {
     $params = [ordered]@{ host = $HostName; port = $Port; issuer = $Issuer.ToLowerInvariant(); stateFile = $StateFile.IsPresent }
     if ($TenantId) { $params.tenantId = $TenantId }
     if ($AcceptAnyIdentity) { $params.acceptAnyIdentity = $true }
-    $response = Invoke-AzmiBridge -Op serve.start -Params $params -TimeoutSec (15 + $script:BridgeSlackSec) -WantVerbose ($VerbosePreference -ne 'SilentlyContinue')
+    $response = Invoke-AzmiBridge -Op serve.start -Params $params -TimeoutSec (15) -WantVerbose ($VerbosePreference -ne 'SilentlyContinue')
     if (-not $response.ok) {
         $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target "${HostName}:$Port"))
     }
