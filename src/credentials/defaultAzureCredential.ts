@@ -69,6 +69,13 @@ export interface DefaultAzureCredentialOptions extends EntraCredentialOptions {
   requiredEnvVars?: DefaultAzureCredentialEnvVars | DefaultAzureCredentialEnvVars[];
   /** Never try these links. Applied after `AZURE_TOKEN_CREDENTIALS` / `only`. */
   exclude?: LinkName[];
+  /** .NET-style switches, same effect as listing the link in `exclude`. */
+  excludeEnvironmentCredential?: boolean;
+  excludeWorkloadIdentityCredential?: boolean;
+  excludeManagedIdentityCredential?: boolean;
+  excludeAzureCliCredential?: boolean;
+  excludeAzurePowerShellCredential?: boolean;
+  excludeAzureDeveloperCliCredential?: boolean;
   /** Use only this link; overrides `AZURE_TOKEN_CREDENTIALS`. `managed-identity` alone means no IMDS probe. */
   only?: LinkName;
   /** IMDS probe budget in ms (default 1000). */
@@ -76,6 +83,15 @@ export interface DefaultAzureCredentialOptions extends EntraCredentialOptions {
   /** Budget for the managed-identity link in ms when it was not selected alone (default 3000). */
   managedIdentityTimeBudgetMs?: number;
 }
+
+const EXCLUDE_FLAGS = {
+  excludeEnvironmentCredential: "environment",
+  excludeWorkloadIdentityCredential: "workload-identity",
+  excludeManagedIdentityCredential: "managed-identity",
+  excludeAzureCliCredential: "azure-cli",
+  excludeAzurePowerShellCredential: "azure-powershell",
+  excludeAzureDeveloperCliCredential: "azure-developer-cli",
+} as const satisfies Record<string, LinkName>;
 
 export class DefaultAzureCredential extends ChainedTokenCredential {
   /**
@@ -91,6 +107,9 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
     checkRequiredEnvVars(options.requiredEnvVars, env);
     const selection: TokenCredentialsSelection = options.only ? { kind: "all" } : parseTokenCredentials(env.AZURE_TOKEN_CREDENTIALS);
     const excluded = new Set(options.exclude ?? []);
+    for (const [flag, link] of Object.entries(EXCLUDE_FLAGS)) {
+      if (options[flag as keyof typeof EXCLUDE_FLAGS] === true) excluded.add(link);
+    }
 
     const why = (link: LinkName): string | undefined => {
       if (options.only && link !== options.only) return `not selected (only ${options.only})`;
@@ -179,6 +198,12 @@ function entraOptions(options: DefaultAzureCredentialOptions, env: NodeJS.Proces
     only: _h,
     probeBudgetMs: _i,
     managedIdentityTimeBudgetMs: _j,
+    excludeEnvironmentCredential: _k,
+    excludeWorkloadIdentityCredential: _l,
+    excludeManagedIdentityCredential: _m,
+    excludeAzureCliCredential: _n,
+    excludeAzurePowerShellCredential: _o,
+    excludeAzureDeveloperCliCredential: _p,
     ...rest
   } = options;
   return { ...rest, env };

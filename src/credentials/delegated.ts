@@ -38,6 +38,8 @@ export abstract class DelegatedCredential implements TokenCredential {
   private inner?: TokenCredential;
   private readonly cache = new TokenCache();
   private logger?: CredentialLogger;
+  /** The "unavailable" error, built once: availability is decided at construction and never changes. */
+  private unavailableError?: Error;
 
   /** `undefined` when the link may work; otherwise why not (checked before loading `@azure/identity`). */
   protected abstract availability(): Unavailability | undefined;
@@ -68,11 +70,13 @@ export abstract class DelegatedCredential implements TokenCredential {
    * ```
    */
   getToken(scopes: string | string[], options: AzmiGetTokenOptions = {}): Promise<AzmiAccessToken> {
+    if (this.unavailableError) return Promise.reject(this.unavailableError);
     const missing = this.availability();
     if (missing) {
-      const error = unavailable(this.credentialName, missing.reason, missing.hint);
-      this.log().info("getToken", error.message);
-      return Promise.reject(error);
+      // Built once: a chain asks unavailable links on every walk, and an Error with its stack is the costly part.
+      this.unavailableError = unavailable(this.credentialName, missing.reason, missing.hint);
+      this.log().info("getToken", this.unavailableError.message);
+      return Promise.reject(this.unavailableError);
     }
     if (options.claims || options.forceRefresh) return this.fetch(scopes, options);
     const key = typeof scopes === "string" ? scopes : scopes.join(" ");

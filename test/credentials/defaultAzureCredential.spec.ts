@@ -213,6 +213,16 @@ describe("DefaultAzureCredential", function () {
     assert.equal(credential.lastReport!.fromCache, true);
   });
 
+  it(".NET-style exclude flags act like exclude", async () => {
+    const credential = dac({}, { excludeManagedIdentityCredential: true, excludeAzureCliCredential: true });
+    await credential.getTokenWithReport(SCOPE);
+    assert.deepEqual(outcomes(credential), [
+      "environment:unavailable", "workload-identity:unavailable", "managed-identity:skipped",
+      "azure-cli:skipped", "azure-powershell:unavailable", "azure-developer-cli:unavailable",
+    ]);
+    assert.equal(imds.requests.length, 0);
+  });
+
   it("requiredEnvVars: @azure/identity's messages", () => {
     assert.throws(() => dac({}, { requiredEnvVars: "AZURE_CLIENT_ID" }), {
       code: ErrorCode.InvalidEnvironment,

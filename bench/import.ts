@@ -1,0 +1,58 @@
+/**
+ * Start-up cost of importing the package, each sample in a fresh Node
+ * process: `require("azmi")` (dist/src/index.js) vs `require("@azure/identity")`,
+ * interleaved so machine load hits both alike. Times are measured inside the
+ * child around the `require` call only (process start-up excluded), medians
+ * and p90 printed with the ratio. Target: azmi < 15 ms (vs ~100 ms).
+ *
+ * @example
+ * ```sh
+ * npx tsc -p . && node dist/bench/import.js          # 25 processes each
+ * AZMI_BENCH_RUNS=50 node dist/bench/import.js
+ * ```
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+
+const ROOT = path.resolve(__dirname, "../..");
+const RUNS = Number(process.env.AZMI_BENCH_RUNS ?? 25);
+const TARGET_MS = 15;
+
+const CONTENDERS: Array<{ name: string; code: string }> = [
+  { name: "azmi (require index)", code: `require(${JSON.stringify(path.join(ROOT, "dist/src/index.js"))})` },
+  {
+    name: "azmi (require + new DefaultAzureCredential)",
+    code: `new (require(${JSON.stringify(path.join(ROOT, "dist/src/index.js"))}).DefaultAzureCredential)({ env: {} })`,
+  },
+  { name: "@azure/identity (require)", code: `require("@azure/identity")` },
+];
+
+function sample(code: string): number {
+  const script = `const t=process.hrtime.bigint();${code};process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
+  const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", env: { ...process.env, AZURE_LOG_LEVEL: "" } });
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
+  return Number(r.stdout);
+}
+
+function stats(xs: number[]): { median: number; p90: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.round(p * (s.length - 1)))]!;
+  return { median: q(0.5), p90: q(0.9) };
+}
+
+function main(): void {
+  const times = CONTENDERS.map(() => [] as number[]);
+  for (let i = 0; i < RUNS; i++) CONTENDERS.forEach((c, j) => times[j]!.push(sample(c.code)));
+  const results = CONTENDERS.map((c, j) => ({ name: c.name, ...stats(times[j]!) }));
+  const reference = results.at(-1)!.median;
+  console.log(`import cost, ${RUNS} fresh processes each (ms, measured around require):`);
+  for (const r of results) {
+    console.log(
+      `  ${r.name.padEnd(46)} median ${r.median.toFixed(2).padStart(7)}  p90 ${r.p90.toFixed(2).padStart(7)}  ratio ${(r.median / reference).toFixed(3)}`,
+    );
+  }
+  const azmi = results[0]!.median;
+  console.log(`azmi import ${azmi.toFixed(2)} ms vs @azure/identity ${reference.toFixed(2)} ms: ${(reference / azmi).toFixed(1)}x faster; target < ${TARGET_MS} ms: ${azmi < TARGET_MS ? "met" : "NOT met"}`);
+}
+
+main();
