@@ -5,9 +5,13 @@
  * addon and fails loudly when it is missing.
  */
 import { AzmiError, ErrorCode } from "../errors";
-import { fallbackTransport } from "./fallback";
 import { nativeLoadError, nativeTransport } from "./native";
 import type { Transport } from "./types";
+
+// The fallback pulls in node:net and its parser: load it only when used.
+function fallback(): Transport {
+  return (require("./fallback") as typeof import("./fallback")).fallbackTransport;
+}
 
 /** Why the active transport was chosen, for `azmi doctor`. */
 export interface TransportDiagnostics {
@@ -26,7 +30,7 @@ export interface TransportDiagnostics {
  */
 export function activeTransport(): Transport {
   const wanted = process.env.AZMI_TRANSPORT;
-  if (wanted === "node") return fallbackTransport;
+  if (wanted === "node") return fallback();
   const native = nativeTransport();
   if (native) return native;
   if (wanted === "native") {
@@ -35,7 +39,7 @@ export function activeTransport(): Transport {
       `AZMI_TRANSPORT=native but the native addon could not be loaded (${nativeLoadError()}); run "npm run build:native" or unset AZMI_TRANSPORT`,
     );
   }
-  return fallbackTransport;
+  return fallback();
 }
 
 /**

@@ -13,7 +13,7 @@ import { restate } from "./facts";
 import { resolveHost } from "./resolve";
 import type { RawResponse } from "./types";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES } from "./types";
-import { checkCap, checkHeader, checkMethod, checkTimeout } from "./validate";
+import { checkCap, checkHeader, checkMethod, checkTimeout, ipFamily } from "./validate";
 
 export interface SendOptions {
   url: string | URL;
@@ -129,7 +129,7 @@ export async function send(options: SendOptions): Promise<RawResponse> {
 }
 
 function isNumericHost(hostname: string): boolean {
-  return hostname.startsWith("[") || /^[0-9.]+$/.test(hostname);
+  return hostname.startsWith("[") || ipFamily(hostname) === 4;
 }
 
 /**

@@ -5,9 +5,9 @@
  * goes to `dns.lookup` raced against the time left (a lookup that loses the
  * race finishes in the background and is ignored).
  */
-import { isIP } from "node:net";
 import { ErrorCode, type TransportError } from "../errors";
 import { transportError } from "./facts";
+import { ipFamily } from "./validate";
 
 /**
  * Resolves `hostname` (as in `URL.hostname`, IPv6 may be bracketed).
@@ -20,7 +20,7 @@ import { transportError } from "./facts";
  */
 export async function resolveHost(hostname: string, port: number, timeoutMs: number): Promise<string> {
   const bare = hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
-  if (isIP(bare) !== 0) return bare;
+  if (ipFamily(bare) !== 0) return bare;
   const lower = bare.toLowerCase();
   if (lower === "localhost" || lower === "localhost.") return "127.0.0.1";
   const started = performance.now();

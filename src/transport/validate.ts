@@ -5,7 +5,6 @@
  * non-numeric host or a header that would break framing never reaches C++
  * or a socket.
  */
-import { isIP } from "node:net";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, type RawRequest } from "./types";
 
 /** Largest timeout a poll()/setTimeout can honour (2^31 - 1 ms, about 24.8 days). */
@@ -27,6 +26,33 @@ export interface NormalizedRequest {
   maxBodyBytes: number;
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
+
+/**
+ * 4 or 6 for a numeric IPv4/IPv6 address (the forms inet_pton accepts, no
+ * zone ids), else 0. Avoids loading `node:net` on the hot path.
+ *
+ * @example
+ * ```ts
+ * ipFamily("169.254.169.254"); // 4
+ * ipFamily("::1");             // 6
+ * ipFamily("localhost");       // 0
+ * ```
+ */
+export function ipFamily(value: string): 0 | 4 | 6 {
+  if (IPV4.test(value)) return 4;
+  if (!value.includes(":") || !IPV6_CHARS.test(value) || value.length > 45) return 0;
+  try {
+    // The WHATWG URL parser (already loaded at startup) implements the RFC
+    // 4291 text forms, including an embedded dotted IPv4 tail.
+    new URL(`http://[${value}]/`);
+    return 6;
+  } catch {
+    return 0;
+  }
+}
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Visible ASCII, space and tab: identity headers never need more, and
 // anything else (CR, LF, NUL, non-ASCII) could split or smuggle a request.
@@ -44,7 +70,7 @@ const PATH = /^(\/[\x21-\x7e]*|\*)$/;
  */
 export function checkIp(ip: unknown, name = "ip"): string {
   if (typeof ip !== "string") throw new TypeError(`${name} must be a string holding a numeric IPv4 or IPv6 address`);
-  if (isIP(ip) === 0) {
+  if (ipFamily(ip) === 0) {
     throw new RangeError(
       `${name} must be a numeric IPv4 or IPv6 address, got ${JSON.stringify(ip.slice(0, 64))}; resolve host names with send() first`,
     );

@@ -1,0 +1,139 @@
+/**
+ * Transport benchmark (prints, never asserts):
+ *  1. probe of a closed loopback port, in-process (native vs node:net)
+ *  2. one token-sized HTTP exchange on loopback, new connection each time:
+ *     native vs node:net fallback vs node:http vs fetch
+ *  3. load time of the transport module + addon, in fresh child processes
+ *
+ * The HTTP server runs in a child process so the client's event loop only
+ * does client work. Run: `npx tsc -p . && node dist/bench/transport.js`
+ * (env BENCH_N to change the iteration count).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as path from "node:path";
+import { fallbackTransport } from "../src/transport/fallback";
+import { nativeTransport } from "../src/transport/native";
+import type { Transport } from "../src/transport/types";
+
+const N = Number(process.env.BENCH_N ?? 2000);
+const WARMUP = 200;
+const ROOT = path.resolve(__dirname, "..", "..");
+
+const SERVER = `
+const net = require("net");
+const token = "eyJ" + "a".repeat(1400);
+const body = JSON.stringify({ access_token: token, client_id: "00000000-0000-0000-0000-000000000000", expires_in: "86399",
+  expires_on: "1700000000", ext_expires_in: "86399", not_before: "1699913600", resource: "https://management.azure.com/", token_type: "Bearer" });
+const res = "HTTP/1.1 200 OK\\r\\nContent-Type: application/json; charset=utf-8\\r\\nServer: IMDS/150.870.65.1325\\r\\nConnection: close\\r\\nContent-Length: " + body.length + "\\r\\n\\r\\n" + body;
+const s = net.createServer((c) => { c.on("error", () => {}); let h = ""; c.on("data", (d) => { h += d; if (h.includes("\\r\\n\\r\\n")) c.end(res); }); });
+s.listen(0, "127.0.0.1", () => console.log(s.address().port));
+`;
+
+interface Stats {
+  median: number;
+  p90: number;
+}
+
+function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)]!, p90: s[Math.floor(s.length * 0.9)]! };
+}
+
+async function time(fn: () => Promise<unknown>, n = N): Promise<Stats> {
+  for (let i = 0; i < WARMUP; i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    samples.push(performance.now() - t);
+  }
+  return stats(samples);
+}
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function nodeHttp(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path: "/metadata/identity/oauth2/token", headers: { Metadata: "true" }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        Buffer.concat(chunks);
+        resolve();
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function row(name: string, s: Stats, ref?: Stats): string {
+  const ratio = ref ? `${(s.median / ref.median).toFixed(2)}×` : "";
+  return `${name.padEnd(44)} ${s.median.toFixed(3).padStart(9)} ${s.p90.toFixed(3).padStart(9)}  ${ratio}`;
+}
+
+async function main(): Promise<void> {
+  const native = nativeTransport();
+  const transports: Transport[] = native ? [native, fallbackTransport] : [fallbackTransport];
+  if (!native) console.log("(native addon not built: native rows skipped)");
+  console.log(`transport bench: node ${process.version}, N=${N} (+${WARMUP} warm-up), times in ms\n`);
+  console.log(`${"".padEnd(44)} ${"median".padStart(9)} ${"p90".padStart(9)}  vs native`);
+
+  const closed = await closedPort();
+  const probe: Record<string, Stats> = {};
+  for (const t of transports) probe[t.kind] = await time(() => t.probe("127.0.0.1", closed, 1000));
+  for (const t of transports) console.log(row(`probe closed loopback port [${t.kind}]`, probe[t.kind]!, probe.native));
+
+  const server = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve) => server.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
+  try {
+    const req = { ip: "127.0.0.1", port, method: "GET", path: "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com", headers: [["Metadata", "true"]] as Array<[string, string]>, timeoutMs: 5000 };
+    const ex: Record<string, Stats> = {};
+    for (const t of transports) ex[t.kind] = await time(() => t.request(req));
+    ex.http = await time(() => nodeHttp(port));
+    ex.fetch = await time(async () => {
+      const r = await fetch(`http://127.0.0.1:${port}${req.path}`, { headers: { Metadata: "true" } });
+      await r.arrayBuffer();
+    });
+    console.log("");
+    const ref = ex.native;
+    for (const t of transports) console.log(row(`token exchange (1.6 KB JSON) [${t.kind}]`, ex[t.kind]!, ref));
+    console.log(row("token exchange [node:http, agent:false]", ex.http, ref));
+    console.log(row("token exchange [fetch]", ex.fetch, ref));
+    if (ref) {
+      console.log(`\nnative vs node:http: ${(ex.http.median / ref.median).toFixed(2)}× faster; vs fetch: ${(ex.fetch.median / ref.median).toFixed(2)}× faster; vs node:net fallback: ${(ex.node!.median / ref.median).toFixed(2)}×`);
+    }
+  } finally {
+    server.kill();
+  }
+
+  // Load time in fresh processes: require the transport entry + load the addon.
+  const script = `
+    const t0 = process.hrtime.bigint();
+    const http = require(${JSON.stringify(path.join(ROOT, "dist/src/transport/http.js"))});
+    const kind = http.transportKind();
+    const t1 = process.hrtime.bigint();
+    console.log(JSON.stringify({ kind, ms: Number(t1 - t0) / 1e6 }));`;
+  const loads: number[] = [];
+  let kind = "";
+  for (let i = 0; i < 15; i++) {
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    const o = JSON.parse(r.stdout) as { kind: string; ms: number };
+    loads.push(o.ms);
+    kind = o.kind;
+  }
+  console.log("");
+  console.log(row(`load transport module + addon (fresh process) [${kind}]`, stats(loads)));
+  console.log("\ntargets: probe < 0.3 ms; native exchange < 0.3 ms and >= 2x faster than node:http/fetch; load < 5 ms");
+}
+
+void main();
