@@ -1,0 +1,155 @@
+/**
+ * `issuer: "chain"`: forwarding to the credential chain with a cache and
+ * single-flight in front, selectors forwarded as given, the self-forwarding
+ * guard, and upstream failures as clean 500s. Also the per-user state file.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import type { MsiTokenResponse } from "../../src/credentials/types";
+import type { GetManagedTokenOptions } from "../../src/msi";
+import { pointsAtSelf } from "../../src/serve/issuer/chainIssuer";
+import { readServerState, serverStatePath, startServer } from "../../src/serve/server";
+import { get, IMDS_PATH, IMDS_QUERY, useTempHome, VAULT } from "./support";
+
+function fakeUpstream(delayMs = 100) {
+  const calls: GetManagedTokenOptions[] = [];
+  const upstream = async (options: GetManagedTokenOptions): Promise<MsiTokenResponse> => {
+    calls.push(options);
+    await new Promise((r) => setTimeout(r, delayMs));
+    const now = Math.floor(Date.now() / 1000);
+    return {
+      access_token: `upstream-token-${calls.length}-for-${options.resource}`,
+      expires_in: "3600",
+      expires_on: String(now + 3600),
+      not_before: String(now),
+      resource: options.resource!,
+      token_type: "Bearer",
+      ...(options.clientId ? { client_id: options.clientId } : {}),
+    };
+  };
+  return { calls, upstream };
+}
+
+describe("serve: chain issuer", function () {
+  this.timeout(30_000);
+  const home = useTempHome();
+
+  it("50 concurrent callers cause one upstream call; later callers get the cached token", async () => {
+    const { calls, upstream } = fakeUpstream(200);
+    const server = await startServer({ env: home.env, issuer: "chain", upstream });
+    try {
+      const results = await Promise.all(Array.from({ length: 50 }, () => get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" })));
+      assert.ok(results.every((r) => r.status === 200));
+      const tokens = new Set(results.map((r) => JSON.parse(r.body).access_token));
+      assert.deepEqual([...tokens], [`upstream-token-1-for-${VAULT}`]);
+      assert.equal(calls.length, 1);
+      assert.equal(calls[0]!.resource, VAULT);
+      assert.equal(calls[0]!.clientId, undefined);
+      const again = await get(server.port, `/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(VAULT)}`, { "X-IDENTITY-HEADER": server.env.IDENTITY_HEADER! });
+      assert.equal(JSON.parse(again.body).access_token, `upstream-token-1-for-${VAULT}`);
+      assert.equal(calls.length, 1);
+      assert.equal(server.issuer, "");
+      assert.equal((await get(server.port, `/${server.tenantId}/discovery/v2.0/keys`)).status, 404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("forwards user-assigned selectors as the client gave them", async () => {
+    const { calls, upstream } = fakeUpstream(0);
+    const server = await startServer({ env: home.env, issuer: "chain", upstream });
+    try {
+      const byClient = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}&client_id=abcdef00-0000-0000-0000-000000000001`, { Metadata: "true" });
+      assert.equal(JSON.parse(byClient.body).client_id, "abcdef00-0000-0000-0000-000000000001");
+      await get(server.port, `${IMDS_PATH}${IMDS_QUERY}&object_id=abcdef00-0000-0000-0000-000000000002`, { Metadata: "true" });
+      await get(server.port, `${IMDS_PATH}${IMDS_QUERY}&msi_res_id=%2Fsubscriptions%2Fs%2Fid`, { Metadata: "true" });
+      assert.deepEqual(calls.map((c) => [c.clientId, c.objectId, c.resourceId]), [
+        ["abcdef00-0000-0000-0000-000000000001", undefined, undefined],
+        [undefined, "abcdef00-0000-0000-0000-000000000002", undefined],
+        [undefined, undefined, "/subscriptions/s/id"],
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("when the host's MI variables point at this server, the managed-identity link is excluded (no loop) and a warning says so", async () => {
+    const probe = await startServer({ env: home.env });
+    const port = probe.port;
+    await probe.close();
+    const { calls, upstream } = fakeUpstream(0);
+    const warnings: string[] = [];
+    const env = { ...home.env, IDENTITY_ENDPOINT: `http://localhost:${port}/msi/token`, IDENTITY_HEADER: "x" };
+    const server = await startServer({ env, port, issuer: "chain", upstream, onWarning: (m) => warnings.push(m) });
+    try {
+      await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
+      assert.deepEqual(calls[0]!.exclude, ["managed-identity"]);
+      assert.deepEqual(warnings, [
+        `IDENTITY_ENDPOINT points at this azmi serve (127.0.0.1:${port}); the managed-identity link is excluded from the chain so the server does not forward to itself.`,
+      ]);
+    } finally {
+      await server.close();
+    }
+    assert.equal(pointsAtSelf("http://127.0.0.1:4000", 4000, "0.0.0.0"), true);
+    assert.equal(pointsAtSelf("http://127.0.0.1:4001", 4000, "127.0.0.1"), false);
+    assert.equal(pointsAtSelf("http://10.1.2.3:4000", 4000, "127.0.0.1"), false);
+  });
+
+  it("an upstream failure is a 500 in the dialect's shape, not cached; the next call retries", async () => {
+    let n = 0;
+    const server = await startServer({
+      env: home.env,
+      issuer: "chain",
+      upstream: async (o) => {
+        n++;
+        if (n === 1) throw Object.assign(new Error("ChainedTokenCredential authentication failed."), { code: "ERR_ALL_CREDENTIALS_UNAVAILABLE" });
+        return fakeUpstream(0).upstream(o);
+      },
+    });
+    try {
+      const first = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
+      assert.equal(first.status, 500);
+      assert.deepEqual(JSON.parse(first.body), {
+        error: "unknown",
+        error_description: `azmi serve could not get a token for '${VAULT}' from its credential chain (ERR_ALL_CREDENTIALS_UNAVAILABLE): ChainedTokenCredential authentication failed.`,
+      });
+      const second = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
+      assert.equal(second.status, 200);
+      assert.equal(n, 2);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("serve: state file", () => {
+  const home = useTempHome();
+
+  it("is written 0600 with url, pid and env when asked, read back while alive, removed on close", async () => {
+    const server = await startServer({ env: home.env, stateFile: true });
+    const file = serverStatePath(home.env);
+    assert.equal(server.stateFile, file);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    const state = readServerState(home.env)!;
+    assert.equal(state.url, server.url);
+    assert.equal(state.port, server.port);
+    assert.equal(state.pid, process.pid);
+    assert.deepEqual(state.env, server.env);
+    assert.deepEqual(state.dialects.appService, server.dialects.appService);
+    assert.equal(state.oidcIssuer, server.issuer);
+    await server.close();
+    assert.equal(fs.existsSync(file), false);
+    assert.equal(readServerState(home.env), undefined);
+  });
+
+  it("a file left by a dead process is ignored and cleaned; the default is no file", async () => {
+    const file = serverStatePath(home.env);
+    fs.writeFileSync(file, JSON.stringify({ url: "http://127.0.0.1:1", port: 1, host: "127.0.0.1", pid: 2 ** 22 + 12345, env: {}, dialects: {}, issuer: "local", startedAt: "" }));
+    assert.equal(readServerState(home.env), undefined);
+    assert.equal(fs.existsSync(file), false);
+    const server = await startServer({ env: home.env });
+    assert.equal(server.stateFile, undefined);
+    assert.equal(fs.existsSync(file), false);
+    await server.close();
+  });
+});
