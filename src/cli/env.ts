@@ -15,7 +15,7 @@
  * docker run $(azmi env --shell docker) my-image
  * ```
  */
-import { parseArgs, UsageError, type FlagSpecs } from "./args";
+import { parseArgs, type FlagSpecs } from "./args";
 import {
   DEFAULT_DIALECT,
   DIALECT_KEYS,
@@ -56,7 +56,8 @@ For docker and compose the address is host.docker.internal. A server bound to
 127.0.0.1 cannot be reached from a container: start it with --host (see the note
 printed on stderr).
 
-Exit codes: 0 printed   3 no server is running   2 usage error   1 anything else
+Exit codes: 0 printed   3 no server is running   2 usage error
+            1 anything else (e.g. the server does not offer that dialect)
 `;
 
 /** Where a server's state says it is and what to set per dialect (src/serve/state.ts). */
@@ -105,10 +106,8 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
 
   const vars = state.dialects?.[DIALECT_KEYS[dialect]];
   if (!vars || Object.keys(vars).length === 0) {
-    return reportError(
-      "env",
-      new UsageError("env", `the running server does not offer the ${dialect} dialect; pick another with --dialect (${DIALECT_NAMES.join(", ")})`),
-    );
+    printError("env", `the running server does not offer the ${dialect} dialect; pick another with --dialect (${DIALECT_NAMES.join(", ")})`);
+    return ExitCode.Failure;
   }
 
   const container = shell === "docker" || shell === "compose";

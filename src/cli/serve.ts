@@ -186,8 +186,10 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   } catch (e) {
     return reportError("serve", asUsageError("serve", e));
   }
+  // Handlers first: whoever reads the first line may signal us right away.
+  const stopped = waitForSignal(server);
   process.stdout.write(parsed.json ? `${JSON.stringify(describeServer(server))}\n` : renderServer(server));
-  return waitForSignal(server);
+  return stopped;
 }
 
 /**

@@ -94,10 +94,8 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     return code;
   }
 
-  const { renderServer } = require("./serve") as typeof import("./serve");
-  process.stdout.write("\n" + renderServer(server, "azmi"));
-
-  return new Promise((resolve) => {
+  // Handlers before the "ready" text: whoever reads it may signal us right away.
+  const stopped = new Promise<number>((resolve) => {
     const stop = () => {
       process.removeListener("SIGINT", stop);
       process.removeListener("SIGTERM", stop);
@@ -109,6 +107,9 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+  const { renderServer } = require("./serve") as typeof import("./serve");
+  process.stdout.write("\n" + renderServer(server, "azmi"));
+  return stopped;
 }
 
 /**

@@ -121,6 +121,19 @@ describe("azmi serve and azmi env", function () {
     });
   }
 
+  it("azmi env --dialect arc prints Arc's variables, or says the server does not offer it (exit 1)", async () => {
+    const r = await runAzmi(["env", "--dialect", "arc"], env);
+    if (info.dialects.azureArc) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, Object.entries(info.dialects.azureArc).map(([k, v]) => `export ${k}='${v}'\n`).join(""));
+    } else {
+      assert.deepEqual(
+        [r.code, r.stdout, r.stderr],
+        [1, "", "azmi env: the running server does not offer the arc dialect; pick another with --dialect (app-service, imds, machine-learning, cloud-shell, arc)\n"],
+      );
+    }
+  });
+
   it("azmi env --shell docker uses host.docker.internal, adds the host mapping, and explains --host on stderr", async () => {
     const r = await runAzmi(["env", "--shell", "docker"], env);
     assert.equal(r.code, 0);
@@ -158,6 +171,40 @@ describe("azmi serve and azmi env", function () {
       [r.code, r.stdout, r.stderr],
       [3, "", "azmi env: no azmi server is running for this user; start one with `azmi serve`\n"],
     );
+  });
+});
+
+describe("azmi serve: secret hygiene", function () {
+  after(cleanupTemp);
+
+  it("with AZURE_LOG_LEVEL=verbose, neither the server nor its clients put a secret or a token on stderr", async () => {
+    const env = cleanEnv({ AZURE_LOG_LEVEL: "verbose" });
+    const child = spawnNode(AZMI_BIN, ["serve", "--json"], env);
+    try {
+      const first = await firstLines(child, 1);
+      const info = JSON.parse(first.lines[0]) as ServeJson;
+      const secrets = [info.env.IDENTITY_HEADER, info.env.MSI_SECRET].filter((v): v is string => typeof v === "string");
+      assert.equal(secrets.length, 2);
+      const runs = await Promise.all(
+        (["appService", "imds", "machineLearning", "cloudShell"] as const).map((d) =>
+          runAzmi(["token", "--verbose", "--only", "managed-identity"], cleanEnv({ ...info.dialects[d], AZURE_LOG_LEVEL: "verbose" })),
+        ),
+      );
+      runs.push(await runAzmi(["env", "--shell", "docker"], env));
+      const tokens = runs.slice(0, 4).map((r) => {
+        assert.equal(r.code, 0, r.stderr);
+        return (JSON.parse(r.stdout) as { access_token: string }).access_token;
+      });
+      child.kill("SIGTERM");
+      assert.deepEqual(await exited(child), { code: 0, signal: null });
+      const stderrs = [first.stderr(), ...runs.map((r) => r.stderr)];
+      assert.match(runs[0].stderr, /azmi:(info|verbose)/, "logging was on");
+      for (const text of stderrs) {
+        for (const secret of [...secrets, ...tokens]) assert.ok(!text.includes(secret), `secret on stderr: ${text.slice(0, 200)}`);
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
   });
 });
 
