@@ -36,7 +36,7 @@
 import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { AzmiError, ErrorCode } from "../errors";
 import { credentialLogger, registerSecret } from "../log";
-import { TokenCache, type TokenFetcher } from "../cache/tokenCache";
+import { LONG_LIVED_TOKEN_MS, refreshTimeFor, TokenCache, type TokenFetcher } from "../cache/tokenCache";
 import { describeSource, detectSource } from "../managed-identity/detect";
 import { requestToken } from "../managed-identity/exchange";
 import { probeImds, probeNegativeError } from "../managed-identity/probe";
@@ -206,7 +206,7 @@ export class ManagedIdentityCredential implements TokenCredential {
     const started = performance.now();
     try {
       const source = this.resolveSource();
-      if (source.kind === "token-exchange") return await exchangeToken(source, scope, {});
+      if (source.kind === "token-exchange") return await exchangeToken(source, scope, {}, this.timeBudgetMs);
       source.checkSelector(this.selector);
       const budget = new Budget(this.timeBudgetMs);
       if (source.kind === "imds" && this.probe && !this.imdsConfirmed) {
@@ -214,8 +214,14 @@ export class ManagedIdentityCredential implements TokenCredential {
         if (!outcome.present) throw probeNegativeError(source, outcome, this.env!);
         this.imdsConfirmed = true;
       }
+      const issuedAt = Date.now();
       const token = await requestToken(source, resource, this.selector, { budget, timing: this.timing, log });
       registerSecret(token.token);
+      // Tell callers (e.g. Azure SDK bearer policies) when to refresh, as MSAL
+      // does for MI tokens living > 2 h (checklist 49): the cache's own rule.
+      if (token.refreshAfterTimestamp === undefined && token.expiresOnTimestamp - issuedAt > LONG_LIVED_TOKEN_MS) {
+        token.refreshAfterTimestamp = refreshTimeFor(token, issuedAt);
+      }
       log.info(
         "getToken",
         `token for ${resource} from ${source.name} at ${source.endpoint} in ${(performance.now() - started).toFixed(1)} ms, expires ${new Date(token.expiresOnTimestamp).toISOString()}`,

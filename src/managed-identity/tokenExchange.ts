@@ -41,24 +41,42 @@ function credentialFor(source: TokenExchangeSource): TokenCredential {
   return credential;
 }
 
-/** Exchange the federated token for an access token for one scope. */
+/**
+ * Exchange the federated token for an access token for one scope, within
+ * `budgetMs` (the credential's `timeBudgetMs`).
+ */
 export async function exchangeToken(
   source: TokenExchangeSource,
   scope: string,
   options: GetTokenOptions,
+  budgetMs: number,
 ): Promise<AzmiAccessToken> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), budgetMs);
+  const onCallerAbort = () => controller.abort();
+  options.abortSignal?.addEventListener("abort", onCallerAbort, { once: true });
   let token;
   try {
-    token = await credentialFor(source).getToken(scope, { abortSignal: options.abortSignal, tenantId: options.tenantId });
+    token = await credentialFor(source).getToken(scope, { abortSignal: controller.signal, tenantId: options.tenantId });
   } catch (e) {
+    const prefix = `ManagedIdentityCredential: ${source.name} for client ${source.clientId} via ${source.endpoint}`;
+    if (controller.signal.aborted && !options.abortSignal?.aborted) {
+      throw new CredentialUnavailableError(`${prefix} did not answer within the ${budgetMs} ms time budget (timeBudgetMs).`, {
+        code: ErrorCode.BudgetExceeded,
+        cause: e,
+      });
+    }
     const name = (e as Error | undefined)?.name;
     const detail = redact(String((e as Error | undefined)?.message ?? e)).slice(0, 400);
-    const message = `ManagedIdentityCredential: ${source.name} for client ${source.clientId} via ${source.endpoint} failed: ${detail}`;
-    if (name === "CredentialUnavailableError") throw new CredentialUnavailableError(message, { cause: e });
+    const message = `${prefix} failed: ${detail}`;
+    if (name === "CredentialUnavailableError" || name === "AbortError") throw new CredentialUnavailableError(message, { cause: e });
     throw new AuthenticationError(message, {
       cause: e,
       statusCode: (e as { statusCode?: number }).statusCode,
     });
+  } finally {
+    clearTimeout(timer);
+    options.abortSignal?.removeEventListener("abort", onCallerAbort);
   }
   if (!token) throw new CredentialUnavailableError(`ManagedIdentityCredential: ${source.name} returned no token.`, { code: ErrorCode.InvalidResponse });
   registerSecret(token.token);

@@ -1,11 +1,12 @@
 /**
- * Runs our ManagedIdentityCredential INSIDE a network namespace (spawned by
- * netns.spec.ts and the bench) and prints one JSON line per call:
+ * Runs our ManagedIdentityCredential in a child process (inside a network
+ * namespace for netns.spec.ts and the bench; with NODE_EXTRA_CA_CERTS for
+ * tokenExchange.spec.ts) and prints one JSON line per call:
  * `{ ok, ms, code?, message?, token? }`. The environment comes from the
  * parent (AZMI_HOME temp; no AZURE_POD_IDENTITY_AUTHORITY_HOST, so the real
  * address is used — which exists only inside the namespace).
  *
- * Usage: node netnsClient.js '{"probeImds":true,"probeBudgetMs":300,"calls":2}'
+ * Usage: node childClient.js '{"probeImds":true,"probeBudgetMs":300,"calls":2}'
  */
 import { ManagedIdentityCredential } from "../../src/credentials/managedIdentityCredential";
 

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { Netns, netnsUnavailable, sweepStaleNamespaces } from "../netns/harness";
 import { cleanupHomes, tempHome } from "./helpers";
 
-const CLIENT = path.join(__dirname, "netnsClient.js");
+const CLIENT = path.join(__dirname, "childClient.js");
 const IMDS_MAIN = path.join(__dirname, "..", "fakes", "imdsMain.js");
 
 interface ClientOutput {

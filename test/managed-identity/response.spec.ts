@@ -130,16 +130,22 @@ describe("managed-identity/response", () => {
     }
   });
 
-  it("checklist 49/50: 24 h token refreshes at half-life (cached meanwhile); no refreshAfter from endpoint", async () => {
+  it("checklist 49/50: a 24 h token gets refreshAfterTimestamp at half-life and is cached; a 1 h token gets none", async () => {
     const imds = await startFakeImds({ lifetimeSec: 86400 });
+    const short = await startFakeImds({ lifetimeSec: 3600 });
     try {
       const c = credential(safeEnv(imds.env));
+      const before = Date.now();
       const t = await c.getToken("https://vault.azure.net/.default");
-      assert.equal(t.refreshAfterTimestamp, undefined);
+      const half = (t.expiresOnTimestamp - before) / 2;
+      assert.ok(Math.abs(t.refreshAfterTimestamp! - (before + half)) < 2000, `${t.refreshAfterTimestamp} vs ${before + half}`);
       await c.getToken("https://vault.azure.net/.default");
       assert.equal(imds.tokenRequests().length, 1);
+      const s = await credential(safeEnv(short.env)).getToken("https://vault.azure.net/.default");
+      assert.equal(s.refreshAfterTimestamp, undefined);
     } finally {
       await imds.close();
+      await short.close();
     }
   });
 

@@ -305,6 +305,18 @@ describe("managed-identity/sources", () => {
       }
     });
 
+    it("checklist 38: an IDENTITY_ENDPOINT at localhost is contacted at 127.0.0.1", async () => {
+      const arc = await startFakeArc();
+      try {
+        const env = safeEnv({ ...arc.env, IDENTITY_ENDPOINT: `http://localhost:${arc.port}/metadata/identity/oauth2/token` });
+        const t = await credential(env).getToken(VAULT);
+        assert.equal(t.token, arc.issued[0]);
+        assert.equal(arc.tokenRequests()[0]!.header("host"), `localhost:${arc.port}`);
+      } finally {
+        await arc.close();
+      }
+    });
+
     it("is detected from the agent file when the env pair is absent", () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-himds-"));
       try {
