@@ -163,6 +163,9 @@ export function tokenBody(shape: TokenShape, token: IssuedToken, identity: Serve
   }
 }
 
+/** Distinct (shape, identity, resource) bodies kept; beyond this the cache starts over (bounds memory under junk resources). */
+const MAX_CACHED_BODIES = 10_000;
+
 interface CachedBody {
   token: IssuedToken;
   sec: number;
@@ -180,6 +183,7 @@ export class BodyCache {
     let cached = this.bodies.get(key);
     if (cached === undefined || cached.token !== token || cached.sec !== sec) {
       cached = { token, sec, buf: Buffer.from(JSON.stringify(tokenBody(shape, token, identity, sec))) };
+      if (this.bodies.size >= MAX_CACHED_BODIES) this.bodies.clear();
       this.bodies.set(key, cached);
     }
     if (res.headersSent) return;

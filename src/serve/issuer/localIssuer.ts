@@ -33,6 +33,8 @@ const LONG_LIVED_SEC = 2 * 60 * 60;
 /** Shorter-lived tokens are re-minted this long before they expire. */
 const REFRESH_BEFORE_EXPIRY_SEC = 5 * 60;
 const RSA_BITS = 2048;
+/** Distinct (identity, resource) tokens kept; beyond this the cache starts over (bounds memory under junk resources). */
+const MAX_MINTED = 10_000;
 
 /** The signing key and the public facts derived from it. */
 export interface SigningKey {
@@ -214,6 +216,7 @@ export class LocalIssuer implements TokenSource {
     const now = this.now();
     if (entry !== undefined && now < entry.refreshAt) return entry.token;
     const fresh = this.mint(identity, resource, now);
+    if (this.minted.size >= MAX_MINTED) this.minted.clear();
     this.minted.set(key, fresh);
     return fresh.token;
   }
