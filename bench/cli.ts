@@ -6,6 +6,10 @@
  * drifts hit every contender alike); medians and p90 are printed with the
  * ratio to `node -e 0`. Target: `azmi token` ≤ 1.3 × `node -e 0`.
  *
+ * Wall time is what a user waits; on a busy machine it mostly measures the
+ * scheduler, so each child's CPU time (user + system, from `/usr/bin/time`
+ * when present) is printed too: it is what the process itself costs.
+ *
  * @example
  * ```sh
  * npx tsc -p . && node dist/bench/cli.js            # 30 runs each
@@ -31,18 +35,37 @@ interface Contender {
   /** Whether the run must print a token (checked on the first run). */
   printsToken?: boolean;
   times: number[];
+  cpu: number[];
 }
 
-function runOnce(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stdout: string; stderr: string }> {
+/** GNU time, to read each child's CPU time; optional. */
+const GNU_TIME = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+
+function runOnce(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cpuFile?: string,
+): Promise<{ ms: number; cpuMs?: number; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child =
+      GNU_TIME && cpuFile
+        ? spawn(GNU_TIME, ["-f", "%U %S", "-o", cpuFile, process.execPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"] })
+        : spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ ms: performance.now() - started, code, stdout, stderr }));
+    child.on("close", (code) => {
+      const ms = performance.now() - started;
+      let cpuMs: number | undefined;
+      if (GNU_TIME && cpuFile) {
+        const [user, sys] = fs.readFileSync(cpuFile, "utf8").trim().split(/\s+/).map(Number);
+        cpuMs = (user + sys) * 1000;
+      }
+      resolve({ ms, cpuMs, code, stdout, stderr });
+    });
   });
 }
 
@@ -50,6 +73,37 @@ function quantile(sorted: number[], q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
   return sorted[i];
 }
+
+/**
+ * Preloaded into a child (`node -r`): times every `require` inclusively and
+ * prints one JSON line on stderr at exit, keyed by the module's path relative
+ * to the repository, indented by nesting depth, in load order (first load only).
+ */
+const LOAD_PROFILE_SOURCE = `
+const Module = require("module");
+const original = Module._load;
+const root = ${JSON.stringify(ROOT + "/")};
+const times = {};
+const seen = new Set();
+let depth = 0;
+Module._load = function (request, parent) {
+  let name = request;
+  try { name = Module._resolveFilename(request, parent).replace(root, ""); } catch {}
+  if (Module.builtinModules.includes(name)) name = "node:" + name;
+  const first = !(("  ".repeat(depth) + name) in times) && !seen.has(name);
+  seen.add(name);
+  const key = "  ".repeat(depth) + name;
+  if (first) times[key] = 0; // insertion order = load order (a tree, pre-order)
+  const started = process.hrtime.bigint();
+  depth++;
+  try { return original.apply(this, arguments); }
+  finally {
+    depth--;
+    if (first) times[key] = Number(process.hrtime.bigint() - started) / 1e6;
+  }
+};
+process.on("exit", () => require("fs").writeSync(2, "AZMI_LOAD_PROFILE " + JSON.stringify(times) + "\\n"));
+`;
 
 async function main(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-bench-cli-"));
@@ -72,11 +126,11 @@ async function main(): Promise<void> {
     ].join("\n");
 
     const contenders: Contender[] = [
-      { name: "node -e 0", args: ["-e", "0"], times: [] },
-      { name: "azmi --version", args: [AZMI, "--version"], times: [] },
-      { name: "azmi token --output raw", args: [AZMI, "token", "--output", "raw"], printsToken: true, times: [] },
-      { name: "azmi token (msi JSON)", args: [AZMI, "token"], printsToken: true, times: [] },
-      { name: "@azure/identity MI getToken", args: ["-e", identityScript], printsToken: true, times: [] },
+      { name: "node -e 0", args: ["-e", "0"], times: [], cpu: [] },
+      { name: "azmi --version", args: [AZMI, "--version"], times: [], cpu: [] },
+      { name: "azmi token --output raw", args: [AZMI, "token", "--output", "raw"], printsToken: true, times: [], cpu: [] },
+      { name: "azmi token (msi JSON)", args: [AZMI, "token"], printsToken: true, times: [], cpu: [] },
+      { name: "@azure/identity MI getToken", args: ["-e", identityScript], printsToken: true, times: [], cpu: [] },
     ];
 
     // Warm the file system cache and check every contender works before timing anything.
@@ -86,28 +140,56 @@ async function main(): Promise<void> {
         throw new Error(`${c.name} failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`);
       }
     }
+    const cpuFile = path.join(home, "cpu.txt");
     for (let i = 0; i < RUNS; i++) {
-      for (const c of contenders) c.times.push((await runOnce(c.args, env)).ms);
+      for (const c of contenders) {
+        const r = await runOnce(c.args, env, cpuFile);
+        c.times.push(r.ms);
+        if (r.cpuMs !== undefined) c.cpu.push(r.cpuMs);
+      }
     }
 
-    const base = [...contenders[0].times].sort((a, b) => a - b);
-    const baseMedian = quantile(base, 0.5);
-    console.log(`azmi CLI, whole process (${RUNS} interleaved runs each, node ${process.version}, ${os.cpus().length} CPUs)`);
-    console.log(`${"".padEnd(30)} ${"median".padStart(8)} ${"p90".padStart(8)}   vs node -e 0`);
+    const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+    const p90 = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.9);
+    const baseWall = median(contenders[0].times);
+    const baseCpu = contenders[0].cpu.length ? median(contenders[0].cpu) : NaN;
+    console.log(
+      `azmi CLI, whole process (${RUNS} interleaved runs each, node ${process.version}, ${os.cpus().length} CPUs, ` +
+        `load average ${os.loadavg()[0].toFixed(1)})`,
+    );
+    console.log(`${"".padEnd(30)} ${"wall median".padStart(11)} ${"p90".padStart(8)}  ratio   ${"CPU median".padStart(10)}  ratio`);
     for (const c of contenders) {
-      const sorted = [...c.times].sort((a, b) => a - b);
-      const median = quantile(sorted, 0.5);
+      const cpu = c.cpu.length ? median(c.cpu) : NaN;
       console.log(
-        `${c.name.padEnd(30)} ${median.toFixed(1).padStart(6)}ms ${quantile(sorted, 0.9).toFixed(1).padStart(6)}ms   ${(median / baseMedian).toFixed(2)}×`,
+        `${c.name.padEnd(30)} ${median(c.times).toFixed(1).padStart(9)}ms ${p90(c.times).toFixed(1).padStart(6)}ms  ${(median(c.times) / baseWall).toFixed(2)}×` +
+          `   ${Number.isNaN(cpu) ? "       n/a" : `${cpu.toFixed(0).padStart(8)}ms  ${(cpu / baseCpu).toFixed(2)}×`}`,
       );
     }
-    const token = [...contenders[2].times].sort((a, b) => a - b);
-    const identity = [...contenders[4].times].sort((a, b) => a - b);
-    const ratio = quantile(token, 0.5) / baseMedian;
+    const tokenWall = median(contenders[2].times);
+    const ratio = tokenWall / baseWall;
+    const cpuRatio = contenders[2].cpu.length ? median(contenders[2].cpu) / baseCpu : NaN;
     console.log(
-      `\nazmi token / node -e 0 = ${ratio.toFixed(2)}× (target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}); ` +
-        `@azure/identity / azmi token = ${(quantile(identity, 0.5) / quantile(token, 0.5)).toFixed(2)}×`,
+      `\nazmi token / node -e 0 = ${ratio.toFixed(2)}× wall, ${cpuRatio.toFixed(2)}× CPU ` +
+        `(target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}); ` +
+        `@azure/identity / azmi token = ${(median(contenders[4].times) / tokenWall).toFixed(2)}× wall`,
     );
+
+    // Where the time goes: inclusive load time of each module `azmi token` requires
+    // (median over a few runs), so the owners of the slow ones know where to look.
+    const profile = path.join(home, "load-profile.js");
+    fs.writeFileSync(profile, LOAD_PROFILE_SOURCE);
+    const loads = new Map<string, number[]>();
+    for (let i = 0; i < Math.min(RUNS, 9); i++) {
+      const r = await runOnce(["-r", profile, AZMI, "token", "--output", "raw"], env);
+      const line = r.stderr.split("\n").find((l) => l.startsWith("AZMI_LOAD_PROFILE "));
+      if (!line) continue;
+      for (const [name, ms] of Object.entries(JSON.parse(line.slice("AZMI_LOAD_PROFILE ".length)) as Record<string, number>)) {
+        (loads.get(name) ?? loads.set(name, []).get(name)!).push(ms);
+      }
+    }
+    const rows = [...loads].map(([name, ms]) => [name, median(ms)] as const);
+    console.log(`\nazmi token: inclusive require time per module, in load order (median of ${Math.min(RUNS, 9)} runs; ≥ 1 ms shown)`);
+    for (const [name, ms] of rows.filter(([, ms]) => ms >= 1)) console.log(`${ms.toFixed(1).padStart(7)}ms  ${name}`);
   } finally {
     await server.close();
     fs.rmSync(home, { recursive: true, force: true });
