@@ -57,11 +57,17 @@ async function handle(line: string): Promise<void> {
     if (stopCapture) response.log = stopCapture();
     write(response);
   } catch (err) {
-    const response: BridgeResponse = { id, ok: false, error: toWireError(err, redactText) };
-    const report = (err as { bridgeReport?: unknown } | null)?.bridgeReport;
-    if (verbose && report !== undefined) response.report = report;
-    if (stopCapture) response.log = stopCapture().map(redactText);
-    write(response);
+    try {
+      const response: BridgeResponse = { id, ok: false, error: toWireError(err, redactText) };
+      const report = (err as { bridgeReport?: unknown } | null)?.bridgeReport;
+      if (verbose && report !== undefined) response.report = report;
+      if (stopCapture) response.log = stopCapture().map(redactText);
+      write(response);
+    } catch {
+      // Reporting the failure failed too (e.g. a core module that does not
+      // load): still answer, so the caller is never left waiting.
+      write({ id, ok: false, error: { code: "ERR_BRIDGE", name: "BridgeError", message: "the bridge failed while reporting an error" } });
+    }
   }
 }
 

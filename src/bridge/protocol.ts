@@ -61,15 +61,15 @@ export type BridgeResponse =
  *
  * @example
  * ```ts
- * toWireError(new TypeError("x must be a string"), redact) // { code: "ERR_INVALID_ARGUMENT", name: "TypeError", ... }
+ * toWireError(new AzmiError("ERR_INVALID_ARGUMENT", "x must be a string"), redact) // { code: "ERR_INVALID_ARGUMENT", name: "AzmiError", ... }
  * ```
  */
 export function toWireError(err: unknown, redact: (text: string) => string, depth = 0): WireError {
   const e = (err ?? {}) as { code?: unknown; name?: unknown; message?: unknown; errors?: unknown; statusCode?: unknown };
   const name = typeof e.name === "string" ? e.name : "Error";
-  let code = typeof e.code === "string" ? e.code : undefined;
-  // Node's own validation errors (TypeError/RangeError without our code) are bad input too.
-  if (!code) code = name === "TypeError" || name === "RangeError" ? ErrorCode.InvalidArgument : ErrorCode.Bridge;
+  // Every error azmi raises on purpose has a code (bad input is ERR_INVALID_ARGUMENT);
+  // one without is a fault inside the bridge or the core, not the caller's input.
+  const code = typeof e.code === "string" ? e.code : ErrorCode.Bridge;
   const message = redact(typeof e.message === "string" ? e.message : String(err));
   const wire: WireError = { code, name, message };
   if (typeof e.statusCode === "number") wire.statusCode = e.statusCode;

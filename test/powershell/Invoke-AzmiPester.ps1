@@ -13,14 +13,15 @@ param(
     [ValidateSet('None', 'Normal', 'Detailed', 'Diagnostic')] [string] $Verbosity = 'Detailed'
 )
 $ErrorActionPreference = 'Stop'
-if (-not [Console]::IsOutputRedirected) { } else { $PSStyle.OutputRendering = 'PlainText' }
+if ([Console]::IsOutputRedirected) { $PSStyle.OutputRendering = 'PlainText' }
 $root = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../..'))
 $modules = Join-Path $root '.psmodules'
 $env:PSModulePath = $modules + [System.IO.Path]::PathSeparator + $env:PSModulePath
 Import-Module (Join-Path $modules "Pester/$PesterVersion/Pester.psd1")
 
 $config = New-PesterConfiguration
-$config.Run.Path = $Path
+# pwsh -File passes 'a,b' as one string.
+$config.Run.Path = @($Path | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 $config.Run.PassThru = $true
 $config.Output.Verbosity = $Verbosity
 $result = Invoke-Pester -Configuration $config

@@ -117,7 +117,12 @@ function Invoke-AzmiBridge {
 
         $message = $null
         $parseError = $null
-        try { $message = [Microsoft.PowerShell.Commands.JsonObject]::ConvertFromJson($text, [ref]$parseError) } catch { }
+        # Only a line that looks like an object is parsed: an exception, even
+        # caught here, would land in the caller's -ErrorVariable.
+        $text = $text.Trim()
+        if ($text.Length -gt 1 -and $text[0] -eq '{' -and $text[-1] -eq '}') {
+            try { $message = [Microsoft.PowerShell.Commands.JsonObject]::ConvertFromJson($text, [ref]$parseError) } catch { }
+        }
         $valid = $message -is [System.Management.Automation.PSCustomObject] -and $message.id -is [long]
         if ($valid -and -not $bridge.Hello) {
             # The first line must be the bridge's hello: anything else is a

@@ -16,7 +16,7 @@ function New-AzmiTokenRequest {
         # (Uri.ToString() would add a '/').
         $uri = $Resource -as [uri]
         if ($null -eq $uri -or -not $uri.IsAbsoluteUri -or ($uri.Scheme -ne 'https' -and $uri.Scheme -ne 'http') -or -not $uri.Host) {
-            return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $Resource `
+            return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $(if ($null -ne $uri) { $uri.OriginalString } else { "$Resource" }) `
                 -Message "-Resource '$Resource' is not an absolute http(s) URI. Pass the resource (audience) like https://vault.azure.net, or use -Scope for a scope." `
                 -RecommendedAction 'Use an absolute URI such as https://management.azure.com, or -Scope https://management.azure.com/.default.'
         }

@@ -96,13 +96,13 @@ function Stop-AzmiBridge {
 
 function Get-AzmiBridgeStderrTail {
     # The last lines the bridge wrote to stderr, to explain a crash.
-    param($Bridge, [int] $Lines = 5)
+    param($Bridge, [int] $Lines = 12)
     $task = $Bridge.ErrorTask
     if ($null -eq $task -or -not $task.Wait(500)) { return '' }
     $text = $task.Result
     if (-not $text) { return '' }
     $tail = ($text.TrimEnd() -split "\r?\n" | Select-Object -Last $Lines) -join ' | '
-    if ($tail.Length -gt 600) { $tail = $tail.Substring($tail.Length - 600) }
+    if ($tail.Length -gt 1500) { $tail = $tail.Substring($tail.Length - 1500) }
     ConvertTo-AzmiRedactedText $tail
 }
 

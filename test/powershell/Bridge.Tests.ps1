@@ -1,0 +1,153 @@
+# The persistent Node bridge: started once, restarted after a crash, never
+# hangs, explains what is missing, stops with the module and the session.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'support/Azmi.TestSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -Force
+    Reset-AzmiTestEnvironment
+    $script:fake = Start-CloudShellFake
+    $env:MSI_ENDPOINT = $fake.MsiEndpoint
+    $script:support = Join-Path $PSScriptRoot 'support'
+}
+
+AfterAll {
+    Remove-Module Azmi -Force -ErrorAction Ignore
+    Stop-CloudShellFake $script:fake
+}
+
+Describe 'The bridge process' {
+    BeforeEach {
+        $env:AZMI_BRIDGE = $null
+        $env:AZMI_NODE = $null
+        $env:MSI_ENDPOINT = $fake.MsiEndpoint
+    }
+
+    It 'is one process per session, reused across calls' {
+        $null = Get-AzManagedToken https://vault.azure.net
+        $first = Get-AzmiBridgeProcessId
+        $first | Should -Not -BeNullOrEmpty
+        $null = Get-AzManagedToken https://storage.azure.com
+        $null = Get-AzManagedIdentityChain -Resource https://vault.azure.net
+        Get-AzmiBridgeProcessId | Should -Be $first
+    }
+
+    It 'sees environment changes made after it started' {
+        $null = Get-AzManagedToken https://vault.azure.net
+        $env:MSI_ENDPOINT = 'http://127.0.0.1:9/oauth2/token'   # dead port now
+        $err = $null
+        $null = Get-AzManagedToken https://env-change.example.com -Source managed-identity -ErrorAction SilentlyContinue -ErrorVariable err
+        $err.Count | Should -Be 1
+        $env:MSI_ENDPOINT = $fake.MsiEndpoint
+        (Get-AzManagedToken https://env-change.example.com).resource | Should -BeExactly 'https://env-change.example.com'
+    }
+
+    It 'is restarted on the next call after it was killed' {
+        $null = Get-AzManagedToken https://vault.azure.net
+        $old = Get-AzmiBridgeProcessId
+        $process = Get-Process -Id $old
+        $process.Kill()
+        $process.WaitForExit(5000) | Should -BeTrue
+        $token = Get-AzManagedToken https://vault.azure.net -ErrorAction Stop
+        $token.resource | Should -BeExactly 'https://vault.azure.net'
+        $new = Get-AzmiBridgeProcessId
+        $new | Should -Not -BeNullOrEmpty
+        $new | Should -Not -Be $old
+    }
+
+    It 'reports a program that answers garbage clearly, without hanging' {
+        $null = Get-AzManagedToken https://vault.azure.net
+        $env:AZMI_BRIDGE = Join-Path $support 'garbageBridge.js'
+        $clock = [System.Diagnostics.Stopwatch]::StartNew()
+        $err = $null
+        $null = Get-AzManagedToken https://vault.azure.net -ErrorAction SilentlyContinue -ErrorVariable err
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 15
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenBridgeProtocolError,Get-AzManagedToken'
+        $err[0].CategoryInfo.Category | Should -Be 'ProtocolError'
+        $err[0].Exception.Message | Should -Match 'not the azmi bridge'
+        $err[0].Exception.Message | Should -Match ([regex]::Escape('garbageBridge.js'))
+        $err[0].ErrorDetails.RecommendedAction | Should -Match 'AZMI_BRIDGE'
+        Get-AzmiBridgeProcessId | Should -BeNullOrEmpty
+
+        # Back to the real bridge: works again.
+        $env:AZMI_BRIDGE = $null
+        (Get-AzManagedToken https://vault.azure.net).resource | Should -BeExactly 'https://vault.azure.net'
+    }
+
+    It 'times out a bridge that never answers, within -TimeoutSec plus slack' {
+        $env:AZMI_BRIDGE = Join-Path $support 'silentBridge.js'
+        $clock = [System.Diagnostics.Stopwatch]::StartNew()
+        { Get-AzManagedToken https://vault.azure.net -TimeoutSec 1 -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedTokenTimeout,Get-AzManagedToken'
+        # 1 s + 2 s slack; generous bound for a loaded machine.
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 15
+        Get-AzmiBridgeProcessId | Should -BeNullOrEmpty
+    }
+
+    It 'says so, and how to fix it, when the bridge is not built' {
+        $env:AZMI_BRIDGE = Join-Path $TestDrive 'missing/main.js'
+        $record = $null
+        try { Get-AzManagedToken https://vault.azure.net -ErrorAction Stop } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenBridgeNotFound,Get-AzManagedToken'
+        $record.CategoryInfo.Category | Should -Be 'NotInstalled'
+        $record.Exception.Message | Should -Match 'missing/main\.js'
+    }
+
+    It 'says that Node.js is missing, and how to fix it' {
+        Stop-AzmiTestBridge
+        $env:AZMI_NODE = Join-Path $TestDrive 'no-such-node'
+        $record = $null
+        # Terminating even with SilentlyContinue: nothing can work without Node.
+        try { Get-AzManagedToken https://vault.azure.net -ErrorAction SilentlyContinue } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenNodeNotFound,Get-AzManagedToken'
+        $record.CategoryInfo.Category | Should -Be 'NotInstalled'
+        $record.Exception.Message | Should -Match 'Node\.js'
+        $record.ErrorDetails.RecommendedAction | Should -Match 'Install Node\.js 20'
+        $record.ErrorDetails.RecommendedAction | Should -Match 'AZMI_NODE'
+    }
+
+    It 'finds no node on an empty PATH, with the same error' {
+        Stop-AzmiTestBridge
+        $path = $env:PATH
+        try {
+            $env:PATH = $TestDrive
+            { Get-AzManagedToken https://vault.azure.net } | Should -Throw -ErrorId 'GetAzManagedTokenNodeNotFound,Get-AzManagedToken'
+        } finally {
+            $env:PATH = $path
+        }
+    }
+
+    It 'stops when the module is removed' {
+        $null = Get-AzManagedToken https://vault.azure.net
+        $process = Get-Process -Id (Get-AzmiBridgeProcessId)
+        Remove-Module Azmi -Force
+        $process.WaitForExit(10000) | Should -BeTrue
+        Import-Module (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -Force
+    }
+
+    It 'stops when the PowerShell session ends' {
+        $pwsh = [System.Environment]::ProcessPath
+        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
+        $module = Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1'
+        $script = "Import-Module '$module'; `$null = Get-AzManagedToken https://vault.azure.net -ErrorAction Stop; & (Get-Module Azmi) { `$script:Bridge.Process.Id }"
+        $childPid = & $pwsh @prefix -NoProfile -NonInteractive -Command $script | Select-Object -Last 1
+        $childPid | Should -Match '^\d+$'
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while ((Get-Process -Id $childPid -ErrorAction Ignore) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        Get-Process -Id $childPid -ErrorAction Ignore | Should -BeNullOrEmpty
+    }
+
+    It 'answers ping over the wire protocol with a hello first' {
+        $node = (Get-Command node -CommandType Application | Select-Object -First 1).Source
+        $bridge = Join-Path (Get-AzmiRepoRoot) 'dist/src/bridge/main.js'
+        $lines = @('{"id":7,"op":"ping"}', '{"id":8,"op":"nope"}' | & $node $bridge)
+        $hello = $lines[0] | ConvertFrom-Json
+        $hello.id | Should -Be 0
+        $hello.result.hello | Should -Be 'azmi-bridge'
+        $answers = $lines[1..2] | ConvertFrom-Json | Sort-Object id
+        $answers[0].id | Should -Be 7
+        $answers[0].ok | Should -BeTrue
+        $answers[0].result.pong | Should -BeTrue
+        $answers[1].ok | Should -BeFalse
+        $answers[1].error.code | Should -Be 'ERR_INVALID_ARGUMENT'
+    }
+}

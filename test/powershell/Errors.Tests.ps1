@@ -1,0 +1,107 @@
+# Bad input and failures: each is an ErrorRecord with a stable id
+# '<Cmdlet><Condition>', a category and the target, and none carries a token.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'support/Azmi.TestSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -Force
+    Reset-AzmiTestEnvironment
+}
+
+AfterAll {
+    Remove-Module Azmi -Force -ErrorAction Ignore
+}
+
+Describe 'Get-AzManagedToken input checks' {
+    It 'refuses -Resource together with -Scope (parameter sets)' {
+        { Get-AzManagedToken -Resource https://vault.azure.net -Scope https://vault.azure.net/.default } |
+            Should -Throw -ErrorId 'AmbiguousParameterSet,Get-AzManagedToken'
+    }
+
+    It 'refuses a resource that is not an absolute http(s) URI' -TestCases @(
+        @{ Value = 'vault.azure.net' }
+        @{ Value = 'not a uri' }
+        @{ Value = 'ftp://vault.azure.net' }
+        @{ Value = '/relative/path' }
+    ) {
+        $err = $null
+        $out = Get-AzManagedToken -Resource $Value -ErrorAction SilentlyContinue -ErrorVariable err
+        $out | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenInvalidResource,Get-AzManagedToken'
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err[0].Exception | Should -BeOfType [System.ArgumentException]
+        $err[0].Exception.Message | Should -Match '-Resource'
+        "$($err[0].TargetObject)" | Should -Be $Value
+        { Get-AzManagedToken -Resource $Value -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedTokenInvalidResource,Get-AzManagedToken'
+    }
+
+    It 'refuses more than one scope' {
+        { Get-AzManagedToken -Scope 'https://a.example/.default https://b.example/.default' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'GetAzManagedTokenInvalidScope,Get-AzManagedToken'
+    }
+
+    It 'refuses two identity selectors at once, naming both' {
+        $err = $null
+        $null = Get-AzManagedToken https://vault.azure.net -ClientId 11111111-1111-1111-1111-111111111111 -ResourceId '/subscriptions/x/resourceGroups/y/providers/Microsoft.ManagedIdentity/userAssignedIdentities/z' -ErrorAction SilentlyContinue -ErrorVariable err
+        $err[0].FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenIdentityConflict,Get-AzManagedToken'
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err[0].Exception.Message | Should -Match '-ClientId and -ResourceId'
+        $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+    }
+
+    It 'refuses an unknown link name for -Source and -Exclude' {
+        { Get-AzManagedToken https://vault.azure.net -Source imds } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Get-AzManagedToken'
+        { Get-AzManagedToken https://vault.azure.net -Exclude 'azure-cli', 'nope' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Get-AzManagedToken'
+    }
+
+    It 'goes on with the next pipeline item after a bad one' {
+        $fake = Start-CloudShellFake
+        try {
+            $env:MSI_ENDPOINT = $fake.MsiEndpoint
+            $err = $null
+            $tokens = @('bad resource', 'https://vault.azure.net' | Get-AzManagedToken -ErrorAction SilentlyContinue -ErrorVariable err)
+            $tokens.Count | Should -Be 1
+            $tokens[0].resource | Should -BeExactly 'https://vault.azure.net'
+            $err.Count | Should -Be 1
+        } finally {
+            $env:MSI_ENDPOINT = $null
+            Stop-CloudShellFake $fake
+        }
+    }
+}
+
+Describe 'Get-AzManagedToken chain failures' {
+    It 'reports no usable identity as GetAzManagedTokenUnavailable (ResourceUnavailable)' {
+        # Only managed identity, and IMDS is a dead loopback port: nothing answers.
+        $err = $null
+        $out = Get-AzManagedToken https://vault.azure.net -Source managed-identity -TimeoutSec 20 -ErrorAction SilentlyContinue -ErrorVariable err
+        $out | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenUnavailable,Get-AzManagedToken'
+        $err[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $err[0].TargetObject | Should -BeExactly 'https://vault.azure.net'
+        $err[0].Exception.Data['AzmiCode'] | Should -Not -BeNullOrEmpty
+        { Get-AzManagedToken https://vault.azure.net -Source managed-identity -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedTokenUnavailable,Get-AzManagedToken'
+    }
+
+    It 'writes nothing and throws nothing with -ErrorAction SilentlyContinue' {
+        { $script:quiet = Get-AzManagedToken https://vault.azure.net -Source managed-identity -ErrorAction SilentlyContinue } | Should -Not -Throw
+        $script:quiet | Should -BeNullOrEmpty
+    }
+
+    It 'reports the same failure from Invoke-AzManagedRestMethod as a terminating error' {
+        { Invoke-AzManagedRestMethod -Uri 'http://127.0.0.1:9/api' -Source managed-identity } |
+            Should -Throw -ErrorId 'InvokeAzManagedRestMethodUnavailable,Invoke-AzManagedRestMethod'
+    }
+
+    It 'reports bad input to Get-AzManagedIdentityChain with its own id' {
+        { Get-AzManagedIdentityChain -Resource 'nope' -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedIdentityChainInvalidResource,Get-AzManagedIdentityChain'
+        { Get-AzManagedIdentityChain -ClientId a -ObjectId b -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedIdentityChainIdentityConflict,Get-AzManagedIdentityChain'
+    }
+
+    It 'shows an unavailable chain as objects, not as an error' {
+        $links = @(Get-AzManagedIdentityChain -Source managed-identity -ErrorAction Stop)
+        ($links | Where-Object Link -eq 'managed-identity').Outcome | Should -BeIn 'unavailable', 'failed'
+        @($links | Where-Object Winner).Count | Should -Be 0
+    }
+}
