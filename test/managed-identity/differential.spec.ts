@@ -286,8 +286,15 @@ describe("managed-identity/differential vs @azure/identity", function () {
         this.skip();
       }
     });
+    beforeEach(() => fs.mkdirSync(ARC_DIR, { recursive: true })); // other suites may share this folder
     after(() => {
-      if (created) fs.rmSync(created, { recursive: true, force: true });
+      // Remove only empty folders we created: never another suite's key files.
+      if (!created) return;
+      for (const dir of created === ARC_DIR ? [ARC_DIR] : [ARC_DIR, created]) {
+        try {
+          fs.rmdirSync(dir);
+        } catch {}
+      }
     });
 
     it("challenge flow: identical two requests (api-version 2020-06-01, Metadata, then Basic <key>)", async () => {

@@ -413,7 +413,7 @@ describe("managed-identity/sources", () => {
         AZURE_AUTHORITY_HOST: `https://127.0.0.1:${port}`,
       });
       try {
-        const c = credential(env, { timeBudgetMs: 5000 });
+        const c = credential(env, { timeBudgetMs: 1000 });
         assert.equal(c.describe(), `token exchange (workload identity) for client ${CLIENT} via 127.0.0.1:${port}`);
         const err = await rejection(c.getToken(VAULT));
         assert.match(err.message, /^ManagedIdentityCredential: token exchange \(workload identity\) for client/);
