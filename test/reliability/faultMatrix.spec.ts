@@ -1,0 +1,38 @@
+/**
+ * The client fault-injection matrix as tests (issue 6 §3): every case of
+ * `faultCases.ts` against our `ManagedIdentityCredential` over the native
+ * addon and over the node:net fallback. Each test asserts the exact outcome
+ * (error `name` and `code`, or the token issued), the exact number of
+ * requests, a generous time bound (3 × the call's budget) and that no token
+ * or identity-header value reaches the error. `node dist/bench/fault-matrix.js`
+ * prints the same matrix as a table.
+ */
+import * as assert from "node:assert/strict";
+import { nativeLoadError, nativeTransport } from "../../src/transport/native";
+import { FAULT_CASES } from "./faultCases";
+import { cleanupFaultRuns, runFaultCase, type TransportName } from "./runFaultCase";
+
+const transports: TransportName[] = ["native", "node"];
+
+describe("reliability: client fault-injection matrix", function () {
+  after(cleanupFaultRuns);
+
+  for (const transport of transports) {
+    describe(`over the ${transport} transport`, function () {
+      before(function () {
+        if (transport === "native" && !nativeTransport()) {
+          console.log(`    (native transport skipped: ${nativeLoadError()}; run "npm run build:native")`);
+          this.skip();
+        }
+      });
+
+      for (const c of FAULT_CASES) {
+        it(c.name, async function () {
+          this.timeout(c.boundMs + 10_000);
+          const r = await runFaultCase(c, transport);
+          assert.deepEqual(r.failures, [], `${transport} / ${c.name}: ${r.failures.join("; ")}`);
+        });
+      }
+    });
+  }
+});

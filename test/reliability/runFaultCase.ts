@@ -1,0 +1,135 @@
+/**
+ * Runs one fault-matrix case against our real `ManagedIdentityCredential`
+ * over one transport (the native addon or the node:net fallback, chosen with
+ * `AZMI_TRANSPORT` for the duration of the call), and checks everything the
+ * case promises: outcome (`name`/`code` or a token), exact request count,
+ * elapsed time under the bound, the token returned is the one issued last,
+ * and no issued token or identity-header value appears in the error (message,
+ * stack, JSON or cause chain).
+ *
+ * @example
+ * ```ts
+ * const r = await runFaultCase(FAULT_CASES[0], "node");
+ * if (r.failures.length) console.error(r.failures.join("; "));
+ * ```
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { MI_TEST_TIMING, ManagedIdentityCredential, type ManagedIdentityCredentialOptions } from "../../src/credentials/managedIdentityCredential";
+import type { RetryTiming } from "../../src/managed-identity/retry";
+import { describeExpectation, newContext, type FaultCase } from "./faultCases";
+import { refusedPort, startFaultServer } from "./faultServer";
+
+export type TransportName = "native" | "node";
+
+export interface FaultResult {
+  transport: TransportName;
+  name: string;
+  /** "ok" or `Name/CODE`. */
+  outcome: string;
+  expected: string;
+  message?: string;
+  elapsedMs: number;
+  boundMs: number;
+  requests: number;
+  expectedRequests: number;
+  /** Empty when the case behaved as promised. */
+  failures: string[];
+}
+
+/** Real sleeps; computed backoff at 1 %; no jitter (server-requested delays stay real). */
+export const MATRIX_TIMING: RetryTiming = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: () => 1,
+  scale: 0.01,
+};
+
+const SCOPE = "https://vault.azure.net/.default";
+let home: string | undefined;
+
+/** Temp AZMI_HOME shared by the runs of this process (removed by {@link cleanupFaultRuns}). */
+function tempHome(): string {
+  home ??= fs.mkdtempSync(path.join(os.tmpdir(), "azmi-fault-home-"));
+  return home;
+}
+
+export function cleanupFaultRuns(): void {
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+  home = undefined;
+}
+
+function errorText(err: unknown): string {
+  const seen = new Set<unknown>();
+  const parts: string[] = [];
+  let e: unknown = err;
+  while (e && typeof e === "object" && !seen.has(e)) {
+    seen.add(e);
+    parts.push(String(e), String((e as Error).stack), (e as Error).message ?? "");
+    try {
+      parts.push(JSON.stringify(e));
+    } catch {}
+    e = (e as { cause?: unknown }).cause;
+  }
+  return parts.join("\n");
+}
+
+export async function runFaultCase(c: FaultCase, transport: TransportName): Promise<FaultResult> {
+  const ctx = newContext();
+  const server = c.steps === "refused" ? undefined : await startFaultServer(c.steps(ctx));
+  const base = server ? server.url : `http://127.0.0.1:${await refusedPort()}`;
+  const env: NodeJS.ProcessEnv = {
+    AZMI_HOME: tempHome(),
+    AZMI_ARC_HIMDS_PATH: "/nonexistent/azmi-fault-matrix/himds",
+    // NETWORK RULE: even an App Service case can never fall back to the real IMDS.
+    AZURE_POD_IDENTITY_AUTHORITY_HOST: c.source === "app-service" ? "http://127.0.0.1:9" : base,
+  };
+  if (c.source === "app-service") {
+    env.IDENTITY_ENDPOINT = `${base}/MSI/token`;
+    env.IDENTITY_HEADER = ctx.identityHeader;
+  }
+  const credential = new ManagedIdentityCredential({
+    env,
+    timeBudgetMs: c.budgetMs,
+    [MI_TEST_TIMING]: MATRIX_TIMING,
+  } as ManagedIdentityCredentialOptions);
+
+  const saved = process.env.AZMI_TRANSPORT;
+  process.env.AZMI_TRANSPORT = transport;
+  const started = performance.now();
+  let token: string | undefined;
+  let error: (Error & { code?: string }) | undefined;
+  try {
+    token = (await credential.getToken(SCOPE)).token;
+  } catch (e) {
+    error = e as Error & { code?: string };
+  } finally {
+    if (saved === undefined) delete process.env.AZMI_TRANSPORT;
+    else process.env.AZMI_TRANSPORT = saved;
+  }
+  const elapsedMs = performance.now() - started;
+  const requests = server?.requests ?? 0;
+  const heads = server?.heads ?? [];
+  await server?.close();
+
+  const outcome = error ? `${error.name}/${error.code ?? "(no code)"}` : "ok";
+  const expected = describeExpectation(c.expect);
+  const failures: string[] = [];
+  if (outcome !== expected) failures.push(`outcome ${outcome} (expected ${expected})${error ? `: ${error.message}` : ""}`);
+  if (server && requests !== c.requests) failures.push(`${requests} requests (expected ${c.requests})`);
+  if (elapsedMs > c.boundMs) failures.push(`took ${elapsedMs.toFixed(0)} ms (bound ${c.boundMs} ms)`);
+  if (token !== undefined && token !== ctx.issued[ctx.issued.length - 1]) failures.push("returned a token the endpoint did not issue last");
+  if (error) {
+    const text = errorText(error);
+    for (const secret of [...ctx.issued, ctx.identityHeader]) {
+      if (text.includes(secret)) failures.push(`secret ${secret.slice(0, 8)}… leaked into the error`);
+    }
+  }
+  if (c.source === "app-service" && heads.some((h) => !h.toLowerCase().includes(`\r\nx-identity-header: ${ctx.identityHeader}`))) {
+    failures.push("a request lacked the X-IDENTITY-HEADER");
+  }
+  return {
+    transport, name: c.name, outcome, expected, message: error?.message, elapsedMs, boundMs: c.boundMs,
+    requests, expectedRequests: c.requests, failures,
+  };
+}
