@@ -215,13 +215,14 @@ export function describeServer(server: RunningServer): Record<string, unknown> {
 /**
  * The readable start-up text: every dialect's variables as bash exports,
  * with the note which to pick, then the issuer for token validation.
+ * `cli` is how the user runs azmi (`azmi`, or `node bin/azmi.js` from a checkout).
  *
  * @example
  * ```ts
  * process.stdout.write(renderServer(server));
  * ```
  */
-export function renderServer(server: RunningServer, heading = "azmi serve"): string {
+export function renderServer(server: RunningServer, heading = "azmi serve", cli = "azmi", extra: string[] = []): string {
   const lines = [
     `${heading}: managed-identity endpoint at ${server.url}`,
     "",
@@ -244,8 +245,9 @@ export function renderServer(server: RunningServer, heading = "azmi serve"): str
     `Token issuer: ${server.issuer}`,
     `JWKS:         ${server.jwksUri}`,
     "",
-    "Other shells: azmi env --shell bash|pwsh|docker|compose [--dialect NAME]",
+    `Other shells: ${cli} env --shell bash|pwsh|docker|compose [--dialect NAME]`,
   );
+  if (extra.length) lines.push("", ...extra);
   if (!isLoopbackHost(server.host)) lines.push(`Listening on ${server.host}: reachable from other machines and containers.`);
   lines.push("Press Ctrl-C to stop.");
   return lines.join("\n") + "\n";

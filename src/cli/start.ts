@@ -12,9 +12,10 @@
  * npm start -- --port 8080 --resource https://vault.azure.net
  * ```
  */
+import * as path from "node:path";
 import type { RunningServer } from "../serve/server";
 import { asUsageError, parseArgs, parseWholeNumber, type FlagSpecs } from "./args";
-import { isLoopbackHost } from "./dialects";
+import { forContainers, formatEnv, isLoopbackHost } from "./dialects";
 import { ExitCode, exitAfterFlush, note, reportError } from "./output";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
 
@@ -108,8 +109,19 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     process.on("SIGTERM", stop);
   });
   const { renderServer } = require("./serve") as typeof import("./serve");
-  process.stdout.write("\n" + renderServer(server, "azmi"));
+  const cli = `node ${path.relative(process.cwd(), path.join(__dirname, "../../../bin/azmi.js")) || "bin/azmi.js"}`;
+  process.stdout.write("\n" + renderServer(server, "azmi", cli, renderContainers(server)));
   return stopped;
+}
+
+/** How a container reaches this server (App Service dialect), and what it takes. */
+function renderContainers(server: RunningServer): string[] {
+  const vars = forContainers(server.dialects.appService as Record<string, string>);
+  const lines = ["Containers (App Service dialect):", `  docker run ${formatEnv(vars, "docker", { addHost: true }).trimEnd()} IMAGE`];
+  if (isLoopbackHost(server.host)) {
+    lines.push("  (a container cannot reach 127.0.0.1: restart with `npm start -- --host 0.0.0.0` first)");
+  }
+  return lines;
 }
 
 /**
