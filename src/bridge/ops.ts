@@ -34,6 +34,9 @@ interface RunningServerLike {
   dialects: Record<string, Record<string, string> | undefined>;
   issuer: string;
   jwksUri: string;
+  arcDisabledReason?: string;
+  tenantId?: string;
+  systemClientId?: string;
   close(): Promise<void>;
 }
 
@@ -175,6 +178,9 @@ async function serveStart(params: Record<string, unknown>, state: BridgeState): 
       jwksUri: server.jwksUri,
       env: server.env,
       dialects: server.dialects,
+      arcDisabledReason: server.arcDisabledReason,
+      tenantId: server.tenantId,
+      systemClientId: server.systemClientId,
       warnings,
     },
   };

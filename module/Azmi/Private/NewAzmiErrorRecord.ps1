@@ -38,7 +38,6 @@ function Get-AzmiErrorCondition {
     switch ($Name) {
         'AuthenticationError' { return 'AuthenticationFailed' }
         { $_ -in 'CredentialUnavailableError', 'AggregateAuthenticationError', 'AuthenticationRequiredError' } { return 'Unavailable' }
-        { $_ -in 'TypeError', 'RangeError' } { return 'InvalidArgument' }
     }
     'Failed'
 }

@@ -65,7 +65,7 @@ function Start-AzManagedIdentityEndpoint {
 
     .OUTPUTS
     Azmi.ManagedIdentityEndpoint: Id, Url, Port, HostName, Dialect, Environment (the dialect's variables), Dialects
-    (all dialects' variables), Issuer, IssuerUrl, JwksUri, EnvironmentSet.
+    (all dialects' variables), Issuer, IssuerUrl, JwksUri, TenantId, SystemClientId, EnvironmentSet.
 
     .LINK
     Stop-AzManagedIdentityEndpoint
@@ -121,7 +121,7 @@ function Start-AzManagedIdentityEndpoint {
     if ($SetEnvironment) {
         if ($null -eq $chosen -or $chosen.Count -eq 0) {
             $PSCmdlet.WriteError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target $Dialect `
-                        -Message "The endpoint started at $($result.url) but has no $Dialect dialect on this machine, so no variables were set." `
+                        -Message "The endpoint started at $($result.url) but has no $Dialect dialect on this machine$(if ($result.arcDisabledReason) { " ($($result.arcDisabledReason))" }), so no variables were set." `
                         -RecommendedAction 'Pick another -Dialect (AppService, Imds, CloudShell or MachineLearning).'))
         } else {
             Set-AzmiEndpointEnvironment -Id ([int]$result.id) -Variables $chosen
@@ -139,6 +139,8 @@ function Start-AzManagedIdentityEndpoint {
         Issuer         = $Issuer
         IssuerUrl      = $result.issuer
         JwksUri        = $result.jwksUri
+        TenantId       = $result.tenantId
+        SystemClientId = $result.systemClientId
         EnvironmentSet = [bool]($SetEnvironment -and $chosen -and $chosen.Count)
     }
     $endpoint.PSObject.TypeNames.Insert(0, 'Azmi.ManagedIdentityEndpoint')

@@ -1,0 +1,142 @@
+# The local endpoint (azmi serve) from PowerShell: the Cloud Shell script's
+# Invoke-RestMethod and Get-AzManagedToken agree against it too, and
+# -SetEnvironment / Stop put the session back as it was.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'support/Azmi.TestSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -Force
+    Reset-AzmiTestEnvironment
+
+    function ConvertFrom-Jwt([string] $Token) {
+        $part = $Token.Split('.')[1].Replace('-', '+').Replace('_', '/')
+        $part += '=' * ((4 - $part.Length % 4) % 4)
+        [System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($part)) | ConvertFrom-Json
+    }
+
+    function Assert-SameAsRestMethod($Rest, $Token) {
+        foreach ($property in $Rest.PSObject.Properties) {
+            if ($property.Name -eq 'refresh_token') { continue }
+            $Token.PSObject.Properties.Name | Should -Contain $property.Name
+            if ($property.Name -eq 'expires_in') {
+                [math]::Abs([int]$Token.expires_in - [int]$property.Value) | Should -BeLessOrEqual 5
+            } else {
+                "$($Token.($property.Name))" | Should -BeExactly "$($property.Value)" -Because "property $($property.Name)"
+            }
+        }
+    }
+}
+
+AfterAll {
+    Stop-AzManagedIdentityEndpoint -ErrorAction Ignore
+    Remove-Module Azmi -Force -ErrorAction Ignore
+}
+
+Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
+    BeforeEach { Reset-AzmiTestEnvironment }
+    AfterEach { Stop-AzManagedIdentityEndpoint -ErrorAction Ignore }
+
+    It 'starts nothing with -WhatIf' {
+        $out = Start-AzManagedIdentityEndpoint -SetEnvironment -WhatIf
+        $out | Should -BeNullOrEmpty
+        $env:IDENTITY_ENDPOINT | Should -BeNullOrEmpty
+        & (Get-Module Azmi) { $script:Endpoints.Count } | Should -Be 0
+    }
+
+    It 'returns the URL and, per dialect, the variables that point a client at it' {
+        $ep = Start-AzManagedIdentityEndpoint
+        $ep.PSObject.TypeNames[0] | Should -Be 'Azmi.ManagedIdentityEndpoint'
+        $ep.Url | Should -Match '^http://127\.0\.0\.1:\d+$'
+        $ep.Port | Should -BeGreaterThan 0
+        $ep.Dialect | Should -Be 'AppService'
+        $ep.Environment.IDENTITY_ENDPOINT | Should -BeLike "$($ep.Url)/*"
+        $ep.Environment.IDENTITY_HEADER | Should -Not -BeNullOrEmpty
+        $ep.Dialects.CloudShell.MSI_ENDPOINT | Should -BeLike "$($ep.Url)/*"
+        $ep.Dialects.Imds.AZURE_POD_IDENTITY_AUTHORITY_HOST | Should -Be $ep.Url
+        $ep.IssuerUrl | Should -BeLike "$($ep.Url)/*"
+        $ep.EnvironmentSet | Should -BeFalse
+        $env:IDENTITY_ENDPOINT | Should -BeNullOrEmpty
+    }
+
+    It 'Cloud Shell dialect: the docs'' Invoke-RestMethod POST and Get-AzManagedToken return the same' {
+        $ep = Start-AzManagedIdentityEndpoint -Dialect CloudShell -SetEnvironment
+        $ep.EnvironmentSet | Should -BeTrue
+        $env:MSI_ENDPOINT | Should -Be $ep.Environment.MSI_ENDPOINT
+
+        $rest = Invoke-RestMethod -Method POST -Uri $env:MSI_ENDPOINT -Headers @{ Metadata = 'true' } -Body @{ resource = 'https://vault.azure.net' }
+        $token = Get-AzManagedToken -Resource https://vault.azure.net
+        Assert-SameAsRestMethod $rest $token
+        $claims = ConvertFrom-Jwt $token.access_token
+        $claims.aud | Should -Be 'https://vault.azure.net'
+        $claims.iss | Should -Be $ep.IssuerUrl
+        $token.ExpiresOn | Should -Be ([System.DateTimeOffset]::FromUnixTimeSeconds($claims.exp))
+    }
+
+    It 'App Service dialect: Invoke-RestMethod with the identity header and Get-AzManagedToken return the same' {
+        $ep = Start-AzManagedIdentityEndpoint -SetEnvironment
+        $rest = Invoke-RestMethod -Uri "$env:IDENTITY_ENDPOINT`?api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com" -Headers @{ 'X-IDENTITY-HEADER' = $env:IDENTITY_HEADER }
+        $token = Get-AzManagedToken -Scope https://storage.azure.com/.default
+        Assert-SameAsRestMethod $rest $token
+        $token.client_id | Should -Be $ep.SystemClientId
+        (Get-AzManagedIdentityChain -Resource https://storage.azure.com | Where-Object Winner).Link | Should -Be 'managed-identity'
+    }
+
+    It 'serves user-assigned identities with -AcceptAnyIdentity' {
+        $null = Start-AzManagedIdentityEndpoint -SetEnvironment -AcceptAnyIdentity
+        $clientId = '0d6e3c1a-5b7f-4e2a-9c3d-1f2e3a4b5c6d'
+        $token = Get-AzManagedToken https://vault.azure.net -ClientId $clientId
+        $token.client_id | Should -Be $clientId
+        (ConvertFrom-Jwt $token.access_token).appid | Should -Be $clientId
+    }
+
+    It 'puts the environment back on Stop, and the endpoint is gone' {
+        $env:MSI_ENDPOINT = 'http://127.0.0.1:9/previous'
+        $ep = Start-AzManagedIdentityEndpoint -SetEnvironment
+        $env:IDENTITY_ENDPOINT | Should -Be $ep.Environment.IDENTITY_ENDPOINT
+        $env:MSI_ENDPOINT | Should -BeNullOrEmpty
+        $env:AZURE_POD_IDENTITY_AUTHORITY_HOST | Should -BeNullOrEmpty
+
+        $ep | Stop-AzManagedIdentityEndpoint
+        $env:MSI_ENDPOINT | Should -Be 'http://127.0.0.1:9/previous'
+        $env:IDENTITY_ENDPOINT | Should -BeNullOrEmpty
+        $env:IDENTITY_HEADER | Should -BeNullOrEmpty
+        $env:AZURE_POD_IDENTITY_AUTHORITY_HOST | Should -Be 'http://127.0.0.1:9'
+        { Invoke-RestMethod -Uri "$($ep.Url)/metadata/identity/oauth2/token?api-version=2018-02-01&resource=x" -Headers @{ Metadata = 'true' } -TimeoutSec 5 } | Should -Throw
+    }
+
+    It 'leaves the endpoint running with Stop -WhatIf' {
+        $ep = Start-AzManagedIdentityEndpoint -SetEnvironment
+        Stop-AzManagedIdentityEndpoint -Id $ep.Id -WhatIf
+        $env:IDENTITY_ENDPOINT | Should -Be $ep.Environment.IDENTITY_ENDPOINT
+        (Get-AzManagedToken https://vault.azure.net).resource | Should -Be 'https://vault.azure.net'
+    }
+
+    It 'reports an unknown id as StopAzManagedIdentityEndpointNotFound' {
+        { Stop-AzManagedIdentityEndpoint -Id 424242 -ErrorAction Stop } | Should -Throw -ErrorId 'StopAzManagedIdentityEndpointNotFound,Stop-AzManagedIdentityEndpoint'
+    }
+
+    It 'reports a port in use as StartAzManagedIdentityEndpointStartFailed, naming the port' {
+        $ep = Start-AzManagedIdentityEndpoint
+        $record = $null
+        try { Start-AzManagedIdentityEndpoint -Port $ep.Port } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'StartAzManagedIdentityEndpointStartFailed,Start-AzManagedIdentityEndpoint'
+        $record.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $record.Exception.Message | Should -Match "$($ep.Port)"
+    }
+
+    It 'stops every endpoint of the session without -Id' {
+        $null = Start-AzManagedIdentityEndpoint
+        $null = Start-AzManagedIdentityEndpoint
+        & (Get-Module Azmi) { $script:Endpoints.Count } | Should -Be 2
+        Stop-AzManagedIdentityEndpoint
+        & (Get-Module Azmi) { $script:Endpoints.Count } | Should -Be 0
+    }
+
+    It 'never shows the identity header or a token in verbose output' {
+        $records = & { $ep = Start-AzManagedIdentityEndpoint -SetEnvironment -Verbose; Get-AzManagedToken https://vault.azure.net -Verbose } *>&1
+        $token = $records | Where-Object { $_.PSObject.TypeNames[0] -eq 'Azmi.ManagedToken' }
+        $text = ($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message) -join "`n"
+        $text | Should -Not -BeNullOrEmpty
+        $text | Should -Not -Match ([regex]::Escape($env:IDENTITY_HEADER))
+        $text | Should -Not -Match ([regex]::Escape($token.access_token))
+    }
+}

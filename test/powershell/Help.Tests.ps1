@@ -1,0 +1,91 @@
+# Every exported command has real comment-based help, and the module has
+# an about topic.
+
+BeforeDiscovery {
+    $manifest = Import-PowerShellDataFile (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1')
+    $commands = $manifest.FunctionsToExport | ForEach-Object { @{ Name = $_ } }
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -Force
+    $script:common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+}
+
+AfterAll {
+    Remove-Module Azmi -Force -ErrorAction Ignore
+}
+
+Describe 'Module manifest' {
+    It 'exports exactly the public commands, explicitly' {
+        $manifest = Import-PowerShellDataFile (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1')
+        $manifest.FunctionsToExport | Should -Not -Contain '*'
+        (Get-Command -Module Azmi).Name | Sort-Object | Should -Be ($manifest.FunctionsToExport | Sort-Object)
+        $manifest.CmdletsToExport | Should -BeNullOrEmpty
+        $manifest.AliasesToExport | Should -BeNullOrEmpty
+        $manifest.VariablesToExport | Should -BeNullOrEmpty
+        { Test-ModuleManifest (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -ErrorAction Stop } | Should -Not -Throw
+    }
+
+    It 'marks state changes with SupportsShouldProcess' -TestCases @(@{ Name = 'Start-AzManagedIdentityEndpoint' }, @{ Name = 'Stop-AzManagedIdentityEndpoint' }) {
+        (Get-Command $Name).Parameters.Keys | Should -Contain 'WhatIf'
+        (Get-Command $Name).Parameters.Keys | Should -Contain 'Confirm'
+    }
+}
+
+Describe 'Help for <Name>' -ForEach $commands {
+    BeforeAll {
+        $help = Get-Help $Name -Full
+        $command = Get-Command $Name
+    }
+
+    It 'has a synopsis' {
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        # Without comment-based help, Get-Help makes the synopsis from the syntax.
+        $help.Synopsis | Should -Not -BeLike "*$Name *[<CommonParameters>]*"
+        $help.Synopsis.Length | Should -BeGreaterThan 20
+    }
+
+    It 'has a description' {
+        ($help.Description.Text -join "`n").Length | Should -BeGreaterThan 80
+    }
+
+    It 'has examples with code' {
+        @($help.Examples.Example).Count | Should -BeGreaterOrEqual 1
+        foreach ($example in $help.Examples.Example) { $example.Code | Should -Not -BeNullOrEmpty }
+    }
+
+    It 'describes every parameter' {
+        $names = $command.Parameters.Keys | Where-Object { $_ -notin $common }
+        $names | Should -Not -BeNullOrEmpty
+        foreach ($parameter in $names) {
+            $entry = $help.Parameters.Parameter | Where-Object Name -eq $parameter
+            $entry | Should -Not -BeNullOrEmpty -Because "-$parameter needs help"
+            ($entry.Description.Text -join ' ').Length | Should -BeGreaterThan 10 -Because "-$parameter needs a description"
+        }
+    }
+
+    It 'says what it outputs' {
+        ($help.returnValues.returnValue.type.name -join ' ') | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'about_Azmi' {
+    It 'ships as en-US/about_Azmi.help.txt with the standard sections' {
+        $path = Join-Path $PSScriptRoot '../../module/Azmi/en-US/about_Azmi.help.txt'
+        $text = Get-Content -Raw $path
+        $text | Should -Match '(?m)^TOPIC\s+about_Azmi'
+        foreach ($section in 'SHORT DESCRIPTION', 'LONG DESCRIPTION', 'EXAMPLES', 'SEE ALSO') { $text | Should -Match "(?m)^$section" }
+        foreach ($name in (Get-Command -Module Azmi).Name) { $text | Should -Match $name }
+    }
+
+    It 'is found by Get-Help when the module is on PSModulePath' {
+        $modules = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../module'))
+        $saved = $env:PSModulePath
+        try {
+            $env:PSModulePath = $modules + [System.IO.Path]::PathSeparator + $env:PSModulePath
+            (Get-Help about_Azmi | Out-String) | Should -Match 'managed-identity endpoint'
+        } finally {
+            $env:PSModulePath = $saved
+        }
+    }
+}
