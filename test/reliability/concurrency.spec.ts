@@ -1,0 +1,232 @@
+/**
+ * Concurrency and refresh under failure (issue 6 §6), against real loopback
+ * endpoints that count what they receive:
+ * - 1,000 concurrent `getToken` calls for 10 resources make exactly 10
+ *   upstream requests (per transport, and through DefaultAzureCredential);
+ * - a background refresh that fails keeps serving the still-valid token,
+ *   does not hammer the endpoint, and is retried until it succeeds;
+ * - a token is never served within the expiry margin, let alone past expiry
+ *   (real endpoint with a short-lived token; and a simulated day over the
+ *   cache with an injected clock and a flaky fetch).
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { AccessToken } from "@azure/core-auth";
+import { EXPIRY_MARGIN_MS, REFRESH_RETRY_MS, TokenCache } from "../../src/cache/tokenCache";
+import { DefaultAzureCredential } from "../../src/credentials/defaultAzureCredential";
+import { MI_TEST_TIMING, ManagedIdentityCredential, type ManagedIdentityCredentialOptions } from "../../src/credentials/managedIdentityCredential";
+import { nativeTransport } from "../../src/transport/native";
+import { startRawServer, type FakeResponse, type RawServer } from "../fakes/rawServer";
+import { useCleanEnv } from "../support/env";
+import { MATRIX_TIMING } from "./runFaultCase";
+
+const RESOURCES = Array.from({ length: 10 }, (_, i) => `https://resource-${i}.example.net`);
+const CALLS = 1000;
+const JSON_TYPE = { "Content-Type": "application/json; charset=utf-8" };
+
+let home: string;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tokenAnswer(token: string, fields: Record<string, string>): FakeResponse {
+  return { status: 200, headers: JSON_TYPE, body: JSON.stringify({ access_token: token, token_type: "Bearer", ...fields }) };
+}
+
+/** A counting IMDS-like endpoint: token per request named after its resource; `mode` switches behaviour. */
+async function countingEndpoint(delayMs = 30) {
+  const perResource = new Map<string, number>();
+  const issued: string[] = [];
+  const state = {
+    mode: "ok" as "ok" | "fail",
+    fields: () => ({ expires_in: "3600" }) as Record<string, string>,
+  };
+  const server: RawServer = await startRawServer((req) => {
+    const resource = req.param("resource") ?? "";
+    perResource.set(resource, (perResource.get(resource) ?? 0) + 1);
+    if (state.mode === "fail") return { status: 500, headers: JSON_TYPE, body: '{"error":"unknown","error_description":"scripted failure"}' };
+    const token = `tok_${resource.replace(/\W+/g, "_")}_${issued.length}`;
+    issued.push(token);
+    return { ...tokenAnswer(token, state.fields()), delayMs };
+  });
+  return { server, perResource, issued, state };
+}
+
+function credentialFor(url: string, extra: ManagedIdentityCredentialOptions = {}): ManagedIdentityCredential {
+  return new ManagedIdentityCredential({
+    env: { AZURE_POD_IDENTITY_AUTHORITY_HOST: url, AZMI_HOME: home, AZMI_ARC_HIMDS_PATH: "/nonexistent/azmi-reliability/himds" },
+    timeBudgetMs: 3000,
+    ...extra,
+    [MI_TEST_TIMING]: MATRIX_TIMING,
+  } as ManagedIdentityCredentialOptions);
+}
+
+describe("reliability: concurrency and refresh under failure", function () {
+  this.timeout(30_000);
+  const env = useCleanEnv();
+  let savedTransport: string | undefined;
+
+  before(() => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-reliability-home-"));
+    savedTransport = process.env.AZMI_TRANSPORT;
+  });
+  after(() => {
+    if (savedTransport === undefined) delete process.env.AZMI_TRANSPORT;
+    else process.env.AZMI_TRANSPORT = savedTransport;
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  for (const transport of ["native", "node"] as const) {
+    it(`${CALLS} concurrent getToken calls for ${RESOURCES.length} resources ⇒ exactly ${RESOURCES.length} upstream requests (${transport})`, async function () {
+      if (transport === "native" && !nativeTransport()) this.skip();
+      process.env.AZMI_TRANSPORT = transport;
+      const fake = await countingEndpoint();
+      try {
+        const credential = credentialFor(fake.server.url);
+        const calls = Array.from({ length: CALLS }, (_, i) => RESOURCES[i % RESOURCES.length]!);
+        const tokens = await Promise.all(calls.map((r) => credential.getToken(`${r}/.default`)));
+        assert.equal(fake.server.requests.length, RESOURCES.length, "one request per resource");
+        for (const r of RESOURCES) assert.equal(fake.perResource.get(r), 1, r);
+        // Everyone asking for one resource got that resource's one token.
+        tokens.forEach((t, i) => assert.match(t.token, new RegExp(`^tok_${calls[i]!.replace(/\W+/g, "_")}_\\d+$`)));
+        assert.equal(new Set(tokens.map((t) => t.token)).size, RESOURCES.length);
+        // And a second wave is served from the cache: still 10.
+        await Promise.all(calls.map((r) => credential.getToken(`${r}/.default`)));
+        assert.equal(fake.server.requests.length, RESOURCES.length);
+      } finally {
+        await fake.server.close();
+      }
+    });
+  }
+
+  it(`${CALLS} concurrent calls through DefaultAzureCredential (managed identity only) ⇒ ${RESOURCES.length} upstream requests`, async () => {
+    const fake = await countingEndpoint();
+    try {
+      env.set({ AZURE_POD_IDENTITY_AUTHORITY_HOST: fake.server.url, AZMI_HOME: home });
+      const dac = new DefaultAzureCredential({ only: "managed-identity" });
+      const calls = Array.from({ length: CALLS }, (_, i) => `${RESOURCES[i % RESOURCES.length]}/.default`);
+      const tokens = await Promise.all(calls.map((s) => dac.getToken(s)));
+      assert.equal(fake.server.requests.length, RESOURCES.length);
+      assert.equal(new Set(tokens.map((t) => t.token)).size, RESOURCES.length);
+    } finally {
+      await fake.server.close();
+    }
+  });
+
+  it("a failed background refresh keeps serving the still-valid token, waits before retrying, then picks up the new one", async () => {
+    const fake = await countingEndpoint(0);
+    try {
+      // refresh_in 0.3 s: the token is due for refresh almost at once but valid for an hour.
+      fake.state.fields = () => ({ expires_in: "3600", refresh_in: "0.3" });
+      const credential = credentialFor(fake.server.url);
+      const scope = `${RESOURCES[0]}/.default`;
+      const first = await credential.getToken(scope);
+      assert.equal(fake.server.requests.length, 1);
+
+      fake.state.mode = "fail";
+      await sleep(400);
+      const failedAt = Date.now();
+      // Due for refresh: this call is answered from the cache and starts one background refresh.
+      assert.equal((await credential.getToken(scope)).token, first.token);
+      // The refresh retries 500 inside its own budget (6 attempts), then gives up quietly.
+      const deadline = Date.now() + 5000;
+      while (fake.server.requests.length < 7 && Date.now() < deadline) await sleep(20);
+      assert.equal(fake.server.requests.length, 7, "1 + 6 attempts of the failed refresh");
+      await sleep(100);
+
+      // While the retry gate is closed, callers get the valid token and the endpoint is left alone.
+      for (let i = 0; i < 10; i++) {
+        const t = await Promise.all(Array.from({ length: 50 }, () => credential.getToken(scope)));
+        assert.ok(t.every((x) => x.token === first.token && x.expiresOnTimestamp === first.expiresOnTimestamp));
+        await sleep(25);
+      }
+      assert.equal(fake.server.requests.length, 7, "no new request before the retry delay");
+
+      // The endpoint recovers; after REFRESH_RETRY_MS a call starts a new refresh, and the new token arrives.
+      fake.state.mode = "ok";
+      fake.state.fields = () => ({ expires_in: "3600" });
+      let got = first.token;
+      const until = failedAt + REFRESH_RETRY_MS + 10_000;
+      while (got === first.token && Date.now() < until) {
+        got = (await credential.getToken(scope)).token;
+        await sleep(50);
+      }
+      assert.notEqual(got, first.token, "the refresh was retried and succeeded");
+      assert.ok(Date.now() - failedAt >= REFRESH_RETRY_MS - 500, "the retry waited for REFRESH_RETRY_MS");
+      assert.equal(fake.server.requests.length, 8, "exactly one more request for the successful retry");
+    } finally {
+      await fake.server.close();
+    }
+  });
+
+  it("a short-lived token is never served within the expiry margin: callers wait for (and here, get the error of) a new fetch", async () => {
+    const fake = await countingEndpoint(0);
+    try {
+      // Valid for 32 s: servable from the cache for ~2 s, then inside EXPIRY_MARGIN_MS (30 s).
+      fake.state.fields = () => ({ expires_in: "32" });
+      const credential = credentialFor(fake.server.url, { timeBudgetMs: 1000 });
+      const scope = `${RESOURCES[1]}/.default`;
+      const first = await credential.getToken(scope);
+      fake.state.mode = "fail";
+      const served: Array<{ at: number; token: AccessToken }> = [];
+      const failures: string[] = [];
+      const stop = Date.now() + 4000;
+      while (Date.now() < stop) {
+        try {
+          const t = await credential.getToken(scope);
+          served.push({ at: Date.now(), token: t });
+        } catch (e) {
+          failures.push((e as { code?: string }).code ?? "?");
+        }
+        await sleep(50);
+      }
+      assert.ok(served.length > 0, "served from the cache while outside the margin");
+      for (const s of served) {
+        assert.equal(s.token.token, first.token);
+        assert.ok(s.token.expiresOnTimestamp - s.at > EXPIRY_MARGIN_MS - 1000, `served ${s.token.expiresOnTimestamp - s.at} ms before expiry`);
+      }
+      assert.ok(failures.length > 0, "once inside the margin, callers no longer get the old token");
+      assert.ok(failures.every((c) => c === "ERR_MI_ENDPOINT_ERROR"), failures.join(","));
+    } finally {
+      await fake.server.close();
+    }
+  });
+
+  it("simulated day over the cache: with a flaky endpoint, nothing expired (or inside the margin) is ever served", async () => {
+    let now = Date.UTC(2026, 10, 29, 0, 0, 0);
+    const cache = new TokenCache({ now: () => now });
+    let n = 0;
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const lifetimes = [5 * 60_000, 40 * 60_000, 3 * 3600_000]; // inside, around and beyond the refresh rules
+    let step = 0;
+    let fetchFailures = 0;
+    // Flaky all day (50 % of fetches fail), and fully down for ~4 h in the afternoon.
+    const down = (s: number) => s >= 14 * 360 && s < 18 * 360;
+    const fetch = async (): Promise<AccessToken> => {
+      await Promise.resolve();
+      if (down(step) || random() < 0.5) {
+        fetchFailures++;
+        throw new Error("flaky endpoint");
+      }
+      const life = lifetimes[n % lifetimes.length]!;
+      return { token: `t${n++}`, expiresOnTimestamp: now + life };
+    };
+    let servedCount = 0;
+    let failedCount = 0;
+    for (step = 0; step < 24 * 60 * 6; step++) {
+      now += 10_000; // every 10 s of a simulated day
+      try {
+        const t = await cache.getToken("k", fetch);
+        assert.ok(t.expiresOnTimestamp - now >= EXPIRY_MARGIN_MS, `served a token ${t.expiresOnTimestamp - now} ms before expiry`);
+        servedCount++;
+      } catch {
+        failedCount++;
+      }
+      // Let background refreshes settle before moving the clock.
+      await new Promise((r) => setImmediate(r));
+    }
+    // The outage outlived every token: callers got errors, never a stale token; the flaky hours were absorbed.
+    assert.ok(servedCount > 0 && failedCount > 0 && fetchFailures > failedCount, `${servedCount} served, ${failedCount} failed, ${fetchFailures} fetches failed`);
+  });
+});
