@@ -125,6 +125,37 @@ export function secretMatches(value: string | string[] | undefined, secret: Buff
   return timingSafeEqual(given, secret);
 }
 
+/**
+ * Whether a `Host` header names this machine by a loopback address or
+ * `localhost`. A server bound to loopback answers only such requests, so a
+ * web page that re-binds its own DNS name to 127.0.0.1 cannot reach it
+ * (DNS-rebinding protection; the IMDS dialect has no secret).
+ *
+ * @example
+ * ```ts
+ * isLoopbackHostHeader("127.0.0.1:4000"); // true
+ * isLoopbackHostHeader("evil.example:4000"); // false
+ * ```
+ */
+export function isLoopbackHostHeader(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  let name: string;
+  if (value.startsWith("[")) {
+    const end = value.indexOf("]");
+    if (end < 0) return false;
+    name = value.slice(1, end);
+  } else {
+    const colon = value.indexOf(":");
+    name = colon < 0 ? value : value.slice(0, colon);
+  }
+  if (name === "localhost" || name === "::1") return true;
+  const lower = name.toLowerCase();
+  if (lower === "localhost") return true;
+  if (!name.startsWith("127.")) return false;
+  const parts = name.split(".");
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
 /** Value of a single-valued header; repeated headers arrive joined by `, ` and so never equal a clean value. */
 export function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];

@@ -42,7 +42,7 @@ import { ChainIssuer, isLoopbackHost, type UpstreamTokenFunction } from "./issue
 import { DEFAULT_TOKEN_LIFETIME_SEC, LocalIssuer, loadOrCreateSigningKey } from "./issuer/localIssuer";
 import { handleMsi2017, MSI2017_PATH } from "./msi2017";
 import { RateLimiter, type RateLimitOptions } from "./rateLimit";
-import { isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
+import { isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
 import { BodyCache, writeError, writeJson } from "./respond";
 import { handleServiceFabric, SERVICE_FABRIC_PATH } from "./serviceFabric";
 import { removeServerState, writeServerState, type ServerState } from "./state";
@@ -239,6 +239,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     limiter: options.rateLimit ? new RateLimiter(options.rateLimit === true ? {} : options.rateLimit) : undefined,
   };
 
+  // Bound to loopback ⇒ only loopback Host names (a deliberate --host opts out, e.g. for host.docker.internal).
+  const loopbackOnly = isLoopbackHost(host);
   let discovery: Buffer | undefined;
   let jwks: Buffer | undefined;
   let discoveryPath = "";
@@ -288,6 +290,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     }
     if (req.headers["x-forwarded-for"] !== undefined) {
       writeError(res, "imds", 400, "invalid_request", "Requests with an X-Forwarded-For header are not accepted");
+      return;
+    }
+    if (loopbackOnly && !isLoopbackHostHeader(req.headers.host)) {
+      writeError(res, "imds", 400, "invalid_request", "The Host header must name this machine (127.0.0.1 or localhost); azmi serve bound to loopback refuses other names (DNS-rebinding protection)");
       return;
     }
     const q = target.indexOf("?");

@@ -58,11 +58,13 @@ describe("serve: real @azure/identity clients in every dialect", function () {
   after(async () => {
     await server?.close();
     if (createdArcDir !== undefined) {
-      // Remove only what this test created, and only if nobody else put files there meanwhile.
-      try {
-        if (fs.readdirSync(ARC_DIR).length === 0) fs.rmSync(createdArcDir, { recursive: true });
-      } catch {
-        // Someone else cleaned up first.
+      // Remove only empty folders this test created: never another suite's key files.
+      for (let dir = ARC_DIR; dir.length >= createdArcDir.length; dir = path.dirname(dir)) {
+        try {
+          fs.rmdirSync(dir);
+        } catch {
+          break;
+        }
       }
     }
   });
@@ -86,6 +88,7 @@ describe("serve: real @azure/identity clients in every dialect", function () {
   for (const { dialect, uami } of cases) {
     for (const credential of ["mi", "dac"] as const) {
       it(`${dialect}: ${credential === "mi" ? "ManagedIdentityCredential" : "DefaultAzureCredential"} gets a valid system-assigned token, cached on the second call`, async () => {
+        if (dialect === "azureArc") fs.mkdirSync(ARC_DIR, { recursive: true, mode: 0o700 }); // other suites share this folder
         const vars = server.dialects[dialect];
         assert.ok(vars, `${dialect} dialect enabled (${server.arcDisabledReason ?? ""})`);
         const env = credential === "dac" ? { ...vars, AZURE_TOKEN_CREDENTIALS: "ManagedIdentityCredential" } : vars;
@@ -99,6 +102,7 @@ describe("serve: real @azure/identity clients in every dialect", function () {
     }
     if (uami) {
       it(`${dialect}: ManagedIdentityCredential({ clientId }) gets the user-assigned identity's token`, async () => {
+        if (dialect === "azureArc") fs.mkdirSync(ARC_DIR, { recursive: true, mode: 0o700 });
         const result = await runClient(server.dialects[dialect]!, { credential: "mi", scope: "https://vault.azure.net/.default", clientId: UAMI });
         assert.ok(result.ok, `${result.name}: ${result.message}`);
         await verify(result.tokens![0]!.token, { aud: "https://vault.azure.net", appid: UAMI });

@@ -69,7 +69,7 @@ describe("serve: App Service 2019 dialect", () => {
     assert.equal(wrong.status, 403);
     assert.equal(JSON.parse(wrong.body).message, "The X-IDENTITY-HEADER header does not match IDENTITY_HEADER of this endpoint.");
     assert.ok(!wrong.text.includes(secret) && !wrong.text.includes(wrongValue));
-    const doubled = await raw(server.port, `GET ${p}?api-version=2019-08-01&${q} HTTP/1.1\r\nHost: x\r\nX-IDENTITY-HEADER: ${secret}\r\nX-IDENTITY-HEADER: ${secret}\r\nConnection: close\r\n\r\n`);
+    const doubled = await raw(server.port, `GET ${p}?api-version=2019-08-01&${q} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-IDENTITY-HEADER: ${secret}\r\nX-IDENTITY-HEADER: ${secret}\r\nConnection: close\r\n\r\n`);
     assert.equal(doubled.status, 403);
     const msiSecret = await get(server.port, `${p}?api-version=2019-08-01&${q}`, { "X-IDENTITY-HEADER": server.env.MSI_SECRET! });
     assert.equal(msiSecret.status, 403, "the 2017 secret is not the App Service secret");
@@ -151,7 +151,7 @@ describe("serve: Cloud Shell dialect", () => {
 
   function post(body: string, headers: Record<string, string> = { Metadata: "true" }) {
     const h = Object.entries({ "Content-Type": "application/x-www-form-urlencoded;charset=utf-8", ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-    return raw(server.port, `POST ${p} HTTP/1.1\r\nHost: x\r\n${h}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    return raw(server.port, `POST ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${h}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
 
   it("33: POST form with Metadata returns strings, refresh_token \"\", no client_id", async () => {

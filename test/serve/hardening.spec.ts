@@ -50,6 +50,16 @@ describe("serve: hardening", function () {
     }
   });
 
+  it("bound to loopback, a Host header naming anything but this machine is refused (DNS rebinding)", async () => {
+    const rebound = await raw(server.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: evil.example:${server.port}\r\nMetadata: true\r\nConnection: close\r\n\r\n`);
+    assert.equal(rebound.status, 400);
+    assert.match(JSON.parse(rebound.body).error_description, /DNS-rebinding protection/);
+    for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, "127.1.2.3", `[::1]:${server.port}`]) {
+      const ok = await raw(server.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: ${host}\r\nMetadata: true\r\nConnection: close\r\n\r\n`);
+      assert.equal(ok.status, 200, host);
+    }
+  });
+
   it("duplicate query keys are refused on the header dialects too", async () => {
     const res = await get(server.port, `/msi/token?api-version=2019-08-01&resource=a&resource=b`, { "X-IDENTITY-HEADER": server.env.IDENTITY_HEADER! });
     assert.equal(res.status, 400);
@@ -63,13 +73,13 @@ describe("serve: hardening", function () {
     assert.equal(hugeTarget.status, 431);
     const hugeHeader = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true", "X-Pad": "b".repeat(17 * 1024) });
     assert.equal(hugeHeader.status, 431);
-    const bigBody = await raw(server.port, `POST /oauth2/token HTTP/1.1\r\nHost: x\r\nMetadata: true\r\nContent-Length: ${1024 * 1024}\r\n\r\nresource=`);
+    const bigBody = await raw(server.port, `POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nContent-Length: ${1024 * 1024}\r\n\r\nresource=`);
     assert.equal(bigBody.status, 413);
-    const chunked = await raw(server.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: x\r\nMetadata: true\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    const chunked = await raw(server.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
     assert.equal(chunked.status, 413);
     const chunkedPost = await raw(
       server.port,
-      `POST /oauth2/token HTTP/1.1\r\nHost: x\r\nMetadata: true\r\nTransfer-Encoding: chunked\r\n\r\n${"10000\r\n" + "a".repeat(0x10000) + "\r\n"}${"10\r\n" + "a".repeat(16) + "\r\n"}0\r\n\r\n`,
+      `POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nTransfer-Encoding: chunked\r\n\r\n${"10000\r\n" + "a".repeat(0x10000) + "\r\n"}${"10\r\n" + "a".repeat(16) + "\r\n"}0\r\n\r\n`,
     );
     assert.equal(chunkedPost.status, 413);
   });
@@ -79,7 +89,7 @@ describe("serve: hardening", function () {
     await new Promise((r) => client.once("connect", r));
     const responses: string[] = [];
     client.on("data", (d) => responses.push(d.toString()));
-    const ask = () => client.write(`GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: x\r\nMetadata: true\r\n\r\n`);
+    const ask = () => client.write(`GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\n\r\n`);
     ask();
     const garbage = await raw(server.port, Buffer.from("\x00\x01\x02GARBAGE / HTTP/9.9\r\n\xff\xfe\r\n\r\n", "latin1"));
     assert.equal(garbage.status, 400);
@@ -99,7 +109,7 @@ describe("serve: hardening", function () {
       s.on("error", () => {});
       s.on("close", () => closedByServer++);
       s.resume(); // read the server's 408 so 'end' (and then 'close') can fire
-      s.write(`GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: x\r\n`);
+      s.write(`GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
       slow.push(s);
     }
     const drip = setInterval(() => {

@@ -50,7 +50,7 @@ describe("serve: IMDS dialect", () => {
     }
     const doubled = await raw(
       server.port,
-      `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: x\r\nMetadata: true\r\nMetadata: true\r\nConnection: close\r\n\r\n`,
+      `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nMetadata: true\r\nConnection: close\r\n\r\n`,
     );
     assert.equal(doubled.status, 400);
     assert.match(doubled.body, /bad_request_102/);
@@ -127,7 +127,7 @@ describe("serve: IMDS dialect", () => {
 
   it("15: a non-GET verb gets 405 with Allow: GET", async () => {
     for (const method of ["POST", "PUT", "DELETE", "HEAD"]) {
-      const res = await raw(server.port, `${method} ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: x\r\nMetadata: true\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      const res = await raw(server.port, `${method} ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
       assert.equal(res.status, 405, method);
       assert.equal(res.headers["allow"], "GET");
     }
