@@ -174,6 +174,58 @@ describe("azmi serve and azmi env", function () {
   });
 });
 
+describe("azmi serve: identities and fault mode", function () {
+  const KNOWN = "11111111-2222-3333-4444-555555555555";
+  const UNKNOWN = "99999999-8888-7777-6666-555555555555";
+  const children: ChildProcess[] = [];
+  async function serve(args: string[]): Promise<ServeJson> {
+    const child = spawnNode(AZMI_BIN, ["serve", "--json", ...args], cleanEnv());
+    children.push(child);
+    return JSON.parse((await firstLines(child, 1)).lines[0]) as ServeJson;
+  }
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      child.kill("SIGTERM");
+      assert.deepEqual(await exited(child), { code: 0, signal: null });
+    }
+  });
+  after(cleanupTemp);
+
+  it("--identity: a known client id gets its token, an unknown one is refused (Identity not found)", async () => {
+    const info = await serve(["--identity", KNOWN]);
+    const env = cleanEnv(info.dialects.appService);
+    const known = await runAzmi(["token", "--only", "managed-identity", "--client-id", KNOWN], env);
+    assert.equal(known.code, 0, known.stderr);
+    assert.equal((JSON.parse(known.stdout) as { client_id: string }).client_id, KNOWN);
+    const unknown = await runAzmi(["token", "--only", "managed-identity", "--client-id", UNKNOWN], env);
+    assert.ok(unknown.code === 3 || unknown.code === 4, `exit ${unknown.code}`);
+    assert.equal(unknown.stdout, "");
+    assert.match(unknown.stderr, /^azmi token: .*Identity not found.*\n$/);
+  });
+
+  it("--accept-any-identity mints an identity for any client id", async () => {
+    const info = await serve(["--accept-any-identity"]);
+    const r = await runAzmi(["token", "--only", "managed-identity", "--client-id", UNKNOWN], cleanEnv(info.dialects.appService));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { client_id: string }).client_id, UNKNOWN);
+  });
+
+  it("--faults rate=1,statuses=403 answers like Docker Desktop: the chain finds no managed identity (exit 3)", async () => {
+    const info = await serve(["--faults", "rate=1,statuses=403"]);
+    const r = await runAzmi(["token", "--only", "managed-identity"], cleanEnv(info.dialects.appService));
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^azmi token: .*403.*\n$/);
+  });
+
+  it("--faults sequence=503,retry-after=0: the first request fails, the retry gets the token", async () => {
+    const info = await serve(["--faults", "sequence=503,retry-after=0"]);
+    const r = await runAzmi(["token", "--only", "managed-identity", "--output", "raw"], cleanEnv(info.dialects.appService));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  });
+});
+
 describe("azmi serve: secret hygiene", function () {
   after(cleanupTemp);
 
