@@ -112,9 +112,12 @@ export async function getManagedTokenWithReport(options: GetManagedTokenOptions)
   return run(options, options.forceRefresh ? { forceRefresh: true } : {});
 }
 
+/** What `diagnose()` asks for when given neither `resource` nor `scope` (as `az account get-access-token`). */
+export const DEFAULT_DIAGNOSE_RESOURCE = "https://management.azure.com";
+
 /**
- * Walk the chain for one resource and report every link; the token itself is
- * never returned. Ignores the remembered winner and azmi's token cache so the
+ * Walk the chain for one resource (default {@link DEFAULT_DIAGNOSE_RESOURCE})
+ * and report every link; the token itself is never returned. Ignores the remembered winner and azmi's token cache so the
  * report shows what the chain finds now.
  *
  * @example
@@ -123,7 +126,10 @@ export async function getManagedTokenWithReport(options: GetManagedTokenOptions)
  * for (const l of report.links) console.error(l.link, l.outcome, l.reason);
  * ```
  */
-export async function diagnose(options: GetManagedTokenOptions): Promise<DiagnoseResult> {
+export async function diagnose(options: GetManagedTokenOptions = {}): Promise<DiagnoseResult> {
+  if (options && typeof options === "object" && options.resource === undefined && options.scope === undefined) {
+    options = { ...options, resource: DEFAULT_DIAGNOSE_RESOURCE };
+  }
   const { resource, scope } = resolveTarget(options);
   const { msi, report, error } = await run(options, { walkFromStart: true, forceRefresh: true });
   const result: DiagnoseResult = { ...report, resource, scope, tokenAcquired: msi !== undefined };

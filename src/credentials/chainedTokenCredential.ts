@@ -116,7 +116,7 @@ export class ChainedTokenCredential implements TokenCredential {
    * @throws the stopping link's error (e.g. `AuthenticationError`), or
    *   `AggregateAuthenticationError` (`ERR_ALL_CREDENTIALS_UNAVAILABLE`) when every link was unavailable.
    */
-  getToken(scopes: string | string[], options: AzmiGetTokenOptions = {}): Promise<AzmiAccessToken> {
+  getToken(scopes: string | string[], options: AzmiGetTokenOptions = NO_OPTIONS): Promise<AzmiAccessToken> {
     if (typeof scopes !== "string" || scopes.length === 0) {
       try {
         checkScopes(scopes);
@@ -278,6 +278,9 @@ export class ChainedTokenCredential implements TokenCredential {
     );
   }
 }
+
+/** Shared default so the cached path allocates nothing for the options. */
+const NO_OPTIONS: AzmiGetTokenOptions = Object.freeze({});
 
 function checkScopes(scopes: unknown): void {
   if (!Array.isArray(scopes) || scopes.length === 0 || scopes.some((s) => typeof s !== "string" || s.length === 0)) {
