@@ -112,6 +112,11 @@ export async function main(argv: readonly string[]): Promise<number> {
  * ```
  */
 export function run(argv: readonly string[] = process.argv.slice(2)): void {
+  // `azmi token | head -c 10` closes the pipe early: that is the reader's choice, not a crash.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   main(argv).then(exitAfterFlush, () => exitAfterFlush(1));
 }
 

@@ -11,6 +11,7 @@ import { cleanupTemp, ROOT, runAzmi } from "./support";
 /** [argv, exact stderr line] for every kind of bad input the brief lists (and a few more). */
 const USAGE_CASES: [string[], string][] = [
   [["bogus"], "azmi: unknown command 'bogus'; commands are token, doctor, serve, env (see 'azmi --help')"],
+  [["help", "tokens"], "azmi: unknown command 'tokens'; commands are token, doctor, serve, env (see 'azmi --help')"],
   [["--resource", "x"], "azmi: unknown option --resource; options go after the command, e.g. azmi token --resource"],
   [["token", "--foo"], "azmi token: unknown flag --foo (see 'azmi token --help')"],
   [["token", "--resourse", "https://vault.azure.net"], "azmi token: unknown flag --resourse; did you mean --resource? (see 'azmi token --help')"],
