@@ -20,7 +20,7 @@
  * for (const l of report.links) console.error(`${l.link}: ${l.outcome} (${l.reason})`);
  * ```
  */
-import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import type { TokenCredential } from "@azure/core-auth";
 import { TokenCache, type TokenFetcher } from "../cache/tokenCache";
 import { AggregateAuthenticationError, isUnavailable } from "../errors";
 import { credentialLogger, registerSecret, type CredentialLogger } from "../log";
@@ -297,5 +297,3 @@ function currentTransport(): ChainReport["transport"] {
     return "node";
   }
 }
-
-export type { AccessToken };

@@ -19,7 +19,14 @@ export interface EntraCredentialOptions extends TokenCredentialOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The options to hand to `@azure/identity`: ours removed, resolved values set. */
+/**
+ * The options to hand to `@azure/identity`: ours removed, resolved values set.
+ *
+ * @example
+ * ```ts
+ * new identity.ClientSecretCredential(tenant, app, secret, passThrough(options, { authorityHost }));
+ * ```
+ */
 export function passThrough<T extends EntraCredentialOptions>(
   options: T,
   resolved: { authorityHost?: string; additionallyAllowedTenants?: string[]; disableInstanceDiscovery?: boolean },
