@@ -8,20 +8,21 @@
  * findExecutable("az", process.env); // "/usr/bin/az" or undefined
  * ```
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+// Named imports: `import * as` compiles to a copy of every export of fs (esModuleInterop), paid at load.
+import { accessSync, constants, statSync } from "node:fs";
+import { delimiter, join } from "node:path";
 
 export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dirs = (env.PATH ?? env.Path ?? "").split(path.delimiter).filter((d) => d.length > 0);
+  const dirs = (env.PATH ?? env.Path ?? "").split(delimiter).filter((d) => d.length > 0);
   const extensions =
     process.platform === "win32" ? ["", ...(env.PATHEXT ?? ".EXE;.CMD;.BAT").split(";").filter(Boolean)] : [""];
   for (const dir of dirs) {
     for (const ext of extensions) {
-      const candidate = path.join(dir, name + ext);
+      const candidate = join(dir, name + ext);
       try {
-        const stat = fs.statSync(candidate);
+        const stat = statSync(candidate);
         if (!stat.isFile()) continue;
-        if (process.platform !== "win32") fs.accessSync(candidate, fs.constants.X_OK);
+        if (process.platform !== "win32") accessSync(candidate, constants.X_OK);
         return candidate;
       } catch {
         // not here; keep looking
