@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   setInterval(() => {
     for (; logged < fake.requests.length; logged++) {
       const r = fake.requests[logged]!;
-      process.stdout.write(`request ${JSON.stringify({ method: r.method, target: r.target, metadata: r.header("metadata") ?? null })}\n`);
+      process.stdout.write(`request ${JSON.stringify({ method: r.method, target: r.target, metadata: r.header("metadata") ?? null, accept: r.header("accept") ?? null })}\n`);
     }
   }, 5).unref();
   process.stdout.write(`listening ${fake.url}\n`);

@@ -7,12 +7,15 @@
  */
 interface Args {
   options?: Record<string, unknown>;
+  /** Use DefaultAzureCredential instead (its MI link probes IMDS). */
+  dac?: boolean;
   calls: Array<string | string[]>;
 }
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? "{}") as Args;
-  const { ManagedIdentityCredential } = require("@azure/identity") as typeof import("@azure/identity");
+  const identity = require("@azure/identity") as typeof import("@azure/identity");
+  const ManagedIdentityCredential = (args.dac ? identity.DefaultAzureCredential : identity.ManagedIdentityCredential) as typeof identity.ManagedIdentityCredential;
   const out: unknown[] = [];
   let credential: InstanceType<typeof ManagedIdentityCredential>;
   try {

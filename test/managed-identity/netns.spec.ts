@@ -53,9 +53,37 @@ describe("managed-identity/netns: IMDS at 169.254.169.254 inside a namespace", f
       await new Promise((r) => setTimeout(r, 50));
       const requests = imds.stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => JSON.parse(l.slice(8)));
       assert.deepEqual(requests, [
-        { method: "GET", target: "/metadata/identity/oauth2/token", metadata: null },
-        { method: "GET", target: "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net", metadata: "true" },
+        { method: "GET", target: "/metadata/identity/oauth2/token", metadata: null, accept: "application/json" },
+        { method: "GET", target: "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net", metadata: "true", accept: null },
       ]);
+    } finally {
+      await ns.destroy();
+    }
+  });
+
+  it("differential: @azure/identity's DAC probe is the same request as ours (checklist 20); JS probes on every call", async () => {
+    const ns = await Netns.create({ imdsOnLoopback: true });
+    try {
+      const imds = ns.spawnNode([IMDS_MAIN, "{}"], { env: nsEnv(tempHome()) });
+      await imds.waitForOutput(/listening/);
+      const js = await ns.runNode([path.join(__dirname, "jsClient.js"), JSON.stringify({ dac: true, calls: ["https://vault.azure.net/.default", "https://vault.azure.net/.default"] })], {
+        env: { ...nsEnv(tempHome()), AZURE_TOKEN_CREDENTIALS: "prod" },
+        timeoutMs: 30_000,
+      });
+      const jsOut = JSON.parse(js.stdout) as Array<{ ok: boolean; message?: string }>;
+      assert.ok(jsOut[0]!.ok, js.stdout + js.stderr);
+      await new Promise((r) => setTimeout(r, 50));
+      const jsRequests = imds.stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => JSON.parse(l.slice(8)));
+      const probe = { method: "GET", target: "/metadata/identity/oauth2/token", metadata: null, accept: "application/json" };
+      assert.deepEqual(jsRequests[0], probe);
+      // JS re-probes on the second call even though MSAL answers from its cache (spec §1.5); we probe once.
+      assert.deepEqual(jsRequests.filter((r) => r.metadata === null).length, 2);
+      const before = jsRequests.length;
+      await runClient(ns, tempHome(), { probeImds: true, calls: 2 });
+      await new Promise((r) => setTimeout(r, 50));
+      const ours = imds.stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => JSON.parse(l.slice(8))).slice(before);
+      assert.deepEqual(ours[0], probe);
+      assert.equal(ours.filter((r) => r.metadata === null).length, 1);
     } finally {
       await ns.destroy();
     }
