@@ -11,7 +11,8 @@
  * eval "$(azmi env)"
  * ```
  */
-// Deliberately no imports: `azmi --version` and `azmi --help` load this file only.
+// Only exit.ts (no imports of its own): `azmi --version` and `azmi --help` load nothing else.
+import { exitAfterFlush } from "./exit";
 
 /** The commands and how to load each (a `require` per command keeps start-up minimal). */
 const COMMANDS: Record<string, () => { run: (argv: readonly string[]) => Promise<number>; help: string }> = {
@@ -118,21 +119,6 @@ export function run(argv: readonly string[] = process.argv.slice(2)): void {
     throw e;
   });
   main(argv).then(exitAfterFlush, () => exitAfterFlush(1));
-}
-
-/**
- * End the process with `code` once stdout and stderr have flushed (pipes can
- * be asynchronous on some platforms; exiting early would cut the output).
- * Exiting explicitly matters: a keep-alive socket or a refresh timer must not
- * keep a finished CLI alive. `azmi serve` resolves only after it has closed.
- */
-function exitAfterFlush(code: number): void {
-  let pending = 2;
-  const done = () => {
-    if (--pending === 0) process.exit(code);
-  };
-  process.stdout.write("", done);
-  process.stderr.write("", done);
 }
 
 /** The package version, read from package.json only when asked. */

@@ -115,21 +115,3 @@ export function useColor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = pr
   if (env.TERM === "dumb") return false;
   return stream.isTTY === true;
 }
-
-/**
- * End the process with `code` once stdout and stderr have flushed (pipes can
- * be asynchronous on some platforms; exiting early would cut the output).
- *
- * @example
- * ```ts
- * exitAfterFlush(ExitCode.Ok);
- * ```
- */
-export function exitAfterFlush(code: number): void {
-  let pending = 2;
-  const done = () => {
-    if (--pending === 0) process.exit(code);
-  };
-  process.stdout.write("", done);
-  process.stderr.write("", done);
-}

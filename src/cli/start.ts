@@ -16,7 +16,8 @@ import * as path from "node:path";
 import type { RunningServer } from "../serve/server";
 import { asUsageError, parseArgs, parseWholeNumber, type FlagSpecs } from "./args";
 import { forContainers, formatEnv, isLoopbackHost } from "./dialects";
-import { ExitCode, exitAfterFlush, note, reportError } from "./output";
+import { exitAfterFlush } from "./exit";
+import { ExitCode, note, reportError } from "./output";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
 
 const FLAGS: FlagSpecs = {
