@@ -55,7 +55,14 @@ function fnv64(text: string): string {
   return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }
 
-/** A short hash of every interface address on this machine. */
+/**
+ * A short hash of every interface address on this machine.
+ *
+ * @example
+ * ```ts
+ * networkFingerprint(); // "3f1c0a9be2d47c10"
+ * ```
+ */
 export function networkFingerprint(): string {
   const parts: string[] = [];
   const ifaces = os.networkInterfaces();
@@ -65,7 +72,14 @@ export function networkFingerprint(): string {
   return fnv64(parts.sort().join("\n"));
 }
 
-/** The memo's time-to-live from `AZMI_PROBE_MEMO_TTL_MS`, else the default. */
+/**
+ * The memo's time-to-live from `AZMI_PROBE_MEMO_TTL_MS`, else the default.
+ *
+ * @example
+ * ```ts
+ * probeMemoTtlMs({ AZMI_PROBE_MEMO_TTL_MS: "0" }); // 0 (memo off)
+ * ```
+ */
 export function probeMemoTtlMs(env: NodeJS.ProcessEnv): number {
   const raw = env.AZMI_PROBE_MEMO_TTL_MS;
   if (raw === undefined || raw === "") return DEFAULT_PROBE_MEMO_TTL_MS;
@@ -137,7 +151,14 @@ export class ProbeMemo {
   }
 }
 
-/** Forget every in-process result (tests; `azmi doctor --reprobe`). */
+/**
+ * Forget every in-process result (tests; a CLI re-probe).
+ *
+ * @example
+ * ```ts
+ * clearProcessProbeMemo();
+ * ```
+ */
 export function clearProcessProbeMemo(): void {
   inProcess.clear();
 }

@@ -150,6 +150,11 @@ export class ManagedIdentityCredential implements TokenCredential {
   /**
    * A token for exactly one scope. Cached: a valid token is returned without
    * I/O; concurrent callers share one request.
+   *
+   * @example
+   * ```ts
+   * const { token, expiresOnTimestamp } = await credential.getToken("https://management.azure.com/.default");
+   * ```
    */
   getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AzmiAccessToken> {
     let key: string;
@@ -184,7 +189,15 @@ export class ManagedIdentityCredential implements TokenCredential {
     });
   }
 
-  /** One line for diagnostics: which source and where, e.g. "IMDS at 127.0.0.1:4000" — no secrets. */
+  /**
+   * One line for diagnostics: which source and where — no secrets. Reads the
+   * environment (no I/O) if getToken has not yet.
+   *
+   * @example
+   * ```ts
+   * credential.describe(); // "App Service at 127.0.0.1:8081"
+   * ```
+   */
   describe(): string {
     try {
       return describeSource(this.resolveSource());

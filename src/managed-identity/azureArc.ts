@@ -39,7 +39,14 @@ export const ARC_MAX_KEY_BYTES = 4096;
 
 const PARAM = { clientId: "client_id", objectId: "object_id", resourceId: "msi_res_id" } as const;
 
-/** The folder key files must live in, for this platform and environment. */
+/**
+ * The folder key files must live in, for this platform and environment.
+ *
+ * @example
+ * ```ts
+ * arcTokensDir({}, "linux"); // "/var/opt/azcmagent/tokens"
+ * ```
+ */
 export function arcTokensDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string | undefined {
   if (env.AZMI_ARC_TOKENS_DIR) return path.resolve(env.AZMI_ARC_TOKENS_DIR);
   if (platform === "linux") return ARC_LINUX_TOKENS_DIR;
@@ -49,7 +56,14 @@ export function arcTokensDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform =
   return undefined;
 }
 
-/** Whether the Arc agent is installed here (the file test MSAL uses when the env pair is absent). */
+/**
+ * Whether the Arc agent is installed here (the file test MSAL uses when the env pair is absent).
+ *
+ * @example
+ * ```ts
+ * arcAgentInstalled(process.env); // false off Arc machines
+ * ```
+ */
 export function arcAgentInstalled(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): boolean {
   const himds =
     env.AZMI_ARC_HIMDS_PATH ||
@@ -68,7 +82,14 @@ function challengeError(endpoint: string, detail: string): AuthenticationError {
   });
 }
 
-/** Read the key file a 401 challenge names, after every rule above. */
+/**
+ * Read the key file a 401 challenge names, after every rule above.
+ *
+ * @example
+ * ```ts
+ * const key = readArcKey("/var/opt/azcmagent/tokens/abc.key", arcTokensDir(env), "127.0.0.1:40342");
+ * ```
+ */
 export function readArcKey(realm: string, tokensDir: string | undefined, endpoint: string): string {
   if (!tokensDir) throw challengeError(endpoint, `asked for a key file, but Azure Arc is only supported on Linux and Windows (this is ${process.platform})`);
   const file = path.resolve(realm);

@@ -46,7 +46,14 @@ function get(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
-/** Parse an endpoint variable; only http/https URLs are endpoints. */
+/**
+ * Parse an endpoint variable; only http/https URLs are endpoints.
+ *
+ * @example
+ * ```ts
+ * parseEndpointVar("MSI_ENDPOINT", env.MSI_ENDPOINT!, "http://localhost:50342/oauth2/token");
+ * ```
+ */
 export function parseEndpointVar(name: string, value: string, example: string): URL {
   let url: URL | undefined;
   try {
@@ -61,7 +68,14 @@ export function parseEndpointVar(name: string, value: string, example: string): 
   return url;
 }
 
-/** The IMDS base URL: `AZURE_POD_IDENTITY_AUTHORITY_HOST` or 169.254.169.254. */
+/**
+ * The IMDS base URL: `AZURE_POD_IDENTITY_AUTHORITY_HOST` or 169.254.169.254.
+ *
+ * @example
+ * ```ts
+ * imdsBase({}).href; // "http://169.254.169.254/"
+ * ```
+ */
 export function imdsBase(env: NodeJS.ProcessEnv): URL {
   const override = get(env, "AZURE_POD_IDENTITY_AUTHORITY_HOST");
   if (!override) return new URL(IMDS_DEFAULT_BASE);
@@ -131,7 +145,14 @@ export function detectSource(env: NodeJS.ProcessEnv, options: DetectOptions = {}
   return createImds(imdsBase(env));
 }
 
-/** One line for diagnostics, e.g. `IMDS at 127.0.0.1:4000` — no secrets. */
+/**
+ * One line for diagnostics — no secrets.
+ *
+ * @example
+ * ```ts
+ * describeSource(detectSource(env)); // "IMDS at 127.0.0.1:4000"
+ * ```
+ */
 export function describeSource(source: Source): string {
   if (source.kind === "token-exchange") return `${source.name} for client ${source.clientId} via ${source.endpoint}`;
   return `${source.name} at ${source.endpoint}`;

@@ -68,7 +68,14 @@ function checkAbort(signal: AbortSignal | undefined): void {
   }
 }
 
-/** Map a transport failure to an error a chain understands. */
+/**
+ * Map a transport failure to an error a chain understands.
+ *
+ * @example
+ * ```ts
+ * throw transportFailure(source, transportError); // CredentialUnavailableError code ECONNREFUSED
+ * ```
+ */
 export function transportFailure(source: HttpSource, error: unknown): AzmiError {
   if (error instanceof TransportError) {
     if (error.code === ErrorCode.TlsThumbprintMismatch) {
@@ -89,7 +96,14 @@ export function transportFailure(source: HttpSource, error: unknown): AzmiError 
   );
 }
 
-/** Map a final (not retried) error answer to an error a chain understands. */
+/**
+ * Map a final (not retried) error answer to an error a chain understands.
+ *
+ * @example
+ * ```ts
+ * throw errorForStatus(source, res, selector, attempts);
+ * ```
+ */
 export function errorForStatus(source: HttpSource, res: RawResponse, selector: IdentitySelector, attempts: number): AzmiError {
   const body = readErrorBody(res);
   const said = describeErrorBody(body);
@@ -132,7 +146,14 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
   );
 }
 
-/** Request a token from `source`, retrying as `retry.ts` says, inside `options.budget`. */
+/**
+ * Request a token from `source`, retrying as `retry.ts` says, inside `options.budget`.
+ *
+ * @example
+ * ```ts
+ * const token = await requestToken(source, "https://vault.azure.net", {}, { budget, timing: realTiming, log });
+ * ```
+ */
 export async function requestToken(
   source: HttpSource,
   resource: string,

@@ -55,7 +55,14 @@ function connectProbe(): ConnectProbe {
   }
 }
 
-/** A bounded TCP connect with node:net (fallback only). */
+/**
+ * A bounded TCP connect with node:net (used only when the transport module is missing).
+ *
+ * @example
+ * ```ts
+ * await netProbe("127.0.0.1", 9, 100); // { outcome: "refused", errno: "ECONNREFUSED", ... }
+ * ```
+ */
 export function netProbe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -83,7 +90,15 @@ function numericHost(hostname: string): string | undefined {
   return undefined;
 }
 
-/** Whether a probe answer looks like IMDS (see the module notes). */
+/**
+ * Whether a probe answer looks like IMDS (see the module notes).
+ *
+ * @example
+ * ```ts
+ * looksLikeImds(400, Buffer.from('{"error":"bad_request_102"}')); // true
+ * looksLikeImds(403, Buffer.from("unreachable network"));          // false
+ * ```
+ */
 export function looksLikeImds(status: number, body: Buffer): boolean {
   const text = bodyText(body);
   if (text === undefined || status < 200 || status >= 500) return false;
@@ -125,7 +140,14 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
   }
 }
 
-/** Probe IMDS (or the override) once per network per memo TTL. */
+/**
+ * Probe IMDS (or the override) once per network per memo TTL.
+ *
+ * @example
+ * ```ts
+ * const { present, reason, ms } = await probeImds(source, 1000, process.env, log);
+ * ```
+ */
 export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJS.ProcessEnv, log: CredentialLogger): Promise<ProbeOutcome> {
   const memo = new ProbeMemo(env);
   const seen = memo.get(source.endpoint);
@@ -139,7 +161,14 @@ export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJ
   return outcome;
 }
 
-/** The error for a negative probe, saying how to re-check when it was remembered. */
+/**
+ * The error for a negative probe, saying how to re-check when it was remembered.
+ *
+ * @example
+ * ```ts
+ * if (!outcome.present) throw probeNegativeError(source, outcome, env);
+ * ```
+ */
 export function probeNegativeError(source: HttpSource, outcome: ProbeOutcome, env: NodeJS.ProcessEnv): CredentialUnavailableError {
   const remembered =
     outcome.memo && outcome.at !== undefined

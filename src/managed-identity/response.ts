@@ -69,7 +69,14 @@ const NUMERIC = /^\s*-?\d+(\.\d+)?\s*$/;
 const DATE_2017 = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp][Mm]))? ?([+-])(\d{2}):?(\d{2})\s*$/;
 const ISO_8601 = /^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\s*$/i;
 
-/** An App Service 2017 date string in ms since the epoch, or `undefined`. */
+/**
+ * An App Service 2017 date string in ms since the epoch, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * parse2017Date("1/16/2020 5:24:12 AM +00:00"); // Date.UTC(2020, 0, 16, 5, 24, 12)
+ * ```
+ */
 export function parse2017Date(text: string): number | undefined {
   const m = DATE_2017.exec(text);
   if (!m) return undefined;
@@ -91,6 +98,12 @@ export function parse2017Date(text: string): number | undefined {
 /**
  * `expires_on` in ms since the epoch, from any shape an endpoint uses, or
  * `undefined` when the value is not a time at all.
+ *
+ * @example
+ * ```ts
+ * parseExpiresOn("1506484173");                 // 1506484173000
+ * parseExpiresOn("06/20/2019 02:57:58 +00:00"); // Date.UTC(2019, 5, 20, 2, 57, 58)
+ * ```
  */
 export function parseExpiresOn(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value * 1000 : undefined;
@@ -186,7 +199,14 @@ export interface ErrorBody {
   text: string;
 }
 
-/** Read an error answer of any shape (IMDS, App Service, Service Fabric, Cloud Shell). */
+/**
+ * Read an error answer of any shape (IMDS, App Service, Service Fabric, Cloud Shell).
+ *
+ * @example
+ * ```ts
+ * readErrorBody(res); // { kind: "json", code: "invalid_request", message: "Identity not found", ... }
+ * ```
+ */
 export function readErrorBody(res: RawResponse): ErrorBody {
   if (res.body.length === 0) return { kind: "empty", snippet: "", text: "" };
   const text = bodyText(res.body);
@@ -221,7 +241,14 @@ export function readErrorBody(res: RawResponse): ErrorBody {
   };
 }
 
-/** `code "message"` or the snippet, for messages. */
+/**
+ * `code "message"` or the snippet, for messages.
+ *
+ * @example
+ * ```ts
+ * describeErrorBody(readErrorBody(res)); // 'invalid_request "Identity not found"'
+ * ```
+ */
 export function describeErrorBody(body: ErrorBody): string {
   if (body.kind === "empty") return "an empty body";
   if (body.kind === "json" && (body.code || body.message)) {

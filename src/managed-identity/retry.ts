@@ -47,7 +47,15 @@ export const MAX_RESPONSE_BYTES = 256 * 1024;
 
 const NEVER_RETRIED = new Set([400, 401, 403, 405, 501, 502, 505]);
 
-/** Whether a status is worth another attempt at all (before looking at time). */
+/**
+ * Whether a status is worth another attempt at all (before looking at time).
+ *
+ * @example
+ * ```ts
+ * isRetryableStatus(410); // true
+ * isRetryableStatus(502); // false
+ * ```
+ */
 export function isRetryableStatus(status: number): boolean {
   if (NEVER_RETRIED.has(status)) return false;
   return status === 404 || status === 408 || status === 410 || status === 429 || (status >= 500 && status <= 599);
@@ -56,6 +64,11 @@ export function isRetryableStatus(status: number): boolean {
 /**
  * The delay the server asked for, in ms: `retry-after-ms`, `x-ms-retry-after-ms`,
  * then `Retry-After` (seconds or an HTTP date). `undefined` when absent or unparsable.
+ *
+ * @example
+ * ```ts
+ * serverRetryAfterMs({ "retry-after": "2" }); // 2000
+ * ```
  */
 export function serverRetryAfterMs(headers: Record<string, string>, now: number = Date.now()): number | undefined {
   for (const name of ["retry-after-ms", "x-ms-retry-after-ms"]) {
@@ -72,6 +85,11 @@ export function serverRetryAfterMs(headers: Record<string, string>, now: number 
 /**
  * Delay before retry number `retry` (0-based) after `status`, or `undefined`
  * when this status is not retried or retries are used up.
+ *
+ * @example
+ * ```ts
+ * retryDelayMs(404, 2, {}); // 1600..3200
+ * ```
  */
 export function retryDelayMs(
   status: number,
@@ -85,7 +103,14 @@ export function retryDelayMs(
   return backoffMs(status === 410 ? RETRY_BASE_410_MS : RETRY_BASE_MS, retry, random);
 }
 
-/** Exponential backoff with 50–100 % jitter. */
+/**
+ * Exponential backoff with 50–100 % jitter.
+ *
+ * @example
+ * ```ts
+ * backoffMs(800, 3, () => 1); // 6400
+ * ```
+ */
 export function backoffMs(base: number, retry: number, random: () => number = Math.random): number {
   const computed = Math.min(RETRY_MAX_DELAY_MS, base * 2 ** retry);
   return Math.round(computed * (JITTER_MIN + (1 - JITTER_MIN) * random()));

@@ -14,7 +14,14 @@ import { CredentialUnavailableError, ErrorCode } from "../errors";
 
 const DEFAULT_SUFFIX = "/.default";
 
-/** The resource for one scope (suffix `/.default` removed). */
+/**
+ * The resource for one scope (suffix `/.default` removed).
+ *
+ * @example
+ * ```ts
+ * scopeToResource("https://vault.azure.net/.default"); // "https://vault.azure.net"
+ * ```
+ */
 export function scopeToResource(scope: string): string {
   return scope.endsWith(DEFAULT_SUFFIX) ? scope.slice(0, -DEFAULT_SUFFIX.length) : scope;
 }
