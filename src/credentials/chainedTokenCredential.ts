@@ -111,7 +111,8 @@ export class ChainedTokenCredential implements TokenCredential {
 
   /**
    * The first token any link gives. A valid cached token is returned without
-   * asking any link; `claims`, `forceRefresh` and `walkFromStart` bypass the cache.
+   * asking any link; `forceRefresh` and `walkFromStart` walk anyway (and
+   * cache the result); `claims` walks and caches nothing.
    *
    * @throws the stopping link's error (e.g. `AuthenticationError`), or
    *   `AggregateAuthenticationError` (`ERR_ALL_CREDENTIALS_UNAVAILABLE`) when every link was unavailable.
@@ -124,9 +125,15 @@ export class ChainedTokenCredential implements TokenCredential {
         return Promise.reject(error);
       }
     }
-    if (options.claims || options.forceRefresh || options.walkFromStart) return this.walk(scopes, options);
+    // A claims challenge asks for a token unlike the cached one: never cache it.
+    if (options.claims) return this.walk(scopes, options);
     const scopeKey = typeof scopes === "string" ? scopes : scopes.join(" ");
     const key = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
+    if (options.forceRefresh || options.walkFromStart) {
+      // Fresh walk, and its token replaces the cached one.
+      this.cache.clear(key);
+      return this.cache.getToken(key, () => this.walk(scopes, options)) as Promise<AzmiAccessToken>;
+    }
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
       // Background refreshes run detached from the caller that started them, so no abortSignal.

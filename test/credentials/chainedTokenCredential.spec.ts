@@ -110,6 +110,11 @@ describe("ChainedTokenCredential", () => {
     assert.equal(b.calls, 2);
     await chain.getToken(SCOPE, { claims: "{}" });
     assert.equal(b.calls, 3);
+    // forceRefresh walks, and its token becomes the cached one
+    const forced = await chain.getToken(SCOPE, { forceRefresh: true } as GetTokenOptions);
+    assert.equal(b.calls, 4);
+    assert.equal((await chain.getToken(SCOPE)).token, forced.token);
+    assert.equal(b.calls, 4);
   });
 
   it("concurrent callers share one walk", async () => {
