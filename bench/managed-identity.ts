@@ -37,10 +37,14 @@ const REPO = path.resolve(__dirname, "../..");
 /** Child mode: import, then time each getToken; print JSON. */
 async function child(args: ChildArgs): Promise<void> {
   const t0 = performance.now();
-  const credential: { getToken(scope: string): Promise<unknown> } =
-    args.impl === "azmi"
-      ? new (require(path.join(REPO, "dist/src/credentials/managedIdentityCredential")) as typeof import("../src/credentials/managedIdentityCredential")).ManagedIdentityCredential({ probeImds: args.probe })
-      : new (require("@azure/identity") as typeof import("@azure/identity")).ManagedIdentityCredential();
+  let credential: { getToken(scope: string): Promise<unknown> };
+  if (args.impl === "azmi") {
+    const mod = require(path.join(REPO, "dist/src/credentials/managedIdentityCredential")) as typeof import("../src/credentials/managedIdentityCredential");
+    credential = new mod.ManagedIdentityCredential({ probeImds: args.probe });
+  } else {
+    const mod = require("@azure/identity") as typeof import("@azure/identity");
+    credential = new mod.ManagedIdentityCredential();
+  }
   const importMs = performance.now() - t0;
   const callsMs: number[] = [];
   const ok: boolean[] = [];
