@@ -98,6 +98,24 @@ describe("EnvironmentCredential (Entra HTTPS fake, real @azure/identity undernea
     assert.equal(claims.aud, `${entra.authorityHost}/${entra.tenant}/oauth2/v2.0/token`);
   });
 
+  for (const value of ["true", "1", "TRUE"]) {
+    it(`AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=${value} adds x5c to the assertion (checklist 66)`, async () => {
+      env.set({
+        AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "cert-app", AZURE_CLIENT_CERTIFICATE_PATH: cert.file,
+        AZURE_CLIENT_SEND_CERTIFICATE_CHAIN: value, AZURE_AUTHORITY_HOST: entra.authorityHost,
+      });
+      await new EnvironmentCredential(options()).getToken(SCOPE);
+      const header = decodeProtectedHeader(entra.tokenRequests()[0]!.form.client_assertion!);
+      assert.ok(Array.isArray(header.x5c) && header.x5c.length === 1, JSON.stringify(header));
+    });
+  }
+
+  it("without AZURE_CLIENT_SEND_CERTIFICATE_CHAIN the assertion has no x5c", async () => {
+    env.set({ AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "cert-app", AZURE_CLIENT_CERTIFICATE_PATH: cert.file, AZURE_AUTHORITY_HOST: entra.authorityHost });
+    await new EnvironmentCredential(options()).getToken(SCOPE);
+    assert.equal(decodeProtectedHeader(entra.tokenRequests()[0]!.form.client_assertion!).x5c, undefined);
+  });
+
   it("precedence: username/password when only those are set", () => {
     env.set({ AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "app", AZURE_USERNAME: "user@contoso.com", AZURE_PASSWORD: "fake-password-123456" });
     assert.equal(new EnvironmentCredential().mode, "username-password");
