@@ -12,7 +12,7 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { serveToken, validResource, type ServeContext } from "./context";
+import { guarded, serveToken, validResource, type ServeContext } from "./context";
 import { METADATA_MISSING } from "./imds";
 import { MAX_BODY_BYTES, parseQuery, readBody } from "./request";
 import { writeError } from "./respond";
@@ -35,7 +35,7 @@ export function handleCloudShell(ctx: ServeContext, req: IncomingMessage, res: S
     writeError(res, "cloudShell", 415, "UnsupportedMediaType", `The body must be ${FORM_TYPE}.`);
     return;
   }
-  readBody(req, MAX_BODY_BYTES).then((body) => {
+  readBody(req, MAX_BODY_BYTES).then((body) => guarded(res, () => {
     if (body === undefined) {
       writeError(res, "cloudShell", 413, "RequestEntityTooLarge", `The body is larger than ${MAX_BODY_BYTES} bytes.`, { Connection: "close" });
       return;
@@ -58,5 +58,5 @@ export function handleCloudShell(ctx: ServeContext, req: IncomingMessage, res: S
       return;
     }
     serveToken(ctx, res, "cloudShell", "cloudShell", ctx.identities.system, resource);
-  }, () => res.destroy());
+  }), () => res.destroy());
 }

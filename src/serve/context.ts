@@ -52,6 +52,27 @@ export function validResource(resource: string | undefined): resource is string 
 const log = credentialLogger("AzmiServe");
 
 /**
+ * Run a handler step that executes outside the request's own call stack
+ * (after a body read, a delay or a fetch): an exception answers this one
+ * request with a 500 and never reaches the process (no crash, no other
+ * client affected).
+ *
+ * @example
+ * ```ts
+ * readBody(req, limit).then((body) => guarded(res, () => handle(body)));
+ * ```
+ */
+export function guarded(res: ServerResponse, step: () => void): void {
+  try {
+    step();
+  } catch (error) {
+    log.error("request", `unexpected failure: ${redact(String((error as Error)?.message ?? error))}`);
+    if (!res.headersSent) writeError(res, "imds", 500, "unknown", "Internal error in azmi serve.");
+    else res.destroy();
+  }
+}
+
+/**
  * Answer a validated token request: fault mode first, then the cached
  * token (no I/O, no crypto), else one shared fetch from the token source.
  */
@@ -64,7 +85,7 @@ export function serveToken(
   resource: string,
 ): void {
   const faults = ctx.faults;
-  if (faults !== undefined && faults.active && faults.apply(res, style, () => deliver(ctx, res, style, shape, identity, resource))) {
+  if (faults !== undefined && faults.active && faults.apply(res, style, () => guarded(res, () => deliver(ctx, res, style, shape, identity, resource)))) {
     return;
   }
   deliver(ctx, res, style, shape, identity, resource);
@@ -84,8 +105,8 @@ function deliver(
     return;
   }
   ctx.tokens.fetch(identity, resource).then(
-    (fresh) => ctx.bodies.write(res, shape, identity, fresh),
-    (error: unknown) => upstreamFailed(res, style, resource, error),
+    (fresh) => guarded(res, () => ctx.bodies.write(res, shape, identity, fresh)),
+    (error: unknown) => guarded(res, () => upstreamFailed(res, style, resource, error)),
   );
 }
 

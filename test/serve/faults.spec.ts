@@ -80,6 +80,18 @@ describe("serve: fault mode", function () {
     assert.ok(Date.now() - started >= 350, "delayed");
   });
 
+  it("a client that hangs up during a delay fault does not disturb the server", async () => {
+    const s = await start({ sequence: ["delay", "delay"], delayMs: 300 });
+    const net = await import("node:net");
+    const quitter = net.connect(s.port, "127.0.0.1", () => {
+      quitter.write(`GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\n\r\n`);
+      setTimeout(() => quitter.destroy(), 50);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await token(s);
+    assert.equal(after.status, 200);
+  });
+
   it("a seeded rate is reproducible and roughly the asked share", async () => {
     const run = async () => {
       const s = await start({ rate: 0.3, statuses: [500, 503], seed: 42 });
