@@ -36,6 +36,11 @@ const REPO = path.resolve(__dirname, "../..");
 
 /** Child mode: import, then time each getToken; print JSON. */
 async function child(args: ChildArgs): Promise<void> {
+  // NETWORK RULE: a child only ever talks to a loopback fake or runs inside a namespace the parent made.
+  if (!process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST && process.env.AZMI_BENCH_IN_NETNS !== "1") {
+    process.stderr.write("refusing to run: set AZURE_POD_IDENTITY_AUTHORITY_HOST to a loopback fake (the parent does this)\n");
+    process.exit(2);
+  }
   const t0 = performance.now();
   let credential: { getToken(scope: string): Promise<unknown> };
   if (args.impl === "azmi") {
@@ -177,7 +182,7 @@ async function main(): Promise<void> {
   if (harness && !why) {
     const ns = await harness.Netns.create();
     try {
-      const nsEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+      const nsEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AZMI_BENCH_IN_NETNS: "1" };
       const ua: number[] = [];
       const up: number[] = [];
       const uj: number[] = [];

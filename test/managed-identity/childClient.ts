@@ -19,6 +19,11 @@ interface Args {
 }
 
 async function main(): Promise<void> {
+  // NETWORK RULE: only ever against a loopback fake, or inside a namespace the test made.
+  if (!process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST && process.env.AZMI_TEST_IN_NETNS !== "1") {
+    process.stderr.write("refusing to run: set AZURE_POD_IDENTITY_AUTHORITY_HOST to a loopback fake, or run inside a test namespace\n");
+    process.exit(2);
+  }
   const args = JSON.parse(process.argv[2] ?? "{}") as Args;
   const credential = new ManagedIdentityCredential({ probeImds: args.probeImds, probeBudgetMs: args.probeBudgetMs, timeBudgetMs: args.timeBudgetMs });
   const out: unknown[] = [];

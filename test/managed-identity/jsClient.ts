@@ -13,6 +13,11 @@ interface Args {
 }
 
 async function main(): Promise<void> {
+  // NETWORK RULE: only ever against a loopback fake, or inside a namespace the test made.
+  if (!process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST && process.env.AZMI_TEST_IN_NETNS !== "1") {
+    process.stderr.write("refusing to run: set AZURE_POD_IDENTITY_AUTHORITY_HOST to a loopback fake, or run inside a test namespace\n");
+    process.exit(2);
+  }
   const args = JSON.parse(process.argv[2] ?? "{}") as Args;
   const identity = require("@azure/identity") as typeof import("@azure/identity");
   const ManagedIdentityCredential = (args.dac ? identity.DefaultAzureCredential : identity.ManagedIdentityCredential) as typeof identity.ManagedIdentityCredential;

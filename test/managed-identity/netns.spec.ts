@@ -19,7 +19,13 @@ interface ClientOutput {
 
 /** Identity variables removed so the real IMDS address (inside the namespace) is used. */
 function nsEnv(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AZMI_HOME: home, AZMI_ARC_HIMDS_PATH: "/nonexistent/azmi-test/himds" };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AZMI_HOME: home,
+    AZMI_ARC_HIMDS_PATH: "/nonexistent/azmi-test/himds",
+    AZMI_TEST_IN_NETNS: "1",
+  };
   return env;
 }
 
