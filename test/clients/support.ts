@@ -18,7 +18,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { strict as assert } from "node:assert";
-import { createRemoteJWKSet, jwtVerify } from "jose";
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { startServer, type RunningServer, type ServeOptions } from "../../src/serve/server";
 
 /** Repository root (dist/test/clients/… → ../../..). */
@@ -140,29 +140,49 @@ export function useServedClients(options: Omit<ServeOptions, "env"> = {}): Serve
     env(vars) {
       return clientEnv(dir, vars);
     },
-    async expectToken(run, expected) {
-      assert.equal(run.status, 0, `client failed:\n${describeRun(run)}`);
-      const token = run.json?.token;
-      assert.ok(typeof token === "string" && token.length > 0, `no token printed:\n${describeRun(run)}`);
-      const { payload, protectedHeader } = await jwtVerify(token, jwks!, {
-        issuer: server!.issuer,
-        audience: expected.resource,
-        algorithms: ["RS256"],
-      });
-      assert.equal(protectedHeader.alg, "RS256");
-      assert.equal(payload.tid, server!.tenantId);
-      assert.equal(payload.appid, expected.clientId);
-      assert.match(String(payload.oid), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-      if (expected.objectId !== undefined) assert.equal(payload.oid, expected.objectId);
-      if (expected.resourceId !== undefined) assert.equal(String(payload.xms_mirid).toLowerCase(), expected.resourceId.toLowerCase());
-      // The client's own idea of expiry must be the token's (give or take rounding).
-      if (run.json?.expiresOn !== undefined && /^\d+$/.test(run.json.expiresOn)) {
-        assert.ok(Math.abs(Number(run.json.expiresOn) - Number(payload.exp)) <= 1, `expiresOn ${run.json.expiresOn} vs exp ${payload.exp}`);
-      }
-      assert.ok(!run.stderr.includes(GUARD_MARKER), `a non-loopback connection was attempted:\n${describeRun(run)}`);
-      return payload as Record<string, unknown>;
+    expectToken(run, expected) {
+      return verifyToken(run, expected, { issuer: server!.issuer, tenantId: server!.tenantId, jwks: jwks! });
     },
   };
+}
+
+/** Who must have signed a token: the server's issuer URL, tenant and key set. */
+export interface Trust {
+  issuer: string;
+  tenantId: string;
+  jwks: JWTVerifyGetKey;
+}
+
+/**
+ * Check a client run printed a token that validates against `trust` with
+ * the expected claims, and that the network guard never fired.
+ *
+ * @example
+ * ```ts
+ * await verifyToken(run, { resource: VAULT, clientId }, { issuer, tenantId, jwks: createLocalJWKSet(keys) });
+ * ```
+ */
+export async function verifyToken(run: ClientRun, expected: ExpectedClaims, trust: Trust): Promise<Record<string, unknown>> {
+  assert.equal(run.status, 0, `client failed:\n${describeRun(run)}`);
+  const token = run.json?.token;
+  assert.ok(typeof token === "string" && token.length > 0, `no token printed:\n${describeRun(run)}`);
+  const { payload, protectedHeader } = await jwtVerify(token, trust.jwks, {
+    issuer: trust.issuer,
+    audience: expected.resource,
+    algorithms: ["RS256"],
+  });
+  assert.equal(protectedHeader.alg, "RS256");
+  assert.equal(payload.tid, trust.tenantId);
+  assert.equal(payload.appid, expected.clientId);
+  assert.match(String(payload.oid), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  if (expected.objectId !== undefined) assert.equal(payload.oid, expected.objectId);
+  if (expected.resourceId !== undefined) assert.equal(String(payload.xms_mirid).toLowerCase(), expected.resourceId.toLowerCase());
+  // The client's own idea of expiry must be the token's (give or take rounding).
+  if (run.json?.expiresOn !== undefined && /^\d+$/.test(run.json.expiresOn)) {
+    assert.ok(Math.abs(Number(run.json.expiresOn) - Number(payload.exp)) <= 1, `expiresOn ${run.json.expiresOn} vs exp ${payload.exp}`);
+  }
+  assert.ok(!run.stderr.includes(GUARD_MARKER), `a non-loopback connection was attempted:\n${describeRun(run)}`);
+  return payload as Record<string, unknown>;
 }
 
 /**
