@@ -28,8 +28,8 @@ export interface ServeContext {
   identityHeader: Buffer;
   /** 2017 / Machine Learning `secret` header. */
   msiSecret: Buffer;
-  /** 2017 dialect writes `expires_on` as `MM/DD/YYYY HH:MM:SS +00:00`. */
-  legacyDates: boolean;
+  /** 2017 dialect writes `expires_on` as a date string (Linux or Windows form) instead of epoch seconds. */
+  legacyDates: false | "linux" | "windows";
   arc?: ArcChallenges;
   arcDisabledReason?: string;
   /** IMDS's documented limits, when switched on. */

@@ -6,7 +6,8 @@
  * system-assigned identity is also selected by its own client id, which is
  * published as `DEFAULT_IDENTITY_CLIENT_ID` (MSAL.NET's ML source needs it).
  * `expires_on` is epoch seconds as a string, or the 2017 date string
- * (`MM/DD/YYYY HH:MM:SS +00:00`) under `legacyDates`.
+ * (`MM/DD/YYYY HH:MM:SS +00:00`, or `M/D/YYYY h:MM:SS AM +00:00` for
+ * `legacyDates: "windows"`) under `legacyDates`.
  *
  * @example
  * ```ts
@@ -69,5 +70,6 @@ export function handleMsi2017(ctx: ServeContext, req: IncomingMessage, res: Serv
     writeError(res, "appService", 400, "invalid_request", "Identity not found");
     return;
   }
-  serveToken(ctx, res, "appService", ctx.legacyDates ? "msi2017-legacy" : "msi2017", found.identity, resource);
+  const shape = ctx.legacyDates === "windows" ? "msi2017-legacy-windows" : ctx.legacyDates === "linux" ? "msi2017-legacy" : "msi2017";
+  serveToken(ctx, res, "appService", shape, found.identity, resource);
 }

@@ -19,7 +19,16 @@ import type { ServedIdentity } from "./identities";
 import type { IssuedToken } from "./issuer/types";
 
 /** Every token response shape the server writes. */
-export type TokenShape = "imds" | "cloudShell" | "appService" | "msi2017" | "msi2017-legacy" | "arc" | "arc-object" | "arc-resource";
+export type TokenShape =
+  | "imds"
+  | "cloudShell"
+  | "appService"
+  | "msi2017"
+  | "msi2017-legacy"
+  | "msi2017-legacy-windows"
+  | "arc"
+  | "arc-object"
+  | "arc-resource";
 
 /** Error-body families. */
 export type ErrorStyle = "imds" | "appService" | "cloudShell" | "serviceFabric";
@@ -97,11 +106,25 @@ export function writeError(
   writeJson(res, status, body, headers);
 }
 
-/** `MM/DD/YYYY HH:MM:SS +00:00`, the App Service 2017 (Linux) `expires_on` form. */
-export function legacyDate(epochSec: number): string {
+/**
+ * The App Service 2017 `expires_on` date forms: Linux `MM/DD/YYYY HH:MM:SS +00:00`,
+ * Windows `M/D/YYYY h:MM:SS AM +00:00`.
+ *
+ * @example
+ * ```ts
+ * legacyDate(1561000678);            // "06/20/2019 03:17:58 +00:00"
+ * legacyDate(1579152252, "windows"); // "1/16/2020 5:24:12 AM +00:00"
+ * ```
+ */
+export function legacyDate(epochSec: number, form: "linux" | "windows" = "linux"): string {
   const d = new Date(epochSec * 1000);
   const p = (n: number) => String(n).padStart(2, "0");
-  return `${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +00:00`;
+  const time = `${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+  if (form === "windows") {
+    const h = d.getUTCHours();
+    return `${d.getUTCMonth() + 1}/${d.getUTCDate()}/${d.getUTCFullYear()} ${h % 12 === 0 ? 12 : h % 12}:${time} ${h < 12 ? "AM" : "PM"} +00:00`;
+  }
+  return `${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${time} +00:00`;
 }
 
 /**
@@ -148,11 +171,13 @@ export function tokenBody(shape: TokenShape, token: IssuedToken, identity: Serve
       };
     case "appService":
     case "msi2017":
-    case "msi2017-legacy": {
+    case "msi2017-legacy":
+    case "msi2017-legacy-windows": {
       const body: Record<string, string> = {
         access_token: token.accessToken,
         expires_in: expiresIn,
-        expires_on: shape === "msi2017-legacy" ? legacyDate(expiresOn) : String(expiresOn),
+        expires_on:
+          shape === "msi2017-legacy" ? legacyDate(expiresOn) : shape === "msi2017-legacy-windows" ? legacyDate(expiresOn, "windows") : String(expiresOn),
         not_before: notBefore,
         resource: token.resource,
         token_type: "Bearer",

@@ -82,8 +82,8 @@ export interface ServeOptions {
   arcKeyDir?: string;
   /** Write `azmiHome()/serve.json` for `azmi env`. Default false here (the CLI passes true). */
   stateFile?: boolean;
-  /** 2017 / ML dialect writes `expires_on` as a date string (`MM/DD/YYYY HH:MM:SS +00:00`), to test clients. */
-  legacyDates?: boolean;
+  /** 2017 / ML dialect writes `expires_on` as a date string, to test clients: `true`/`"linux"` ⇒ `MM/DD/YYYY HH:MM:SS +00:00`, `"windows"` ⇒ `M/D/YYYY h:MM:SS AM +00:00`. */
+  legacyDates?: boolean | "linux" | "windows";
   /** Lifetime of local tokens in seconds (default 86400, like real MI tokens; 60..604800). */
   tokenLifetimeSec?: number;
   /** For `issuer: "chain"`: the function that asks the chain (default `getManagedToken` from `src/msi.ts`). */
@@ -167,6 +167,10 @@ function validate(options: ServeOptions): void {
   if (onWarning !== undefined && typeof onWarning !== "function") throw new TypeError("onWarning must be a function (msg) => void.");
   if (upstream !== undefined && typeof upstream !== "function") throw new TypeError("upstream must be a function like getManagedToken.");
   if (options.faults !== undefined) validateFaults(options.faults);
+  const ld = options.legacyDates;
+  if (ld !== undefined && typeof ld !== "boolean" && ld !== "linux" && ld !== "windows") {
+    throw new TypeError(`legacyDates must be true, false, "linux" or "windows"; got ${JSON.stringify(ld)}.`);
+  }
   const rl = options.rateLimit;
   if (rl !== undefined && typeof rl !== "boolean") {
     if (typeof rl !== "object" || rl === null) throw new TypeError("rateLimit must be true or { perSecond, concurrent }.");
@@ -233,7 +237,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     faults: options.faults !== undefined ? new FaultInjector(options.faults) : undefined,
     identityHeader: Buffer.from(identityHeaderText),
     msiSecret: Buffer.from(msiSecretText),
-    legacyDates: options.legacyDates === true,
+    legacyDates: options.legacyDates === true ? "linux" : options.legacyDates === false || options.legacyDates === undefined ? false : options.legacyDates,
     arc,
     arcDisabledReason,
     limiter: options.rateLimit ? new RateLimiter(options.rateLimit === true ? {} : options.rateLimit) : undefined,

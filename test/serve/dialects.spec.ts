@@ -6,6 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { legacyDate } from "../../src/serve/respond";
 import { startServer, type RunningServer } from "../../src/serve/server";
 import { claimsOf, get, raw, useTempHome, VAULT } from "./support";
 
@@ -129,6 +130,21 @@ describe("serve: App Service 2017 / Machine Learning dialect", () => {
     assert.match(body.expires_on, /^\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2} \+00:00$/);
     const parsed = Date.parse(body.expires_on.replace(/^(\d{2})\/(\d{2})\/(\d{4}) (.*) \+00:00$/, "$3-$1-$2T$4Z"));
     assert.ok(Math.abs(parsed / 1000 - (Date.now() / 1000 + Number(body.expires_in))) < 3);
+  });
+
+  it("legacyDates: \"windows\" writes M/D/YYYY h:MM:SS AM +00:00", async () => {
+    assert.equal(legacyDate(1579152252, "windows"), "1/16/2020 5:24:12 AM +00:00");
+    assert.equal(legacyDate(1561000678), "06/20/2019 03:17:58 +00:00");
+    assert.equal(legacyDate(Date.UTC(2030, 10, 28, 23, 22, 33) / 1000, "windows"), "11/28/2030 11:22:33 PM +00:00");
+    assert.equal(legacyDate(Date.UTC(2030, 0, 1, 0, 5, 0) / 1000, "windows"), "1/1/2030 12:05:00 AM +00:00");
+    const win = await startServer({ env: home.env, legacyDates: "windows" });
+    try {
+      const p = pathOf(win.dialects.machineLearning.MSI_ENDPOINT!);
+      const body = JSON.parse((await get(win.port, `${p}?api-version=2017-09-01&${q}`, { secret: win.env.MSI_SECRET! })).body);
+      assert.match(body.expires_on, /^\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2}:\d{2} (AM|PM) \+00:00$/);
+    } finally {
+      await win.close();
+    }
   });
 
   it("missing secret ⇒ 401, wrong secret ⇒ 403, wrong api-version ⇒ 400", async () => {
