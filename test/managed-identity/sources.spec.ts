@@ -305,6 +305,20 @@ describe("managed-identity/sources", () => {
       }
     });
 
+    it("checklist 36: the challenge is answered once; a second 401 stops with AuthenticationError", async () => {
+      const arc = await startFakeArc();
+      try {
+        fs.writeFileSync(arc.keyFile, "arckey_not_the_one_the_agent_expects");
+        const err = await rejection(credential(safeEnv(arc.env)).getToken(VAULT));
+        assert.equal(err.name, "AuthenticationError");
+        assert.equal(err.statusCode, 401);
+        assert.equal(arc.tokenRequests().length, 2);
+        assertNoSecrets(err, ["arckey_not_the_one_the_agent_expects", arc.key]);
+      } finally {
+        await arc.close();
+      }
+    });
+
     it("checklist 38: an IDENTITY_ENDPOINT at localhost is contacted at 127.0.0.1", async () => {
       const arc = await startFakeArc();
       try {
