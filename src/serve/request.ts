@@ -5,8 +5,7 @@
  *
  * @example
  * ```ts
- * const { path, search } = splitTarget(req.url ?? "/");
- * const query = parseQuery(search);
+ * const query = parseQuery("api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net");
  * if (query.ok) console.log(query.params["resource"]);
  * ```
  */
@@ -19,19 +18,6 @@ export const MAX_TARGET_BYTES = 8 * 1024;
 export const MAX_HEADER_BYTES = 16 * 1024;
 /** Largest body accepted (only Cloud Shell POSTs have one). */
 export const MAX_BODY_BYTES = 64 * 1024;
-
-/**
- * Split a request target at the first `?`.
- *
- * @example
- * ```ts
- * splitTarget("/msi/token?resource=x"); // { path: "/msi/token", search: "resource=x" }
- * ```
- */
-export function splitTarget(target: string): { path: string; search: string } {
-  const q = target.indexOf("?");
-  return q < 0 ? { path: target, search: "" } : { path: target.slice(0, q), search: target.slice(q + 1) };
-}
 
 /**
  * Whether an unknown path looks like an attempt to escape the routes
@@ -154,12 +140,6 @@ export function isLoopbackHostHeader(value: string | undefined): boolean {
   if (!name.startsWith("127.")) return false;
   const parts = name.split(".");
   return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
-}
-
-/** Value of a single-valued header; repeated headers arrive joined by `, ` and so never equal a clean value. */
-export function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
 }
 
 /**
