@@ -9,6 +9,9 @@
  * Wall time is what a user waits; on a busy machine it mostly measures the
  * scheduler, so each child's CPU time (user + system, from `/usr/bin/time`
  * when present) is printed too: it is what the process itself costs.
+ * With `AZMI_BENCH_CALLGRIND=1` (and valgrind installed) each contender also
+ * runs once under callgrind, whose instruction count does not depend on
+ * load at all (slow: about a minute per run).
  *
  * @example
  * ```sh
@@ -105,6 +108,35 @@ Module._load = function (request, parent) {
 process.on("exit", () => require("fs").writeSync(2, "AZMI_LOAD_PROFILE " + JSON.stringify(times) + "\\n"));
 `;
 
+/** Instructions executed by one run of each contender under callgrind, with ratios to the first. */
+async function instructionCounts(contenders: Contender[], env: NodeJS.ProcessEnv, home: string): Promise<void> {
+  const valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].find((p) => fs.existsSync(p));
+  if (!valgrind) {
+    console.log("\n(callgrind skipped: valgrind is not installed)");
+    return;
+  }
+  const counts: number[] = [];
+  for (const c of contenders) {
+    const out = path.join(home, "callgrind.out");
+    const r = await new Promise<string>((resolve, reject) => {
+      const child = spawn(valgrind, ["--tool=callgrind", `--callgrind-out-file=${out}`, process.execPath, ...c.args], {
+        env,
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      child.on("error", reject);
+      child.on("close", () => resolve(stderr));
+    });
+    const m = /Collected : (\d+)/.exec(r);
+    counts.push(m ? Number(m[1]) : NaN);
+  }
+  console.log("\nInstructions executed (callgrind, one run each; independent of machine load)");
+  contenders.forEach((c, i) =>
+    console.log(`${c.name.padEnd(30)} ${(counts[i] / 1e6).toFixed(0).padStart(8)}M  ${(counts[i] / counts[0]).toFixed(2)}×`),
+  );
+}
+
 async function main(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-bench-cli-"));
   const server = await startServer({ port: 0, env: { ...process.env, AZMI_HOME: home } });
@@ -173,6 +205,8 @@ async function main(): Promise<void> {
         `(target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}); ` +
         `@azure/identity / azmi token = ${(median(contenders[4].times) / tokenWall).toFixed(2)}× wall`,
     );
+
+    if (process.env.AZMI_BENCH_CALLGRIND === "1") await instructionCounts(contenders.slice(0, 3), env, home);
 
     // Where the time goes: inclusive load time of each module `azmi token` requires
     // (median over a few runs), so the owners of the slow ones know where to look.
