@@ -27,7 +27,7 @@ async function main(): Promise<void> {
       const { token, report, error } = await credential.getTokenWithReport(SCOPE);
       ms.push(performance.now() - started);
       outcome = token ? "token" : `${(error as Error).name}`;
-      links ??= report.links.map((l) => `${l.link}:${l.outcome}:${l.reason}`);
+      links ??= report.links.map((l) => `${l.link}:${l.outcome}:${l.ms.toFixed(2)} ms:${l.reason}`);
     }
   } else {
     const { DefaultAzureCredential } = require("@azure/identity") as typeof import("@azure/identity");
