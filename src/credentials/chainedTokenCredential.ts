@@ -23,7 +23,7 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { TokenCache, type TokenFetcher } from "../cache/tokenCache";
 import { AggregateAuthenticationError, isUnavailable } from "../errors";
-import { credentialLogger, registerSecret, type CredentialLogger } from "../log";
+import { credentialLogger, registerSecret, type CredentialLogger } from "./lazyLog";
 import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkReport, TokenWithReport } from "./types";
 import { reasonOf, unavailable } from "./unavailable";
 
@@ -39,6 +39,8 @@ export interface ChainLink {
   skipReason?: string;
   /** Why building the credential failed; the link then counts as unavailable. */
   constructionError?: unknown;
+  /** Builds the credential on the first walk that reaches this link (keeps construction of the chain cheap). */
+  create?: () => TokenCredential;
 }
 
 const CLASS_TO_LINK: Record<string, LinkName> = {
@@ -102,6 +104,7 @@ export class ChainedTokenCredential implements TokenCredential {
     return this.links
       .map((l) => {
         if (l.skipReason) return `${l.link}: skipped (${l.skipReason})`;
+        this.build(l);
         if (!l.credential) return `${l.link}: unavailable (${reasonOf(l.constructionError)})`;
         const d = (l.credential as { describe?: () => string }).describe;
         return `${l.link}: ${typeof d === "function" ? d.call(l.credential) : l.credentialName}`;
@@ -164,6 +167,18 @@ export class ChainedTokenCredential implements TokenCredential {
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) throw error;
       return { report: this.last ?? this.emptyReport(0), error };
+    }
+  }
+
+  /** Builds a lazily created link once; a failure makes it unavailable for good. */
+  private build(link: ChainLink): void {
+    if (link.credential || !link.create) return;
+    const create = link.create;
+    link.create = undefined;
+    try {
+      link.credential = create();
+    } catch (constructionError) {
+      link.constructionError = constructionError;
     }
   }
 
@@ -254,6 +269,7 @@ export class ChainedTokenCredential implements TokenCredential {
       const link = links[i]!;
       const rep = reports[i]!;
       if (link.skipReason || i === triedMemo) continue;
+      this.build(link);
       if (!link.credential) {
         rep.outcome = "unavailable";
         rep.reason = reasonOf(link.constructionError);

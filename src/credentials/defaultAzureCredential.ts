@@ -164,6 +164,8 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
       const [credentialName, build] = builders[link];
       const skipReason = why(link);
       if (skipReason) return { link, credentialName, skipReason };
+      // Managed identity loads the transport (native addon) and its sources: build it on first use.
+      if (link === "managed-identity") return { link, credentialName, create: build };
       try {
         return { link, credentialName, credential: build() };
       } catch (constructionError) {

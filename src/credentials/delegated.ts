@@ -19,7 +19,7 @@
 import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { TokenCache } from "../cache/tokenCache";
 import { AuthenticationError, ErrorCode, isAzmiError } from "../errors";
-import { credentialLogger, redact, registerSecret, type CredentialLogger } from "../log";
+import { credentialLogger, redact, registerSecret, type CredentialLogger } from "./lazyLog";
 import { loadAzureIdentity, type AzureIdentityModule } from "./identityLoader";
 import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
 import { scopeList, scopeToResource } from "./scopes";

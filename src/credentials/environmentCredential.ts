@@ -16,7 +16,7 @@
  * ```
  */
 import type { TokenCredential } from "@azure/core-auth";
-import { registerSecret } from "../log";
+import { registerSecret } from "./lazyLog";
 import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
 import { passThrough, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";

@@ -9,7 +9,7 @@
  * ```
  */
 import { CredentialUnavailableError } from "../errors";
-import { redact } from "../log";
+import { redact } from "./lazyLog";
 
 /** A `CredentialUnavailableError` whose `reason` is one line for diagnostics. */
 export type ReasonedUnavailableError = CredentialUnavailableError & { reason: string };
