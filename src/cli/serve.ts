@@ -242,8 +242,9 @@ export function renderServer(server: RunningServer, heading = "azmi serve", cli 
   }
   lines.push(
     "",
-    `Token issuer: ${server.issuer}`,
-    `JWKS:         ${server.jwksUri}`,
+    ...(server.issuer
+      ? [`Token issuer: ${server.issuer}`, `JWKS:         ${server.jwksUri}`]
+      : ["Tokens: forwarded from this machine's credential chain (real tokens, issued by Entra ID)"]),
     "",
     `Other shells: ${cli} env --shell bash|pwsh|docker|compose [--dialect NAME]`,
   );

@@ -174,12 +174,12 @@ describe("azmi serve and azmi env", function () {
   });
 });
 
-describe("azmi serve: identities and fault mode", function () {
+describe("azmi serve: identities, issuers and fault mode", function () {
   const KNOWN = "11111111-2222-3333-4444-555555555555";
   const UNKNOWN = "99999999-8888-7777-6666-555555555555";
   const children: ChildProcess[] = [];
-  async function serve(args: string[]): Promise<ServeJson> {
-    const child = spawnNode(AZMI_BIN, ["serve", "--json", ...args], cleanEnv());
+  async function serve(args: string[], extraEnv: Record<string, string> = {}): Promise<ServeJson> {
+    const child = spawnNode(AZMI_BIN, ["serve", "--json", ...args], cleanEnv(extraEnv));
     children.push(child);
     return JSON.parse((await firstLines(child, 1)).lines[0]) as ServeJson;
   }
@@ -208,6 +208,19 @@ describe("azmi serve: identities and fault mode", function () {
     const r = await runAzmi(["token", "--only", "managed-identity", "--client-id", UNKNOWN], cleanEnv(info.dialects.appService));
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { client_id: string }).client_id, UNKNOWN);
+  });
+
+  it("--issuer chain forwards to this machine's chain (here: another azmi serve), tokens unchanged", async () => {
+    const upstream = await serve([]);
+    const forwarder = await serve(["--issuer", "chain"], upstream.dialects.appService!);
+    assert.equal(forwarder.issuer, "");
+    const r = await runAzmi(["token", "--resource", "https://vault.azure.net", "--output", "raw"], cleanEnv(forwarder.dialects.appService));
+    assert.equal(r.code, 0, r.stderr);
+    const jose = (await (new Function("m", "return import(m)") as (m: string) => Promise<unknown>)("jose")) as typeof import("jose");
+    await jose.jwtVerify(r.stdout.trim(), jose.createRemoteJWKSet(new URL(upstream.jwks_uri)), {
+      issuer: upstream.issuer,
+      audience: "https://vault.azure.net",
+    });
   });
 
   it("--faults rate=1,statuses=403 answers like Docker Desktop: the chain finds no managed identity (exit 3)", async () => {
