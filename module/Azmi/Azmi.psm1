@@ -10,6 +10,9 @@ $script:Bridge = $null
 # call waits its own timeout plus BridgeSlackSec for the answer.
 $script:BridgeStartSec = 10
 $script:BridgeSlackSec = 2
+# Token answers the bridge said may be reused (request JSON -> response and
+# until when); ordinal keys, since resources are case-sensitive strings.
+$script:Leases = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::Ordinal)
 # Local endpoints started in this session: id -> saved environment to restore.
 $script:Endpoints = @{}
 # ConvertTo-Json -Compress -Depth 6, without a cmdlet call on the hot path.

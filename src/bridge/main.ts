@@ -53,6 +53,7 @@ async function handle(line: string): Promise<void> {
     const params = (typeof request.params === "object" && request.params !== null ? request.params : {}) as Record<string, unknown>;
     const outcome = await runOp(request.op, params, state, verbose);
     const response: BridgeResponse = { id, ok: true, result: outcome.result };
+    if (outcome.leaseMs) response.leaseMs = outcome.leaseMs;
     if (verbose && outcome.report !== undefined) response.report = outcome.report;
     if (stopCapture) response.log = stopCapture();
     write(response);

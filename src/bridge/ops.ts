@@ -127,6 +127,31 @@ export function tokenOptions(params: Record<string, unknown>, env: NodeJS.Proces
 export interface OpOutcome {
   result: unknown;
   report?: unknown;
+  /** For `token`: how long the caller may hand out this same answer again without asking (see {@link leaseFor}). */
+  leaseMs?: number;
+}
+
+/** Longest lease: short, so a token the cache would refresh early is re-asked for soon. */
+export const LEASE_MAX_MS = 30_000;
+/** No lease within this much of expiry (the cache's own "refresh 5 min before expiry" rule). */
+export const LEASE_MARGIN_MS = 5 * 60_000;
+
+/**
+ * How long the PowerShell module may answer an identical request (same
+ * params, unchanged environment) from this response without a round trip:
+ * at most {@link LEASE_MAX_MS}, and never closer than {@link LEASE_MARGIN_MS}
+ * to expiry. The policy stays here in TypeScript; the module only honours it
+ * and recomputes `expires_in` from `expires_on` as this core does.
+ *
+ * @example
+ * ```ts
+ * leaseFor({ expires_on: String(Math.floor(Date.now() / 1000) + 3600) } as MsiTokenResponse) // 30000
+ * ```
+ */
+export function leaseFor(msi: { expires_on?: string }, now = Date.now()): number {
+  const expiresMs = Number(msi.expires_on) * 1000;
+  if (!Number.isFinite(expiresMs)) return 0;
+  return Math.max(0, Math.min(LEASE_MAX_MS, expiresMs - LEASE_MARGIN_MS - now));
 }
 
 type Msi = typeof import("../msi");
@@ -135,10 +160,13 @@ const loadMsi = (): Msi => (msi ??= require("../msi") as Msi);
 
 async function token(params: Record<string, unknown>, state: BridgeState, verbose: boolean): Promise<OpOutcome> {
   const options = tokenOptions(params, state.env);
-  if (!verbose) return { result: await loadMsi().getManagedToken(options) };
+  if (!verbose) {
+    const result = await loadMsi().getManagedToken(options);
+    return { result, leaseMs: leaseFor(result) };
+  }
   const { msi: result, report, error } = await loadMsi().getManagedTokenWithReport(options);
   if (!result) throw Object.assign(error ?? invalid("no token and no error"), { bridgeReport: report });
-  return { result, report };
+  return { result, report, leaseMs: leaseFor(result) };
 }
 
 async function chain(params: Record<string, unknown>, state: BridgeState): Promise<OpOutcome> {

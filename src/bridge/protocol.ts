@@ -10,7 +10,9 @@
  *   bridge's until the next `env`. (PowerShell sends it only when it changed.)
  * - Response: `{"id":1,"ok":true,"result":{...}}` or
  *   `{"id":1,"ok":false,"error":{"code","name","message"}}`; with `verbose`,
- *   also `report` (the chain report) and `log` (redacted log lines).
+ *   also `report` (the chain report) and `log` (redacted log lines). A
+ *   `token` answer carries `leaseMs`: how long the caller may reuse it for an
+ *   identical request while its environment is unchanged (see `ops.ts`).
  *
  * @example
  * ```text
@@ -52,7 +54,7 @@ export interface WireError {
 
 /** One response line. */
 export type BridgeResponse =
-  | { id: number; ok: true; result: unknown; report?: unknown; log?: string[] }
+  | { id: number; ok: true; result: unknown; report?: unknown; log?: string[]; leaseMs?: number }
   | { id: number; ok: false; error: WireError; report?: unknown; log?: string[] };
 
 /**

@@ -41,6 +41,21 @@ Describe 'The bridge process' {
         (Get-AzManagedToken https://env-change.example.com).resource | Should -BeExactly 'https://env-change.example.com'
     }
 
+    It 'answers an identical request within the bridge''s lease without a round trip, and -Force always asks' {
+        $first = Get-AzManagedToken https://lease.example.com
+        $sent = & (Get-Module Azmi) { $script:Bridge.NextId }
+        $again = Get-AzManagedToken https://lease.example.com
+        & (Get-Module Azmi) { $script:Bridge.NextId } | Should -Be $sent
+        $again.access_token | Should -BeExactly $first.access_token
+        [int]$again.expires_in | Should -BeLessOrEqual ([int]$first.expires_in)
+        [int]$again.expires_in | Should -Be ([long]$again.expires_on - [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()) -Because 'expires_in is recomputed at return time'
+
+        $null = Get-AzManagedToken https://lease.example.com -Force
+        & (Get-Module Azmi) { $script:Bridge.NextId } | Should -Be ($sent + 1)
+        $null = Get-AzManagedToken https://lease.example.com -ClientId 11111111-2222-3333-4444-555555555555 -ErrorAction SilentlyContinue
+        & (Get-Module Azmi) { $script:Bridge.NextId } | Should -Be ($sent + 2) -Because 'other parameters are another request'
+    }
+
     It 'is restarted on the next call after it was killed' {
         $null = Get-AzManagedToken https://vault.azure.net
         $old = Get-AzmiBridgeProcessId

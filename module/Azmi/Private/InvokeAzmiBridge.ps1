@@ -25,9 +25,16 @@ function Invoke-AzmiBridge {
     )
     # This is the hot path of every cmdlet: it calls no other function and no
     # cmdlet unless something is wrong (each costs a tenth of a millisecond).
-    $launchPath = $env:AZMI_BRIDGE
+    $launchPath = [System.Environment]::GetEnvironmentVariable('AZMI_BRIDGE')
     if (-not $launchPath) { $launchPath = $script:DefaultBridgePath }
     $launch = $null
+    # A token answer may be reused for an identical request while the
+    # environment is unchanged, for as long as the bridge said (leaseMs; the
+    # policy is the core's). -Verbose and -Force always ask the bridge.
+    $leaseKey = $null
+    if ($Op -eq 'token' -and -not $WantVerbose -and -not $Params['forceRefresh'] -and -not [System.Environment]::GetEnvironmentVariable('AZMI_NO_LEASE')) {
+        $leaseKey = [Microsoft.PowerShell.Commands.JsonObject]::ConvertToJson($Params, [ref]$script:JsonWriteContext)
+    }
     for ($attempt = 0; ; $attempt++) {
         $bridge = $script:Bridge
         if ($null -ne $bridge -and ($bridge.Process.HasExited -or $bridge.Path -ne $launchPath)) {
@@ -42,13 +49,10 @@ function Invoke-AzmiBridge {
                 return New-AzmiBridgeFault -Condition $bridge.condition -Message $bridge.message -RecommendedAction $bridge.recommendedAction -Name $bridge.name
             }
             $script:Bridge = $bridge
+            $script:Leases.Clear()
             Write-Verbose "Started azmi bridge: pid $($bridge.Process.Id), $($launch.Path)."
         }
 
-        $id = $bridge.NextId
-        $bridge.NextId = $id + 1
-        $request = [ordered]@{ id = $id; op = $Op }
-        if ($Params) { $request.params = $Params }
         # The session's environment travels when it differs from what the
         # bridge has: a script that sets $env:MSI_ENDPOINT (or -SetEnvironment)
         # after the bridge started must be seen by the next call.
@@ -59,6 +63,21 @@ function Invoke-AzmiBridge {
             foreach ($key in $envDelta.Keys) { if ($sent[$key] -cne $envDelta[$key]) { $same = $false; break } }
             if ($same) { $envDelta = $null }
         }
+        if ($null -ne $envDelta) {
+            $script:Leases.Clear()
+        } elseif ($null -ne $leaseKey) {
+            $lease = $null
+            if ($script:Leases.TryGetValue($leaseKey, [ref]$lease) -and $lease.Until -gt [System.Environment]::TickCount64) {
+                # expires_in is "seconds left at return time", as the core computes it.
+                $result = $lease.Response.result
+                $result.expires_in = [string]([long]$result.expires_on - [System.DateTimeOffset]::UtcNow.ToUnixTimeSeconds())
+                return $lease.Response
+            }
+        }
+        $id = $bridge.NextId
+        $bridge.NextId = $id + 1
+        $request = [ordered]@{ id = $id; op = $Op }
+        if ($Params) { $request.params = $Params }
         if ($null -ne $envDelta) { $request.env = $envDelta }
         if ($WantVerbose) { $request.verbose = $true }
         $line = [Microsoft.PowerShell.Commands.JsonObject]::ConvertToJson($request, [ref]$script:JsonWriteContext)
@@ -141,6 +160,12 @@ function Invoke-AzmiBridge {
                 -Message "The program at '$launchPath' is not the azmi bridge: it answered with a line ($($text.Length) characters) that is not azmi's JSON-lines protocol." `
                 -RecommendedAction 'Point $env:AZMI_BRIDGE at dist/src/bridge/main.js of an azmi build, or remove $env:AZMI_BRIDGE to use the default.'
         }
-        if ($message.id -eq $id) { return $message }
+        if ($message.id -eq $id) {
+            if ($null -ne $leaseKey -and $message.ok -and $message.leaseMs -gt 0) {
+                if ($script:Leases.Count -ge 256) { $script:Leases.Clear() }
+                $script:Leases[$leaseKey] = @{ Response = $message; Until = [System.Environment]::TickCount64 + [long]$message.leaseMs }
+            }
+            return $message
+        }
     }
 }
