@@ -57,13 +57,12 @@ ResponseParser::Result ResponseParser::Fail(const char* code, const char* detail
   return kError;
 }
 
-size_t ResponseParser::TakeLine(const char* data, size_t len, bool* complete, bool counts_as_head, size_t line_cap) {
+size_t ResponseParser::TakeLine(const char* data, size_t len, bool* complete, bool counts_as_head) {
   const char* lf = static_cast<const char*>(memchr(data, '\n', len));
   size_t used = lf ? static_cast<size_t>(lf - data) + 1 : len;
   if (counts_as_head) head_bytes_ += used;
   line_.append(data, used);
   *complete = lf != nullptr;
-  (void)line_cap;
   return used;
 }
 
@@ -284,7 +283,7 @@ ResponseParser::Result ResponseParser::Feed(const char* data, size_t len) {
       case kStateChunkSize: {
         bool head = state_ != kStateChunkSize;
         bool complete = false;
-        pos += TakeLine(data + pos, len - pos, &complete, head, 0);
+        pos += TakeLine(data + pos, len - pos, &complete, head);
         if (head && head_bytes_ > max_header_bytes_) {
           return Fail(code::kHeadersTooLarge, "response headers too large");
         }

@@ -65,7 +65,7 @@ class ResponseParser {
   Result Fail(const char* code, const char* detail);
   // Consumes bytes into line_ up to and including LF. Returns bytes used, sets
   // *complete when a whole line (without CRLF) is in line_.
-  size_t TakeLine(const char* data, size_t len, bool* complete, bool counts_as_head, size_t line_cap);
+  size_t TakeLine(const char* data, size_t len, bool* complete, bool counts_as_head);
   bool ParseStatusLine();
   bool ParseHeaderLine(bool trailer);
   bool StartBody();
@@ -77,7 +77,6 @@ class ResponseParser {
   State state_ = kStateStatus;
   size_t head_bytes_ = 0;
   std::string line_;
-  bool line_has_cr_ = false;
   int status_ = 0;
   std::string status_text_;
   HeaderList headers_;

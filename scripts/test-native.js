@@ -4,7 +4,7 @@
 // writes {passed, failed, skipped} to $AZMI_TEST_STATS for scripts/test.js.
 //
 //   node scripts/test-native.js            unit tests
-//   AZMI_SANITIZE=1 node scripts/test-native.js   same, built with ASan+UBSan (native/test/build-san)
+//   AZMI_SANITIZE=1 node scripts/test-native.js   same, built with ASan+UBSan (native/test/build/san)
 "use strict";
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -13,7 +13,8 @@ const path = require("node:path");
 const root = path.resolve(__dirname, "..");
 const src = path.join(root, "native", "test");
 const sanitize = process.env.AZMI_SANITIZE === "1";
-const build = path.join(src, sanitize ? "build-san" : "build");
+// Both live under native/test/build/ (git-ignored).
+const build = path.join(src, "build", sanitize ? "san" : "unit");
 
 function report(stats) {
   if (process.env.AZMI_TEST_STATS) fs.writeFileSync(process.env.AZMI_TEST_STATS, JSON.stringify(stats));

@@ -49,14 +49,21 @@ let loadError: string | undefined;
 export function loadNative(): NativeBinding | null {
   if (binding !== undefined) return binding;
   try {
-    // The common case first: a local node-gyp build, without node-gyp-build's
-    // directory scan; then prebuilds and Debug builds through node-gyp-build.
+    // AZMI_NATIVE_PATH points at a specific build (e.g. the sanitizer build
+    // of scripts/sanitize-native.sh). Otherwise the common case first: a
+    // local node-gyp build, without node-gyp-build's directory scan; then
+    // prebuilds and Debug builds through node-gyp-build.
+    const override = process.env.AZMI_NATIVE_PATH;
     let loaded: NativeBinding;
-    try {
-      loaded = require(path.join(ROOT, "build", "Release", "azmi.node")) as NativeBinding;
-    } catch (first) {
-      if ((first as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw first;
-      loaded = (require("node-gyp-build") as (dir: string) => NativeBinding)(ROOT);
+    if (override) {
+      loaded = require(path.resolve(override)) as NativeBinding;
+    } else {
+      try {
+        loaded = require(path.join(ROOT, "build", "Release", "azmi.node")) as NativeBinding;
+      } catch (first) {
+        if ((first as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw first;
+        loaded = (require("node-gyp-build") as (dir: string) => NativeBinding)(ROOT);
+      }
     }
     if (loaded.abiVersion !== 1) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
     binding = loaded;
