@@ -31,7 +31,7 @@ describe("managed-identity/probe", () => {
     assert.ok(!looksLikeImds(400, Buffer.from([0xff, 0xfe])));
   });
 
-  it("positive: one GET without Metadata and without query, then the token request; not repeated", async () => {
+  it("positive: one GET without Metadata and without query, then the token request; not repeated (checklist 20; 22 differs on purpose: we probe the override too, cheaply)", async () => {
     const imds = await startFakeImds();
     try {
       const e = safeEnv(imds.env);
@@ -69,7 +69,7 @@ describe("managed-identity/probe", () => {
     ["an empty 200", { probeAnswer: { status: 200, body: "" } }, /answered 200 with empty body, which is not IMDS/],
   ];
   for (const [name, options, reason] of negatives) {
-    it(`negative: ${name} ⇒ ERR_MI_PROBE_NEGATIVE, no token request`, async () => {
+    it(`negative (checklist 21, stricter on purpose: only IMDS-shaped JSON counts): ${name} ⇒ ERR_MI_PROBE_NEGATIVE, no token request`, async () => {
       const imds = await startFakeImds(options);
       try {
         const err = await rejection(credential(safeEnv(imds.env), { probeImds: true }).getToken(VAULT));
