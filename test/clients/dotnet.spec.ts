@@ -66,6 +66,7 @@ describe("clients: .NET Azure.Identity against azmi serve", function () {
       assert.equal(run.json?.type, "Azure.Identity.CredentialUnavailableException", describeRun(run));
       assert.match(run.json?.error ?? "", /ManagedIdentityCredential authentication unavailable\. No identity has been assigned to this resource\.|ManagedIdentityCredential authentication unavailable\. The requested identity has not been assigned to this resource\./);
       assert.match(run.json?.error ?? "", /Status: 400/);
+      h.expectNoSecrets(run);
     });
   });
 
@@ -91,6 +92,15 @@ describe("clients: .NET Azure.Identity against azmi serve", function () {
     it("DefaultAzureCredential with ManagedIdentityClientId", async () => {
       const run = await dotnet(h.server.dialects.appService, "dac-client-id", ARM, UAMI.clientId);
       await h.expectToken(run, { resource: ARM, ...UAMI });
+    });
+    it("a wrong IDENTITY_HEADER is refused, and no secret appears in what .NET prints", async () => {
+      const wrong = "azmi-wrong-identity-header-0123456789";
+      const run = await dotnet({ ...h.server.dialects.appService, IDENTITY_HEADER: wrong }, "mi", VAULT);
+      assert.equal(run.status, 1, describeRun(run));
+      assert.equal(run.json?.type, "Azure.Identity.AuthenticationFailedException", describeRun(run));
+      assert.match(run.json?.detail ?? "", /The X-IDENTITY-HEADER header does not match IDENTITY_HEADER of this endpoint\./, describeRun(run));
+      assert.ok(!run.stdout.includes(wrong) && !run.stderr.includes(wrong), "the server echoed the header it refused");
+      h.expectNoSecrets(run);
     });
   });
 

@@ -90,6 +90,15 @@ describe("clients: Python azure.identity (Debian python3-azure) against azmi ser
     it("DefaultAzureCredential", async () => {
       await h.expectToken(await py(h.server.dialects.machineLearning, "dac", ARM), { resource: ARM, ...system() });
     });
+    it("a wrong MSI_SECRET is refused, and no secret appears in what Python prints", async () => {
+      const wrong = "azmi-wrong-msi-secret-0123456789";
+      const run = await py({ ...h.server.dialects.machineLearning, MSI_SECRET: wrong }, "mi", VAULT);
+      assert.equal(run.status, 1, describeRun(run));
+      assert.equal(run.json?.type, "azure.core.exceptions.ClientAuthenticationError", describeRun(run));
+      assert.match(run.json?.error ?? "", /The secret header does not match MSI_SECRET of this endpoint\./, describeRun(run));
+      assert.ok(!run.stdout.includes(wrong) && !run.stderr.includes(wrong), "the server echoed the secret it refused");
+      h.expectNoSecrets(run);
+    });
   });
 
   describe("Cloud Shell dialect (MSI_ENDPOINT alone)", () => {
@@ -104,6 +113,7 @@ describe("clients: Python azure.identity (Debian python3-azure) against azmi ser
       assert.equal(run.status, 1, describeRun(run));
       assert.equal(run.json?.type, "azure.core.exceptions.ClientAuthenticationError", describeRun(run));
       assert.match(run.json?.error ?? "", /^\(BadRequest\) User-assigned managed identities are not supported in Cloud Shell; omit client_id, object_id and msi_res_id\./, describeRun(run));
+      h.expectNoSecrets(run);
     });
   });
 });

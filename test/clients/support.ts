@@ -102,6 +102,8 @@ export interface ServedHarness {
   env(vars: Record<string, string>): Record<string, string>;
   /** Verify the token against the served JWKS and the claims; returns the payload. */
   expectToken(run: ClientRun, expected: ExpectedClaims): Promise<Record<string, unknown>>;
+  /** Assert the run's output holds none of the server's secrets (IDENTITY_HEADER, MSI_SECRET): error bodies must never echo them. */
+  expectNoSecrets(run: ClientRun): void;
 }
 
 /**
@@ -141,7 +143,14 @@ export function useServedClients(options: Omit<ServeOptions, "env"> = {}): Serve
       return clientEnv(dir, vars);
     },
     expectToken(run, expected) {
+      this.expectNoSecrets(run);
       return verifyToken(run, expected, { issuer: server!.issuer, tenantId: server!.tenantId, jwks: jwks! });
+    },
+    expectNoSecrets(run) {
+      const secrets = [server!.dialects.appService.IDENTITY_HEADER, server!.dialects.machineLearning.MSI_SECRET];
+      for (const secret of secrets) {
+        if (secret) assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), "a server secret appears in the client's output");
+      }
     },
   };
 }
