@@ -92,16 +92,18 @@ async function blackHoledImds(): Promise<void> {
     const run = async (lib: "azmi" | "identity", calls: number) => {
       const r = await ns.runNode([child, JSON.stringify({ lib, calls })], { env, timeoutMs: 60_000 });
       if (r.code !== 0) throw new Error(`${lib} child failed: ${r.stderr.slice(-800)}`);
-      return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { ms: number[]; outcome: string; links?: string[] };
+      return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { setupMs: number; ms: number[]; outcome: string; links?: string[] };
     };
     const first = await run("azmi", 6);
     const second = await run("azmi", 1);
     const identity = await run("identity", 2);
     const f = (x: number) => `${x.toFixed(x < 10 ? 3 : 0)} ms`;
     console.log(`   azmi, process 1: first call ${f(first.ms[0]!)}, then ${first.ms.slice(1).map(f).join(", ")} (${first.outcome})`);
-    console.log(`   azmi, process 2: first call ${f(second.ms[0]!)} (probe memo on disk)`);
+    console.log(
+      `   azmi, process 2: first call ${f(second.ms[0]!)} (probe memo on disk; includes loading the managed-identity modules), import + construct ${f(second.setupMs)}`,
+    );
     if (second.links) console.log(`     per link: ${second.links.map((l) => l.split(":").slice(0, 3).join(" ")).join(", ")}`);
-    console.log(`   @azure/identity: ${identity.ms.map(f).join(", ")} (${identity.outcome})`);
+    console.log(`   @azure/identity: ${identity.ms.map(f).join(", ")} (${identity.outcome}), import + construct ${f(identity.setupMs)}`);
     const later = [...first.ms.slice(1)].sort((a, b) => a - b);
     const laterMedian = later[Math.floor(later.length / 2)]!;
     console.log(

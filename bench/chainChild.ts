@@ -19,9 +19,12 @@ async function main(): Promise<void> {
   const ms: number[] = [];
   let outcome = "";
   let links: string[] | undefined;
+  let setupMs = 0;
   if (lib === "azmi") {
+    const t0 = performance.now();
     const azmi = require(path.resolve(__dirname, "../src/index.js")) as typeof import("../src/index");
     const credential = new azmi.DefaultAzureCredential();
+    setupMs = performance.now() - t0;
     for (let i = 0; i < calls; i++) {
       const started = performance.now();
       const { token, report, error } = await credential.getTokenWithReport(SCOPE);
@@ -30,8 +33,10 @@ async function main(): Promise<void> {
       links ??= report.links.map((l) => `${l.link}:${l.outcome}:${l.ms.toFixed(2)} ms:${l.reason}`);
     }
   } else {
+    const t0 = performance.now();
     const { DefaultAzureCredential } = require("@azure/identity") as typeof import("@azure/identity");
     const credential = new DefaultAzureCredential();
+    setupMs = performance.now() - t0;
     for (let i = 0; i < calls; i++) {
       const started = performance.now();
       try {
@@ -43,7 +48,7 @@ async function main(): Promise<void> {
       ms.push(performance.now() - started);
     }
   }
-  process.stdout.write(`${JSON.stringify({ lib, ms, outcome, links })}\n`);
+  process.stdout.write(`${JSON.stringify({ lib, setupMs, ms, outcome, links })}\n`);
 }
 
 main().catch((e) => {
