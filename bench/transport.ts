@@ -41,15 +41,21 @@ function stats(samples: number[]): Stats {
   return { median: s[Math.floor(s.length / 2)]!, p90: s[Math.floor(s.length * 0.9)]! };
 }
 
-async function time(fn: () => Promise<unknown>, n = N): Promise<Stats> {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    samples.push(performance.now() - t);
+/**
+ * Times every variant round-robin (one call of each per round), so load from
+ * other processes on a shared machine hits all variants alike.
+ */
+async function timeAll(variants: Record<string, () => Promise<unknown>>, n = N): Promise<Record<string, Stats>> {
+  const names = Object.keys(variants);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  for (let i = 0; i < WARMUP + n; i++) {
+    for (const k of names) {
+      const t = performance.now();
+      await variants[k]!();
+      if (i >= WARMUP) samples[k]!.push(performance.now() - t);
+    }
   }
-  return stats(samples);
+  return Object.fromEntries(names.map((k) => [k, stats(samples[k]!)]));
 }
 
 function closedPort(): Promise<number> {
@@ -85,32 +91,33 @@ async function main(): Promise<void> {
   const native = nativeTransport();
   const transports: Transport[] = native ? [native, fallbackTransport] : [fallbackTransport];
   if (!native) console.log("(native addon not built: native rows skipped)");
-  console.log(`transport bench: node ${process.version}, N=${N} (+${WARMUP} warm-up), times in ms\n`);
+  const { loadavg, cpus } = await import("node:os");
+  console.log(`transport bench: node ${process.version}, N=${N} (+${WARMUP} warm-up), times in ms; ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}\n`);
   console.log(`${"".padEnd(44)} ${"median".padStart(9)} ${"p90".padStart(9)}  vs native`);
 
   const closed = await closedPort();
-  const probe: Record<string, Stats> = {};
-  for (const t of transports) probe[t.kind] = await time(() => t.probe("127.0.0.1", closed, 1000));
+  const probe = await timeAll(Object.fromEntries(transports.map((t) => [t.kind, () => t.probe("127.0.0.1", closed, 1000)])));
   for (const t of transports) console.log(row(`probe closed loopback port [${t.kind}]`, probe[t.kind]!, probe.native));
 
   const server = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve) => server.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
   try {
     const req = { ip: "127.0.0.1", port, method: "GET", path: "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com", headers: [["Metadata", "true"]] as Array<[string, string]>, timeoutMs: 5000 };
-    const ex: Record<string, Stats> = {};
-    for (const t of transports) ex[t.kind] = await time(() => t.request(req));
-    ex.http = await time(() => nodeHttp(port));
-    ex.fetch = await time(async () => {
-      const r = await fetch(`http://127.0.0.1:${port}${req.path}`, { headers: { Metadata: "true" } });
-      await r.arrayBuffer();
+    const ex = await timeAll({
+      ...Object.fromEntries(transports.map((t) => [t.kind, () => t.request(req)])),
+      http: () => nodeHttp(port),
+      fetch: async () => {
+        const r = await fetch(`http://127.0.0.1:${port}${req.path}`, { headers: { Metadata: "true" } });
+        await r.arrayBuffer();
+      },
     });
     console.log("");
     const ref = ex.native;
     for (const t of transports) console.log(row(`token exchange (1.6 KB JSON) [${t.kind}]`, ex[t.kind]!, ref));
-    console.log(row("token exchange [node:http, agent:false]", ex.http, ref));
-    console.log(row("token exchange [fetch]", ex.fetch, ref));
+    console.log(row("token exchange [node:http, agent:false]", ex.http!, ref));
+    console.log(row("token exchange [fetch]", ex.fetch!, ref));
     if (ref) {
-      console.log(`\nnative vs node:http: ${(ex.http.median / ref.median).toFixed(2)}× faster; vs fetch: ${(ex.fetch.median / ref.median).toFixed(2)}× faster; vs node:net fallback: ${(ex.node!.median / ref.median).toFixed(2)}×`);
+      console.log(`\nnative vs node:http: ${(ex.http!.median / ref.median).toFixed(2)}× faster; vs fetch: ${(ex.fetch!.median / ref.median).toFixed(2)}× faster; vs node:net fallback: ${(ex.node!.median / ref.median).toFixed(2)}×`);
     }
   } finally {
     server.kill();
