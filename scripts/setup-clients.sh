@@ -13,6 +13,7 @@ need_apt=()
 /usr/bin/python3 -c 'import azure.identity' 2>/dev/null || need_apt+=(python3-azure)
 [ -x /usr/bin/az ] || need_apt+=(azure-cli)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v ip >/dev/null || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup-clients: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
