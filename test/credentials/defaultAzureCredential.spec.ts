@@ -6,13 +6,13 @@ import { LINK_NAMES } from "../../src/credentials/types";
 import { ErrorCode } from "../../src/errors";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
-import { closedPort, startImdsFake, tempDir, useTempAzmiHome, type ImdsFake, useLoopbackGuard } from "./support";
+import { closedPort, fakeTool, startImdsFake, tempDir, useTempAzmiHome, type ImdsFake, useLoopbackGuard } from "./support";
 
 const SCOPE = "https://management.azure.com/.default";
 const SECRET = "dac-test-secret-value-0123456789";
 
 describe("DefaultAzureCredential", function () {
-  useCleanEnv();
+  const cleanEnv = useCleanEnv();
   useLoopbackGuard();
   useTempAzmiHome();
   let entra: EntraFake;
@@ -221,6 +221,29 @@ describe("DefaultAzureCredential", function () {
       "azure-cli:skipped", "azure-powershell:unavailable", "azure-developer-cli:unavailable",
     ]);
     assert.equal(imds.requests.length, 0);
+  });
+
+  it("AZURE_TOKEN_CREDENTIALS=AzureCliCredential: the Azure CLI alone answers; tenantId reaches it as --tenant", async () => {
+    const bin = tempDir();
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const log = path.join(bin, "az.log");
+      const access = fakeAccessToken({ aud: "https://management.azure.com", exp: now + 3600 });
+      fakeTool(bin, "az", JSON.stringify({ accessToken: access, expires_on: now + 3600, tokenType: "Bearer", tenant: "contoso" }), { log });
+      cleanEnv.set({ PATH: bin }); // @azure/identity runs `az` with process.env
+      const credential = dac({ PATH: bin, AZURE_TOKEN_CREDENTIALS: "AzureCliCredential" }, { tenantId: "contoso" });
+      const token = await credential.getToken(SCOPE);
+      assert.equal(token.token, access);
+      assert.deepEqual(outcomes(credential), [
+        "environment:skipped", "workload-identity:skipped", "managed-identity:skipped",
+        "azure-cli:selected", "azure-powershell:skipped", "azure-developer-cli:skipped",
+      ]);
+      assert.equal(credential.lastReport!.links[3]!.reason, path.join(bin, "az"));
+      assert.match(fs.readFileSync(log, "utf8"), /get-access-token --output json --resource https:\/\/management\.azure\.com --tenant contoso/);
+      assert.equal(imds.requests.length, 0);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it("requiredEnvVars: @azure/identity's messages", () => {
