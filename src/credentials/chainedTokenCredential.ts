@@ -130,7 +130,8 @@ export class ChainedTokenCredential implements TokenCredential {
     }
     // A claims challenge asks for a token unlike the cached one: never cache it.
     if (options.claims) return this.walk(scopes, options);
-    const scopeKey = typeof scopes === "string" ? scopes : scopes.join(" ");
+    // SDK clients pass [scope]: key it like the string, without allocating.
+    const scopeKey = typeof scopes === "string" ? scopes : scopes.length === 1 ? scopes[0]! : scopes.join(" ");
     const key = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
     if (options.forceRefresh || options.walkFromStart) {
       // Fresh walk, and its token replaces the cached one.
