@@ -173,16 +173,19 @@ function distance(a: string, b: string): number {
 /**
  * An option the layer below rejected at its public edge (`TypeError` /
  * `RangeError`, per the style guide) came from the command line, so it is a
- * usage error (exit 2); anything else passes through unchanged.
+ * usage error (exit 2); anything else passes through unchanged. `flags` maps
+ * API option names to the flags that set them.
  *
  * @example
  * ```ts
  * catch (e) { return reportError("serve", asUsageError("serve", e)); }
  * ```
  */
-export function asUsageError(command: string, error: unknown): unknown {
+export function asUsageError(command: string, error: unknown, flags: Record<string, string> = {}): unknown {
   if (error instanceof TypeError || error instanceof RangeError) {
-    return new UsageError(command, error.message.replace(/\.$/, ""));
+    // Name the flag the user typed, not the API option behind it ("tenantId must…" → "--tenant must…").
+    const message = error.message.replace(/\.$/, "").replace(/^(\w+)/, (word) => flags[word] ?? word);
+    return new UsageError(command, message);
   }
   return error;
 }

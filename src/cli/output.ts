@@ -72,8 +72,11 @@ export function exitCodeFor(error: unknown): ExitCodeValue {
  */
 export function reportError(command: string, error: unknown): ExitCodeValue {
   const code = exitCodeFor(error);
-  const raw = error instanceof Error ? error.message : String(error);
-  printError(command, raw.replace(/\s*\r?\n\s*/g, " ").trim() || String(error));
+  let text = (error instanceof Error ? error.message : String(error)).replace(/\s*\r?\n\s*/g, " ").trim();
+  // "azmi serve: azmi serve cannot listen…" reads badly; the prefix already says who speaks.
+  const self = `azmi ${command} `;
+  if (command && text.startsWith(self)) text = text.slice(self.length);
+  printError(command, text || String(error));
   return code;
 }
 

@@ -65,6 +65,16 @@ Exit codes: 0 stopped by SIGINT/SIGTERM   1 could not start (e.g. port in use)
             2 usage error
 `;
 
+/** Server option → the flag that sets it, so the server's validation messages name the flag. */
+export const SERVE_OPTION_FLAGS: Record<string, string> = {
+  host: "--host",
+  port: "--port",
+  issuer: "--issuer",
+  tenantId: "--tenant",
+  identities: "--identity",
+  faults: "--faults",
+};
+
 /** Keys `--faults` accepts (the shape of `FaultOptions` in src/serve/faults.ts). */
 const FAULT_KEYS = ["rate", "statuses", "retry-after", "delay-ms", "sequence", "seed"] as const;
 
@@ -184,7 +194,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const { startServer } = require("../serve/server") as typeof import("../serve/server");
     server = await startServer({ ...parsed.options, onWarning: (msg: string) => note(`azmi serve: warning: ${msg}`) });
   } catch (e) {
-    return reportError("serve", asUsageError("serve", e));
+    return reportError("serve", asUsageError("serve", e, SERVE_OPTION_FLAGS));
   }
   // Handlers first: whoever reads the first line may signal us right away.
   const stopped = waitForSignal(server);

@@ -18,6 +18,7 @@ import { asUsageError, parseArgs, parseWholeNumber, type FlagSpecs } from "./arg
 import { forContainers, formatEnv, isLoopbackHost } from "./dialects";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
+import { SERVE_OPTION_FLAGS } from "./serve";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
 
 const FLAGS: FlagSpecs = {
@@ -76,7 +77,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     const { startServer } = require("../serve/server") as typeof import("../serve/server");
     server = await startServer({ host, port, issuer: "local", stateFile: true, onWarning: (m: string) => note(`azmi: warning: ${m}`) });
   } catch (e) {
-    return reportError("start", asUsageError("start", e));
+    return reportError("start", asUsageError("start", e, SERVE_OPTION_FLAGS));
   }
 
   try {

@@ -55,6 +55,7 @@ const USAGE_CASES: [string[], string][] = [
   [["serve", "--port", "http"], "azmi serve: --port must be a whole number between 0 and 65535 (got 'http')"],
   [["serve", "--port", "70000"], "azmi serve: --port must be between 0 and 65535 (got 70000)"],
   [["serve", "--issuer", "entra"], "azmi serve: --issuer must be one of local, chain (got 'entra')"],
+  [["serve", "--tenant", "bad tenant!"], `azmi serve: --tenant must be a GUID or a domain name (letters, digits, '.', '-'); got "bad tenant!"`],
   [
     ["serve", "--identity", "not-a-guid"],
     "azmi serve: --identity must be a client id (a GUID like 00000000-0000-0000-0000-000000000000), got 'not-a-guid'",
