@@ -115,6 +115,7 @@ export function useServedClients(options: Omit<ServeOptions, "env"> = {}): Serve
   let server: RunningServer | undefined;
   let dir = "";
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let systemObjectId: string | undefined;
   before(async function () {
     this.timeout(30_000);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-clients-"));
@@ -142,9 +143,16 @@ export function useServedClients(options: Omit<ServeOptions, "env"> = {}): Serve
     env(vars) {
       return clientEnv(dir, vars);
     },
-    expectToken(run, expected) {
+    async expectToken(run, expected) {
       this.expectNoSecrets(run);
-      return verifyToken(run, expected, { issuer: server!.issuer, tenantId: server!.tenantId, jwks: jwks! });
+      const payload = await verifyToken(run, expected, { issuer: server!.issuer, tenantId: server!.tenantId, jwks: jwks! });
+      if (expected.clientId === server!.systemClientId && expected.objectId === undefined) {
+        // The server does not publish the system identity's object id: every client must see the same one.
+        systemObjectId ??= String(payload.oid);
+        assert.equal(payload.oid, systemObjectId, "system-assigned oid differs between clients");
+        assert.notEqual(payload.oid, UAMI.objectId);
+      }
+      return payload;
     },
     expectNoSecrets(run) {
       const secrets = [server!.dialects.appService.IDENTITY_HEADER, server!.dialects.machineLearning.MSI_SECRET];
