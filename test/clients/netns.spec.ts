@@ -59,7 +59,7 @@ describe("clients: IMDS at 169.254.169.254 inside a network namespace (no variab
     ], { stdio: "ignore" });
     azVersion = execFileSync("/usr/bin/python3", ["-c", "from azure.cli.core import __version__ as v; print(v)"]).toString().trim();
 
-    ns = await Netns.create({ imdsOnLoopback: true, prefix: "azmi-cl" });
+    ns = await Netns.create({ imdsOnLoopback: true });
     const proc = ns.spawnNode([HOST_SCRIPT, JSON.stringify({
       azmiHome: path.join(dir, "azmi-home"), armKey: path.join(dir, "arm.key"), armCert: path.join(dir, "arm.crt"),
       subscriptionId: SUBSCRIPTION_ID, identities: [UAMI],
