@@ -130,16 +130,26 @@ async function main(): Promise<void> {
     const kind = http.transportKind();
     const t1 = process.hrtime.bigint();
     console.log(JSON.stringify({ kind, ms: Number(t1 - t0) / 1e6 }));`;
+  // Baseline: requiring one tiny CommonJS file, to read the number against
+  // this machine's current speed.
+  const baseline = `
+    const t0 = process.hrtime.bigint();
+    require(${JSON.stringify(path.join(ROOT, "dist/src/transport/types.js"))});
+    console.log(JSON.stringify({ kind: "baseline", ms: Number(process.hrtime.bigint() - t0) / 1e6 }));`;
   const loads: number[] = [];
+  const base: number[] = [];
   let kind = "";
   for (let i = 0; i < 15; i++) {
-    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
-    const o = JSON.parse(r.stdout) as { kind: string; ms: number };
-    loads.push(o.ms);
-    kind = o.kind;
+    for (const [src, into] of [[script, loads], [baseline, base]] as const) {
+      const r = spawnSync(process.execPath, ["-e", src], { encoding: "utf8" });
+      const o = JSON.parse(r.stdout) as { kind: string; ms: number };
+      into.push(o.ms);
+      if (o.kind !== "baseline") kind = o.kind;
+    }
   }
   console.log("");
   console.log(row(`load transport module + addon (fresh process) [${kind}]`, stats(loads)));
+  console.log(row("baseline: require one empty module (fresh process)", stats(base)));
   console.log("\ntargets: probe < 0.3 ms; native exchange < 0.3 ms and >= 2x faster than node:http/fetch; load < 5 ms");
 }
 

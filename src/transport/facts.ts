@@ -120,7 +120,8 @@ export function joinHeaders(flat: readonly string[]): Record<string, string> {
     const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
     const value = prev === undefined ? flat[i + 1]! : `${prev}, ${flat[i + 1]}`;
     // A peer-chosen "__proto__" must stay a plain key, not reach the prototype.
-    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    if (name === "__proto__") Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = value;
   }
   return out;
 }

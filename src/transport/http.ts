@@ -10,7 +10,6 @@
 import { ErrorCode, TransportError } from "../errors";
 import { activeTransport, transportDiagnostics } from "./active";
 import { restate } from "./facts";
-import { resolveHost } from "./resolve";
 import type { RawResponse } from "./types";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES } from "./types";
 import { checkCap, checkHeader, checkMethod, checkTimeout, ipFamily } from "./validate";
@@ -95,16 +94,22 @@ export async function send(options: SendOptions): Promise<RawResponse> {
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
   const path = `${url.pathname || "/"}${url.search}`;
 
-  const ip = await resolveHost(url.hostname, port, timeoutMs);
-  const spent = performance.now() - started;
-  // Numeric hosts and localhost resolve synchronously: the transport gets the
-  // whole budget and reports it as given. Otherwise it gets what is left.
-  const viaDns = spent >= 1;
-  const left = viaDns ? Math.floor(timeoutMs - spent) : timeoutMs;
-  if (left < 1) {
-    throw new TransportError(ErrorCode.Timeout, `resolve ETIMEDOUT ${url.host} after ${timeoutMs} ms`, {
-      phase: "resolve", address: url.hostname, port, timeoutMs, elapsedMs: spent,
-    });
+  // Numeric hosts and localhost need no lookup: the transport gets the whole
+  // budget and reports it as given. Names go through resolve.ts (loaded only
+  // then) and the transport gets what is left.
+  let ip = literalAddress(url.hostname);
+  const viaDns = ip === undefined;
+  let left = timeoutMs;
+  if (ip === undefined) {
+    const { resolveHost } = require("./resolve") as typeof import("./resolve");
+    ip = await resolveHost(url.hostname, port, timeoutMs);
+    const spent = performance.now() - started;
+    left = Math.floor(timeoutMs - spent);
+    if (left < 1) {
+      throw new TransportError(ErrorCode.Timeout, `resolve ETIMEDOUT ${url.host} after ${timeoutMs} ms`, {
+        phase: "resolve", address: url.hostname, port, timeoutMs, elapsedMs: spent,
+      });
+    }
   }
 
   try {
@@ -126,6 +131,14 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     if (viaDns && e instanceof TransportError) throw restate(e, { timeoutMs, elapsedMs: performance.now() - started });
     throw e;
   }
+}
+
+/** The address for a numeric host or localhost (no DNS); undefined for names. */
+function literalAddress(hostname: string): string | undefined {
+  const bare = hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
+  if (ipFamily(bare) !== 0) return bare;
+  const lower = bare.toLowerCase();
+  return lower === "localhost" || lower === "localhost." ? "127.0.0.1" : undefined;
 }
 
 function isNumericHost(hostname: string): boolean {
