@@ -37,13 +37,15 @@ export type Expectation = { ok: true } | { ok: false; name: string; code: string
 export interface FaultCase {
   name: string;
   /** Which endpoint family the credential is pointed at (default IMDS override). */
-  source?: "imds" | "app-service";
+  source?: "imds" | "app-service" | "service-fabric" | "cloud-shell";
+  /** Service Fabric: the server presents a certificate other than the pinned one; `plain`: it does not speak TLS at all. */
+  tls?: "pinned" | "other-certificate" | "plain";
   /** Connection scripts; `"refused"` means nothing listens. */
   steps: ((ctx: CaseContext) => Step[]) | "refused";
   /** The credential's `timeBudgetMs` for this case. */
   budgetMs: number;
   expect: Expectation;
-  /** Requests the endpoint must see (not checked for `"refused"`). */
+  /** Requests the endpoint must see (not checked for `"refused"`; with `tls: "plain"`, connections that sent bytes). */
   requests: number;
   /** Upper bound on the elapsed time of `getToken`. */
   boundMs: number;
@@ -184,6 +186,20 @@ export const FAULT_CASES: FaultCase[] = [
   c("App Service: 307 redirect elsewhere is not followed", () => [send(http(307, { Location: "http://127.0.0.1:9/steal" }, ""))], unavailable("ERR_MI_ENDPOINT_ERROR"), 1, { source: "app-service" }),
   c("App Service: 503 ×2 then token", sequence(503, 2, true), OK, 3, { source: "app-service" }),
   c("App Service: token with garbage expiry (token must not leak)", (ctx) => [send(() => http(200, JSON_TYPE, tokenBody(ctx.issue(), { expires_on: "garbage" })))], unavailable("ERR_INVALID_RESPONSE"), 1, { source: "app-service" }),
+  // --- Cloud Shell (POST with a form body)
+  c("Cloud Shell: 503 ×2 then token", sequence(503, 2, true), OK, 3, { source: "cloud-shell" }),
+  c("Cloud Shell: AudienceNotSupported (400 nested JSON) stops the chain", () => [send(http(400, JSON_TYPE, JSON.stringify({ error: { code: "AudienceNotSupported", message: "Audience https://vault.azure.net is not a supported MSI token audience." } })))], { ok: false, name: "AuthenticationError", code: "ERR_AUTHENTICATION_FAILED" }, 1, { source: "cloud-shell" }),
+  c("Cloud Shell: closed mid-headers, every time", () => [send("HTTP/1.1 200 OK\r\nContent-Le")], unavailable("ECONNRESET"), 6, { source: "cloud-shell" }),
+  // --- Service Fabric (HTTPS, thumbprint pinned; node:tls whatever AZMI_TRANSPORT says)
+  c("Service Fabric: token over TLS with the pinned certificate", (ctx) => [send(okToken(ctx))], OK, 1, { source: "service-fabric" }),
+  c("Service Fabric: certificate thumbprint mismatch (secret never sent)", (ctx) => [send(okToken(ctx))], { ok: false, name: "AuthenticationError", code: "ERR_TLS_THUMBPRINT_MISMATCH" }, 0, { source: "service-fabric", tls: "other-certificate" }),
+  c("Service Fabric: endpoint answers TLS with plain HTTP", () => [send(http(400, { "Content-Type": "text/plain" }, "Client sent an HTTP request to an HTTPS server."))], unavailable("ERR_TLS"), 1, { source: "service-fabric", tls: "plain" }),
+  c("Service Fabric: TLS up, never answers (deadline wins)", () => [hang()], unavailable("ETIMEDOUT"), 1, { source: "service-fabric", budgetMs: 1000 }),
+  c("Service Fabric: reset mid-body, every time", (ctx) => [resetAfter(() => http(200, JSON_TYPE, VALID(ctx)).subarray(0, 150))], unavailable("ECONNRESET"), 6, { source: "service-fabric" }),
+  c("Service Fabric: headers over the cap", (ctx) => [send(() => http(200, { ...JSON_TYPE, "X-Pad": "a".repeat(20_000) }, VALID(ctx)))], unavailable("ERR_HEADERS_TOO_LARGE"), 1, { source: "service-fabric" }),
+  c("Service Fabric: body over the cap", () => [send(() => http(200, JSON_TYPE, `{"pad":"${"a".repeat(300_000)}"}`))], unavailable("ERR_BODY_TOO_LARGE"), 1, { source: "service-fabric" }),
+  c("Service Fabric: 429 retry-after-ms ×2 then token", sequence(429, 2, true, { "retry-after-ms": "20" }), OK, 3, { source: "service-fabric" }),
+  c("Service Fabric: SecretHeaderNotFound (401 JSON) stops the chain", () => [send(http(401, JSON_TYPE, JSON.stringify({ error: { correlationId: "c", code: "SecretHeaderNotFound", message: "Secret is not found in the request headers." } })))], { ok: false, name: "AuthenticationError", code: "ERR_AUTHENTICATION_FAILED" }, 1, { source: "service-fabric" }),
 ];
 
 /** "ok" or `Name/CODE`, for tables and messages. */

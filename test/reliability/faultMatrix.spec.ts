@@ -1,7 +1,8 @@
 /**
  * The client fault-injection matrix as tests (issue 6 §3): every case of
- * `faultCases.ts` against our `ManagedIdentityCredential` over the native
- * addon and over the node:net fallback. Each test asserts the exact outcome
+ * `faultCases.ts` (IMDS via the override, App Service, Cloud Shell, Service
+ * Fabric over pinned TLS) against our `ManagedIdentityCredential` over the
+ * native addon and over the node:net fallback. Each test asserts the exact outcome
  * (error `name` and `code`, or the token issued), the exact number of
  * requests, a generous time bound (3 × the call's budget) and that no token
  * or identity-header value reaches the error. `node dist/bench/fault-matrix.js`

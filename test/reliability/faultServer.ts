@@ -16,6 +16,7 @@
  * ```
  */
 import * as net from "node:net";
+import * as tls from "node:tls";
 
 /** What the server does with one connection once its request has arrived. */
 export type Step = (socket: net.Socket, request: string) => void;
@@ -46,8 +47,10 @@ export function send(bytes: Bytes): Step {
 export function resetAfter(bytes: Bytes): Step {
   return (socket) => {
     const b = bytesOf(bytes);
-    if (b.length === 0) return void socket.resetAndDestroy();
-    socket.write(b, () => setTimeout(() => socket.resetAndDestroy(), 20));
+    // A TLS socket cannot send a TCP RST from here; closing it mid-stream is the TLS equivalent.
+    const reset = () => (socket instanceof tls.TLSSocket ? socket.destroy() : socket.resetAndDestroy());
+    if (b.length === 0) return void reset();
+    socket.write(b, () => setTimeout(reset, 20));
   };
 }
 
@@ -75,12 +78,19 @@ export function hang(): Step {
   return () => {};
 }
 
-export async function startFaultServer(steps: Step[]): Promise<FaultServer> {
+export interface FaultServerOptions {
+  /** Serve over TLS with this key and certificate (Service Fabric cases). */
+  tls?: { key: string; cert: string };
+  /** Run the step on the first bytes received, without waiting for an HTTP request (e.g. to answer a TLS ClientHello with HTTP). */
+  onFirstBytes?: boolean;
+}
+
+export async function startFaultServer(steps: Step[], options: FaultServerOptions = {}): Promise<FaultServer> {
   if (steps.length === 0) throw new RangeError("startFaultServer: give at least one step");
   const sockets = new Set<net.Socket>();
   const state = { requests: 0, heads: [] as string[] };
   let connections = 0;
-  const server = net.createServer((socket) => {
+  const onConnection = (socket: net.Socket) => {
     const step = steps[Math.min(connections++, steps.length - 1)]!;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -90,6 +100,12 @@ export async function startFaultServer(steps: Step[]): Promise<FaultServer> {
     socket.on("data", (chunk: Buffer) => {
       if (answered) return;
       buf = Buffer.concat([buf, chunk]);
+      if (options.onFirstBytes) {
+        answered = true;
+        state.requests++;
+        state.heads.push(buf.toString("latin1"));
+        return step(socket, buf.toString("latin1"));
+      }
       const end = buf.indexOf("\r\n\r\n");
       if (end < 0) return;
       const head = buf.subarray(0, end).toString("latin1");
@@ -100,14 +116,17 @@ export async function startFaultServer(steps: Step[]): Promise<FaultServer> {
       state.heads.push(head);
       step(socket, head);
     });
-  });
+  };
+  const server = options.tls ? tls.createServer({ key: options.tls.key, cert: options.tls.cert }, onConnection) : net.createServer(onConnection);
+  // A failed handshake (the client refused our certificate) is not a request.
+  server.on("tlsClientError", () => {});
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     port,
     get requests() {
       return state.requests;

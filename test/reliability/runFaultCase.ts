@@ -13,6 +13,7 @@
  * if (r.failures.length) console.error(r.failures.join("; "));
  * ```
  */
+import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,6 +21,12 @@ import { MI_TEST_TIMING, ManagedIdentityCredential, type ManagedIdentityCredenti
 import type { RetryTiming } from "../../src/managed-identity/retry";
 import { describeExpectation, newContext, type FaultCase } from "./faultCases";
 import { refusedPort, startFaultServer } from "./faultServer";
+import { loopbackTls } from "../fakes/entra";
+
+/** SHA-1 thumbprint (hex) of the loopback TLS certificate, as Service Fabric's IDENTITY_SERVER_THUMBPRINT. */
+function loopbackThumbprint(): string {
+  return new X509Certificate(loopbackTls().cert).fingerprint.replace(/:/g, "").toLowerCase();
+}
 
 export type TransportName = "native" | "node";
 
@@ -76,17 +83,25 @@ function errorText(err: unknown): string {
 
 export async function runFaultCase(c: FaultCase, transport: TransportName): Promise<FaultResult> {
   const ctx = newContext();
-  const server = c.steps === "refused" ? undefined : await startFaultServer(c.steps(ctx));
+  const secure = c.source === "service-fabric" && c.tls !== "plain";
+  const server = c.steps === "refused" ? undefined : await startFaultServer(c.steps(ctx), secure ? { tls: loopbackTls() } : { onFirstBytes: c.tls === "plain" });
   const base = server ? server.url : `http://127.0.0.1:${await refusedPort()}`;
   const env: NodeJS.ProcessEnv = {
     AZMI_HOME: tempHome(),
     AZMI_ARC_HIMDS_PATH: "/nonexistent/azmi-fault-matrix/himds",
     // NETWORK RULE: even an App Service case can never fall back to the real IMDS.
-    AZURE_POD_IDENTITY_AUTHORITY_HOST: c.source === "app-service" ? "http://127.0.0.1:9" : base,
+    AZURE_POD_IDENTITY_AUTHORITY_HOST: c.source === undefined || c.source === "imds" ? base : "http://127.0.0.1:9",
   };
   if (c.source === "app-service") {
     env.IDENTITY_ENDPOINT = `${base}/MSI/token`;
     env.IDENTITY_HEADER = ctx.identityHeader;
+  }
+  if (c.source === "cloud-shell") env.MSI_ENDPOINT = `${base}/oauth2/token`;
+  if (c.source === "service-fabric") {
+    env.IDENTITY_ENDPOINT = `${base.replace(/^http:/, "https:")}/metadata/identity/oauth2/token`;
+    env.IDENTITY_HEADER = ctx.identityHeader;
+    // A certificate other than the pinned one: the same as pinning another thumbprint.
+    env.IDENTITY_SERVER_THUMBPRINT = c.tls === "other-certificate" ? "0123456789abcdef0123456789abcdef01234567" : loopbackThumbprint();
   }
   const credential = new ManagedIdentityCredential({
     env,
@@ -125,9 +140,14 @@ export async function runFaultCase(c: FaultCase, transport: TransportName): Prom
       if (text.includes(secret)) failures.push(`secret ${secret.slice(0, 8)}… leaked into the error`);
     }
   }
-  if (c.source === "app-service" && heads.some((h) => !h.toLowerCase().includes(`\r\nx-identity-header: ${ctx.identityHeader}`))) {
-    failures.push("a request lacked the X-IDENTITY-HEADER");
+  const secretHeader = c.source === "app-service" ? "x-identity-header" : c.source === "service-fabric" ? "secret" : undefined;
+  if (c.tls === "plain" || c.tls === "other-certificate") {
+    // The identity header must never reach an endpoint that failed TLS verification.
+    if (heads.some((h) => h.includes(ctx.identityHeader))) failures.push("the identity header was sent to an unverified endpoint");
+  } else if (secretHeader && heads.some((h) => !h.toLowerCase().includes(`\r\n${secretHeader}: ${ctx.identityHeader}`))) {
+    failures.push(`a request lacked the ${secretHeader} header`);
   }
+  if (c.source === "cloud-shell" && heads.some((h) => !h.startsWith("POST "))) failures.push("a Cloud Shell request was not a POST");
   return {
     transport, name: c.name, outcome, expected, message: error?.message, elapsedMs, boundMs: c.boundMs,
     requests, expectedRequests: c.requests, failures,
