@@ -38,12 +38,13 @@ async function countingEndpoint(delayMs = 30) {
   const perResource = new Map<string, number>();
   const issued: string[] = [];
   const state = {
-    mode: "ok" as "ok" | "fail",
+    mode: "ok" as "ok" | "fail" | "refuse",
     fields: () => ({ expires_in: "3600" }) as Record<string, string>,
   };
   const server: RawServer = await startRawServer((req) => {
     const resource = req.param("resource") ?? "";
     perResource.set(resource, (perResource.get(resource) ?? 0) + 1);
+    if (state.mode === "refuse") return { status: 400, headers: JSON_TYPE, body: '{"error":"invalid_request","error_description":"scripted refusal"}' };
     if (state.mode === "fail") return { status: 500, headers: JSON_TYPE, body: '{"error":"unknown","error_description":"scripted failure"}' };
     const token = `tok_${resource.replace(/\W+/g, "_")}_${issued.length}`;
     issued.push(token);
@@ -113,6 +114,62 @@ describe("reliability: concurrency and refresh under failure", function () {
     }
   });
 
+  it(`${CALLS} concurrent calls during an outage share one failing attempt sequence per resource; after recovery, one request per resource`, async () => {
+    const fake = await countingEndpoint(0);
+    try {
+      fake.state.mode = "fail";
+      const credential = credentialFor(fake.server.url);
+      const calls = Array.from({ length: CALLS }, (_, i) => `${RESOURCES[i % RESOURCES.length]}/.default`);
+      const outcomes = await Promise.allSettled(calls.map((scope) => credential.getToken(scope)));
+      assert.ok(outcomes.every((o) => o.status === "rejected" && (o.reason as { code?: string }).code === "ERR_MI_ENDPOINT_ERROR"));
+      // 1 + 5 retries per resource, not per caller.
+      for (const r of RESOURCES) assert.equal(fake.perResource.get(r), 6, r);
+      fake.state.mode = "ok";
+      const tokens = await Promise.all(calls.map((scope) => credential.getToken(scope)));
+      for (const r of RESOURCES) assert.equal(fake.perResource.get(r), 7, r);
+      assert.equal(new Set(tokens.map((t) => t.token)).size, RESOURCES.length);
+    } finally {
+      await fake.server.close();
+    }
+  });
+
+  it("scopes that name one resource ('x/.default' and 'x', string or one-element array) share one request", async () => {
+    const fake = await countingEndpoint();
+    try {
+      const credential = credentialFor(fake.server.url);
+      const forms = (r: string) => [`${r}/.default`, r, [`${r}/.default`], [r]];
+      const calls = RESOURCES.flatMap((r) => Array.from({ length: 25 }, () => forms(r)).flat());
+      const tokens = await Promise.all(calls.map((scope) => credential.getToken(scope)));
+      assert.equal(fake.server.requests.length, RESOURCES.length);
+      assert.equal(new Set(tokens.map((t) => t.token)).size, RESOURCES.length);
+    } finally {
+      await fake.server.close();
+    }
+  });
+
+  it("callers that abort leave the shared request and the other callers alone", async () => {
+    const fake = await countingEndpoint(300);
+    try {
+      const credential = credentialFor(fake.server.url);
+      const scope = `${RESOURCES[2]}/.default`;
+      const controllers = Array.from({ length: 100 }, () => new AbortController());
+      const pending = controllers.map((c, i) => credential.getToken(scope, i % 2 ? { abortSignal: c.signal } : {}));
+      await sleep(50);
+      controllers.forEach((c, i) => i % 2 && c.abort());
+      const outcomes = await Promise.allSettled(pending);
+      outcomes.forEach((o, i) => {
+        if (i % 2) assert.equal(o.status === "rejected" && (o.reason as Error).name, "AbortError", `caller ${i}`);
+        else assert.equal(o.status, "fulfilled", `caller ${i}`);
+      });
+      assert.equal(fake.server.requests.length, 1);
+      // The token the aborted callers did not wait for is cached for the next one.
+      await credential.getToken(scope);
+      assert.equal(fake.server.requests.length, 1);
+    } finally {
+      await fake.server.close();
+    }
+  });
+
   it("a failed background refresh keeps serving the still-valid token, waits before retrying, then picks up the new one", async () => {
     const fake = await countingEndpoint(0);
     try {
@@ -154,6 +211,38 @@ describe("reliability: concurrency and refresh under failure", function () {
       assert.notEqual(got, first.token, "the refresh was retried and succeeded");
       assert.ok(Date.now() - failedAt >= REFRESH_RETRY_MS - 500, "the retry waited for REFRESH_RETRY_MS");
       assert.equal(fake.server.requests.length, 8, "exactly one more request for the successful retry");
+    } finally {
+      await fake.server.close();
+    }
+  });
+
+  it("through DefaultAzureCredential too: a failed background refresh keeps serving the valid token, one request per retry window", async () => {
+    const fake = await countingEndpoint(0);
+    try {
+      fake.state.fields = () => ({ expires_in: "3600", refresh_in: "0.3" });
+      env.set({ AZURE_POD_IDENTITY_AUTHORITY_HOST: fake.server.url, AZMI_HOME: home });
+      const dac = new DefaultAzureCredential({ only: "managed-identity" });
+      const scope = `${RESOURCES[3]}/.default`;
+      const first = await dac.getToken(scope);
+      assert.equal(fake.server.requests.length, 1);
+      fake.state.mode = "refuse"; // IMDS 400: not retried, so each refresh attempt is exactly one request
+      await sleep(400);
+      for (let i = 0; i < 10; i++) {
+        const t = await Promise.all(Array.from({ length: 50 }, () => dac.getToken(scope)));
+        assert.ok(t.every((x) => x.token === first.token), "the still-valid token is served");
+        await sleep(30);
+      }
+      assert.equal(fake.server.requests.length, 2, "one failed refresh, then the retry gate holds (chain and credential caches together)");
+      fake.state.mode = "ok";
+      fake.state.fields = () => ({ expires_in: "3600" });
+      let got = first.token;
+      const until = Date.now() + REFRESH_RETRY_MS + 10_000;
+      while (got === first.token && Date.now() < until) {
+        got = (await dac.getToken(scope)).token;
+        await sleep(50);
+      }
+      assert.notEqual(got, first.token);
+      assert.equal(fake.server.requests.length, 3);
     } finally {
       await fake.server.close();
     }
