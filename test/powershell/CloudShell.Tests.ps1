@@ -167,6 +167,14 @@ Describe 'Cloud Shell: Invoke-AzManagedRestMethod' {
         $answer.body | Should -BeExactly 'x=1'
     }
 
+    It 'never prints the bearer token with -Verbose -Debug (Invoke-RestMethod''s debug lines show headers)' {
+        $token = Get-AzManagedToken https://vault.azure.net
+        $records = Invoke-AzManagedRestMethod -Uri "$($fake.Url)/api/whoami" -Resource https://vault.azure.net -Verbose -Debug *>&1
+        $streams = @($records | Where-Object { $_ -is [System.Management.Automation.InformationalRecord] })
+        $streams.Count | Should -BeGreaterThan 0
+        ($streams | ForEach-Object Message) -join "`n" | Should -Not -Match ([regex]::Escape($token.access_token))
+    }
+
     It 'uses the target''s origin as the resource when none is given, and keeps other headers' {
         $answer = Invoke-AzManagedRestMethod -Uri "$($fake.Url)/api/whoami" -Headers @{ Authorization = 'Basic old'; 'x-test' = '1' }
         $token = Get-AzManagedToken -Resource $fake.Url

@@ -10,7 +10,8 @@ function Invoke-AzManagedRestMethod {
     https://vault.azure.net, *.blob.core.windows.net uses https://storage.azure.com, management.azure.com,
     graph.microsoft.com, *.database.windows.net, *.servicebus.windows.net, *.azconfig.io, *.documents.azure.com,
     api.loganalytics.io); any other host uses its origin (scheme://host:port).
-    The other parameters are passed to Invoke-RestMethod unchanged, and its output is returned as is.
+    The other parameters are passed to Invoke-RestMethod unchanged, and its output is returned as is. -Debug shows the
+    chain's log lines but is not passed on, because Invoke-RestMethod's debug output would print the Authorization header.
 
     .PARAMETER Uri
     The request URI, passed to Invoke-RestMethod.
@@ -168,5 +169,7 @@ function Invoke-AzManagedRestMethod {
     $sendHeaders = @{}
     if ($Headers) { foreach ($key in $Headers.Keys) { if ($key -ne 'Authorization') { $sendHeaders[$key] = $Headers[$key] } } }
     $sendHeaders['Authorization'] = "$($response.result.token_type) $($response.result.access_token)"
-    Invoke-RestMethod -Uri $Uri -Headers $sendHeaders @rest
+    # Never -Debug: Invoke-RestMethod's debug lines print request headers, and
+    # so the bearer token. Our own -Debug output (the chain's log) is above.
+    Invoke-RestMethod -Uri $Uri -Headers $sendHeaders @rest -Debug:$false
 }
