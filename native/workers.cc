@@ -15,6 +15,18 @@ bool RejectIfPending(Napi::Env env, Napi::Promise::Deferred& deferred) {
   return true;
 }
 
+// Reason phrases and header values may carry obs-text bytes: hand them over
+// as latin1, the way Node's own HTTP parser (and the node:net fallback) do.
+Napi::Value Latin1(Napi::Env env, const std::string& bytes) {
+  napi_value v;
+  napi_status st = napi_create_string_latin1(env, bytes.data(), bytes.size(), &v);
+  if (st != napi_ok) {
+    Napi::Error::New(env, "azmi: could not create a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Value(env, v);
+}
+
 }  // namespace
 
 ProbeWorker::ProbeWorker(Napi::Env env, std::string ip, int port, int timeout_ms)
@@ -54,20 +66,12 @@ void RequestWorker::OnOK() {
   out.Set("elapsedMs", Napi::Number::New(env, outcome_.elapsed_ms));
   if (outcome_.ok) {
     out.Set("status", Napi::Number::New(env, outcome_.status));
-    out.Set("statusText", Napi::String::New(env, outcome_.status_text));
+    out.Set("statusText", Latin1(env, outcome_.status_text));
     Napi::Array headers = Napi::Array::New(env, outcome_.headers.size() * 2);
     uint32_t i = 0;
     for (const auto& h : outcome_.headers) {
       headers.Set(i++, Napi::String::New(env, h.first));
-      // Header values may carry obs-text bytes: hand them over as latin1,
-      // the way Node's own HTTP parser does.
-      napi_value v;
-      napi_status st = napi_create_string_latin1(env, h.second.data(), h.second.size(), &v);
-      if (st != napi_ok) {
-        Napi::Error::New(env, "azmi: could not create a header string").ThrowAsJavaScriptException();
-        break;
-      }
-      headers.Set(i++, Napi::Value(env, v));
+      headers.Set(i++, Latin1(env, h.second));
     }
     out.Set("headers", headers);
     out.Set("body", Napi::Buffer<char>::Copy(env, outcome_.body.data(), outcome_.body.size()));
