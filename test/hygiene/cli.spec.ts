@@ -184,6 +184,7 @@ describe("hygiene: no secret in any CLI output", function () {
       name: "username/password refused",
       env: () => entraEnv({ AZURE_CLIENT_ID: "secret-app", AZURE_USERNAME: "someone@example.com", AZURE_PASSWORD: USER_PASSWORD }),
       tokenOk: false,
+      reached: () => entra.tokenRequests().length,
     },
   ];
 

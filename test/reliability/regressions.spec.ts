@@ -1,0 +1,55 @@
+/**
+ * Regression tests for reliability bugs found while building the fault
+ * matrix, one `it` per bug, named after the file and what is wrong (undici's
+ * `test/issue-N` habit). They fail until the owner fixes the code; the fix
+ * is suggested in each title.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { MI_TEST_TIMING, ManagedIdentityCredential, type ManagedIdentityCredentialOptions } from "../../src/credentials/managedIdentityCredential";
+import { startFakeAppService } from "../fakes/appService";
+import type { Fake } from "../fakes/common";
+import { MATRIX_TIMING } from "./runFaultCase";
+
+describe("reliability: regressions", function () {
+  let home: string;
+  let app: Fake & { secret: string };
+
+  before(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-regress-home-"));
+    app = await startFakeAppService();
+  });
+  after(async () => {
+    await app.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  // A Windows-edited env file (CRLF) leaves "\r" at the end of IDENTITY_HEADER; a copy-paste can add non-ASCII.
+  for (const [what, header] of [
+    ["a trailing CR (env file with CRLF line ends)", `${"s".repeat(24)}\r`],
+    ["a non-ASCII character", `caf\u00e9-${"s".repeat(20)}`],
+  ] as const) {
+    it(`BUG (src/managed-identity/exchange.ts transportFailure / detect.ts): IDENTITY_HEADER with ${what} is reported as "could not be reached (unknown error)" with code ERR_CREDENTIAL_UNAVAILABLE; it must be ERR_INVALID_ENVIRONMENT naming IDENTITY_HEADER (validate the value in detectSource like the endpoint URLs)`, async () => {
+      const credential = new ManagedIdentityCredential({
+        env: { IDENTITY_ENDPOINT: app.env.IDENTITY_ENDPOINT, IDENTITY_HEADER: header, AZMI_HOME: home, AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9" },
+        timeBudgetMs: 1000,
+        [MI_TEST_TIMING]: MATRIX_TIMING,
+      } as ManagedIdentityCredentialOptions);
+      const before = app.requests.length;
+      let error: (Error & { code?: string }) | undefined;
+      try {
+        await credential.getToken("https://vault.azure.net/.default");
+      } catch (e) {
+        error = e as Error & { code?: string };
+      }
+      assert.ok(error, "getToken must fail");
+      assert.equal(app.requests.length, before, "nothing is sent");
+      assert.ok(!error.message.includes(header.trim()), "the header value is not quoted");
+      assert.equal(error.name, "CredentialUnavailableError");
+      assert.equal(error.code, "ERR_INVALID_ENVIRONMENT", error.message);
+      assert.match(error.message, /IDENTITY_HEADER/);
+    });
+  }
+});
