@@ -89,6 +89,19 @@ Describe 'The bridge process' {
         (Get-AzManagedToken https://vault.azure.net).resource | Should -BeExactly 'https://vault.azure.net'
     }
 
+    It 'reports a bridge that dies mid-call, with its exit code and message, and starts a new one next time' {
+        $env:AZMI_BRIDGE = Join-Path $support 'crashingBridge.js'
+        $record = $null
+        try { Get-AzManagedToken https://vault.azure.net -ErrorAction Stop } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenBridgeFailed,Get-AzManagedToken'
+        $record.CategoryInfo.Category | Should -Be 'ProtocolError'
+        $record.Exception.Message | Should -Match 'exit code 3'
+        $record.Exception.Message | Should -Match 'boom, the bridge broke'
+        $record.Exception.Message | Should -Not -Match '    at '
+        $env:AZMI_BRIDGE = $null
+        (Get-AzManagedToken https://vault.azure.net).resource | Should -BeExactly 'https://vault.azure.net'
+    }
+
     It 'times out a bridge that never answers, within -TimeoutSec plus slack' {
         $env:AZMI_BRIDGE = Join-Path $support 'silentBridge.js'
         $clock = [System.Diagnostics.Stopwatch]::StartNew()

@@ -15,7 +15,7 @@ function Start-AzmiBridge {
     # (code/name/message/condition) when it cannot start.
     param([Parameter(Mandatory)] $Launch)
 
-    if (-not (Test-Path -LiteralPath $Launch.Path -PathType Leaf)) {
+    if (-not [System.IO.File]::Exists($Launch.Path)) {
         $hint = if ($env:AZMI_BRIDGE) { 'Point $env:AZMI_BRIDGE at dist/src/bridge/main.js of an azmi build, or remove it to use the default.' }
                 else { 'Build azmi first (npm install, then npm run build in the package folder), or set $env:AZMI_BRIDGE to dist/src/bridge/main.js.' }
         return @{ condition = 'BridgeNotFound'; code = 'ERR_BRIDGE'; name = 'BridgeNotFound'
@@ -26,10 +26,14 @@ function Start-AzmiBridge {
     if ($Launch.UsesNode) {
         $node = $env:AZMI_NODE
         if (-not $node) {
-            $found = Get-Command -Name node -CommandType Application -ErrorAction Ignore | Select-Object -First 1
-            if ($found) { $node = $found.Source }
+            # A plain PATH walk: command discovery (Get-Command) costs the
+            # first call of a session tens of milliseconds.
+            $names = if ($IsWindows) { 'node.exe' } else { 'node' }
+            foreach ($dir in ($env:PATH -split [System.IO.Path]::PathSeparator)) {
+                if ($dir -and [System.IO.File]::Exists(($candidate = [System.IO.Path]::Combine($dir, $names)))) { $node = $candidate; break }
+            }
         }
-        if (-not $node -or -not (Test-Path -LiteralPath $node -PathType Leaf)) {
+        if (-not $node -or -not [System.IO.File]::Exists($node)) {
             return @{ condition = 'NodeNotFound'; code = 'ERR_BRIDGE'; name = 'NodeNotFound'
                       message = 'Node.js was not found: the Azmi module runs its token logic in Node.js 20 or later, and no ''node'' is on PATH' + $(if ($env:AZMI_NODE) { " (`$env:AZMI_NODE is '$env:AZMI_NODE')" } else { '' }) + '.'
                       recommendedAction = 'Install Node.js 20 or later (https://nodejs.org or your package manager, e.g. apt-get install nodejs) and make sure ''node'' is on PATH, or set $env:AZMI_NODE to the node executable.' }
@@ -96,12 +100,14 @@ function Stop-AzmiBridge {
 
 function Get-AzmiBridgeStderrTail {
     # The last lines the bridge wrote to stderr, to explain a crash.
-    param($Bridge, [int] $Lines = 12)
+    param($Bridge, [int] $Lines = 5)
     $task = $Bridge.ErrorTask
     if ($null -eq $task -or -not $task.Wait(500)) { return '' }
     $text = $task.Result
     if (-not $text) { return '' }
-    $tail = ($text.TrimEnd() -split "\r?\n" | Select-Object -Last $Lines) -join ' | '
+    # Stack frames say little to a user; the message lines say what broke.
+    $kept = @($text.TrimEnd() -split "\r?\n" | Where-Object { $_.Trim() -and $_ -notmatch '^\s+at ' -and $_ -notmatch '^Node\.js v' })
+    $tail = ($kept | Select-Object -Last $Lines) -join ' | '
     if ($tail.Length -gt 1500) { $tail = $tail.Substring($tail.Length - 1500) }
     ConvertTo-AzmiRedactedText $tail
 }
