@@ -20,7 +20,7 @@ async function client(ns: Netns, cmd: Record<string, unknown>, transport?: strin
   delete env.AZMI_TRANSPORT;
   if (transport) env.AZMI_TRANSPORT = transport;
   const r = await ns.runNode([CLIENT, JSON.stringify(cmd)], { env, timeoutMs: 20000 });
-  assert.equal(r.code, 0, `client failed: ${r.stderr}`);
+  assert.equal(r.code, 0, `client failed (${String(r.code ?? r.signal)}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Out;
 }
 
@@ -88,19 +88,21 @@ describe("netns: 169.254.169.254 inside a private network namespace", function (
     for (const kind of ["native", "node"]) {
       it(`[${kind}] probe, request and send fail at the deadline with ETIMEDOUT`, async function () {
         if (!kinds.includes(kind)) this.skip();
-        const p = await client(ns, { op: "probe", transport: kind, ip: IMDS, port: 80, timeoutMs: 300 });
+        // Bounds per the test rules: not early, and before 3 × the deadline.
+        const p = await client(ns, { op: "probe", transport: kind, ip: IMDS, port: 80, timeoutMs: 500 });
         assert.equal(p.outcome, "timeout", JSON.stringify(p));
-        assert.ok((p.elapsedMs as number) >= 295 && (p.elapsedMs as number) < 900, `took ${String(p.elapsedMs)} ms`);
+        assert.ok((p.elapsedMs as number) >= 495 && (p.elapsedMs as number) < 1500, JSON.stringify(p));
 
-        const r = await client(ns, { op: "request", transport: kind, ip: IMDS, port: 80, timeoutMs: 300 });
+        const r = await client(ns, { op: "request", transport: kind, ip: IMDS, port: 80, timeoutMs: 500 });
         assert.deepEqual(
           [r.ok, r.code, r.phase, r.message, r.address, r.port, r.timeoutMs],
-          [false, "ETIMEDOUT", "connect", `connect ETIMEDOUT ${IMDS}:80 after 300 ms`, IMDS, 80, 300],
+          [false, "ETIMEDOUT", "connect", `connect ETIMEDOUT ${IMDS}:80 after 500 ms`, IMDS, 80, 500],
+          JSON.stringify(r),
         );
-        assert.ok((r.elapsedMs as number) >= 295 && (r.elapsedMs as number) < 900);
+        assert.ok((r.elapsedMs as number) >= 495 && (r.elapsedMs as number) < 1500, JSON.stringify(r));
 
-        const s = await client(ns, { op: "send", url: `http://${IMDS}/metadata/identity/oauth2/token`, timeoutMs: 300 }, kind);
-        assert.deepEqual([s.code, s.phase, s.message], ["ETIMEDOUT", "connect", `connect ETIMEDOUT ${IMDS}:80 after 300 ms`]);
+        const s = await client(ns, { op: "send", url: `http://${IMDS}/metadata/identity/oauth2/token`, timeoutMs: 500 }, kind);
+        assert.deepEqual([s.code, s.phase, s.message], ["ETIMEDOUT", "connect", `connect ETIMEDOUT ${IMDS}:80 after 500 ms`], JSON.stringify(s));
       });
     }
   });
