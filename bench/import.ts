@@ -29,9 +29,12 @@ const CONTENDERS: Array<{ name: string; code: string }> = [
 
 function sample(code: string): number {
   const script = `const t=process.hrtime.bigint();${code};process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
-  const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", env: { ...process.env, AZURE_LOG_LEVEL: "" } });
-  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
-  return Number(r.stdout);
+  // A few attempts: a concurrent `tsc` rewriting dist/ can hand a child a half-written file.
+  for (let attempt = 1; ; attempt++) {
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", env: { ...process.env, AZURE_LOG_LEVEL: "" } });
+    if (r.status === 0) return Number(r.stdout);
+    if (attempt === 3) throw new Error(`child failed: ${r.stderr}`);
+  }
 }
 
 function stats(xs: number[]): { median: number; p90: number } {
