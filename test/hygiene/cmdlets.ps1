@@ -108,7 +108,7 @@ foreach ($s in $scenarios) {
     "<<<SECTION $label"
     foreach ($item in (Invoke-Captured $label { Invoke-AzManagedRestMethod -Uri $ApiUrl -Resource 'https://vault.azure.net' -TokenTimeoutSec 20 -Verbose })) { Format-Everything $label $item }
     End-Section
-    # -Debug separately: Invoke-RestMethod's own debug lines are a known leak (see powershell.spec.ts).
+    # -Debug separately: Invoke-RestMethod's own debug lines once leaked the token (regression test in powershell.spec.ts).
     $label = "$($s.name) / Invoke-AzManagedRestMethod -Debug"
     "<<<SECTION $label"
     foreach ($item in (Invoke-Captured $label { Invoke-AzManagedRestMethod -Uri $ApiUrl -Resource 'https://vault.azure.net' -TokenTimeoutSec 20 -Verbose -Debug })) { Format-Everything $label $item }
@@ -121,13 +121,18 @@ foreach ($name in $identityVariables) { [System.Environment]::SetEnvironmentVari
 $label = 'Start-AzManagedIdentityEndpoint'
 $endpoint = $null
 "<<<SECTION $label"
-foreach ($item in (Invoke-Captured $label { Start-AzManagedIdentityEndpoint -SetEnvironment -Verbose -Debug })) {
+foreach ($item in (Invoke-Captured $label { Start-AzManagedIdentityEndpoint -SetEnvironment -StateFile -Verbose -Debug })) {
     if ($item.PSObject.TypeNames -contains 'Azmi.ManagedIdentityEndpoint') {
         $endpoint = $item
         Write-Product 'local endpoint' 'Start-AzManagedIdentityEndpoint' $item
     } else { Format-Everything $label $item }
 }
 End-Section
+# Owner-only files written by the bridge: the state file (-StateFile) and the issuer key.
+foreach ($f in @(@('STATEFILE', 'serve.json'), @('KEYDIR', 'issuer'), @('KEYFILE', 'issuer/signing-key.pem'))) {
+    $p = Join-Path $env:AZMI_HOME $f[1]
+    if (Test-Path -LiteralPath $p) { "$($f[0]) $((Get-Item -LiteralPath $p -Force).UnixFileMode)" } else { "$($f[0]) missing" }
+}
 $label = 'local endpoint / Get-AzManagedToken'
 "<<<SECTION $label"
 foreach ($item in (Invoke-Captured $label { Get-AzManagedToken -Resource 'https://vault.azure.net' -Verbose -Debug })) {

@@ -211,10 +211,15 @@ describe("hygiene: no secret in any PowerShell stream", function () {
     const endpoint = local.find((p) => p.cmdlet === "Start-AzManagedIdentityEndpoint")?.value as { Environment?: Record<string, string> } | undefined;
     assert.ok(endpoint?.Environment?.IDENTITY_HEADER, "the endpoint object lists its App Service variables");
     assert.ok(local.find((p) => p.cmdlet === "Get-AzManagedToken"), "a token from the local endpoint");
+    // Files the bridge wrote for the endpoint are owner-only.
+    const modeOf = (what: string) => (new RegExp(`^${what} (.*)$`, "m").exec(run.stdout)?.[1] ?? "").split(/,\s*/).sort().join(",");
+    assert.equal(modeOf("STATEFILE"), "UserRead,UserWrite", "serve.json is 0600");
+    assert.equal(modeOf("KEYDIR"), "UserExecute,UserRead,UserWrite", "issuer/ is 0700");
+    assert.equal(modeOf("KEYFILE"), "UserRead,UserWrite", "signing-key.pem is 0600");
     // The protected API got bearer tokens (Invoke-AzManagedRestMethod) for the answering scenarios and the local endpoint.
     assert.ok(api.authorizations.filter((a) => a.startsWith("Bearer ")).length >= 4, JSON.stringify(api.authorizations.map((a) => a.slice(0, 12))));
 
-    // Everything except the -Debug calls of Invoke-AzManagedRestMethod (the known leak, next test).
+    // Everything except the -Debug calls of Invoke-AzManagedRestMethod (their own regression test, next).
     const outside = run.stdout.replace(/^<<<SECTION .* \/ Invoke-AzManagedRestMethod -Debug$[\s\S]*?^>>>SECTION$/gm, "");
     const leaks = [...secrets.leaks("pwsh stdout (all streams)", outside), ...secrets.leaks("pwsh stderr", run.stderr)];
     assert.equal(leaks.length, 0, formatLeaks(leaks));
@@ -225,7 +230,7 @@ describe("hygiene: no secret in any PowerShell stream", function () {
     assert.ok(sections.length >= 30, `${sections.length} cmdlet sections`);
   });
 
-  it("BUG (module/Azmi/Public/Invoke-AzManagedRestMethod.ps1): with -Debug, Invoke-RestMethod's 'WebRequest Detail' debug lines print the Authorization: Bearer token; fix: call Invoke-RestMethod with -Debug:$false", function () {
+  it("regression (found by this suite, fixed in 6dab4d1): Invoke-AzManagedRestMethod -Debug never lets Invoke-RestMethod's 'WebRequest Detail' debug lines print the Authorization: Bearer token", function () {
     const debugCalls = sections.filter((s) => s.label.endsWith("/ Invoke-AzManagedRestMethod -Debug"));
     assert.ok(debugCalls.length >= 4, `${debugCalls.length} -Debug calls`);
     const leaks = debugCalls.flatMap((s) => secrets.leaks(s.label, s.text));
