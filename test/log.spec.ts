@@ -38,3 +38,18 @@ describe("log", () => {
     }
   });
 });
+
+describe("log when off", () => {
+  it("formats nothing when the level is off (the message callback is never stringified)", () => {
+    const level = getLogLevel();
+    setLogLevel(undefined);
+    let touched = false;
+    const message = { toString: () => ((touched = true), "x") } as unknown as string;
+    try {
+      credentialLogger("X").info("m", message);
+      assert.equal(touched, false);
+    } finally {
+      setLogLevel(level);
+    }
+  });
+});
