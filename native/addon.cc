@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "deadline.h"
 #include "http1.h"
 #include "workers.h"
 
@@ -34,6 +35,9 @@ bool IsIntegerIn(const Napi::Value& v, double lo, double hi) {
 // probe(ip: string, port: number, timeoutMs: number): Promise<{outcome, elapsedMs, errno?}>
 Napi::Value ProbeExport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  // The deadline starts now, on the caller's thread, not when a pool thread
+  // picks the job up.
+  const int64_t start_ns = MonotonicNs();
   if (info.Length() < 3 || !info[0].IsString()) return ThrowType(env, "probe: ip must be a string");
   if (!info[1].IsNumber()) return ThrowType(env, "probe: port must be a number");
   if (!info[2].IsNumber()) return ThrowType(env, "probe: timeoutMs must be a number");
@@ -42,7 +46,7 @@ Napi::Value ProbeExport(const Napi::CallbackInfo& info) {
   std::string ip = info[0].As<Napi::String>().Utf8Value();
   if (env.IsExceptionPending()) return env.Undefined();
   auto* worker = new ProbeWorker(env, std::move(ip), info[1].As<Napi::Number>().Int32Value(),
-                                 info[2].As<Napi::Number>().Int32Value());
+                                 info[2].As<Napi::Number>().Int32Value(), start_ns);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -73,6 +77,7 @@ Napi::Value RequestExport(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "request: options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   HttpRequest r;
+  r.start_ns = MonotonicNs();  // the deadline starts now, not when a pool thread is free
   int got = GetString(env, o, "ip", &r.ip);
   if (got <= 0) return got < 0 ? env.Undefined() : ThrowType(env, "request: ip must be a string");
   got = GetString(env, o, "method", &r.method);

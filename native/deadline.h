@@ -16,8 +16,12 @@ inline int64_t MonotonicNs() {
 
 class Deadline {
  public:
-  explicit Deadline(int64_t timeout_ms)
-      : start_ns_(MonotonicNs()), end_ns_(start_ns_ + timeout_ms * 1000000LL), timeout_ms_(timeout_ms) {}
+  // start_ns: when the caller asked (0 = now). A job that waited in the
+  // thread-pool queue has already spent part of its time.
+  explicit Deadline(int64_t timeout_ms, int64_t start_ns = 0)
+      : start_ns_(start_ns > 0 ? start_ns : MonotonicNs()),
+        end_ns_(start_ns_ + timeout_ms * 1000000LL),
+        timeout_ms_(timeout_ms) {}
 
   // Milliseconds left, rounded up so poll() never wakes a hair early and
   // spins; 0 once the deadline has passed.

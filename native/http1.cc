@@ -451,7 +451,7 @@ int WaitFor(int fd, short events, const Deadline& deadline) {
 }  // namespace
 
 HttpOutcome Exchange(const HttpRequest& r) {
-  Deadline deadline(r.timeout_ms);
+  Deadline deadline(r.timeout_ms, r.start_ns);
   std::string wire;
   const char* detail = "";
   if (!BuildRequest(r, &wire, &detail)) return Failure(deadline, code::kInvalidArgument, phase::kConnect, detail);

@@ -96,6 +96,9 @@ struct HttpRequest {
   HeaderList headers;
   std::string body;
   int timeout_ms = 1000;
+  // When the caller asked (MonotonicNs(); 0 = when Exchange starts): time
+  // spent queued for a pool thread counts against timeout_ms.
+  int64_t start_ns = 0;
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
 };

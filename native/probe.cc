@@ -44,6 +44,11 @@ int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int
     *err = EINVAL;
     return -1;
   }
+  // Queued past the deadline (every pool thread was busy): don't even start.
+  if (deadline.Expired()) {
+    *err = ETIMEDOUT;
+    return -1;
+  }
   int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *err = errno;
@@ -91,8 +96,8 @@ int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int
   }
 }
 
-ProbeResult Probe(const std::string& ip, int port, int timeout_ms) {
-  Deadline deadline(timeout_ms);
+ProbeResult Probe(const std::string& ip, int port, int timeout_ms, int64_t start_ns) {
+  Deadline deadline(timeout_ms, start_ns);
   ProbeResult result;
   int err = 0;
   int fd = ConnectWithin(ip, port, deadline, &err);

@@ -22,8 +22,9 @@ struct ProbeResult {
 // (ETIMEDOUT when the deadline passed, EINVAL for a non-numeric ip).
 int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int* err);
 
-// One connect attempt, closed straight away on success.
-ProbeResult Probe(const std::string& ip, int port, int timeout_ms);
+// One connect attempt, closed straight away on success. start_ns is when the
+// caller asked (MonotonicNs(); 0 = now), so queueing counts against the time.
+ProbeResult Probe(const std::string& ip, int port, int timeout_ms, int64_t start_ns = 0);
 
 }  // namespace azmi
 

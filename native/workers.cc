@@ -29,14 +29,15 @@ Napi::Value Latin1(Napi::Env env, const std::string& bytes) {
 
 }  // namespace
 
-ProbeWorker::ProbeWorker(Napi::Env env, std::string ip, int port, int timeout_ms)
+ProbeWorker::ProbeWorker(Napi::Env env, std::string ip, int port, int timeout_ms, int64_t start_ns)
     : Napi::AsyncWorker(env, "azmi:probe"),
       deferred_(Napi::Promise::Deferred::New(env)),
       ip_(std::move(ip)),
       port_(port),
-      timeout_ms_(timeout_ms) {}
+      timeout_ms_(timeout_ms),
+      start_ns_(start_ns) {}
 
-void ProbeWorker::Execute() { result_ = Probe(ip_, port_, timeout_ms_); }
+void ProbeWorker::Execute() { result_ = Probe(ip_, port_, timeout_ms_, start_ns_); }
 
 void ProbeWorker::OnOK() {
   Napi::Env env = Env();

@@ -15,7 +15,7 @@ namespace azmi {
 
 class ProbeWorker : public Napi::AsyncWorker {
  public:
-  ProbeWorker(Napi::Env env, std::string ip, int port, int timeout_ms);
+  ProbeWorker(Napi::Env env, std::string ip, int port, int timeout_ms, int64_t start_ns);
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
@@ -28,6 +28,7 @@ class ProbeWorker : public Napi::AsyncWorker {
   std::string ip_;
   int port_;
   int timeout_ms_;
+  int64_t start_ns_;
   ProbeResult result_;
 };
 

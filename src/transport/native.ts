@@ -87,6 +87,28 @@ export function nativeLoadError(): string | undefined {
   return loadError;
 }
 
+/**
+ * How long after its deadline a native job may take before the JS side
+ * answers for it. A job that started on time always answers by its deadline;
+ * one still waiting for a libuv pool thread (all busy, e.g. with other slow
+ * jobs or dns.lookup) would otherwise be late by however long the queue is.
+ */
+const GUARD_MS = 50;
+
+/**
+ * Settles with `late()` if `job` has not settled `GUARD_MS` after the
+ * deadline. The extra setImmediate lets a result that is already posted by
+ * the pool (handled in libuv's poll phase, after timers) win the race.
+ */
+function guarded<T>(job: Promise<T>, timeoutMs: number, late: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<T>((resolve) => {
+    timer = setTimeout(() => setImmediate(() => resolve(late())), timeoutMs + GUARD_MS);
+    timer.unref();
+  });
+  return Promise.race([job, guard]).finally(() => clearTimeout(timer));
+}
+
 function makeNativeTransport(b: NativeBinding): Transport {
   return {
     kind: "native",
@@ -94,12 +116,16 @@ function makeNativeTransport(b: NativeBinding): Transport {
       checkIp(ip, "ip");
       checkPort(port, "port");
       const t = checkTimeout(timeoutMs, "timeoutMs");
-      const r = await b.probe(ip, port, t);
+      const started = performance.now();
+      const r = await guarded(b.probe(ip, port, t), t, () => ({ outcome: "timeout" as const, elapsedMs: performance.now() - started }));
       return r.errno === undefined ? { outcome: r.outcome, elapsedMs: r.elapsedMs } : { outcome: r.outcome, elapsedMs: r.elapsedMs, errno: r.errno };
     },
     async request(request: RawRequest): Promise<RawResponse> {
       const n = normalizeRequest(request);
-      const r = await b.request(n);
+      const started = performance.now();
+      const r = await guarded<NativeOutcome>(b.request(n), n.timeoutMs, () => ({
+        ok: false, code: ErrorCode.Timeout, phase: "connect", detail: "timed out", elapsedMs: performance.now() - started,
+      }));
       if (r.ok) {
         return { status: r.status, statusText: r.statusText, headers: joinHeaders(r.headers), body: r.body, elapsedMs: r.elapsedMs };
       }
