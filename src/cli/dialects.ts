@@ -14,11 +14,25 @@
  * ```
  */
 
-/** Dialect names on the command line, in the order they are listed. */
+/**
+ * Dialect names on the command line, in the order they are listed.
+ *
+ * @example
+ * ```ts
+ * DIALECT_NAMES.includes("cloud-shell"); // true
+ * ```
+ */
 export const DIALECT_NAMES = ["app-service", "imds", "machine-learning", "cloud-shell", "arc"] as const;
 export type DialectName = (typeof DIALECT_NAMES)[number];
 
-/** Keys of `RunningServer.dialects` (src/serve/server.ts) per CLI name. */
+/**
+ * Keys of `RunningServer.dialects` (src/serve/server.ts) per CLI name.
+ *
+ * @example
+ * ```ts
+ * server.dialects[DIALECT_KEYS["app-service"]]; // server.dialects.appService
+ * ```
+ */
 export const DIALECT_KEYS: Record<DialectName, string> = {
   "app-service": "appService",
   imds: "imds",
@@ -27,7 +41,14 @@ export const DIALECT_KEYS: Record<DialectName, string> = {
   arc: "azureArc",
 };
 
-/** One line per dialect: what it is and who should pick it. */
+/**
+ * One line per dialect: what it is and who should pick it.
+ *
+ * @example
+ * ```ts
+ * console.log(`# imds — ${DIALECT_NOTES.imds}`);
+ * ```
+ */
 export const DIALECT_NOTES: Record<DialectName, string> = {
   "app-service":
     "App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER): pick this one. Every Azure SDK (JS, .NET, Python, Java, Go), azmi and the Az PowerShell modules speak it, and it needs a secret header.",
@@ -40,10 +61,24 @@ export const DIALECT_NOTES: Record<DialectName, string> = {
   arc: "Azure Arc (IDENTITY_ENDPOINT + IMDS_ENDPOINT): the key-file challenge; the client must be able to read the key file the server names.",
 };
 
-/** The dialect printed when none is asked for. */
+/**
+ * The dialect printed when none is asked for: the one every SDK speaks, with a secret header.
+ *
+ * @example
+ * ```ts
+ * const dialect = flags.dialect ?? DEFAULT_DIALECT; // "app-service"
+ * ```
+ */
 export const DEFAULT_DIALECT: DialectName = "app-service";
 
-/** Shells and container formats `azmi env --shell` can print for. */
+/**
+ * Shells and container formats `azmi env --shell` can print for.
+ *
+ * @example
+ * ```ts
+ * SHELLS.includes("compose"); // true
+ * ```
+ */
 export const SHELLS = ["bash", "pwsh", "docker", "compose"] as const;
 export type Shell = (typeof SHELLS)[number];
 

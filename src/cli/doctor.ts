@@ -27,6 +27,14 @@ const FLAGS: FlagSpecs = {
   json: { kind: "boolean" },
 };
 
+/**
+ * `azmi doctor --help`, including the `--json` shape.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(DOCTOR_HELP);
+ * ```
+ */
 export const DOCTOR_HELP = `Usage: azmi doctor [options]
 
 Walk the credential chain once and show what every link did, why, and how long

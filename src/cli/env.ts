@@ -35,6 +35,14 @@ const FLAGS: FlagSpecs = {
   dialect: { kind: "string", choices: DIALECT_NAMES, placeholder: DIALECT_NAMES.join("|") },
 };
 
+/**
+ * `azmi env --help`.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(ENV_HELP);
+ * ```
+ */
 export const ENV_HELP = `Usage: azmi env [--shell bash|pwsh|docker|compose] [--dialect NAME]
 
 Print the environment variables that point a client at the running 'azmi serve',

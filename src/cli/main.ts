@@ -34,6 +34,14 @@ const COMMANDS: Record<string, () => { run: (argv: readonly string[]) => Promise
   },
 };
 
+/**
+ * `azmi --help`: the commands, the exit codes every command shares, logging.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(MAIN_HELP);
+ * ```
+ */
 export const MAIN_HELP = `Usage: azmi <command> [options]
 
 Managed identity, anywhere: tokens from the Azure credential chain, a doctor that

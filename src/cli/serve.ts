@@ -26,6 +26,14 @@ const FLAGS: FlagSpecs = {
   json: { kind: "boolean" },
 };
 
+/**
+ * `azmi serve --help`.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(SERVE_HELP);
+ * ```
+ */
 export const SERVE_HELP = `Usage: azmi serve [options]
 
 Run a local managed-identity endpoint that every Azure SDK accepts (App Service,
@@ -65,7 +73,14 @@ Exit codes: 0 stopped by SIGINT/SIGTERM   1 could not start (e.g. port in use)
             2 usage error
 `;
 
-/** Server option → the flag that sets it, so the server's validation messages name the flag. */
+/**
+ * Server option → the flag that sets it, so the server's validation messages name the flag.
+ *
+ * @example
+ * ```ts
+ * asUsageError("serve", err, SERVE_OPTION_FLAGS); // "tenantId must…" → "--tenant must…"
+ * ```
+ */
 export const SERVE_OPTION_FLAGS: Record<string, string> = {
   host: "--host",
   port: "--port",

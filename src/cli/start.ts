@@ -27,6 +27,14 @@ const FLAGS: FlagSpecs = {
   resource: { kind: "string", placeholder: "URI" },
 };
 
+/**
+ * `npm start -- --help`.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(START_HELP);
+ * ```
+ */
 export const START_HELP = `Usage: npm start [-- --port N] [-- --host ADDRESS] [-- --resource URI]
 
 Start the local managed-identity endpoint (offline issuer), fetch a token through

@@ -18,10 +18,24 @@ import { AzmiError, ErrorCode } from "../errors";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { ExitCode, note, reportError } from "./output";
 
-/** Used when neither `--resource` nor `--scope` is given (as `az account get-access-token` does). */
+/**
+ * Used when neither `--resource` nor `--scope` is given (as `az account get-access-token` does).
+ *
+ * @example
+ * ```ts
+ * getManagedToken({ resource: flags.resource ?? DEFAULT_RESOURCE });
+ * ```
+ */
 export const DEFAULT_RESOURCE = "https://management.azure.com/";
 
-/** `--output` values. */
+/**
+ * `--output` values (documented in {@link TOKEN_HELP}).
+ *
+ * @example
+ * ```ts
+ * TOKEN_OUTPUTS.includes("header"); // true
+ * ```
+ */
 export const TOKEN_OUTPUTS = ["msi", "json", "raw", "header"] as const;
 export type TokenOutput = (typeof TOKEN_OUTPUTS)[number];
 
@@ -44,6 +58,14 @@ const FLAGS: FlagSpecs = {
   verbose: { kind: "boolean" },
 };
 
+/**
+ * `azmi token --help`, including the `--output json` shape.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(TOKEN_HELP);
+ * ```
+ */
 export const TOKEN_HELP = `Usage: azmi token [options]
 
 Print an access token from the credential chain (environment, workload-identity,
