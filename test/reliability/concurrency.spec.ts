@@ -18,6 +18,7 @@ import { EXPIRY_MARGIN_MS, REFRESH_RETRY_MS, TokenCache } from "../../src/cache/
 import { DefaultAzureCredential } from "../../src/credentials/defaultAzureCredential";
 import { MI_TEST_TIMING, ManagedIdentityCredential, type ManagedIdentityCredentialOptions } from "../../src/credentials/managedIdentityCredential";
 import { nativeTransport } from "../../src/transport/native";
+import { startFakeImds } from "../fakes/imds";
 import { startRawServer, type FakeResponse, type RawServer } from "../fakes/rawServer";
 import { useCleanEnv } from "../support/env";
 import { MATRIX_TIMING } from "./runFaultCase";
@@ -111,6 +112,21 @@ describe("reliability: concurrency and refresh under failure", function () {
       assert.equal(new Set(tokens.map((t) => t.token)).size, RESOURCES.length);
     } finally {
       await fake.server.close();
+    }
+  });
+
+  it(`BUG (src/credentials/managedIdentityCredential.ts fetch(): the IMDS probe is not single-flight): ${CALLS} concurrent DefaultAzureCredential calls for ${RESOURCES.length} resources send ${RESOURCES.length} probes instead of 1 (20 concurrent requests against IMDS's documented limit of 5); share one in-flight probe promise`, async () => {
+    const imds = await startFakeImds();
+    try {
+      env.set({ AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, AZMI_HOME: home, PATH: path.join(home, "no-tools") });
+      const dac = new DefaultAzureCredential({ exclude: ["azure-cli", "azure-powershell", "azure-developer-cli"] }); // the full chain probes IMDS
+      const calls = Array.from({ length: CALLS }, (_, i) => `${RESOURCES[i % RESOURCES.length]}/.default`);
+      await Promise.all(calls.map((s) => dac.getToken(s)));
+      const probes = imds.requests.filter((r) => r.header("metadata") === undefined).length;
+      assert.equal(imds.tokenRequests().length, RESOURCES.length, "token requests");
+      assert.equal(probes, 1, "probes");
+    } finally {
+      await imds.close();
     }
   });
 
