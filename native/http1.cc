@@ -216,7 +216,9 @@ bool ResponseParser::StartBody() {
       return false;
     }
     remaining_ = cl;
-    body_.reserve(static_cast<size_t>(cl));
+    // Reserve for typical token bodies only: a header alone must not make
+    // us allocate up to the cap before a byte of body arrived.
+    body_.reserve(static_cast<size_t>(cl < 65536 ? cl : 65536));
     state_ = cl == 0 ? kStateDone : kStateBodyLength;
     return true;
   }
