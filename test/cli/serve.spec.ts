@@ -291,8 +291,9 @@ describe("azmi serve: start-up failures and warnings", function () {
     }
   });
 
-  it("a non-loopback --host gets a warning on stderr (and SIGINT exits 0)", async () => {
-    const child = spawnNode(AZMI_BIN, ["serve", "--host", "0.0.0.0", "--json"], cleanEnv());
+  it("a non-loopback --host gets a warning on stderr; azmi env --shell docker then needs no note; SIGINT exits 0", async () => {
+    const env = cleanEnv();
+    const child = spawnNode(AZMI_BIN, ["serve", "--host", "0.0.0.0", "--json"], env);
     try {
       const first = await firstLines(child, 1);
       const info = JSON.parse(first.lines[0]) as ServeJson;
@@ -300,6 +301,10 @@ describe("azmi serve: start-up failures and warnings", function () {
       // The warning is written before the JSON line, but on another pipe: wait for it.
       await until(() => first.stderr().includes("\n"));
       assert.match(first.stderr(), /^azmi serve: warning: .*(other machines|containers).*\n$/);
+      const docker = await runAzmi(["env", "--shell", "docker"], env);
+      assert.equal(docker.code, 0, docker.stderr);
+      assert.equal(docker.stderr, "");
+      assert.match(docker.stdout, new RegExp(`^-e IDENTITY_ENDPOINT=http://host\\.docker\\.internal:${info.port}/`));
       child.kill("SIGINT");
       assert.deepEqual(await exited(child), { code: 0, signal: null });
     } finally {
