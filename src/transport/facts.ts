@@ -43,6 +43,7 @@ export function errnoCode(code: string | undefined): string {
   }
 }
 
+/** The facts one failure is built from (see `transportError`). */
 export interface FailureFacts extends TransportFacts {
   code: string;
   /** Fixed words for the failure; replaced by cap sizes for the too-large codes. */

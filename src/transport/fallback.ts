@@ -11,7 +11,15 @@ import { ResponseParser } from "./parser";
 import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";
 import { checkIp, checkPort, checkTimeout, normalizeRequest, type NormalizedRequest } from "./validate";
 
-/** Serialises the request exactly as native/http1.cc BuildRequest does. */
+/**
+ * Serialises the request exactly as native/http1.cc BuildRequest does.
+ *
+ * @example
+ * ```ts
+ * buildRequest(normalizeRequest({ ip: "127.0.0.1", port: 80, method: "GET", path: "/", timeoutMs: 100 }))
+ *   .toString(); // "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+ * ```
+ */
 export function buildRequest(r: NormalizedRequest): Buffer {
   let hasHost = false;
   let hasLength = false;

@@ -14,6 +14,16 @@ import type { RawResponse } from "./types";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES } from "./types";
 import { checkCap, checkHeader, checkMethod, checkTimeout, ipFamily } from "./validate";
 
+/**
+ * Options of `send()`.
+ *
+ * @example
+ * ```ts
+ * const options: SendOptions = { url: "http://localhost:50342/oauth2/token", method: "POST",
+ *   headers: { Metadata: "true", "Content-Type": "application/x-www-form-urlencoded" },
+ *   body: "resource=https%3A%2F%2Fmanagement.azure.com", timeoutMs: 5000 };
+ * ```
+ */
 export interface SendOptions {
   url: string | URL;
   method?: string;
@@ -157,4 +167,5 @@ export function transportKind(): "native" | "node" {
   return transportDiagnostics().kind;
 }
 
+/** Which transport answers and why (re-exported from active.ts for `azmi doctor`). */
 export { transportDiagnostics };

@@ -6,6 +6,7 @@
  */
 import { ErrorCode } from "../errors";
 
+/** What a `feed()`/`finish()` call found: need more bytes, a complete response, or an error. */
 export type ParseResult = "more" | "done" | "error";
 
 const enum S {

@@ -11,6 +11,7 @@ import { ErrorCode } from "../errors";
 import { errnoCode, errnoDetail, joinHeaders, transportError } from "./facts";
 import type { RawResponse } from "./types";
 
+/** One HTTPS exchange as `send()` hands it over: host already resolved, options validated. */
 export interface HttpsExchange {
   ip: string;
   /** Name for SNI and hostname verification (omitted for numeric hosts). */

@@ -2,7 +2,7 @@
  * The one interface every plain-HTTP identity request goes through. Two
  * implementations exist: the native addon (`native.ts`) and a `node:net`
  * fallback (`fallback.ts`) used only when the addon cannot be loaded. Both
- * take numeric IPs only; names are resolved by `resolve.ts` first.
+ * take numeric IPs only; `send()` (http.ts) resolves names first (resolve.ts).
  */
 
 /** What a TCP connect attempt found, with how long it took. */
@@ -13,6 +13,16 @@ export interface ProbeResult {
   errno?: string;
 }
 
+/**
+ * One plain-HTTP exchange as a transport takes it (numeric IP, encoded path).
+ *
+ * @example
+ * ```ts
+ * const req: RawRequest = { ip: "169.254.169.254", port: 80, method: "GET",
+ *   path: "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com",
+ *   headers: [["Metadata", "true"]], timeoutMs: 1000 };
+ * ```
+ */
 export interface RawRequest {
   /** Numeric IPv4 or IPv6 address. */
   ip: string;
@@ -31,6 +41,7 @@ export interface RawRequest {
   maxBodyBytes?: number;
 }
 
+/** A complete response; any status counts (callers decide what a 4xx/5xx means). */
 export interface RawResponse {
   status: number;
   statusText: string;
@@ -40,6 +51,15 @@ export interface RawResponse {
   elapsedMs: number;
 }
 
+/**
+ * The native addon or the node:net fallback; both agree on every outcome.
+ *
+ * @example
+ * ```ts
+ * const t = activeTransport();
+ * const p = await t.probe("169.254.169.254", 80, 1000); // { outcome: "unreachable", errno: "ENETUNREACH", ... }
+ * ```
+ */
 export interface Transport {
   readonly kind: "native" | "node";
   /** Bounded TCP connect; never rejects for network outcomes, only for bad arguments. */
@@ -48,5 +68,7 @@ export interface Transport {
   request(request: RawRequest): Promise<RawResponse>;
 }
 
+/** Default cap on status line + headers (+ trailers): 16 KiB, as Node's own HTTP parser. */
 export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+/** Default cap on a decoded body: 1 MiB, far above any token response. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
