@@ -10,7 +10,10 @@
  * try { ... } catch (e) { return reportError("token", e); } // prints one line, returns 1..4
  * ```
  */
-import { redact } from "../log";
+import type * as Log from "../log";
+
+/** `../log` (and `@azure/logger` behind it) only when a line is written: the success path needs neither. */
+const redact = (text: string): string => (require("../log") as typeof Log).redact(text);
 
 /**
  * The exit codes of every `azmi` command (also listed in `azmi --help`).
