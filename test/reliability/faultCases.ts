@@ -28,8 +28,10 @@ import { drip, hang, resetAfter, send, type Step } from "./faultServer";
 export interface CaseContext {
   /** A new random token, recorded as issued (tests assert none leaks into errors). */
   issue(): string;
-  /** The `IDENTITY_HEADER` value for App Service cases. */
+  /** The `IDENTITY_HEADER` value (App Service, Service Fabric), also the Azure Arc key. */
   identityHeader: string;
+  /** Azure Arc: path of the key file holding `identityHeader` (set by the runner). */
+  arcKeyFile: string;
 }
 
 export type Expectation = { ok: true } | { ok: false; name: string; code: string };
@@ -37,7 +39,7 @@ export type Expectation = { ok: true } | { ok: false; name: string; code: string
 export interface FaultCase {
   name: string;
   /** Which endpoint family the credential is pointed at (default IMDS override). */
-  source?: "imds" | "app-service" | "service-fabric" | "cloud-shell";
+  source?: "imds" | "app-service" | "service-fabric" | "cloud-shell" | "azure-arc";
   /** Service Fabric: the server presents a certificate other than the pinned one; `plain`: it does not speak TLS at all. */
   tls?: "pinned" | "other-certificate" | "plain";
   /** Connection scripts; `"refused"` means nothing listens. */
@@ -106,6 +108,7 @@ function sequence(status: number, n: number, thenOk: boolean, headers: Record<st
 }
 
 const VALID = (ctx: CaseContext) => tokenBody(ctx.issue());
+const arcChallenge = (realm: string) => http(401, { ...JSON_TYPE, "WWW-Authenticate": `Basic realm=${realm}` }, '{"error":"unauthorized"}');
 
 export const FAULT_CASES: FaultCase[] = [
   // --- connection level
@@ -193,6 +196,12 @@ export const FAULT_CASES: FaultCase[] = [
   c("Cloud Shell: 503 ×2 then token", sequence(503, 2, true), OK, 3, { source: "cloud-shell" }),
   c("Cloud Shell: AudienceNotSupported (400 nested JSON) stops the chain", () => [send(http(400, JSON_TYPE, JSON.stringify({ error: { code: "AudienceNotSupported", message: "Audience https://vault.azure.net is not a supported MSI token audience." } })))], { ok: false, name: "AuthenticationError", code: "ERR_AUTHENTICATION_FAILED" }, 1, { source: "cloud-shell" }),
   c("Cloud Shell: closed mid-headers, every time", () => [send("HTTP/1.1 200 OK\r\nContent-Le")], unavailable("ECONNRESET"), 6, { source: "cloud-shell" }),
+  // --- Azure Arc (401 challenge naming a key file; the key is a secret)
+  c("Azure Arc: challenge, then a token", (ctx) => [send(() => arcChallenge(ctx.arcKeyFile)), send(okToken(ctx))], OK, 2, { source: "azure-arc" }),
+  c("Azure Arc: challenge, then 500s echoing the key", (ctx) => [send(() => arcChallenge(ctx.arcKeyFile)), send(() => http(500, JSON_TYPE, JSON.stringify({ error: "unknown", error_description: `bad Authorization: Basic ${ctx.identityHeader}` })))], unavailable("ERR_MI_ENDPOINT_ERROR"), 7, { source: "azure-arc" }),
+  c("Azure Arc: challenge naming a file outside the tokens folder", () => [send(arcChallenge("/etc/passwd.key"))], { ok: false, name: "AuthenticationError", code: "ERR_MI_ARC_CHALLENGE" }, 1, { source: "azure-arc" }),
+  c("Azure Arc: a second 401 after the key was sent", (ctx) => [send(() => arcChallenge(ctx.arcKeyFile)), send(() => arcChallenge(ctx.arcKeyFile))], { ok: false, name: "AuthenticationError", code: "ERR_AUTHENTICATION_FAILED" }, 2, { source: "azure-arc" }),
+  c("Azure Arc: 401 without WWW-Authenticate", () => [send(http(401, JSON_TYPE, '{"error":"unauthorized"}'))], { ok: false, name: "AuthenticationError", code: "ERR_MI_ARC_CHALLENGE" }, 1, { source: "azure-arc" }),
   // --- Service Fabric (HTTPS, thumbprint pinned; node:tls whatever AZMI_TRANSPORT says)
   c("Service Fabric: token over TLS with the pinned certificate", (ctx) => [send(okToken(ctx))], OK, 1, { source: "service-fabric" }),
   c("Service Fabric: certificate thumbprint mismatch (secret never sent)", (ctx) => [send(okToken(ctx))], { ok: false, name: "AuthenticationError", code: "ERR_TLS_THUMBPRINT_MISMATCH" }, 0, { source: "service-fabric", tls: "other-certificate" }),
@@ -215,6 +224,7 @@ export function newContext(): CaseContext & { issued: string[] } {
   const issued: string[] = [];
   return {
     issued,
+    arcKeyFile: "",
     identityHeader: `hdr_${randomBytes(16).toString("hex")}`,
     issue() {
       const t = `tok_${randomBytes(20).toString("hex")}`;

@@ -83,6 +83,12 @@ function errorText(err: unknown): string {
 
 export async function runFaultCase(c: FaultCase, transport: TransportName): Promise<FaultResult> {
   const ctx = newContext();
+  let arcDir: string | undefined;
+  if (c.source === "azure-arc") {
+    arcDir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-fault-arc-"));
+    ctx.arcKeyFile = path.join(arcDir, "matrix.key");
+    fs.writeFileSync(ctx.arcKeyFile, ctx.identityHeader, { mode: 0o600 });
+  }
   const secure = c.source === "service-fabric" && c.tls !== "plain";
   const server = c.steps === "refused" ? undefined : await startFaultServer(c.steps(ctx), secure ? { tls: loopbackTls() } : { onFirstBytes: c.tls === "plain" });
   const base = server ? server.url : `http://127.0.0.1:${await refusedPort()}`;
@@ -97,6 +103,11 @@ export async function runFaultCase(c: FaultCase, transport: TransportName): Prom
     env.IDENTITY_HEADER = ctx.identityHeader;
   }
   if (c.source === "cloud-shell") env.MSI_ENDPOINT = `${base}/oauth2/token`;
+  if (c.source === "azure-arc") {
+    env.IDENTITY_ENDPOINT = `${base}/metadata/identity/oauth2/token`;
+    env.IMDS_ENDPOINT = base;
+    env.AZMI_ARC_TOKENS_DIR = arcDir!;
+  }
   if (c.source === "service-fabric") {
     env.IDENTITY_ENDPOINT = `${base.replace(/^http:/, "https:")}/metadata/identity/oauth2/token`;
     env.IDENTITY_HEADER = ctx.identityHeader;
@@ -126,6 +137,7 @@ export async function runFaultCase(c: FaultCase, transport: TransportName): Prom
   const requests = server?.requests ?? 0;
   const heads = server?.heads ?? [];
   await server?.close();
+  if (arcDir) fs.rmSync(arcDir, { recursive: true, force: true });
 
   const outcome = error ? `${error.name}/${error.code ?? "(no code)"}` : "ok";
   const expected = describeExpectation(c.expect);
@@ -146,6 +158,10 @@ export async function runFaultCase(c: FaultCase, transport: TransportName): Prom
     if (heads.some((h) => h.includes(ctx.identityHeader))) failures.push("the identity header was sent to an unverified endpoint");
   } else if (secretHeader && heads.some((h) => !h.toLowerCase().includes(`\r\n${secretHeader}: ${ctx.identityHeader}`))) {
     failures.push(`a request lacked the ${secretHeader} header`);
+  }
+  if (c.source === "azure-arc") {
+    if (heads[0]?.toLowerCase().includes("\r\nauthorization:")) failures.push("the first Arc request carried Authorization");
+    if (heads.slice(1).some((h) => !h.includes(`\r\nAuthorization: Basic ${ctx.identityHeader}`))) failures.push("an Arc retry lacked the key");
   }
   if (c.source === "cloud-shell" && heads.some((h) => !h.startsWith("POST "))) failures.push("a Cloud Shell request was not a POST");
   return {
