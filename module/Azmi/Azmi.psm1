@@ -35,8 +35,14 @@ foreach ($file in @(
 }
 
 # A token object printed at the console shows what it is for, not the token.
-Update-TypeData -TypeName Azmi.ManagedToken -DefaultDisplayPropertySet resource, token_type, ExpiresOn, client_id -Force
-Update-TypeData -TypeName Azmi.ChainLink -DefaultDisplayPropertySet Link, Outcome, Milliseconds, Reason -Force
+# Each object gets this member set (Update-TypeData would cost the import a
+# few hundred milliseconds on a busy machine; this costs microseconds).
+function New-AzmiDisplaySet([string[]] $Properties) {
+    $set = [System.Management.Automation.PSPropertySet]::new('DefaultDisplayPropertySet', $Properties)
+    [System.Management.Automation.PSMemberSet]::new('PSStandardMembers', [System.Management.Automation.PSMemberInfo[]]@($set))
+}
+$script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
+$script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
 
 # Removing the module stops the bridge (and with it any local endpoint) and
 # puts back environment variables that -SetEnvironment changed. When the

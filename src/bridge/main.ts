@@ -64,10 +64,21 @@ async function handle(line: string): Promise<void> {
       if (verbose && report !== undefined) response.report = report;
       if (stopCapture) response.log = stopCapture().map(redactText);
       write(response);
-    } catch {
+    } catch (reportError) {
       // Reporting the failure failed too (e.g. a core module that does not
-      // load): still answer, so the caller is never left waiting.
-      write({ id, ok: false, error: { code: "ERR_BRIDGE", name: "BridgeError", message: "the bridge failed while reporting an error" } });
+      // load): still answer, so the caller is never left waiting. Only names
+      // and codes go out here: the messages could not be redacted.
+      const name = (value: unknown) => String((value as { name?: unknown } | null)?.name ?? typeof value);
+      const code = (err as { code?: unknown } | null)?.code;
+      write({
+        id,
+        ok: false,
+        error: {
+          code: typeof code === "string" ? code : "ERR_BRIDGE",
+          name: "BridgeError",
+          message: `the bridge failed (${name(err)}${typeof code === "string" ? ` ${code}` : ""}) and then failed to report it (${name(reportError)})`,
+        },
+      });
     }
   }
 }

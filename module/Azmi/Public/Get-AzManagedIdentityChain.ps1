@@ -114,6 +114,7 @@ function Get-AzManagedIdentityChain {
                 Resource     = $resourceName
             }
             $object.PSObject.TypeNames.Insert(0, 'Azmi.ChainLink')
+            $object.PSObject.Members.Add($script:ChainLinkDisplay)
             $object
         }
         if ($wantVerbose) {

@@ -166,6 +166,7 @@ function Get-AzManagedToken {
         $token.ExpiresOn = if ([long]::TryParse([string]$result.expires_on, [ref]$seconds)) { [System.DateTimeOffset]::FromUnixTimeSeconds($seconds) } else { $null }
         $object = [pscustomobject]$token
         $object.PSObject.TypeNames.Insert(0, 'Azmi.ManagedToken')
+        $object.PSObject.Members.Add($script:TokenDisplay)
         if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
         $object
     }
