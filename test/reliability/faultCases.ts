@@ -9,8 +9,10 @@
  * variables), and states:
  * - `expect`: success, or the error `name` and `code` (exact);
  * - `requests`: how many requests the endpoint must have seen (exact);
- * - `boundMs`: generous upper bound on the whole `getToken` (a multiple of
- *   the case's `budgetMs`, never a tight wall-time assertion).
+ * - `boundMs`: generous upper bound on the whole `getToken`: the case's
+ *   deadline (`budgetMs`) when one exchange settles it, three times the
+ *   deadline when it retries or must wait for the deadline — never a tight
+ *   wall-time assertion.
  *
  * Retry timing: computed backoff runs at 1 % (the credential's test hook,
  * `MI_TEST_TIMING`), server-requested delays (`Retry-After`, `retry-after-ms`)
@@ -99,7 +101,10 @@ const OK: Expectation = { ok: true };
 
 function c(name: string, steps: FaultCase["steps"], expect: Expectation, requests: number, extra: Partial<FaultCase> = {}): FaultCase {
   const budgetMs = extra.budgetMs ?? DEFAULT_BUDGET;
-  return { name, steps, expect, requests, budgetMs, boundMs: bound(budgetMs), ...extra };
+  // A case settled by at most one exchange and no wait must end before its deadline;
+  // one that waits for the deadline, or retries, gets three times the budget.
+  const waits = /deadline wins|Retry-After: 1/.test(name) || requests > 1;
+  return { name, steps, expect, requests, budgetMs, boundMs: waits ? bound(budgetMs) : budgetMs, ...extra };
 }
 
 /** One status answered `n` times, then (optionally) a token. */
