@@ -10,6 +10,10 @@
 #include "errors.h"
 #include "probe.h"
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0  // macOS: SO_NOSIGPIPE is set on the socket instead
+#endif
+
 namespace azmi {
 
 namespace {

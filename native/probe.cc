@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -49,11 +50,27 @@ int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int
     *err = ETIMEDOUT;
     return -1;
   }
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
   int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *err = errno;
     return -1;
   }
+#else
+  // macOS/BSD: no atomic flags; set them right after (no fork happens in between
+  // on this thread, and the fd is never handed to a child).
+  int fd = socket(addr.ss_family, SOCK_STREAM, 0);
+  if (fd < 0) {
+    *err = errno;
+    return -1;
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+#ifdef SO_NOSIGPIPE
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+#endif
+#endif
   // Identity requests are one small write; don't let Nagle hold it back.
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
