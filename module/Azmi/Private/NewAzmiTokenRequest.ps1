@@ -3,18 +3,14 @@ function New-AzmiTokenRequest {
     # an ErrorRecord when the input is unusable (checked here, once, so the
     # message names the parameter and the fix). Runs per pipeline item, so
     # it calls nothing else on the good path.
-    param(
-        [Parameter(Mandatory)] [string] $CommandName,
-        [Parameter(Mandatory)] [System.Collections.IDictionary] $Bound,
-        $Resource,
-        [string] $Scope,
-        [int] $TimeoutSec
-    )
+    # A simple function (no [Parameter()] attributes): binding an advanced
+    # function costs more than everything this one does.
+    param([string] $CommandName, [System.Collections.IDictionary] $Bound, $Resource, [string] $Scope, [int] $TimeoutSec)
     $params = [ordered]@{}
     if ($null -ne $Resource) {
         # An absolute http(s) URI with a host, sent as the user wrote it
         # (Uri.ToString() would add a '/').
-        $uri = $Resource -as [uri]
+        $uri = if ($Resource -is [uri]) { $Resource } else { $Resource -as [uri] }
         if ($null -eq $uri -or -not $uri.IsAbsoluteUri -or ($uri.Scheme -ne 'https' -and $uri.Scheme -ne 'http') -or -not $uri.Host) {
             return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $(if ($null -ne $uri) { $uri.OriginalString } else { "$Resource" }) `
                 -Message "-Resource '$Resource' is not an absolute http(s) URI. Pass the resource (audience) like https://vault.azure.net, or use -Scope for a scope." `
@@ -38,6 +34,7 @@ function New-AzmiTokenRequest {
     if ($clientId) { $params.clientId = [string]$clientId }
     if ($objectId) { $params.objectId = [string]$objectId }
     if ($resourceId) { $params.resourceId = [string]$resourceId }
+    if ($Bound['TenantId']) { $params.tenantId = [string]$Bound['TenantId'] }
     if ($Bound['Source']) { $params.only = [string]$Bound['Source'] }
     if ($Bound['Exclude']) { $params.exclude = [string[]]$Bound['Exclude'] }
     if ($TimeoutSec) { $params.timeoutMs = [long]$TimeoutSec * 1000 }

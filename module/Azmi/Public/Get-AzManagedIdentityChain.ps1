@@ -33,6 +33,10 @@ function Get-AzManagedIdentityChain {
     .PARAMETER Exclude
     Skip these links (same names as -Source).
 
+    .PARAMETER TenantId
+    Tenant for the links that sign in to Entra ID (environment, workload-identity and the developer tools); managed
+    identity ignores it.
+
     .PARAMETER TimeoutSec
     The most the whole walk may take, in seconds (default 30).
 
@@ -81,6 +85,9 @@ function Get-AzManagedIdentityChain {
 
         [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
         [string[]] $Exclude,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $TenantId,
 
         [ValidateRange(1, 3600)]
         [int] $TimeoutSec = 30

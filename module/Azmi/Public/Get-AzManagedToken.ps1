@@ -44,6 +44,10 @@ function Get-AzManagedToken {
     .PARAMETER Exclude
     Never try these links of the chain (same names as -Source).
 
+    .PARAMETER TenantId
+    Tenant for the links that sign in to Entra ID (environment, workload-identity and the developer tools); managed
+    identity ignores it.
+
     .PARAMETER TimeoutSec
     The most the whole call may take, in seconds (default 30). The bridge is also given a few seconds of slack to
     start; a call never waits longer than that.
@@ -113,6 +117,9 @@ function Get-AzManagedToken {
 
         [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
         [string[]] $Exclude,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $TenantId,
 
         [ValidateRange(1, 3600)]
         [int] $TimeoutSec = 30,
