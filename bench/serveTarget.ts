@@ -4,6 +4,10 @@
  * security check on) or a bare `node:http` server answering a constant body
  * of the same size. Prints one JSON line `{url, path, headers}` when ready.
  *
+ * Each line `cpu` on stdin is answered with `{"cpuMicros": n}` (user +
+ * system CPU of this process so far), so the bench can report CPU per
+ * request, which a busy machine distorts far less than requests/s.
+ *
  * Usage: node dist/bench/serveTarget.js azmi|bare <bodyBytes>
  */
 import * as http from "node:http";
@@ -31,4 +35,14 @@ async function main(): Promise<void> {
 }
 
 process.on("SIGTERM", () => process.exit(0));
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk: string) => {
+  for (const line of chunk.split("\n")) {
+    if (line.trim() === "cpu") {
+      const u = process.cpuUsage();
+      process.stdout.write(`${JSON.stringify({ cpuMicros: u.user + u.system })}\n`);
+    }
+  }
+});
+process.stdin.on("end", () => process.exit(0));
 void main();

@@ -34,7 +34,16 @@ export interface ServeContext {
   arcDisabledReason?: string;
   /** IMDS's documented limits, when switched on. */
   limiter?: RateLimiter;
+  /**
+   * Query strings of IMDS requests that validated, with what they resolved
+   * to: repeat callers (the normal case) skip parsing and lookup. Only
+   * successes are kept; identities are never removed, so entries stay true.
+   */
+  imdsQueries: Map<string, { identity: ServedIdentity; resource: string }>;
 }
+
+/** Distinct validated query strings remembered per dialect (then the memo starts over). */
+export const MAX_REMEMBERED_QUERIES = 1024;
 
 /** Longest `resource` accepted; real audiences are short URIs. */
 export const MAX_RESOURCE_LENGTH = 2048;

@@ -12,8 +12,8 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { serveToken, validResource, type ServeContext } from "./context";
-import type { RequestSelector } from "./identities";
+import { MAX_REMEMBERED_QUERIES, serveToken, validResource, type ServeContext } from "./context";
+import type { RequestSelector, ServedIdentity } from "./identities";
 import { parseQuery } from "./request";
 import { writeError } from "./respond";
 
@@ -59,6 +59,11 @@ export function handleImds(ctx: ServeContext, req: IncomingMessage, res: ServerR
     writeError(res, "imds", 400, "bad_request_102", METADATA_MISSING);
     return;
   }
+  const known = ctx.imdsQueries.get(search);
+  if (known !== undefined) {
+    admitAndServe(ctx, res, known.identity, known.resource);
+    return;
+  }
   const query = parseQuery(search);
   if (!query.ok) {
     const what = query.reason === "duplicate" ? `Duplicate query parameter '${query.key}'` : `Malformed query parameter '${query.key}'`;
@@ -94,9 +99,15 @@ export function handleImds(ctx: ServeContext, req: IncomingMessage, res: ServerR
     writeError(res, "imds", 400, "invalid_request", IDENTITY_NOT_FOUND);
     return;
   }
+  if (ctx.imdsQueries.size >= MAX_REMEMBERED_QUERIES) ctx.imdsQueries.clear();
+  ctx.imdsQueries.set(search, { identity: found.identity, resource });
+  admitAndServe(ctx, res, found.identity, resource);
+}
+
+function admitAndServe(ctx: ServeContext, res: ServerResponse, identity: ServedIdentity, resource: string): void {
   if (ctx.limiter !== undefined && !ctx.limiter.admit(res)) {
     writeError(res, "imds", 429, "too_many_requests", "Too many requests: the managed identity category allows 20 requests per second and 5 concurrent requests");
     return;
   }
-  serveToken(ctx, res, "imds", "imds", found.identity, resource);
+  serveToken(ctx, res, "imds", "imds", identity, resource);
 }

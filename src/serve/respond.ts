@@ -14,6 +14,7 @@
  * ```
  */
 import { randomUUID } from "node:crypto";
+import type * as http from "node:http";
 import type { ServerResponse } from "node:http";
 import type { ServedIdentity } from "./identities";
 import type { IssuedToken } from "./issuer/types";
@@ -195,6 +196,8 @@ interface CachedBody {
   token: IssuedToken;
   sec: number;
   buf: Buffer;
+  /** Reused for every answer with this body (Node reads, never mutates, the object). */
+  headers: http.OutgoingHttpHeaders;
 }
 
 /** Serialized token bodies, rebuilt at most once a second per key. */
@@ -207,12 +210,13 @@ export class BodyCache {
     const key = `${shape}\n${identity.key}\n${token.resource}`;
     let cached = this.bodies.get(key);
     if (cached === undefined || cached.token !== token || cached.sec !== sec) {
-      cached = { token, sec, buf: Buffer.from(JSON.stringify(tokenBody(shape, token, identity, sec))) };
+      const buf = Buffer.from(JSON.stringify(tokenBody(shape, token, identity, sec)));
+      cached = { token, sec, buf, headers: { "Content-Type": JSON_TYPE, "Content-Length": buf.length, Server: "azmi" } };
       if (this.bodies.size >= MAX_CACHED_BODIES) this.bodies.clear();
       this.bodies.set(key, cached);
     }
     if (res.headersSent) return;
-    res.writeHead(200, { "Content-Type": JSON_TYPE, "Content-Length": cached.buf.length, Server: "azmi" });
+    res.writeHead(200, cached.headers);
     res.end(cached.buf);
   }
 

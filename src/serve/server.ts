@@ -241,10 +241,21 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     arc,
     arcDisabledReason,
     limiter: options.rateLimit ? new RateLimiter(options.rateLimit === true ? {} : options.rateLimit) : undefined,
+    imdsQueries: new Map(),
   };
 
   // Bound to loopback ⇒ only loopback Host names (a deliberate --host opts out, e.g. for host.docker.internal).
   const loopbackOnly = isLoopbackHost(host);
+  // Host values already found to be loopback (clients repeat the same one), so the check is one lookup.
+  const goodHosts = new Set<string>();
+  const hostAllowed = (value: string | undefined): boolean => {
+    if (value === undefined) return false;
+    if (goodHosts.has(value)) return true;
+    if (!isLoopbackHostHeader(value)) return false;
+    if (goodHosts.size >= 256) goodHosts.clear();
+    goodHosts.add(value);
+    return true;
+  };
   let discovery: Buffer | undefined;
   let jwks: Buffer | undefined;
   let discoveryPath = "";
@@ -296,7 +307,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       writeError(res, "imds", 400, "invalid_request", "Requests with an X-Forwarded-For header are not accepted");
       return;
     }
-    if (loopbackOnly && !isLoopbackHostHeader(req.headers.host)) {
+    if (loopbackOnly && !hostAllowed(req.headers.host)) {
       writeError(res, "imds", 400, "invalid_request", "The Host header must name this machine (127.0.0.1 or localhost); azmi serve bound to loopback refuses other names (DNS-rebinding protection)");
       return;
     }

@@ -112,7 +112,7 @@ describe("serve: real @azure/identity clients in every dialect", function () {
 
   it("imds: an unknown client id makes ManagedIdentityCredential unavailable (400 Identity not found)", async () => {
     const result = await runClient(server.dialects.imds, { credential: "mi", scope: "https://vault.azure.net/.default", clientId: "00000000-dead-4000-8000-000000000000" });
-    assert.equal(result.ok, false);
-    assert.equal(result.name, "CredentialUnavailableError");
+    assert.equal(result.ok, false, JSON.stringify(result));
+    assert.equal(result.name, "CredentialUnavailableError", JSON.stringify(result));
   });
 });
