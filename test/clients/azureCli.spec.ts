@@ -45,7 +45,7 @@ interface ArmCall {
 }
 
 describe("clients: Azure CLI (Debian azure-cli) against azmi serve", function () {
-  this.timeout(90_000);
+  this.timeout(200_000); // two az runs per case, each killed after 90 s
   const h = useServedClients();
   let arm: https.Server | undefined;
   let armUrl = "";
@@ -125,7 +125,7 @@ describe("clients: Azure CLI (Debian azure-cli) against azmi serve", function ()
       AZURE_CORE_NO_COLOR: "true",
       REQUESTS_CA_BUNDLE: caFile,
     });
-    return runClient(AZ, [...args, "--output", "json"], env, 60_000);
+    return runClient(AZ, [...args, "--output", "json"], env, 90_000);
   }
 
   function parse(run: ClientRun): any {

@@ -11,7 +11,7 @@ import { ARM, ROOT, runClient, UAMI, useServedClients, VAULT, type ClientRun } f
 const SCRIPT = path.join(ROOT, "dist", "test", "clients", "node", "getToken.js");
 
 describe("clients: @azure/identity DefaultAzureCredential (child processes) against azmi serve", function () {
-  this.timeout(60_000);
+  this.timeout(120_000); // generous: a loaded 2-core machine; each client run is killed after 90 s anyway
   const h = useServedClients();
 
   const js = (vars: Record<string, string>, ...args: string[]): Promise<ClientRun> => runClient(process.execPath, [SCRIPT, ...args], h.env(vars));

@@ -21,7 +21,7 @@ const PROJECT = path.join(ROOT, "test", "clients", "dotnet", "AzmiClient.csproj"
 const DLL = path.join(ROOT, "test", "clients", "dotnet", "bin", "Release", "net10.0", "AzmiClient.dll");
 
 describe("clients: .NET Azure.Identity against azmi serve", function () {
-  this.timeout(60_000);
+  this.timeout(120_000); // generous: a loaded 2-core machine; each client run is killed after 90 s anyway
   const h = useServedClients();
 
   before(function (done) {

@@ -19,7 +19,7 @@ const JS_SCRIPT = path.join(ROOT, "dist", "test", "clients", "node", "getToken.j
 
 for (const form of ["linux", "windows"] as const) {
   describe(`clients: 2017 / ML dialect with ${form} date-string expires_on`, function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const h = useServedClients({ legacyDates: form });
     const ml = () => h.server.dialects.machineLearning;
     const system = () => ({ clientId: h.server.systemClientId });

@@ -36,7 +36,7 @@ interface HostInfo {
 }
 
 describe("clients: IMDS at 169.254.169.254 inside a network namespace (no variables set)", function () {
-  this.timeout(90_000);
+  this.timeout(200_000); // az cases run az twice, each killed after 90 s
   let ns: Netns | undefined;
   let dir = "";
   let host: HostInfo;
@@ -45,7 +45,7 @@ describe("clients: IMDS at 169.254.169.254 inside a network namespace (no variab
   let configCount = 0;
 
   before(async function () {
-    this.timeout(60_000);
+    this.timeout(150_000);
     const why = netnsUnavailable();
     // CI runs as root on Linux; anywhere else this proof cannot run, and says why.
     if (why) throw new Error(`cannot create a network namespace for the real-address proof: ${why}`);
@@ -64,7 +64,7 @@ describe("clients: IMDS at 169.254.169.254 inside a network namespace (no variab
       azmiHome: path.join(dir, "azmi-home"), armKey: path.join(dir, "arm.key"), armCert: path.join(dir, "arm.crt"),
       subscriptionId: SUBSCRIPTION_ID, identities: [UAMI],
     })], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
-    const line = await proc.waitForOutput(/\{"ready".*\}\n/, 30_000);
+    const line = await proc.waitForOutput(/\{"ready".*\}\n/, 90_000);
     host = JSON.parse(line) as HostInfo;
     assert.ok(host.ready, host.error);
     trust = { issuer: host.issuer, tenantId: host.tenantId, jwks: createLocalJWKSet(host.jwks) };
@@ -78,7 +78,7 @@ describe("clients: IMDS at 169.254.169.254 inside a network namespace (no variab
     const started = Date.now();
     // The guard admits 169.254.169.254: in here it is an address on the namespace's own lo.
     const env = clientEnv(dir, { AZMI_NETWORK_GUARD_ALLOW: "169.254.169.254", ...extra });
-    const r = await ns!.run(argv, { env, timeoutMs: 60_000 });
+    const r = await ns!.run(argv, { env, timeoutMs: 90_000 });
     const lines = r.stdout.trim().split("\n");
     let json: ClientRun["json"];
     try {

@@ -18,7 +18,7 @@ const PYTHON = "/usr/bin/python3";
 const SCRIPT = path.join(ROOT, "test", "clients", "python", "get_token.py");
 
 describe("clients: Python azure.identity (Debian python3-azure) against azmi serve", function () {
-  this.timeout(60_000);
+  this.timeout(120_000); // generous: a loaded 2-core machine; each client run is killed after 90 s anyway
   const h = useServedClients();
 
   before(function () {

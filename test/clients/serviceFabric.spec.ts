@@ -20,7 +20,7 @@ const JS_SCRIPT = path.join(ROOT, "dist", "test", "clients", "node", "getToken.j
 const THUMBPRINT = "0123456789ABCDEF0123456789ABCDEF01234567";
 
 describe("clients: Service Fabric dialect over plain HTTP (.NET, Python, @azure/identity) against azmi serve", function () {
-  this.timeout(60_000);
+  this.timeout(120_000); // generous: a loaded 2-core machine; each client run is killed after 90 s anyway
   const h = useServedClients();
 
   const sf = (): Record<string, string> => ({
