@@ -167,7 +167,8 @@ Describe 'The bridge process' {
     It 'answers ping over the wire protocol with a hello first' {
         $node = (Get-Command node -CommandType Application | Select-Object -First 1).Source
         $bridge = Join-Path (Get-AzmiRepoRoot) 'dist/src/bridge/main.js'
-        $lines = @('{"id":7,"op":"ping"}', '{"id":8,"op":"nope"}' | & $node $bridge)
+        $lines = @('{"id":7,"op":"ping"}', '{"id":8,"op":"nope"}' | & $node $bridge 2>&1)
+        $lines.Count | Should -Be 3 -Because "the bridge wrote: $($lines -join ' | ')"
         $hello = $lines[0] | ConvertFrom-Json
         $hello.id | Should -Be 0
         $hello.result.hello | Should -Be 'azmi-bridge'
