@@ -42,8 +42,12 @@ interface RunningServerLike {
 
 /** Per-process state: the caller's environment and the local endpoints started here. */
 export class BridgeState {
-  /** The environment the core reads; replaced (never mutated) when the caller's changes. */
-  env: NodeJS.ProcessEnv = process.env;
+  /**
+   * The environment the core reads: a copy, replaced (never mutated) when the
+   * caller's changes, so a server started earlier keeps the environment it
+   * was started with (its self-forwarding guard depends on that).
+   */
+  env: NodeJS.ProcessEnv = { ...process.env };
   readonly servers = new Map<number, RunningServerLike>();
   private nextServerId = 1;
 
@@ -174,7 +178,7 @@ async function chain(params: Record<string, unknown>, state: BridgeState): Promi
 }
 
 async function serveStart(params: Record<string, unknown>, state: BridgeState): Promise<OpOutcome> {
-  const options: Record<string, unknown> = { env: state.env };
+  const options: Record<string, unknown> = { env: { ...state.env } };
   const host = optString(params, "host");
   if (host !== undefined) options.host = host;
   const port = optNumber(params, "port");

@@ -88,6 +88,25 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
         (ConvertFrom-Jwt $token.access_token).appid | Should -Be $clientId
     }
 
+    It 'forwards to the session''s chain with -Issuer Chain (here: a Cloud Shell endpoint)' {
+        $fake = Start-CloudShellFake
+        try {
+            $env:MSI_ENDPOINT = $fake.MsiEndpoint
+            $ep = Start-AzManagedIdentityEndpoint -Issuer Chain -SetEnvironment
+            $env:MSI_ENDPOINT | Should -BeNullOrEmpty -Because '-SetEnvironment clears the other dialects'
+            $env:IDENTITY_ENDPOINT | Should -Be $ep.Environment.IDENTITY_ENDPOINT
+            $token = Get-AzManagedToken https://vault.azure.net -Source managed-identity
+            $direct = Invoke-RestMethod -Uri "$($fake.MsiEndpoint)?resource=https%3A%2F%2Fvault.azure.net" -Headers @{ Metadata = 'true' }
+            $token.access_token | Should -BeExactly $direct.access_token
+            $token.expires_on | Should -BeExactly $direct.expires_on
+            @(Get-CloudShellFakeRequests $fake | Where-Object method -eq 'POST').Count | Should -BeGreaterOrEqual 1
+        } finally {
+            Stop-AzManagedIdentityEndpoint
+            $env:MSI_ENDPOINT | Should -Be $fake.MsiEndpoint -Because 'Stop puts the session back'
+            Stop-CloudShellFake $fake
+        }
+    }
+
     It 'puts the environment back on Stop, and the endpoint is gone' {
         $env:MSI_ENDPOINT = 'http://127.0.0.1:9/previous'
         $ep = Start-AzManagedIdentityEndpoint -SetEnvironment

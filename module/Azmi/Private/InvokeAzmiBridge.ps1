@@ -17,12 +17,8 @@ function Invoke-AzmiBridge {
     # answer with the same id, at most TimeoutSec.
     # Returns the response object (ok/result/error/report/log). Never throws
     # for bridge trouble: errors come back as ok = $false with a condition.
-    param(
-        [Parameter(Mandatory)] [string] $Op,
-        [System.Collections.IDictionary] $Params,
-        [double] $TimeoutSec = 30,
-        [bool] $WantVerbose = $false
-    )
+    # A simple function (no [Parameter()] attributes): cheaper to bind.
+    param([string] $Op, [System.Collections.IDictionary] $Params, [double] $TimeoutSec = 30, [bool] $WantVerbose = $false)
     # This is the hot path of every cmdlet: it calls no other function and no
     # cmdlet unless something is wrong (each costs a tenth of a millisecond).
     $launchPath = [System.Environment]::GetEnvironmentVariable('AZMI_BRIDGE')
