@@ -118,6 +118,9 @@ async function main(): Promise<void> {
     const bodyBytes = (await probe.arrayBuffer()).byteLength;
     const bare = await startTarget(["bare", String(bodyBytes)], env);
     children.push(bare.child);
+    // The bare server gets the very same request bytes, so both parse the same request line and headers.
+    bare.path = azmi.path;
+    bare.headers = azmi.headers;
     // Warm up both (JIT; azmi mints and caches its token on the first request).
     await run(azmi, 2);
     await run(bare, 2);
@@ -141,6 +144,7 @@ async function main(): Promise<void> {
     console.log(`CPU ratio bare/azmi: ${((cpuPer(b) / cpuPer(a)) * 100).toFixed(1)} % (the requests/s share azmi would reach when the server is the bottleneck)`);
     const ok = ratio >= 0.8 && median(a.p99s) < 5 && a.errors === 0 && a.timeouts === 0 && a.non2xx === 0;
     console.log(ok ? "claim holds" : "claim DOES NOT hold");
+    if (!ok && median(b.p99s) >= 5) console.log(`note: the bare server's own p99 is ${median(b.p99s)} ms here: this machine is too busy for the 5 ms bound to be measurable`);
     process.exitCode = ok ? 0 : 1;
   } finally {
     for (const c of children) c.kill();
