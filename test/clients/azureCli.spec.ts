@@ -18,6 +18,10 @@
  *   AzureCloud ARM endpoint at a loopback HTTPS fake (`clouds.config` in a
  *   private AZURE_CONFIG_DIR, CA via REQUESTS_CA_BUNDLE), which checks the
  *   bearer token against the served JWKS too.
+ * - Without that (AzureCloud as shipped) login gets its token from azmi serve and
+ *   then needs management.azure.com: asserted as a limitation. For users this
+ *   means `az login --identity` works against `azmi serve --issuer chain`
+ *   (real tokens) with ARM reachable, or with a custom cloud, not offline.
  * - On its first run in a new config folder az checks connectivity to
  *   azure.microsoft.com; a seeded `versionCheck.json` prevents that, and the
  *   guard proves nothing else leaves loopback.
@@ -191,6 +195,18 @@ describe("clients: Azure CLI (Debian azure-cli) against azmi serve", function ()
     it("az login --identity --username <client id>, then az account get-access-token", async function () {
       await pendingUnlessTrailingSlash(this);
       await loginAndGetToken(vars(), UAMI, UAMI.clientId);
+    });
+  });
+
+  describe("without a reachable ARM", () => {
+    it("limitation: az login --identity gets its token from azmi serve, then must list subscriptions at management.azure.com", async () => {
+      const config = newConfigDir();
+      fs.rmSync(path.join(config, "clouds.config")); // AzureCloud as shipped: ARM is https://management.azure.com/
+      const run = await az(config, h.server.dialects.cloudShell, "login", "--identity");
+      assert.notEqual(run.status, 0, describeRun(run));
+      assert.match(run.stderr, new RegExp(`${GUARD_MARKER} blocked socket\\.getaddrinfo to 'management\\.azure\\.com'`), describeRun(run));
+      assert.match(run.stderr, /ERROR: .*Failed to establish a new connection: AZMI-NETWORK-GUARD: socket\.getaddrinfo to 'management\.azure\.com' refused/, describeRun(run));
+      assert.equal(armCalls.length, 0);
     });
   });
 
