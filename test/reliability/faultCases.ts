@@ -94,13 +94,15 @@ const jsonError = (status: number, headers: Record<string, string> = {}) =>
 const repeat = <T>(n: number, v: T): T[] => Array.from({ length: n }, () => v);
 
 const DEFAULT_BUDGET = 2000;
+const RETRY_BUDGET = 5000;
 /** Generous: three times the call's own budget. */
 const bound = (budgetMs: number) => 3 * budgetMs;
 const unavailable = (code: string): Expectation => ({ ok: false, name: "CredentialUnavailableError", code });
 const OK: Expectation = { ok: true };
 
 function c(name: string, steps: FaultCase["steps"], expect: Expectation, requests: number, extra: Partial<FaultCase> = {}): FaultCase {
-  const budgetMs = extra.budgetMs ?? DEFAULT_BUDGET;
+  // Retrying cases get room for all six attempts even when each exchange is slow on a loaded machine.
+  const budgetMs = extra.budgetMs ?? (requests > 1 ? RETRY_BUDGET : DEFAULT_BUDGET);
   // A case settled by at most one exchange and no wait must end before its deadline;
   // one that waits for the deadline, or retries, gets three times the budget.
   const waits = /deadline wins|Retry-After: 1/.test(name) || requests > 1;
