@@ -253,6 +253,8 @@ describe("hygiene: no secret in any CLI output", function () {
         minted.push((JSON.parse(ok.body) as { access_token: string }).access_token);
         const bad = await get(`${endpoint}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": wrong });
         assert.notEqual(bad.status, 200);
+        // The refusal names the problem, not the header it got or the one it wanted.
+        for (const v of [wrong, own]) assert.ok(!bad.body.includes(v), `401 body quotes a header value: ${bad.body}`);
         const imdsBase = info.env.AZURE_POD_IDENTITY_AUTHORITY_HOST;
         if (imdsBase) {
           const viaImds = await get(`${imdsBase}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent("https://storage.azure.com")}`, { Metadata: "true" });
@@ -290,6 +292,40 @@ describe("hygiene: no secret in any CLI output", function () {
       }
     });
   }
+
+  it("azmi serve --issuer chain over a failing upstream that echoes its IDENTITY_HEADER: neither its answer to clients nor its output carries the upstream secret", async () => {
+    const env = cleanEnv({ ...LOG, ...appEcho.env });
+    const child = spawnNode(AZMI_BIN, ["serve", "--json", "--issuer", "chain"], env);
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!stdout.includes("\n") && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      const info = JSON.parse(stdout.split("\n")[0]!) as { env: Record<string, string> };
+      const own = info.env.IDENTITY_HEADER!;
+      const answers = [
+        await get(`${info.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": own }),
+        await get(`${info.env.AZURE_POD_IDENTITY_AUTHORITY_HOST}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { Metadata: "true" }),
+      ];
+      child.kill("SIGTERM");
+      await exited(child);
+      for (const a of answers) {
+        assert.notEqual(a.status, 200, a.body);
+        check("serve (failing upstream) / HTTP answer to the client", a.body);
+      }
+      check("serve (failing upstream) / stdout", stdout, [own, info.env.MSI_SECRET]);
+      check("serve (failing upstream) / stderr", stderr);
+      assert.ok(appEcho.tokenRequests().length > 0, "the upstream was asked");
+      assert.equal(leaks.length, 0, formatLeaks(leaks.splice(0)));
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await exited(child).catch(() => undefined);
+      }
+    }
+  });
 
   it("azmi env without a server prints no secret from the environment", async () => {
     const env = cleanEnv({ ...LOG, ...appOk.env, ...entraEnv({ AZURE_CLIENT_ID: "secret-app", AZURE_CLIENT_SECRET: CLIENT_SECRET }) });
