@@ -19,6 +19,8 @@ namespace {
 bool ToSockaddr(const std::string& ip, int port, sockaddr_storage* out, socklen_t* len) {
   memset(out, 0, sizeof(*out));
   if (port < 0 || port > 65535) return false;
+  // inet_pton stops at a NUL: "127.0.0.1\0evil" must not pass as 127.0.0.1.
+  if (ip.find('\0') != std::string::npos || ip.size() > 45) return false;
   auto* v4 = reinterpret_cast<sockaddr_in*>(out);
   if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;

@@ -51,6 +51,8 @@ TEST(Probe, InvalidAddressIsReportedNotResolved) {
   EXPECT_STREQ(r.errno_name, "EINVAL");
   r = Probe("127.0.0.1", 70000, 1000);
   EXPECT_STREQ(r.errno_name, "EINVAL");
+  r = Probe(std::string("127.0.0.1\0x", 11), 80, 1000);
+  EXPECT_STREQ(r.errno_name, "EINVAL");
 }
 
 TEST(Probe, ConnectDoesNotLeakDescriptors) {

@@ -16,6 +16,7 @@ const bad: Array<[string, Partial<Record<keyof RawRequest, unknown>>, "TypeError
   ["ip a host name", { ip: "example.com" }, "RangeError", /^ip must be a numeric IPv4 or IPv6 address, got "example.com"; resolve host names with send\(\) first$/],
   ["ip localhost", { ip: "localhost" }, "RangeError", /^ip must be a numeric/],
   ["ip with a port", { ip: "127.0.0.1:80" }, "RangeError", /^ip must be a numeric/],
+  ["ip with a NUL", { ip: "127.0.0.1\0" }, "RangeError", /^ip must be a numeric/],
   ["port a string", { port: "80" }, "TypeError", /^port must be a number from 1 to 65535$/],
   ["port 0", { port: 0 }, "RangeError", /^port must be an integer from 1 to 65535, got 0$/],
   ["port 65536", { port: 65536 }, "RangeError", /^port must be an integer from 1 to 65535, got 65536$/],
@@ -105,6 +106,8 @@ describe("transport: argument validation", function () {
       assert.deepEqual([r2.ok, r2.code, r2.detail], [false, "ERR_INVALID_ARGUMENT", "invalid header value"]);
       const r3 = (await b!.request({ ...ok, path: "/a b" })) as { ok: boolean; code?: string };
       assert.equal(r3.code, "ERR_INVALID_ARGUMENT");
+      const r5 = (await b!.request({ ...ok, ip: "127.0.0.1\0.evil" })) as { ok: boolean; code?: string };
+      assert.equal(r5.code, "ERR_INVALID_ARGUMENT");
       const r4 = (await b!.probe("not-an-ip", 80, 100)) as { outcome: string; errno?: string };
       assert.deepEqual(r4, { ...r4, outcome: "unreachable", errno: "EINVAL" });
     });
