@@ -15,11 +15,10 @@ $script:BridgeSlackSec = 2
 $script:Leases = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::Ordinal)
 # Local endpoints started in this session: id -> saved environment to restore.
 $script:Endpoints = @{}
-# ConvertTo-Json -Compress -Depth 6, without a cmdlet call on the hot path.
-$script:JsonWriteContext = [Microsoft.PowerShell.Commands.JsonObject+ConvertToJsonContext]::new(6, $false, $true)
 
 foreach ($file in @(
         'Private/StartAzmiBridge.ps1'
+        'Private/ConvertAzmiJson.ps1'
         'Private/InvokeAzmiBridge.ps1'
         'Private/NewAzmiErrorRecord.ps1'
         'Private/NewAzmiTokenRequest.ps1'

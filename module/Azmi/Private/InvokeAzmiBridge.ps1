@@ -29,7 +29,8 @@ function Invoke-AzmiBridge {
     # policy is the core's). -Verbose and -Force always ask the bridge.
     $leaseKey = $null
     if ($Op -eq 'token' -and -not $WantVerbose -and -not $Params['forceRefresh'] -and -not [System.Environment]::GetEnvironmentVariable('AZMI_NO_LEASE')) {
-        $leaseKey = [Microsoft.PowerShell.Commands.JsonObject]::ConvertToJson($Params, [ref]$script:JsonWriteContext)
+        $leaseKey = ''
+        foreach ($entry in $Params.GetEnumerator()) { $leaseKey += "$($entry.Key)=$($entry.Value -join ',');" }
     }
     for ($attempt = 0; ; $attempt++) {
         $bridge = $script:Bridge
@@ -76,7 +77,7 @@ function Invoke-AzmiBridge {
         if ($Params) { $request.params = $Params }
         if ($null -ne $envDelta) { $request.env = $envDelta }
         if ($WantVerbose) { $request.verbose = $true }
-        $line = [Microsoft.PowerShell.Commands.JsonObject]::ConvertToJson($request, [ref]$script:JsonWriteContext)
+        $line = ConvertTo-AzmiJsonObject $request
         try {
             $bridge.Process.StandardInput.Write($line + "`n")
             $bridge.Process.StandardInput.Flush()
@@ -131,12 +132,14 @@ function Invoke-AzmiBridge {
         }
 
         $message = $null
-        $parseError = $null
         # Only a line that looks like an object is parsed: an exception, even
         # caught here, would land in the caller's -ErrorVariable.
         $text = $text.Trim()
         if ($text.Length -gt 1 -and $text[0] -eq '{' -and $text[-1] -eq '}') {
-            try { $message = [Microsoft.PowerShell.Commands.JsonObject]::ConvertFromJson($text, [ref]$parseError) } catch { }
+            try {
+                $document = [System.Text.Json.JsonDocument]::Parse($text)
+                try { $message = ConvertFrom-AzmiJsonElement $document.RootElement } finally { $document.Dispose() }
+            } catch { }
         }
         $valid = $message -is [System.Management.Automation.PSCustomObject] -and $message.id -is [long]
         if ($valid -and -not $bridge.Hello) {
