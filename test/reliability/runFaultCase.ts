@@ -5,7 +5,7 @@
  * case promises: outcome (`name`/`code` or a token), exact request count,
  * elapsed time under the bound, the token returned is the one issued last,
  * and no issued token or identity-header value appears in the error (message,
- * stack, JSON or cause chain).
+ * stack, JSON or cause chain) or in any log line written at verbose level.
  *
  * @example
  * ```ts
@@ -14,6 +14,7 @@
  * ```
  */
 import { X509Certificate } from "node:crypto";
+import { AzureLogger, getLogLevel, setLogLevel, type AzureLogLevel } from "@azure/logger";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -122,6 +123,12 @@ export async function runFaultCase(c: FaultCase, transport: TransportName): Prom
 
   const saved = process.env.AZMI_TRANSPORT;
   process.env.AZMI_TRANSPORT = transport;
+  // Every log line azmi writes at verbose level during the call is checked for secrets too.
+  const logLines: string[] = [];
+  const savedLog = AzureLogger.log;
+  const savedLevel: AzureLogLevel | undefined = getLogLevel();
+  AzureLogger.log = (...args: unknown[]) => void logLines.push(args.map(String).join(" "));
+  setLogLevel("verbose");
   const started = performance.now();
   let token: string | undefined;
   let error: (Error & { code?: string }) | undefined;
@@ -132,6 +139,8 @@ export async function runFaultCase(c: FaultCase, transport: TransportName): Prom
   } finally {
     if (saved === undefined) delete process.env.AZMI_TRANSPORT;
     else process.env.AZMI_TRANSPORT = saved;
+    AzureLogger.log = savedLog;
+    setLogLevel(savedLevel);
   }
   const elapsedMs = performance.now() - started;
   const requests = server?.requests ?? 0;
@@ -146,12 +155,13 @@ export async function runFaultCase(c: FaultCase, transport: TransportName): Prom
   if (server && requests !== c.requests) failures.push(`${requests} requests (expected ${c.requests})`);
   if (elapsedMs > c.boundMs) failures.push(`took ${elapsedMs.toFixed(0)} ms (bound ${c.boundMs} ms)`);
   if (token !== undefined && token !== ctx.issued[ctx.issued.length - 1]) failures.push("returned a token the endpoint did not issue last");
-  if (error) {
-    const text = errorText(error);
-    for (const secret of [...ctx.issued, ctx.identityHeader]) {
-      if (text.includes(secret)) failures.push(`secret ${secret.slice(0, 8)}… leaked into the error`);
-    }
+  const text = error ? errorText(error) : "";
+  const logs = logLines.join("\n");
+  for (const secret of [...ctx.issued, ctx.identityHeader]) {
+    if (text.includes(secret)) failures.push(`secret ${secret.slice(0, 8)}… leaked into the error`);
+    if (logs.includes(secret)) failures.push(`secret ${secret.slice(0, 8)}… leaked into a log line`);
   }
+  if (logLines.length === 0) failures.push("no log line was written at verbose level (the log check saw nothing)");
   const secretHeader = c.source === "app-service" ? "x-identity-header" : c.source === "service-fabric" ? "secret" : undefined;
   if (c.tls === "plain" || c.tls === "other-certificate") {
     // The identity header must never reach an endpoint that failed TLS verification.
