@@ -1,12 +1,13 @@
 /**
  * The client fault-injection matrix as tests (issue 6 §3): every case of
- * `faultCases.ts` (IMDS via the override, App Service, Cloud Shell, Service
- * Fabric over pinned TLS) against our `ManagedIdentityCredential` over the
- * native addon and over the node:net fallback. Each test asserts the exact outcome
- * (error `name` and `code`, or the token issued), the exact number of
- * requests, a generous time bound (3 × the call's budget) and that no token
- * or identity-header value reaches the error. `node dist/bench/fault-matrix.js`
- * prints the same matrix as a table.
+ * `faultCases.ts` (IMDS via the override, App Service, Cloud Shell, Azure
+ * Arc, Service Fabric over pinned TLS) against our `ManagedIdentityCredential`
+ * over the native addon and over the node:net fallback. Each test asserts the
+ * exact outcome (error `name` and `code`, or the token issued), the exact
+ * number of requests, the time bound (the call's deadline when one exchange
+ * settles it, 3 × when it retries or waits for the deadline), and that no
+ * token, identity header or Arc key reaches the error or any verbose log
+ * line. `node dist/bench/fault-matrix.js` prints the same matrix as a table.
  */
 import * as assert from "node:assert/strict";
 import { nativeLoadError, nativeTransport } from "../../src/transport/native";
