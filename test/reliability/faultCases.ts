@@ -24,7 +24,7 @@
  * ```
  */
 import { randomBytes } from "node:crypto";
-import { drip, hang, resetAfter, send, type Step } from "./faultServer";
+import { drip, hang, resetAfter, send, writeKeepOpen, type Step } from "./faultServer";
 
 /** Per-run values a script needs: fresh tokens (recorded) and the App Service secret. */
 export interface CaseContext {
@@ -138,6 +138,9 @@ export const FAULT_CASES: FaultCase[] = [
   c("Content-Length smaller than the body (truncated JSON)", (ctx) => [send(() => { const b = VALID(ctx); return `HTTP/1.1 200 OK\r\nContent-Length: ${b.length - 5}\r\n\r\n${b}`; })], unavailable("ERR_INVALID_RESPONSE"), 1),
   c("conflicting Content-Length headers", (ctx) => [send(() => { const b = VALID(ctx); return `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nContent-Length: ${b.length + 1}\r\n\r\n${b}`; })], unavailable("ERR_HTTP_PARSE"), 1),
   c("Transfer-Encoding and Content-Length together", (ctx) => [send(() => { const b = VALID(ctx); return `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nTransfer-Encoding: chunked\r\n\r\n${b}`; })], unavailable("ERR_HTTP_PARSE"), 1),
+  c("Content-Length body, connection left open (no wait for close)", (ctx) => [writeKeepOpen(() => http(200, { ...JSON_TYPE, Connection: "keep-alive" }, VALID(ctx)).toString("latin1").replace("Connection: close\r\n", ""))], OK, 1),
+  c("chunked body, connection left open (no wait for close)", (ctx) => [writeKeepOpen(() => { const b = VALID(ctx); return `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${b.length.toString(16)}\r\n${b}\r\n0\r\n\r\n`; })], OK, 1),
+  c("no framing and the connection left open (deadline wins)", (ctx) => [writeKeepOpen(() => `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n${VALID(ctx)}`)], unavailable("ETIMEDOUT"), 1, { budgetMs: 1000 }),
   c("HTTP/1.0, close-delimited body", (ctx) => [send(() => `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n${VALID(ctx)}`)], OK, 1),
   c("100 Continue before the answer", (ctx) => [send(() => Buffer.concat([Buffer.from("HTTP/1.1 100 Continue\r\n\r\n"), okToken(ctx)()]))], OK, 1),
   c("duplicate headers (Content-Type twice, Server twice)", (ctx) => [send(() => { const b = VALID(ctx); return `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Type: text/plain\r\nServer: a\r\nServer: b\r\nContent-Length: ${b.length}\r\n\r\n${b}`; })], OK, 1),

@@ -43,6 +43,11 @@ export function send(bytes: Bytes): Step {
   return (socket) => socket.end(bytesOf(bytes));
 }
 
+/** Write the bytes and keep the connection open (the client must not wait for a close it does not need). */
+export function writeKeepOpen(bytes: Bytes): Step {
+  return (socket) => void socket.write(bytesOf(bytes));
+}
+
 /** Write the bytes, then reset the connection (RST, not FIN). */
 export function resetAfter(bytes: Bytes): Step {
   return (socket) => {
