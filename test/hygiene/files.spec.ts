@@ -165,6 +165,44 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     else assert.match(stderr, /ERR_KEY_FILE|signing key/, stderr);
   });
 
+  it("four azmi serve started at once on a fresh AZMI_HOME share one signing key (0600), leave no temp files, and state stays 0600", async () => {
+    const env = cleanEnv();
+    const children = Array.from({ length: 4 }, () => spawnUnderUmask000(["serve", "--json"], env));
+    try {
+      const infos = await Promise.all(children.map(async (child) => JSON.parse((await firstLine(child)).line) as { jwks_uri: string }));
+      const kids = await Promise.all(
+        infos.map(async (i) => {
+          const jwks = await get(i.jwks_uri, {});
+          assert.equal(jwks.status, 200, jwks.body);
+          return (JSON.parse(jwks.body) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).join(",");
+        }),
+      );
+      const dir = path.join(env.AZMI_HOME!, "issuer");
+      assert.deepEqual(fs.readdirSync(dir), ["signing-key.pem"], "one key, no temp files");
+      assert.equal(octal(mode(path.join(dir, "signing-key.pem"))), "0600");
+      assert.equal(new Set(kids).size, 1, `every server publishes the same key: ${kids.join(" / ")}`);
+      for (const name of fs.readdirSync(env.AZMI_HOME!)) assert.equal(mode(path.join(env.AZMI_HOME!, name)) & 0o077, 0, name);
+      assert.deepEqual(fs.readdirSync(env.AZMI_HOME!).filter((n) => n.endsWith(".tmp")), [], "no temp files in AZMI_HOME");
+    } finally {
+      for (const child of children) {
+        child.kill("SIGTERM");
+        await exited(child).catch(() => undefined);
+      }
+    }
+  });
+
+  it("ten azmi token processes at once write one valid 0600 probe memo", async () => {
+    const env = cleanEnv();
+    const runs = await Promise.all(Array.from({ length: 10 }, () => runAzmi(["token"], env, 40_000)));
+    for (const r of runs) assert.equal(r.code, 3, r.stderr);
+    const memo = path.join(env.AZMI_HOME!, "probe-memo.json");
+    assert.equal(octal(mode(memo)), "0600");
+    const parsed = JSON.parse(fs.readFileSync(memo, "utf8")) as { version: number; entries: Record<string, unknown> };
+    assert.equal(parsed.version, 1);
+    assert.ok(Object.keys(parsed.entries).length >= 1);
+    assert.deepEqual(fs.readdirSync(env.AZMI_HOME!), ["probe-memo.json"], "no temp files left");
+  });
+
   it("probe-memo.json (written by azmi token / doctor when IMDS is absent) is 0600 and holds no secret from the environment", async () => {
     const orphanHeader = fakeSecret("orphan-identity-header");
     const orphanMsiSecret = fakeSecret("orphan-msi-secret");
