@@ -43,6 +43,16 @@ function New-AzmiDisplaySet([string[]] $Properties) {
 $script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
 $script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
 
+# Start the bridge now, without waiting for it: Node boots while PowerShell
+# finishes loading the module and binds the first call (the module is
+# normally imported by that first call). A problem (no node, no bridge) is
+# left for that call to report. $env:AZMI_BRIDGE_PRESTART = '0' turns this off.
+if ($env:AZMI_BRIDGE_PRESTART -ne '0') {
+    $prestart = Start-AzmiBridge -Launch (Get-AzmiBridgeLaunch)
+    if ($null -ne $prestart.Process) { $script:Bridge = $prestart }
+    Remove-Variable prestart
+}
+
 # Removing the module stops the bridge (and with it any local endpoint) and
 # puts back environment variables that -SetEnvironment changed. When the
 # session itself ends, the bridge sees its stdin close and exits on its own.
