@@ -12,7 +12,7 @@ $script:BridgeStartSec = 10
 $script:BridgeSlackSec = 2
 # Token answers the bridge said may be reused (request JSON -> response and
 # until when); ordinal keys, since resources are case-sensitive strings.
-$script:Leases = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::Ordinal)
+$script:Leases = [hashtable]::new([System.StringComparer]::Ordinal)
 # Local endpoints started in this session: id -> saved environment to restore.
 $script:Endpoints = @{}
 

@@ -63,8 +63,8 @@ function Invoke-AzmiBridge {
         if ($null -ne $envDelta) {
             $script:Leases.Clear()
         } elseif ($null -ne $leaseKey) {
-            $lease = $null
-            if ($script:Leases.TryGetValue($leaseKey, [ref]$lease) -and $lease.Until -gt [System.Environment]::TickCount64) {
+            $lease = $script:Leases[$leaseKey]
+            if ($null -ne $lease -and $lease.Until -gt [System.Environment]::TickCount64) {
                 # expires_in is "seconds left at return time", as the core computes it.
                 $result = $lease.Response.result
                 $result.expires_in = [string]([long]$result.expires_on - [System.DateTimeOffset]::UtcNow.ToUnixTimeSeconds())

@@ -3,23 +3,23 @@
 # a PowerShell user filters on.
 
 $script:AzmiConditions = @{
-    Unavailable         = @{ Category = 'ResourceUnavailable'; Exception = [System.InvalidOperationException] }
-    AuthenticationFailed = @{ Category = 'AuthenticationError'; Exception = [System.Security.Authentication.AuthenticationException] }
-    InvalidArgument     = @{ Category = 'InvalidArgument'; Exception = [System.ArgumentException] }
-    InvalidResource     = @{ Category = 'InvalidArgument'; Exception = [System.ArgumentException] }
-    InvalidScope        = @{ Category = 'InvalidArgument'; Exception = [System.ArgumentException] }
-    IdentityConflict    = @{ Category = 'InvalidArgument'; Exception = [System.ArgumentException] }
-    Timeout             = @{ Category = 'OperationTimeout'; Exception = [System.TimeoutException] }
-    ConnectionFailed    = @{ Category = 'ConnectionError'; Exception = [System.Net.Http.HttpRequestException] }
-    InvalidResponse     = @{ Category = 'InvalidResult'; Exception = [System.IO.InvalidDataException] }
-    StartFailed         = @{ Category = 'ResourceUnavailable'; Exception = [System.InvalidOperationException] }
-    KeyFileInvalid      = @{ Category = 'InvalidData'; Exception = [System.IO.InvalidDataException] }
-    NodeNotFound        = @{ Category = 'NotInstalled'; Exception = [System.IO.FileNotFoundException] }
-    BridgeNotFound      = @{ Category = 'NotInstalled'; Exception = [System.IO.FileNotFoundException] }
-    BridgeFailed        = @{ Category = 'ProtocolError'; Exception = [System.InvalidOperationException] }
-    BridgeProtocolError = @{ Category = 'ProtocolError'; Exception = [System.IO.InvalidDataException] }
-    NotFound            = @{ Category = 'ObjectNotFound'; Exception = [System.Management.Automation.ItemNotFoundException] }
-    Failed              = @{ Category = 'NotSpecified'; Exception = [System.InvalidOperationException] }
+    Unavailable         = @{ Category = 'ResourceUnavailable'; Exception = 'System.InvalidOperationException' }
+    AuthenticationFailed = @{ Category = 'AuthenticationError'; Exception = 'System.Security.Authentication.AuthenticationException' }
+    InvalidArgument     = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    InvalidResource     = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    InvalidScope        = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    IdentityConflict    = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    Timeout             = @{ Category = 'OperationTimeout'; Exception = 'System.TimeoutException' }
+    ConnectionFailed    = @{ Category = 'ConnectionError'; Exception = 'System.Net.Http.HttpRequestException' }
+    InvalidResponse     = @{ Category = 'InvalidResult'; Exception = 'System.IO.InvalidDataException' }
+    StartFailed         = @{ Category = 'ResourceUnavailable'; Exception = 'System.InvalidOperationException' }
+    KeyFileInvalid      = @{ Category = 'InvalidData'; Exception = 'System.IO.InvalidDataException' }
+    NodeNotFound        = @{ Category = 'NotInstalled'; Exception = 'System.IO.FileNotFoundException' }
+    BridgeNotFound      = @{ Category = 'NotInstalled'; Exception = 'System.IO.FileNotFoundException' }
+    BridgeFailed        = @{ Category = 'ProtocolError'; Exception = 'System.InvalidOperationException' }
+    BridgeProtocolError = @{ Category = 'ProtocolError'; Exception = 'System.IO.InvalidDataException' }
+    NotFound            = @{ Category = 'ObjectNotFound'; Exception = 'System.Management.Automation.ItemNotFoundException' }
+    Failed              = @{ Category = 'NotSpecified'; Exception = 'System.InvalidOperationException' }
 }
 
 function Get-AzmiErrorCondition {
@@ -66,7 +66,10 @@ function New-AzmiErrorRecord {
     if (-not $Condition) { $Condition = Get-AzmiErrorCondition -Code $code -Name $name }
     $kind = $script:AzmiConditions[$Condition]
     if ($null -eq $kind) { $kind = $script:AzmiConditions.Failed }
-    $exception = $kind.Exception::new($Message)
+    # Type names, not literals, in the table: resolving them all at import
+    # would cost every session; only an error pays for its own.
+    $exceptionType = $kind.Exception -as [type]
+    $exception = $exceptionType::new([string]$Message)
     $exception.Data['AzmiCode'] = $code
     $exception.Data['AzmiName'] = $name
     $record = [System.Management.Automation.ErrorRecord]::new($exception, ($CommandName -replace '-', '') + $Condition, $kind.Category, $Target)
