@@ -43,6 +43,10 @@ interface MemoFile {
 
 const inProcess = new Map<string, ProbeMemoEntry>();
 
+/** How long one reading of the interface list is trusted inside a process. */
+const FINGERPRINT_REUSE_MS = 2000;
+let fingerprint: { value: string; at: number } | undefined;
+
 /** FNV-1a, 2 × 32 bit: enough to tell networks apart, and no node:crypto load on the CLI's hot start. */
 function fnv64(text: string): string {
   let a = 0x811c9dc5;
@@ -63,13 +67,17 @@ function fnv64(text: string): string {
  * networkFingerprint(); // "3f1c0a9be2d47c10"
  * ```
  */
-export function networkFingerprint(): string {
+export function networkFingerprint(now: number = Date.now()): string {
+  // getifaddrs costs 0.2–0.6 ms; a chain asking many times a second reuses it briefly.
+  if (fingerprint && now - fingerprint.at < FINGERPRINT_REUSE_MS && now >= fingerprint.at) return fingerprint.value;
   const parts: string[] = [];
   const ifaces = os.networkInterfaces();
   for (const name of Object.keys(ifaces).sort()) {
     for (const a of ifaces[name] ?? []) parts.push(`${name} ${a.address}/${a.netmask}`);
   }
-  return fnv64(parts.sort().join("\n"));
+  const value = fnv64(parts.sort().join("\n"));
+  fingerprint = { value, at: now };
+  return value;
 }
 
 /**
@@ -100,7 +108,7 @@ export class ProbeMemo {
   }
 
   private key(endpoint: string): string {
-    return `${endpoint}|${networkFingerprint()}`;
+    return `${endpoint}|${networkFingerprint(this.now())}`;
   }
 
   /** A still-valid remembered result for this endpoint on this network, if any. */
@@ -161,4 +169,5 @@ export class ProbeMemo {
  */
 export function clearProcessProbeMemo(): void {
   inProcess.clear();
+  fingerprint = undefined;
 }
