@@ -211,6 +211,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   let chain: ChainIssuer | undefined;
   if (issuerKind === "local") {
     const key = await loadOrCreateSigningKey(azmiHome(env));
+    if (key.warning !== undefined) warn(key.warning);
     local = new LocalIssuer({ key, tenantId, lifetimeSec: options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC });
   } else {
     chain = new ChainIssuer({ env, upstream: options.upstream });

@@ -127,6 +127,29 @@ describe("serve: signing key file problems", () => {
     assert.ok(fs.existsSync(file));
   });
 
+  it("a key file readable by others is tightened to 0600 (with a warning); a symlink is refused", async () => {
+    const file = signingKeyPath(home.dir);
+    const first = await startServer({ env: home.env });
+    await first.close();
+    fs.chmodSync(file, 0o644);
+    const warnings: string[] = [];
+    const second = await startServer({ env: home.env, onWarning: (m) => warnings.push(m) });
+    await second.close();
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(warnings, [
+      `The signing key ${file} was readable by other users (mode 0644); its mode is now 0600. If others could read it, delete it so a new key is generated.`,
+    ]);
+    const real = `${file}.real`;
+    fs.renameSync(file, real);
+    fs.symlinkSync(real, file);
+    await assert.rejects(startServer({ env: home.env }), {
+      code: "ERR_KEY_FILE",
+      message: `The azmi serve signing key ${file} is a symbolic link; azmi only uses a regular file it owns. Delete the link (a new key will be generated) or put the key file itself there.`,
+    });
+    fs.unlinkSync(file);
+    fs.unlinkSync(real);
+  });
+
   it("a key that is not RSA ≥ 2048 fails with ERR_KEY_FILE", async () => {
     const { generateKeyPairSync } = await import("node:crypto");
     const file = signingKeyPath(home.dir);

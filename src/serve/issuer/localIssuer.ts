@@ -46,6 +46,33 @@ export interface SigningKey {
   file: string;
   /** True when this start generated the key. */
   created: boolean;
+  /** Set when the key file had to be repaired (e.g. its mode tightened to 0600). */
+  warning?: string;
+}
+
+/**
+ * Read the key file without following a symlink, refusing one that is not
+ * a regular file or belongs to another user, and tightening a mode that
+ * lets group/others read it (a restore or a `cp` without `-p` loosens it).
+ */
+function readPrivateKeyFile(file: string): { pem: string; warning?: string } {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const st = fs.fstatSync(fd);
+    const refuse = (why: string) =>
+      new AzmiError(ErrorCode.KeyFile, `The azmi serve signing key ${file} ${why}. Delete it (a new key will be generated) or fix it.`);
+    if (!st.isFile()) throw refuse("is not a regular file");
+    const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+    if (uid !== undefined && st.uid !== uid) throw refuse(`belongs to another user (uid ${st.uid})`);
+    let warning: string | undefined;
+    if ((st.mode & 0o077) !== 0) {
+      fs.fchmodSync(fd, 0o600);
+      warning = `The signing key ${file} was readable by other users (mode 0${(st.mode & 0o777).toString(8)}); its mode is now 0600. If others could read it, delete it so a new key is generated.`;
+    }
+    return { pem: fs.readFileSync(fd, "utf8"), ...(warning !== undefined ? { warning } : {}) };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -81,9 +108,14 @@ export async function loadOrCreateSigningKey(home: string): Promise<SigningKey> 
     // Not ours to change (shared folder); the key file itself is still 0600.
   }
   let pem: string | undefined;
+  let warning: string | undefined;
   try {
-    pem = fs.readFileSync(file, "utf8");
+    ({ pem, warning } = readPrivateKeyFile(file));
   } catch (error) {
+    if (error instanceof AzmiError) throw error;
+    if ((error as NodeJS.ErrnoException).code === "ELOOP") {
+      throw new AzmiError(ErrorCode.KeyFile, `The azmi serve signing key ${file} is a symbolic link; azmi only uses a regular file it owns. Delete the link (a new key will be generated) or put the key file itself there.`, { cause: error });
+    }
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new AzmiError(
         ErrorCode.KeyFile,
@@ -92,7 +124,7 @@ export async function loadOrCreateSigningKey(home: string): Promise<SigningKey> 
       );
     }
   }
-  if (pem !== undefined) return fromPem(pem, file, false);
+  if (pem !== undefined) return { ...fromPem(pem, file, false), ...(warning !== undefined ? { warning } : {}) };
   const { privateKey } = await promisify(generateKeyPair)("rsa", { modulusLength: RSA_BITS });
   const created = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
   // Publish with link(): if another process created the key meanwhile, use theirs.
