@@ -137,7 +137,7 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     }
   });
 
-  it("BUG (src/serve/issuer/localIssuer.ts, loadOrCreateSigningKey): an existing signing key readable by group/others is used as is; it must be tightened to 0600 or refused with ERR_KEY_FILE", async () => {
+  it("regression (found by this suite, fixed in f4dee8c): an existing signing key readable by group/others is tightened to 0600 (or refused with ERR_KEY_FILE), never used as is", async () => {
     // First run creates the key; then someone (a backup restore, a cp without -p) loosens it.
     const env = cleanEnv();
     const first = spawnUnderUmask000(["serve", "--json"], env);
