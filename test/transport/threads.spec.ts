@@ -23,7 +23,8 @@ const srv = net.createServer(() => {}).listen(0, "127.0.0.1", async () => {
     const { parentPort } = require("worker_threads");
     const jobs = [];
     for (let j = 0; j < 6; j++) jobs.push(t.request({ ip: "127.0.0.1", port: \${port}, method: "GET", path: "/", timeoutMs: 300 }).catch((e) => e.code));
-    for (let j = 0; j < 2; j++) jobs.push(t.probe("127.0.0.1", 1, 300).then((r) => r.outcome));
+    // Long probe deadline: 18 requests of 300 ms share 4 pool threads first.
+    for (let j = 0; j < 2; j++) jobs.push(t.probe("127.0.0.1", 1, 10000).then((r) => r.outcome));
     if (\${terminate}) parentPort.postMessage("go"); else Promise.all(jobs).then((r) => parentPort.postMessage(r));\`;
   const results = await Promise.all([0, 1, 2].map(() => new Promise((resolve, reject) => {
     const w = new Worker(inWorker(false), { eval: true });
