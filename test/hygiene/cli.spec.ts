@@ -25,7 +25,7 @@ import { json } from "../fakes/common";
 import { startEntraFake, type EntraFake } from "../fakes/entra";
 import { fakeSecret } from "../fakes/tokens";
 import type { Fake } from "../fakes/common";
-import { AZMI_BIN, cleanEnv, cleanupTemp, collect, exited, runAzmi, spawnNode, tempDir, type RunResult } from "../cli/support";
+import { AZMI_BIN, cleanEnv, cleanupTemp, exited, runAzmi, spawnNode, START_JS, tempDir, until, type RunResult } from "../cli/support";
 import { formatLeaks, SecretSet, type Leak } from "./secrets";
 
 const LOG = { AZURE_LOG_LEVEL: "verbose" };
@@ -318,6 +318,31 @@ describe("hygiene: no secret in any CLI output", function () {
       check("serve (failing upstream) / stdout", stdout, [own, info.env.MSI_SECRET]);
       check("serve (failing upstream) / stderr", stderr);
       assert.ok(appEcho.tokenRequests().length > 0, "the upstream was asked");
+      assert.equal(leaks.length, 0, formatLeaks(leaks.splice(0)));
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await exited(child).catch(() => undefined);
+      }
+    }
+  });
+
+  it("npm start (token and variables on stdout, its product): nothing secret on stderr, even with AZURE_LOG_LEVEL=verbose", async () => {
+    const child = spawnNode(START_JS, [], cleanEnv(LOG));
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    try {
+      await until(() => stdout.includes("Press Ctrl-C to stop.") || child.exitCode !== null, 20_000);
+      child.kill("SIGINT");
+      assert.equal((await exited(child)).code, 0, stderr);
+      const token = /"access_token":\s*"([^"]+)"/.exec(stdout)?.[1];
+      const header = /IDENTITY_HEADER=['"]?([0-9A-Za-z_-]{16,})/.exec(stdout)?.[1];
+      assert.ok(token && header, `stdout shows a token and the header: ${stdout.slice(0, 500)}`);
+      secrets.add("npm start token", token).add("npm start IDENTITY_HEADER", header);
+      check("npm start / stderr", stderr);
+      assert.ok(stderr.includes("=>"), "verbose log lines were written");
       assert.equal(leaks.length, 0, formatLeaks(leaks.splice(0)));
     } finally {
       if (child.exitCode === null && child.signalCode === null) {
