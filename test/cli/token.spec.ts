@@ -143,6 +143,18 @@ describe("azmi token", function () {
     }
   });
 
+  it("an invalid AZURE_TOKEN_CREDENTIALS is one line with the official wording, exit 1, for token and doctor", async () => {
+    const line =
+      "Invalid value for AZURE_TOKEN_CREDENTIALS = bogus. Valid values are 'prod' or 'dev' or any of these credentials - " +
+      "EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, VisualStudioCodeCredential, " +
+      "AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential.";
+    const env = appServiceEnv({ AZURE_TOKEN_CREDENTIALS: "bogus" });
+    const [token, doctor] = await Promise.all([runAzmi(["token"], env), runAzmi(["doctor"], env)]);
+    assert.deepEqual([token.code, token.stdout, token.stderr], [1, "", `azmi token: ${line}\n`]);
+    assert.deepEqual([doctor.code, doctor.stdout, doctor.stderr], [1, "", `azmi doctor: ${line}\n`]);
+    assert.equal(fake.requests.length, 0);
+  });
+
   it("--exclude managed-identity leaves nothing usable: exit 3, the endpoint is never called", async () => {
     const r = await runAzmi(["token", "--exclude", "managed-identity"], appServiceEnv());
     assert.equal(r.code, 3, r.stderr);
