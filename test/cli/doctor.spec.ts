@@ -57,6 +57,20 @@ describe("azmi doctor", function () {
     assert.ok(!r.stdout.includes(fake.token));
   });
 
+  it("a link that answers with an authentication error shows as failed and stops the walk; exit 3", async () => {
+    fake.rejectWith401 = true;
+    const r = await runAzmi(["doctor", "--json"], cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret }));
+    assert.equal(r.code, 3, r.stderr);
+    const report = JSON.parse(r.stdout) as { winner: unknown; links: { link: string; outcome: string }[]; error?: { name: string } };
+    assert.equal(report.winner, null);
+    assert.deepEqual(
+      report.links.map((l) => l.outcome),
+      ["unavailable", "unavailable", "failed", "skipped", "skipped", "skipped"],
+    );
+    assert.equal(report.error?.name, "AuthenticationError");
+    assert.ok(!r.stdout.includes(fake.secret));
+  });
+
   it("exit 3 and a verdict when no link answers", async () => {
     const port = await deadPort();
     const r = await runAzmi(["doctor", "--json"], cleanEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` }));
