@@ -14,11 +14,11 @@
  */
 import * as path from "node:path";
 import type { RunningServer } from "../serve/server";
-import { asUsageError, parseArgs, parseWholeNumber, type FlagSpecs } from "./args";
+import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { forContainers, formatEnv, isLoopbackHost } from "./dialects";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
-import { SERVE_OPTION_FLAGS } from "./serve";
+import { renderServer, SERVE_OPTION_FLAGS } from "./serve";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
 
 const FLAGS: FlagSpecs = {
@@ -42,7 +42,11 @@ the credential chain against it, print the token (MSI JSON) and the variables to
 use from other shells and containers, and keep serving until Ctrl-C.
 
 Default resource: ${DEFAULT_RESOURCE}   Default: 127.0.0.1, any free port.
+--host accepts loopback addresses, or 0.0.0.0 / :: to let containers in too.
 `;
+
+/** Addresses that include loopback: the server is reachable at 127.0.0.1 too. */
+const WILDCARD_HOSTS = ["0.0.0.0", "::"];
 
 /**
  * Variables that would make the chain pick something other than the local
@@ -73,7 +77,13 @@ export async function runStart(argv: readonly string[]): Promise<number> {
       process.stdout.write(START_HELP);
       return ExitCode.Ok;
     }
-    if (a.host !== undefined) host = a.host as string;
+    if (a.host !== undefined) {
+      host = a.host as string;
+      // The token is fetched over loopback (never over a network), so the server must listen there too.
+      if (!isLoopbackHost(host) && !WILDCARD_HOSTS.includes(host)) {
+        throw new UsageError("start", `--host must be a loopback address or ${WILDCARD_HOSTS.join(" / ")} (the token is fetched over loopback); got '${host}'`);
+      }
+    }
     if (a.port !== undefined) port = parseWholeNumber(a.port as string, "port", "start", 0, 65535);
     if (a.resource !== undefined) resource = a.resource as string;
   } catch (e) {
@@ -118,7 +128,6 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
-  const { renderServer } = require("./serve") as typeof import("./serve");
   const cli = `node ${path.relative(process.cwd(), path.join(__dirname, "../../../bin/azmi.js")) || "bin/azmi.js"}`;
   process.stdout.write("\n" + renderServer(server, "azmi", cli, renderContainers(server)));
   return stopped;
@@ -136,8 +145,8 @@ function renderContainers(server: RunningServer): string[] {
 
 /**
  * Point this process at the server's App Service dialect and nothing else.
- * The address is always loopback: a server bound to a wildcard or an
- * external address is still reached through 127.0.0.1 from here.
+ * The address is always loopback: a server bound to a wildcard address is
+ * reached through 127.0.0.1 from here (other hosts are refused up front).
  */
 function pointAtServer(server: RunningServer): NodeJS.ProcessEnv {
   for (const name of COMPETING_VARS) delete process.env[name];

@@ -45,6 +45,14 @@ describe("npm start", function () {
     }
   });
 
+  it("--host must include loopback (the token is fetched over loopback): exit 2", async () => {
+    const r = await collect(spawnNode(START_JS, ["--host", "10.0.0.1"], cleanEnv()));
+    assert.deepEqual(
+      [r.code, r.stdout, r.stderr],
+      [2, "", "azmi start: --host must be a loopback address or 0.0.0.0 / :: (the token is fetched over loopback); got '10.0.0.1'\n"],
+    );
+  });
+
   it("bad input exits 2 with one line", async () => {
     const r = await collect(spawnNode(START_JS, ["--port", "x"], cleanEnv()));
     assert.deepEqual(
