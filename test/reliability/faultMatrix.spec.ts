@@ -10,11 +10,21 @@
  * line. `node dist/bench/fault-matrix.js` prints the same matrix as a table.
  */
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import { nativeLoadError, nativeTransport } from "../../src/transport/native";
 import { FAULT_CASES } from "./faultCases";
 import { cleanupFaultRuns, runFaultCase, type TransportName } from "./runFaultCase";
 
 const transports: TransportName[] = ["native", "node"];
+
+/** Open file descriptors of this process (Linux), or undefined elsewhere. */
+function openFds(): number | undefined {
+  try {
+    return fs.readdirSync("/proc/self/fd").length;
+  } catch {
+    return undefined;
+  }
+}
 
 describe("reliability: client fault-injection matrix", function () {
   after(cleanupFaultRuns);
@@ -28,6 +38,13 @@ describe("reliability: client fault-injection matrix", function () {
         }
       });
 
+      let fdsBefore: number | undefined;
+      before(async () => {
+        // Warm up (loads the transport, TLS, timers) before counting descriptors.
+        await runFaultCase(FAULT_CASES.find((c) => c.name.startsWith("404 ×2"))!, transport);
+        fdsBefore = openFds();
+      });
+
       for (const c of FAULT_CASES) {
         it(c.name, async function () {
           this.timeout(c.boundMs + 10_000);
@@ -35,6 +52,18 @@ describe("reliability: client fault-injection matrix", function () {
           assert.deepEqual(r.failures, [], `${transport} / ${c.name}: ${r.failures.join("; ")}`);
         });
       }
+
+      it("after every case, no socket or file descriptor is left open", async function () {
+        if (fdsBefore === undefined) this.skip();
+        // A leak per case would show as dozens; a little slack absorbs unrelated activity in a shared mocha run.
+        const SLACK = 4;
+        let now = openFds()!;
+        for (let i = 0; i < 50 && now > fdsBefore!; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          now = openFds()!;
+        }
+        assert.ok(now <= fdsBefore! + SLACK, `${now} descriptors open, ${fdsBefore} before the matrix`);
+      });
     });
   }
 });
