@@ -10,14 +10,25 @@ $script:Bridge = $null
 # call waits its own timeout plus BridgeSlackSec for the answer.
 $script:BridgeStartSec = 10
 $script:BridgeSlackSec = 2
-# Token answers the bridge said may be reused (request JSON -> response and
+# Token answers the bridge said may be reused (request params -> response and
 # until when); ordinal keys, since resources are case-sensitive strings.
 $script:Leases = [hashtable]::new([System.StringComparer]::Ordinal)
 # Local endpoints started in this session: id -> saved environment to restore.
 $script:Endpoints = @{}
 
+# Start the bridge first, without waiting for it: Node boots while
+# PowerShell loads the rest of the module and binds the first call (the
+# module is normally imported by that first call). A problem (no node, no
+# bridge) is left for that call to report. $env:AZMI_BRIDGE_PRESTART = '0'
+# turns this off.
+. ([System.IO.Path]::Combine($PSScriptRoot, 'Private/StartAzmiBridge.ps1'))
+if ($env:AZMI_BRIDGE_PRESTART -ne '0') {
+    $prestart = Start-AzmiBridge -Launch (Get-AzmiBridgeLaunch)
+    if ($null -ne $prestart.Process) { $script:Bridge = $prestart }
+    Remove-Variable prestart
+}
+
 foreach ($file in @(
-        'Private/StartAzmiBridge.ps1'
         'Private/ConvertAzmiJson.ps1'
         'Private/InvokeAzmiBridge.ps1'
         'Private/NewAzmiErrorRecord.ps1'
@@ -42,16 +53,6 @@ function New-AzmiDisplaySet([string[]] $Properties) {
 }
 $script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
 $script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
-
-# Start the bridge now, without waiting for it: Node boots while PowerShell
-# finishes loading the module and binds the first call (the module is
-# normally imported by that first call). A problem (no node, no bridge) is
-# left for that call to report. $env:AZMI_BRIDGE_PRESTART = '0' turns this off.
-if ($env:AZMI_BRIDGE_PRESTART -ne '0') {
-    $prestart = Start-AzmiBridge -Launch (Get-AzmiBridgeLaunch)
-    if ($null -ne $prestart.Process) { $script:Bridge = $prestart }
-    Remove-Variable prestart
-}
 
 # Removing the module stops the bridge (and with it any local endpoint) and
 # puts back environment variables that -SetEnvironment changed. When the
