@@ -324,6 +324,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         handleAppService(ctx, req, res, search);
         return;
       case MSI2017_PATH:
+      case `${MSI2017_PATH}/`: // az 2.45 requests `${MSI_ENDPOINT}/?resource=…`
         handleMsi2017(ctx, req, res, search);
         return;
       case CLOUD_SHELL_PATH:

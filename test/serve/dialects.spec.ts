@@ -112,6 +112,12 @@ describe("serve: App Service 2017 / Machine Learning dialect", () => {
     }
   });
 
+  it("the 2017 path also answers with a trailing '/' (az 2.45 requests `${MSI_ENDPOINT}/?resource=…`)", async () => {
+    const p = pathOf(server.dialects.machineLearning.MSI_ENDPOINT!);
+    const res = await get(server.port, `${p}/?${q}&api-version=2017-09-01`, { secret: server.env.MSI_SECRET! });
+    assert.equal(res.status, 200);
+  });
+
   it("clientid = DEFAULT_IDENTITY_CLIENT_ID selects the system identity (MSAL.NET); another clientid a user-assigned one", async () => {
     const p = pathOf(server.dialects.machineLearning.MSI_ENDPOINT!);
     const sys = await get(server.port, `${p}?api-version=2017-09-01&${q}&clientid=${server.dialects.machineLearning.DEFAULT_IDENTITY_CLIENT_ID}`, { secret: server.env.MSI_SECRET! });
