@@ -39,7 +39,6 @@ import { credentialLogger, registerSecret } from "../log";
 import { LONG_LIVED_TOKEN_MS, refreshTimeFor, TokenCache, type TokenFetcher } from "../cache/tokenCache";
 import { describeSource, detectSource } from "../managed-identity/detect";
 import { requestToken } from "../managed-identity/exchange";
-import { probeImds, probeNegativeError } from "../managed-identity/probe";
 import { Budget, DEFAULT_PROBE_BUDGET_MS, DEFAULT_TIME_BUDGET_MS, realTiming, type RetryTiming } from "../managed-identity/retry";
 import { resourceForScopes } from "../managed-identity/scope";
 import { exchangeToken } from "../managed-identity/tokenExchange";
@@ -223,6 +222,8 @@ export class ManagedIdentityCredential implements TokenCredential {
       source.checkSelector(this.selector);
       const budget = new Budget(this.timeBudgetMs);
       if (source.kind === "imds" && this.probe && !this.imdsConfirmed) {
+        // Lazy: only the default chain probes, and the memo pulls in file and interface code.
+        const { probeImds, probeNegativeError } = require("../managed-identity/probe") as typeof import("../managed-identity/probe");
         const outcome = await probeImds(source, Math.min(this.probeBudgetMs, budget.remainingMs()), this.env!, log);
         if (!outcome.present) throw probeNegativeError(source, outcome, this.env!);
         this.imdsConfirmed = true;

@@ -22,7 +22,6 @@
  * if (!outcome.present) throw probeNegativeError(imdsSource, outcome);
  * ```
  */
-import * as net from "node:net";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { CredentialLogger } from "../log";
 import { ProbeMemo } from "../cache/probeMemo";
@@ -64,6 +63,7 @@ function connectProbe(): ConnectProbe {
  * ```
  */
 export function netProbe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  const net = require("node:net") as typeof import("node:net"); // lazy: ~10 ms the native path never needs
   const started = performance.now();
   return new Promise((resolve) => {
     const socket = net.connect({ host: ip, port });
@@ -82,10 +82,12 @@ export function netProbe(ip: string, port: number, timeoutMs: number): Promise<P
   });
 }
 
-/** Numeric IP of a URL host when it can be known without DNS. */
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Numeric IP of a URL host when it can be known without DNS (URL hosts are already normalised). */
 function numericHost(hostname: string): string | undefined {
   const h = hostname.replace(/^\[|\]$/g, "");
-  if (net.isIP(h)) return h;
+  if (IPV4.test(h) || (h.includes(":") && /^[0-9a-f:.]+$/i.test(h))) return h;
   if (h === "localhost") return "127.0.0.1";
   return undefined;
 }
