@@ -15,8 +15,9 @@ function Get-AzManagedToken {
     signed in with az, or against a local endpoint started with Start-AzManagedIdentityEndpoint.
     AZURE_TOKEN_CREDENTIALS is honoured as in the Azure SDKs.
 
-    Tokens are cached (and refreshed early) by the session's azmi bridge, a Node.js process started on first use, so
-    repeated calls are cheap. -Verbose shows which link answered and why the others did not; it never shows the token.
+    Tokens are cached (and refreshed early) by the session's azmi bridge, a Node.js process started when the module
+    loads, so repeated calls are cheap; an identical call within a few seconds is answered without asking the bridge
+    (see about_Azmi). -Verbose shows which link answered and why the others did not; it never shows the token.
 
     .PARAMETER Resource
     The resource (audience) to get a token for, e.g. https://vault.azure.net. An absolute http(s) URI; it is sent as
