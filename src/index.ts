@@ -20,6 +20,7 @@ import type * as Mi from "./credentials/managedIdentityCredential";
 import type * as Msi from "./msi";
 import type * as Pwsh from "./credentials/azurePowerShellCredential";
 import type * as Wi from "./credentials/workloadIdentityCredential";
+import type * as Serve from "./serve/server";
 
 export * from "./errors";
 export { LINK_NAMES } from "./credentials/types";
@@ -46,6 +47,7 @@ export type { AzurePowerShellCredentialOptions } from "./credentials/azurePowerS
 export type { AzureDeveloperCliCredentialOptions } from "./credentials/azureDeveloperCliCredential";
 export type { EntraCredentialOptions } from "./credentials/entraOptions";
 export type { GetManagedTokenOptions, DiagnoseResult, ManagedTokenWithReport } from "./msi";
+export type { ServeOptions, RunningServer } from "./serve/server";
 
 // Lazy value exports: a type of the same name for instances, a getter for the class.
 export type DefaultAzureCredential = Dac.DefaultAzureCredential;
@@ -68,6 +70,8 @@ export declare const getManagedToken: typeof Msi.getManagedToken;
 export declare const getManagedTokenWithReport: typeof Msi.getManagedTokenWithReport;
 export declare const diagnose: typeof Msi.diagnose;
 export declare const toMsiResponse: typeof Msi.toMsiResponse;
+export declare const startServer: typeof Serve.startServer;
+export declare const readServerState: typeof Serve.readServerState;
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const LAZY: Record<string, [string, string]> = {
@@ -83,6 +87,8 @@ const LAZY: Record<string, [string, string]> = {
   getManagedTokenWithReport: ["./msi", "getManagedTokenWithReport"],
   diagnose: ["./msi", "diagnose"],
   toMsiResponse: ["./msi", "toMsiResponse"],
+  startServer: ["./serve/server", "startServer"],
+  readServerState: ["./serve/server", "readServerState"],
 };
 for (const [name, [file, member]] of Object.entries(LAZY)) {
   Object.defineProperty(exports, name, {
