@@ -19,6 +19,13 @@ import { HELLO, PROTOCOL_VERSION, toWireError, type BridgeResponse } from "./pro
 
 /** A request line longer than this is refused (an environment block is a few KiB). */
 const MAX_LINE_BYTES = 1024 * 1024;
+/**
+ * Most bytes of log output the bridge writes to stderr in its life. The
+ * module keeps stderr only to explain a crash (Node writes a fatal error
+ * straight to fd 2, past this limit), so AZURE_LOG_LEVEL=verbose in a
+ * long session cannot grow it without bound. `-Debug` shows logs in-band.
+ */
+const STDERR_BUDGET_BYTES = 64 * 1024;
 
 const state = new BridgeState();
 let closing = false;
@@ -91,6 +98,17 @@ async function shutdown(code: number): Promise<void> {
 }
 
 function main(): void {
+  // stdout carries the protocol and nothing else: a dependency that logs with
+  // console.log must not corrupt it, so console output goes to stderr.
+  console.log = console.info = console.debug = console.error;
+  let stderrBudget = STDERR_BUDGET_BYTES;
+  const writeStderr = process.stderr.write.bind(process.stderr) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength;
+    if (size > stderrBudget) return true;
+    stderrBudget -= size;
+    return writeStderr(chunk, ...rest);
+  }) as typeof process.stderr.write;
   let buffered = "";
   process.stdin.setEncoding("utf8");
   process.stdin.on("data", (chunk: string) => {

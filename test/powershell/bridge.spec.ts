@@ -184,6 +184,19 @@ describe("bridge: the stdio protocol", function () {
     assert.ok(!text.includes(answer.result.access_token), "token leaked into report or log");
   });
 
+  it("writes only protocol lines to stdout, even with AZURE_LOG_LEVEL=verbose", async () => {
+    bridge = new BridgeChild(cleanEnv({ AZMI_HOME: home, AZURE_LOG_LEVEL: "verbose", ...fake.env }));
+    let stderr = "";
+    bridge.child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const answer = await bridge.ask(1, "token", { resource: "https://management.azure.com", forceRefresh: true });
+    assert.equal(answer.ok, true, JSON.stringify(answer.error));
+    assert.equal((await bridge.ask(2, "token", { resource: "https://vault.azure.net", only: "environment" })).ok, false);
+    // Every stdout line parsed as JSON (the reader would have thrown otherwise); logs went to stderr.
+    assert.deepEqual(bridge.lines.map((l) => l.id), [0, 1, 2]);
+    assert.match(stderr, /azmi/);
+    assert.ok(!stderr.includes(answer.result.access_token), "token in the bridge's stderr log");
+  });
+
   it("adopts the environment a request carries", async () => {
     bridge = new BridgeChild(cleanEnv({ AZMI_HOME: home }));
     const without = await bridge.ask(1, "token", { resource: "https://vault.azure.net", only: "managed-identity", timeoutMs: 10_000 });
