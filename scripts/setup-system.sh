@@ -7,6 +7,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v cmake >/dev/null || need+=(cmake)
 command -v g++ >/dev/null || need+=(g++)
 command -v clang >/dev/null || need+=(clang)
+command -v openssl >/dev/null || need+=(openssl)
 dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
 dpkg -s libgtest-dev >/dev/null 2>&1 || need+=(libgtest-dev)
 if [ ${#need[@]} -gt 0 ]; then
