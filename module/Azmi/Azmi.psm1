@@ -25,7 +25,8 @@ $script:Endpoints = @{}
 if ($env:AZMI_BRIDGE_PRESTART -ne '0') {
     $prestart = Start-AzmiBridge -Launch (Get-AzmiBridgeLaunch)
     if ($null -ne $prestart.Process) { $script:Bridge = $prestart }
-    Remove-Variable prestart
+    # Not Remove-Variable: the first cmdlet call would load a module.
+    $prestart = $null
 }
 
 foreach ($file in @(
