@@ -13,9 +13,26 @@
  * log.info("getToken", `IMDS answered in ${ms} ms`);
  * ```
  */
-import { createClientLogger, type AzureLogger } from "@azure/logger";
+import type { AzureLogger } from "@azure/logger";
 
-const root: AzureLogger = createClientLogger("azmi");
+/**
+ * `@azure/logger` is loaded on the first line that could be written: when
+ * AZURE_LOG_LEVEL or DEBUG is set, or when the application already loaded it
+ * (then it may have called `setLogLevel`). A CLI call with logging off never
+ * pays for it (it is a fifth of `azmi token`'s own start-up).
+ */
+let root: AzureLogger | undefined;
+let loggerPath: string | undefined;
+
+function activeLogger(): AzureLogger | undefined {
+  if (root) return root;
+  loggerPath ??= require.resolve("@azure/logger");
+  if (process.env.AZURE_LOG_LEVEL || process.env.DEBUG || require.cache[loggerPath]) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    root = (require("@azure/logger") as typeof import("@azure/logger")).createClientLogger("azmi");
+  }
+  return root;
+}
 
 /** Secret values seen in this process; kept only to scrub them from text. */
 const secrets = new Set<string>();
@@ -56,13 +73,14 @@ export interface CredentialLogger {
 export function credentialLogger(credential: string): CredentialLogger {
   // Redaction scans every line for every secret: do it only when the level
   // is on, so logging that is off costs one property read.
-  const write = (sink: AzureLogger["info"], method: string, message: string) => {
-    if (sink.enabled) sink(redact(`${credential} => ${method}() => ${message}`));
+  const write = (level: "info" | "verbose" | "warning" | "error", method: string, message: string) => {
+    const sink = activeLogger()?.[level];
+    if (sink?.enabled) sink(redact(`${credential} => ${method}() => ${message}`));
   };
   return {
-    info: (method, message) => write(root.info, method, message),
-    verbose: (method, message) => write(root.verbose, method, message),
-    warning: (method, message) => write(root.warning, method, message),
-    error: (method, message) => write(root.error, method, message),
+    info: (method, message) => write("info", method, message),
+    verbose: (method, message) => write("verbose", method, message),
+    warning: (method, message) => write("warning", method, message),
+    error: (method, message) => write("error", method, message),
   };
 }

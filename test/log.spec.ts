@@ -53,3 +53,20 @@ describe("log when off", () => {
     }
   });
 });
+
+describe("log loading", () => {
+  it("does not load @azure/logger when logging is off and nobody else loaded it (fresh process)", () => {
+    const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
+    const script = `
+      const log = require(${JSON.stringify(require.resolve("../src/log"))});
+      log.credentialLogger("X").info("m", "hello");
+      log.redact("x");
+      process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes("@azure/logger"))));`;
+    const env = { ...process.env };
+    delete env.AZURE_LOG_LEVEL;
+    delete env.DEBUG;
+    assert.equal(execFileSync(process.execPath, ["-e", script], { env, encoding: "utf8" }), "false");
+    const on = execFileSync(process.execPath, ["-e", script], { env: { ...env, AZURE_LOG_LEVEL: "info" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    assert.equal(on, "true");
+  });
+});
