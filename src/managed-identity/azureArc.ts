@@ -114,8 +114,12 @@ export function readArcKey(realm: string, tokensDir: string | undefined, endpoin
   if (stat.size > ARC_MAX_KEY_BYTES) {
     throw challengeError(endpoint, `named a key file of ${stat.size} bytes, more than the ${ARC_MAX_KEY_BYTES} an Arc key can be`);
   }
-  const key = fs.readFileSync(real, "utf8");
+  // The agent writes the key without a line break; an editor may add one. Anything else must be header-safe.
+  const key = fs.readFileSync(real, "utf8").replace(/\r?\n$/, "");
   registerSecret(key);
+  if (!/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(key)) {
+    throw challengeError(endpoint, `named a key file (${JSON.stringify(file)}) whose contents an HTTP header cannot carry`);
+  }
   return key;
 }
 

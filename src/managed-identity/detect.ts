@@ -69,6 +69,31 @@ export function parseEndpointVar(name: string, value: string, example: string): 
 }
 
 /**
+ * A secret variable that is sent as an HTTP header value must be visible
+ * ASCII (inner spaces allowed). A CRLF env file leaves a trailing CR; a
+ * copy-paste can add non-ASCII: say which, never echo the value.
+ *
+ * @example
+ * ```ts
+ * checkHeaderVar("IDENTITY_HEADER", env.IDENTITY_HEADER!);
+ * ```
+ */
+export function checkHeaderVar(name: string, value: string): void {
+  if (/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value)) return;
+  const why = /[\r\n]\s*$/.test(value)
+    ? "ends with a line break (an env file with CRLF line ends?)"
+    : /^\s|\s$/.test(value)
+      ? "starts or ends with whitespace"
+      : /[^\x00-\x7f]/.test(value)
+        ? "contains a non-ASCII character"
+        : "contains a control character";
+  throw new CredentialUnavailableError(
+    `ManagedIdentityCredential: ${name} ${why}, which an HTTP header cannot carry. Set it to the exact value the platform provides.`,
+    { code: ErrorCode.InvalidEnvironment },
+  );
+}
+
+/**
  * The IMDS base URL: `AZURE_POD_IDENTITY_AUTHORITY_HOST` or 169.254.169.254.
  *
  * @example
@@ -111,6 +136,7 @@ export function detectSource(env: NodeJS.ProcessEnv, options: DetectOptions = {}
   const identityHeader = get(env, "IDENTITY_HEADER");
   registerSecret(identityHeader);
   const thumbprint = get(env, "IDENTITY_SERVER_THUMBPRINT");
+  if (identityEndpoint && identityHeader) checkHeaderVar("IDENTITY_HEADER", identityHeader);
   if (identityEndpoint && identityHeader && thumbprint) {
     const url = parseEndpointVar("IDENTITY_ENDPOINT", identityEndpoint, "https://localhost:2377/metadata/identity/oauth2/token");
     if (!/^[0-9a-f]{40}$/i.test(thumbprint.replace(/[\s:]/g, ""))) {
@@ -129,6 +155,7 @@ export function detectSource(env: NodeJS.ProcessEnv, options: DetectOptions = {}
   const msiSecret = get(env, "MSI_SECRET");
   registerSecret(msiSecret);
   if (msiEndpoint && msiSecret) {
+    checkHeaderVar("MSI_SECRET", msiSecret);
     const url = parseEndpointVar("MSI_ENDPOINT", msiEndpoint, "http://127.0.0.1:41741/MSI/token/");
     return createMachineLearning(url, msiSecret, get(env, "DEFAULT_IDENTITY_CLIENT_ID"));
   }

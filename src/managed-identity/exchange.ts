@@ -29,7 +29,7 @@
  */
 import type { IdentitySelector, AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, AzmiError, CredentialUnavailableError, ErrorCode, TransportError } from "../errors";
-import type { CredentialLogger } from "../log";
+import { redact, type CredentialLogger } from "../log";
 import { send } from "../transport/http";
 import type { RawResponse } from "../transport/types";
 import { describeErrorBody, parseTokenResponse, readErrorBody } from "./response";
@@ -88,6 +88,12 @@ export function transportFailure(source: HttpSource, error: unknown): AzmiError 
       `${prefix(source)} could not be reached (${error.phase} ${error.code} after ${Math.round(error.elapsedMs)} ms, timeout ${error.timeoutMs} ms). No managed identity is available here, or the endpoint is down.`,
       { code: error.code, cause: error },
     );
+  }
+  if (error instanceof TypeError || error instanceof RangeError) {
+    // The transport refused the request itself (validated before any I/O).
+    return new CredentialUnavailableError(`${prefix(source)}: the request could not be sent (${redact(error.message).slice(0, 200)}).`, {
+      code: ErrorCode.InvalidArgument,
+    });
   }
   const code = (error as { code?: unknown } | null)?.code;
   return new CredentialUnavailableError(

@@ -142,8 +142,12 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
   }
 }
 
+/** Probes in flight, per endpoint: concurrent callers share one (IMDS allows 5 concurrent requests). */
+const inflight = new Map<string, Promise<ProbeOutcome>>();
+
 /**
- * Probe IMDS (or the override) once per network per memo TTL.
+ * Probe IMDS (or the override) once per network per memo TTL; concurrent
+ * callers share one probe.
  *
  * @example
  * ```ts
@@ -157,7 +161,11 @@ export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJ
     log.info("getToken", `IMDS probe of ${source.endpoint}: remembered (${seen.source}) ${seen.present ? "present" : "absent"}: ${seen.reason}`);
     return { present: seen.present, reason: seen.reason, ms: 0, memo: seen.source, at: seen.at };
   }
-  const outcome = await probeOnce(source, budgetMs);
+  const running = inflight.get(source.endpoint);
+  if (running) return running;
+  const probe = probeOnce(source, budgetMs).finally(() => inflight.delete(source.endpoint));
+  inflight.set(source.endpoint, probe);
+  const outcome = await probe;
   log.info("getToken", `IMDS probe of ${source.endpoint}: ${outcome.present ? "present" : "absent"} (${outcome.reason}) in ${outcome.ms.toFixed(1)} ms`);
   memo.remember(source.endpoint, outcome.present, outcome.reason);
   return outcome;

@@ -44,6 +44,13 @@ describe("managed-identity/errors", () => {
       ["MSI_ENDPOINT=::", { MSI_ENDPOINT: "::", MSI_SECRET: "msi_secret_value_123" }, 'ManagedIdentityCredential: MSI_ENDPOINT is not an http:// or https:// URL ("::"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:41741/MSI/token/, or unset it.'],
       ["IDENTITY_SERVER_THUMBPRINT=xyz", { IDENTITY_ENDPOINT: "https://127.0.0.1:1/t", IDENTITY_HEADER: "hdr_secret_value_123", IDENTITY_SERVER_THUMBPRINT: "xyz" }, "ManagedIdentityCredential: IDENTITY_SERVER_THUMBPRINT is not a SHA-1 thumbprint (40 hex digits) (\"xyz\"). Set it to the Service Fabric endpoint certificate's thumbprint, or unset it."],
     ];
+    for (const [what, vars, message] of [
+      ["IDENTITY_HEADER with a trailing CR", { IDENTITY_ENDPOINT: "http://127.0.0.1:9/MSI/token", IDENTITY_HEADER: "hdr_secret_value_123\r" }, "ManagedIdentityCredential: IDENTITY_HEADER ends with a line break (an env file with CRLF line ends?), which an HTTP header cannot carry. Set it to the exact value the platform provides."],
+      ["IDENTITY_HEADER with non-ASCII", { IDENTITY_ENDPOINT: "http://127.0.0.1:9/MSI/token", IDENTITY_HEADER: "hdr_secret_value_123\u00e9" }, "ManagedIdentityCredential: IDENTITY_HEADER contains a non-ASCII character, which an HTTP header cannot carry. Set it to the exact value the platform provides."],
+      ["MSI_SECRET with a control character", { MSI_ENDPOINT: "http://127.0.0.1:9/MSI/token", MSI_SECRET: "msi_secret_value_123\u0000x" }, "ManagedIdentityCredential: MSI_SECRET contains a control character, which an HTTP header cannot carry. Set it to the exact value the platform provides."],
+    ] as const) {
+      cases.push([what, vars as Record<string, string>, message]);
+    }
     for (const [name, vars, message] of cases) {
       it(name, async () => {
         const c = credential(safeEnv(vars));

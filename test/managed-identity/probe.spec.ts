@@ -51,6 +51,21 @@ describe("managed-identity/probe", () => {
     }
   });
 
+  it("concurrent calls for many resources share one probe (IMDS allows 5 concurrent requests)", async () => {
+    const imds = await startFakeImds();
+    try {
+      const e = safeEnv(imds.env);
+      const a = credential(e, { probeImds: true });
+      const b = credential(e, { probeImds: true });
+      const scopes = Array.from({ length: 100 }, (_, i) => `https://r${i % 10}.example/.default`);
+      await Promise.all([...scopes.map((s) => a.getToken(s)), ...scopes.map((s) => b.getToken(s))]);
+      assert.equal(imds.requests.filter((r) => r.header("metadata") === undefined).length, 1);
+      assert.equal(imds.tokenRequests().length, 20);
+    } finally {
+      await imds.close();
+    }
+  });
+
   it("checklist 23: standalone (probeImds unset) sends no probe", async () => {
     const imds = await startFakeImds();
     try {

@@ -319,6 +319,22 @@ describe("managed-identity/sources", () => {
       }
     });
 
+    it("a key file ending in a line break is sent without it; other control characters are refused", async () => {
+      const arc = await startFakeArc();
+      try {
+        fs.writeFileSync(arc.keyFile, `${arc.key}\n`);
+        await credential(safeEnv(arc.env)).getToken(VAULT);
+        assert.equal(arc.tokenRequests()[1]!.header("authorization"), `Basic ${arc.key}`);
+        fs.writeFileSync(arc.keyFile, `${arc.key}\u0007`);
+        const err = await rejection(credential(safeEnv(arc.env)).getToken(VAULT));
+        assert.equal(err.code, "ERR_MI_ARC_CHALLENGE");
+        assert.match(err.message, /whose contents an HTTP header cannot carry/);
+        assertNoSecrets(err, [arc.key]);
+      } finally {
+        await arc.close();
+      }
+    });
+
     it("checklist 38: an IDENTITY_ENDPOINT at localhost is contacted at 127.0.0.1", async () => {
       const arc = await startFakeArc();
       try {
