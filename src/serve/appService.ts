@@ -20,39 +20,78 @@ export const APP_SERVICE_PATH = "/msi/token";
 export const APP_SERVICE_API_VERSION = "2019-08-01";
 const SELECTOR_PARAMS = ["client_id", "principal_id", "object_id", "mi_res_id", "msi_res_id"];
 
-/** Handle one request to the App Service token path. */
-export function handleAppService(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, search: string): void {
-  const given = req.headers["x-identity-header"];
+/** Where an App Service dialect's client puts its secret, as its messages name it. */
+export interface AppServiceSecret {
+  /** Request header, lower-case (as Node keys `req.headers`). */
+  header: string;
+  /** The header as the messages spell it. */
+  label: string;
+  /** The environment variable the client read the secret from. */
+  variable: string;
+}
+
+const IDENTITY_HEADER_SECRET: AppServiceSecret = { header: "x-identity-header", label: "X-IDENTITY-HEADER", variable: "IDENTITY_HEADER" };
+
+/**
+ * The checks both App Service dialects (2019, and 2017 / Machine Learning)
+ * make, in this order: secret header present (401) and equal to `expected`
+ * (403, constant time), `GET` (405), a well-formed query (400), exactly
+ * `apiVersion` (400), a valid `resource` (400). On the first failure the
+ * App Service error is written and `undefined` returned.
+ *
+ * @example
+ * ```ts
+ * const checked = checkAppServiceRequest(req, res, search, { header: "secret", label: "secret", variable: "MSI_SECRET" }, ctx.msiSecret, "2017-09-01");
+ * if (checked === undefined) return;
+ * ```
+ */
+export function checkAppServiceRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  search: string,
+  secret: AppServiceSecret,
+  expected: Buffer,
+  apiVersion: string,
+): { params: Record<string, string>; resource: string } | undefined {
+  const given = req.headers[secret.header];
   if (given === undefined) {
-    writeError(res, "appService", 401, "unauthorized", "The X-IDENTITY-HEADER header is missing. Send the value of IDENTITY_HEADER in it.");
-    return;
+    writeError(res, "appService", 401, "unauthorized", `The ${secret.label} header is missing. Send the value of ${secret.variable} in it.`);
+    return undefined;
   }
-  if (!secretMatches(given, ctx.identityHeader)) {
-    writeError(res, "appService", 403, "forbidden", "The X-IDENTITY-HEADER header does not match IDENTITY_HEADER of this endpoint.");
-    return;
+  if (!secretMatches(given, expected)) {
+    writeError(res, "appService", 403, "forbidden", `The ${secret.label} header does not match ${secret.variable} of this endpoint.`);
+    return undefined;
   }
   if (req.method !== "GET") {
     writeError(res, "appService", 405, "method_not_allowed", `The request method '${req.method}' is not supported; use GET.`, { Allow: "GET" });
-    return;
+    return undefined;
   }
   const query = parseQuery(search);
   if (!query.ok) {
     writeError(res, "appService", 400, "invalid_request", `${query.reason === "duplicate" ? "Duplicate" : "Malformed"} query parameter '${query.key}'.`);
-    return;
+    return undefined;
   }
   const params = query.params;
-  const apiVersion = params["api-version"];
-  if (apiVersion !== APP_SERVICE_API_VERSION) {
-    writeError(res, "appService", 400, "invalid_request", apiVersion === undefined
-      ? `The api-version parameter is missing; use ${APP_SERVICE_API_VERSION}.`
-      : `The api-version '${apiVersion}' is not supported; use ${APP_SERVICE_API_VERSION}.`);
-    return;
+  const requested = params["api-version"];
+  if (requested !== apiVersion) {
+    writeError(res, "appService", 400, "invalid_request", requested === undefined
+      ? `The api-version parameter is missing; use ${apiVersion}.`
+      : `The api-version '${requested}' is not supported; use ${apiVersion}.`);
+    return undefined;
   }
   const resource = params["resource"];
   if (!validResource(resource)) {
     writeError(res, "appService", 400, "invalid_request", "The resource parameter is missing or invalid.");
-    return;
+    return undefined;
   }
+  return { params, resource };
+}
+
+/** Handle one request to the App Service token path. */
+export function handleAppService(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, search: string): void {
+  const checked = checkAppServiceRequest(req, res, search, IDENTITY_HEADER_SECRET, ctx.identityHeader, APP_SERVICE_API_VERSION);
+  if (checked === undefined) return;
+  const { params, resource } = checked;
   let count = 0;
   for (const name of SELECTOR_PARAMS) if (params[name] !== undefined) count++;
   if (count > 1) {

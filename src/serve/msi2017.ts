@@ -16,46 +16,20 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { serveToken, validResource, type ServeContext } from "./context";
-import { parseQuery, secretMatches } from "./request";
+import { checkAppServiceRequest, type AppServiceSecret } from "./appService";
+import { serveToken, type ServeContext } from "./context";
 import { writeError } from "./respond";
 
 export const MSI2017_PATH = "/msi/2017/token";
 export const MSI2017_API_VERSION = "2017-09-01";
 
+const MSI_SECRET: AppServiceSecret = { header: "secret", label: "secret", variable: "MSI_SECRET" };
+
 /** Handle one request to the 2017 / Machine Learning token path. */
 export function handleMsi2017(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, search: string): void {
-  const given = req.headers["secret"];
-  if (given === undefined) {
-    writeError(res, "appService", 401, "unauthorized", "The secret header is missing. Send the value of MSI_SECRET in it.");
-    return;
-  }
-  if (!secretMatches(given, ctx.msiSecret)) {
-    writeError(res, "appService", 403, "forbidden", "The secret header does not match MSI_SECRET of this endpoint.");
-    return;
-  }
-  if (req.method !== "GET") {
-    writeError(res, "appService", 405, "method_not_allowed", `The request method '${req.method}' is not supported; use GET.`, { Allow: "GET" });
-    return;
-  }
-  const query = parseQuery(search);
-  if (!query.ok) {
-    writeError(res, "appService", 400, "invalid_request", `${query.reason === "duplicate" ? "Duplicate" : "Malformed"} query parameter '${query.key}'.`);
-    return;
-  }
-  const params = query.params;
-  const apiVersion = params["api-version"];
-  if (apiVersion !== MSI2017_API_VERSION) {
-    writeError(res, "appService", 400, "invalid_request", apiVersion === undefined
-      ? `The api-version parameter is missing; use ${MSI2017_API_VERSION}.`
-      : `The api-version '${apiVersion}' is not supported; use ${MSI2017_API_VERSION}.`);
-    return;
-  }
-  const resource = params["resource"];
-  if (!validResource(resource)) {
-    writeError(res, "appService", 400, "invalid_request", "The resource parameter is missing or invalid.");
-    return;
-  }
+  const checked = checkAppServiceRequest(req, res, search, MSI_SECRET, ctx.msiSecret, MSI2017_API_VERSION);
+  if (checked === undefined) return;
+  const { params, resource } = checked;
   if (params["clientid"] !== undefined && params["client_id"] !== undefined) {
     writeError(res, "appService", 400, "invalid_request", "Only one of clientid or client_id may be specified.");
     return;
