@@ -142,6 +142,7 @@ export function tokenBody(shape: TokenShape, token: IssuedToken, identity: Serve
   const notBefore = String(Math.floor(token.notBeforeTimestamp / 1000));
   switch (shape) {
     case "imds":
+    case "cloudShell":
     case "arc":
     case "arc-object":
     case "arc-resource": {
@@ -154,22 +155,13 @@ export function tokenBody(shape: TokenShape, token: IssuedToken, identity: Serve
         resource: token.resource,
         token_type: "Bearer",
       };
-      if (token.clientId !== undefined) body.client_id = token.clientId;
+      // Cloud Shell's body is IMDS's without client_id.
+      if (shape !== "cloudShell" && token.clientId !== undefined) body.client_id = token.clientId;
       // MSAL JS checks that Arc echoes the user-assigned selector it sent.
       if (shape === "arc-object") body.object_id = identity.objectId;
       if (shape === "arc-resource") body.msi_res_id = identity.resourceId;
       return body;
     }
-    case "cloudShell":
-      return {
-        access_token: token.accessToken,
-        refresh_token: "",
-        expires_in: expiresIn,
-        expires_on: String(expiresOn),
-        not_before: notBefore,
-        resource: token.resource,
-        token_type: "Bearer",
-      };
     case "appService":
     case "msi2017":
     case "msi2017-legacy":
