@@ -23,7 +23,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import * as path from "node:path";
 import { registerSecret } from "../log";
 import { serveToken, validResource, type ServeContext } from "./context";
-import { IDENTITY_NOT_FOUND, imdsSelector, METADATA_MISSING } from "./imds";
+import { IDENTITY_NOT_FOUND, imdsSelector, METADATA_MISSING, MULTIPLE_SELECTORS } from "./imds";
 import { parseQuery } from "./request";
 import { writeError, writeJson, type TokenShape } from "./respond";
 
@@ -151,7 +151,7 @@ export function handleAzureArc(ctx: ServeContext, req: IncomingMessage, res: Ser
   }
   const selector = imdsSelector(params);
   if (selector === "multiple") {
-    writeError(res, "imds", 400, "invalid_request", "Only one of client_id, object_id or msi_res_id may be specified");
+    writeError(res, "imds", 400, "invalid_request", MULTIPLE_SELECTORS);
     return;
   }
   const authorization = req.headers["authorization"];

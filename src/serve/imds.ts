@@ -20,6 +20,8 @@ import { writeError } from "./respond";
 export const IMDS_TOKEN_PATH = "/metadata/identity/oauth2/token";
 export const METADATA_MISSING = "Required metadata header not specified";
 export const IDENTITY_NOT_FOUND = "Identity not found";
+/** IMDS's refusal of more than one user-assigned selector (Arc answers the same). */
+export const MULTIPLE_SELECTORS = "Only one of client_id, object_id or msi_res_id may be specified";
 /** Oldest api-version IMDS serves identity tokens for. */
 const OLDEST_API_VERSION = "2018-02-01";
 const API_VERSION_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
@@ -91,7 +93,7 @@ export function handleImds(ctx: ServeContext, req: IncomingMessage, res: ServerR
   }
   const selector = imdsSelector(params);
   if (selector === "multiple") {
-    writeError(res, "imds", 400, "invalid_request", "Only one of client_id, object_id or msi_res_id may be specified");
+    writeError(res, "imds", 400, "invalid_request", MULTIPLE_SELECTORS);
     return;
   }
   const found = ctx.identities.resolve(selector);
