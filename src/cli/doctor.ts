@@ -13,17 +13,10 @@
 import type { DiagnoseResult, GetManagedTokenOptions } from "../msi";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { ExitCode, reportError, useColor } from "./output";
-import { DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
+import { CHAIN_FLAGS, DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
 
 const FLAGS: FlagSpecs = {
-  resource: { kind: "string", placeholder: "URI" },
-  scope: { kind: "string", placeholder: "SCOPE" },
-  "client-id": { kind: "string", placeholder: "ID" },
-  "object-id": { kind: "string", placeholder: "ID" },
-  "resource-id": { kind: "string", placeholder: "ARMID" },
-  only: { kind: "string", placeholder: "LINK" },
-  exclude: { kind: "repeat", placeholder: "LINK,..." },
-  "timeout-ms": { kind: "string", placeholder: "N" },
+  ...CHAIN_FLAGS,
   json: { kind: "boolean" },
 };
 

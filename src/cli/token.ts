@@ -45,7 +45,16 @@ const MAX_TIMEOUT_MS = 600_000;
 /** A token lifetime above this refreshes at half-life (spec §5.3, as MSAL and @azure/identity do). */
 const HALF_LIFE_REFRESH_ABOVE_S = 7200;
 
-const FLAGS: FlagSpecs = {
+/**
+ * The flags that describe one request to the chain (shared with `azmi doctor`,
+ * which walks the chain for the same request).
+ *
+ * @example
+ * ```ts
+ * const FLAGS: FlagSpecs = { ...CHAIN_FLAGS, json: { kind: "boolean" } };
+ * ```
+ */
+export const CHAIN_FLAGS: FlagSpecs = {
   resource: { kind: "string", placeholder: "URI" },
   scope: { kind: "string", placeholder: "SCOPE" },
   "client-id": { kind: "string", placeholder: "ID" },
@@ -54,6 +63,10 @@ const FLAGS: FlagSpecs = {
   only: { kind: "string", placeholder: "LINK" },
   exclude: { kind: "repeat", placeholder: "LINK,..." },
   "timeout-ms": { kind: "string", placeholder: "N" },
+};
+
+const FLAGS: FlagSpecs = {
+  ...CHAIN_FLAGS,
   output: { kind: "string", choices: TOKEN_OUTPUTS, placeholder: "msi|json|raw|header" },
   verbose: { kind: "boolean" },
 };
