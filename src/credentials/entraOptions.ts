@@ -9,6 +9,7 @@
  * ```
  */
 import type { TokenCredentialOptions } from "@azure/identity";
+import { isLoopbackUrl, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
 
 export interface EntraCredentialOptions extends TokenCredentialOptions {
   /** Extra tenants a token may be requested for (`*` = any). Default: `AZURE_ADDITIONALLY_ALLOWED_TENANTS`. */
@@ -42,4 +43,35 @@ export function passThrough<T extends EntraCredentialOptions>(
   if (resolved.authorityHost !== undefined) out.authorityHost = resolved.authorityHost;
   if (resolved.additionallyAllowedTenants !== undefined) out.additionallyAllowedTenants = resolved.additionallyAllowedTenants;
   return out;
+}
+
+/**
+ * Resolve what a configured Entra link hands to `@azure/identity`: the
+ * authority host (option, else `AZURE_AUTHORITY_HOST`, else the public cloud;
+ * https only), the
+ * allowed tenants (option, else `AZURE_ADDITIONALLY_ALLOWED_TENANTS`), and
+ * instance discovery off for a loopback authority host unless the caller
+ * chose. Call it only once the link is configured: it throws for a bad host.
+ *
+ * @throws AzmiError `ERR_INVALID_ARGUMENT` for a non-https authority host.
+ *
+ * @example
+ * ```ts
+ * const entra = resolveEntraOptions(options, process.env);
+ * new identity.ClientSecretCredential(tenant, app, secret, entra.options);
+ * ```
+ */
+export function resolveEntraOptions<T extends EntraCredentialOptions>(
+  options: T,
+  env: NodeJS.ProcessEnv,
+): { authorityHost: string; options: Omit<T, "env"> } {
+  const authorityHost = resolveAuthorityHost(options.authorityHost, env);
+  return {
+    authorityHost,
+    options: passThrough(options, {
+      authorityHost,
+      additionallyAllowedTenants: resolveAllowedTenants(options.additionallyAllowedTenants, env),
+      disableInstanceDiscovery: options.disableInstanceDiscovery ?? (isLoopbackUrl(authorityHost) || undefined),
+    }),
+  };
 }

@@ -18,9 +18,9 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { registerSecret } from "./lazyLog";
 import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
-import { passThrough, type EntraCredentialOptions } from "./entraOptions";
+import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
-import { checkTenantId, isLoopbackUrl, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
+import { checkTenantId } from "./validation";
 
 const TROUBLESHOOT = "To troubleshoot, visit https://aka.ms/azsdk/js/identity/environmentcredential/troubleshoot.";
 
@@ -74,12 +74,9 @@ export class EnvironmentCredential extends DelegatedCredential {
       return;
     }
     checkTenantId(tenantId!, "AZURE_TENANT_ID");
-    this.authorityHost = resolveAuthorityHost(options.authorityHost, env);
-    this.options = passThrough(options, {
-      authorityHost: this.authorityHost,
-      additionallyAllowedTenants: resolveAllowedTenants(options.additionallyAllowedTenants, env),
-      disableInstanceDiscovery: options.disableInstanceDiscovery ?? (isLoopbackUrl(this.authorityHost) || undefined),
-    });
+    const entra = resolveEntraOptions(options, env);
+    this.authorityHost = entra.authorityHost;
+    this.options = entra.options;
   }
 
   override describe(): string {

@@ -15,9 +15,9 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import { DelegatedCredential, type Unavailability } from "./delegated";
-import { passThrough, type EntraCredentialOptions } from "./entraOptions";
+import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
-import { checkOptionalString, checkTenantId, isLoopbackUrl, resolveAllowedTenants, resolveAuthorityHost } from "./validation";
+import { checkOptionalString, checkTenantId } from "./validation";
 
 export interface WorkloadIdentityCredentialOptions extends EntraCredentialOptions {
   tenantId?: string;
@@ -57,12 +57,9 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
       return;
     }
     checkTenantId(this.tenantId!, options.tenantId ? "tenantId" : "AZURE_TENANT_ID");
-    this.authorityHost = resolveAuthorityHost(options.authorityHost, env);
-    this.options = passThrough(options, {
-      authorityHost: this.authorityHost,
-      additionallyAllowedTenants: resolveAllowedTenants(options.additionallyAllowedTenants, env),
-      disableInstanceDiscovery: options.disableInstanceDiscovery ?? (isLoopbackUrl(this.authorityHost) || undefined),
-    });
+    const entra = resolveEntraOptions(options, env);
+    this.authorityHost = entra.authorityHost;
+    this.options = entra.options;
   }
 
   override describe(): string {
