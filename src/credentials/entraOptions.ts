@@ -47,11 +47,11 @@ export function passThrough<T extends EntraCredentialOptions>(
 
 /**
  * Resolve what a configured Entra link hands to `@azure/identity`: the
- * authority host (option, else `AZURE_AUTHORITY_HOST`, else the public cloud;
- * https only), the
- * allowed tenants (option, else `AZURE_ADDITIONALLY_ALLOWED_TENANTS`), and
- * instance discovery off for a loopback authority host unless the caller
- * chose. Call it only once the link is configured: it throws for a bad host.
+ * authority host (option, else `AZURE_AUTHORITY_HOST`, else the public
+ * cloud; https only), the allowed tenants (option, else
+ * `AZURE_ADDITIONALLY_ALLOWED_TENANTS`), and instance discovery off for a
+ * loopback authority host unless the caller chose. Call it only once the
+ * link is configured: it throws for a bad host.
  *
  * @throws AzmiError `ERR_INVALID_ARGUMENT` for a non-https authority host.
  *
