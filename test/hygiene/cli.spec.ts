@@ -16,7 +16,6 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as path from "node:path";
 import { startFakeAppService } from "../fakes/appService";
 import { startFakeCloudShell } from "../fakes/cloudShell";
@@ -26,6 +25,7 @@ import { startEntraFake, type EntraFake } from "../fakes/entra";
 import { fakeSecret } from "../fakes/tokens";
 import type { Fake } from "../fakes/common";
 import { AZMI_BIN, cleanEnv, cleanupTemp, exited, runAzmi, spawnNode, START_JS, tempDir, until, type RunResult } from "../cli/support";
+import { httpGet } from "../support/http";
 import { formatLeaks, SecretSet, type Leak } from "./secrets";
 
 const LOG = { AZURE_LOG_LEVEL: "verbose" };
@@ -58,19 +58,6 @@ function encryptedCertificate(dir: string, password: string): string {
   const file = path.join(dir, "client-encrypted.pem");
   fs.writeFileSync(file, fs.readFileSync(cert, "utf8") + fs.readFileSync(key, "utf8"), { mode: 0o600 });
   return file;
-}
-
-/** GET a URL on loopback with headers; resolves with status and body. */
-function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { headers }, (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (d: string) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on("error", reject);
-  });
 }
 
 describe("hygiene: no secret in any CLI output", function () {
@@ -248,16 +235,16 @@ describe("hygiene: no secret in any CLI output", function () {
 
         const minted: string[] = [];
         const endpoint = info.env.IDENTITY_ENDPOINT!;
-        const ok = await get(`${endpoint}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": own });
+        const ok = await httpGet(`${endpoint}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": own });
         assert.equal(ok.status, 200, ok.body);
         minted.push((JSON.parse(ok.body) as { access_token: string }).access_token);
-        const bad = await get(`${endpoint}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": wrong });
+        const bad = await httpGet(`${endpoint}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": wrong });
         assert.notEqual(bad.status, 200);
         // The refusal names the problem, not the header it got or the one it wanted.
         for (const v of [wrong, own]) assert.ok(!bad.body.includes(v), `401 body quotes a header value: ${bad.body}`);
         const imdsBase = info.env.AZURE_POD_IDENTITY_AUTHORITY_HOST;
         if (imdsBase) {
-          const viaImds = await get(`${imdsBase}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent("https://storage.azure.com")}`, { Metadata: "true" });
+          const viaImds = await httpGet(`${imdsBase}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent("https://storage.azure.com")}`, { Metadata: "true" });
           assert.equal(viaImds.status, 200, viaImds.body);
           minted.push((JSON.parse(viaImds.body) as { access_token: string }).access_token);
         }
@@ -306,8 +293,8 @@ describe("hygiene: no secret in any CLI output", function () {
       const info = JSON.parse(stdout.split("\n")[0]!) as { env: Record<string, string> };
       const own = info.env.IDENTITY_HEADER!;
       const answers = [
-        await get(`${info.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": own }),
-        await get(`${info.env.AZURE_POD_IDENTITY_AUTHORITY_HOST}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { Metadata: "true" }),
+        await httpGet(`${info.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": own }),
+        await httpGet(`${info.env.AZURE_POD_IDENTITY_AUTHORITY_HOST}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { Metadata: "true" }),
       ];
       child.kill("SIGTERM");
       await exited(child);

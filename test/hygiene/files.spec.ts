@@ -11,12 +11,12 @@
 import * as assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as path from "node:path";
 import { startFakeAppService } from "../fakes/appService";
 import type { Fake } from "../fakes/common";
 import { fakeSecret } from "../fakes/tokens";
 import { AZMI_BIN, cleanEnv, cleanupTemp, exited, runAzmi, tempDir } from "../cli/support";
+import { httpGet } from "../support/http";
 import { formatLeaks, SecretSet } from "./secrets";
 
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
@@ -38,18 +38,6 @@ async function firstLine(child: ChildProcess): Promise<{ line: string; stderr: (
     await new Promise((r) => setTimeout(r, 20));
   }
   return { line: out.split("\n")[0]!, stderr: () => err };
-}
-
-function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { headers }, (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (d: string) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on("error", reject);
-  });
 }
 
 describe("hygiene: per-user files are owner-only and hold only documented secrets", function () {
@@ -74,7 +62,7 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
         const { line } = await firstLine(child);
         const info = JSON.parse(line) as { env: Record<string, string> };
         const own = info.env.IDENTITY_HEADER!;
-        const served = await get(`${info.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": own });
+        const served = await httpGet(`${info.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`, { "X-IDENTITY-HEADER": own });
         assert.equal(served.status, 200, served.body);
         const token = (JSON.parse(served.body) as { access_token: string }).access_token;
 
@@ -172,7 +160,7 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
       const infos = await Promise.all(children.map(async (child) => JSON.parse((await firstLine(child)).line) as { jwks_uri: string }));
       const kids = await Promise.all(
         infos.map(async (i) => {
-          const jwks = await get(i.jwks_uri, {});
+          const jwks = await httpGet(i.jwks_uri, {});
           assert.equal(jwks.status, 200, jwks.body);
           return (JSON.parse(jwks.body) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).join(",");
         }),
