@@ -194,6 +194,9 @@ const CHAIN_ENV_VARS = [
   "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET", "DEFAULT_IDENTITY_CLIENT_ID", "PATH",
 ];
 
+/** How far past `timeoutMs` a link's own request deadline may run (see `run`). */
+const LINK_DEADLINE_SLACK_MS = 250;
+
 /** One DefaultAzureCredential per distinct option set and environment, for the life of the process. */
 const chains = new Map<string, DefaultAzureCredential>();
 const MAX_CHAINS = 32;
@@ -277,7 +280,13 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
   const controller = options.timeoutMs !== undefined ? new AbortController() : undefined;
   const getOptions: AzmiGetTokenOptions = { ...extra };
   if (options.tenantId) getOptions.tenantId = options.tenantId;
-  if (controller) getOptions.abortSignal = controller.signal;
+  if (controller) {
+    getOptions.abortSignal = controller.signal;
+    // Links with requests that cannot be cancelled (the native transport)
+    // cap their own deadlines near this, so the process can exit on time;
+    // the slack lets this call's own budget error win the race.
+    getOptions.requestOptions = { ...getOptions.requestOptions, timeout: options.timeoutMs! + LINK_DEADLINE_SLACK_MS };
+  }
   const started = performance.now();
 
   const attempt: Promise<TokenWithReport> = reporting

@@ -119,6 +119,7 @@ export class ManagedIdentityCredential implements TokenCredential {
   /** scope (string form) → cache key, so the cached path does no string work. */
   private readonly keys = new Map<string, string>();
   private readonly fetchers = new Map<string, TokenFetcher>();
+  private readonly targets = new Map<string, [resource: string, scope: string]>();
   private source?: Source;
   private env?: NodeJS.ProcessEnv;
   private imdsConfirmed = false;
@@ -168,7 +169,8 @@ export class ManagedIdentityCredential implements TokenCredential {
         scope = typeof scopes === "string" ? scopes : scopes[0]!;
         k = `${resource}|${this.selectorKey}|${tenant ?? ""}`;
         this.keys.set(memoKey, k);
-        this.fetchers.set(k, () => this.fetch(resource, scope));
+        this.fetchers.set(k, () => this.fetch(resource, scope, this.timeBudgetMs));
+        this.targets.set(k, [resource, scope]);
       }
       key = k;
     } catch (e) {
@@ -176,7 +178,16 @@ export class ManagedIdentityCredential implements TokenCredential {
     }
     const signal = options?.abortSignal;
     if (signal?.aborted) return Promise.reject(abortError());
-    const pending = this.cache.getToken(key, this.fetchers.get(key)!) as Promise<AzmiAccessToken>;
+    // A caller's `requestOptions.timeout` caps this call's budget: the native
+    // transport cannot cancel a started request and Node waits for it at
+    // exit, so a shorter deadline must reach the request itself.
+    const cap = options?.requestOptions?.timeout;
+    let fetcher = this.fetchers.get(key)!;
+    if (typeof cap === "number" && cap > 0 && cap < this.timeBudgetMs) {
+      const [resource, target] = this.targets.get(key)!;
+      fetcher = () => this.fetch(resource, target, cap);
+    }
+    const pending = this.cache.getToken(key, fetcher) as Promise<AzmiAccessToken>;
     if (!signal) return pending;
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(abortError());
@@ -214,13 +225,13 @@ export class ManagedIdentityCredential implements TokenCredential {
     return this.source;
   }
 
-  private async fetch(resource: string, scope: string): Promise<AzmiAccessToken> {
+  private async fetch(resource: string, scope: string, budgetMs: number): Promise<AzmiAccessToken> {
     const started = performance.now();
     try {
       const source = this.resolveSource();
-      if (source.kind === "token-exchange") return await exchangeToken(source, scope, {}, this.timeBudgetMs);
+      if (source.kind === "token-exchange") return await exchangeToken(source, scope, {}, budgetMs);
       source.checkSelector(this.selector);
-      const budget = new Budget(this.timeBudgetMs);
+      const budget = new Budget(budgetMs);
       if (source.kind === "imds" && this.probe && !this.imdsConfirmed) {
         // Lazy: only the default chain probes, and the memo pulls in file and interface code.
         const { probeImds, probeNegativeError } = require("../managed-identity/probe") as typeof import("../managed-identity/probe");
