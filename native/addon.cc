@@ -70,7 +70,7 @@ int GetString(Napi::Env env, const Napi::Object& o, const char* key, std::string
 
 // request({ip, port, method, path, headers: string[] (flat name,value,...),
 //          body?: Buffer, timeoutMs, maxHeaderBytes, maxBodyBytes})
-//   : Promise<{ok: true, status, statusText, headers, body, elapsedMs}
+//   : Promise<{ok: true, status, statusText, headers: {name: joined value}, body, elapsedMs}
 //             | {ok: false, code, phase, detail, elapsedMs}>
 Napi::Value RequestExport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

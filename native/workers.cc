@@ -1,6 +1,9 @@
 #include "workers.h"
 
+#include <string>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace azmi {
 
@@ -25,6 +28,47 @@ Napi::Value Latin1(Napi::Env env, const std::string& bytes) {
     return env.Undefined();
   }
   return Napi::Value(env, v);
+}
+
+// The response headers as one plain object: lower-cased names (the parser
+// already lowered them), repeats joined with ", " in arrival order, the same
+// shape facts.ts joinHeaders() gives the node:net fallback. Properties are
+// DEFINED, not set, so a peer-chosen "__proto__" stays an own data property
+// and never reaches the prototype. Building it here saves the flat array,
+// one JS string per name and the JS join loop on every response.
+Napi::Value HeaderObject(Napi::Env env, const HeaderList& list) {
+  std::vector<std::pair<const std::string*, std::string>> joined;
+  joined.reserve(list.size());
+  std::unordered_map<std::string, size_t> index;
+  for (const auto& h : list) {
+    auto it = index.find(h.first);
+    if (it == index.end()) {
+      index.emplace(h.first, joined.size());
+      joined.emplace_back(&h.first, h.second);
+    } else {
+      joined[it->second].second.append(", ").append(h.second);
+    }
+  }
+  Napi::Object out = Napi::Object::New(env);
+  std::vector<napi_property_descriptor> props(joined.size());
+  for (size_t i = 0; i < joined.size(); ++i) {
+    napi_value name;
+    const std::string& n = *joined[i].first;
+    if (napi_create_string_latin1(env, n.data(), n.size(), &name) != napi_ok) {
+      Napi::Error::New(env, "azmi: could not create a string").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Value value = Latin1(env, joined[i].second);
+    if (env.IsExceptionPending()) return env.Undefined();
+    props[i] = napi_property_descriptor{nullptr, name, nullptr, nullptr, nullptr, value,
+                                        static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable),
+                                        nullptr};
+  }
+  if (!props.empty() && napi_define_properties(env, out, props.size(), props.data()) != napi_ok) {
+    if (!env.IsExceptionPending()) Napi::Error::New(env, "azmi: could not build the headers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return out;
 }
 
 }  // namespace
@@ -68,12 +112,8 @@ void RequestWorker::OnOK() {
   if (outcome_.ok) {
     out.Set("status", Napi::Number::New(env, outcome_.status));
     out.Set("statusText", Latin1(env, outcome_.status_text));
-    Napi::Array headers = Napi::Array::New(env, outcome_.headers.size() * 2);
-    uint32_t i = 0;
-    for (const auto& h : outcome_.headers) {
-      headers.Set(i++, Napi::String::New(env, h.first));
-      headers.Set(i++, Latin1(env, h.second));
-    }
+    Napi::Value headers = HeaderObject(env, outcome_.headers);
+    if (RejectIfPending(env, deferred_)) return;
     out.Set("headers", headers);
     out.Set("body", Napi::Buffer<char>::Copy(env, outcome_.body.data(), outcome_.body.size()));
   } else {

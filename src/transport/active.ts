@@ -4,7 +4,6 @@
  * (tests, or to rule the addon out); `AZMI_TRANSPORT=native` insists on the
  * addon and fails loudly when it is missing.
  */
-import { AzmiError, ErrorCode } from "../errors";
 import { nativeLoadError, nativeTransport } from "./native";
 import type { Transport } from "./types";
 
@@ -34,6 +33,8 @@ export function activeTransport(): Transport {
   const native = nativeTransport();
   if (native) return native;
   if (wanted === "native") {
+    // errors.ts loads only here: the common paths never need it.
+    const { AzmiError, ErrorCode } = require("../errors") as typeof import("../errors");
     throw new AzmiError(
       ErrorCode.InvalidEnvironment,
       `AZMI_TRANSPORT=native but the native addon could not be loaded (${nativeLoadError()}); run "npm run build:native" or unset AZMI_TRANSPORT`,

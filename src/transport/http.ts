@@ -7,12 +7,14 @@
  * identity endpoints are loopback or link-local. One deadline covers the
  * whole call.
  */
-import { ErrorCode, TransportError } from "../errors";
+import type { TransportError } from "../errors";
 import { activeTransport, transportDiagnostics } from "./active";
-import { restate } from "./facts";
 import type { RawResponse } from "./types";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES } from "./types";
-import { checkCap, checkHeader, checkMethod, checkTimeout, ipFamily } from "./validate";
+import { checkCap, checkHeader, checkMethod, checkTimeout, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, ipFamily } from "./validate";
+
+// errors.ts and facts.ts are needed only on the DNS and failure paths: load
+// them there, so requiring the transport costs fewer module loads.
+const errors = (): typeof import("../errors") => require("../errors") as typeof import("../errors");
 
 /**
  * Options of `send()`.
@@ -116,6 +118,7 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     const spent = performance.now() - started;
     left = Math.floor(timeoutMs - spent);
     if (left < 1) {
+      const { ErrorCode, TransportError } = errors();
       throw new TransportError(ErrorCode.Timeout, `resolve ETIMEDOUT ${url.host} after ${timeoutMs} ms`, {
         phase: "resolve", address: url.hostname, port, timeoutMs, elapsedMs: spent,
       });
@@ -138,7 +141,10 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     if (viaDns) res.elapsedMs = performance.now() - started;
     return res;
   } catch (e) {
-    if (viaDns && e instanceof TransportError) throw restate(e, { timeoutMs, elapsedMs: performance.now() - started });
+    if (viaDns && e instanceof errors().TransportError) {
+      const { restate } = require("./facts") as typeof import("./facts");
+      throw restate(e as TransportError, { timeoutMs, elapsedMs: performance.now() - started });
+    }
     throw e;
   }
 }

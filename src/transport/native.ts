@@ -3,9 +3,7 @@
  * prebuild, via node-gyp-build) on first use, and wraps it as a `Transport`.
  * Loading is lazy: importing this module does no I/O.
  */
-import * as path from "node:path";
-import { ErrorCode } from "../errors";
-import { joinHeaders, transportError } from "./facts";
+import path = require("node:path");
 import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";
 import { checkIp, checkPort, checkTimeout, normalizeRequest } from "./validate";
 
@@ -27,7 +25,8 @@ export interface NativeBinding {
 }
 
 type NativeOutcome =
-  | { ok: true; status: number; statusText: string; headers: string[]; body: Buffer; elapsedMs: number }
+  // headers: lower-cased names, repeats joined with ", " (built in C++, as facts.ts joinHeaders does)
+  | { ok: true; status: number; statusText: string; headers: Record<string, string>; body: Buffer; elapsedMs: number }
   | { ok: false; code: string; phase: "connect" | "write" | "headers" | "body"; detail: string; elapsedMs: number };
 
 /** The package root: dist/src/transport → ../../.. (compiled) */
@@ -124,13 +123,15 @@ function makeNativeTransport(b: NativeBinding): Transport {
       const n = normalizeRequest(request);
       const started = performance.now();
       const r = await guarded<NativeOutcome>(b.request(n), n.timeoutMs, () => ({
-        ok: false, code: ErrorCode.Timeout, phase: "connect", detail: "timed out", elapsedMs: performance.now() - started,
+        ok: false, code: "ETIMEDOUT", phase: "connect", detail: "timed out", elapsedMs: performance.now() - started,
       }));
       if (r.ok) {
-        return { status: r.status, statusText: r.statusText, headers: joinHeaders(r.headers), body: r.body, elapsedMs: r.elapsedMs };
+        return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, elapsedMs: r.elapsedMs };
       }
+      // facts.ts (and errors.ts behind it) load on the first failure only.
+      const { transportError } = require("./facts") as typeof import("./facts");
       throw transportError({
-        code: r.code === "ERR_INVALID_ARGUMENT" ? ErrorCode.InvalidArgument : r.code,
+        code: r.code,
         phase: r.phase,
         address: n.ip,
         port: n.port,

@@ -68,7 +68,6 @@ export interface Transport {
   request(request: RawRequest): Promise<RawResponse>;
 }
 
-/** Default cap on status line + headers (+ trailers): 16 KiB, as Node's own HTTP parser. */
-export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
-/** Default cap on a decoded body: 1 MiB, far above any token response. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+// The default caps live in validate.ts, which applies them: the hot path then
+// never loads this file (every other import of it is type-only and erased).
+export { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES } from "./validate";

@@ -5,7 +5,27 @@
  * non-numeric host or a header that would break framing never reaches C++
  * or a socket.
  */
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, type RawRequest } from "./types";
+import type { RawRequest } from "./types";
+
+/**
+ * Default cap on status line + headers (+ trailers): 16 KiB, as Node's own
+ * HTTP parser. (Also exported from types.ts.)
+ *
+ * @example
+ * ```ts
+ * await send({ url, timeoutMs: 1000, maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES * 2 });
+ * ```
+ */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * Default cap on a decoded body: 1 MiB, far above any token response.
+ *
+ * @example
+ * ```ts
+ * await send({ url, timeoutMs: 1000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES });
+ * ```
+ */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** Largest timeout a poll()/setTimeout can honour (2^31 - 1 ms, about 24.8 days). */
 export const MAX_TIMEOUT_MS = 2147483647;

@@ -331,6 +331,25 @@ describe("transport: shared suite (native and node:net agree)", function () {
     });
   }
 
+  it("peer-chosen header names (__proto__, constructor, toString) stay plain own keys; obs-text values arrive as latin1", async function () {
+    const head = "HTTP/1.1 200 OK\r\n__proto__: {\"polluted\":1}\r\nConstructor: c\r\ntoString: t\r\n__PROTO__: again\r\nX-Obs: caf\xe9\r\nContent-Length: 0\r\n\r\n";
+    const srv = await rawServer(end(Buffer.from(head, "latin1")));
+    try {
+      for (const t of transports) {
+        const res = await t.request({ ip: "127.0.0.1", port: srv.port, method: "GET", path: "/", timeoutMs: 2000 });
+        const label = `[${t.kind}]`;
+        assert.equal(Object.getPrototypeOf(res.headers), Object.prototype, label);
+        assert.deepEqual(Object.keys(res.headers), ["__proto__", "constructor", "tostring", "x-obs", "content-length"], label);
+        assert.equal(Object.getOwnPropertyDescriptor(res.headers, "__proto__")?.value, '{"polluted":1}, again', label);
+        assert.equal(res.headers.constructor as unknown, "c", label);
+        assert.equal(res.headers["x-obs"], "caf\u00e9", label);
+        assert.equal(({} as Record<string, unknown>).polluted, undefined, label);
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("sends the same request bytes from both transports (Host, Content-Length, Connection added)", async function () {
     const srv = await rawServer(end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
     try {
