@@ -15,6 +15,7 @@
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { onWholeRequest } from "../support/wholeRequest";
 
 export interface LoggedRequest {
   method: string;
@@ -134,19 +135,8 @@ export async function startRawServer(handler: Handler, options: RawServerOptions
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
-    let buf = Buffer.alloc(0);
-    let handled = false;
-    socket.on("data", (chunk: Buffer) => {
-      if (handled) return;
-      buf = Buffer.concat([buf, chunk]);
-      const end = buf.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const head = buf.subarray(0, end).toString("latin1");
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      const length = m ? Number(m[1]) : 0;
-      if (buf.length < end + 4 + length) return;
-      handled = true;
-      const request = parseHead(head, buf.subarray(end + 4, end + 4 + length).toString("utf8"));
+    onWholeRequest(socket, (bytes, headEnd) => {
+      const request = parseHead(bytes.subarray(0, headEnd).toString("latin1"), bytes.subarray(headEnd + 4).toString("utf8"));
       requests.push(request);
       void Promise.resolve()
         .then(() => handler(request))

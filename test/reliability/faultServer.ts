@@ -17,6 +17,7 @@
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { onWholeRequest } from "../support/wholeRequest";
 
 /** What the server does with one connection once its request has arrived. */
 export type Step = (socket: net.Socket, request: string) => void;
@@ -100,27 +101,13 @@ export async function startFaultServer(steps: Step[], options: FaultServerOption
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
-    let buf = Buffer.alloc(0);
-    let answered = false;
-    socket.on("data", (chunk: Buffer) => {
-      if (answered) return;
-      buf = Buffer.concat([buf, chunk]);
-      if (options.onFirstBytes) {
-        answered = true;
-        state.requests++;
-        state.heads.push(buf.toString("latin1"));
-        return step(socket, buf.toString("latin1"));
-      }
-      const end = buf.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const head = buf.subarray(0, end).toString("latin1");
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      if (buf.length < end + 4 + (m ? Number(m[1]) : 0)) return;
-      answered = true;
+    const answer = (head: string) => {
       state.requests++;
       state.heads.push(head);
       step(socket, head);
-    });
+    };
+    if (options.onFirstBytes) socket.once("data", (chunk: Buffer) => answer(chunk.toString("latin1")));
+    else onWholeRequest(socket, (request, headEnd) => answer(request.subarray(0, headEnd).toString("latin1")));
   };
   const server = options.tls ? tls.createServer({ key: options.tls.key, cert: options.tls.cert }, onConnection) : net.createServer(onConnection);
   // A failed handshake (the client refused our certificate) is not a request.

@@ -10,6 +10,7 @@
  * ```
  */
 import * as net from "node:net";
+import { onWholeRequest } from "../support/wholeRequest";
 
 export interface RawServer {
   port: number;
@@ -37,19 +38,9 @@ export function rawServer(respond: Responder, host = "127.0.0.1"): Promise<RawSe
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
-    let buf = Buffer.alloc(0);
-    let answered = false;
-    socket.on("data", (chunk: Buffer) => {
-      if (answered) return;
-      buf = Buffer.concat([buf, chunk]);
-      const end = buf.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(buf.subarray(0, end).toString("latin1"));
-      const need = end + 4 + (m ? Number(m[1]) : 0);
-      if (buf.length < need) return;
-      answered = true;
-      requests.push(buf.subarray(0, need));
-      respond(socket, buf.subarray(0, need));
+    onWholeRequest(socket, (request) => {
+      requests.push(request);
+      respond(socket, request);
     });
   });
   return new Promise((resolve, reject) => {
