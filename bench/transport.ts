@@ -16,7 +16,12 @@
  * (BENCH_FIXED_ORDER=1 restores the old fixed order, for comparison.)
  * Numbers on a shared 2-core machine include other processes' load: read
  * them as ratios within one run. The C++ floor (Exchange() called in a
- * plain loop, no Node) against the same server was ~0.2 ms on that machine.
+ * plain loop, no Node) against the same server was ~0.2 ms on that machine;
+ * see native/README.md "Where the time goes". For comparison, one run with
+ * the same server moved INTO this process (not the default: it shares the
+ * event loop and is charged to every client) gave lower numbers for all
+ * (native 0.49, node:net 0.43, node:http 0.59, fetch 1.37 ms) — on 2 cores
+ * one process fewer to wake matters more than the shared loop.
  *
  * Run: `npx tsc -p . && node dist/bench/transport.js`
  * (env BENCH_N to change the iteration count).
