@@ -17,17 +17,20 @@ import type { AzureLogger } from "@azure/logger";
 
 /**
  * `@azure/logger` is loaded on the first line that could be written: when
- * AZURE_LOG_LEVEL or DEBUG is set, or when the application already loaded it
- * (then it may have called `setLogLevel`). A CLI call with logging off never
- * pays for it (it is a fifth of `azmi token`'s own start-up).
+ * AZURE_LOG_LEVEL or DEBUG is set, or when the application had already
+ * loaded it (then it may have called `setLogLevel`). That last question is
+ * asked once, at the first line, by a scan of `require.cache` (no file
+ * system work): an app that loads `@azure/logger` only after azmi's first
+ * log line gets azmi's lines through AZURE_LOG_LEVEL. A CLI call with
+ * logging off never pays for the logger (a fifth of `azmi token`'s start-up).
  */
 let root: AzureLogger | undefined;
-let loggerPath: string | undefined;
+let appLoadedLogger: boolean | undefined;
 
 function activeLogger(): AzureLogger | undefined {
   if (root) return root;
-  loggerPath ??= require.resolve("@azure/logger");
-  if (process.env.AZURE_LOG_LEVEL || process.env.DEBUG || require.cache[loggerPath]) {
+  appLoadedLogger ??= Object.keys(require.cache).some((file) => file.includes("@azure/logger"));
+  if (process.env.AZURE_LOG_LEVEL || process.env.DEBUG || appLoadedLogger) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     root = (require("@azure/logger") as typeof import("@azure/logger")).createClientLogger("azmi");
   }
