@@ -24,15 +24,10 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import { AzmiError, ErrorCode } from "../errors";
-import { AzureCliCredential } from "./azureCliCredential";
-import { AzureDeveloperCliCredential } from "./azureDeveloperCliCredential";
-import { AzurePowerShellCredential } from "./azurePowerShellCredential";
 import { ChainedTokenCredential, type ChainLink } from "./chainedTokenCredential";
 import type { EntraCredentialOptions } from "./entraOptions";
-import { EnvironmentCredential } from "./environmentCredential";
 import { parseTokenCredentials, type TokenCredentialsSelection } from "./tokenCredentialsEnv";
 import { LINK_NAMES, type LinkName } from "./types";
-import { WorkloadIdentityCredential } from "./workloadIdentityCredential";
 import type { ManagedIdentityCredentialOptions } from "./managedIdentityCredential";
 
 /** Default IMDS probe budget inside the chain (the SDKs' 1 s). */
@@ -123,22 +118,32 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
     const miAlone =
       options.only === "managed-identity" || (selection.kind === "single" && selection.link === "managed-identity");
 
+    // Each link's module is required when the link is first built (the chain
+    // builds a link on the first walk that reaches it), so a process whose
+    // token comes from an early link never loads the others.
+    /* eslint-disable @typescript-eslint/no-require-imports */
     const builders: Record<LinkName, [string, () => TokenCredential]> = {
-      environment: ["EnvironmentCredential", () => new EnvironmentCredential(entraOptions(options, env))],
+      environment: [
+        "EnvironmentCredential",
+        () => {
+          const { EnvironmentCredential } = require("./environmentCredential") as typeof import("./environmentCredential");
+          return new EnvironmentCredential(entraOptions(options, env));
+        },
+      ],
       "workload-identity": [
         "WorkloadIdentityCredential",
-        () =>
-          new WorkloadIdentityCredential({
+        () => {
+          const { WorkloadIdentityCredential } = require("./workloadIdentityCredential") as typeof import("./workloadIdentityCredential");
+          return new WorkloadIdentityCredential({
             ...entraOptions(options, env),
             tenantId: options.tenantId,
             clientId: options.workloadIdentityClientId ?? options.managedIdentityClientId,
-          }),
+          });
+        },
       ],
       "managed-identity": [
         "ManagedIdentityCredential",
         () => {
-          // Required here, not at import: the managed-identity module pulls in the transport.
-          // eslint-disable-next-line @typescript-eslint/no-require-imports
           const { ManagedIdentityCredential } = require("./managedIdentityCredential") as typeof import("./managedIdentityCredential");
           const mi: ManagedIdentityCredentialOptions = {
             clientId: options.managedIdentityClientId,
@@ -155,10 +160,29 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
           return new ManagedIdentityCredential(mi);
         },
       ],
-      "azure-cli": ["AzureCliCredential", () => new AzureCliCredential(toolOptions(options, env))],
-      "azure-powershell": ["AzurePowerShellCredential", () => new AzurePowerShellCredential(toolOptions(options, env))],
-      "azure-developer-cli": ["AzureDeveloperCliCredential", () => new AzureDeveloperCliCredential(toolOptions(options, env))],
+      "azure-cli": [
+        "AzureCliCredential",
+        () => {
+          const { AzureCliCredential } = require("./azureCliCredential") as typeof import("./azureCliCredential");
+          return new AzureCliCredential(toolOptions(options, env));
+        },
+      ],
+      "azure-powershell": [
+        "AzurePowerShellCredential",
+        () => {
+          const { AzurePowerShellCredential } = require("./azurePowerShellCredential") as typeof import("./azurePowerShellCredential");
+          return new AzurePowerShellCredential(toolOptions(options, env));
+        },
+      ],
+      "azure-developer-cli": [
+        "AzureDeveloperCliCredential",
+        () => {
+          const { AzureDeveloperCliCredential } = require("./azureDeveloperCliCredential") as typeof import("./azureDeveloperCliCredential");
+          return new AzureDeveloperCliCredential(toolOptions(options, env));
+        },
+      ],
     };
+    /* eslint-enable @typescript-eslint/no-require-imports */
 
     const links: ChainLink[] = LINK_NAMES.map((link) => {
       const [credentialName, build] = builders[link];
