@@ -123,6 +123,7 @@ function makeNativeTransport(b: NativeBinding): Transport {
       const n = normalizeRequest(request);
       const started = performance.now();
       const r = await guarded<NativeOutcome>(b.request(n), n.timeoutMs, () => ({
+        // "ETIMEDOUT" is ErrorCode.Timeout, spelled out so errors.ts stays off the success path.
         ok: false, code: "ETIMEDOUT", phase: "connect", detail: "timed out", elapsedMs: performance.now() - started,
       }));
       if (r.ok) {
