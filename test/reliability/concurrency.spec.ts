@@ -115,7 +115,7 @@ describe("reliability: concurrency and refresh under failure", function () {
     }
   });
 
-  it(`BUG (src/credentials/managedIdentityCredential.ts fetch(): the IMDS probe is not single-flight): ${CALLS} concurrent DefaultAzureCredential calls for ${RESOURCES.length} resources send ${RESOURCES.length} probes instead of 1 (20 concurrent requests against IMDS's documented limit of 5); share one in-flight probe promise`, async () => {
+  it(`regression: ${CALLS} concurrent DefaultAzureCredential calls for ${RESOURCES.length} resources send one IMDS probe, not ${RESOURCES.length} (the probe was not single-flight: 20 concurrent requests against IMDS's documented limit of 5)`, async () => {
     const imds = await startFakeImds();
     try {
       env.set({ AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, AZMI_HOME: home, PATH: path.join(home, "no-tools") });

@@ -35,7 +35,7 @@ describe("reliability: regressions", function () {
     ["a trailing CR (env file with CRLF line ends)", `${"s".repeat(24)}\r`],
     ["a non-ASCII character", `caf\u00e9-${"s".repeat(20)}`],
   ] as const) {
-    it(`BUG (src/managed-identity/exchange.ts transportFailure / detect.ts): IDENTITY_HEADER with ${what} is reported as "could not be reached (unknown error)" with code ERR_CREDENTIAL_UNAVAILABLE; it must be ERR_INVALID_ENVIRONMENT naming IDENTITY_HEADER (validate the value in detectSource like the endpoint URLs)`, async () => {
+    it(`regression: IDENTITY_HEADER with ${what} is ERR_INVALID_ENVIRONMENT naming IDENTITY_HEADER (was misreported as "could not be reached (unknown error)", ERR_CREDENTIAL_UNAVAILABLE)`, async () => {
       const credential = new ManagedIdentityCredential({
         env: { IDENTITY_ENDPOINT: app.env.IDENTITY_ENDPOINT, IDENTITY_HEADER: header, AZMI_HOME: home, AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9" },
         timeBudgetMs: 1000,
@@ -70,7 +70,7 @@ describe("reliability: regressions", function () {
       for (const args of [["token", "--only", "managed-identity"], ["token"], ["doctor"]]) {
         const title =
           transport === "native"
-            ? `BUG (src/msi.ts run() / chainFor): azmi ${args.join(" ")} --timeout-ms ${TIMEOUT_MS} against a hanging endpoint prints its timeout at ~1 s but the process lives until the native request's own deadline (10 s alone, 3 s in the chain): Node waits for in-flight addon work at exit; cap every link's budget (timeBudgetMs / managedIdentityTimeBudgetMs) at the remaining timeoutMs`
+            ? `regression: azmi ${args.join(" ")} --timeout-ms ${TIMEOUT_MS} against a hanging endpoint exits near the timeout with the native transport (the process used to live until the native request's own deadline, 10 s alone, 3 s in the chain)`
             : `azmi ${args.join(" ")} --timeout-ms ${TIMEOUT_MS} against a hanging endpoint exits within 3 × the timeout (${transport} transport)`;
         it(title, async function () {
           if (transport === "native" && !nativeTransport()) this.skip();
