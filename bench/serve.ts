@@ -15,18 +15,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-// autocannon ships no types; this is the part of its result we read.
-interface CannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  "2xx": number;
-}
-type Cannon = (opts: Record<string, unknown>) => Promise<CannonResult>;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const autocannon = require("autocannon") as Cannon;
+import { autocannon, type CannonResult } from "./autocannon";
 
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
