@@ -39,7 +39,7 @@ if (!fs.existsSync(path.join(root, ".psmodules", "Pester", PESTER_VERSION, "Pest
   fail(`Pester ${PESTER_VERSION} is not in .psmodules/. Install it with: ${SETUP}`);
 }
 for (const built of ["dist/src/bridge/main.js", "dist/test/powershell/support/cloudShellFake.js"]) {
-  if (!fs.existsSync(path.join(root, built))) fail(`${built} is missing; build first with: npx tsc -p .`);
+  if (!fs.existsSync(path.join(root, built))) fail(`${built} is missing; build first with: npm run build`);
 }
 
 // A clean environment: no identity variables from the machine, IMDS pointed

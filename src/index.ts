@@ -74,26 +74,23 @@ export declare const startServer: typeof Serve.startServer;
 export declare const readServerState: typeof Serve.readServerState;
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-const LAZY: Record<string, [string, string]> = {
-  DefaultAzureCredential: ["./credentials/defaultAzureCredential", "DefaultAzureCredential"],
-  ChainedTokenCredential: ["./credentials/chainedTokenCredential", "ChainedTokenCredential"],
-  ManagedIdentityCredential: ["./credentials/managedIdentityCredential", "ManagedIdentityCredential"],
-  EnvironmentCredential: ["./credentials/environmentCredential", "EnvironmentCredential"],
-  WorkloadIdentityCredential: ["./credentials/workloadIdentityCredential", "WorkloadIdentityCredential"],
-  AzureCliCredential: ["./credentials/azureCliCredential", "AzureCliCredential"],
-  AzurePowerShellCredential: ["./credentials/azurePowerShellCredential", "AzurePowerShellCredential"],
-  AzureDeveloperCliCredential: ["./credentials/azureDeveloperCliCredential", "AzureDeveloperCliCredential"],
-  getManagedToken: ["./msi", "getManagedToken"],
-  getManagedTokenWithReport: ["./msi", "getManagedTokenWithReport"],
-  diagnose: ["./msi", "diagnose"],
-  toMsiResponse: ["./msi", "toMsiResponse"],
-  startServer: ["./serve/server", "startServer"],
-  readServerState: ["./serve/server", "readServerState"],
+// Static `require`s inside functions: loaded on first use, and visible to the bundler (scripts/bundle.js).
+const LAZY: Record<string, () => unknown> = {
+  DefaultAzureCredential: () => (require("./credentials/defaultAzureCredential") as typeof import("./credentials/defaultAzureCredential")).DefaultAzureCredential,
+  ChainedTokenCredential: () => (require("./credentials/chainedTokenCredential") as typeof import("./credentials/chainedTokenCredential")).ChainedTokenCredential,
+  ManagedIdentityCredential: () => (require("./credentials/managedIdentityCredential") as typeof import("./credentials/managedIdentityCredential")).ManagedIdentityCredential,
+  EnvironmentCredential: () => (require("./credentials/environmentCredential") as typeof import("./credentials/environmentCredential")).EnvironmentCredential,
+  WorkloadIdentityCredential: () => (require("./credentials/workloadIdentityCredential") as typeof import("./credentials/workloadIdentityCredential")).WorkloadIdentityCredential,
+  AzureCliCredential: () => (require("./credentials/azureCliCredential") as typeof import("./credentials/azureCliCredential")).AzureCliCredential,
+  AzurePowerShellCredential: () => (require("./credentials/azurePowerShellCredential") as typeof import("./credentials/azurePowerShellCredential")).AzurePowerShellCredential,
+  AzureDeveloperCliCredential: () => (require("./credentials/azureDeveloperCliCredential") as typeof import("./credentials/azureDeveloperCliCredential")).AzureDeveloperCliCredential,
+  getManagedToken: () => (require("./msi") as typeof import("./msi")).getManagedToken,
+  getManagedTokenWithReport: () => (require("./msi") as typeof import("./msi")).getManagedTokenWithReport,
+  diagnose: () => (require("./msi") as typeof import("./msi")).diagnose,
+  toMsiResponse: () => (require("./msi") as typeof import("./msi")).toMsiResponse,
+  startServer: () => (require("./serve/server") as typeof import("./serve/server")).startServer,
+  readServerState: () => (require("./serve/server") as typeof import("./serve/server")).readServerState,
 };
-for (const [name, [file, member]] of Object.entries(LAZY)) {
-  Object.defineProperty(exports, name, {
-    enumerable: true,
-    configurable: true,
-    get: () => (require(file) as Record<string, unknown>)[member],
-  });
+for (const [name, load] of Object.entries(LAZY)) {
+  Object.defineProperty(exports, name, { enumerable: true, configurable: true, get: load });
 }

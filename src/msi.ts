@@ -31,6 +31,7 @@ import type {
 import { reasonOf } from "./credentials/unavailable";
 import { AzmiError, ErrorCode, isUnavailable } from "./errors";
 import { redact, registerSecret } from "./log";
+import { nowMs } from "./clock";
 
 /** Options of {@link getManagedToken} and {@link diagnose}. */
 export interface GetManagedTokenOptions {
@@ -287,7 +288,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
     // the slack lets this call's own budget error win the race.
     getOptions.requestOptions = { ...getOptions.requestOptions, timeout: options.timeoutMs! + LINK_DEADLINE_SLACK_MS };
   }
-  const started = performance.now();
+  const started = nowMs();
 
   const attempt: Promise<TokenWithReport> = reporting
     ? reporting.getTokenWithReport(scope, getOptions)
@@ -303,7 +304,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
           ErrorCode.BudgetExceeded,
           `No token for ${resource} within timeoutMs=${options.timeoutMs} ms; run 'azmi doctor' to see which link is slow.`,
         );
-        resolve({ report: reporting?.lastReport ?? { links: [], transport: "node", ms: performance.now() - started }, error });
+        resolve({ report: reporting?.lastReport ?? { links: [], transport: "node", ms: nowMs() - started }, error });
       }, options.timeoutMs);
       timer.unref?.();
     });
@@ -321,7 +322,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
 async function single(credential: TokenCredential, scope: string, options: AzmiGetTokenOptions, started: number): Promise<TokenWithReport> {
   const name = credential.constructor?.name ?? "TokenCredential";
   const finish = (outcome: "selected" | "unavailable" | "failed", reason: string): ChainReport => {
-    const ms = performance.now() - started;
+    const ms = nowMs() - started;
     return { links: [{ link: name, credential: name, outcome, reason, ms }], transport: "node", ms, ...(outcome === "selected" ? { winner: name } : {}) };
   };
   try {

@@ -1,138 +1,16 @@
 /**
  * Entry point of the bridge process the PowerShell module starts once per
- * session: `node dist/src/bridge/main.js`. It reads JSON-line requests on
- * stdin and writes one JSON-line response per request on stdout (see
- * `protocol.ts`); nothing else is ever written to stdout. It exits when
- * stdin closes (the PowerShell session ended or removed the module), after
- * closing any local endpoint it started.
- *
- * Start-up is kept minimal: this file loads only `protocol.ts` and `ops.ts`;
- * the chain and the server are required by the first operation that needs them.
+ * session: `node dist/src/bridge/main.js`. It loads the bridge as one bundle
+ * through the start-up code cache (see `boot/bundle.ts`), or the unbundled
+ * `server.ts` where there is no bundle, and serves the protocol (see
+ * `server.ts` and `protocol.ts`).
  *
  * @example
  * ```sh
  * printf '{"id":1,"op":"ping"}\n' | node dist/src/bridge/main.js
  * ```
  */
-import { BridgeState, runOp } from "./ops";
-import { HELLO, PROTOCOL_VERSION, toWireError, type BridgeResponse } from "./protocol";
+import { loadBundle } from "../boot/bundle";
 
-/** A request line longer than this is refused (an environment block is a few KiB). */
-const MAX_LINE_BYTES = 1024 * 1024;
-/**
- * Most bytes of log output the bridge writes to stderr in its life. The
- * module keeps stderr only to explain a crash (Node writes a fatal error
- * straight to fd 2, past this limit), so AZURE_LOG_LEVEL=verbose in a
- * long session cannot grow it without bound. `-Debug` shows logs in-band.
- */
-const STDERR_BUDGET_BYTES = 64 * 1024;
-
-const state = new BridgeState();
-let closing = false;
-/** Requests still being answered; stdin closing waits for them. */
-const inFlight = new Set<Promise<void>>();
-
-function write(response: BridgeResponse): void {
-  if (closing && response.id !== 0) return;
-  process.stdout.write(JSON.stringify(response) + "\n");
-}
-
-function redactText(text: string): string {
-  return (require("../log") as typeof import("../log")).redact(text);
-}
-
-async function handle(line: string): Promise<void> {
-  let id = -1;
-  let verbose = false;
-  let stopCapture: (() => string[]) | undefined;
-  try {
-    const request = JSON.parse(line) as { id?: unknown; op?: unknown; params?: unknown; env?: unknown; verbose?: unknown };
-    if (typeof request !== "object" || request === null) throw new TypeError("request must be a JSON object");
-    if (typeof request.id !== "number") throw new TypeError("request 'id' must be a number");
-    id = request.id;
-    if (typeof request.op !== "string") throw new TypeError("request 'op' must be a string");
-    if (request.env !== undefined) {
-      if (typeof request.env !== "object" || request.env === null) throw new TypeError("request 'env' must be an object");
-      state.setEnv(request.env as Record<string, string>);
-    }
-    verbose = request.verbose === true;
-    if (verbose) stopCapture = (require("./logCapture") as typeof import("./logCapture")).startLogCapture();
-    const params = (typeof request.params === "object" && request.params !== null ? request.params : {}) as Record<string, unknown>;
-    const outcome = await runOp(request.op, params, state, verbose);
-    const response: BridgeResponse = { id, ok: true, result: outcome.result };
-    if (outcome.leaseMs) response.leaseMs = outcome.leaseMs;
-    if (verbose && outcome.report !== undefined) response.report = outcome.report;
-    if (stopCapture) response.log = stopCapture();
-    write(response);
-  } catch (err) {
-    try {
-      const response: BridgeResponse = { id, ok: false, error: toWireError(err, redactText) };
-      const report = (err as { bridgeReport?: unknown } | null)?.bridgeReport;
-      if (verbose && report !== undefined) response.report = report;
-      if (stopCapture) response.log = stopCapture().map(redactText);
-      write(response);
-    } catch (reportError) {
-      // Reporting the failure failed too (e.g. a core module that does not
-      // load): still answer, so the caller is never left waiting. Only names
-      // and codes go out here: the messages could not be redacted.
-      const name = (value: unknown) => String((value as { name?: unknown } | null)?.name ?? typeof value);
-      const code = (err as { code?: unknown } | null)?.code;
-      write({
-        id,
-        ok: false,
-        error: {
-          code: typeof code === "string" ? code : "ERR_BRIDGE",
-          name: "BridgeError",
-          message: `the bridge failed (${name(err)}${typeof code === "string" ? ` ${code}` : ""}) and then failed to report it (${name(reportError)})`,
-        },
-      });
-    }
-  }
-}
-
-async function shutdown(code: number): Promise<void> {
-  if (closing) return;
-  closing = true;
-  await state.closeAll();
-  process.exit(code);
-}
-
-function main(): void {
-  // stdout carries the protocol and nothing else: a dependency that logs with
-  // console.log must not corrupt it, so console output goes to stderr.
-  console.log = console.info = console.debug = console.error;
-  let stderrBudget = STDERR_BUDGET_BYTES;
-  const writeStderr = process.stderr.write.bind(process.stderr) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength;
-    if (size > stderrBudget) return true;
-    stderrBudget -= size;
-    return writeStderr(chunk, ...rest);
-  }) as typeof process.stderr.write;
-  let buffered = "";
-  process.stdin.setEncoding("utf8");
-  process.stdin.on("data", (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline).trim();
-      buffered = buffered.slice(newline + 1);
-      if (line) {
-        const done = handle(line).finally(() => inFlight.delete(done));
-        inFlight.add(done);
-      }
-    }
-    if (buffered.length > MAX_LINE_BYTES) {
-      buffered = "";
-      write({ id: -1, ok: false, error: { code: "ERR_BRIDGE", name: "RangeError", message: `request line longer than ${MAX_LINE_BYTES} bytes` } });
-    }
-  });
-  process.stdin.on("end", () => void Promise.allSettled([...inFlight]).then(() => shutdown(0)));
-  // The reader went away (PowerShell exited): nothing left to answer.
-  process.stdout.on("error", () => void shutdown(0));
-  process.on("SIGTERM", () => void shutdown(0));
-  process.on("SIGINT", () => void shutdown(0));
-  write({ id: 0, ok: true, result: { hello: HELLO, protocol: PROTOCOL_VERSION, pid: process.pid, node: process.version } });
-}
-
-main();
+type Server = typeof import("./server");
+(loadBundle<Server>("bridge", "bridge/server.js") ?? (require("./server") as Server)).main();

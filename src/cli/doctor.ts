@@ -14,6 +14,7 @@ import type { DiagnoseResult, GetManagedTokenOptions } from "../msi";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { ExitCode, reportError, useColor } from "./output";
 import { CHAIN_FLAGS, DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
+import { writeOut, isTerminal } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   ...CHAIN_FLAGS,
@@ -25,7 +26,7 @@ const FLAGS: FlagSpecs = {
  *
  * @example
  * ```ts
- * process.stdout.write(DOCTOR_HELP);
+ * writeOut(DOCTOR_HELP);
  * ```
  */
 export const DOCTOR_HELP = `Usage: azmi doctor [options]
@@ -71,7 +72,7 @@ export async function runDoctor(argv: readonly string[]): Promise<number> {
   try {
     const a = parseArgs(argv, "doctor", FLAGS);
     if (a.help) {
-      process.stdout.write(DOCTOR_HELP);
+      writeOut(DOCTOR_HELP);
       return ExitCode.Ok;
     }
     options = {};
@@ -105,7 +106,7 @@ export async function runDoctor(argv: readonly string[]): Promise<number> {
   }
   // Reasons come from every link; redact once more so no secret can reach a terminal log.
   const { redact } = require("../log") as typeof import("../log");
-  process.stdout.write(redact(json ? `${JSON.stringify(toJson(result))}\n` : renderWaterfall(result, useColor(process.stdout))));
+  writeOut(redact(json ? `${JSON.stringify(toJson(result))}\n` : renderWaterfall(result, useColor({ isTTY: isTerminal(1) }))));
   return result.winner ? ExitCode.Ok : ExitCode.Unavailable;
 }
 
@@ -136,7 +137,7 @@ const COLOURS: Record<string, string> = { selected: "32", unavailable: "33", fai
  *
  * @example
  * ```ts
- * process.stdout.write(renderWaterfall(await diagnose({}), false));
+ * writeOut(renderWaterfall(await diagnose({}), false));
  * ```
  */
 export function renderWaterfall(r: DiagnoseResult, colour: boolean): string {

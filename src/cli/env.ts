@@ -29,6 +29,7 @@ import {
   type Shell,
 } from "./dialects";
 import { ExitCode, note, printError, reportError } from "./output";
+import { writeOut } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   shell: { kind: "string", choices: SHELLS, placeholder: "bash|pwsh|docker|compose" },
@@ -40,7 +41,7 @@ const FLAGS: FlagSpecs = {
  *
  * @example
  * ```ts
- * process.stdout.write(ENV_HELP);
+ * writeOut(ENV_HELP);
  * ```
  */
 export const ENV_HELP = `Usage: azmi env [--shell bash|pwsh|docker|compose] [--dialect NAME]
@@ -91,7 +92,7 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
   try {
     const a = parseArgs(argv, "env", FLAGS);
     if (a.help) {
-      process.stdout.write(ENV_HELP);
+      writeOut(ENV_HELP);
       return ExitCode.Ok;
     }
     shell = (a.shell as Shell | undefined) ?? "bash";
@@ -131,9 +132,9 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     if (dialect === "arc") {
       note("azmi env: the Arc dialect needs the key file the server names to be readable in the container (mount its folder)");
     }
-    process.stdout.write(formatEnv(forContainers(vars), shell, { addHost: true }));
+    writeOut(formatEnv(forContainers(vars), shell, { addHost: true }));
   } else {
-    process.stdout.write(formatEnv(vars, shell));
+    writeOut(formatEnv(vars, shell));
   }
   return ExitCode.Ok;
 }

@@ -13,6 +13,7 @@
  */
 // Only exit.ts (no imports of its own): `azmi --version` and `azmi --help` load nothing else.
 import { exitAfterFlush } from "./exit";
+import { writeOut, writeErr } from "./stdio";
 
 /** The commands and how to load each (a `require` per command keeps start-up minimal). */
 const COMMANDS: Record<string, () => { run: (argv: readonly string[]) => Promise<number>; help: string }> = {
@@ -39,7 +40,7 @@ const COMMANDS: Record<string, () => { run: (argv: readonly string[]) => Promise
  *
  * @example
  * ```ts
- * process.stdout.write(MAIN_HELP);
+ * writeOut(MAIN_HELP);
  * ```
  */
 export const MAIN_HELP = `Usage: azmi <command> [options]
@@ -78,26 +79,26 @@ tokens and secrets are always redacted.
 export async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
-    process.stderr.write(MAIN_HELP);
+    writeErr(MAIN_HELP);
     return 2;
   }
   if (first === "-h" || first === "--help") {
-    process.stdout.write(MAIN_HELP);
+    writeOut(MAIN_HELP);
     return 0;
   }
   if (first === "-V" || first === "--version") {
-    process.stdout.write(`${version()}\n`);
+    writeOut(`${version()}\n`);
     return 0;
   }
   if (first === "help") {
     const topic = rest[0];
     if (topic === undefined) {
-      process.stdout.write(MAIN_HELP);
+      writeOut(MAIN_HELP);
       return 0;
     }
     const loader = own(topic);
     if (!loader) return unknownCommand(topic);
-    process.stdout.write(loader().help);
+    writeOut(loader().help);
     return 0;
   }
   const loader = own(first);
@@ -121,11 +122,6 @@ export async function main(argv: readonly string[]): Promise<number> {
  * ```
  */
 export function run(argv: readonly string[] = process.argv.slice(2)): void {
-  // `azmi token | head -c 10` closes the pipe early: that is the reader's choice, not a crash.
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
-    throw e;
-  });
   main(argv).then(exitAfterFlush, () => exitAfterFlush(1));
 }
 

@@ -11,6 +11,7 @@
  * ```
  */
 import type * as Log from "../log";
+import { writeErr } from "./stdio";
 
 /** `../log` (and `@azure/logger` behind it) only when a line is written: the success path needs neither. */
 const redact = (text: string): string => (require("../log") as typeof Log).redact(text);
@@ -92,7 +93,7 @@ export function reportError(command: string, error: unknown): ExitCodeValue {
  * ```
  */
 export function printError(command: string, message: string): void {
-  process.stderr.write(redact(`${command ? `azmi ${command}` : "azmi"}: ${message}`) + "\n");
+  writeErr(redact(`${command ? `azmi ${command}` : "azmi"}: ${message}`) + "\n");
 }
 
 /**
@@ -104,19 +105,19 @@ export function printError(command: string, message: string): void {
  * ```
  */
 export function note(line: string): void {
-  process.stderr.write(redact(line) + "\n");
+  writeErr(redact(line) + "\n");
 }
 
 /**
- * Whether to colour output on `stream`: only for a TTY, never when
+ * Whether to colour output on `stream` (anything with `isTTY`): only for a TTY, never when
  * `NO_COLOR` is set (https://no-color.org) or `TERM=dumb`.
  *
  * @example
  * ```ts
- * const paint = useColor(process.stdout) ? green : (s: string) => s;
+ * const paint = useColor({ isTTY: isTerminal(1) }) ? green : (s: string) => s;
  * ```
  */
-export function useColor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
+export function useColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
   if (env.TERM === "dumb") return false;
   return stream.isTTY === true;

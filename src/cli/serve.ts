@@ -14,6 +14,7 @@ import type { RunningServer, ServeOptions } from "../serve/server";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, formatEnv, isLoopbackHost } from "./dialects";
 import { ExitCode, note, reportError } from "./output";
+import { writeOut } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   host: { kind: "string", placeholder: "ADDRESS" },
@@ -31,7 +32,7 @@ const FLAGS: FlagSpecs = {
  *
  * @example
  * ```ts
- * process.stdout.write(SERVE_HELP);
+ * writeOut(SERVE_HELP);
  * ```
  */
 export const SERVE_HELP = `Usage: azmi serve [options]
@@ -201,7 +202,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     return reportError("serve", e);
   }
   if (parsed.help) {
-    process.stdout.write(SERVE_HELP);
+    writeOut(SERVE_HELP);
     return ExitCode.Ok;
   }
   let server: RunningServer;
@@ -213,7 +214,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   }
   // Handlers first: whoever reads the first line may signal us right away.
   const stopped = waitForSignal(server);
-  process.stdout.write(parsed.json ? `${JSON.stringify(describeServer(server))}\n` : renderServer(server));
+  writeOut(parsed.json ? `${JSON.stringify(describeServer(server))}\n` : renderServer(server));
   return stopped;
 }
 
@@ -244,7 +245,7 @@ export function describeServer(server: RunningServer): Record<string, unknown> {
  *
  * @example
  * ```ts
- * process.stdout.write(renderServer(server));
+ * writeOut(renderServer(server));
  * ```
  */
 export function renderServer(server: RunningServer, heading = "azmi serve", cli = "azmi", extra: string[] = []): string {

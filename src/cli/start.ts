@@ -20,6 +20,7 @@ import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
 import { renderServer, SERVE_OPTION_FLAGS } from "./serve";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
+import { writeOut } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   host: { kind: "string", placeholder: "ADDRESS" },
@@ -32,7 +33,7 @@ const FLAGS: FlagSpecs = {
  *
  * @example
  * ```ts
- * process.stdout.write(START_HELP);
+ * writeOut(START_HELP);
  * ```
  */
 export const START_HELP = `Usage: npm start [-- --port N] [-- --host ADDRESS] [-- --resource URI]
@@ -74,7 +75,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   try {
     const a = parseArgs(argv, "start", FLAGS);
     if (a.help) {
-      process.stdout.write(START_HELP);
+      writeOut(START_HELP);
       return ExitCode.Ok;
     }
     if (a.host !== undefined) {
@@ -108,7 +109,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
       `azmi: token for ${msi.resource} fetched through the chain` +
         `${link ? ` (${link.link}: ${link.reason}, ${Math.round(link.ms * 10) / 10} ms)` : ""}:`,
     );
-    process.stdout.write(formatToken(msi, "msi"));
+    writeOut(formatToken(msi, "msi"));
   } catch (e) {
     const code = reportError("start", e);
     await server.close().catch(() => undefined);
@@ -129,7 +130,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     process.on("SIGTERM", stop);
   });
   const cli = `node ${path.relative(process.cwd(), path.join(__dirname, "../../../bin/azmi.js")) || "bin/azmi.js"}`;
-  process.stdout.write("\n" + renderServer(server, "azmi", cli, renderContainers(server)));
+  writeOut("\n" + renderServer(server, "azmi", cli, renderContainers(server)));
   return stopped;
 }
 

@@ -17,6 +17,7 @@ import type { GetManagedTokenOptions } from "../msi";
 import { AzmiError, ErrorCode } from "../errors";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { ExitCode, note, reportError } from "./output";
+import { writeOut } from "./stdio";
 
 /**
  * Used when neither `--resource` nor `--scope` is given (as `az account get-access-token` does).
@@ -76,7 +77,7 @@ const FLAGS: FlagSpecs = {
  *
  * @example
  * ```ts
- * process.stdout.write(TOKEN_HELP);
+ * writeOut(TOKEN_HELP);
  * ```
  */
 export const TOKEN_HELP = `Usage: azmi token [options]
@@ -223,7 +224,7 @@ export async function runToken(argv: readonly string[]): Promise<number> {
     return reportError("token", e);
   }
   if (parsed.help) {
-    process.stdout.write(TOKEN_HELP);
+    writeOut(TOKEN_HELP);
     return ExitCode.Ok;
   }
   try {
@@ -232,7 +233,7 @@ export async function runToken(argv: readonly string[]): Promise<number> {
     const { msi, report, error } = await withDeadline(getManagedTokenWithReport(parsed.options), parsed.options.timeoutMs);
     if (parsed.verbose) printReport(report);
     if (!msi) throw error;
-    process.stdout.write(formatToken(msi, parsed.output, report.winner));
+    writeOut(formatToken(msi, parsed.output, report.winner));
     return ExitCode.Ok;
   } catch (e) {
     return reportError("token", e);

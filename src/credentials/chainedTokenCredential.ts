@@ -26,6 +26,7 @@ import { AggregateAuthenticationError, isUnavailable } from "../errors";
 import { credentialLogger, registerSecret, type CredentialLogger } from "./lazyLog";
 import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkReport, TokenWithReport } from "./types";
 import { reasonOf, unavailable } from "./unavailable";
+import { nowMs } from "../clock";
 
 /** One position in a chain. */
 export interface ChainLink {
@@ -193,10 +194,10 @@ export class ChainedTokenCredential implements TokenCredential {
 
   private async attempt(index: number, scopes: string | string[], options: AzmiGetTokenOptions, rep: LinkReport): Promise<Attempt> {
     const link = this.links[index]!;
-    const started = performance.now();
+    const started = nowMs();
     try {
       const token = (await link.credential!.getToken(scopes, options)) as AzmiAccessToken | null;
-      rep.ms = performance.now() - started;
+      rep.ms = nowMs() - started;
       if (!token) {
         rep.outcome = "unavailable";
         rep.reason = "returned no token";
@@ -208,7 +209,7 @@ export class ChainedTokenCredential implements TokenCredential {
       rep.reason = typeof d === "function" ? d.call(link.credential) : "token acquired";
       return { token };
     } catch (error) {
-      rep.ms = performance.now() - started;
+      rep.ms = nowMs() - started;
       rep.reason = reasonOf(error);
       if (isUnavailable(error)) {
         rep.outcome = "unavailable";
@@ -220,7 +221,7 @@ export class ChainedTokenCredential implements TokenCredential {
   }
 
   private async walk(scopes: string | string[], options: AzmiGetTokenOptions): Promise<AzmiAccessToken> {
-    const started = performance.now();
+    const started = nowMs();
     const links = this.links;
     const reports: LinkReport[] = links.map((l) => ({
       link: l.link,
@@ -238,7 +239,7 @@ export class ChainedTokenCredential implements TokenCredential {
       }
     };
     const finish = (winner?: number): void => {
-      report.ms = performance.now() - started;
+      report.ms = nowMs() - started;
       if (winner !== undefined) report.winner = links[winner]!.link;
       this.cachedReport = { ...report, fromCache: true, ms: 0 };
     };

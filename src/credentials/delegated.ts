@@ -25,6 +25,7 @@ import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
 import { scopeList, scopeToResource } from "./scopes";
 import type { AzmiAccessToken, AzmiGetTokenOptions } from "./types";
 import { unavailable } from "./unavailable";
+import { nowMs } from "../clock";
 
 /** Why a link cannot be used here, found without I/O. */
 export interface Unavailability {
@@ -89,7 +90,7 @@ export abstract class DelegatedCredential implements TokenCredential {
   }
 
   private async fetch(scopes: string | string[], options: GetTokenOptions): Promise<AzmiAccessToken> {
-    const started = performance.now();
+    const started = nowMs();
     let token;
     try {
       this.inner ??= this.createInner(loadAzureIdentity());
@@ -118,7 +119,7 @@ export abstract class DelegatedCredential implements TokenCredential {
     this.log().info(
       "getToken",
       `token for ${list.join(" ")} expires ${new Date(token.expiresOnTimestamp).toISOString()} (${Math.round(
-        performance.now() - started,
+        nowMs() - started,
       )} ms)`,
     );
     return result;

@@ -44,6 +44,7 @@ import { resourceForScopes } from "../managed-identity/scope";
 import { exchangeToken } from "../managed-identity/tokenExchange";
 import type { Source } from "../managed-identity/types";
 import type { AzmiAccessToken, IdentitySelector } from "./types";
+import { nowMs } from "../clock";
 
 export interface ManagedIdentityCredentialOptions extends IdentitySelector {
   /** Total time budget for one getToken, retries included (default 30_000 ms standalone). */
@@ -226,7 +227,7 @@ export class ManagedIdentityCredential implements TokenCredential {
   }
 
   private async fetch(resource: string, scope: string, budgetMs: number): Promise<AzmiAccessToken> {
-    const started = performance.now();
+    const started = nowMs();
     try {
       const source = this.resolveSource();
       if (source.kind === "token-exchange") return await exchangeToken(source, scope, {}, budgetMs);
@@ -249,11 +250,11 @@ export class ManagedIdentityCredential implements TokenCredential {
       }
       log.info(
         "getToken",
-        `token for ${resource} from ${source.name} at ${source.endpoint} in ${(performance.now() - started).toFixed(1)} ms, expires ${new Date(token.expiresOnTimestamp).toISOString()}`,
+        `token for ${resource} from ${source.name} at ${source.endpoint} in ${(nowMs() - started).toFixed(1)} ms, expires ${new Date(token.expiresOnTimestamp).toISOString()}`,
       );
       return token;
     } catch (e) {
-      log.info("getToken", `failed after ${(performance.now() - started).toFixed(1)} ms: ${(e as Error)?.message ?? String(e)}`);
+      log.info("getToken", `failed after ${(nowMs() - started).toFixed(1)} ms: ${(e as Error)?.message ?? String(e)}`);
       throw e;
     }
   }

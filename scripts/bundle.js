@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Bundles the tsc output into three single files under dist/src/bundle/:
+//   azmi.js   the package (what `require("azmi")` loads), from dist/src/index.js
+//   cli.js    the `azmi` command, from dist/src/cli/main.js
+//   bridge.js the PowerShell module's Node bridge, from dist/src/bridge/server.js
+//
+// Why: a fresh process that requires ~30 small CommonJS files spends most of
+// its start-up in the module loader (resolve, stat, realpath, package scope,
+// compile), not in azmi's code. One file per entry point, loaded through a
+// V8 code cache by src/boot/bundle.ts, removes that. Lazy `require`s stay lazy
+// (esbuild keeps each module in its own closure, run on first use).
+//
+// The bundles sit in dist/src/bundle/, at the same depth as every other
+// dist/src/<area>/ folder, so paths the code computes from __dirname (the
+// package root, the native addon) stay right. npm packages stay external.
+//
+// esbuild is a dev dependency. Where it is missing (an install without dev
+// dependencies, a platform esbuild does not ship for), this prints one line
+// and exits 0: azmi then runs from dist/src as before, only slower to start.
+"use strict";
+const fs = require("node:fs");
+const path = require("node:path");
+
+const root = path.resolve(__dirname, "..");
+const out = path.join(root, "dist/src/bundle");
+const ENTRIES = {
+  azmi: "dist/src/index.js",
+  cli: "dist/src/cli/main.js",
+  bridge: "dist/src/bridge/server.js",
+};
+
+let esbuild;
+try {
+  esbuild = require("esbuild");
+} catch {
+  console.log("azmi: esbuild is not installed, so no start-up bundles were built; azmi runs from dist/src (slower start).");
+  process.exit(0);
+}
+
+fs.mkdirSync(out, { recursive: true });
+for (const [name, entry] of Object.entries(ENTRIES)) {
+  esbuild.buildSync({
+    entryPoints: [path.join(root, entry)],
+    outfile: path.join(out, `${name}.js`),
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    packages: "external",
+    // Error and credential class names are part of the contract
+    // (`CredentialUnavailableError` is how chains recognise "move on").
+    keepNames: true,
+    sourcemap: "linked",
+    logLevel: "warning",
+  });
+}
