@@ -5,6 +5,9 @@
       "sources": [
         "native/addon.cc",
         "native/workers.cc",
+        "native/loop_exchange.cc",
+        "native/js_facts.cc",
+        "native/exchange.cc",
         "native/probe.cc",
         "native/http1.cc",
         "native/errors.cc"

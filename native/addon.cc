@@ -1,4 +1,4 @@
-// Exports only: argument checks and worker dispatch. TypeScript validates
+// Exports only: argument checks and dispatch to a driver (event loop or pool). TypeScript validates
 // every option with precise messages first (src/transport/validate.ts); these
 // checks exist so that no call from JavaScript can crash the process.
 #include <napi.h>
@@ -8,6 +8,7 @@
 
 #include "deadline.h"
 #include "http1.h"
+#include "loop_exchange.h"
 #include "workers.h"
 
 namespace azmi {
@@ -68,16 +69,12 @@ int GetString(Napi::Env env, const Napi::Object& o, const char* key, std::string
   return env.IsExceptionPending() ? -1 : 1;
 }
 
-// request({ip, port, method, path, headers: string[] (flat name,value,...),
-//          body?: Buffer, timeoutMs, maxHeaderBytes, maxBodyBytes})
-//   : Promise<{ok: true, status, statusText, headers: {name: joined value}, body, elapsedMs}
-//             | {ok: false, code, phase, detail, elapsedMs}>
-Napi::Value RequestExport(const Napi::CallbackInfo& info) {
+// Reads the request options into r; always returns undefined, and leaves a
+// JavaScript exception pending when an option is wrong (or a getter threw).
+Napi::Value ReadRequestOptions(const Napi::CallbackInfo& info, HttpRequest& r) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "request: options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
-  HttpRequest r;
-  r.start_ns = MonotonicNs();  // the deadline starts now, not when a pool thread is free
   int got = GetString(env, o, "ip", &r.ip);
   if (got <= 0) return got < 0 ? env.Undefined() : ThrowType(env, "request: ip must be a string");
   got = GetString(env, o, "method", &r.method);
@@ -128,8 +125,35 @@ Napi::Value RequestExport(const Napi::CallbackInfo& info) {
   } else if (!body.IsUndefined() && !body.IsNull()) {
     return ThrowType(env, "request: body must be a Buffer");
   }
-  if (env.IsExceptionPending()) return env.Undefined();
-  auto* worker = new RequestWorker(env, std::move(r));
+  return env.Undefined();
+}
+
+// False when a JavaScript exception is pending.
+bool ReadRequest(const Napi::CallbackInfo& info, HttpRequest& r) {
+  // The deadline starts now, on the caller's thread (not when a pool thread
+  // is free, for the pool driver).
+  r.start_ns = MonotonicNs();
+  ReadRequestOptions(info, r);
+  return !info.Env().IsExceptionPending();
+}
+
+// request({ip, port, method, path, headers: string[] (flat name,value,...),
+//          body?: Buffer, timeoutMs, maxHeaderBytes, maxBodyBytes})
+//   : Promise<{ok: true, status, statusText, headers: {name: joined value}, body, elapsedMs}
+//             | {ok: false, code, phase, detail, elapsedMs}>
+// Driven by this thread's event loop (loop_exchange.h), the default.
+Napi::Value RequestExport(const Napi::CallbackInfo& info) {
+  HttpRequest r;
+  if (!ReadRequest(info, r)) return info.Env().Undefined();
+  return StartLoopExchange(info.Env(), std::move(r));
+}
+
+// requestPool(options): the same exchange, blocking on a libuv pool thread
+// (workers.h). Kept selectable (AZMI_NATIVE_DRIVER=pool) for comparison.
+Napi::Value RequestPoolExport(const Napi::CallbackInfo& info) {
+  HttpRequest r;
+  if (!ReadRequest(info, r)) return info.Env().Undefined();
+  auto* worker = new RequestWorker(info.Env(), std::move(r));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -140,7 +164,9 @@ Napi::Value RequestExport(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, ProbeExport, "probe"));
   exports.Set("request", Napi::Function::New(env, RequestExport, "request"));
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("requestPool", Napi::Function::New(env, RequestPoolExport, "requestPool"));
+  // 2: request() is loop-driven and requestPool() exists.
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 

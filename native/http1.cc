@@ -1,18 +1,8 @@
 #include "http1.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "deadline.h"
 #include "errors.h"
-#include "probe.h"
-
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0  // macOS: SO_NOSIGPIPE is set on the socket instead
-#endif
 
 namespace azmi {
 
@@ -428,113 +418,6 @@ bool BuildRequest(const HttpRequest& r, std::string* out, const char** detail) {
   out->append("\r\n");
   out->append(r.body);
   return true;
-}
-
-namespace {
-
-HttpOutcome Failure(const Deadline& deadline, const char* code, const char* phase, const char* detail) {
-  HttpOutcome o;
-  o.ok = false;
-  o.code = code;
-  o.phase = phase;
-  o.detail = detail;
-  o.elapsed_ms = deadline.ElapsedMs();
-  return o;
-}
-
-// Waits for `events` on fd until the deadline. 1 ready, 0 timed out, -1 error.
-int WaitFor(int fd, short events, const Deadline& deadline) {
-  for (;;) {
-    int left = deadline.RemainingMs();
-    if (left <= 0) return 0;
-    pollfd pfd{fd, events, 0};
-    int n = poll(&pfd, 1, left);
-    if (n > 0) return 1;
-    if (n < 0 && errno != EINTR) return -1;
-  }
-}
-
-}  // namespace
-
-HttpOutcome Exchange(const HttpRequest& r) {
-  Deadline deadline(r.timeout_ms, r.start_ns);
-  std::string wire;
-  const char* detail = "";
-  if (!BuildRequest(r, &wire, &detail)) return Failure(deadline, code::kInvalidArgument, phase::kConnect, detail);
-
-  int err = 0;
-  int fd = ConnectWithin(r.ip, r.port, deadline, &err);
-  if (fd < 0) {
-    if (err == EINVAL) return Failure(deadline, code::kInvalidArgument, phase::kConnect, "ip is not a numeric address");
-    if (err == ETIMEDOUT) return Failure(deadline, code::kTimeout, phase::kConnect, "timed out");
-    return Failure(deadline, ErrnoCode(err), phase::kConnect, ErrnoDetail(err));
-  }
-
-  size_t sent = 0;
-  while (sent < wire.size()) {
-    ssize_t n = send(fd, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
-    if (n >= 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      int w = WaitFor(fd, POLLOUT, deadline);
-      if (w == 1) continue;
-      close(fd);
-      if (w == 0) return Failure(deadline, code::kTimeout, phase::kWrite, "timed out");
-      return Failure(deadline, ErrnoCode(errno), phase::kWrite, ErrnoDetail(errno));
-    }
-    int e = errno;
-    close(fd);
-    return Failure(deadline, ErrnoCode(e), phase::kWrite, ErrnoDetail(e));
-  }
-
-  ResponseParser parser(r.max_header_bytes, r.max_body_bytes, r.method == "HEAD");
-  char buf[16384];
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    ResponseParser::Result res;
-    if (n > 0) {
-      res = parser.Feed(buf, static_cast<size_t>(n));
-    } else if (n == 0) {
-      res = parser.Finish();
-    } else if (errno == EINTR) {
-      continue;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      int w = WaitFor(fd, POLLIN, deadline);
-      if (w == 1) continue;
-      int e = errno;
-      close(fd);
-      const char* ph = parser.InHead() ? phase::kHeaders : phase::kBody;
-      if (w == 0) return Failure(deadline, code::kTimeout, ph, "timed out");
-      return Failure(deadline, ErrnoCode(e), ph, ErrnoDetail(e));
-    } else {
-      int e = errno;
-      close(fd);
-      return Failure(deadline, ErrnoCode(e), parser.InHead() ? phase::kHeaders : phase::kBody, ErrnoDetail(e));
-    }
-    if (res == ResponseParser::kNeedMore) {
-      // A peer that keeps bytes flowing must still not outlive the deadline.
-      if (deadline.Expired()) {
-        close(fd);
-        return Failure(deadline, code::kTimeout, parser.InHead() ? phase::kHeaders : phase::kBody, "timed out");
-      }
-      continue;
-    }
-    close(fd);
-    if (res == ResponseParser::kError) {
-      return Failure(deadline, parser.error_code(), parser.error_phase(), parser.error_detail());
-    }
-    HttpOutcome o;
-    o.ok = true;
-    o.status = parser.status();
-    o.status_text = parser.status_text();
-    o.headers = std::move(parser.mutable_headers());
-    o.body = std::move(parser.mutable_body());
-    o.elapsed_ms = deadline.ElapsedMs();
-    return o;
-  }
 }
 
 }  // namespace azmi

@@ -1,5 +1,5 @@
-// One HTTP/1.1 exchange over plain TCP (http1.cc) and the strict, incremental
-// response parser it uses. Plain C++, no Node headers: native/test drives the
+// HTTP/1.1 framing: the request serialiser and the strict, incremental
+// response parser (http1.cc); the exchange over a socket is exchange.{h,cc}. Plain C++, no Node headers: native/test drives the
 // parser directly (unit tests and the libFuzzer target).
 #ifndef AZMI_HTTP1_H_
 #define AZMI_HTTP1_H_
@@ -120,7 +120,9 @@ struct HttpOutcome {
 // would break framing (the C++ side defends itself even though TS validates).
 bool BuildRequest(const HttpRequest& request, std::string* out, const char** detail);
 
-// Connect, write, read and parse under one absolute deadline.
+// Connect, write, read and parse under one absolute deadline, blocking the
+// calling thread (poll()); defined in exchange.cc over ExchangeMachine, which
+// the event-loop driver (loop_exchange.cc) steps without blocking.
 HttpOutcome Exchange(const HttpRequest& request);
 
 }  // namespace azmi

@@ -40,7 +40,8 @@ bool ToSockaddr(const std::string& ip, int port, sockaddr_storage* out, socklen_
 
 }  // namespace
 
-int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int* err) {
+int StartConnect(const std::string& ip, int port, const Deadline& deadline, int* err, bool* in_progress) {
+  *in_progress = false;
   sockaddr_storage addr;
   socklen_t addr_len = 0;
   if (!ToSockaddr(ip, port, &addr, &addr_len)) {
@@ -87,6 +88,21 @@ int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int
     close(fd);
     return -1;
   }
+  *in_progress = true;
+  return fd;
+}
+
+int ConnectError(int fd) {
+  int so_error = 0;
+  socklen_t so_len = sizeof(so_error);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len) < 0) so_error = errno;
+  return so_error;
+}
+
+int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int* err) {
+  bool in_progress = false;
+  int fd = StartConnect(ip, port, deadline, err, &in_progress);
+  if (fd < 0 || !in_progress) return fd;
   for (;;) {
     int left = deadline.RemainingMs();
     if (left <= 0) {
@@ -103,9 +119,7 @@ int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int
       return -1;
     }
     if (n == 0) continue;  // re-check the deadline at the top
-    int so_error = 0;
-    socklen_t so_len = sizeof(so_error);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len) < 0) so_error = errno;
+    int so_error = ConnectError(fd);
     if (so_error != 0) {
       *err = so_error;
       close(fd);

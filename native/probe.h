@@ -17,7 +17,19 @@ struct ProbeResult {
   double elapsed_ms = 0;
 };
 
-// Connects within the deadline. Returns the connected, non-blocking,
+// Starts a non-blocking connect: creates the non-blocking, close-on-exec,
+// TCP_NODELAY socket and calls connect() once. Returns the fd (>= 0) with
+// *in_progress true when the kernel answered EINPROGRESS (wait for writable,
+// then ConnectError), or -1 with *err set (EINVAL for a non-numeric ip,
+// ETIMEDOUT when the deadline had already passed). Never blocks, so the
+// event-loop driver (loop_exchange.cc) uses it as well as ConnectWithin.
+int StartConnect(const std::string& ip, int port, const Deadline& deadline, int* err, bool* in_progress);
+
+// After a started connect reported writable: 0 when connected, else the
+// errno the connect failed with (SO_ERROR).
+int ConnectError(int fd);
+
+// Connects within the deadline (StartConnect, then poll()). Returns the connected, non-blocking,
 // close-on-exec socket (>= 0), or -1 with *err set to an errno value
 // (ETIMEDOUT when the deadline passed, EINVAL for a non-numeric ip).
 int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int* err);

@@ -7,22 +7,35 @@ import path = require("node:path");
 import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";
 import { checkIp, checkPort, checkTimeout, normalizeRequest } from "./validate";
 
+/** What the addon's `request()`/`requestPool()` take (see native/addon.cc). */
+interface NativeRequestOptions {
+  ip: string;
+  port: number;
+  method: string;
+  path: string;
+  headers: string[];
+  body?: Buffer;
+  timeoutMs: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+}
+
 /** The addon's exports (see native/addon.cc). */
 export interface NativeBinding {
   abiVersion: number;
   probe(ip: string, port: number, timeoutMs: number): Promise<{ outcome: ProbeResult["outcome"]; elapsedMs: number; errno?: string }>;
-  request(options: {
-    ip: string;
-    port: number;
-    method: string;
-    path: string;
-    headers: string[];
-    body?: Buffer;
-    timeoutMs: number;
-    maxHeaderBytes: number;
-    maxBodyBytes: number;
-  }): Promise<NativeOutcome>;
+  /** One exchange stepped by this thread's event loop (uv_poll + uv_timer), never blocking it. */
+  request(options: NativeRequestOptions): Promise<NativeOutcome>;
+  /** The same exchange, blocking on a libuv pool thread. */
+  requestPool(options: NativeRequestOptions): Promise<NativeOutcome>;
 }
+
+/**
+ * Which addon driver runs an exchange: `"loop"` (default; the event loop
+ * wakes on the socket, no thread hop, immune to a busy libuv pool) or
+ * `"pool"` (a pool thread blocks in poll(); `AZMI_NATIVE_DRIVER=pool`).
+ */
+export type NativeDriver = "loop" | "pool";
 
 type NativeOutcome =
   // headers: lower-cased names, repeats joined with ", " (built in C++, as facts.ts joinHeaders does)
@@ -64,7 +77,7 @@ export function loadNative(): NativeBinding | null {
         loaded = (require("node-gyp-build") as (dir: string) => NativeBinding)(ROOT);
       }
     }
-    if (loaded.abiVersion !== 1) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
+    if (loaded.abiVersion !== 2) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
     binding = loaded;
   } catch (e) {
     binding = null;
@@ -87,10 +100,12 @@ export function nativeLoadError(): string | undefined {
 }
 
 /**
- * How long after its deadline a native job may take before the JS side
+ * How long after its deadline a pool job may take before the JS side
  * answers for it. A job that started on time always answers by its deadline;
  * one still waiting for a libuv pool thread (all busy, e.g. with other slow
  * jobs or dns.lookup) would otherwise be late by however long the queue is.
+ * (The probe and the pool request driver only: the loop driver's own uv
+ * timer answers at the deadline whatever the pool is doing.)
  */
 const GUARD_MS = 50;
 
@@ -108,9 +123,10 @@ function guarded<T>(job: Promise<T>, timeoutMs: number, late: () => T): Promise<
   return Promise.race([job, guard]).finally(() => clearTimeout(timer));
 }
 
-function makeNativeTransport(b: NativeBinding): Transport {
+function makeNativeTransport(b: NativeBinding, driver: NativeDriver): Transport {
   return {
     kind: "native",
+    driver,
     async probe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
       checkIp(ip, "ip");
       checkPort(port, "port");
@@ -121,11 +137,16 @@ function makeNativeTransport(b: NativeBinding): Transport {
     },
     async request(request: RawRequest): Promise<RawResponse> {
       const n = normalizeRequest(request);
-      const started = performance.now();
-      const r = await guarded<NativeOutcome>(b.request(n), n.timeoutMs, () => ({
-        // "ETIMEDOUT" is ErrorCode.Timeout, spelled out so errors.ts stays off the success path.
-        ok: false, code: "ETIMEDOUT", phase: "connect", detail: "timed out", elapsedMs: performance.now() - started,
-      }));
+      let r: NativeOutcome;
+      if (driver === "loop") {
+        r = await b.request(n);
+      } else {
+        const started = performance.now();
+        r = await guarded<NativeOutcome>(b.requestPool(n), n.timeoutMs, () => ({
+          // "ETIMEDOUT" is ErrorCode.Timeout, spelled out so errors.ts stays off the success path.
+          ok: false, code: "ETIMEDOUT", phase: "connect", detail: "timed out", elapsedMs: performance.now() - started,
+        }));
+      }
       if (r.ok) {
         return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, elapsedMs: r.elapsedMs };
       }
@@ -146,20 +167,30 @@ function makeNativeTransport(b: NativeBinding): Transport {
   };
 }
 
-let transport: Transport | null | undefined;
+const transports: Partial<Record<NativeDriver, Transport | null>> = {};
 
 /**
- * The native `Transport`, or `null` when the addon is unavailable.
+ * The native `Transport`, or `null` when the addon is unavailable. Requests
+ * use the event-loop driver unless `driver` (or, when omitted, the env
+ * `AZMI_NATIVE_DRIVER=pool`, read on each call) picks the pool driver; both
+ * give identical results and errors.
  *
  * @example
  * ```ts
  * const t = nativeTransport();
  * const res = await t?.request({ ip: "127.0.0.1", port: 8080, method: "GET", path: "/", timeoutMs: 500 });
+ * const viaPool = nativeTransport("pool");
  * ```
  */
-export function nativeTransport(): Transport | null {
-  if (transport !== undefined) return transport;
+export function nativeTransport(driver?: NativeDriver): Transport | null {
+  if (driver !== undefined && driver !== "loop" && driver !== "pool") {
+    throw new TypeError(`nativeTransport: driver must be "loop" or "pool", got ${JSON.stringify(driver)}`);
+  }
+  const d: NativeDriver = driver ?? (process.env.AZMI_NATIVE_DRIVER === "pool" ? "pool" : "loop");
+  const cached = transports[d];
+  if (cached !== undefined) return cached;
   const b = loadNative();
-  transport = b ? makeNativeTransport(b) : null;
-  return transport;
+  const t = b ? makeNativeTransport(b, d) : null;
+  transports[d] = t;
+  return t;
 }

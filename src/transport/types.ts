@@ -62,6 +62,8 @@ export interface RawResponse {
  */
 export interface Transport {
   readonly kind: "native" | "node";
+  /** For `native`: which addon driver runs requests (`loop` is the default; see native.ts). */
+  readonly driver?: "loop" | "pool";
   /** Bounded TCP connect; never rejects for network outcomes, only for bad arguments. */
   probe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult>;
   /** One HTTP/1.1 exchange; rejects with a `TransportError` carrying `code` and `phase`. */

@@ -5,6 +5,7 @@
  * namespace. Never throws: errors are printed as facts.
  *
  *   {"op":"probe","transport":"native","ip":"169.254.169.254","port":80,"timeoutMs":500}
+ *   {"op":"probe","transport":"native-pool",...}   (native addon, pool driver for requests)
  *   {"op":"request","transport":"node","ip":"169.254.169.254","port":80,"path":"/","timeoutMs":500}
  *   {"op":"send","url":"http://169.254.169.254/metadata/identity/oauth2/token","headers":{"Metadata":"true"},"timeoutMs":500}
  *   {"op":"transportKind"}
@@ -16,7 +17,7 @@ import type { Transport } from "../../src/transport/types";
 
 interface Command {
   op: "probe" | "request" | "send" | "transportKind";
-  transport?: "native" | "node";
+  transport?: "native" | "native-pool" | "node";
   ip?: string;
   port?: number;
   method?: string;
@@ -29,7 +30,7 @@ interface Command {
 
 function pick(kind: Command["transport"]): Transport {
   if (kind === "node") return fallbackTransport;
-  const t = nativeTransport();
+  const t = nativeTransport(kind === "native-pool" ? "pool" : undefined);
   if (!t) throw new Error("native addon not available");
   return t;
 }

@@ -18,7 +18,13 @@ type Out = Record<string, unknown> & { ok: boolean };
 async function client(ns: Netns, cmd: Record<string, unknown>, transport?: string): Promise<Out> {
   const env = { ...process.env };
   delete env.AZMI_TRANSPORT;
-  if (transport) env.AZMI_TRANSPORT = transport;
+  delete env.AZMI_NATIVE_DRIVER;
+  if (transport === "native-pool") {
+    env.AZMI_TRANSPORT = "native";
+    env.AZMI_NATIVE_DRIVER = "pool";
+  } else if (transport) {
+    env.AZMI_TRANSPORT = transport;
+  }
   const r = await ns.runNode([CLIENT, JSON.stringify(cmd)], { env, timeoutMs: 20000 });
   assert.equal(r.code, 0, `client failed (${String(r.code ?? r.signal)}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Out;
@@ -38,7 +44,7 @@ describe("netns: 169.254.169.254 inside a private network namespace", function (
     const probe = await Netns.create();
     try {
       const k = await client(probe, { op: "transportKind" });
-      if (k.kind === "native") kinds = ["native", "node"];
+      if (k.kind === "native") kinds = ["native", "native-pool", "node"];
       else console.log("    (native transport skipped inside the namespace: addon not built)");
     } finally {
       await probe.destroy();
@@ -54,7 +60,7 @@ describe("netns: 169.254.169.254 inside a private network namespace", function (
       await ns?.destroy();
     });
 
-    for (const kind of ["native", "node"]) {
+    for (const kind of ["native", "native-pool", "node"]) {
       it(`[${kind}] probe, request and send fail at once with ENETUNREACH`, async function () {
         if (!kinds.includes(kind)) this.skip();
         const p = await client(ns, { op: "probe", transport: kind, ip: IMDS, port: 80, timeoutMs: 5000 });
@@ -85,7 +91,7 @@ describe("netns: 169.254.169.254 inside a private network namespace", function (
       await ns?.destroy();
     });
 
-    for (const kind of ["native", "node"]) {
+    for (const kind of ["native", "native-pool", "node"]) {
       it(`[${kind}] probe, request and send fail at the deadline with ETIMEDOUT`, async function () {
         if (!kinds.includes(kind)) this.skip();
         // Bounds per the test rules: not early, and before 3 × the deadline.
@@ -118,7 +124,7 @@ describe("netns: 169.254.169.254 inside a private network namespace", function (
       await ns?.destroy();
     });
 
-    for (const kind of ["native", "node"]) {
+    for (const kind of ["native", "native-pool", "node"]) {
       it(`[${kind}] send() reaches it and gets the token response`, async function () {
         if (!kinds.includes(kind)) this.skip();
         const p = await client(ns, { op: "probe", transport: kind, ip: IMDS, port: 80, timeoutMs: 1000 });

@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import type { RawRequest } from "../../src/transport/types";
 import { closedPort, dribble, pieces, rawServer, type Responder } from "./loopback";
-import { allTransports, outcomeOf, type Outcome } from "./transports";
+import { allTransports, label as labelOf, outcomeOf, type Outcome } from "./transports";
 
 interface Case {
   name: string;
@@ -300,7 +300,7 @@ describe("transport: shared suite (native and node:net agree)", function () {
         for (const t of transports) {
           const req: RawRequest = { ip: "127.0.0.1", port: srv.port, method: "GET", path: "/metadata/identity/oauth2/token?api-version=2018-02-01", headers: [["Metadata", "true"]], timeoutMs: 2000, ...c.request };
           const { elapsedMs, ...o } = await outcomeOf(t, req);
-          const label = `[${t.kind}] ${c.name}`;
+          const label = `[${labelOf(t)}] ${c.name}`;
           if ("status" in c.expect) {
             assert.equal(o.ok, true, `${label}: expected a response, got ${JSON.stringify(o)}`);
             if (!o.ok) return;
@@ -324,7 +324,7 @@ describe("transport: shared suite (native and node:net agree)", function () {
           }
           seen.push(o);
         }
-        for (const o of seen.slice(1)) assert.deepEqual(o, seen[0], `native and node disagree on "${c.name}"`);
+        for (const o of seen.slice(1)) assert.deepEqual(o, seen[0], `transports disagree on "${c.name}"`);
       } finally {
         await srv.close();
       }
@@ -337,7 +337,7 @@ describe("transport: shared suite (native and node:net agree)", function () {
     try {
       for (const t of transports) {
         const res = await t.request({ ip: "127.0.0.1", port: srv.port, method: "GET", path: "/", timeoutMs: 2000 });
-        const label = `[${t.kind}]`;
+        const label = `[${labelOf(t)}]`;
         assert.equal(Object.getPrototypeOf(res.headers), Object.prototype, label);
         assert.deepEqual(Object.keys(res.headers), ["__proto__", "constructor", "tostring", "x-obs", "content-length"], label);
         assert.equal(Object.getOwnPropertyDescriptor(res.headers, "__proto__")?.value, '{"polluted":1}, again', label);
@@ -387,7 +387,7 @@ describe("transport: shared suite (native and node:net agree)", function () {
       assert.equal(o.code, "ECONNREFUSED");
       assert.equal(o.phase, "connect");
       assert.equal(o.message, `connect ECONNREFUSED 127.0.0.1:${port}: connection refused (timeout 5000 ms)`);
-      assert.ok(elapsedMs < 1000, `[${t.kind}] refusal took ${elapsedMs} ms`);
+      assert.ok(elapsedMs < 1000, `[${labelOf(t)}] refusal took ${elapsedMs} ms`);
       seen.push(o);
     }
     for (const o of seen.slice(1)) assert.deepEqual(o, seen[0]);

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import type { Socket } from "node:net";
 import { TransportError } from "../../src/errors";
 import { rawServer } from "./loopback";
-import { allTransports } from "./transports";
+import { allTransports, label } from "./transports";
 
 const ROUNDS = Number(process.env.AZMI_LEAK_ROUNDS ?? 10000);
 const CONCURRENCY = 16;
@@ -45,7 +45,7 @@ describe("transport: 10,000 hostile exchanges leak nothing", function () {
   this.timeout(240000);
 
   for (const t of allTransports()) {
-    it(`[${t.kind}] ${ROUNDS} mixed hostile exchanges, fds before == after`, async function () {
+    it(`[${label(t)}] ${ROUNDS} mixed hostile exchanges, fds before == after`, async function () {
       await settle();
       const before = openFds();
       let n = 0;

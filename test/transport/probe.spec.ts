@@ -5,7 +5,7 @@
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
 import { closedPort } from "./loopback";
-import { allTransports } from "./transports";
+import { allTransports, label } from "./transports";
 
 describe("transport: probe", function () {
   const transports = allTransports();
@@ -22,7 +22,7 @@ describe("transport: probe", function () {
   });
 
   for (const t of transports) {
-    describe(`[${t.kind}]`, function () {
+    describe(`[${label(t)}]`, function () {
       it("connected: a listening port", async function () {
         const r = await t.probe("127.0.0.1", port, 1000);
         assert.equal(r.outcome, "connected");

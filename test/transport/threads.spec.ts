@@ -44,12 +44,18 @@ const srv = net.createServer(() => {}).listen(0, "127.0.0.1", async () => {
 describe("transport: native addon in worker threads", function () {
   this.timeout(60000);
 
-  it("works in several workers and survives workers terminated mid-request", function () {
-    if (!nativeTransport()) this.skip();
-    const r = spawnSync(process.execPath, ["-e", SCRIPT], { encoding: "utf8", timeout: 50000 });
-    assert.equal(r.status, 0, `exit ${String(r.status ?? r.signal)}: ${r.stderr.slice(-1500)}`);
-    const lines = r.stdout.trim().split("\n");
-    assert.deepEqual(JSON.parse(lines[0]!), [...Array(6).fill("ETIMEDOUT"), "refused", "refused"]);
-    assert.equal(lines[1], "terminated");
-  });
+  // The loop driver registers an async env cleanup hook per request in
+  // flight: a terminated worker closes its sockets and uv handles, and the
+  // worker's loop is closed only after they are gone.
+  for (const driver of ["loop", "pool"]) {
+    it(`[${driver} driver] works in several workers and survives workers terminated mid-request`, function () {
+      if (!nativeTransport()) this.skip();
+      const env = { ...process.env, AZMI_NATIVE_DRIVER: driver };
+      const r = spawnSync(process.execPath, ["-e", SCRIPT], { encoding: "utf8", timeout: 50000, env });
+      assert.equal(r.status, 0, `exit ${String(r.status ?? r.signal)}: ${r.stderr.slice(-1500)}`);
+      const lines = r.stdout.trim().split("\n");
+      assert.deepEqual(JSON.parse(lines[0]!), [...Array(6).fill("ETIMEDOUT"), "refused", "refused"]);
+      assert.equal(lines[1], "terminated");
+    });
+  }
 });

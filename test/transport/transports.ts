@@ -1,19 +1,24 @@
 /**
  * The transports the shared suite runs against: the native addon (when it is
- * built) and the node:net fallback. Native cases are skipped with a printed
- * reason when the addon cannot load.
+ * built) with its event-loop driver and with its pool driver, and the
+ * node:net fallback; all three must agree on every case. Native cases are
+ * skipped with a printed reason when the addon cannot load.
  */
 import { fallbackTransport } from "../../src/transport/fallback";
 import { nativeLoadError, nativeTransport } from "../../src/transport/native";
 import type { RawRequest, RawResponse, Transport } from "../../src/transport/types";
 
 export function allTransports(): Transport[] {
-  const native = nativeTransport();
-  if (!native) {
+  if (!nativeTransport()) {
     console.log(`    (native transport skipped: ${nativeLoadError()}; run "npm run build:native")`);
     return [fallbackTransport];
   }
-  return [native, fallbackTransport];
+  return [nativeTransport("loop")!, nativeTransport("pool")!, fallbackTransport];
+}
+
+/** A test-title label: `native-loop`, `native-pool` or `node`. */
+export function label(t: Transport): string {
+  return t.driver ? `${t.kind}-${t.driver}` : t.kind;
 }
 
 /** A comparable summary of what a request produced: response or error facts. */

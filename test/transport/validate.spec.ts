@@ -7,7 +7,7 @@
 import * as assert from "node:assert/strict";
 import { loadNative } from "../../src/transport/native";
 import type { RawRequest } from "../../src/transport/types";
-import { allTransports } from "./transports";
+import { allTransports, label } from "./transports";
 
 const base: RawRequest = { ip: "127.0.0.1", port: 9, method: "GET", path: "/", timeoutMs: 100 };
 
@@ -48,7 +48,7 @@ const bad: Array<[string, Partial<Record<keyof RawRequest, unknown>>, "TypeError
 
 describe("transport: argument validation", function () {
   for (const t of allTransports()) {
-    describe(`[${t.kind}]`, function () {
+    describe(`[${label(t)}]`, function () {
       for (const [name, patch, type, message] of bad) {
         it(`request: ${name} → ${type}`, async function () {
           await assert.rejects(t.request({ ...base, ...patch } as RawRequest), (e: Error) => {
@@ -79,35 +79,42 @@ describe("transport: argument validation", function () {
     });
     const ok = { ip: "127.0.0.1", port: 9, method: "GET", path: "/", headers: [], timeoutMs: 100, maxHeaderBytes: 100, maxBodyBytes: 100 };
     it("throws TypeError/RangeError instead of crashing", function () {
-      const raw = b as unknown as { probe: (...a: unknown[]) => unknown; request: (...a: unknown[]) => unknown };
+      const raw = b as unknown as { probe: (...a: unknown[]) => unknown; request: (...a: unknown[]) => unknown; requestPool: (...a: unknown[]) => unknown };
       assert.throws(() => raw.probe(), TypeError);
       assert.throws(() => raw.probe(1, 2, 3), TypeError);
       assert.throws(() => raw.probe("127.0.0.1", 70000, 100), RangeError);
       assert.throws(() => raw.probe("127.0.0.1", 80, -5), RangeError);
-      assert.throws(() => raw.request(), TypeError);
-      assert.throws(() => raw.request("x"), TypeError);
-      assert.throws(() => raw.request({ ...ok, ip: 5 }), TypeError);
-      assert.throws(() => raw.request({ ...ok, port: 0 }), RangeError);
-      assert.throws(() => raw.request({ ...ok, timeoutMs: NaN }), RangeError);
-      assert.throws(() => raw.request({ ...ok, headers: ["a"] }), TypeError);
-      assert.throws(() => raw.request({ ...ok, headers: [1, 2] }), TypeError);
-      assert.throws(() => raw.request({ ...ok, body: "string" }), TypeError);
-      assert.throws(() => raw.request({ ...ok, maxBodyBytes: -1 }), RangeError);
-      assert.throws(() => raw.request({ ...ok, get ip() { throw new Error("getter"); } }), /getter/);
-      assert.throws(() => raw.request({ ...ok, get maxBodyBytes() { throw new Error("getter"); } }), /getter/);
-      const hostile = ["a", "b"];
-      Object.defineProperty(hostile, 0, { get() { throw new Error("element"); } });
-      assert.throws(() => raw.request({ ...ok, headers: hostile }), /element/);
+      // Both drivers read their options through the same checks.
+      for (const name of ["request", "requestPool"] as const) {
+        const req = raw[name];
+        assert.throws(() => req(), TypeError);
+        assert.throws(() => req("x"), TypeError);
+        assert.throws(() => req({ ...ok, ip: 5 }), TypeError);
+        assert.throws(() => req({ ...ok, port: 0 }), RangeError);
+        assert.throws(() => req({ ...ok, timeoutMs: NaN }), RangeError);
+        assert.throws(() => req({ ...ok, headers: ["a"] }), TypeError);
+        assert.throws(() => req({ ...ok, headers: [1, 2] }), TypeError);
+        assert.throws(() => req({ ...ok, body: "string" }), TypeError);
+        assert.throws(() => req({ ...ok, maxBodyBytes: -1 }), RangeError);
+        assert.throws(() => req({ ...ok, get ip() { throw new Error("getter"); } }), /getter/);
+        assert.throws(() => req({ ...ok, get maxBodyBytes() { throw new Error("getter"); } }), /getter/);
+        const hostile = ["a", "b"];
+        Object.defineProperty(hostile, 0, { get() { throw new Error("element"); } });
+        assert.throws(() => req({ ...ok, headers: hostile }), /element/);
+      }
     });
     it("rejects as facts what would break framing or is not numeric", async function () {
-      const r1 = (await b!.request({ ...ok, ip: "example.com" })) as { ok: boolean; code?: string; detail?: string };
-      assert.deepEqual([r1.ok, r1.code, r1.detail], [false, "ERR_INVALID_ARGUMENT", "ip is not a numeric address"]);
-      const r2 = (await b!.request({ ...ok, headers: ["X", "a\r\nb"] })) as { ok: boolean; code?: string; detail?: string };
-      assert.deepEqual([r2.ok, r2.code, r2.detail], [false, "ERR_INVALID_ARGUMENT", "invalid header value"]);
-      const r3 = (await b!.request({ ...ok, path: "/a b" })) as { ok: boolean; code?: string };
-      assert.equal(r3.code, "ERR_INVALID_ARGUMENT");
-      const r5 = (await b!.request({ ...ok, ip: "127.0.0.1\0.evil" })) as { ok: boolean; code?: string };
-      assert.equal(r5.code, "ERR_INVALID_ARGUMENT");
+      for (const name of ["request", "requestPool"] as const) {
+        const req = b![name];
+        const r1 = (await req({ ...ok, ip: "example.com" })) as { ok: boolean; code?: string; detail?: string };
+        assert.deepEqual([r1.ok, r1.code, r1.detail], [false, "ERR_INVALID_ARGUMENT", "ip is not a numeric address"]);
+        const r2 = (await req({ ...ok, headers: ["X", "a\r\nb"] })) as { ok: boolean; code?: string; detail?: string };
+        assert.deepEqual([r2.ok, r2.code, r2.detail], [false, "ERR_INVALID_ARGUMENT", "invalid header value"]);
+        const r3 = (await req({ ...ok, path: "/a b" })) as { ok: boolean; code?: string };
+        assert.equal(r3.code, "ERR_INVALID_ARGUMENT");
+        const r5 = (await req({ ...ok, ip: "127.0.0.1\0.evil" })) as { ok: boolean; code?: string };
+        assert.equal(r5.code, "ERR_INVALID_ARGUMENT");
+      }
       const r4 = (await b!.probe("not-an-ip", 80, 100)) as { outcome: string; errno?: string };
       assert.deepEqual(r4, { ...r4, outcome: "unreachable", errno: "EINVAL" });
     });

@@ -1,0 +1,24 @@
+// An HttpOutcome as the JavaScript facts object both request drivers (the
+// pool worker and the event-loop driver) resolve with:
+//   {ok: true, elapsedMs, status, statusText, headers, body}
+//   {ok: false, elapsedMs, code, phase, detail}
+#ifndef AZMI_JS_FACTS_H_
+#define AZMI_JS_FACTS_H_
+
+#include <napi.h>
+
+#include "http1.h"
+
+namespace azmi {
+
+// Call inside a HandleScope. Returns undefined with a pending exception if
+// building a value failed (the caller rejects with it).
+Napi::Value OutcomeToJs(Napi::Env env, const HttpOutcome& outcome);
+
+// With C++ exceptions disabled every failed call leaves a pending JS
+// exception; hand it to the promise instead of letting it escape.
+bool RejectIfPending(Napi::Env env, Napi::Promise::Deferred& deferred);
+
+}  // namespace azmi
+
+#endif  // AZMI_JS_FACTS_H_

@@ -1,0 +1,178 @@
+#include "loop_exchange.h"
+
+#include <uv.h>
+
+#include <utility>
+
+#include "exchange.h"
+#include "js_facts.h"
+
+namespace azmi {
+
+namespace {
+
+// After this many error wake-ups in a row that made no progress, stop
+// asking the kernel and fail (a defence against a busy loop; never seen).
+constexpr int kMaxErrorWakeups = 16;
+
+// Lifetime: created by StartLoopExchange, owns its handles, and deletes
+// itself once both are closed, whichever of these comes first:
+//  - Finish(): the machine is done; settle the promise, close the handles.
+//  - OnEnvCleanup(): the environment (process or worker thread) is being
+//    torn down with the request in flight; close socket and handles, never
+//    touch JavaScript again. Node keeps running the loop until the hook
+//    reports back (napi_remove_async_cleanup_hook), so the handles really
+//    close and nothing is freed under libuv.
+class LoopExchange {
+ public:
+  LoopExchange(napi_env env, HttpRequest request)
+      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), request_(std::move(request)), machine_(request_) {}
+
+  Napi::Value Begin() {
+    Napi::Env env(env_);
+    Napi::Promise promise = deferred_.Promise();
+    ExchangeMachine::Want want = machine_.Start();
+    if (want == ExchangeMachine::kWantNothing) {
+      // Done within the call (bad argument, refused loopback connect, or a
+      // whole loopback exchange): no handles were made.
+      machine_.CloseSocket();
+      Settle();
+      delete this;
+      return promise;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env_, &loop) != napi_ok || uv_poll_init(loop, &poll_, machine_.fd()) != 0) {
+      machine_.CloseSocket();
+      delete this;
+      Napi::Error::New(env, "azmi: could not watch the socket").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    poll_.data = this;
+    uv_timer_init(loop, &timer_);
+    timer_.data = this;
+    open_handles_ = 2;
+    napi_add_async_cleanup_hook(env_, OnEnvCleanup, this, &cleanup_);
+    // The resource object is optional; Node makes an empty one.
+    napi_value name;
+    napi_create_string_latin1(env_, "azmi:request", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env_, nullptr, name, &context_);
+    Watch(want);
+    ArmTimer(loop);
+    return promise;
+  }
+
+ private:
+  static void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+    auto* self = static_cast<LoopExchange*>(handle->data);
+    // libuv reports POLLERR as a status (UV_EBADF) and stops the watcher.
+    // The socket's own error comes from the next send/recv/SO_ERROR, exactly
+    // as on the pool path, so step the machine either way.
+    if (status < 0 && ++self->error_wakeups_ > kMaxErrorWakeups) {
+      self->Step(self->machine_.OnWaitError(-status));
+      return;
+    }
+    if (status == 0) self->error_wakeups_ = 0;
+    self->Step(self->machine_.OnReady());
+  }
+
+  static void OnTimer(uv_timer_t* handle) {
+    auto* self = static_cast<LoopExchange*>(handle->data);
+    // uv timers count whole ms from the loop's cached time: they may fire a
+    // hair before the monotonic deadline. Only the deadline decides.
+    if (!self->machine_.deadline().Expired()) {
+      self->ArmTimer(handle->loop);
+      return;
+    }
+    self->Step(self->machine_.OnTimeout());
+  }
+
+  static void OnClosed(uv_handle_t* handle) {
+    auto* self = static_cast<LoopExchange*>(handle->data);
+    if (--self->open_handles_ > 0) return;
+    if (self->torn_down_) napi_remove_async_cleanup_hook(self->cleanup_);
+    delete self;
+  }
+
+  static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
+    auto* self = static_cast<LoopExchange*>(arg);
+    self->cleanup_ = handle;  // the one to hand back when the handles closed
+    self->torn_down_ = true;
+    self->CloseHandles();
+  }
+
+  void ArmTimer(uv_loop_t* loop) {
+    uv_update_time(loop);
+    uv_timer_start(&timer_, OnTimer, static_cast<uint64_t>(machine_.deadline().RemainingMs()), 0);
+  }
+
+  void Watch(ExchangeMachine::Want want) {
+    int events = want == ExchangeMachine::kWantRead ? UV_READABLE : UV_WRITABLE;
+    int rc = uv_poll_start(&poll_, events, OnPoll);
+    if (rc != 0) Step(machine_.OnWaitError(-rc));
+  }
+
+  void Step(ExchangeMachine::Want want) {
+    if (want == ExchangeMachine::kWantNothing) Finish();
+    else Watch(want);
+  }
+
+  // Stop watching before the fd closes (libuv must never poll a closed or
+  // reused fd), then close the socket before settling so a caller that
+  // counts fds after the promise sees it gone, as on the pool path.
+  void CloseHandles() {
+    if (closing_) return;
+    closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnClosed);
+    machine_.CloseSocket();
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed);
+  }
+
+  void Finish() {
+    if (closing_) return;
+    napi_remove_async_cleanup_hook(cleanup_);
+    CloseHandles();
+    Napi::Env env(env_);
+    Napi::HandleScope scope(env);
+    {
+      // A callback scope, so promise reactions (microtasks) and
+      // process.nextTick callbacks run when the settlement is done.
+      napi_callback_scope cb_scope = nullptr;
+      napi_value resource = Napi::Object::New(env);
+      napi_open_callback_scope(env_, resource, context_, &cb_scope);
+      Settle();
+      if (cb_scope != nullptr) napi_close_callback_scope(env_, cb_scope);
+    }
+    napi_async_destroy(env_, context_);
+    context_ = nullptr;
+  }
+
+  void Settle() {
+    Napi::Env env(env_);
+    Napi::HandleScope scope(env);
+    Napi::Value out = OutcomeToJs(env, machine_.outcome());
+    if (RejectIfPending(env, deferred_)) return;
+    deferred_.Resolve(out);
+  }
+
+  napi_env env_;
+  Napi::Promise::Deferred deferred_;
+  HttpRequest request_;  // before machine_, which references it
+  ExchangeMachine machine_;
+  uv_poll_t poll_;
+  uv_timer_t timer_;
+  int open_handles_ = 0;
+  int error_wakeups_ = 0;
+  bool closing_ = false;
+  bool torn_down_ = false;
+  napi_async_cleanup_hook_handle cleanup_ = nullptr;
+  napi_async_context context_ = nullptr;
+};
+
+}  // namespace
+
+Napi::Value StartLoopExchange(Napi::Env env, HttpRequest request) {
+  auto* exchange = new LoopExchange(env, std::move(request));
+  return exchange->Begin();
+}
+
+}  // namespace azmi
