@@ -50,6 +50,10 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     // Error and credential class names are part of the contract
     // (`CredentialUnavailableError` is how chains recognise "move on").
     keepNames: true,
+    // Smaller files read and scanned faster at start-up; the linked source
+    // map (node --enable-source-maps) gives readable stack traces back.
+    minify: true,
+    charset: "ascii", // src/boot/bundle.ts reads bundles as latin1
     sourcemap: "linked",
     logLevel: "warning",
   });

@@ -10,9 +10,10 @@
  * The cache lives in the per-user folder (`<azmiHome>/cache/`, 0700; files
  * 0600, written atomically), one file per bundle and variant (the CLI keeps
  * one per command, because each command runs different functions). It is
- * keyed by Node version, architecture, V8 flags and the bundle's size, mtime
- * and inode: V8 itself only checks the source's length, so content changes
- * of the same length must change the file name. A cache V8 rejects, a missing
+ * keyed by Node version, binary, architecture, flags and the bundle's size,
+ * mtime and inode (V8 itself only checks the source's length, so content
+ * changes of the same length must change the file name), and sealed with a
+ * SHA-1 of its bytes (see `sealCache`). A cache V8 rejects, a missing
  * or unreadable folder, or a read-only disk only cost speed, never an error.
  * The cache is written once, when a process that had none exits (or earlier,
  * when a long-lived process such as the bridge says it is warm).
@@ -22,16 +23,17 @@
  * it was made from (someone ran `tsc` alone), or `AZMI_BUNDLE=0`.
  * `AZMI_CODE_CACHE=0` keeps the bundle but skips the cache.
  *
- * Deliberately small (it runs before anything else): Node built-ins and `paths.ts` only.
+ * Deliberately one small file with no imports of ours (it runs before
+ * anything else, and every extra CommonJS file costs ~0.5–1 ms of start-up).
  *
  * @example
  * ```ts
  * const cli = loadBundle<typeof import("../cli/main")>("cli", "cli/main.js", "token") ?? require("../cli/main");
+ * runCli(process.argv.slice(2)); // what bin/azmi.js does
  * ```
  */
 import fs = require("node:fs");
 import path = require("node:path");
-import { azmiHome } from "../paths";
 
 /** How the running code was loaded; `azmi doctor` shows it. */
 export interface BootInfo {
@@ -67,12 +69,15 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
     return undefined;
   }
   const bundleStat = fs.statSync(file);
-  const source = fs.readFileSync(file, "utf8");
+  // esbuild writes ASCII (it escapes everything else), so latin1 is exact, and cheaper than decoding UTF-8.
+  const source = fs.readFileSync(file, "latin1");
   const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(name, variant, bundleStat);
   let cachedData: Buffer | undefined;
+  let damaged = false;
   if (cacheFile) {
     try {
-      cachedData = fs.readFileSync(cacheFile);
+      cachedData = unsealCache(fs.readFileSync(cacheFile));
+      damaged = cachedData === undefined;
     } catch {
       // No cache yet (or unreadable): compile from source, write one at exit.
     }
@@ -80,7 +85,7 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
   const vm = require("node:vm") as typeof import("node:vm");
   // The CommonJS wrapper on the first line, so line numbers in stack traces match the bundle and its source map.
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
-  const codeCache: BootInfo["codeCache"] = !cacheFile ? "off" : !cachedData ? "miss" : script.cachedDataRejected ? "rejected" : "hit";
+  const codeCache: BootInfo["codeCache"] = !cacheFile ? "off" : damaged || script.cachedDataRejected ? "rejected" : !cachedData ? "miss" : "hit";
   publish({ bundle: name, codeCache });
   if (cacheFile && codeCache !== "hit") scheduleSave(script, cacheFile, cachePrefix(name, variant));
 
@@ -138,17 +143,42 @@ function unbundledReason(bundleFile: string, entryFile: string): string | undefi
   return undefined;
 }
 
+/**
+ * The folder the code caches live in (`<azmiHome>/cache`), or `undefined`
+ * when there is no home directory to keep one in.
+ *
+ * @example
+ * ```ts
+ * cacheFolder(); // "/home/me/.azmi/cache"
+ * ```
+ */
+export function cacheFolder(): string | undefined {
+  const home = stateHome();
+  return home === undefined ? undefined : path.join(home, "cache");
+}
+
 function cachePath(name: string, variant: string, stat: fs.Stats): string | undefined {
-  let home: string;
+  const folder = cacheFolder();
+  if (!folder) return undefined; // no home directory to keep a cache in
+  // V8 rejects a cache made under other flags: keying by them (and by the
+  // node binary, two builds can share a version) avoids rewriting it on every alternation.
+  const runtime = hash(`${process.execPath}\0${process.execArgv.join(" ")}`);
+  const key = [process.version, process.arch, stat.size, Math.round(stat.mtimeMs), stat.ino, runtime].join("-");
+  return path.join(folder, `${cachePrefix(name, variant)}${key}.v8`);
+}
+
+/**
+ * `paths.ts`'s `azmiHome()`, repeated here so the boot loads no other file of
+ * ours (test/boot/bundle.spec.ts checks the two agree).
+ */
+function stateHome(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.AZMI_HOME) return path.resolve(env.AZMI_HOME);
+  if (env.XDG_STATE_HOME) return path.join(env.XDG_STATE_HOME, "azmi");
   try {
-    home = azmiHome();
+    return path.join((require("node:os") as typeof import("node:os")).homedir(), ".azmi");
   } catch {
-    return undefined; // no home directory to keep a cache in
+    return undefined;
   }
-  // V8 rejects a cache made under other flags; keying by them avoids rewriting it on every alternation.
-  const flags = process.execArgv.join(" ");
-  const key = [process.version, process.arch, stat.size, Math.round(stat.mtimeMs), stat.ino, hash(flags)].join("-");
-  return path.join(home, "cache", `${cachePrefix(name, variant)}${key}.v8`);
 }
 
 /** Every cache file of one bundle and variant starts with this, whatever its key. */
@@ -173,7 +203,7 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       removeOlderCaches(dir, path.basename(cacheFile), prefix);
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+      fs.writeFileSync(tmp, sealCache(script.createCachedData()), { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
     } catch {
       // Read-only or full disk: the next process compiles from source, as without a cache.
@@ -181,6 +211,34 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
   };
   (globalThis as BootGlobal)[SAVE_NOW] = save;
   process.once("exit", save);
+}
+
+/**
+ * A cache file is `CACHE_MAGIC`, the payload's SHA-1 (base64, 28 bytes), a
+ * newline, then V8's data. Why our own checksum: release builds of V8 check
+ * a code cache's version, flags and length but not its bytes, and a damaged
+ * one crashes the process (SIGSEGV) on every start until deleted. Node 22's
+ * own compile cache checks a hash for the same reason. SHA-1 from the
+ * already-loaded `crypto` costs ~0.4 ms the first time, 0.02 ms after.
+ */
+const CACHE_MAGIC = "azmi-v8-cache 1\n";
+const HASH_LENGTH = 28;
+
+function sealCache(data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${CACHE_MAGIC}${sha1(data)}\n`, "latin1"), data]);
+}
+
+/** V8's data from a sealed file, or `undefined` when the file is damaged or not ours. */
+function unsealCache(file: Buffer): Buffer | undefined {
+  const headerLength = CACHE_MAGIC.length + HASH_LENGTH + 1;
+  if (file.length <= headerLength || file.toString("latin1", 0, CACHE_MAGIC.length) !== CACHE_MAGIC) return undefined;
+  const data = file.subarray(headerLength);
+  return file.toString("latin1", CACHE_MAGIC.length, CACHE_MAGIC.length + HASH_LENGTH) === sha1(data) ? data : undefined;
+}
+
+function sha1(data: Buffer): string {
+  const crypto = require("node:crypto") as typeof import("node:crypto");
+  return crypto.createHash("sha1").update(data).digest("base64");
 }
 
 /** Caches of the same bundle and variant under an older key (previous version, Node upgrade) are dead weight. */
@@ -192,4 +250,25 @@ function removeOlderCaches(dir: string, keep: string, prefix: string): void {
 
 function publish(info: BootInfo): void {
   (globalThis as BootGlobal)[BOOT_INFO] ??= info;
+}
+
+type Cli = typeof import("../cli/main");
+
+/** Commands with a code cache of their own (each runs different functions); anything else (help, typos) shares one. */
+const CACHED_COMMANDS = new Set(["token", "doctor", "serve", "env"]);
+
+/**
+ * What `bin/azmi.js` runs: the CLI bundle through the code cache, or the
+ * unbundled `cli/main.ts` where there is no bundle.
+ *
+ * @example
+ * ```js
+ * require("../dist/src/boot/bundle.js").runCli(process.argv.slice(2));
+ * ```
+ */
+export function runCli(argv: readonly string[]): void {
+  const command = argv[0] ?? "";
+  const variant = CACHED_COMMANDS.has(command) ? command : "other";
+  // A computed path, so bundles that include this file (for bootInfo) do not pull in the whole CLI.
+  (loadBundle<Cli>("cli", "cli/main.js", variant) ?? (require(path.join(DIST_SRC, "cli", "main.js")) as Cli)).run(argv);
 }

@@ -15,6 +15,7 @@ import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args"
 import { ExitCode, reportError, useColor } from "./output";
 import { CHAIN_FLAGS, DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
 import { writeOut, isTerminal } from "./stdio";
+import { bootInfo } from "../boot/bundle";
 
 const FLAGS: FlagSpecs = {
   ...CHAIN_FLAGS,
@@ -44,7 +45,7 @@ Options:
   --timeout-ms N         Give up after N milliseconds in total
   --json                 One JSON object: {resource, links: [{link, credential, outcome,
                          reason, ms}], winner, transport, ms, tokenAcquired, expiresOn?,
-                         clientId?, error?}
+                         clientId?, error?, startup: {bundle, codeCache}}
   -h, --help             Show this help
 
 Outcomes: selected (answered), unavailable (could not be used here; the chain moved on),
@@ -120,6 +121,9 @@ function toJson(r: DiagnoseResult): Record<string, unknown> {
     ms: round(r.ms),
     tokenAcquired: r.tokenAcquired,
   };
+  const boot = bootInfo();
+  // How this process loaded azmi: a slow start-up is explained here (no bundle, cache rejected).
+  if (boot) out.startup = { bundle: boot.bundle ?? null, codeCache: boot.codeCache, ...(boot.unbundledBecause ? { unbundledBecause: boot.unbundledBecause } : {}) };
   if (r.fromMemo !== undefined) out.fromMemo = r.fromMemo;
   if (r.expiresOn !== undefined) out.expiresOn = r.expiresOn;
   if (r.clientId !== undefined) out.clientId = r.clientId;

@@ -22,6 +22,7 @@
  * if (!outcome.present) throw probeNegativeError(imdsSource, outcome);
  * ```
  */
+import { nowMs } from "../clock";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { CredentialLogger } from "../log";
 import { ProbeMemo } from "../cache/probeMemo";
@@ -64,13 +65,13 @@ function connectProbe(): ConnectProbe {
  */
 export function netProbe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   const net = require("node:net") as typeof import("node:net"); // lazy: ~10 ms the native path never needs
-  const started = performance.now();
+  const started = nowMs();
   return new Promise((resolve) => {
     const socket = net.connect({ host: ip, port });
     const done = (outcome: ProbeResult["outcome"], errno?: string) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve({ outcome, elapsedMs: performance.now() - started, ...(errno ? { errno } : {}) });
+      resolve({ outcome, elapsedMs: nowMs() - started, ...(errno ? { errno } : {}) });
     };
     const timer = setTimeout(() => done("timeout"), timeoutMs);
     socket.once("connect", () => done("connected"));
@@ -115,8 +116,8 @@ export function looksLikeImds(status: number, body: Buffer): boolean {
 }
 
 async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOutcome> {
-  const started = performance.now();
-  const elapsed = () => performance.now() - started;
+  const started = nowMs();
+  const elapsed = () => nowMs() - started;
   const ip = numericHost(source.url.hostname);
   const port = Number(source.url.port || (source.url.protocol === "https:" ? 443 : 80));
   if (ip) {

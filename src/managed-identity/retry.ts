@@ -23,6 +23,7 @@
  * if (delay !== undefined && budget.canWait(delay)) await sleep(delay);
  * ```
  */
+import { nowMs } from "../clock";
 
 /** Retries after the first attempt (spec §6.2: JS imds policy, .NET pipeline, docs). */
 export const MAX_RETRIES = 5;
@@ -138,7 +139,7 @@ export class Budget {
   readonly totalMs: number;
   private readonly deadline: number;
 
-  constructor(totalMs: number, private readonly now: () => number = () => performance.now()) {
+  constructor(totalMs: number, private readonly now: () => number = () => nowMs()) {
     this.totalMs = totalMs;
     this.deadline = now() + totalMs;
   }

@@ -22,6 +22,22 @@ import { formatLeaks, SecretSet } from "./secrets";
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
 const octal = (m: number) => `0${m.toString(8)}`;
 
+/**
+ * The start-up code caches the CLI keeps in `<AZMI_HOME>/cache` (see
+ * src/boot/bundle.ts): the folder 0700, every file 0600, finished `.v8`
+ * files only (no temp file left by concurrent writers). Returns their contents.
+ */
+function checkCodeCache(home: string): string[] {
+  const dir = path.join(home, "cache");
+  if (!fs.existsSync(dir)) return [];
+  assert.equal(octal(mode(dir)), "0700", "code cache folder");
+  return fs.readdirSync(dir).map((name) => {
+    assert.match(name, /\.v8$/, `only finished caches in ${dir}`);
+    assert.equal(octal(mode(path.join(dir, name))), "0600", name);
+    return fs.readFileSync(path.join(dir, name), "latin1");
+  });
+}
+
 /** `azmi args` under `umask 000`, so only azmi's own modes protect its files. */
 function spawnUnderUmask000(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn("/bin/sh", ["-c", 'umask 000; exec "$0" "$@"', process.execPath, AZMI_BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -188,7 +204,8 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     const parsed = JSON.parse(fs.readFileSync(memo, "utf8")) as { version: number; entries: Record<string, unknown> };
     assert.equal(parsed.version, 1);
     assert.ok(Object.keys(parsed.entries).length >= 1);
-    assert.deepEqual(fs.readdirSync(env.AZMI_HOME!), ["probe-memo.json"], "no temp files left");
+    assert.deepEqual(fs.readdirSync(env.AZMI_HOME!).filter((n) => n !== "cache"), ["probe-memo.json"], "no temp files left");
+    checkCodeCache(env.AZMI_HOME!);
   });
 
   it("probe-memo.json (written by azmi token / doctor when IMDS is absent) is 0600 and holds no secret from the environment", async () => {
@@ -215,6 +232,7 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     const secrets = new SecretSet().add("IDENTITY_HEADER", orphanHeader).add("MSI_SECRET", orphanMsiSecret).add("client secret", clientSecret);
     const leaks = [
       ...secrets.leaks("probe-memo.json", fs.readFileSync(memo, "utf8")),
+      ...checkCodeCache(env.AZMI_HOME!).flatMap((bytes) => secrets.leaks("code cache", bytes)),
       ...secrets.leaks("azmi token stdout", token.stdout),
       ...secrets.leaks("azmi token stderr", token.stderr),
       ...secrets.leaks("azmi doctor stdout", doctor.stdout),
@@ -222,6 +240,6 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     ];
     assert.equal(leaks.length, 0, formatLeaks(leaks));
     // No other file appeared.
-    assert.deepEqual(fs.readdirSync(env.AZMI_HOME!).filter((n) => n !== "probe-memo.json"), []);
+    assert.deepEqual(fs.readdirSync(env.AZMI_HOME!).filter((n) => n !== "probe-memo.json" && n !== "cache"), []);
   });
 });

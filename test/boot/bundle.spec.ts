@@ -1,0 +1,182 @@
+/**
+ * The start-up path (src/boot/bundle.ts, scripts/bundle.js): the CLI, the
+ * package and the bridge run from their bundles through a V8 code cache kept
+ * in `<AZMI_HOME>/cache`, and every way that can go wrong (no cache yet, a
+ * corrupt or foreign cache, caching off, no bundle, a stale bundle, an
+ * unwritable folder) only costs speed, never a wrong answer or an error.
+ * Real processes against a real loopback App Service fake.
+ */
+import * as assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { azmiHome } from "../../src/paths";
+import { startFakeAppService } from "../fakes/appService";
+import type { Fake } from "../fakes/common";
+import { cleanEnv, cleanupTemp, ROOT, runAzmi } from "../cli/support";
+
+const BUNDLE_DIR = path.join(ROOT, "dist/src/bundle");
+
+interface Startup {
+  bundle: string | null;
+  codeCache: string;
+  unbundledBecause?: string;
+}
+
+async function doctorStartup(env: NodeJS.ProcessEnv): Promise<{ startup: Startup; winner: string | null }> {
+  const r = await runAzmi(["doctor", "--json"], env);
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(r.stdout) as { startup: Startup; winner: string | null };
+  return json;
+}
+
+function cacheFiles(home: string): string[] {
+  const dir = path.join(home, "cache");
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
+
+describe("start-up: bundles and the code cache", function () {
+  this.timeout(60_000);
+  let appService: Fake & { secret: string };
+  let env: NodeJS.ProcessEnv;
+
+  before(async function () {
+    for (const name of ["cli.js", "azmi.js", "bridge.js"]) {
+      assert.ok(fs.existsSync(path.join(BUNDLE_DIR, name)), `dist/src/bundle/${name} exists (npm run build / npm test make it)`);
+    }
+    appService = await startFakeAppService();
+  });
+  after(async () => {
+    await appService.close();
+    cleanupTemp();
+  });
+  beforeEach(() => {
+    env = cleanEnv(appService.env);
+  });
+
+  it("the first azmi doctor writes a 0600 code cache for its command; the second one uses it", async () => {
+    const first = await doctorStartup(env);
+    assert.deepEqual(first.startup, { bundle: "cli", codeCache: "miss" });
+    assert.equal(first.winner, "managed-identity");
+    const files = cacheFiles(env.AZMI_HOME!);
+    assert.equal(files.length, 1, files.join(", "));
+    assert.match(files[0]!, /^cli\.doctor\./);
+    assert.equal(fs.statSync(path.join(env.AZMI_HOME!, "cache", files[0]!)).mode & 0o777, 0o600);
+    const second = await doctorStartup(env);
+    assert.deepEqual(second.startup, { bundle: "cli", codeCache: "hit" });
+    assert.equal(second.winner, "managed-identity");
+  });
+
+  it("each command keeps its own cache; azmi token prints the same token shape from bundle and from dist/src", async () => {
+    const bundled = await runAzmi(["token", "--output", "json"], env);
+    assert.equal(bundled.code, 0, bundled.stderr);
+    const unbundled = await runAzmi(["token", "--output", "json"], { ...env, AZMI_BUNDLE: "0" });
+    assert.equal(unbundled.code, 0, unbundled.stderr);
+    const keys = (out: string) => Object.keys(JSON.parse(out) as object).sort();
+    assert.deepEqual(keys(bundled.stdout), keys(unbundled.stdout));
+    await doctorStartup(env);
+    assert.deepEqual(
+      cacheFiles(env.AZMI_HOME!).map((f) => f.split(".").slice(0, 2).join(".")),
+      ["cli.doctor", "cli.token"],
+    );
+  });
+
+  it("a damaged cache (bytes flipped past the header) is caught by its checksum instead of crashing V8, replaced, and the command still answers", async () => {
+    await doctorStartup(env);
+    const [file] = cacheFiles(env.AZMI_HOME!);
+    const full = path.join(env.AZMI_HOME!, "cache", file!);
+    const bytes = fs.readFileSync(full);
+    for (let i = 64; i < bytes.length; i += 97) bytes[i] ^= 0xff; // flip bytes past the header
+    fs.writeFileSync(full, bytes);
+    const after = await doctorStartup(env);
+    assert.deepEqual(after.startup, { bundle: "cli", codeCache: "rejected" });
+    assert.equal(after.winner, "managed-identity");
+    assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" }, "rewritten after the rejection");
+  });
+
+  it("a cache that is not a cache at all (empty, garbage) only costs speed", async () => {
+    await doctorStartup(env);
+    const [file] = cacheFiles(env.AZMI_HOME!);
+    const full = path.join(env.AZMI_HOME!, "cache", file!);
+    for (const junk of [Buffer.alloc(0), Buffer.from("not a V8 code cache"), fs.readFileSync(path.join(BUNDLE_DIR, "cli.js"))]) {
+      fs.writeFileSync(full, junk);
+      const r = await doctorStartup(env);
+      assert.equal(r.startup.bundle, "cli");
+      assert.ok(["rejected", "miss"].includes(r.startup.codeCache), r.startup.codeCache);
+      assert.equal(r.winner, "managed-identity");
+    }
+  });
+
+  it("AZMI_CODE_CACHE=0 keeps the bundle and writes no cache; AZMI_BUNDLE=0 runs dist/src", async () => {
+    const off = await doctorStartup({ ...env, AZMI_CODE_CACHE: "0" });
+    assert.deepEqual(off.startup, { bundle: "cli", codeCache: "off" });
+    assert.deepEqual(cacheFiles(env.AZMI_HOME!), []);
+    const unbundled = await doctorStartup({ ...env, AZMI_BUNDLE: "0" });
+    assert.deepEqual(unbundled.startup, { bundle: null, codeCache: "none", unbundledBecause: "AZMI_BUNDLE=0" });
+    assert.equal(unbundled.winner, "managed-identity");
+  });
+
+  it("an AZMI_HOME that cannot be written (a file in its place) still answers, without a cache", async () => {
+    const blocked = path.join(os.tmpdir(), `azmi-boot-blocked-${process.pid}`);
+    fs.writeFileSync(blocked, "not a folder");
+    try {
+      const r = await doctorStartup({ ...env, AZMI_HOME: blocked });
+      assert.equal(r.startup.bundle, "cli");
+      assert.equal(r.winner, "managed-identity");
+    } finally {
+      fs.rmSync(blocked, { force: true });
+    }
+  });
+
+  it("a bundle older than the tsc output it came from is not used (someone ran tsc alone)", async () => {
+    const bundle = path.join(BUNDLE_DIR, "cli.js");
+    const { atime, mtime } = fs.statSync(bundle);
+    try {
+      const old = new Date(Date.now() - 3_600_000);
+      fs.utimesSync(bundle, old, old);
+      const r = await doctorStartup(env);
+      assert.deepEqual(r.startup, { bundle: null, codeCache: "none", unbundledBecause: "bundle older than dist/src (run npm run build)" });
+      assert.equal(r.winner, "managed-identity");
+    } finally {
+      fs.utimesSync(bundle, atime, mtime);
+    }
+  });
+
+  it("require('azmi') (package.json main) gets the bundled package with the full API, and caches it", async function () {
+    const main = path.join(ROOT, (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string }).main);
+    const script = `
+      const azmi = require(${JSON.stringify(main)});
+      const info = globalThis[Symbol.for("azmi.boot.info")];
+      const names = Object.keys(azmi).sort();
+      new azmi.ManagedIdentityCredential().getToken("https://vault.azure.net/.default").then((t) => {
+        console.log(JSON.stringify({ info, names, token: typeof t.token, cred: azmi.CredentialUnavailableError.name }));
+      });`;
+    // Asynchronous: the fake answers from this process's event loop.
+    const run = () =>
+      new Promise<{ info: Startup; names: string[]; token: string; cred: string }>((resolve, reject) => {
+        execFile(process.execPath, ["-e", script], { env, encoding: "utf8", timeout: 30_000 }, (error, stdout, stderr) => {
+          if (error) reject(new Error(`${error.message}\n${stderr}`));
+          else resolve(JSON.parse(stdout) as { info: Startup; names: string[]; token: string; cred: string });
+        });
+      });
+    const first = await run();
+    assert.deepEqual(first.info, { bundle: "azmi", codeCache: "miss" });
+    assert.equal(first.token, "string");
+    assert.equal(first.cred, "CredentialUnavailableError", "class names survive bundling");
+    const unbundled = Object.keys(require(path.join(ROOT, "dist/src/index.js")) as object).sort();
+    assert.deepEqual(first.names, unbundled, "same exports as dist/src/index.js");
+    assert.deepEqual((await run()).info, { bundle: "azmi", codeCache: "hit" });
+  });
+
+  it("the boot's copy of the per-user folder rule agrees with paths.ts", function () {
+    const cases: NodeJS.ProcessEnv[] = [{ AZMI_HOME: "/x/y" }, { AZMI_HOME: "rel/dir" }, { XDG_STATE_HOME: "/state" }, { HOME: os.homedir() }];
+    for (const c of cases) {
+      const script = `process.env = ${JSON.stringify(c)}; const b = require(${JSON.stringify(path.join(ROOT, "dist/src/boot/bundle.js"))});
+        console.log(b.cacheFolder());`;
+      const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), path.join(azmiHome(c), "cache"), JSON.stringify(c));
+    }
+  });
+});
