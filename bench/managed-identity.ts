@@ -44,7 +44,8 @@ async function child(args: ChildArgs): Promise<void> {
   const t0 = performance.now();
   let credential: { getToken(scope: string): Promise<unknown> };
   if (args.impl === "azmi") {
-    const mod = require(path.join(REPO, "dist/src/credentials/managedIdentityCredential")) as typeof import("../src/credentials/managedIdentityCredential");
+    // What a user's `require("azmi")` loads: package.json main (the bundle through the code cache).
+    const mod = require(REPO) as typeof import("../src/index");
     credential = new mod.ManagedIdentityCredential({ probeImds: args.probe });
   } else {
     const mod = require("@azure/identity") as typeof import("@azure/identity");

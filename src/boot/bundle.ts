@@ -72,22 +72,27 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
   // esbuild writes ASCII (it escapes everything else), so latin1 is exact, and cheaper than decoding UTF-8.
   const source = fs.readFileSync(file, "latin1");
   const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(name, variant, bundleStat);
-  let cachedData: Buffer | undefined;
+  let cache: SealedCache | undefined;
   let damaged = false;
   if (cacheFile) {
     try {
-      cachedData = unsealCache(fs.readFileSync(cacheFile));
-      damaged = cachedData === undefined;
+      cache = unsealCache(fs.readFileSync(cacheFile));
+      damaged = cache === undefined;
     } catch {
       // No cache yet (or unreadable): compile from source, write one at exit.
     }
   }
+  const cachedData = cache?.data;
   const vm = require("node:vm") as typeof import("node:vm");
   // The CommonJS wrapper on the first line, so line numbers in stack traces match the bundle and its source map.
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
   const codeCache: BootInfo["codeCache"] = !cacheFile ? "off" : damaged || script.cachedDataRejected ? "rejected" : !cachedData ? "miss" : "hit";
   publish({ bundle: name, codeCache });
-  if (cacheFile && codeCache !== "hit") scheduleSave(script, cacheFile, cachePrefix(name, variant));
+  // A hit is rewritten by the next few processes too: each one's cache holds
+  // what it deserialized plus what it compiled, so paths the first process
+  // never took (a later getToken, another output format) join the cache.
+  const generation = codeCache === "hit" ? cache!.generation + 1 : 1;
+  if (cacheFile && generation <= CACHE_GENERATIONS) scheduleSave(script, cacheFile, cachePrefix(name, variant), generation);
 
   const moduleLike = { exports: {} as T, id: file, filename: file, loaded: false };
   const bundleRequire = (require("node:module") as typeof import("node:module")).createRequire(file);
@@ -193,7 +198,7 @@ function hash(text: string): string {
   return h.toString(36);
 }
 
-function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefix: string): void {
+function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefix: string, generation: number): void {
   let saved = false;
   const save = () => {
     if (saved) return;
@@ -203,7 +208,7 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       removeOlderCaches(dir, path.basename(cacheFile), prefix);
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, sealCache(script.createCachedData()), { mode: 0o600 });
+      fs.writeFileSync(tmp, sealCache(script.createCachedData(), generation), { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
     } catch {
       // Read-only or full disk: the next process compiles from source, as without a cache.
@@ -214,26 +219,37 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
 }
 
 /**
- * A cache file is `CACHE_MAGIC`, the payload's SHA-1 (base64, 28 bytes), a
- * newline, then V8's data. Why our own checksum: release builds of V8 check
- * a code cache's version, flags and length but not its bytes, and a damaged
- * one crashes the process (SIGSEGV) on every start until deleted. Node 22's
- * own compile cache checks a hash for the same reason. SHA-1 from the
- * already-loaded `crypto` costs ~0.4 ms the first time, 0.02 ms after.
+ * A cache file is one header line, `azmi-v8-cache 1 <generation> <sha1>\n`
+ * (the SHA-1 of the payload, base64), then V8's data. Why our own checksum:
+ * release builds of V8 check a code cache's version, flags and length but not
+ * its bytes, and a damaged one crashes the process (SIGSEGV) on every start
+ * until deleted. Node 22's own compile cache checks a hash for the same
+ * reason. SHA-1 from the already-loaded `crypto` costs ~0.4 ms the first
+ * time, 0.02 ms after.
  */
-const CACHE_MAGIC = "azmi-v8-cache 1\n";
-const HASH_LENGTH = 28;
+const CACHE_MAGIC = "azmi-v8-cache 1 ";
+/** How many processes write the cache: the first, then the next ones that hit it (see `loadBundle`). */
+const CACHE_GENERATIONS = 3;
 
-function sealCache(data: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`${CACHE_MAGIC}${sha1(data)}\n`, "latin1"), data]);
+interface SealedCache {
+  generation: number;
+  data: Buffer;
+}
+
+function sealCache(data: Buffer, generation: number): Buffer {
+  return Buffer.concat([Buffer.from(`${CACHE_MAGIC}${generation} ${sha1(data)}\n`, "latin1"), data]);
 }
 
 /** V8's data from a sealed file, or `undefined` when the file is damaged or not ours. */
-function unsealCache(file: Buffer): Buffer | undefined {
-  const headerLength = CACHE_MAGIC.length + HASH_LENGTH + 1;
-  if (file.length <= headerLength || file.toString("latin1", 0, CACHE_MAGIC.length) !== CACHE_MAGIC) return undefined;
-  const data = file.subarray(headerLength);
-  return file.toString("latin1", CACHE_MAGIC.length, CACHE_MAGIC.length + HASH_LENGTH) === sha1(data) ? data : undefined;
+function unsealCache(file: Buffer): SealedCache | undefined {
+  const end = file.indexOf(10, 0); // the header's newline
+  if (end < 0 || end > 80) return undefined;
+  const header = file.toString("latin1", 0, end);
+  if (!header.startsWith(CACHE_MAGIC)) return undefined;
+  const [generation, digest] = header.slice(CACHE_MAGIC.length).split(" ");
+  const data = file.subarray(end + 1);
+  if (data.length === 0 || digest !== sha1(data) || !/^[1-9]$/.test(generation ?? "")) return undefined;
+  return { generation: Number(generation), data };
 }
 
 function sha1(data: Buffer): string {

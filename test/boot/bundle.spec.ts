@@ -68,6 +68,25 @@ describe("start-up: bundles and the code cache", function () {
     assert.equal(second.winner, "managed-identity");
   });
 
+  it("the next processes that hit the cache rewrite it (to add what they compiled) up to generation 3, then leave it alone", async () => {
+    const header = () => {
+      const [file] = cacheFiles(env.AZMI_HOME!);
+      const full = path.join(env.AZMI_HOME!, "cache", file!);
+      const bytes = fs.readFileSync(full);
+      return { line: bytes.toString("latin1", 0, bytes.indexOf(10)), mtimeMs: fs.statSync(full).mtimeMs, ino: fs.statSync(full).ino };
+    };
+    const generations: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await doctorStartup(env);
+      generations.push(header().line.split(" ")[2]!);
+    }
+    assert.deepEqual(generations, ["1", "2", "3"]);
+    assert.match(header().line, /^azmi-v8-cache 1 3 [A-Za-z0-9+/]{27}=$/);
+    const settled = header();
+    assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" });
+    assert.deepEqual(header(), settled, "generation 3 is final: not rewritten");
+  });
+
   it("each command keeps its own cache; azmi token prints the same token shape from bundle and from dist/src", async () => {
     const bundled = await runAzmi(["token", "--output", "json"], env);
     assert.equal(bundled.code, 0, bundled.stderr);
