@@ -10,7 +10,7 @@
  */
 export interface CannonResult {
   requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number };
+  latency: { p50: number; p90: number; p99: number; max: number; average: number };
   errors: number;
   timeouts: number;
   non2xx: number;

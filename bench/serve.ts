@@ -1,25 +1,48 @@
 /**
- * Claim: `azmi serve` answers a cached token under load at ≥ 80 % of the
- * requests/s of a bare Node `http` server answering a constant body of the
- * same size, with p99 < 5 ms and zero errors, every security check on.
+ * Claim (issue 4): `azmi serve` answers a cached token under load at ≥ 80 % of
+ * the requests/s of a bare Node `http` server answering a constant body of
+ * the same size, with p99 < 5 ms and zero errors, every security check on.
  *
- * Each server runs in its own child process; autocannon runs here with 64
- * connections, 10 s per server (`BENCH_SECONDS`) split into alternating
- * rounds (`BENCH_ROUNDS`, default 5) so a shared machine's load hits both alike.
- * Prints both results and the ratio; exits 1 if the claim does not hold.
+ * Setup: each server runs in its own child process (`serveTarget.ts`); the
+ * bare server gets the very same request bytes as azmi (IMDS path and
+ * `Metadata: true`). The load generator is **wrk** (Debian package; see
+ * `scripts/setup-system.sh`) with 64 connections, 1 thread (`-t1`,
+ * `BENCH_WRK_THREADS`), `--latency` and `bench/wrk-report.lua`, which prints
+ * exact p50/p90/p99/max and counts errors = socket errors (connect, read,
+ * write) + timeouts + non-2xx responses.
  *
- * Usage: npx tsc -p . && node dist/bench/serve.js
+ * CPU pinning (the headline): on this 2-core machine, the server under test
+ * runs on CPU 0 (`taskset -a -p -c 0`, all its threads) and wrk on CPU 1
+ * (`taskset -c 1`), so the load generator never steals the server's core and
+ * the latency measured is the server's. Every server is measured the same
+ * way, in alternating rounds (`BENCH_ROUNDS`, default 5; `BENCH_SECONDS` per
+ * server and mode, default 10) so load drift on a shared machine hits both
+ * alike. An unpinned pass (same wrk options, the scheduler free to place
+ * everything) is printed after it for comparison; the claim is judged on the
+ * pinned pass. Other processes on the machine are not pinned away: the load
+ * average is printed with the numbers.
+ *
+ * Without wrk it falls back to autocannon (in this process, unpinned) and
+ * says so. Exit code 0 when the claim holds, 1 otherwise.
+ *
+ * Usage: npm run build && node dist/bench/serve.js   (or `npm run bench -- serve`)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { autocannon, type CannonResult } from "./autocannon";
+import { autocannon } from "./autocannon";
+import { hasTaskset, hasWrk, pin, wrk, type LoadResult } from "./wrk";
 
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** Rounds per server and mode, alternating, so load drift on a shared machine hits both alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
 const TARGET = path.join(__dirname, "serveTarget.js");
+const MIN_RATIO = 0.8;
+const MAX_P99_MS = 5;
 
 interface Target {
   child: ChildProcess;
@@ -51,20 +74,6 @@ function startTarget(args: string[], env: NodeJS.ProcessEnv): Promise<Target> {
   });
 }
 
-/** Rounds per server, alternating, so load drift on a shared machine hits both alike. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-
-interface Totals {
-  requests: number;
-  seconds: number;
-  p99s: number[];
-  p50s: number[];
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  cpuMicros: number;
-}
-
 /** CPU (user + system, µs) the target process has used so far. */
 async function cpuOf(target: Target): Promise<number> {
   const before = target.lines.length;
@@ -73,72 +82,183 @@ async function cpuOf(target: Target): Promise<number> {
   return (JSON.parse(target.lines[target.lines.length - 1]!) as { cpuMicros: number }).cpuMicros;
 }
 
-function run(target: Target, seconds: number): Promise<CannonResult> {
-  return autocannon({ url: `${target.url}${target.path}`, headers: target.headers, connections: CONNECTIONS, duration: seconds });
+/** How one pass drives load: wrk pinned, wrk unpinned, or autocannon. */
+interface Mode {
+  name: string;
+  /** CPU list for the servers (`taskset -a -p -c`). */
+  serverCpus: string;
+  /** CPU list for wrk, or undefined for unpinned. */
+  loadCpus?: string;
+  generator: "wrk" | "autocannon";
 }
 
-async function round(target: Target, t: Totals, seconds: number): Promise<void> {
+async function load(mode: Mode, target: Target, seconds: number): Promise<LoadResult> {
+  const url = `${target.url}${target.path}`;
+  if (mode.generator === "wrk") {
+    return wrk({ url, headers: target.headers, connections: CONNECTIONS, seconds, threads: THREADS, cpus: mode.loadCpus });
+  }
+  const cpu0 = process.cpuUsage();
+  const r = await autocannon({ url, headers: target.headers, connections: CONNECTIONS, duration: seconds });
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    requests: r.requests.total,
+    seconds,
+    p50Ms: r.latency.p50,
+    p90Ms: r.latency.p90,
+    p99Ms: r.latency.p99,
+    maxMs: r.latency.max,
+    socketErrors: r.errors - r.timeouts,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
+}
+
+interface Totals {
+  rounds: LoadResult[];
+  /** Server CPU (µs) over the measured rounds. */
+  serverCpuMicros: number;
+}
+
+async function round(mode: Mode, target: Target, t: Totals, seconds: number): Promise<void> {
   const cpu0 = await cpuOf(target);
-  const r = await run(target, seconds);
-  t.cpuMicros += (await cpuOf(target)) - cpu0;
-  add(t, r, seconds);
+  t.rounds.push(await load(mode, target, seconds));
+  t.serverCpuMicros += (await cpuOf(target)) - cpu0;
 }
 
-function add(t: Totals, r: CannonResult, seconds: number): void {
-  t.requests += r.requests.total;
-  t.seconds += seconds;
-  t.p99s.push(r.latency.p99);
-  t.p50s.push(r.latency.p50);
-  t.errors += r.errors;
-  t.timeouts += r.timeouts;
-  t.non2xx += r.non2xx;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const sum = (t: Totals, f: (r: LoadResult) => number) => t.rounds.reduce((n, r) => n + f(r), 0);
+
+/** Summary of one server in one mode: req/s over all rounds, percentiles = median of the rounds' values, max = worst. */
+function summarize(t: Totals) {
+  const requests = sum(t, (r) => r.requests);
+  const seconds = sum(t, (r) => r.seconds);
+  return {
+    rps: requests / seconds,
+    p50: median(t.rounds.map((r) => r.p50Ms)),
+    p90: median(t.rounds.map((r) => r.p90Ms)),
+    p99: median(t.rounds.map((r) => r.p99Ms)),
+    p99Worst: Math.max(...t.rounds.map((r) => r.p99Ms)),
+    max: Math.max(...t.rounds.map((r) => r.maxMs)),
+    socketErrors: sum(t, (r) => r.socketErrors),
+    timeouts: sum(t, (r) => r.timeouts),
+    non2xx: sum(t, (r) => r.non2xx),
+    serverCpuPerRequestUs: t.serverCpuMicros / Math.max(1, requests),
+    serverCpuShare: t.serverCpuMicros / 1e6 / seconds,
+    generatorCpuShare: sum(t, (r) => r.generatorCpuSeconds) / seconds,
+  };
+}
+type Summary = ReturnType<typeof summarize>;
+const errorsOf = (s: Summary) => s.socketErrors + s.timeouts + s.non2xx;
+
+function row(name: string, s: Summary): string {
+  const ms = (x: number) => x.toFixed(2).padStart(6);
+  const gen = Number.isNaN(s.generatorCpuShare) ? "?" : `${(s.generatorCpuShare * 100).toFixed(0)} %`;
+  return (
+    `  ${name.padEnd(26)} ${s.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(s.p50)}  p90 ${ms(s.p90)}  p99 ${ms(s.p99)} (worst round ${s.p99Worst.toFixed(2)})  max ${ms(s.max)} ms` +
+    `  errors ${errorsOf(s)} (socket ${s.socketErrors}, timeout ${s.timeouts}, non-2xx ${s.non2xx})` +
+    `  server CPU ${s.serverCpuPerRequestUs.toFixed(1)} µs/req, busy ${(s.serverCpuShare * 100).toFixed(0)} %; load generator busy ${gen}`
+  );
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+interface Verdict {
+  ok: boolean;
+  azmi: Summary;
+  bare: Summary;
+}
+
+async function pass(mode: Mode, azmi: Target, bare: Target): Promise<Verdict> {
+  pin(azmi.child.pid!, mode.serverCpus);
+  pin(bare.child.pid!, mode.serverCpus);
+  // Warm up both in this placement (JIT; azmi mints and caches its token on the first request).
+  await load(mode, azmi, 2);
+  await load(mode, bare, 2);
+  const per = Math.max(1, Math.round(SECONDS / ROUNDS));
+  const a: Totals = { rounds: [], serverCpuMicros: 0 };
+  const b: Totals = { rounds: [], serverCpuMicros: 0 };
+  const load0 = os.loadavg()[0]!;
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternate who goes first, so neither always runs right after the other.
+    if (i % 2 === 0) {
+      await round(mode, azmi, a, per);
+      await round(mode, bare, b, per);
+    } else {
+      await round(mode, bare, b, per);
+      await round(mode, azmi, a, per);
+    }
+  }
+  const sa = summarize(a);
+  const sb = summarize(b);
+  const ratio = sa.rps / sb.rps;
+  const ok = ratio >= MIN_RATIO && sa.p99 < MAX_P99_MS && errorsOf(sa) === 0;
+  console.log(`\n${mode.name}: ${ROUNDS} rounds × ${per} s per server, load average ${load0.toFixed(2)} → ${os.loadavg()[0]!.toFixed(2)}`);
+  console.log(row("azmi serve (IMDS, cached)", sa));
+  console.log(row("bare node:http, same size", sb));
+  console.log(
+    `  ratio azmi/bare ${(ratio * 100).toFixed(1)} % of req/s (≥ 80 % ${ratio >= MIN_RATIO ? "✔" : "✘"}); ` +
+      `azmi p99 ${sa.p99.toFixed(2)} ms (< 5 ms ${sa.p99 < MAX_P99_MS ? "✔" : "✘"}), bare p99 ${sb.p99.toFixed(2)} ms; ` +
+      `azmi errors ${errorsOf(sa)} (zero ${errorsOf(sa) === 0 ? "✔" : "✘"}); ` +
+      `server CPU per request bare/azmi ${((sb.serverCpuPerRequestUs / sa.serverCpuPerRequestUs) * 100).toFixed(1)} %`,
+  );
+  // 64 closed-loop connections: mean latency = connections / throughput (Little's law), for any server.
+  console.log(
+    `  Little's law: ${CONNECTIONS} busy connections at ${sb.rps.toFixed(0)} req/s ⇒ mean latency ${((CONNECTIONS / sb.rps) * 1000).toFixed(2)} ms for any server at that rate; ` +
+      `p99 < 5 ms needs a mean well under 5 ms, i.e. well over ${CONNECTIONS / (MAX_P99_MS / 1000)} req/s`,
+  );
+  return { ok, azmi: sa, bare: sb };
+}
 
 async function main(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-bench-serve-"));
   const env = { ...process.env, AZMI_HOME: home };
   const children: ChildProcess[] = [];
+  const ncpu = os.cpus().length;
+  const all = `0-${ncpu - 1}`;
+  const useWrk = hasWrk();
+  const canPin = useWrk && ncpu >= 2 && hasTaskset();
   try {
     const azmi = await startTarget(["azmi"], env);
     children.push(azmi.child);
     const probe = await fetch(`${azmi.url}${azmi.path}`, { headers: azmi.headers });
+    if (probe.status !== 200) throw new Error(`azmi serve answered the bench request with ${probe.status}`);
     const bodyBytes = (await probe.arrayBuffer()).byteLength;
     const bare = await startTarget(["bare", String(bodyBytes)], env);
     children.push(bare.child);
     // The bare server gets the very same request bytes, so both parse the same request line and headers.
     bare.path = azmi.path;
     bare.headers = azmi.headers;
-    // Warm up both (JIT; azmi mints and caches its token on the first request).
-    await run(azmi, 2);
-    await run(bare, 2);
-    const per = SECONDS / ROUNDS;
-    const a: Totals = { requests: 0, seconds: 0, p99s: [], p50s: [], errors: 0, timeouts: 0, non2xx: 0, cpuMicros: 0 };
-    const b: Totals = { requests: 0, seconds: 0, p99s: [], p50s: [], errors: 0, timeouts: 0, non2xx: 0, cpuMicros: 0 };
-    for (let i = 0; i < ROUNDS; i++) {
-      await round(azmi, a, per);
-      await round(bare, b, per);
+
+    const modes: Mode[] = [];
+    if (canPin) modes.push({ name: "PINNED (servers on CPU 0, wrk on CPU 1) — the claim is judged here", serverCpus: "0", loadCpus: "1", generator: "wrk" });
+    if (useWrk) modes.push({ name: `UNPINNED (for comparison: servers and wrk anywhere on CPUs ${all})`, serverCpus: all, generator: "wrk" });
+    else modes.push({ name: "AUTOCANNON, unpinned (wrk is not installed)", serverCpus: all, generator: "autocannon" });
+
+    console.log(
+      `serve bench: ${CONNECTIONS} connections over loopback, body ${bodyBytes} bytes, ${useWrk ? `wrk -t${THREADS} -c${CONNECTIONS} --latency -s bench/wrk-report.lua` : "autocannon"}; ` +
+        `${SECONDS} s per server and mode in ${ROUNDS} alternating rounds; ${ncpu} CPUs; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    );
+    if (!useWrk) console.log("note: wrk is not installed (apt-get install -y wrk, or scripts/setup-system.sh); using autocannon, which shares the CPUs with the servers, so its p99 is mostly the load generator's");
+    else if (!canPin) console.log(`note: no CPU pinning (${ncpu < 2 ? "fewer than 2 CPUs" : "taskset not available"}); judging the unpinned pass`);
+
+    const verdicts: Verdict[] = [];
+    for (const mode of modes) verdicts.push(await pass(mode, azmi, bare));
+    const judged = verdicts[0]!;
+    console.log(`\nclaim (≥ 80 % of bare req/s, p99 < 5 ms, zero errors; ${modes[0]!.name.split(" (")[0]} pass): ${judged.ok ? "holds" : "DOES NOT hold"}`);
+    if (!judged.ok && judged.azmi.p99 >= MAX_P99_MS && judged.bare.p99 >= MAX_P99_MS) {
+      console.log(`note: the bare server's own p99 is ${judged.bare.p99.toFixed(2)} ms in the same run: the machine, not azmi, sets the tail here`);
     }
-    const rps = (t: Totals) => t.requests / t.seconds;
-    const row = (name: string, t: Totals) =>
-      `${name.padEnd(28)} ${rps(t).toFixed(0).padStart(8)} req/s   p50 ${String(median(t.p50s)).padStart(3)} ms   p99 median ${String(median(t.p99s)).padStart(3)} ms (worst ${Math.max(...t.p99s)})   errors ${t.errors}   timeouts ${t.timeouts}   non-2xx ${t.non2xx}   server CPU ${cpuPer(t).toFixed(1)} µs/request`;
-    const cpuPer = (t: Totals) => t.cpuMicros / Math.max(1, t.requests);
-    const ratio = rps(a) / rps(b);
-    console.log(`serve bench: ${CONNECTIONS} connections, ${SECONDS} s per server in ${ROUNDS} alternating rounds, body ${bodyBytes} bytes, loopback, load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs`);
-    console.log(row("azmi serve (IMDS, cached)", a));
-    console.log(row("bare node:http, same size", b));
-    console.log(`ratio azmi/bare: ${(ratio * 100).toFixed(1)} % of requests/s  (claim: >= 80 %, p99 < 5 ms, zero errors)`);
-    // Less sensitive to other load: what one request costs the server process.
-    console.log(`CPU ratio bare/azmi: ${((cpuPer(b) / cpuPer(a)) * 100).toFixed(1)} % (the requests/s share azmi would reach when the server is the bottleneck)`);
-    const ok = ratio >= 0.8 && median(a.p99s) < 5 && a.errors === 0 && a.timeouts === 0 && a.non2xx === 0;
-    console.log(ok ? "claim holds" : "claim DOES NOT hold");
-    if (!ok && median(b.p99s) >= 5) console.log(`note: the bare server's own p99 is ${median(b.p99s)} ms here: this machine is too busy for the 5 ms bound to be measurable`);
-    process.exitCode = ok ? 0 : 1;
+    process.exitCode = judged.ok ? 0 : 1;
   } finally {
     for (const c of children) c.kill();
     fs.rmSync(home, { recursive: true, force: true });
   }
 }
 
-void main();
+main().catch((error: unknown) => {
+  console.error(`serve bench failed: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+});
