@@ -72,7 +72,8 @@ export const DIALECT_NOTES: Record<DialectName, string> = {
 export const DEFAULT_DIALECT: DialectName = "app-service";
 
 /**
- * Shells and container formats `azmi env --shell` can print for.
+ * Shells and container formats `azmi env --shell` can print for
+ * (docker and compose: flags / entries that load an env file).
  *
  * @example
  * ```ts
@@ -83,35 +84,37 @@ export const SHELLS = ["bash", "pwsh", "docker", "compose"] as const;
 export type Shell = (typeof SHELLS)[number];
 
 /**
- * Variables formatted for one shell, ready to paste or `eval`:
- * bash `export K='v'`, pwsh `$env:K = 'v'`, docker `-e K=v` flags on one line
- * (for `docker run $(azmi env --shell docker) image`), compose an `environment:` block.
+ * Shells whose output carries the values themselves: it is meant to be
+ * `eval`'d or piped into the shell in the same breath, never run as a
+ * command line. (docker and compose get an env file instead: see dockerEnv.ts.)
+ *
+ * @example
+ * ```ts
+ * const shell: ValueShell = "pwsh";
+ * ```
+ */
+export type ValueShell = Exclude<Shell, "docker" | "compose">;
+
+/**
+ * Variables formatted for one shell, ready to `eval`:
+ * bash `export K='v'`, pwsh `$env:K = 'v'`.
+ *
+ * Containers never get values this way: a `docker run -e K=v` line would put
+ * the header secret on a command line, readable by every user through `ps`
+ * (see `writeDockerEnvFile` in dockerEnv.ts).
  *
  * @example
  * ```ts
  * eval "$(azmi env --shell bash)"   # what formatEnv(vars, "bash") is for
  * ```
  */
-export function formatEnv(vars: Record<string, string>, shell: Shell, extra: { addHost?: boolean } = {}): string {
+export function formatEnv(vars: Record<string, string>, shell: ValueShell): string {
   const entries = Object.entries(vars);
-  switch (shell) {
-    case "pwsh":
-      return entries.map(([k, v]) => `$env:${k} = '${v.replace(/'/g, "''")}'\n`).join("");
-    case "docker": {
-      // One line, unquoted where safe, so `docker run $(azmi env --shell docker) image` works.
-      const flags = entries.map(([k, v]) => `-e ${k}=${/^[A-Za-z0-9_./:=@%+,-]+$/.test(v) ? v : shellQuote(v)}`);
-      if (extra.addHost) flags.push("--add-host host.docker.internal:host-gateway");
-      return flags.join(" ") + "\n";
-    }
-    case "compose": {
-      const lines = ["    environment:"];
-      for (const [k, v] of entries) lines.push(`      ${k}: ${JSON.stringify(v)}`);
-      if (extra.addHost) lines.push("    extra_hosts:", `      - "host.docker.internal:host-gateway"`);
-      return lines.join("\n") + "\n";
-    }
-    default:
-      return entries.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join("");
+  if (shell === "pwsh") return entries.map(([k, v]) => `$env:${k} = '${v.replace(/'/g, "''")}'\n`).join("");
+  if (shell !== "bash") {
+    throw new TypeError(`formatEnv: shell must be bash or pwsh (got '${String(shell)}'); containers get an env file from writeDockerEnvFile`);
   }
+  return entries.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join("");
 }
 
 /** POSIX single-quoting: safe for any value, including quotes and `$`. */

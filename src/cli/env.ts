@@ -6,16 +6,19 @@
  * Containers cannot reach the host's 127.0.0.1, so for `docker`/`compose`
  * the address becomes `host.docker.internal` (mapped with `--add-host` /
  * `extra_hosts: host-gateway`), and when the server is bound to loopback a
- * note on stderr says which `--host` it needs.
+ * note on stderr says which `--host` it needs. The container variables go to
+ * an owner-only env file and only its path is printed: a `docker run -e
+ * IDENTITY_HEADER=…` line would show the secret to every user (`ps`) and
+ * keep it in shell history.
  *
  * @example
  * ```sh
  * eval "$(azmi env)"                       # bash, App Service dialect
  * azmi env --shell pwsh | Invoke-Expression
- * docker run $(azmi env --shell docker) my-image
+ * docker run $(azmi env --shell docker) my-image   # --env-file ~/.azmi/docker.env --add-host …
  * ```
  */
-import { parseArgs, type FlagSpecs } from "./args";
+import { parseArgs, UsageError, type FlagSpecs } from "./args";
 import {
   DEFAULT_DIALECT,
   DIALECT_KEYS,
@@ -28,12 +31,17 @@ import {
   type DialectName,
   type Shell,
 } from "./dialects";
+import { composeLines, dockerRunFlags, isSplitSafePath, writeDockerEnvFile } from "./dockerEnv";
 import { ExitCode, note, printError, reportError } from "./output";
 import { writeOut } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   shell: { kind: "string", choices: SHELLS, placeholder: "bash|pwsh|docker|compose" },
   dialect: { kind: "string", choices: DIALECT_NAMES, placeholder: DIALECT_NAMES.join("|") },
+  // Not --env-file: Node 20/22 read any argument starting with --env-file,
+  // even after the script name, and exit before azmi runs when that file
+  // does not exist yet (nodejs/node#54232), which is exactly the first use.
+  file: { kind: "string", placeholder: "PATH" },
 };
 
 /**
@@ -44,18 +52,23 @@ const FLAGS: FlagSpecs = {
  * writeOut(ENV_HELP);
  * ```
  */
-export const ENV_HELP = `Usage: azmi env [--shell bash|pwsh|docker|compose] [--dialect NAME]
+export const ENV_HELP = `Usage: azmi env [--shell bash|pwsh|docker|compose] [--dialect NAME] [--file PATH]
 
 Print the environment variables that point a client at the running 'azmi serve',
-ready to paste or eval.
+ready to eval; for containers, write them to an env file and print how to load it.
 
 Options:
   --shell SHELL      bash (default): export K='v'        eval "$(azmi env)"
                      pwsh: $env:K = 'v'                  azmi env --shell pwsh | Invoke-Expression
-                     docker: -e K=v flags on one line    docker run $(azmi env --shell docker) IMAGE
-                     compose: an environment: block (with extra_hosts) for a service
+                     docker: writes the env file, prints --env-file FILE --add-host ...
+                                                         docker run $(azmi env --shell docker) IMAGE
+                     compose: writes the env file, prints env_file: and extra_hosts:
+                     entries for a service
   --dialect NAME     ${DIALECT_NAMES.join(", ")}
                      Default: ${DEFAULT_DIALECT}, which every Azure SDK speaks.
+  --file PATH        docker and compose: where to write the env file.
+                     Default: docker.env in azmi's folder ($AZMI_HOME, else
+                     $XDG_STATE_HOME/azmi, else ~/.azmi)
   -h, --help         Show this help
 
 Dialects:
@@ -64,6 +77,13 @@ ${DIALECT_NAMES.map((n) => `  ${n.padEnd(17)}${DIALECT_NOTES[n]}`).join("\n")}
 For docker and compose the address is host.docker.internal. A server bound to
 127.0.0.1 cannot be reached from a container: start it with --host (see the note
 printed on stderr).
+
+The secret header (IDENTITY_HEADER, MSI_SECRET) goes only into the env file
+(owner-only, KEY=VALUE lines), never onto the docker command line, where every
+user could read it (ps) and your shell history would keep it. Each new server has
+a new secret: 'azmi serve' and 'npm start' rewrite the default file when they
+start; a file named with --file is rewritten only by running this command
+again, so rerun it after restarting the server.
 
 Exit codes: 0 printed   3 no server is running   2 usage error
             1 anything else (e.g. the server does not offer that dialect)
@@ -89,6 +109,7 @@ interface StateLike {
 export async function runEnv(argv: readonly string[]): Promise<number> {
   let shell: Shell;
   let dialect: DialectName;
+  let envFile: string | undefined;
   try {
     const a = parseArgs(argv, "env", FLAGS);
     if (a.help) {
@@ -97,6 +118,11 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     }
     shell = (a.shell as Shell | undefined) ?? "bash";
     dialect = (a.dialect as DialectName | undefined) ?? DEFAULT_DIALECT;
+    envFile = a.file as string | undefined;
+    if (envFile !== undefined && shell !== "docker" && shell !== "compose") {
+      throw new UsageError("env", `--file goes with --shell docker or --shell compose (got --shell ${shell}, which prints the variables)`);
+    }
+    if (envFile === "") throw new UsageError("env", "--file needs a path, e.g. --file ./azmi.env");
   } catch (e) {
     return reportError("env", e);
   }
@@ -119,8 +145,7 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     return ExitCode.Failure;
   }
 
-  const container = shell === "docker" || shell === "compose";
-  if (container) {
+  if (shell === "docker" || shell === "compose") {
     const host = state.host ?? hostOf(state.url);
     if (host && isLoopbackHost(host)) {
       note(
@@ -132,7 +157,20 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     if (dialect === "arc") {
       note("azmi env: the Arc dialect needs the key file the server names to be readable in the container (mount its folder)");
     }
-    writeOut(formatEnv(forContainers(vars), shell, { addHost: true }));
+    let file: string;
+    try {
+      file = writeDockerEnvFile(forContainers(vars), envFile);
+    } catch (e) {
+      return reportError("env", e);
+    }
+    if (shell === "compose") {
+      writeOut(composeLines(file));
+    } else {
+      if (!isSplitSafePath(file)) {
+        note(`azmi env: the env file's path has characters that $(...) would split; paste the printed flags instead of substituting them, or pick another path with --file`);
+      }
+      writeOut(`${dockerRunFlags(file)}\n`);
+    }
   } else {
     writeOut(formatEnv(vars, shell));
   }

@@ -12,7 +12,8 @@
 import type { FaultOptions } from "../serve/faults";
 import type { RunningServer, ServeOptions } from "../serve/server";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
-import { DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, formatEnv, isLoopbackHost } from "./dialects";
+import { DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, forContainers, formatEnv, isLoopbackHost } from "./dialects";
+import { dockerRunFlags, writeDockerEnvFile } from "./dockerEnv";
 import { ExitCode, note, reportError } from "./output";
 import { writeOut } from "./stdio";
 
@@ -214,7 +215,13 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   }
   // Handlers first: whoever reads the first line may signal us right away.
   const stopped = waitForSignal(server);
-  writeOut(parsed.json ? `${JSON.stringify(describeServer(server))}\n` : renderServer(server));
+  // A new server has a new secret: rewrite the containers' env file now, so it never holds a dead one.
+  const envFile = parsed.options.stateFile ? writeContainerEnvFile(server, "azmi serve") : undefined;
+  writeOut(
+    parsed.json
+      ? `${JSON.stringify(describeServer(server))}\n`
+      : renderServer(server, "azmi serve", "azmi", renderContainers(server, envFile, "`azmi serve --host 0.0.0.0`")),
+  );
   return stopped;
 }
 
@@ -278,6 +285,47 @@ export function renderServer(server: RunningServer, heading = "azmi serve", cli 
   if (!isLoopbackHost(server.host)) lines.push(`Listening on ${server.host}: reachable from other machines and containers.`);
   lines.push("Press Ctrl-C to stop.");
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Write the App Service dialect's container variables (host.docker.internal)
+ * to the default docker env file, owner-only. Returns its path, or
+ * `undefined` after a warning on stderr when it cannot be written (the server
+ * runs on; `azmi env --shell docker --file PATH` is the way out).
+ *
+ * @example
+ * ```ts
+ * const file = writeContainerEnvFile(server, "azmi serve"); // ~/.azmi/docker.env
+ * ```
+ */
+export function writeContainerEnvFile(server: RunningServer, who: string): string | undefined {
+  try {
+    return writeDockerEnvFile(forContainers(server.dialects.appService as Record<string, string>));
+  } catch (e) {
+    note(`${who}: warning: ${(e as Error).message} Containers: run \`azmi env --shell docker --file PATH\`.`);
+    return undefined;
+  }
+}
+
+/**
+ * The "Containers" lines of the start-up text: a `docker run` line that
+ * loads the env file (never `-e IDENTITY_HEADER=…`: a command line is
+ * readable by every user through `ps` and stays in shell history), and what
+ * a loopback-bound server needs first. `restart` is how to restart with a
+ * reachable address.
+ *
+ * @example
+ * ```ts
+ * renderContainers(server, "/home/me/.azmi/docker.env", "`azmi serve --host 0.0.0.0`");
+ * ```
+ */
+export function renderContainers(server: RunningServer, envFile: string | undefined, restart: string): string[] {
+  const lines = ["Containers (App Service dialect; the variables, secret included, are in an owner-only env file that each new server rewrites):"];
+  lines.push(envFile ? `  docker run ${dockerRunFlags(envFile)} IMAGE` : "  (no env file could be written: see the warning on stderr)");
+  if (isLoopbackHost(server.host)) {
+    lines.push(`  (a container cannot reach ${server.host}: restart with ${restart} first)`);
+  }
+  return lines;
 }
 
 /** Serve until SIGINT/SIGTERM, then close (state file removed) and report 0. */

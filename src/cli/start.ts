@@ -15,10 +15,10 @@
 import * as path from "node:path";
 import type { RunningServer } from "../serve/server";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
-import { forContainers, formatEnv, isLoopbackHost } from "./dialects";
+import { isLoopbackHost } from "./dialects";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
-import { renderServer, SERVE_OPTION_FLAGS } from "./serve";
+import { renderContainers, renderServer, SERVE_OPTION_FLAGS, writeContainerEnvFile } from "./serve";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
 import { writeOut } from "./stdio";
 
@@ -130,18 +130,10 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     process.on("SIGTERM", stop);
   });
   const cli = `node ${path.relative(process.cwd(), path.join(__dirname, "../../../bin/azmi.js")) || "bin/azmi.js"}`;
-  writeOut("\n" + renderServer(server, "azmi", cli, renderContainers(server)));
+  // The containers' env file holds this server's secret (a new one each start); the hint only names it.
+  const envFile = writeContainerEnvFile(server, "azmi");
+  writeOut("\n" + renderServer(server, "azmi", cli, renderContainers(server, envFile, "`npm start -- --host 0.0.0.0`")));
   return stopped;
-}
-
-/** How a container reaches this server (App Service dialect), and what it takes. */
-function renderContainers(server: RunningServer): string[] {
-  const vars = forContainers(server.dialects.appService as Record<string, string>);
-  const lines = ["Containers (App Service dialect):", `  docker run ${formatEnv(vars, "docker", { addHost: true }).trimEnd()} IMAGE`];
-  if (isLoopbackHost(server.host)) {
-    lines.push("  (a container cannot reach 127.0.0.1: restart with `npm start -- --host 0.0.0.0` first)");
-  }
-  return lines;
 }
 
 /**

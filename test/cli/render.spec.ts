@@ -24,15 +24,13 @@ describe("azmi CLI: rendering", function () {
     assert.equal(formatEnv({ A: "it's" }, "pwsh"), "$env:A = 'it''s'\n");
   });
 
-  it("docker flags are one line, unquoted when safe, quoted otherwise, with --add-host on request", () => {
-    assert.equal(
-      formatEnv({ X: "http://host.docker.internal:1/p", Y: "a b" }, "docker", { addHost: true }),
-      "-e X=http://host.docker.internal:1/p -e Y='a b' --add-host host.docker.internal:host-gateway\n",
-    );
-  });
-
-  it("compose values are JSON-quoted YAML scalars", () => {
-    assert.equal(formatEnv({ A: 'say "hi"' }, "compose"), '    environment:\n      A: "say \\"hi\\""\n');
+  it("formatEnv never prints values for docker or compose (they get an env file: test/cli/env-file.spec.ts)", () => {
+    for (const shell of ["docker", "compose"]) {
+      assert.throws(() => formatEnv({ IDENTITY_HEADER: "x".repeat(64) }, shell as "bash"), {
+        name: "TypeError",
+        message: `formatEnv: shell must be bash or pwsh (got '${shell}'); containers get an env file from writeDockerEnvFile`,
+      });
+    }
   });
 
   it("containers get host.docker.internal for loopback and wildcard hosts only", () => {

@@ -9,6 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import {
   AZMI_BIN,
@@ -134,27 +135,26 @@ describe("azmi serve and azmi env", function () {
     }
   });
 
-  it("azmi env --shell docker uses host.docker.internal, adds the host mapping, and explains --host on stderr", async () => {
+  it("azmi env --shell docker writes host.docker.internal variables to an env file, prints --env-file and the host mapping, and explains --host on stderr", async () => {
     const r = await runAzmi(["env", "--shell", "docker"], env);
     assert.equal(r.code, 0);
-    const expected =
-      Object.entries(info.dialects.appService!)
-        .map(([k, v]) => `-e ${k}=${v.replace("127.0.0.1", "host.docker.internal")}`)
-        .join(" ") + " --add-host host.docker.internal:host-gateway\n";
-    assert.equal(r.stdout, expected);
+    const file = path.join(env.AZMI_HOME!, "docker.env");
+    assert.equal(r.stdout, `--env-file ${file} --add-host host.docker.internal:host-gateway\n`);
+    const expected = Object.entries(info.dialects.appService!)
+      .map(([k, v]) => `${k}=${v.replace("127.0.0.1", "host.docker.internal")}\n`)
+      .join("");
+    assert.equal(fs.readFileSync(file, "utf8"), expected);
     assert.match(r.stderr, /^azmi env: the server listens on 127\.0\.0\.1, which a container cannot reach; restart it with `azmi serve --host 0\.0\.0\.0`/);
     assert.equal(r.stderr.split("\n").length, 2, "one line");
   });
 
-  it("azmi env --shell compose prints an environment block with extra_hosts", async () => {
+  it("azmi env --shell compose prints env_file (the same env file) and extra_hosts entries", async () => {
     const r = await runAzmi(["env", "--shell", "compose"], env);
     assert.equal(r.code, 0);
-    const lines = ["    environment:"];
-    for (const [k, v] of Object.entries(info.dialects.appService!)) {
-      lines.push(`      ${k}: "${v.replace("127.0.0.1", "host.docker.internal")}"`);
-    }
-    lines.push("    extra_hosts:", '      - "host.docker.internal:host-gateway"');
+    const file = path.join(env.AZMI_HOME!, "docker.env");
+    const lines = ["    env_file:", `      - "${file}"`, "    extra_hosts:", '      - "host.docker.internal:host-gateway"'];
     assert.equal(r.stdout, lines.join("\n") + "\n");
+    assert.match(fs.readFileSync(file, "utf8"), /^IDENTITY_ENDPOINT=http:\/\/host\.docker\.internal:\d+\/msi\/token\nIDENTITY_HEADER=[0-9a-f]{64}\n$/);
     assert.match(r.stderr, /container cannot reach/);
   });
 
@@ -304,7 +304,8 @@ describe("azmi serve: start-up failures and warnings", function () {
       const docker = await runAzmi(["env", "--shell", "docker"], env);
       assert.equal(docker.code, 0, docker.stderr);
       assert.equal(docker.stderr, "");
-      assert.match(docker.stdout, new RegExp(`^-e IDENTITY_ENDPOINT=http://host\\.docker\\.internal:${info.port}/`));
+      assert.equal(docker.stdout, `--env-file ${path.join(env.AZMI_HOME!, "docker.env")} --add-host host.docker.internal:host-gateway\n`);
+      assert.match(fs.readFileSync(path.join(env.AZMI_HOME!, "docker.env"), "utf8"), new RegExp(`^IDENTITY_ENDPOINT=http://host\\.docker\\.internal:${info.port}/`));
       child.kill("SIGINT");
       assert.deepEqual(await exited(child), { code: 0, signal: null });
     } finally {
