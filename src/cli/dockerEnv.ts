@@ -17,9 +17,10 @@
  * writeOut(`docker run ${dockerRunFlags(file)} IMAGE\n`);
  * ```
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { AzmiError, ErrorCode } from "../errors";
-import { azmiHome, ensureAzmiHome, writePrivateFile } from "../paths";
+import { azmiHome, ensureAzmiHome } from "../paths";
 
 /**
  * The flag that maps `host.docker.internal` to the host inside a container
@@ -108,7 +109,7 @@ export function writeDockerEnvFile(vars: Record<string, string>, file?: string, 
     target = path.resolve(file);
   }
   try {
-    writePrivateFile(target, text);
+    writeExclusiveThenRename(target, text);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "error";
     throw new AzmiError(
@@ -118,6 +119,28 @@ export function writeDockerEnvFile(vars: Record<string, string>, file?: string, 
     );
   }
   return target;
+}
+
+/**
+ * Owner-only and atomic, safe in a folder others can write (e.g. /tmp): the
+ * temp name is unpredictable and created with O_EXCL, so a planted file or
+ * symlink is never written through; rename replaces the target itself (a
+ * symlink there is replaced, its target untouched).
+ */
+function writeExclusiveThenRename(target: string, text: string): void {
+  const { randomBytes } = require("node:crypto") as typeof import("node:crypto");
+  const tmp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600, flag: "wx" });
+  try {
+    fs.renameSync(tmp, target);
+  } catch (error) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // Gone already.
+    }
+    throw error;
+  }
 }
 
 /**

@@ -1,9 +1,12 @@
 /**
  * `npm start` (`node dist/src/cli/start.js`): starts the offline endpoint,
  * fetches a token through the chain against it, prints it in MSI shape and
- * the variables for other shells, serves until SIGINT, exits 0.
+ * the variables for other shells (containers: a docker line naming the env
+ * file it wrote, never the secret), serves until SIGINT, exits 0.
  */
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { cleanEnv, cleanupTemp, collect, exited, runAzmi, spawnNode, START_JS, until } from "./support";
 
 describe("npm start", function () {
@@ -37,6 +40,28 @@ describe("npm start", function () {
       const viaEnv = await runAzmi(["env"], env);
       assert.equal(viaEnv.code, 0, viaEnv.stderr);
       assert.ok(out.includes(viaEnv.stdout), "azmi env in another shell prints the same app-service exports");
+
+      // Containers: the docker line names the owner-only env file npm start wrote; the secret is only in there.
+      const header = /^export IDENTITY_HEADER='([0-9a-f]+)'$/m.exec(out)?.[1];
+      assert.ok(header, out);
+      const file = path.join(env.AZMI_HOME!, "docker.env");
+      const containers = out.slice(out.indexOf("Containers ("));
+      assert.equal(
+        containers,
+        [
+          "Containers (App Service dialect; the variables, secret included, are in an owner-only env file that each new server rewrites):",
+          `  docker run --env-file ${file} --add-host host.docker.internal:host-gateway IMAGE`,
+          "  (a container cannot reach 127.0.0.1: restart with `npm start -- --host 0.0.0.0` first)",
+          "Press Ctrl-C to stop.",
+          "",
+        ].join("\n"),
+      );
+      assert.ok(!containers.includes(header), "no secret in the docker hint");
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.equal(
+        fs.readFileSync(file, "utf8"),
+        `IDENTITY_ENDPOINT=http://host.docker.internal:${port}/msi/token\nIDENTITY_HEADER=${header}\n`,
+      );
 
       child.kill("SIGINT");
       assert.deepEqual(await exited(child), { code: 0, signal: null });
