@@ -1,0 +1,1263 @@
+# The Azmi module's functions (loaded by Azmi.psm1 after it has started the
+# bridge, so Node boots while PowerShell parses this file). One file, not one
+# per function: each dot-sourced file costs the import a few milliseconds.
+
+#region The bridge: talking to it, stopping it
+function Stop-AzmiBridge {
+    # Closing stdin asks the bridge to close its endpoints and exit; it is
+    # killed if it has not done so within a moment.
+    param([int] $GraceMs = 2000)
+    $bridge = $script:Bridge
+    $script:Bridge = $null
+    if ($null -eq $bridge) { return }
+    $process = $bridge.Process
+    try {
+        if (-not $process.HasExited) {
+            try { $process.StandardInput.Close() } catch { }
+            if (-not $process.WaitForExit($GraceMs)) { $process.Kill($true); $null = $process.WaitForExit(2000) }
+        }
+    } catch {
+    } finally {
+        $process.Dispose()
+    }
+}
+
+function Get-AzmiBridgeStderrTail {
+    # The last lines the bridge wrote to stderr, to explain a crash.
+    param($Bridge, [int] $Lines = 5)
+    $task = $Bridge.ErrorTask
+    if ($null -eq $task -or -not $task.Wait(500)) { return '' }
+    $text = $task.Result
+    if (-not $text) { return '' }
+    # Stack frames say little to a user; the message lines say what broke.
+    $kept = @($text.TrimEnd() -split "\r?\n" | Where-Object { $_.Trim() -and $_ -notmatch '^\s+at ' -and $_ -notmatch '^Node\.js v' })
+    $tail = ($kept | Select-Object -Last $Lines) -join ' | '
+    if ($tail.Length -gt 1500) { $tail = $tail.Substring($tail.Length - 1500) }
+    ConvertTo-AzmiRedactedText $tail
+}
+
+function ConvertTo-AzmiRedactedText {
+    # Anything shaped like a JWT or a bearer value is removed before text
+    # from outside (stderr of a crashed process) reaches an error message.
+    param([string] $Text)
+    $Text -replace 'eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*', '[REDACTED]' `
+          -replace '(?i)(bearer\s+)[^\s"'',]+', '$1[REDACTED]' `
+          -replace '(?i)("?(access_token|refresh_token|client_secret|secret|password|x-identity-header|identity_header)"?\s*[:=]\s*"?)[^"&\s,}]+', '$1[REDACTED]'
+}
+
+function New-AzmiBridgeFault {
+    # A failure of the bridge itself, in the same shape as an error the
+    # bridge reports, so callers handle both the same way.
+    param([string] $Condition, [string] $Message, [string] $RecommendedAction, [string] $Name = 'BridgeError')
+    [pscustomobject]@{
+        ok    = $false
+        error = [pscustomobject]@{
+            code = 'ERR_BRIDGE'; name = $Name; message = $Message
+            condition = $Condition; recommendedAction = $RecommendedAction
+        }
+    }
+}
+
+function Open-AzmiBridge {
+    # The session's bridge, started (or restarted: it died, or
+    # $env:AZMI_BRIDGE changed) when needed; a fault object when it cannot be.
+    param([string] $LaunchPath)
+    $bridge = $script:Bridge
+    if ($null -ne $bridge) {
+        if (-not $bridge.Process.HasExited -and $bridge.Path -eq $LaunchPath) { return $bridge }
+        if ($bridge.Process.HasExited) { Write-Verbose "azmi bridge (pid $($bridge.Process.Id)) had exited; starting a new one." }
+        Stop-AzmiBridge -GraceMs 0
+    }
+    $launch = Get-AzmiBridgeLaunch
+    $bridge = Start-AzmiBridge -Launch $launch
+    if ($bridge.condition) {
+        return New-AzmiBridgeFault -Condition $bridge.condition -Message $bridge.message -RecommendedAction $bridge.recommendedAction -Name $bridge.name
+    }
+    $script:Bridge = $bridge
+    $script:Leases.Clear()
+    Write-Verbose "Started azmi bridge: pid $($bridge.Process.Id), $($launch.Path)."
+    $bridge
+}
+
+function Get-AzmiLeasedResponse {
+    # A token answer the bridge said may be reused for this exact request, or
+    # $null. expires_in is "seconds left at return time", as the core computes it.
+    param($Key)
+    $lease = $script:Leases[$Key]
+    if ($null -eq $lease -or $lease['Until'] -le [System.Environment]::TickCount64) { return }
+    $response = $lease['Response']
+    $result = $response.result
+    $result.expires_in = [string]([long]$result.expires_on - [System.DateTimeOffset]::UtcNow.ToUnixTimeSeconds())
+    $response
+}
+
+function Write-AzmiBridgeLine {
+    # Writes one request line: $null when written, else why not.
+    param($Bridge, [string] $Line)
+    try {
+        $Bridge['Process'].StandardInput.Write($Line)
+        $Bridge['Process'].StandardInput.Flush()
+    } catch {
+        $_.Exception.Message
+    }
+}
+
+function Read-AzmiBridgeLine {
+    # The next line from the bridge, or $null when it ended; a fault object
+    # when nothing came within LimitMs (the bridge is then stopped). Short
+    # waits keep Ctrl+C working; an interrupted read is picked up next time.
+    param($Bridge, $Clock, $LimitMs, [string] $Op, $WaitSec, [string] $LaunchPath)
+    $task = $Bridge['ReadTask']
+    if ($null -eq $task) {
+        $task = $Bridge['Process'].StandardOutput.ReadLineAsync()
+        $Bridge['ReadTask'] = $task
+    }
+    try {
+        while (-not $task.Wait(100)) {
+            if ($Clock.ElapsedMilliseconds -ge $LimitMs) {
+                Stop-AzmiBridge -GraceMs 0
+                return New-AzmiBridgeFault -Condition 'Timeout' -Name 'TimeoutError' `
+                    -Message $(if ($Bridge.Hello) { "The azmi bridge did not answer '$Op' within $WaitSec s; it was stopped and the next call starts a new one." }
+                               else { "The azmi bridge ($LaunchPath) did not start within $($script:BridgeStartSec) s; it was stopped and the next call tries again." }) `
+                    -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
+            }
+        }
+        $text = $task.Result
+    } catch {
+        $text = $null
+    }
+    $Bridge['ReadTask'] = $null
+    if ($null -eq $text) { return New-AzmiBridgeEndedFault $Bridge $Op }
+    $text
+}
+
+function New-AzmiBridgeEndedFault {
+    param($Bridge, [string] $Op)
+    $process = $Bridge.Process
+    $null = $process.WaitForExit(1000)
+    $exit = if ($process.HasExited) { "exit code $($process.ExitCode)" } else { 'still running' }
+    $tail = Get-AzmiBridgeStderrTail -Bridge $Bridge
+    Stop-AzmiBridge -GraceMs 0
+    $detail = if ($tail) { " Its last output: $tail" } else { '' }
+    New-AzmiBridgeFault -Condition 'BridgeFailed' -Name 'BridgeExited' `
+        -Message "The azmi bridge ended ($exit) before answering '$Op'; the next call starts a new one.$detail" `
+        -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
+}
+
+function ConvertFrom-AzmiBridgeLine {
+    # A protocol line as an object (ConvertFrom-Json's shapes), or $null when
+    # it is not one. Only a line that looks like an object is parsed: an
+    # exception, even caught here, would land in the caller's -ErrorVariable.
+    param([string] $Text)
+    $Text = $Text.Trim()
+    if ($Text.Length -lt 2 -or $Text[0] -ne '{' -or $Text[-1] -ne '}') { return }
+    try {
+        $document = [System.Text.Json.JsonDocument]::Parse($Text)
+        try { ConvertFrom-AzmiJsonElement $document.RootElement } finally { $document.Dispose() }
+    } catch { }
+}
+
+function New-AzmiBridgeProtocolFault {
+    param([string] $LaunchPath, [string] $Text)
+    Stop-AzmiBridge -GraceMs 0
+    New-AzmiBridgeFault -Condition 'BridgeProtocolError' -Name 'BridgeProtocolError' `
+        -Message "The program at '$LaunchPath' is not the azmi bridge: it answered with a line ($($Text.Length) characters) that is not azmi's JSON-lines protocol." `
+        -RecommendedAction 'Point $env:AZMI_BRIDGE at dist/src/bridge/main.js of an azmi build, or remove $env:AZMI_BRIDGE to use the default.'
+}
+
+# The bridge's first line starts with exactly this (server.ts writes the hello
+# object in this key order); anything else is checked the slow way.
+$script:HelloPrefix = '{"id":0,"ok":true,"result":{"hello":"azmi-bridge",'
+
+function Invoke-AzmiBridge {
+    # Sends one request to the session's bridge (starting it, or a fresh one
+    # if the last one died or $env:AZMI_BRIDGE changed) and waits for the
+    # answer with the same id, at most TimeoutSec.
+    # Returns the response object (ok/result/error/report/log). Never throws
+    # for bridge trouble: errors come back as ok = $false with a condition.
+    # A simple function with untyped parameters: cheaper to bind and compile.
+    param([string] $Op, $Params, $TimeoutSec = 30, $WantVerbose = $false)
+    $launchPath = $env:AZMI_BRIDGE
+    if (-not $launchPath) { $launchPath = $script:DefaultBridgePath }
+    $paramsJson = if ($null -ne $Params) { ConvertTo-AzmiJsonObject $Params } else { $null }
+    # A token answer may be reused for an identical request while the
+    # environment is unchanged, for as long as the bridge said (leaseMs; the
+    # policy is the core's). -Verbose and -Force always ask the bridge.
+    $leaseKey = $null
+    if ($Op -eq 'token' -and -not $WantVerbose -and -not $Params['forceRefresh'] -and -not $env:AZMI_NO_LEASE) { $leaseKey = $paramsJson }
+    for ($attempt = 0; ; $attempt++) {
+        $bridge = $script:Bridge
+        if ($null -eq $bridge -or $bridge['Process'].HasExited -or $bridge['Path'] -ne $launchPath) {
+            $bridge = Open-AzmiBridge $launchPath
+            if ($bridge -is [System.Management.Automation.PSCustomObject]) { return $bridge }
+        }
+        # The session's environment travels when it differs from what the
+        # bridge has: a script that sets $env:MSI_ENDPOINT (or
+        # -SetEnvironment) after the bridge started must be seen by the next call.
+        $vars = [System.Environment]::GetEnvironmentVariables()
+        $envKey = Get-AzmiEnvironmentKey $vars
+        $envChanged = $envKey -cne $bridge['SentKey']
+        if ($envChanged) {
+            $script:Leases.Clear()
+        } elseif ($null -ne $leaseKey) {
+            $leased = Get-AzmiLeasedResponse $leaseKey
+            if ($null -ne $leased) { return $leased }
+        }
+        $id = $bridge['NextId']
+        $bridge['NextId'] = $id + 1
+        $line = '{"id":' + $id + ',"op":"' + $Op + '"'
+        if ($null -ne $paramsJson) { $line += ',"params":' + $paramsJson }
+        if ($envChanged) { $line += ',"env":' + (ConvertTo-AzmiJsonObject $vars) }
+        if ($WantVerbose) { $line += ',"verbose":true' }
+        $failure = Write-AzmiBridgeLine $bridge ($line + "}`n")
+        if ($null -eq $failure) { break }
+        # It died after the check above, before reading this request, so the
+        # request is safe to send again: once, to a fresh bridge.
+        Stop-AzmiBridge -GraceMs 0
+        if ($attempt -ge 1) {
+            return New-AzmiBridgeFault -Condition 'BridgeFailed' -Message "The azmi bridge stopped accepting requests ($failure)." `
+                -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
+        }
+    }
+    if ($envChanged) { $bridge['SentEnv'] = $vars; $bridge['SentKey'] = $envKey }
+
+    $waitSec = $TimeoutSec + $script:BridgeSlackSec
+    $clock = [System.Diagnostics.Stopwatch]::StartNew()
+    # A new bridge first gets BridgeStartSec to say hello; the call's own
+    # budget starts once it is up.
+    $limitMs = if ($bridge['Hello']) { $waitSec * 1000 } else { $script:BridgeStartSec * 1000 }
+    while ($true) {
+        $text = Read-AzmiBridgeLine $bridge $clock $limitMs $Op $waitSec $launchPath
+        if ($text -isnot [string]) { return $text }
+        if (-not $bridge['Hello']) {
+            # The first line must be the bridge's hello: anything else is a
+            # program that is not the azmi bridge.
+            if (-not $text.StartsWith($script:HelloPrefix, [System.StringComparison]::Ordinal)) {
+                $hello = ConvertFrom-AzmiBridgeLine $text
+                if (-not ($hello -is [System.Management.Automation.PSCustomObject] -and $hello.id -is [long] -and $hello.id -eq 0 -and $hello.ok -and $hello.result.hello -eq 'azmi-bridge')) {
+                    return New-AzmiBridgeProtocolFault $launchPath $text
+                }
+            }
+            $bridge['Hello'] = $true
+            $limitMs = $clock.ElapsedMilliseconds + $waitSec * 1000
+            continue
+        }
+        $message = ConvertFrom-AzmiBridgeLine $text
+        if (-not ($message -is [System.Management.Automation.PSCustomObject] -and $message.id -is [long])) {
+            return New-AzmiBridgeProtocolFault $launchPath $text
+        }
+        # A stale answer to an interrupted call is skipped by its id.
+        if ($message.id -eq $id) {
+            if ($null -ne $leaseKey -and $message.ok -and $message.leaseMs -gt 0) {
+                if ($script:Leases.Count -ge 256) { $script:Leases.Clear() }
+                $script:Leases[$leaseKey] = @{ Response = $message; Until = [System.Environment]::TickCount64 + $message.leaseMs }
+            }
+            return $message
+        }
+    }
+}
+#endregion
+
+#region JSON for the bridge protocol
+# System.Text.Json, which pwsh has loaded already. ConvertTo-Json and
+# ConvertFrom-Json go through Newtonsoft.Json, whose first use costs a fresh
+# session 50-150 ms: most of the budget of the first Get-AzManagedToken.
+
+function ConvertTo-AzmiJsonObject {
+    # A dictionary whose values are $null, bool, numbers, strings, arrays of
+    # those, or dictionaries like it, as one line of JSON (requests and
+    # environments are never more than that).
+    param($Dictionary, $Builder)
+    $own = $null -eq $Builder
+    if ($own) { $Builder = [System.Text.StringBuilder]::new(512) }
+    $null = $Builder.Append('{')
+    $first = $true
+    foreach ($entry in $Dictionary.GetEnumerator()) {
+        if (-not $first) { $null = $Builder.Append(',') }
+        $first = $false
+        $null = $Builder.Append('"').Append([System.Text.Json.JsonEncodedText]::Encode([string]$entry.Key).ToString()).Append('":')
+        $value = $entry.Value
+        if ($value -is [System.Collections.IDictionary]) {
+            $null = ConvertTo-AzmiJsonObject $value $Builder
+            continue
+        }
+        $isList = $value -is [System.Collections.IList]
+        if ($isList) { $null = $Builder.Append('[') } else { $value = @(, $value) }
+        $firstItem = $true
+        foreach ($item in $value) {
+            if (-not $firstItem) { $null = $Builder.Append(',') }
+            $firstItem = $false
+            if ($null -eq $item) { $null = $Builder.Append('null') }
+            elseif ($item -is [bool]) { $null = $Builder.Append($(if ($item) { 'true' } else { 'false' })) }
+            elseif ($item -is [int] -or $item -is [long] -or $item -is [double]) { $null = $Builder.Append($item.ToString([cultureinfo]::InvariantCulture)) }
+            else { $null = $Builder.Append('"').Append([System.Text.Json.JsonEncodedText]::Encode([string]$item).ToString()).Append('"') }
+        }
+        if ($isList) { $null = $Builder.Append(']') }
+    }
+    $null = $Builder.Append('}')
+    if ($own) { $Builder.ToString() }
+}
+
+function ConvertFrom-AzmiJsonElement {
+    # A System.Text.Json element as PowerShell values, as ConvertFrom-Json
+    # makes them: objects become PSCustomObjects, arrays object[], numbers
+    # long or double; strings stay strings (no date guessing). Untyped
+    # parameter: a struct-typed one costs the first call a compiled variant.
+    param($Element)
+    $kind = $Element.ValueKind
+    if ($kind -eq 'Object') {
+        $properties = [ordered]@{}
+        foreach ($property in $Element.EnumerateObject()) {
+            $value = $property.Value
+            $valueKind = $value.ValueKind
+            $properties[$property.Name] =
+                if ($valueKind -eq 'String') { $value.GetString() }
+                elseif ($valueKind -eq 'True') { $true }
+                elseif ($valueKind -eq 'False') { $false }
+                elseif ($valueKind -eq 'Null') { $null }
+                else { ConvertFrom-AzmiJsonElement $value }
+        }
+        return [pscustomobject]$properties
+    }
+    if ($kind -eq 'Array') { return , @(foreach ($item in $Element.EnumerateArray()) { ConvertFrom-AzmiJsonElement $item }) }
+    if ($kind -eq 'String') { return $Element.GetString() }
+    if ($kind -eq 'Number') {
+        $whole = 0L
+        if ($Element.TryGetInt64([ref]$whole)) { return $whole }
+        return $Element.GetDouble()
+    }
+    if ($kind -eq 'True') { return $true }
+    if ($kind -eq 'False') { return $false }
+    $null
+}
+#endregion
+
+#region Token requests
+function New-AzmiTokenRequest {
+    # Wire params for 'token'/'chain' from a cmdlet's bound parameters, or
+    # an ErrorRecord when the input is unusable (checked here, once, so the
+    # message names the parameter and the fix). Runs per pipeline item, so
+    # it calls nothing else on the good path.
+    # A simple function (no [Parameter()] attributes): binding an advanced
+    # function costs more than everything this one does.
+    param([string] $CommandName, $Bound, $Resource, [string] $Scope, $TimeoutSec)
+    $params = [ordered]@{}
+    if ($null -ne $Resource) {
+        # An absolute http(s) URI with a host, sent as the user wrote it
+        # (Uri.ToString() would add a '/').
+        $uri = $Resource -as [uri]
+        if ($null -eq $uri -or -not $uri.IsAbsoluteUri -or ($uri.Scheme -ne 'https' -and $uri.Scheme -ne 'http') -or -not $uri.Host) {
+            return New-AzmiRequestError $CommandName InvalidResource $Resource $uri
+        }
+        $params['resource'] = $uri.OriginalString
+    } elseif ($Scope) {
+        if ($Scope -match '\s') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
+        $params['scope'] = $Scope
+    }
+    $clientId = $Bound['ClientId']; $objectId = $Bound['ObjectId']; $resourceId = $Bound['ResourceId']
+    if (($clientId -and ($objectId -or $resourceId)) -or ($objectId -and $resourceId)) { return New-AzmiRequestError $CommandName IdentityConflict $Bound }
+    if ($clientId) { $params['clientId'] = [string]$clientId }
+    if ($objectId) { $params['objectId'] = [string]$objectId }
+    if ($resourceId) { $params['resourceId'] = [string]$resourceId }
+    if ($Bound['TenantId']) { $params['tenantId'] = [string]$Bound['TenantId'] }
+    if ($Bound['Source']) { $params['only'] = [string]$Bound['Source'] }
+    if ($Bound['Exclude']) { $params['exclude'] = [string[]]$Bound['Exclude'] }
+    if ($TimeoutSec) { $params['timeoutMs'] = 1000L * $TimeoutSec }
+    if ($Bound['Force']) { $params['forceRefresh'] = $true }
+    $params
+}
+
+function New-AzmiRequestError {
+    # The ErrorRecord for input New-AzmiTokenRequest cannot use.
+    param([string] $CommandName, [string] $Condition, $Value, $Uri)
+    if ($Condition -eq 'InvalidResource') {
+        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $(if ($null -ne $Uri) { $Uri.OriginalString } else { "$Value" }) `
+            -Message "-Resource '$Value' is not an absolute http(s) URI. Pass the resource (audience) like https://vault.azure.net, or use -Scope for a scope." `
+            -RecommendedAction 'Use an absolute URI such as https://management.azure.com, or -Scope https://management.azure.com/.default.'
+    }
+    if ($Condition -eq 'InvalidScope') {
+        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidScope' -Target $Value `
+            -Message "-Scope '$Value' holds more than one scope; managed identity takes exactly one, e.g. https://vault.azure.net/.default."
+    }
+    $given = @(foreach ($name in 'ClientId', 'ObjectId', 'ResourceId') { if ($Value[$name]) { $name } })
+    New-AzmiErrorRecord -CommandName $CommandName -Condition 'IdentityConflict' -Target ($given -join ',') `
+        -Message "-$($given -join ' and -') were both given; a user-assigned identity is selected by exactly one of -ClientId, -ObjectId or -ResourceId." `
+        -RecommendedAction 'Keep one of -ClientId, -ObjectId, -ResourceId (or none for the system-assigned identity).'
+}
+
+function Write-AzmiBridgeVerbose {
+    # Chain decisions for -Verbose; the log lines behind them for -Debug.
+    # Tokens never travel in these (the core redacts them).
+    param($Response)
+    $report = $Response.report
+    if ($null -ne $report -and $null -ne $report.links) {
+        foreach ($link in $report.links) {
+            Write-Verbose ("chain: {0} ({1}) {2} in {3} ms: {4}" -f $link.link, $link.credential, $link.outcome, [math]::Round([double]$link.ms, 1), $link.reason)
+        }
+        $memo = if ($report.fromMemo) { ', remembered winner' } else { '' }
+        Write-Verbose ("chain: winner {0} in {1} ms over the {2} transport{3}" -f $(if ($report.winner) { $report.winner } else { 'none' }), [math]::Round([double]$report.ms, 1), $report.transport, $memo)
+    }
+    foreach ($line in $Response.log) { Write-Debug $line }
+}
+#endregion
+
+#region Error records
+# Error codes and names from the core become ErrorRecords with stable ids
+# '<Cmdlet><Condition>' (e.g. GetAzManagedTokenUnavailable) and the category
+# a PowerShell user filters on.
+
+$script:AzmiConditions = @{
+    Unavailable         = @{ Category = 'ResourceUnavailable'; Exception = 'System.InvalidOperationException' }
+    AuthenticationFailed = @{ Category = 'AuthenticationError'; Exception = 'System.Security.Authentication.AuthenticationException' }
+    InvalidArgument     = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    InvalidResource     = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    InvalidScope        = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    IdentityConflict    = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    Timeout             = @{ Category = 'OperationTimeout'; Exception = 'System.TimeoutException' }
+    ConnectionFailed    = @{ Category = 'ConnectionError'; Exception = 'System.Net.Http.HttpRequestException' }
+    InvalidResponse     = @{ Category = 'InvalidResult'; Exception = 'System.IO.InvalidDataException' }
+    StartFailed         = @{ Category = 'ResourceUnavailable'; Exception = 'System.InvalidOperationException' }
+    KeyFileInvalid      = @{ Category = 'InvalidData'; Exception = 'System.IO.InvalidDataException' }
+    NodeNotFound        = @{ Category = 'NotInstalled'; Exception = 'System.IO.FileNotFoundException' }
+    BridgeNotFound      = @{ Category = 'NotInstalled'; Exception = 'System.IO.FileNotFoundException' }
+    BridgeFailed        = @{ Category = 'ProtocolError'; Exception = 'System.InvalidOperationException' }
+    BridgeProtocolError = @{ Category = 'ProtocolError'; Exception = 'System.IO.InvalidDataException' }
+    NotFound            = @{ Category = 'ObjectNotFound'; Exception = 'System.Management.Automation.ItemNotFoundException' }
+    Failed              = @{ Category = 'NotSpecified'; Exception = 'System.InvalidOperationException' }
+}
+
+function Get-AzmiErrorCondition {
+    # The condition part of an error id, from the core's code and name.
+    param([string] $Code, [string] $Name)
+    switch -Regex ($Code) {
+        '^ERR_INVALID_(ARGUMENT|ENVIRONMENT)$|^ERR_MI_MULTIPLE_SCOPES$|^ERR_MI_UNSUPPORTED_SELECTOR$' { return 'InvalidArgument' }
+        '^ERR_AUTHENTICATION_FAILED$' { return 'AuthenticationFailed' }
+        '^(ETIMEDOUT|ERR_BUDGET_EXCEEDED)$' { return 'Timeout' }
+        '^ERR_(CREDENTIAL_UNAVAILABLE|ALL_CREDENTIALS_UNAVAILABLE)$|^ERR_MI_' { return 'Unavailable' }
+        '^(ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|ECONNRESET|ERR_DNS_LOOKUP|ERR_TLS.*)$' { return 'ConnectionFailed' }
+        '^ERR_(INVALID_RESPONSE|HTTP_PARSE|HEADERS_TOO_LARGE|BODY_TOO_LARGE)$' { return 'InvalidResponse' }
+        '^ERR_SERVER_START$' { return 'StartFailed' }
+        '^ERR_KEY_FILE$' { return 'KeyFileInvalid' }
+    }
+    switch ($Name) {
+        'AuthenticationError' { return 'AuthenticationFailed' }
+        { $_ -in 'CredentialUnavailableError', 'AggregateAuthenticationError', 'AuthenticationRequiredError' } { return 'Unavailable' }
+    }
+    'Failed'
+}
+
+function New-AzmiErrorRecord {
+    # CommandName: the public cmdlet (its name without '-' starts the id).
+    # Fault: an object with code/name/message (and, for bridge faults,
+    # condition and recommendedAction), or use -Condition/-Message directly.
+    param(
+        [Parameter(Mandatory)] [string] $CommandName,
+        $Fault,
+        [string] $Condition,
+        [string] $Message,
+        [string] $RecommendedAction,
+        $Target
+    )
+    $code = 'ERR_INVALID_ARGUMENT'
+    $name = 'ArgumentError'
+    if ($null -ne $Fault) {
+        $code = [string]$Fault.code
+        $name = [string]$Fault.name
+        if (-not $Message) { $Message = [string]$Fault.message }
+        if (-not $Condition -and $Fault.condition) { $Condition = $Fault.condition }
+        if (-not $RecommendedAction -and $Fault.recommendedAction) { $RecommendedAction = $Fault.recommendedAction }
+    }
+    if (-not $Condition) { $Condition = Get-AzmiErrorCondition -Code $code -Name $name }
+    $kind = $script:AzmiConditions[$Condition]
+    if ($null -eq $kind) { $kind = $script:AzmiConditions.Failed }
+    # Type names, not literals, in the table: resolving them all at import
+    # would cost every session; only an error pays for its own.
+    $exceptionType = $kind.Exception -as [type]
+    $exception = $exceptionType::new([string]$Message)
+    $exception.Data['AzmiCode'] = $code
+    $exception.Data['AzmiName'] = $name
+    $record = [System.Management.Automation.ErrorRecord]::new($exception, ($CommandName -replace '-', '') + $Condition, $kind.Category, $Target)
+    if ($RecommendedAction) {
+        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($Message)
+        $record.ErrorDetails.RecommendedAction = $RecommendedAction
+    }
+    $record
+}
+#endregion
+
+#region Audiences
+# Which resource (audience) a request URL needs a token for. Azure data-plane
+# hosts share one audience per service; anything else gets its own origin,
+# which is what a local API validating azmi-serve tokens expects.
+$script:AzmiAudiences = @(
+    @{ Pattern = '(^|\.)vault\.azure\.net$'; Resource = 'https://vault.azure.net' }
+    @{ Pattern = '(^|\.)managedhsm\.azure\.net$'; Resource = 'https://managedhsm.azure.net' }
+    @{ Pattern = '^management\.azure\.com$'; Resource = 'https://management.azure.com' }
+    @{ Pattern = '\.(blob|queue|table|file|dfs)\.core\.windows\.net$'; Resource = 'https://storage.azure.com' }
+    @{ Pattern = '^graph\.microsoft\.com$'; Resource = 'https://graph.microsoft.com' }
+    @{ Pattern = '\.database\.windows\.net$'; Resource = 'https://database.windows.net' }
+    @{ Pattern = '\.servicebus\.windows\.net$'; Resource = 'https://servicebus.azure.net' }
+    @{ Pattern = '\.azconfig\.io$'; Resource = 'https://azconfig.io' }
+    @{ Pattern = '\.documents\.azure\.com$'; Resource = 'https://cosmos.azure.com' }
+    @{ Pattern = '^api\.loganalytics\.io$'; Resource = 'https://api.loganalytics.io' }
+)
+
+function Get-AzmiResourceForUri {
+    param([Parameter(Mandatory)] [uri] $Uri)
+    $hostName = $Uri.Host.ToLowerInvariant()
+    foreach ($entry in $script:AzmiAudiences) {
+        if ($hostName -match $entry.Pattern) { return $entry.Resource }
+    }
+    $Uri.GetLeftPart([System.UriPartial]::Authority)
+}
+#endregion
+
+#region Endpoint environment
+# -SetEnvironment points this session at a local endpoint. Clients pick a
+# managed-identity source by which variables are set (App Service beats
+# Cloud Shell, and so on), so every identity-endpoint variable is cleared
+# first and the previous values are kept to put back on Stop.
+$script:AzmiIdentityEnvNames = @(
+    'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'IDENTITY_SERVER_THUMBPRINT', 'MSI_ENDPOINT', 'MSI_SECRET',
+    'IMDS_ENDPOINT', 'AZURE_POD_IDENTITY_AUTHORITY_HOST', 'DEFAULT_IDENTITY_CLIENT_ID'
+)
+
+function Set-AzmiEndpointEnvironment {
+    param([Parameter(Mandatory)] [int] $Id, [Parameter(Mandatory)] [System.Collections.IDictionary] $Variables)
+    $saved = @{}
+    foreach ($name in @($script:AzmiIdentityEnvNames) + @($Variables.Keys)) {
+        if (-not $saved.ContainsKey($name)) { $saved[$name] = [System.Environment]::GetEnvironmentVariable($name) }
+    }
+    foreach ($name in $script:AzmiIdentityEnvNames) { [System.Environment]::SetEnvironmentVariable($name, $null) }
+    foreach ($entry in $Variables.GetEnumerator()) { [System.Environment]::SetEnvironmentVariable($entry.Key, [string]$entry.Value) }
+    $script:Endpoints[$Id].Saved = $saved
+}
+
+function Restore-AzmiEndpointEnvironment {
+    # Puts back what Set-AzmiEndpointEnvironment changed, and forgets the endpoint.
+    param([Parameter(Mandatory)] [int] $Id)
+    $record = $script:Endpoints[$Id]
+    $script:Endpoints.Remove($Id)
+    if ($null -eq $record -or $null -eq $record.Saved) { return }
+    foreach ($entry in $record.Saved.GetEnumerator()) { [System.Environment]::SetEnvironmentVariable($entry.Key, $entry.Value) }
+}
+#endregion
+
+#region Get-AzManagedToken
+function Get-AzManagedToken {
+    <#
+    .SYNOPSIS
+    Gets an access token for an Azure resource from whatever identity this machine has, in the shape the managed-identity endpoint returns.
+
+    .DESCRIPTION
+    Get-AzManagedToken returns the same object that
+    Invoke-RestMethod -Uri "$env:MSI_ENDPOINT?resource=..." -Headers @{Metadata='true'} returns in Azure Cloud Shell
+    (access_token, expires_in, expires_on, not_before, resource, token_type, and client_id when the endpoint says),
+    with the same property names and string values, plus ExpiresOn as a DateTimeOffset.
+
+    Unlike that call it works anywhere: it walks azmi's credential chain (the order of DefaultAzureCredential:
+    environment, workload-identity, managed-identity, azure-cli, azure-powershell, azure-developer-cli), so the same
+    script runs in Cloud Shell, on an Azure VM, in App Service or Functions, in AKS with workload identity, on a laptop
+    signed in with az, or against a local endpoint started with Start-AzManagedIdentityEndpoint.
+    AZURE_TOKEN_CREDENTIALS is honoured as in the Azure SDKs.
+
+    Tokens are cached (and refreshed early) by the session's azmi bridge, a Node.js process started when the module
+    loads, so repeated calls are cheap; an identical call within a few seconds is answered without asking the bridge
+    (see about_Azmi). -Verbose shows which link answered and why the others did not; it never shows the token.
+
+    .PARAMETER Resource
+    The resource (audience) to get a token for, e.g. https://vault.azure.net. An absolute http(s) URI; it is sent as
+    written (no slash is added). Accepts pipeline input, by value or by a property named Resource.
+
+    .PARAMETER Scope
+    A single scope instead of a resource, e.g. https://vault.azure.net/.default. Only the suffix /.default is removed
+    to find the resource. Cannot be combined with -Resource.
+
+    .PARAMETER ClientId
+    Client (application) id of a user-assigned managed identity. Use at most one of -ClientId, -ObjectId, -ResourceId;
+    none selects the system-assigned identity.
+
+    .PARAMETER ObjectId
+    Object (principal) id of a user-assigned managed identity.
+
+    .PARAMETER ResourceId
+    ARM resource id of a user-assigned managed identity, e.g.
+    /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>.
+
+    .PARAMETER Source
+    Use only this link of the chain: environment, workload-identity, managed-identity, azure-cli, azure-powershell or
+    azure-developer-cli. Overrides AZURE_TOKEN_CREDENTIALS.
+
+    .PARAMETER Exclude
+    Never try these links of the chain (same names as -Source).
+
+    .PARAMETER TenantId
+    Tenant for the links that sign in to Entra ID (environment, workload-identity and the developer tools); managed
+    identity ignores it.
+
+    .PARAMETER TimeoutSec
+    The most the whole call may take, in seconds (default 30). The bridge is also given a few seconds of slack to
+    start; a call never waits longer than that.
+
+    .PARAMETER AsSecureString
+    Return access_token as a SecureString instead of plain text.
+
+    .PARAMETER Force
+    Ignore azmi's token cache and ask the identity endpoint again.
+
+    .EXAMPLE
+    $r = Get-AzManagedToken -Resource https://vault.azure.net
+    Invoke-RestMethod "https://myvault.vault.azure.net/secrets/db?api-version=7.4" -Headers @{ Authorization = "Bearer $($r.access_token)" }
+
+    The Cloud Shell pattern, anywhere: get a Key Vault token and call the vault with it.
+
+    .EXAMPLE
+    Get-AzManagedToken -Scope https://management.azure.com/.default -ClientId 11111111-2222-3333-4444-555555555555
+
+    A token for Azure Resource Manager from a user-assigned identity.
+
+    .EXAMPLE
+    'https://vault.azure.net', 'https://storage.azure.com' | Get-AzManagedToken | Select-Object resource, ExpiresOn
+
+    Tokens for several resources from the pipeline.
+
+    .EXAMPLE
+    Get-AzManagedToken https://management.azure.com -Source azure-cli -Verbose
+
+    Only use the Azure CLI's sign-in, and show the chain's decisions.
+
+    .INPUTS
+    System.Uri, or objects with a Resource or Scope property (and optionally ClientId/ObjectId).
+
+    .OUTPUTS
+    Azmi.ManagedToken: access_token (String, or SecureString with -AsSecureString), expires_in, expires_on, not_before,
+    resource, token_type, client_id (when known) as strings, and ExpiresOn (DateTimeOffset).
+
+    .LINK
+    about_Azmi
+
+    .LINK
+    Get-AzManagedIdentityChain
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Resource')]
+    [OutputType('Azmi.ManagedToken')]
+    param(
+        [Parameter(Mandatory, Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [Alias('Audience')]
+        [uri] $Resource,
+
+        [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
+        [string] $Scope,
+
+        [Parameter(ValueFromPipelineByPropertyName)]
+        [string] $ClientId,
+
+        [Parameter(ValueFromPipelineByPropertyName)]
+        [Alias('PrincipalId')]
+        [string] $ObjectId,
+
+        [Parameter()]
+        [string] $ResourceId,
+
+        [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
+        [string] $Source,
+
+        [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
+        [string[]] $Exclude,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $TenantId,
+
+        [ValidateRange(1, 3600)]
+        [int] $TimeoutSec = 30,
+
+        [switch] $AsSecureString,
+
+        [switch] $Force
+    )
+    process {
+        # Runs per pipeline item and is the path the benchmark measures: one
+        # helper call to check input, one to the bridge, nothing else.
+        $command = 'Get-AzManagedToken'
+        $params = if ($PSCmdlet.ParameterSetName -eq 'Resource') {
+            New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Resource $Resource -TimeoutSec $TimeoutSec
+        } else {
+            New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Scope $Scope -TimeoutSec $TimeoutSec
+        }
+        if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
+
+        $target = if ($params['resource']) { $params['resource'] } else { $params['scope'] }
+        $wantVerbose = $VerbosePreference -ne 'SilentlyContinue' -or $DebugPreference -ne 'SilentlyContinue'
+        if ($wantVerbose) {
+            $how = if ($Source) { "only $Source" } elseif ($Exclude) { "the chain without $($Exclude -join ', ')" } else { 'the chain' }
+            Write-Verbose "Requesting a token for '$target' from $how."
+        }
+        $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose
+        if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
+        if (-not $response.ok) {
+            $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target
+            # Without Node or the bridge nothing else in the pipeline can work either.
+            if ($response.error.condition -eq 'NodeNotFound' -or $response.error.condition -eq 'BridgeNotFound') {
+                $PSCmdlet.ThrowTerminatingError($record)
+            }
+            $PSCmdlet.WriteError($record)
+            return
+        }
+
+        # The MSI JSON object as Invoke-RestMethod returns it (same names, same
+        # string values), plus a typed ExpiresOn.
+        $result = $response.result
+        $token = [ordered]@{
+            access_token = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }
+            expires_in   = $result.expires_in
+            expires_on   = $result.expires_on
+            not_before   = $result.not_before
+            resource     = $result.resource
+            token_type   = $result.token_type
+        }
+        if ($result.client_id) { $token.client_id = $result.client_id }
+        $seconds = 0L
+        $token.ExpiresOn = if ([long]::TryParse([string]$result.expires_on, [ref]$seconds)) { [System.DateTimeOffset]::FromUnixTimeSeconds($seconds) } else { $null }
+        $object = [pscustomobject]$token
+        $object.PSObject.TypeNames.Insert(0, 'Azmi.ManagedToken')
+        $object.PSObject.Members.Add($script:TokenDisplay)
+        if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
+        $object
+    }
+}
+#endregion
+
+#region Get-AzManagedIdentityChain
+function Get-AzManagedIdentityChain {
+    <#
+    .SYNOPSIS
+    Shows what each link of azmi's credential chain does on this machine: which one answers, and why the others do not.
+
+    .DESCRIPTION
+    Get-AzManagedIdentityChain is the doctor view of Get-AzManagedToken. It walks the chain (environment,
+    workload-identity, managed-identity, azure-cli, azure-powershell, azure-developer-cli, subject to
+    AZURE_TOKEN_CREDENTIALS, -Source and -Exclude) for one resource and writes one object per link with its outcome
+    (selected, unavailable, failed or skipped), the reason in one line, and the milliseconds it took. The token itself
+    is never returned or shown. A chain that finds no token is a result here, not an error; -Verbose adds the summary
+    (transport, winner, total time, expiry or the error).
+
+    .PARAMETER Resource
+    The resource (audience) to test with (default https://management.azure.com).
+
+    .PARAMETER Scope
+    A single scope to test with instead of a resource, e.g. https://vault.azure.net/.default.
+
+    .PARAMETER ClientId
+    Client id of a user-assigned managed identity to test. At most one of -ClientId, -ObjectId, -ResourceId.
+
+    .PARAMETER ObjectId
+    Object (principal) id of a user-assigned managed identity to test.
+
+    .PARAMETER ResourceId
+    ARM resource id of a user-assigned managed identity to test.
+
+    .PARAMETER Source
+    Test only this link (environment, workload-identity, managed-identity, azure-cli, azure-powershell,
+    azure-developer-cli).
+
+    .PARAMETER Exclude
+    Skip these links (same names as -Source).
+
+    .PARAMETER TenantId
+    Tenant for the links that sign in to Entra ID (environment, workload-identity and the developer tools); managed
+    identity ignores it.
+
+    .PARAMETER TimeoutSec
+    The most the whole walk may take, in seconds (default 30).
+
+    .EXAMPLE
+    Get-AzManagedIdentityChain
+
+    Link               Outcome     Milliseconds Reason
+    ----               -------     ------------ ------
+    environment        unavailable            0 AZURE_TENANT_ID/AZURE_CLIENT_ID not set
+    workload-identity  unavailable            0 AZURE_FEDERATED_TOKEN_FILE not set
+    managed-identity   selected              12 Cloud Shell at localhost:50342
+    ...
+
+    .EXAMPLE
+    Get-AzManagedIdentityChain -Resource https://vault.azure.net -Exclude managed-identity | Where-Object Outcome -ne skipped
+
+    Check which developer sign-in would be used for Key Vault if managed identity were not there.
+
+    .OUTPUTS
+    Azmi.ChainLink: Link, Credential, Outcome, Reason, Milliseconds, Winner (Boolean), Resource.
+
+    .LINK
+    Get-AzManagedToken
+
+    .LINK
+    about_Azmi
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Resource')]
+    [OutputType('Azmi.ChainLink')]
+    param(
+        [Parameter(Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [uri] $Resource = 'https://management.azure.com',
+
+        [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
+        [string] $Scope,
+
+        [string] $ClientId,
+
+        [Alias('PrincipalId')]
+        [string] $ObjectId,
+
+        [string] $ResourceId,
+
+        [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
+        [string] $Source,
+
+        [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
+        [string[]] $Exclude,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $TenantId,
+
+        [ValidateRange(1, 3600)]
+        [int] $TimeoutSec = 30
+    )
+    process {
+        $requestArgs = @{ CommandName = $MyInvocation.MyCommand.Name; Bound = $PSBoundParameters; TimeoutSec = $TimeoutSec }
+        if ($PSCmdlet.ParameterSetName -eq 'Resource') { $requestArgs.Resource = $Resource } else { $requestArgs.Scope = $Scope }
+        $params = New-AzmiTokenRequest @requestArgs
+        if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
+
+        $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
+        $response = Invoke-AzmiBridge -Op chain -Params $params -TimeoutSec ($TimeoutSec) -WantVerbose $wantVerbose
+        if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
+        $target = if ($params.resource) { $params.resource } else { $params.scope }
+        if (-not $response.ok) {
+            $record = New-AzmiErrorRecord -CommandName $MyInvocation.MyCommand.Name -Fault $response.error -Target $target
+            if ($response.error.condition -in 'NodeNotFound', 'BridgeNotFound') { $PSCmdlet.ThrowTerminatingError($record) }
+            $PSCmdlet.WriteError($record)
+            return
+        }
+        $result = $response.result
+        $resourceName = if ($result.resource) { $result.resource } else { $target }
+        foreach ($link in $result.links) {
+            $object = [pscustomobject]@{
+                Link         = $link.link
+                Credential   = $link.credential
+                Outcome      = $link.outcome
+                Reason       = $link.reason
+                Milliseconds = [math]::Round([double]$link.ms, 1)
+                Winner       = ($null -ne $result.winner -and $link.link -eq $result.winner)
+                Resource     = $resourceName
+            }
+            $object.PSObject.TypeNames.Insert(0, 'Azmi.ChainLink')
+            $object.PSObject.Members.Add($script:ChainLinkDisplay)
+            $object
+        }
+        if ($wantVerbose) {
+            $winner = if ($result.winner) { $result.winner } else { 'none' }
+            Write-Verbose ("Chain for '{0}': winner {1}, {2} ms, {3} transport{4}." -f $resourceName, $winner, [math]::Round([double]$result.ms, 1), $result.transport, $(if ($result.fromMemo) { ', remembered winner' } else { '' }))
+            if ($result.tokenAcquired -and $result.expiresOn) {
+                Write-Verbose ("A token was acquired; it expires {0}." -f [System.DateTimeOffset]::FromUnixTimeSeconds([long]$result.expiresOn).ToString('u'))
+            } elseif ($result.error) {
+                Write-Verbose ("No token: {0} ({1})." -f $result.error.message, $result.error.code)
+            }
+        }
+    }
+}
+#endregion
+
+#region Invoke-AzManagedRestMethod
+function Invoke-AzManagedRestMethod {
+    <#
+    .SYNOPSIS
+    Calls Invoke-RestMethod with a bearer token for the target's resource, from whatever identity this machine has.
+
+    .DESCRIPTION
+    Invoke-AzManagedRestMethod gets a token with Get-AzManagedToken (same chain, same cache) and calls
+    Invoke-RestMethod with an Authorization: Bearer header added to -Headers. The resource is taken from -Resource, or
+    else from the URI: Azure services that share one audience are recognised (*.vault.azure.net uses
+    https://vault.azure.net, *.blob.core.windows.net uses https://storage.azure.com, management.azure.com,
+    graph.microsoft.com, *.database.windows.net, *.servicebus.windows.net, *.azconfig.io, *.documents.azure.com,
+    api.loganalytics.io); any other host uses its origin (scheme://host:port).
+    The other parameters are passed to Invoke-RestMethod unchanged, and its output is returned as is. -Debug shows the
+    chain's log lines but is not passed on, because Invoke-RestMethod's debug output would print the Authorization header.
+
+    .PARAMETER Uri
+    The request URI, passed to Invoke-RestMethod.
+
+    .PARAMETER Method
+    The HTTP method (default GET), passed to Invoke-RestMethod.
+
+    .PARAMETER Body
+    The request body, passed to Invoke-RestMethod.
+
+    .PARAMETER Headers
+    Request headers, passed to Invoke-RestMethod with Authorization added (an Authorization header given here is replaced).
+
+    .PARAMETER ContentType
+    The request content type, passed to Invoke-RestMethod.
+
+    .PARAMETER Form
+    A form to send as multipart/form-data, passed to Invoke-RestMethod.
+
+    .PARAMETER InFile
+    A file whose contents are the request body, passed to Invoke-RestMethod.
+
+    .PARAMETER OutFile
+    Save the response body to this file, passed to Invoke-RestMethod.
+
+    .PARAMETER TimeoutSec
+    Timeout of the HTTP request in seconds, passed to Invoke-RestMethod. The token request has its own -TokenTimeoutSec.
+
+    .PARAMETER MaximumRetryCount
+    Retries of the HTTP request on failure, passed to Invoke-RestMethod.
+
+    .PARAMETER RetryIntervalSec
+    Seconds between retries, passed to Invoke-RestMethod.
+
+    .PARAMETER SkipHttpErrorCheck
+    Return error responses instead of failing, passed to Invoke-RestMethod.
+
+    .PARAMETER Resource
+    The resource (audience) of the token, when the URI alone does not tell (e.g. https://myapi.example.com for an API
+    whose host differs).
+
+    .PARAMETER ClientId
+    Client id of a user-assigned managed identity. At most one of -ClientId, -ObjectId, -ResourceId.
+
+    .PARAMETER ObjectId
+    Object (principal) id of a user-assigned managed identity.
+
+    .PARAMETER ResourceId
+    ARM resource id of a user-assigned managed identity.
+
+    .PARAMETER Source
+    Use only this link of the chain for the token (environment, workload-identity, managed-identity, azure-cli,
+    azure-powershell, azure-developer-cli).
+
+    .PARAMETER Exclude
+    Never use these links of the chain for the token.
+
+    .PARAMETER TokenTimeoutSec
+    The most getting the token may take, in seconds (default 30).
+
+    .EXAMPLE
+    Invoke-AzManagedRestMethod 'https://management.azure.com/subscriptions?api-version=2022-12-01' | Select-Object -ExpandProperty value
+
+    Lists subscriptions with a token for https://management.azure.com.
+
+    .EXAMPLE
+    Invoke-AzManagedRestMethod -Uri 'https://myvault.vault.azure.net/secrets/db?api-version=7.4' | Select-Object -ExpandProperty value
+
+    Reads a Key Vault secret with a token for https://vault.azure.net.
+
+    .EXAMPLE
+    Invoke-AzManagedRestMethod -Uri http://127.0.0.1:8080/api/items -Method POST -Body (@{ name = 'x' } | ConvertTo-Json) -ContentType application/json -Resource api://my-api
+
+    Calls a local API that validates tokens for api://my-api (for example ones minted by Start-AzManagedIdentityEndpoint).
+
+    .OUTPUTS
+    Whatever Invoke-RestMethod returns for the response.
+
+    .LINK
+    Get-AzManagedToken
+
+    .LINK
+    Invoke-RestMethod
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory, Position = 0)]
+        [uri] $Uri,
+
+        [Microsoft.PowerShell.Commands.WebRequestMethod] $Method = 'Default',
+
+        [object] $Body,
+
+        [System.Collections.IDictionary] $Headers,
+
+        [string] $ContentType,
+
+        [System.Collections.IDictionary] $Form,
+
+        [string] $InFile,
+
+        [string] $OutFile,
+
+        [int] $TimeoutSec,
+
+        [int] $MaximumRetryCount,
+
+        [int] $RetryIntervalSec,
+
+        [switch] $SkipHttpErrorCheck,
+
+        [string] $Resource,
+
+        [string] $ClientId,
+
+        [Alias('PrincipalId')]
+        [string] $ObjectId,
+
+        [string] $ResourceId,
+
+        [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
+        [string] $Source,
+
+        [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
+        [string[]] $Exclude,
+
+        [ValidateRange(1, 3600)]
+        [int] $TokenTimeoutSec = 30
+    )
+    $command = $MyInvocation.MyCommand.Name
+    if (-not $Uri.IsAbsoluteUri) {
+        $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target $Uri `
+                    -Message "-Uri '$Uri' is not an absolute URI; give the full URL, e.g. https://management.azure.com/subscriptions?api-version=2022-12-01."))
+    }
+    $audience = if ($Resource) { $Resource } else { Get-AzmiResourceForUri -Uri $Uri }
+    $bound = @{}
+    foreach ($name in 'ClientId', 'ObjectId', 'ResourceId', 'Source', 'Exclude') {
+        if ($PSBoundParameters.ContainsKey($name)) { $bound[$name] = $PSBoundParameters[$name] }
+    }
+    $params = New-AzmiTokenRequest -CommandName $command -Bound $bound -Resource $audience -TimeoutSec $TokenTimeoutSec
+    if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.ThrowTerminatingError($params) }
+
+    $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
+    if ($wantVerbose) { Write-Verbose "Requesting a token for '$audience' to call $($Uri.GetLeftPart([System.UriPartial]::Path))." }
+    $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec ($TokenTimeoutSec) -WantVerbose $wantVerbose
+    if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
+    if (-not $response.ok) {
+        $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $audience))
+    }
+
+    $rest = @{}
+    foreach ($name in 'Method', 'Body', 'ContentType', 'Form', 'InFile', 'OutFile', 'TimeoutSec', 'MaximumRetryCount', 'RetryIntervalSec', 'SkipHttpErrorCheck') {
+        if ($PSBoundParameters.ContainsKey($name)) { $rest[$name] = $PSBoundParameters[$name] }
+    }
+    $sendHeaders = @{}
+    if ($Headers) { foreach ($key in $Headers.Keys) { if ($key -ne 'Authorization') { $sendHeaders[$key] = $Headers[$key] } } }
+    $sendHeaders['Authorization'] = "$($response.result.token_type) $($response.result.access_token)"
+    # Never -Debug: Invoke-RestMethod's debug lines print request headers, and
+    # so the bearer token. Our own -Debug output (the chain's log) is above.
+    Invoke-RestMethod -Uri $Uri -Headers $sendHeaders @rest -Debug:$false
+}
+#endregion
+
+#region Start-AzManagedIdentityEndpoint
+function Start-AzManagedIdentityEndpoint {
+    <#
+    .SYNOPSIS
+    Starts a local managed-identity endpoint (azmi serve) in this session, speaking every dialect the Azure SDKs use.
+
+    .DESCRIPTION
+    Start-AzManagedIdentityEndpoint starts azmi's local endpoint inside the session's bridge process. It answers the
+    IMDS, App Service, App Service 2017 / Machine Learning, Cloud Shell and (where the machine allows) Azure Arc
+    dialects on one loopback port, so code that uses ManagedIdentityCredential or DefaultAzureCredential in any
+    language gets tokens on a laptop or in CI.
+
+    With -Issuer Local (the default) tokens are minted offline (RS256 JWTs with Entra-like claims; the OIDC discovery
+    document and JWKS are served so local APIs can validate them). With -Issuer Chain the endpoint forwards to this
+    machine's credential chain (for example your az sign-in), so tools that only speak managed identity get real tokens.
+
+    The result carries the URL and, per dialect, the environment variables that point a client at the endpoint.
+    -SetEnvironment sets the chosen -Dialect's variables in this session (clearing the other identity-endpoint
+    variables first); Stop-AzManagedIdentityEndpoint puts the previous values back. The endpoint stops with
+    Stop-AzManagedIdentityEndpoint, when the module is removed, or when the session ends.
+
+    .PARAMETER Port
+    TCP port to listen on (default 0: any free port).
+
+    .PARAMETER HostName
+    Address to bind (default 127.0.0.1). Anything else makes the endpoint reachable from other machines or containers
+    and writes a warning.
+
+    .PARAMETER Issuer
+    Local (default): mint tokens offline. Chain: forward to this machine's credential chain.
+
+    .PARAMETER TenantId
+    Tenant id in the tokens and the issuer URL of the local issuer (default a fixed test tenant).
+
+    .PARAMETER AcceptAnyIdentity
+    Mint a distinct user-assigned identity for any client_id/object_id/msi_res_id asked for, instead of answering
+    "Identity not found".
+
+    .PARAMETER Dialect
+    Which dialect's variables the result lists first and -SetEnvironment sets: AppService (default; IDENTITY_ENDPOINT
+    and IDENTITY_HEADER), Imds (AZURE_POD_IDENTITY_AUTHORITY_HOST), CloudShell (MSI_ENDPOINT, as in Azure Cloud Shell),
+    MachineLearning (MSI_ENDPOINT and MSI_SECRET) or AzureArc (IDENTITY_ENDPOINT and IMDS_ENDPOINT).
+
+    .PARAMETER SetEnvironment
+    Set the chosen dialect's variables in this session, so Get-AzManagedToken and child processes use the endpoint.
+
+    .PARAMETER StateFile
+    Also record the endpoint in azmi's per-user state file, so 'azmi env' in other shells finds it.
+
+    .EXAMPLE
+    $ep = Start-AzManagedIdentityEndpoint -SetEnvironment
+    Get-AzManagedToken https://vault.azure.net
+
+    Starts an offline endpoint, points this session at it, and gets a token from it through the chain.
+
+    .EXAMPLE
+    $ep = Start-AzManagedIdentityEndpoint -Dialect CloudShell -SetEnvironment
+    Invoke-RestMethod -Method POST -Uri $env:MSI_ENDPOINT -Headers @{ Metadata = 'true' } -Body @{ resource = 'https://management.azure.com/' }
+
+    Runs a Cloud Shell script unchanged on a laptop.
+
+    .EXAMPLE
+    Start-AzManagedIdentityEndpoint -Issuer Chain -WhatIf
+
+    Shows what would be started without starting it.
+
+    .OUTPUTS
+    Azmi.ManagedIdentityEndpoint: Id, Url, Port, HostName, Dialect, Environment (the dialect's variables), Dialects
+    (all dialects' variables), Issuer, IssuerUrl, JwksUri, TenantId, SystemClientId, EnvironmentSet.
+
+    .LINK
+    Stop-AzManagedIdentityEndpoint
+
+    .LINK
+    about_Azmi
+    #>
+    [CmdletBinding(SupportsShouldProcess)]
+    [OutputType('Azmi.ManagedIdentityEndpoint')]
+    param(
+        [ValidateRange(0, 65535)]
+        [int] $Port = 0,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $HostName = '127.0.0.1',
+
+        [ValidateSet('Local', 'Chain')]
+        [string] $Issuer = 'Local',
+
+        [string] $TenantId,
+
+        [switch] $AcceptAnyIdentity,
+
+        [ValidateSet('AppService', 'Imds', 'CloudShell', 'MachineLearning', 'AzureArc')]
+        [string] $Dialect = 'AppService',
+
+        [switch] $SetEnvironment,
+
+        [switch] $StateFile
+    )
+    $command = $MyInvocation.MyCommand.Name
+    $what = "$Issuer-issuer managed-identity endpoint on ${HostName}:$Port" + $(if ($SetEnvironment) { " and set the $Dialect variables in this session" } else { '' })
+    if (-not $PSCmdlet.ShouldProcess($what, 'Start')) { return }
+
+    $params = [ordered]@{ host = $HostName; port = $Port; issuer = $Issuer.ToLowerInvariant(); stateFile = $StateFile.IsPresent }
+    if ($TenantId) { $params.tenantId = $TenantId }
+    if ($AcceptAnyIdentity) { $params.acceptAnyIdentity = $true }
+    $response = Invoke-AzmiBridge -Op serve.start -Params $params -TimeoutSec (15) -WantVerbose ($VerbosePreference -ne 'SilentlyContinue')
+    if (-not $response.ok) {
+        $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target "${HostName}:$Port"))
+    }
+    $result = $response.result
+    foreach ($warning in $result.warnings) { Write-Warning $warning }
+
+    $dialects = [ordered]@{}
+    foreach ($property in $result.dialects.PSObject.Properties) {
+        $vars = [ordered]@{}
+        if ($null -ne $property.Value) { foreach ($v in $property.Value.PSObject.Properties) { $vars[$v.Name] = [string]$v.Value } }
+        $dialects[$property.Name.Substring(0, 1).ToUpperInvariant() + $property.Name.Substring(1)] = $vars
+    }
+    $chosen = $dialects[$Dialect]
+    $script:Endpoints[[int]$result.id] = @{ Url = $result.url; Saved = $null }
+    if ($SetEnvironment) {
+        if ($null -eq $chosen -or $chosen.Count -eq 0) {
+            $PSCmdlet.WriteError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target $Dialect `
+                        -Message "The endpoint started at $($result.url) but has no $Dialect dialect on this machine$(if ($result.arcDisabledReason) { " ($($result.arcDisabledReason))" }), so no variables were set." `
+                        -RecommendedAction 'Pick another -Dialect (AppService, Imds, CloudShell or MachineLearning).'))
+        } else {
+            Set-AzmiEndpointEnvironment -Id ([int]$result.id) -Variables $chosen
+            Write-Verbose "Set $($chosen.Keys -join ', ') for the $Dialect dialect."
+        }
+    }
+    $endpoint = [pscustomobject]@{
+        Id             = [int]$result.id
+        Url            = $result.url
+        Port           = [int]$result.port
+        HostName       = $result.host
+        Dialect        = $Dialect
+        Environment    = $chosen
+        Dialects       = $dialects
+        Issuer         = $Issuer
+        IssuerUrl      = $result.issuer
+        JwksUri        = $result.jwksUri
+        TenantId       = $result.tenantId
+        SystemClientId = $result.systemClientId
+        EnvironmentSet = [bool]($SetEnvironment -and $chosen -and $chosen.Count)
+    }
+    $endpoint.PSObject.TypeNames.Insert(0, 'Azmi.ManagedIdentityEndpoint')
+    $endpoint
+}
+#endregion
+
+#region Stop-AzManagedIdentityEndpoint
+function Stop-AzManagedIdentityEndpoint {
+    <#
+    .SYNOPSIS
+    Stops local managed-identity endpoints started with Start-AzManagedIdentityEndpoint in this session.
+
+    .DESCRIPTION
+    Stop-AzManagedIdentityEndpoint closes the endpoint and, if it was started with -SetEnvironment, puts back the
+    identity-endpoint environment variables the session had before. Without -Id it stops every endpoint this session
+    started. Endpoint objects can be piped in.
+
+    .PARAMETER Id
+    Id of the endpoint to stop (the Id property of Start-AzManagedIdentityEndpoint's result). Accepts pipeline input by
+    property name.
+
+    .EXAMPLE
+    $ep = Start-AzManagedIdentityEndpoint -SetEnvironment
+    Stop-AzManagedIdentityEndpoint -Id $ep.Id
+
+    .EXAMPLE
+    Start-AzManagedIdentityEndpoint | Stop-AzManagedIdentityEndpoint -WhatIf
+
+    Shows which endpoint would be stopped.
+
+    .EXAMPLE
+    Stop-AzManagedIdentityEndpoint
+
+    Stops every endpoint started in this session.
+
+    .OUTPUTS
+    None.
+
+    .LINK
+    Start-AzManagedIdentityEndpoint
+    #>
+    [CmdletBinding(SupportsShouldProcess, DefaultParameterSetName = 'All')]
+    [OutputType([void])]
+    param(
+        [Parameter(Mandatory, Position = 0, ParameterSetName = 'Id', ValueFromPipelineByPropertyName)]
+        [int[]] $Id
+    )
+    process {
+        $command = $MyInvocation.MyCommand.Name
+        $ids = if ($PSCmdlet.ParameterSetName -eq 'Id') { $Id } else { @($script:Endpoints.Keys) }
+        foreach ($one in $ids) {
+            $record = $script:Endpoints[$one]
+            if ($null -eq $record) {
+                $PSCmdlet.WriteError((New-AzmiErrorRecord -CommandName $command -Condition 'NotFound' -Target $one `
+                            -Message "No endpoint with id $one was started in this session (or it was already stopped)."))
+                continue
+            }
+            if (-not $PSCmdlet.ShouldProcess("managed-identity endpoint $one at $($record.Url)", 'Stop')) { continue }
+            # A bridge that has gone took its endpoints with it; only the
+            # environment is left to restore.
+            if ($null -ne $script:Bridge -and -not $script:Bridge.Process.HasExited) {
+                $response = Invoke-AzmiBridge -Op serve.stop -Params @{ id = $one } -TimeoutSec 15
+                if (-not $response.ok) {
+                    $PSCmdlet.WriteError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $one))
+                }
+            }
+            Restore-AzmiEndpointEnvironment -Id $one
+        }
+    }
+}
+#endregion
