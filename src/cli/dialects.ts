@@ -154,3 +154,66 @@ export function forContainers(vars: Record<string, string>): Record<string, stri
 export function isLoopbackHost(host: string): boolean {
   return /^127(?:\.\d{1,3}){3}$/.test(host) || host === "localhost" || host === "::1" || host === "[::1]";
 }
+
+/**
+ * Variables whose values are addresses or ids, never secrets: the readable
+ * start-up text may show them. Every other variable (`IDENTITY_HEADER`,
+ * `MSI_SECRET`, and any added later) is shown by name only — an allowlist,
+ * so a new secret is hidden by default.
+ *
+ * @example
+ * ```ts
+ * PUBLIC_VARS.has("IDENTITY_HEADER"); // false
+ * ```
+ */
+export const PUBLIC_VARS: ReadonlySet<string> = new Set([
+  "IDENTITY_ENDPOINT",
+  "IMDS_ENDPOINT",
+  "MSI_ENDPOINT",
+  "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+  "DEFAULT_IDENTITY_CLIENT_ID",
+]);
+
+/**
+ * The variables a dialect sets, for people and logs: `NAME=value` for
+ * {@link PUBLIC_VARS}, `NAME (secret: not shown)` for the others.
+ *
+ * @example
+ * ```ts
+ * describeVars({ IDENTITY_ENDPOINT: "http://127.0.0.1:4000/msi/token", IDENTITY_HEADER: "…" });
+ * // ["IDENTITY_ENDPOINT=http://127.0.0.1:4000/msi/token", "IDENTITY_HEADER (secret: not shown)"]
+ * ```
+ */
+export function describeVars(vars: Record<string, string>): string[] {
+  return Object.entries(vars).map(([k, v]) => (PUBLIC_VARS.has(k) ? `${k}=${v}` : `${k} (secret: not shown)`));
+}
+
+/** Arguments that need no quoting in bash or PowerShell. */
+const PLAIN_ARG = /^[A-Za-z0-9_./:@%+,=-]+$/;
+
+/**
+ * The command that loads a running server's variables into a shell:
+ * bash `eval "$(azmi env …)"`, pwsh `azmi env --shell pwsh … | Invoke-Expression`.
+ * `home` is the server's azmi folder, passed as `--home` when a shell with a
+ * plain environment would look elsewhere (so the line works for THIS server).
+ *
+ * @example
+ * ```ts
+ * loadCommand("azmi", "bash", "imds");                  // eval "$(azmi env --dialect imds)"
+ * loadCommand("azmi", "pwsh", "app-service", "/tmp/a"); // azmi env --shell pwsh --home /tmp/a | Invoke-Expression
+ * ```
+ */
+export function loadCommand(cli: string, shell: ValueShell, dialect: DialectName = DEFAULT_DIALECT, home?: string): string {
+  const args = [`${cli} env`];
+  if (shell === "pwsh") args.push("--shell pwsh");
+  if (dialect !== DEFAULT_DIALECT) args.push(`--dialect ${dialect}`);
+  if (home !== undefined) args.push(`--home ${quoteArg(home, shell)}`);
+  const command = args.join(" ");
+  return shell === "pwsh" ? `${command} | Invoke-Expression` : `eval "$(${command})"`;
+}
+
+/** One argument quoted for the shell (bare when nothing in it is special). */
+function quoteArg(value: string, shell: ValueShell): string {
+  if (PLAIN_ARG.test(value)) return value;
+  return shell === "pwsh" ? `'${value.replace(/'/g, "''")}'` : shellQuote(value);
+}

@@ -42,6 +42,7 @@ const FLAGS: FlagSpecs = {
   // even after the script name, and exit before azmi runs when that file
   // does not exist yet (nodejs/node#54232), which is exactly the first use.
   file: { kind: "string", placeholder: "PATH" },
+  home: { kind: "string", placeholder: "DIR" },
 };
 
 /**
@@ -52,7 +53,7 @@ const FLAGS: FlagSpecs = {
  * writeOut(ENV_HELP);
  * ```
  */
-export const ENV_HELP = `Usage: azmi env [--shell bash|pwsh|docker|compose] [--dialect NAME] [--file PATH]
+export const ENV_HELP = `Usage: azmi env [--shell bash|pwsh|docker|compose] [--dialect NAME] [--file PATH] [--home DIR]
 
 Print the environment variables that point a client at the running 'azmi serve',
 ready to eval; for containers, write them to an env file and print how to load it.
@@ -69,6 +70,10 @@ Options:
   --file PATH        docker and compose: where to write the env file.
                      Default: docker.env in azmi's folder ($AZMI_HOME, else
                      $XDG_STATE_HOME/azmi, else ~/.azmi)
+  --home DIR         The azmi folder of the server to read (where its serve.json is),
+                     for a server started with another AZMI_HOME / XDG_STATE_HOME;
+                     the start-up text of that server prints the flag for you.
+                     Default: $AZMI_HOME, else $XDG_STATE_HOME/azmi, else ~/.azmi
   -h, --help         Show this help
 
 Dialects:
@@ -110,6 +115,7 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
   let shell: Shell;
   let dialect: DialectName;
   let envFile: string | undefined;
+  let stateEnv: NodeJS.ProcessEnv = process.env;
   try {
     const a = parseArgs(argv, "env", FLAGS);
     if (a.help) {
@@ -123,6 +129,10 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
       throw new UsageError("env", `--file goes with --shell docker or --shell compose (got --shell ${shell}, which prints the variables)`);
     }
     if (envFile === "") throw new UsageError("env", "--file needs a path, e.g. --file ./azmi.env");
+    if (a.home !== undefined) {
+      // Everything azmiHome() decides (state file, default docker env file) follows --home.
+      stateEnv = { ...process.env, AZMI_HOME: a.home as string };
+    }
   } catch (e) {
     return reportError("env", e);
   }
@@ -130,12 +140,17 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
   let state: StateLike | undefined;
   try {
     const { readServerState } = require("../serve/state") as typeof import("../serve/state");
-    state = (await readServerState()) as StateLike | undefined;
+    state = readServerState(stateEnv) as StateLike | undefined;
   } catch (e) {
     return reportError("env", e);
   }
   if (!state) {
-    printError("env", "no azmi server is running for this user; start one with `azmi serve`");
+    printError(
+      "env",
+      stateEnv === process.env
+        ? "no azmi server is running for this user; start one with `azmi serve`"
+        : `no azmi server is running with its state in ${stateEnv.AZMI_HOME}; start one with \`azmi serve\`, or check --home`,
+    );
     return ExitCode.Unavailable;
   }
 
@@ -159,7 +174,7 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     }
     let file: string;
     try {
-      file = writeDockerEnvFile(forContainers(vars), envFile);
+      file = writeDockerEnvFile(forContainers(vars), envFile, stateEnv);
     } catch (e) {
       return reportError("env", e);
     }

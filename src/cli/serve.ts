@@ -1,8 +1,9 @@
 /**
  * `azmi serve`: the local managed-identity endpoint in the foreground. Prints
- * the variables that point a client at it (grouped by dialect, or one JSON
- * line with `--json`), then serves until SIGINT/SIGTERM, closes (removing
- * the per-user state file) and exits 0.
+ * how to load the variables that point a client at it and each dialect's
+ * variable names, never a secret value (or, with `--json`, one JSON line with
+ * the values, secrets included, for scripts), then serves until
+ * SIGINT/SIGTERM, closes (removing the per-user state file) and exits 0.
  *
  * @example
  * ```sh
@@ -12,7 +13,7 @@
 import type { FaultOptions } from "../serve/faults";
 import type { RunningServer, ServeOptions } from "../serve/server";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
-import { DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, forContainers, formatEnv, isLoopbackHost } from "./dialects";
+import { DEFAULT_DIALECT, DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, describeVars, forContainers, isLoopbackHost, loadCommand } from "./dialects";
 import { dockerRunFlags, writeDockerEnvFile } from "./dockerEnv";
 import { ExitCode, note, reportError } from "./output";
 import { writeOut } from "./stdio";
@@ -40,8 +41,10 @@ export const SERVE_HELP = `Usage: azmi serve [options]
 
 Run a local managed-identity endpoint that every Azure SDK accepts (App Service,
 IMDS, Machine Learning / App Service 2017, Cloud Shell and Azure Arc dialects on
-one port) until Ctrl-C. It prints the environment variables that point a client
-at it; set ONE dialect's group (clients pick a dialect by which variables are set).
+one port) until Ctrl-C. It prints how to load the variables that point a client
+at it (eval "$(azmi env)"), and each dialect's variable names; the secret values
+are never printed there, so the text is safe in logs. Load ONE dialect's group
+(clients pick a dialect by which variables are set).
 
 Options:
   --host ADDRESS         Address to listen on. Default: 127.0.0.1 (this machine only).
@@ -65,7 +68,9 @@ Options:
                            sequence=500+500+ok exact answers for the next requests, then rate applies
                            seed=7              make the random choice reproducible
   --json                 Print ONE JSON line: {"url","port","host","env":{...},
-                         "dialects":{...},"issuer","jwks_uri"}, nothing else on stdout
+                         "dialects":{...},"issuer","jwks_uri"}, nothing else on stdout.
+                         env and dialects hold the values, SECRETS INCLUDED
+                         (IDENTITY_HEADER, MSI_SECRET): read it in a script, never log it
   -h, --help             Show this help
 
 The server writes a per-user state file (owner-only) so that 'azmi env' in another
@@ -220,13 +225,22 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   writeOut(
     parsed.json
       ? `${JSON.stringify(describeServer(server))}\n`
-      : renderServer(server, "azmi serve", "azmi", renderContainers(server, envFile, "`azmi serve --host 0.0.0.0`")),
+      : renderServer(
+          server,
+          "azmi serve",
+          "azmi",
+          renderContainers(server, envFile, "`azmi serve --host 0.0.0.0`"),
+          "azmi serve --json prints them with the values, secrets included (never log that)",
+        ),
   );
   return stopped;
 }
 
 /**
- * The `--json` line: where the server is and the variables per dialect.
+ * The `--json` line: where the server is and the variables per dialect, with
+ * their values, SECRETS INCLUDED (IDENTITY_HEADER, MSI_SECRET). A script
+ * asked for it explicitly; it must not be logged (the readable text is the
+ * one that is safe in logs).
  *
  * @example
  * ```ts
@@ -246,21 +260,32 @@ export function describeServer(server: RunningServer): Record<string, unknown> {
 }
 
 /**
- * The readable start-up text: every dialect's variables as bash exports,
- * with the note which to pick, then the issuer for token validation.
- * `cli` is how the user runs azmi (`azmi`, or `node bin/azmi.js` from a checkout).
+ * The readable start-up text. It never contains a secret value: it is what
+ * systemd, docker, CI and `tee` keep in their logs and what users paste into
+ * issues. It shows the commands that load the variables (`eval "$(azmi env)"`,
+ * pwsh, docker's env file), and per dialect the variables' NAMES, with values
+ * only for addresses and ids (PUBLIC_VARS in dialects.ts); `--json` is the form with
+ * values, for scripts that ask for it.
+ * `cli` is how the user runs azmi (`azmi`, or `node bin/azmi.js` from a checkout);
+ * `scripts`, when given, tells scripts where the values are.
  *
  * @example
  * ```ts
  * writeOut(renderServer(server));
  * ```
  */
-export function renderServer(server: RunningServer, heading = "azmi serve", cli = "azmi", extra: string[] = []): string {
+export function renderServer(server: RunningServer, heading = "azmi serve", cli = "azmi", extra: string[] = [], scripts?: string): string {
+  const home = envHomeFlag(server);
   const lines = [
     `${heading}: managed-identity endpoint at ${server.url}`,
     "",
-    "Point a client at it with ONE of these groups (clients choose a dialect by which",
-    "variables are set; setting several makes the first one in this list win):",
+    "Load its variables in a shell (they include a secret header, which is never printed here):",
+    `  bash/zsh:    ${loadCommand(cli, "bash", DEFAULT_DIALECT, home)}`,
+    `  PowerShell:  ${loadCommand(cli, "pwsh", DEFAULT_DIALECT, home)}`,
+    ...(scripts ? [`  Scripts:     ${scripts}`] : []),
+    `That is the ${DEFAULT_DIALECT} dialect. Clients choose a dialect by which variables are`,
+    "set (with several, the first in this list wins), so load ONE group; for another,",
+    "add its --dialect NAME:",
   ];
   const dialects = server.dialects as unknown as Record<string, Record<string, string> | undefined>;
   for (const name of DIALECT_NAMES) {
@@ -271,20 +296,32 @@ export function renderServer(server: RunningServer, heading = "azmi serve", cli 
       lines.push(`#   (not available on this server${why ? `: ${why}` : ""})`);
       continue;
     }
-    lines.push(formatEnv(vars, "bash").trimEnd());
+    for (const v of describeVars(vars)) lines.push(`#   ${v}`);
+    lines.push(`#   ${loadCommand(cli, "bash", name, home)}`);
   }
   lines.push(
     "",
     ...(server.issuer
       ? [`Token issuer: ${server.issuer}`, `JWKS:         ${server.jwksUri}`]
       : ["Tokens: forwarded from this machine's credential chain (real tokens, issued by Entra ID)"]),
-    "",
-    `Other shells: ${cli} env --shell bash|pwsh|docker|compose [--dialect NAME]`,
   );
   if (extra.length) lines.push("", ...extra);
   if (!isLoopbackHost(server.host)) lines.push(`Listening on ${server.host}: reachable from other machines and containers.`);
   lines.push("Press Ctrl-C to stop.");
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The server's azmi folder when `azmi env` in a shell with a plain
+ * environment (no AZMI_HOME / XDG_STATE_HOME) would look elsewhere for the
+ * state file; `undefined` when the default finds it.
+ */
+function envHomeFlag(server: RunningServer): string | undefined {
+  if (server.stateFile === undefined) return undefined;
+  const { dirname } = require("node:path") as typeof import("node:path");
+  const { azmiHome } = require("../paths") as typeof import("../paths");
+  const home = dirname(server.stateFile);
+  return home === azmiHome({}) ? undefined : home;
 }
 
 /**

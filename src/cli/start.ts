@@ -3,8 +3,9 @@
  * all. Starts the local endpoint with the offline issuer (in this process),
  * points this process's environment at its App Service dialect (loopback
  * only), fetches a token THROUGH THE CHAIN (`getManagedTokenWithReport`, the
- * same path `azmi token` takes), prints it in MSI shape, prints the variables
- * other shells and containers need, and serves until Ctrl-C.
+ * same path `azmi token` takes), prints it in MSI shape (the token itself only
+ * on a terminal, see {@link formatStartToken}), prints how other shells and
+ * containers load the variables (never a secret value), and serves until Ctrl-C.
  *
  * @example
  * ```sh
@@ -19,8 +20,9 @@ import { isLoopbackHost } from "./dialects";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
 import { renderContainers, renderServer, SERVE_OPTION_FLAGS, writeContainerEnvFile } from "./serve";
+import type { MsiTokenResponse } from "../credentials/types";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
-import { writeOut } from "./stdio";
+import { isTerminal, writeOut } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   host: { kind: "string", placeholder: "ADDRESS" },
@@ -39,8 +41,10 @@ const FLAGS: FlagSpecs = {
 export const START_HELP = `Usage: npm start [-- --port N] [-- --host ADDRESS] [-- --resource URI]
 
 Start the local managed-identity endpoint (offline issuer), fetch a token through
-the credential chain against it, print the token (MSI JSON) and the variables to
-use from other shells and containers, and keep serving until Ctrl-C.
+the credential chain against it, print it (MSI JSON; access_token in full only
+when stdout is a terminal, else its length), print how other shells and
+containers load the variables (secret values are never printed), and keep
+serving until Ctrl-C.
 
 Default resource: ${DEFAULT_RESOURCE}   Default: 127.0.0.1, any free port.
 --host accepts loopback addresses, or 0.0.0.0 / :: to let containers in too.
@@ -109,7 +113,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
       `azmi: token for ${msi.resource} fetched through the chain` +
         `${link ? ` (${link.link}: ${link.reason}, ${Math.round(link.ms * 10) / 10} ms)` : ""}:`,
     );
-    writeOut(formatToken(msi, "msi"));
+    writeOut(formatStartToken(msi, isTerminal(1)));
   } catch (e) {
     const code = reportError("start", e);
     await server.close().catch(() => undefined);
@@ -134,6 +138,23 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   const envFile = writeContainerEnvFile(server, "azmi");
   writeOut("\n" + renderServer(server, "azmi", cli, renderContainers(server, envFile, "`npm start -- --host 0.0.0.0`")));
   return stopped;
+}
+
+/**
+ * The token `npm start` fetched, in MSI shape. In full only when stdout is a
+ * terminal (someone is looking at it); piped or redirected (systemd, docker,
+ * CI, `tee`, a file) `access_token` is replaced by its length and how to get
+ * it, so the token never lands in a log. Every other field is kept.
+ *
+ * @example
+ * ```ts
+ * formatStartToken(msi, false);
+ * // {"access_token":"<redacted: 1234 chars; use azmi token to print it>","expires_in":"86399",…}
+ * ```
+ */
+export function formatStartToken(msi: MsiTokenResponse, terminal: boolean): string {
+  if (terminal) return formatToken(msi, "msi");
+  return formatToken({ ...msi, access_token: `<redacted: ${msi.access_token.length} chars; use azmi token to print it>` }, "msi");
 }
 
 /**

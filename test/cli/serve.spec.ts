@@ -22,6 +22,8 @@ import {
   spawnNode,
   until,
 } from "./support";
+import { dialectLoadLine, identityTokenScript, installShims, loadLine, readableStartup, readState, runInBash } from "./startup-text";
+import { SecretSet } from "../hygiene/secrets";
 
 interface ServeJson {
   url: string;
@@ -319,5 +321,117 @@ describe("azmi serve: start-up failures and warnings", function () {
       [r.code, r.stdout, r.stderr],
       [3, "", "azmi env: no azmi server is running for this user; start one with `azmi serve`\n"],
     );
+  });
+});
+
+describe("azmi serve: readable start-up text (stdout piped, as under systemd, docker, CI or tee)", function () {
+  const children: ChildProcess[] = [];
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await exited(child).catch(() => undefined);
+      }
+    }
+  });
+  after(cleanupTemp);
+
+  const jose = async () => (await (new Function("m", "return import(m)") as (m: string) => Promise<unknown>)("jose")) as typeof import("jose");
+
+  it("names every dialect's variables and shows only non-secret values; no secret value anywhere; the printed eval line (with --home for this AZMI_HOME) gives real @azure/identity a token", async () => {
+    const env = cleanEnv();
+    env.AZMI_HOME = path.join(env.HOME!, "custom-azmi");
+    installShims(env);
+    const child = spawnNode(AZMI_BIN, ["serve"], env);
+    children.push(child);
+    const text = await readableStartup(child);
+    const state = readState(env.AZMI_HOME!);
+    const secrets = new SecretSet().add("IDENTITY_HEADER", state.env.IDENTITY_HEADER).add("MSI_SECRET", state.env.MSI_SECRET);
+    assert.equal(secrets.size, 2);
+    assert.deepEqual([...secrets.leaks("stdout", text.stdout), ...secrets.leaks("stderr", text.stderr())], []);
+
+    const home = env.AZMI_HOME!;
+    assert.equal(loadLine(text.stdout, "bash/zsh"), `eval "$(azmi env --home ${home})"`);
+    assert.equal(loadLine(text.stdout, "PowerShell"), `azmi env --shell pwsh --home ${home} | Invoke-Expression`);
+    assert.equal(
+      loadLine(text.stdout, "Scripts"),
+      "azmi serve --json prints them with the values, secrets included (never log that)",
+    );
+    const appService = text.stdout.slice(text.stdout.indexOf("# app-service — "), text.stdout.indexOf("# imds — "));
+    assert.equal(
+      appService.split("\n").slice(1).join("\n"),
+      [
+        `#   IDENTITY_ENDPOINT=${state.dialects.appService!.IDENTITY_ENDPOINT}`,
+        "#   IDENTITY_HEADER (secret: not shown)",
+        `#   eval "$(azmi env --home ${home})"`,
+        "",
+        "",
+      ].join("\n"),
+    );
+    assert.match(text.stdout, /^#   MSI_SECRET \(secret: not shown\)$/m);
+    assert.match(text.stdout, new RegExp(`^#   eval "\\$\\(azmi env --dialect imds --home ${home}\\)"$`, "m"));
+    assert.ok(!/^export /m.test(text.stdout), "no export lines");
+
+    // The printed line, run by a real bash with another AZMI_HOME, still finds THIS server (--home).
+    const other = { ...env, AZMI_HOME: path.join(env.HOME!, "elsewhere") };
+    const r = await runInBash(`${loadLine(text.stdout, "bash/zsh")} && ${identityTokenScript("https://vault.azure.net/.default")}`, other);
+    assert.equal(r.code, 0, r.stderr);
+    const issuer = /^Token issuer: (\S+)$/m.exec(text.stdout)![1]!;
+    const jwks = /^JWKS: +(\S+)$/m.exec(text.stdout)![1]!;
+    const j = await jose();
+    await j.jwtVerify(r.stdout, j.createRemoteJWKSet(new URL(jwks)), { issuer, audience: "https://vault.azure.net" });
+
+    // The IMDS dialect's printed line too, with azmi token.
+    const imds = await runInBash(`unset AZURE_POD_IDENTITY_AUTHORITY_HOST; ${dialectLoadLine(text.stdout, "imds")} && azmi token --only managed-identity --output raw`, other);
+    assert.equal(imds.code, 0, imds.stderr);
+    assert.match(imds.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+
+    child.kill("SIGINT");
+    assert.deepEqual(await exited(child), { code: 0, signal: null });
+  });
+
+  it("with the default azmi folder (~/.azmi) the printed line is plain `eval \"$(azmi env)\"` and works", async () => {
+    const env = cleanEnv({ AZMI_HOME: undefined });
+    installShims(env);
+    const child = spawnNode(AZMI_BIN, ["serve"], env);
+    children.push(child);
+    const text = await readableStartup(child);
+    assert.equal(loadLine(text.stdout, "bash/zsh"), 'eval "$(azmi env)"');
+    assert.equal(loadLine(text.stdout, "PowerShell"), "azmi env --shell pwsh | Invoke-Expression");
+    assert.equal(dialectLoadLine(text.stdout, "cloud-shell"), 'eval "$(azmi env --dialect cloud-shell)"');
+    const state = readState(path.join(env.HOME!, ".azmi"));
+    const r = await runInBash(`${loadLine(text.stdout, "bash/zsh")} && printf '%s\\n%s' "$IDENTITY_ENDPOINT" "$IDENTITY_HEADER"`, env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${state.dialects.appService!.IDENTITY_ENDPOINT}\n${state.dialects.appService!.IDENTITY_HEADER}`);
+    assert.ok(!text.stdout.includes(state.env.IDENTITY_HEADER!));
+  });
+
+  it("--json still carries the values (secrets included) that the readable text leaves out", async () => {
+    const env = cleanEnv();
+    const child = spawnNode(AZMI_BIN, ["serve", "--json"], env);
+    children.push(child);
+    const info = JSON.parse((await firstLines(child, 1)).lines[0]!) as ServeJson;
+    const state = readState(env.AZMI_HOME!);
+    assert.equal(info.env.IDENTITY_HEADER, state.env.IDENTITY_HEADER);
+    assert.equal(info.dialects.machineLearning!.MSI_SECRET, state.env.MSI_SECRET);
+    assert.match(info.env.IDENTITY_HEADER!, /^[0-9a-f]{32,}$/);
+  });
+
+  it("azmi env --home DIR reads that folder's server; with nothing there it names the folder (exit 3)", async () => {
+    const env = cleanEnv();
+    const child = spawnNode(AZMI_BIN, ["serve", "--json"], env);
+    children.push(child);
+    const info = JSON.parse((await firstLines(child, 1)).lines[0]!) as ServeJson;
+    const elsewhere = cleanEnv();
+    const r = await runAzmi(["env", "--home", env.AZMI_HOME!, "--dialect", "imds"], elsewhere);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, `export AZURE_POD_IDENTITY_AUTHORITY_HOST='${info.url}'\n`, ""]);
+    const empty = path.join(elsewhere.HOME!, "nothing-here");
+    const none = await runAzmi(["env", "--home", empty], elsewhere);
+    assert.deepEqual(
+      [none.code, none.stdout, none.stderr],
+      [3, "", `azmi env: no azmi server is running with its state in ${empty}; start one with \`azmi serve\`, or check --home\n`],
+    );
+    const blank = await runAzmi(["env", "--home", ""], elsewhere);
+    assert.deepEqual([blank.code, blank.stdout, blank.stderr], [2, "", "azmi env: --home needs a non-empty value; pass it as --home DIR\n"]);
   });
 });
