@@ -5,7 +5,8 @@
  */
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { forContainers, formatEnv, isLoopbackHost } from "../../src/cli/dialects";
+import { describeVars, forContainers, formatEnv, isLoopbackHost, loadCommand } from "../../src/cli/dialects";
+import { formatStartToken } from "../../src/cli/start";
 import { renderWaterfall } from "../../src/cli/doctor";
 import { exitCodeFor, useColor } from "../../src/cli/output";
 import { formatToken } from "../../src/cli/token";
@@ -54,6 +55,58 @@ describe("azmi CLI: rendering", function () {
     );
     assert.equal(isLoopbackHost("127.0.0.2"), true);
     assert.equal(isLoopbackHost("0.0.0.0"), false);
+  });
+
+  it("describeVars shows values of addresses and ids only; anything else (a new secret too) by name", () => {
+    assert.deepEqual(
+      describeVars({
+        IDENTITY_ENDPOINT: "http://127.0.0.1:4000/msi/token",
+        IDENTITY_HEADER: "s3cr3t-s3cr3t-s3cr3t",
+        MSI_SECRET: "s3cr3t-2",
+        DEFAULT_IDENTITY_CLIENT_ID: "5e29463d-71df-4cd1-a3d7-aa33c1df9f7b",
+        SOME_FUTURE_VAR: "unknown",
+      }),
+      [
+        "IDENTITY_ENDPOINT=http://127.0.0.1:4000/msi/token",
+        "IDENTITY_HEADER (secret: not shown)",
+        "MSI_SECRET (secret: not shown)",
+        "DEFAULT_IDENTITY_CLIENT_ID=5e29463d-71df-4cd1-a3d7-aa33c1df9f7b",
+        "SOME_FUTURE_VAR (secret: not shown)",
+      ],
+    );
+  });
+
+  it("loadCommand: bash and pwsh forms, --dialect only when not the default, --home quoted when needed", () => {
+    assert.equal(loadCommand("azmi", "bash"), 'eval "$(azmi env)"');
+    assert.equal(loadCommand("azmi", "pwsh"), "azmi env --shell pwsh | Invoke-Expression");
+    assert.equal(loadCommand("azmi", "bash", "imds", "/tmp/a"), 'eval "$(azmi env --dialect imds --home /tmp/a)"');
+    assert.equal(loadCommand("azmi", "pwsh", "app-service", "/Users/Jane O'Doe/.azmi"), "azmi env --shell pwsh --home '/Users/Jane O''Doe/.azmi' | Invoke-Expression");
+  });
+
+  it("loadCommand's bash line hands a path with spaces, quotes and $ to azmi unchanged (real bash)", () => {
+    const home = "/tmp/it's $HOME `x` dir";
+    // A stand-in azmi that prints an export of the arguments it got, as azmi env would print variables.
+    const script = `azmi() { printf 'export GOT=%q\\n' "$*"; }; ${loadCommand("azmi", "bash", "cloud-shell", home)}; printf %s "$GOT"`;
+    const r = spawnSync("/bin/bash", ["-c", script], { encoding: "utf8", env: {}, stdio: ["ignore", "pipe", "pipe"] });
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, `env --dialect cloud-shell --home ${home}`);
+  });
+
+  it("npm start's token: in full on a terminal, else its length and how to get it (every other field kept)", () => {
+    const msi = {
+      access_token: "eyJhbGciOi.eyJhdWQiOi.c2lnbmF0dXJl",
+      expires_in: "86399",
+      expires_on: "2000086400",
+      not_before: "2000000000",
+      resource: "https://management.azure.com/",
+      token_type: "Bearer",
+      client_id: "5e29463d-71df-4cd1-a3d7-aa33c1df9f7b",
+    };
+    assert.equal(formatStartToken(msi, true), formatToken(msi, "msi"));
+    assert.equal(
+      formatStartToken(msi, false),
+      '{"access_token":"<redacted: 34 chars; use azmi token to print it>","expires_in":"86399","expires_on":"2000086400","not_before":"2000000000","resource":"https://management.azure.com/","token_type":"Bearer","client_id":"5e29463d-71df-4cd1-a3d7-aa33c1df9f7b"}\n',
+    );
   });
 
   const report: DiagnoseResult = {

@@ -1,49 +1,66 @@
 /**
  * `npm start` (`node dist/src/cli/start.js`): starts the offline endpoint,
- * fetches a token through the chain against it, prints it in MSI shape and
- * the variables for other shells (containers: a docker line naming the env
- * file it wrote, never the secret), serves until SIGINT, exits 0.
+ * fetches a token through the chain against it, prints it in MSI shape (the
+ * token itself only on a terminal), how other shells load the variables and
+ * their names (containers: a docker line naming the env file it wrote; never
+ * a secret value), serves until SIGINT, exits 0.
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cleanEnv, cleanupTemp, collect, exited, runAzmi, spawnNode, START_JS, until } from "./support";
+import { spawn } from "node:child_process";
+import { SecretSet } from "../hygiene/secrets";
+import { cleanEnv, cleanupTemp, collect, exited, ROOT, spawnNode, START_JS, until } from "./support";
+import { installShims, loadLine, readableStartup, readState, runInBash } from "./startup-text";
 
 describe("npm start", function () {
   after(cleanupTemp);
 
-  it("prints a token fetched through the chain (MSI shape), the variables, serves, and exits 0 on SIGINT", async () => {
+  it("piped stdout: the token's metadata with access_token redacted, load commands and variable names but no secret value; the printed eval line works; exits 0 on SIGINT", async () => {
     // Competing identity configuration in the user's shell must not win over the local endpoint.
     const env = cleanEnv({ MSI_ENDPOINT: "http://127.0.0.1:9/nothing", AZURE_TOKEN_CREDENTIALS: "dev" });
+    env.AZMI_HOME = path.join(env.HOME!, "custom-azmi");
+    installShims(env);
     const child = spawnNode(START_JS, [], env);
-    let out = "";
-    let err = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
     try {
-      await until(() => out.includes("Press Ctrl-C to stop.\n") || child.exitCode !== null, 20_000);
-      assert.equal(child.exitCode, null, `still serving; stderr=${err}`);
+      const text = await readableStartup(child);
+      const out = text.stdout;
+      const err = text.stderr();
 
       const [first] = out.split("\n");
-      const msi = JSON.parse(first) as Record<string, string>;
-      assert.deepEqual(Object.keys(msi).slice(0, 6), ["access_token", "expires_in", "expires_on", "not_before", "resource", "token_type"]);
+      const msi = JSON.parse(first!) as Record<string, string>;
+      assert.deepEqual(Object.keys(msi), ["access_token", "expires_in", "expires_on", "not_before", "resource", "token_type", "client_id"]);
       assert.equal(msi.resource, "https://management.azure.com/");
-      assert.match(msi.access_token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
-      assert.match(err, /^azmi: token for https:\/\/management\.azure\.com\/ fetched through the chain \(managed-identity: /m);
-      assert.ok(!err.includes(msi.access_token), "token not on stderr");
+      assert.equal(msi.token_type, "Bearer");
+      assert.match(msi.expires_on!, /^\d{10}$/);
+      assert.match(msi.client_id!, /^[0-9a-f-]{36}$/);
+      const redacted = /^<redacted: (\d+) chars; use azmi token to print it>$/.exec(msi.access_token!);
+      assert.ok(redacted, msi.access_token);
+      assert.ok(Number(redacted[1]) > 100, "the length of a real JWT");
+      assert.ok(!/eyJ[\w-]+\.[\w-]+\.[\w-]+/.test(out + err), "no JWT anywhere");
+      assert.match(err, /^azmi: token for https:\/\/management\.azure\.com\/ fetched through the chain \(managed-identity: .*, [\d.]+ ms\):$/m);
 
-      // The variables for other shells, grouped by dialect; and the server really is serving them.
+      // No secret value in the text; the server's secrets are in its state file.
+      const state = readState(env.AZMI_HOME!);
       const port = /managed-identity endpoint at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
       assert.ok(port, out);
+      const header = state.env.IDENTITY_HEADER!;
+      const secrets = new SecretSet().add("IDENTITY_HEADER", header).add("MSI_SECRET", state.env.MSI_SECRET);
+      assert.deepEqual([...secrets.leaks("stdout", out), ...secrets.leaks("stderr", err)], []);
       assert.match(out, /^# app-service — /m);
-      assert.match(out, new RegExp(`^export IDENTITY_ENDPOINT='http://127\\.0\\.0\\.1:${port}/`, "m"));
-      const viaEnv = await runAzmi(["env"], env);
-      assert.equal(viaEnv.code, 0, viaEnv.stderr);
-      assert.ok(out.includes(viaEnv.stdout), "azmi env in another shell prints the same app-service exports");
+      assert.match(out, new RegExp(`^#   IDENTITY_ENDPOINT=http://127\\.0\\.0\\.1:${port}/msi/token$`, "m"));
+      assert.match(out, /^#   IDENTITY_HEADER \(secret: not shown\)$/m);
+      const cli = `node ${path.relative(process.cwd(), path.join(ROOT, "bin/azmi.js"))}`;
+      assert.equal(loadLine(out, "bash/zsh"), `eval "$(${cli} env --home ${env.AZMI_HOME})"`);
+      assert.equal(loadLine(out, "PowerShell"), `${cli} env --shell pwsh --home ${env.AZMI_HOME} | Invoke-Expression`);
+
+      // The printed line, run by a real bash (another AZMI_HOME, same folder), points azmi token at this server.
+      const other = { ...env, AZMI_HOME: path.join(env.HOME!, "elsewhere") };
+      const viaLine = await runInBash(`${loadLine(out, "bash/zsh")} && [ "$IDENTITY_HEADER" = '${header}' ] && azmi token --only managed-identity --output raw`, other);
+      assert.equal(viaLine.code, 0, viaLine.stderr);
+      assert.match(viaLine.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
 
       // Containers: the docker line names the owner-only env file npm start wrote; the secret is only in there.
-      const header = /^export IDENTITY_HEADER='([0-9a-f]+)'$/m.exec(out)?.[1];
-      assert.ok(header, out);
       const file = path.join(env.AZMI_HOME!, "docker.env");
       const containers = out.slice(out.indexOf("Containers ("));
       assert.equal(
@@ -56,7 +73,6 @@ describe("npm start", function () {
           "",
         ].join("\n"),
       );
-      assert.ok(!containers.includes(header), "no secret in the docker hint");
       assert.equal(fs.statSync(file).mode & 0o777, 0o600);
       assert.equal(
         fs.readFileSync(file, "utf8"),
@@ -67,6 +83,25 @@ describe("npm start", function () {
       assert.deepEqual(await exited(child), { code: 0, signal: null });
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  it("on a terminal (a pty from script(1)) it prints the token in full, as the README shows", async function () {
+    if (!fs.existsSync("/usr/bin/script")) this.skip();
+    const env = cleanEnv();
+    const log = path.join(env.HOME!, "typescript");
+    // script(1) gives npm start a pty; the typescript file records what the terminal showed.
+    const child = spawn("/usr/bin/script", ["-qfec", `"${process.execPath}" "${START_JS}"`, log], { env, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      await until(() => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes("Press Ctrl-C to stop."), 20_000);
+      const shown = fs.readFileSync(log, "utf8");
+      const token = /"access_token":"([^"]+)"/.exec(shown)?.[1];
+      assert.ok(token, shown.slice(0, 400));
+      assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+      assert.ok(!shown.includes(readState(env.AZMI_HOME!).env.IDENTITY_HEADER!), "the header secret is not shown on a terminal either");
+    } finally {
+      child.kill("SIGINT");
+      await exited(child).catch(() => undefined);
     }
   });
 

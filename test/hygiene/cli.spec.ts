@@ -12,7 +12,9 @@
  * except the requested token on `azmi token`'s stdout (and the local
  * server's own header secret on `azmi serve --json`/`azmi env` stdout for
  * bash and pwsh, which is what those commands print on purpose; docker and
- * compose output names an env file instead).
+ * compose output names an env file instead). The readable start-up text of
+ * `azmi serve` and `npm start` (stdout piped, as in a log) may hold no
+ * secret and no token at all.
  */
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -317,20 +319,25 @@ describe("hygiene: no secret in any CLI output", function () {
     }
   });
 
-  it("npm start (token and variables on stdout, its product): nothing secret on stderr, even with AZURE_LOG_LEVEL=verbose", async () => {
-    const child = spawnNode(START_JS, [], cleanEnv(LOG));
+  it("npm start with stdout piped (systemd, CI, tee): no token, no header secret, no MSI_SECRET on stdout or stderr, even with AZURE_LOG_LEVEL=verbose", async () => {
+    const env = cleanEnv(LOG);
+    const child = spawnNode(START_JS, [], env);
     let stdout = "";
     let stderr = "";
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     try {
       await until(() => stdout.includes("Press Ctrl-C to stop.") || child.exitCode !== null, 20_000);
+      const state = JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { env: Record<string, string> };
+      // A token through the same server, to show what a leak would look like (npm start's own is redacted).
+      const viaCli = await runAzmi(["token", "--output", "raw"], cleanEnv({ IDENTITY_ENDPOINT: state.env.IDENTITY_ENDPOINT, IDENTITY_HEADER: state.env.IDENTITY_HEADER }));
+      assert.equal(viaCli.code, 0, viaCli.stderr);
       child.kill("SIGINT");
       assert.equal((await exited(child)).code, 0, stderr);
-      const token = /"access_token":\s*"([^"]+)"/.exec(stdout)?.[1];
-      const header = /IDENTITY_HEADER=['"]?([0-9A-Za-z_-]{16,})/.exec(stdout)?.[1];
-      assert.ok(token && header, `stdout shows a token and the header: ${stdout.slice(0, 500)}`);
-      secrets.add("npm start token", token).add("npm start IDENTITY_HEADER", header);
+      secrets.add("npm start IDENTITY_HEADER", state.env.IDENTITY_HEADER).add("npm start MSI_SECRET", state.env.MSI_SECRET).add("token from npm start's server", viaCli.stdout.trim());
+      assert.match(stdout, /"access_token":"<redacted: \d+ chars; use azmi token to print it>"/);
+      assert.ok(!/eyJ[\w-]+\.[\w-]+\.[\w-]+/.test(stdout + stderr), "no JWT in npm start's output");
+      check("npm start / stdout", stdout);
       check("npm start / stderr", stderr);
       assert.ok(stderr.includes("=>"), "verbose log lines were written");
       assert.equal(leaks.length, 0, formatLeaks(leaks.splice(0)));
@@ -341,6 +348,36 @@ describe("hygiene: no secret in any CLI output", function () {
       }
     }
   });
+
+  for (const issuer of ["local", "chain"] as const) {
+    it(`azmi serve --issuer ${issuer} readable text (no --json), requests through it: no secret or token on stdout or stderr`, async () => {
+      const env = cleanEnv({ ...LOG, ...appOk.env });
+      const child = spawnNode(AZMI_BIN, ["serve", "--issuer", issuer], env);
+      let stdout = "";
+      let stderr = "";
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      try {
+        await until(() => stdout.includes("Press Ctrl-C to stop.") || child.exitCode !== null, 20_000);
+        const state = JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { env: Record<string, string> };
+        secrets.add("readable serve IDENTITY_HEADER", state.env.IDENTITY_HEADER).add("readable serve MSI_SECRET", state.env.MSI_SECRET);
+        const viaCli = await runAzmi(["token", "--output", "raw"], cleanEnv({ IDENTITY_ENDPOINT: state.env.IDENTITY_ENDPOINT, IDENTITY_HEADER: state.env.IDENTITY_HEADER }));
+        assert.equal(viaCli.code, 0, viaCli.stderr);
+        secrets.add("token via readable serve", viaCli.stdout.trim());
+        child.kill("SIGTERM");
+        assert.equal((await exited(child)).code, 0);
+        registerIssued();
+        check(`serve --issuer ${issuer} (readable) / stdout`, stdout);
+        check(`serve --issuer ${issuer} (readable) / stderr`, stderr);
+        assert.equal(leaks.length, 0, formatLeaks(leaks.splice(0)));
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill("SIGKILL");
+          await exited(child).catch(() => undefined);
+        }
+      }
+    });
+  }
 
   it("azmi env without a server prints no secret from the environment", async () => {
     const env = cleanEnv({ ...LOG, ...appOk.env, ...entraEnv({ AZURE_CLIENT_ID: "secret-app", AZURE_CLIENT_SECRET: CLIENT_SECRET }) });
