@@ -2,18 +2,30 @@
  * Transport benchmark (prints, never asserts):
  *  1. probe of a closed loopback port, in-process (native vs node:net)
  *  2. one token-sized HTTP exchange on loopback, new connection each time:
- *     native vs node:net fallback vs node:http vs fetch
+ *     native (event-loop driver, the default) vs native (pool driver) vs
+ *     node:net fallback vs node:http vs fetch
  *  3. load time of the transport module + addon, in fresh child processes
  *
- * Method (exchange): the HTTP server is a raw `net` server in a child
- * process (it has been since the bench was written) answering every variant
- * with the same prebuilt response Buffer, so the client's event loop only
- * does client work and the server's cost is charged to every client alike.
+ * Method (exchange): the server runs in a child process and answers every
+ * variant with the same prebuilt 1.6 KB token response, so the client's
+ * event loop only does client work and the server's cost is charged to
+ * every client alike. By default it is native/test/bench_server.cc (a
+ * blocking accept/read/write/close loop in C++, built here with `g++ -O2`
+ * into native/test/build/ when missing or stale): a Node server costs more
+ * per connection than the clients being compared and set the floor. Without
+ * g++ (or with BENCH_SERVER=node) it is the raw `net` server below, the
+ * bench's server until 2026-11-29; the header line says which one ran.
  * Variants run round-robin, and the order ROTATES each round: with a fixed
  * order (before this change) native always ran right after fetch and paid for
  * undici's leftover work (socket teardown, GC) on the shared loop and the
  * server's teardown of fetch's connection; rotation spreads that over all.
  * (BENCH_FIXED_ORDER=1 restores the old fixed order, for comparison.)
+ * The exchange is timed two ways, both printed: "idle loop" lets the event
+ * loop turn twice (two setImmediate) before each timed call, so the previous
+ * variant's leftovers (its socket's close events, undici's bookkeeping, a GC
+ * it triggered) are not charged to the next sample, as for an identity call
+ * made by an otherwise idle app; "back-to-back" starts each call right after
+ * the previous one settled (the only method before 2026-11-29).
  * Numbers on a shared 2-core machine include other processes' load: read
  * them as ratios within one run. The C++ floor (Exchange() called in a
  * plain loop, no Node) against the same server was ~0.2 ms on that machine;
@@ -24,9 +36,11 @@
  * one process fewer to wake matters more than the shared loop.
  *
  * Run: `npx tsc -p . && node dist/bench/transport.js`
- * (env BENCH_N to change the iteration count).
+ * (env BENCH_N to change the iteration count, BENCH_SERVER=node for the
+ * Node server).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -48,6 +62,26 @@ const s = net.createServer((c) => { c.on("error", () => {}); let h = ""; c.on("d
 s.listen(0, "127.0.0.1", () => console.log(s.address().port));
 `;
 
+const CXX_SERVER_SRC = path.join(ROOT, "native", "test", "bench_server.cc");
+const CXX_SERVER_BIN = path.join(ROOT, "native", "test", "build", "bench_server");
+
+/**
+ * The C++ server binary, built on demand; or why it cannot be used (then
+ * the Node server runs).
+ */
+function cxxServer(): { bin: string } | { why: string } {
+  if (process.env.BENCH_SERVER === "node") return { why: "BENCH_SERVER=node" };
+  try {
+    const fresh = fs.statSync(CXX_SERVER_BIN).mtimeMs >= fs.statSync(CXX_SERVER_SRC).mtimeMs;
+    if (fresh) return { bin: CXX_SERVER_BIN };
+  } catch {}
+  fs.mkdirSync(path.dirname(CXX_SERVER_BIN), { recursive: true });
+  const r = spawnSync("g++", ["-O2", "-o", CXX_SERVER_BIN, CXX_SERVER_SRC], { encoding: "utf8" });
+  if (r.error) return { why: "g++ not found" };
+  if (r.status !== 0) return { why: `g++ failed: ${r.stderr.split("\n")[0]}` };
+  return { bin: CXX_SERVER_BIN };
+}
+
 interface Stats {
   median: number;
   p90: number;
@@ -65,12 +99,16 @@ const FIXED_ORDER = process.env.BENCH_FIXED_ORDER === "1";
  * other processes on a shared machine hits all variants alike; round i
  * starts at variant i mod k, so no variant always follows the same one.
  */
-async function timeAll(variants: Record<string, () => Promise<unknown>>, n = N): Promise<Record<string, Stats>> {
+async function timeAll(variants: Record<string, () => Promise<unknown>>, n = N, idle = false): Promise<Record<string, Stats>> {
   const names = Object.keys(variants);
   const samples: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
   for (let i = 0; i < WARMUP + n; i++) {
     for (let j = 0; j < names.length; j++) {
       const k = names[FIXED_ORDER ? j : (i + j) % names.length]!;
+      if (idle) {
+        await new Promise(setImmediate);
+        await new Promise(setImmediate);
+      }
       const t = performance.now();
       await variants[k]!();
       if (i >= WARMUP) samples[k]!.push(performance.now() - t);
@@ -109,36 +147,48 @@ function row(name: string, s: Stats, ref?: Stats): string {
 }
 
 async function main(): Promise<void> {
-  const native = nativeTransport();
+  const native = nativeTransport("loop");
+  const nativePool = nativeTransport("pool");
   const transports: Transport[] = native ? [native, fallbackTransport] : [fallbackTransport];
   if (!native) console.log("(native addon not built: native rows skipped)");
+  const cxx = cxxServer();
+  const serverName = "bin" in cxx ? "C++ bench_server (native/test/bench_server.cc)" : `Node net server (${cxx.why})`;
   const { loadavg, cpus } = await import("node:os");
-  console.log(`transport bench: node ${process.version}, N=${N} (+${WARMUP} warm-up), times in ms; ${FIXED_ORDER ? "fixed" : "rotating"} order; ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}\n`);
+  console.log(`transport bench: node ${process.version}, N=${N} (+${WARMUP} warm-up), times in ms; ${FIXED_ORDER ? "fixed" : "rotating"} order; ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`);
+  console.log(`exchange server: ${serverName}\n`);
   console.log(`${"".padEnd(44)} ${"median".padStart(9)} ${"p90".padStart(9)}  vs native`);
 
   const closed = await closedPort();
   const probe = await timeAll(Object.fromEntries(transports.map((t) => [t.kind, () => t.probe("127.0.0.1", closed, 1000)])));
   for (const t of transports) console.log(row(`probe closed loopback port [${t.kind}]`, probe[t.kind]!, probe.native));
 
-  const server = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
+  const server: ChildProcess =
+    "bin" in cxx ? spawn(cxx.bin, [], { stdio: ["ignore", "pipe", "inherit"] }) : spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve) => server.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
   try {
     const req = { ip: "127.0.0.1", port, method: "GET", path: "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com", headers: [["Metadata", "true"]] as Array<[string, string]>, timeoutMs: 5000 };
-    const ex = await timeAll({
-      ...Object.fromEntries(transports.map((t) => [t.kind, () => t.request(req)])),
-      http: () => nodeHttp(port),
-      fetch: async () => {
-        const r = await fetch(`http://127.0.0.1:${port}${req.path}`, { headers: { Metadata: "true" } });
-        await r.arrayBuffer();
-      },
-    });
-    console.log("");
-    const ref = ex.native;
-    for (const t of transports) console.log(row(`token exchange (1.6 KB JSON) [${t.kind}]`, ex[t.kind]!, ref));
-    console.log(row("token exchange [node:http, agent:false]", ex.http!, ref));
-    console.log(row("token exchange [fetch]", ex.fetch!, ref));
-    if (ref) {
-      console.log(`\nnative vs node:http: ${(ex.http!.median / ref.median).toFixed(2)}× faster; vs fetch: ${(ex.fetch!.median / ref.median).toFixed(2)}× faster; vs node:net fallback: ${(ex.node!.median / ref.median).toFixed(2)}×`);
+    const variants: Record<string, () => Promise<unknown>> = {};
+    if (native) variants["native"] = () => native.request(req);
+    if (nativePool) variants["native-pool"] = () => nativePool.request(req);
+    variants["node"] = () => fallbackTransport.request(req);
+    variants["http"] = () => nodeHttp(port);
+    variants["fetch"] = async () => {
+      const r = await fetch(`http://127.0.0.1:${port}${req.path}`, { headers: { Metadata: "true" } });
+      await r.arrayBuffer();
+    };
+    for (const [title, idle] of [["idle loop before each call", true], ["back-to-back", false]] as const) {
+      const ex = await timeAll(variants, N, idle);
+      console.log(`\ntoken exchange (1.6 KB JSON), ${title}:`);
+      const ref = ex.native;
+      if (ref) console.log(row("  [native, loop driver]", ex.native!, ref));
+      if (ex["native-pool"]) console.log(row("  [native, pool driver]", ex["native-pool"], ref));
+      console.log(row("  [node:net fallback]", ex.node!, ref));
+      console.log(row("  [node:http, agent:false]", ex.http!, ref));
+      console.log(row("  [fetch]", ex.fetch!, ref));
+      if (ref) {
+        const x = (k: string): string => (ex[k]!.median / ref.median).toFixed(2);
+        console.log(`  native (loop) vs node:http: ${x("http")}× faster; vs fetch: ${x("fetch")}×; vs node:net fallback: ${x("node")}×; vs native pool driver: ${x("native-pool")}×`);
+      }
     }
   } finally {
     server.kill();

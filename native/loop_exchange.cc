@@ -136,9 +136,9 @@ class LoopExchange {
     {
       // A callback scope, so promise reactions (microtasks) and
       // process.nextTick callbacks run when the settlement is done.
+      // (The resource argument is ignored by Node; napi_async_init's counts.)
       napi_callback_scope cb_scope = nullptr;
-      napi_value resource = Napi::Object::New(env);
-      napi_open_callback_scope(env_, resource, context_, &cb_scope);
+      napi_open_callback_scope(env_, nullptr, context_, &cb_scope);
       Settle();
       if (cb_scope != nullptr) napi_close_callback_scope(env_, cb_scope);
     }
