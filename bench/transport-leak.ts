@@ -5,7 +5,10 @@
  * RSS and open file descriptors every 10,000. Prints a table and the growth;
  * a steady RSS and an unchanged fd count mean no leak.
  *
- *   node dist/bench/transport-leak.js [native|node] [requests]
+ *   node dist/bench/transport-leak.js [native|native-pool|node] [requests]
+ *
+ * `native` is the addon's default event-loop driver, `native-pool` its pool
+ * driver (AZMI_NATIVE_DRIVER=pool).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -38,7 +41,7 @@ function fds(): number {
 }
 
 async function main(): Promise<void> {
-  const t = kind === "node" ? fallbackTransport : nativeTransport();
+  const t = kind === "node" ? fallbackTransport : nativeTransport(kind === "native-pool" ? "pool" : "loop");
   if (!t) {
     console.log("native addon not built");
     return;
@@ -46,7 +49,7 @@ async function main(): Promise<void> {
   const server = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve) => server.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
   const req = { ip: "127.0.0.1", port, method: "GET", path: "/metadata/identity/oauth2/token", headers: [["Metadata", "true"]] as Array<[string, string]>, timeoutMs: 5000 };
-  console.log(`transport leak check [${t.kind}]: ${TOTAL} requests, concurrency ${CONCURRENCY}`);
+  console.log(`transport leak check [${t.kind}${t.driver ? ` ${t.driver} driver` : ""}]: ${TOTAL} requests, concurrency ${CONCURRENCY}`);
   console.log(`${"requests".padStart(9)} ${"rss MB".padStart(8)} ${"heap MB".padStart(8)} ${"fds".padStart(5)} ${"ok".padStart(7)} ${"errors".padStart(7)}`);
   let done = 0;
   let ok = 0;

@@ -1,4 +1,5 @@
-// Exchange() against loopback servers on threads; BuildRequest's bytes.
+// Exchange() and the ExchangeMachine it steps, against loopback servers on
+// threads; BuildRequest's bytes.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -9,6 +10,9 @@
 #include <string>
 #include <thread>
 
+#include <poll.h>
+
+#include "exchange.h"
 #include "http1.h"
 
 namespace azmi {
@@ -111,6 +115,67 @@ TEST(Exchange, NonNumericIpNeverConnects) {
   r.ip = "metadata.azure.internal";
   HttpOutcome o = Exchange(r);
   EXPECT_STREQ(o.code, "ERR_INVALID_ARGUMENT");
+}
+
+// The event-loop driver relies on this: Start() and every step return at
+// once with what to wait for, and never wait themselves.
+TEST(ExchangeMachine, StepsNeverWaitAndTimeoutNamesThePhase) {
+  OneShotServer silent("", 400);
+  HttpRequest r = Req(silent.port(), 5000);
+  ExchangeMachine m(r);
+  int64_t t0 = MonotonicNs();
+  EXPECT_EQ(m.Start(), ExchangeMachine::kWantRead);  // connected and wrote on loopback; waits for headers
+  EXPECT_LT((MonotonicNs() - t0) / 1000000, 200);
+  EXPECT_FALSE(m.done());
+  EXPECT_GE(m.fd(), 0);
+  EXPECT_EQ(m.OnTimeout(), ExchangeMachine::kWantNothing);
+  EXPECT_FALSE(m.outcome().ok);
+  EXPECT_STREQ(m.outcome().code, "ETIMEDOUT");
+  EXPECT_STREQ(m.outcome().phase, "headers");
+  m.CloseSocket();
+  EXPECT_EQ(m.fd(), -1);
+}
+
+// Two exchanges on one thread, one poll() over both: the answering server's
+// response completes while the silent one is still pending.
+TEST(ExchangeMachine, TwoExchangesInterleaveOnOneThread) {
+  OneShotServer answering("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 0);
+  OneShotServer silent("", 600);
+  HttpRequest ra = Req(answering.port(), 3000);
+  HttpRequest rs = Req(silent.port(), 300);
+  ExchangeMachine a(ra), s(rs);
+  ExchangeMachine::Want wa = a.Start(), ws = s.Start();
+  bool silent_pending_when_a_done = wa == ExchangeMachine::kWantNothing && !s.done();
+  while (wa != ExchangeMachine::kWantNothing || ws != ExchangeMachine::kWantNothing) {
+    pollfd fds[2];
+    int n = 0;
+    ExchangeMachine* who[2];
+    for (auto [m, w] : {std::pair<ExchangeMachine*, ExchangeMachine::Want>{&a, wa}, {&s, ws}}) {
+      if (w == ExchangeMachine::kWantNothing) continue;
+      fds[n] = pollfd{m->fd(), static_cast<short>(w == ExchangeMachine::kWantRead ? POLLIN : POLLOUT), 0};
+      who[n++] = m;
+    }
+    int left = ws != ExchangeMachine::kWantNothing ? s.deadline().RemainingMs() : a.deadline().RemainingMs();
+    int ready = poll(fds, static_cast<nfds_t>(n), left);
+    ASSERT_GE(ready, 0);
+    for (int i = 0; i < n; ++i) {
+      ExchangeMachine::Want w = ExchangeMachine::kWantNothing;
+      if (fds[i].revents != 0) w = who[i]->OnReady();
+      else if (who[i]->deadline().Expired()) w = who[i]->OnTimeout();
+      else w = fds[i].events & POLLIN ? ExchangeMachine::kWantRead : ExchangeMachine::kWantWrite;
+      if (who[i] == &a) {
+        wa = w;
+        if (w == ExchangeMachine::kWantNothing) silent_pending_when_a_done = !s.done();
+      } else {
+        ws = w;
+      }
+    }
+  }
+  ASSERT_TRUE(a.outcome().ok) << a.outcome().code;
+  EXPECT_EQ(a.outcome().body, "{}");
+  EXPECT_TRUE(silent_pending_when_a_done);
+  EXPECT_STREQ(s.outcome().code, "ETIMEDOUT");
+  EXPECT_STREQ(s.outcome().phase, "headers");
 }
 
 TEST(BuildRequest, AddsHostLengthConnection) {
