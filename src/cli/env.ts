@@ -16,6 +16,7 @@
  * eval "$(azmi env)"                       # bash, App Service dialect
  * azmi env --shell pwsh | Invoke-Expression
  * docker run $(azmi env --shell docker) my-image   # --env-file ~/.azmi/docker.env --add-host …
+ * eval "$(azmi env --home /srv/azmi)"      # a server started with AZMI_HOME=/srv/azmi
  * ```
  */
 import { parseArgs, UsageError, type FlagSpecs } from "./args";
