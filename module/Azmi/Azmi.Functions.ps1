@@ -149,7 +149,8 @@ function ConvertFrom-AzmiBridgeLine {
     # it is not one. Only a line that looks like an object is parsed: an
     # exception, even caught here, would land in the caller's -ErrorVariable.
     param([string] $Text)
-    if ($Text -notmatch '^\s*\{[\s\S]*\}\s*$') { return }
+    $Text = $Text.Trim()
+    if (-not ($Text.StartsWith('{', [System.StringComparison]::Ordinal) -and $Text.EndsWith('}', [System.StringComparison]::Ordinal))) { return }
     try {
         $document = [System.Text.Json.JsonDocument]::Parse($Text)
         try { ConvertFrom-AzmiJsonElement $document.RootElement } finally { $document.Dispose() }
@@ -262,6 +263,9 @@ function Invoke-AzmiBridge {
 # ConvertFrom-Json go through Newtonsoft.Json, whose first use costs a fresh
 # session 50-150 ms: most of the budget of the first Get-AzManagedToken.
 
+# The characters a JSON string cannot hold as they are.
+$script:JsonEscaped = [char[]](@(0..31) + 34 + 92)
+
 function ConvertTo-AzmiJsonObject {
     # A dictionary whose values are $null, bool, numbers, strings, arrays of
     # those, or dictionaries like it, as one line of JSON (requests and
@@ -278,7 +282,7 @@ function ConvertTo-AzmiJsonObject {
         # JSON as they are; only others go through JsonEncodedText, whose
         # first use costs a session tens of milliseconds (its encoder's tables).
         $text = [string]$entry.Key
-        if ($text -match '[\x00-\x1f"\\]') { $text = [System.Text.Json.JsonEncodedText]::Encode($text).ToString() }
+        if ($text.IndexOfAny($script:JsonEscaped) -ge 0) { $text = [System.Text.Json.JsonEncodedText]::Encode($text).ToString() }
         $null = $Builder.Append('"').Append($text).Append('":')
         $value = $entry.Value
         if ($value -is [System.Collections.IDictionary]) {
@@ -296,7 +300,7 @@ function ConvertTo-AzmiJsonObject {
             elseif ($item -is [int] -or $item -is [long] -or $item -is [double]) { $null = $Builder.Append($item.ToString([cultureinfo]::InvariantCulture)) }
             else {
                 $text = [string]$item
-                if ($text -match '[\x00-\x1f"\\]') { $text = [System.Text.Json.JsonEncodedText]::Encode($text).ToString() }
+                if ($text.IndexOfAny($script:JsonEscaped) -ge 0) { $text = [System.Text.Json.JsonEncodedText]::Encode($text).ToString() }
                 $null = $Builder.Append('"').Append($text).Append('"')
             }
         }
@@ -309,35 +313,36 @@ function ConvertTo-AzmiJsonObject {
 function ConvertFrom-AzmiJsonElement {
     # A System.Text.Json element as PowerShell values, as ConvertFrom-Json
     # makes them: objects become PSCustomObjects, arrays object[], numbers
-    # long or double; strings stay strings (no date guessing). Untyped
-    # parameter: a struct-typed one costs the first call a compiled variant.
+    # long or double; strings stay strings (no date guessing).
+    # Written for a fresh session's first call: an untyped parameter (a
+    # struct-typed one compiles a variant of its own), JsonValueKind compared
+    # as numbers (Object 1, Array 2, String 3, Number 4, True 5, False 6,
+    # Null 7; names would be parsed into the enum), no [ref] argument.
     param($Element)
-    $kind = $Element.ValueKind
-    if ($kind -eq 'Object') {
+    $kind = [int]$Element.ValueKind
+    if ($kind -eq 1) {
         $properties = [ordered]@{}
         foreach ($property in $Element.EnumerateObject()) {
             $value = $property.Value
-            $valueKind = $value.ValueKind
-            $properties[$property.Name] =
-                if ($valueKind -eq 'String') { $value.GetString() }
-                elseif ($valueKind -eq 'True') { $true }
-                elseif ($valueKind -eq 'False') { $false }
-                elseif ($valueKind -eq 'Null') { $null }
-                else { ConvertFrom-AzmiJsonElement $value }
+            $valueKind = [int]$value.ValueKind
+            $properties[$property.Name] = if ($valueKind -eq 3) { $value.GetString() } else { ConvertFrom-AzmiJsonElement $value }
         }
         return [pscustomobject]$properties
     }
-    if ($kind -eq 'Array') { return , @(foreach ($item in $Element.EnumerateArray()) { ConvertFrom-AzmiJsonElement $item }) }
-    if ($kind -eq 'String') { return $Element.GetString() }
-    if ($kind -eq 'Number') {
-        $whole = 0L
-        if ($Element.TryGetInt64([ref]$whole)) { return $whole }
+    if ($kind -eq 3) { return $Element.GetString() }
+    if ($kind -eq 4) {
+        $raw = $Element.GetRawText()
+        if ($raw.Length -le 18 -and $raw.IndexOfAny($script:JsonNotWhole) -lt 0) { return [long]$raw }
         return $Element.GetDouble()
     }
-    if ($kind -eq 'True') { return $true }
-    if ($kind -eq 'False') { return $false }
+    if ($kind -eq 5) { return $true }
+    if ($kind -eq 6) { return $false }
+    if ($kind -eq 2) { return , @(foreach ($item in $Element.EnumerateArray()) { ConvertFrom-AzmiJsonElement $item }) }
     $null
 }
+# A JSON number with none of these is a whole number (at most 18 characters
+# always fits a long).
+$script:JsonNotWhole = [char[]]'.eE'
 #endregion
 
 #region Token requests
