@@ -28,8 +28,13 @@
  * the previous one settled (the only method before 2026-11-29).
  * Numbers on a shared 2-core machine include other processes' load: read
  * them as ratios within one run. The C++ floor (Exchange() called in a
- * plain loop, no Node) against the same server was ~0.2 ms on that machine;
- * see native/README.md "Where the time goes". For comparison, one run with
+ * plain loop, no Node) was 0.08–0.11 ms against the C++ server and ~0.2 ms
+ * against the Node one; see native/README.md "Where the time goes". Medians
+ * of 3 runs with the C++ server, idle loop (2026-11-29): native loop 0.18–0.24,
+ * pool 0.23–0.31, node:net 0.30–0.39, node:http 0.39–0.53, fetch 0.91–1.30
+ * (node:http ÷ native 2.1–2.3×); back-to-back node:http ÷ native was 1.4–1.6×.
+ * One run with BENCH_SERVER=node, idle loop: native loop 0.36, pool 0.44,
+ * node:net 0.51, node:http 0.59, fetch 1.31 (1.7× / 3.7×). For comparison, one run with
  * the same server moved INTO this process (not the default: it shares the
  * event loop and is charged to every client) gave lower numbers for all
  * (native 0.49, node:net 0.43, node:http 0.59, fetch 1.37 ms) — on 2 cores
