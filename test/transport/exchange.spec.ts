@@ -4,6 +4,7 @@
  * checks the two agree. Servers are raw loopback sockets writing exact bytes.
  */
 import * as assert from "node:assert/strict";
+import * as net from "node:net";
 import type { Socket } from "node:net";
 import type { RawRequest } from "../../src/transport/types";
 import { closedPort, dribble, pieces, rawServer, type Responder } from "./loopback";
@@ -289,7 +290,7 @@ const cases: Case[] = [
   },
 ];
 
-describe("transport: shared suite (native and node:net agree)", function () {
+describe("transport: shared suite (native-loop, native-pool and node:net agree)", function () {
   const transports = allTransports();
 
   for (const c of cases) {
@@ -414,6 +415,50 @@ describe("transport: shared suite (native and node:net agree)", function () {
       }
     } finally {
       await srv.close();
+    }
+  });
+
+  // Bigger than the socket buffers, so send() hits EAGAIN and the loop driver
+  // must wait for writable (the server is in this process: it can only read
+  // while the event loop runs).
+  it("an 8 MiB request body reaches the server intact (write waits for the peer)", async function () {
+    const body = Buffer.alloc(8 * 1024 * 1024, 0x62);
+    const srv = await rawServer((s, req) => s.end(`HTTP/1.1 200 OK\r\nContent-Length: ${String(req.length).length}\r\n\r\n${req.length}`));
+    try {
+      for (const t of transports) {
+        const r = await t.request({ ip: "127.0.0.1", port: srv.port, method: "POST", path: "/", body, timeoutMs: 10000 });
+        const head = srv.requests[srv.requests.length - 1]!.indexOf("\r\n\r\n") + 4;
+        assert.equal(Number(r.body.toString()) - head, body.length, labelOf(t));
+        assert.ok(srv.requests[srv.requests.length - 1]!.subarray(head).equals(body), labelOf(t));
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("a peer that never reads the request body: ETIMEDOUT in the write phase", async function () {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      s.pause(); // never read: the client's send buffer fills up
+      s.on("error", () => {});
+      sockets.add(s);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const seen: Outcome[] = [];
+      for (const t of transports) {
+        const { elapsedMs, ...o } = await outcomeOf(t, { ip: "127.0.0.1", port, method: "POST", path: "/", body: Buffer.alloc(32 * 1024 * 1024), timeoutMs: 400 });
+        assert.equal(o.ok, false, labelOf(t));
+        if (o.ok) return;
+        assert.deepEqual([o.code, o.phase], ["ETIMEDOUT", "write"], `${labelOf(t)}: ${o.message}`);
+        assert.ok(elapsedMs >= 395 && elapsedMs < 1200, `${labelOf(t)}: ${elapsedMs} ms`);
+        seen.push(o);
+      }
+      for (const o of seen.slice(1)) assert.deepEqual(o, seen[0]);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 
