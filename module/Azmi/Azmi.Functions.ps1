@@ -264,7 +264,8 @@ function Invoke-AzmiBridge {
 # session 50-150 ms: most of the budget of the first Get-AzManagedToken.
 
 # The characters a JSON string cannot hold as they are.
-$script:JsonEscaped = [char[]](@(0..31) + 34 + 92)
+# (From a string literal: converting a number array costs the import more.)
+$script:JsonEscaped = "`u{0}`u{1}`u{2}`u{3}`u{4}`u{5}`u{6}`u{7}`u{8}`u{9}`u{a}`u{b}`u{c}`u{d}`u{e}`u{f}`u{10}`u{11}`u{12}`u{13}`u{14}`u{15}`u{16}`u{17}`u{18}`u{19}`u{1a}`u{1b}`u{1c}`u{1d}`u{1e}`u{1f}`"\".ToCharArray()
 
 function ConvertTo-AzmiJsonObject {
     # A dictionary whose values are $null, bool, numbers, strings, arrays of
@@ -342,7 +343,7 @@ function ConvertFrom-AzmiJsonElement {
 }
 # A JSON number with none of these is a whole number (at most 18 characters
 # always fits a long).
-$script:JsonNotWhole = [char[]]'.eE'
+$script:JsonNotWhole = '.eE'.ToCharArray()
 #endregion
 
 #region Token requests

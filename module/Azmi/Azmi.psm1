@@ -29,14 +29,16 @@ $script:Endpoints = @{}
 # functions the first call runs are short, use few distinct operations
 # (dictionary indexing instead of a property name per field, no loops over the
 # environment) and leave every failure to separate functions that only a
-# failure compiles. Measure with bench/powershell.ps1 -Phases.
+# failure compiles. bench/powershell.ps1 measures it (first call in a fresh session).
 
 function Get-AzmiBridgeLaunch {
     # Where the bridge is and how to run it: $env:AZMI_BRIDGE wins, else the
     # compiled entry next to this module in the azmi package.
     $path = $env:AZMI_BRIDGE
     if (-not $path) { $path = $script:DefaultBridgePath }
-    @{ Path = $path; UsesNode = $path -match '\.(c|m)?js$' }
+    # (EndsWith, not -match: the first regex of a session costs milliseconds.)
+    $usesNode = $path.EndsWith('.js', [System.StringComparison]::OrdinalIgnoreCase) -or $path.EndsWith('.cjs', [System.StringComparison]::OrdinalIgnoreCase) -or $path.EndsWith('.mjs', [System.StringComparison]::OrdinalIgnoreCase)
+    @{ Path = $path; UsesNode = $usesNode }
 }
 
 function Find-AzmiNode {
