@@ -1,7 +1,9 @@
 /**
  * The bridge's wire format: one JSON object per line on stdin (requests) and
  * stdout (responses), UTF-8, `\n`-terminated. The PowerShell module
- * (`module/Azmi/Private/InvokeAzmiBridge.ps1`) is the other end.
+ * (`Invoke-AzmiBridge` in `module/Azmi/Azmi.Functions.ps1`) is the other end; it
+ * checks the hello by its exact prefix `{"id":0,"ok":true,"result":{"hello":"azmi-bridge",`
+ * (the key order `server.ts` writes) before parsing anything else.
  *
  * - On start the bridge writes a hello line with `id: 0`, so a client can tell
  *   a real bridge from a program that prints something else.

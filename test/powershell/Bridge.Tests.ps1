@@ -89,6 +89,19 @@ Describe 'The bridge process' {
         (Get-AzManagedToken https://vault.azure.net).resource | Should -BeExactly 'https://vault.azure.net'
     }
 
+    It 'accepts a hello with its keys in another order (the slow path of the hello check)' {
+        $env:AZMI_BRIDGE = Join-Path $support 'reorderedBridge.js'
+        try {
+            $token = Get-AzManagedToken https://vault.azure.net -ErrorAction Stop
+            $token.resource | Should -BeExactly 'https://vault.azure.net'
+            $token.token_type | Should -BeExactly 'Bearer'
+            $token.ExpiresOn | Should -BeOfType [System.DateTimeOffset]
+        } finally {
+            $env:AZMI_BRIDGE = $null
+        }
+        (Get-AzManagedToken https://vault.azure.net).resource | Should -BeExactly 'https://vault.azure.net'
+    }
+
     It 'reports a bridge that dies mid-call, with its exit code and message, and starts a new one next time' {
         $env:AZMI_BRIDGE = Join-Path $support 'crashingBridge.js'
         $record = $null
