@@ -10,6 +10,7 @@ import { errnoCode, errnoDetail, joinHeaders, transportError } from "./facts";
 import { ResponseParser } from "./parser";
 import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";
 import { checkIp, checkPort, checkTimeout, normalizeRequest, type NormalizedRequest } from "./validate";
+import { nowMs } from "../clock";
 
 /**
  * Serialises the request exactly as native/http1.cc BuildRequest does.
@@ -53,7 +54,7 @@ async function probe(ip: string, port: number, timeoutMs: number): Promise<Probe
   checkIp(ip, "ip");
   checkPort(port, "port");
   const t = checkTimeout(timeoutMs, "timeoutMs");
-  const started = performance.now();
+  const started = nowMs();
   return new Promise<ProbeResult>((resolve) => {
     const socket = net.connect({ host: ip, port });
     const settle = (result: ProbeResult): void => {
@@ -61,12 +62,12 @@ async function probe(ip: string, port: number, timeoutMs: number): Promise<Probe
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => settle({ outcome: "timeout", elapsedMs: performance.now() - started }), t);
-    socket.once("connect", () => settle({ outcome: "connected", elapsedMs: performance.now() - started }));
+    const timer = setTimeout(() => settle({ outcome: "timeout", elapsedMs: nowMs() - started }), t);
+    socket.once("connect", () => settle({ outcome: "connected", elapsedMs: nowMs() - started }));
     socket.once("error", (e: NodeJS.ErrnoException) => {
       const errno = e.code ?? "EIO";
       const outcome = errno === "ECONNREFUSED" ? "refused" : errno === "ETIMEDOUT" ? "timeout" : "unreachable";
-      settle(outcome === "timeout" ? { outcome, elapsedMs: performance.now() - started } : { outcome, elapsedMs: performance.now() - started, errno });
+      settle(outcome === "timeout" ? { outcome, elapsedMs: nowMs() - started } : { outcome, elapsedMs: nowMs() - started, errno });
     });
   });
 }
@@ -74,7 +75,7 @@ async function probe(ip: string, port: number, timeoutMs: number): Promise<Probe
 async function request(raw: RawRequest): Promise<RawResponse> {
   const r = normalizeRequest(raw);
   const wire = buildRequest(r);
-  const started = performance.now();
+  const started = nowMs();
   return new Promise<RawResponse>((resolve, reject) => {
     let phase: "connect" | "write" | "headers" | "body" = "connect";
     let settled = false;
@@ -88,7 +89,7 @@ async function request(raw: RawRequest): Promise<RawResponse> {
       reject(
         transportError({
           code, phase: ph, address: r.ip, port: r.port, timeoutMs: r.timeoutMs,
-          elapsedMs: performance.now() - started, detail, maxHeaderBytes: r.maxHeaderBytes, maxBodyBytes: r.maxBodyBytes,
+          elapsedMs: nowMs() - started, detail, maxHeaderBytes: r.maxHeaderBytes, maxBodyBytes: r.maxBodyBytes,
         }),
       );
     };
@@ -107,7 +108,7 @@ async function request(raw: RawRequest): Promise<RawResponse> {
         statusText: parser.statusText,
         headers: joinHeaders(parser.headers),
         body: parser.body(),
-        elapsedMs: performance.now() - started,
+        elapsedMs: nowMs() - started,
       });
     };
     const timer = setTimeout(() => fail(ErrorCode.Timeout, phase === "connect" || phase === "write" ? phase : readPhase(), "timed out"), r.timeoutMs);
@@ -123,7 +124,7 @@ async function request(raw: RawRequest): Promise<RawResponse> {
       if (phase === "write") phase = "headers";
       outcome(parser.feed(chunk));
       // Like the native loop: a peer that keeps bytes flowing still cannot outlive the deadline.
-      if (!settled && performance.now() - started >= r.timeoutMs) fail(ErrorCode.Timeout, readPhase(), "timed out");
+      if (!settled && nowMs() - started >= r.timeoutMs) fail(ErrorCode.Timeout, readPhase(), "timed out");
     });
     socket.once("end", () => outcome(parser.finish()));
     socket.on("error", (e: NodeJS.ErrnoException) => {

@@ -11,6 +11,7 @@ import type { TransportError } from "../errors";
 import { activeTransport, transportDiagnostics } from "./active";
 import type { RawResponse } from "./types";
 import { checkCap, checkHeader, checkMethod, checkTimeout, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, ipFamily } from "./validate";
+import { nowMs } from "../clock";
 
 // errors.ts and facts.ts are needed only on the DNS and failure paths: load
 // them there, so requiring the transport costs fewer module loads.
@@ -71,7 +72,7 @@ function parseUrl(url: unknown): URL {
  * ```
  */
 export async function send(options: SendOptions): Promise<RawResponse> {
-  const started = performance.now();
+  const started = nowMs();
   if (options === null || typeof options !== "object") throw new TypeError("send() options must be an object");
   const url = parseUrl(options.url);
   const timeoutMs = checkTimeout(options.timeoutMs, "timeoutMs");
@@ -115,7 +116,7 @@ export async function send(options: SendOptions): Promise<RawResponse> {
   if (ip === undefined) {
     const { resolveHost } = require("./resolve") as typeof import("./resolve");
     ip = await resolveHost(url.hostname, port, timeoutMs);
-    const spent = performance.now() - started;
+    const spent = nowMs() - started;
     left = Math.floor(timeoutMs - spent);
     if (left < 1) {
       const { ErrorCode, TransportError } = errors();
@@ -138,12 +139,12 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     const res = await activeTransport().request({
       ip, port, method, path, headers: pairs, body, timeoutMs: left, maxHeaderBytes, maxBodyBytes,
     });
-    if (viaDns) res.elapsedMs = performance.now() - started;
+    if (viaDns) res.elapsedMs = nowMs() - started;
     return res;
   } catch (e) {
     if (viaDns && e instanceof errors().TransportError) {
       const { restate } = require("./facts") as typeof import("./facts");
-      throw restate(e as TransportError, { timeoutMs, elapsedMs: performance.now() - started });
+      throw restate(e as TransportError, { timeoutMs, elapsedMs: nowMs() - started });
     }
     throw e;
   }

@@ -8,6 +8,7 @@
 import { ErrorCode, type TransportError } from "../errors";
 import { transportError } from "./facts";
 import { ipFamily } from "./validate";
+import { nowMs } from "../clock";
 
 /**
  * Resolves `hostname` (as in `URL.hostname`, IPv6 may be bracketed).
@@ -23,12 +24,12 @@ export async function resolveHost(hostname: string, port: number, timeoutMs: num
   if (ipFamily(bare) !== 0) return bare;
   const lower = bare.toLowerCase();
   if (lower === "localhost" || lower === "localhost.") return "127.0.0.1";
-  const started = performance.now();
+  const started = nowMs();
   const dns = require("node:dns") as typeof import("node:dns");
   return new Promise<string>((resolve, reject) => {
     const fail = (code: string, detail: string, cause?: unknown): TransportError =>
       transportError(
-        { code, phase: "resolve", address: bare, port, timeoutMs, elapsedMs: performance.now() - started, detail },
+        { code, phase: "resolve", address: bare, port, timeoutMs, elapsedMs: nowMs() - started, detail },
         cause,
       );
     const timer = setTimeout(() => reject(fail(ErrorCode.Timeout, "timed out")), Math.max(0, timeoutMs));

@@ -10,6 +10,7 @@ import type { TLSSocket } from "node:tls";
 import { ErrorCode } from "../errors";
 import { errnoCode, errnoDetail, joinHeaders, transportError } from "./facts";
 import type { RawResponse } from "./types";
+import { nowMs } from "../clock";
 
 /** One HTTPS exchange as `send()` hands it over: host already resolved, options validated. */
 export interface HttpsExchange {
@@ -43,7 +44,7 @@ type Phase = "connect" | "tls" | "write" | "headers" | "body";
 export function httpsExchange(x: HttpsExchange): Promise<RawResponse> {
   const tls = require("node:tls") as typeof import("node:tls");
   const https = require("node:https") as typeof import("node:https");
-  const started = performance.now();
+  const started = nowMs();
   return new Promise<RawResponse>((resolve, reject) => {
     let phase: Phase = "connect";
     let settled = false;
@@ -56,7 +57,7 @@ export function httpsExchange(x: HttpsExchange): Promise<RawResponse> {
       socket.destroy();
       reject(
         transportError(
-          { code, phase, address: x.ip, port: x.port, timeoutMs: x.timeoutMs, elapsedMs: performance.now() - started, detail,
+          { code, phase, address: x.ip, port: x.port, timeoutMs: x.timeoutMs, elapsedMs: nowMs() - started, detail,
             maxHeaderBytes: x.maxHeaderBytes, maxBodyBytes: x.maxBodyBytes },
           cause,
         ),
@@ -144,7 +145,7 @@ export function httpsExchange(x: HttpsExchange): Promise<RawResponse> {
             statusText: res.statusMessage ?? "",
             headers: joinHeaders(flat),
             body: Buffer.concat(chunks, length),
-            elapsedMs: performance.now() - started,
+            elapsedMs: nowMs() - started,
           });
         });
       });
