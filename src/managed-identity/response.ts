@@ -21,6 +21,7 @@
  * token.expiresOnTimestamp; // ms since the epoch
  * ```
  */
+import { isUtf8 } from "node:buffer";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import { redact, registerSecret } from "../log";
 import type { AzmiAccessToken } from "../credentials/types";
@@ -39,8 +40,6 @@ export interface ResponseContext {
   now?: number;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 function invalid(ctx: ResponseContext, what: string, cause?: unknown): CredentialUnavailableError {
   return new CredentialUnavailableError(
     `ManagedIdentityCredential: ${ctx.source} at ${ctx.endpoint} ${what}. The endpoint is not a working managed-identity endpoint; check the environment variables that point to it.`,
@@ -48,13 +47,15 @@ function invalid(ctx: ResponseContext, what: string, cause?: unknown): Credentia
   );
 }
 
-/** The body as text, or `undefined` when it is not valid UTF-8. */
+/**
+ * The body as text (a leading BOM dropped), or `undefined` when it is not
+ * valid UTF-8. `isUtf8` + `toString` rather than a fatal `TextDecoder`: the
+ * same answer, without the decoder's first-use cost (~0.5 ms of a first token).
+ */
 export function bodyText(body: Buffer): string | undefined {
-  try {
-    return utf8.decode(body);
-  } catch {
-    return undefined;
-  }
+  if (!isUtf8(body)) return undefined;
+  const text = body.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** A short, redacted, single-line quote of a body, for error messages. */
