@@ -79,18 +79,6 @@ function Open-AzmiBridge {
     $bridge
 }
 
-function Get-AzmiLeasedResponse {
-    # A token answer the bridge said may be reused for this exact request, or
-    # $null. expires_in is "seconds left at return time", as the core computes it.
-    param($Key)
-    $lease = $script:Leases[$Key]
-    if ($null -eq $lease -or $lease['Until'] -le [System.Environment]::TickCount64) { return }
-    $response = $lease['Response']
-    $result = $response.result
-    $result.expires_in = [string]([long]$result.expires_on - [System.DateTimeOffset]::UtcNow.ToUnixTimeSeconds())
-    $response
-}
-
 function Write-AzmiBridgeLine {
     # Writes one request line: $null when written, else why not.
     param($Bridge, [string] $Line)
@@ -179,12 +167,15 @@ function Invoke-AzmiBridge {
     param([string] $Op, $Params, $TimeoutSec = 30, $WantVerbose = $false)
     $launchPath = $env:AZMI_BRIDGE
     if (-not $launchPath) { $launchPath = $script:DefaultBridgePath }
-    $paramsJson = if ($null -ne $Params) { ConvertTo-AzmiJsonObject $Params } else { $null }
     # A token answer may be reused for an identical request while the
     # environment is unchanged, for as long as the bridge said (leaseMs; the
-    # policy is the core's). -Verbose and -Force always ask the bridge.
+    # policy is the core's). -Verbose and -Force always ask the bridge. The
+    # key is the params' names and values (NUL cannot occur in either).
     $leaseKey = $null
-    if ($Op -eq 'token' -and -not $WantVerbose -and -not $Params['forceRefresh'] -and -not $env:AZMI_NO_LEASE) { $leaseKey = $paramsJson }
+    if ($Op -eq 'token' -and -not $WantVerbose -and -not $Params['forceRefresh'] -and -not $env:AZMI_NO_LEASE) {
+        $leaseKey = ($Params.Keys -join "`0") + "`0`0" + ($Params.Values -join "`0")
+    }
+    $paramsJson = $null
     for ($attempt = 0; ; $attempt++) {
         $bridge = $script:Bridge
         if ($null -eq $bridge -or $bridge['Process'].HasExited -or $bridge['Path'] -ne $launchPath) {
@@ -195,14 +186,21 @@ function Invoke-AzmiBridge {
         # bridge has: a script that sets $env:MSI_ENDPOINT (or
         # -SetEnvironment) after the bridge started must be seen by the next call.
         $vars = [System.Environment]::GetEnvironmentVariables()
-        $envKey = Get-AzmiEnvironmentKey $vars
+        $envKey = ($vars.Keys -join "`0") + "`0`0" + ($vars.Values -join "`0")  # as Get-AzmiEnvironmentKey, inline
         $envChanged = $envKey -cne $bridge['SentKey']
         if ($envChanged) {
             $script:Leases.Clear()
         } elseif ($null -ne $leaseKey) {
-            $leased = Get-AzmiLeasedResponse $leaseKey
-            if ($null -ne $leased) { return $leased }
+            $lease = $script:Leases[$leaseKey]
+            if ($null -ne $lease -and $lease['Until'] -gt [System.Environment]::TickCount64) {
+                # expires_in is "seconds left at return time", as the core computes it.
+                $response = $lease['Response']
+                $result = $response.result
+                $result.expires_in = [string]([long]$result.expires_on - [System.DateTimeOffset]::UtcNow.ToUnixTimeSeconds())
+                return $response
+            }
         }
+        if ($null -eq $paramsJson -and $null -ne $Params) { $paramsJson = ConvertTo-AzmiJsonObject $Params }
         $id = $bridge['NextId']
         $bridge['NextId'] = $id + 1
         $line = '{"id":' + $id + ',"op":"' + $Op + '"'
