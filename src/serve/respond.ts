@@ -192,20 +192,37 @@ interface CachedBody {
   headers: http.OutgoingHttpHeaders;
 }
 
-/** Serialized token bodies, rebuilt at most once a second per key. */
+/**
+ * Serialized token bodies, rebuilt at most once a second per key.
+ *
+ * Keyed by shape, then identity key, then resource: strings that are the same
+ * objects on every request (their hashes are cached), so the hot path builds
+ * and hashes no joined key.
+ */
 export class BodyCache {
-  private readonly bodies = new Map<string, CachedBody>();
+  private readonly bodies = new Map<TokenShape, Map<string, Map<string, CachedBody>>>();
+  private count = 0;
 
   /** Write `token` in `shape` as a 200 response. */
   write(res: ServerResponse, shape: TokenShape, identity: ServedIdentity, token: IssuedToken): void {
     const sec = Math.floor(Date.now() / 1000);
-    const key = `${shape}\n${identity.key}\n${token.resource}`;
-    let cached = this.bodies.get(key);
+    let byIdentity = this.bodies.get(shape);
+    let byResource = byIdentity?.get(identity.key);
+    let cached = byResource?.get(token.resource);
     if (cached === undefined || cached.token !== token || cached.sec !== sec) {
       const buf = Buffer.from(JSON.stringify(tokenBody(shape, token, identity, sec)));
-      cached = { token, sec, buf, headers: { "Content-Type": JSON_TYPE, "Content-Length": buf.length, Server: "azmi" } };
-      if (this.bodies.size >= MAX_CACHED_BODIES) this.bodies.clear();
-      this.bodies.set(key, cached);
+      const fresh: CachedBody = { token, sec, buf, headers: { "Content-Type": JSON_TYPE, "Content-Length": buf.length, Server: "azmi" } };
+      if (cached === undefined) {
+        if (this.count >= MAX_CACHED_BODIES) {
+          this.clear();
+          byIdentity = byResource = undefined;
+        }
+        this.count++;
+      }
+      if (byIdentity === undefined) this.bodies.set(shape, (byIdentity = new Map()));
+      if (byResource === undefined) byIdentity.set(identity.key, (byResource = new Map()));
+      byResource.set(token.resource, fresh);
+      cached = fresh;
     }
     if (res.headersSent) return;
     res.writeHead(200, cached.headers);
@@ -214,5 +231,6 @@ export class BodyCache {
 
   clear(): void {
     this.bodies.clear();
+    this.count = 0;
   }
 }

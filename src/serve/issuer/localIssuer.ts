@@ -183,7 +183,13 @@ export class LocalIssuer implements TokenSource {
   private readonly tenantId: string;
   private readonly lifetimeSec: number;
   private readonly now: () => number;
-  private readonly minted = new Map<string, Minted>();
+  /**
+   * Minted tokens by identity key, then resource. Two lookups by strings that
+   * are the same objects on every request (the query memo keeps them) cost
+   * less than building and hashing one joined key per request.
+   */
+  private readonly minted = new Map<string, Map<string, Minted>>();
+  private mintedCount = 0;
   private baseUrl = "";
 
   constructor(options: LocalIssuerOptions) {
@@ -197,6 +203,7 @@ export class LocalIssuer implements TokenSource {
   setBaseUrl(url: string): void {
     this.baseUrl = url;
     this.minted.clear();
+    this.mintedCount = 0;
   }
 
   /** The `iss` claim and the discovery document's `issuer`. */
@@ -243,13 +250,19 @@ export class LocalIssuer implements TokenSource {
   }
 
   peek(identity: ServedIdentity, resource: string): IssuedToken {
-    const key = `${identity.key}\n${resource}`;
-    const entry = this.minted.get(key);
+    let byResource = this.minted.get(identity.key);
+    const entry = byResource?.get(resource);
     const now = this.now();
     if (entry !== undefined && now < entry.refreshAt) return entry.token;
     const fresh = this.mint(identity, resource, now);
-    if (this.minted.size >= MAX_MINTED) this.minted.clear();
-    this.minted.set(key, fresh);
+    if (this.mintedCount >= MAX_MINTED) {
+      this.minted.clear();
+      this.mintedCount = 0;
+      byResource = undefined;
+    }
+    if (byResource === undefined) this.minted.set(identity.key, (byResource = new Map()));
+    if (!byResource.has(resource)) this.mintedCount++;
+    byResource.set(resource, fresh);
     return fresh.token;
   }
 
