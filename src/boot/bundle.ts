@@ -13,7 +13,7 @@
  * keyed by Node version, binary, architecture, flags and the bundle's size,
  * mtime and inode (V8 itself only checks the source's length, so content
  * changes of the same length must change the file name), and sealed with a
- * SHA-1 of its bytes (see `sealCache`). A cache V8 rejects, a missing
+ * checksum of its bytes (see `sealCache`). A cache V8 rejects, a missing
  * or unreadable folder, or a read-only disk only cost speed, never an error.
  * The cache is written once, when a process that had none exits (or earlier,
  * when a long-lived process such as the bridge says it is warm).
@@ -208,7 +208,9 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       removeOlderCaches(dir, path.basename(cacheFile), prefix);
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, sealCache(script.createCachedData(), generation), { mode: 0o600 });
+      const sealed = sealCache(script.createCachedData(), generation);
+      if (!sealed) return; // no checksum without WebAssembly: no cache either
+      fs.writeFileSync(tmp, sealed, { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
     } catch {
       // Read-only or full disk: the next process compiles from source, as without a cache.
@@ -219,15 +221,14 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
 }
 
 /**
- * A cache file is one header line, `azmi-v8-cache 1 <generation> <sha1>\n`
- * (the SHA-1 of the payload, base64), then V8's data. Why our own checksum:
+ * A cache file is one header line, `azmi-v8-cache 2 <generation> <checksum>\n`
+ * (the payload's 64-bit FNV-1a, hex), then V8's data. Why our own checksum:
  * release builds of V8 check a code cache's version, flags and length but not
  * its bytes, and a damaged one crashes the process (SIGSEGV) on every start
- * until deleted. Node 22's own compile cache checks a hash for the same
- * reason. SHA-1 from the already-loaded `crypto` costs ~0.4 ms the first
- * time, 0.02 ms after.
+ * until deleted (tested). Node 22's own compile cache checks a hash for the
+ * same reason.
  */
-const CACHE_MAGIC = "azmi-v8-cache 1 ";
+const CACHE_MAGIC = "azmi-v8-cache 2 ";
 /** How many processes write the cache: the first, then the next ones that hit it (see `loadBundle`). */
 const CACHE_GENERATIONS = 3;
 
@@ -236,8 +237,9 @@ interface SealedCache {
   data: Buffer;
 }
 
-function sealCache(data: Buffer, generation: number): Buffer {
-  return Buffer.concat([Buffer.from(`${CACHE_MAGIC}${generation} ${sha1(data)}\n`, "latin1"), data]);
+function sealCache(data: Buffer, generation: number): Buffer | undefined {
+  const sum = checksum(data);
+  return sum === undefined ? undefined : Buffer.concat([Buffer.from(`${CACHE_MAGIC}${generation} ${sum}\n`, "latin1"), data]);
 }
 
 /** V8's data from a sealed file, or `undefined` when the file is damaged or not ours. */
@@ -246,16 +248,65 @@ function unsealCache(file: Buffer): SealedCache | undefined {
   if (end < 0 || end > 80) return undefined;
   const header = file.toString("latin1", 0, end);
   if (!header.startsWith(CACHE_MAGIC)) return undefined;
-  const [generation, digest] = header.slice(CACHE_MAGIC.length).split(" ");
+  const [generation, sum] = header.slice(CACHE_MAGIC.length).split(" ");
   const data = file.subarray(end + 1);
-  if (data.length === 0 || digest !== sha1(data) || !/^[1-9]$/.test(generation ?? "")) return undefined;
+  if (data.length === 0 || !/^[1-9]$/.test(generation ?? "") || sum === undefined || sum !== checksum(data)) return undefined;
   return { generation: Number(generation), data };
 }
 
-function sha1(data: Buffer): string {
-  const crypto = require("node:crypto") as typeof import("node:crypto");
-  return crypto.createHash("sha1").update(data).digest("base64");
+/**
+ * FNV-1a (64-bit) of `data`, as 16 hex digits, computed by a 222-byte
+ * WebAssembly module; `undefined` where WebAssembly is unavailable (e.g.
+ * `--jitless`: then no cache is used). Why WebAssembly: `node:crypto` costs
+ * ~4 ms to load in a fresh process (more than the cache saves on a small
+ * command) and a JavaScript loop over 170 KB ~3 ms before it is optimised;
+ * this is ~0.7 ms, most of it WebAssembly's own set-up. Checked against a
+ * BigInt reference in test/boot/bundle.spec.ts. The module, as WAT:
+ *
+ *   (module
+ *     (memory (export "m") 1)
+ *     (func (export "f") (param $len i32) (result i64) (local $i i32) (local $h i64)
+ *       (local.set $h (i64.const 0xcbf29ce484222325))        ;; FNV offset basis
+ *       (block (loop
+ *         (br_if 1 (i32.ge_u (local.get $i) (local.get $len)))
+ *         ;; four little-endian words per turn: h = (h ^ word) * FNV prime
+ *         (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load offset=0 (local.get $i))) (i64.const 0x100000001b3)))
+ *         (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load offset=8 (local.get $i))) (i64.const 0x100000001b3)))
+ *         (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load offset=16 (local.get $i))) (i64.const 0x100000001b3)))
+ *         (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load offset=24 (local.get $i))) (i64.const 0x100000001b3)))
+ *         (local.set $i (i32.add (local.get $i) (i32.const 32)))
+ *         (br 0)))
+ *       (local.get $h)))
+ *
+ * The data is zero-padded to a multiple of 32 bytes (fresh memory is zero).
+ */
+export function checksum(data: Uint8Array): string | undefined {
+  if (typeof WebAssembly !== "object") return undefined;
+  try {
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(FNV1A64_WASM));
+    const padded = (data.length + 31) & ~31;
+    exports.m.grow(Math.ceil(padded / 65536));
+    new Uint8Array(exports.m.buffer).set(data);
+    return BigInt.asUintN(64, exports.f(padded)).toString(16).padStart(16, "0");
+  } catch {
+    return undefined;
+  }
 }
+
+/** The little of WebAssembly used here (the project's `lib` has no WebAssembly types). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: { m: { buffer: ArrayBuffer; grow(pages: number): number }; f(length: number): bigint } };
+};
+
+// prettier-ignore
+const FNV1A64_WASM = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 127, 1, 126, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 9, 2, 1, 102, 0, 0, 1, 109, 2, 0,
+  10, 116, 1, 114, 2, 1, 127, 1, 126, 66, 165, 198, 136, 161, 200, 156, 167, 249, 75, 33, 2, 2, 64, 3, 64, 32, 1, 32, 0, 79,
+  13, 1, 32, 2, 32, 1, 41, 3, 0, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, 32, 2, 32, 1, 41, 3, 8, 133, 66, 179, 131,
+  128, 128, 128, 32, 126, 33, 2, 32, 2, 32, 1, 41, 3, 16, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, 32, 2, 32, 1, 41,
+  3, 24, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, 32, 1, 65, 32, 106, 33, 1, 12, 0, 11, 11, 32, 2, 11,
+]);
 
 /** Caches of the same bundle and variant under an older key (previous version, Node upgrade) are dead weight. */
 function removeOlderCaches(dir: string, keep: string, prefix: string): void {

@@ -81,7 +81,7 @@ describe("start-up: bundles and the code cache", function () {
       generations.push(header().line.split(" ")[2]!);
     }
     assert.deepEqual(generations, ["1", "2", "3"]);
-    assert.match(header().line, /^azmi-v8-cache 1 3 [A-Za-z0-9+/]{27}=$/);
+    assert.match(header().line, /^azmi-v8-cache 2 3 [0-9a-f]{16}$/);
     const settled = header();
     assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" });
     assert.deepEqual(header(), settled, "generation 3 is final: not rewritten");
@@ -186,6 +186,26 @@ describe("start-up: bundles and the code cache", function () {
     const unbundled = Object.keys(require(path.join(ROOT, "dist/src/index.js")) as object).sort();
     assert.deepEqual(first.names, unbundled, "same exports as dist/src/index.js");
     assert.deepEqual((await run()).info, { bundle: "azmi", codeCache: "hit" });
+  });
+
+  it("the cache checksum (WebAssembly FNV-1a 64) matches a BigInt reference, across lengths and page boundaries", function () {
+    const { checksum } = require(path.join(ROOT, "dist/src/boot/bundle.js")) as typeof import("../../src/boot/bundle");
+    const reference = (data: Buffer) => {
+      const padded = Buffer.alloc((data.length + 31) & ~31);
+      data.copy(padded);
+      let h = 0xcbf29ce484222325n;
+      for (let i = 0; i < padded.length; i += 8) h = ((h ^ padded.readBigUInt64LE(i)) * 0x100000001b3n) & 0xffffffffffffffffn;
+      return h.toString(16).padStart(16, "0");
+    };
+    for (const length of [0, 1, 7, 8, 31, 32, 33, 65_535, 65_536, 65_537, 300_001]) {
+      const data = Buffer.alloc(length);
+      for (let i = 0; i < length; i++) data[i] = (i * 7919 + length) & 0xff;
+      assert.equal(checksum(data), reference(data), `length ${length}`);
+    }
+    const one = Buffer.from("azmi code cache");
+    const flipped = Buffer.from(one);
+    flipped[3] ^= 1;
+    assert.notEqual(checksum(one), checksum(flipped), "one flipped bit changes it");
   });
 
   it("the boot's copy of the per-user folder rule agrees with paths.ts", function () {
