@@ -59,11 +59,20 @@ export function redact(text: string): string {
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.split(secret).join("[REDACTED]");
   }
-  return out
-    .replace(JWT_PATTERN, "[REDACTED]")
-    .replace(BEARER_PATTERN, "$1[REDACTED]")
-    .replace(SECRET_FIELD_PATTERN, "$1[REDACTED]");
+  // Each pattern runs only when the text holds what any match must contain:
+  // most messages (every "unavailable" reason of a chain walk) hold none, and
+  // a regex's first run compiles it (~0.5 ms of a CLI start for these three).
+  if (out.includes("eyJ")) out = out.replace(JWT_PATTERN, "[REDACTED]");
+  const lower = out.toLowerCase();
+  if (lower.includes("bearer")) out = out.replace(BEARER_PATTERN, "$1[REDACTED]");
+  if ((lower.includes(":") || lower.includes("=")) && SECRET_FIELD_WORDS.some((w) => lower.includes(w))) {
+    out = out.replace(SECRET_FIELD_PATTERN, "$1[REDACTED]");
+  }
+  return out;
 }
+
+/** A word every SECRET_FIELD_PATTERN match contains (lower case). */
+const SECRET_FIELD_WORDS = ["token", "secret", "password", "assertion", "identity"];
 
 export interface CredentialLogger {
   info(method: string, message: string): void;
