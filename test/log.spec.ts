@@ -21,6 +21,18 @@ describe("log", () => {
     assert.equal(redact("client_secret=hunter2hunter2&scope=x"), "client_secret=[REDACTED]&scope=x");
   });
 
+  it("the cheap pre-checks never skip a match: upper and mixed case, every field name, quoted forms", () => {
+    assert.equal(redact("AUTHORIZATION: BEARER abc.def"), "AUTHORIZATION: BEARER [REDACTED]");
+    assert.equal(redact("authorization: bEaReR xyz"), "authorization: bEaReR [REDACTED]");
+    for (const field of ["access_token", "REFRESH_TOKEN", "Client_Secret", "secret", "PASSWORD", "client_assertion", "X-Identity-Header", "IDENTITY_HEADER"]) {
+      assert.equal(redact(`${field}=v4lue-1`), `${field}=[REDACTED]`, field);
+      assert.equal(redact(`{"${field}": "v4lue-2"}`), `{"${field}": "[REDACTED]"}`, field);
+    }
+    // Text with none of the trigger words or shapes is returned unchanged.
+    const plain = "EnvironmentCredential: AZURE_TENANT_ID/AZURE_CLIENT_ID not set";
+    assert.equal(redact(plain), plain);
+  });
+
   it("writes `Credential => method() => message` lines, redacted, only when a level is set", () => {
     const lines: string[] = [];
     const original = AzureLogger.log;
