@@ -55,7 +55,7 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     // faster; the linked source map gives readable stack traces back.
     minifyWhitespace: true,
     minifySyntax: true,
-    charset: "ascii", // src/boot/bundle.ts reads bundles as latin1
+    charset: "ascii", // one-byte strings in V8, whatever the source held
     sourcemap: "linked",
     logLevel: "warning",
   });

