@@ -187,9 +187,11 @@ function stateHome(env: NodeJS.ProcessEnv = process.env): string | undefined {
   }
 }
 
-/** Every cache file of one bundle and variant starts with this, whatever its key. */
+/** Every cache file of one bundle, variant and install starts with this, whatever its key. */
 function cachePrefix(name: string, variant: string): string {
-  return `${name}.${variant.replace(/[^\w]/g, "_")}.`;
+  // The install's folder too: two copies of azmi (two projects, or a global
+  // CLI and a local one) must not delete each other's caches as "older".
+  return `${name}.${variant.replace(/[^\w]/g, "_")}.${hash(DIST_SRC)}.`;
 }
 
 /** A short non-cryptographic hash (FNV-1a), to keep file names short. */

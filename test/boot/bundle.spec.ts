@@ -101,6 +101,36 @@ describe("start-up: bundles and the code cache", function () {
     );
   });
 
+  it("two installs of azmi share AZMI_HOME without deleting each other's caches", async () => {
+    const copy = path.join(os.tmpdir(), `azmi-boot-copy-${process.pid}`);
+    fs.rmSync(copy, { recursive: true, force: true });
+    fs.mkdirSync(copy);
+    try {
+      // A second install: the same package files in another folder (node_modules and the addon linked).
+      for (const entry of ["package.json", "bin", "dist", "build", "node_modules"]) {
+        const from = path.join(ROOT, entry);
+        if (entry === "dist" || entry === "bin") fs.cpSync(from, path.join(copy, entry), { recursive: true, preserveTimestamps: true });
+        else if (fs.existsSync(from)) fs.symlinkSync(from, path.join(copy, entry));
+      }
+      const runIn = async (root: string) => {
+        const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+          execFile(process.execPath, [path.join(root, "bin/azmi.js"), "doctor", "--json"], { env, encoding: "utf8" }, (e, stdout, stderr) =>
+            resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+          ),
+        );
+        assert.equal(r.code, 0, r.stderr);
+        return (JSON.parse(r.stdout) as { startup: Startup }).startup;
+      };
+      await runIn(ROOT);
+      await runIn(copy);
+      assert.equal(cacheFiles(env.AZMI_HOME!).length, 2, cacheFiles(env.AZMI_HOME!).join(", "));
+      assert.deepEqual(await runIn(ROOT), { bundle: "cli", codeCache: "hit" });
+      assert.deepEqual(await runIn(copy), { bundle: "cli", codeCache: "hit" });
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   it("a damaged cache (bytes flipped past the header) is caught by its checksum instead of crashing V8, replaced, and the command still answers", async () => {
     await doctorStartup(env);
     const [file] = cacheFiles(env.AZMI_HOME!);
