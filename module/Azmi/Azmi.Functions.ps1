@@ -186,7 +186,7 @@ function Invoke-AzmiBridge {
         # bridge has: a script that sets $env:MSI_ENDPOINT (or
         # -SetEnvironment) after the bridge started must be seen by the next call.
         $vars = [System.Environment]::GetEnvironmentVariables()
-        $envKey = ($vars.Keys -join "`0") + "`0`0" + ($vars.Values -join "`0")  # as Get-AzmiEnvironmentKey, inline
+        $envKey = if ($script:Core) { [Azmi.AzmiCore]::EnvironmentKey($vars) } else { ($vars.Keys -join "`0") + "`0`0" + ($vars.Values -join "`0") }  # as Get-AzmiEnvironmentKey, inline
         $envChanged = $envKey -cne $bridge['SentKey']
         if ($envChanged) {
             $script:Leases.Clear()
@@ -200,12 +200,12 @@ function Invoke-AzmiBridge {
                 return $response
             }
         }
-        if ($null -eq $paramsJson -and $null -ne $Params) { $paramsJson = ConvertTo-AzmiJsonObject $Params }
+        if ($null -eq $paramsJson -and $null -ne $Params) { $paramsJson = if ($script:Core) { [Azmi.AzmiCore]::ToJson($Params) } else { ConvertTo-AzmiJsonObject $Params } }
         $id = $bridge['NextId']
         $bridge['NextId'] = $id + 1
         $line = '{"id":' + $id + ',"op":"' + $Op + '"'
         if ($null -ne $paramsJson) { $line += ',"params":' + $paramsJson }
-        if ($envChanged) { $line += ',"env":' + (ConvertTo-AzmiJsonObject $vars) }
+        if ($envChanged) { $line += ',"env":' + $(if ($script:Core) { [Azmi.AzmiCore]::ToJson($vars) } else { ConvertTo-AzmiJsonObject $vars }) }
         if ($WantVerbose) { $line += ',"verbose":true' }
         $failure = Write-AzmiBridgeLine $bridge ($line + "}`n")
         if ($null -eq $failure) { break }
@@ -231,7 +231,7 @@ function Invoke-AzmiBridge {
             # The first line must be the bridge's hello: anything else is a
             # program that is not the azmi bridge.
             if (-not $text.StartsWith($script:HelloPrefix, [System.StringComparison]::Ordinal)) {
-                $hello = ConvertFrom-AzmiBridgeLine $text
+                $hello = if ($script:Core) { [Azmi.AzmiCore]::FromJsonLine($text) } else { ConvertFrom-AzmiBridgeLine $text }
                 if (-not ($hello -is [System.Management.Automation.PSCustomObject] -and $hello.id -is [long] -and $hello.id -eq 0 -and $hello.ok -and $hello.result.hello -eq 'azmi-bridge')) {
                     return New-AzmiBridgeProtocolFault $launchPath $text
                 }
@@ -240,7 +240,7 @@ function Invoke-AzmiBridge {
             $limitMs = $clock.ElapsedMilliseconds + $waitSec * 1000
             continue
         }
-        $message = ConvertFrom-AzmiBridgeLine $text
+        $message = if ($script:Core) { [Azmi.AzmiCore]::FromJsonLine($text) } else { ConvertFrom-AzmiBridgeLine $text }
         if (-not ($message -is [System.Management.Automation.PSCustomObject] -and $message.id -is [long])) {
             return New-AzmiBridgeProtocolFault $launchPath $text
         }
@@ -718,6 +718,12 @@ function Get-AzManagedToken {
 
         # The MSI JSON object as Invoke-RestMethod returns it (same names, same
         # string values), plus a typed ExpiresOn.
+        if ($script:Core) {
+            # The same object, precompiled (Azmi.AzmiCore.NewManagedToken mirrors the lines below).
+            $object = [Azmi.AzmiCore]::NewManagedToken($response.result, $AsSecureString.IsPresent, $script:TokenDisplay)
+            if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
+            return $object
+        }
         $result = $response.result
         $token = [ordered]@{
             access_token = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }
