@@ -254,6 +254,43 @@ function Invoke-AzmiBridge {
         }
     }
 }
+function Invoke-AzmiBridgeCore {
+    # Invoke-AzmiBridge with the precompiled core ($script:Core): the same
+    # request, lease, timeouts and faults; [Azmi.AzmiCore]::Request does the
+    # exchange and says what went wrong, the faults are built here as there.
+    # Cmdlet: the calling cmdlet's $PSCmdlet, so Ctrl+C stops the wait.
+    param([string] $Op, $Params, $TimeoutSec = 30, $WantVerbose = $false, $Cmdlet)
+    $launchPath = $env:AZMI_BRIDGE
+    if (-not $launchPath) { $launchPath = $script:DefaultBridgePath }
+    $waitSec = $TimeoutSec + $script:BridgeSlackSec
+    for ($attempt = 0; ; $attempt++) {
+        $bridge = $script:Bridge
+        if ($null -eq $bridge -or $bridge['Process'].HasExited -or $bridge['Path'] -ne $launchPath) {
+            $bridge = Open-AzmiBridge $launchPath
+            if ($bridge -is [System.Management.Automation.PSCustomObject]) { return $bridge }
+        }
+        $outcome = [Azmi.AzmiCore]::Request($bridge, $script:Leases, $Op, $Params, $waitSec, $script:BridgeStartSec, $WantVerbose, $Cmdlet)
+        if ($outcome -isnot [string]) { return $outcome }
+        $kind = $outcome.Substring(0, 1)
+        if ($kind -ne 'W') { break }
+        # It died after the check above, before reading this request, so the
+        # request is safe to send again: once, to a fresh bridge.
+        Stop-AzmiBridge -GraceMs 0
+        if ($attempt -ge 1) {
+            return New-AzmiBridgeFault -Condition 'BridgeFailed' -Message "The azmi bridge stopped accepting requests ($($outcome.Substring(1)))." `
+                -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
+        }
+    }
+    if ($kind -eq 'T') {
+        Stop-AzmiBridge -GraceMs 0
+        return New-AzmiBridgeFault -Condition 'Timeout' -Name 'TimeoutError' `
+            -Message $(if ($bridge.Hello) { "The azmi bridge did not answer '$Op' within $waitSec s; it was stopped and the next call starts a new one." }
+                       else { "The azmi bridge ($launchPath) did not start within $($script:BridgeStartSec) s; it was stopped and the next call tries again." }) `
+            -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
+    }
+    if ($kind -eq 'E') { return New-AzmiBridgeEndedFault $bridge $Op }
+    New-AzmiBridgeProtocolFault $launchPath $outcome.Substring(1)
+}
 #endregion
 
 #region JSON for the bridge protocol
@@ -704,7 +741,10 @@ function Get-AzManagedToken {
             $how = if ($Source) { "only $Source" } elseif ($Exclude) { "the chain without $($Exclude -join ', ')" } else { 'the chain' }
             Write-Verbose "Requesting a token for '$target' from $how."
         }
-        $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose
+        $response = if ($script:Core) { Invoke-AzmiBridgeCore -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose -Cmdlet $PSCmdlet }
+                    else { Invoke-AzmiBridge -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose }
+        # (Only the core returns nothing: Ctrl+C stopped the wait.)
+        if ($null -eq $response) { return }
         if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
         if (-not $response.ok) {
             $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target

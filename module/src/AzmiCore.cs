@@ -281,6 +281,151 @@ namespace Azmi
             return token;
         }
 
+        // The bridge's first line starts with exactly this (server.ts writes
+        // the hello object in this key order); anything else is checked the slow way.
+        private const string HelloPrefix = "{\"id\":0,\"ok\":true,\"result\":{\"hello\":\"azmi-bridge\",";
+
+        /// <summary>
+        /// One request to a running bridge and its answer, as Invoke-AzmiBridge
+        /// does it from the lease check to the answer with the same id (the
+        /// script keeps starting the bridge and building faults). Returns the
+        /// response object, or a string saying what went wrong for the script
+        /// to turn into its fault: "W" + why the write failed (nothing was
+        /// sent), "T" (no answer within the limit), "E" (the bridge ended),
+        /// "P" + the line that is not the protocol; or null when
+        /// <paramref name="cmdlet"/> is stopping (Ctrl+C; an unfinished read is
+        /// left in the bridge state for the next call to pick up).
+        /// Example: <c>[Azmi.AzmiCore]::Request($script:Bridge, $script:Leases, 'token', $params, 32, 10, $false, $PSCmdlet)</c>
+        /// </summary>
+        public static object Request(Hashtable bridge, Hashtable leases, string op, IDictionary parameters, int waitSec, int startSec, bool wantVerbose, Cmdlet cmdlet)
+        {
+            // A token answer may be reused for an identical request while the
+            // environment is unchanged, for as long as the bridge said.
+            string leaseKey = null;
+            if (op == "token" && !wantVerbose && parameters != null && !LanguagePrimitives.IsTrue(parameters["forceRefresh"])
+                && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("AZMI_NO_LEASE")))
+            {
+                leaseKey = EnvironmentKey(parameters);
+            }
+            IDictionary vars = Environment.GetEnvironmentVariables();
+            string envKey = EnvironmentKey(vars);
+            bool envChanged = !string.Equals(envKey, bridge["SentKey"] as string, StringComparison.Ordinal);
+            if (envChanged)
+            {
+                leases.Clear();
+            }
+            else if (leaseKey != null && leases[leaseKey] is Hashtable lease
+                     && LanguagePrimitives.ConvertTo<long>(lease["Until"]) > Environment.TickCount64)
+            {
+                // expires_in is "seconds left at return time", as the core computes it.
+                var cached = (PSObject)lease["Response"];
+                if (cached.Properties["result"]?.Value is PSObject result)
+                {
+                    long expiresOn = LanguagePrimitives.ConvertTo<long>(result.Properties["expires_on"]?.Value);
+                    string left = (expiresOn - DateTimeOffset.UtcNow.ToUnixTimeSeconds()).ToString(CultureInfo.InvariantCulture);
+                    PSPropertyInfo expiresIn = result.Properties["expires_in"];
+                    if (expiresIn != null) expiresIn.Value = left;
+                    else result.Properties.Add(new PSNoteProperty("expires_in", left));
+                }
+                return cached;
+            }
+
+            int id = LanguagePrimitives.ConvertTo<int>(bridge["NextId"]);
+            bridge["NextId"] = id + 1;
+            var line = new StringBuilder(256);
+            line.Append("{\"id\":").Append(id.ToString(CultureInfo.InvariantCulture)).Append(",\"op\":\"").Append(op).Append('"');
+            if (parameters != null) line.Append(",\"params\":").Append(ToJson(parameters));
+            if (envChanged) line.Append(",\"env\":").Append(ToJson(vars));
+            if (wantVerbose) line.Append(",\"verbose\":true");
+            line.Append("}\n");
+            var process = (Process)bridge["Process"];
+            string step = "Write";
+            try
+            {
+                process.StandardInput.Write(line.ToString());
+                step = "Flush";
+                process.StandardInput.Flush();
+            }
+            catch (Exception e)
+            {
+                // What $_.Exception.Message reads for the same failure in script.
+                return "WException calling \"" + step + "\" with \"" + (step == "Write" ? "1" : "0") + "\" argument(s): \"" + e.Message + "\"";
+            }
+            if (envChanged)
+            {
+                bridge["SentEnv"] = vars;
+                bridge["SentKey"] = envKey;
+            }
+
+            var clock = Stopwatch.StartNew();
+            // A new bridge first gets startSec to say hello; the call's own
+            // budget starts once it is up.
+            long limitMs = LanguagePrimitives.IsTrue(bridge["Hello"]) ? waitSec * 1000L : startSec * 1000L;
+            while (true)
+            {
+                var task = bridge["ReadTask"] as System.Threading.Tasks.Task<string>;
+                if (task == null)
+                {
+                    task = process.StandardOutput.ReadLineAsync();
+                    bridge["ReadTask"] = task;
+                }
+                string text;
+                try
+                {
+                    // Short waits keep Ctrl+C working.
+                    while (!task.Wait(100))
+                    {
+                        if (cmdlet != null && cmdlet.Stopping) return null;
+                        if (clock.ElapsedMilliseconds >= limitMs) return "T";
+                    }
+                    text = task.Result;
+                }
+                catch (Exception)
+                {
+                    text = null;
+                }
+                bridge["ReadTask"] = null;
+                if (text == null) return "E";
+                if (!LanguagePrimitives.IsTrue(bridge["Hello"]))
+                {
+                    // The first line must be the bridge's hello.
+                    if (!text.StartsWith(HelloPrefix, StringComparison.Ordinal))
+                    {
+                        var hello = FromJsonLine(text) as PSObject;
+                        bool isHello = hello != null && hello.Properties["id"]?.Value is long helloId && helloId == 0
+                            && LanguagePrimitives.IsTrue(hello.Properties["ok"]?.Value)
+                            && hello.Properties["result"]?.Value is PSObject helloResult
+                            && string.Equals(helloResult.Properties["hello"]?.Value as string, "azmi-bridge", StringComparison.OrdinalIgnoreCase);
+                        if (!isHello) return "P" + text;
+                    }
+                    bridge["Hello"] = true;
+                    limitMs = clock.ElapsedMilliseconds + waitSec * 1000L;
+                    continue;
+                }
+                var message = FromJsonLine(text) as PSObject;
+                if (message == null || !(message.Properties["id"]?.Value is long messageId)) return "P" + text;
+                // A stale answer to an interrupted call is skipped by its id.
+                if (messageId != id) continue;
+                if (leaseKey != null && LanguagePrimitives.IsTrue(message.Properties["ok"]?.Value))
+                {
+                    object leaseMs = message.Properties["leaseMs"]?.Value;
+                    if (leaseMs is long || leaseMs is double)
+                    {
+                        double ms = System.Convert.ToDouble(leaseMs, CultureInfo.InvariantCulture);
+                        if (ms > 0)
+                        {
+                            if (leases.Count >= 256) leases.Clear();
+                            var entry = new Hashtable(StringComparer.OrdinalIgnoreCase);
+                            entry["Response"] = message;
+                            entry["Until"] = Environment.TickCount64 + (long)ms;
+                            leases[leaseKey] = entry;
+                        }
+                    }
+                }
+                return message;
+            }
+        }
+
         private static object Get(PSObject source, string name)
         {
             if (source == null) return null;
