@@ -149,7 +149,10 @@ function Start-AzmiBridge {
 # (the module is normally imported by that first call). A problem (no node,
 # no bridge) is left for that call to report. $env:AZMI_BRIDGE_PRESTART = '0'
 # turns this off.
-if ($env:AZMI_BRIDGE_PRESTART -ne '0') {
+if ($env:AZMI_BRIDGE_PRESTART -ne '0' -and $script:Core) {
+    # The same, precompiled: null when anything is missing.
+    $script:Bridge = [Azmi.AzmiCore]::Prestart($script:DefaultBridgePath)
+} elseif ($env:AZMI_BRIDGE_PRESTART -ne '0') {
     $prestart = Start-AzmiBridge -Launch (Get-AzmiBridgeLaunch)
     if ($prestart['Process']) { $script:Bridge = $prestart }
     # Not Remove-Variable: the first cmdlet call would load a module.
@@ -165,8 +168,13 @@ function New-AzmiDisplaySet([string[]] $Properties) {
     $set = [System.Management.Automation.PSPropertySet]::new('DefaultDisplayPropertySet', $Properties)
     [System.Management.Automation.PSMemberSet]::new('PSStandardMembers', [System.Management.Automation.PSMemberInfo[]]@($set))
 }
-$script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
-$script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
+if ($script:Core) {
+    $script:TokenDisplay = [Azmi.AzmiCore]::DisplaySet(('resource', 'token_type', 'ExpiresOn', 'client_id'))
+    $script:ChainLinkDisplay = [Azmi.AzmiCore]::DisplaySet(('Link', 'Outcome', 'Milliseconds', 'Reason'))
+} else {
+    $script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
+    $script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
+}
 
 # Removing the module stops the bridge (and with it any local endpoint) and
 # puts back environment variables that -SetEnvironment changed. When the

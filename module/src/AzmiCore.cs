@@ -116,6 +116,42 @@ namespace Azmi
         }
 
         /// <summary>
+        /// The module's start-up prestart (Azmi.psm1: Get-AzmiBridgeLaunch, then
+        /// Start-AzmiBridge): starts the bridge named by $env:AZMI_BRIDGE, else
+        /// <paramref name="defaultPath"/>, under $env:AZMI_NODE or the node on
+        /// PATH for a .js/.cjs/.mjs entry. Returns the bridge state hashtable,
+        /// or null when anything is missing or fails (the first call reports it).
+        /// Example: <c>$script:Bridge = [Azmi.AzmiCore]::Prestart($script:DefaultBridgePath)</c>
+        /// </summary>
+        public static Hashtable Prestart(string defaultPath)
+        {
+            string path = Environment.GetEnvironmentVariable("AZMI_BRIDGE");
+            if (string.IsNullOrEmpty(path)) path = defaultPath;
+            bool usesNode = path.EndsWith(".js", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".cjs", StringComparison.OrdinalIgnoreCase)
+                || path.EndsWith(".mjs", StringComparison.OrdinalIgnoreCase);
+            if (!File.Exists(path)) return null;
+            string file = path;
+            if (usesNode)
+            {
+                file = Environment.GetEnvironmentVariable("AZMI_NODE");
+                if (string.IsNullOrEmpty(file)) file = FindNode();
+                if (string.IsNullOrEmpty(file) || !File.Exists(file)) return null;
+            }
+            return StartBridge(file, path, usesNode) as Hashtable;
+        }
+
+        /// <summary>
+        /// The PSStandardMembers member set that makes the default display of
+        /// an object show only <paramref name="properties"/> (New-AzmiDisplaySet).
+        /// Example: <c>[Azmi.AzmiCore]::DisplaySet([string[]]('resource', 'ExpiresOn'))</c>
+        /// </summary>
+        public static PSMemberSet DisplaySet(string[] properties)
+        {
+            var set = new PSPropertySet("DefaultDisplayPropertySet", properties);
+            return new PSMemberSet("PSStandardMembers", new PSMemberInfo[] { set });
+        }
+
+        /// <summary>
         /// A dictionary of null, bool, numbers, strings, lists of those and
         /// nested dictionaries as one line of JSON (ConvertTo-AzmiJsonObject).
         /// Example: <c>[Azmi.AzmiCore]::ToJson([ordered]@{ resource = 'https://vault.azure.net'; timeoutMs = 30000L })</c>
