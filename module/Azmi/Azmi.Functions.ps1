@@ -728,10 +728,15 @@ function Get-AzManagedToken {
         # Runs per pipeline item and is the path the benchmark measures: one
         # helper call to check input, one to the bridge, nothing else.
         $command = 'Get-AzManagedToken'
-        $params = if ($PSCmdlet.ParameterSetName -eq 'Resource') {
-            New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Resource $Resource -TimeoutSec $TimeoutSec
-        } else {
-            New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Scope $Scope -TimeoutSec $TimeoutSec
+        # The precompiled good path; unusable input (null) goes the script
+        # way below, which builds the ErrorRecord.
+        $params = if ($script:Core) { [Azmi.AzmiCore]::TokenRequest($PSBoundParameters, $Resource, $Scope, $TimeoutSec) }
+        if ($null -eq $params) {
+            $params = if ($PSCmdlet.ParameterSetName -eq 'Resource') {
+                New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Resource $Resource -TimeoutSec $TimeoutSec
+            } else {
+                New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Scope $Scope -TimeoutSec $TimeoutSec
+            }
         }
         if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
 

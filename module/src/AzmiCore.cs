@@ -152,6 +152,44 @@ namespace Azmi
         }
 
         /// <summary>
+        /// Wire params for 'token' from Get-AzManagedToken's bound parameters
+        /// (New-AzmiTokenRequest's good path): an ordered dictionary, or null
+        /// when the input is unusable, so the script builds the ErrorRecord
+        /// that names the parameter and the fix.
+        /// Example: <c>[Azmi.AzmiCore]::TokenRequest($PSBoundParameters, $Resource, $Scope, $TimeoutSec)</c>
+        /// </summary>
+        public static System.Collections.Specialized.OrderedDictionary TokenRequest(IDictionary bound, object resource, string scope, int timeoutSec)
+        {
+            // [ordered]@{} in PowerShell: case-insensitive keys.
+            var result = new System.Collections.Specialized.OrderedDictionary(StringComparer.OrdinalIgnoreCase);
+            resource = Unwrap(resource);
+            if (resource != null)
+            {
+                // An absolute http(s) URI with a host, sent as the user wrote it.
+                if (!(resource is Uri uri) && !LanguagePrimitives.TryConvertTo(resource, CultureInfo.InvariantCulture, out uri)) return null;
+                if (uri == null || !uri.IsAbsoluteUri || (!string.Equals(uri.Scheme, "https", StringComparison.OrdinalIgnoreCase) && !string.Equals(uri.Scheme, "http", StringComparison.OrdinalIgnoreCase)) || string.IsNullOrEmpty(uri.Host)) return null;
+                result["resource"] = uri.OriginalString;
+            }
+            else if (!string.IsNullOrEmpty(scope))
+            {
+                if (System.Text.RegularExpressions.Regex.IsMatch(scope, @"\s")) return null;
+                result["scope"] = scope;
+            }
+            object clientId = bound["ClientId"], objectId = bound["ObjectId"], resourceId = bound["ResourceId"];
+            bool hasClient = LanguagePrimitives.IsTrue(clientId), hasObject = LanguagePrimitives.IsTrue(objectId), hasResourceId = LanguagePrimitives.IsTrue(resourceId);
+            if ((hasClient && (hasObject || hasResourceId)) || (hasObject && hasResourceId)) return null;
+            if (hasClient) result["clientId"] = AsString(clientId);
+            if (hasObject) result["objectId"] = AsString(objectId);
+            if (hasResourceId) result["resourceId"] = AsString(resourceId);
+            if (LanguagePrimitives.IsTrue(bound["TenantId"])) result["tenantId"] = AsString(bound["TenantId"]);
+            if (LanguagePrimitives.IsTrue(bound["Source"])) result["only"] = AsString(bound["Source"]);
+            if (LanguagePrimitives.IsTrue(bound["Exclude"])) result["exclude"] = LanguagePrimitives.ConvertTo<string[]>(bound["Exclude"]);
+            if (timeoutSec != 0) result["timeoutMs"] = 1000L * timeoutSec;
+            if (LanguagePrimitives.IsTrue(bound["Force"])) result["forceRefresh"] = true;
+            return result;
+        }
+
+        /// <summary>
         /// A dictionary of null, bool, numbers, strings, lists of those and
         /// nested dictionaries as one line of JSON (ConvertTo-AzmiJsonObject).
         /// Example: <c>[Azmi.AzmiCore]::ToJson([ordered]@{ resource = 'https://vault.azure.net'; timeoutMs = 30000L })</c>
