@@ -32,4 +32,20 @@ XML
   mkdir -p "$dest"
   cp -R "$pkg/tools/." "$dest/"
 fi
+# The Azmi module's precompiled core (module/src -> module/Azmi/bin/Azmi.Core.dll):
+# ReadyToRun for this machine's runtime identifier when the runtime pack can be
+# restored, plain IL otherwise; the module falls back to its script path
+# without it. AZMI_SKIP_CORE=1 skips it.
+core="module/Azmi/bin/Azmi.Core.dll"
+if [ "${AZMI_SKIP_CORE:-0}" != 1 ]; then
+  rid=$(dotnet --info 2>/dev/null | awk '/^ *RID:/ {print $2; exit}')
+  if [ -n "$rid" ] && dotnet publish module/src/Azmi.Core.csproj -c Release -r "$rid" --self-contained false \
+       -p:PublishReadyToRun=true -o module/Azmi/bin >/dev/null 2>&1; then
+    echo "setup-pwsh: built $core (ReadyToRun, $rid)"
+  elif dotnet build module/src/Azmi.Core.csproj -c Release -o module/Azmi/bin >/dev/null; then
+    echo "setup-pwsh: built $core (IL only: the ReadyToRun publish failed)"
+  else
+    echo "setup-pwsh: could not build $core; the module uses its script path" >&2
+  fi
+fi
 echo "setup-pwsh: pwsh $(dotnet pwsh -NoProfile -NonInteractive -Command '$PSVersionTable.PSVersion.ToString()'), Pester $PESTER_VERSION in $dest"

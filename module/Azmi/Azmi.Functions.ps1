@@ -186,7 +186,7 @@ function Invoke-AzmiBridge {
         # bridge has: a script that sets $env:MSI_ENDPOINT (or
         # -SetEnvironment) after the bridge started must be seen by the next call.
         $vars = [System.Environment]::GetEnvironmentVariables()
-        $envKey = ($vars.Keys -join "`0") + "`0`0" + ($vars.Values -join "`0")  # as Get-AzmiEnvironmentKey, inline
+        $envKey = if ($script:Core) { [Azmi.AzmiCore]::EnvironmentKey($vars) } else { ($vars.Keys -join "`0") + "`0`0" + ($vars.Values -join "`0") }  # as Get-AzmiEnvironmentKey, inline
         $envChanged = $envKey -cne $bridge['SentKey']
         if ($envChanged) {
             $script:Leases.Clear()
@@ -200,12 +200,12 @@ function Invoke-AzmiBridge {
                 return $response
             }
         }
-        if ($null -eq $paramsJson -and $null -ne $Params) { $paramsJson = ConvertTo-AzmiJsonObject $Params }
+        if ($null -eq $paramsJson -and $null -ne $Params) { $paramsJson = if ($script:Core) { [Azmi.AzmiCore]::ToJson($Params) } else { ConvertTo-AzmiJsonObject $Params } }
         $id = $bridge['NextId']
         $bridge['NextId'] = $id + 1
         $line = '{"id":' + $id + ',"op":"' + $Op + '"'
         if ($null -ne $paramsJson) { $line += ',"params":' + $paramsJson }
-        if ($envChanged) { $line += ',"env":' + (ConvertTo-AzmiJsonObject $vars) }
+        if ($envChanged) { $line += ',"env":' + $(if ($script:Core) { [Azmi.AzmiCore]::ToJson($vars) } else { ConvertTo-AzmiJsonObject $vars }) }
         if ($WantVerbose) { $line += ',"verbose":true' }
         $failure = Write-AzmiBridgeLine $bridge ($line + "}`n")
         if ($null -eq $failure) { break }
@@ -231,7 +231,7 @@ function Invoke-AzmiBridge {
             # The first line must be the bridge's hello: anything else is a
             # program that is not the azmi bridge.
             if (-not $text.StartsWith($script:HelloPrefix, [System.StringComparison]::Ordinal)) {
-                $hello = ConvertFrom-AzmiBridgeLine $text
+                $hello = if ($script:Core) { [Azmi.AzmiCore]::FromJsonLine($text) } else { ConvertFrom-AzmiBridgeLine $text }
                 if (-not ($hello -is [System.Management.Automation.PSCustomObject] -and $hello.id -is [long] -and $hello.id -eq 0 -and $hello.ok -and $hello.result.hello -eq 'azmi-bridge')) {
                     return New-AzmiBridgeProtocolFault $launchPath $text
                 }
@@ -240,7 +240,7 @@ function Invoke-AzmiBridge {
             $limitMs = $clock.ElapsedMilliseconds + $waitSec * 1000
             continue
         }
-        $message = ConvertFrom-AzmiBridgeLine $text
+        $message = if ($script:Core) { [Azmi.AzmiCore]::FromJsonLine($text) } else { ConvertFrom-AzmiBridgeLine $text }
         if (-not ($message -is [System.Management.Automation.PSCustomObject] -and $message.id -is [long])) {
             return New-AzmiBridgeProtocolFault $launchPath $text
         }
@@ -253,6 +253,43 @@ function Invoke-AzmiBridge {
             return $message
         }
     }
+}
+function Invoke-AzmiBridgeCore {
+    # Invoke-AzmiBridge with the precompiled core ($script:Core): the same
+    # request, lease, timeouts and faults; [Azmi.AzmiCore]::Request does the
+    # exchange and says what went wrong, the faults are built here as there.
+    # Cmdlet: the calling cmdlet's $PSCmdlet, so Ctrl+C stops the wait.
+    param([string] $Op, $Params, $TimeoutSec = 30, $WantVerbose = $false, $Cmdlet)
+    $launchPath = $env:AZMI_BRIDGE
+    if (-not $launchPath) { $launchPath = $script:DefaultBridgePath }
+    $waitSec = $TimeoutSec + $script:BridgeSlackSec
+    for ($attempt = 0; ; $attempt++) {
+        $bridge = $script:Bridge
+        if ($null -eq $bridge -or $bridge['Process'].HasExited -or $bridge['Path'] -ne $launchPath) {
+            $bridge = Open-AzmiBridge $launchPath
+            if ($bridge -is [System.Management.Automation.PSCustomObject]) { return $bridge }
+        }
+        $outcome = [Azmi.AzmiCore]::Request($bridge, $script:Leases, $Op, $Params, $waitSec, $script:BridgeStartSec, $WantVerbose, $Cmdlet)
+        if ($outcome -isnot [string]) { return $outcome }
+        $kind = $outcome.Substring(0, 1)
+        if ($kind -ne 'W') { break }
+        # It died after the check above, before reading this request, so the
+        # request is safe to send again: once, to a fresh bridge.
+        Stop-AzmiBridge -GraceMs 0
+        if ($attempt -ge 1) {
+            return New-AzmiBridgeFault -Condition 'BridgeFailed' -Message "The azmi bridge stopped accepting requests ($($outcome.Substring(1)))." `
+                -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
+        }
+    }
+    if ($kind -eq 'T') {
+        Stop-AzmiBridge -GraceMs 0
+        return New-AzmiBridgeFault -Condition 'Timeout' -Name 'TimeoutError' `
+            -Message $(if ($bridge.Hello) { "The azmi bridge did not answer '$Op' within $waitSec s; it was stopped and the next call starts a new one." }
+                       else { "The azmi bridge ($launchPath) did not start within $($script:BridgeStartSec) s; it was stopped and the next call tries again." }) `
+            -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
+    }
+    if ($kind -eq 'E') { return New-AzmiBridgeEndedFault $bridge $Op }
+    New-AzmiBridgeProtocolFault $launchPath $outcome.Substring(1)
 }
 #endregion
 
@@ -691,10 +728,15 @@ function Get-AzManagedToken {
         # Runs per pipeline item and is the path the benchmark measures: one
         # helper call to check input, one to the bridge, nothing else.
         $command = 'Get-AzManagedToken'
-        $params = if ($PSCmdlet.ParameterSetName -eq 'Resource') {
-            New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Resource $Resource -TimeoutSec $TimeoutSec
-        } else {
-            New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Scope $Scope -TimeoutSec $TimeoutSec
+        # The precompiled good path; unusable input (null) goes the script
+        # way below, which builds the ErrorRecord.
+        $params = if ($script:Core) { [Azmi.AzmiCore]::TokenRequest($PSBoundParameters, $Resource, $Scope, $TimeoutSec) }
+        if ($null -eq $params) {
+            $params = if ($PSCmdlet.ParameterSetName -eq 'Resource') {
+                New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Resource $Resource -TimeoutSec $TimeoutSec
+            } else {
+                New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Scope $Scope -TimeoutSec $TimeoutSec
+            }
         }
         if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
 
@@ -704,7 +746,10 @@ function Get-AzManagedToken {
             $how = if ($Source) { "only $Source" } elseif ($Exclude) { "the chain without $($Exclude -join ', ')" } else { 'the chain' }
             Write-Verbose "Requesting a token for '$target' from $how."
         }
-        $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose
+        $response = if ($script:Core) { Invoke-AzmiBridgeCore -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose -Cmdlet $PSCmdlet }
+                    else { Invoke-AzmiBridge -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose }
+        # (Only the core returns nothing: Ctrl+C stopped the wait.)
+        if ($null -eq $response) { return }
         if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
         if (-not $response.ok) {
             $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target
@@ -718,6 +763,12 @@ function Get-AzManagedToken {
 
         # The MSI JSON object as Invoke-RestMethod returns it (same names, same
         # string values), plus a typed ExpiresOn.
+        if ($script:Core) {
+            # The same object, precompiled (Azmi.AzmiCore.NewManagedToken mirrors the lines below).
+            $object = [Azmi.AzmiCore]::NewManagedToken($response.result, $AsSecureString.IsPresent, $script:TokenDisplay)
+            if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
+            return $object
+        }
         $result = $response.result
         $token = [ordered]@{
             access_token = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }

@@ -6,6 +6,18 @@
 # The compiled bridge of the azmi package this module ships in; $env:AZMI_BRIDGE overrides it.
 $script:DefaultBridgePath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'dist', 'src', 'bridge', 'main.js'))
 $script:Bridge = $null
+# The precompiled hot path (module/src, built into bin/ by scripts/setup-pwsh.sh
+# when the .NET SDK is present): C# pays only its own small JIT where script
+# pays PowerShell's compile of every operation on first use. Without it (or
+# with $env:AZMI_NO_CORE = '1') the script functions below do the same work.
+$script:Core = $false
+if ($env:AZMI_NO_CORE -ne '1') {
+    $corePath = [System.IO.Path]::Combine($PSScriptRoot, 'bin', 'Azmi.Core.dll')
+    if ([System.IO.File]::Exists($corePath)) {
+        try { $null = [System.Reflection.Assembly]::LoadFrom($corePath); $script:Core = $true } catch { }
+    }
+    $corePath = $null
+}
 # A new bridge must say hello within BridgeStartSec (Node's start-up); then a
 # call waits its own timeout plus BridgeSlackSec for the answer.
 $script:BridgeStartSec = 10
@@ -90,8 +102,14 @@ function Start-AzmiBridge {
     $file = $path
     if ($Launch['UsesNode']) {
         $file = $env:AZMI_NODE
-        if (-not $file) { $file = Find-AzmiNode }
+        if (-not $file) { $file = if ($script:Core) { [Azmi.AzmiCore]::FindNode() } else { Find-AzmiNode } }
         if (-not $file -or -not [System.IO.File]::Exists($file)) { return New-AzmiBridgeStartFault NodeNotFound }
+    }
+    if ($script:Core) {
+        # The same process, state hashtable and failure message, precompiled.
+        $started = [Azmi.AzmiCore]::StartBridge($file, $path, $Launch['UsesNode'])
+        if ($started -is [string]) { return New-AzmiBridgeStartFault BridgeFailed $file $started }
+        return $started
     }
     # One conversion sets every property (a property assignment each would
     # compile one operation each). UTF-8 both ways, whatever the console uses.
@@ -131,7 +149,10 @@ function Start-AzmiBridge {
 # (the module is normally imported by that first call). A problem (no node,
 # no bridge) is left for that call to report. $env:AZMI_BRIDGE_PRESTART = '0'
 # turns this off.
-if ($env:AZMI_BRIDGE_PRESTART -ne '0') {
+if ($env:AZMI_BRIDGE_PRESTART -ne '0' -and $script:Core) {
+    # The same, precompiled: null when anything is missing.
+    $script:Bridge = [Azmi.AzmiCore]::Prestart($script:DefaultBridgePath)
+} elseif ($env:AZMI_BRIDGE_PRESTART -ne '0') {
     $prestart = Start-AzmiBridge -Launch (Get-AzmiBridgeLaunch)
     if ($prestart['Process']) { $script:Bridge = $prestart }
     # Not Remove-Variable: the first cmdlet call would load a module.
@@ -147,8 +168,13 @@ function New-AzmiDisplaySet([string[]] $Properties) {
     $set = [System.Management.Automation.PSPropertySet]::new('DefaultDisplayPropertySet', $Properties)
     [System.Management.Automation.PSMemberSet]::new('PSStandardMembers', [System.Management.Automation.PSMemberInfo[]]@($set))
 }
-$script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
-$script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
+if ($script:Core) {
+    $script:TokenDisplay = [Azmi.AzmiCore]::DisplaySet(('resource', 'token_type', 'ExpiresOn', 'client_id'))
+    $script:ChainLinkDisplay = [Azmi.AzmiCore]::DisplaySet(('Link', 'Outcome', 'Milliseconds', 'Reason'))
+} else {
+    $script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
+    $script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
+}
 
 # Removing the module stops the bridge (and with it any local endpoint) and
 # puts back environment variables that -SetEnvironment changed. When the

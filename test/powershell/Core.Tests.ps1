@@ -1,0 +1,96 @@
+# The module's optional precompiled core (module/src -> module/Azmi/bin/Azmi.Core.dll):
+# loaded when built, and doing exactly what the script functions it stands in
+# for do, so a machine without the .NET SDK (script path) behaves the same.
+
+BeforeDiscovery {
+    # -Skip is decided at discovery: the core-only tests need the built DLL.
+    $built = Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')
+    $useCore = $built -and $env:AZMI_NO_CORE -ne '1'
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'support/Azmi.TestSupport.psm1') -Force
+    $script:modulePath = Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1'
+    Import-Module $modulePath -Force
+    Reset-AzmiTestEnvironment
+    $script:fake = Start-CloudShellFake
+    $env:MSI_ENDPOINT = $fake.MsiEndpoint
+    $script:built = Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')
+    $script:coreLoaded = & (Get-Module Azmi) { $script:Core }
+}
+
+AfterAll {
+    Remove-Module Azmi -Force -ErrorAction Ignore
+    Stop-CloudShellFake $script:fake
+}
+
+Describe 'The precompiled core' {
+    It 'is used when it is built, unless AZMI_NO_CORE=1' {
+        $coreLoaded | Should -Be ($built -and $env:AZMI_NO_CORE -ne '1')
+    }
+
+    It 'writes request JSON exactly as ConvertTo-AzmiJsonObject does' -Skip:(-not $useCore) {
+        $cases = @(
+            [ordered]@{ resource = 'https://vault.azure.net'; timeoutMs = 30000L; forceRefresh = $true }
+            [ordered]@{ scope = 'https://x/.default'; exclude = [string[]]('azure-cli', 'environment'); n = 3; d = 1.5; none = $null; f = $false }
+            [ordered]@{ 'we"ird' = "line`nbreak \ quote `" tab`t"; nested = [ordered]@{ a = @(1, 'two', $null) }; empty = @() }
+            @{ PATH = '/usr/bin'; HOME = '/root'; uni = 'é ü 中' }
+        )
+        foreach ($case in $cases) {
+            $expected = & (Get-Module Azmi) { param($d) ConvertTo-AzmiJsonObject $d } $case
+            [Azmi.AzmiCore]::ToJson($case) | Should -BeExactly $expected
+        }
+    }
+
+    It 'reads protocol lines into the same values as ConvertFrom-AzmiBridgeLine' -Skip:(-not $useCore) {
+        $lines = @(
+            '{"id":1,"ok":true,"result":{"access_token":"a.b.c","expires_in":"3599","expires_on":"1700000000"},"leaseMs":5000}'
+            '  {"id":2,"n":-12,"big":12345678901234567890,"f":1.25,"e":1e3,"t":true,"u":false,"z":null,"arr":[1,"x",[2],{"k":"v"}],"empty":[],"o":{}}  '
+            '{"id":3,"dup":1,"dup":2}'
+            'not json'
+            '{"broken":'
+            '[1,2]'
+        )
+        foreach ($line in $lines) {
+            $expected = & (Get-Module Azmi) { param($t) ConvertFrom-AzmiBridgeLine $t } $line
+            $actual = [Azmi.AzmiCore]::FromJsonLine($line)
+            if ($null -eq $expected) { $actual | Should -BeNullOrEmpty; continue }
+            $actual | Should -BeOfType ([System.Management.Automation.PSCustomObject])
+            # Same names, order, values and types, all the way down.
+            ($actual | ConvertTo-Json -Depth 10 -Compress) | Should -BeExactly ($expected | ConvertTo-Json -Depth 10 -Compress)
+            foreach ($name in $expected.PSObject.Properties.Name) {
+                if ($null -ne $expected.$name) { $actual.$name.GetType() | Should -Be $expected.$name.GetType() -Because $name }
+            }
+        }
+    }
+
+    It 'returns the same token object as the script path: properties, order, types, type name, display' -Skip:(-not $built) {
+        $command = "Import-Module '$modulePath'; `$t = Get-AzManagedToken https://vault.azure.net -ErrorAction Stop; " +
+            "(@(`$t.PSObject.Properties | ForEach-Object { `$_.Name + ':' + `$(if (`$null -eq `$_.Value) { 'null' } else { `$_.Value.GetType().Name }) }) + " +
+            "`$t.PSObject.TypeNames[0] + (`$t.PSStandardMembers.DefaultDisplayPropertySet.ReferencedPropertyNames -join ',') + " +
+            "(& (Get-Module Azmi) { [string]`$script:Core })) -join '|'"
+        $pwsh = [System.Environment]::ProcessPath
+        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
+        $saved = $env:AZMI_NO_CORE
+        try {
+            $env:AZMI_NO_CORE = $null
+            $withCore = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
+            $env:AZMI_NO_CORE = '1'
+            $withScript = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
+        } finally {
+            $env:AZMI_NO_CORE = $saved
+        }
+        $withCore | Should -Match '\|True$'
+        $withScript | Should -Match '\|False$'
+        ($withCore -replace '\|True$') | Should -BeExactly ($withScript -replace '\|False$')
+        $withCore | Should -Match '^access_token:String\|expires_in:String\|expires_on:String\|not_before:String\|resource:String\|token_type:String\|.*ExpiresOn:DateTimeOffset\|Azmi\.ManagedToken'
+    }
+
+    It 'returns a SecureString with -AsSecureString and never shows the token' -Skip:(-not $useCore) {
+        $plain = Get-AzManagedToken https://securestring.example.com
+        $secure = Get-AzManagedToken https://securestring.example.com -AsSecureString
+        $secure.access_token | Should -BeOfType ([securestring])
+        [System.Net.NetworkCredential]::new('', $secure.access_token).Password | Should -BeExactly $plain.access_token
+        ($secure | Out-String) | Should -Not -Match ([regex]::Escape($plain.access_token))
+    }
+}
