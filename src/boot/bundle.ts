@@ -38,7 +38,7 @@ import path = require("node:path");
 /** How the running code was loaded; `azmi doctor` shows it. */
 export interface BootInfo {
   bundle: string | undefined;
-  codeCache: "hit" | "miss" | "rejected" | "off" | "none";
+  codeCache: "hit" | "miss" | "rejected" | "untrusted" | "off" | "none";
   /** Why the unbundled modules were used, when they were. */
   unbundledBecause?: string;
 }
@@ -75,19 +75,28 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
   const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(name, variant, bundleStat);
   let cache: SealedCache | undefined;
   let damaged = false;
+  let untrusted = false;
   if (cacheFile) {
-    try {
-      cache = unsealCache(fs.readFileSync(cacheFile));
+    const bytes = readTrusted(cacheFile);
+    untrusted = bytes === UNTRUSTED;
+    if (bytes instanceof Buffer) {
+      cache = unsealCache(bytes);
       damaged = cache === undefined;
-    } catch {
-      // No cache yet (or unreadable): compile from source, write one at exit.
     }
   }
   const cachedData = cache?.data;
   const vm = require("node:vm") as typeof import("node:vm");
   // The CommonJS wrapper on the first line, so line numbers in stack traces match the bundle and its source map.
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
-  const codeCache: BootInfo["codeCache"] = !cacheFile ? "off" : damaged || script.cachedDataRejected ? "rejected" : !cachedData ? "miss" : "hit";
+  const codeCache: BootInfo["codeCache"] = !cacheFile
+    ? "off"
+    : untrusted
+      ? "untrusted"
+      : damaged || script.cachedDataRejected
+        ? "rejected"
+        : !cachedData
+          ? "miss"
+          : "hit";
   publish({ bundle: name, codeCache });
   // A hit is rewritten by the next few processes too: each one's cache holds
   // what it deserialized plus what it compiled, so paths the first process
@@ -209,6 +218,7 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
     try {
       const dir = path.dirname(cacheFile);
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!ownFolder(dir)) return; // someone else's, or opened up and not ours to fix: write nothing there
       removeOlderCaches(dir, path.basename(cacheFile), prefix);
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       const sealed = sealCache(script.createCachedData(), generation);
@@ -221,6 +231,61 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
   };
   (globalThis as BootGlobal)[SAVE_NOW] = save;
   process.once("exit", save);
+}
+
+/** What `readTrusted` returns for a cache that others could have written. */
+const UNTRUSTED = Symbol("untrusted");
+
+/**
+ * The cache file's bytes, `undefined` when there is none, or `UNTRUSTED`
+ * when it or its folder could have been written by another user: a code
+ * cache is code, and the checksum only catches damage, not a forgery. So the
+ * file must be a regular file (not a symlink) owned by this user, and neither
+ * it nor its folder writable by group or others (POSIX; on Windows the
+ * per-user profile's ACLs do this job). One open, two fstat/stat calls.
+ */
+function readTrusted(file: string): Buffer | undefined | typeof UNTRUSTED {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : UNTRUSTED;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || !safeOwner(stat) || !safeOwner(fs.statSync(path.dirname(file)))) return UNTRUSTED;
+    const bytes = Buffer.allocUnsafe(stat.size);
+    let read = 0;
+    while (read < stat.size) {
+      const n = fs.readSync(fd, bytes, read, stat.size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return read === stat.size ? bytes : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Owned by this user and not writable by group or others (always true where there are no uids). */
+function safeOwner(stat: fs.Stats): boolean {
+  if (typeof process.getuid !== "function") return true;
+  return stat.uid === process.getuid() && (stat.mode & 0o022) === 0;
+}
+
+/**
+ * Whether `dir` is fit to hold caches: ours and closed to others. A folder of
+ * ours that someone opened up (chmod 777) is closed again (0700), as
+ * `paths.ts` does for the per-user folder.
+ */
+function ownFolder(dir: string): boolean {
+  const stat = fs.statSync(dir);
+  if (typeof process.getuid !== "function") return true;
+  if (stat.uid !== process.getuid()) return false;
+  if ((stat.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  return true;
 }
 
 /**

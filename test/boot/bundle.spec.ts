@@ -144,6 +144,28 @@ describe("start-up: bundles and the code cache", function () {
     assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" }, "rewritten after the rejection");
   });
 
+  it("a cache others could have written is not used (a code cache is code): open folder, open file, symlink; then it is closed and rewritten", async () => {
+    await doctorStartup(env);
+    const dir = path.join(env.AZMI_HOME!, "cache");
+    const full = () => path.join(dir, cacheFiles(env.AZMI_HOME!)[0]!);
+    // 1. The folder opened to everyone.
+    fs.chmodSync(dir, 0o777);
+    assert.equal((await doctorStartup(env)).startup.codeCache, "untrusted");
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700, "the folder is closed again");
+    assert.equal((await doctorStartup(env)).startup.codeCache, "hit", "and the cache rewritten");
+    // 2. The file writable by others.
+    fs.chmodSync(full(), 0o666);
+    assert.equal((await doctorStartup(env)).startup.codeCache, "untrusted");
+    assert.equal(fs.statSync(full()).mode & 0o777, 0o600);
+    // 3. A symlink where the file should be (to a real cache elsewhere).
+    const original = full();
+    const elsewhere = path.join(env.AZMI_HOME!, "elsewhere.v8");
+    fs.renameSync(original, elsewhere);
+    fs.symlinkSync(elsewhere, original);
+    assert.equal((await doctorStartup(env)).startup.codeCache, "untrusted");
+    assert.ok(!fs.lstatSync(full()).isSymbolicLink(), "replaced by a real file");
+  });
+
   it("a cache that is not a cache at all (empty, garbage) only costs speed", async () => {
     await doctorStartup(env);
     const [file] = cacheFiles(env.AZMI_HOME!);
