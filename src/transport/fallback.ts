@@ -9,7 +9,7 @@ import { ErrorCode } from "../errors";
 import { errnoCode, errnoDetail, joinHeaders, transportError } from "./facts";
 import { ResponseParser } from "./parser";
 import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";
-import { checkIp, checkPort, checkTimeout, normalizeRequest, type NormalizedRequest } from "./validate";
+import { checkIp, checkPort, checkTimeout, normalizeRequest, type NormalizedRequest } from "./http";
 import { nowMs } from "../clock";
 
 /**

@@ -6,16 +6,596 @@
  * optional certificate-thumbprint pinning. Proxy variables are never used:
  * identity endpoints are loopback or link-local. One deadline covers the
  * whole call.
+ *
+ * Why one file: this module is ALL that requiring the transport loads (plus
+ * the addon), and on a cold start every extra CommonJS file costs ~0.3–0.5 ms
+ * of resolve + read + compile + wrap (issue 2 asks for under 5 ms, of which
+ * Node's own first require takes ~3 ms). So the four parts that were always
+ * loaded together — argument checks (was validate.ts), the addon loader and
+ * native `Transport` (was native.ts), the transport choice (was active.ts)
+ * and `send()` — live here in that order, as sections. `validate.ts`,
+ * `native.ts` and `active.ts` stay as re-exports so importers keep their
+ * paths. Everything else (the node:net fallback, the parser, TLS, DNS, error
+ * formatting) loads on first use. Nothing is computed at module load: no
+ * path resolution, no regex, no env reads.
  */
 import type { TransportError } from "../errors";
-import { activeTransport, transportDiagnostics } from "./active";
-import type { RawResponse } from "./types";
-import { checkCap, checkHeader, checkMethod, checkTimeout, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, ipFamily } from "./validate";
-import { nowMs } from "../clock";
+import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";
 
 // errors.ts and facts.ts are needed only on the DNS and failure paths: load
 // them there, so requiring the transport costs fewer module loads.
 const errors = (): typeof import("../errors") => require("../errors") as typeof import("../errors");
+
+/**
+ * Milliseconds on the monotonic clock: the same as `nowMs()` of
+ * src/clock.ts, repeated here so the load path is one file.
+ */
+function nowMs(): number {
+  const t = process.hrtime();
+  return t[0] * 1e3 + t[1] / 1e6;
+}
+
+// ─── Argument checks (was validate.ts) ──────────────────────────────────────
+// Every transport argument is checked once, at the public edge, with messages
+// that name the option and the fix (as better-sqlite3 does before touching
+// C++). Both transports receive the same normalised request, so a
+// non-numeric host or a header that would break framing never reaches C++
+// or a socket.
+
+
+/**
+ * Default cap on status line + headers (+ trailers): 16 KiB, as Node's own
+ * HTTP parser. (Also exported from types.ts.)
+ *
+ * @example
+ * ```ts
+ * await send({ url, timeoutMs: 1000, maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES * 2 });
+ * ```
+ */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * Default cap on a decoded body: 1 MiB, far above any token response.
+ *
+ * @example
+ * ```ts
+ * await send({ url, timeoutMs: 1000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES });
+ * ```
+ */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** Largest timeout a poll()/setTimeout can honour (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMEOUT_MS = 2147483647;
+/** Largest cap either transport accepts for headers or body (1 GiB). */
+export const MAX_CAP_BYTES = 1 << 30;
+
+/** A request after validation: what both transports actually consume. */
+export interface NormalizedRequest {
+  ip: string;
+  port: number;
+  method: string;
+  path: string;
+  /** Flat `[name, value, name, value, ...]`, in the caller's order. */
+  headers: string[];
+  body: Buffer | undefined;
+  timeoutMs: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+}
+
+/**
+ * The validation patterns, built on first use: nothing is compiled while the
+ * module loads (a CLI that only asks `transportKind()` never needs them).
+ */
+interface Patterns {
+  ipv4: RegExp;
+  ipv6Chars: RegExp;
+  token: RegExp;
+  /** Visible ASCII, space and tab: identity headers never need more, and
+   * anything else (CR, LF, NUL, non-ASCII) could split or smuggle a request. */
+  fieldValue: RegExp;
+  path: RegExp;
+}
+let patternCache: Patterns | undefined;
+function patterns(): Patterns {
+  return (patternCache ??= {
+    ipv4: /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/,
+    ipv6Chars: /^[0-9A-Fa-f:.]+$/,
+    token: /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
+    fieldValue: /^[\t\x20-\x7e]*$/,
+    path: /^(\/[\x21-\x7e]*|\*)$/,
+  });
+}
+
+/**
+ * 4 or 6 for a numeric IPv4/IPv6 address (the forms inet_pton accepts, no
+ * zone ids), else 0. Avoids loading `node:net` on the hot path.
+ *
+ * @example
+ * ```ts
+ * ipFamily("169.254.169.254"); // 4
+ * ipFamily("::1");             // 6
+ * ipFamily("localhost");       // 0
+ * ```
+ */
+export function ipFamily(value: string): 0 | 4 | 6 {
+  const p = patterns();
+  if (p.ipv4.test(value)) return 4;
+  if (!value.includes(":") || !p.ipv6Chars.test(value) || value.length > 45) return 0;
+  try {
+    // The WHATWG URL parser (already loaded at startup) implements the RFC
+    // 4291 text forms, including an embedded dotted IPv4 tail.
+    new URL(`http://[${value}]/`);
+    return 6;
+  } catch {
+    return 0;
+  }
+}
+
+
+/**
+ * Throws `TypeError`/`RangeError` unless `ip` is a numeric IPv4/IPv6 address.
+ *
+ * @example
+ * ```ts
+ * checkIp("169.254.169.254", "ip"); // ok
+ * checkIp("example.com", "ip");     // RangeError: ip must be a numeric IPv4 or IPv6 address ...
+ * ```
+ */
+export function checkIp(ip: unknown, name = "ip"): string {
+  if (typeof ip !== "string") throw new TypeError(`${name} must be a string holding a numeric IPv4 or IPv6 address`);
+  if (ipFamily(ip) === 0) {
+    throw new RangeError(
+      `${name} must be a numeric IPv4 or IPv6 address, got ${JSON.stringify(ip.slice(0, 64))}; resolve host names with send() first`,
+    );
+  }
+  return ip;
+}
+
+/**
+ * Throws unless `value` is an integer port from 1 to 65535.
+ *
+ * @example
+ * ```ts
+ * checkPort(80, "port");
+ * ```
+ */
+export function checkPort(value: unknown, name = "port"): number {
+  if (typeof value !== "number") throw new TypeError(`${name} must be a number from 1 to 65535`);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new RangeError(`${name} must be an integer from 1 to 65535, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Throws unless `value` is a positive finite number of milliseconds; returns
+ * it rounded up to a whole millisecond.
+ *
+ * @example
+ * ```ts
+ * checkTimeout(1000, "timeoutMs"); // 1000
+ * ```
+ */
+export function checkTimeout(value: unknown, name = "timeoutMs"): number {
+  if (typeof value !== "number") throw new TypeError(`${name} must be a number of milliseconds`);
+  if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
+    throw new RangeError(`${name} must be greater than 0 and at most ${MAX_TIMEOUT_MS} ms, got ${value}`);
+  }
+  return Math.ceil(value);
+}
+
+/**
+ * Throws unless `value` is undefined (→ `fallback`) or an integer in `[min, MAX_CAP_BYTES]`.
+ *
+ * @example
+ * ```ts
+ * checkCap(undefined, "maxBodyBytes", 1024, 0); // 1024
+ * ```
+ */
+export function checkCap(value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") throw new TypeError(`${name} must be a number of bytes`);
+  if (!Number.isInteger(value) || value < min || value > MAX_CAP_BYTES) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${MAX_CAP_BYTES}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Throws unless `method` is an HTTP token of at most 32 characters.
+ *
+ * @example
+ * ```ts
+ * checkMethod("GET", "method");
+ * ```
+ */
+export function checkMethod(method: unknown, name = "method"): string {
+  if (typeof method !== "string") throw new TypeError(`${name} must be a string such as "GET"`);
+  if (method.length > 32 || !patterns().token.test(method)) throw new RangeError(`${name} must be an HTTP method token such as "GET"`);
+  return method;
+}
+
+/**
+ * Checks one header pair; returns nothing, throws naming the header.
+ *
+ * @example
+ * ```ts
+ * checkHeader("Metadata", "true", "headers");
+ * ```
+ */
+export function checkHeader(name: unknown, value: unknown, option = "headers"): void {
+  if (typeof name !== "string" || typeof value !== "string") {
+    throw new TypeError(`${option} must map header names to string values`);
+  }
+  const p = patterns();
+  if (!p.token.test(name)) throw new RangeError(`${option}: ${JSON.stringify(name.slice(0, 64))} is not a valid header name`);
+  if (!p.fieldValue.test(value)) {
+    // Never quote the value: it may be a secret.
+    throw new RangeError(`${option}: the value of ${name} contains characters not allowed in a header (CR, LF, NUL or non-ASCII)`);
+  }
+  if (name.toLowerCase() === "transfer-encoding") {
+    throw new RangeError(`${option}: Transfer-Encoding is not supported; pass the whole body and let Content-Length be set`);
+  }
+}
+
+/** Throws unless `path` is an origin-form path (or `*`) of encoded, visible ASCII. */
+function checkPath(path: unknown): string {
+  if (typeof path !== "string") throw new TypeError('path must be a string such as "/metadata/identity/oauth2/token"');
+  if (!patterns().path.test(path)) {
+    throw new RangeError('path must start with "/" and contain only encoded, visible ASCII (use encodeURIComponent for query values)');
+  }
+  return path;
+}
+
+/**
+ * Validates a `RawRequest` for either transport and fills in defaults.
+ *
+ * @example
+ * ```ts
+ * const req = normalizeRequest({ ip: "127.0.0.1", port: 8080, method: "GET", path: "/", timeoutMs: 500 });
+ * ```
+ */
+export function normalizeRequest(request: RawRequest): NormalizedRequest {
+  if (request === null || typeof request !== "object") throw new TypeError("request must be an object");
+  const ip = checkIp(request.ip, "ip");
+  const port = checkPort(request.port, "port");
+  const method = checkMethod(request.method, "method");
+  const path = checkPath(request.path);
+  const headers: string[] = [];
+  if (request.headers !== undefined) {
+    if (!Array.isArray(request.headers)) throw new TypeError("headers must be an array of [name, value] pairs");
+    for (const pair of request.headers) {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError("headers must be an array of [name, value] pairs");
+      checkHeader(pair[0], pair[1], "headers");
+      headers.push(pair[0], pair[1]);
+    }
+  }
+  let body: Buffer | undefined;
+  if (typeof request.body === "string") body = Buffer.from(request.body, "utf8");
+  else if (Buffer.isBuffer(request.body)) body = request.body;
+  else if (request.body !== undefined) throw new TypeError("body must be a string or a Buffer");
+  return {
+    ip,
+    port,
+    method,
+    path,
+    headers,
+    body,
+    timeoutMs: checkTimeout(request.timeoutMs, "timeoutMs"),
+    maxHeaderBytes: checkCap(request.maxHeaderBytes, "maxHeaderBytes", DEFAULT_MAX_HEADER_BYTES, 1),
+    maxBodyBytes: checkCap(request.maxBodyBytes, "maxBodyBytes", DEFAULT_MAX_BODY_BYTES, 0),
+  };
+}
+
+// ─── The native addon and its Transport (was native.ts) ─────────────────────
+// Finds, loads and caches the addon (`build/Release/azmi.node`, or a
+// prebuild, via node-gyp-build) on first use, and wraps it as a `Transport`.
+
+/** What the addon's `request()`/`requestPool()` take (see native/addon.cc). */
+interface NativeRequestOptions {
+  ip: string;
+  port: number;
+  method: string;
+  path: string;
+  headers: string[];
+  body?: Buffer;
+  timeoutMs: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+}
+
+/**
+ * The addon's exports (see native/addon.cc).
+ *
+ * @example
+ * ```ts
+ * const b: NativeBinding | null = loadNative();
+ * ```
+ */
+export interface NativeBinding {
+  abiVersion: number;
+  probe(ip: string, port: number, timeoutMs: number): Promise<{ outcome: ProbeResult["outcome"]; elapsedMs: number; errno?: string }>;
+  /** One exchange stepped by this thread's event loop (uv_poll + uv_timer), never blocking it. */
+  request(options: NativeRequestOptions): Promise<NativeOutcome>;
+  /** The same exchange, blocking on a libuv pool thread. */
+  requestPool(options: NativeRequestOptions): Promise<NativeOutcome>;
+}
+
+/**
+ * Which addon driver runs an exchange: `"loop"` (default; the event loop
+ * wakes on the socket, no thread hop, immune to a busy libuv pool) or
+ * `"pool"` (a pool thread blocks in poll(); `AZMI_NATIVE_DRIVER=pool`).
+ *
+ * @example
+ * ```ts
+ * const driver: NativeDriver = "pool";
+ * ```
+ */
+export type NativeDriver = "loop" | "pool";
+
+type NativeOutcome =
+  // headers: lower-cased names, repeats joined with ", " (built in C++, as facts.ts joinHeaders does)
+  | { ok: true; status: number; statusText: string; headers: Record<string, string>; body: Buffer; elapsedMs: number }
+  | { ok: false; code: string; phase: "connect" | "write" | "headers" | "body"; detail: string; elapsedMs: number };
+
+let binding: NativeBinding | null | undefined;
+let loadError: string | undefined;
+
+/**
+ * The addon, or `null` when it is not built / cannot load (then
+ * `nativeLoadError()` says why). Cached after the first call.
+ *
+ * @example
+ * ```ts
+ * const b = loadNative();
+ * if (b) await b.probe("127.0.0.1", 80, 100);
+ * ```
+ */
+export function loadNative(): NativeBinding | null {
+  if (binding !== undefined) return binding;
+  const path = require("node:path") as typeof import("node:path");
+  // The package root: dist/src/transport → ../../.. (compiled)
+  const root = path.resolve(__dirname, "..", "..", "..");
+  try {
+    // AZMI_NATIVE_PATH points at a specific build (e.g. the sanitizer build
+    // of scripts/sanitize-native.sh). Otherwise the common case first: a
+    // local node-gyp build, without node-gyp-build's directory scan; then
+    // prebuilds and Debug builds through node-gyp-build.
+    const override = process.env.AZMI_NATIVE_PATH;
+    let loaded: NativeBinding;
+    if (override) {
+      loaded = require(path.resolve(override)) as NativeBinding;
+    } else {
+      const local = path.join(root, "build", "Release", "azmi.node");
+      // process.dlopen, not require: the same load without the module
+      // loader's resolution work (~0.5 ms of a first token on a slow
+      // machine). No existsSync first: a stat per start for the rare case;
+      // a failed dlopen asks whether the file is there at all.
+      const module = { exports: {} as NativeBinding };
+      try {
+        process.dlopen(module, local);
+        loaded = module.exports;
+      } catch (e) {
+        if ((require("node:fs") as typeof import("node:fs")).existsSync(local)) throw e;
+        loaded = (require("node-gyp-build") as (dir: string) => NativeBinding)(root);
+      }
+    }
+    if (loaded.abiVersion !== 2) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
+    binding = loaded;
+  } catch (e) {
+    binding = null;
+    loadError = (e as Error).message.split("\n")[0];
+  }
+  return binding;
+}
+
+/**
+ * Why the addon could not be loaded, for diagnostics (`azmi doctor`).
+ *
+ * @example
+ * ```ts
+ * if (!loadNative()) console.error(`native addon unavailable: ${nativeLoadError()}`);
+ * ```
+ */
+export function nativeLoadError(): string | undefined {
+  loadNative();
+  return loadError;
+}
+
+/**
+ * How long after its deadline a pool job may take before the JS side
+ * answers for it. A job that started on time always answers by its deadline;
+ * one still waiting for a libuv pool thread (all busy, e.g. with other slow
+ * jobs or dns.lookup) would otherwise be late by however long the queue is.
+ * (The probe and the pool request driver only: the loop driver's own uv
+ * timer answers at the deadline whatever the pool is doing.)
+ */
+const GUARD_MS = 50;
+
+/**
+ * Settles with `late()` if `job` has not settled `GUARD_MS` after the
+ * deadline. The extra setImmediate lets a result that is already posted by
+ * the pool (handled in libuv's poll phase, after timers) win the race.
+ */
+function guarded<T>(job: Promise<T>, timeoutMs: number, late: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<T>((resolve) => {
+    timer = setTimeout(() => setImmediate(() => resolve(late())), timeoutMs + GUARD_MS);
+    timer.unref();
+  });
+  return Promise.race([job, guard]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * One exchange of an already validated request on the addon: the hot path
+ * of both `nativeTransport().request()` and `send()` (which validates its own
+ * options and so skips a second pass).
+ */
+async function nativeExchange(b: NativeBinding, driver: NativeDriver, n: NormalizedRequest): Promise<RawResponse> {
+  let r: NativeOutcome;
+  if (driver === "loop") {
+    r = await b.request(n);
+  } else {
+    const started = nowMs();
+    r = await guarded<NativeOutcome>(b.requestPool(n), n.timeoutMs, () => ({
+      // "ETIMEDOUT" is ErrorCode.Timeout, spelled out so errors.ts stays off the success path.
+      ok: false, code: "ETIMEDOUT", phase: "connect", detail: "timed out", elapsedMs: nowMs() - started,
+    }));
+  }
+  if (r.ok) {
+    return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, elapsedMs: r.elapsedMs };
+  }
+  // facts.ts (and errors.ts behind it) load on the first failure only.
+  const { transportError } = require("./facts") as typeof import("./facts");
+  throw transportError({
+    code: r.code,
+    phase: r.phase,
+    address: n.ip,
+    port: n.port,
+    timeoutMs: n.timeoutMs,
+    elapsedMs: r.elapsedMs,
+    detail: r.detail,
+    maxHeaderBytes: n.maxHeaderBytes,
+    maxBodyBytes: n.maxBodyBytes,
+  });
+}
+
+function makeNativeTransport(b: NativeBinding, driver: NativeDriver): Transport {
+  return {
+    kind: "native",
+    driver,
+    async probe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+      checkIp(ip, "ip");
+      checkPort(port, "port");
+      const t = checkTimeout(timeoutMs, "timeoutMs");
+      const started = nowMs();
+      const r = await guarded(b.probe(ip, port, t), t, () => ({ outcome: "timeout" as const, elapsedMs: nowMs() - started }));
+      return r.errno === undefined ? { outcome: r.outcome, elapsedMs: r.elapsedMs } : { outcome: r.outcome, elapsedMs: r.elapsedMs, errno: r.errno };
+    },
+    request(request: RawRequest): Promise<RawResponse> {
+      // Validation errors reject (as from an async function), never throw synchronously.
+      let n: NormalizedRequest;
+      try {
+        n = normalizeRequest(request);
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
+      return nativeExchange(b, driver, n);
+    },
+  };
+}
+
+let loopTransport: Transport | null | undefined;
+let poolTransport: Transport | null | undefined;
+
+/**
+ * The native `Transport`, or `null` when the addon is unavailable. Requests
+ * use the event-loop driver unless `driver` (or, when omitted, the env
+ * `AZMI_NATIVE_DRIVER=pool`, read on each call) picks the pool driver; both
+ * give identical results and errors.
+ *
+ * @example
+ * ```ts
+ * const t = nativeTransport();
+ * const res = await t?.request({ ip: "127.0.0.1", port: 8080, method: "GET", path: "/", timeoutMs: 500 });
+ * const viaPool = nativeTransport("pool");
+ * ```
+ */
+export function nativeTransport(driver?: NativeDriver): Transport | null {
+  if (driver !== undefined && driver !== "loop" && driver !== "pool") {
+    throw new TypeError(`nativeTransport: driver must be "loop" or "pool", got ${JSON.stringify(driver)}`);
+  }
+  const d: NativeDriver = driver ?? (process.env.AZMI_NATIVE_DRIVER === "pool" ? "pool" : "loop");
+  if (d === "loop") {
+    if (loopTransport === undefined) {
+      const b = loadNative();
+      loopTransport = b ? makeNativeTransport(b, d) : null;
+    }
+    return loopTransport;
+  }
+  if (poolTransport === undefined) {
+    const b = loadNative();
+    poolTransport = b ? makeNativeTransport(b, d) : null;
+  }
+  return poolTransport;
+}
+
+// ─── Which transport answers (was active.ts) ────────────────────────────────
+// The native addon when it loads, else the node:net fallback.
+// `AZMI_TRANSPORT=node` forces the fallback (tests, or to rule the addon
+// out); `AZMI_TRANSPORT=native` insists on the addon and fails loudly when
+// it is missing.
+
+// The fallback pulls in node:net and its parser: load it only when used.
+function fallbackModule(): typeof import("./fallback") {
+  return require("./fallback") as typeof import("./fallback");
+}
+
+/**
+ * Why the active transport was chosen, for `azmi doctor`.
+ *
+ * @example
+ * ```ts
+ * const d: TransportDiagnostics = transportDiagnostics();
+ * ```
+ */
+export interface TransportDiagnostics {
+  kind: "native" | "node";
+  reason: string;
+}
+
+/**
+ * The transport to use now (re-reads `AZMI_TRANSPORT` each call; the addon
+ * itself is loaded once).
+ *
+ * @example
+ * ```ts
+ * const res = await activeTransport().request({ ip: "127.0.0.1", port: 80, method: "GET", path: "/", timeoutMs: 1000 });
+ * ```
+ */
+export function activeTransport(): Transport {
+  const wanted = process.env.AZMI_TRANSPORT;
+  if (wanted === "node") return fallbackModule().fallbackTransport;
+  const native = nativeTransport();
+  if (native) return native;
+  if (wanted === "native") {
+    // errors.ts loads only here: the common paths never need it.
+    const { AzmiError, ErrorCode } = errors();
+    throw new AzmiError(
+      ErrorCode.InvalidEnvironment,
+      `AZMI_TRANSPORT=native but the native addon could not be loaded (${nativeLoadError()}); run "npm run build:native" or unset AZMI_TRANSPORT`,
+    );
+  }
+  return fallbackModule().fallbackTransport;
+}
+
+/**
+ * Which transport answers and why.
+ *
+ * @example
+ * ```ts
+ * transportDiagnostics(); // { kind: "native", reason: "native addon loaded" }
+ * ```
+ */
+export function transportDiagnostics(): TransportDiagnostics {
+  if (process.env.AZMI_TRANSPORT === "node") return { kind: "node", reason: "AZMI_TRANSPORT=node forces the node:net fallback" };
+  if (nativeTransport()) return { kind: "native", reason: "native addon loaded" };
+  return { kind: "node", reason: `native addon unavailable (${nativeLoadError()}); using the node:net fallback` };
+}
+
+/**
+ * Which transport answers plain-HTTP requests in this process.
+ *
+ * @example
+ * ```ts
+ * transportKind(); // "native", or "node" when the addon is missing or AZMI_TRANSPORT=node
+ * ```
+ */
+export function transportKind(): "native" | "node" {
+  return transportDiagnostics().kind;
+}
+
+// ─── send() ─────────────────────────────────────────────────────────────────
 
 /**
  * Options of `send()`.
@@ -39,8 +619,6 @@ export interface SendOptions {
   /** HTTPS only: accept the server certificate iff its SHA-1 thumbprint (hex, any case) matches. */
   pinnedThumbprint?: string;
 }
-
-const THUMBPRINT = /^[0-9a-fA-F]{40}$/;
 
 function parseUrl(url: unknown): URL {
   if (url instanceof URL) return url;
@@ -81,12 +659,16 @@ export async function send(options: SendOptions): Promise<RawResponse> {
   const maxBodyBytes = checkCap(options.maxBodyBytes, "maxBodyBytes", DEFAULT_MAX_BODY_BYTES, 0);
   const headers: Record<string, string> = options.headers ?? {};
   if (headers === null || typeof headers !== "object") throw new TypeError("headers must be an object of header names to string values");
-  const pairs: Array<[string, string]> = [];
+  // Flat [name, value, ...] as the addon takes them, checked once here (the
+  // request below skips normalizeRequest's second pass over the same values).
+  const flat: string[] = [];
   let hasHost = false;
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;
+    const value = headers[name];
     checkHeader(name, value, "headers");
-    if (name.toLowerCase() === "host") hasHost = true;
-    pairs.push([name, value]);
+    if (!hasHost && name.length === 4 && name.toLowerCase() === "host") hasHost = true;
+    flat.push(name, value as string);
   }
   let body: Buffer | undefined;
   if (typeof options.body === "string") body = Buffer.from(options.body, "utf8");
@@ -101,7 +683,7 @@ export async function send(options: SendOptions): Promise<RawResponse> {
   if (options.pinnedThumbprint !== undefined) {
     if (typeof options.pinnedThumbprint !== "string") throw new TypeError("pinnedThumbprint must be a string of 40 hex digits");
     const clean = options.pinnedThumbprint.replace(/:/g, "");
-    if (!THUMBPRINT.test(clean)) throw new RangeError("pinnedThumbprint must be a SHA-1 thumbprint: 40 hex digits (colons allowed)");
+    if (!/^[0-9a-fA-F]{40}$/.test(clean)) throw new RangeError("pinnedThumbprint must be a SHA-1 thumbprint: 40 hex digits (colons allowed)");
     pinned = clean.toLowerCase();
   }
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
@@ -135,10 +717,22 @@ export async function send(options: SendOptions): Promise<RawResponse> {
         timeoutMs: left, maxHeaderBytes, maxBodyBytes, pinnedThumbprint: pinned,
       });
     }
-    if (!hasHost) pairs.unshift(["Host", url.host]);
-    const res = await activeTransport().request({
-      ip, port, method, path, headers: pairs, body, timeoutMs: left, maxHeaderBytes, maxBodyBytes,
-    });
+    if (!hasHost) flat.unshift("Host", url.host);
+    const transport = activeTransport();
+    let res: RawResponse;
+    if (transport.kind === "native") {
+      // The checks normalizeRequest would repeat on the values checked above
+      // (ip, method, headers, body, timeout, caps) are skipped; port and
+      // path come from the URL and are checked here.
+      const n: NormalizedRequest = {
+        ip, port: checkPort(port, "port"), method, path: checkPath(path), headers: flat, body, timeoutMs: left, maxHeaderBytes, maxBodyBytes,
+      };
+      res = await nativeExchange(binding!, transport.driver ?? "loop", n);
+    } else {
+      const pairs: Array<[string, string]> = [];
+      for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+      res = await transport.request({ ip, port, method, path, headers: pairs, body, timeoutMs: left, maxHeaderBytes, maxBodyBytes });
+    }
     if (viaDns) res.elapsedMs = nowMs() - started;
     return res;
   } catch (e) {
@@ -161,18 +755,3 @@ function literalAddress(hostname: string): string | undefined {
 function isNumericHost(hostname: string): boolean {
   return hostname.startsWith("[") || ipFamily(hostname) === 4;
 }
-
-/**
- * Which transport answers plain-HTTP requests in this process.
- *
- * @example
- * ```ts
- * transportKind(); // "native", or "node" when the addon is missing or AZMI_TRANSPORT=node
- * ```
- */
-export function transportKind(): "native" | "node" {
-  return transportDiagnostics().kind;
-}
-
-/** Which transport answers and why (re-exported from active.ts for `azmi doctor`). */
-export { transportDiagnostics };

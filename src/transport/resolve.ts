@@ -7,7 +7,7 @@
  */
 import { ErrorCode, type TransportError } from "../errors";
 import { transportError } from "./facts";
-import { ipFamily } from "./validate";
+import { ipFamily } from "./http";
 import { nowMs } from "../clock";
 
 /**

@@ -70,6 +70,6 @@ export interface Transport {
   request(request: RawRequest): Promise<RawResponse>;
 }
 
-// The default caps live in validate.ts, which applies them: the hot path then
+// The default caps live in http.ts (the checks), which applies them: the hot path then
 // never loads this file (every other import of it is type-only and erased).
-export { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES } from "./validate";
+export { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES } from "./http";

@@ -1,6 +1,7 @@
 /**
  * What requiring the transport loads, in a fresh process: with the addon the
- * entry point, active/native/validate and the addon only — no node:net
+ * entry point (http.js, which holds the checks, the addon loader and the
+ * transport choice) and the addon only — no node:net
  * fallback, no parser, no error formatting — even after a successful request.
  * Failures and the fallback load their modules when they happen.
  */
@@ -52,10 +53,10 @@ describe("transport: lazy loading (fresh process)", function () {
   });
 
   // The addon itself is loaded with process.dlopen (not in require.cache): "native" proves it loaded.
-  it("require + transportKind() loads http/active/native/validate, the clock and the addon, nothing else", async function () {
+  it("require + transportKind() loads http.js and the addon, nothing else", async function () {
     const r = await child(`out = h.transportKind();`);
     assert.equal(r.out, "native");
-    assert.deepEqual(r.modules, ["clock.js", "transport/active.js", "transport/http.js", "transport/native.js", "transport/validate.js"]);
+    assert.deepEqual(r.modules, ["transport/http.js"]);
     assert.deepEqual(r.builtins, []);
   });
 
@@ -66,7 +67,7 @@ describe("transport: lazy loading (fresh process)", function () {
         const res = await h.send({ url: "http://127.0.0.1:${srv.port}/token", headers: { Metadata: "true" }, timeoutMs: 5000 });
         out = JSON.stringify([res.status, res.headers, res.body.toString()]);`);
       assert.equal(r.out, JSON.stringify([200, { "x-a": "1, 2", "content-length": "2" }, "ok"]));
-      assert.deepEqual(r.modules, ["clock.js", "transport/active.js", "transport/http.js", "transport/native.js", "transport/validate.js"]);
+      assert.deepEqual(r.modules, ["transport/http.js"]);
       assert.deepEqual(r.builtins, []);
     } finally {
       await srv.close();
