@@ -233,10 +233,20 @@ export function checkHeader(name: unknown, value: unknown, option = "headers"): 
     // Never quote the value: it may be a secret.
     throw new RangeError(`${option}: the value of ${name} contains characters not allowed in a header (CR, LF, NUL or non-ASCII)`);
   }
-  if (name.toLowerCase() === "transfer-encoding") {
+  // Length first: lower-casing allocates, and this runs for every header of every request.
+  if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
     throw new RangeError(`${option}: Transfer-Encoding is not supported; pass the whole body and let Content-Length be set`);
   }
 }
+
+/**
+ * The last ip, method and path that passed their checks. A process talks to
+ * one endpoint with one or two paths, so the usual call compares strings
+ * instead of running the regexes again (strings are immutable: equal to one
+ * that passed is as good as a re-check). "" never passes, so it is a safe
+ * start. Header values are not kept: they may be secrets.
+ */
+const passed = { ip: "", method: "", path: "", host: "", hostIp: "" };
 
 /** Throws unless `path` is an origin-form path (or `*`) of encoded, visible ASCII. */
 function checkPath(path: unknown): string {
@@ -257,14 +267,17 @@ function checkPath(path: unknown): string {
  */
 export function normalizeRequest(request: RawRequest): NormalizedRequest {
   if (request === null || typeof request !== "object") throw new TypeError("request must be an object");
-  const ip = checkIp(request.ip, "ip");
+  const ip = request.ip === passed.ip ? passed.ip : (passed.ip = checkIp(request.ip, "ip"));
   const port = checkPort(request.port, "port");
-  const method = checkMethod(request.method, "method");
-  const path = checkPath(request.path);
+  const method = request.method === passed.method ? passed.method : (passed.method = checkMethod(request.method, "method"));
+  const path = request.path === passed.path ? passed.path : (passed.path = checkPath(request.path));
   const headers: string[] = [];
-  if (request.headers !== undefined) {
-    if (!Array.isArray(request.headers)) throw new TypeError("headers must be an array of [name, value] pairs");
-    for (const pair of request.headers) {
+  const list = request.headers;
+  if (list !== undefined) {
+    if (!Array.isArray(list)) throw new TypeError("headers must be an array of [name, value] pairs");
+    // Indexed, not for-of: no iterator objects while the code is still cold.
+    for (let i = 0; i < list.length; i++) {
+      const pair = list[i];
       if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError("headers must be an array of [name, value] pairs");
       checkHeader(pair[0], pair[1], "headers");
       headers.push(pair[0], pair[1]);
@@ -620,11 +633,21 @@ export interface SendOptions {
   pinnedThumbprint?: string;
 }
 
+/**
+ * The last URL string parsed and its URL. Callers ask the same endpoint
+ * again and again, and parsing costs several µs on a cold path; the cached
+ * URL is only read here and never handed out, so it cannot be changed.
+ */
+let lastUrl: { text: string; url: URL } | undefined;
+
 function parseUrl(url: unknown): URL {
   if (url instanceof URL) return url;
   if (typeof url !== "string") throw new TypeError("url must be a string or a URL");
+  if (lastUrl !== undefined && lastUrl.text === url) return lastUrl.url;
   try {
-    return new URL(url);
+    const parsed = new URL(url);
+    lastUrl = { text: url, url: parsed };
+    return parsed;
   } catch {
     throw new TypeError("url must be an absolute http: or https: URL, such as http://169.254.169.254/metadata/identity/oauth2/token");
   }
@@ -654,7 +677,8 @@ export async function send(options: SendOptions): Promise<RawResponse> {
   if (options === null || typeof options !== "object") throw new TypeError("send() options must be an object");
   const url = parseUrl(options.url);
   const timeoutMs = checkTimeout(options.timeoutMs, "timeoutMs");
-  const method = checkMethod(options.method ?? "GET", "method");
+  const wantedMethod = options.method ?? "GET";
+  const method = wantedMethod === passed.method ? passed.method : (passed.method = checkMethod(wantedMethod, "method"));
   const maxHeaderBytes = checkCap(options.maxHeaderBytes, "maxHeaderBytes", DEFAULT_MAX_HEADER_BYTES, 1);
   const maxBodyBytes = checkCap(options.maxBodyBytes, "maxBodyBytes", DEFAULT_MAX_BODY_BYTES, 0);
   const headers: Record<string, string> = options.headers ?? {};
@@ -725,7 +749,7 @@ export async function send(options: SendOptions): Promise<RawResponse> {
       // (ip, method, headers, body, timeout, caps) are skipped; port and
       // path come from the URL and are checked here.
       const n: NormalizedRequest = {
-        ip, port: checkPort(port, "port"), method, path: checkPath(path), headers: flat, body, timeoutMs: left, maxHeaderBytes, maxBodyBytes,
+        ip, port: checkPort(port, "port"), method, path: path === passed.path ? passed.path : (passed.path = checkPath(path)), headers: flat, body, timeoutMs: left, maxHeaderBytes, maxBodyBytes,
       };
       res = await nativeExchange(binding!, transport.driver ?? "loop", n);
     } else {
@@ -746,6 +770,16 @@ export async function send(options: SendOptions): Promise<RawResponse> {
 
 /** The address for a numeric host or localhost (no DNS); undefined for names. */
 function literalAddress(hostname: string): string | undefined {
+  if (hostname === passed.host) return passed.hostIp;
+  const ip = literalAddressOf(hostname);
+  if (ip !== undefined) {
+    passed.host = hostname;
+    passed.hostIp = ip;
+  }
+  return ip;
+}
+
+function literalAddressOf(hostname: string): string | undefined {
   const bare = hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
   if (ipFamily(bare) !== 0) return bare;
   const lower = bare.toLowerCase();
