@@ -37,7 +37,7 @@ Describe 'The precompiled core' {
             @{ PATH = '/usr/bin'; HOME = '/root'; uni = 'é ü 中' }
         )
         foreach ($case in $cases) {
-            $expected = & (Get-Module Azmi) { param($d) ConvertTo-AzmiJsonObject $d } $case
+            $expected = & (Get-Module Azmi) { param($d) if (-not $script:AzmiScriptBridge) { Import-AzmiScriptBridge }; ConvertTo-AzmiJsonObject $d } $case
             [Azmi.AzmiCore]::ToJson($case) | Should -BeExactly $expected
         }
     }
@@ -52,7 +52,7 @@ Describe 'The precompiled core' {
             '[1,2]'
         )
         foreach ($line in $lines) {
-            $expected = & (Get-Module Azmi) { param($t) ConvertFrom-AzmiBridgeLine $t } $line
+            $expected = & (Get-Module Azmi) { param($t) if (-not $script:AzmiScriptBridge) { Import-AzmiScriptBridge }; ConvertFrom-AzmiBridgeLine $t } $line
             $actual = [Azmi.AzmiCore]::FromJsonLine($line)
             if ($null -eq $expected) { $actual | Should -BeNullOrEmpty; continue }
             $actual | Should -BeOfType ([System.Management.Automation.PSCustomObject])
