@@ -26,33 +26,66 @@ Napi::Value Latin1(Napi::Env env, const std::string& bytes) {
 // DEFINED, not set, so a peer-chosen "__proto__" stays an own data property
 // and never reaches the prototype. Building it here saves the flat array,
 // one JS string per name and the JS join loop on every response.
+//
+// A token response has a handful of headers and no repeats, so the common
+// case allocates only the descriptor array: repeats are found with a linear
+// scan (a hash map only past kLinearScanMax headers, where n² compares would
+// start to cost), and values are copied (to join them) only when repeated.
+constexpr size_t kLinearScanMax = 32;
+
 Napi::Value HeaderObject(Napi::Env env, const HeaderList& list) {
-  std::vector<std::pair<const std::string*, std::string>> joined;
-  joined.reserve(list.size());
-  std::unordered_map<std::string, size_t> index;
-  for (const auto& h : list) {
-    auto it = index.find(h.first);
-    if (it == index.end()) {
-      index.emplace(h.first, joined.size());
-      joined.emplace_back(&h.first, h.second);
-    } else {
-      joined[it->second].second.append(", ").append(h.second);
+  // first[i]: index of the first header with list[i]'s name.
+  std::vector<size_t> first(list.size());
+  bool repeats = false;
+  if (list.size() <= kLinearScanMax) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      first[i] = i;
+      for (size_t j = 0; j < i; ++j) {
+        if (first[j] == j && list[j].first == list[i].first) {
+          first[i] = j;
+          repeats = true;
+          break;
+        }
+      }
+    }
+  } else {
+    std::unordered_map<std::string, size_t> index;
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto it = index.emplace(list[i].first, i).first;
+      first[i] = it->second;
+      repeats = repeats || it->second != i;
+    }
+  }
+  // joined[i]: the ", "-joined value for a first occurrence that repeats.
+  std::vector<std::string> joined;
+  if (repeats) {
+    joined.resize(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      size_t f = first[i];
+      if (f == i) continue;
+      if (joined[f].empty()) joined[f] = list[f].second;
+      joined[f].append(", ").append(list[i].second);
     }
   }
   Napi::Object out = Napi::Object::New(env);
-  std::vector<napi_property_descriptor> props(joined.size());
-  for (size_t i = 0; i < joined.size(); ++i) {
+  std::vector<napi_property_descriptor> props;
+  props.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (first[i] != i) continue;
     napi_value name;
-    const std::string& n = *joined[i].first;
+    const std::string& n = list[i].first;
     if (napi_create_string_latin1(env, n.data(), n.size(), &name) != napi_ok) {
       Napi::Error::New(env, "azmi: could not create a string").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    Napi::Value value = Latin1(env, joined[i].second);
+    // A repeated header's joined value is never empty (it holds ", "), so
+    // an empty entry means "not repeated": use the value as received.
+    const std::string& v = repeats && !joined[i].empty() ? joined[i] : list[i].second;
+    Napi::Value value = Latin1(env, v);
     if (env.IsExceptionPending()) return env.Undefined();
-    props[i] = napi_property_descriptor{nullptr, name, nullptr, nullptr, nullptr, value,
-                                        static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable),
-                                        nullptr};
+    props.push_back(napi_property_descriptor{nullptr, name, nullptr, nullptr, nullptr, value,
+                                             static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable),
+                                             nullptr});
   }
   if (!props.empty() && napi_define_properties(env, out, props.size(), props.data()) != napi_ok) {
     if (!env.IsExceptionPending()) Napi::Error::New(env, "azmi: could not build the headers").ThrowAsJavaScriptException();

@@ -77,6 +77,28 @@ const cases: Case[] = [
     expect: { status: 200, headers: { "x-a": "1, 2", "set-cookie": "a=1, b=2", empty: "", "content-length": "0" }, body: "" },
   },
   {
+    // The addon finds repeats with a linear scan up to 32 headers and a hash map past that: both paths, same object.
+    name: "repeats past 32 headers, an empty first value, three of a kind: joined in order either way",
+    respond: end(
+      `HTTP/1.1 200 OK\r\nE:\r\ne: x\r\n${Array.from({ length: 40 }, (_, i) => `H${i}: ${i}\r\n`).join("")}T: 1\r\nt: 2\r\nT: 3\r\nh39: again\r\nContent-Length: 0\r\n\r\n`,
+    ),
+    expect: {
+      status: 200,
+      headers: {
+        e: ", x",
+        ...Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`h${i}`, i === 39 ? "39, again" : String(i)])),
+        t: "1, 2, 3",
+        "content-length": "0",
+      },
+      body: "",
+    },
+  },
+  {
+    name: "three of a kind within the linear scan; a repeat of an empty value",
+    respond: end("HTTP/1.1 200 OK\r\nA: 1\r\nB:\r\na: 2\r\nb:\r\nA: 3\r\nContent-Length: 0\r\n\r\n"),
+    expect: { status: 200, headers: { a: "1, 2, 3", b: ", ", "content-length": "0" }, body: "" },
+  },
+  {
     name: "identical repeated Content-Length is accepted",
     respond: end("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\nabc"),
     expect: { status: 200, body: "abc" },
