@@ -1,0 +1,159 @@
+# Building token requests the script way, -Verbose's report of the bridge's
+# answer, and ErrorRecords (see "Request building and error records" in
+# Azmi.Functions.ps1 for when this file is loaded). It is dot-sourced from a
+# function, so everything is defined in the module's scope (script:).
+
+#region Token requests
+function script:New-AzmiTokenRequest {
+    # Wire params for 'token'/'chain' from a cmdlet's bound parameters, or
+    # an ErrorRecord when the input is unusable (checked here, once, so the
+    # message names the parameter and the fix). Runs per pipeline item, so
+    # it calls nothing else on the good path.
+    # A simple function (no [Parameter()] attributes): binding an advanced
+    # function costs more than everything this one does.
+    param([string] $CommandName, $Bound, $Resource, [string] $Scope, $TimeoutSec)
+    $params = [ordered]@{}
+    if ($null -ne $Resource) {
+        # An absolute http(s) URI with a host, sent as the user wrote it
+        # (Uri.ToString() would add a '/').
+        $uri = $Resource -as [uri]
+        if ($null -eq $uri -or -not $uri.IsAbsoluteUri -or ($uri.Scheme -ne 'https' -and $uri.Scheme -ne 'http') -or -not $uri.Host) {
+            return New-AzmiRequestError $CommandName InvalidResource $Resource $uri
+        }
+        $params['resource'] = $uri.OriginalString
+    } elseif ($Scope) {
+        if ($Scope -match '\s') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
+        $params['scope'] = $Scope
+    }
+    $clientId = $Bound['ClientId']; $objectId = $Bound['ObjectId']; $resourceId = $Bound['ResourceId']
+    if (($clientId -and ($objectId -or $resourceId)) -or ($objectId -and $resourceId)) { return New-AzmiRequestError $CommandName IdentityConflict $Bound }
+    if ($clientId) { $params['clientId'] = [string]$clientId }
+    if ($objectId) { $params['objectId'] = [string]$objectId }
+    if ($resourceId) { $params['resourceId'] = [string]$resourceId }
+    if ($Bound['TenantId']) { $params['tenantId'] = [string]$Bound['TenantId'] }
+    if ($Bound['Source']) { $params['only'] = [string]$Bound['Source'] }
+    if ($Bound['Exclude']) { $params['exclude'] = [string[]]$Bound['Exclude'] }
+    if ($TimeoutSec) { $params['timeoutMs'] = 1000L * $TimeoutSec }
+    if ($Bound['Force']) { $params['forceRefresh'] = $true }
+    $params
+}
+
+function script:New-AzmiRequestError {
+    # The ErrorRecord for input New-AzmiTokenRequest cannot use.
+    param([string] $CommandName, [string] $Condition, $Value, $Uri)
+    if ($Condition -eq 'InvalidResource') {
+        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $(if ($null -ne $Uri) { $Uri.OriginalString } else { "$Value" }) `
+            -Message "-Resource '$Value' is not an absolute http(s) URI. Pass the resource (audience) like https://vault.azure.net, or use -Scope for a scope." `
+            -RecommendedAction 'Use an absolute URI such as https://management.azure.com, or -Scope https://management.azure.com/.default.'
+    }
+    if ($Condition -eq 'InvalidScope') {
+        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidScope' -Target $Value `
+            -Message "-Scope '$Value' holds more than one scope; managed identity takes exactly one, e.g. https://vault.azure.net/.default."
+    }
+    $given = @(foreach ($name in 'ClientId', 'ObjectId', 'ResourceId') { if ($Value[$name]) { $name } })
+    New-AzmiErrorRecord -CommandName $CommandName -Condition 'IdentityConflict' -Target ($given -join ',') `
+        -Message "-$($given -join ' and -') were both given; a user-assigned identity is selected by exactly one of -ClientId, -ObjectId or -ResourceId." `
+        -RecommendedAction 'Keep one of -ClientId, -ObjectId, -ResourceId (or none for the system-assigned identity).'
+}
+
+function script:Write-AzmiBridgeVerbose {
+    # Chain decisions for -Verbose; the log lines behind them for -Debug.
+    # Tokens never travel in these (the core redacts them).
+    param($Response)
+    $report = $Response.report
+    if ($null -ne $report -and $null -ne $report.links) {
+        foreach ($link in $report.links) {
+            Write-Verbose ("chain: {0} ({1}) {2} in {3} ms: {4}" -f $link.link, $link.credential, $link.outcome, [math]::Round([double]$link.ms, 1), $link.reason)
+        }
+        $memo = if ($report.fromMemo) { ', remembered winner' } else { '' }
+        Write-Verbose ("chain: winner {0} in {1} ms over the {2} transport{3}" -f $(if ($report.winner) { $report.winner } else { 'none' }), [math]::Round([double]$report.ms, 1), $report.transport, $memo)
+    }
+    foreach ($line in $Response.log) { Write-Debug $line }
+}
+#endregion
+
+#region Error records
+# Error codes and names from the core become ErrorRecords with stable ids
+# '<Cmdlet><Condition>' (e.g. GetAzManagedTokenUnavailable) and the category
+# a PowerShell user filters on.
+
+$script:AzmiConditions = @{
+    Unavailable         = @{ Category = 'ResourceUnavailable'; Exception = 'System.InvalidOperationException' }
+    AuthenticationFailed = @{ Category = 'AuthenticationError'; Exception = 'System.Security.Authentication.AuthenticationException' }
+    InvalidArgument     = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    InvalidResource     = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    InvalidScope        = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    IdentityConflict    = @{ Category = 'InvalidArgument'; Exception = 'System.ArgumentException' }
+    Timeout             = @{ Category = 'OperationTimeout'; Exception = 'System.TimeoutException' }
+    ConnectionFailed    = @{ Category = 'ConnectionError'; Exception = 'System.Net.Http.HttpRequestException' }
+    InvalidResponse     = @{ Category = 'InvalidResult'; Exception = 'System.IO.InvalidDataException' }
+    StartFailed         = @{ Category = 'ResourceUnavailable'; Exception = 'System.InvalidOperationException' }
+    KeyFileInvalid      = @{ Category = 'InvalidData'; Exception = 'System.IO.InvalidDataException' }
+    NodeNotFound        = @{ Category = 'NotInstalled'; Exception = 'System.IO.FileNotFoundException' }
+    BridgeNotFound      = @{ Category = 'NotInstalled'; Exception = 'System.IO.FileNotFoundException' }
+    BridgeFailed        = @{ Category = 'ProtocolError'; Exception = 'System.InvalidOperationException' }
+    BridgeProtocolError = @{ Category = 'ProtocolError'; Exception = 'System.IO.InvalidDataException' }
+    NotFound            = @{ Category = 'ObjectNotFound'; Exception = 'System.Management.Automation.ItemNotFoundException' }
+    Failed              = @{ Category = 'NotSpecified'; Exception = 'System.InvalidOperationException' }
+}
+
+function script:Get-AzmiErrorCondition {
+    # The condition part of an error id, from the core's code and name.
+    param([string] $Code, [string] $Name)
+    switch -Regex ($Code) {
+        '^ERR_INVALID_(ARGUMENT|ENVIRONMENT)$|^ERR_MI_MULTIPLE_SCOPES$|^ERR_MI_UNSUPPORTED_SELECTOR$' { return 'InvalidArgument' }
+        '^ERR_AUTHENTICATION_FAILED$' { return 'AuthenticationFailed' }
+        '^(ETIMEDOUT|ERR_BUDGET_EXCEEDED)$' { return 'Timeout' }
+        '^ERR_(CREDENTIAL_UNAVAILABLE|ALL_CREDENTIALS_UNAVAILABLE)$|^ERR_MI_' { return 'Unavailable' }
+        '^(ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|ECONNRESET|ERR_DNS_LOOKUP|ERR_TLS.*)$' { return 'ConnectionFailed' }
+        '^ERR_(INVALID_RESPONSE|HTTP_PARSE|HEADERS_TOO_LARGE|BODY_TOO_LARGE)$' { return 'InvalidResponse' }
+        '^ERR_SERVER_START$' { return 'StartFailed' }
+        '^ERR_KEY_FILE$' { return 'KeyFileInvalid' }
+    }
+    switch ($Name) {
+        'AuthenticationError' { return 'AuthenticationFailed' }
+        { $_ -in 'CredentialUnavailableError', 'AggregateAuthenticationError', 'AuthenticationRequiredError' } { return 'Unavailable' }
+    }
+    'Failed'
+}
+
+function script:New-AzmiErrorRecord {
+    # CommandName: the public cmdlet (its name without '-' starts the id).
+    # Fault: an object with code/name/message (and, for bridge faults,
+    # condition and recommendedAction), or use -Condition/-Message directly.
+    param(
+        [Parameter(Mandatory)] [string] $CommandName,
+        $Fault,
+        [string] $Condition,
+        [string] $Message,
+        [string] $RecommendedAction,
+        $Target
+    )
+    $code = 'ERR_INVALID_ARGUMENT'
+    $name = 'ArgumentError'
+    if ($null -ne $Fault) {
+        $code = [string]$Fault.code
+        $name = [string]$Fault.name
+        if (-not $Message) { $Message = [string]$Fault.message }
+        if (-not $Condition -and $Fault.condition) { $Condition = $Fault.condition }
+        if (-not $RecommendedAction -and $Fault.recommendedAction) { $RecommendedAction = $Fault.recommendedAction }
+    }
+    if (-not $Condition) { $Condition = Get-AzmiErrorCondition -Code $code -Name $name }
+    $kind = $script:AzmiConditions[$Condition]
+    if ($null -eq $kind) { $kind = $script:AzmiConditions.Failed }
+    # Type names, not literals, in the table: resolving them all at import
+    # would cost every session; only an error pays for its own.
+    $exceptionType = $kind.Exception -as [type]
+    $exception = $exceptionType::new([string]$Message)
+    $exception.Data['AzmiCode'] = $code
+    $exception.Data['AzmiName'] = $name
+    $record = [System.Management.Automation.ErrorRecord]::new($exception, ($CommandName -replace '-', '') + $Condition, $kind.Category, $Target)
+    if ($RecommendedAction) {
+        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($Message)
+        $record.ErrorDetails.RecommendedAction = $RecommendedAction
+    }
+    $record
+}
+#endregion
+
+$script:AzmiRequestHelpers = $true
