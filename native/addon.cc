@@ -1,5 +1,5 @@
 // Exports only: argument checks and dispatch to a driver (event loop or pool). TypeScript validates
-// every option with precise messages first (src/transport/validate.ts); these
+// every option with precise messages first (src/transport/http.ts, its checks section); these
 // checks exist so that no call from JavaScript can crash the process.
 #include <napi.h>
 
