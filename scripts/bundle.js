@@ -18,6 +18,7 @@
 // dependencies, a platform esbuild does not ship for), this prints one line
 // and exits 0: azmi then runs from dist/src as before, only slower to start.
 "use strict";
+const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 
@@ -39,9 +40,11 @@ try {
 
 fs.mkdirSync(out, { recursive: true });
 for (const [name, entry] of Object.entries(ENTRIES)) {
-  esbuild.buildSync({
+  const outfile = path.join(out, `${name}.js`);
+  const result = esbuild.buildSync({
     entryPoints: [path.join(root, entry)],
-    outfile: path.join(out, `${name}.js`),
+    outfile,
+    write: false,
     bundle: true,
     platform: "node",
     format: "cjs",
@@ -59,4 +62,19 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     sourcemap: "linked",
     logLevel: "warning",
   });
+  for (const file of result.outputFiles) {
+    let text = file.text;
+    if (file.path === outfile) {
+      // The build id: a hash of the code, on its own line just before the
+      // source-map comment (line numbers stay those of the map). The code
+      // cache is keyed by it, not by file times, which npm and tar rewrite.
+      const id = crypto.createHash("sha256").update(text).digest("hex").slice(0, 24);
+      const map = text.lastIndexOf("//# sourceMappingURL=");
+      text = `${text.slice(0, map)}//# azmi-build=${id}\n${text.slice(map)}`;
+    }
+    // Atomic: a process starting during the build reads the old file or the new one, never half.
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file.path);
+  }
 }

@@ -22,7 +22,9 @@ export function ensureAzmiHome(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Write a file owner-only, atomically (temp file + rename), so readers never see half of it. */
 export function writePrivateFile(file: string, data: string | Buffer): void {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  fs.writeFileSync(tmp, data, { mode: 0o600 });
+  // Created exclusively ("wx") under a fresh name: a file or symlink planted
+  // under the temp name makes the write fail instead of being followed.
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  fs.writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
   fs.renameSync(tmp, file);
 }

@@ -8,19 +8,24 @@
  * came in Node 22), so this is the small piece it would otherwise do.
  *
  * The cache lives in the per-user folder (`<azmiHome>/cache/`, 0700; files
- * 0600, written atomically), one file per bundle and variant (the CLI keeps
- * one per command, because each command runs different functions). It is
- * keyed by Node version, binary, architecture, flags and the bundle's size,
- * mtime and inode (V8 itself only checks the source's length, so content
- * changes of the same length must change the file name), and sealed with a
- * checksum of its bytes (see `sealCache`). A cache V8 rejects, a missing
- * or unreadable folder, or a read-only disk only cost speed, never an error.
- * The cache is written once, when a process that had none exits (or earlier,
- * when a long-lived process such as the bridge says it is warm).
+ * 0600, written atomically under an exclusive temp name), one file per
+ * bundle and variant (the CLI keeps one per command: each runs different
+ * functions), install and runtime (Node version, binary, flags), named by
+ * the bundle's build id (a hash of its code that scripts/bundle.js writes
+ * into it: V8 itself only checks the source's length, and file times lie
+ * after npm or tar). It is read only when no other user could have written
+ * it (a code cache is code; see `readTrusted`), and sealed with a checksum
+ * of its bytes (see `sealCache`). A cache V8 rejects, a missing or
+ * unreadable folder, or a read-only disk only cost speed, never an error.
+ * The first process without a cache writes it at exit, and the next two
+ * that hit it rewrite it (or earlier, when a long-lived process such as the
+ * bridge says it is warm).
  *
  * Falls back to the unbundled modules (returns `undefined`) when the bundle
- * is missing (esbuild unavailable at build time), older than the tsc output
- * it was made from (someone ran `tsc` alone), or `AZMI_BUNDLE=0`.
+ * is missing (esbuild unavailable at build time), fails to load, is older
+ * than the tsc output it was made from (in a source checkout: someone ran
+ * `tsc` alone), when azmi runs in another JavaScript context than Node's
+ * main one (a test runner's sandbox), or with `AZMI_BUNDLE=0`.
  * `AZMI_CODE_CACHE=0` keeps the bundle but skips the cache.
  *
  * Deliberately one small file with no imports of ours (it runs before
@@ -68,15 +73,25 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
     publish({ bundle: undefined, codeCache: "none", unbundledBecause: why });
     return undefined;
   }
-  const bundleStat = fs.statSync(file);
+  try {
+    return runBundle<T>(name, file, variant);
+  } catch (e) {
+    // A bundle that does not compile or run (cut short on disk, a bad build)
+    // must not take azmi down: the caller runs dist/src instead.
+    publish({ bundle: undefined, codeCache: "none", unbundledBecause: `bundle failed to load (${(e as Error)?.name ?? "error"})` });
+    return undefined;
+  }
+}
+
+function runBundle<T>(name: string, file: string, variant: string): T {
   // UTF-8: Node reads it in one native call (latin1 takes the slower generic
   // path, ~0.5 ms more here); the bundle is ASCII anyway, a one-byte string.
   const source = fs.readFileSync(file, "utf8");
-  const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(name, variant, bundleStat);
+  const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(name, variant, source);
   let cache: SealedCache | undefined;
   let damaged = false;
-  let untrusted = false;
-  if (cacheFile) {
+  let untrusted = cacheFile === UNTRUSTED;
+  if (typeof cacheFile === "string") {
     const bytes = readTrusted(cacheFile);
     untrusted = bytes === UNTRUSTED;
     if (bytes instanceof Buffer) {
@@ -97,17 +112,17 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
         : !cachedData
           ? "miss"
           : "hit";
-  publish({ bundle: name, codeCache });
   // A hit is rewritten by the next few processes too: each one's cache holds
   // what it deserialized plus what it compiled, so paths the first process
   // never took (a later getToken, another output format) join the cache.
   const generation = codeCache === "hit" ? cache!.generation + 1 : 1;
-  if (cacheFile && generation <= CACHE_GENERATIONS) scheduleSave(script, cacheFile, cachePrefix(name, variant), generation);
+  if (typeof cacheFile === "string" && generation <= CACHE_GENERATIONS) scheduleSave(script, cacheFile, cachePrefix(name, variant), generation);
 
   const moduleLike = { exports: {} as T, id: file, filename: file, loaded: false };
   const bundleRequire = (require("node:module") as typeof import("node:module")).createRequire(file);
   (script.runInThisContext() as (...args: unknown[]) => void).call(moduleLike.exports, moduleLike.exports, bundleRequire, moduleLike, file, path.dirname(file));
   moduleLike.loaded = true;
+  publish({ bundle: name, codeCache });
   return moduleLike.exports;
 }
 
@@ -142,18 +157,27 @@ export function saveCodeCacheNow(): void {
 
 function unbundledReason(bundleFile: string, entryFile: string): string | undefined {
   if (process.env.AZMI_BUNDLE === "0") return "AZMI_BUNDLE=0";
+  // A bundle runs in Node's main JavaScript context. Where azmi itself was
+  // loaded into another one (a test runner's sandbox, such as Jest's), its
+  // classes, `instanceof` and module mocks must be that context's: run dist/src.
+  const vm = require("node:vm") as typeof import("node:vm");
+  if (new vm.Script("globalThis").runInThisContext() !== globalThis) return "not Node's main JavaScript context (a test runner's sandbox?)";
   let bundleMtime: number;
   try {
     bundleMtime = fs.statSync(bundleFile).mtimeMs;
   } catch {
     return "no bundle (esbuild was not available when azmi was built)";
   }
-  try {
-    // A bundle older than the tsc output it was made from is stale: `tsc`
-    // ran without `npm run build`. Run what was just compiled instead.
-    if (fs.statSync(entryFile).mtimeMs > bundleMtime) return "bundle older than dist/src (run npm run build)";
-  } catch {
-    // The unbundled entry is not shipped: the bundle is all there is.
+  // Only in a source checkout (npm packages ship no tsconfig.json, and npm
+  // or tar set file times that say nothing): a bundle older than the tsc
+  // output it was made from is stale, because `tsc` ran without `npm run
+  // build`. Run what was just compiled instead.
+  if (fs.existsSync(path.join(DIST_SRC, "..", "..", "tsconfig.json"))) {
+    try {
+      if (fs.statSync(entryFile).mtimeMs > bundleMtime) return "bundle older than dist/src (run npm run build)";
+    } catch {
+      // No unbundled entry: the bundle is all there is.
+    }
   }
   return undefined;
 }
@@ -172,15 +196,25 @@ export function cacheFolder(): string | undefined {
   return home === undefined ? undefined : path.join(home, "cache");
 }
 
-function cachePath(name: string, variant: string, stat: fs.Stats): string | undefined {
+/**
+ * Where this bundle's cache lives: `<cacheFolder>/<prefix><build id>.v8`,
+ * `undefined` when there is nowhere to keep one (or the bundle carries no
+ * build id), `UNTRUSTED` when the folder is not one only this user can write.
+ */
+function cachePath(name: string, variant: string, source: string): string | undefined | typeof UNTRUSTED {
   const folder = cacheFolder();
   if (!folder) return undefined; // no home directory to keep a cache in
-  // V8 rejects a cache made under other flags: keying by them (and by the
-  // node binary, two builds can share a version) avoids rewriting it on every alternation.
-  const runtime = hash(`${process.execPath}\0${process.execArgv.join(" ")}`);
-  const key = [process.version, process.arch, stat.size, Math.round(stat.mtimeMs), stat.ino, runtime].join("-");
-  return path.join(folder, `${cachePrefix(name, variant)}${key}.v8`);
+  // Without uids (Windows) ownership cannot be checked here: only the
+  // per-user profile's own folder is trusted, not a chosen AZMI_HOME.
+  if (typeof process.getuid !== "function" && (process.env.AZMI_HOME || process.env.XDG_STATE_HOME)) return UNTRUSTED;
+  const at = source.lastIndexOf(BUILD_ID_MARK);
+  const id = at < 0 ? "" : source.slice(at + BUILD_ID_MARK.length, source.indexOf("\n", at));
+  if (!/^[0-9a-f]{24}$/.test(id)) return undefined; // built by something else than scripts/bundle.js
+  return path.join(folder, `${cachePrefix(name, variant)}${id}.v8`);
 }
+
+/** The line scripts/bundle.js writes into every bundle: a hash of its code. */
+const BUILD_ID_MARK = "//# azmi-build=";
 
 /**
  * `paths.ts`'s `azmiHome()`, repeated here so the boot loads no other file of
@@ -198,9 +232,12 @@ function stateHome(env: NodeJS.ProcessEnv = process.env): string | undefined {
 
 /** Every cache file of one bundle, variant and install starts with this, whatever its key. */
 function cachePrefix(name: string, variant: string): string {
-  // The install's folder too: two copies of azmi (two projects, or a global
-  // CLI and a local one) must not delete each other's caches as "older".
-  return `${name}.${variant.replace(/[^\w]/g, "_")}.${hash(DIST_SRC)}.`;
+  // The install's folder and the runtime too, so that neither two copies of
+  // azmi (two projects, a global CLI and a local one) nor two runtimes (Node
+  // versions or builds, flags: V8 rejects a cache made under other flags)
+  // delete each other's caches as "older": only this install's own old builds go.
+  const runtime = `${process.version}\0${process.arch}\0${process.execPath}\0${process.execArgv.join(" ")}\0${process.env.NODE_OPTIONS ?? ""}`;
+  return `${name}.${variant.replace(/[^\w]/g, "_")}.${hash(DIST_SRC)}.${hash(runtime)}.`;
 }
 
 /** A short non-cryptographic hash (FNV-1a), to keep file names short. */
@@ -220,10 +257,12 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       if (!ownFolder(dir)) return; // someone else's, or opened up and not ours to fix: write nothing there
       removeOlderCaches(dir, path.basename(cacheFile), prefix);
-      const tmp = `${cacheFile}.${process.pid}.tmp`;
       const sealed = sealCache(script.createCachedData(), generation);
       if (!sealed) return; // no checksum without WebAssembly: no cache either
-      fs.writeFileSync(tmp, sealed, { mode: 0o600 });
+      // A fresh temp name created exclusively ("wx"): a file or symlink
+      // planted under it makes the write fail instead of being followed.
+      const tmp = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      fs.writeFileSync(tmp, sealed, { mode: 0o600, flag: "wx" });
       fs.renameSync(tmp, cacheFile);
     } catch {
       // Read-only or full disk: the next process compiles from source, as without a cache.
@@ -253,7 +292,7 @@ function readTrusted(file: string): Buffer | undefined | typeof UNTRUSTED {
   }
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile() || !safeOwner(stat) || !safeOwner(fs.statSync(path.dirname(file)))) return UNTRUSTED;
+    if (!stat.isFile() || !safeOwner(stat) || !trustedFolder(path.dirname(file))) return UNTRUSTED;
     const bytes = Buffer.allocUnsafe(stat.size);
     let read = 0;
     while (read < stat.size) {
@@ -276,16 +315,25 @@ function safeOwner(stat: fs.Stats): boolean {
 }
 
 /**
- * Whether `dir` is fit to hold caches: ours and closed to others. A folder of
- * ours that someone opened up (chmod 777) is closed again (0700), as
- * `paths.ts` does for the per-user folder.
+ * The cache folder is a real folder (not a symlink someone could point
+ * elsewhere), ours and closed to others, and so is the per-user folder that
+ * holds it (otherwise whoever can write there could swap the cache folder).
+ */
+function trustedFolder(dir: string): boolean {
+  const stat = fs.lstatSync(dir);
+  return stat.isDirectory() && safeOwner(stat) && safeOwner(fs.statSync(path.dirname(dir)));
+}
+
+/**
+ * Whether `dir` is fit to write caches into: `trustedFolder`, after closing
+ * again (0700) a cache folder of ours that someone opened up, as `paths.ts`
+ * does for the per-user folder. Never touches anything behind a symlink.
  */
 function ownFolder(dir: string): boolean {
-  const stat = fs.statSync(dir);
-  if (typeof process.getuid !== "function") return true;
-  if (stat.uid !== process.getuid()) return false;
-  if ((stat.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
-  return true;
+  const stat = fs.lstatSync(dir);
+  if (!stat.isDirectory()) return false;
+  if (typeof process.getuid === "function" && stat.uid === process.getuid() && (stat.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  return trustedFolder(dir);
 }
 
 /**
@@ -376,10 +424,14 @@ const FNV1A64_WASM = new Uint8Array([
   3, 24, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, 32, 1, 65, 32, 106, 33, 1, 12, 0, 11, 11, 32, 2, 11,
 ]);
 
-/** Caches of the same bundle and variant under an older key (previous version, Node upgrade) are dead weight. */
+/** Caches of the same bundle, variant, install and runtime under another build id (an older build) are dead weight. */
 function removeOlderCaches(dir: string, keep: string, prefix: string): void {
+  const now = Date.now();
   for (const f of fs.readdirSync(dir)) {
-    if (f.startsWith(prefix) && f !== keep && f.endsWith(".v8")) fs.rmSync(path.join(dir, f), { force: true });
+    const full = path.join(dir, f);
+    if (f.startsWith(prefix) && f !== keep && f.endsWith(".v8")) fs.rmSync(full, { force: true });
+    // A writer killed between write and rename leaves its temp file: gone after a minute.
+    else if (f.endsWith(".tmp") && now - fs.lstatSync(full).mtimeMs > 60_000) fs.rmSync(full, { force: true });
   }
 }
 

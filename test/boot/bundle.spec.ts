@@ -36,6 +36,36 @@ function cacheFiles(home: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
 }
 
+/**
+ * A second "installed" copy of the package in a temp folder: what npm puts
+ * in node_modules (package.json, bin, dist; no tsconfig.json, no src),
+ * with node_modules and the built addon linked. The caller removes it.
+ */
+function installedCopy(): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-boot-copy-"));
+  for (const entry of ["package.json", "bin", "dist", "build", "node_modules"]) {
+    const from = path.join(ROOT, entry);
+    if (entry === "dist" || entry === "bin") fs.cpSync(from, path.join(copy, entry), { recursive: true, preserveTimestamps: true });
+    else if (fs.existsSync(from)) fs.symlinkSync(from, path.join(copy, entry));
+  }
+  return copy;
+}
+
+function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, args, { env, encoding: "utf8" }, (e, stdout, stderr) =>
+      resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+/** `azmi doctor --json` of the install at `root`. */
+async function doctorIn(root: string, env: NodeJS.ProcessEnv): Promise<{ startup: Startup; winner: string | null }> {
+  const r = await runNode([path.join(root, "bin/azmi.js"), "doctor", "--json"], env);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as { startup: Startup; winner: string | null };
+}
+
 describe("start-up: bundles and the code cache", function () {
   this.timeout(60_000);
   let appService: Fake & { secret: string };
@@ -102,33 +132,86 @@ describe("start-up: bundles and the code cache", function () {
   });
 
   it("two installs of azmi share AZMI_HOME without deleting each other's caches", async () => {
-    const copy = path.join(os.tmpdir(), `azmi-boot-copy-${process.pid}`);
-    fs.rmSync(copy, { recursive: true, force: true });
-    fs.mkdirSync(copy);
+    const copy = installedCopy();
     try {
-      // A second install: the same package files in another folder (node_modules and the addon linked).
-      for (const entry of ["package.json", "bin", "dist", "build", "node_modules"]) {
-        const from = path.join(ROOT, entry);
-        if (entry === "dist" || entry === "bin") fs.cpSync(from, path.join(copy, entry), { recursive: true, preserveTimestamps: true });
-        else if (fs.existsSync(from)) fs.symlinkSync(from, path.join(copy, entry));
-      }
-      const runIn = async (root: string) => {
-        const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-          execFile(process.execPath, [path.join(root, "bin/azmi.js"), "doctor", "--json"], { env, encoding: "utf8" }, (e, stdout, stderr) =>
-            resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-          ),
-        );
-        assert.equal(r.code, 0, r.stderr);
-        return (JSON.parse(r.stdout) as { startup: Startup }).startup;
-      };
-      await runIn(ROOT);
-      await runIn(copy);
+      await doctorIn(ROOT, env);
+      await doctorIn(copy, env);
       assert.equal(cacheFiles(env.AZMI_HOME!).length, 2, cacheFiles(env.AZMI_HOME!).join(", "));
-      assert.deepEqual(await runIn(ROOT), { bundle: "cli", codeCache: "hit" });
-      assert.deepEqual(await runIn(copy), { bundle: "cli", codeCache: "hit" });
+      assert.deepEqual((await doctorIn(ROOT, env)).startup, { bundle: "cli", codeCache: "hit" });
+      assert.deepEqual((await doctorIn(copy, env)).startup, { bundle: "cli", codeCache: "hit" });
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }
+  });
+
+  it("an installed package (no tsconfig.json; npm and tar set file times) uses its bundles whatever the times say", async () => {
+    const copy = installedCopy();
+    try {
+      // Unpacked in an order that leaves every entry newer than its bundle.
+      const old = new Date(Date.now() - 3_600_000);
+      for (const name of fs.readdirSync(path.join(copy, "dist/src/bundle"))) fs.utimesSync(path.join(copy, "dist/src/bundle", name), old, old);
+      assert.deepEqual((await doctorIn(copy, env)).startup, { bundle: "cli", codeCache: "miss" });
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  it("the cache is named by the bundle's build id (a hash of its code), not by file times", async () => {
+    await doctorStartup(env);
+    const source = fs.readFileSync(path.join(BUNDLE_DIR, "cli.js"), "utf8");
+    const id = /\/\/# azmi-build=([0-9a-f]{24})\n/.exec(source)?.[1];
+    assert.ok(id, "scripts/bundle.js stamps a build id");
+    assert.match(cacheFiles(env.AZMI_HOME!)[0]!, new RegExp(`\\.${id}\\.v8$`));
+  });
+
+  it("a bundle cut short on disk (or otherwise broken) falls back to dist/src instead of failing", async () => {
+    const copy = installedCopy();
+    try {
+      const bundle = path.join(copy, "dist/src/bundle/cli.js");
+      fs.writeFileSync(bundle, fs.readFileSync(bundle).subarray(0, 5000));
+      const r = await doctorIn(copy, env);
+      assert.equal(r.startup.bundle, null);
+      assert.equal(r.startup.unbundledBecause, "bundle failed to load (SyntaxError)");
+      assert.equal(r.winner, "managed-identity");
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  it("two runtimes (here: with and without a node flag) keep a cache each instead of deleting each other's", async () => {
+    const flagged = (args: string[]) => runNode(["--no-warnings", path.join(ROOT, "bin/azmi.js"), ...args], env);
+    for (let i = 0; i < 2; i++) {
+      await doctorStartup(env);
+      await flagged(["doctor", "--json"]);
+    }
+    assert.equal(cacheFiles(env.AZMI_HOME!).length, 2, cacheFiles(env.AZMI_HOME!).join(", "));
+    assert.deepEqual((await doctorStartup(env)).startup.codeCache, "hit");
+    assert.deepEqual((JSON.parse((await flagged(["doctor", "--json"])).stdout) as { startup: Startup }).startup.codeCache, "hit");
+  });
+
+  it("loaded into another JavaScript context (a test runner's sandbox), azmi runs dist/src there: its classes are that context's", function () {
+    const script = `
+      const vm = require("node:vm"), fs = require("node:fs"), path = require("node:path");
+      const context = vm.createContext({ process, Buffer, console });
+      // A minimal Jest-like loader: every azmi file is compiled in the sandbox.
+      const load = (file) => {
+        const fn = vm.runInContext("(function (exports, require, module, __filename, __dirname) {" + fs.readFileSync(file, "utf8") + "\\n})", context, { filename: file });
+        const module = { exports: {} };
+        const local = (id) => (id.startsWith(".") ? load(require.resolve(path.resolve(path.dirname(file), id))) : require(id));
+        fn(module.exports, local, module, file, path.dirname(file));
+        return module.exports;
+      };
+      const azmi = load(${JSON.stringify(path.join(ROOT, "dist/src/boot/package.js"))});
+      const info = vm.runInContext("globalThis", context)[Symbol.for("azmi.boot.info")];
+      const error = new azmi.AzmiError("ERR_X", "x");
+      console.log(JSON.stringify({ info, sandboxError: error instanceof vm.runInContext("Error", context), mainError: error instanceof Error }));`;
+    const r = spawnSync(process.execPath, ["-e", script], { env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), {
+      info: { codeCache: "none", unbundledBecause: "not Node's main JavaScript context (a test runner's sandbox?)" },
+      sandboxError: true,
+      mainError: false,
+    });
   });
 
   it("a damaged cache (bytes flipped past the header) is caught by its checksum instead of crashing V8, replaced, and the command still answers", async () => {
@@ -164,6 +247,27 @@ describe("start-up: bundles and the code cache", function () {
     fs.symlinkSync(elsewhere, original);
     assert.equal((await doctorStartup(env)).startup.codeCache, "untrusted");
     assert.ok(!fs.lstatSync(full()).isSymbolicLink(), "replaced by a real file");
+  });
+
+  it("a cache folder that is a symlink, or a per-user folder others can write, is neither read nor written", async () => {
+    await doctorStartup(env);
+    const home = env.AZMI_HOME!;
+    const dir = path.join(home, "cache");
+    // 1. The per-user folder opened to others: they could swap the cache folder.
+    fs.chmodSync(home, 0o777);
+    try {
+      assert.equal((await doctorStartup(env)).startup.codeCache, "untrusted");
+    } finally {
+      fs.chmodSync(home, 0o700);
+    }
+    // 2. The cache folder replaced by a symlink to a folder holding a valid cache.
+    const real = path.join(home, "real-cache");
+    fs.renameSync(dir, real);
+    fs.symlinkSync(real, dir);
+    const before = fs.readdirSync(real).map((f) => [f, fs.statSync(path.join(real, f)).mtimeMs]);
+    assert.equal((await doctorStartup(env)).startup.codeCache, "untrusted");
+    assert.deepEqual(fs.readdirSync(real).map((f) => [f, fs.statSync(path.join(real, f)).mtimeMs]), before, "nothing written through the link");
+    assert.equal(fs.statSync(real).mode & 0o777, 0o700);
   });
 
   it("a cache that is not a cache at all (empty, garbage) only costs speed", async () => {
