@@ -40,6 +40,13 @@
  * (native 0.49, node:net 0.43, node:http 0.59, fetch 1.37 ms) — on 2 cores
  * one process fewer to wake matters more than the shared loop.
  *
+ * Transport pass (2026-11-29, session 2, load average 4.5–4.9): the load
+ * path is one file (http.ts) and the load row dropped from 5.2–6.5 ms to
+ * 2.9–4.9 ms (baseline: an empty file in the same package, 1.8–3.2 ms in
+ * the same runs; it used to be types.js, which loaded validate.js too);
+ * exchange ratios unchanged within noise: idle loop node:http ÷ native
+ * 2.05–2.36×, back-to-back 1.54–1.78× (3 runs; native/README.md has the A/B).
+ *
  * Run: `npx tsc -p . && node dist/bench/transport.js`
  * (env BENCH_N to change the iteration count, BENCH_SERVER=node for the
  * Node server).
