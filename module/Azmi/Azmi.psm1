@@ -1,7 +1,9 @@
 # Azmi: managed identity, anywhere. The cmdlets own PowerShell conventions
 # (parameter sets, objects, ErrorRecords, help); every token decision is made
 # by azmi's TypeScript core, reached through one persistent Node process per
-# session (the bridge, see Azmi.Functions.ps1).
+# session (the bridge, see Azmi.Functions.ps1). Only what a good
+# Get-AzManagedToken call needs is parsed at import; Azmi.CmdletBodies.ps1,
+# Azmi.ScriptBridge.ps1 and Azmi.Requests.ps1 are loaded when a call needs them.
 
 # The compiled bridge of the azmi package this module ships in; $env:AZMI_BRIDGE overrides it.
 $script:DefaultBridgePath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'dist', 'src', 'bridge', 'main.js'))
