@@ -377,7 +377,10 @@ export function loadNative(): NativeBinding | null {
     const override = process.env.AZMI_NATIVE_PATH;
     let loaded: NativeBinding;
     if (override) {
-      loaded = require(path.resolve(override)) as NativeBinding;
+      // The same way as the local build (dlopen), so both load alike.
+      const module = { exports: {} as NativeBinding };
+      process.dlopen(module, path.resolve(override));
+      loaded = module.exports;
     } else {
       const local = path.join(root, "build", "Release", "azmi.node");
       // process.dlopen, not require: the same load without the module
