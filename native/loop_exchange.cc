@@ -57,7 +57,9 @@ class LoopExchange {
     napi_create_string_latin1(env_, "azmi:request", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env_, nullptr, name, &context_);
     Watch(want);
-    ArmTimer(loop);
+    // Watch() may already have finished the exchange (uv_poll_start failed)
+    // and closed the handles: never start a timer on a closing handle.
+    if (!closing_) ArmTimer(loop);
     return promise;
   }
 
