@@ -43,11 +43,20 @@ Describe 'Loading on first use' {
         $loaded.Values | Should -Be @($false, $false, $false)
     }
 
-    It 'loads the script exchange and the request helpers at import without the core' -Skip:$useCore {
-        $loaded = Get-AzmiLoaded
-        $loaded.Bodies | Should -BeFalse
-        $loaded.ScriptBridge | Should -BeTrue
-        $loaded.Requests | Should -BeTrue
+    It 'loads the script exchange and the request helpers at import without the core (AZMI_NO_CORE=1, or no DLL)' {
+        $saved = $env:AZMI_NO_CORE
+        $env:AZMI_NO_CORE = '1'
+        try {
+            Import-Module $modulePath -Force
+            $loaded = Get-AzmiLoaded
+            $loaded.Bodies | Should -BeFalse
+            $loaded.ScriptBridge | Should -BeTrue
+            $loaded.Requests | Should -BeTrue
+            (Get-AzManagedToken -Resource https://vault.azure.net).access_token | Should -Not -BeNullOrEmpty
+        } finally {
+            $env:AZMI_NO_CORE = $saved
+            Import-Module $modulePath -Force
+        }
     }
 
     It 'loads the request helpers for an input error, with the same message' {
