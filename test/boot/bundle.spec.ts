@@ -208,7 +208,7 @@ describe("start-up: bundles and the code cache", function () {
     const r = spawnSync(process.execPath, ["-e", script], { env, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), {
-      info: { codeCache: "none", unbundledBecause: "not Node's main JavaScript context (a test runner's sandbox?)" },
+      info: { codeCache: "none", unbundledBecause: "not loaded by Node's own module loader (a test runner's sandbox?)" },
       sandboxError: true,
       mainError: false,
     });
