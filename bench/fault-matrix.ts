@@ -15,7 +15,7 @@
  * node dist/bench/fault-matrix.js --json > matrix.json           # machine-readable
  * ```
  */
-import { nativeLoadError, nativeTransport } from "../src/transport/native";
+import { nativeLoadError, nativeTransport } from "../src/transport/http";
 import { FAULT_CASES } from "../test/reliability/faultCases";
 import { cleanupFaultRuns, runFaultCase, type FaultResult, type TransportName } from "../test/reliability/runFaultCase";
 

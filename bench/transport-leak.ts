@@ -13,7 +13,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { fallbackTransport } from "../src/transport/fallback";
-import { nativeTransport } from "../src/transport/native";
+import { nativeTransport } from "../src/transport/http";
 
 const kind = process.argv[2] ?? "native";
 const TOTAL = Number(process.argv[3] ?? 100000);

@@ -57,7 +57,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { fallbackTransport } from "../src/transport/fallback";
-import { nativeTransport } from "../src/transport/native";
+import { nativeTransport } from "../src/transport/http";
 import type { Transport } from "../src/transport/types";
 
 const N = Number(process.env.BENCH_N ?? 2000);

@@ -47,7 +47,7 @@ type ConnectProbe = (ip: string, port: number, timeoutMs: number) => Promise<Pro
 /** The active transport's bounded connect probe (native addon or node:net fallback). */
 function connectProbe(): ConnectProbe {
   try {
-    const { activeTransport } = require("../transport/active") as { activeTransport: () => { probe: ConnectProbe } };
+    const { activeTransport } = require("../transport/http") as { activeTransport: () => { probe: ConnectProbe } };
     const t = activeTransport();
     return (ip, port, timeoutMs) => t.probe(ip, port, timeoutMs);
   } catch {

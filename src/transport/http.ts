@@ -13,9 +13,8 @@
  * Node's own first require takes ~3 ms). So the four parts that were always
  * loaded together — argument checks (was validate.ts), the addon loader and
  * native `Transport` (was native.ts), the transport choice (was active.ts)
- * and `send()` — live here in that order, as sections. `validate.ts`,
- * `native.ts` and `active.ts` stay as re-exports so importers keep their
- * paths. Everything else (the node:net fallback, the parser, TLS, DNS, error
+ * and `send()` — live here in that order, as sections; importers use this
+ * module. Everything else (the node:net fallback, the parser, TLS, DNS, error
  * formatting) loads on first use. Nothing is computed at module load: no
  * path resolution, no regex, no env reads.
  */

@@ -1,6 +1,6 @@
 /**
  * The one interface every plain-HTTP identity request goes through. Two
- * implementations exist: the native addon (`native.ts`) and a `node:net`
+ * implementations exist: the native addon (the native section of `http.ts`) and a `node:net`
  * fallback (`fallback.ts`) used only when the addon cannot be loaded. Both
  * take numeric IPs only; `send()` (http.ts) resolves names first (resolve.ts).
  */
@@ -62,7 +62,7 @@ export interface RawResponse {
  */
 export interface Transport {
   readonly kind: "native" | "node";
-  /** For `native`: which addon driver runs requests (`loop` is the default; see native.ts). */
+  /** For `native`: which addon driver runs requests (`loop` is the default; see http.ts). */
   readonly driver?: "loop" | "pool";
   /** Bounded TCP connect; never rejects for network outcomes, only for bad arguments. */
   probe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult>;

@@ -11,8 +11,7 @@
  *   {"op":"transportKind"}
  */
 import { fallbackTransport } from "../../src/transport/fallback";
-import { send, transportKind } from "../../src/transport/http";
-import { nativeTransport } from "../../src/transport/native";
+import { nativeTransport, send, transportKind } from "../../src/transport/http";
 import type { Transport } from "../../src/transport/types";
 
 interface Command {

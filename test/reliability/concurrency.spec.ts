@@ -17,7 +17,7 @@ import type { AccessToken } from "@azure/core-auth";
 import { EXPIRY_MARGIN_MS, REFRESH_RETRY_MS, TokenCache } from "../../src/cache/tokenCache";
 import { DefaultAzureCredential } from "../../src/credentials/defaultAzureCredential";
 import { MI_TEST_TIMING, ManagedIdentityCredential, type ManagedIdentityCredentialOptions } from "../../src/credentials/managedIdentityCredential";
-import { nativeTransport } from "../../src/transport/native";
+import { nativeTransport } from "../../src/transport/http";
 import { startFakeImds } from "../fakes/imds";
 import { startRawServer, type FakeResponse, type RawServer } from "../fakes/rawServer";
 import { useCleanEnv } from "../support/env";

@@ -11,7 +11,7 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { nativeLoadError, nativeTransport } from "../../src/transport/native";
+import { nativeLoadError, nativeTransport } from "../../src/transport/http";
 import { FAULT_CASES } from "./faultCases";
 import { cleanupFaultRuns, runFaultCase, type TransportName } from "./runFaultCase";
 

@@ -12,7 +12,7 @@ import { MI_TEST_TIMING, ManagedIdentityCredential, type ManagedIdentityCredenti
 import { startFakeAppService } from "../fakes/appService";
 import type { Fake } from "../fakes/common";
 import { MATRIX_TIMING } from "./runFaultCase";
-import { nativeTransport } from "../../src/transport/native";
+import { nativeTransport } from "../../src/transport/http";
 import { cleanEnv, cleanupTemp, runAzmi } from "../cli/support";
 import { hang, startFaultServer, type FaultServer } from "./faultServer";
 

@@ -8,7 +8,7 @@
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { nativeTransport } from "../../src/transport/native";
+import { nativeTransport } from "../../src/transport/http";
 import { REPO_ROOT } from "../netns/harness";
 import { closedPort, rawServer } from "./loopback";
 

@@ -12,7 +12,7 @@
  */
 import * as assert from "node:assert/strict";
 import type { TransportError } from "../../src/errors";
-import { nativeTransport } from "../../src/transport/native";
+import { nativeTransport } from "../../src/transport/http";
 import type { RawRequest, Transport } from "../../src/transport/types";
 import { rawServer, type RawServer } from "./loopback";
 

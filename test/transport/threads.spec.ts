@@ -8,10 +8,10 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { nativeTransport } from "../../src/transport/native";
+import { nativeTransport } from "../../src/transport/http";
 import { REPO_ROOT } from "../netns/harness";
 
-const NATIVE = path.join(REPO_ROOT, "dist/src/transport/native.js");
+const NATIVE = path.join(REPO_ROOT, "dist/src/transport/http.js");
 
 const SCRIPT = `
 const { Worker } = require("worker_threads");

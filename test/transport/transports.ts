@@ -5,7 +5,7 @@
  * skipped with a printed reason when the addon cannot load.
  */
 import { fallbackTransport } from "../../src/transport/fallback";
-import { nativeLoadError, nativeTransport } from "../../src/transport/native";
+import { nativeLoadError, nativeTransport } from "../../src/transport/http";
 import type { RawRequest, RawResponse, Transport } from "../../src/transport/types";
 
 export function allTransports(): Transport[] {

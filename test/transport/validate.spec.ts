@@ -5,7 +5,7 @@
  * called directly.
  */
 import * as assert from "node:assert/strict";
-import { loadNative } from "../../src/transport/native";
+import { loadNative } from "../../src/transport/http";
 import type { RawRequest } from "../../src/transport/types";
 import { allTransports, label } from "./transports";
 
