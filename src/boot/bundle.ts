@@ -87,7 +87,8 @@ function runBundle<T>(name: string, file: string, variant: string): T {
   // UTF-8: Node reads it in one native call (latin1 takes the slower generic
   // path, ~0.5 ms more here); the bundle is ASCII anyway, a one-byte string.
   const source = fs.readFileSync(file, "utf8");
-  const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(name, variant, source);
+  const prefix = cachePrefix(name, variant);
+  const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(prefix, source);
   let cache: SealedCache | undefined;
   let damaged = false;
   let untrusted = cacheFile === UNTRUSTED;
@@ -116,7 +117,7 @@ function runBundle<T>(name: string, file: string, variant: string): T {
   // what it deserialized plus what it compiled, so paths the first process
   // never took (a later getToken, another output format) join the cache.
   const generation = codeCache === "hit" ? cache!.generation + 1 : 1;
-  if (typeof cacheFile === "string" && generation <= CACHE_GENERATIONS) scheduleSave(script, cacheFile, cachePrefix(name, variant), generation);
+  if (typeof cacheFile === "string" && generation <= CACHE_GENERATIONS) scheduleSave(script, cacheFile, prefix, generation);
 
   const moduleLike = { exports: {} as T, id: file, filename: file, loaded: false };
   const bundleRequire = (require("node:module") as typeof import("node:module")).createRequire(file);
@@ -204,7 +205,7 @@ export function cacheFolder(): string | undefined {
  * `undefined` when there is nowhere to keep one (or the bundle carries no
  * build id), `UNTRUSTED` when the folder is not one only this user can write.
  */
-function cachePath(name: string, variant: string, source: string): string | undefined | typeof UNTRUSTED {
+function cachePath(prefix: string, source: string): string | undefined | typeof UNTRUSTED {
   const folder = cacheFolder();
   if (!folder) return undefined; // no home directory to keep a cache in
   // Without uids (Windows) ownership cannot be checked here: only the
@@ -213,7 +214,7 @@ function cachePath(name: string, variant: string, source: string): string | unde
   const at = source.lastIndexOf(BUILD_ID_MARK);
   const id = at < 0 ? "" : source.slice(at + BUILD_ID_MARK.length, source.indexOf("\n", at));
   if (!/^[0-9a-f]{24}$/.test(id)) return undefined; // built by something else than scripts/bundle.js
-  return path.join(folder, `${cachePrefix(name, variant)}${id}.v8`);
+  return path.join(folder, `${prefix}${id}.v8`);
 }
 
 /** The line scripts/bundle.js writes into every bundle: a hash of its code. */
