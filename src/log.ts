@@ -29,12 +29,30 @@ let appLoadedLogger: boolean | undefined;
 
 function activeLogger(): AzureLogger | undefined {
   if (root) return root;
-  appLoadedLogger ??= Object.keys(require.cache).some((file) => file.includes("@azure/logger"));
-  if (process.env.AZURE_LOG_LEVEL || process.env.DEBUG || appLoadedLogger) {
+  appLoadedLogger ??= azureLoggerLoaded();
+  if (logLevelFromEnv() || appLoadedLogger) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     root = (require("@azure/logger") as typeof import("@azure/logger")).createClientLogger("azmi");
   }
   return root;
+}
+
+/** Whether the environment asks for Azure SDK logging (`AZURE_LOG_LEVEL`, or `DEBUG` for the `debug` package). */
+export function logLevelFromEnv(): boolean {
+  return Boolean(process.env.AZURE_LOG_LEVEL || process.env.DEBUG);
+}
+
+/**
+ * Whether `@azure/logger` is loaded in this process (by azmi, an Azure SDK
+ * or the application), asked now by a scan of `require.cache`.
+ *
+ * @example
+ * ```ts
+ * if (logLevelFromEnv() || azureLoggerLoaded()) await flushStreams();
+ * ```
+ */
+export function azureLoggerLoaded(): boolean {
+  return Object.keys(require.cache).some((file) => file.includes("@azure/logger"));
 }
 
 /** Secret values seen in this process; kept only to scrub them from text. */

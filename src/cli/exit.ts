@@ -1,3 +1,5 @@
+import { azureLoggerLoaded, logLevelFromEnv } from "../log";
+
 /**
  * How every `azmi` process ends: with the command's exit code. Exiting
  * explicitly matters: a keep-alive socket or a refresh timer must not keep a
@@ -6,7 +8,7 @@
  * others wrote through `process.stdout`/`stderr` — the Azure logger when
  * logging is on, a Node warning — can still be queued (a pipe to a slow
  * reader takes 64 KiB, the rest waits in the stream), so then it flushes
- * first. No imports, so `azmi --version` stays as cheap as `node`.
+ * first. Imports only `log.ts`'s checks (no logger is loaded by them).
  *
  * @example
  * ```ts
@@ -28,10 +30,5 @@ process.on("warning", () => (warned = true));
 
 /** Whether anything may have written through the stdout/stderr streams (Windows pipes are always asynchronous). */
 function streamsMayHoldOutput(): boolean {
-  return (
-    process.platform === "win32" ||
-    warned ||
-    Boolean(process.env.AZURE_LOG_LEVEL || process.env.DEBUG) ||
-    Object.keys(require.cache).some((file) => file.includes("@azure/logger"))
-  );
+  return process.platform === "win32" || warned || logLevelFromEnv() || azureLoggerLoaded();
 }
