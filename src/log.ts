@@ -68,6 +68,8 @@ export function registerSecret(value: string | undefined | null): void {
 
 const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const BEARER_PATTERN = /(Bearer\s+)[^\s"',]+/gi;
+/** Field names whose values are secrets (`client_secret` is covered by `secret`, `x-identity-header` by `identity-header`). */
+const SECRET_FIELDS = ["access_token", "refresh_token", "secret", "password", "client_assertion", "identity-header", "identity_header"];
 const SECRET_FIELD_PATTERN =
   /("?(?:access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header)"?\s*[:=]\s*"?)([^"&\s,}]+)/gi;
 
@@ -83,29 +85,56 @@ export function redact(text: string): string {
   if (out.includes("eyJ")) out = out.replace(JWT_PATTERN, "[REDACTED]");
   const lower = out.toLowerCase();
   if (lower.includes("bearer")) out = out.replace(BEARER_PATTERN, "$1[REDACTED]");
-  if ((lower.includes(":") || lower.includes("=")) && SECRET_FIELD_WORDS.some((w) => lower.includes(w))) {
-    out = out.replace(SECRET_FIELD_PATTERN, "$1[REDACTED]");
-  }
+  if (mayHoldSecretField(lower)) out = out.replace(SECRET_FIELD_PATTERN, "$1[REDACTED]");
   return out;
 }
 
-/** A word every SECRET_FIELD_PATTERN match contains (lower case). */
-const SECRET_FIELD_WORDS = ["token", "secret", "password", "assertion", "identity"];
+/**
+ * Whether `lower` holds a secret field name followed by `:` or `=` (after an
+ * optional quote and spaces), which every SECRET_FIELD_PATTERN match does.
+ * An "unavailable" reason such as `WorkloadIdentityCredential is unavailable:
+ * AZURE_FEDERATED_TOKEN_FILE is not set` then never runs the pattern.
+ */
+function mayHoldSecretField(lower: string): boolean {
+  for (const field of SECRET_FIELDS) {
+    for (let at = lower.indexOf(field); at >= 0; at = lower.indexOf(field, at + 1)) {
+      let i = at + field.length;
+      if (lower.charCodeAt(i) === 34 /* " */) i++;
+      // Skip what `\s` skips (and a little more, which only lets the pattern run needlessly), without a regex.
+      while (i < lower.length && isSpaceLike(lower.charCodeAt(i))) i++;
+      const c = lower.charCodeAt(i);
+      if (c === 58 /* : */ || c === 61 /* = */) return true;
+    }
+  }
+  return false;
+}
+
+/** Every code unit `\s` matches, plus some it does not (never `:` or `=`). */
+function isSpaceLike(code: number): boolean {
+  return code <= 32 || code === 0xa0 || code >= 0x1680;
+}
+
+/**
+ * A log message, or a function that builds it: for messages that cost
+ * something to build (a date formatted with `toISOString`, whose first call
+ * loads the time zone, ~0.35 ms), built only when the level is on.
+ */
+export type LogMessage = string | (() => string);
 
 export interface CredentialLogger {
-  info(method: string, message: string): void;
-  verbose(method: string, message: string): void;
-  warning(method: string, message: string): void;
-  error(method: string, message: string): void;
+  info(method: string, message: LogMessage): void;
+  verbose(method: string, message: LogMessage): void;
+  warning(method: string, message: LogMessage): void;
+  error(method: string, message: LogMessage): void;
 }
 
 /** A logger whose lines read `<credential> => <method>() => <message>`, redacted. */
 export function credentialLogger(credential: string): CredentialLogger {
   // Redaction scans every line for every secret: do it only when the level
   // is on, so logging that is off costs one property read.
-  const write = (level: "info" | "verbose" | "warning" | "error", method: string, message: string) => {
+  const write = (level: "info" | "verbose" | "warning" | "error", method: string, message: LogMessage) => {
     const sink = activeLogger()?.[level];
-    if (sink?.enabled) sink(redact(`${credential} => ${method}() => ${message}`));
+    if (sink?.enabled) sink(redact(`${credential} => ${method}() => ${typeof message === "function" ? message() : message}`));
   };
   return {
     info: (method, message) => write("info", method, message),

@@ -3,9 +3,9 @@
  * signing key): `$AZMI_HOME`, else `$XDG_STATE_HOME/azmi`, else `~/.azmi`.
  * The folder is created owner-only (0700); files in it are written 0600.
  */
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
+import fs = require("node:fs");
+import os = require("node:os");
+import path = require("node:path");
 
 export function azmiHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.AZMI_HOME) return path.resolve(env.AZMI_HOME);

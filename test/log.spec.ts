@@ -33,6 +33,35 @@ describe("log", () => {
     assert.equal(redact(plain), plain);
   });
 
+  it("the field pre-check agrees with the pattern itself on spacing, quotes, Unicode spaces and look-alikes", () => {
+    // The pattern as redact() applies it, run unconditionally: the reference the pre-check must never undercut.
+    const pattern = /("?(?:access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header)"?\s*[:=]\s*"?)([^"&\s,}]+)/gi;
+    const reference = (text: string) => text.replace(pattern, "$1[REDACTED]");
+    const spaces = ["", " ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\ufeff", "\u2028", "  \t "];
+    const fields = ["secret", "Client_Secret", "password", "access_token", "x-identity-header", "identity_header", "identity-header", "TOKEN", "AZURE_FEDERATED_TOKEN_FILE"];
+    let cases = 0;
+    for (const field of fields) {
+      for (const quote of ["", '"', "'"]) {
+        for (const before of spaces) {
+          for (const op of [":", "=", " is", ";"]) {
+            const text = `WorkloadIdentityCredential is unavailable: ${quote}${field}${quote}${before}${op}${before}v4lue-${cases} next`;
+            assert.equal(redact(text), reference(text), JSON.stringify(text));
+            cases++;
+          }
+        }
+      }
+    }
+    // The reasons a chain walk produces hold field-like words but no field: unchanged, no pattern needed.
+    for (const reason of [
+      "WorkloadIdentityCredential is unavailable: AZURE_FEDERATED_TOKEN_FILE is not set.",
+      "EnvironmentCredential is unavailable: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not set.",
+      "ManagedIdentityCredential is unavailable: no IDENTITY_HEADER",
+    ]) {
+      assert.equal(redact(reason), reason);
+    }
+    assert.ok(cases > 1000);
+  });
+
   it("writes `Credential => method() => message` lines, redacted, only when a level is set", () => {
     const lines: string[] = [];
     const original = AzureLogger.log;

@@ -16,9 +16,9 @@
  * if (!seen) memo.remember("169.254.169.254:80", false, "connect ENETUNREACH in 0.1 ms");
  * ```
  */
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
+import fs = require("node:fs");
+import os = require("node:os");
+import path = require("node:path");
 import { azmiHome, ensureAzmiHome, writePrivateFile } from "../paths";
 
 /** How long a probe result is trusted. */

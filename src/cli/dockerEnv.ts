@@ -17,8 +17,8 @@
  * writeOut(`docker run ${dockerRunFlags(file)} IMAGE\n`);
  * ```
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import fs = require("node:fs");
+import path = require("node:path");
 import { AzmiError, ErrorCode } from "../errors";
 import { azmiHome, ensureAzmiHome } from "../paths";
 

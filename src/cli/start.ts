@@ -13,7 +13,7 @@
  * npm start -- --port 8080 --resource https://vault.azure.net
  * ```
  */
-import * as path from "node:path";
+import path = require("node:path");
 import type { RunningServer } from "../serve/server";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { isLoopbackHost } from "./dialects";

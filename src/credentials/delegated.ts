@@ -118,7 +118,7 @@ export abstract class DelegatedCredential implements TokenCredential {
     if (typeof claims?.nbf === "number") result.notBeforeTimestamp = claims.nbf * 1000;
     this.log().info(
       "getToken",
-      `token for ${list.join(" ")} expires ${new Date(token.expiresOnTimestamp).toISOString()} (${Math.round(
+      () => `token for ${list.join(" ")} expires ${new Date(token.expiresOnTimestamp).toISOString()} (${Math.round(
         nowMs() - started,
       )} ms)`,
     );

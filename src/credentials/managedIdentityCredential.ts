@@ -250,7 +250,7 @@ export class ManagedIdentityCredential implements TokenCredential {
       }
       log.info(
         "getToken",
-        `token for ${resource} from ${source.name} at ${source.endpoint} in ${(nowMs() - started).toFixed(1)} ms, expires ${new Date(token.expiresOnTimestamp).toISOString()}`,
+        () => `token for ${resource} from ${source.name} at ${source.endpoint} in ${(nowMs() - started).toFixed(1)} ms, expires ${new Date(token.expiresOnTimestamp).toISOString()}`,
       );
       return token;
     } catch (e) {

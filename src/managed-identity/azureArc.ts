@@ -22,8 +22,8 @@
  * const arc = createAzureArc(new URL("http://127.0.0.1:40342/metadata/identity/oauth2/token"), process.env);
  * ```
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import fs = require("node:fs");
+import path = require("node:path");
 import type { IdentitySelector } from "../credentials/types";
 import { AuthenticationError, ErrorCode } from "../errors";
 import { registerSecret } from "../log";

@@ -18,9 +18,9 @@
  * ```
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import * as fs from "node:fs";
+import fs = require("node:fs");
 import type { IncomingMessage, ServerResponse } from "node:http";
-import * as path from "node:path";
+import path = require("node:path");
 import { registerSecret } from "../log";
 import { serveToken, validResource, type ServeContext } from "./context";
 import { IDENTITY_NOT_FOUND, imdsSelector, METADATA_MISSING, MULTIPLE_SELECTORS } from "./imds";

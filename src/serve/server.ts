@@ -26,7 +26,7 @@
  * ```
  */
 import { randomBytes } from "node:crypto";
-import * as http from "node:http";
+import http = require("node:http");
 import type { AddressInfo, Socket } from "node:net";
 import { AzmiError, ErrorCode } from "../errors";
 import { credentialLogger, registerSecret } from "../log";

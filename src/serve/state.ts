@@ -15,8 +15,8 @@
  * if (state) for (const [k, v] of Object.entries(state.env)) console.log(`export ${k}=${v}`);
  * ```
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import fs = require("node:fs");
+import path = require("node:path");
 import { AzmiError, ErrorCode } from "../errors";
 import { azmiHome, ensureAzmiHome, writePrivateFile } from "../paths";
 

@@ -4,7 +4,7 @@
  * missing or `AZMI_TRANSPORT=node`. Same codes, phases and messages as the
  * native transport; the shared suite in test/transport checks that.
  */
-import * as net from "node:net";
+import net = require("node:net");
 import { ErrorCode } from "../errors";
 import { errnoCode, errnoDetail, joinHeaders, transportError } from "./facts";
 import { ResponseParser } from "./parser";

@@ -111,7 +111,7 @@ describe("start-up: bundles and the code cache", function () {
       generations.push(header().line.split(" ")[2]!);
     }
     assert.deepEqual(generations, ["1", "2", "3"]);
-    assert.match(header().line, /^azmi-v8-cache 2 3 [0-9a-f]{16}$/);
+    assert.match(header().line, /^azmi-v8-cache 3 3 [0-9a-f]{16}$/);
     const settled = header();
     assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" });
     assert.deepEqual(header(), settled, "generation 3 is final: not rewritten");
@@ -225,6 +225,19 @@ describe("start-up: bundles and the code cache", function () {
     assert.deepEqual(after.startup, { bundle: "cli", codeCache: "rejected" });
     assert.equal(after.winner, "managed-identity");
     assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" }, "rewritten after the rejection");
+  });
+
+  it("a cache cut short (or with bytes appended) fails its checksum: rejected, rewritten, and the command still answers", async () => {
+    await doctorStartup(env);
+    const full = () => path.join(env.AZMI_HOME!, "cache", cacheFiles(env.AZMI_HOME!)[0]!);
+    const whole = fs.readFileSync(full());
+    for (const damaged of [whole.subarray(0, whole.length - 1), whole.subarray(0, 100), Buffer.concat([whole, Buffer.from([0])])]) {
+      fs.writeFileSync(full(), damaged);
+      const after = await doctorStartup(env);
+      assert.deepEqual(after.startup, { bundle: "cli", codeCache: "rejected" }, `length ${damaged.length} of ${whole.length}`);
+      assert.equal(after.winner, "managed-identity");
+      assert.equal((await doctorStartup(env)).startup.codeCache, "hit", "rewritten after the rejection");
+    }
   });
 
   it("a cache others could have written is not used (a code cache is code): open folder, open file, symlink; then it is closed and rewritten", async () => {
@@ -351,6 +364,7 @@ describe("start-up: bundles and the code cache", function () {
       data.copy(padded);
       let h = 0xcbf29ce484222325n;
       for (let i = 0; i < padded.length; i += 8) h = ((h ^ padded.readBigUInt64LE(i)) * 0x100000001b3n) & 0xffffffffffffffffn;
+      h = ((h ^ BigInt(data.length)) * 0x100000001b3n) & 0xffffffffffffffffn; // the length, last
       return h.toString(16).padStart(16, "0");
     };
     for (const length of [0, 1, 7, 8, 31, 32, 33, 65_535, 65_536, 65_537, 300_001]) {
@@ -362,6 +376,7 @@ describe("start-up: bundles and the code cache", function () {
     const flipped = Buffer.from(one);
     flipped[3] ^= 1;
     assert.notEqual(checksum(one), checksum(flipped), "one flipped bit changes it");
+    assert.notEqual(checksum(one), checksum(Buffer.concat([one, Buffer.from([0])])), "so does a zero byte appended");
   });
 
   it("the boot's copy of the per-user folder rule agrees with paths.ts", function () {

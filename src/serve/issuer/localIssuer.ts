@@ -17,8 +17,8 @@
  * ```
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign, type KeyObject } from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
+import fs = require("node:fs");
+import path = require("node:path");
 import { promisify } from "node:util";
 import { AzmiError, ErrorCode } from "../../errors";
 import { registerSecret } from "../../log";
