@@ -118,9 +118,8 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
     const miAlone =
       options.only === "managed-identity" || (selection.kind === "single" && selection.link === "managed-identity");
 
-    // Each link's module is required when the link is first built (the chain
-    // builds a link on the first walk that reaches it), so a process whose
-    // token comes from an early link never loads the others.
+    // Each link's module is required when the link is first built, so a
+    // process whose token comes from an early link never loads the others.
     /* eslint-disable @typescript-eslint/no-require-imports */
     const builders: Record<LinkName, [string, () => TokenCredential]> = {
       environment: [
@@ -184,18 +183,14 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
     };
     /* eslint-enable @typescript-eslint/no-require-imports */
 
+    // Every link is built on the first walk that reaches it (or by describe()):
+    // a token from managed identity never loads the developer-tool links'
+    // modules. A link that cannot even be built is unavailable, not fatal, as
+    // in @azure/identity's DAC; the chain records why when it gets there.
     const links: ChainLink[] = LINK_NAMES.map((link) => {
       const [credentialName, build] = builders[link];
       const skipReason = why(link);
-      if (skipReason) return { link, credentialName, skipReason };
-      // Managed identity loads the transport (native addon) and its sources: build it on first use.
-      if (link === "managed-identity") return { link, credentialName, create: build };
-      try {
-        return { link, credentialName, credential: build() };
-      } catch (constructionError) {
-        // As in @azure/identity's DAC: a link that cannot even be built is unavailable, not fatal.
-        return { link, credentialName, constructionError };
-      }
+      return skipReason ? { link, credentialName, skipReason } : { link, credentialName, create: build };
     });
     if (links.every((l) => l.skipReason)) {
       const what =
