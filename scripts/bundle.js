@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Bundles the tsc output into three single files under dist/src/bundle/:
+// Bundles the tsc output into three single files under dist/src/bundle/
+// (and minifies the two boot files that load them, in place):
 //   azmi.js   the package (what `require("azmi")` loads), from dist/src/index.js
 //   cli.js    the `azmi` command, from dist/src/cli/main.js
 //   bridge.js the PowerShell module's Node bridge, from dist/src/bridge/server.js
@@ -72,9 +73,37 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
       const map = text.lastIndexOf("//# sourceMappingURL=");
       text = `${text.slice(0, map)}//# azmi-build=${id}\n${text.slice(map)}`;
     }
-    // Atomic: a process starting during the build reads the old file or the new one, never half.
-    const tmp = `${file.path}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file.path);
+    writeAtomic(file.path, text);
   }
+}
+
+// The boot files themselves (what bin/azmi.js and package.json's main load
+// before any bundle) are compiled from source by every process: strip their
+// comments and whitespace in place (~20 KB to ~8 KB: ~0.5 ms less to scan).
+// The source maps still lead to src/boot/*.ts (esbuild chains tsc's maps).
+for (const name of ["bundle", "package"]) {
+  const file = path.join(root, "dist/src/boot", `${name}.js`);
+  const result = esbuild.buildSync({
+    entryPoints: [file],
+    outfile: file,
+    allowOverwrite: true,
+    write: false,
+    bundle: false,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    minifyWhitespace: true,
+    minifySyntax: true,
+    charset: "ascii",
+    sourcemap: "linked",
+    logLevel: "warning",
+  });
+  for (const out of result.outputFiles) writeAtomic(out.path, out.text);
+}
+
+/** A process starting during the build reads the old file or the new one, never half of one. */
+function writeAtomic(file, text) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
 }
