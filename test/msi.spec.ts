@@ -28,13 +28,19 @@ describe("getManagedToken / diagnose", function () {
     await entra.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
+  /** A fresh AZMI_HOME per test: the cross-process probe memo lives there. */
+  let home: string;
   beforeEach(async () => {
     resetManagedTokenChains();
+    home = tempDir("azmi-home-");
     imds = await startImdsFake({ expiresIn: 3600 });
   });
-  afterEach(() => imds.close());
+  afterEach(async () => {
+    await imds.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
 
-  const env = (vars: Record<string, string> = {}) => ({ PATH: dir, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, ...vars });
+  const env = (vars: Record<string, string> = {}) => ({ PATH: dir, AZMI_HOME: home, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, ...vars });
 
   it("returns exactly the MSI endpoint shape: keys in order, numbers as strings, client_id when known", async () => {
     const before = Math.floor(Date.now() / 1000);
@@ -165,7 +171,7 @@ describe("getManagedToken / diagnose", function () {
   it("diagnose when nothing works: the error without secrets, tokenAcquired false", async () => {
     const result = await diagnose({
       resource: "https://management.azure.com",
-      env: { PATH: dir, AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${await closedPort()}` },
+      env: { PATH: dir, AZMI_HOME: home, AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${await closedPort()}` },
     });
     assert.equal(result.tokenAcquired, false);
     assert.equal(result.error!.name, "AggregateAuthenticationError");

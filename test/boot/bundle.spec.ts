@@ -318,16 +318,17 @@ describe("start-up: bundles and the code cache", function () {
   });
 
   it("a bundle older than the tsc output it came from is not used (someone ran tsc alone)", async () => {
-    const bundle = path.join(BUNDLE_DIR, "cli.js");
-    const { atime, mtime } = fs.statSync(bundle);
+    // On a copy (the shared checkout's bundle is never touched); its tsconfig.json makes it a source checkout.
+    const copy = installedCopy();
     try {
+      fs.copyFileSync(path.join(ROOT, "tsconfig.json"), path.join(copy, "tsconfig.json"));
       const old = new Date(Date.now() - 3_600_000);
-      fs.utimesSync(bundle, old, old);
-      const r = await doctorStartup(env);
+      fs.utimesSync(path.join(copy, "dist/src/bundle/cli.js"), old, old);
+      const r = await doctorIn(copy, env);
       assert.deepEqual(r.startup, { bundle: null, codeCache: "none", unbundledBecause: "bundle older than dist/src (run npm run build)" });
       assert.equal(r.winner, "managed-identity");
     } finally {
-      fs.utimesSync(bundle, atime, mtime);
+      fs.rmSync(copy, { recursive: true, force: true });
     }
   });
 

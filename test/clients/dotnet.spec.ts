@@ -26,10 +26,11 @@ describe("clients: .NET Azure.Identity against azmi serve", function () {
 
   before(function (done) {
     // Build once (incremental; scripts/setup-clients.sh restored and built it), then run the dll per case.
+    // --no-restore: the packages were restored by setup-clients.sh; the test never reaches NuGet.
     this.timeout(180_000);
     execFile(
       "dotnet",
-      ["build", PROJECT, "-c", "Release", "--nologo", "-v", "quiet"],
+      ["build", PROJECT, "-c", "Release", "--nologo", "-v", "quiet", "--no-restore"],
       { env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" } },
       (error, stdout, stderr) => done(error ? new Error(`dotnet build failed (run scripts/setup-clients.sh): ${stdout}${stderr}`) : undefined),
     );

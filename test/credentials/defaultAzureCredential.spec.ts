@@ -19,6 +19,8 @@ describe("DefaultAzureCredential", function () {
   let imds: ImdsFake;
   let dir: string;
   let refusedUrl: string;
+  /** A fresh AZMI_HOME per test: the cross-process probe memo lives there. */
+  let home: string;
   const federated = fakeAccessToken({ sub: "system:serviceaccount:ns:app" });
 
   before(async () => {
@@ -32,14 +34,18 @@ describe("DefaultAzureCredential", function () {
   });
   beforeEach(async () => {
     entra.requests.splice(0);
+    home = tempDir("azmi-home-");
     imds = await startImdsFake();
   });
-  afterEach(() => imds.close());
+  afterEach(async () => {
+    await imds.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
 
   /** A DAC reading only `vars` (plus an empty PATH, so no developer tool is found). */
   function dac(vars: Record<string, string>, options: DefaultAzureCredentialOptions = {}): DefaultAzureCredential {
     return new DefaultAzureCredential({
-      env: { PATH: dir, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, ...vars },
+      env: { PATH: dir, AZMI_HOME: home, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, ...vars },
       disableInstanceDiscovery: true,
       agent: entra.agent(),
       ...options,

@@ -7,7 +7,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Netns, netnsUnavailable, sweepStaleNamespaces } from "../netns/harness";
+import { Netns, netnsUnavailable, requestLines, sweepStaleNamespaces } from "../netns/harness";
 import { tempDir } from "./support";
 
 const CHILD = path.join(__dirname, "netnsChild.js");
@@ -63,10 +63,9 @@ describe("DefaultAzureCredential at the real IMDS address (inside a network name
       assert.equal(first!.winner, "managed-identity");
       assert.equal(first!.links[2]!.reason, "IMDS at 169.254.169.254:80");
       assert.ok(second!.ok);
-      await new Promise((r) => setTimeout(r, 50));
-      const requests = imds.stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => JSON.parse(l.slice(8)));
-      assert.ok(requests.some((q: { metadata: string | null }) => q.metadata === null), "probe without Metadata");
-      assert.equal(requests.filter((q: { metadata: string | null }) => q.metadata === "true").length, 1, "second call from the cache");
+      const requests = await requestLines(imds, (l) => l.some((q) => q.metadata === null) && l.some((q) => q.metadata === "true"));
+      assert.ok(requests.some((q) => q.metadata === null), "probe without Metadata");
+      assert.equal(requests.filter((q) => q.metadata === "true").length, 1, "second call from the cache");
     } finally {
       await ns.destroy();
     }

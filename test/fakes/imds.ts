@@ -13,7 +13,7 @@
  * ```
  */
 import { json, scripted, type Fake, type FakeOptions } from "./common";
-import { startRawServer, type FakeResponse, type LoggedRequest } from "./rawServer";
+import { startRawServer, type FakeResponse, type LoggedRequest, type RawServerOptions } from "./rawServer";
 import { fakeToken, tokenBody, type ExpiresOnFormat } from "./tokens";
 
 export interface FakeIdentity {
@@ -33,6 +33,8 @@ export interface FakeImdsOptions extends FakeOptions {
   /** Host to bind (default 127.0.0.1; 169.254.169.254 inside a namespace). */
   host?: string;
   port?: number;
+  /** Called synchronously for every request, before it is answered (see RawServerOptions.onRequest). */
+  onRequest?: RawServerOptions["onRequest"];
 }
 
 export const IMDS_PATH = "/metadata/identity/oauth2/token";
@@ -86,7 +88,7 @@ export async function startFakeImds(options: FakeImdsOptions = {}): Promise<Fake
         { Server: "IMDS/150.870.65.1854" },
       );
     },
-    { host: options.host, port: options.port },
+    { host: options.host, port: options.port, onRequest: options.onRequest },
   );
   return {
     ...server,

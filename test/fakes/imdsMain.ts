@@ -10,14 +10,17 @@ import { startFakeImds, type FakeImdsOptions } from "./imds";
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? "{}") as FakeImdsOptions;
-  const fake = await startFakeImds({ host: "169.254.169.254", port: 80, ...options });
-  let logged = 0;
-  setInterval(() => {
-    for (; logged < fake.requests.length; logged++) {
-      const r = fake.requests[logged]!;
+  // Each line is written when the request is logged, before it is answered
+  // (stdout to a pipe is synchronous on Linux), so it is in the pipe before
+  // the client has its answer.
+  const fake = await startFakeImds({
+    host: "169.254.169.254",
+    port: 80,
+    ...options,
+    onRequest: (r) => {
       process.stdout.write(`request ${JSON.stringify({ method: r.method, target: r.target, metadata: r.header("metadata") ?? null, accept: r.header("accept") ?? null })}\n`);
-    }
-  }, 5).unref();
+    },
+  });
   process.stdout.write(`listening ${fake.url}\n`);
   const stop = () => void fake.close().then(() => process.exit(0));
   process.on("SIGTERM", stop);

@@ -68,6 +68,8 @@ export interface RawServerOptions {
   /** Default 0 (any free port); 80 for a fake at the real IMDS address inside a namespace. */
   port?: number;
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Called synchronously when a request is logged, before the handler runs and before any answer is written. */
+  onRequest?: (request: LoggedRequest) => void;
 }
 
 const REASONS: Record<number, string> = {
@@ -138,6 +140,7 @@ export async function startRawServer(handler: Handler, options: RawServerOptions
     onWholeRequest(socket, (bytes, headEnd) => {
       const request = parseHead(bytes.subarray(0, headEnd).toString("latin1"), bytes.subarray(headEnd + 4).toString("utf8"));
       requests.push(request);
+      options.onRequest?.(request);
       void Promise.resolve()
         .then(() => handler(request))
         .then(async (r) => {

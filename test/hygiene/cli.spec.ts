@@ -67,6 +67,10 @@ describe("hygiene: no secret in any CLI output", function () {
   this.timeout(60_000);
   const secrets = new SecretSet();
   const leaks: Leak[] = [];
+  // A failing test leaves its leaks behind (its splice never ran): start every test with none.
+  beforeEach(() => {
+    leaks.length = 0;
+  });
   let appOk: Fake & { secret: string };
   let appEcho: Fake & { secret: string };
   let shellOk: Fake;

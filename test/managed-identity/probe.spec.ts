@@ -134,9 +134,8 @@ describe("managed-identity/probe", () => {
       assert.equal(entry.endpoint, `127.0.0.1:${imds.port}`);
 
       clearProcessProbeMemo(); // as if a new process started
-      const started = performance.now();
       const err = await rejection(credential(e, { probeImds: true }).getToken(VAULT));
-      assert.ok(performance.now() - started < 50);
+      // Answered from the file, not by a second probe: the message says so and the fake saw no new request.
       assert.equal(err.code, "ERR_MI_PROBE_NEGATIVE");
       assert.match(err.message, /Remembered from a probe at \d{4}-\d\d-\d\dT.*delete .*probe-memo\.json to re-probe now\)\.$/);
       assert.equal(imds.requests.length, 1, "no second probe");

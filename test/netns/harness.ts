@@ -249,3 +249,39 @@ export class Netns {
     ip(["netns", "del", this.name]);
   }
 }
+
+/** One `request {...}` line of test/fakes/imdsMain. */
+export interface FakeImdsRequestLine {
+  method: string;
+  target: string;
+  metadata: string | null;
+  accept: string | null;
+}
+
+/**
+ * The `request {...}` lines a fake IMDS (test/fakes/imdsMain) printed so far,
+ * parsed, once `ready(lines)` holds (polled; the parent may read the fake's
+ * stdout after the client's answer). After `timeoutMs` it returns what it has,
+ * so the caller's exact assertion fails with the full list.
+ *
+ * @example
+ * ```ts
+ * const requests = await requestLines(imds, (l) => l.length >= 2);
+ * assert.deepEqual(requests, [probe, tokenRequest]);
+ * ```
+ */
+export async function requestLines(
+  proc: NetnsProcess,
+  ready: (lines: FakeImdsRequestLine[]) => boolean,
+  timeoutMs = 5000,
+): Promise<FakeImdsRequestLine[]> {
+  const parse = (): FakeImdsRequestLine[] =>
+    proc.stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => JSON.parse(l.slice(8)) as FakeImdsRequestLine);
+  const deadline = Date.now() + timeoutMs;
+  let lines = parse();
+  while (!ready(lines) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+    lines = parse();
+  }
+  return lines;
+}

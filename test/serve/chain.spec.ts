@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import type { MsiTokenResponse } from "../../src/credentials/types";
 import type { GetManagedTokenOptions } from "../../src/msi";
 import { pointsAtSelf } from "../../src/serve/issuer/chainIssuer";
-import { readServerState, serverStatePath, startServer } from "../../src/serve/server";
+import { readServerState, serverStatePath, startServer, type RunningServer } from "../../src/serve/server";
 import { get, IMDS_PATH, IMDS_QUERY, useTempHome, VAULT } from "./support";
 
 function fakeUpstream(delayMs = 100) {
@@ -74,13 +74,24 @@ describe("serve: chain issuer", function () {
   });
 
   it("when the host's MI variables point at this server, the managed-identity link is excluded (no loop) and a warning says so", async () => {
-    const probe = await startServer({ env: home.env });
-    const port = probe.port;
-    await probe.close();
     const { calls, upstream } = fakeUpstream(0);
-    const warnings: string[] = [];
-    const env = { ...home.env, IDENTITY_ENDPOINT: `http://localhost:${port}/msi/token`, IDENTITY_HEADER: "x" };
-    const server = await startServer({ env, port, issuer: "chain", upstream, onWarning: (m) => warnings.push(m) });
+    let warnings: string[] = [];
+    let port = 0;
+    let server: RunningServer | undefined;
+    // The port must be known before the server starts (IDENTITY_ENDPOINT names it): take a free one,
+    // free it, and start there; if another process took it in between, try a fresh one.
+    for (let attempt = 1; !server; attempt++) {
+      const probe = await startServer({ env: home.env });
+      port = probe.port;
+      await probe.close();
+      warnings = [];
+      const env = { ...home.env, IDENTITY_ENDPOINT: `http://localhost:${port}/msi/token`, IDENTITY_HEADER: "x" };
+      try {
+        server = await startServer({ env, port, issuer: "chain", upstream, onWarning: (m) => warnings.push(m) });
+      } catch (e) {
+        if (attempt >= 5 || (e as { code?: string; cause?: { code?: string } }).cause?.code !== "EADDRINUSE") throw e;
+      }
+    }
     try {
       await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
       assert.deepEqual(calls[0]!.exclude, ["managed-identity"]);
