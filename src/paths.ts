@@ -4,13 +4,22 @@
  * The folder is created owner-only (0700); files in it are written 0600.
  */
 import fs = require("node:fs");
-import os = require("node:os");
 import path = require("node:path");
 
 export function azmiHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.AZMI_HOME) return path.resolve(env.AZMI_HOME);
   if (env.XDG_STATE_HOME) return path.join(env.XDG_STATE_HOME, "azmi");
-  return path.join(os.homedir(), ".azmi");
+  return path.join(homeDirectory(), ".azmi");
+}
+
+/**
+ * `os.homedir()`, which on POSIX is `$HOME` when that is set: read it
+ * directly there, so a process that needs only this does not load `node:os`
+ * (~0.3 ms of a CLI start).
+ */
+export function homeDirectory(): string {
+  const home = process.platform === "win32" ? undefined : process.env.HOME;
+  return home ? home : (require("node:os") as typeof import("node:os")).homedir();
 }
 
 /** `azmiHome()`, created owner-only if missing. */

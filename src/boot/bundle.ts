@@ -226,7 +226,9 @@ function stateHome(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.AZMI_HOME) return path.resolve(env.AZMI_HOME);
   if (env.XDG_STATE_HOME) return path.join(env.XDG_STATE_HOME, "azmi");
   try {
-    return path.join((require("node:os") as typeof import("node:os")).homedir(), ".azmi");
+    // As paths.ts's homeDirectory(): $HOME on POSIX, without loading node:os.
+    const home = process.platform === "win32" ? undefined : process.env.HOME;
+    return path.join(home ? home : (require("node:os") as typeof import("node:os")).homedir(), ".azmi");
   } catch {
     return undefined;
   }

@@ -11,7 +11,6 @@ import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { azmiHome } from "../../src/paths";
 import { startFakeAppService } from "../fakes/appService";
 import type { Fake } from "../fakes/common";
 import { cleanEnv, cleanupTemp, ROOT, runAzmi } from "../cli/support";
@@ -381,13 +380,26 @@ describe("start-up: bundles and the code cache", function () {
   });
 
   it("the boot's copy of the per-user folder rule agrees with paths.ts", function () {
-    const cases: NodeJS.ProcessEnv[] = [{ AZMI_HOME: "/x/y" }, { AZMI_HOME: "rel/dir" }, { XDG_STATE_HOME: "/state" }, { HOME: os.homedir() }];
+    // Both read the process's HOME (as os.homedir() does), so both run in the child, under the case's environment.
+    const cases: NodeJS.ProcessEnv[] = [
+      { AZMI_HOME: "/x/y" },
+      { AZMI_HOME: "rel/dir" },
+      { XDG_STATE_HOME: "/state" },
+      { HOME: os.homedir() },
+      { HOME: "/tmp/another-home" },
+      {}, // no HOME at all: os.homedir() (the password database) for both
+    ];
     for (const c of cases) {
-      const script = `process.env = ${JSON.stringify(c)}; const b = require(${JSON.stringify(path.join(ROOT, "dist/src/boot/bundle.js"))});
-        console.log(b.cacheFolder());`;
+      const script = `process.env = ${JSON.stringify(c)};
+        const b = require(${JSON.stringify(path.join(ROOT, "dist/src/boot/bundle.js"))});
+        const p = require(${JSON.stringify(path.join(ROOT, "dist/src/paths.js"))});
+        console.log(JSON.stringify([b.cacheFolder(), require("node:path").join(p.azmiHome(), "cache")]));`;
       const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout.trim(), path.join(azmiHome(c), "cache"), JSON.stringify(c));
+      const [boot, paths] = JSON.parse(r.stdout) as [string, string];
+      assert.equal(boot, paths, JSON.stringify(c));
+      if (c.HOME && !c.AZMI_HOME && !c.XDG_STATE_HOME) assert.equal(boot, path.join(c.HOME, ".azmi", "cache"));
+      if (c.AZMI_HOME) assert.equal(boot, path.join(path.resolve(c.AZMI_HOME), "cache"));
     }
   });
 });
