@@ -39,6 +39,31 @@ try {
   process.exit(0);
 }
 
+// The boot files themselves (what bin/azmi.js and package.json's main load
+// before any bundle) are compiled from source by every process: strip their
+// comments and whitespace in place (~20 KB to ~8 KB: ~0.5 ms less to scan),
+// before the bundles, which include boot/bundle.js, are made from them.
+// The source maps still lead to src/boot/*.ts (esbuild chains tsc's maps).
+for (const name of ["bundle", "package"]) {
+  const file = path.join(root, "dist/src/boot", `${name}.js`);
+  const result = esbuild.buildSync({
+    entryPoints: [file],
+    outfile: file,
+    allowOverwrite: true,
+    write: false,
+    bundle: false,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    minifyWhitespace: true,
+    minifySyntax: true,
+    charset: "ascii",
+    sourcemap: "linked",
+    logLevel: "warning",
+  });
+  for (const out of result.outputFiles) writeAtomic(out.path, out.text);
+}
+
 fs.mkdirSync(out, { recursive: true });
 for (const [name, entry] of Object.entries(ENTRIES)) {
   const outfile = path.join(out, `${name}.js`);
@@ -75,30 +100,6 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     }
     writeAtomic(file.path, text);
   }
-}
-
-// The boot files themselves (what bin/azmi.js and package.json's main load
-// before any bundle) are compiled from source by every process: strip their
-// comments and whitespace in place (~20 KB to ~8 KB: ~0.5 ms less to scan).
-// The source maps still lead to src/boot/*.ts (esbuild chains tsc's maps).
-for (const name of ["bundle", "package"]) {
-  const file = path.join(root, "dist/src/boot", `${name}.js`);
-  const result = esbuild.buildSync({
-    entryPoints: [file],
-    outfile: file,
-    allowOverwrite: true,
-    write: false,
-    bundle: false,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    minifyWhitespace: true,
-    minifySyntax: true,
-    charset: "ascii",
-    sourcemap: "linked",
-    logLevel: "warning",
-  });
-  for (const out of result.outputFiles) writeAtomic(out.path, out.text);
 }
 
 /** A process starting during the build reads the old file or the new one, never half of one. */

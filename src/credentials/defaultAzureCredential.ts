@@ -120,6 +120,8 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
 
     // Each link's module is required when the link is first built, so a
     // process whose token comes from an early link never loads the others.
+    // The developer tools' options are taken now, whenever they are built.
+    const tools = toolOptions(options, env);
     /* eslint-disable @typescript-eslint/no-require-imports */
     const builders: Record<LinkName, [string, () => TokenCredential]> = {
       environment: [
@@ -163,34 +165,42 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
         "AzureCliCredential",
         () => {
           const { AzureCliCredential } = require("./azureCliCredential") as typeof import("./azureCliCredential");
-          return new AzureCliCredential(toolOptions(options, env));
+          return new AzureCliCredential({ ...tools });
         },
       ],
       "azure-powershell": [
         "AzurePowerShellCredential",
         () => {
           const { AzurePowerShellCredential } = require("./azurePowerShellCredential") as typeof import("./azurePowerShellCredential");
-          return new AzurePowerShellCredential(toolOptions(options, env));
+          return new AzurePowerShellCredential({ ...tools });
         },
       ],
       "azure-developer-cli": [
         "AzureDeveloperCliCredential",
         () => {
           const { AzureDeveloperCliCredential } = require("./azureDeveloperCliCredential") as typeof import("./azureDeveloperCliCredential");
-          return new AzureDeveloperCliCredential(toolOptions(options, env));
+          return new AzureDeveloperCliCredential({ ...tools });
         },
       ],
     };
     /* eslint-enable @typescript-eslint/no-require-imports */
 
-    // Every link is built on the first walk that reaches it (or by describe()):
-    // a token from managed identity never loads the developer-tool links'
-    // modules. A link that cannot even be built is unavailable, not fatal, as
-    // in @azure/identity's DAC; the chain records why when it gets there.
+    // The environment and workload identity links read the environment now,
+    // as @azure/identity's do (a secret cleared after construction still
+    // counts, and is registered for redaction at once). The later links are
+    // built on the first walk that reaches them, from options taken now, so
+    // a token from managed identity never loads the developer tools' modules.
     const links: ChainLink[] = LINK_NAMES.map((link) => {
       const [credentialName, build] = builders[link];
       const skipReason = why(link);
-      return skipReason ? { link, credentialName, skipReason } : { link, credentialName, create: build };
+      if (skipReason) return { link, credentialName, skipReason };
+      if (link !== "environment" && link !== "workload-identity") return { link, credentialName, create: build };
+      try {
+        return { link, credentialName, credential: build() };
+      } catch (constructionError) {
+        // As in @azure/identity's DAC: a link that cannot even be built is unavailable, not fatal.
+        return { link, credentialName, constructionError };
+      }
     });
     if (links.every((l) => l.skipReason)) {
       const what =

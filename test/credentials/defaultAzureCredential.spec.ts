@@ -189,6 +189,28 @@ describe("DefaultAzureCredential", function () {
     assert.equal(imds.requests.length, 0);
   });
 
+  it("reads the environment link's variables at construction, as @azure/identity: a secret cleared afterwards still counts, and is redacted at once", () => {
+    const secret = `dac-ctor-secret-${process.hrtime.bigint()}`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: dir, AZMI_HOME: home, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url,
+      AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "env-app", AZURE_CLIENT_SECRET: secret, AZURE_AUTHORITY_HOST: entra.authorityHost,
+    };
+    const credential = new DefaultAzureCredential({ env, disableInstanceDiscovery: true, agent: entra.agent() } as DefaultAzureCredentialOptions);
+    const { redact } = require("../../src/log") as typeof import("../../src/log");
+    assert.equal(redact(`proxy said: ${secret}`), "proxy said: [REDACTED]", "registered at construction, before any walk");
+    delete env.AZURE_CLIENT_SECRET; // e.g. cleared so that child processes do not inherit it
+    assert.match(credential.describe().split("\n")[0]!, /^environment: client secret for app env-app in tenant /);
+  });
+
+  it("takes the developer tools' options at construction, though it builds those links only when a walk reaches them", () => {
+    const options = { env: { PATH: dir, AZMI_HOME: home }, tenantId: "contoso", only: "azure-cli" } as DefaultAzureCredentialOptions;
+    const credential = new DefaultAzureCredential(options); // not dac(): that copies the options
+    options.tenantId = "not a tenant!"; // a later edit of the caller's object is not this credential's business
+    const line = credential.describe().split("\n")[3]!;
+    assert.match(line, /^azure-cli: /);
+    assert.doesNotMatch(line, /tenant/i, line);
+  });
+
   it("workload identity refused ⇒ moves on to managed identity (checklist 61); the winner memo then skips it", async () => {
     const file = path.join(dir, "bad-federated-token");
     fs.writeFileSync(file, fakeAccessToken({ sub: "not-the-federated-subject" }));
