@@ -46,6 +46,15 @@ if (run("npx", ["tsc", "-p", "tsconfig.json"]) !== 0 || run(process.execPath, ["
 // Per-user files (probe memo, server state, issuer key) go to a throwaway
 // folder, so a test run never touches the developer's own ~/.azmi.
 if (!process.env.AZMI_HOME) process.env.AZMI_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-test-home-"));
+// Network rule: tests talk only to loopback. Where a test runs a real
+// developer tool (az, azd, pwsh, dotnet), its own telemetry upload must not
+// try the internet either; the tests that run them also set this per tool.
+Object.assign(process.env, {
+  AZURE_CORE_COLLECT_TELEMETRY: "no",
+  AZURE_DEV_COLLECT_TELEMETRY: "no",
+  POWERSHELL_TELEMETRY_OPTOUT: "1",
+  DOTNET_CLI_TELEMETRY_OPTOUT: "1",
+});
 
 const only = process.argv.slice(2);
 const wanted = (name) => only.length === 0 || only.includes(name);
