@@ -27,6 +27,7 @@
  */
 import { randomBytes } from "node:crypto";
 import http = require("node:http");
+import path = require("node:path");
 import type { AddressInfo, Socket } from "node:net";
 import { AzmiError, ErrorCode } from "../errors";
 import { credentialLogger, registerSecret } from "../log";
@@ -78,7 +79,12 @@ export interface ServeOptions {
   faults?: FaultOptions;
   /** IMDS's request limits (20/s, 5 concurrent ⇒ 429) on the IMDS path; `true` for the documented values. Off by default. */
   rateLimit?: boolean | RateLimitOptions;
-  /** Folder for Arc challenge key files. Default `/var/opt/azcmagent/tokens` when it exists and is writable, else Arc is disabled (see `RunningServer.arcDisabledReason`). */
+  /**
+   * Folder for Arc challenge key files. Default: `AZMI_ARC_TOKENS_DIR` from `env` (the folder azmi's
+   * own client accepts key files from) or `/var/opt/azcmagent/tokens` (MSAL's), when it exists and is
+   * writable; else Arc is disabled (see `RunningServer.arcDisabledReason`). An explicit folder that
+   * cannot be used is an error instead.
+   */
   arcKeyDir?: string;
   /** Write `azmiHome()/serve.json` for `azmi env`. Default false here (the CLI passes true). */
   stateFile?: boolean;
@@ -219,7 +225,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
 
   let arc: ArcChallenges | undefined;
   let arcDisabledReason: string | undefined;
-  const arcDir = options.arcKeyDir ?? DEFAULT_ARC_KEY_DIR;
+  // Without arcKeyDir: the folder azmi's own client accepts key files from
+  // (AZMI_ARC_TOKENS_DIR, as in managed-identity/azureArc.ts), else MSAL's.
+  const arcDir = options.arcKeyDir ?? (env.AZMI_ARC_TOKENS_DIR ? path.resolve(env.AZMI_ARC_TOKENS_DIR) : DEFAULT_ARC_KEY_DIR);
   const arcProblem = arcKeyDirProblem(arcDir);
   if (arcProblem === undefined) arc = new ArcChallenges(arcDir);
   else if (options.arcKeyDir !== undefined) {

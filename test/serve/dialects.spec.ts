@@ -253,14 +253,44 @@ describe("serve: Azure Arc dialect (35)", () => {
     assert.equal(badVersion.status, 400);
   });
 
-  it("is disabled with a reason when the default key folder is missing", async () => {
-    if (fs.existsSync("/var/opt/azcmagent/tokens")) return;
-    const other = await startServer({ env: home.env });
+  it("is disabled with a reason when its default key folder is missing (here AZMI_ARC_TOKENS_DIR, which the default follows)", async () => {
+    const missing = path.join(home.dir, "no-such-tokens-folder");
+    const other = await startServer({ env: { ...home.env, AZMI_ARC_TOKENS_DIR: missing } });
     try {
       assert.equal(other.dialects.azureArc, undefined);
-      assert.match(other.arcDisabledReason!, /\/var\/opt\/azcmagent\/tokens does not exist/);
+      assert.equal(other.arcDisabledReason, `the Azure Arc key folder ${missing} does not exist; create it (as root) to enable the Arc dialect`);
       const res = await get(other.port, "/arc/metadata/identity/oauth2/token?api-version=2020-06-01&resource=x", { Metadata: "true" });
       assert.equal(res.status, 404);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("without AZMI_ARC_TOKENS_DIR the default is MSAL's folder, enabled exactly when that folder is usable", async () => {
+    const other = await startServer({ env: home.env });
+    try {
+      let usable = true;
+      try {
+        fs.accessSync("/var/opt/azcmagent/tokens", fs.constants.W_OK);
+        usable = fs.statSync("/var/opt/azcmagent/tokens").isDirectory();
+      } catch {
+        usable = false;
+      }
+      assert.equal(other.dialects.azureArc !== undefined, usable);
+      if (!usable) assert.match(other.arcDisabledReason!, /\/var\/opt\/azcmagent\/tokens (does not exist|is not)/);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("with AZMI_ARC_TOKENS_DIR set to a usable folder, Arc challenges put their key files there", async () => {
+    const dir = fs.mkdtempSync(path.join(home.dir, "tokens-"));
+    const other = await startServer({ env: { ...home.env, AZMI_ARC_TOKENS_DIR: dir } });
+    try {
+      const p = pathOf(other.dialects.azureArc!.IDENTITY_ENDPOINT!);
+      const first = await get(other.port, `${p}?api-version=2020-06-01&resource=https%3A%2F%2Fvault.azure.net`, { Metadata: "true" });
+      assert.equal(first.status, 401);
+      assert.equal(path.dirname(/^Basic realm=(.+\.key)$/.exec(first.headers["www-authenticate"] ?? "")![1]!), dir);
     } finally {
       await other.close();
     }
