@@ -227,11 +227,14 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   let arcDisabledReason: string | undefined;
   // Without arcKeyDir: the folder azmi's own client accepts key files from
   // (AZMI_ARC_TOKENS_DIR, as in managed-identity/azureArc.ts), else MSAL's.
-  const arcDir = options.arcKeyDir ?? (env.AZMI_ARC_TOKENS_DIR ? path.resolve(env.AZMI_ARC_TOKENS_DIR) : DEFAULT_ARC_KEY_DIR);
+  const fromEnv = options.arcKeyDir === undefined && Boolean(env.AZMI_ARC_TOKENS_DIR);
+  const arcDir = options.arcKeyDir ?? (fromEnv ? path.resolve(env.AZMI_ARC_TOKENS_DIR!) : DEFAULT_ARC_KEY_DIR);
   const arcProblem = arcKeyDirProblem(arcDir);
   if (arcProblem === undefined) arc = new ArcChallenges(arcDir);
   else if (options.arcKeyDir !== undefined) {
     throw new AzmiError(ErrorCode.InvalidArgument, `arcKeyDir: ${arcProblem}. Create it (owner-only) or omit arcKeyDir to disable the Azure Arc dialect.`);
+  } else if (fromEnv) {
+    arcDisabledReason = `the Azure Arc key folder ${arcProblem} (AZMI_ARC_TOKENS_DIR); create it (owner-only) or unset AZMI_ARC_TOKENS_DIR to enable the Arc dialect`;
   } else arcDisabledReason = `the Azure Arc key folder ${arcProblem}; create it (as root) to enable the Arc dialect`;
 
   const identityHeaderText = randomBytes(32).toString("hex");

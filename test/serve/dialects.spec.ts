@@ -258,7 +258,10 @@ describe("serve: Azure Arc dialect (35)", () => {
     const other = await startServer({ env: { ...home.env, AZMI_ARC_TOKENS_DIR: missing } });
     try {
       assert.equal(other.dialects.azureArc, undefined);
-      assert.equal(other.arcDisabledReason, `the Azure Arc key folder ${missing} does not exist; create it (as root) to enable the Arc dialect`);
+      assert.equal(
+        other.arcDisabledReason,
+        `the Azure Arc key folder ${missing} does not exist (AZMI_ARC_TOKENS_DIR); create it (owner-only) or unset AZMI_ARC_TOKENS_DIR to enable the Arc dialect`,
+      );
       const res = await get(other.port, "/arc/metadata/identity/oauth2/token?api-version=2020-06-01&resource=x", { Metadata: "true" });
       assert.equal(res.status, 404);
     } finally {
@@ -277,7 +280,7 @@ describe("serve: Azure Arc dialect (35)", () => {
         usable = false;
       }
       assert.equal(other.dialects.azureArc !== undefined, usable);
-      if (!usable) assert.match(other.arcDisabledReason!, /\/var\/opt\/azcmagent\/tokens (does not exist|is not)/);
+      if (!usable) assert.match(other.arcDisabledReason!, /^the Azure Arc key folder \/var\/opt\/azcmagent\/tokens (does not exist|is not).*; create it \(as root\) to enable the Arc dialect$/);
     } finally {
       await other.close();
     }
