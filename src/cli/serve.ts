@@ -236,6 +236,17 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   return stopped;
 }
 
+/** What `azmi serve --json` prints on its first line (secrets included: see `describeServer`). */
+export interface ServeJson {
+  url: string;
+  port: number;
+  host: string;
+  env: Record<string, string>;
+  dialects: RunningServer["dialects"];
+  issuer: string;
+  jwks_uri: string;
+}
+
 /**
  * The `--json` line: where the server is and the variables per dialect, with
  * their values, SECRETS INCLUDED (IDENTITY_HEADER, MSI_SECRET). A script
@@ -247,7 +258,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
  * JSON.parse(firstLine).env.IDENTITY_HEADER
  * ```
  */
-export function describeServer(server: RunningServer): Record<string, unknown> {
+export function describeServer(server: RunningServer): ServeJson {
   return {
     url: server.url,
     port: server.port,

@@ -16,16 +16,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { AZMI_BIN, ROOT, cleanEnv, cleanupTemp, collect, exited, firstLines, runAzmi, spawnNode, tempDir, until } from "./support";
 import { formatLeaks, SecretSet } from "../hygiene/secrets";
-
-interface ServeJson {
-  url: string;
-  port: number;
-  host: string;
-  env: Record<string, string>;
-  dialects: Record<string, Record<string, string> | undefined>;
-  issuer: string;
-  jwks_uri: string;
-}
+import type { ServeJson } from "../../src/cli/serve";
+import { readState } from "./startup-text";
 
 /**
  * `docker run --env-file` as docker documents it: one variable per line;
@@ -344,7 +336,7 @@ describe("azmi serve: a new server rewrites the docker env file; its docker hint
     try {
       await until(() => out.includes("Press Ctrl-C to stop.\n") || child.exitCode !== null, 20_000);
       // The start-up text holds no secret value; the server's own copy is in its owner-only state file.
-      const header = (JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { env: Record<string, string> }).env.IDENTITY_HEADER!;
+      const header = readState(env.AZMI_HOME!).env.IDENTITY_HEADER!;
       assert.match(header, /^[0-9a-f]{32,}$/);
       assert.ok(!out.includes(header), "no secret anywhere in the start-up text");
       const file = path.join(env.AZMI_HOME!, "docker.env");

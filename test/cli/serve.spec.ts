@@ -24,16 +24,7 @@ import {
 } from "./support";
 import { dialectLoadLine, identityTokenScript, installShims, loadLine, readableStartup, readState, runInBash } from "./startup-text";
 import { SecretSet } from "../hygiene/secrets";
-
-interface ServeJson {
-  url: string;
-  port: number;
-  host: string;
-  env: Record<string, string>;
-  dialects: Record<string, Record<string, string> | undefined>;
-  issuer: string;
-  jwks_uri: string;
-}
+import type { ServeJson } from "../../src/cli/serve";
 
 describe("azmi serve and azmi env", function () {
   let env: NodeJS.ProcessEnv;

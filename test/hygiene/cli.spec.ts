@@ -28,6 +28,7 @@ import { startEntraFake, type EntraFake } from "../fakes/entra";
 import { fakeSecret } from "../fakes/tokens";
 import type { Fake } from "../fakes/common";
 import { AZMI_BIN, cleanEnv, cleanupTemp, exited, runAzmi, spawnNode, START_JS, tempDir, until, type RunResult } from "../cli/support";
+import { readState } from "../cli/startup-text";
 import { httpGet } from "../support/http";
 import { formatLeaks, SecretSet, type Leak } from "./secrets";
 
@@ -332,7 +333,7 @@ describe("hygiene: no secret in any CLI output", function () {
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     try {
       await until(() => stdout.includes("Press Ctrl-C to stop.") || child.exitCode !== null, 20_000);
-      const state = JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { env: Record<string, string> };
+      const state = readState(env.AZMI_HOME!);
       // A token through the same server, to show what a leak would look like (npm start's own is redacted).
       const viaCli = await runAzmi(["token", "--output", "raw"], cleanEnv({ IDENTITY_ENDPOINT: state.env.IDENTITY_ENDPOINT, IDENTITY_HEADER: state.env.IDENTITY_HEADER }));
       assert.equal(viaCli.code, 0, viaCli.stderr);
@@ -363,7 +364,7 @@ describe("hygiene: no secret in any CLI output", function () {
       child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
       try {
         await until(() => stdout.includes("Press Ctrl-C to stop.") || child.exitCode !== null, 20_000);
-        const state = JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { env: Record<string, string> };
+        const state = readState(env.AZMI_HOME!);
         secrets.add("readable serve IDENTITY_HEADER", state.env.IDENTITY_HEADER).add("readable serve MSI_SECRET", state.env.MSI_SECRET);
         const viaCli = await runAzmi(["token", "--output", "raw"], cleanEnv({ IDENTITY_ENDPOINT: state.env.IDENTITY_ENDPOINT, IDENTITY_HEADER: state.env.IDENTITY_HEADER }));
         assert.equal(viaCli.code, 0, viaCli.stderr);
