@@ -39,6 +39,25 @@ try {
   process.exit(0);
 }
 
+/** What every output here is: CommonJS for Node 20, minified, with a linked source map, written by us. */
+const MINIFIED_CJS = {
+  write: false,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  // Whitespace and syntax only: identifiers keep their names, so class and
+  // function names (credential names in reports, error names) stay exactly
+  // as written. No collision renaming either: esbuild wraps each CommonJS
+  // file in its own closure. (keepNames would do the same at a cost: a
+  // defineProperty per function at start-up.) Smaller files read and scan
+  // faster; the linked source map gives readable stack traces back.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  charset: "ascii", // one-byte strings in V8, whatever the source held
+  sourcemap: "linked",
+  logLevel: "warning",
+};
+
 // The boot files themselves (what bin/azmi.js and package.json's main load
 // before any bundle) are compiled from source by every process: strip their
 // comments and whitespace in place (~20 KB to ~8 KB: ~0.5 ms less to scan),
@@ -46,48 +65,14 @@ try {
 // The source maps still lead to src/boot/*.ts (esbuild chains tsc's maps).
 for (const name of ["bundle", "package"]) {
   const file = path.join(root, "dist/src/boot", `${name}.js`);
-  const result = esbuild.buildSync({
-    entryPoints: [file],
-    outfile: file,
-    allowOverwrite: true,
-    write: false,
-    bundle: false,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    minifyWhitespace: true,
-    minifySyntax: true,
-    charset: "ascii",
-    sourcemap: "linked",
-    logLevel: "warning",
-  });
+  const result = esbuild.buildSync({ ...MINIFIED_CJS, entryPoints: [file], outfile: file, allowOverwrite: true, bundle: false });
   for (const out of result.outputFiles) writeAtomic(out.path, out.text);
 }
 
 fs.mkdirSync(out, { recursive: true });
 for (const [name, entry] of Object.entries(ENTRIES)) {
   const outfile = path.join(out, `${name}.js`);
-  const result = esbuild.buildSync({
-    entryPoints: [path.join(root, entry)],
-    outfile,
-    write: false,
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    packages: "external",
-    // Whitespace and syntax only: identifiers keep their names, so class and
-    // function names (credential names in reports, error names) stay exactly
-    // as written. No collision renaming either: esbuild wraps each CommonJS
-    // file in its own closure. (keepNames would do the same at a cost: a
-    // defineProperty per function at start-up.) Smaller files read and scan
-    // faster; the linked source map gives readable stack traces back.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    charset: "ascii", // one-byte strings in V8, whatever the source held
-    sourcemap: "linked",
-    logLevel: "warning",
-  });
+  const result = esbuild.buildSync({ ...MINIFIED_CJS, entryPoints: [path.join(root, entry)], outfile, bundle: true, packages: "external" });
   for (const file of result.outputFiles) {
     let text = file.text;
     if (file.path === outfile) {
