@@ -27,10 +27,10 @@
  */
 import { randomBytes } from "node:crypto";
 import http = require("node:http");
-import path = require("node:path");
 import type { AddressInfo, Socket } from "node:net";
 import { AzmiError, ErrorCode } from "../errors";
 import { credentialLogger, registerSecret } from "../log";
+import { arcTokensDir } from "../managed-identity/azureArc";
 import { azmiHome } from "../paths";
 import { APP_SERVICE_PATH, handleAppService } from "./appService";
 import { ARC_PATH, ArcChallenges, arcKeyDirProblem, DEFAULT_ARC_KEY_DIR, handleAzureArc } from "./azureArc";
@@ -225,10 +225,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
 
   let arc: ArcChallenges | undefined;
   let arcDisabledReason: string | undefined;
-  // Without arcKeyDir: the folder azmi's own client accepts key files from
-  // (AZMI_ARC_TOKENS_DIR, as in managed-identity/azureArc.ts), else MSAL's.
+  // Without arcKeyDir: AZMI_ARC_TOKENS_DIR when set, resolved as azmi's own
+  // client resolves it (the folder it accepts key files from), else MSAL's.
   const fromEnv = options.arcKeyDir === undefined && Boolean(env.AZMI_ARC_TOKENS_DIR);
-  const arcDir = options.arcKeyDir ?? (fromEnv ? path.resolve(env.AZMI_ARC_TOKENS_DIR!) : DEFAULT_ARC_KEY_DIR);
+  const arcDir = options.arcKeyDir ?? (fromEnv ? arcTokensDir(env)! : DEFAULT_ARC_KEY_DIR);
   const arcProblem = arcKeyDirProblem(arcDir);
   if (arcProblem === undefined) arc = new ArcChallenges(arcDir);
   else if (options.arcKeyDir !== undefined) {
