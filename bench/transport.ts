@@ -20,12 +20,20 @@
  * undici's leftover work (socket teardown, GC) on the shared loop and the
  * server's teardown of fetch's connection; rotation spreads that over all.
  * (BENCH_FIXED_ORDER=1 restores the old fixed order, for comparison.)
- * The exchange is timed two ways, both printed: "idle loop" lets the event
+ * The exchange is timed three ways, all printed: "idle loop" lets the event
  * loop turn twice (two setImmediate) before each timed call, so the previous
  * variant's leftovers (its socket's close events, undici's bookkeeping, a GC
  * it triggered) are not charged to the next sample, as for an identity call
- * made by an otherwise idle app; "back-to-back" starts each call right after
- * the previous one settled (the only method before 2026-11-29).
+ * made by an otherwise idle app; "back-to-back, one client at a time" runs
+ * 100 calls of one client in a row, each right after the previous one
+ * settled, then the next client (rotating), as an app that makes its calls in
+ * a row; "back-to-back, clients interleaved call by call" starts each call
+ * right after ANOTHER client's call settled (the only method before
+ * 2026-11-29), so every sample also carries the previous client's leftovers
+ * on the shared loop: a mixed workload no app runs, kept for comparison.
+ * Session 4 (2026-11-29, load ~1): one client at a time, native 0.15–0.19 ms
+ * against node:http 0.40–0.49 (2.5–2.6×) and fetch 0.90–1.0 (5–6.5×); the
+ * interleaved method in the same runs: 1.3–1.4× node:http.
  * Numbers on a shared 2-core machine include other processes' load: read
  * them as ratios within one run. The C++ floor (Exchange() called in a
  * plain loop, no Node) was 0.08–0.11 ms against the C++ server and ~0.2 ms
@@ -129,6 +137,34 @@ async function timeAll(variants: Record<string, () => Promise<unknown>>, n = N, 
   return Object.fromEntries(names.map((k) => [k, stats(samples[k]!)]));
 }
 
+/** Calls per client in a row for `timeBlocks`. */
+const BLOCK = 100;
+
+/**
+ * Back-to-back calls of ONE client at a time, as an app that makes its
+ * identity calls in a row: each variant runs BLOCK calls in a row, then the
+ * next variant; the order of the variants rotates each round (one warm-up
+ * round is not recorded). Unlike `timeAll` without idle turns, no sample is
+ * charged with another client's leftovers (fetch's socket teardown and GC,
+ * node:http's close events) except the first few of a block.
+ */
+async function timeBlocks(variants: Record<string, () => Promise<unknown>>, n = N): Promise<Record<string, Stats>> {
+  const names = Object.keys(variants);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  const rounds = Math.ceil(n / BLOCK);
+  for (let r = 0; r <= rounds; r++) {
+    for (let j = 0; j < names.length; j++) {
+      const k = names[(r + j) % names.length]!;
+      for (let i = 0; i < BLOCK; i++) {
+        const t = performance.now();
+        await variants[k]!();
+        if (r > 0) samples[k]!.push(performance.now() - t);
+      }
+    }
+  }
+  return Object.fromEntries(names.map((k) => [k, stats(samples[k]!)]));
+}
+
 function closedPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, "127.0.0.1", () => {
@@ -188,8 +224,13 @@ async function main(): Promise<void> {
       const r = await fetch(`http://127.0.0.1:${port}${req.path}`, { headers: { Metadata: "true" } });
       await r.arrayBuffer();
     };
-    for (const [title, idle] of [["idle loop before each call", true], ["back-to-back", false]] as const) {
-      const ex = await timeAll(variants, N, idle);
+    const methods = [
+      ["idle loop before each call", () => timeAll(variants, N, true)],
+      [`back-to-back, one client at a time (${BLOCK} calls in a row each)`, () => timeBlocks(variants, N)],
+      ["back-to-back, clients interleaved call by call", () => timeAll(variants, N, false)],
+    ] as const;
+    for (const [title, time] of methods) {
+      const ex = await time();
       console.log(`\ntoken exchange (1.6 KB JSON), ${title}:`);
       const ref = ex.native;
       if (ref) console.log(row("  [native, loop driver]", ex.native!, ref));
