@@ -105,17 +105,24 @@ function Invoke-AzmiBridgeCore {
     # request, lease, timeouts and faults; [Azmi.AzmiCore]::Request does the
     # exchange and says what went wrong, the faults are built here as there.
     # Cmdlet: the calling cmdlet's $PSCmdlet, so Ctrl+C stops the wait.
-    param([string] $Op, $Params, $TimeoutSec = 30, $WantVerbose = $false, $Cmdlet)
+    # FirstOutcome: what Request already returned for these params on the
+    # running bridge ([Azmi.AzmiCore]::GetToken sent them), to go on from.
+    param([string] $Op, $Params, $TimeoutSec = 30, $WantVerbose = $false, $Cmdlet, [string] $FirstOutcome)
     $launchPath = $env:AZMI_BRIDGE
     if (-not $launchPath) { $launchPath = $script:DefaultBridgePath }
     $waitSec = $TimeoutSec + $script:BridgeSlackSec
     for ($attempt = 0; ; $attempt++) {
         $bridge = $script:Bridge
-        if ($null -eq $bridge -or $bridge['Process'].HasExited -or $bridge['Path'] -ne $launchPath) {
-            $bridge = Open-AzmiBridge $launchPath
-            if ($bridge -is [System.Management.Automation.PSCustomObject]) { return $bridge }
+        if ($FirstOutcome) {
+            $outcome = $FirstOutcome
+            $FirstOutcome = $null
+        } else {
+            if ($null -eq $bridge -or $bridge['Process'].HasExited -or $bridge['Path'] -ne $launchPath) {
+                $bridge = Open-AzmiBridge $launchPath
+                if ($bridge -is [System.Management.Automation.PSCustomObject]) { return $bridge }
+            }
+            $outcome = [Azmi.AzmiCore]::Request($bridge, $script:Leases, $Op, $Params, $waitSec, $script:BridgeStartSec, $WantVerbose, $Cmdlet)
         }
-        $outcome = [Azmi.AzmiCore]::Request($bridge, $script:Leases, $Op, $Params, $waitSec, $script:BridgeStartSec, $WantVerbose, $Cmdlet)
         if ($outcome -isnot [string]) { return $outcome }
         $kind = $outcome.Substring(0, 1)
         if ($kind -ne 'W') { break }
@@ -298,70 +305,16 @@ function Get-AzManagedToken {
         [switch] $Force
     )
     process {
-        # Runs per pipeline item and is the path the benchmark measures: one
-        # helper call to check input, one to the bridge, nothing else.
-        $command = 'Get-AzManagedToken'
-        # The precompiled good path; unusable input (null) goes the script
-        # way below, which builds the ErrorRecord.
-        $params = if ($script:Core) { [Azmi.AzmiCore]::TokenRequest($PSBoundParameters, $Resource, $Scope, $TimeoutSec) }
-        if ($null -eq $params) {
-            if (-not $script:AzmiRequestHelpers) { Import-AzmiRequestHelpers }
-            $params = if ($PSCmdlet.ParameterSetName -eq 'Resource') {
-                New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Resource $Resource -TimeoutSec $TimeoutSec
-            } else {
-                New-AzmiTokenRequest -CommandName $command -Bound $PSBoundParameters -Scope $Scope -TimeoutSec $TimeoutSec
-            }
-        }
-        if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
-
-        $target = if ($params['resource']) { $params['resource'] } else { $params['scope'] }
-        $wantVerbose = $VerbosePreference -ne 'SilentlyContinue' -or $DebugPreference -ne 'SilentlyContinue'
-        if ($wantVerbose) {
-            $how = if ($Source) { "only $Source" } elseif ($Exclude) { "the chain without $($Exclude -join ', ')" } else { 'the chain' }
-            Write-Verbose "Requesting a token for '$target' from $how."
-        }
-        $response = if ($script:Core) { Invoke-AzmiBridgeCore -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose -Cmdlet $PSCmdlet }
-                    else { Invoke-AzmiBridge -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose }
-        # (Only the core returns nothing: Ctrl+C stopped the wait.)
-        if ($null -eq $response) { return }
-        if ($wantVerbose -or -not $response.ok) { if (-not $script:AzmiRequestHelpers) { Import-AzmiRequestHelpers } }
-        if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
-        if (-not $response.ok) {
-            $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target
-            # Without Node or the bridge nothing else in the pipeline can work either.
-            if ($response.error.condition -eq 'NodeNotFound' -or $response.error.condition -eq 'BridgeNotFound') {
-                $PSCmdlet.ThrowTerminatingError($record)
-            }
-            $PSCmdlet.WriteError($record)
-            return
-        }
-
-        # The MSI JSON object as Invoke-RestMethod returns it (same names, same
-        # string values), plus a typed ExpiresOn.
-        if ($script:Core) {
-            # The same object, precompiled (Azmi.AzmiCore.NewManagedToken mirrors the lines below).
-            $object = [Azmi.AzmiCore]::NewManagedToken($response.result, $AsSecureString.IsPresent, $script:TokenDisplay)
-            if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
-            return $object
-        }
-        $result = $response.result
-        $token = [ordered]@{
-            access_token = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }
-            expires_in   = $result.expires_in
-            expires_on   = $result.expires_on
-            not_before   = $result.not_before
-            resource     = $result.resource
-            token_type   = $result.token_type
-        }
-        if ($result.client_id) { $token.client_id = $result.client_id }
-        # -as, not [long]::TryParse: a [ref] argument costs the first call more.
-        $seconds = $result.expires_on -as [long]
-        $token.ExpiresOn = if ($null -ne $seconds) { [System.DateTimeOffset]::FromUnixTimeSeconds($seconds) } else { $null }
-        $object = [pscustomobject]$token
-        $object.PSObject.TypeNames.Insert(0, 'Azmi.ManagedToken')
-        $object.PSObject.Members.Add($script:TokenDisplay)
-        if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
-        $object
+        # Runs per pipeline item and is the path the benchmark measures. With
+        # the precompiled core the whole good path is this one call: it writes
+        # the token and returns nothing. The rest of a call (unusable input,
+        # -Verbose, a bridge to start, an error answer, or no core at all) goes
+        # on in Invoke-AzmiTokenCall (Azmi.Requests.ps1) from where the core
+        # stopped, so a fresh session's first call never compiles that code.
+        $rest = if ($script:Core) { [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent) } else { @{} }
+        if ($null -eq $rest) { return }
+        if (-not $script:AzmiRequestHelpers) { Import-AzmiRequestHelpers }
+        Invoke-AzmiTokenCall -Cmdlet $PSCmdlet -Bound $PSBoundParameters -TimeoutSec $TimeoutSec -AsSecureString $AsSecureString.IsPresent -Rest $rest
     }
 }
 #endregion

@@ -72,6 +72,82 @@ function script:Write-AzmiBridgeVerbose {
 }
 #endregion
 
+#region Get-AzManagedToken beyond the precompiled good path
+function script:Invoke-AzmiTokenCall {
+    # The rest of a Get-AzManagedToken call from where [Azmi.AzmiCore]::GetToken
+    # handed it over, or all of it without the core ($Rest empty). $Rest says
+    # how far the core got: Params (the wire params it built), Response (the
+    # bridge's error answer), Outcome (Request's failure string, for
+    # Invoke-AzmiBridgeCore -FirstOutcome). The token goes to the caller's
+    # output, errors through $Cmdlet (Get-AzManagedToken's $PSCmdlet). A
+    # simple function, so -Verbose given to Get-AzManagedToken reaches it
+    # through $VerbosePreference like any function it calls.
+    param($Cmdlet, $Bound, $TimeoutSec, [bool] $AsSecureString, $Rest)
+    $command = 'Get-AzManagedToken'
+    $params = $Rest['Params']
+    if ($null -eq $params) {
+        $params = if ($Cmdlet.ParameterSetName -eq 'Resource') {
+            New-AzmiTokenRequest -CommandName $command -Bound $Bound -Resource $Bound['Resource'] -TimeoutSec $TimeoutSec
+        } else {
+            New-AzmiTokenRequest -CommandName $command -Bound $Bound -Scope $Bound['Scope'] -TimeoutSec $TimeoutSec
+        }
+    }
+    if ($params -is [System.Management.Automation.ErrorRecord]) { $Cmdlet.WriteError($params); return }
+
+    $target = if ($params['resource']) { $params['resource'] } else { $params['scope'] }
+    $wantVerbose = $VerbosePreference -ne 'SilentlyContinue' -or $DebugPreference -ne 'SilentlyContinue'
+    if ($wantVerbose) {
+        $source = $Bound['Source']; $exclude = $Bound['Exclude']
+        $how = if ($source) { "only $source" } elseif ($exclude) { "the chain without $($exclude -join ', ')" } else { 'the chain' }
+        Write-Verbose "Requesting a token for '$target' from $how."
+    }
+    $response = $Rest['Response']
+    if ($null -eq $response) {
+        $response = if ($script:Core) { Invoke-AzmiBridgeCore -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose -Cmdlet $Cmdlet -FirstOutcome $Rest['Outcome'] }
+                    else { Invoke-AzmiBridge -Op token -Params $params -TimeoutSec $TimeoutSec -WantVerbose $wantVerbose }
+        # (Only the core returns nothing: Ctrl+C stopped the wait.)
+        if ($null -eq $response) { return }
+    }
+    if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
+    if (-not $response.ok) {
+        $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target
+        # Without Node or the bridge nothing else in the pipeline can work either.
+        if ($response.error.condition -eq 'NodeNotFound' -or $response.error.condition -eq 'BridgeNotFound') {
+            $Cmdlet.ThrowTerminatingError($record)
+        }
+        $Cmdlet.WriteError($record)
+        return
+    }
+
+    # The MSI JSON object as Invoke-RestMethod returns it (same names, same
+    # string values), plus a typed ExpiresOn.
+    if ($script:Core) {
+        # The same object, precompiled (Azmi.AzmiCore.NewManagedToken mirrors the lines below).
+        $object = [Azmi.AzmiCore]::NewManagedToken($response.result, $AsSecureString, $script:TokenDisplay)
+        if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
+        return $object
+    }
+    $result = $response.result
+    $token = [ordered]@{
+        access_token = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }
+        expires_in   = $result.expires_in
+        expires_on   = $result.expires_on
+        not_before   = $result.not_before
+        resource     = $result.resource
+        token_type   = $result.token_type
+    }
+    if ($result.client_id) { $token.client_id = $result.client_id }
+    # -as, not [long]::TryParse: a [ref] argument costs the first call more.
+    $seconds = $result.expires_on -as [long]
+    $token.ExpiresOn = if ($null -ne $seconds) { [System.DateTimeOffset]::FromUnixTimeSeconds($seconds) } else { $null }
+    $object = [pscustomobject]$token
+    $object.PSObject.TypeNames.Insert(0, 'Azmi.ManagedToken')
+    $object.PSObject.Members.Add($script:TokenDisplay)
+    if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
+    $object
+}
+#endregion
+
 #region Error records
 # Error codes and names from the core become ErrorRecords with stable ids
 # '<Cmdlet><Condition>' (e.g. GetAzManagedTokenUnavailable) and the category

@@ -120,6 +120,30 @@ Describe 'The bridge process' {
         (Get-AzManagedToken https://vault.azure.net).resource | Should -BeExactly 'https://vault.azure.net'
     }
 
+    It 'turns a failed exchange with the bridge started at import into its error once, without sending again (<Name>)' -TestCases @(
+        @{ Name = 'crashingBridge.js'; Id = 'GetAzManagedTokenBridgeFailed'; TimeoutSec = 30 }
+        @{ Name = 'silentBridge.js'; Id = 'GetAzManagedTokenTimeout'; TimeoutSec = 1 }
+        @{ Name = 'garbageBridge.js'; Id = 'GetAzManagedTokenBridgeProtocolError'; TimeoutSec = 30 }
+    ) {
+        # The bridge the module starts at import is the one the first call's
+        # precompiled path talks to; when that exchange fails, the script side
+        # must build the fault from what happened, not send the request again.
+        $log = Join-Path $TestDrive "$Name.log"
+        $env:AZMI_TEST_BRIDGE_LOG = $log
+        $env:AZMI_BRIDGE = Join-Path $support $Name
+        try {
+            Import-Module (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -Force
+            { Get-AzManagedToken https://vault.azure.net -TimeoutSec $TimeoutSec -ErrorAction Stop } | Should -Throw -ErrorId "$Id,Get-AzManagedToken"
+            $lines = @(Get-Content -LiteralPath $log)
+            @($lines -like 'start *').Count | Should -Be 1 -Because 'the bridge started at import is the one asked'
+            @($lines -like 'request *').Count | Should -Be 1 -Because 'a failed exchange is reported, not repeated'
+        } finally {
+            $env:AZMI_TEST_BRIDGE_LOG = $null
+            $env:AZMI_BRIDGE = $null
+            Import-Module (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -Force
+        }
+    }
+
     It 'times out a bridge that never answers, within -TimeoutSec plus slack' {
         $env:AZMI_BRIDGE = Join-Path $support 'silentBridge.js'
         $clock = [System.Diagnostics.Stopwatch]::StartNew()
