@@ -5,9 +5,6 @@
 # Get-AzManagedToken call needs is parsed at import; Azmi.CmdletBodies.ps1,
 # Azmi.ScriptBridge.ps1 and Azmi.Requests.ps1 are loaded when a call needs them.
 
-# The compiled bridge of the azmi package this module ships in; $env:AZMI_BRIDGE overrides it.
-$script:DefaultBridgePath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'dist', 'src', 'bridge', 'main.js'))
-$script:Bridge = $null
 # The precompiled hot path (module/src, built into bin/ by scripts/setup-pwsh.sh
 # when the .NET SDK is present): C# pays only its own small JIT where script
 # pays PowerShell's compile of every operation on first use. Without it (or
@@ -20,15 +17,10 @@ if ($env:AZMI_NO_CORE -ne '1') {
     }
     $corePath = $null
 }
-# A new bridge must say hello within BridgeStartSec (Node's start-up); then a
-# call waits its own timeout plus BridgeSlackSec for the answer.
-$script:BridgeStartSec = 10
-$script:BridgeSlackSec = 2
-# Token answers the bridge said may be reused (request params -> response and
-# until when); ordinal keys, since resources are case-sensitive strings.
-$script:Leases = [hashtable]::new([System.StringComparer]::Ordinal)
-# Local endpoints started in this session: id -> saved environment to restore.
-$script:Endpoints = @{}
+# The module's state (the script path below sets the same, after the
+# functions it needs): with the core in one call, which also starts the
+# bridge first thing, so Node boots while the rest of the module loads.
+if ($script:Core) { [Azmi.AzmiCore]::Initialize($ExecutionContext.SessionState, $PSScriptRoot) }
 
 #region The bridge: one Node process per session
 # Starting, talking to and stopping the one Node bridge process this session
@@ -146,37 +138,44 @@ function Start-AzmiBridge {
 }
 #endregion
 
-# Start the bridge first, without waiting for it: Node boots while
-# PowerShell parses and loads the rest of the module and binds the first call
-# (the module is normally imported by that first call). A problem (no node,
-# no bridge) is left for that call to report. $env:AZMI_BRIDGE_PRESTART = '0'
-# turns this off.
-if ($env:AZMI_BRIDGE_PRESTART -ne '0' -and $script:Core) {
-    # The same, precompiled: null when anything is missing.
-    $script:Bridge = [Azmi.AzmiCore]::Prestart($script:DefaultBridgePath)
-} elseif ($env:AZMI_BRIDGE_PRESTART -ne '0') {
-    $prestart = Start-AzmiBridge -Launch (Get-AzmiBridgeLaunch)
-    if ($prestart['Process']) { $script:Bridge = $prestart }
-    # Not Remove-Variable: the first cmdlet call would load a module.
-    $prestart = $null
-}
-
-. ([System.IO.Path]::Combine($PSScriptRoot, 'Azmi.Functions.ps1'))
-
-# A token object printed at the console shows what it is for, not the token.
-# Each object gets this member set (Update-TypeData would cost the import a
-# few hundred milliseconds on a busy machine; this costs microseconds).
 function New-AzmiDisplaySet([string[]] $Properties) {
+    # The PSStandardMembers set that shows only $Properties (AzmiCore.DisplaySet without the core).
     $set = [System.Management.Automation.PSPropertySet]::new('DefaultDisplayPropertySet', $Properties)
     [System.Management.Automation.PSMemberSet]::new('PSStandardMembers', [System.Management.Automation.PSMemberInfo[]]@($set))
 }
-if ($script:Core) {
-    $script:TokenDisplay = [Azmi.AzmiCore]::DisplaySet(('resource', 'token_type', 'ExpiresOn', 'client_id'))
-    $script:ChainLinkDisplay = [Azmi.AzmiCore]::DisplaySet(('Link', 'Outcome', 'Milliseconds', 'Reason'))
-} else {
+
+if (-not $script:Core) {
+    # The compiled bridge of the azmi package this module ships in; $env:AZMI_BRIDGE overrides it.
+    $script:DefaultBridgePath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'dist', 'src', 'bridge', 'main.js'))
+    $script:Bridge = $null
+    # A new bridge must say hello within BridgeStartSec (Node's start-up); then a
+    # call waits its own timeout plus BridgeSlackSec for the answer.
+    $script:BridgeStartSec = 10
+    $script:BridgeSlackSec = 2
+    # Token answers the bridge said may be reused (request params -> response and
+    # until when); ordinal keys, since resources are case-sensitive strings.
+    $script:Leases = [hashtable]::new([System.StringComparer]::Ordinal)
+    # Local endpoints started in this session: id -> saved environment to restore.
+    $script:Endpoints = @{}
+    # Start the bridge first, without waiting for it: Node boots while
+    # PowerShell parses and loads the rest of the module and binds the first
+    # call (the module is normally imported by that first call). A problem (no
+    # node, no bridge) is left for that call to report.
+    # $env:AZMI_BRIDGE_PRESTART = '0' turns this off.
+    if ($env:AZMI_BRIDGE_PRESTART -ne '0') {
+        $prestart = Start-AzmiBridge -Launch (Get-AzmiBridgeLaunch)
+        if ($prestart['Process']) { $script:Bridge = $prestart }
+        # Not Remove-Variable: the first cmdlet call would load a module.
+        $prestart = $null
+    }
+    # A token object printed at the console shows what it is for, not the
+    # token. Each object gets this member set (Update-TypeData would cost the
+    # import a few hundred milliseconds on a busy machine; this costs microseconds).
     $script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
     $script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
 }
+
+. ([System.IO.Path]::Combine($PSScriptRoot, 'Azmi.Functions.ps1'))
 
 # Removing the module stops the bridge (and with it any local endpoint) and
 # puts back environment variables that -SetEnvironment changed. When the

@@ -116,6 +116,32 @@ namespace Azmi
         }
 
         /// <summary>
+        /// The module's state at import, set in one call (Azmi.psm1 does the
+        /// same in script without the core): $script:DefaultBridgePath,
+        /// Bridge (started now unless $env:AZMI_BRIDGE_PRESTART is '0', see
+        /// <see cref="Prestart"/>), BridgeStartSec, BridgeSlackSec, Leases,
+        /// Endpoints, TokenDisplay and ChainLinkDisplay. One call instead of
+        /// a dozen script statements, each compiled on its first run in a
+        /// fresh session.
+        /// Example: <c>[Azmi.AzmiCore]::Initialize($ExecutionContext.SessionState, $PSScriptRoot)</c>
+        /// </summary>
+        public static void Initialize(SessionState module, string scriptRoot)
+        {
+            PSVariableIntrinsics variables = module.PSVariable;
+            string defaultPath = Path.GetFullPath(Path.Combine(scriptRoot, "..", "..", "dist", "src", "bridge", "main.js"));
+            variables.Set("script:DefaultBridgePath", defaultPath);
+            variables.Set("script:BridgeStartSec", 10);
+            variables.Set("script:BridgeSlackSec", 2);
+            variables.Set("script:Leases", new Hashtable(StringComparer.Ordinal));
+            // @{} in PowerShell: case-insensitive keys.
+            variables.Set("script:Endpoints", new Hashtable(StringComparer.OrdinalIgnoreCase));
+            variables.Set("script:TokenDisplay", DisplaySet(new[] { "resource", "token_type", "ExpiresOn", "client_id" }));
+            variables.Set("script:ChainLinkDisplay", DisplaySet(new[] { "Link", "Outcome", "Milliseconds", "Reason" }));
+            bool prestart = Environment.GetEnvironmentVariable("AZMI_BRIDGE_PRESTART") != "0";
+            variables.Set("script:Bridge", prestart ? Prestart(defaultPath) : null);
+        }
+
+        /// <summary>
         /// The module's start-up prestart (Azmi.psm1: Get-AzmiBridgeLaunch, then
         /// Start-AzmiBridge): starts the bridge named by $env:AZMI_BRIDGE, else
         /// <paramref name="defaultPath"/>, under $env:AZMI_NODE or the node on

@@ -86,6 +86,45 @@ Describe 'The precompiled core' {
         $withCore | Should -Match '^access_token:String\|expires_in:String\|expires_on:String\|not_before:String\|resource:String\|token_type:String\|.*ExpiresOn:DateTimeOffset\|Azmi\.ManagedToken'
     }
 
+    It 'sets up the same module state at import as the script path (Initialize)' -Skip:(-not $built) {
+        # Everything Azmi.psm1's script path sets at import, as one line; the
+        # bridge started at import is compared by its path only.
+        $state = {
+            $leases = $script:Leases; $before = $leases.ContainsKey('A'); $leases['a'] = 1; $leasesIgnoreCase = $leases.ContainsKey('A'); $leases.Clear()
+            $endpoints = $script:Endpoints; $endpoints['x'] = 1; $endpointsIgnoreCase = $endpoints.ContainsKey('X'); $endpoints.Clear()
+            @(
+                $script:DefaultBridgePath
+                "$($script:BridgeStartSec.GetType().Name) $script:BridgeStartSec"
+                "$($script:BridgeSlackSec.GetType().Name) $script:BridgeSlackSec"
+                "$($leases.GetType().Name) $before $leasesIgnoreCase"
+                "$($endpoints.GetType().Name) $endpointsIgnoreCase"
+                "bridge $($null -eq $script:Bridge)"
+                # (A member set's own properties read as its members: DefaultDisplayPropertySet.)
+                "token $($script:TokenDisplay.DefaultDisplayPropertySet.ReferencedPropertyNames -join ',')"
+                "chain $($script:ChainLinkDisplay.DefaultDisplayPropertySet.ReferencedPropertyNames -join ',')"
+            ) -join '|'
+        }
+        $command = "`$env:AZMI_BRIDGE_PRESTART = '0'; Import-Module '$modulePath'; & (Get-Module Azmi) { $state }; " +
+            "`$env:AZMI_BRIDGE_PRESTART = `$null; Import-Module '$modulePath' -Force; & (Get-Module Azmi) { `$script:Bridge.Path + '|' + [string]`$script:Core }"
+        $pwsh = [System.Environment]::ProcessPath
+        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
+        $saved = $env:AZMI_NO_CORE
+        try {
+            $env:AZMI_NO_CORE = $null
+            $withCore = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
+            $env:AZMI_NO_CORE = '1'
+            $withScript = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
+        } finally {
+            $env:AZMI_NO_CORE = $saved
+        }
+        $withCore.Count | Should -Be 2
+        $withCore[0] | Should -BeExactly $withScript[0]
+        $withCore[0] | Should -BeLike '*main.js|Int32 10|Int32 2|Hashtable False False|Hashtable True|bridge True|token resource,token_type,ExpiresOn,client_id|chain Link,Outcome,Milliseconds,Reason'
+        # Started at import in both: the default bridge, next to the module.
+        $withCore[1] | Should -BeExactly (($withScript[1] -replace '\|False$') + '|True')
+        $withCore[1] | Should -BeLike '*dist?src?bridge?main.js|True'
+    }
+
     It 'returns a SecureString with -AsSecureString and never shows the token' -Skip:(-not $useCore) {
         $plain = Get-AzManagedToken https://securestring.example.com
         $secure = Get-AzManagedToken https://securestring.example.com -AsSecureString
