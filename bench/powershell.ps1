@@ -15,6 +15,9 @@ Claims measured, against the fake Cloud Shell endpoint on 127.0.0.1 (test/powers
      calling one trivial advanced function costs in the same kind of session (what any script module pays), the
      first Invoke-RestMethod of a session, and the same two azmi rows with POWERSHELL_TELEMETRY_OPTOUT=1
      (PowerShell's own module-load telemetry starts a background thread that competes with the first call).
+     The sessions run in a new random order each round (seeded): with a fixed order, a row read the
+     after-effects of the one before it (the opted-out azmi row, always right after the Invoke-RestMethod
+     session, read ~100 ms slow).
 Run: npm run build; dotnet pwsh -NoProfile -File bench/powershell.ps1 [-Calls 200] [-Rounds 7] [-FreshSessions 7]
 Medians; load average printed before and after. Never contacts anything but 127.0.0.1.
 #>
@@ -83,22 +86,41 @@ try {
     # The same pwsh as this one (a dotnet tool runs as 'dotnet pwsh.dll').
     $pwsh = [System.Environment]::ProcessPath
     [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
+    # Each row: its command, and whether it runs with POWERSHELL_TELEMETRY_OPTOUT=1.
+    $rows = [ordered]@{
+        pwsh            = @{ Command = $null; OptOut = $false }
+        baseline        = @{ Command = $firstBaseline; OptOut = $false }
+        azmi            = @{ Command = $firstAzmi; OptOut = $false }
+        call            = @{ Command = $firstCall; OptOut = $false }
+        irm             = @{ Command = $firstIrm; OptOut = $false }
+        azmiNoTelemetry = @{ Command = $firstAzmi; OptOut = $true }
+        callNoTelemetry = @{ Command = $firstCall; OptOut = $true }
+    }
+    $names = @($rows.Keys)
     $lists = [ordered]@{}
-    foreach ($name in 'pwsh', 'baseline', 'azmi', 'call', 'irm', 'azmiNoTelemetry', 'callNoTelemetry') { $lists[$name] = [System.Collections.Generic.List[double]]::new() }
+    foreach ($name in $names) { $lists[$name] = [System.Collections.Generic.List[double]]::new() }
     $clock = [System.Diagnostics.Stopwatch]::new()
+    # Seeded, so a run can be repeated.
+    $random = [System.Random]::new(20261129)
     for ($i = 0; $i -lt $FreshSessions; $i++) {
-        # Interleaved, so a burst of load elsewhere hits every row alike.
-        $clock.Restart(); $null = & $pwsh @prefix -NoProfile -NonInteractive -Command 0; $lists['pwsh'].Add($clock.Elapsed.TotalMilliseconds)
-        $lists['baseline'].Add([double](& $pwsh @prefix @pwshArgs $firstBaseline | Select-Object -Last 1))
-        $lists['azmi'].Add([double](& $pwsh @prefix @pwshArgs $firstAzmi | Select-Object -Last 1))
-        $lists['call'].Add([double](& $pwsh @prefix @pwshArgs $firstCall | Select-Object -Last 1))
-        $lists['irm'].Add([double](& $pwsh @prefix @pwshArgs $firstIrm | Select-Object -Last 1))
-        $env:POWERSHELL_TELEMETRY_OPTOUT = '1'
-        try {
-            $lists['azmiNoTelemetry'].Add([double](& $pwsh @prefix @pwshArgs $firstAzmi | Select-Object -Last 1))
-            $lists['callNoTelemetry'].Add([double](& $pwsh @prefix @pwshArgs $firstCall | Select-Object -Last 1))
-        } finally {
-            $env:POWERSHELL_TELEMETRY_OPTOUT = $null
+        # Interleaved, so a burst of load elsewhere hits every row alike, in a
+        # new order each round, so no row always runs right after the same one:
+        # with a fixed order the opted-out azmi row always followed the
+        # Invoke-RestMethod session and read ~100 ms slower than without
+        # opting out, which a direct A/B did not show.
+        $order = @($names | Sort-Object { $random.Next() })
+        foreach ($name in $order) {
+            $row = $rows[$name]
+            if ($row.OptOut) { $env:POWERSHELL_TELEMETRY_OPTOUT = '1' }
+            try {
+                if ($null -eq $row.Command) {
+                    $clock.Restart(); $null = & $pwsh @prefix -NoProfile -NonInteractive -Command 0; $lists[$name].Add($clock.Elapsed.TotalMilliseconds)
+                } else {
+                    $lists[$name].Add([double](& $pwsh @prefix @pwshArgs $row.Command | Select-Object -Last 1))
+                }
+            } finally {
+                if ($row.OptOut) { $env:POWERSHELL_TELEMETRY_OPTOUT = $null }
+            }
         }
     }
     Remove-Item -LiteralPath (Split-Path $baselineDir) -Recurse -Force -ErrorAction Ignore
