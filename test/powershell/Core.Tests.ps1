@@ -125,6 +125,30 @@ Describe 'The precompiled core' {
         $withCore[1] | Should -BeLike '*dist?src?bridge?main.js|True'
     }
 
+    It 'warms up a fresh session in the background at import, cleanly and once (not on one CPU)' -Skip:(-not $built) {
+        # A fresh process: the warm-up runs once per process, and only with two or more CPUs.
+        $command = "Import-Module '$modulePath'; `$clock = [Diagnostics.Stopwatch]::StartNew(); " +
+            "while ([Environment]::ProcessorCount -gt 1 -and `$null -eq [Azmi.AzmiCore]::WarmUpOutcome -and `$clock.Elapsed.TotalSeconds -lt 20) { Start-Sleep -Milliseconds 20 }; " +
+            "'first=' + [Azmi.AzmiCore]::WarmUpOutcome; Import-Module '$modulePath' -Force; Start-Sleep -Milliseconds 300; " +
+            "'second=' + [Azmi.AzmiCore]::WarmUpOutcome; 'cpus=' + [Environment]::ProcessorCount"
+        $pwsh = [System.Environment]::ProcessPath
+        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
+        $saved = $env:AZMI_NO_CORE
+        try {
+            $env:AZMI_NO_CORE = $null
+            $out = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
+        } finally {
+            $env:AZMI_NO_CORE = $saved
+        }
+        $out.Count | Should -Be 3
+        if ($out[2] -eq 'cpus=1') {
+            $out[0] | Should -BeExactly 'first=' -Because 'one CPU: no warm-up'
+        } else {
+            $out[0] | Should -Match '^first=done in \d+\.\d ms$'
+        }
+        ($out[1] -replace '^second=') | Should -BeExactly ($out[0] -replace '^first=') -Because 'a second import does not warm up again'
+    }
+
     It 'returns a SecureString with -AsSecureString and never shows the token' -Skip:(-not $useCore) {
         $plain = Get-AzManagedToken https://securestring.example.com
         $secure = Get-AzManagedToken https://securestring.example.com -AsSecureString
