@@ -187,10 +187,12 @@ namespace Azmi
         /// import + first call 416 -> 374 ms). Skipped on one CPU, where it
         /// would only compete. Touches no state of the session; a failure only
         /// means the first call pays those costs itself (<see cref="WarmUpOutcome"/> says).
+        /// Started by <see cref="Prestart"/> once the bridge process is up.
         /// </summary>
         private static void WarmUp()
         {
             var clock = Stopwatch.StartNew();
+            string outcome;
             try
             {
                 var parameters = TokenRequest(new Hashtable(), new Uri("https://warm-up.invalid"), null, 30);
@@ -203,14 +205,15 @@ namespace Azmi
                 using (var shell = PowerShell.Create(state))
                 {
                     shell.AddScript(WarmUpScript).Invoke();
-                    WarmUpOutcome = shell.HadErrors ? "failed: " + (shell.Streams.Error.Count > 0 ? shell.Streams.Error[0].ToString() : "errors") : "done";
+                    outcome = shell.HadErrors ? "failed: " + (shell.Streams.Error.Count > 0 ? shell.Streams.Error[0].ToString() : "errors") : "done";
                 }
             }
             catch (Exception e)
             {
-                WarmUpOutcome = "failed: " + e.Message;
+                outcome = "failed: " + e.Message;
             }
-            WarmUpOutcome += " in " + clock.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture) + " ms";
+            // One write, so a reader never sees half of it.
+            WarmUpOutcome = outcome + " in " + clock.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture) + " ms";
         }
 
         /// <summary>
