@@ -1,6 +1,8 @@
 /**
  * Transport benchmark (prints, never asserts):
- *  1. probe of a closed loopback port, in-process (native vs node:net)
+ *  1. probe of a closed loopback port and of an unreachable address
+ *     (169.254.169.254 from inside a network namespace with only `lo`, in a
+ *     child process there), in-process (native vs node:net)
  *  2. one token-sized HTTP exchange on loopback, new connection each time:
  *     native (event-loop driver, the default) vs native (pool driver) vs
  *     node:net fallback vs node:http vs fetch
@@ -165,6 +167,65 @@ async function timeBlocks(variants: Record<string, () => Promise<unknown>>, n = 
   return Object.fromEntries(names.map((k) => [k, stats(samples[k]!)]));
 }
 
+/**
+ * Times probes of 169.254.169.254:80 from inside a network namespace that
+ * has only `lo` (no route: the connect fails at once with ENETUNREACH), in
+ * this child process itself; prints {native, node} stats and the outcomes seen.
+ */
+const UNREACHABLE_CHILD = `
+const { nativeTransport } = require(process.env.BENCH_HTTP);
+const { fallbackTransport } = require(process.env.BENCH_FALLBACK);
+const n = Number(process.env.BENCH_N), warmup = Number(process.env.BENCH_WARMUP);
+const transports = [nativeTransport("loop"), fallbackTransport].filter(Boolean);
+const samples = Object.fromEntries(transports.map((t) => [t.kind, []]));
+const outcomes = {};
+(async () => {
+  for (let i = 0; i < warmup + n; i++) {
+    for (let j = 0; j < transports.length; j++) {
+      const t = transports[(i + j) % transports.length];
+      const start = performance.now();
+      const r = await t.probe("169.254.169.254", 80, 1000);
+      const ms = performance.now() - start;
+      if (i >= warmup) samples[t.kind].push(ms);
+      outcomes[t.kind + ":" + r.outcome + ":" + (r.errno || "")] = true;
+    }
+  }
+  const stats = (xs) => { const s = [...xs].sort((a, b) => a - b); return { median: s[Math.floor(s.length / 2)], p90: s[Math.floor(s.length * 0.9)] }; };
+  console.log(JSON.stringify({ stats: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)])), outcomes: Object.keys(outcomes) }));
+})();`;
+
+/** The unreachable-address probe rows, or one line saying why they were skipped. */
+async function unreachableProbeRows(): Promise<string[]> {
+  let harness: typeof import("../test/netns/harness");
+  try {
+    harness = require("../test/netns/harness") as typeof import("../test/netns/harness");
+  } catch {
+    return ["probe unreachable address: skipped (test/netns harness not built)"];
+  }
+  const why = harness.netnsUnavailable();
+  if (why) return [`probe unreachable address: skipped (${why})`];
+  // NETWORK RULE: the probes run inside a namespace this bench made, with only `lo`.
+  const ns = await harness.Netns.create();
+  try {
+    const r = await ns.runNode(["-e", UNREACHABLE_CHILD], {
+      env: {
+        PATH: process.env.PATH,
+        BENCH_N: String(N),
+        BENCH_WARMUP: String(WARMUP),
+        BENCH_HTTP: path.join(ROOT, "dist/src/transport/http.js"),
+        BENCH_FALLBACK: path.join(ROOT, "dist/src/transport/fallback.js"),
+      },
+      timeoutMs: 120_000,
+    });
+    if (r.code !== 0) return [`probe unreachable address: the child failed (${r.stderr.trim().split("\n")[0]})`];
+    const out = JSON.parse(r.stdout) as { stats: Record<string, Stats>; outcomes: string[] };
+    const rows = Object.entries(out.stats).map(([kind, st]) => row(`probe unreachable address [${kind}]`, st, out.stats.native));
+    return [...rows, `  (169.254.169.254:80 from a namespace with only lo; outcomes: ${out.outcomes.join(", ")})`];
+  } finally {
+    await ns.destroy();
+  }
+}
+
 function closedPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, "127.0.0.1", () => {
@@ -209,6 +270,7 @@ async function main(): Promise<void> {
   const closed = await closedPort();
   const probe = await timeAll(Object.fromEntries(transports.map((t) => [t.kind, () => t.probe("127.0.0.1", closed, 1000)])));
   for (const t of transports) console.log(row(`probe closed loopback port [${t.kind}]`, probe[t.kind]!, probe.native));
+  for (const line of await unreachableProbeRows()) console.log(line);
 
   const server: ChildProcess =
     "bin" in cxx ? spawn(cxx.bin, [], { stdio: ["ignore", "pipe", "inherit"] }) : spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
