@@ -52,7 +52,8 @@ export function logLevelFromEnv(): boolean {
  * ```
  */
 export function azureLoggerLoaded(): boolean {
-  return Object.keys(require.cache).some((file) => file.includes("@azure/logger"));
+  // (No cache at all under some ESM loader hooks: then nothing is known to be loaded.)
+  return Object.keys(require.cache ?? {}).some((file) => file.includes("@azure/logger"));
 }
 
 /** Secret values seen in this process; kept only to scrub them from text. */

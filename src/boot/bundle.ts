@@ -122,8 +122,10 @@ function runBundle<T>(name: string, file: string, variant: string): T {
   // node:module: ~0.7 ms in a process started from a file): a bundle only
   // requires Node's modules, packages (resolved the same from boot/ as from
   // bundle/, both under dist/src) and absolute paths; esbuild inlined every
-  // relative import.
-  (script.runInThisContext() as (...args: unknown[]) => void).call(moduleLike.exports, moduleLike.exports, require, moduleLike, file, path.dirname(file));
+  // relative import. But only a full one: where an ESM loader hook hands Node
+  // CommonJS source, a file's require has no `cache`, which the bundle reads.
+  const bundleRequire = typeof require.cache === "object" && require.cache !== null ? require : (require("node:module") as typeof import("node:module")).createRequire(file);
+  (script.runInThisContext() as (...args: unknown[]) => void).call(moduleLike.exports, moduleLike.exports, bundleRequire, moduleLike, file, path.dirname(file));
   moduleLike.loaded = true;
   publish({ bundle: name, codeCache });
   return moduleLike.exports;

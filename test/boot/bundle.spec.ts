@@ -188,6 +188,46 @@ describe("start-up: bundles and the code cache", function () {
     assert.deepEqual((JSON.parse((await flagged(["doctor", "--json"])).stdout) as { startup: Startup }).startup.codeCache, "hit");
   });
 
+  it("imported from ESM under a loader hook that hands Node CommonJS source (a require without a cache), the bundle still works", async function () {
+    // Such hooks (transpilers, mocks) make Node load azmi's CommonJS files
+    // through its ESM translator, whose require has no \`cache\`; the bundle
+    // reads require.cache (is @azure/logger loaded?) on its first log line.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-esm-hook-"));
+    try {
+      fs.writeFileSync(
+        path.join(dir, "hooks.mjs"),
+        `import { readFile } from "node:fs/promises";
+export async function load(url, context, next) {
+  const r = await next(url, context);
+  if (r.format === "commonjs" && r.source == null && url.startsWith("file:")) return { ...r, source: await readFile(new URL(url)), shortCircuit: true };
+  return r;
+}`,
+      );
+      fs.writeFileSync(path.join(dir, "register.mjs"), `import { register } from "node:module";\nregister("./hooks.mjs", import.meta.url);`);
+      fs.writeFileSync(
+        path.join(dir, "app.mjs"),
+        `import azmi from ${JSON.stringify(path.join(ROOT, "dist/src/boot/package.js"))};
+const out = { info: globalThis[Symbol.for("azmi.boot.info")] };
+const token = await azmi.getManagedToken({ resource: "https://vault.azure.net", only: "managed-identity" });
+out.token = typeof token.access_token === "string" && token.access_token.length > 0;
+try {
+  await azmi.getManagedToken({ resource: "https://vault.azure.net", only: "environment" });
+} catch (e) {
+  out.unavailable = e.name;
+}
+console.log(JSON.stringify(out));`,
+      );
+      const r = await runNode(["--import", path.join(dir, "register.mjs"), path.join(dir, "app.mjs")], { ...env, AZURE_LOG_LEVEL: "info" });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { info: { bundle?: string }; token: boolean; unavailable: string };
+      assert.equal(out.info.bundle, "azmi", "the package's bundle ran");
+      assert.equal(out.token, true);
+      assert.equal(out.unavailable, "AggregateAuthenticationError", "azmi's own error, not a TypeError");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("loaded into another JavaScript context (a test runner's sandbox), azmi runs dist/src there: its classes are that context's", function () {
     const script = `
       const vm = require("node:vm"), fs = require("node:fs"), path = require("node:path");
