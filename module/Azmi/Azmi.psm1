@@ -14,7 +14,10 @@ $script:Core = $false
 if ($env:AZMI_NO_CORE -ne '1') {
     $corePath = [System.IO.Path]::Combine($PSScriptRoot, 'bin', 'Azmi.Core.dll')
     if ([System.IO.File]::Exists($corePath)) {
-        try { $null = [System.Reflection.Assembly]::LoadFrom($corePath); $script:Core = $true } catch { }
+        # Only this install's own build: LoadFrom hands back an assembly of the
+        # same name that is already loaded (another install's, or this one's
+        # from before an upgrade), whose methods may not match this script.
+        try { $script:Core = [System.Reflection.Assembly]::LoadFrom($corePath).Location -eq $corePath } catch { }
     }
     $corePath = $null
 }

@@ -178,21 +178,20 @@ namespace Azmi
         /// their one-time costs land beside the import instead of in the first
         /// Get-AzManagedToken: System.Text.Json's first parse (~15 ms in a
         /// fresh session here), PowerShell's first conversions and PSObjects
-        /// (~10 ms), the request's JSON. Then, in a private empty runspace, it
-        /// binds and runs an advanced function shaped like Get-AzManagedToken:
-        /// the pwsh that `dotnet tool` installs carries no ReadyToRun code, so
-        /// a fresh session JIT-compiles every engine method it touches, and
-        /// JIT-compiled code is shared by all threads; the import and the first
-        /// call then find much of theirs done (A/B, 11 fresh sessions each:
-        /// import + first call 416 -> 374 ms). Skipped on one CPU, where it
-        /// would only compete. Touches no state of the session; a failure only
+        /// (~10 ms), the request's JSON (A/B: first call 117 -> 93 ms). Touches
+        /// no state of the session. (Binding an advanced function in a private
+        /// runspace as well warmed the engine's JIT further, import + first call
+        /// -40 ms, but opening any runspace rewrites the process's
+        /// PSModulePath, a change the user's session would see: not done.)
+        /// Skipped on one CPU, where it would only compete. A failure only
         /// means the first call pays those costs itself (<see cref="WarmUpOutcome"/> says).
         /// Started by <see cref="Prestart"/> once the bridge process is up.
         /// </summary>
         private static void WarmUp()
         {
+            System.Threading.Interlocked.Increment(ref warmUpRuns);
             var clock = Stopwatch.StartNew();
-            string outcome;
+            string outcome = "done";
             try
             {
                 var parameters = TokenRequest(new Hashtable(), new Uri("https://warm-up.invalid"), null, 30);
@@ -200,13 +199,6 @@ namespace Azmi
                 ToJson(parameters);
                 var message = FromJsonLine(WarmUpLine) as PSObject;
                 NewManagedToken(message?.Properties["result"]?.Value as PSObject, false, null);
-                var state = System.Management.Automation.Runspaces.InitialSessionState.Create();
-                state.LanguageMode = PSLanguageMode.FullLanguage;
-                using (var shell = PowerShell.Create(state))
-                {
-                    shell.AddScript(WarmUpScript).Invoke();
-                    outcome = shell.HadErrors ? "failed: " + (shell.Streams.Error.Count > 0 ? shell.Streams.Error[0].ToString() : "errors") : "done";
-                }
             }
             catch (Exception e)
             {
@@ -217,38 +209,17 @@ namespace Azmi
         }
 
         /// <summary>
-        /// How the import's warm-up ended ("done in 102.4 ms", "failed: … in …
+        /// How the import's warm-up ended ("done in 3.2 ms", "failed: … in …
         /// ms"), or null while it runs or when it did not run.
         /// Example: <c>[Azmi.AzmiCore]::WarmUpOutcome</c>
         /// </summary>
         public static string WarmUpOutcome { get; private set; }
 
-        private static int warmUpStarted;
+        /// <summary>How many warm-ups this process ran (at most one). Example: <c>[Azmi.AzmiCore]::WarmUpRuns</c></summary>
+        public static int WarmUpRuns => warmUpRuns;
 
-        /// <summary>
-        /// What <see cref="WarmUp"/> runs in its own runspace: an advanced
-        /// function with Get-AzManagedToken's kinds of parameters and
-        /// attributes, its good path's statements and one call into this class.
-        /// </summary>
-        private const string WarmUpScript = @"
-function Get-AzmiWarmUp {
-    [CmdletBinding(DefaultParameterSetName = 'Resource')]
-    param(
-        [Parameter(Mandatory, Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)] [Alias('Audience')] [uri] $Resource,
-        [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)] [string] $Scope,
-        [Parameter(ValueFromPipelineByPropertyName)] [string] $ClientId,
-        [ValidateSet('a', 'b')] [string] $Source,
-        [ValidateSet('a', 'b')] [string[]] $Exclude,
-        [ValidateNotNullOrEmpty()] [string] $TenantId,
-        [ValidateRange(1, 3600)] [int] $TimeoutSec = 30,
-        [switch] $AsSecureString)
-    process {
-        $rest = if ($true) { [Azmi.AzmiCore]::EnvironmentKey($PSBoundParameters) } else { @{} }
-        if ($null -eq $rest) { return }
-    }
-}
-$null = Get-AzmiWarmUp -Resource https://warm-up.invalid
-";
+        private static int warmUpStarted;
+        private static int warmUpRuns;
 
         /// <summary>A token answer as the bridge writes it (fake values), for <see cref="WarmUp"/>.</summary>
         private const string WarmUpLine = "{\"id\":1,\"ok\":true,\"result\":{\"access_token\":\"warm-up\",\"expires_in\":\"3599\","
@@ -496,10 +467,10 @@ $null = Get-AzmiWarmUp -Resource https://warm-up.invalid
         public static Hashtable GetToken(PSCmdlet cmdlet, IDictionary bound, object resource, string scope, int timeoutSec, bool asSecureString)
         {
             var rest = new Hashtable(StringComparer.OrdinalIgnoreCase);
-            var parameters = TokenRequest(bound, resource, scope, timeoutSec);
+            PSVariableIntrinsics module = cmdlet.MyInvocation.MyCommand.Module?.SessionState?.PSVariable;
+            var parameters = TokenRequest(module == null ? bound : ThisItem(bound, module), resource, scope, timeoutSec);
             if (parameters == null) return rest;
             rest["Params"] = parameters;
-            PSVariableIntrinsics module = cmdlet.MyInvocation.MyCommand.Module?.SessionState?.PSVariable;
             if (module == null || WantsVerbose(module)) return rest;
             // Invoke-AzmiBridgeCore's check before Open-AzmiBridge (-eq: case-insensitive).
             string launchPath = Environment.GetEnvironmentVariable("AZMI_BRIDGE");
@@ -524,6 +495,27 @@ $null = Get-AzmiWarmUp -Resource https://warm-up.invalid
             }
             else rest["Response"] = outcome;
             return rest;
+        }
+
+        /// <summary>
+        /// The bound parameters as they are for this pipeline item.
+        /// $PSBoundParameters keeps a parameter bound from an earlier item's
+        /// property (PowerShell never removes it), while the parameter's
+        /// variable holds this item's value; so ClientId and ObjectId, the
+        /// identity selectors taken by property name, are read from their
+        /// variables (Invoke-AzmiTokenCall does the same in script).
+        /// </summary>
+        private static IDictionary ThisItem(IDictionary bound, PSVariableIntrinsics scope)
+        {
+            if (!bound.Contains("ClientId") && !bound.Contains("ObjectId")) return bound;
+            var current = new Hashtable(bound, StringComparer.OrdinalIgnoreCase);
+            foreach (string name in new[] { "ClientId", "ObjectId" })
+            {
+                object value = scope.GetValue(name);
+                if (LanguagePrimitives.IsTrue(value)) current[name] = value;
+                else current.Remove(name);
+            }
+            return current;
         }
 
         /// <summary>
