@@ -469,7 +469,7 @@ function Get-AzManagedToken {
         $rest = if ($script:Core) { [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent) } else { @{} }
         if ($null -eq $rest) { return }
         if (-not $script:AzmiRequestHelpers) { Import-AzmiRequestHelpers }
-        Invoke-AzmiTokenCall -Cmdlet $PSCmdlet -Bound $PSBoundParameters -TimeoutSec $TimeoutSec -AsSecureString $AsSecureString.IsPresent -Rest $rest
+        Invoke-AzmiTokenCall -Cmdlet $PSCmdlet -Bound $PSBoundParameters -ClientId $ClientId -ObjectId $ObjectId -TimeoutSec $TimeoutSec -AsSecureString $AsSecureString.IsPresent -Rest $rest
     }
 }
 #endregion

@@ -81,11 +81,18 @@ function script:Invoke-AzmiTokenCall {
     # Invoke-AzmiBridgeCore -FirstOutcome). The token goes to the caller's
     # output, errors through $Cmdlet (Get-AzManagedToken's $PSCmdlet). A
     # simple function, so -Verbose given to Get-AzManagedToken reaches it
-    # through $VerbosePreference like any function it calls.
-    param($Cmdlet, $Bound, $TimeoutSec, [bool] $AsSecureString, $Rest)
+    # through $VerbosePreference like any function it calls. ClientId and
+    # ObjectId: this pipeline item's (its parameter variables), because
+    # $PSBoundParameters keeps them from an earlier item's properties.
+    param($Cmdlet, $Bound, [string] $ClientId, [string] $ObjectId, $TimeoutSec, [bool] $AsSecureString, $Rest)
     $command = 'Get-AzManagedToken'
     $params = $Rest['Params']
     if ($null -eq $params) {
+        if ($Bound.ContainsKey('ClientId') -or $Bound.ContainsKey('ObjectId')) {
+            $Bound = [hashtable]::new($Bound, [System.StringComparer]::OrdinalIgnoreCase)
+            if ($ClientId) { $Bound['ClientId'] = $ClientId } else { $Bound.Remove('ClientId') }
+            if ($ObjectId) { $Bound['ObjectId'] = $ObjectId } else { $Bound.Remove('ObjectId') }
+        }
         $params = if ($Cmdlet.ParameterSetName -eq 'Resource') {
             New-AzmiTokenRequest -CommandName $command -Bound $Bound -Resource $Bound['Resource'] -TimeoutSec $TimeoutSec
         } else {

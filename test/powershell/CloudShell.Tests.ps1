@@ -83,6 +83,21 @@ Describe 'Cloud Shell: Invoke-RestMethod and Get-AzManagedToken' {
         $byName.resource | Should -Be @('https://vault.azure.net', 'https://management.azure.com')
     }
 
+    It 'takes each pipeline item''s own identity selector by property name, never an earlier item''s' {
+        # PowerShell keeps an earlier item's ClientId in $PSBoundParameters;
+        # Cloud Shell refuses user-assigned identities, so a stale one shows.
+        $client = '11111111-2222-3333-4444-555555555555'
+        $items = [pscustomobject]@{ Resource = 'https://vault.azure.net'; ClientId = $client }, [pscustomobject]@{ Resource = 'https://storage.azure.com' }
+        $tokens = @($items | Get-AzManagedToken -Source managed-identity -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $tokens.resource | Should -Be @('https://storage.azure.com') -Because 'the second item names no identity: the system-assigned one'
+        $failures.Count | Should -Be 1
+
+        $items = [pscustomobject]@{ Resource = 'https://vault.azure.net'; ClientId = $client }, [pscustomobject]@{ Resource = 'https://storage.azure.com'; ObjectId = $client }
+        $null = @($items | Get-AzManagedToken -Source managed-identity -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $failures.Count | Should -Be 2
+        $failures.FullyQualifiedErrorId | Should -Not -Contain 'GetAzManagedTokenIdentityConflict,Get-AzManagedToken' -Because 'the second item names only an object id'
+    }
+
     It 'gives access_token as a SecureString with -AsSecureString' {
         $plain = Get-AzManagedToken https://vault.azure.net
         $secure = Get-AzManagedToken https://vault.azure.net -AsSecureString
