@@ -205,6 +205,7 @@ async function unreachableProbeRows(): Promise<string[]> {
   const why = harness.netnsUnavailable();
   if (why) return [`probe unreachable address: skipped (${why})`];
   // NETWORK RULE: the probes run inside a namespace this bench made, with only `lo`.
+  harness.sweepStaleNamespaces(); // left by an earlier run that was killed
   const ns = await harness.Netns.create();
   try {
     const r = await ns.runNode(["-e", UNREACHABLE_CHILD], {

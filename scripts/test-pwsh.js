@@ -53,6 +53,11 @@ env.AZURE_POD_IDENTITY_AUTHORITY_HOST = "http://127.0.0.1:9";
 env.AZMI_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-pwsh-home-"));
 env.POWERSHELL_TELEMETRY_OPTOUT = "1";
 env.DOTNET_CLI_TELEMETRY_OPTOUT = "1";
+// Network rule: a chain walk that reaches the developer-tool links runs the
+// real az/azd when they are installed; their telemetry upload must not try
+// the internet, also when this script runs alone (npm test sets these too).
+env.AZURE_CORE_COLLECT_TELEMETRY = "no";
+env.AZURE_DEV_COLLECT_TELEMETRY = "no";
 env.DOTNET_NOLOGO = "1";
 const stats = path.join(env.AZMI_HOME, "pester-stats.json");
 

@@ -136,7 +136,8 @@ Describe 'The bridge process' {
             { Get-AzManagedToken https://vault.azure.net -TimeoutSec $TimeoutSec -ErrorAction Stop } | Should -Throw -ErrorId "$Id,Get-AzManagedToken"
             $lines = @(Get-Content -LiteralPath $log)
             @($lines -like 'start *').Count | Should -Be 1 -Because 'the bridge started at import is the one asked'
-            @($lines -like 'request *').Count | Should -Be 1 -Because 'a failed exchange is reported, not repeated'
+            # At most one: the garbage bridge can be stopped before it logs the line it got.
+            @($lines -like 'request *').Count | Should -BeLessOrEqual 1 -Because 'a failed exchange is reported, not repeated'
         } finally {
             $env:AZMI_TEST_BRIDGE_LOG = $null
             $env:AZMI_BRIDGE = $null
