@@ -127,9 +127,10 @@ Describe 'The precompiled core' {
 
     It 'warms up a fresh session in the background at import, cleanly and once (not on one CPU)' -Skip:(-not $built) {
         # A fresh process: the warm-up runs once per process, and only with two or more CPUs.
-        $command = "Import-Module '$modulePath'; `$clock = [Diagnostics.Stopwatch]::StartNew(); " +
+        # It must not touch the session either: PSModulePath stays as the session set it.
+        $command = "`$env:PSModulePath = '/azmi-test/only'; Import-Module '$modulePath'; `$clock = [Diagnostics.Stopwatch]::StartNew(); " +
             "while ([Environment]::ProcessorCount -gt 1 -and `$null -eq [Azmi.AzmiCore]::WarmUpOutcome -and `$clock.Elapsed.TotalSeconds -lt 20) { Start-Sleep -Milliseconds 20 }; " +
-            "'first=' + [Azmi.AzmiCore]::WarmUpOutcome; Import-Module '$modulePath' -Force; Start-Sleep -Milliseconds 300; " +
+            "'first=' + [Azmi.AzmiCore]::WarmUpOutcome + ' path=' + `$env:PSModulePath; Import-Module '$modulePath' -Force; Start-Sleep -Milliseconds 300; " +
             "'second=' + [Azmi.AzmiCore]::WarmUpOutcome + ' runs=' + [Azmi.AzmiCore]::WarmUpRuns; 'cpus=' + [Environment]::ProcessorCount"
         $pwsh = [System.Environment]::ProcessPath
         [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
@@ -141,12 +142,14 @@ Describe 'The precompiled core' {
             $env:AZMI_NO_CORE = $saved
         }
         $out.Count | Should -Be 3
+        $out[0] | Should -BeLike '* path=/azmi-test/only'
+        $first = $out[0] -replace ' path=.*$'
         if ($out[2] -eq 'cpus=1') {
-            $out[0] | Should -BeExactly 'first=' -Because 'one CPU: no warm-up'
+            $first | Should -BeExactly 'first=' -Because 'one CPU: no warm-up'
             $out[1] | Should -BeExactly 'second= runs=0'
         } else {
-            $out[0] | Should -Match '^first=done in \d+\.\d ms$'
-            $out[1] | Should -BeExactly (($out[0] -replace '^first=', 'second=') + ' runs=1') -Because 'a second import does not warm up again'
+            $first | Should -Match '^first=done in \d+\.\d ms$'
+            $out[1] | Should -BeExactly (($first -replace '^first=', 'second=') + ' runs=1') -Because 'a second import does not warm up again'
         }
     }
 
