@@ -17,6 +17,23 @@ BeforeAll {
     $env:MSI_ENDPOINT = $fake.MsiEndpoint
     $script:built = Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')
     $script:coreLoaded = & (Get-Module Azmi) { $script:Core }
+
+    # Runs $Command in a fresh pwsh (the same pwsh as this one; a dotnet tool
+    # runs as 'dotnet pwsh.dll'), with the core or, with -NoCore, without it
+    # (AZMI_NO_CORE=1); returns its output lines (with -MergeErrors, its
+    # error stream too). This session's AZMI_NO_CORE is left as it was.
+    function Invoke-FreshSession([string] $Command, [switch] $NoCore, [switch] $MergeErrors) {
+        $pwsh = [System.Environment]::ProcessPath
+        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
+        $saved = $env:AZMI_NO_CORE
+        try {
+            $env:AZMI_NO_CORE = if ($NoCore) { '1' } else { $null }
+            if ($MergeErrors) { & $pwsh @prefix -NoProfile -NonInteractive -Command $Command 2>&1 }
+            else { & $pwsh @prefix -NoProfile -NonInteractive -Command $Command }
+        } finally {
+            $env:AZMI_NO_CORE = $saved
+        }
+    }
 }
 
 AfterAll {
@@ -69,17 +86,8 @@ Describe 'The precompiled core' {
             "(@(`$t.PSObject.Properties | ForEach-Object { `$_.Name + ':' + `$(if (`$null -eq `$_.Value) { 'null' } else { `$_.Value.GetType().Name }) }) + " +
             "`$t.PSObject.TypeNames[0] + (`$t.PSStandardMembers.DefaultDisplayPropertySet.ReferencedPropertyNames -join ',') + " +
             "(& (Get-Module Azmi) { [string]`$script:Core })) -join '|'"
-        $pwsh = [System.Environment]::ProcessPath
-        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
-        $saved = $env:AZMI_NO_CORE
-        try {
-            $env:AZMI_NO_CORE = $null
-            $withCore = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
-            $env:AZMI_NO_CORE = '1'
-            $withScript = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
-        } finally {
-            $env:AZMI_NO_CORE = $saved
-        }
+        $withCore = Invoke-FreshSession $command
+        $withScript = Invoke-FreshSession $command -NoCore
         $withCore | Should -Match '\|True$'
         $withScript | Should -Match '\|False$'
         ($withCore -replace '\|True$') | Should -BeExactly ($withScript -replace '\|False$')
@@ -106,17 +114,8 @@ Describe 'The precompiled core' {
         }
         $command = "`$env:AZMI_BRIDGE_PRESTART = '0'; Import-Module '$modulePath'; & (Get-Module Azmi) { $state }; " +
             "`$env:AZMI_BRIDGE_PRESTART = `$null; Import-Module '$modulePath' -Force; & (Get-Module Azmi) { `$script:Bridge.Path + '|' + [string]`$script:Core }"
-        $pwsh = [System.Environment]::ProcessPath
-        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
-        $saved = $env:AZMI_NO_CORE
-        try {
-            $env:AZMI_NO_CORE = $null
-            $withCore = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
-            $env:AZMI_NO_CORE = '1'
-            $withScript = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
-        } finally {
-            $env:AZMI_NO_CORE = $saved
-        }
+        $withCore = Invoke-FreshSession $command
+        $withScript = Invoke-FreshSession $command -NoCore
         $withCore.Count | Should -Be 2
         $withCore[0] | Should -BeExactly $withScript[0]
         $withCore[0] | Should -BeLike '*main.js|Int32 10|Int32 2|Hashtable False False|Hashtable True|bridge True|token resource,token_type,ExpiresOn,client_id|chain Link,Outcome,Milliseconds,Reason'
@@ -132,15 +131,7 @@ Describe 'The precompiled core' {
             "while ([Environment]::ProcessorCount -gt 1 -and `$null -eq [Azmi.AzmiCore]::WarmUpOutcome -and `$clock.Elapsed.TotalSeconds -lt 20) { Start-Sleep -Milliseconds 20 }; " +
             "'first=' + [Azmi.AzmiCore]::WarmUpOutcome + ' path=' + `$env:PSModulePath; Import-Module '$modulePath' -Force; Start-Sleep -Milliseconds 300; " +
             "'second=' + [Azmi.AzmiCore]::WarmUpOutcome + ' runs=' + [Azmi.AzmiCore]::WarmUpRuns; 'cpus=' + [Environment]::ProcessorCount"
-        $pwsh = [System.Environment]::ProcessPath
-        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
-        $saved = $env:AZMI_NO_CORE
-        try {
-            $env:AZMI_NO_CORE = $null
-            $out = & $pwsh @prefix -NoProfile -NonInteractive -Command $command
-        } finally {
-            $env:AZMI_NO_CORE = $saved
-        }
+        $out = Invoke-FreshSession $command
         $out.Count | Should -Be 3
         $out[0] | Should -BeLike '* path=/azmi-test/only'
         $first = $out[0] -replace ' path=.*$'
@@ -161,15 +152,7 @@ Describe 'The precompiled core' {
         Copy-Item (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll') $copy
         $command = "`$null = [System.Reflection.Assembly]::LoadFrom('$copy'); Import-Module '$modulePath'; " +
             "[string](& (Get-Module Azmi) { `$script:Core }); (Get-AzManagedToken https://vault.azure.net -ErrorAction Stop).resource"
-        $pwsh = [System.Environment]::ProcessPath
-        [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
-        $saved = $env:AZMI_NO_CORE
-        try {
-            $env:AZMI_NO_CORE = $null
-            $out = & $pwsh @prefix -NoProfile -NonInteractive -Command $command 2>&1
-        } finally {
-            $env:AZMI_NO_CORE = $saved
-        }
+        $out = Invoke-FreshSession $command -MergeErrors
         ($out -join "`n") | Should -BeExactly "False`nhttps://vault.azure.net"
     }
 
