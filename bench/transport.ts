@@ -173,6 +173,8 @@ async function timeBlocks(variants: Record<string, () => Promise<unknown>>, n = 
  * this child process itself; prints {native, node} stats and the outcomes seen.
  */
 const UNREACHABLE_CHILD = `
+// NETWORK RULE: only ever inside the namespace the parent made (it says so).
+if (process.env.AZMI_BENCH_IN_NETNS !== "1") { console.error("refusing to probe 169.254.169.254 outside the bench's network namespace"); process.exit(2); }
 const { nativeTransport } = require(process.env.BENCH_HTTP);
 const { fallbackTransport } = require(process.env.BENCH_FALLBACK);
 const n = Number(process.env.BENCH_N), warmup = Number(process.env.BENCH_WARMUP);
@@ -211,6 +213,7 @@ async function unreachableProbeRows(): Promise<string[]> {
     const r = await ns.runNode(["-e", UNREACHABLE_CHILD], {
       env: {
         PATH: process.env.PATH,
+        AZMI_BENCH_IN_NETNS: "1",
         BENCH_N: String(N),
         BENCH_WARMUP: String(WARMUP),
         BENCH_HTTP: path.join(ROOT, "dist/src/transport/http.js"),
