@@ -120,6 +120,12 @@ async function main(): Promise<void> {
     const firstJ: number[] = [];
     const importA: number[] = [];
     const importJ: number[] = [];
+    // Untimed first: azmi's start-up code cache settles over a user's first
+    // three processes (src/boot/bundle.ts), and both read their files once.
+    for (let i = 0; i < 3; i++) {
+      await runChild([process.execPath], { impl: "azmi", calls: 1 }, env);
+      await runChild([process.execPath], { impl: "js", calls: 1 }, env);
+    }
     for (let i = 0; i < RUNS; i++) {
       const a = await runChild([process.execPath], { impl: "azmi", calls: 1 }, env);
       const j = await runChild([process.execPath], { impl: "js", calls: 1 }, env);
@@ -190,9 +196,21 @@ async function main(): Promise<void> {
       const memo: number[] = [];
       const warmA: number[] = [];
       const warmJ: number[] = [];
+      const argv = ["ip", "netns", "exec", ns.name, process.execPath];
+      // Every round needs a fresh AZMI_HOME (no probe memo yet), but not a
+      // cold start-up code cache: that would time V8 compiling the bundle,
+      // not the unreachable path. So settle a cache once, as a user's third
+      // command finds it (src/boot/bundle.ts), and give each round a copy.
+      const settled = fs.mkdtempSync(path.join(home, "ns-cache-"));
+      // (With and without the probe, so the cache holds both paths.)
+      for (const probe of [false, true, false]) {
+        await runChild(argv, { impl: "azmi", calls: 2, probe }, { ...nsEnv, AZMI_HOME: settled });
+        fs.rmSync(path.join(settled, "probe-memo.json"), { force: true });
+      }
       for (let i = 0; i < 5; i++) {
         const h = fs.mkdtempSync(path.join(home, "ns-"));
-        const argv = ["ip", "netns", "exec", ns.name, process.execPath];
+        fs.cpSync(path.join(settled, "cache"), path.join(h, "cache"), { recursive: true });
+        fs.chmodSync(path.join(h, "cache"), 0o700);
         const a = await runChild(argv, { impl: "azmi", calls: 10, probe: false }, { ...nsEnv, AZMI_HOME: h });
         const p = await runChild(argv, { impl: "azmi", calls: 2, probe: true }, { ...nsEnv, AZMI_HOME: h });
         const m = await runChild(argv, { impl: "azmi", calls: 1, probe: true }, { ...nsEnv, AZMI_HOME: h });
