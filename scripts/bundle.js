@@ -36,6 +36,7 @@ try {
   esbuild = require("esbuild");
 } catch {
   console.log("azmi: esbuild is not installed, so no start-up bundles were built; azmi runs from dist/src (slower start).");
+  writeEntryFiles();
   process.exit(0);
 }
 
@@ -58,8 +59,8 @@ const MINIFIED_CJS = {
   logLevel: "warning",
 };
 
-// The boot files themselves (what bin/azmi.js and package.json's main load
-// before any bundle) are compiled from source by every process: strip their
+// The boot files themselves (inlined into bin/azmi.js and package.json's main
+// by writeEntryFiles) are compiled from source by every process: strip their
 // comments and whitespace in place (~20 KB to ~8 KB: ~0.5 ms less to scan),
 // before the bundles, which include boot/bundle.js, are made from them.
 // The source maps still lead to src/boot/*.ts (esbuild chains tsc's maps).
@@ -68,6 +69,8 @@ for (const name of ["bundle", "package"]) {
   const result = esbuild.buildSync({ ...MINIFIED_CJS, entryPoints: [file], outfile: file, allowOverwrite: true, bundle: false });
   for (const out of result.outputFiles) writeAtomic(out.path, out.text);
 }
+
+writeEntryFiles();
 
 fs.mkdirSync(out, { recursive: true });
 for (const [name, entry] of Object.entries(ENTRIES)) {
@@ -85,6 +88,55 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     }
     writeAtomic(file.path, text);
   }
+}
+
+/**
+ * The two files a process starts azmi from, `bin/azmi.js` (the `azmi`
+ * command) and `dist/src/boot/package.js` (package.json's main), each with
+ * the boot loader (`dist/src/boot/bundle.js`, as built: minified when
+ * esbuild ran) inlined, so neither pays a second module load before the
+ * bundle: resolving, realpath, package scope, reading and compiling one more
+ * file cost ~1 ms of a 45 ms `azmi token` here. The boot's code runs
+ * unchanged inside a function that gives it its own `exports` and the
+ * `__dirname` it has in dist/src/boot (its paths are computed from it); its
+ * `require` and `module` are the entry file's own, so the checks it makes
+ * on them (a full `require.cache`, a module made by Node's loader) mean what
+ * they mean in dist/src/boot. `bin/azmi.js` is therefore a build output, not
+ * a source file (.gitignore); `src/boot/package.ts` and `bundle.ts` are
+ * where this code is written.
+ */
+function writeEntryFiles() {
+  const boot = fs
+    .readFileSync(path.join(root, "dist/src/boot/bundle.js"), "utf8")
+    .replace(/^\/\/# sourceMappingURL=.*$/m, "")
+    .trimEnd();
+  const inline = (dirname) => [`const boot = {};`, `(function (exports, __dirname) {`, boot, `})(boot, ${dirname});`];
+  fs.mkdirSync(path.join(root, "bin"), { recursive: true });
+  const bin = path.join(root, "bin/azmi.js");
+  writeAtomic(
+    bin,
+    [
+      "#!/usr/bin/env node",
+      "// The `azmi` command. Built by scripts/bundle.js from src/boot/bundle.ts (edit that, not this):",
+      "// the boot loader, inlined, then the CLI bundle through the start-up code cache.",
+      '"use strict";',
+      ...inline('require("node:path").join(__dirname, "..", "dist", "src", "boot")'),
+      "boot.runCli(process.argv.slice(2));",
+      "",
+    ].join("\n"),
+  );
+  fs.chmodSync(bin, 0o755);
+  writeAtomic(
+    path.join(root, "dist/src/boot/package.js"),
+    [
+      "// What `require(\"azmi\")` loads. Built by scripts/bundle.js from src/boot/package.ts and bundle.ts:",
+      "// the boot loader, inlined, then the package bundle through the start-up code cache.",
+      '"use strict";',
+      ...inline("__dirname"),
+      'module.exports = boot.loadBundle("azmi", "index.js") ?? require("../index");',
+      "",
+    ].join("\n"),
+  );
 }
 
 /** A process starting during the build reads the old file or the new one, never half of one. */
