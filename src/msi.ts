@@ -145,21 +145,35 @@ export async function diagnose(options: GetManagedTokenOptions = {}): Promise<Di
   return result;
 }
 
+/** How {@link toMsiResponse} fills `client_id`. */
+export interface MsiShapeOptions {
+  /**
+   * Take `client_id` from the token's `appid`/`azp` claim when the token
+   * object carries none (default true: a developer tool's or Entra's token
+   * says which app it is only there). `getManagedToken` turns it off when
+   * the managed-identity link answered: an endpoint's answer is passed on as
+   * the endpoint gave it, so where Cloud Shell sends no `client_id`, neither
+   * does azmi, and a script gets the properties `Invoke-RestMethod` gets.
+   */
+  clientIdFromClaims?: boolean;
+}
+
 /**
  * Converts a token to the MSI JSON shape: numbers as strings in seconds,
  * `expires_in` counted from `now`, `not_before` from the token (or its JWT
- * `nbf`) else now, `client_id` only when known.
+ * `nbf`) else now, `client_id` only when known (see {@link MsiShapeOptions}).
  *
  * @example
  * ```ts
  * toMsiResponse(token, "https://vault.azure.net");
  * ```
  */
-export function toMsiResponse(token: AzmiAccessToken, resource: string, now: number = Date.now()): MsiTokenResponse {
+export function toMsiResponse(token: AzmiAccessToken, resource: string, now: number = Date.now(), options: MsiShapeOptions = {}): MsiTokenResponse {
   registerSecret(token.token);
   const nowSec = Math.floor(now / 1000);
   const expiresOn = Math.floor(token.expiresOnTimestamp / 1000);
-  const claims = token.notBeforeTimestamp === undefined || token.clientId === undefined ? decodeJwtClaims(token.token) : undefined;
+  const fromClaims = options.clientIdFromClaims !== false;
+  const claims = token.notBeforeTimestamp === undefined || (token.clientId === undefined && fromClaims) ? decodeJwtClaims(token.token) : undefined;
   const notBefore =
     token.notBeforeTimestamp !== undefined
       ? Math.floor(token.notBeforeTimestamp / 1000)
@@ -174,7 +188,7 @@ export function toMsiResponse(token: AzmiAccessToken, resource: string, now: num
     resource,
     token_type: token.tokenType ?? "Bearer",
   };
-  const clientId = token.clientId ?? clientIdFromClaims(claims);
+  const clientId = token.clientId ?? (fromClaims ? clientIdFromClaims(claims) : undefined);
   if (clientId) msi.client_id = clientId;
   return msi;
 }
@@ -314,7 +328,11 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
   } else {
     outcome = await attempt;
   }
-  if (outcome.token) return { msi: toMsiResponse(outcome.token, resource), report: outcome.report };
+  if (outcome.token) {
+    const winner = outcome.report.winner;
+    const fromEndpoint = winner === "managed-identity" || winner === "ManagedIdentityCredential";
+    return { msi: toMsiResponse(outcome.token, resource, Date.now(), { clientIdFromClaims: !fromEndpoint }), report: outcome.report };
+  }
   return { report: outcome.report, error: outcome.error };
 }
 

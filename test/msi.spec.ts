@@ -5,6 +5,7 @@ import { decodeJwt } from "jose";
 import { diagnose, getManagedToken, getManagedTokenWithReport, resetManagedTokenChains, toMsiResponse } from "../src/msi";
 import { EnvironmentCredential } from "../src/credentials/environmentCredential";
 import { ErrorCode } from "../src/errors";
+import { startFakeCloudShell } from "./fakes/cloudShell";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "./fakes/entra";
 import { useCleanEnv } from "./support/env";
 import { captureLogs, closedPort, startImdsFake, tempDir, useLoopbackGuard, useTempAzmiHome, type ImdsFake } from "./credentials/support";
@@ -78,6 +79,23 @@ describe("getManagedToken / diagnose", function () {
     assert.equal(imds.requests.length, n);
     assert.equal(report.fromCache, true);
     assert.equal(report.winner, "managed-identity");
+  });
+
+  it("the managed-identity link's answer is passed on as the endpoint gave it: Cloud Shell sends no client_id, so neither does the MSI shape (not even from the JWT's appid)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = fakeAccessToken({ aud: "https://vault.azure.net", appid: "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", nbf: now - 60, exp: now + 3900 });
+    const shell = await startFakeCloudShell({ token: jwt });
+    try {
+      const { msi, report } = await getManagedTokenWithReport({ resource: "https://vault.azure.net", env: { PATH: dir, AZMI_HOME: home, ...shell.env } });
+      assert.equal(report.winner, "managed-identity");
+      assert.deepEqual(Object.keys(msi!), MSI_KEYS, "the keys Invoke-RestMethod sees from Cloud Shell, minus refresh_token");
+      assert.equal(msi!.access_token, jwt);
+      // A toMsiResponse caller keeps the claims fallback unless it turns it off.
+      assert.equal(toMsiResponse({ token: jwt, expiresOnTimestamp: (now + 3900) * 1000 }, "https://vault.azure.net").client_id, "c44b4083-3bb0-49c1-b47d-974e53cbdf3c");
+      assert.equal(toMsiResponse({ token: jwt, expiresOnTimestamp: (now + 3900) * 1000 }, "r", Date.now(), { clientIdFromClaims: false }).client_id, undefined);
+    } finally {
+      await shell.close();
+    }
   });
 
   it("Entra tokens: not_before from the JWT nbf and client_id from appid", async () => {

@@ -339,7 +339,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         handleMsi2017(ctx, req, res, search);
         return;
       case CLOUD_SHELL_PATH:
-        handleCloudShell(ctx, req, res);
+        handleCloudShell(ctx, req, res, search);
         return;
       case ARC_PATH:
         handleAzureArc(ctx, req, res, search);

@@ -1,6 +1,7 @@
 /**
  * Fake Cloud Shell endpoint (spec §7, checklist 31/33): `POST /oauth2/token`
- * with form body `resource=…`, `Metadata: true`; answers with string
+ * with form body `resource=…`, `Metadata: true` (or `GET` with `?resource=…`,
+ * as scripts in Cloud Shell call it); answers with string
  * `expires_in`/`expires_on`/`not_before` and `refresh_token: ""`. Unsupported
  * audiences get the nested `{"error":{"code","message"}}` shape.
  *
@@ -27,9 +28,10 @@ export async function startFakeCloudShell(options: FakeCloudShellOptions = {}): 
     tokenRequests.push(req);
     const s = scripted(options, req);
     if (s) return s;
-    if (req.method !== "POST") return json(405, { error: { code: "MethodNotAllowed", message: "Use POST" } });
+    if (req.method !== "POST" && req.method !== "GET") return json(405, { error: { code: "MethodNotAllowed", message: "Use GET or POST" } });
     if (req.header("metadata") !== "true") return json(400, { error: { code: "BadRequest", message: "Metadata header required" } });
-    const form = new URLSearchParams(req.body);
+    // The SDKs POST a form; a script in Cloud Shell GETs with the resource in the query (issue 5's Invoke-RestMethod line).
+    const form = req.method === "POST" ? new URLSearchParams(req.body) : new URL(req.target, "http://localhost").searchParams;
     const resource = form.get("resource");
     if (!resource) return json(400, { error: { code: "BadRequest", message: "resource required" } });
     if (options.refuse?.includes(resource)) {

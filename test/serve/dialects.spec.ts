@@ -186,13 +186,36 @@ describe("serve: Cloud Shell dialect", () => {
     assert.equal(claimsOf(body.access_token).aud, "https://management.azure.com/");
   });
 
-  it("missing Metadata ⇒ IMDS's 400; GET ⇒ 405; user-assigned ⇒ 400; oversized body ⇒ 413", async () => {
+  it("GET with the resource in the query (a Cloud Shell script's Invoke-RestMethod) answers exactly as the POST does", async () => {
+    const resource = "https://vault.azure.net";
+    const viaGet = await get(server.port, `${p}?resource=${encodeURIComponent(resource)}`, { Metadata: "true" });
+    assert.equal(viaGet.status, 200, viaGet.body);
+    const viaPost = await post(`resource=${encodeURIComponent(resource)}`);
+    const [g, q] = [JSON.parse(viaGet.body), JSON.parse(viaPost.body)];
+    assert.deepEqual(Object.keys(g), ["access_token", "refresh_token", "expires_in", "expires_on", "not_before", "resource", "token_type"]);
+    assert.deepEqual(Object.keys(g), Object.keys(q));
+    assert.equal(g.access_token, q.access_token, "the same cached token");
+    assert.equal(g.resource, resource);
+    assert.equal(claimsOf(g.access_token).aud, resource);
+    // The GET has the POST's rules: Metadata required, no user-assigned selector, a resource, no duplicates.
+    assert.equal((await get(server.port, `${p}?resource=x`, {})).status, 400);
+    const uami = await get(server.port, `${p}?resource=x&client_id=${UAMI}`, { Metadata: "true" });
+    assert.equal(uami.status, 400);
+    assert.equal(JSON.parse(uami.body).error.code, "BadRequest");
+    const none = await get(server.port, p, { Metadata: "true" });
+    assert.deepEqual(JSON.parse(none.body), { error: { code: "BadRequest", message: "Required audience parameter not specified" } });
+    const twice = await get(server.port, `${p}?resource=a&resource=b`, { Metadata: "true" });
+    assert.equal(twice.status, 400);
+    assert.match(JSON.parse(twice.body).error.message, /Duplicate query parameter 'resource'/);
+  });
+
+  it("missing Metadata ⇒ IMDS's 400; PUT ⇒ 405; user-assigned ⇒ 400; oversized body ⇒ 413", async () => {
     const noMeta = await post(`resource=x`, {});
     assert.equal(noMeta.status, 400);
     assert.equal(noMeta.body, '{"error":"bad_request_102","error_description":"Required metadata header not specified"}');
-    const getRes = await get(server.port, p, { Metadata: "true" });
-    assert.equal(getRes.status, 405);
-    assert.equal(getRes.headers["allow"], "POST");
+    const putRes = await raw(server.port, `PUT ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    assert.equal(putRes.status, 405);
+    assert.equal(putRes.headers["allow"], "GET, POST");
     const uami = await post(`resource=x&client_id=${UAMI}`);
     assert.equal(uami.status, 400);
     assert.equal(JSON.parse(uami.body).error.code, "BadRequest");
