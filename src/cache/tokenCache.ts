@@ -1,7 +1,10 @@
 /**
  * The token cache that sits between every caller and a credential:
  * - a valid token is returned without I/O (the hot path allocates nothing);
- * - concurrent callers for one key share one fetch (single-flight);
+ * - concurrent callers for one key share one fetch (single-flight); a
+ *   fetch started under one caller's own limits (its abort signal, a timeout
+ *   that must reach the request) ends early for that caller only: the
+ *   others that joined it start their own fetch if it fails (`limited`);
  * - after the refresh time the cached token is still served while one
  *   background fetch replaces it; a failed background fetch keeps the
  *   still-valid token and is retried after `REFRESH_RETRY_MS`;
@@ -42,6 +45,8 @@ interface Entry {
   token?: AccessToken;
   refreshAt: number;
   inflight?: Promise<AccessToken>;
+  /** The inflight fetch runs under the limits of the caller that started it. */
+  inflightLimited?: boolean;
   /** No background refresh before this time (set after a failed one). */
   retryAfter: number;
 }
@@ -81,12 +86,22 @@ export class TokenCache {
     return token;
   }
 
-  /** A valid token for `key`: from the cache, or from one shared `fetch`. */
-  getToken(key: string, fetch: TokenFetcher): Promise<AccessToken> {
+  /**
+   * A valid token for `key`: from the cache, or from one shared `fetch`.
+   * `limited`: this caller's `fetch` carries its own limits (an abort
+   * signal, a short timeout). A fetch started that way may fail because of
+   * them, which is that caller's business: a caller that joined it and sees
+   * it fail starts (or joins) a fetch of its own instead of inheriting the
+   * failure. A real failure is then met twice, only in that rare overlap.
+   */
+  getToken(key: string, fetch: TokenFetcher, limited = false): Promise<AccessToken> {
     const cached = this.peek(key, fetch);
     if (cached) return Promise.resolve(cached);
     const entry = this.entryFor(key);
-    return entry.inflight ?? this.startFetch(key, entry, fetch);
+    const joined = entry.inflight;
+    if (joined === undefined) return this.startFetch(key, entry, fetch, limited);
+    if (!entry.inflightLimited) return joined;
+    return joined.catch(() => this.getToken(key, fetch, limited));
   }
 
   /** Forget one key, or everything. */
@@ -104,7 +119,7 @@ export class TokenCache {
     return entry;
   }
 
-  private startFetch(key: string, entry: Entry, fetch: TokenFetcher): Promise<AccessToken> {
+  private startFetch(key: string, entry: Entry, fetch: TokenFetcher, limited = false): Promise<AccessToken> {
     const issuedAt = this.now();
     const inflight = fetch().then(
       (token) => {
@@ -128,6 +143,7 @@ export class TokenCache {
       },
     );
     entry.inflight = inflight;
+    entry.inflightLimited = limited;
     return inflight;
   }
 

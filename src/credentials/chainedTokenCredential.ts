@@ -27,6 +27,7 @@ import { credentialLogger, registerSecret, type CredentialLogger } from "./lazyL
 import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkReport, TokenWithReport } from "./types";
 import { reasonOf, unavailable } from "./unavailable";
 import { nowMs } from "../clock";
+import { untilAborted } from "./abort";
 
 /** One position in a chain. */
 export interface ChainLink {
@@ -134,10 +135,15 @@ export class ChainedTokenCredential implements TokenCredential {
     // SDK clients pass [scope]: key it like the string, without allocating.
     const scopeKey = typeof scopes === "string" ? scopes : scopes.length === 1 ? scopes[0]! : scopes.join(" ");
     const key = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
+    // A walk started by a caller with an abort signal or a timeout carries
+    // them (the links' requests must stop when that caller stops), so it is
+    // that caller's: callers that joined it wait under their own signal and
+    // start their own walk if it fails (TokenCache's `limited`).
+    const limited = options.abortSignal !== undefined || options.requestOptions?.timeout !== undefined;
     if (options.forceRefresh || options.walkFromStart) {
       // Fresh walk, and its token replaces the cached one.
       this.cache.clear(key);
-      return this.cache.getToken(key, () => this.walk(scopes, options)) as Promise<AzmiAccessToken>;
+      return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limited) as Promise<AzmiAccessToken>, options.abortSignal);
     }
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
@@ -150,7 +156,7 @@ export class ChainedTokenCredential implements TokenCredential {
       this.last = this.cachedReport;
       return Promise.resolve(hit as AzmiAccessToken);
     }
-    return this.cache.getToken(key, () => this.walk(scopes, options)) as Promise<AzmiAccessToken>;
+    return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limited) as Promise<AzmiAccessToken>, options.abortSignal);
   }
 
   /**

@@ -44,6 +44,7 @@ import { resourceForScopes } from "../managed-identity/scope";
 import { exchangeToken } from "../managed-identity/tokenExchange";
 import type { Source } from "../managed-identity/types";
 import type { AzmiAccessToken, IdentitySelector } from "./types";
+import { abortError, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
 export interface ManagedIdentityCredentialOptions extends IdentitySelector {
@@ -181,23 +182,18 @@ export class ManagedIdentityCredential implements TokenCredential {
     if (signal?.aborted) return Promise.reject(abortError());
     // A caller's `requestOptions.timeout` caps this call's budget: the native
     // transport cannot cancel a started request and Node waits for it at
-    // exit, so a shorter deadline must reach the request itself.
+    // exit, so a shorter deadline must reach the request itself. Such a
+    // fetch is this caller's (`limited`): others that joined it start their
+    // own if it fails, rather than inheriting this caller's timeout.
     const cap = options?.requestOptions?.timeout;
     let fetcher = this.fetchers.get(key)!;
+    let limited = false;
     if (typeof cap === "number" && cap > 0 && cap < this.timeBudgetMs) {
       const [resource, target] = this.targets.get(key)!;
       fetcher = () => this.fetch(resource, target, cap);
+      limited = true;
     }
-    const pending = this.cache.getToken(key, fetcher) as Promise<AzmiAccessToken>;
-    if (!signal) return pending;
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(abortError());
-      signal.addEventListener("abort", onAbort, { once: true });
-      pending.then(
-        (t) => (signal.removeEventListener("abort", onAbort), resolve(t)),
-        (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
-      );
-    });
+    return untilAborted(this.cache.getToken(key, fetcher, limited) as Promise<AzmiAccessToken>, signal);
   }
 
   /**
@@ -260,8 +256,3 @@ export class ManagedIdentityCredential implements TokenCredential {
   }
 }
 
-function abortError(): Error {
-  const e = new Error("The operation was aborted.");
-  e.name = "AbortError";
-  return e;
-}

@@ -186,6 +186,42 @@ describe("reliability: concurrency and refresh under failure", function () {
     }
   });
 
+  // Regression (review of session 5): the shared fetch used to carry the
+  // options of the caller that started it, so that caller's abort or short
+  // timeout failed every caller that joined it. Azure SDK clients pass each
+  // HTTP request's own abortSignal, so one cancelled request broke the rest.
+  for (const [name, make] of [
+    ["ManagedIdentityCredential", (url: string) => credentialFor(url)],
+    ["DefaultAzureCredential", (url: string) => (env.set({ AZURE_POD_IDENTITY_AUTHORITY_HOST: url, AZMI_HOME: home }), new DefaultAzureCredential({ only: "managed-identity" }))],
+    ["DefaultAzureCredential, whole chain", (url: string) => (env.set({ AZURE_POD_IDENTITY_AUTHORITY_HOST: url, AZMI_HOME: home, PATH: path.join(home, "no-tools") }), new DefaultAzureCredential({ exclude: ["azure-cli", "azure-powershell", "azure-developer-cli"] }))],
+  ] as const) {
+    it(`${name}: the first caller's abort or short timeout ends its own wait only; callers that joined its fetch still get the token`, async () => {
+      const fake = await countingEndpoint(400);
+      try {
+        const scope = `${RESOURCES[3]}/.default`;
+        // 1. The first caller aborts after 100 ms; the second has no signal.
+        let credential = make(fake.server.url);
+        const controller = new AbortController();
+        const first = credential.getToken(scope, { abortSignal: controller.signal });
+        const second = credential.getToken(scope);
+        setTimeout(() => controller.abort(), 100);
+        const [a, b] = await Promise.allSettled([first, second]);
+        assert.equal(a.status === "rejected" && (a.reason as Error).name, "AbortError");
+        assert.equal(b.status, "fulfilled", b.status === "rejected" ? String(b.reason) : "");
+        // 2. The first caller's requestOptions.timeout (100 ms) is shorter than the endpoint's 400 ms.
+        credential = make(fake.server.url);
+        const timed = credential.getToken(scope, { requestOptions: { timeout: 100 } });
+        const patient = credential.getToken(scope);
+        const [c, d] = await Promise.allSettled([timed, patient]);
+        assert.equal(c.status, "rejected", "the caller with the 100 ms timeout gives up");
+        assert.equal(d.status, "fulfilled", d.status === "rejected" ? String(d.reason) : "");
+        assert.match((d as PromiseFulfilledResult<AccessToken>).value.token, /^tok_/);
+      } finally {
+        await fake.server.close();
+      }
+    });
+  }
+
   it("a failed background refresh keeps serving the still-valid token, waits before retrying, then picks up the new one", async () => {
     const fake = await countingEndpoint(0);
     try {
