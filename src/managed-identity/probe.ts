@@ -13,8 +13,11 @@
  *
  * Results are remembered (`ProbeMemo`): negative ones across processes for a
  * few minutes, so the second `azmi token` on a laptop answers in
- * microseconds. With `AZURE_POD_IDENTITY_AUTHORITY_HOST` we still probe
- * (cheap on loopback), at the override.
+ * microseconds. Except a refused connect: something answered at that
+ * address and only its server is missing, which may start any moment (the
+ * `azmi serve` a developer starts after a first failed try, behind
+ * `AZURE_POD_IDENTITY_AUTHORITY_HOST`), and asking again costs one connect.
+ * With the override we still probe (cheap on loopback), at the override.
  *
  * @example
  * ```ts
@@ -40,6 +43,8 @@ export interface ProbeOutcome {
   memo?: "process" | "file";
   /** When a remembered result was measured (ms since the epoch). */
   at?: number;
+  /** The connect was refused: not remembered (see the module notes). */
+  refused?: boolean;
 }
 
 type ConnectProbe = (ip: string, port: number, timeoutMs: number) => Promise<ProbeResult>;
@@ -124,7 +129,7 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
     const r = await connectProbe()(ip, port, budgetMs);
     if (r.outcome !== "connected") {
       const what = r.outcome === "timeout" ? `connect timed out after ${budgetMs} ms` : `connect ${r.errno ?? r.outcome} in ${r.elapsedMs.toFixed(1)} ms`;
-      return { present: false, reason: what, ms: elapsed() };
+      return { present: false, reason: what, ms: elapsed(), ...(r.outcome === "refused" ? { refused: true } : {}) };
     }
   }
   const remaining = Math.max(1, Math.floor(budgetMs - elapsed()));
@@ -139,7 +144,8 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
     return { present: false, reason: `answered ${res.status} with ${quote}${docker}, which is not IMDS`, ms: elapsed() };
   } catch (e) {
     const err = e as { code?: string; phase?: string; timeoutMs?: number };
-    return { present: false, reason: `HTTP probe ${err.phase ?? ""} ${err.code ?? "failed"} after ${elapsed().toFixed(1)} ms`.replace(/\s+/g, " "), ms: elapsed() };
+    const reason = `HTTP probe ${err.phase ?? ""} ${err.code ?? "failed"} after ${elapsed().toFixed(1)} ms`.replace(/\s+/g, " ");
+    return { present: false, reason, ms: elapsed(), ...(err.code === "ECONNREFUSED" ? { refused: true } : {}) };
   }
 }
 
@@ -168,7 +174,7 @@ export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJ
   inflight.set(source.endpoint, probe);
   const outcome = await probe;
   log.info("getToken", `IMDS probe of ${source.endpoint}: ${outcome.present ? "present" : "absent"} (${outcome.reason}) in ${outcome.ms.toFixed(1)} ms`);
-  memo.remember(source.endpoint, outcome.present, outcome.reason);
+  if (!outcome.refused) memo.remember(source.endpoint, outcome.present, outcome.reason);
   return outcome;
 }
 

@@ -106,6 +106,24 @@ describe("managed-identity/probe", () => {
     assert.match(err.message, /\(probe: connect ECONNREFUSED in [\d.]+ ms\)/);
   });
 
+  it("a refused connect is not remembered: the endpoint started a moment later (azmi serve after a first try) answers the next process at once", async () => {
+    const port = await closedPort();
+    const e = safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` });
+    const err = await rejection(credential(e, { probeImds: true }).getToken(VAULT));
+    assert.equal(err.code, "ERR_MI_PROBE_NEGATIVE");
+    assert.ok(!fs.existsSync(path.join(e.AZMI_HOME!, PROBE_MEMO_FILE)), "nothing written for a refusal");
+    const imds = await startFakeImds({ port });
+    try {
+      // The same process (in-process memo) and a new one (file memo) both probe again and get a token.
+      await credential(e, { probeImds: true }).getToken(VAULT);
+      clearProcessProbeMemo();
+      await credential(e, { probeImds: true }).getToken("https://storage.azure.com/.default");
+      assert.equal(imds.tokenRequests().length, 2);
+    } finally {
+      await imds.close();
+    }
+  });
+
   it("negative: a server that never answers costs at most the probe budget", async () => {
     const server = await startRawServer(() => ({ hang: true }));
     try {
