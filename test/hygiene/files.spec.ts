@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { startFakeAppService } from "../fakes/appService";
 import type { Fake } from "../fakes/common";
+import { startRawServer, type RawServer } from "../fakes/rawServer";
 import { fakeSecret } from "../fakes/tokens";
 import { AZMI_BIN, cleanEnv, cleanupTemp, exited, runAzmi, tempDir } from "../cli/support";
 import { httpGet } from "../support/http";
@@ -59,12 +60,24 @@ async function firstLine(child: ChildProcess): Promise<{ line: string; stderr: (
 describe("hygiene: per-user files are owner-only and hold only documented secrets", function () {
   this.timeout(60_000);
   let upstream: Fake & { secret: string };
+  /**
+   * An address where something answers the probe, but not IMDS (Docker
+   * Desktop's 403 text): a negative probe that is remembered (a refused
+   * connect, as at 127.0.0.1:9, is not).
+   */
+  let lookalike: RawServer;
 
   before(async () => {
     upstream = await startFakeAppService();
+    lookalike = await startRawServer(() => ({
+      status: 403,
+      headers: { "Content-Type": "text/plain" },
+      body: "connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network.",
+    }));
   });
   after(async () => {
     await upstream.close();
+    await lookalike.close();
     cleanupTemp();
   });
 
@@ -196,7 +209,7 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
   });
 
   it("ten azmi token processes at once write one valid 0600 probe memo", async () => {
-    const env = cleanEnv();
+    const env = cleanEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: lookalike.url });
     const runs = await Promise.all(Array.from({ length: 10 }, () => runAzmi(["token"], env, 40_000)));
     for (const r of runs) assert.equal(r.code, 3, r.stderr);
     const memo = path.join(env.AZMI_HOME!, "probe-memo.json");
@@ -212,8 +225,11 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     const orphanHeader = fakeSecret("orphan-identity-header");
     const orphanMsiSecret = fakeSecret("orphan-msi-secret");
     const clientSecret = fakeSecret("lonely-client-secret");
-    // Secrets present in the environment but not enough to select a source: IMDS is probed (dead loopback port).
-    const env = cleanEnv({ IDENTITY_HEADER: orphanHeader, MSI_SECRET: orphanMsiSecret, AZURE_CLIENT_SECRET: clientSecret, AZURE_LOG_LEVEL: "verbose" });
+    // Secrets present in the environment but not enough to select a source: IMDS is probed (a loopback look-alike).
+    const env = cleanEnv({
+      IDENTITY_HEADER: orphanHeader, MSI_SECRET: orphanMsiSecret, AZURE_CLIENT_SECRET: clientSecret, AZURE_LOG_LEVEL: "verbose",
+      AZURE_POD_IDENTITY_AUTHORITY_HOST: lookalike.url,
+    });
     const token = await runAzmi(["token", "--verbose"], env);
     assert.equal(token.code, 3, token.stderr);
     const doctor = await runAzmi(["doctor", "--json"], env);
@@ -227,7 +243,7 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     for (const entry of Object.values(parsed.entries)) {
       assert.deepEqual(Object.keys(entry).sort(), ["at", "endpoint", "present", "reason"]);
       assert.equal(entry.present, false);
-      assert.equal(entry.endpoint, "127.0.0.1:9");
+      assert.equal(entry.endpoint, `127.0.0.1:${lookalike.port}`);
     }
     const secrets = new SecretSet().add("IDENTITY_HEADER", orphanHeader).add("MSI_SECRET", orphanMsiSecret).add("client secret", clientSecret);
     const leaks = [
