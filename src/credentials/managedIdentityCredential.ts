@@ -48,7 +48,11 @@ import { abortError, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
 export interface ManagedIdentityCredentialOptions extends IdentitySelector {
-  /** Total time budget for one getToken, retries included (default 30_000 ms standalone). */
+  /**
+   * Total time budget for one getToken, retries included (default 30_000 ms
+   * standalone; the default, not a chosen one, stretches to 70 s when IMDS
+   * answers 410 "updating", see retry.ts).
+   */
   timeBudgetMs?: number;
   /** Probe IMDS before using it (DefaultAzureCredential sets true; standalone default false). */
   probeImds?: boolean;
@@ -110,6 +114,8 @@ export class ManagedIdentityCredential implements TokenCredential {
   private readonly selector: IdentitySelector;
   private readonly selectorKey: string;
   private readonly timeBudgetMs: number;
+  /** The caller set `timeBudgetMs` (the default one makes room for an IMDS update, retry.ts). */
+  private readonly budgetChosen: boolean;
   private readonly probe: boolean;
   private readonly probeBudgetMs: number;
   private readonly allowTokenExchange: boolean;
@@ -142,6 +148,7 @@ export class ManagedIdentityCredential implements TokenCredential {
     if (options.resourceId) this.selector.resourceId = options.resourceId;
     this.selectorKey = options.clientId ? `client:${options.clientId}` : options.objectId ? `object:${options.objectId}` : options.resourceId ? `resource:${options.resourceId}` : "system";
     this.timeBudgetMs = options.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS;
+    this.budgetChosen = options.timeBudgetMs !== undefined;
     this.probe = options.probeImds ?? false;
     this.probeBudgetMs = options.probeBudgetMs ?? DEFAULT_PROBE_BUDGET_MS;
     this.allowTokenExchange = options.allowTokenExchange ?? true;
@@ -237,7 +244,8 @@ export class ManagedIdentityCredential implements TokenCredential {
         this.imdsConfirmed = true;
       }
       const issuedAt = Date.now();
-      const token = await requestToken(source, resource, this.selector, { budget, timing: this.timing, log });
+      const rideOutImdsUpdate = !this.budgetChosen && budgetMs === this.timeBudgetMs; // not under a caller's timeout either
+      const token = await requestToken(source, resource, this.selector, { budget, timing: this.timing, log, rideOutImdsUpdate });
       registerSecret(token.token);
       // Tell callers (e.g. Azure SDK bearer policies) when to refresh, as MSAL
       // does for MI tokens living > 2 h (checklist 49): the cache's own rule.

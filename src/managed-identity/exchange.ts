@@ -36,6 +36,7 @@ import { describeErrorBody, parseTokenResponse, readErrorBody } from "./response
 import {
   backoffMs,
   Budget,
+  IMDS_UPDATE_WINDOW_MS,
   isRetryableStatus,
   MAX_RESPONSE_BYTES,
   MAX_RETRIES,
@@ -51,6 +52,8 @@ export interface ExchangeOptions {
   timing: RetryTiming;
   log: CredentialLogger;
   signal?: AbortSignal;
+  /** The budget is the caller's default: a 410 stretches it to IMDS's update window (retry.ts). */
+  rideOutImdsUpdate?: boolean;
 }
 
 /** Transport failures worth another attempt (the endpoint may be restarting). */
@@ -171,6 +174,7 @@ export async function requestToken(
   let retry = 0;
   let attempts = 0;
   let challenged = false;
+  let updating = false;
   for (;;) {
     checkAbort(signal);
     attempts++;
@@ -209,6 +213,12 @@ export async function requestToken(
       challenged = true;
       log.info("getToken", `${source.name} at ${source.endpoint}: answering its 401 challenge`);
       continue;
+    }
+    if (res.status === 410 && options.rideOutImdsUpdate && !updating) {
+      // "Updating, available within 70 s": the default budget makes room for it (retry.ts).
+      updating = true;
+      budget.extendBy(IMDS_UPDATE_WINDOW_MS);
+      log.info("getToken", `${source.name} at ${source.endpoint} answered 410 (updating); waiting up to ${IMDS_UPDATE_WINDOW_MS / 1000} s for it`);
     }
     if (retry < MAX_RETRIES && isRetryableStatus(res.status)) {
       const asked = serverRetryAfterMs(res.headers);

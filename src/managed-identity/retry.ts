@@ -15,6 +15,12 @@
  *
  * No retry is started that cannot finish inside the caller's budget, and each
  * request's own deadline is `min(remaining budget, REQUEST_TIMEOUT_CAP_MS)`.
+ * One exception, where the caller left the budget at its default: a 410
+ * means "IMDS is updating, available within 70 s" (the IMDS documentation,
+ * MSAL.NET's 7 × 10 s), so the first 410 stretches the budget to
+ * `IMDS_UPDATE_WINDOW_MS` from then; a 30 s default would give up halfway
+ * through an update. A budget the caller chose (and the chain's short one)
+ * is never stretched.
  *
  * @example
  * ```ts
@@ -37,6 +43,8 @@ export const RETRY_MAX_DELAY_MS = 64_000;
 export const JITTER_MIN = 0.5;
 /** Default total time for one `getToken` of a standalone credential, retries included. */
 export const DEFAULT_TIME_BUDGET_MS = 30_000;
+/** How long IMDS may answer 410 while it updates ("available within 70 s"). */
+export const IMDS_UPDATE_WINDOW_MS = 70_000;
 /** Default budget of the IMDS probe (connect + one HTTP exchange). */
 export const DEFAULT_PROBE_BUDGET_MS = 1000;
 /** No single request waits longer than this, so a hung server leaves room for a retry. */
@@ -136,12 +144,22 @@ export const realTiming: RetryTiming = {
  * one more attempt still fits, and the timeout for the next request.
  */
 export class Budget {
-  readonly totalMs: number;
-  private readonly deadline: number;
+  totalMs: number;
+  private deadline: number;
+  private readonly started: number;
 
   constructor(totalMs: number, private readonly now: () => number = () => nowMs()) {
     this.totalMs = totalMs;
-    this.deadline = now() + totalMs;
+    this.started = now();
+    this.deadline = this.started + totalMs;
+  }
+
+  /** Make at least `ms` from now available (never shortens the budget). */
+  extendBy(ms: number): void {
+    const wanted = this.now() + ms;
+    if (wanted <= this.deadline) return;
+    this.deadline = wanted;
+    this.totalMs = Math.round(wanted - this.started);
   }
 
   remainingMs(): number {

@@ -4,7 +4,8 @@
  * delays are real.
  */
 import * as assert from "node:assert/strict";
-import { backoffMs, Budget, MAX_RETRIES, retryDelayMs, serverRetryAfterMs } from "../../src/managed-identity/retry";
+import { MI_TEST_TIMING, ManagedIdentityCredential, type ManagedIdentityCredentialOptions } from "../../src/credentials/managedIdentityCredential";
+import { backoffMs, Budget, MAX_RETRIES, retryDelayMs, serverRetryAfterMs, type RetryTiming } from "../../src/managed-identity/retry";
 import { json } from "../fakes/common";
 import { startFakeImds } from "../fakes/imds";
 import { startFakeAppService } from "../fakes/appService";
@@ -85,6 +86,49 @@ describe("managed-identity/retry", () => {
     } finally {
       await imds.close();
     }
+  });
+
+  describe("410 'updating, available within 70 s' (spec §6.1) against the default 30 s budget", () => {
+    /** Sleeps that return at once but are recorded: the budget still runs on the real clock, so what it allows is exactly what a real wait would get. */
+    function instantTiming() {
+      const slept: number[] = [];
+      const timing: RetryTiming = { sleep: async (ms) => void slept.push(ms), random: () => 1, scale: 1 };
+      return { slept, timing };
+    }
+    const gone = (retryAfterSec: number) => json(410, { error: "gone" }, { "Retry-After": String(retryAfterSec) });
+    const make = (env: NodeJS.ProcessEnv, timing: RetryTiming, options: ManagedIdentityCredentialOptions = {}) =>
+      new ManagedIdentityCredential({ env, ...options, [MI_TEST_TIMING]: timing } as ManagedIdentityCredentialOptions);
+
+    it("the default budget stretches to 70 s from the first 410: waits of 40 s + 20 s are ridden out, then the token", async () => {
+      const imds = await startFakeImds({ faults: [gone(40), gone(20)] });
+      try {
+        const { slept, timing } = instantTiming();
+        const t = await make(safeEnv(imds.env), timing).getToken(VAULT);
+        assert.equal(t.token, imds.issued[0]);
+        assert.deepEqual(slept, [40_000, 20_000]);
+      } finally {
+        await imds.close();
+      }
+    });
+
+    it("but not beyond 70 s (a 75 s wait fails at once), nor a budget the caller chose (30 s), nor under requestOptions.timeout", async () => {
+      const imds = await startFakeImds({ faults: [gone(75), gone(40), gone(40)] });
+      try {
+        const { slept, timing } = instantTiming();
+        const env = safeEnv(imds.env);
+        const beyond = await rejection(make(env, timing).getToken(VAULT));
+        assert.equal(beyond.code, "ERR_BUDGET_EXCEEDED");
+        assert.match(beyond.message, /answered 410 and a retry in 75000 ms would not fit/);
+        const chosen = await rejection(make(env, timing, { timeBudgetMs: 30_000 }).getToken(VAULT));
+        assert.equal(chosen.code, "ERR_BUDGET_EXCEEDED");
+        assert.match(chosen.message, /retry in 40000 ms would not fit in the \d+ ms left of this call's time budget \(timeBudgetMs=30000\)/);
+        const capped = await rejection(make(env, timing).getToken(VAULT, { requestOptions: { timeout: 20_000 } }));
+        assert.equal(capped.code, "ERR_BUDGET_EXCEEDED");
+        assert.deepEqual(slept, [], "nothing waited");
+      } finally {
+        await imds.close();
+      }
+    });
   });
 
   it("checklist 54 (differs from JS on purpose): 429 is retried with or without Retry-After", async () => {
