@@ -10,7 +10,7 @@
  * ```
  */
 import type { ServerResponse } from "node:http";
-import { isAzmiError } from "../errors";
+import { ErrorCode, isAzmiError, isUnavailable } from "../errors";
 import { credentialLogger, redact } from "../log";
 import type { ArcChallenges } from "./azureArc";
 import type { FaultInjector } from "./faults";
@@ -119,10 +119,21 @@ function deliver(
   );
 }
 
+/**
+ * The client's answer when the host's chain gave no token. A lasting
+ * outcome (no link could be used, e.g. nobody ran `az login`; or a link was
+ * refused) is a 400, which no SDK retries: a 500 would have the client retry
+ * for ~25 s (JS, .NET: five times with backoff) before showing the reason.
+ * Anything else (a timeout, a crash of a developer tool) may pass, so it is
+ * a 500 and the client's retries are welcome. Errors are never cached.
+ */
 function upstreamFailed(res: ServerResponse, style: ErrorStyle, resource: string, error: unknown): void {
   const code = isAzmiError(error) ? error.code : ((error as { code?: string })?.code ?? "unknown");
   const first = redact(String((error as Error)?.message ?? error).split("\n")[0] ?? "");
   log.warning("getToken", `token for '${resource}' failed: ${code}: ${first}`);
-  const message = `azmi serve could not get a token for '${resource}' from its credential chain (${code}): ${first}`;
-  writeError(res, style, 500, "unknown", message);
+  const lasting = code === ErrorCode.AllCredentialsUnavailable || isUnavailable(error) || (error as { name?: string } | null)?.name === "AuthenticationError";
+  const message =
+    `azmi serve could not get a token for '${resource}' from its credential chain (${code}): ${first}` +
+    (lasting ? " Run 'azmi doctor' on the host to see each link (e.g. az login, or a service principal in the environment)." : "");
+  writeError(res, style, lasting ? 400 : 500, lasting ? "invalid_request" : "unknown", message);
 }

@@ -1,7 +1,7 @@
 /**
  * `issuer: "chain"`: forwarding to the credential chain with a cache and
  * single-flight in front, selectors forwarded as given, the self-forwarding
- * guard, and upstream failures as clean 500s. Also the per-user state file.
+ * guard, and upstream failures as clean 400s (lasting) or 500s (passing). Also the per-user state file.
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -106,7 +106,7 @@ describe("serve: chain issuer", function () {
     assert.equal(pointsAtSelf("http://10.1.2.3:4000", 4000, "127.0.0.1"), false);
   });
 
-  it("an upstream failure is a 500 in the dialect's shape, not cached; the next call retries", async () => {
+  it("no usable upstream link (nobody logged in) is a 400 no SDK retries, in the dialect's shape, not cached; the next call asks again", async () => {
     let n = 0;
     const server = await startServer({
       env: home.env,
@@ -119,14 +119,34 @@ describe("serve: chain issuer", function () {
     });
     try {
       const first = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
-      assert.equal(first.status, 500);
+      assert.equal(first.status, 400);
       assert.deepEqual(JSON.parse(first.body), {
-        error: "unknown",
-        error_description: `azmi serve could not get a token for '${VAULT}' from its credential chain (ERR_ALL_CREDENTIALS_UNAVAILABLE): ChainedTokenCredential authentication failed.`,
+        error: "invalid_request",
+        error_description:
+          `azmi serve could not get a token for '${VAULT}' from its credential chain (ERR_ALL_CREDENTIALS_UNAVAILABLE): ChainedTokenCredential authentication failed.` +
+          " Run 'azmi doctor' on the host to see each link (e.g. az login, or a service principal in the environment).",
       });
       const second = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
       assert.equal(second.status, 200);
       assert.equal(n, 2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a passing upstream failure (a timeout, a tool that crashed) is a 500, which clients retry", async () => {
+    const server = await startServer({
+      env: home.env,
+      issuer: "chain",
+      upstream: async () => {
+        throw Object.assign(new Error("connect ETIMEDOUT 127.0.0.1:1 after 500 ms"), { code: "ETIMEDOUT" });
+      },
+    });
+    try {
+      const res = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
+      assert.equal(res.status, 500);
+      assert.equal(JSON.parse(res.body).error, "unknown");
+      assert.match(JSON.parse(res.body).error_description, /\(ETIMEDOUT\): connect ETIMEDOUT/);
     } finally {
       await server.close();
     }
