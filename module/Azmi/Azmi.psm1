@@ -1,14 +1,16 @@
 # Azmi: managed identity, anywhere. The cmdlets own PowerShell conventions
 # (parameter sets, objects, ErrorRecords, help); every token decision is made
 # by azmi's TypeScript core, reached through one persistent Node process per
-# session (the bridge, see Azmi.Functions.ps1). Only what a good
-# Get-AzManagedToken call needs is parsed at import; Azmi.CmdletBodies.ps1,
-# Azmi.ScriptBridge.ps1 and Azmi.Requests.ps1 are loaded when a call needs them.
+# session (the bridge, see Public/Azmi.Functions.ps1). Only what a good
+# Get-AzManagedToken call needs is parsed at import: Public/Azmi.Functions.ps1
+# declares the exported cmdlets; Private/Azmi.CmdletBodies.ps1,
+# Private/Azmi.ScriptBridge.ps1 and Private/Azmi.Requests.ps1 are loaded when a
+# call needs them.
 
 # The precompiled hot path (module/src, built into bin/ by scripts/setup-pwsh.sh
 # when the .NET SDK is present): C# pays only its own small JIT where script
 # pays PowerShell's compile of every operation on first use. Without it (or
-# with $env:AZMI_NO_CORE = '1') the script functions in Azmi.Functions.ps1 do
+# with $env:AZMI_NO_CORE = '1') the script functions in Public/Azmi.Functions.ps1 do
 # the same work.
 $script:Core = $false
 if ($env:AZMI_NO_CORE -ne '1') {
@@ -23,12 +25,12 @@ if ($env:AZMI_NO_CORE -ne '1') {
 }
 # The module's state: with the core in one call, which also starts the bridge
 # first thing, so Node boots while the rest of the module loads (without the
-# core, Azmi.Functions.ps1 sets the same as soon as its bridge functions are
+# core, Public/Azmi.Functions.ps1 sets the same as soon as its bridge functions are
 # defined). This file stays small: it is parsed before anything has warmed
 # PowerShell's parser, which is the slowest parse of the session.
 if ($script:Core) { [Azmi.AzmiCore]::Initialize($ExecutionContext.SessionState, $PSScriptRoot) }
 
-. ([System.IO.Path]::Combine($PSScriptRoot, 'Azmi.Functions.ps1'))
+. ([System.IO.Path]::Combine($PSScriptRoot, 'Public', 'Azmi.Functions.ps1'))
 
 # Removing the module stops the bridge (and with it any local endpoint) and
 # puts back environment variables that -SetEnvironment changed. When the

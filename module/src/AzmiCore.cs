@@ -2,7 +2,8 @@
 // every PowerShell operation is compiled and JIT-compiled on first use; the
 // same work in C# pays only the JIT of these few small methods (the .NET
 // framework they call is ReadyToRun). Each method mirrors, exactly, a script
-// function in module/Azmi/Azmi.Functions.ps1 or Azmi.psm1 (named on it),
+// function in module/Azmi/Public/Azmi.Functions.ps1, module/Azmi/Private/
+// Azmi.Requests.ps1 or Azmi.ScriptBridge.ps1, or Azmi.psm1 (named on it),
 // which stays the fallback when this assembly is not built; behaviour must
 // stay identical, so change both together.
 using System;

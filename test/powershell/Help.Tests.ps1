@@ -26,6 +26,30 @@ Describe 'Module manifest' {
         { Test-ModuleManifest (Join-Path $PSScriptRoot '../../module/Azmi/Azmi.psd1') -ErrorAction Stop } | Should -Not -Throw
     }
 
+    It 'keeps the layout: Azmi.psd1 and Azmi.psm1 at the root, exported commands declared in Public/, the rest in Private/' {
+        $root = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../module/Azmi'))
+        $manifest = Import-PowerShellDataFile (Join-Path $root 'Azmi.psd1')
+        $manifest.RootModule | Should -BeExactly 'Azmi.psm1'
+        Test-Path (Join-Path $root 'Azmi.psm1') | Should -BeTrue
+        # Every script file is in Public/ or Private/ (none at the root or elsewhere).
+        $scripts = @(Get-ChildItem $root -Recurse -File -Filter *.ps1 | ForEach-Object { [System.IO.Path]::GetRelativePath($root, $_.FullName).Replace('\', '/') })
+        $scripts | Should -Not -BeNullOrEmpty
+        $scripts | Where-Object { $_ -notmatch '^(Public|Private)/[^/]+\.ps1$' } | Should -BeNullOrEmpty
+        # Which file declares which top-level function, from the parsed files.
+        $declared = foreach ($file in $scripts) {
+            $ast = [System.Management.Automation.Language.Parser]::ParseFile((Join-Path $root $file), [ref]$null, [ref]$null)
+            foreach ($function in $ast.FindAll({ $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $false)) {
+                [pscustomobject]@{ Name = $function.Name -replace '^script:'; Folder = $file.Split('/')[0] }
+            }
+        }
+        foreach ($name in $manifest.FunctionsToExport) {
+            @($declared | Where-Object Name -eq $name).Folder | Should -Be @('Public') -Because "$name is exported, so Public/ declares it (once)"
+        }
+        $private = @($declared | Where-Object Folder -eq 'Private').Name
+        $private | Should -Not -BeNullOrEmpty
+        $private | Where-Object { $_ -in $manifest.FunctionsToExport } | Should -BeNullOrEmpty
+    }
+
     It 'marks state changes with SupportsShouldProcess' -TestCases @(@{ Name = 'Start-AzManagedIdentityEndpoint' }, @{ Name = 'Stop-AzManagedIdentityEndpoint' }) {
         (Get-Command $Name).Parameters.Keys | Should -Contain 'WhatIf'
         (Get-Command $Name).Parameters.Keys | Should -Contain 'Confirm'

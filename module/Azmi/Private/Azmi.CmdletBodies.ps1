@@ -1,5 +1,5 @@
 # The bodies of the Azmi cmdlets other than Get-AzManagedToken, and the
-# helpers only they use. Azmi.Functions.ps1 declares those cmdlets (help,
+# helpers only they use. Public/Azmi.Functions.ps1 declares those cmdlets (help,
 # parameter sets, pipeline binding: everything Get-Command and Get-Help show)
 # and loads this file on the first call of any of them: a fresh session that
 # only wants a token does not pay for parsing it at Import-Module.

@@ -1,6 +1,6 @@
 # Building token requests the script way, -Verbose's report of the bridge's
 # answer, and ErrorRecords (see "Request building and error records" in
-# Azmi.Functions.ps1 for when this file is loaded). It is dot-sourced from a
+# Public/Azmi.Functions.ps1 for when this file is loaded). It is dot-sourced from a
 # function, so everything is defined in the module's scope (script:).
 
 #region Token requests

@@ -1,6 +1,6 @@
 # The module's script exchange with the bridge: Invoke-AzmiBridge, reading
 # and writing protocol lines, and the JSON for them (see "The script exchange
-# with the bridge" in Azmi.Functions.ps1 for when this file is loaded). It is
+# with the bridge" in Public/Azmi.Functions.ps1 for when this file is loaded). It is
 # dot-sourced from a function, so everything is defined in the module's scope
 # (script:).
 

@@ -1,8 +1,11 @@
-# The Azmi module's functions, dot-sourced by Azmi.psm1. With the core the
+# The Azmi module's functions, dot-sourced by Azmi.psm1: the exported cmdlets
+# (declared in full: help, parameters, pipeline binding) and what a good
+# Get-AzManagedToken call runs, including starting the bridge. With the core the
 # bridge is already starting, so Node boots while PowerShell parses this file;
 # without it, the script path below starts the bridge as soon as its functions
 # are defined. One file, not one per function: each dot-sourced file costs the
-# import a few milliseconds.
+# import a few milliseconds. The rest of the module is in ../Private/, loaded
+# when a call needs it (see the regions below that load each file).
 
 #region The bridge: one Node process per session
 # Starting, talking to and stopping the one Node bridge process this session
@@ -127,8 +130,9 @@ function New-AzmiDisplaySet([string[]] $Properties) {
 }
 
 if (-not $script:Core) {
-    # The compiled bridge of the azmi package this module ships in; $env:AZMI_BRIDGE overrides it.
-    $script:DefaultBridgePath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'dist', 'src', 'bridge', 'main.js'))
+    # The compiled bridge of the azmi package this module ships in ($PSScriptRoot
+    # is module/Azmi/Public); $env:AZMI_BRIDGE overrides it.
+    $script:DefaultBridgePath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..', '..', 'dist', 'src', 'bridge', 'main.js'))
     $script:Bridge = $null
     # A new bridge must say hello within BridgeStartSec (Node's start-up); then a
     # call waits its own timeout plus BridgeSlackSec for the answer.
@@ -305,11 +309,12 @@ function Invoke-AzmiBridgeCore {
 # Invoke-AzmiBridge and the JSON it writes and reads, in script: what the
 # module uses without the precompiled core (AZMI_NO_CORE=1, or no .NET SDK at
 # build time), and what the other cmdlets use. With the core, Get-AzManagedToken
-# needs none of it, so a session that only wants a token does not parse it.
+# needs none of it, so a session that only wants a token does not parse it
+# (Private/Azmi.ScriptBridge.ps1).
 $script:AzmiScriptBridge = $false
 
 function Import-AzmiScriptBridge {
-    . ([System.IO.Path]::Combine($PSScriptRoot, 'Azmi.ScriptBridge.ps1'))
+    . ([System.IO.Path]::Combine($PSScriptRoot, '..', 'Private', 'Azmi.ScriptBridge.ps1'))
 }
 if (-not $script:Core) { Import-AzmiScriptBridge }
 #endregion
@@ -317,12 +322,13 @@ if (-not $script:Core) { Import-AzmiScriptBridge }
 #region Request building and error records, loaded when needed
 # Checking input the script way, -Verbose's report and turning faults into
 # ErrorRecords: with the precompiled core a good Get-AzManagedToken call needs
-# none of it, so it lives in Azmi.Requests.ps1, parsed on the first call that
-# does (and at import without the core, whose every call builds its request here).
+# none of it, so it lives in Private/Azmi.Requests.ps1, parsed on the first call
+# that does (and at import without the core, whose every call builds its
+# request there).
 $script:AzmiRequestHelpers = $false
 
 function Import-AzmiRequestHelpers {
-    . ([System.IO.Path]::Combine($PSScriptRoot, 'Azmi.Requests.ps1'))
+    . ([System.IO.Path]::Combine($PSScriptRoot, '..', 'Private', 'Azmi.Requests.ps1'))
 }
 if (-not $script:Core) { Import-AzmiRequestHelpers }
 #endregion
@@ -464,7 +470,7 @@ function Get-AzManagedToken {
         # the precompiled core the whole good path is this one call: it writes
         # the token and returns nothing. The rest of a call (unusable input,
         # -Verbose, a bridge to start, an error answer, or no core at all) goes
-        # on in Invoke-AzmiTokenCall (Azmi.Requests.ps1) from where the core
+        # on in Invoke-AzmiTokenCall (Private/Azmi.Requests.ps1) from where the core
         # stopped, so a fresh session's first call never compiles that code.
         $rest = if ($script:Core) { [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent) } else { @{} }
         if ($null -eq $rest) { return }
@@ -479,13 +485,13 @@ function Get-AzManagedToken {
 # fixed cost of every fresh session, roughly a millisecond per kilobyte of
 # code on a busy machine). The other cmdlets are declared below in full (help,
 # parameters, pipeline binding), and their bodies, with the helpers only they
-# use, live in Azmi.CmdletBodies.ps1, loaded by the first call of any of them.
+# use, live in Private/Azmi.CmdletBodies.ps1, loaded by the first call of any of them.
 $script:AzmiCmdletBodies = $null
 
 function Import-AzmiCmdletBodies {
     if (-not $script:AzmiScriptBridge) { Import-AzmiScriptBridge }
     if (-not $script:AzmiRequestHelpers) { Import-AzmiRequestHelpers }
-    . ([System.IO.Path]::Combine($PSScriptRoot, 'Azmi.CmdletBodies.ps1'))
+    . ([System.IO.Path]::Combine($PSScriptRoot, '..', 'Private', 'Azmi.CmdletBodies.ps1'))
 }
 #endregion
 
