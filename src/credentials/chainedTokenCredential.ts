@@ -284,6 +284,17 @@ export class ChainedTokenCredential implements TokenCredential {
         errors.push(link.constructionError);
         continue;
       }
+      const asked = nowMs();
+      const known = knownUnavailable(link.credential);
+      if (known !== undefined) {
+        // Unavailable by configuration (azmi's own links know without trying): no error object unless the chain fails.
+        rep.outcome = "unavailable";
+        rep.reason = known;
+        rep.ms = nowMs() - asked;
+        this.log().info("getToken", `${link.link} unavailable: ${known}`);
+        errors.push(new LaterError(link.credential));
+        continue;
+      }
       const a = await this.attempt(i, scopes, options, rep);
       if (a.token) {
         this.winner = i;
@@ -304,9 +315,28 @@ export class ChainedTokenCredential implements TokenCredential {
     finish();
     const lines = reports.map((r) => `  ${r.link}: ${r.outcome} (${r.reason})`).join("\n");
     throw new AggregateAuthenticationError(
-      errors,
+      errors.map((e) => (e instanceof LaterError ? e.build() : e)),
       `${this.chainName} authentication failed: no credential in the chain could get a token.\n${lines}`,
     );
+  }
+}
+
+/** A link's own "unavailable" check, for links that have one (`DelegatedCredential`). */
+interface KnowsUnavailable {
+  knownUnavailable(): string | undefined;
+  unavailableNow(): Error | undefined;
+}
+
+function knownUnavailable(credential: TokenCredential): string | undefined {
+  const c = credential as Partial<KnowsUnavailable>;
+  return typeof c.knownUnavailable === "function" && typeof c.unavailableNow === "function" ? c.knownUnavailable() : undefined;
+}
+
+/** An unavailable link's error, built only when the whole chain fails. */
+class LaterError {
+  constructor(private readonly credential: TokenCredential) {}
+  build(): unknown {
+    return (this.credential as unknown as KnowsUnavailable).unavailableNow();
   }
 }
 

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { DefaultAzureCredential, type DefaultAzureCredentialOptions } from "../../src/credentials/defaultAzureCredential";
 import { LINK_NAMES } from "../../src/credentials/types";
 import { ErrorCode } from "../../src/errors";
+import { reasonOf } from "../../src/credentials/unavailable";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
 import { closedPort, fakeTool, startImdsFake, tempDir, useTempAzmiHome, type ImdsFake, useLoopbackGuard } from "./support";
@@ -72,6 +73,14 @@ describe("DefaultAzureCredential", function () {
     assert.match(reasons[2]!, /ECONNREFUSED|refused/i);
     assert.deepEqual(reasons.slice(3), ["az not found on PATH", "pwsh not found on PATH", "azd not found on PATH"]);
     assert.equal(report.winner, undefined);
+    // Links unavailable by configuration are reported without an error object; the aggregate still carries each link's error.
+    const errors = (error as { errors: Array<Error & { reason?: string }> }).errors;
+    assert.deepEqual(errors.map((e) => e.name), Array(6).fill("CredentialUnavailableError"));
+    assert.equal(errors[0]!.message.split(". ")[0], "EnvironmentCredential is unavailable: AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET not set");
+    assert.deepEqual(errors.map((e) => reasonOf(e)), reasons);
+    // A second walk reports the same and rebuilds nothing: the same error objects.
+    const again = await credential.getTokenWithReport(SCOPE);
+    assert.equal((again.error as { errors: unknown[] }).errors[0], errors[0]);
   });
 
   it("managed identity answers: winner, source in the reason, later links skipped; IMDS probed first", async () => {
