@@ -397,6 +397,27 @@ console.log(JSON.stringify(out));`,
     assert.deepEqual((await run()).info, { bundle: "azmi", codeCache: "hit" });
   });
 
+  it("azmi and require('azmi') start from one file: the boot is inlined, so Node's loader reads no other file of ours before the bundle", async function () {
+    // A preload that lists every file Node's CommonJS loader compiles (the bundle itself is run through vm, not the loader).
+    const recorder = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "azmi-loader-")), "record.js");
+    fs.writeFileSync(
+      recorder,
+      `const M = require("module"); const seen = []; const orig = M.prototype._compile;
+       M.prototype._compile = function (c, f) { seen.push(f); return orig.call(this, c, f); };
+       process.on("exit", () => require("fs").writeSync(2, "LOADED " + JSON.stringify(seen.filter((f) => f.startsWith(${JSON.stringify(ROOT)}) && !f.includes("node_modules"))) + "\\n"));`,
+    );
+    const loaded = (stderr: string) => JSON.parse(stderr.split("\n").find((l) => l.startsWith("LOADED "))!.slice(7)) as string[];
+    const bin = path.join(ROOT, "bin/azmi.js");
+    const version = await runNode(["--require", recorder, bin, "--version"], env);
+    assert.equal(version.code, 0, version.stderr);
+    assert.deepEqual(loaded(version.stderr), [bin]);
+    const main = path.join(ROOT, "dist/src/boot/package.js");
+    const pkg = await runNode(["--require", recorder, "-e", `const a = require(${JSON.stringify(ROOT)}); if (typeof a.DefaultAzureCredential !== "function") process.exit(1);`], env);
+    assert.equal(pkg.code, 0, pkg.stderr);
+    assert.deepEqual(loaded(pkg.stderr), [main]);
+    fs.rmSync(path.dirname(recorder), { recursive: true, force: true });
+  });
+
   it("the cache checksum (WebAssembly FNV-1a 64) matches a BigInt reference, across lengths and page boundaries", function () {
     const { checksum } = require(path.join(ROOT, "dist/src/boot/bundle.js")) as typeof import("../../src/boot/bundle");
     const reference = (data: Buffer) => {
