@@ -252,10 +252,10 @@ namespace Azmi
             resource = Unwrap(resource);
             if (resource != null)
             {
-                // An absolute http(s) URI with a host, sent as the user wrote it.
-                if (!(resource is Uri uri) && !LanguagePrimitives.TryConvertTo(resource, CultureInfo.InvariantCulture, out uri)) return null;
-                if (uri == null || !uri.IsAbsoluteUri || (!string.Equals(uri.Scheme, "https", StringComparison.OrdinalIgnoreCase) && !string.Equals(uri.Scheme, "http", StringComparison.OrdinalIgnoreCase)) || string.IsNullOrEmpty(uri.Host)) return null;
-                result["resource"] = uri.OriginalString;
+                // Sent as the user wrote it ([uri] keeps that in OriginalString).
+                string text = resource is Uri uri ? uri.OriginalString : AsString(resource);
+                if (!IsValidResource(text)) return null;
+                result["resource"] = text;
             }
             else if (!string.IsNullOrEmpty(scope))
             {
@@ -274,6 +274,29 @@ namespace Azmi
             if (timeoutSec != 0) result["timeoutMs"] = 1000L * timeoutSec;
             if (LanguagePrimitives.IsTrue(bound["Force"])) result["forceRefresh"] = true;
             return result;
+        }
+
+        /// <summary>
+        /// The longest resource azmi takes (MAX_RESOURCE_LENGTH in src/serve/context.ts).
+        /// </summary>
+        public const int MaxResourceLength = 2048;
+
+        /// <summary>
+        /// Whether <paramref name="resource"/> is one azmi takes, as the rest of
+        /// azmi does (azmi serve's validResource, azmi token --resource): 1 to
+        /// <see cref="MaxResourceLength"/> visible ASCII characters, no
+        /// whitespace or control characters. http(s) URIs, api://my-api and an
+        /// application id GUID all are (New-AzmiTokenRequest's check).
+        /// Example: <c>[Azmi.AzmiCore]::IsValidResource('api://my-api')</c>
+        /// </summary>
+        public static bool IsValidResource(string resource)
+        {
+            if (string.IsNullOrEmpty(resource) || resource.Length > MaxResourceLength) return false;
+            foreach (char c in resource)
+            {
+                if (c < '!' || c > '~') return false;
+            }
+            return true;
         }
 
         /// <summary>
@@ -463,13 +486,15 @@ namespace Azmi
         /// The module's state ($script:Bridge, Leases, TokenDisplay,
         /// DefaultBridgePath, BridgeSlackSec, BridgeStartSec) is read from
         /// the session state of the module the calling function belongs to.
-        /// Example: <c>$rest = [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent)</c>
+        /// <paramref name="input"/> is the pipeline item ($_), so a [uri] from the
+        /// pipeline is taken as written (<see cref="ResourceArgument"/>).
+        /// Example: <c>$rest = [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent, $_)</c>
         /// </summary>
-        public static Hashtable GetToken(PSCmdlet cmdlet, IDictionary bound, object resource, string scope, int timeoutSec, bool asSecureString)
+        public static Hashtable GetToken(PSCmdlet cmdlet, IDictionary bound, object resource, string scope, int timeoutSec, bool asSecureString, object input = null)
         {
             var rest = new Hashtable(StringComparer.OrdinalIgnoreCase);
             PSVariableIntrinsics module = cmdlet.MyInvocation.MyCommand.Module?.SessionState?.PSVariable;
-            var parameters = TokenRequest(module == null ? bound : ThisItem(bound, module), resource, scope, timeoutSec);
+            var parameters = TokenRequest(module == null ? bound : ThisItem(bound, module), ResourceArgument(resource, input), scope, timeoutSec);
             if (parameters == null) return rest;
             rest["Params"] = parameters;
             if (module == null || WantsVerbose(module)) return rest;
@@ -496,6 +521,29 @@ namespace Azmi
             }
             else rest["Response"] = outcome;
             return rest;
+        }
+
+        /// <summary>
+        /// The resource as the user wrote it (Resolve-AzmiResource). -Resource
+        /// is a [string], so a [uri] from the pipeline (by value, or as the
+        /// Resource/Audience property of an object) reaches it as PowerShell's
+        /// conversion to string: Uri.ToString() adds a '/' and unescapes, and
+        /// an object whose property is a [uri] binds by value as
+        /// '@{Resource=...}'. The Uri's OriginalString is what was written.
+        /// </summary>
+        private static object ResourceArgument(object resource, object input)
+        {
+            if (input == null || resource == null) return resource;
+            object item = input is PSObject wrapped ? wrapped.BaseObject : input;
+            if (item is string) return resource;
+            string bound = AsString(Unwrap(resource));
+            if (item is Uri uri) return string.Equals(bound, uri.ToString(), StringComparison.Ordinal) ? uri.OriginalString : resource;
+            PSObject properties = PSObject.AsPSObject(input);
+            foreach (string name in new[] { "Resource", "Audience" })
+            {
+                if (Unwrap(properties.Properties[name]?.Value) is Uri value && string.Equals(bound, AsString(input), StringComparison.Ordinal)) return value.OriginalString;
+            }
+            return resource;
         }
 
         /// <summary>

@@ -81,6 +81,28 @@ Describe 'The precompiled core' {
         }
     }
 
+    It 'takes and refuses the same resources as New-AzmiTokenRequest, and sends them the same' -Skip:(-not $useCore) {
+        $values = @(
+            'api://my-api', '11111111-2222-3333-4444-555555555555', 'https://vault.azure.net', 'https://vault.azure.net/', 'api://my:api',
+            ('a' * 2048), ('a' * 2049), '', ' ', 'not a uri', "api://my`tapi", "x`n", "x`0", "x`u{7f}", 'https://vaulté.example', "x`u{a0}",
+            [uri]'https://vault.azure.net', [uri]'api://my-api', [uri]'11111111-2222-3333-4444-555555555555'
+        )
+        $accepted = 0
+        foreach ($value in $values) {
+            $core = [Azmi.AzmiCore]::TokenRequest(@{}, $value, $null, 30)
+            $script = & (Get-Module Azmi) { param($v) if (-not $script:AzmiRequestHelpers) { Import-AzmiRequestHelpers }; New-AzmiTokenRequest -CommandName Get-AzManagedToken -Bound @{} -Resource $v -TimeoutSec 30 } $value
+            if ($script -is [System.Management.Automation.ErrorRecord]) {
+                $core | Should -BeNullOrEmpty -Because "the script path refuses '$value'"
+                [Azmi.AzmiCore]::IsValidResource([string]$value) | Should -BeFalse
+            } else {
+                $accepted++
+                $core | Should -Not -BeNullOrEmpty -Because "the script path takes '$value'"
+                [Azmi.AzmiCore]::ToJson($core) | Should -BeExactly ([Azmi.AzmiCore]::ToJson($script))
+            }
+        }
+        $accepted | Should -Be 9
+    }
+
     It 'returns the same token object as the script path: properties, order, types, type name, display' -Skip:(-not $built) {
         $command = "Import-Module '$modulePath'; `$t = Get-AzManagedToken https://vault.azure.net -ErrorAction Stop; " +
             "(@(`$t.PSObject.Properties | ForEach-Object { `$_.Name + ':' + `$(if (`$null -eq `$_.Value) { 'null' } else { `$_.Value.GetType().Name }) }) + " +

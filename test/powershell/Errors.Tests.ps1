@@ -17,11 +17,11 @@ Describe 'Get-AzManagedToken input checks' {
             Should -Throw -ErrorId 'AmbiguousParameterSet,Get-AzManagedToken'
     }
 
-    It 'refuses a resource that is not an absolute http(s) URI' -TestCases @(
-        @{ Value = 'vault.azure.net' }
+    # What is a resource and what is not: Resource.Tests.ps1.
+    It 'refuses what is not a resource (empty, whitespace, control characters)' -TestCases @(
+        @{ Value = '' }
         @{ Value = 'not a uri' }
-        @{ Value = 'ftp://vault.azure.net' }
-        @{ Value = '/relative/path' }
+        @{ Value = "https://vault.azure.net`n" }
     ) {
         $err = $null
         $out = Get-AzManagedToken -Resource $Value -ErrorAction SilentlyContinue -ErrorVariable err
@@ -95,7 +95,7 @@ Describe 'Get-AzManagedToken chain failures' {
     }
 
     It 'reports bad input to Get-AzManagedIdentityChain with its own id' {
-        { Get-AzManagedIdentityChain -Resource 'nope' -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedIdentityChainInvalidResource,Get-AzManagedIdentityChain'
+        { Get-AzManagedIdentityChain -Resource 'no pe' -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedIdentityChainInvalidResource,Get-AzManagedIdentityChain'
         { Get-AzManagedIdentityChain -ClientId a -ObjectId b -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedIdentityChainIdentityConflict,Get-AzManagedIdentityChain'
     }
 

@@ -62,7 +62,7 @@ Describe 'Loading on first use' {
     It 'loads the request helpers for an input error, with the same message' {
         $null = Get-AzManagedToken -Resource 'not a uri' -ErrorVariable failure -ErrorAction SilentlyContinue
         $failure[0].FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenInvalidResource,Get-AzManagedToken'
-        $failure[0].Exception.Message | Should -BeExactly "-Resource 'not a uri' is not an absolute http(s) URI. Pass the resource (audience) like https://vault.azure.net, or use -Scope for a scope."
+        $failure[0].Exception.Message | Should -BeExactly "-Resource 'not a uri' contains a space at position 4. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use -Scope for a scope."
         (Get-AzmiLoaded).Requests | Should -BeTrue
     }
 

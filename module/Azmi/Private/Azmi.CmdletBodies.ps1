@@ -70,7 +70,7 @@ function script:Restore-AzmiEndpointEnvironment {
 $script:AzmiCmdletBodies = @{
     'Get-AzManagedIdentityChain' = {
         $requestArgs = @{ CommandName = $PSCmdlet.MyInvocation.MyCommand.Name; Bound = $PSCmdlet.MyInvocation.BoundParameters; TimeoutSec = $TimeoutSec }
-        if ($PSCmdlet.ParameterSetName -eq 'Resource') { $requestArgs.Resource = $Resource } else { $requestArgs.Scope = $Scope }
+        if ($PSCmdlet.ParameterSetName -eq 'Resource') { $requestArgs.Resource = Resolve-AzmiResource $Resource $_ } else { $requestArgs.Scope = $Scope }
         $params = New-AzmiTokenRequest @requestArgs
         if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
 
@@ -116,7 +116,8 @@ $script:AzmiCmdletBodies = @{
         $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target $Uri `
                     -Message "-Uri '$Uri' is not an absolute URI; give the full URL, e.g. https://management.azure.com/subscriptions?api-version=2022-12-01."))
     }
-    $audience = if ($Resource) { $Resource } else { Get-AzmiResourceForUri -Uri $Uri }
+    # A -Resource given (even an empty one, which New-AzmiTokenRequest refuses) wins over the URI's.
+    $audience = if ($PSCmdlet.MyInvocation.BoundParameters.ContainsKey('Resource')) { $Resource } else { Get-AzmiResourceForUri -Uri $Uri }
     $bound = @{}
     foreach ($name in 'ClientId', 'ObjectId', 'ResourceId', 'Source', 'Exclude') {
         if ($PSCmdlet.MyInvocation.BoundParameters.ContainsKey($name)) { $bound[$name] = $PSCmdlet.MyInvocation.BoundParameters[$name] }

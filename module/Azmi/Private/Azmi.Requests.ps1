@@ -14,13 +14,15 @@ function script:New-AzmiTokenRequest {
     param([string] $CommandName, $Bound, $Resource, [string] $Scope, $TimeoutSec)
     $params = [ordered]@{}
     if ($null -ne $Resource) {
-        # An absolute http(s) URI with a host, sent as the user wrote it
+        # What the rest of azmi takes (azmi serve's validResource in
+        # src/serve/context.ts, azmi token --resource): 1 to 2048 visible ASCII
+        # characters, no whitespace or control characters. An http(s) URI,
+        # api://my-api and an application id GUID are all resources. Sent as
+        # the user wrote it: a [uri] parameter keeps that in OriginalString
         # (Uri.ToString() would add a '/').
-        $uri = $Resource -as [uri]
-        if ($null -eq $uri -or -not $uri.IsAbsoluteUri -or ($uri.Scheme -ne 'https' -and $uri.Scheme -ne 'http') -or -not $uri.Host) {
-            return New-AzmiRequestError $CommandName InvalidResource $Resource $uri
-        }
-        $params['resource'] = $uri.OriginalString
+        $text = if ($Resource -is [uri]) { $Resource.OriginalString } else { [string]$Resource }
+        if ($text.Length -eq 0 -or $text.Length -gt 2048 -or $text -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidResource $text }
+        $params['resource'] = $text
     } elseif ($Scope) {
         if ($Scope -match '\s') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
         $params['scope'] = $Scope
@@ -38,13 +40,46 @@ function script:New-AzmiTokenRequest {
     $params
 }
 
+function script:Resolve-AzmiResource {
+    # The resource as the user wrote it. -Resource is a [string], so a [uri]
+    # from the pipeline (by value, or as the Resource/Audience property of an
+    # object) reaches it as PowerShell's conversion to string: Uri.ToString()
+    # adds a '/' and unescapes, and an object whose property is a [uri] binds
+    # by value as '@{Resource=...}'. The Uri's OriginalString is what was
+    # written. Anything else is taken as bound. (AzmiCore.ResourceArgument
+    # does the same.)
+    param($Resource, $InputObject)
+    if ($null -eq $InputObject -or $InputObject -is [string]) { return $Resource }
+    if ($InputObject -is [uri]) {
+        if ($Resource -ceq $InputObject.ToString()) { return $InputObject.OriginalString }
+        return $Resource
+    }
+    foreach ($name in 'Resource', 'Audience') {
+        $property = $InputObject.PSObject.Properties[$name]
+        if ($null -ne $property -and $property.Value -is [uri] -and $Resource -ceq [string]$InputObject) { return $property.Value.OriginalString }
+    }
+    $Resource
+}
+
 function script:New-AzmiRequestError {
     # The ErrorRecord for input New-AzmiTokenRequest cannot use.
-    param([string] $CommandName, [string] $Condition, $Value, $Uri)
+    param([string] $CommandName, [string] $Condition, $Value)
     if ($Condition -eq 'InvalidResource') {
-        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $(if ($null -ne $Uri) { $Uri.OriginalString } else { "$Value" }) `
-            -Message "-Resource '$Value' is not an absolute http(s) URI. Pass the resource (audience) like https://vault.azure.net, or use -Scope for a scope." `
-            -RecommendedAction 'Use an absolute URI such as https://management.azure.com, or -Scope https://management.azure.com/.default.'
+        # Which rule it broke, with the offending character spelled out (a
+        # tab or a line break printed as is would hide in the message).
+        $why = if ($Value.Length -eq 0) { 'is empty' }
+               elseif ($Value.Length -gt 2048) { "is $($Value.Length) characters long (at most 2048)" }
+               else {
+                   $at = [regex]::Match($Value, '[^!-~]').Index
+                   $char = $Value[$at]
+                   $name = if ($char -eq ' ') { 'a space' } elseif ([char]::IsWhiteSpace($char)) { 'whitespace (U+{0:X4})' -f [int]$char } elseif ([char]::IsControl($char)) { 'a control character (U+{0:X4})' -f [int]$char } else { "'$char' (U+{0:X4}, not ASCII)" -f [int]$char }
+                   "contains $name at position $($at + 1)"
+               }
+        $shown = $Value -replace '[\x00-\x1f\x7f]', { '\u{0:x4}' -f [int][char]$_.Value }
+        if ($shown.Length -gt 100) { $shown = $shown.Substring(0, 60) + '...' }
+        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $Value `
+            -Message "-Resource '$shown' $why. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id$(if ($CommandName -ne 'Invoke-AzManagedRestMethod') { '; or use -Scope for a scope' })." `
+            -RecommendedAction 'Pass the resource as the API expects it, e.g. https://management.azure.com, api://my-api or 00000000-0000-0000-0000-000000000000.'
     }
     if ($Condition -eq 'InvalidScope') {
         return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidScope' -Target $Value `
@@ -84,7 +119,8 @@ function script:Invoke-AzmiTokenCall {
     # through $VerbosePreference like any function it calls. ClientId and
     # ObjectId: this pipeline item's (its parameter variables), because
     # $PSBoundParameters keeps them from an earlier item's properties.
-    param($Cmdlet, $Bound, [string] $ClientId, [string] $ObjectId, $TimeoutSec, [bool] $AsSecureString, $Rest)
+    # InputObject: the pipeline item ($_), for Resolve-AzmiResource.
+    param($Cmdlet, $Bound, [string] $ClientId, [string] $ObjectId, $TimeoutSec, [bool] $AsSecureString, $Rest, $InputObject)
     $command = 'Get-AzManagedToken'
     $params = $Rest['Params']
     if ($null -eq $params) {
@@ -94,7 +130,7 @@ function script:Invoke-AzmiTokenCall {
             if ($ObjectId) { $Bound['ObjectId'] = $ObjectId } else { $Bound.Remove('ObjectId') }
         }
         $params = if ($Cmdlet.ParameterSetName -eq 'Resource') {
-            New-AzmiTokenRequest -CommandName $command -Bound $Bound -Resource $Bound['Resource'] -TimeoutSec $TimeoutSec
+            New-AzmiTokenRequest -CommandName $command -Bound $Bound -Resource (Resolve-AzmiResource $Bound['Resource'] $InputObject) -TimeoutSec $TimeoutSec
         } else {
             New-AzmiTokenRequest -CommandName $command -Bound $Bound -Scope $Bound['Scope'] -TimeoutSec $TimeoutSec
         }

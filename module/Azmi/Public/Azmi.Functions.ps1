@@ -356,8 +356,9 @@ function Get-AzManagedToken {
     (see about_Azmi). -Verbose shows which link answered and why the others did not; it never shows the token.
 
     .PARAMETER Resource
-    The resource (audience) to get a token for, e.g. https://vault.azure.net. An absolute http(s) URI; it is sent as
-    written (no slash is added). Accepts pipeline input, by value or by a property named Resource.
+    The resource (audience) to get a token for, e.g. https://vault.azure.net, api://my-api or an application id: 1 to
+    2048 visible ASCII characters without spaces, as everywhere in azmi. It is sent as written (no slash is added).
+    Accepts pipeline input, by value or by a property named Resource.
 
     .PARAMETER Scope
     A single scope instead of a resource, e.g. https://vault.azure.net/.default. Only the suffix /.default is removed
@@ -417,7 +418,8 @@ function Get-AzManagedToken {
     Only use the Azure CLI's sign-in, and show the chain's decisions.
 
     .INPUTS
-    System.Uri, or objects with a Resource or Scope property (and optionally ClientId/ObjectId).
+    System.String or System.Uri (a Uri as written: its OriginalString), or objects with a Resource or Scope property
+    (and optionally ClientId/ObjectId).
 
     .OUTPUTS
     Azmi.ManagedToken: access_token (String, or SecureString with -AsSecureString), expires_in, expires_on, not_before,
@@ -432,9 +434,14 @@ function Get-AzManagedToken {
     [CmdletBinding(DefaultParameterSetName = 'Resource')]
     [OutputType('Azmi.ManagedToken')]
     param(
+        # [string], not [uri]: a [uri] parameter refuses some resources the rest
+        # of azmi takes (api://my:api, a host label over 255 characters) and
+        # turns whitespace in a host into a binding error instead of
+        # GetAzManagedTokenInvalidResource. Empty and null reach that check too.
         [Parameter(Mandatory, Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
         [Alias('Audience')]
-        [uri] $Resource,
+        [AllowEmptyString()] [AllowNull()]
+        [string] $Resource,
 
         [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
         [string] $Scope,
@@ -472,10 +479,11 @@ function Get-AzManagedToken {
         # -Verbose, a bridge to start, an error answer, or no core at all) goes
         # on in Invoke-AzmiTokenCall (Private/Azmi.Requests.ps1) from where the core
         # stopped, so a fresh session's first call never compiles that code.
-        $rest = if ($script:Core) { [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent) } else { @{} }
+        # ($_: a [uri] from the pipeline is taken as written, see Resolve-AzmiResource.)
+        $rest = if ($script:Core) { [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent, $_) } else { @{} }
         if ($null -eq $rest) { return }
         if (-not $script:AzmiRequestHelpers) { Import-AzmiRequestHelpers }
-        Invoke-AzmiTokenCall -Cmdlet $PSCmdlet -Bound $PSBoundParameters -ClientId $ClientId -ObjectId $ObjectId -TimeoutSec $TimeoutSec -AsSecureString $AsSecureString.IsPresent -Rest $rest
+        Invoke-AzmiTokenCall -Cmdlet $PSCmdlet -Bound $PSBoundParameters -ClientId $ClientId -ObjectId $ObjectId -TimeoutSec $TimeoutSec -AsSecureString $AsSecureString.IsPresent -Rest $rest -InputObject $_
     }
 }
 #endregion
@@ -566,7 +574,7 @@ function Get-AzManagedIdentityChain {
     [OutputType('Azmi.ChainLink')]
     param(
         [Parameter(Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
-        [uri] $Resource = 'https://management.azure.com',
+        [string] $Resource = 'https://management.azure.com',
 
         [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
         [string] $Scope,
@@ -650,8 +658,8 @@ function Invoke-AzManagedRestMethod {
     Return error responses instead of failing, passed to Invoke-RestMethod.
 
     .PARAMETER Resource
-    The resource (audience) of the token, when the URI alone does not tell (e.g. https://myapi.example.com for an API
-    whose host differs).
+    The resource (audience) of the token, when the URI alone does not tell: e.g. api://my-api, an application id, or
+    https://myapi.example.com for an API whose host differs. Same rules as Get-AzManagedToken -Resource.
 
     .PARAMETER ClientId
     Client id of a user-assigned managed identity. At most one of -ClientId, -ObjectId, -ResourceId.
