@@ -1,5 +1,9 @@
 # The issue's scenario end to end: a Cloud Shell script's Invoke-RestMethod
-# call and Get-AzManagedToken through azmi return the same object.
+# call and Get-AzManagedToken through azmi return the same object, property by
+# property in both directions (Compare-AzmiTokenWithRestMethod), against a
+# fake Cloud Shell endpoint and against azmi serve's Cloud Shell dialect. Both
+# issue JWTs with an appid claim and send no client_id, so a client_id taken
+# from the token's claims would show as an extra property.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'support/Azmi.TestSupport.psm1') -Force
@@ -8,44 +12,68 @@ BeforeAll {
     $script:fake = Start-CloudShellFake
     $env:MSI_ENDPOINT = $fake.MsiEndpoint
 
-    # Same name, same value; expires_in counts down, so a few seconds apart is the same.
-    function Assert-SameAsRestMethod($Rest, $Token) {
-        foreach ($property in $Rest.PSObject.Properties) {
-            if ($property.Name -eq 'refresh_token') { continue }
-            $Token.PSObject.Properties.Name | Should -Contain $property.Name
-            if ($property.Name -eq 'expires_in') {
-                [math]::Abs([int]$Token.expires_in - [int]$property.Value) | Should -BeLessOrEqual 5
-            } else {
-                $Token.($property.Name) | Should -BeExactly $property.Value -Because "property $($property.Name)"
-            }
-            $Token.($property.Name) | Should -BeOfType [string]
-        }
+    # The issue's line, as the issue writes it.
+    $script:issueLine = 'Invoke-RestMethod -Uri "$env:MSI_ENDPOINT?resource=https%3A%2F%2Fvault.azure.net" -Method GET -Headers @{Metadata=''true''}'
+
+    function ConvertFrom-Jwt([string] $Token) {
+        $part = $Token.Split('.')[1].Replace('-', '+').Replace('_', '/')
+        $part += '=' * ((4 - $part.Length % 4) % 4)
+        [System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($part)) | ConvertFrom-Json
     }
 }
 
 AfterAll {
+    Stop-AzManagedIdentityEndpoint -ErrorAction Ignore
     Remove-Module Azmi -Force -ErrorAction Ignore
     Stop-CloudShellFake $script:fake
 }
 
+Describe 'The issue''s Invoke-RestMethod line' {
+    It 'needs ${env:MSI_ENDPOINT} in PowerShell: as written it reads a variable named MSI_ENDPOINT?resource' {
+        # '?' may be part of a variable name, so "$env:MSI_ENDPOINT?resource=..."
+        # expands $env:MSI_ENDPOINT?resource (unset) and asks for '=https%3A...'.
+        # The tests below send the same request with the name delimited.
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($issueLine, [ref]$null, [ref]$null)
+        $variables = @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.VariableExpressionAst] }, $true))
+        $variables.VariablePath.UserPath | Should -Be @('env:MSI_ENDPOINT?resource')
+        { Invoke-Expression $issueLine } | Should -Throw
+        $delimited = $issueLine.Replace('$env:MSI_ENDPOINT?', '${env:MSI_ENDPOINT}?')
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($delimited, [ref]$null, [ref]$null)
+        @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.VariableExpressionAst] }, $true)).VariablePath.UserPath | Should -Be @('env:MSI_ENDPOINT')
+        (Invoke-Expression $delimited).resource | Should -BeExactly 'https://vault.azure.net'
+    }
+}
+
 Describe 'Cloud Shell: Invoke-RestMethod and Get-AzManagedToken' {
-    It 'returns the same properties and values as the Invoke-RestMethod GET line' {
-        $rest = Invoke-RestMethod -Uri "$env:MSI_ENDPOINT`?resource=https%3A%2F%2Fvault.azure.net" -Method GET -Headers @{ Metadata = 'true' }
+    It 'returns the same properties and values as the issue''s GET line, both ways' {
+        $before = (Get-CloudShellFakeRequests $fake).Count
+        $rest = Invoke-RestMethod -Uri "${env:MSI_ENDPOINT}?resource=https%3A%2F%2Fvault.azure.net" -Method GET -Headers @{Metadata='true'}
+        $sent = @(Get-CloudShellFakeRequests $fake)[$before]
+        $sent.method | Should -BeExactly 'GET'
+        $sent.query | Should -BeExactly '?resource=https%3A%2F%2Fvault.azure.net'
+        $sent.metadata | Should -BeExactly 'true'
         $token = Get-AzManagedToken -Resource https://vault.azure.net
 
-        $rest.access_token | Should -Not -BeNullOrEmpty
-        Assert-SameAsRestMethod $rest $token
+        # What makes the comparison able to fail: a JWT naming an app, and no client_id from the endpoint.
+        (ConvertFrom-Jwt $rest.access_token).appid | Should -BeExactly $fake.AppId
+        $rest.PSObject.Properties.Name | Should -Not -Contain 'client_id'
+        $rest.refresh_token | Should -BeExactly ''
+
+        Compare-AzmiTokenWithRestMethod $rest $token | Should -BeNullOrEmpty
+        $token.PSObject.Properties.Name | Should -Not -Contain 'client_id' -Because 'the endpoint sent none; the appid claim is not a client_id'
         $token.resource | Should -BeExactly 'https://vault.azure.net'
         $token.token_type | Should -BeExactly 'Bearer'
         $token.ExpiresOn | Should -BeOfType [System.DateTimeOffset]
-        $token.ExpiresOn | Should -Be ([System.DateTimeOffset]::FromUnixTimeSeconds([long]$rest.expires_on))
         $token.PSObject.TypeNames[0] | Should -Be 'Azmi.ManagedToken'
+
+        # Straight from the endpoint too, not only from azmi's cache.
+        Compare-AzmiTokenWithRestMethod $rest (Get-AzManagedToken -Resource https://vault.azure.net -Force) | Should -BeNullOrEmpty
     }
 
-    It 'returns the same as the POST form call of the Cloud Shell docs' {
+    It 'returns the same as the POST form call of the Cloud Shell docs, both ways' {
         $rest = Invoke-RestMethod -Method POST -Uri $env:MSI_ENDPOINT -Headers @{ Metadata = 'true' } -Body @{ resource = 'https://management.azure.com/' }
         $token = Get-AzManagedToken -Resource https://management.azure.com/
-        Assert-SameAsRestMethod $rest $token
+        Compare-AzmiTokenWithRestMethod $rest $token | Should -BeNullOrEmpty
         $token.resource | Should -BeExactly 'https://management.azure.com/'
     }
 
@@ -112,12 +140,18 @@ Describe 'Cloud Shell: Invoke-RestMethod and Get-AzManagedToken' {
         ($token | Out-String) | Should -Match 'vault\.azure\.net'
     }
 
-    It 'never writes the token to the verbose, debug, warning or error streams' {
-        $token = Get-AzManagedToken https://vault.azure.net
+    It 'never writes the token to the verbose, debug, warning or error streams' -TestCases @(
+        @{ Shape = 'an opaque token'; Resource = 'https://opaque.vault.example' }
+        @{ Shape = 'a JWT'; Resource = 'https://vault.azure.net' }
+    ) {
+        # An opaque token can only stay out of the text by never being written
+        # (redaction matches JWTs by shape); a JWT must not be there either,
+        # not even redacted.
+        $token = Get-AzManagedToken $Resource
         $records = & {
-            Get-AzManagedToken https://vault.azure.net -Verbose -Debug -Force
+            Get-AzManagedToken $Resource -Verbose -Debug -Force
             Get-AzManagedToken https://refused.example.com -Verbose -Debug -ErrorAction Continue
-            Get-AzManagedIdentityChain -Resource https://vault.azure.net -Verbose
+            Get-AzManagedIdentityChain -Resource $Resource -Verbose
         } *>&1
         # Everything but the token objects themselves (which carry it by design).
         $streams = @($records | Where-Object { $_.PSObject.TypeNames[0] -notin 'Azmi.ManagedToken', 'Azmi.ChainLink' })
@@ -126,7 +160,9 @@ Describe 'Cloud Shell: Invoke-RestMethod and Get-AzManagedToken' {
         $text = ($streams | ForEach-Object { "$_"; if ($_ -is [System.Management.Automation.ErrorRecord]) { $_.Exception.ToString() } }) -join "`n"
         $text | Should -Not -BeNullOrEmpty
         $text | Should -Not -Match ([regex]::Escape($token.access_token))
+        foreach ($part in $token.access_token.Split('.')) { $text | Should -Not -Match ([regex]::Escape($part)) }
         $text | Should -Not -Match 'cs_[0-9a-f]{48}'
+        $text | Should -Not -Match 'eyJ[A-Za-z0-9_-]{10,}'
     }
 
     It '-Verbose tells which link answered' {
@@ -191,8 +227,47 @@ Describe 'Cloud Shell: Invoke-AzManagedRestMethod' {
     }
 
     It 'uses the target''s origin as the resource when none is given, and keeps other headers' {
-        $answer = Invoke-AzManagedRestMethod -Uri "$($fake.Url)/api/whoami" -Headers @{ Authorization = 'Basic old'; 'x-test' = '1' }
+        $answer = Invoke-AzManagedRestMethod -Uri "$($fake.Url)/api/whoami" -Headers @{ Authorization = 'Basic old'; 'x-test' = '1' } -WarningAction SilentlyContinue
         $token = Get-AzManagedToken -Resource $fake.Url
         $answer.authorization | Should -BeExactly "Bearer $($token.access_token)"
+    }
+}
+
+Describe 'Cloud Shell parity against azmi serve''s Cloud Shell dialect' {
+    BeforeAll {
+        # Start-AzManagedIdentityEndpoint is azmi serve inside the session's
+        # bridge; -SetEnvironment points MSI_ENDPOINT at it (and clears the
+        # other identity variables) until Stop puts them back.
+        $script:ep = Start-AzManagedIdentityEndpoint -Dialect CloudShell -SetEnvironment
+    }
+    AfterAll {
+        Stop-AzManagedIdentityEndpoint -ErrorAction Ignore
+        $env:MSI_ENDPOINT = $fake.MsiEndpoint
+    }
+
+    It 'answers the issue''s GET line like Cloud Shell: a JWT naming its app, no client_id, an empty refresh_token' {
+        $env:MSI_ENDPOINT | Should -BeExactly $ep.Environment.MSI_ENDPOINT
+        $rest = Invoke-RestMethod -Uri "${env:MSI_ENDPOINT}?resource=https%3A%2F%2Fvault.azure.net" -Method GET -Headers @{Metadata='true'}
+        $claims = ConvertFrom-Jwt $rest.access_token
+        $claims.aud | Should -BeExactly 'https://vault.azure.net'
+        $claims.iss | Should -BeExactly $ep.IssuerUrl
+        $claims.appid | Should -BeExactly $ep.SystemClientId
+        $rest.PSObject.Properties.Name | Should -Not -Contain 'client_id'
+        $rest.refresh_token | Should -BeExactly ''
+        $rest.resource | Should -BeExactly 'https://vault.azure.net'
+    }
+
+    It 'returns with Get-AzManagedToken the same properties and values as the GET line, both ways' {
+        $rest = Invoke-RestMethod -Uri "${env:MSI_ENDPOINT}?resource=https%3A%2F%2Fvault.azure.net" -Method GET -Headers @{Metadata='true'}
+        $token = Get-AzManagedToken -Resource https://vault.azure.net -Force
+        Compare-AzmiTokenWithRestMethod $rest $token | Should -BeNullOrEmpty
+        $token.PSObject.Properties.Name | Should -Not -Contain 'client_id' -Because 'the endpoint sent none; the appid claim is not a client_id'
+        (Get-AzManagedIdentityChain -Resource https://vault.azure.net | Where-Object Winner).Link | Should -Be 'managed-identity'
+    }
+
+    It 'returns the same for the POST form, both ways' {
+        $rest = Invoke-RestMethod -Method POST -Uri $env:MSI_ENDPOINT -Headers @{ Metadata = 'true' } -Body @{ resource = 'https://management.azure.com/' }
+        $token = Get-AzManagedToken -Resource https://management.azure.com/
+        Compare-AzmiTokenWithRestMethod $rest $token | Should -BeNullOrEmpty
     }
 }

@@ -113,7 +113,7 @@ Describe 'The precompiled core' {
         $withCore | Should -Match '\|True$'
         $withScript | Should -Match '\|False$'
         ($withCore -replace '\|True$') | Should -BeExactly ($withScript -replace '\|False$')
-        $withCore | Should -Match '^access_token:String\|expires_in:String\|expires_on:String\|not_before:String\|resource:String\|token_type:String\|.*ExpiresOn:DateTimeOffset\|Azmi\.ManagedToken'
+        $withCore | Should -Match '^access_token:String\|refresh_token:String\|expires_in:String\|expires_on:String\|not_before:String\|resource:String\|token_type:String\|.*ExpiresOn:DateTimeOffset\|Azmi\.ManagedToken'
     }
 
     It 'sets up the same module state at import as the script path (Initialize)' -Skip:(-not $built) {

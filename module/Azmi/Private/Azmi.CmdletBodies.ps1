@@ -67,6 +67,18 @@ function script:Restore-AzmiEndpointEnvironment {
     foreach ($entry in $record.Saved.GetEnumerator()) { [System.Environment]::SetEnvironmentVariable($entry.Key, $entry.Value) }
 }
 #endregion
+#region Invoke-AzManagedRestMethod's parameters
+# Bound parameters Invoke-AzManagedRestMethod does not pass to
+# Invoke-RestMethod: its own (and -Uri and -Headers, passed separately), the
+# common parameters (their preferences reach Invoke-RestMethod through this
+# scope; -Debug never does) and Invoke-RestMethod's authentication, which it
+# refuses (AzmiRestRefused).
+$script:AzmiRestRefused = @('Authentication', 'Token', 'Credential', 'UseDefaultCredentials')
+$script:AzmiRestOwn = [System.Collections.Generic.HashSet[string]]::new(
+    [string[]](@('Uri', 'Headers', 'Resource', 'ClientId', 'ObjectId', 'ResourceId', 'Source', 'Exclude', 'TokenTimeoutSec') + $script:AzmiRestRefused +
+        [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters),
+    [System.StringComparer]::OrdinalIgnoreCase)
+#endregion
 $script:AzmiCmdletBodies = @{
     'Get-AzManagedIdentityChain' = {
         $requestArgs = @{ CommandName = $PSCmdlet.MyInvocation.MyCommand.Name; Bound = $PSCmdlet.MyInvocation.BoundParameters; TimeoutSec = $TimeoutSec }
@@ -111,18 +123,27 @@ $script:AzmiCmdletBodies = @{
         }
     }
     'Invoke-AzManagedRestMethod' = {
+    # Runs per pipeline item (-Body takes pipeline input, as Invoke-RestMethod's does).
     $command = $PSCmdlet.MyInvocation.MyCommand.Name
+    $bound = $PSCmdlet.MyInvocation.BoundParameters
+    foreach ($name in $script:AzmiRestRefused) {
+        if ($bound.ContainsKey($name)) {
+            $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target "-$name" `
+                        -Message "-$name is not supported: $command authenticates with the bearer token it gets for the target's resource (Get-AzManagedToken)." `
+                        -RecommendedAction "Leave out -$name, or call Invoke-RestMethod to authenticate another way."))
+        }
+    }
     if (-not $Uri.IsAbsoluteUri) {
         $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target $Uri `
                     -Message "-Uri '$Uri' is not an absolute URI; give the full URL, e.g. https://management.azure.com/subscriptions?api-version=2022-12-01."))
     }
     # A -Resource given (even an empty one, which New-AzmiTokenRequest refuses) wins over the URI's.
-    $audience = if ($PSCmdlet.MyInvocation.BoundParameters.ContainsKey('Resource')) { $Resource } else { Get-AzmiResourceForUri -Uri $Uri }
-    $bound = @{}
+    $audience = if ($bound.ContainsKey('Resource')) { $Resource } else { Get-AzmiResourceForUri -Uri $Uri }
+    $selectors = @{}
     foreach ($name in 'ClientId', 'ObjectId', 'ResourceId', 'Source', 'Exclude') {
-        if ($PSCmdlet.MyInvocation.BoundParameters.ContainsKey($name)) { $bound[$name] = $PSCmdlet.MyInvocation.BoundParameters[$name] }
+        if ($bound.ContainsKey($name)) { $selectors[$name] = $bound[$name] }
     }
-    $params = New-AzmiTokenRequest -CommandName $command -Bound $bound -Resource $audience -TimeoutSec $TokenTimeoutSec
+    $params = New-AzmiTokenRequest -CommandName $command -Bound $selectors -Resource $audience -TimeoutSec $TokenTimeoutSec
     if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.ThrowTerminatingError($params) }
 
     $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
@@ -133,16 +154,42 @@ $script:AzmiCmdletBodies = @{
         $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $audience))
     }
 
+    # Everything else that was bound is Invoke-RestMethod's, passed on as given.
     $rest = @{}
-    foreach ($name in 'Method', 'Body', 'ContentType', 'Form', 'InFile', 'OutFile', 'TimeoutSec', 'MaximumRetryCount', 'RetryIntervalSec', 'SkipHttpErrorCheck') {
-        if ($PSCmdlet.MyInvocation.BoundParameters.ContainsKey($name)) { $rest[$name] = $PSCmdlet.MyInvocation.BoundParameters[$name] }
+    foreach ($entry in $bound.GetEnumerator()) {
+        if (-not $script:AzmiRestOwn.Contains($entry.Key)) { $rest[$entry.Key] = $entry.Value }
+    }
+    # Invoke-RestMethod sets -StatusCodeVariable, -ResponseHeadersVariable and
+    # -SessionVariable in the scope it is called from, which here is this
+    # function's; so it sets names of ours, and the values go to the caller's
+    # scope ($PSCmdlet.SessionState, the same call Invoke-RestMethod makes)
+    # once it is done, also when it fails (it may have set them by then).
+    $variables = @{}
+    foreach ($name in 'StatusCodeVariable', 'ResponseHeadersVariable', 'SessionVariable') {
+        if ($rest.ContainsKey($name)) {
+            $variables["AzmiRest$name"] = $rest[$name]
+            $rest[$name] = "AzmiRest$name"
+            $ExecutionContext.SessionState.PSVariable.Remove("AzmiRest$name")
+        }
     }
     $sendHeaders = @{}
-    if ($Headers) { foreach ($key in $Headers.Keys) { if ($key -ne 'Authorization') { $sendHeaders[$key] = $Headers[$key] } } }
+    if ($Headers) {
+        foreach ($key in $Headers.Keys) {
+            if ($key -ne 'Authorization') { $sendHeaders[$key] = $Headers[$key] }
+            else { Write-Warning "The Authorization header given in -Headers is replaced by the bearer token for '$audience'." }
+        }
+    }
     $sendHeaders['Authorization'] = "$($response.result.token_type) $($response.result.access_token)"
-    # Never -Debug: Invoke-RestMethod's debug lines print request headers, and
-    # so the bearer token. Our own -Debug output (the chain's log) is above.
-    Invoke-RestMethod -Uri $Uri -Headers $sendHeaders @rest -Debug:$false
+    try {
+        # Never -Debug: Invoke-RestMethod's debug lines print request headers,
+        # and so the bearer token. Our own -Debug output (the chain's log) is above.
+        Invoke-RestMethod -Uri $Uri -Headers $sendHeaders @rest -Debug:$false
+    } finally {
+        foreach ($entry in $variables.GetEnumerator()) {
+            $set = $ExecutionContext.SessionState.PSVariable.Get($entry.Key)
+            if ($null -ne $set) { $PSCmdlet.SessionState.PSVariable.Set($entry.Value, $set.Value) }
+        }
+    }
     }
     'Start-AzManagedIdentityEndpoint' = {
     $command = $PSCmdlet.MyInvocation.MyCommand.Name

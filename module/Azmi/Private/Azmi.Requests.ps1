@@ -163,7 +163,10 @@ function script:Invoke-AzmiTokenCall {
     }
 
     # The MSI JSON object as Invoke-RestMethod returns it (same names, same
-    # string values), plus a typed ExpiresOn.
+    # string values, in its order), plus a typed ExpiresOn. refresh_token is
+    # there as in Cloud Shell's, IMDS's and Arc's answers: managed identity
+    # never issues one, so it is '' unless the bridge says otherwise.
+    # client_id only when the bridge has one (the endpoint sent it).
     if ($script:Core) {
         # The same object, precompiled (Azmi.AzmiCore.NewManagedToken mirrors the lines below).
         $object = [Azmi.AzmiCore]::NewManagedToken($response.result, $AsSecureString, $script:TokenDisplay)
@@ -172,12 +175,13 @@ function script:Invoke-AzmiTokenCall {
     }
     $result = $response.result
     $token = [ordered]@{
-        access_token = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }
-        expires_in   = $result.expires_in
-        expires_on   = $result.expires_on
-        not_before   = $result.not_before
-        resource     = $result.resource
-        token_type   = $result.token_type
+        access_token  = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }
+        refresh_token = if ($null -ne $result.refresh_token) { $result.refresh_token } else { '' }
+        expires_in    = $result.expires_in
+        expires_on    = $result.expires_on
+        not_before    = $result.not_before
+        resource      = $result.resource
+        token_type    = $result.token_type
     }
     if ($result.client_id) { $token.client_id = $result.client_id }
     # -as, not [long]::TryParse: a [ref] argument costs the first call more.

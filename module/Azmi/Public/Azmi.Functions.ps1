@@ -341,9 +341,10 @@ function Get-AzManagedToken {
 
     .DESCRIPTION
     Get-AzManagedToken returns the same object that
-    Invoke-RestMethod -Uri "$env:MSI_ENDPOINT?resource=..." -Headers @{Metadata='true'} returns in Azure Cloud Shell
-    (access_token, expires_in, expires_on, not_before, resource, token_type, and client_id when the endpoint says),
-    with the same property names and string values, plus ExpiresOn as a DateTimeOffset.
+    Invoke-RestMethod -Uri "${env:MSI_ENDPOINT}?resource=..." -Headers @{Metadata='true'} returns in Azure Cloud Shell
+    (access_token, refresh_token, expires_in, expires_on, not_before, resource, token_type, and client_id when the
+    endpoint says), with the same property names and string values, plus ExpiresOn as a DateTimeOffset.
+    refresh_token is always empty, as in Cloud Shell's answer: managed identity issues no refresh tokens.
 
     Unlike that call it works anywhere: it walks azmi's credential chain (the order of DefaultAzureCredential:
     environment, workload-identity, managed-identity, azure-cli, azure-powershell, azure-developer-cli), so the same
@@ -422,8 +423,9 @@ function Get-AzManagedToken {
     (and optionally ClientId/ObjectId).
 
     .OUTPUTS
-    Azmi.ManagedToken: access_token (String, or SecureString with -AsSecureString), expires_in, expires_on, not_before,
-    resource, token_type, client_id (when known) as strings, and ExpiresOn (DateTimeOffset).
+    Azmi.ManagedToken: access_token (String, or SecureString with -AsSecureString), refresh_token (empty), expires_in,
+    expires_on, not_before, resource, token_type, client_id (when the endpoint sent one) as strings, and ExpiresOn
+    (DateTimeOffset).
 
     .LINK
     about_Azmi
@@ -618,26 +620,52 @@ function Invoke-AzManagedRestMethod {
     https://vault.azure.net, *.blob.core.windows.net uses https://storage.azure.com, management.azure.com,
     graph.microsoft.com, *.database.windows.net, *.servicebus.windows.net, *.azconfig.io, *.documents.azure.com,
     api.loganalytics.io); any other host uses its origin (scheme://host:port).
-    The other parameters are passed to Invoke-RestMethod unchanged, and its output is returned as is. -Debug shows the
-    chain's log lines but is not passed on, because Invoke-RestMethod's debug output would print the Authorization header.
+
+    Every parameter of Invoke-RestMethod is here with the same name, type, aliases and parameter sets, and is passed
+    to it unchanged (pipeline input to -Body included); its output is returned as is. -StatusCodeVariable,
+    -ResponseHeadersVariable and -SessionVariable set the variable in the caller's scope, as Invoke-RestMethod does.
+    azmi owns the authentication: an Authorization header in -Headers is replaced by the bearer token (with a
+    warning), and -Authentication, -Token, -Credential and -UseDefaultCredentials are refused with the error
+    InvokeAzManagedRestMethodInvalidArgument before any token is requested (use Invoke-RestMethod for those).
+    -Debug shows the chain's log lines but is not passed on, because Invoke-RestMethod's debug output would print the
+    Authorization header.
 
     .PARAMETER Uri
-    The request URI, passed to Invoke-RestMethod.
+    The request URI (absolute), passed to Invoke-RestMethod. Its host also picks the resource when -Resource is not given.
 
     .PARAMETER Method
     The HTTP method (default GET), passed to Invoke-RestMethod.
 
+    .PARAMETER CustomMethod
+    An HTTP method -Method does not list (e.g. PROPFIND), passed to Invoke-RestMethod.
+
+    .PARAMETER NoProxy
+    Connect directly, ignoring any proxy, passed to Invoke-RestMethod.
+
+    .PARAMETER Proxy
+    The proxy server to use, passed to Invoke-RestMethod.
+
+    .PARAMETER ProxyCredential
+    Credential for the proxy (not the target), passed to Invoke-RestMethod.
+
+    .PARAMETER ProxyUseDefaultCredentials
+    Authenticate to the proxy as the current user, passed to Invoke-RestMethod.
+
     .PARAMETER Body
-    The request body, passed to Invoke-RestMethod.
+    The request body, passed to Invoke-RestMethod. Accepts pipeline input: one request per object, as Invoke-RestMethod.
 
     .PARAMETER Headers
-    Request headers, passed to Invoke-RestMethod with Authorization added (an Authorization header given here is replaced).
+    Request headers, passed to Invoke-RestMethod with Authorization set to the bearer token (an Authorization header
+    given here is replaced, with a warning).
+
+    .PARAMETER Form
+    A form to send as multipart/form-data, passed to Invoke-RestMethod.
 
     .PARAMETER ContentType
     The request content type, passed to Invoke-RestMethod.
 
-    .PARAMETER Form
-    A form to send as multipart/form-data, passed to Invoke-RestMethod.
+    .PARAMETER TransferEncoding
+    The Transfer-Encoding header value (chunked, compress, deflate, gzip, identity), passed to Invoke-RestMethod.
 
     .PARAMETER InFile
     A file whose contents are the request body, passed to Invoke-RestMethod.
@@ -645,17 +673,93 @@ function Invoke-AzManagedRestMethod {
     .PARAMETER OutFile
     Save the response body to this file, passed to Invoke-RestMethod.
 
-    .PARAMETER TimeoutSec
-    Timeout of the HTTP request in seconds, passed to Invoke-RestMethod. The token request has its own -TokenTimeoutSec.
+    .PARAMETER PassThru
+    With -OutFile, also return the response, passed to Invoke-RestMethod.
+
+    .PARAMETER Resume
+    Resume a partly downloaded -OutFile, passed to Invoke-RestMethod.
+
+    .PARAMETER SkipHttpErrorCheck
+    Return error responses instead of failing, passed to Invoke-RestMethod.
+
+    .PARAMETER FollowRelLink
+    Follow the response's Link rel=next headers and return every page, passed to Invoke-RestMethod.
+
+    .PARAMETER MaximumFollowRelLink
+    The most pages -FollowRelLink follows, passed to Invoke-RestMethod.
+
+    .PARAMETER ResponseHeadersVariable
+    Name of a variable to receive the response headers, set in the caller's scope as Invoke-RestMethod sets it.
+
+    .PARAMETER StatusCodeVariable
+    Name of a variable to receive the HTTP status code, set in the caller's scope as Invoke-RestMethod sets it.
+
+    .PARAMETER UseBasicParsing
+    Accepted for compatibility (no effect in PowerShell 7), passed to Invoke-RestMethod.
+
+    .PARAMETER HttpVersion
+    The HTTP version of the request (1.0, 1.1, 2.0, 3.0), passed to Invoke-RestMethod.
+
+    .PARAMETER WebSession
+    A web session (cookies, headers) to use, passed to Invoke-RestMethod. As there, the headers sent are kept in it,
+    the bearer token included.
+
+    .PARAMETER SessionVariable
+    Name of a variable to receive a new web session, set in the caller's scope as Invoke-RestMethod sets it. The
+    session keeps the headers sent, the bearer token included.
+
+    .PARAMETER AllowUnencryptedAuthentication
+    Passed to Invoke-RestMethod. It only concerns Invoke-RestMethod's own -Authentication and -Credential, which this
+    command does not take; the bearer header is sent over http as any header is.
+
+    .PARAMETER CertificateThumbprint
+    Thumbprint of a client certificate for the TLS connection, passed to Invoke-RestMethod.
+
+    .PARAMETER Certificate
+    A client certificate for the TLS connection, passed to Invoke-RestMethod.
+
+    .PARAMETER SkipCertificateCheck
+    Skip validation of the server's TLS certificate, passed to Invoke-RestMethod.
+
+    .PARAMETER SslProtocol
+    The TLS versions to allow, passed to Invoke-RestMethod.
+
+    .PARAMETER UserAgent
+    The User-Agent header, passed to Invoke-RestMethod.
+
+    .PARAMETER DisableKeepAlive
+    Close the connection after the response, passed to Invoke-RestMethod.
+
+    .PARAMETER ConnectionTimeoutSeconds
+    Timeout of the HTTP request in seconds (alias -TimeoutSec), passed to Invoke-RestMethod. Getting the token has its
+    own -TokenTimeoutSec.
+
+    .PARAMETER OperationTimeoutSeconds
+    The longest gap between reads of the response, in seconds, passed to Invoke-RestMethod.
+
+    .PARAMETER SkipHeaderValidation
+    Send -Headers, -ContentType and -UserAgent values unvalidated, passed to Invoke-RestMethod.
+
+    .PARAMETER AllowInsecureRedirect
+    Allow a redirect from https to http, passed to Invoke-RestMethod.
+
+    .PARAMETER MaximumRedirection
+    The most redirects to follow, passed to Invoke-RestMethod.
 
     .PARAMETER MaximumRetryCount
     Retries of the HTTP request on failure, passed to Invoke-RestMethod.
 
+    .PARAMETER PreserveAuthorizationOnRedirect
+    Keep the Authorization header (the bearer token) on redirects, passed to Invoke-RestMethod.
+
     .PARAMETER RetryIntervalSec
     Seconds between retries, passed to Invoke-RestMethod.
 
-    .PARAMETER SkipHttpErrorCheck
-    Return error responses instead of failing, passed to Invoke-RestMethod.
+    .PARAMETER PreserveHttpMethodOnRedirect
+    Keep the method (e.g. POST) on redirects, passed to Invoke-RestMethod.
+
+    .PARAMETER UnixSocket
+    Connect through this Unix domain socket, passed to Invoke-RestMethod.
 
     .PARAMETER Resource
     The resource (audience) of the token, when the URI alone does not tell: e.g. api://my-api, an application id, or
@@ -680,6 +784,18 @@ function Invoke-AzManagedRestMethod {
     .PARAMETER TokenTimeoutSec
     The most getting the token may take, in seconds (default 30).
 
+    .PARAMETER Authentication
+    Not supported (azmi sends the bearer token): an InvokeAzManagedRestMethodInvalidArgument error. Use Invoke-RestMethod.
+
+    .PARAMETER Token
+    Not supported (azmi sends the bearer token): an InvokeAzManagedRestMethodInvalidArgument error. Use Invoke-RestMethod.
+
+    .PARAMETER Credential
+    Not supported (azmi sends the bearer token): an InvokeAzManagedRestMethodInvalidArgument error. Use Invoke-RestMethod.
+
+    .PARAMETER UseDefaultCredentials
+    Not supported (azmi sends the bearer token): an InvokeAzManagedRestMethodInvalidArgument error. Use Invoke-RestMethod.
+
     .EXAMPLE
     Invoke-AzManagedRestMethod 'https://management.azure.com/subscriptions?api-version=2022-12-01' | Select-Object -ExpandProperty value
 
@@ -695,6 +811,12 @@ function Invoke-AzManagedRestMethod {
 
     Calls a local API that validates tokens for api://my-api (for example ones minted by Start-AzManagedIdentityEndpoint).
 
+    .EXAMPLE
+    $items = Invoke-AzManagedRestMethod $uri -SkipHttpErrorCheck -StatusCodeVariable status -ResponseHeadersVariable headers
+    if ($status -eq 429) { Start-Sleep -Seconds ([int]$headers['Retry-After'][0]) }
+
+    Invoke-RestMethod's parameters work as there, the -*Variable ones included.
+
     .OUTPUTS
     Whatever Invoke-RestMethod returns for the response.
 
@@ -704,53 +826,81 @@ function Invoke-AzManagedRestMethod {
     .LINK
     Invoke-RestMethod
     #>
-    [CmdletBinding()]
+    # Invoke-RestMethod's parameters as it declares them (Core.Tests checks
+    # the list against Get-Command Invoke-RestMethod), then azmi's own.
+    # Declared in full, not as dynamic parameters, so Get-Help documents each
+    # one; the body only runs Invoke-RestMethod with what was bound.
+    [CmdletBinding(DefaultParameterSetName = 'StandardMethod')]
     param(
-        [Parameter(Mandatory, Position = 0)]
-        [uri] $Uri,
-
-        [Microsoft.PowerShell.Commands.WebRequestMethod] $Method = 'Default',
-
-        [object] $Body,
-
+        [Parameter(Mandatory, Position = 0)] [ValidateNotNullOrEmpty()] [uri] $Uri,
+        [Parameter(ParameterSetName = 'StandardMethod')] [Parameter(ParameterSetName = 'StandardMethodNoProxy')]
+        [Microsoft.PowerShell.Commands.WebRequestMethod] $Method,
+        [Parameter(Mandatory, ParameterSetName = 'CustomMethod')] [Parameter(Mandatory, ParameterSetName = 'CustomMethodNoProxy')]
+        [Alias('CM')] [ValidateNotNullOrEmpty()] [string] $CustomMethod,
+        [Parameter(Mandatory, ParameterSetName = 'StandardMethodNoProxy')] [Parameter(Mandatory, ParameterSetName = 'CustomMethodNoProxy')]
+        [switch] $NoProxy,
+        [Parameter(ParameterSetName = 'StandardMethod')] [Parameter(ParameterSetName = 'CustomMethod')] [uri] $Proxy,
+        [Parameter(ParameterSetName = 'StandardMethod')] [Parameter(ParameterSetName = 'CustomMethod')]
+        [System.Management.Automation.Credential()] [pscredential] $ProxyCredential,
+        [Parameter(ParameterSetName = 'StandardMethod')] [Parameter(ParameterSetName = 'CustomMethod')] [switch] $ProxyUseDefaultCredentials,
+        [Parameter(ValueFromPipeline)] [object] $Body,
         [System.Collections.IDictionary] $Headers,
-
-        [string] $ContentType,
-
         [System.Collections.IDictionary] $Form,
-
-        [string] $InFile,
-
-        [string] $OutFile,
-
-        [int] $TimeoutSec,
-
-        [int] $MaximumRetryCount,
-
-        [int] $RetryIntervalSec,
-
+        [string] $ContentType,
+        [ValidateSet('chunked', 'compress', 'deflate', 'gzip', 'identity')] [string] $TransferEncoding,
+        [ValidateNotNullOrEmpty()] [string] $InFile,
+        [ValidateNotNullOrEmpty()] [string] $OutFile,
+        [switch] $PassThru,
+        [switch] $Resume,
         [switch] $SkipHttpErrorCheck,
+        [Alias('FL')] [switch] $FollowRelLink,
+        [Alias('ML')] [ValidateRange(1, 2147483647)] [int] $MaximumFollowRelLink,
+        [Alias('RHV')] [string] $ResponseHeadersVariable,
+        [string] $StatusCodeVariable,
+        [switch] $UseBasicParsing,
+        [ArgumentCompleter({ '1.0', '1.1', '2.0', '3.0' })] [version] $HttpVersion,
+        [Microsoft.PowerShell.Commands.WebRequestSession] $WebSession,
+        [Alias('SV')] [string] $SessionVariable,
+        [switch] $AllowUnencryptedAuthentication,
+        [ValidateNotNullOrEmpty()] [string] $CertificateThumbprint,
+        [ValidateNotNull()] [System.Security.Cryptography.X509Certificates.X509Certificate] $Certificate,
+        [switch] $SkipCertificateCheck,
+        [Microsoft.PowerShell.Commands.WebSslProtocol] $SslProtocol,
+        [string] $UserAgent,
+        [switch] $DisableKeepAlive,
+        [Alias('TimeoutSec')] [ValidateRange(0, 2147483647)] [int] $ConnectionTimeoutSeconds,
+        [ValidateRange(0, 2147483647)] [int] $OperationTimeoutSeconds,
+        [switch] $SkipHeaderValidation,
+        [switch] $AllowInsecureRedirect,
+        [ValidateRange(0, 2147483647)] [int] $MaximumRedirection,
+        [ValidateRange(0, 2147483647)] [int] $MaximumRetryCount,
+        [switch] $PreserveAuthorizationOnRedirect,
+        [ValidateRange(1, 2147483647)] [int] $RetryIntervalSec,
+        [switch] $PreserveHttpMethodOnRedirect,
+        [ValidateNotNullOrEmpty()] [System.Net.Sockets.UnixDomainSocketEndPoint] $UnixSocket,
 
         [string] $Resource,
-
         [string] $ClientId,
-
-        [Alias('PrincipalId')]
-        [string] $ObjectId,
-
+        [Alias('PrincipalId')] [string] $ObjectId,
         [string] $ResourceId,
-
         [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
         [string] $Source,
-
         [ValidateSet('environment', 'workload-identity', 'managed-identity', 'azure-cli', 'azure-powershell', 'azure-developer-cli')]
         [string[]] $Exclude,
+        [ValidateRange(1, 3600)] [int] $TokenTimeoutSec = 30,
 
-        [ValidateRange(1, 3600)]
-        [int] $TokenTimeoutSec = 30
+        # Invoke-RestMethod's own authentication, which azmi replaces: declared
+        # (hidden from completion) so that they get a clear error, and so that
+        # -Token is not taken as an abbreviation of -TokenTimeoutSec.
+        [Parameter(DontShow)] [object] $Authentication,
+        [Parameter(DontShow)] [object] $Token,
+        [Parameter(DontShow)] [object] $Credential,
+        [Parameter(DontShow)] [switch] $UseDefaultCredentials
     )
-    if (-not $script:AzmiCmdletBodies) { Import-AzmiCmdletBodies }
-    . $script:AzmiCmdletBodies['Invoke-AzManagedRestMethod']
+    process {
+        if (-not $script:AzmiCmdletBodies) { Import-AzmiCmdletBodies }
+        . $script:AzmiCmdletBodies['Invoke-AzManagedRestMethod']
+    }
 }
 #endregion
 

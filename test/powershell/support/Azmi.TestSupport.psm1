@@ -31,7 +31,8 @@ function Reset-AzmiTestEnvironment {
 function Start-CloudShellFake {
     <#
     .SYNOPSIS
-    Starts the fake Cloud Shell endpoint on 127.0.0.1 and returns url, port, msiEndpoint, Process and LogFile.
+    Starts the fake Cloud Shell endpoint on 127.0.0.1 and returns Url, Port, MsiEndpoint, AppId (the appid claim of
+    its JWTs), Process and LogFile.
     #>
     if (-not (Test-Path $script:FakeScript)) { throw "Build first (npx tsc -p .): $script:FakeScript is missing." }
     $log = Join-Path ([System.IO.Path]::GetTempPath()) ("azmi-cloudshell-{0}.log" -f [guid]::NewGuid())
@@ -46,7 +47,7 @@ function Start-CloudShellFake {
     $read = $process.StandardOutput.ReadLineAsync()
     if (-not $read.Wait(10000)) { $process.Kill(); throw 'The Cloud Shell fake did not start within 10 s.' }
     $info = $read.Result | ConvertFrom-Json
-    [pscustomobject]@{ Url = $info.url; Port = $info.port; MsiEndpoint = $info.msiEndpoint; Process = $process; LogFile = $log }
+    [pscustomobject]@{ Url = $info.url; Port = $info.port; MsiEndpoint = $info.msiEndpoint; AppId = $info.appId; Process = $process; LogFile = $log }
 }
 
 function Stop-CloudShellFake {
@@ -60,6 +61,41 @@ function Get-CloudShellFakeRequests {
     <# .SYNOPSIS The requests the fake has received so far, oldest first. #>
     param([Parameter(Mandatory)] $Fake)
     @(Get-Content -LiteralPath $Fake.LogFile | Where-Object { $_ } | ForEach-Object { $_ | ConvertFrom-Json })
+}
+
+function Compare-AzmiTokenWithRestMethod {
+    <#
+    .SYNOPSIS
+    How Get-AzManagedToken's object differs from Invoke-RestMethod's answer from an MSI endpoint, one line per
+    difference (nothing when they agree), in both directions: every property of the Invoke-RestMethod object is on the
+    token with the same value, as a string (expires_in counts down, so a few seconds apart is the same), and the token
+    has no property Invoke-RestMethod's lacks except the typed ExpiresOn, which must be expires_on as a DateTimeOffset.
+    #>
+    param([Parameter(Mandatory)] $Rest, [Parameter(Mandatory)] $Token, [int] $ExpiresInSlackSec = 5)
+    $restNames = @($Rest.PSObject.Properties.Name)
+    $tokenNames = @($Token.PSObject.Properties.Name)
+    foreach ($property in $Rest.PSObject.Properties) {
+        $name = $property.Name
+        if ($name -cnotin $tokenNames) { "missing on the token: $name (Invoke-RestMethod: '$($property.Value)')"; continue }
+        $value = $Token.$name
+        if ($value -isnot [string]) { "$name is a $(if ($null -eq $value) { 'null' } else { $value.GetType().Name }), not a string" }
+        if ($name -eq 'expires_in') {
+            if ([math]::Abs([long]$value - [long]$property.Value) -gt $ExpiresInSlackSec) { "expires_in: Invoke-RestMethod '$($property.Value)', token '$value'" }
+        } elseif ("$value" -cne "$($property.Value)") {
+            "${name}: Invoke-RestMethod '$($property.Value)', token '$value'"
+        }
+    }
+    foreach ($name in $tokenNames) {
+        if ($name -cin $restNames) { continue }
+        if ($name -ceq 'ExpiresOn') {
+            if ($Token.ExpiresOn -isnot [System.DateTimeOffset] -or $Token.ExpiresOn -ne [System.DateTimeOffset]::FromUnixTimeSeconds([long]$Rest.expires_on)) {
+                "ExpiresOn is '$($Token.ExpiresOn)', not expires_on as a DateTimeOffset"
+            }
+            continue
+        }
+        "extra on the token: $name ('$($Token.$name)'), which Invoke-RestMethod's answer does not have"
+    }
+    if ('ExpiresOn' -cnotin $tokenNames) { 'missing on the token: ExpiresOn' }
 }
 
 function Get-AzmiBridgeProcessId {
