@@ -2,7 +2,7 @@
  * The bridge's wire format: one JSON object per line on stdin (requests) and
  * stdout (responses), UTF-8, `\n`-terminated. The PowerShell module is the
  * other end (`AzmiCore.Request` in `module/src/AzmiCore.cs`, or the script
- * path's `Invoke-AzmiBridge` in `module/Azmi/Azmi.ScriptBridge.ps1`); it
+ * path's `Invoke-AzmiBridge` in `module/Azmi/Private/Azmi.ScriptBridge.ps1`); it
  * checks the hello by its exact prefix `{"id":0,"ok":true,"result":{"hello":"azmi-bridge",`
  * (the key order `server.ts` writes) before parsing anything else.
  *
