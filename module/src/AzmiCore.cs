@@ -252,7 +252,9 @@ namespace Azmi
             resource = Unwrap(resource);
             if (resource != null)
             {
-                // Sent as the user wrote it ([uri] keeps that in OriginalString).
+                // Sent as the user wrote it: -Resource is a [uri], which keeps
+                // that in OriginalString (ToString() would add a '/'). A string
+                // (the tests, New-AzmiTokenRequest's twin) is taken as it is.
                 string text = resource is Uri uri ? uri.OriginalString : AsString(resource);
                 if (!IsValidResource(text)) return null;
                 result["resource"] = text;
@@ -489,15 +491,15 @@ namespace Azmi
         /// The module's state ($script:Bridge, Leases, TokenDisplay,
         /// DefaultBridgePath, BridgeSlackSec, BridgeStartSec) is read from
         /// the session state of the module the calling function belongs to.
-        /// <paramref name="input"/> is the pipeline item ($_), so a [uri] from the
-        /// pipeline is taken as written (<see cref="ResourceArgument"/>).
-        /// Example: <c>$rest = [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent, $_)</c>
+        /// <paramref name="resource"/> is -Resource as bound (a [uri]; its
+        /// OriginalString is what is checked and sent, see <see cref="TokenRequest"/>).
+        /// Example: <c>$rest = [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent)</c>
         /// </summary>
-        public static Hashtable GetToken(PSCmdlet cmdlet, IDictionary bound, object resource, string scope, int timeoutSec, bool asSecureString, object input = null)
+        public static Hashtable GetToken(PSCmdlet cmdlet, IDictionary bound, object resource, string scope, int timeoutSec, bool asSecureString)
         {
             var rest = new Hashtable(StringComparer.OrdinalIgnoreCase);
             PSVariableIntrinsics module = cmdlet.MyInvocation.MyCommand.Module?.SessionState?.PSVariable;
-            var parameters = TokenRequest(module == null ? bound : ThisItem(bound, module), ResourceArgument(resource, input), scope, timeoutSec);
+            var parameters = TokenRequest(module == null ? bound : ThisItem(bound, module), resource, scope, timeoutSec);
             if (parameters == null) return rest;
             rest["Params"] = parameters;
             if (module == null || WantsVerbose(module)) return rest;
@@ -524,29 +526,6 @@ namespace Azmi
             }
             else rest["Response"] = outcome;
             return rest;
-        }
-
-        /// <summary>
-        /// The resource as the user wrote it (Resolve-AzmiResource). -Resource
-        /// is a [string], so a [uri] from the pipeline (by value, or as the
-        /// Resource/Audience property of an object) reaches it as PowerShell's
-        /// conversion to string: Uri.ToString() adds a '/' and unescapes, and
-        /// an object whose property is a [uri] binds by value as
-        /// '@{Resource=...}'. The Uri's OriginalString is what was written.
-        /// </summary>
-        private static object ResourceArgument(object resource, object input)
-        {
-            if (input == null || resource == null) return resource;
-            object item = input is PSObject wrapped ? wrapped.BaseObject : input;
-            if (item is string) return resource;
-            string bound = AsString(Unwrap(resource));
-            if (item is Uri uri) return string.Equals(bound, uri.ToString(), StringComparison.Ordinal) ? uri.OriginalString : resource;
-            PSObject properties = PSObject.AsPSObject(input);
-            foreach (string name in new[] { "Resource", "Audience" })
-            {
-                if (Unwrap(properties.Properties[name]?.Value) is Uri value && string.Equals(bound, AsString(input), StringComparison.Ordinal)) return value.OriginalString;
-            }
-            return resource;
         }
 
         /// <summary>

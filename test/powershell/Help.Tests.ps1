@@ -50,6 +50,13 @@ Describe 'Module manifest' {
         $private | Where-Object { $_ -in $manifest.FunctionsToExport } | Should -BeNullOrEmpty
     }
 
+    It 'declares -Resource as the issue''s syntax says: a [uri] on Get-AzManagedToken and Get-AzManagedIdentityChain' {
+        (Get-Command Get-AzManagedToken).Parameters.Resource.ParameterType | Should -Be ([uri])
+        (Get-Command Get-AzManagedIdentityChain).Parameters.Resource.ParameterType | Should -Be ([uri])
+        (Get-Command Invoke-AzManagedRestMethod).Parameters.Resource.ParameterType | Should -Be ([string])
+        (Get-Help Get-AzManagedToken).Syntax | Out-String -Width 500 | Should -Match '\[-Resource\] <Uri>'
+    }
+
     It 'marks state changes with SupportsShouldProcess' -TestCases @(@{ Name = 'Start-AzManagedIdentityEndpoint' }, @{ Name = 'Stop-AzManagedIdentityEndpoint' }) {
         (Get-Command $Name).Parameters.Keys | Should -Contain 'WhatIf'
         (Get-Command $Name).Parameters.Keys | Should -Contain 'Confirm'

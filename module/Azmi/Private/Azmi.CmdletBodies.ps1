@@ -82,7 +82,7 @@ $script:AzmiRestOwn = [System.Collections.Generic.HashSet[string]]::new(
 $script:AzmiCmdletBodies = @{
     'Get-AzManagedIdentityChain' = {
         $requestArgs = @{ CommandName = $PSCmdlet.MyInvocation.MyCommand.Name; Bound = $PSCmdlet.MyInvocation.BoundParameters; TimeoutSec = $TimeoutSec }
-        if ($PSCmdlet.ParameterSetName -eq 'Resource') { $requestArgs.Resource = Resolve-AzmiResource $Resource $_ } else { $requestArgs.Scope = $Scope }
+        if ($PSCmdlet.ParameterSetName -eq 'Resource') { $requestArgs.Resource = $Resource } else { $requestArgs.Scope = $Scope }
         $params = New-AzmiTokenRequest @requestArgs
         if ($params -is [System.Management.Automation.ErrorRecord]) { $PSCmdlet.WriteError($params); return }
 

@@ -18,8 +18,10 @@ function script:New-AzmiTokenRequest {
         # src/serve/context.ts, azmi token --resource): 1 to 2048 visible ASCII
         # characters, no whitespace or control characters. An http(s) URI,
         # api://my-api and an application id GUID are all resources. Sent as
-        # the user wrote it: a [uri] parameter keeps that in OriginalString
-        # (Uri.ToString() would add a '/').
+        # the user wrote it: the [uri] -Resource of Get-AzManagedToken and
+        # Get-AzManagedIdentityChain keeps that in OriginalString
+        # (Uri.ToString() would add a '/'); Invoke-AzManagedRestMethod's is a
+        # [string].
         $text = if ($Resource -is [uri]) { $Resource.OriginalString } else { [string]$Resource }
         if ($text.Length -eq 0 -or $text.Length -gt 2048 -or $text -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidResource $text }
         $params['resource'] = $text
@@ -38,27 +40,6 @@ function script:New-AzmiTokenRequest {
     if ($TimeoutSec) { $params['timeoutMs'] = 1000L * $TimeoutSec }
     if ($Bound['Force']) { $params['forceRefresh'] = $true }
     $params
-}
-
-function script:Resolve-AzmiResource {
-    # The resource as the user wrote it. -Resource is a [string], so a [uri]
-    # from the pipeline (by value, or as the Resource/Audience property of an
-    # object) reaches it as PowerShell's conversion to string: Uri.ToString()
-    # adds a '/' and unescapes, and an object whose property is a [uri] binds
-    # by value as '@{Resource=...}'. The Uri's OriginalString is what was
-    # written. Anything else is taken as bound. (AzmiCore.ResourceArgument
-    # does the same.)
-    param($Resource, $InputObject)
-    if ($null -eq $InputObject -or $InputObject -is [string]) { return $Resource }
-    if ($InputObject -is [uri]) {
-        if ($Resource -ceq $InputObject.ToString()) { return $InputObject.OriginalString }
-        return $Resource
-    }
-    foreach ($name in 'Resource', 'Audience') {
-        $property = $InputObject.PSObject.Properties[$name]
-        if ($null -ne $property -and $property.Value -is [uri] -and $Resource -ceq [string]$InputObject) { return $property.Value.OriginalString }
-    }
-    $Resource
 }
 
 function script:New-AzmiRequestError {
@@ -119,8 +100,7 @@ function script:Invoke-AzmiTokenCall {
     # through $VerbosePreference like any function it calls. ClientId and
     # ObjectId: this pipeline item's (its parameter variables), because
     # $PSBoundParameters keeps them from an earlier item's properties.
-    # InputObject: the pipeline item ($_), for Resolve-AzmiResource.
-    param($Cmdlet, $Bound, [string] $ClientId, [string] $ObjectId, $TimeoutSec, [bool] $AsSecureString, $Rest, $InputObject)
+    param($Cmdlet, $Bound, [string] $ClientId, [string] $ObjectId, $TimeoutSec, [bool] $AsSecureString, $Rest)
     $command = 'Get-AzManagedToken'
     $params = $Rest['Params']
     if ($null -eq $params) {
@@ -130,7 +110,7 @@ function script:Invoke-AzmiTokenCall {
             if ($ObjectId) { $Bound['ObjectId'] = $ObjectId } else { $Bound.Remove('ObjectId') }
         }
         $params = if ($Cmdlet.ParameterSetName -eq 'Resource') {
-            New-AzmiTokenRequest -CommandName $command -Bound $Bound -Resource (Resolve-AzmiResource $Bound['Resource'] $InputObject) -TimeoutSec $TimeoutSec
+            New-AzmiTokenRequest -CommandName $command -Bound $Bound -Resource $Bound['Resource'] -TimeoutSec $TimeoutSec
         } else {
             New-AzmiTokenRequest -CommandName $command -Bound $Bound -Scope $Bound['Scope'] -TimeoutSec $TimeoutSec
         }

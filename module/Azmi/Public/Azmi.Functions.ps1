@@ -358,8 +358,10 @@ function Get-AzManagedToken {
 
     .PARAMETER Resource
     The resource (audience) to get a token for, e.g. https://vault.azure.net, api://my-api or an application id: 1 to
-    2048 visible ASCII characters without spaces, as everywhere in azmi. It is sent as written (no slash is added).
-    Accepts pipeline input, by value or by a property named Resource.
+    2048 visible ASCII characters without spaces, as everywhere in azmi. It is a System.Uri and is sent as written (its
+    OriginalString; no slash is added). A string that System.Uri cannot read (e.g. api://my:api) fails in parameter
+    binding; give such a resource as -Scope <resource>/.default. Accepts pipeline input, by value or by a property
+    named Resource (or Audience).
 
     .PARAMETER Scope
     A single scope instead of a resource, e.g. https://vault.azure.net/.default. Only the suffix /.default is removed
@@ -419,8 +421,8 @@ function Get-AzManagedToken {
     Only use the Azure CLI's sign-in, and show the chain's decisions.
 
     .INPUTS
-    System.String or System.Uri (a Uri as written: its OriginalString), or objects with a Resource or Scope property
-    (and optionally ClientId/ObjectId).
+    System.Uri, or a System.String converted to one (either is sent as written: its OriginalString), or objects with a
+    Resource or Scope property (and optionally ClientId/ObjectId).
 
     .OUTPUTS
     Azmi.ManagedToken: access_token (String, or SecureString with -AsSecureString), refresh_token (empty), expires_in,
@@ -436,14 +438,14 @@ function Get-AzManagedToken {
     [CmdletBinding(DefaultParameterSetName = 'Resource')]
     [OutputType('Azmi.ManagedToken')]
     param(
-        # [string], not [uri]: a [uri] parameter refuses some resources the rest
-        # of azmi takes (api://my:api, a host label over 255 characters) and
-        # turns whitespace in a host into a binding error instead of
-        # GetAzManagedTokenInvalidResource. Empty and null reach that check too.
+        # A [uri], as the syntax has always said: System.Uri keeps what was
+        # written in OriginalString, which is what is checked and sent (a
+        # relative Uri too: api://my-api, an application id). A value Uri
+        # cannot read (a tab or space in a host, api://my:api) fails in
+        # parameter binding, as any value of the wrong type does.
         [Parameter(Mandatory, Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
         [Alias('Audience')]
-        [AllowEmptyString()] [AllowNull()]
-        [string] $Resource,
+        [uri] $Resource,
 
         [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
         [string] $Scope,
@@ -481,11 +483,10 @@ function Get-AzManagedToken {
         # -Verbose, a bridge to start, an error answer, or no core at all) goes
         # on in Invoke-AzmiTokenCall (Private/Azmi.Requests.ps1) from where the core
         # stopped, so a fresh session's first call never compiles that code.
-        # ($_: a [uri] from the pipeline is taken as written, see Resolve-AzmiResource.)
-        $rest = if ($script:Core) { [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent, $_) } else { @{} }
+        $rest = if ($script:Core) { [Azmi.AzmiCore]::GetToken($PSCmdlet, $PSBoundParameters, $Resource, $Scope, $TimeoutSec, $AsSecureString.IsPresent) } else { @{} }
         if ($null -eq $rest) { return }
         if (-not $script:AzmiRequestHelpers) { Import-AzmiRequestHelpers }
-        Invoke-AzmiTokenCall -Cmdlet $PSCmdlet -Bound $PSBoundParameters -ClientId $ClientId -ObjectId $ObjectId -TimeoutSec $TimeoutSec -AsSecureString $AsSecureString.IsPresent -Rest $rest -InputObject $_
+        Invoke-AzmiTokenCall -Cmdlet $PSCmdlet -Bound $PSBoundParameters -ClientId $ClientId -ObjectId $ObjectId -TimeoutSec $TimeoutSec -AsSecureString $AsSecureString.IsPresent -Rest $rest
     }
 }
 #endregion
@@ -520,7 +521,8 @@ function Get-AzManagedIdentityChain {
     (transport, winner, total time, expiry or the error).
 
     .PARAMETER Resource
-    The resource (audience) to test with (default https://management.azure.com).
+    The resource (audience) to test with (default https://management.azure.com). Same rules as Get-AzManagedToken
+    -Resource: a System.Uri, sent as written.
 
     .PARAMETER Scope
     A single scope to test with instead of a resource, e.g. https://vault.azure.net/.default.
@@ -576,7 +578,7 @@ function Get-AzManagedIdentityChain {
     [OutputType('Azmi.ChainLink')]
     param(
         [Parameter(Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
-        [string] $Resource = 'https://management.azure.com',
+        [uri] $Resource = 'https://management.azure.com',
 
         [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
         [string] $Scope,
@@ -763,7 +765,8 @@ function Invoke-AzManagedRestMethod {
 
     .PARAMETER Resource
     The resource (audience) of the token, when the URI alone does not tell: e.g. api://my-api, an application id, or
-    https://myapi.example.com for an API whose host differs. Same rules as Get-AzManagedToken -Resource.
+    https://myapi.example.com for an API whose host differs. A string (not a Uri as in Get-AzManagedToken), checked by
+    the same rule (1 to 2048 visible ASCII characters without spaces) and sent as written.
 
     .PARAMETER ClientId
     Client id of a user-assigned managed identity. At most one of -ClientId, -ObjectId, -ResourceId.
