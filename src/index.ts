@@ -46,7 +46,7 @@ export type { AzureCliCredentialOptions } from "./credentials/azureCliCredential
 export type { AzurePowerShellCredentialOptions } from "./credentials/azurePowerShellCredential";
 export type { AzureDeveloperCliCredentialOptions } from "./credentials/azureDeveloperCliCredential";
 export type { EntraCredentialOptions } from "./credentials/entraOptions";
-export type { GetManagedTokenOptions, DiagnoseResult, ManagedTokenWithReport, MsiShapeOptions } from "./msi";
+export type { GetManagedTokenOptions, DiagnoseResult, ManagedTokenWithReport } from "./msi";
 export type { ServeOptions, RunningServer } from "./serve/server";
 
 // Lazy value exports: a type of the same name for instances, a getter for the class.

@@ -18,6 +18,7 @@
  */
 import type { DefaultAzureCredential } from "./credentials/defaultAzureCredential";
 import { clientIdFromClaims, decodeJwtClaims } from "./credentials/jwtClaims";
+import { CLIENT_ID_AS_GIVEN } from "./credentials/types";
 import { resourceToScope, scopeToResource } from "./credentials/scopes";
 import type {
   AzmiAccessToken,
@@ -145,34 +146,24 @@ export async function diagnose(options: GetManagedTokenOptions = {}): Promise<Di
   return result;
 }
 
-/** How {@link toMsiResponse} fills `client_id`. */
-export interface MsiShapeOptions {
-  /**
-   * Take `client_id` from the token's `appid`/`azp` claim when the token
-   * object carries none (default true: a developer tool's or Entra's token
-   * says which app it is only there). `getManagedToken` turns it off when
-   * the managed-identity link answered: an endpoint's answer is passed on as
-   * the endpoint gave it, so where Cloud Shell sends no `client_id`, neither
-   * does azmi, and a script gets the properties `Invoke-RestMethod` gets.
-   */
-  clientIdFromClaims?: boolean;
-}
-
 /**
  * Converts a token to the MSI JSON shape: numbers as strings in seconds,
  * `expires_in` counted from `now`, `not_before` from the token (or its JWT
- * `nbf`) else now, `client_id` only when known (see {@link MsiShapeOptions}).
+ * `nbf`) else now, `client_id` only when known: the token's, else its JWT's
+ * `appid`/`azp` claim, except for a Cloud Shell answer, which is passed on as
+ * given (it names no client id: the token is the portal user's, and a script
+ * calling the endpoint with `Invoke-RestMethod` sees no `client_id`).
  *
  * @example
  * ```ts
  * toMsiResponse(token, "https://vault.azure.net");
  * ```
  */
-export function toMsiResponse(token: AzmiAccessToken, resource: string, now: number = Date.now(), options: MsiShapeOptions = {}): MsiTokenResponse {
+export function toMsiResponse(token: AzmiAccessToken, resource: string, now: number = Date.now()): MsiTokenResponse {
   registerSecret(token.token);
   const nowSec = Math.floor(now / 1000);
   const expiresOn = Math.floor(token.expiresOnTimestamp / 1000);
-  const fromClaims = options.clientIdFromClaims !== false;
+  const fromClaims = (token as { [CLIENT_ID_AS_GIVEN]?: boolean })[CLIENT_ID_AS_GIVEN] !== true;
   const claims = token.notBeforeTimestamp === undefined || (token.clientId === undefined && fromClaims) ? decodeJwtClaims(token.token) : undefined;
   const notBefore =
     token.notBeforeTimestamp !== undefined
@@ -328,11 +319,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
   } else {
     outcome = await attempt;
   }
-  if (outcome.token) {
-    const winner = outcome.report.winner;
-    const fromEndpoint = winner === "managed-identity" || winner === "ManagedIdentityCredential";
-    return { msi: toMsiResponse(outcome.token, resource, Date.now(), { clientIdFromClaims: !fromEndpoint }), report: outcome.report };
-  }
+  if (outcome.token) return { msi: toMsiResponse(outcome.token, resource), report: outcome.report };
   return { report: outcome.report, error: outcome.error };
 }
 

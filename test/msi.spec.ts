@@ -6,6 +6,7 @@ import { diagnose, getManagedToken, getManagedTokenWithReport, resetManagedToken
 import { EnvironmentCredential } from "../src/credentials/environmentCredential";
 import { ErrorCode } from "../src/errors";
 import { startFakeCloudShell } from "./fakes/cloudShell";
+import { startFakeMsi2017 } from "./fakes/machineLearning";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "./fakes/entra";
 import { useCleanEnv } from "./support/env";
 import { captureLogs, closedPort, startImdsFake, tempDir, useLoopbackGuard, useTempAzmiHome, type ImdsFake } from "./credentials/support";
@@ -81,7 +82,7 @@ describe("getManagedToken / diagnose", function () {
     assert.equal(report.winner, "managed-identity");
   });
 
-  it("the managed-identity link's answer is passed on as the endpoint gave it: Cloud Shell sends no client_id, so neither does the MSI shape (not even from the JWT's appid)", async () => {
+  it("a Cloud Shell answer is passed on as given: it sends no client_id, so neither does the MSI shape (not even from the JWT's appid)", async () => {
     const now = Math.floor(Date.now() / 1000);
     const jwt = fakeAccessToken({ aud: "https://vault.azure.net", appid: "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", nbf: now - 60, exp: now + 3900 });
     const shell = await startFakeCloudShell({ token: jwt });
@@ -90,9 +91,16 @@ describe("getManagedToken / diagnose", function () {
       assert.equal(report.winner, "managed-identity");
       assert.deepEqual(Object.keys(msi!), MSI_KEYS, "the keys Invoke-RestMethod sees from Cloud Shell, minus refresh_token");
       assert.equal(msi!.access_token, jwt);
-      // A toMsiResponse caller keeps the claims fallback unless it turns it off.
-      assert.equal(toMsiResponse({ token: jwt, expiresOnTimestamp: (now + 3900) * 1000 }, "https://vault.azure.net").client_id, "c44b4083-3bb0-49c1-b47d-974e53cbdf3c");
-      assert.equal(toMsiResponse({ token: jwt, expiresOnTimestamp: (now + 3900) * 1000 }, "r", Date.now(), { clientIdFromClaims: false }).client_id, undefined);
+      // Other endpoints' answers keep the claims fallback: App Service 2017 / Machine Learning sends no client_id either, but its token's appid is the identity's.
+      const msi2017 = await startFakeMsi2017({ token: jwt });
+      try {
+        resetManagedTokenChains();
+        const other = await getManagedToken({ resource: "https://vault.azure.net", env: { PATH: dir, AZMI_HOME: home, ...msi2017.env } });
+        assert.equal(other.access_token, jwt);
+        assert.equal(other.client_id, "c44b4083-3bb0-49c1-b47d-974e53cbdf3c");
+      } finally {
+        await msi2017.close();
+      }
     } finally {
       await shell.close();
     }

@@ -3,8 +3,9 @@
  * - a valid token is returned without I/O (the hot path allocates nothing);
  * - concurrent callers for one key share one fetch (single-flight); a
  *   fetch started under one caller's own limits (its abort signal, a timeout
- *   that must reach the request) ends early for that caller only: the
- *   others that joined it start their own fetch if it fails (`limited`);
+ *   that must reach the request) may be cut short by them, and then the
+ *   callers that joined it start their own fetch instead of inheriting that
+ *   caller's abort or timeout (`cutShort`);
  * - after the refresh time the cached token is still served while one
  *   background fetch replaces it; a failed background fetch keeps the
  *   still-valid token and is retried after `REFRESH_RETRY_MS`;
@@ -45,8 +46,8 @@ interface Entry {
   token?: AccessToken;
   refreshAt: number;
   inflight?: Promise<AccessToken>;
-  /** The inflight fetch runs under the limits of the caller that started it. */
-  inflightLimited?: boolean;
+  /** Whether the limits of the caller that started the inflight fetch have fired (it has some). */
+  inflightCutShort?: () => boolean;
   /** No background refresh before this time (set after a failed one). */
   retryAfter: number;
 }
@@ -88,20 +89,24 @@ export class TokenCache {
 
   /**
    * A valid token for `key`: from the cache, or from one shared `fetch`.
-   * `limited`: this caller's `fetch` carries its own limits (an abort
-   * signal, a short timeout). A fetch started that way may fail because of
-   * them, which is that caller's business: a caller that joined it and sees
-   * it fail starts (or joins) a fetch of its own instead of inheriting the
-   * failure. A real failure is then met twice, only in that rare overlap.
+   * `cutShort`: this caller's `fetch` carries its own limits (an abort
+   * signal, a short timeout), and this says whether they have fired. When a
+   * fetch fails after its starter's limits fired, the failure may be theirs
+   * alone: a caller that joined it starts (or joins) a fetch of its own
+   * instead. Any other failure is every waiting caller's, once.
    */
-  getToken(key: string, fetch: TokenFetcher, limited = false): Promise<AccessToken> {
+  getToken(key: string, fetch: TokenFetcher, cutShort?: () => boolean): Promise<AccessToken> {
     const cached = this.peek(key, fetch);
     if (cached) return Promise.resolve(cached);
     const entry = this.entryFor(key);
     const joined = entry.inflight;
-    if (joined === undefined) return this.startFetch(key, entry, fetch, limited);
-    if (!entry.inflightLimited) return joined;
-    return joined.catch(() => this.getToken(key, fetch, limited));
+    if (joined === undefined) return this.startFetch(key, entry, fetch, cutShort);
+    const startersLimits = entry.inflightCutShort;
+    if (!startersLimits) return joined;
+    return joined.catch((error: unknown) => {
+      if (startersLimits()) return this.getToken(key, fetch, cutShort);
+      throw error;
+    });
   }
 
   /** Forget one key, or everything. */
@@ -119,7 +124,7 @@ export class TokenCache {
     return entry;
   }
 
-  private startFetch(key: string, entry: Entry, fetch: TokenFetcher, limited = false): Promise<AccessToken> {
+  private startFetch(key: string, entry: Entry, fetch: TokenFetcher, cutShort?: () => boolean): Promise<AccessToken> {
     const issuedAt = this.now();
     const inflight = fetch().then(
       (token) => {
@@ -143,7 +148,7 @@ export class TokenCache {
       },
     );
     entry.inflight = inflight;
-    entry.inflightLimited = limited;
+    entry.inflightCutShort = cutShort;
     return inflight;
   }
 

@@ -12,8 +12,12 @@
  * ```
  */
 import type { GetTokenOptions } from "@azure/core-auth";
+import { nowMs } from "../clock";
 
 type AbortSignalLike = NonNullable<GetTokenOptions["abortSignal"]>;
+
+/** A timer may fire this much before the clock says its time is up. */
+const TIMER_SLACK_MS = 5;
 
 /** The error an aborted `getToken` rejects with (the name Azure SDKs check). */
 export function abortError(): Error {
@@ -22,10 +26,31 @@ export function abortError(): Error {
   return e;
 }
 
+/**
+ * Whether this caller's own limits have fired by now: its `abortSignal`
+ * aborted or its `timeoutMs` elapsed since this call. `undefined` for a
+ * caller without limits. (`TokenCache` asks it when a shared fetch that
+ * carried those limits fails.)
+ *
+ * @example
+ * ```ts
+ * cache.getToken(key, fetch, limitsFired(options.abortSignal, options.requestOptions?.timeout));
+ * ```
+ */
+export function limitsFired(signal: AbortSignalLike | undefined, timeoutMs: number | undefined): (() => boolean) | undefined {
+  const timed = typeof timeoutMs === "number" && timeoutMs > 0;
+  if (!signal && !timed) return undefined;
+  const started = nowMs();
+  return () => signal?.aborted === true || (timed && nowMs() - started >= timeoutMs - TIMER_SLACK_MS);
+}
+
 /** `pending`, or an `AbortError` as soon as `signal` aborts (at once if it already has). */
 export function untilAborted<T>(pending: Promise<T>, signal: AbortSignalLike | undefined): Promise<T> {
   if (!signal) return pending;
-  if (signal.aborted) return Promise.reject(abortError());
+  if (signal.aborted) {
+    pending.catch(() => undefined); // nobody waits for it any more: its failure must not go unhandled
+    return Promise.reject(abortError());
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError());
     signal.addEventListener("abort", onAbort, { once: true });

@@ -27,7 +27,7 @@ import { credentialLogger, registerSecret, type CredentialLogger } from "./lazyL
 import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkReport, TokenWithReport } from "./types";
 import { reasonOf, unavailable } from "./unavailable";
 import { nowMs } from "../clock";
-import { untilAborted } from "./abort";
+import { abortError, limitsFired, untilAborted } from "./abort";
 
 /** One position in a chain. */
 export interface ChainLink {
@@ -135,15 +135,17 @@ export class ChainedTokenCredential implements TokenCredential {
     // SDK clients pass [scope]: key it like the string, without allocating.
     const scopeKey = typeof scopes === "string" ? scopes : scopes.length === 1 ? scopes[0]! : scopes.join(" ");
     const key = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
+    const signal = options.abortSignal;
+    if (signal?.aborted) return Promise.reject(abortError());
     // A walk started by a caller with an abort signal or a timeout carries
-    // them (the links' requests must stop when that caller stops), so it is
-    // that caller's: callers that joined it wait under their own signal and
-    // start their own walk if it fails (TokenCache's `limited`).
-    const limited = options.abortSignal !== undefined || options.requestOptions?.timeout !== undefined;
+    // them (the links' requests must stop when that caller stops), so if they
+    // fire, its failure is that caller's: callers that joined it wait under
+    // their own signal and then walk for themselves (TokenCache's `cutShort`).
+    const limits = limitsFired(signal, options.requestOptions?.timeout);
     if (options.forceRefresh || options.walkFromStart) {
       // Fresh walk, and its token replaces the cached one.
       this.cache.clear(key);
-      return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limited) as Promise<AzmiAccessToken>, options.abortSignal);
+      return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limits) as Promise<AzmiAccessToken>, signal);
     }
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
@@ -156,7 +158,7 @@ export class ChainedTokenCredential implements TokenCredential {
       this.last = this.cachedReport;
       return Promise.resolve(hit as AzmiAccessToken);
     }
-    return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limited) as Promise<AzmiAccessToken>, options.abortSignal);
+    return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limits) as Promise<AzmiAccessToken>, signal);
   }
 
   /**

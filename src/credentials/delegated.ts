@@ -24,7 +24,8 @@ import { loadAzureIdentity, type AzureIdentityModule } from "./identityLoader";
 import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
 import { scopeList, scopeToResource } from "./scopes";
 import type { AzmiAccessToken, AzmiGetTokenOptions } from "./types";
-import { unavailable } from "./unavailable";
+import { unavailable, unavailableMessage } from "./unavailable";
+import { abortError, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
 /** Why a link cannot be used here, found without I/O. */
@@ -41,6 +42,7 @@ export abstract class DelegatedCredential implements TokenCredential {
   private logger?: CredentialLogger;
   /** The "unavailable" error, built once: availability is decided at construction and never changes. */
   private unavailableError?: Error;
+  private unavailableLogged = false;
 
   /** `undefined` when the link may work; otherwise why not (checked before loading `@azure/identity`). */
   protected abstract availability(): Unavailability | undefined;
@@ -73,10 +75,14 @@ export abstract class DelegatedCredential implements TokenCredential {
   getToken(scopes: string | string[], options: AzmiGetTokenOptions = {}): Promise<AzmiAccessToken> {
     const error = this.unavailableNow();
     if (error) return Promise.reject(error);
+    const signal = options.abortSignal;
+    if (signal?.aborted) return Promise.reject(abortError());
     if (options.claims || options.forceRefresh) return this.fetch(scopes, options);
     const key = typeof scopes === "string" ? scopes : scopes.join(" ");
     const fullKey = options.tenantId ? `${key}|${options.tenantId}` : key;
-    return this.cache.getToken(fullKey, () => this.fetch(scopes, options)) as Promise<AzmiAccessToken>;
+    // The fetch carries the first caller's signal and timeout to @azure/identity; if they fire, the others fetch for themselves.
+    const limits = limitsFired(signal, options.requestOptions?.timeout);
+    return untilAborted(this.cache.getToken(fullKey, () => this.fetch(scopes, options), limits) as Promise<AzmiAccessToken>, signal);
   }
 
   /**
@@ -93,7 +99,9 @@ export abstract class DelegatedCredential implements TokenCredential {
    */
   knownUnavailable(): string | undefined {
     const missing = this.availability();
-    return missing === undefined ? undefined : redact(missing.reason);
+    if (missing === undefined) return undefined;
+    this.logUnavailable(missing);
+    return redact(missing.reason);
   }
 
   /** The error `getToken` rejects with while the link is unavailable (built once), else `undefined`. */
@@ -103,8 +111,15 @@ export abstract class DelegatedCredential implements TokenCredential {
     if (!missing) return undefined;
     // Built once: availability is decided at construction and never changes.
     this.unavailableError = unavailable(this.credentialName, missing.reason, missing.hint);
-    this.log().info("getToken", this.unavailableError.message);
+    this.logUnavailable(missing);
     return this.unavailableError;
+  }
+
+  /** Says once, at info level, why this link is unavailable and what to do (the error's message). */
+  private logUnavailable(missing: Unavailability): void {
+    if (this.unavailableLogged) return;
+    this.unavailableLogged = true;
+    this.log().info("getToken", () => unavailableMessage(this.credentialName, missing.reason, missing.hint));
   }
 
   private log(): CredentialLogger {

@@ -43,8 +43,8 @@ import { Budget, DEFAULT_PROBE_BUDGET_MS, DEFAULT_TIME_BUDGET_MS, realTiming, ty
 import { resourceForScopes } from "../managed-identity/scope";
 import { exchangeToken } from "../managed-identity/tokenExchange";
 import type { Source } from "../managed-identity/types";
-import type { AzmiAccessToken, IdentitySelector } from "./types";
-import { abortError, untilAborted } from "./abort";
+import { CLIENT_ID_AS_GIVEN, type AzmiAccessToken, type IdentitySelector } from "./types";
+import { abortError, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
 export interface ManagedIdentityCredentialOptions extends IdentitySelector {
@@ -178,7 +178,7 @@ export class ManagedIdentityCredential implements TokenCredential {
         scope = typeof scopes === "string" ? scopes : scopes[0]!;
         k = `${resource}|${this.selectorKey}|${tenant ?? ""}`;
         this.keys.set(memoKey, k);
-        this.fetchers.set(k, () => this.fetch(resource, scope, this.timeBudgetMs));
+        this.fetchers.set(k, () => this.fetch(resource, scope, this.timeBudgetMs, !this.budgetChosen));
         this.targets.set(k, [resource, scope]);
       }
       key = k;
@@ -189,18 +189,19 @@ export class ManagedIdentityCredential implements TokenCredential {
     if (signal?.aborted) return Promise.reject(abortError());
     // A caller's `requestOptions.timeout` caps this call's budget: the native
     // transport cannot cancel a started request and Node waits for it at
-    // exit, so a shorter deadline must reach the request itself. Such a
-    // fetch is this caller's (`limited`): others that joined it start their
-    // own if it fails, rather than inheriting this caller's timeout.
+    // exit, so a shorter deadline must reach the request itself; and it is
+    // never stretched for an IMDS update (retry.ts). If it fires, the fetch's
+    // failure is this caller's: others that joined it fetch for themselves.
     const cap = options?.requestOptions?.timeout;
     let fetcher = this.fetchers.get(key)!;
-    let limited = false;
-    if (typeof cap === "number" && cap > 0 && cap < this.timeBudgetMs) {
+    let limits: (() => boolean) | undefined;
+    if (typeof cap === "number" && cap > 0) {
       const [resource, target] = this.targets.get(key)!;
-      fetcher = () => this.fetch(resource, target, cap);
-      limited = true;
+      const budget = Math.min(cap, this.timeBudgetMs);
+      fetcher = () => this.fetch(resource, target, budget, false);
+      limits = limitsFired(undefined, cap);
     }
-    return untilAborted(this.cache.getToken(key, fetcher, limited) as Promise<AzmiAccessToken>, signal);
+    return untilAborted(this.cache.getToken(key, fetcher, limits) as Promise<AzmiAccessToken>, signal);
   }
 
   /**
@@ -229,13 +230,14 @@ export class ManagedIdentityCredential implements TokenCredential {
     return this.source;
   }
 
-  private async fetch(resource: string, scope: string, budgetMs: number): Promise<AzmiAccessToken> {
+  /** One token request; `rideOutImdsUpdate`: the budget is the default one, which a 410 may stretch (retry.ts). */
+  private async fetch(resource: string, scope: string, budgetMs: number, rideOutImdsUpdate: boolean): Promise<AzmiAccessToken> {
     const started = nowMs();
     try {
       const source = this.resolveSource();
       if (source.kind === "token-exchange") return await exchangeToken(source, scope, {}, budgetMs);
       source.checkSelector(this.selector);
-      const budget = new Budget(budgetMs);
+      const budget = new Budget(budgetMs, this.timing.now);
       if (source.kind === "imds" && this.probe && !this.imdsConfirmed) {
         // Lazy: only the default chain probes, and the memo pulls in file and interface code.
         const { probeImds, probeNegativeError } = require("../managed-identity/probe") as typeof import("../managed-identity/probe");
@@ -244,9 +246,9 @@ export class ManagedIdentityCredential implements TokenCredential {
         this.imdsConfirmed = true;
       }
       const issuedAt = Date.now();
-      const rideOutImdsUpdate = !this.budgetChosen && budgetMs === this.timeBudgetMs; // not under a caller's timeout either
       const token = await requestToken(source, resource, this.selector, { budget, timing: this.timing, log, rideOutImdsUpdate });
       registerSecret(token.token);
+      if (source.kind === "cloud-shell") Object.defineProperty(token, CLIENT_ID_AS_GIVEN, { value: true });
       // Tell callers (e.g. Azure SDK bearer policies) when to refresh, as MSAL
       // does for MI tokens living > 2 h (checklist 49): the cache's own rule.
       if (token.refreshAfterTimestamp === undefined && token.expiresOnTimestamp - issuedAt > LONG_LIVED_TOKEN_MS) {

@@ -40,6 +40,13 @@ export interface AzmiAccessToken extends AccessToken {
 }
 
 /**
+ * Marks (non-enumerably) a token whose `client_id` is to be passed on as its
+ * endpoint gave it: Cloud Shell's, which names none, so the MSI shape takes
+ * none from the token's claims either (see `toMsiResponse`).
+ */
+export const CLIENT_ID_AS_GIVEN = Symbol.for("azmi.token.clientIdAsGiven");
+
+/**
  * Exactly what a managed-identity endpoint returns (IMDS / Cloud Shell
  * shape): every number as a string, `client_id` only when known.
  */

@@ -15,9 +15,13 @@ import { redact } from "./lazyLog";
 export type ReasonedUnavailableError = CredentialUnavailableError & { reason: string };
 
 export function unavailable(credential: string, reason: string, hint?: string, cause?: unknown): ReasonedUnavailableError {
-  const message = `${credential} is unavailable: ${reason}.${hint ? ` ${hint}` : ""}`;
-  const error = new CredentialUnavailableError(redact(message), cause === undefined ? {} : { cause });
+  const error = new CredentialUnavailableError(unavailableMessage(credential, reason, hint), cause === undefined ? {} : { cause });
   return Object.assign(error, { reason: redact(reason) });
+}
+
+/** The message of {@link unavailable}'s error, redacted (also logged where no error is built). */
+export function unavailableMessage(credential: string, reason: string, hint?: string): string {
+  return redact(`${credential} is unavailable: ${reason}.${hint ? ` ${hint}` : ""}`);
 }
 
 /** The one-line reason of any error: its `reason` when it has one, else its first message line. */

@@ -38,6 +38,7 @@ import {
   Budget,
   IMDS_UPDATE_WINDOW_MS,
   isRetryableStatus,
+  LAST_ATTEMPT_MS,
   MAX_RESPONSE_BYTES,
   MAX_RETRIES,
   RETRY_BASE_410_MS,
@@ -217,13 +218,15 @@ export async function requestToken(
     if (res.status === 410 && options.rideOutImdsUpdate && !updating) {
       // "Updating, available within 70 s": the default budget makes room for it (retry.ts).
       updating = true;
-      budget.extendBy(IMDS_UPDATE_WINDOW_MS);
+      budget.stretchFor(IMDS_UPDATE_WINDOW_MS);
       log.info("getToken", `${source.name} at ${source.endpoint} answered 410 (updating); waiting up to ${IMDS_UPDATE_WINDOW_MS / 1000} s for it`);
     }
     if (retry < MAX_RETRIES && isRetryableStatus(res.status)) {
       const asked = serverRetryAfterMs(res.headers);
-      const delay =
-        asked ?? Math.round(backoffMs(res.status === 410 ? RETRY_BASE_410_MS : RETRY_BASE_MS, retry, timing.random) * timing.scale);
+      let delay = asked ?? Math.round(backoffMs(res.status === 410 ? RETRY_BASE_410_MS : RETRY_BASE_MS, retry, timing.random) * timing.scale);
+      if (updating && asked === undefined && !budget.canWait(delay) && budget.remainingMs() > 2 * LAST_ATTEMPT_MS) {
+        delay = Math.floor(budget.remainingMs() - LAST_ATTEMPT_MS); // one last try near the end of the update window
+      }
       if (budget.canWait(delay)) {
         log.info("getToken", `${source.name} at ${source.endpoint} answered ${res.status}; retry ${retry + 1} in ${delay} ms`);
         await timing.sleep(delay);
@@ -232,7 +235,7 @@ export async function requestToken(
       }
       const last = errorForStatus(source, res, selector, attempts);
       throw new CredentialUnavailableError(
-        `${prefix(source)} answered ${res.status} and a retry in ${delay} ms would not fit in the ${Math.round(budget.remainingMs())} ms left of this call's time budget (timeBudgetMs=${budget.totalMs}). Last answer: ${last.message.replace(/^ManagedIdentityCredential: /, "")}`,
+        `${prefix(source)} answered ${res.status} and a retry in ${delay} ms would not fit in the ${Math.round(budget.remainingMs())} ms left of this call's time budget (${budget.describe()}). Last answer: ${last.message.replace(/^ManagedIdentityCredential: /, "")}`,
         { code: ErrorCode.BudgetExceeded, cause: last },
       );
     }

@@ -13,11 +13,13 @@
  *
  * Results are remembered (`ProbeMemo`): negative ones across processes for a
  * few minutes, so the second `azmi token` on a laptop answers in
- * microseconds. Except a refused connect: something answered at that
- * address and only its server is missing, which may start any moment (the
- * `azmi serve` a developer starts after a first failed try, behind
- * `AZURE_POD_IDENTITY_AUTHORITY_HOST`), and asking again costs one connect.
- * With the override we still probe (cheap on loopback), at the override.
+ * microseconds. Except a refused connect on this machine's loopback: only
+ * the server is missing there, which may start any moment (the `azmi serve`
+ * a developer starts after a first failed try, behind
+ * `AZURE_POD_IDENTITY_AUTHORITY_HOST`), and asking again costs one local
+ * connect. (A refusal from another address, such as a firewall answering
+ * 169.254.169.254, is remembered like any other absence.) With the override
+ * we still probe (cheap on loopback), at the override.
  *
  * @example
  * ```ts
@@ -43,8 +45,8 @@ export interface ProbeOutcome {
   memo?: "process" | "file";
   /** When a remembered result was measured (ms since the epoch). */
   at?: number;
-  /** The connect was refused: not remembered (see the module notes). */
-  refused?: boolean;
+  /** A connect refused on loopback: not remembered (see the module notes). */
+  refusedHere?: boolean;
 }
 
 type ConnectProbe = (ip: string, port: number, timeoutMs: number) => Promise<ProbeResult>;
@@ -98,6 +100,11 @@ function numericHost(hostname: string): string | undefined {
   return undefined;
 }
 
+/** 127.0.0.0/8 or ::1 (numeric, as `numericHost` gives it). */
+function isLoopback(ip: string): boolean {
+  return ip.startsWith("127.") || ip === "::1";
+}
+
 /**
  * Whether a probe answer looks like IMDS (see the module notes).
  *
@@ -129,7 +136,7 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
     const r = await connectProbe()(ip, port, budgetMs);
     if (r.outcome !== "connected") {
       const what = r.outcome === "timeout" ? `connect timed out after ${budgetMs} ms` : `connect ${r.errno ?? r.outcome} in ${r.elapsedMs.toFixed(1)} ms`;
-      return { present: false, reason: what, ms: elapsed(), ...(r.outcome === "refused" ? { refused: true } : {}) };
+      return { present: false, reason: what, ms: elapsed(), ...(r.outcome === "refused" && isLoopback(ip) ? { refusedHere: true } : {}) };
     }
   }
   const remaining = Math.max(1, Math.floor(budgetMs - elapsed()));
@@ -145,7 +152,7 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
   } catch (e) {
     const err = e as { code?: string; phase?: string; timeoutMs?: number };
     const reason = `HTTP probe ${err.phase ?? ""} ${err.code ?? "failed"} after ${elapsed().toFixed(1)} ms`.replace(/\s+/g, " ");
-    return { present: false, reason, ms: elapsed(), ...(err.code === "ECONNREFUSED" ? { refused: true } : {}) };
+    return { present: false, reason, ms: elapsed(), ...(err.code === "ECONNREFUSED" && ip !== undefined && isLoopback(ip) ? { refusedHere: true } : {}) };
   }
 }
 
@@ -174,7 +181,7 @@ export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJ
   inflight.set(source.endpoint, probe);
   const outcome = await probe;
   log.info("getToken", `IMDS probe of ${source.endpoint}: ${outcome.present ? "present" : "absent"} (${outcome.reason}) in ${outcome.ms.toFixed(1)} ms`);
-  if (!outcome.refused) memo.remember(source.endpoint, outcome.present, outcome.reason);
+  if (!outcome.refusedHere) memo.remember(source.endpoint, outcome.present, outcome.reason);
   return outcome;
 }
 

@@ -18,9 +18,10 @@
  * One exception, where the caller left the budget at its default: a 410
  * means "IMDS is updating, available within 70 s" (the IMDS documentation,
  * MSAL.NET's 7 × 10 s), so the first 410 stretches the budget to
- * `IMDS_UPDATE_WINDOW_MS` from then; a 30 s default would give up halfway
- * through an update. A budget the caller chose (and the chain's short one)
- * is never stretched.
+ * `IMDS_UPDATE_WINDOW_MS` from then (a 30 s default would give up halfway
+ * through an update), and a computed wait that overshoots that window is cut
+ * to one last try near its end (a server's `Retry-After` is never cut). A
+ * budget the caller chose (and the chain's short one) is never stretched.
  *
  * @example
  * ```ts
@@ -51,6 +52,8 @@ export const DEFAULT_PROBE_BUDGET_MS = 1000;
 export const REQUEST_TIMEOUT_CAP_MS = 10_000;
 /** A retry is only started when at least this much budget is left after its delay. */
 export const MIN_ATTEMPT_MS = 50;
+/** While IMDS updates, a computed wait that overshoots the window is cut to leave this for one last try at its end. */
+export const LAST_ATTEMPT_MS = 1000;
 /** Largest response body we read from an identity endpoint (a token is ~2–4 KiB). */
 export const MAX_RESPONSE_BYTES = 256 * 1024;
 
@@ -131,6 +134,8 @@ export interface RetryTiming {
   random(): number;
   /** Multiplies computed (not server-requested) delays; tests use e.g. 0.01. */
   scale: number;
+  /** The budget's clock (ms; default `nowMs`), so a test's instant sleeps can move it. */
+  now?: () => number;
 }
 
 export const realTiming: RetryTiming = {
@@ -144,22 +149,29 @@ export const realTiming: RetryTiming = {
  * one more attempt still fits, and the timeout for the next request.
  */
 export class Budget {
-  totalMs: number;
+  /** The budget as set (messages name it: `timeBudgetMs=…`). */
+  readonly totalMs: number;
   private deadline: number;
-  private readonly started: number;
+  private stretchedMs?: number;
 
   constructor(totalMs: number, private readonly now: () => number = () => nowMs()) {
     this.totalMs = totalMs;
-    this.started = now();
-    this.deadline = this.started + totalMs;
+    this.deadline = now() + totalMs;
   }
 
-  /** Make at least `ms` from now available (never shortens the budget). */
-  extendBy(ms: number): void {
+  /** Make at least `ms` from now available, for an IMDS update (never shortens the budget). */
+  stretchFor(ms: number): void {
     const wanted = this.now() + ms;
     if (wanted <= this.deadline) return;
     this.deadline = wanted;
-    this.totalMs = Math.round(wanted - this.started);
+    this.stretchedMs = ms;
+  }
+
+  /** `timeBudgetMs=…` for messages, and whether an IMDS update stretched it. */
+  describe(): string {
+    return this.stretchedMs === undefined
+      ? `timeBudgetMs=${this.totalMs}`
+      : `timeBudgetMs=${this.totalMs}, stretched by ${this.stretchedMs / 1000} s while IMDS updates`;
   }
 
   remainingMs(): number {

@@ -89,41 +89,66 @@ describe("managed-identity/retry", () => {
   });
 
   describe("410 'updating, available within 70 s' (spec §6.1) against the default 30 s budget", () => {
-    /** Sleeps that return at once but are recorded: the budget still runs on the real clock, so what it allows is exactly what a real wait would get. */
-    function instantTiming() {
+    /** Sleeps that return at once but move the budget's clock by what they slept, so the budget sees the waits as real. */
+    function virtualTiming() {
       const slept: number[] = [];
-      const timing: RetryTiming = { sleep: async (ms) => void slept.push(ms), random: () => 1, scale: 1 };
+      let offset = 0;
+      const timing: RetryTiming = {
+        sleep: async (ms) => void (slept.push(ms), (offset += ms)),
+        random: () => 1,
+        scale: 1,
+        now: () => performance.now() + offset,
+      };
       return { slept, timing };
     }
-    const gone = (retryAfterSec: number) => json(410, { error: "gone" }, { "Retry-After": String(retryAfterSec) });
+    const gone = (retryAfterSec?: number) => json(410, { error: "gone" }, retryAfterSec === undefined ? {} : { "Retry-After": String(retryAfterSec) });
     const make = (env: NodeJS.ProcessEnv, timing: RetryTiming, options: ManagedIdentityCredentialOptions = {}) =>
       new ManagedIdentityCredential({ env, ...options, [MI_TEST_TIMING]: timing } as ManagedIdentityCredentialOptions);
 
-    it("the default budget stretches to 70 s from the first 410: waits of 40 s + 20 s are ridden out, then the token", async () => {
-      const imds = await startFakeImds({ faults: [gone(40), gone(20)] });
+    it("the default budget stretches to 70 s from the first 410: backoff 3, 6, 12, 24 s, then the 48 s step cut to one last try inside the window", async () => {
+      const imds = await startFakeImds({ faults: times(5, gone()) });
       try {
-        const { slept, timing } = instantTiming();
+        const { slept, timing } = virtualTiming();
         const t = await make(safeEnv(imds.env), timing).getToken(VAULT);
         assert.equal(t.token, imds.issued[0]);
-        assert.deepEqual(slept, [40_000, 20_000]);
+        assert.deepEqual(slept.slice(0, 4), [3000, 6000, 12_000, 24_000]);
+        assert.ok(slept[4]! > 23_000 && slept[4]! < 25_000, `last wait ${slept[4]} fits what is left of 70 s`);
+        assert.ok(slept.reduce((a, b) => a + b) < 70_000);
       } finally {
         await imds.close();
       }
     });
 
-    it("but not beyond 70 s (a 75 s wait fails at once), nor a budget the caller chose (30 s), nor under requestOptions.timeout", async () => {
-      const imds = await startFakeImds({ faults: [gone(75), gone(40), gone(40)] });
+    it("a server's Retry-After is honoured inside the window (40 s + 20 s), never cut: 60 s + 60 s does not fit, and the message says the budget was stretched", async () => {
+      const imds = await startFakeImds({ faults: [gone(40), gone(20)] });
+      const slow = await startFakeImds({ faults: [gone(60), gone(60)] });
       try {
-        const { slept, timing } = instantTiming();
+        const ok = virtualTiming();
+        assert.equal((await make(safeEnv(imds.env), ok.timing).getToken(VAULT)).token, imds.issued[0]);
+        assert.deepEqual(ok.slept, [40_000, 20_000]);
+        const late = virtualTiming();
+        const err = await rejection(make(safeEnv(slow.env), late.timing).getToken(VAULT));
+        assert.equal(err.code, "ERR_BUDGET_EXCEEDED");
+        assert.deepEqual(late.slept, [60_000]);
+        assert.match(err.message, /answered 410 and a retry in 60000 ms would not fit in the \d+ ms left of this call's time budget \(timeBudgetMs=30000, stretched by 70 s while IMDS updates\)/);
+      } finally {
+        await imds.close();
+        await slow.close();
+      }
+    });
+
+    it("not stretched: a budget the caller chose, any requestOptions.timeout (even one above 30 s), and beyond 70 s", async () => {
+      const imds = await startFakeImds({ faults: [gone(40), gone(40), gone(75)] });
+      try {
+        const { slept, timing } = virtualTiming();
         const env = safeEnv(imds.env);
-        const beyond = await rejection(make(env, timing).getToken(VAULT));
-        assert.equal(beyond.code, "ERR_BUDGET_EXCEEDED");
-        assert.match(beyond.message, /answered 410 and a retry in 75000 ms would not fit/);
         const chosen = await rejection(make(env, timing, { timeBudgetMs: 30_000 }).getToken(VAULT));
         assert.equal(chosen.code, "ERR_BUDGET_EXCEEDED");
-        assert.match(chosen.message, /retry in 40000 ms would not fit in the \d+ ms left of this call's time budget \(timeBudgetMs=30000\)/);
-        const capped = await rejection(make(env, timing).getToken(VAULT, { requestOptions: { timeout: 20_000 } }));
+        assert.match(chosen.message, /retry in 40000 ms would not fit in the \d+ ms left of this call's time budget \(timeBudgetMs=30000\)\./);
+        const capped = await rejection(make(env, timing).getToken(VAULT, { requestOptions: { timeout: 45_000 } }));
         assert.equal(capped.code, "ERR_BUDGET_EXCEEDED");
+        const beyond = await rejection(make(env, timing).getToken(VAULT));
+        assert.match(beyond.message, /answered 410 and a retry in 75000 ms would not fit/);
         assert.deepEqual(slept, [], "nothing waited");
       } finally {
         await imds.close();

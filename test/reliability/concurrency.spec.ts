@@ -222,6 +222,43 @@ describe("reliability: concurrency and refresh under failure", function () {
     });
   }
 
+  it("a failure that no caller's limits caused is every caller's at once: 20 callers, each with its own signal that never fires, one upstream attempt sequence", async () => {
+    const fake = await countingEndpoint(100);
+    fake.state.mode = "refuse";
+    try {
+      const credential = credentialFor(fake.server.url);
+      const started = performance.now();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, () => credential.getToken(`${RESOURCES[4]}/.default`, { abortSignal: new AbortController().signal, requestOptions: { timeout: 2000 } })),
+      );
+      assert.ok(outcomes.every((o) => o.status === "rejected" && (o.reason as { code?: string }).code === "ERR_MI_ENDPOINT_ERROR"), JSON.stringify(outcomes.map((o) => o.status)));
+      assert.equal(fake.server.requests.length, 1, "one request, not one per caller in turn");
+      assert.ok(performance.now() - started < 1000, "together, not one after another");
+    } finally {
+      await fake.server.close();
+    }
+  });
+
+  it("an already aborted signal is an AbortError at once, for the chain too, and leaves no unhandled rejection behind", async () => {
+    const fake = await countingEndpoint(50);
+    fake.state.mode = "refuse";
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      env.set({ AZURE_POD_IDENTITY_AUTHORITY_HOST: fake.server.url, AZMI_HOME: home, PATH: path.join(home, "no-tools") });
+      for (const credential of [credentialFor(fake.server.url), new DefaultAzureCredential({ exclude: ["azure-cli", "azure-powershell", "azure-developer-cli"] })]) {
+        await assert.rejects(credential.getToken(`${RESOURCES[5]}/.default`, { abortSignal: AbortSignal.abort() }), { name: "AbortError" });
+      }
+      await sleep(300);
+      assert.deepEqual(unhandled, []);
+      assert.equal(fake.server.requests.length, 0, "nothing was started for an aborted caller");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await fake.server.close();
+    }
+  });
+
   it("a failed background refresh keeps serving the still-valid token, waits before retrying, then picks up the new one", async () => {
     const fake = await countingEndpoint(0);
     try {

@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import type { MsiTokenResponse } from "../../src/credentials/types";
+import { AzmiError, ErrorCode } from "../../src/errors";
 import type { GetManagedTokenOptions } from "../../src/msi";
 import { pointsAtSelf } from "../../src/serve/issuer/chainIssuer";
 import { readServerState, serverStatePath, startServer, type RunningServer } from "../../src/serve/server";
@@ -134,19 +135,20 @@ describe("serve: chain issuer", function () {
     }
   });
 
-  it("a passing upstream failure (a timeout, a tool that crashed) is a 500, which clients retry", async () => {
+  it("a passing upstream failure (the chain ran out of its time, as getManagedToken reports it) is a 500, which clients retry", async () => {
     const server = await startServer({
       env: home.env,
       issuer: "chain",
-      upstream: async () => {
-        throw Object.assign(new Error("connect ETIMEDOUT 127.0.0.1:1 after 500 ms"), { code: "ETIMEDOUT" });
+      // What getManagedToken throws when its timeoutMs runs out (src/msi.ts): a slow link, e.g. az on a busy machine.
+      upstream: async (o) => {
+        throw new AzmiError(ErrorCode.BudgetExceeded, `No token for ${o.resource} within timeoutMs=${o.timeoutMs} ms; run 'azmi doctor' to see which link is slow.`);
       },
     });
     try {
       const res = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
       assert.equal(res.status, 500);
       assert.equal(JSON.parse(res.body).error, "unknown");
-      assert.match(JSON.parse(res.body).error_description, /\(ETIMEDOUT\): connect ETIMEDOUT/);
+      assert.match(JSON.parse(res.body).error_description, /\(ERR_BUDGET_EXCEEDED\): No token for https:\/\/vault\.azure\.net within timeoutMs=\d+ ms/);
     } finally {
       await server.close();
     }
