@@ -5,7 +5,7 @@
     Author               = 'azmi contributors'
     Copyright            = '(c) azmi contributors. MIT License.'
     Description          = 'Managed identity, anywhere: Azure access tokens in the managed-identity endpoint''s shape from any machine (Cloud Shell, Azure VMs, App Service, AKS, a laptop), the credential chain''s diagnostics, and a local managed-identity endpoint. Needs Node.js 20+.'
-    PowerShellVersion    = '7.2'
+    PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FunctionsToExport    = @(
         'Get-AzManagedToken'

@@ -438,7 +438,7 @@ namespace Azmi
         /// <summary>
         /// The Azmi.ManagedToken object Get-AzManagedToken returns, from the
         /// bridge's token result: access_token (or a SecureString),
-        /// refresh_token ('' unless the bridge has one), expires_in,
+        /// refresh_token (always ''), expires_in,
         /// expires_on, not_before, resource, token_type, client_id when known,
         /// ExpiresOn; with the module's default display set.
         /// Example: <c>[Azmi.AzmiCore]::NewManagedToken($response.result, $false, $script:TokenDisplay)</c>
@@ -449,8 +449,9 @@ namespace Azmi
             object accessToken = Get(result, "access_token");
             if (asSecureString) accessToken = new System.Net.NetworkCredential(string.Empty, AsString(accessToken)).SecurePassword;
             token.Properties.Add(new PSNoteProperty("access_token", accessToken));
-            // As in Cloud Shell's, IMDS's and Arc's answers; managed identity never issues one.
-            token.Properties.Add(new PSNoteProperty("refresh_token", Get(result, "refresh_token") ?? string.Empty));
+            // Always '': managed identity issues no refresh tokens, and Cloud Shell and IMDS send the
+            // property empty, so scripts that read it keep working (the bridge's result has none).
+            token.Properties.Add(new PSNoteProperty("refresh_token", string.Empty));
             token.Properties.Add(new PSNoteProperty("expires_in", Get(result, "expires_in")));
             object expiresOn = Get(result, "expires_on");
             token.Properties.Add(new PSNoteProperty("expires_on", expiresOn));

@@ -78,6 +78,88 @@ $script:AzmiRestOwn = [System.Collections.Generic.HashSet[string]]::new(
     [string[]](@('Uri', 'Headers', 'Resource', 'ClientId', 'ObjectId', 'ResourceId', 'Source', 'Exclude', 'TokenTimeoutSec') + $script:AzmiRestRefused +
         [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters),
     [System.StringComparer]::OrdinalIgnoreCase)
+
+function script:Protect-AzmiRestException {
+    # The exception side of Protect-AzmiRestError, for an exception and its
+    # inner ones: the request its HTTP response names loses the header, and
+    # the token is redacted from Data and from a message that quotes it (a
+    # RuntimeException built from an ErrorRecord takes its message from
+    # ErrorDetails, e.g. a server's error body that echoed the header). A
+    # message is fixed in place (Exception's message field), since the same
+    # exception sits in $Error and in every -ErrorVariable around the call.
+    # Returns $true when a message still quotes the token.
+    param($Exception, [string] $Token)
+    $quoted = $false
+    for (; $null -ne $Exception; $Exception = $Exception.InnerException) {
+        $response = $Exception.PSObject.Properties['Response']
+        if ($null -ne $response -and $response.Value -is [System.Net.Http.HttpResponseMessage]) {
+            Remove-AzmiRestHeader -Request $response.Value.RequestMessage -Token $Token
+        }
+        foreach ($key in @($Exception.Data.Keys)) {
+            $value = $Exception.Data[$key]
+            if ($value -is [string] -and $value.Contains($Token)) { $Exception.Data[$key] = $value.Replace($Token, '[REDACTED]') }
+        }
+        if ($Exception.Message.Contains($Token)) {
+            $field = [System.Exception].GetField('_message', [System.Reflection.BindingFlags]'NonPublic, Instance')
+            if ($null -ne $field) { try { $field.SetValue($Exception, $Exception.Message.Replace($Token, '[REDACTED]')) } catch { } }
+            if ($Exception.Message.Contains($Token)) { $quoted = $true }
+        }
+    }
+    $quoted
+}
+
+function script:Remove-AzmiRestHeader {
+    # Only the header azmi added: with -SkipHeaderValidation a caller's header of that name may be there as well.
+    param($Request, [string] $Token)
+    $values = $null
+    if ($Request -is [System.Net.Http.HttpRequestMessage] -and $Request.Headers.TryGetValues('Authorization', [ref]$values) -and
+        ($values -join ', ').Contains($Token)) {
+        $null = $Request.Headers.Remove('Authorization')
+    }
+}
+
+function script:Protect-AzmiRestError {
+    # Invoke-RestMethod's ErrorRecords hold the request it sent (TargetObject,
+    # and Exception.Response.RequestMessage for an HTTP error status), with
+    # the Authorization: Bearer header in it; Get-Error, $_.TargetObject,
+    # CategoryInfo.TargetName and ConvertTo-Json all show it. The header is
+    # removed from those objects in place, so every copy of the record ($Error,
+    # -ErrorVariable) is clean too. A server may echo the token into its error
+    # body (ErrorDetails, per copy), and an exception's Data or message may
+    # hold it: redacted. Returns the record to raise: this one, or, should an
+    # exception's message still quote the token, a copy without it.
+    param(
+        [Parameter(Mandatory)] [System.Management.Automation.ErrorRecord] $Record,
+        [Parameter(Mandatory)] [string] $Authorization,
+        [Parameter(Mandatory)] [string] $Token
+    )
+    $target = $Record.TargetObject
+    Remove-AzmiRestHeader -Request $target -Token $Token
+    if ($target -is [Microsoft.PowerShell.Commands.WebRequestPSCmdlet] -and $null -ne $target.WebSession -and
+        $target.WebSession.Headers['Authorization'] -ceq $Authorization) {
+        # Its parameter checks name the cmdlet itself; its -Headers is ours (cleaned by the caller).
+        $null = $target.WebSession.Headers.Remove('Authorization')
+    }
+    $quoted = Protect-AzmiRestException -Exception $Record.Exception -Token $Token
+    $details = $Record.ErrorDetails
+    if ($null -ne $details -and ("$($details.Message)".Contains($Token) -or "$($details.RecommendedAction)".Contains($Token))) {
+        $clean = [System.Management.Automation.ErrorDetails]::new("$($details.Message)".Replace($Token, '[REDACTED]'))
+        $clean.RecommendedAction = "$($details.RecommendedAction)".Replace($Token, '[REDACTED]')
+        $Record.ErrorDetails = $details = $clean
+    }
+    if (-not $quoted -and -not "$target".Contains($Token)) { return $Record }
+
+    # Last resort (no known error gets here): the same id and category, the
+    # message redacted, no target.
+    $message = ''
+    for ($exception = $Record.Exception; $null -ne $exception; $exception = $exception.InnerException) {
+        $message += $(if ($message) { ' ---> ' }) + $exception.GetType().FullName + ': ' + $exception.Message.Replace($Token, '[REDACTED]')
+    }
+    $copy = [System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new($message),
+        ($Record.FullyQualifiedErrorId -split ',')[0], $Record.CategoryInfo.Category, $null)
+    $copy.ErrorDetails = $details
+    $copy
+}
 #endregion
 $script:AzmiCmdletBodies = @{
     'Get-AzManagedIdentityChain' = {
@@ -127,7 +209,8 @@ $script:AzmiCmdletBodies = @{
     $command = $PSCmdlet.MyInvocation.MyCommand.Name
     $bound = $PSCmdlet.MyInvocation.BoundParameters
     foreach ($name in $script:AzmiRestRefused) {
-        if ($bound.ContainsKey($name)) {
+        # -UseDefaultCredentials:$false asks for nothing, so it is let through (and not passed on).
+        if ($bound.ContainsKey($name) -and -not ($bound[$name] -is [switch] -and -not $bound[$name].IsPresent)) {
             $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target "-$name" `
                         -Message "-$name is not supported: $command authenticates with the bearer token it gets for the target's resource (Get-AzManagedToken)." `
                         -RecommendedAction "Leave out -$name, or call Invoke-RestMethod to authenticate another way."))
@@ -179,17 +262,88 @@ $script:AzmiCmdletBodies = @{
             else { Write-Warning "The Authorization header given in -Headers is replaced by the bearer token for '$audience'." }
         }
     }
-    $sendHeaders['Authorization'] = "$($response.result.token_type) $($response.result.access_token)"
+    $token = [string]$response.result.access_token
+    $authorization = "$($response.result.token_type) $token"
+    # A value .NET would refuse as a header makes Invoke-RestMethod throw an
+    # exception that quotes it, token and all ("The format of value 'Bearer
+    # ...' is invalid"); refuse it here, without the value. Line breaks are
+    # refused even with -SkipHeaderValidation.
+    # (Not by catching that exception here: a caught exception stays in $Error.)
+    $parsed = $null
+    if ($authorization -match '[\r\n\0]' -or
+        (-not $SkipHeaderValidation -and -not [System.Net.Http.Headers.AuthenticationHeaderValue]::TryParse($authorization, [ref]$parsed))) {
+        $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidResponse' -Target $audience `
+                    -Message "The token for '$audience' cannot be sent as an Authorization header: the identity endpoint returned a value with characters an HTTP header cannot hold." `
+                    -RecommendedAction 'Check what the identity endpoint returns (Get-AzManagedToken -Verbose shows which one answered).'))
+    }
+    $sendHeaders['Authorization'] = $authorization
+    # A session the caller passed in gets the bearer token only for this call
+    # (Invoke-RestMethod copies -Headers into it, and a reused session would
+    # send it to any host); an Authorization header of the caller's own in it
+    # is put back afterwards.
+    $callerSession = if ($bound.ContainsKey('WebSession')) { $WebSession }
+    $callerAuthorization = $null
+    if ($null -ne $callerSession -and $callerSession.Headers.ContainsKey('Authorization')) {
+        $callerAuthorization = $callerSession.Headers['Authorization']
+        Write-Warning "The Authorization header of -WebSession is replaced by the bearer token for '$audience' for this call, and put back afterwards."
+    }
+
+    $failure = $null
+    $restErrors = $null
     try {
         # Never -Debug: Invoke-RestMethod's debug lines print request headers,
         # and so the bearer token. Our own -Debug output (the chain's log) is above.
-        Invoke-RestMethod -Uri $Uri -Headers $sendHeaders @rest -Debug:$false
+        # Its non-terminating errors are collected, not written, so that they
+        # are cleaned (below) before anyone sees them; its terminating ones
+        # are caught for the same reason.
+        Invoke-RestMethod -Uri $Uri -Headers $sendHeaders @rest -Debug:$false -ErrorAction SilentlyContinue -ErrorVariable restErrors
+    } catch {
+        $failure = $_
     } finally {
+        # The hashtable is what Invoke-RestMethod's InvocationInfo.BoundParameters
+        # (in each of its ErrorRecords) and the cmdlet object itself refer to.
+        $null = $sendHeaders.Remove('Authorization')
+        if ($null -ne $callerSession) {
+            if ($null -ne $callerAuthorization) { $callerSession.Headers['Authorization'] = $callerAuthorization }
+            elseif ($callerSession.Headers['Authorization'] -ceq $authorization) { $null = $callerSession.Headers.Remove('Authorization') }
+        }
         foreach ($entry in $variables.GetEnumerator()) {
             $set = $ExecutionContext.SessionState.PSVariable.Get($entry.Key)
-            if ($null -ne $set) { $PSCmdlet.SessionState.PSVariable.Set($entry.Value, $set.Value) }
+            if ($null -eq $set) { continue }
+            if ($entry.Key -eq 'AzmiRestSessionVariable' -and $set.Value -is [Microsoft.PowerShell.Commands.WebRequestSession] -and
+                $set.Value.Headers['Authorization'] -ceq $authorization) {
+                $null = $set.Value.Headers.Remove('Authorization')
+            }
+            $PSCmdlet.SessionState.PSVariable.Set($entry.Value, $set.Value)
         }
     }
+    if ($null -eq $failure -and -not $restErrors) { return }
+
+    # Each error exists as several ErrorRecord copies: Invoke-RestMethod's
+    # own (inside the exception that carried it), the one $Error got, the one
+    # the catch above got. The request object is shared, ErrorDetails is not:
+    # every copy of this call's errors is cleaned.
+    $exceptions = [System.Collections.Generic.HashSet[object]]::new()
+    if ($null -ne $failure) { $null = $exceptions.Add($failure.Exception) }
+    $written = [System.Collections.Generic.List[object]]::new()
+    foreach ($item in @($restErrors)) {
+        # The terminating error is here too, as the exception that carried it: cleaned below, not written.
+        if ($item -is [System.Management.Automation.ErrorRecord]) {
+            $null = $exceptions.Add($item.Exception)
+            if ($null -eq $failure -or $item.Exception -ne $failure.Exception) { $written.Add($item) }
+        } elseif ($item -is [System.Management.Automation.IContainsErrorRecord]) {
+            $null = $exceptions.Add($item.ErrorRecord.Exception)
+        }
+    }
+    foreach ($entry in @($restErrors) + @($global:Error)) {
+        $record = if ($entry -is [System.Management.Automation.ErrorRecord]) { $entry } elseif ($entry -is [System.Management.Automation.IContainsErrorRecord]) { $entry.ErrorRecord }
+        if ($null -eq $record -or -not $exceptions.Contains($record.Exception)) { continue }
+        $null = Protect-AzmiRestError -Record $record -Authorization $authorization -Token $token
+        if ($entry -isnot [System.Management.Automation.ErrorRecord]) { $null = Protect-AzmiRestException -Exception $entry -Token $token }
+    }
+    foreach ($record in $written) { $PSCmdlet.WriteError((Protect-AzmiRestError -Record $record -Authorization $authorization -Token $token)) }
+    # As Invoke-RestMethod: terminating, so a failed request also stops a -Body pipeline.
+    if ($null -ne $failure) { $PSCmdlet.ThrowTerminatingError((Protect-AzmiRestError -Record $failure -Authorization $authorization -Token $token)) }
     }
     'Start-AzManagedIdentityEndpoint' = {
     $command = $PSCmdlet.MyInvocation.MyCommand.Name

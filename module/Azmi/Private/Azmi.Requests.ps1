@@ -144,8 +144,9 @@ function script:Invoke-AzmiTokenCall {
 
     # The MSI JSON object as Invoke-RestMethod returns it (same names, same
     # string values, in its order), plus a typed ExpiresOn. refresh_token is
-    # there as in Cloud Shell's, IMDS's and Arc's answers: managed identity
-    # never issues one, so it is '' unless the bridge says otherwise.
+    # always '': managed identity issues no refresh tokens, and Cloud Shell
+    # and IMDS send the property empty, so scripts that read it keep working
+    # (the bridge's result has none; App Service's answer has none at all).
     # client_id only when the bridge has one (the endpoint sent it).
     if ($script:Core) {
         # The same object, precompiled (Azmi.AzmiCore.NewManagedToken mirrors the lines below).
@@ -156,7 +157,7 @@ function script:Invoke-AzmiTokenCall {
     $result = $response.result
     $token = [ordered]@{
         access_token  = if ($AsSecureString) { [System.Net.NetworkCredential]::new('', $result.access_token).SecurePassword } else { $result.access_token }
-        refresh_token = if ($null -ne $result.refresh_token) { $result.refresh_token } else { '' }
+        refresh_token = ''
         expires_in    = $result.expires_in
         expires_on    = $result.expires_on
         not_before    = $result.not_before

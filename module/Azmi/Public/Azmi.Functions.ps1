@@ -344,7 +344,9 @@ function Get-AzManagedToken {
     Invoke-RestMethod -Uri "${env:MSI_ENDPOINT}?resource=..." -Headers @{Metadata='true'} returns in Azure Cloud Shell
     (access_token, refresh_token, expires_in, expires_on, not_before, resource, token_type, and client_id when the
     endpoint says), with the same property names and string values, plus ExpiresOn as a DateTimeOffset.
-    refresh_token is always empty, as in Cloud Shell's answer: managed identity issues no refresh tokens.
+    refresh_token is always an empty string, whatever answered: managed identity issues no refresh tokens, and Cloud
+    Shell and IMDS send refresh_token as '', so scripts that read it keep working. Against other endpoints (App
+    Service, for one) the object Invoke-RestMethod returns has no refresh_token property at all.
 
     Unlike that call it works anywhere: it walks azmi's credential chain (the order of DefaultAzureCredential:
     environment, workload-identity, managed-identity, azure-cli, azure-powershell, azure-developer-cli), so the same
@@ -425,9 +427,9 @@ function Get-AzManagedToken {
     Resource or Scope property (and optionally ClientId/ObjectId).
 
     .OUTPUTS
-    Azmi.ManagedToken: access_token (String, or SecureString with -AsSecureString), refresh_token (empty), expires_in,
-    expires_on, not_before, resource, token_type, client_id (when the endpoint sent one) as strings, and ExpiresOn
-    (DateTimeOffset).
+    Azmi.ManagedToken: access_token (String, or SecureString with -AsSecureString), refresh_token (always '', as Cloud
+    Shell and IMDS send it; managed identity issues no refresh tokens), expires_in, expires_on, not_before, resource,
+    token_type, client_id (when the endpoint sent one) as strings, and ExpiresOn (DateTimeOffset).
 
     .LINK
     about_Azmi
@@ -628,9 +630,25 @@ function Invoke-AzManagedRestMethod {
     -ResponseHeadersVariable and -SessionVariable set the variable in the caller's scope, as Invoke-RestMethod does.
     azmi owns the authentication: an Authorization header in -Headers is replaced by the bearer token (with a
     warning), and -Authentication, -Token, -Credential and -UseDefaultCredentials are refused with the error
-    InvokeAzManagedRestMethodInvalidArgument before any token is requested (use Invoke-RestMethod for those).
+    InvokeAzManagedRestMethodInvalidArgument before any token is requested (use Invoke-RestMethod for those;
+    -UseDefaultCredentials:$false is accepted).
     -Debug shows the chain's log lines but is not passed on, because Invoke-RestMethod's debug output would print the
     Authorization header.
+
+    A failed request (an HTTP error status, a refused connection, a timeout) raises Invoke-RestMethod's own
+    ErrorRecord (same exception, category, ErrorDetails, and the request as its target) as a terminating error of
+    Invoke-AzManagedRestMethod, so its FullyQualifiedErrorId ends in ',Invoke-AzManagedRestMethod' (e.g.
+    WebCmdletWebResponseException,Invoke-AzManagedRestMethod). As with Invoke-RestMethod it stops a -Body pipeline,
+    -ErrorAction does not silence it and try/catch catches it. The bearer token is never in it: the Authorization
+    header is removed from the request the error names (TargetObject, Exception.Response.RequestMessage), and a
+    token a server echoes into its error body is replaced by [REDACTED]. A token the endpoint returned that .NET could
+    not send as a header is refused before the call (InvokeAzManagedRestMethodInvalidResponse), as the .NET error
+    would quote it.
+
+    Sessions keep no token: the Authorization header azmi adds is removed from a -WebSession session and from a
+    -SessionVariable session once the call is over, so a reused session cannot send it to another host. An
+    Authorization header of the caller's own in a -WebSession session is replaced for the call (with a warning) and
+    put back afterwards.
 
     .PARAMETER Uri
     The request URI (absolute), passed to Invoke-RestMethod. Its host also picks the resource when -Resource is not given.
@@ -685,7 +703,9 @@ function Invoke-AzManagedRestMethod {
     Return error responses instead of failing, passed to Invoke-RestMethod.
 
     .PARAMETER FollowRelLink
-    Follow the response's Link rel=next headers and return every page, passed to Invoke-RestMethod.
+    Follow the response's Link rel=next headers and return every page, passed to Invoke-RestMethod. Invoke-RestMethod
+    sends the same headers to every link it follows, whatever its host, so the bearer token goes with them, as any
+    header would: use it only with APIs whose links stay on hosts that should get the token.
 
     .PARAMETER MaximumFollowRelLink
     The most pages -FollowRelLink follows, passed to Invoke-RestMethod.
@@ -704,11 +724,12 @@ function Invoke-AzManagedRestMethod {
 
     .PARAMETER WebSession
     A web session (cookies, headers) to use, passed to Invoke-RestMethod. As there, the headers sent are kept in it,
-    the bearer token included.
+    except the bearer token: it is removed once the call is over (also when it failed). An Authorization header the
+    session already had is replaced for this call, with a warning, and put back afterwards.
 
     .PARAMETER SessionVariable
     Name of a variable to receive a new web session, set in the caller's scope as Invoke-RestMethod sets it. The
-    session keeps the headers sent, the bearer token included.
+    session keeps the headers sent, except the bearer token.
 
     .PARAMETER AllowUnencryptedAuthentication
     Passed to Invoke-RestMethod. It only concerns Invoke-RestMethod's own -Authentication and -Credential, which this
@@ -798,6 +819,7 @@ function Invoke-AzManagedRestMethod {
 
     .PARAMETER UseDefaultCredentials
     Not supported (azmi sends the bearer token): an InvokeAzManagedRestMethodInvalidArgument error. Use Invoke-RestMethod.
+    -UseDefaultCredentials:$false asks for nothing and is accepted.
 
     .EXAMPLE
     Invoke-AzManagedRestMethod 'https://management.azure.com/subscriptions?api-version=2022-12-01' | Select-Object -ExpandProperty value
@@ -823,14 +845,18 @@ function Invoke-AzManagedRestMethod {
     .OUTPUTS
     Whatever Invoke-RestMethod returns for the response.
 
+    .NOTES
+    Needs PowerShell 7.4 or later: several of Invoke-RestMethod's parameters declared here (-TimeoutSec as
+    ConnectionTimeoutSeconds, -OperationTimeoutSeconds, -UnixSocket, -AllowInsecureRedirect) exist from 7.4.
+
     .LINK
     Get-AzManagedToken
 
     .LINK
     Invoke-RestMethod
     #>
-    # Invoke-RestMethod's parameters as it declares them (Core.Tests checks
-    # the list against Get-Command Invoke-RestMethod), then azmi's own.
+    # Invoke-RestMethod's parameters as it declares them (RestMethod.Tests
+    # checks the list against Get-Command Invoke-RestMethod), then azmi's own.
     # Declared in full, not as dynamic parameters, so Get-Help documents each
     # one; the body only runs Invoke-RestMethod with what was bound.
     [CmdletBinding(DefaultParameterSetName = 'StandardMethod')]

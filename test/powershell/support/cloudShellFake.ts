@@ -22,13 +22,18 @@
  * sent none shows up as an extra property. A resource containing `opaque`
  * gets an opaque random token (`cs_<hex>`) instead, for checks that a token
  * never reaches an output whatever its shape (JWTs are also redacted by
- * pattern, which could hide a leak).
+ * pattern, which could hide a leak). A resource containing `comma` gets
+ * `cs_<hex>,<hex>`, a value .NET refuses as an Authorization header.
  *
  * A stand-in API for Invoke-AzManagedRestMethod:
  * - `/api/whoami` answers with what it got: authorization, method, body,
  *   content type, user agent, HTTP version, query; response header `X-Fake: whoami`.
  * - `/api/status/<code>` answers with that status, `{"status":<code>}` and the
- *   headers `Retry-After: 7` and `X-Fake: status`.
+ *   headers `Retry-After: 7` and `X-Fake: status`; with `?echo=1` the body
+ *   also carries the Authorization header it got (a server that echoes the
+ *   request into its error, for checks that the token never reaches an error).
+ * - `/api/delay/<ms>` answers `{"delayedMs":<ms>}` after that many milliseconds
+ *   (at most 60000), for timeouts.
  * - `/api/pages/<n>` answers `[n]` with `Link: </api/pages/n+1>; rel="next"` up to page 3.
  * - `/api/redirect?to=<path>` answers 302 to `<path>`.
  *
@@ -96,7 +101,19 @@ function api(req: IncomingMessage, res: ServerResponse, url: URL, body: string):
     );
   }
   const status = /^\/api\/status\/(\d{3})$/.exec(url.pathname);
-  if (status) return send(res, Number(status[1]), { status: Number(status[1]) }, { "Retry-After": "7", "X-Fake": "status" });
+  if (status) {
+    const answerBody: Record<string, unknown> = { status: Number(status[1]) };
+    if (url.searchParams.get("echo") === "1") answerBody.authorization = req.headers["authorization"] ?? null;
+    return send(res, Number(status[1]), answerBody, { "Retry-After": "7", "X-Fake": "status" });
+  }
+  const delay = /^\/api\/delay\/(\d+)$/.exec(url.pathname);
+  if (delay) {
+    const ms = Math.min(Number(delay[1]), 60_000);
+    const timer = setTimeout(() => send(res, 200, { delayedMs: ms }), ms);
+    // A client that gave up (its timeout) ends the wait, so the fake exits promptly.
+    res.on("close", () => clearTimeout(timer));
+    return;
+  }
   const page = /^\/api\/pages\/(\d+)$/.exec(url.pathname);
   if (page) {
     const n = Number(page[1]);
@@ -144,7 +161,11 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   if (!entry || entry.expiresOn - now < 300) {
     const expiresOn = now + LIFETIME_SEC;
     const notBefore = now - 5;
-    const token = resource.includes("opaque") ? `cs_${randomBytes(24).toString("hex")}` : jwt(resource, notBefore, expiresOn);
+    const token = resource.includes("comma")
+      ? `cs_${randomBytes(12).toString("hex")},${randomBytes(12).toString("hex")}`
+      : resource.includes("opaque")
+        ? `cs_${randomBytes(24).toString("hex")}`
+        : jwt(resource, notBefore, expiresOn);
     entry = { token, expiresOn, notBefore };
     issued.set(resource, entry);
   }
