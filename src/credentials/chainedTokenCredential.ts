@@ -135,17 +135,11 @@ export class ChainedTokenCredential implements TokenCredential {
     // SDK clients pass [scope]: key it like the string, without allocating.
     const scopeKey = typeof scopes === "string" ? scopes : scopes.length === 1 ? scopes[0]! : scopes.join(" ");
     const key = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
-    const signal = options.abortSignal;
-    if (signal?.aborted) return Promise.reject(abortError());
-    // A walk started by a caller with an abort signal or a timeout carries
-    // them (the links' requests must stop when that caller stops), so if they
-    // fire, its failure is that caller's: callers that joined it wait under
-    // their own signal and then walk for themselves (TokenCache's `cutShort`).
-    const limits = limitsFired(signal, options.requestOptions?.timeout);
+    if (options.abortSignal?.aborted) return Promise.reject(abortError());
     if (options.forceRefresh || options.walkFromStart) {
       // Fresh walk, and its token replaces the cached one.
       this.cache.clear(key);
-      return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limits) as Promise<AzmiAccessToken>, signal);
+      return this.walkShared(key, scopes, options);
     }
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
@@ -158,6 +152,20 @@ export class ChainedTokenCredential implements TokenCredential {
       this.last = this.cachedReport;
       return Promise.resolve(hit as AzmiAccessToken);
     }
+    return this.walkShared(key, scopes, options);
+  }
+
+  /**
+   * One walk for every caller of `key`. A walk started by a caller with an
+   * abort signal or a timeout carries them (the links' requests must stop
+   * when that caller stops), so if they fire, its failure is that caller's:
+   * callers that joined it wait under their own signal and then walk for
+   * themselves (TokenCache's `cutShort`). Only on a cache miss: the cached
+   * path stays free of this.
+   */
+  private walkShared(key: string, scopes: string | string[], options: AzmiGetTokenOptions): Promise<AzmiAccessToken> {
+    const signal = options.abortSignal;
+    const limits = limitsFired(signal, options.requestOptions?.timeout);
     return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limits) as Promise<AzmiAccessToken>, signal);
   }
 
