@@ -31,7 +31,7 @@ import { nowMs } from "../clock";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { CredentialLogger } from "../log";
 import { ProbeMemo } from "../cache/probeMemo";
-import { send } from "../transport/http";
+import { isLoopbackHost, send } from "../transport/http";
 import type { ProbeResult } from "../transport/types";
 import { bodyText, snippet } from "./response";
 import type { HttpSource } from "./types";
@@ -100,11 +100,6 @@ function numericHost(hostname: string): string | undefined {
   return undefined;
 }
 
-/** 127.0.0.0/8 or ::1 (numeric, as `numericHost` gives it). */
-function isLoopback(ip: string): boolean {
-  return ip.startsWith("127.") || ip === "::1";
-}
-
 /**
  * Whether a probe answer looks like IMDS (see the module notes).
  *
@@ -136,7 +131,7 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
     const r = await connectProbe()(ip, port, budgetMs);
     if (r.outcome !== "connected") {
       const what = r.outcome === "timeout" ? `connect timed out after ${budgetMs} ms` : `connect ${r.errno ?? r.outcome} in ${r.elapsedMs.toFixed(1)} ms`;
-      return { present: false, reason: what, ms: elapsed(), ...(r.outcome === "refused" && isLoopback(ip) ? { refusedHere: true } : {}) };
+      return { present: false, reason: what, ms: elapsed(), ...(r.outcome === "refused" && isLoopbackHost(ip) ? { refusedHere: true } : {}) };
     }
   }
   const remaining = Math.max(1, Math.floor(budgetMs - elapsed()));
@@ -152,7 +147,7 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
   } catch (e) {
     const err = e as { code?: string; phase?: string; timeoutMs?: number };
     const reason = `HTTP probe ${err.phase ?? ""} ${err.code ?? "failed"} after ${elapsed().toFixed(1)} ms`.replace(/\s+/g, " ");
-    return { present: false, reason, ms: elapsed(), ...(err.code === "ECONNREFUSED" && ip !== undefined && isLoopback(ip) ? { refusedHere: true } : {}) };
+    return { present: false, reason, ms: elapsed(), ...(err.code === "ECONNREFUSED" && ip !== undefined && isLoopbackHost(ip) ? { refusedHere: true } : {}) };
   }
 }
 

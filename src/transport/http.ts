@@ -106,6 +106,22 @@ function patterns(): Patterns {
 }
 
 /**
+ * True for `localhost`, `127.0.0.0/8` and `::1` (brackets and case ignored):
+ * a host that is this machine.
+ *
+ * @example
+ * ```ts
+ * isLoopbackHost("127.0.0.1"); // true
+ * isLoopbackHost("[::1]");     // true
+ * isLoopbackHost("169.254.169.254"); // false
+ * ```
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
  * 4 or 6 for a numeric IPv4/IPv6 address (the forms inet_pton accepts, no
  * zone ids), else 0. Avoids loading `node:net` on the hot path.
  *

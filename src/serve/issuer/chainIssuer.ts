@@ -20,6 +20,7 @@ import { TokenCache } from "../../cache/tokenCache";
 import type { LinkName, MsiTokenResponse } from "../../credentials/types";
 import { AzmiError, ErrorCode } from "../../errors";
 import { credentialLogger, registerSecret } from "../../log";
+import { isLoopbackHost } from "../../transport/http";
 import type { GetManagedTokenOptions } from "../../msi";
 import type { ServedIdentity } from "../identities";
 import type { IssuedToken, TokenSource } from "./types";
@@ -67,11 +68,6 @@ export function pointsAtSelf(endpoint: string, port: number, host: string): bool
   return h === host.toLowerCase() || (loopback && (anyHost || isLoopbackHost(host)));
 }
 
-/** True for `localhost`, `127.0.0.0/8` and `::1`. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
-}
 
 /** The chain-forwarding token source. */
 export class ChainIssuer implements TokenSource {
