@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { startFakeAppService } from "../fakes/appService";
 import type { Fake } from "../fakes/common";
 import { startRawServer, type RawServer } from "../fakes/rawServer";
+import { DOCKER_UNREACHABLE_TEXT } from "../../src/serve/faults";
 import { fakeSecret } from "../fakes/tokens";
 import { AZMI_BIN, cleanEnv, cleanupTemp, exited, runAzmi, tempDir } from "../cli/support";
 import { httpGet } from "../support/http";
@@ -72,7 +73,7 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     lookalike = await startRawServer(() => ({
       status: 403,
       headers: { "Content-Type": "text/plain" },
-      body: "connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network.",
+      body: DOCKER_UNREACHABLE_TEXT,
     }));
   });
   after(async () => {

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { clearProcessProbeMemo, networkFingerprint, PROBE_MEMO_FILE } from "../../src/cache/probeMemo";
 import { looksLikeImds } from "../../src/managed-identity/probe";
+import { DOCKER_UNREACHABLE_TEXT } from "../../src/serve/faults";
 import { json } from "../fakes/common";
 import { startFakeImds } from "../fakes/imds";
 import { closedPort, startRawServer } from "../fakes/rawServer";
@@ -14,7 +15,7 @@ import { useCleanEnv } from "../support/env";
 import { cleanupHomes, credential, rejection, safeEnv } from "./helpers";
 
 const VAULT = "https://vault.azure.net/.default";
-const DOCKER = { status: 403, headers: { "Content-Type": "text/plain" }, body: "connecting to 169.254.169.254:80: connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network." };
+const DOCKER = { status: 403, headers: { "Content-Type": "text/plain" }, body: DOCKER_UNREACHABLE_TEXT };
 
 describe("managed-identity/probe", () => {
   const env = useCleanEnv();
