@@ -55,6 +55,10 @@ const MINIFIED_CJS = {
   minifyWhitespace: true,
   minifySyntax: true,
   charset: "ascii", // one-byte strings in V8, whatever the source held
+  // Short lines: Node prints the source line of an uncaught error's top
+  // frame, and an unhandled rejection from a one-line bundle dumped ~20 KB of
+  // minified code into the user's terminal.
+  lineLimit: 120,
   sourcemap: "linked",
   logLevel: "warning",
 };

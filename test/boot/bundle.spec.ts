@@ -397,6 +397,23 @@ console.log(JSON.stringify(out));`,
     assert.deepEqual((await run()).info, { bundle: "azmi", codeCache: "hit" });
   });
 
+  it("an error a script leaves unhandled shows one short source line, not kilobytes of minified bundle", async function () {
+    // Node prints the source line of an uncaught error's top frame; the
+    // bundles are minified, so their lines must stay short (scripts/bundle.js
+    // lineLimit). Before: one 20 KB line of code above the message.
+    const r = await runNode(["-e", `require(${JSON.stringify(ROOT)}).getManagedToken("https://vault.azure.net")`], env);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /AzmiError: getManagedToken needs an options object/);
+    assert.match(r.stderr, /bundle[\\/]azmi\.js:\d+/, "the error came from the bundle (the case this test is about)");
+    const longest = Math.max(...r.stderr.split("\n").map((l) => l.length));
+    assert.ok(longest <= 400, `longest stderr line is ${longest} characters:\n${r.stderr.slice(0, 600)}`);
+    for (const name of ["cli.js", "azmi.js", "bridge.js"]) {
+      const lines = fs.readFileSync(path.join(BUNDLE_DIR, name), "utf8").split("\n");
+      const long = lines.filter((l) => l.length > 400 && !l.startsWith("//# sourceMappingURL=")).length;
+      assert.equal(long, 0, `${name}: ${long} lines longer than 400 characters (lineLimit is approximate: esbuild breaks where it can)`);
+    }
+  });
+
   it("azmi and require('azmi') start from one file: the boot is inlined, so Node's loader reads no other file of ours before the bundle", async function () {
     // A preload that lists every file Node's CommonJS loader compiles (the bundle itself is run through vm, not the loader).
     const recorder = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "azmi-loader-")), "record.js");
