@@ -111,11 +111,20 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
  * where this code is written.
  */
 function writeEntryFiles() {
-  const boot = fs
+  let boot = fs
     .readFileSync(path.join(root, "dist/src/boot/bundle.js"), "utf8")
     .replace(/^\/\/# sourceMappingURL=.*$/m, "")
     .trimEnd();
-  const inline = (dirname) => [`const boot = {};`, `(function (exports, __dirname) {`, boot, `})(boot, ${dirname});`];
+  // The boot's own `exports` renamed (by esbuild, which knows identifiers
+  // from strings): Node's lexer, which finds an ES importer's names in
+  // package.js's text, would otherwise offer `loadBundle`, `runCli`, … as
+  // names of the package. (Without esbuild they stay, as undefined names.)
+  let param = "exports";
+  if (esbuild) {
+    boot = esbuild.transformSync(boot, { define: { exports: "bootExports" }, platform: "neutral", minifyWhitespace: true, minifySyntax: true, charset: "ascii", lineLimit: 120 }).code.trimEnd();
+    param = "bootExports";
+  }
+  const inline = (dirname) => [`const boot = {};`, `(function (${param}, __dirname) {`, boot, `})(boot, ${dirname});`];
   fs.mkdirSync(path.join(root, "bin"), { recursive: true });
   const bin = path.join(root, "bin/azmi.js");
   writeAtomic(
@@ -139,9 +148,24 @@ function writeEntryFiles() {
       '"use strict";',
       ...inline("__dirname"),
       'module.exports = boot.loadBundle("azmi", "index.js") ?? require("../index");',
+      "// Never runs: the names for `import { DefaultAzureCredential } from \"azmi\"` in ESM, which Node",
+      "// finds by scanning this file's text (cjs-module-lexer), not by running it.",
+      `0 && (module.exports = { ${esmNames().join(", ")} });`,
       "",
     ].join("\n"),
   );
+}
+
+/**
+ * The package's export names, for ESM importers. Node gives an ES module that
+ * imports a CommonJS one only the names its lexer sees in the text, and
+ * package.js assigns `module.exports` a value it computes, as the unbundled
+ * index.js defines its lazy getters in a loop: without this annotation (the
+ * one esbuild and tsc write for the same reason) named imports fail.
+ */
+function esmNames() {
+  const names = Object.keys(require(path.join(root, "dist/src/index.js")));
+  return names.filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== "default");
 }
 
 /** A process starting during the build reads the old file or the new one, never half of one. */

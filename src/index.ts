@@ -88,9 +88,19 @@ const LAZY: Record<string, () => unknown> = {
   getManagedTokenWithReport: () => (require("./msi") as typeof import("./msi")).getManagedTokenWithReport,
   diagnose: () => (require("./msi") as typeof import("./msi")).diagnose,
   toMsiResponse: () => (require("./msi") as typeof import("./msi")).toMsiResponse,
-  startServer: () => (require("./serve/server") as typeof import("./serve/server")).startServer,
-  readServerState: () => (require("./serve/server") as typeof import("./serve/server")).readServerState,
+  startServer: () => startServerOnCall,
+  readServerState: () => (require("./serve/state") as typeof import("./serve/state")).readServerState,
 };
+
+/**
+ * `startServer` loads the server (node:http, node:crypto, the issuer: ~11 ms)
+ * when called, not when touched: an ES module that imports azmi reads every
+ * export at import time (Node's CommonJS interop), and should not pay for a
+ * server it never starts.
+ */
+function startServerOnCall(...args: Parameters<typeof Serve.startServer>): ReturnType<typeof Serve.startServer> {
+  return (require("./serve/server") as typeof import("./serve/server")).startServer(...args);
+}
 for (const [name, load] of Object.entries(LAZY)) {
   Object.defineProperty(exports, name, { enumerable: true, configurable: true, get: load });
 }

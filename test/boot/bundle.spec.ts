@@ -11,6 +11,7 @@ import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import { startFakeAppService } from "../fakes/appService";
 import type { Fake } from "../fakes/common";
 import { cleanEnv, cleanupTemp, ROOT, runAzmi } from "../cli/support";
@@ -395,6 +396,42 @@ console.log(JSON.stringify(out));`,
     const unbundled = Object.keys(require(path.join(ROOT, "dist/src/index.js")) as object).sort();
     assert.deepEqual(first.names, unbundled, "same exports as dist/src/index.js");
     assert.deepEqual((await run()).info, { bundle: "azmi", codeCache: "hit" });
+  });
+
+  it("an ES module imports azmi by name, as it imports @azure/identity, and the import loads no server", async function () {
+    // Named imports of a CommonJS package are the names Node's lexer finds in
+    // package.js's text (scripts/bundle.js writes them); before, every one of
+    // them failed with "Named export not found".
+    const main = path.join(ROOT, (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string }).main);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-esm-"));
+    try {
+      const file = path.join(dir, "app.mjs");
+      fs.writeFileSync(
+        file,
+        [
+          `import { DefaultAzureCredential, ManagedIdentityCredential, getManagedToken, startServer, CredentialUnavailableError } from ${JSON.stringify(pathToFileURL(main).href)};`,
+          `import * as ns from ${JSON.stringify(pathToFileURL(main).href)};`,
+          `const names = Object.keys(ns).filter((n) => n !== "default").sort();`,
+          `const httpLoaded = process.moduleLoadList.includes("NativeModule http");`,
+          `const token = await new ManagedIdentityCredential().getToken("https://vault.azure.net/.default");`,
+          `const server = await startServer({ port: 0 });`,
+          `await server.close();`,
+          `console.log(JSON.stringify({ names, httpLoaded, token: typeof token.token, dac: typeof DefaultAzureCredential, msi: typeof getManagedToken, err: CredentialUnavailableError.name, url: server.url.startsWith("http://127.0.0.1:") }));`,
+        ].join("\n"),
+      );
+      const r = await runNode([file], env);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout.trim()) as { names: string[]; httpLoaded: boolean; token: string; dac: string; msi: string; err: string; url: boolean };
+      const cjs = Object.keys(require(path.join(ROOT, "dist/src/index.js")) as object).sort();
+      assert.deepEqual(out.names, cjs, "every CommonJS export is a named ESM export");
+      assert.equal(out.httpLoaded, false, "importing azmi from ESM (which reads every export) does not load the server's node:http");
+      assert.deepEqual(
+        { token: out.token, dac: out.dac, msi: out.msi, err: out.err, url: out.url },
+        { token: "string", dac: "function", msi: "function", err: "CredentialUnavailableError", url: true },
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("an error a script leaves unhandled shows one short source line, not kilobytes of minified bundle", async function () {
