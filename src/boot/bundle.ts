@@ -26,7 +26,8 @@
  * than the tsc output it was made from (in a source checkout: someone ran
  * `tsc` alone), when azmi runs in another JavaScript context than Node's
  * main one (a test runner's sandbox), or with `AZMI_BUNDLE=0`.
- * `AZMI_CODE_CACHE=0` keeps the bundle but skips the cache.
+ * `AZMI_CODE_CACHE=0` keeps the bundle but skips the cache, and so does
+ * `--enable-source-maps` (the bundle is then required, so traces map to `src/*.ts`).
  *
  * Deliberately one small file with no imports of ours (it runs before
  * anything else, and every extra CommonJS file costs ~0.5–1 ms of start-up).
@@ -84,6 +85,16 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
 }
 
 function runBundle<T>(name: string, file: string, variant: string): T {
+  // Node maps stack traces (--enable-source-maps, or NODE_OPTIONS) only for
+  // code its own loader compiled: a vm.Script's sourceMappingURL is ignored,
+  // so traces named bundle lines instead of src/*.ts. A process that asks for
+  // maps gets the bundle through require (its map carries the sources), without
+  // the code cache: mapping every stack costs more than the cache saves.
+  if (process.sourceMapsEnabled) {
+    const exports = require(file) as T;
+    publish({ bundle: name, codeCache: "off" });
+    return exports;
+  }
   // UTF-8: Node reads it in one native call (latin1 takes the slower generic
   // path, ~0.5 ms more here); the bundle is ASCII anyway, a one-byte string.
   const source = fs.readFileSync(file, "utf8");

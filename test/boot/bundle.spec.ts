@@ -451,6 +451,23 @@ console.log(JSON.stringify(out));`,
     }
   });
 
+  it("under --enable-source-maps, an error from the bundle names src/*.ts lines, as unbundled dist/src does", async function () {
+    // Node maps only code its own loader compiled; run through vm.Script,
+    // the bundle's source map was ignored and traces named bundle/azmi.js.
+    const script = `Promise.resolve().then(() => require(${JSON.stringify(ROOT)}).getManagedToken("https://vault.azure.net")).catch((e) => {
+      console.log(JSON.stringify({ stack: e.stack, info: globalThis[Symbol.for("azmi.boot.info")] }));
+    });`;
+    for (const flags of [["--enable-source-maps"], []]) {
+      const r = await runNode([...flags, "-e", script], env);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { stack: string; info: Startup };
+      assert.equal(out.info.bundle, "azmi", "the package ran from its bundle");
+      const top = out.stack.split("\n").find((l) => l.trimStart().startsWith("at "))!;
+      if (flags.length) assert.match(top, /[\\/]src[\\/][\w/\\-]+\.ts:\d+:\d+\)?$/, out.stack);
+      else assert.match(top, /bundle[\\/]azmi\.js:\d+/, "without the flag, the code cache path is unchanged");
+    }
+  });
+
   it("azmi and require('azmi') start from one file: the boot is inlined, so Node's loader reads no other file of ours before the bundle", async function () {
     // A preload that lists every file Node's CommonJS loader compiles (the bundle itself is run through vm, not the loader).
     const recorder = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "azmi-loader-")), "record.js");
