@@ -66,6 +66,12 @@ export interface GetManagedTokenOptions {
 
 /** What {@link diagnose} returns: the chain report plus what the token looked like, never the token. */
 export interface DiagnoseResult extends ChainReport {
+  /**
+   * Why `transport` is what it is: "native addon loaded", or why the node:net
+   * fallback answers (the addon was not built, e.g. `npm install --ignore-scripts`,
+   * or was not copied next to a bundled app).
+   */
+  transportReason?: string;
   resource: string;
   scope: string;
   tokenAcquired: boolean;
@@ -134,7 +140,7 @@ export async function diagnose(options: GetManagedTokenOptions = {}): Promise<Di
   }
   const { resource, scope } = resolveTarget(options);
   const { msi, report, error } = await run(options, { walkFromStart: true, forceRefresh: true });
-  const result: DiagnoseResult = { ...report, resource, scope, tokenAcquired: msi !== undefined };
+  const result: DiagnoseResult = { ...report, transportReason: transportReason(), resource, scope, tokenAcquired: msi !== undefined };
   if (msi) {
     result.expiresOn = Number(msi.expires_on);
     if (msi.client_id) result.clientId = msi.client_id;
@@ -144,6 +150,12 @@ export async function diagnose(options: GetManagedTokenOptions = {}): Promise<Di
     if (e.code) result.error.code = e.code;
   }
   return result;
+}
+
+/** `DiagnoseResult.transportReason`; the transport module is loaded by the walk already. */
+function transportReason(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require("./transport/http") as typeof import("./transport/http")).transportDiagnostics().reason;
 }
 
 /**

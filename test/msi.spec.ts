@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { decodeJwt } from "jose";
@@ -9,6 +10,7 @@ import { startFakeCloudShell } from "./fakes/cloudShell";
 import { startFakeMsi2017 } from "./fakes/machineLearning";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "./fakes/entra";
 import { useCleanEnv } from "./support/env";
+import { ROOT } from "./cli/support";
 import { captureLogs, closedPort, startImdsFake, tempDir, useLoopbackGuard, useTempAzmiHome, type ImdsFake } from "./credentials/support";
 
 const MSI_KEYS = ["access_token", "expires_in", "expires_on", "not_before", "resource", "token_type"];
@@ -184,6 +186,22 @@ describe("getManagedToken / diagnose", function () {
     const text = JSON.stringify(result);
     for (const t of imds.issued) assert.ok(!text.includes(t));
     assert.ok(!text.includes("eyJ"));
+  });
+
+  it("an install without the native addon (npm install --ignore-scripts, a bundled app) says so: diagnose().transportReason and the info log", async () => {
+    // A real process of the package, whose addon path leads nowhere.
+    const script = `require(${JSON.stringify(ROOT)}).diagnose({ resource: "https://management.azure.com" }).then((d) => console.log(JSON.stringify(d)));`;
+    const missing = `${dir}/not-built/azmi.node`;
+    const r = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(process.execPath, ["-e", script], { env: env({ AZMI_NATIVE_PATH: missing, AZURE_LOG_LEVEL: "info" }), encoding: "utf8" }, (e, stdout, stderr) =>
+        e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve({ stdout, stderr }),
+      ),
+    );
+    const result = JSON.parse(r.stdout) as { tokenAcquired: boolean; transport: string; transportReason?: string };
+    assert.equal(result.tokenAcquired, true, r.stderr);
+    assert.equal(result.transport, "node");
+    assert.match(result.transportReason ?? "", /^native addon unavailable \(.*not-built\/azmi\.node.*\); using the node:net fallback$/);
+    assert.match(r.stderr, /ManagedIdentityCredential => getToken\(\) => transport: native addon unavailable \(.*not-built/);
   });
 
   it("diagnose walks from the start even after a winner is remembered", async () => {

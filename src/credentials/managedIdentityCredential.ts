@@ -39,6 +39,7 @@ import { credentialLogger, registerSecret } from "../log";
 import { LONG_LIVED_TOKEN_MS, refreshTimeFor, TokenCache, type TokenFetcher } from "../cache/tokenCache";
 import { describeSource, detectSource } from "../managed-identity/detect";
 import { requestToken } from "../managed-identity/exchange";
+import { transportDiagnostics } from "../transport/http";
 import { Budget, DEFAULT_PROBE_BUDGET_MS, DEFAULT_TIME_BUDGET_MS, realTiming, type RetryTiming } from "../managed-identity/retry";
 import { resourceForScopes } from "../managed-identity/scope";
 import { exchangeToken } from "../managed-identity/tokenExchange";
@@ -226,6 +227,8 @@ export class ManagedIdentityCredential implements TokenCredential {
       this.env = this.envOption ?? process.env;
       this.source = detectSource(this.env, { clientId: this.selector.clientId, allowTokenExchange: this.allowTokenExchange });
       log.info("getToken", `selected ${describeSource(this.source)}`);
+      // Which transport, and why: an install without the addon (--ignore-scripts, a bundled app) runs the node:net fallback.
+      log.info("getToken", () => `transport: ${transportDiagnostics().reason}`);
     }
     return this.source;
   }
