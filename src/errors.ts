@@ -134,6 +134,11 @@ export class AggregateAuthenticationError extends AzmiError {
   }
 }
 
+/** The error names `@azure/identity` exports as constants, for code that compares `error.name` with them. */
+export const CredentialUnavailableErrorName = "CredentialUnavailableError";
+export const AuthenticationErrorName = "AuthenticationError";
+export const AggregateAuthenticationErrorName = "AggregateAuthenticationError";
+
 /** True for errors azmi raised on purpose (they carry a stable `code`). */
 export function isAzmiError(value: unknown): value is AzmiError {
   return value instanceof AzmiError;

@@ -21,6 +21,7 @@ import type * as Msi from "./msi";
 import type * as Pwsh from "./credentials/azurePowerShellCredential";
 import type * as Wi from "./credentials/workloadIdentityCredential";
 import type * as Serve from "./serve/server";
+import type * as Btp from "./credentials/bearerTokenProvider";
 
 export * from "./errors";
 export { LINK_NAMES } from "./credentials/types";
@@ -38,8 +39,20 @@ export type {
   TokenCredential,
   TokenWithReport,
 } from "./credentials/types";
-export type { DefaultAzureCredentialOptions, DefaultAzureCredentialEnvVars } from "./credentials/defaultAzureCredential";
-export type { ManagedIdentityCredentialOptions } from "./credentials/managedIdentityCredential";
+export type {
+  DefaultAzureCredentialOptions,
+  DefaultAzureCredentialClientIdOptions,
+  DefaultAzureCredentialResourceIdOptions,
+  DefaultAzureCredentialEnvVars,
+} from "./credentials/defaultAzureCredential";
+export type {
+  ManagedIdentityCredentialOptions,
+  ManagedIdentityCredentialClientIdOptions,
+  ManagedIdentityCredentialResourceIdOptions,
+  ManagedIdentityCredentialObjectIdOptions,
+} from "./credentials/managedIdentityCredential";
+export type { TokenCredentialOptions } from "@azure/identity";
+export type { GetBearerTokenProviderOptions } from "./credentials/bearerTokenProvider";
 export type { EnvironmentCredentialOptions } from "./credentials/environmentCredential";
 export type { WorkloadIdentityCredentialOptions } from "./credentials/workloadIdentityCredential";
 export type { AzureCliCredentialOptions } from "./credentials/azureCliCredential";
@@ -66,6 +79,7 @@ export type AzurePowerShellCredential = Pwsh.AzurePowerShellCredential;
 export declare const AzurePowerShellCredential: typeof Pwsh.AzurePowerShellCredential;
 export type AzureDeveloperCliCredential = Azd.AzureDeveloperCliCredential;
 export declare const AzureDeveloperCliCredential: typeof Azd.AzureDeveloperCliCredential;
+export declare const getBearerTokenProvider: typeof Btp.getBearerTokenProvider;
 export declare const getManagedToken: typeof Msi.getManagedToken;
 export declare const getManagedTokenWithReport: typeof Msi.getManagedTokenWithReport;
 export declare const diagnose: typeof Msi.diagnose;
@@ -84,6 +98,7 @@ const LAZY: Record<string, () => unknown> = {
   AzureCliCredential: () => (require("./credentials/azureCliCredential") as typeof import("./credentials/azureCliCredential")).AzureCliCredential,
   AzurePowerShellCredential: () => (require("./credentials/azurePowerShellCredential") as typeof import("./credentials/azurePowerShellCredential")).AzurePowerShellCredential,
   AzureDeveloperCliCredential: () => (require("./credentials/azureDeveloperCliCredential") as typeof import("./credentials/azureDeveloperCliCredential")).AzureDeveloperCliCredential,
+  getBearerTokenProvider: () => (require("./credentials/bearerTokenProvider") as typeof import("./credentials/bearerTokenProvider")).getBearerTokenProvider,
   getManagedToken: () => (require("./msi") as typeof import("./msi")).getManagedToken,
   getManagedTokenWithReport: () => (require("./msi") as typeof import("./msi")).getManagedTokenWithReport,
   diagnose: () => (require("./msi") as typeof import("./msi")).diagnose,

@@ -79,6 +79,10 @@ export interface DefaultAzureCredentialOptions extends EntraCredentialOptions {
   managedIdentityTimeBudgetMs?: number;
 }
 
+/** `@azure/identity`'s names for the same options (one selector each there; here one type checks all three). */
+export type DefaultAzureCredentialClientIdOptions = DefaultAzureCredentialOptions;
+export type DefaultAzureCredentialResourceIdOptions = DefaultAzureCredentialOptions;
+
 const EXCLUDE_FLAGS = {
   excludeEnvironmentCredential: "environment",
   excludeWorkloadIdentityCredential: "workload-identity",

@@ -34,6 +34,7 @@
  * ```
  */
 import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import type { TokenCredentialOptions } from "@azure/identity";
 import { AzmiError, ErrorCode } from "../errors";
 import { credentialLogger, registerSecret } from "../log";
 import { LONG_LIVED_TOKEN_MS, refreshTimeFor, TokenCache, type TokenFetcher } from "../cache/tokenCache";
@@ -48,7 +49,12 @@ import { CLIENT_ID_AS_GIVEN, type AzmiAccessToken, type IdentitySelector } from 
 import { abortError, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
-export interface ManagedIdentityCredentialOptions extends IdentitySelector {
+/**
+ * `TokenCredentialOptions` (`loggingOptions`, `retryOptions`, `httpClient`, …) are accepted, so that
+ * code written for `@azure/identity` compiles with only its import changed, and not used: managed
+ * identity requests go through azmi's own transport, with the budgets below.
+ */
+export interface ManagedIdentityCredentialOptions extends IdentitySelector, TokenCredentialOptions {
   /**
    * Total time budget for one getToken, retries included (default 30_000 ms
    * standalone; the default, not a chosen one, stretches to 70 s when IMDS
@@ -64,6 +70,11 @@ export interface ManagedIdentityCredentialOptions extends IdentitySelector {
   /** Used by DAC: also allow the token-exchange source (default true); false when workload identity is excluded. */
   allowTokenExchange?: boolean;
 }
+
+/** `@azure/identity`'s names for the same options (one selector each there; here one type checks all three). */
+export type ManagedIdentityCredentialClientIdOptions = ManagedIdentityCredentialOptions;
+export type ManagedIdentityCredentialResourceIdOptions = ManagedIdentityCredentialOptions;
+export type ManagedIdentityCredentialObjectIdOptions = ManagedIdentityCredentialOptions;
 
 /**
  * Tests only: inject retry timing (sleep, random, delay scale). A symbol, so
