@@ -47,7 +47,7 @@ import { RateLimiter, type RateLimitOptions } from "./rateLimit";
 import { isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
 import { BodyCache, writeError, writeJson } from "./respond";
 import { handleServiceFabric, SERVICE_FABRIC_PATH } from "./serviceFabric";
-import { removeServerState, writeServerState, type ServerState } from "./state";
+import { readServerState, removeServerState, serverStatePath, writeServerState, type ServerState } from "./state";
 
 export type { FaultOptions } from "./faults";
 export type { IdentityConfig } from "./identities";
@@ -204,6 +204,7 @@ function validate(options: ServeOptions): void {
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
   validate(options);
   const env = options.env ?? process.env;
+  if (options.stateFile === true) await refuseSecondServer(env);
   const host = options.host ?? "127.0.0.1";
   const warn = options.onWarning ?? ((msg: string) => log.warning("startServer", msg));
   const tenantId = options.tenantId ?? DEFAULT_LOCAL_TENANT_ID;
@@ -468,6 +469,48 @@ function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
+  });
+}
+
+/** How long the check for a server already running waits for its port (loopback or this machine's own address). */
+const RUNNING_SERVER_CONNECT_MS = 1000;
+
+/**
+ * One state-file server per azmi folder. A second one used to take over
+ * `serve.json` and `docker.env`, and when it stopped it removed the state of
+ * the first, still running: `azmi env` then said no server ran, and
+ * `docker.env` named a dead port. The state file names a live process whose
+ * port still accepts connections (a reused pid alone is not enough).
+ */
+async function refuseSecondServer(env: NodeJS.ProcessEnv): Promise<void> {
+  const running = readServerState(env);
+  if (running === undefined || !(await acceptsConnections(running.url))) return;
+  throw new AzmiError(
+    ErrorCode.ServerStart,
+    `azmi serve cannot start: another azmi server (pid ${running.pid}) is running at ${running.url} with this azmi folder (${serverStatePath(env)}). Stop it first, or give this one its own folder: AZMI_HOME=DIR azmi serve (then azmi env --home DIR finds it).`,
+  );
+}
+
+function acceptsConnections(url: string): Promise<boolean> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.resolve(false);
+  }
+  const host = target.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(target.port);
+  // Loaded here only: a server that has no state file never pays for node:net.
+  const net = require("node:net") as typeof import("node:net");
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(RUNNING_SERVER_CONNECT_MS, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
   });
 }
 

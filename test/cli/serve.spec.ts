@@ -306,6 +306,45 @@ describe("azmi serve: start-up failures and warnings", function () {
     }
   });
 
+  it("started twice with one azmi folder: the second exits 1 naming the first, which keeps its state file (azmi env still finds it)", async () => {
+    const env = cleanEnv();
+    const first = spawnNode(AZMI_BIN, ["serve", "--json"], env);
+    try {
+      const info = JSON.parse((await firstLines(first, 1)).lines[0]) as ServeJson;
+      const second = await runAzmi(["serve"], env);
+      assert.equal(second.code, 1, second.stderr);
+      assert.equal(second.stdout, "");
+      assert.match(second.stderr, new RegExp(`^azmi serve: cannot start: another azmi server \\(pid ${first.pid}\\) is running at ${info.url} .*AZMI_HOME=DIR.*\\n$`));
+      const r = await runAzmi(["env"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^export IDENTITY_ENDPOINT='${info.url}/msi/token'\\n`));
+      assert.match(fs.readFileSync(path.join(env.AZMI_HOME!, "docker.env"), "utf8"), new RegExp(`:${info.port}/msi/token\\n`));
+    } finally {
+      if (first.exitCode === null) first.kill("SIGKILL");
+      await exited(first).catch(() => undefined);
+    }
+  });
+
+  it("a state file left by kill -9 does not stop the next server from starting", async () => {
+    const env = cleanEnv();
+    const dead = spawnNode(AZMI_BIN, ["serve", "--json"], env);
+    await firstLines(dead, 1);
+    dead.kill("SIGKILL");
+    await exited(dead).catch(() => undefined);
+    assert.ok(fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "kill -9 leaves the state file");
+    const next = spawnNode(AZMI_BIN, ["serve", "--json"], env);
+    try {
+      const info = JSON.parse((await firstLines(next, 1)).lines[0]) as ServeJson;
+      const r = await runAzmi(["env"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^export IDENTITY_ENDPOINT='${info.url}/msi/token'\\n`));
+      next.kill("SIGTERM");
+      assert.deepEqual(await exited(next), { code: 0, signal: null });
+    } finally {
+      if (next.exitCode === null) next.kill("SIGKILL");
+    }
+  });
+
   it("azmi env with no server ever started: exit 3", async () => {
     const r = await runAzmi(["env", "--shell", "pwsh"]);
     assert.deepEqual(
