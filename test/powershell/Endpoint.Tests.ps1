@@ -148,4 +148,18 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
         $text | Should -Not -Match ([regex]::Escape($env:IDENTITY_HEADER))
         $text | Should -Not -Match ([regex]::Escape($token.access_token))
     }
+
+    It 'shows no secret when the endpoint object is left on the pipeline (console, CI log, transcript)' {
+        foreach ($dialect in 'AppService', 'MachineLearning') {
+            $ep = Start-AzManagedIdentityEndpoint -Dialect $dialect -SetEnvironment
+            $secret = if ($dialect -eq 'AppService') { $env:IDENTITY_HEADER } else { $env:MSI_SECRET }
+            $secret | Should -Not -BeNullOrEmpty
+            foreach ($shown in ($ep | Out-String -Width 400), ($ep | Format-List | Out-String -Width 400), ($ep | Format-Table | Out-String -Width 400)) {
+                $shown | Should -Match ([regex]::Escape($ep.Url))
+                $shown | Should -Not -Match ([regex]::Escape($secret))
+            }
+            $ep.Environment.Values | Should -Contain $secret
+            $ep | Stop-AzManagedIdentityEndpoint
+        }
+    }
 }

@@ -394,6 +394,10 @@ $script:AzmiCmdletBodies = @{
         EnvironmentSet = [bool]($SetEnvironment -and $chosen -and $chosen.Count)
     }
     $endpoint.PSObject.TypeNames.Insert(0, 'Azmi.ManagedIdentityEndpoint')
+    # Environment and Dialects hold the header secrets (IDENTITY_HEADER,
+    # MSI_SECRET): an endpoint left on the pipeline of a CI script or a
+    # transcript shows where it is, not them (as a token object does not show its token).
+    $endpoint.PSObject.Members.Add((New-AzmiDisplaySet 'Id', 'Url', 'Dialect', 'Issuer', 'EnvironmentSet'))
     $endpoint
     }
     'Stop-AzManagedIdentityEndpoint' = {

@@ -1001,7 +1001,9 @@ function Start-AzManagedIdentityEndpoint {
 
     .OUTPUTS
     Azmi.ManagedIdentityEndpoint: Id, Url, Port, HostName, Dialect, Environment (the dialect's variables), Dialects
-    (all dialects' variables), Issuer, IssuerUrl, JwksUri, TenantId, SystemClientId, EnvironmentSet.
+    (all dialects' variables), Issuer, IssuerUrl, JwksUri, TenantId, SystemClientId, EnvironmentSet. Environment and
+    Dialects hold the secret header values; at the console (and in a log or transcript) the object shows only Id, Url,
+    Dialect, Issuer and EnvironmentSet (Format-List * shows all).
 
     .LINK
     Stop-AzManagedIdentityEndpoint
