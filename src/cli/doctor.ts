@@ -13,7 +13,7 @@
 import type { DiagnoseResult, GetManagedTokenOptions } from "../msi";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { ExitCode, reportError, useColor } from "./output";
-import { CHAIN_FLAGS, DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
+import { CHAIN_FLAGS, checkResource, DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
 import { writeOut, isTerminal } from "./stdio";
 import { bootInfo } from "../boot/bundle";
 
@@ -81,7 +81,7 @@ export async function runDoctor(argv: readonly string[]): Promise<number> {
       throw new UsageError("doctor", "--resource and --scope cannot be combined; pass one (a scope is the resource plus /.default)");
     }
     if (a.scope !== undefined) options.scope = a.scope as string;
-    else options.resource = (a.resource as string | undefined) ?? DEFAULT_RESOURCE;
+    else options.resource = a.resource !== undefined ? checkResource(a.resource as string, "doctor") : DEFAULT_RESOURCE;
     const selectors = (["client-id", "object-id", "resource-id"] as const).filter((n) => a[n] !== undefined);
     if (selectors.length > 1) {
       throw new UsageError("doctor", `--${selectors[0]} and --${selectors[1]} both select an identity; pass only one`);

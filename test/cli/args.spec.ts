@@ -28,6 +28,23 @@ const USAGE_CASES: [string[], string][] = [
     ["token", "--client-id", "a", "--resource-id", "b"],
     "azmi token: --client-id and --resource-id both select an identity; pass only one of --client-id, --object-id, --resource-id",
   ],
+  // The PowerShell module's -Resource rule; before, these walked the chain and exited 3.
+  [
+    ["token", "--resource", "a b"],
+    "azmi token: --resource 'a b' contains a space at position 2. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use --scope for a scope.",
+  ],
+  [
+    ["token", "--resource", "https://vault.azure.net\u001b[2J"],
+    "azmi token: --resource 'https://vault.azure.net\\u001b[2J' contains a control character (U+001B) at position 24. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use --scope for a scope.",
+  ],
+  [
+    ["doctor", "--resource", "https://vault.azure.net/\u00e9"],
+    "azmi doctor: --resource 'https://vault.azure.net/\u00e9' contains '\u00e9' (U+00E9, not ASCII) at position 25. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use --scope for a scope.",
+  ],
+  [
+    ["token", "--resource", "a".repeat(2049)],
+    `azmi token: --resource '${"a".repeat(60)}...' is 2049 characters long (at most 2048). A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use --scope for a scope.`,
+  ],
   [["token", "--output", "xml"], "azmi token: --output must be one of msi, json, raw, header (got 'xml')"],
   [["token", "--timeout-ms", "soon"], "azmi token: --timeout-ms must be a whole number between 1 and 600000 (got 'soon')"],
   [["token", "--timeout-ms", "0"], "azmi token: --timeout-ms must be between 1 and 600000 (got 0)"],
