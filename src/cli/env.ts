@@ -157,7 +157,9 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
 
   const vars = state.dialects?.[DIALECT_KEYS[dialect]];
   if (!vars || Object.keys(vars).length === 0) {
-    printError("env", `the running server does not offer the ${dialect} dialect; pick another with --dialect (${DIALECT_NAMES.join(", ")})`);
+    // Name only what this server offers: listing the one just refused sent users round in a circle.
+    const offered = DIALECT_NAMES.filter((name) => Object.keys(state.dialects?.[DIALECT_KEYS[name]] ?? {}).length > 0);
+    printError("env", `the running server does not offer the ${dialect} dialect (its start-up text says why); pick one it offers with --dialect: ${offered.join(", ")}`);
     return ExitCode.Failure;
   }
 

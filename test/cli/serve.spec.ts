@@ -123,7 +123,7 @@ describe("azmi serve and azmi env", function () {
     } else {
       assert.deepEqual(
         [r.code, r.stdout, r.stderr],
-        [1, "", "azmi env: the running server does not offer the arc dialect; pick another with --dialect (app-service, imds, machine-learning, cloud-shell, arc)\n"],
+        [1, "", "azmi env: the running server does not offer the arc dialect (its start-up text says why); pick one it offers with --dialect: app-service, imds, machine-learning, cloud-shell\n"],
       );
     }
   });
