@@ -487,7 +487,7 @@ async function refuseSecondServer(env: NodeJS.ProcessEnv): Promise<void> {
   if (running === undefined || !(await acceptsConnections(running.url))) return;
   throw new AzmiError(
     ErrorCode.ServerStart,
-    `azmi serve cannot start: another azmi server (pid ${running.pid}) is running at ${running.url} with this azmi folder (${serverStatePath(env)}). Stop it first, or give this one its own folder: AZMI_HOME=DIR azmi serve (then azmi env --home DIR finds it).`,
+    `azmi serve cannot start: another azmi server (pid ${running.pid}) is running at ${running.url} with the same state file (${serverStatePath(env)}). Stop it first, or give this one its own folder: AZMI_HOME=DIR azmi serve (then azmi env --home DIR finds it).`,
   );
 }
 
