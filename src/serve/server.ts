@@ -36,6 +36,7 @@ import { APP_SERVICE_PATH, handleAppService } from "./appService";
 import { ARC_PATH, ArcChallenges, arcKeyDirProblem, DEFAULT_ARC_KEY_DIR, handleAzureArc } from "./azureArc";
 import { CLOUD_SHELL_PATH, handleCloudShell } from "./cloudShell";
 import type { ServeContext } from "./context";
+import { attachFastPath, type FastPath } from "./fastPath";
 import { FaultInjector, validateFaults, type FaultOptions } from "./faults";
 import { IdentityRegistry, type IdentityConfig } from "./identities";
 import { handleImds, IMDS_TOKEN_PATH } from "./imds";
@@ -275,6 +276,15 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   let discoveryPath = "";
   let jwksPath = "";
 
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    try {
+      dispatch(req, res);
+    } catch (error) {
+      log.error("request", `unexpected failure: ${(error as Error).message}`);
+      if (!res.headersSent) writeError(res, "imds", 500, "unknown", "Internal error in azmi serve.");
+      else res.destroy();
+    }
+  };
   const server = http.createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
@@ -285,16 +295,14 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       // Repeated headers are joined (never silently dropped), so a doubled secret or Metadata header never matches.
       joinDuplicateHeaders: true,
     },
-    (req, res) => {
-      try {
-        dispatch(req, res);
-      } catch (error) {
-        log.error("request", `unexpected failure: ${(error as Error).message}`);
-        if (!res.headersSent) writeError(res, "imds", 500, "unknown", "Internal error in azmi serve.");
-        else res.destroy();
-      }
-    },
+    answer,
   );
+  // Plain token GETs are answered from the socket by the same `answer`; the
+  // rest (and every request while faults or rate limits hook responses) by node:http.
+  const fast =
+    ctx.faults === undefined && ctx.limiter === undefined && env.AZMI_SERVE_FAST_PATH !== "0"
+      ? attachFastPath(server, answer, { maxHeaderBytes: MAX_HEADER_BYTES, idleTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, firstByteTimeoutMs: HEADERS_TIMEOUT_MS })
+      : undefined;
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
     // Garbage, oversized headers or timeouts on one connection: answer if we can, then drop only that socket.
     if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
@@ -432,7 +440,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     try {
       stateFile = writeServerState(state, env);
     } catch (error) {
-      await closeServer(server);
+      await closeServer(server, fast);
       arc?.close();
       throw error;
     }
@@ -458,17 +466,18 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         if (stateFile !== undefined) removeServerState(process.pid, url, env);
         arc?.close();
         ctx.bodies.clear();
-        await closeServer(server);
+        await closeServer(server, fast);
       })();
       return closed;
     },
   };
 }
 
-function closeServer(server: http.Server): Promise<void> {
+function closeServer(server: http.Server, fast: FastPath | undefined): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
+    fast?.closeAll();
   });
 }
 
