@@ -318,6 +318,9 @@ describe("azmi serve: a new server rewrites the docker env file; its docker hint
         infos.push(JSON.parse((await firstLines(child, 1)).lines[0]) as ServeJson);
         assert.equal(modeOf(file), 0o600);
         assert.deepEqual(parseDockerEnvFile(fs.readFileSync(file, "utf8"), {}), containerVars(infos[i]!), `server ${i + 1}'s variables`);
+        // One server per azmi folder at a time (a second one is refused): the next starts after this one stops.
+        child.kill("SIGTERM");
+        await exited(child);
       }
       assert.notEqual(infos[0]!.env.IDENTITY_HEADER, infos[1]!.env.IDENTITY_HEADER);
     } finally {
