@@ -272,6 +272,13 @@ class PlainResponse {
 
   writeHead(status: number, headers: Record<string, string | number>): this {
     if (this.headersSent) throw new Error("writeHead called twice");
+    if (!VALID_HEADERS.has(headers)) {
+      // As node:http's writeHead (ERR_INVALID_CHAR): no header injection through a name or value.
+      for (const name in headers) {
+        if (!HEADER_NAME.test(name) || INVALID_VALUE.test(String(headers[name]))) throw new TypeError(`Invalid header ${JSON.stringify(name)}`);
+      }
+      VALID_HEADERS.add(headers);
+    }
     this.status = status;
     this.headers = headers;
     this.headersSent = true;
@@ -317,8 +324,6 @@ class PlainResponse {
     let connectionSet = false;
     for (const name in this.headers) {
       const value = String(this.headers[name]);
-      // node:http refuses these too (ERR_INVALID_CHAR): no header injection through a name or value.
-      if (!HEADER_NAME.test(name) || INVALID_VALUE.test(value)) throw new TypeError(`Invalid header ${JSON.stringify(name)}`);
       if (name.toLowerCase() === "connection") {
         connectionSet = true;
         if (value.toLowerCase() === "close") closeAfter = true;
@@ -339,6 +344,9 @@ class PlainResponse {
 const EMPTY = Buffer.alloc(0);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_VALUE = /[^\t\x20-\x7e]/;
+
+/** Header objects already checked (a cached token body comes with the same one each time). */
+const VALID_HEADERS = new WeakSet<object>();
 
 /** Each body buffer's last serialized answer (entries go with their buffers). */
 const WIRE = new WeakMap<Buffer, { headers: object; status: number; date: string; keepAlive: string; closeRequested: boolean; closeAfter: boolean; wire: Buffer }>();

@@ -108,7 +108,16 @@ describe("serve: the fast path", function () {
         res.writeHead(200, { "Content-Type": "application/json", "Content-Length": body.length });
         res.end(req.method === "HEAD" ? undefined : body);
       };
-      if (req.url === "/slow") setTimeout(reply, 50);
+      if (req.url === "/inject") {
+        // As azmi serve's `answer` does with a handler that throws.
+        try {
+          res.writeHead(200, { "X-A": "a\r\nInjected: yes" });
+          res.end("x");
+        } catch {
+          res.writeHead(500, { "Content-Length": 0 });
+          res.end();
+        }
+      } else if (req.url === "/slow") setTimeout(reply, 50);
       else reply();
     };
     let fast: ReturnType<typeof attachFastPath>;
@@ -175,6 +184,13 @@ describe("serve: the fast path", function () {
       const silent = await converse(port, [], 2_000);
       assert.equal(silent.text, "");
       assert.ok(silent.closedByServer);
+    });
+
+    it("a header value with CR/LF is refused at writeHead, as node:http refuses it: no injected header, a 500", async () => {
+      const r = await converse(port, ["GET /inject HTTP/1.1\r\nHost: a\r\n\r\nHEAD /inject HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"]);
+      assert.deepEqual(statuses(r.text), [500, 500]);
+      assert.doesNotMatch(r.text, /Injected/);
+      assert.deepEqual(seen.map((s) => s.path), ["fast", "node"]);
     });
 
     it("closeAll drops the connections still on the fast path", async () => {
