@@ -60,13 +60,15 @@ export interface AzmiErrorOptions {
 /** Base class of every error azmi throws on purpose. */
 export class AzmiError extends Error {
   readonly code: string;
-  override readonly cause?: unknown;
+  // `declare`: no class field, so an error without a cause has no `cause`
+  // property at all (a field would print `cause: undefined` on every error).
+  declare readonly cause?: unknown;
 
   constructor(code: string, message: string, options: AzmiErrorOptions = {}) {
     super(message);
     this.name = "AzmiError";
     this.code = code;
-    if (options.cause !== undefined) this.cause = options.cause;
+    if (options.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
 }
 

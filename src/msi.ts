@@ -19,7 +19,7 @@
 import type { DefaultAzureCredential } from "./credentials/defaultAzureCredential";
 import { clientIdFromClaims, decodeJwtClaims } from "./credentials/jwtClaims";
 import { CLIENT_ID_AS_GIVEN } from "./credentials/types";
-import { resourceToScope, scopeToResource } from "./credentials/scopes";
+import { resourceProblem, resourceToScope, scopeToResource } from "./credentials/scopes";
 import type {
   AzmiAccessToken,
   AzmiGetTokenOptions,
@@ -260,6 +260,13 @@ function resolveTarget(options: GetManagedTokenOptions): { resource: string; sco
   if (resource !== undefined) {
     if (typeof resource !== "string" || resource.length === 0) {
       throw new AzmiError(ErrorCode.InvalidArgument, "resource must be a non-empty string, e.g. 'https://management.azure.com'.");
+    }
+    const problem = resourceProblem(resource);
+    if (problem !== undefined) {
+      throw new AzmiError(
+        ErrorCode.InvalidArgument,
+        `resource '${problem.shown}' ${problem.why}. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. 'https://vault.azure.net', 'api://my-api' or an application id.`,
+      );
     }
     return { resource, scope: resourceToScope(resource) };
   }

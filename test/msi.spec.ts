@@ -74,6 +74,24 @@ describe("getManagedToken / diagnose", function () {
     assert.equal(c.resource, "https://vault.azure.net/");
   });
 
+  it("a resource that cannot be an audience is refused before any link runs, naming what is wrong (as the CLI's --resource)", async () => {
+    const before = imds.requests.length;
+    for (const [resource, why] of [
+      ["a b", /resource 'a b' contains a space at position 2\./],
+      ["https://vault.azure.net\u001b[31m", /contains a control character \(U\+001B\) at position 24/],
+      ["https://v\u00e4ult", /'\u00e4' \(U\+00E4, not ASCII\) at position 10/],
+      ["x".repeat(2049), /is 2049 characters long \(at most 2048\)/],
+    ] as const) {
+      await assert.rejects(getManagedToken({ resource, env: env() }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, ErrorCode.InvalidArgument);
+        assert.match(e.message, why);
+        assert.doesNotMatch(e.message, /\u001b/, "a control character is shown escaped, never sent to the terminal");
+        return true;
+      });
+    }
+    assert.equal(imds.requests.length, before, "no request was made");
+  });
+
   it("one process-wide chain per option set: the second call is a cache hit", async () => {
     await getManagedToken({ resource: "https://storage.azure.com", env: env() });
     const n = imds.requests.length;

@@ -13,6 +13,7 @@
  * ```
  */
 import { LINK_NAMES, type LinkName, type MsiTokenResponse } from "../credentials/types";
+import { resourceProblem } from "../credentials/scopes";
 import type { GetManagedTokenOptions } from "../msi";
 import { AzmiError, ErrorCode } from "../errors";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
@@ -170,14 +171,10 @@ export function parseTokenArgs(argv: readonly string[]): {
   };
 }
 
-/** Longest `--resource` accepted (as the PowerShell module and `azmi serve` accept). */
-const MAX_RESOURCE_LENGTH = 2048;
-
 /**
- * `--resource` as given, when it is 1–2048 visible ASCII characters (the
+ * `--resource` as given, when it is a valid audience (`resourceProblem`: the
  * PowerShell module's rule); otherwise a UsageError naming the character and
- * where it is. Without it, `--resource 'a b'` walked the whole chain and
- * ended in "no credential could get a token" (exit 3). Shared with `azmi doctor`.
+ * where it is. Shared with `azmi doctor`.
  *
  * @example
  * ```ts
@@ -186,25 +183,11 @@ const MAX_RESOURCE_LENGTH = 2048;
  * ```
  */
 export function checkResource(value: string, command: string): string {
-  const at = value.search(/[^!-~]/);
-  if (at === -1 && value.length <= MAX_RESOURCE_LENGTH) return value;
-  let why: string;
-  if (at === -1) {
-    why = `is ${value.length} characters long (at most ${MAX_RESOURCE_LENGTH})`;
-  } else {
-    const c = value.codePointAt(at)!;
-    const ch = String.fromCodePoint(c);
-    const u = `U+${c.toString(16).toUpperCase().padStart(4, "0")}`;
-    const name =
-      c === 0x20 ? "a space" : /\s/u.test(ch) ? `whitespace (${u})` : c < 0x20 || (c >= 0x7f && c < 0xa0) ? `a control character (${u})` : `'${ch}' (${u}, not ASCII)`;
-    why = `contains ${name} at position ${at + 1}`;
-  }
-  // A tab or an escape sequence printed as is would hide in (or act on) the terminal.
-  let shown = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  if (shown.length > 100) shown = `${shown.slice(0, 60)}...`;
+  const problem = resourceProblem(value);
+  if (problem === undefined) return value;
   throw new UsageError(
     command,
-    `--resource '${shown}' ${why}. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use --scope for a scope.`,
+    `--resource '${problem.shown}' ${problem.why}. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use --scope for a scope.`,
   );
 }
 

@@ -100,6 +100,7 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
    */
   constructor(options: DefaultAzureCredentialOptions = {}) {
     super();
+    options ??= {}; // null as @azure/identity takes it: no options
     this.chainName = "DefaultAzureCredential";
     const env = options.env ?? process.env;
     validate(options);

@@ -33,6 +33,7 @@ export abstract class DeveloperToolCredential extends DelegatedCredential {
 
   constructor(options: DeveloperToolCredentialOptions = {}) {
     super();
+    options ??= {}; // null as @azure/identity takes it: no options
     checkOptionalString(options.tenantId, "tenantId");
     if (options.tenantId) checkTenantId(options.tenantId, "tenantId");
     if (

@@ -46,6 +46,7 @@ export class EnvironmentCredential extends DelegatedCredential {
    */
   constructor(options: EnvironmentCredentialOptions = {}) {
     super();
+    options ??= {}; // null as @azure/identity takes it: no options
     this.options = options;
     const env = options.env ?? process.env;
     const v = (name: string) => (env[name] ? env[name] : undefined);

@@ -26,3 +26,39 @@ export function resourceToScope(resource: string): string {
 export function scopeList(scopes: string | string[]): string[] {
   return typeof scopes === "string" ? [scopes] : scopes;
 }
+
+/** Longest resource accepted (as `azmi serve` and the PowerShell module accept). */
+export const MAX_RESOURCE_LENGTH = 2048;
+
+/**
+ * What is wrong with `resource` as an audience (1–2048 visible ASCII
+ * characters, the rule of the CLI, the PowerShell module and `azmi serve`),
+ * with the value as it can be shown, or `undefined` when it is fine.
+ * Without this check, `a b` walked the whole chain and ended in "no
+ * credential could get a token".
+ *
+ * @example
+ * ```ts
+ * resourceProblem("https://vault.azure.net"); // undefined
+ * resourceProblem("a b"); // { why: "contains a space at position 2", shown: "a b" }
+ * ```
+ */
+export function resourceProblem(resource: string): { why: string; shown: string } | undefined {
+  const at = resource.search(/[^!-~]/);
+  if (at === -1 && resource.length > 0 && resource.length <= MAX_RESOURCE_LENGTH) return undefined;
+  let why: string;
+  if (resource.length === 0) why = "is empty";
+  else if (at === -1) why = `is ${resource.length} characters long (at most ${MAX_RESOURCE_LENGTH})`;
+  else {
+    const c = resource.codePointAt(at)!;
+    const ch = String.fromCodePoint(c);
+    const u = `U+${c.toString(16).toUpperCase().padStart(4, "0")}`;
+    const name =
+      c === 0x20 ? "a space" : /\s/u.test(ch) ? `whitespace (${u})` : c < 0x20 || (c >= 0x7f && c < 0xa0) ? `a control character (${u})` : `'${ch}' (${u}, not ASCII)`;
+    why = `contains ${name} at position ${at + 1}`;
+  }
+  // A tab or an escape sequence printed as is would hide in (or act on) the terminal.
+  let shown = resource.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  if (shown.length > 100) shown = `${shown.slice(0, 60)}...`;
+  return { why, shown };
+}

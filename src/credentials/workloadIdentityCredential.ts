@@ -37,6 +37,7 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
   /** @throws AzmiError `ERR_INVALID_ARGUMENT` for a malformed tenant id or a non-https authority host. */
   constructor(options: WorkloadIdentityCredentialOptions = {}) {
     super();
+    options ??= {}; // null as @azure/identity takes it: no options
     checkOptionalString(options.tenantId, "tenantId");
     checkOptionalString(options.clientId, "clientId");
     checkOptionalString(options.tokenFilePath, "tokenFilePath");

@@ -55,6 +55,13 @@ describe("DefaultAzureCredential", function () {
 
   const outcomes = (c: DefaultAzureCredential) => c.lastReport!.links.map((l) => `${l.link}:${l.outcome}`);
 
+  it("null options are no options, as @azure/identity takes them (every credential with an options object)", () => {
+    const index = require("../../src/index") as Record<string, new (options: unknown) => object>;
+    for (const name of ["DefaultAzureCredential", "EnvironmentCredential", "WorkloadIdentityCredential", "AzureCliCredential", "AzurePowerShellCredential", "AzureDeveloperCliCredential", "ManagedIdentityCredential"]) {
+      assert.doesNotThrow(() => new index[name]!(null), name);
+    }
+  });
+
   it("walks the official order and reports why each link is unavailable", async () => {
     const credential = dac({ AZURE_POD_IDENTITY_AUTHORITY_HOST: refusedUrl });
     const { token, report, error } = await credential.getTokenWithReport(SCOPE);
