@@ -11,16 +11,18 @@
  *
  * The rule is "plain or hand over", never "lenient": a connection's requests
  * are answered here only while each one arrives whole and is a `GET` of an
- * origin-form target over HTTP/1.1, with no body, no duplicate header, no
- * `Content-Length`, `Transfer-Encoding`, `Expect` or `Upgrade`, `Connection`
- * absent, `keep-alive` or `close`, and only visible ASCII (plus space and tab in
- * values). The first request that is anything else — cut across two reads,
- * a `POST`, a header this parser does not vouch for, an oversized head —
- * hands the connection, with every byte not yet answered, to node:http for
+ * origin-form target over HTTP/1.1, with a `Host`, no body, no duplicate
+ * header, no `Content-Length`, `Transfer-Encoding`, `Expect` or `Upgrade`,
+ * `Connection` absent, `keep-alive` or `close`, and only visible ASCII (plus
+ * space and tab in values). The first request that is anything else — cut
+ * across two reads, a `POST`, a header this parser does not vouch for, an
+ * oversized head — hands the connection, with every byte not yet answered, to node:http for
  * the rest of its life: its parser decides, its limits and timeouts apply
- * (a slow client is node:http's from its first partial read). So nothing is
- * accepted here that node:http would refuse, and everything unusual still
- * gets node:http's answer.
+ * (a slow client is node:http's from its first partial read), and so is a
+ * client that pipelines requests without reading the answers (node:http
+ * stops reading it until they drain). So nothing is accepted here that
+ * node:http would refuse, and everything unusual still gets node:http's
+ * answer.
  *
  * Off when fault injection or IMDS rate limiting is on (both hook the
  * response's life cycle; tests of them see node:http alone).
@@ -94,6 +96,8 @@ class FastConnection {
   /** A response is being produced asynchronously (a token being issued): later requests wait. */
   private busy = false;
   private done = false;
+  /** The client has half-closed (sent FIN): answer what was received, then close. */
+  private clientEnded = false;
   private readonly keepAlive: string;
 
   constructor(
@@ -109,10 +113,13 @@ class FastConnection {
     socket.on("data", this.onData);
     socket.on("timeout", this.onTimeout);
     socket.on("error", this.onError);
+    socket.once("end", this.onEnd);
     socket.once("close", this.onClose);
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    // Closing: whatever the client still sends is never read (nothing piles up in `pending`).
+    if (this.done) return;
     this.pending += chunk.toString("latin1");
     if (!this.busy) this.answerPending();
   };
@@ -125,6 +132,16 @@ class FastConnection {
     this.socket.destroy();
   };
 
+  /**
+   * The server allows half-open sockets, so nothing closes this one by
+   * itself: node:http ends the connection when the client does, and so do
+   * we, once the answers to what was received are written.
+   */
+  private readonly onEnd = (): void => {
+    this.clientEnded = true;
+    if (!this.busy) this.closeSoon();
+  };
+
   private readonly onClose = (): void => {
     this.done = true;
     this.forget();
@@ -133,6 +150,10 @@ class FastConnection {
   /** Answer every whole plain request received, in order; hand over at the first other thing. */
   private answerPending(): void {
     while (this.pending.length > 0 && !this.done) {
+      // A client that pipelines requests and does not read the answers:
+      // node:http stops reading until the answers drain; here they would pile
+      // up in memory without bound. So it gets node:http's handling.
+      if (this.socket.writableNeedDrain) return this.leave();
       const end = this.pending.indexOf("\r\n\r\n");
       if (end < 0 || end + 4 > this.options.maxHeaderBytes) return this.leave();
       const req = parsePlainRequest(this.pending.slice(0, end));
@@ -148,29 +169,47 @@ class FastConnection {
         return;
       }
     }
-    if (!this.done) this.socket.setTimeout(this.options.idleTimeoutMs);
+    if (this.done) return;
+    if (this.clientEnded) this.closeSoon();
+    else this.socket.setTimeout(this.options.idleTimeoutMs);
   }
 
   private finished(res: PlainResponse): void {
-    if (res.closeAfter) {
-      this.done = true;
-      this.socket.end();
-      return;
-    }
+    if (res.closeAfter) return this.closeSoon();
     if (!this.busy) return; // answered synchronously: the loop in answerPending goes on
     this.busy = false;
     this.socket.resume();
     this.answerPending();
   }
 
+  /**
+   * Close after the answers already written are flushed (node:http's
+   * `destroySoon` after a `Connection: close` answer): the socket is
+   * half-open-capable, so `end()` alone would leave it open, and reading,
+   * for as long as the client likes. A client that never reads that last
+   * answer is dropped after the idle timeout.
+   */
+  private closeSoon(): void {
+    this.done = true;
+    this.busy = false; // nothing more is answered: the idle timeout applies
+    this.pending = "";
+    this.socket.setTimeout(this.options.idleTimeoutMs);
+    this.socket.destroySoon();
+  }
+
   /** Give the connection and its unanswered bytes to node:http. */
   private leave(): void {
     if (this.done) return;
+    // After the client's FIN (already emitted) node:http would never see an
+    // end, and the stream refuses an unshift: what is left gets no answer
+    // (node:http drops pipelined answers after a FIN as well), so close.
+    if (this.clientEnded) return this.closeSoon();
     this.done = true;
     const { socket } = this;
     socket.removeListener("data", this.onData);
     socket.removeListener("timeout", this.onTimeout);
     socket.removeListener("error", this.onError);
+    socket.removeListener("end", this.onEnd);
     socket.removeListener("close", this.onClose);
     socket.setTimeout(0);
     // Delivered to node:http's parser before any later read (the stream
@@ -237,6 +276,10 @@ export function parsePlainRequest(head: string): PlainRequest | undefined {
     headers[name] = value;
     at = next + 2;
   }
+  // node:http (requireHostHeader, on by default since Node 20) answers an
+  // HTTP/1.1 request without Host with its own 400 and a close, before any
+  // handler sees it; bound beyond loopback, azmi's own Host check is off.
+  if (!("host" in headers)) return undefined;
   // Without a prototype: a header named `constructor` or `__proto__` is just a header.
   return { method: "GET", url, headers, close };
 }

@@ -60,7 +60,7 @@ describe("serve: the fast path", function () {
       assert.equal(parsePlainRequest(`${ok}\r\nConnection: Keep-Alive`)?.close, false);
       assert.equal(parsePlainRequest(`${ok}\r\nConnection: close`)?.close, true);
       assert.equal(parsePlainRequest(`${ok}\r\nEmpty:`)?.headers["empty"], "");
-      assert.equal(parsePlainRequest("GET / HTTP/1.1")?.url, "/");
+      assert.equal(parsePlainRequest("GET / HTTP/1.1\r\nHost: a")?.url, "/");
       assert.equal(parsePlainRequest(`${ok}\r\nConstructor: x`)?.headers["constructor"], "x", "a header named like an Object method is just a header");
     });
 
@@ -89,6 +89,7 @@ describe("serve: the fast path", function () {
       ["Expect", `${ok}\r\nExpect: 100-continue`],
       ["Upgrade", `${ok}\r\nUpgrade: websocket`],
       ["Connection: upgrade", `${ok}\r\nConnection: upgrade`],
+      ["no Host (node:http answers its own 400 and closes)", ok.replace("Host: 127.0.0.1\r\n", "")],
       ["more headers than any identity client sends", `${ok}${"\r\nX-A: b".repeat(70).replace(/X-A/g, () => `X-${Math.random().toString(36).slice(2)}`)}`],
     ];
     for (const [what, head] of notPlain) {
@@ -108,7 +109,11 @@ describe("serve: the fast path", function () {
         res.writeHead(200, { "Content-Type": "application/json", "Content-Length": body.length });
         res.end(req.method === "HEAD" ? undefined : body);
       };
-      if (req.url === "/inject") {
+      if (req.url === "/big") {
+        const body = Buffer.alloc(1000, "b");
+        res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": body.length });
+        res.end(body);
+      } else if (req.url === "/inject") {
         // As azmi serve's `answer` does with a handler that throws.
         try {
           res.writeHead(200, { "X-A": "a\r\nInjected: yes" });
@@ -193,6 +198,95 @@ describe("serve: the fast path", function () {
       assert.deepEqual(seen.map((s) => s.path), ["fast", "node"]);
     });
 
+    it("a request without Host is node:http's: its 400 and a close, no handler", async () => {
+      const r = await converse(port, ["GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /nohost HTTP/1.1\r\n\r\n"]);
+      assert.deepEqual(statuses(r.text), [200, 400]);
+      assert.ok(r.closedByServer);
+      assert.deepEqual(seen, [{ path: "fast", url: "/a" }]);
+    });
+
+    it("after a Connection: close answer the server closes the connection and reads no more (a half-open client that keeps sending)", async () => {
+      const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      socket.on("error", () => undefined);
+      let text = "";
+      socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+      const junk = Buffer.alloc(64 * 1024, "j");
+      // Before the fix the server only ended its side (a FIN) and went on reading all of this into memory, forever.
+      const pump = setInterval(() => socket.write(junk), 10);
+      let limitHit = false;
+      const limit = setTimeout(() => {
+        limitHit = true;
+        socket.destroy();
+      }, 5_000);
+      socket.write("GET /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+      await new Promise((resolve) => socket.once("close", resolve));
+      clearInterval(pump);
+      clearTimeout(limit);
+      assert.deepEqual(statuses(text), [200]);
+      assert.ok(!limitHit, "closed by the server (the writes fail), not by the test's 5 s limit");
+    });
+
+    it("a client that pipelines requests and never reads the answers cannot make the server buffer them without bound", async () => {
+      const serverSockets: net.Socket[] = [];
+      server.on("connection", (s: net.Socket) => serverSockets.push(s));
+      const one = `GET /big HTTP/1.1\r\nHost: a\r\nX-Pad: ${"p".repeat(25)}\r\n\r\n`;
+      assert.equal(one.length, 64, "64-byte requests: every read ends on a request boundary, so none is cut across reads");
+      const batch = Buffer.from(one.repeat(64));
+      const socket = net.connect(port, "127.0.0.1");
+      socket.on("error", () => undefined);
+      socket.pause(); // never reads
+      let most = 0;
+      const buffered = () => {
+        for (const s of serverSockets) most = Math.max(most, s.writableLength);
+        return most;
+      };
+      await new Promise<void>((resolve) => {
+        let stalled: NodeJS.Timeout | undefined;
+        const pump = (): void => {
+          clearTimeout(stalled);
+          // Each 64-byte request gets a ~1.1 KB answer: before the fix, 16 MB of them sat in memory within a second.
+          if (buffered() > 16 * 1024 * 1024 || socket.bytesWritten > 256 * 1024 * 1024) return resolve();
+          if (socket.write(batch)) setImmediate(pump);
+          else {
+            socket.once("drain", pump);
+            // The server stopped reading (so this client's writes stopped draining).
+            stalled = setTimeout(resolve, 1_000);
+          }
+        };
+        socket.once("connect", pump);
+      });
+      socket.destroy();
+      assert.ok(buffered() < 4 * 1024 * 1024, `the server buffered ${buffered()} bytes of answers`);
+    });
+
+    it("a client that half-closes after its requests gets its answers, then the server's close (not the idle timeout's)", async () => {
+      const patient = http.createServer({ keepAliveTimeout: 60_000 }, dispatch);
+      const patientFast = attachFastPath(patient, dispatch, { maxHeaderBytes: 16 * 1024, idleTimeoutMs: 60_000, firstByteTimeoutMs: 60_000 });
+      await new Promise<void>((resolve) => patient.listen(0, "127.0.0.1", resolve));
+      try {
+        for (const requests of ["GET /a HTTP/1.1\r\nHost: a\r\n\r\n", "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /slow HTTP/1.1\r\nHost: a\r\n\r\n"]) {
+          const socket = net.connect({ port: (patient.address() as net.AddressInfo).port, host: "127.0.0.1", allowHalfOpen: true });
+          socket.on("error", () => undefined);
+          let text = "";
+          socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+          const limit = setTimeout(() => socket.destroy(), 5_000);
+          const ended = await new Promise<boolean>((resolve) => {
+            socket.once("end", () => resolve(true));
+            socket.once("close", () => resolve(false));
+            socket.end(requests);
+          });
+          clearTimeout(limit);
+          socket.destroy();
+          assert.deepEqual(statuses(text), requests.includes("/slow") ? [200, 200] : [200]);
+          assert.ok(ended, "closed by the server, not by the test's 5 s limit");
+        }
+      } finally {
+        patientFast.closeAll();
+        patient.closeAllConnections();
+        await new Promise((resolve) => patient.close(resolve));
+      }
+    });
+
     it("closeAll drops the connections still on the fast path", async () => {
       const socket = net.connect(port, "127.0.0.1");
       const answered = new Promise((resolve) => socket.once("data", resolve));
@@ -239,6 +333,7 @@ describe("serve: the fast path", function () {
       ["Cloud Shell GET", (s) => `GET ${new URL(s.dialects.cloudShell.MSI_ENDPOINT!).pathname}?resource=https%3A%2F%2Fvault.azure.net HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nMetadata: true\r\n\r\n`],
       ["OIDC discovery", (s) => `GET ${new URL(s.discoveryUrl).pathname} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`],
       ["JWKS", (s) => `GET ${new URL(s.jwksUri).pathname} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`],
+      ["no Host header", () => `GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x HTTP/1.1\r\nMetadata: true\r\n\r\n`],
       ["unknown path", (s) => `GET /nothing/here HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`],
       ["path trick", (s) => `GET /metadata/../x HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`],
       ["foreign Host (DNS rebinding)", () => `GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x HTTP/1.1\r\nHost: evil.example\r\nMetadata: true\r\n\r\n`],
