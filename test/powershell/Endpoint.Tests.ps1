@@ -119,6 +119,20 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
         (Get-AzManagedToken https://vault.azure.net).resource | Should -Be 'https://vault.azure.net'
     }
 
+    It 'completes -Id with the ids of the endpoints this session started, not file names' {
+        $a = Start-AzManagedIdentityEndpoint
+        $b = Start-AzManagedIdentityEndpoint
+        try {
+            $line = 'Stop-AzManagedIdentityEndpoint -Id '
+            $offered = @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText)
+            $offered | Should -Contain "$($a.Id)"
+            $offered | Should -Contain "$($b.Id)"
+            $offered.Count | Should -Be 2
+        } finally {
+            Stop-AzManagedIdentityEndpoint -Id $a.Id, $b.Id
+        }
+    }
+
     It 'reports an unknown id as StopAzManagedIdentityEndpointNotFound' {
         { Stop-AzManagedIdentityEndpoint -Id 424242 -ErrorAction Stop } | Should -Throw -ErrorId 'StopAzManagedIdentityEndpointNotFound,Stop-AzManagedIdentityEndpoint'
     }

@@ -1078,6 +1078,9 @@ function Stop-AzManagedIdentityEndpoint {
     [OutputType([void])]
     param(
         [Parameter(Mandatory, Position = 0, ParameterSetName = 'Id', ValueFromPipelineByPropertyName)]
+        # Tab offers the ids of the endpoints this session started (not file names); a completer runs
+        # outside the module, so it reads them in the module's scope.
+        [ArgumentCompleter({ param($cmd, $p, $word) $m = (Get-Command $cmd -ErrorAction Ignore).Module; if ($m) { & $m { @($script:Endpoints.Keys) } | Sort-Object | Where-Object { "$_" -like "$word*" } } })]
         [int[]] $Id
     )
     process {
