@@ -44,8 +44,9 @@ Options:
   --exclude LINK,...     Never try these links
   --timeout-ms N         Give up after N milliseconds in total
   --json                 One JSON object: {resource, links: [{link, credential, outcome,
-                         reason, ms}], winner, transport, ms, tokenAcquired, expiresOn?,
-                         clientId?, error?, startup: {bundle, codeCache}}
+                         reason, ms}], winner, transport, transportReason, ms,
+                         tokenAcquired, expiresOn?, clientId?, error?,
+                         startup: {bundle, codeCache}}
   -h, --help             Show this help
 
 Outcomes: selected (answered), unavailable (could not be used here; the chain moved on),
@@ -118,6 +119,7 @@ function toJson(r: DiagnoseResult): Record<string, unknown> {
     links: r.links.map((l) => ({ link: l.link, credential: l.credential, outcome: l.outcome, reason: l.reason, ms: round(l.ms) })),
     winner: r.winner ?? null,
     transport: r.transport,
+    ...(r.transportReason ? { transportReason: r.transportReason } : {}),
     ms: round(r.ms),
     tokenAcquired: r.tokenAcquired,
   };
@@ -149,7 +151,9 @@ export function renderWaterfall(r: DiagnoseResult, colour: boolean): string {
   const tried = r.links.filter((l) => l.outcome !== "skipped");
   const total = Math.max(tried.reduce((sum, l) => sum + l.ms, 0), 1e-6);
   const nameWidth = Math.max(...r.links.map((l) => l.link.length), 4);
-  const lines = [`azmi doctor: ${r.resource} (transport: ${r.transport}${r.fromMemo ? ", remembered winner" : ""})`, ""];
+  // Why the node:net fallback answers (an install without the addon) is worth a line; "native addon loaded" is not.
+  const why = r.transport === "node" && r.transportReason ? `: ${r.transportReason}` : "";
+  const lines = [`azmi doctor: ${r.resource} (transport: ${r.transport}${why}${r.fromMemo ? ", remembered winner" : ""})`, ""];
   let elapsed = 0;
   for (const l of r.links) {
     let bar = " ".repeat(BAR_WIDTH);

@@ -44,6 +44,20 @@ describe("azmi doctor", function () {
     assert.ok(!r.stdout.includes(fake.token));
   });
 
+  it("an install without the native addon says so: transportReason in --json, the reason on the waterfall's first line", async () => {
+    const env = cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret, AZMI_NATIVE_PATH: "/nonexistent/azmi.node" });
+    const json = await runAzmi(["doctor", "--json"], env);
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as { transport: string; transportReason?: string; winner: string };
+    assert.equal(report.transport, "node");
+    assert.match(report.transportReason ?? "", /node:net fallback/);
+    const text = await runAzmi(["doctor"], env);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout.split("\n")[0]!, /^azmi doctor: \S+ \(transport: node: .*node:net fallback/);
+    const native = JSON.parse((await runAzmi(["doctor", "--json"], cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret }))).stdout) as { transport: string; transportReason?: string };
+    if (native.transport === "native") assert.equal(native.transportReason, "native addon loaded");
+  });
+
   it("draws a waterfall without colour when not a terminal", async () => {
     const r = await runAzmi(["doctor"], cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret }));
     assert.equal(r.code, 0, r.stderr);
