@@ -117,7 +117,7 @@ export class ChainedTokenCredential implements TokenCredential {
   /**
    * The first token any link gives. A valid cached token is returned without
    * asking any link; `forceRefresh` and `walkFromStart` walk anyway (and
-   * cache the result); `claims` walks and caches nothing.
+   * cache the result), and so does `claims` (its token replaces the cached one).
    *
    * @throws the stopping link's error (e.g. `AuthenticationError`), or
    *   `AggregateAuthenticationError` (`ERR_ALL_CREDENTIALS_UNAVAILABLE`) when every link was unavailable.
@@ -130,21 +130,29 @@ export class ChainedTokenCredential implements TokenCredential {
         return Promise.reject(error);
       }
     }
-    // A claims challenge asks for a token unlike the cached one: never cache it.
-    if (options.claims) return this.walk(scopes, options);
     // SDK clients pass [scope]: key it like the string, without allocating.
     const scopeKey = typeof scopes === "string" ? scopes : scopes.length === 1 ? scopes[0]! : scopes.join(" ");
-    const key = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
+    // CAE tokens apart, as @azure/identity keeps them in a cache of their own (SDK clients always ask with enableCae).
+    const tenantKey = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
+    const key = options.enableCae ? `${tenantKey}|cae` : tenantKey;
     if (options.abortSignal?.aborted) return Promise.reject(abortError());
-    if (options.forceRefresh || options.walkFromStart) {
-      // Fresh walk, and its token replaces the cached one.
+    if (options.claims || options.forceRefresh || options.walkFromStart) {
+      // Fresh walk, and its token replaces the cached one. A claims challenge
+      // means the resource rejected the cached token (CAE revocation,
+      // Conditional Access): the token issued for it replaces that one, as
+      // MSAL's cache does, or every later caller would present the rejected
+      // token first.
       this.cache.clear(key);
       return this.walkShared(key, scopes, options);
     }
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
-      // Background refreshes run detached from the caller that started them, so no abortSignal.
-      fetcher = () => this.walk(scopes, { tenantId: options.tenantId });
+      // Background refreshes run detached from the caller that started them,
+      // so no abortSignal; but with its tenant and CAE choice, or a refresh
+      // would swap an SDK client's CAE token for a non-CAE one.
+      const background: AzmiGetTokenOptions = { tenantId: options.tenantId };
+      if (options.enableCae) background.enableCae = true;
+      fetcher = () => this.walk(scopes, background);
       this.fetchers.set(key, fetcher);
     }
     const hit = this.cache.peek(key, fetcher);

@@ -77,9 +77,13 @@ export abstract class DelegatedCredential implements TokenCredential {
     if (error) return Promise.reject(error);
     const signal = options.abortSignal;
     if (signal?.aborted) return Promise.reject(abortError());
-    if (options.claims || options.forceRefresh) return this.fetch(scopes, options);
     const key = typeof scopes === "string" ? scopes : scopes.join(" ");
-    const fullKey = options.tenantId ? `${key}|${options.tenantId}` : key;
+    const tenantKey = options.tenantId ? `${key}|${options.tenantId}` : key;
+    // CAE and non-CAE tokens apart, as @azure/identity's two MSAL caches keep them.
+    const fullKey = options.enableCae ? `${tenantKey}|cae` : tenantKey;
+    // A claims challenge (the resource rejected the cached token) or forceRefresh:
+    // fetch anew, and the new token replaces the cached one (as in MSAL's cache).
+    if (options.claims || options.forceRefresh) this.cache.clear(fullKey);
     // The fetch carries the first caller's signal and timeout to @azure/identity; if they fire, the others fetch for themselves.
     const limits = limitsFired(signal, options.requestOptions?.timeout);
     return untilAborted(this.cache.getToken(fullKey, () => this.fetch(scopes, options), limits) as Promise<AzmiAccessToken>, signal);
