@@ -117,12 +117,33 @@ export class CredentialUnavailableError extends AzmiError {
  */
 export class AuthenticationError extends AzmiError {
   readonly statusCode?: number;
+  /**
+   * What the service said, in `@azure/identity`'s shape (its
+   * `AuthenticationError` always has one, and code reads
+   * `error.errorResponse.error`): the OAuth `error` and `error_description`
+   * when the answer had them, else `unknown_error` and this error's message.
+   */
+  readonly errorResponse: AuthenticationErrorResponse;
 
-  constructor(message: string, options: AzmiErrorOptions & { code?: string; statusCode?: number } = {}) {
+  constructor(
+    message: string,
+    options: AzmiErrorOptions & { code?: string; statusCode?: number; errorResponse?: AuthenticationErrorResponse } = {},
+  ) {
     super(options.code ?? ErrorCode.AuthenticationFailed, message, options);
     this.name = "AuthenticationError";
     if (options.statusCode !== undefined) this.statusCode = options.statusCode;
+    this.errorResponse = options.errorResponse ?? { error: "unknown_error", errorDescription: message };
   }
+}
+
+/** `@azure/identity`'s `ErrorResponse`: an OAuth error answer, camel-cased. */
+export interface AuthenticationErrorResponse {
+  error: string;
+  errorDescription: string;
+  errorCodes?: number[];
+  timestamp?: number;
+  traceId?: string;
+  correlationId?: string;
 }
 
 /** Every link of a chain failed; `errors` holds each link's error in order. */

@@ -18,7 +18,7 @@
  */
 import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { TokenCache } from "../cache/tokenCache";
-import { AuthenticationError, ErrorCode, isAzmiError } from "../errors";
+import { AuthenticationError, ErrorCode, isAzmiError, type AuthenticationErrorResponse } from "../errors";
 import { credentialLogger, redact, registerSecret, type CredentialLogger } from "./lazyLog";
 import { loadAzureIdentity, type AzureIdentityModule } from "./identityLoader";
 import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
@@ -197,13 +197,52 @@ export function mapDelegatedError(credential: string, error: unknown): Error {
     const description = redact((e.errorResponse?.errorDescription ?? "").split("\n", 1)[0]!.trim());
     return new AuthenticationError(
       `${credential} authentication failed: Entra ID answered ${e.statusCode ?? "?"} ${what}${description ? ` (${description})` : ""}.`,
-      { statusCode: e.statusCode, cause: error },
+      { statusCode: e.statusCode, cause: error, errorResponse: errorResponseOf(error, message) },
     );
   }
   return new AuthenticationError(`${credential} authentication failed: ${message.split("\n", 1)[0]}`, {
     code: ErrorCode.AuthenticationFailed,
     cause: error,
+    errorResponse: errorResponseOf(error, message),
   });
+}
+
+/**
+ * The `errorResponse` of an error from `@azure/identity` or MSAL, in
+ * `@azure/identity`'s shape (code reads `error.errorResponse.error`):
+ * its own `errorResponse` if it has one, else the OAuth code and
+ * description MSAL put in its message; `undefined` when neither is there
+ * (the error then says `unknown_error` and its message). `raw` is the
+ * error's message, already redacted.
+ */
+function errorResponseOf(error: unknown, raw: string): AuthenticationErrorResponse | undefined {
+  const e = error as {
+    errorResponse?: Partial<AuthenticationErrorResponse>;
+    errorCode?: unknown;
+    errorMessage?: unknown;
+    correlationId?: unknown;
+  } | null;
+  const given = e?.errorResponse;
+  if (given && typeof given.error === "string") {
+    const out: AuthenticationErrorResponse = { error: redact(given.error), errorDescription: redact(String(given.errorDescription ?? "")) };
+    if (Array.isArray(given.errorCodes)) out.errorCodes = given.errorCodes;
+    if (given.timestamp !== undefined) out.timestamp = given.timestamp;
+    if (typeof given.traceId === "string") out.traceId = given.traceId;
+    if (typeof given.correlationId === "string") out.correlationId = given.correlationId;
+    return out;
+  }
+  // MSAL: "invalid_client: Error(s): 7000215 - Timestamp: … - Description: AADSTS7000215: … Trace ID: … - Correlation ID: …"
+  const code = typeof e?.errorCode === "string" && e.errorCode ? e.errorCode : /^([a-z_]+):/.exec(raw)?.[1];
+  if (!code) return undefined;
+  const description = /Description: (.*?)(?: Trace ID:| - Correlation ID:|$)/.exec(raw)?.[1]?.trim() ?? raw.split("\n", 1)[0]!;
+  const out: AuthenticationErrorResponse = { error: code, errorDescription: description };
+  const codes = /Error\(s\): ([\d ,]+?) -/.exec(raw)?.[1];
+  if (codes) out.errorCodes = codes.split(/[ ,]+/).filter(Boolean).map(Number);
+  const traceId = /Trace ID: ([0-9a-f-]{36})/i.exec(raw)?.[1];
+  if (traceId) out.traceId = traceId;
+  const correlationId = typeof e?.correlationId === "string" && e.correlationId ? e.correlationId : /Correlation ID: ([0-9a-f-]{36})/i.exec(raw)?.[1];
+  if (correlationId) out.correlationId = correlationId;
+  return out;
 }
 
 /**
@@ -235,6 +274,7 @@ export function authenticationFailure(credential: string, error: unknown): Error
   return new AuthenticationError(`${credential} authentication failed: ${redact(what).replace(/\.?$/, ".")}`, {
     statusCode: e.statusCode ?? 400,
     cause: error,
+    errorResponse: errorResponseOf(error, raw),
   });
 }
 

@@ -152,7 +152,7 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
   }
   return new AuthenticationError(
     `${prefix(source)} refused the token request with ${status}: ${said}. Check the identity selection and the endpoint's configuration.`,
-    { statusCode: status },
+    { statusCode: status, errorResponse: { error: body.code ?? "unknown_error", errorDescription: body.message ?? said } },
   );
 }
 
