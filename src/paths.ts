@@ -37,3 +37,40 @@ export function writePrivateFile(file: string, data: string | Buffer): void {
   fs.writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
   fs.renameSync(tmp, file);
 }
+
+/**
+ * Read a file azmi wrote into its folder, refusing one another user could
+ * have planted there (a shared or world-writable `AZMI_HOME`): a symbolic
+ * link, anything but a regular file, a file owned by someone else or
+ * writable by group/others. Such a file would otherwise steer azmi (a state
+ * file's variables end up in `eval "$(azmi env)"`; a probe memo turns
+ * managed identity off). Opened without following a symlink, checked on the
+ * open descriptor (no swap between check and read). Where there are no uids
+ * (Windows) only the symlink and file-type checks apply.
+ *
+ * @example
+ * ```ts
+ * const r = readOwnFile(path.join(azmiHome(), "serve.json"));
+ * if (r.text !== undefined) JSON.parse(r.text); else if (r.refused) console.error(r.refused);
+ * ```
+ */
+export function readOwnFile(file: string): { text?: string; refused?: string } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") return { refused: "is a symbolic link" };
+    return code === "ENOENT" || code === "ENOTDIR" ? {} : { refused: `cannot be read (${code})` };
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return { refused: "is not a regular file" };
+    const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+    if (uid !== undefined && st.uid !== uid) return { refused: `belongs to another user (uid ${st.uid})` };
+    if (uid !== undefined && (st.mode & 0o022) !== 0) return { refused: `is writable by other users (mode 0${(st.mode & 0o777).toString(8)})` };
+    return { text: fs.readFileSync(fd, "utf8") };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

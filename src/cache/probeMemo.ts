@@ -16,10 +16,9 @@
  * if (!seen) memo.remember("169.254.169.254:80", false, "connect ENETUNREACH in 0.1 ms");
  * ```
  */
-import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
-import { azmiHome, ensureAzmiHome, writePrivateFile } from "../paths";
+import { azmiHome, ensureAzmiHome, readOwnFile, writePrivateFile } from "../paths";
 
 /** How long a probe result is trusted. */
 export const DEFAULT_PROBE_MEMO_TTL_MS = 5 * 60 * 1000;
@@ -152,7 +151,10 @@ export class ProbeMemo {
 
   private readFile(): MemoFile {
     try {
-      const parsed = JSON.parse(fs.readFileSync(this.file(), "utf8")) as Partial<MemoFile>;
+      // A memo another user could have planted is ignored (it would turn managed identity off); the next write replaces it.
+      const text = readOwnFile(this.file()).text;
+      if (text === undefined) return { version: 1, entries: {} };
+      const parsed = JSON.parse(text) as Partial<MemoFile>;
       if (parsed && parsed.version === 1 && parsed.entries && typeof parsed.entries === "object") return parsed as MemoFile;
     } catch {}
     return { version: 1, entries: {} };

@@ -110,12 +110,23 @@ export type ValueShell = Exclude<Shell, "docker" | "compose">;
  */
 export function formatEnv(vars: Record<string, string>, shell: ValueShell): string {
   const entries = Object.entries(vars);
+  // The output is eval'd: a name is written bare, so it must be a plain
+  // identifier (a name from a hostile state file would otherwise run code).
+  for (const [k, v] of entries) {
+    if (!VARIABLE_NAME.test(k) || typeof v !== "string") {
+      const { AzmiError, ErrorCode } = require("../errors") as typeof import("../errors");
+      throw new AzmiError(ErrorCode.StateFile, `Cannot print ${JSON.stringify(k.slice(0, 40))} as a variable for ${shell}: a name must be letters, digits and '_' (not starting with a digit) and its value a string. The server's state file is not what azmi serve writes; delete it and restart the server.`);
+    }
+  }
   if (shell === "pwsh") return entries.map(([k, v]) => `$env:${k} = '${v.replace(/'/g, "''")}'\n`).join("");
   if (shell !== "bash") {
     throw new TypeError(`formatEnv: shell must be bash or pwsh (got '${String(shell)}'); containers get an env file from writeDockerEnvFile`);
   }
   return entries.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join("");
 }
+
+/** Names every shell takes bare in `export K=` and `$env:K =`. */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** POSIX single-quoting: safe for any value, including quotes and `$`. */
 function shellQuote(value: string): string {

@@ -190,7 +190,13 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
       writeOut(`${dockerRunFlags(file)}\n`);
     }
   } else {
-    writeOut(formatEnv(vars, shell));
+    let text: string;
+    try {
+      text = formatEnv(vars, shell);
+    } catch (e) {
+      return reportError("env", e);
+    }
+    writeOut(text);
   }
   return ExitCode.Ok;
 }

@@ -18,7 +18,7 @@
 import fs = require("node:fs");
 import path = require("node:path");
 import { AzmiError, ErrorCode } from "../errors";
-import { azmiHome, ensureAzmiHome, writePrivateFile } from "../paths";
+import { azmiHome, ensureAzmiHome, readOwnFile, writePrivateFile } from "../paths";
 
 export interface ServerState {
   url: string;
@@ -78,7 +78,12 @@ export function writeServerState(state: ServerState, env: NodeJS.ProcessEnv = pr
  */
 export function removeServerState(pid: number, url: string, env: NodeJS.ProcessEnv = process.env): void {
   const file = serverStatePath(env);
-  const current = readRaw(file);
+  let current: ServerState | undefined;
+  try {
+    current = readRaw(file);
+  } catch {
+    // Not a file this server wrote: leave it.
+  }
   if (current && current.pid === pid && current.url === url) {
     try {
       fs.unlinkSync(file);
@@ -90,7 +95,9 @@ export function removeServerState(pid: number, url: string, env: NodeJS.ProcessE
 
 /**
  * The state of the running server, or `undefined` when none runs (a file
- * left by a process that is gone is removed).
+ * left by a process that is gone is removed). Throws `AzmiError`
+ * (`ERR_STATE_FILE`) when the file is not one this user wrote (a symlink,
+ * another user's file, one others can write).
  *
  * @example
  * ```ts
@@ -112,13 +119,21 @@ export function readServerState(env: NodeJS.ProcessEnv = process.env): ServerSta
   return state;
 }
 
+/**
+ * The state file's contents; throws `ERR_STATE_FILE` for a file another user
+ * could have planted (see `readOwnFile`): its variables go into the user's
+ * shell through `eval "$(azmi env)"`.
+ */
 function readRaw(file: string): ServerState | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
+  const read = readOwnFile(file);
+  if (read.refused !== undefined) {
+    throw new AzmiError(
+      ErrorCode.StateFile,
+      `The azmi state file ${file} ${read.refused}; azmi only trusts a regular file it wrote itself. Delete it, and keep azmi's folder (AZMI_HOME) private to you.`,
+    );
   }
+  const text = read.text;
+  if (text === undefined) return undefined;
   try {
     const value = JSON.parse(text) as ServerState;
     if (typeof value.pid !== "number" || typeof value.url !== "string" || typeof value.env !== "object") return undefined;

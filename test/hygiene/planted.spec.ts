@@ -1,0 +1,95 @@
+/**
+ * Files planted in azmi's folder by someone else (a shared or world-writable
+ * `AZMI_HOME`, or a `--home DIR` another user can write): azmi must not let
+ * them steer it.
+ * - `serve.json` feeds `eval "$(azmi env)"`: a variable name carrying shell
+ *   code ran in the user's shell; a symlinked or foreign state file was used.
+ * - `probe-memo.json` with a negative entry turns managed identity off.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ProbeMemo, clearProcessProbeMemo, PROBE_MEMO_FILE } from "../../src/cache/probeMemo";
+import { cleanEnv, cleanupTemp, runAzmi, tempDir } from "../cli/support";
+
+/** A uid that is not ours (nobody), for files "another user" planted; chown needs root. */
+const OTHER_UID = 65534;
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+function plantState(home: string, appService: Record<string, unknown>): string {
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  const file = path.join(home, "serve.json");
+  const state = {
+    url: "http://127.0.0.1:1",
+    port: 1,
+    host: "127.0.0.1",
+    pid: process.pid, // alive, so the file is not discarded as stale
+    issuer: "local",
+    env: appService,
+    dialects: { appService },
+    startedAt: new Date().toISOString(),
+  };
+  fs.writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
+  return file;
+}
+
+describe("hygiene: files planted in azmi's folder do not steer it", function () {
+  this.timeout(60_000);
+  after(() => cleanupTemp());
+
+  for (const shell of ["bash", "pwsh"] as const) {
+    it(`azmi env --shell ${shell} refuses a state file whose variable name carries shell code (nothing eval-able printed)`, async () => {
+      const env = cleanEnv();
+      plantState(env.AZMI_HOME!, { IDENTITY_ENDPOINT: "http://127.0.0.1:1/msi/token", "X=1;touch /tmp/pwned;Y": "v" });
+      const r = await runAzmi(["env", "--shell", shell], env);
+      assert.equal(r.stdout, "", "nothing to eval");
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /a name must be letters, digits and '_'/);
+    });
+  }
+
+  it("azmi env refuses a state file that is a symlink (exit 1, ERR_STATE_FILE), printing nothing", async () => {
+    const env = cleanEnv();
+    const elsewhere = tempDir("azmi-planted-");
+    const real = plantState(elsewhere, { IDENTITY_ENDPOINT: "http://127.0.0.1:1/attacker", IDENTITY_HEADER: "attacker" });
+    fs.mkdirSync(env.AZMI_HOME!, { mode: 0o700 });
+    fs.symlinkSync(real, path.join(env.AZMI_HOME!, "serve.json"));
+    const r = await runAzmi(["env"], env);
+    assert.equal(r.stdout, "");
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /serve\.json is a symbolic link/);
+  });
+
+  (isRoot ? it : it.skip)("azmi env refuses a state file owned by another user, and one others can write", async () => {
+    const env = cleanEnv();
+    const file = plantState(env.AZMI_HOME!, { IDENTITY_ENDPOINT: "http://127.0.0.1:1/attacker", IDENTITY_HEADER: "attacker" });
+    fs.chownSync(file, OTHER_UID, OTHER_UID);
+    let r = await runAzmi(["env"], env);
+    assert.equal(r.stdout, "");
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`belongs to another user \\(uid ${OTHER_UID}\\)`));
+
+    fs.chownSync(file, 0, 0);
+    fs.chmodSync(file, 0o666);
+    r = await runAzmi(["env"], env);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /is writable by other users \(mode 0666\)/);
+  });
+
+  (isRoot ? it : it.skip)("a probe memo owned by another user is ignored (it would turn managed identity off)", () => {
+    const home = path.join(tempDir("azmi-memo-"), ".azmi");
+    const env = { AZMI_HOME: home };
+    const endpoint = "169.254.169.254:80";
+    new ProbeMemo(env).remember(endpoint, false, "planted: IMDS unreachable");
+    const file = path.join(home, PROBE_MEMO_FILE);
+    clearProcessProbeMemo();
+    assert.ok(new ProbeMemo(env).get(endpoint), "our own memo is used");
+    fs.chownSync(file, OTHER_UID, OTHER_UID);
+    clearProcessProbeMemo();
+    assert.equal(new ProbeMemo(env).get(endpoint), undefined, "another user's memo is not");
+    fs.chownSync(file, 0, 0);
+    fs.chmodSync(file, 0o646);
+    clearProcessProbeMemo();
+    assert.equal(new ProbeMemo(env).get(endpoint), undefined, "nor one others can write");
+  });
+});
