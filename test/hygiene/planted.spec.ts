@@ -5,11 +5,15 @@
  * - `serve.json` feeds `eval "$(azmi env)"`: a variable name carrying shell
  *   code ran in the user's shell; a symlinked or foreign state file was used.
  * - `probe-memo.json` with a negative entry turns managed identity off.
+ * - `issuer/signing-key.pem` planted (as a symlink to a key the planter knows)
+ *   while `azmi serve` generates its first key was used to sign tokens.
  */
 import * as assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ProbeMemo, clearProcessProbeMemo, PROBE_MEMO_FILE } from "../../src/cache/probeMemo";
+import { loadOrCreateSigningKey, signingKeyPath } from "../../src/serve/issuer/localIssuer";
 import { cleanEnv, cleanupTemp, runAzmi, tempDir } from "../cli/support";
 
 /** A uid that is not ours (nobody), for files "another user" planted; chown needs root. */
@@ -91,5 +95,21 @@ describe("hygiene: files planted in azmi's folder do not steer it", function () 
     fs.chmodSync(file, 0o646);
     clearProcessProbeMemo();
     assert.equal(new ProbeMemo(env).get(endpoint), undefined, "nor one others can write");
+  });
+
+  it("a signing key planted as a symlink while the first key is generated is refused, not used to sign", async () => {
+    const home = tempDir("azmi-keyrace-");
+    // The key the planter knows.
+    const planted = path.join(tempDir("azmi-planter-"), "known.pem");
+    fs.writeFileSync(planted, generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string);
+    // loadOrCreateSigningKey has found no key and is generating one (off the
+    // event loop) when it returns its promise: plant the link now.
+    const loading = loadOrCreateSigningKey(home);
+    fs.symlinkSync(planted, signingKeyPath(home));
+    await assert.rejects(loading, (e: NodeJS.ErrnoException) => {
+      assert.equal(e.code, "ERR_KEY_FILE");
+      assert.match(e.message, /is a symbolic link/);
+      return true;
+    });
   });
 });

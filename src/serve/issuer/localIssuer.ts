@@ -107,10 +107,32 @@ export async function loadOrCreateSigningKey(home: string): Promise<SigningKey> 
   } catch {
     // Not ours to change (shared folder); the key file itself is still 0600.
   }
-  let pem: string | undefined;
-  let warning: string | undefined;
+  const existing = readExistingKey(file);
+  if (existing !== undefined) return { ...fromPem(existing.pem, file, false), ...(existing.warning !== undefined ? { warning: existing.warning } : {}) };
+  const { privateKey } = await promisify(generateKeyPair)("rsa", { modulusLength: RSA_BITS });
+  const created = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+  // Publish with link(): if another process created the key meanwhile, use theirs.
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writePrivateFile(tmp, created);
   try {
-    ({ pem, warning } = readPrivateKeyFile(file));
+    fs.linkSync(tmp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    fs.unlinkSync(tmp);
+    // Read as at start-up (no symlink, ours, 0600): whatever now sits at the
+    // name may have been planted between the first read and link().
+    const theirs = readExistingKey(file);
+    if (theirs === undefined) throw new AzmiError(ErrorCode.KeyFile, `The azmi serve signing key ${file} disappeared while it was being created; start again.`);
+    return { ...fromPem(theirs.pem, file, false), ...(theirs.warning !== undefined ? { warning: theirs.warning } : {}) };
+  }
+  fs.unlinkSync(tmp);
+  return fromPem(created, file, true);
+}
+
+/** The key file's PEM (see `readPrivateKeyFile`), `undefined` when there is none; `ERR_KEY_FILE` for one azmi will not use. */
+function readExistingKey(file: string): { pem: string; warning?: string } | undefined {
+  try {
+    return readPrivateKeyFile(file);
   } catch (error) {
     if (error instanceof AzmiError) throw error;
     if ((error as NodeJS.ErrnoException).code === "ELOOP") {
@@ -123,22 +145,8 @@ export async function loadOrCreateSigningKey(home: string): Promise<SigningKey> 
         { cause: error },
       );
     }
+    return undefined;
   }
-  if (pem !== undefined) return { ...fromPem(pem, file, false), ...(warning !== undefined ? { warning } : {}) };
-  const { privateKey } = await promisify(generateKeyPair)("rsa", { modulusLength: RSA_BITS });
-  const created = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-  // Publish with link(): if another process created the key meanwhile, use theirs.
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writePrivateFile(tmp, created);
-  try {
-    fs.linkSync(tmp, file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    fs.unlinkSync(tmp);
-    return fromPem(fs.readFileSync(file, "utf8"), file, false);
-  }
-  fs.unlinkSync(tmp);
-  return fromPem(created, file, true);
 }
 
 function fromPem(pem: string, file: string, created: boolean): SigningKey {
