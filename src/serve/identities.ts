@@ -140,7 +140,9 @@ export class IdentityRegistry {
 
   private fromConfig(config: IdentityConfig): ServedIdentity {
     const clientId = config.clientId;
-    const name = config.name ?? `azmi-${clientId.slice(0, 8).toLowerCase()}`;
+    // The whole client id: a prefix gave ids that share it (…-0001, …-0002, or
+    // any id a caller makes up under acceptAnyIdentity) the same xms_mirid.
+    const name = config.name ?? `azmi-${clientId.toLowerCase()}`;
     return {
       key: `user:${clientId.toLowerCase()}`,
       kind: "user",
@@ -151,9 +153,14 @@ export class IdentityRegistry {
     };
   }
 
+  /** Register an identity; a selector already taken keeps selecting its first owner (never silently remapped). */
   private add(identity: ServedIdentity): void {
-    this.byClientId.set(identity.clientId.toLowerCase(), identity);
-    this.byObjectId.set(identity.objectId.toLowerCase(), identity);
-    this.byResourceId.set(identity.resourceId.toLowerCase(), identity);
+    const claim = (map: Map<string, ServedIdentity>, value: string) => {
+      const k = value.toLowerCase();
+      if (!map.has(k)) map.set(k, identity);
+    };
+    claim(this.byClientId, identity.clientId);
+    claim(this.byObjectId, identity.objectId);
+    claim(this.byResourceId, identity.resourceId);
   }
 }
