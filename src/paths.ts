@@ -5,6 +5,7 @@
  */
 import fs = require("node:fs");
 import path = require("node:path");
+import { AzmiError, ErrorCode } from "./errors";
 
 export function azmiHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.AZMI_HOME) return path.resolve(env.AZMI_HOME);
@@ -22,10 +23,30 @@ export function homeDirectory(): string {
   return home ? home : (require("node:os") as typeof import("node:os")).homedir();
 }
 
-/** `azmiHome()`, created owner-only if missing. */
+/**
+ * `azmiHome()`, created owner-only if missing. An existing folder of ours
+ * that others can open is closed again (0700, as the code cache does for its
+ * own); one that belongs to another user is refused (`ERR_STATE_FILE`): its
+ * owner could replace or delete whatever azmi writes there (a chosen
+ * `AZMI_HOME=/tmp/azmi`, a shared `XDG_STATE_HOME`).
+ *
+ * @example
+ * ```ts
+ * const dir = ensureAzmiHome(); // "/home/me/.azmi", 0700, ours
+ * ```
+ */
 export function ensureAzmiHome(env: NodeJS.ProcessEnv = process.env): string {
   const dir = azmiHome(env);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (typeof process.getuid !== "function") return dir; // Windows: the profile's ACLs do this job
+  const st = fs.statSync(dir);
+  if (st.uid !== process.getuid()) {
+    throw new AzmiError(
+      ErrorCode.StateFile,
+      `azmi's folder ${dir} belongs to another user (uid ${st.uid}), who could replace what azmi writes there. Use a folder of your own: set AZMI_HOME (or unset it for ~/.azmi).`,
+    );
+  }
+  if (st.uid === process.getuid() && (st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   return dir;
 }
 

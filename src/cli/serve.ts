@@ -314,7 +314,12 @@ export function renderServer(server: RunningServer, heading = "azmi serve", cli 
     "",
     ...(server.issuer
       ? [`Token issuer: ${server.issuer}`, `JWKS:         ${server.jwksUri}`]
-      : ["Tokens: forwarded from this machine's credential chain (real tokens, issued by Entra ID)"]),
+      : [
+          "Tokens: forwarded from this machine's credential chain (real tokens, issued by Entra ID).",
+          // IMDS and Cloud Shell carry no secret by design (as on Azure): on loopback that still means every local user.
+          "Any process on this machine, other users' too, can get them through the IMDS and Cloud Shell dialects (no secret);",
+          "on a shared machine, stop this server when you are done.",
+        ]),
   );
   if (extra.length) lines.push("", ...extra);
   if (!isLoopbackHost(server.host)) lines.push(`Listening on ${server.host}: reachable from other machines and containers.`);

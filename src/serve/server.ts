@@ -31,7 +31,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { AzmiError, ErrorCode } from "../errors";
 import { credentialLogger, registerSecret } from "../log";
 import { arcTokensDir } from "../managed-identity/azureArc";
-import { azmiHome } from "../paths";
+import { azmiHome, ensureAzmiHome } from "../paths";
 import { APP_SERVICE_PATH, handleAppService } from "./appService";
 import { ARC_PATH, ArcChallenges, arcKeyDirProblem, DEFAULT_ARC_KEY_DIR, handleAzureArc } from "./azureArc";
 import { CLOUD_SHELL_PATH, handleCloudShell } from "./cloudShell";
@@ -219,7 +219,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   let local: LocalIssuer | undefined;
   let chain: ChainIssuer | undefined;
   if (issuerKind === "local") {
-    const key = await loadOrCreateSigningKey(azmiHome(env));
+    const key = await loadOrCreateSigningKey(ensureAzmiHome(env));
     if (key.warning !== undefined) warn(key.warning);
     local = new LocalIssuer({ key, tenantId, lifetimeSec: options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC });
   } else {

@@ -216,6 +216,17 @@ describe("azmi serve: identities, issuers and fault mode", function () {
     });
   });
 
+  it("--issuer chain's start-up text says that every local user can get the forwarded tokens through the secret-less dialects", async () => {
+    const child = spawnNode(AZMI_BIN, ["serve", "--issuer", "chain"], cleanEnv());
+    try {
+      const { stdout } = await readableStartup(child);
+      assert.match(stdout, /Tokens: forwarded from this machine's credential chain \(real tokens, issued by Entra ID\)\.\nAny process on this machine, other users' too, can get them through the IMDS and Cloud Shell dialects/);
+    } finally {
+      child.kill("SIGTERM");
+      await exited(child);
+    }
+  });
+
   it("--faults rate=1,statuses=403 answers like Docker Desktop: the chain finds no managed identity (exit 3)", async () => {
     const info = await serve(["--faults", "rate=1,statuses=403"]);
     const r = await runAzmi(["token", "--only", "managed-identity"], cleanEnv(info.dialects.appService));

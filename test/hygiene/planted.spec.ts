@@ -97,6 +97,29 @@ describe("hygiene: files planted in azmi's folder do not steer it", function () 
     assert.equal(new ProbeMemo(env).get(endpoint), undefined, "nor one others can write");
   });
 
+  (isRoot ? it : it.skip)("azmi serve refuses an azmi folder that belongs to another user (its owner could replace the key and state)", async () => {
+    const env = cleanEnv();
+    fs.mkdirSync(env.AZMI_HOME!, { recursive: true, mode: 0o777 });
+    fs.chownSync(env.AZMI_HOME!, OTHER_UID, OTHER_UID);
+    try {
+      const r = await runAzmi(["serve", "--json"], env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, new RegExp(`belongs to another user \\(uid ${OTHER_UID}\\).*set AZMI_HOME`));
+      assert.equal(fs.existsSync(path.join(env.AZMI_HOME!, "issuer")), false, "nothing written there");
+    } finally {
+      fs.chownSync(env.AZMI_HOME!, 0, 0);
+    }
+  });
+
+  it("an azmi folder of ours that others can open is closed again (0700) when azmi writes to it", () => {
+    const home = path.join(tempDir("azmi-open-"), ".azmi");
+    fs.mkdirSync(home, { mode: 0o777 });
+    fs.chmodSync(home, 0o777);
+    new ProbeMemo({ AZMI_HOME: home }).remember("169.254.169.254:80", false, "test");
+    assert.equal(fs.statSync(home).mode & 0o777, 0o700);
+  });
+
   it("a signing key planted as a symlink while the first key is generated is refused, not used to sign", async () => {
     const home = tempDir("azmi-keyrace-");
     // The key the planter knows.
