@@ -12,6 +12,7 @@
  */
 import type { FaultOptions } from "../serve/faults";
 import type { RunningServer, ServeOptions } from "../serve/server";
+import { canTellPeerUser } from "../serve/peerUser";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { DEFAULT_DIALECT, DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, describeVars, forContainers, isLoopbackHost, loadCommand } from "./dialects";
 import { dockerRunFlags, writeDockerEnvFile } from "./dockerEnv";
@@ -316,9 +317,10 @@ export function renderServer(server: RunningServer, heading = "azmi serve", cli 
       ? [`Token issuer: ${server.issuer}`, `JWKS:         ${server.jwksUri}`]
       : [
           "Tokens: forwarded from this machine's credential chain (real tokens, issued by Entra ID).",
-          // IMDS and Cloud Shell carry no secret by design (as on Azure): on loopback that still means every local user.
-          "Any process on this machine, other users' too, can get them through the IMDS and Cloud Shell dialects (no secret);",
-          "on a shared machine, stop this server when you are done.",
+          // IMDS and Cloud Shell carry no secret by design (as on Azure): on loopback, the server asks the kernel who connects.
+          ...(canTellPeerUser()
+            ? ["Only your own processes on this machine (and root's) get them; other users' get 403."]
+            : ["Any process on this machine, other users' too, can get them through the IMDS and Cloud Shell dialects (no secret);", "on a shared machine, stop this server when you are done."]),
         ]),
   );
   if (extra.length) lines.push("", ...extra);

@@ -37,6 +37,7 @@ import { ARC_PATH, ArcChallenges, arcKeyDirProblem, DEFAULT_ARC_KEY_DIR, handleA
 import { CLOUD_SHELL_PATH, handleCloudShell } from "./cloudShell";
 import type { ServeContext } from "./context";
 import { attachFastPath, type FastPath } from "./fastPath";
+import { canTellPeerUser, gateConnections, ownUserOnly } from "./peerUser";
 import { FaultInjector, validateFaults, type FaultOptions } from "./faults";
 import { IdentityRegistry, type IdentityConfig } from "./identities";
 import { handleImds, IMDS_TOKEN_PATH } from "./imds";
@@ -61,6 +62,14 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 15_000;
 /** Idle keep-alive connections close after this long. */
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** What a loopback client of another user gets from a chain server (IMDS's error shape). */
+const OTHER_USER_REFUSAL = (() => {
+  const body = JSON.stringify({
+    error: "forbidden",
+    error_description: "azmi serve --issuer chain forwards its user's own tokens: it answers only that user's processes on this machine",
+  });
+  return `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nServer: azmi\r\nConnection: close\r\n\r\n${body}`;
+})();
 /** How often Node checks the two timeouts above. */
 const CONNECTION_CHECK_INTERVAL_MS = 1_000;
 
@@ -303,6 +312,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     ctx.faults === undefined && ctx.limiter === undefined && env.AZMI_SERVE_FAST_PATH !== "0"
       ? attachFastPath(server, answer, { maxHeaderBytes: MAX_HEADER_BYTES, idleTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, firstByteTimeoutMs: HEADERS_TIMEOUT_MS })
       : undefined;
+  // A chain server hands out its user's real tokens, and two dialects have no
+  // secret: on loopback, only that user's processes (and root's) get them.
+  if (chain !== undefined && canTellPeerUser()) gateConnections(server, ownUserOnly, OTHER_USER_REFUSAL);
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
     // Garbage, oversized headers or timeouts on one connection: answer if we can, then drop only that socket.
     if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {

@@ -1,0 +1,121 @@
+/**
+ * Who is on the other end of a loopback connection: the user owning the
+ * client's socket, read from the kernel's socket table (`/proc/net/tcp` and
+ * `tcp6`, Linux). `azmi serve --issuer chain` hands out its user's real
+ * tokens, and its IMDS and Cloud Shell dialects carry no secret (as on
+ * Azure, where the identity belongs to the machine): on loopback, that
+ * would mean every local user. So a chain server answers loopback clients
+ * of its own user (and root, who can read its state file anyway) and tells
+ * the others, in IMDS's error shape, why not. Elsewhere (macOS, Windows, no
+ * `/proc`) the owner cannot be asked cheaply; the start-up text says so.
+ *
+ * @example
+ * ```ts
+ * gateConnections(server, (socket) => ownUserOnly(socket));
+ * ```
+ */
+import fs = require("node:fs");
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
+import { isLoopbackHost } from "../transport/http";
+
+/** Whether this machine can tell a loopback client's user (Linux with `/proc`). */
+export function canTellPeerUser(): boolean {
+  return process.platform === "linux" && typeof process.getuid === "function" && fs.existsSync("/proc/net/tcp");
+}
+
+/**
+ * The uid that owns the client end of `socket` (a loopback connection to
+ * this server), or `undefined` when the kernel's table does not list it
+ * (the client already closed it) or cannot be read.
+ *
+ * @example
+ * ```ts
+ * loopbackPeerUid(socket); // 1000
+ * ```
+ */
+export function loopbackPeerUid(socket: Socket): number | undefined {
+  const { remoteAddress, remotePort, localPort } = socket;
+  if (remoteAddress === undefined || remotePort === undefined || localPort === undefined) return undefined;
+  // A v4 client of a server listening on "::" shows as ::ffff:a.b.c.d; its own socket is an IPv4 one.
+  const address = remoteAddress.startsWith("::ffff:") && remoteAddress.includes(".") ? remoteAddress.slice(7) : remoteAddress;
+  const v4 = address.includes(".");
+  const hex = v4 ? hexV4(address) : hexV6(address);
+  if (hex === undefined) return undefined;
+  const clientEnd = `${hex}:${hexPort(remotePort)}`;
+  let table: string;
+  try {
+    table = fs.readFileSync(v4 ? "/proc/net/tcp" : "/proc/net/tcp6", "latin1");
+  } catch {
+    return undefined;
+  }
+  const serverPort = `:${hexPort(localPort)}`;
+  for (const line of table.split("\n")) {
+    // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt   uid  timeout inode"
+    const f = line.trim().split(/\s+/);
+    if (f[1] === clientEnd && f[2]?.endsWith(serverPort)) {
+      const uid = Number(f[7]);
+      return Number.isInteger(uid) ? uid : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Put `allow` in front of every connection of `server`: the listeners it has
+ * now (node:http's, the fast path's) see only allowed connections; a refused
+ * one gets `refusal` as its answer, then a close.
+ */
+export function gateConnections(server: Server, allow: (socket: Socket) => boolean, refusal: string): void {
+  const listeners = server.listeners("connection") as ((socket: Socket) => void)[];
+  for (const listener of listeners) server.removeListener("connection", listener);
+  server.on("connection", (socket: Socket) => {
+    if (allow(socket)) {
+      for (const listener of listeners) listener.call(server, socket);
+      return;
+    }
+    socket.on("error", () => socket.destroy());
+    socket.end(refusal);
+    socket.setTimeout(1_000, () => socket.destroy());
+  });
+}
+
+/**
+ * `allow` for a chain server: loopback clients of this server's user or
+ * root; clients at other addresses are not judged here (a server bound
+ * beyond loopback warns at start that anyone who can reach it gets tokens).
+ */
+export function ownUserOnly(socket: Socket): boolean {
+  if (!isLoopbackHost(socket.remoteAddress?.replace(/^::ffff:/, "") ?? "")) return true;
+  const uid = loopbackPeerUid(socket);
+  return uid !== undefined && (uid === process.getuid!() || uid === 0);
+}
+
+/** `/proc/net/tcp`'s form of an IPv4 address: the four bytes as one little-endian word, in hex. */
+function hexV4(address: string): string | undefined {
+  const bytes = address.split(".").map(Number);
+  if (bytes.length !== 4 || bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) return undefined;
+  return bytes
+    .reverse()
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("")
+    .toUpperCase();
+}
+
+/** `/proc/net/tcp6`'s form of an IPv6 address: four little-endian words, in hex. */
+function hexV6(address: string): string | undefined {
+  const halves = address.split("::");
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const groups = halves.length === 2 ? [...head, ...new Array<string>(8 - head.length - tail.length).fill("0"), ...tail] : head;
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  const bytes = groups.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]);
+  let out = "";
+  for (let i = 0; i < 16; i += 4) out += hexV4(bytes.slice(i, i + 4).join("."))!;
+  return out;
+}
+
+function hexPort(port: number): string {
+  return port.toString(16).toUpperCase().padStart(4, "0");
+}

@@ -1,0 +1,84 @@
+/**
+ * `azmi serve --issuer chain` answers only loopback clients of its own user
+ * (and root): its tokens are that user's real ones, and the IMDS and Cloud
+ * Shell dialects carry no secret (src/serve/peerUser.ts). A real client
+ * process runs as another user (nobody) to show the refusal; Linux and root
+ * only (the test switches user), which is how CI runs.
+ */
+import * as assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import * as net from "node:net";
+import type { MsiTokenResponse } from "../../src/credentials/types";
+import { canTellPeerUser, loopbackPeerUid } from "../../src/serve/peerUser";
+import { startServer, type RunningServer } from "../../src/serve/server";
+import { IMDS_PATH, IMDS_QUERY, useTempHome } from "./support";
+
+/** nobody */
+const OTHER_UID = 65534;
+const canSwitchUser = canTellPeerUser() && process.getuid?.() === 0;
+
+const upstream = async (options: { resource?: string }): Promise<MsiTokenResponse> => {
+  const now = Math.floor(Date.now() / 1000);
+  return { access_token: "upstream-user-token", expires_in: "3600", expires_on: String(now + 3600), not_before: String(now), resource: options.resource!, token_type: "Bearer" };
+};
+
+/** A GET of `target` from a fresh node process running as `uid` (this process's user when undefined): status and body. */
+function getAs(uid: number | undefined, port: number, target: string, host: string): Promise<{ status: number; body: string }> {
+  const script = `
+    const s = require("net").connect(${port}, ${JSON.stringify(host)}, () => s.write("GET ${target} HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nMetadata: true\\r\\nConnection: close\\r\\n\\r\\n"));
+    let d = ""; s.on("data", (c) => (d += c)); s.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); });
+    s.on("close", () => { const i = d.indexOf("\\r\\n\\r\\n"); console.log(JSON.stringify({ status: Number(d.split(" ")[1]), body: d.slice(i + 4) })); });`;
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ["-e", script], { cwd: "/", env: { PATH: process.env.PATH }, ...(uid !== undefined ? { uid, gid: uid } : {}), timeout: 20_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${error.message}\n${stderr}`));
+      else resolve(JSON.parse(stdout.trim()) as { status: number; body: string });
+    }),
+  );
+}
+
+describe("serve: a chain server answers only its own user on loopback", function () {
+  this.timeout(30_000);
+  const home = useTempHome();
+  let chain: RunningServer;
+  let local: RunningServer;
+  before(async () => {
+    chain = await startServer({ env: home.env, issuer: "chain", upstream });
+    local = await startServer({ env: home.env });
+  });
+  after(async () => {
+    await chain.close();
+    await local.close();
+  });
+
+  (canTellPeerUser() ? it : it.skip)("the kernel's socket table names the user of a loopback client (here: this process's own)", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const uids: (number | undefined)[] = [];
+    server.on("connection", (socket) => {
+      uids.push(loopbackPeerUid(socket));
+      socket.destroy();
+    });
+    const client = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+    await new Promise((resolve) => client.on("close", resolve).on("error", resolve));
+    server.close();
+    assert.deepEqual(uids, [process.getuid!()]);
+  });
+
+  (canSwitchUser ? it : it.skip)("another user's process gets 403 in IMDS's shape and no token; the server's own user gets the token", async () => {
+    const target = `${IMDS_PATH}${IMDS_QUERY}`;
+    const other = await getAs(OTHER_UID, chain.port, target, "127.0.0.1");
+    assert.equal(other.status, 403);
+    assert.deepEqual(Object.keys(JSON.parse(other.body) as object), ["error", "error_description"]);
+    assert.match(other.body, /answers only that user's processes/);
+    assert.doesNotMatch(other.body, /upstream-user-token/);
+    const own = await getAs(undefined, chain.port, target, "127.0.0.1");
+    assert.equal(own.status, 200, own.body);
+    assert.match(own.body, /upstream-user-token/);
+  });
+
+  (canSwitchUser ? it : it.skip)("the Cloud Shell dialect too; and a local-issuer server (offline tokens) answers every local user", async () => {
+    const cloudShell = new URL(chain.dialects.cloudShell.MSI_ENDPOINT!).pathname;
+    assert.equal((await getAs(OTHER_UID, chain.port, `${cloudShell}?resource=https%3A%2F%2Fvault.azure.net`, "127.0.0.1")).status, 403);
+    assert.equal((await getAs(OTHER_UID, local.port, `${IMDS_PATH}${IMDS_QUERY}`, "127.0.0.1")).status, 200);
+  });
+});
