@@ -33,13 +33,16 @@ export const REFRESH_RETRY_MS = 5 * 1000;
 /**
  * When a token should be refreshed: its own `refreshAfterTimestamp` (from
  * `refresh_in`) if it has one, else half-life for long-lived tokens, else
- * five minutes before expiry.
+ * five minutes before expiry — but never before half-life: a token that
+ * lives under ten minutes would otherwise be due for refresh from the moment
+ * it arrives, and every call would start another fetch.
  */
 export function refreshTimeFor(token: AccessToken, issuedAt: number): number {
   if (token.refreshAfterTimestamp !== undefined) return token.refreshAfterTimestamp;
   const lifetime = token.expiresOnTimestamp - issuedAt;
-  if (lifetime > LONG_LIVED_TOKEN_MS) return issuedAt + Math.floor(lifetime / 2);
-  return token.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS;
+  const halfLife = issuedAt + Math.floor(lifetime / 2);
+  if (lifetime > LONG_LIVED_TOKEN_MS) return halfLife;
+  return Math.max(token.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS, halfLife);
 }
 
 interface Entry {

@@ -57,6 +57,9 @@ describe("cache/tokenCache", () => {
         LONG_LIVED_TOKEN_MS - REFRESH_BEFORE_EXPIRY_MS,
       );
       assert.equal(refreshTimeFor({ token: "t", expiresOnTimestamp: HOUR }, 0), HOUR - REFRESH_BEFORE_EXPIRY_MS);
+      // Under ten minutes, "five minutes before expiry" would fall before the token arrived: half-life instead.
+      assert.equal(refreshTimeFor({ token: "t", expiresOnTimestamp: 1_000_000 + 200_000 }, 1_000_000), 1_100_000);
+      assert.equal(refreshTimeFor({ token: "t", expiresOnTimestamp: 10 * 60_000 }, 0), 5 * 60_000, "at ten minutes both rules agree");
     });
   });
 
