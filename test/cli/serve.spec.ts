@@ -25,6 +25,7 @@ import {
 import { dialectLoadLine, identityTokenScript, installShims, loadLine, readableStartup, readState, runInBash } from "./startup-text";
 import { SecretSet } from "../hygiene/secrets";
 import type { ServeJson } from "../../src/cli/serve";
+import { canTellPeerUser } from "../../src/serve/peerUser";
 
 describe("azmi serve and azmi env", function () {
   let env: NodeJS.ProcessEnv;
@@ -216,11 +217,14 @@ describe("azmi serve: identities, issuers and fault mode", function () {
     });
   });
 
-  it("--issuer chain's start-up text says that every local user can get the forwarded tokens through the secret-less dialects", async () => {
+  it("--issuer chain's start-up text says who can get the forwarded tokens (on Linux only this user's processes; elsewhere every local one)", async () => {
     const child = spawnNode(AZMI_BIN, ["serve", "--issuer", "chain"], cleanEnv());
     try {
       const { stdout } = await readableStartup(child);
-      assert.match(stdout, /Tokens: forwarded from this machine's credential chain \(real tokens, issued by Entra ID\)\.\nAny process on this machine, other users' too, can get them through the IMDS and Cloud Shell dialects/);
+      const who = canTellPeerUser()
+        ? /Only your own processes on this machine \(and root's\) get them; other users' get 403\./
+        : /Any process on this machine, other users' too, can get them through the IMDS and Cloud Shell dialects/;
+      assert.match(stdout, new RegExp(`Tokens: forwarded from this machine's credential chain \\(real tokens, issued by Entra ID\\)\\.\\n${who.source}`));
     } finally {
       child.kill("SIGTERM");
       await exited(child);

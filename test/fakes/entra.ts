@@ -93,6 +93,8 @@ export interface EntraFakeOptions {
   clients?: Record<string, FakeClient>;
   /** Lifetime of issued tokens in seconds (default 3599). */
   expiresIn?: number;
+  /** `refresh_in` (seconds) in token responses, as Entra sends for long-lived tokens; none by default. */
+  refreshIn?: number;
 }
 
 export interface EntraFake {
@@ -202,7 +204,13 @@ export async function startEntraFake(options: EntraFakeOptions = {}): Promise<En
           oid: crypto.randomUUID(),
         });
         issued.push(token);
-        return send(200, { token_type: "Bearer", expires_in: expiresIn, ext_expires_in: expiresIn, access_token: token });
+        return send(200, {
+          token_type: "Bearer",
+          expires_in: expiresIn,
+          ext_expires_in: expiresIn,
+          ...(options.refreshIn !== undefined ? { refresh_in: options.refreshIn } : {}),
+          access_token: token,
+        });
       }
       send(404, { error: "not_found", error_description: `No route for ${req.method} ${url.pathname}` });
     });

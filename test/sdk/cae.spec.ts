@@ -69,16 +69,17 @@ describe("Azure SDK pipeline: continuous access evaluation, azmi vs @azure/ident
     it(`${kind}: a refresh still asks Entra for a CAE token (xms_cc cp1), as @azure/identity does`, async () => {
       const seen: Record<Lib, Array<string | undefined>> = { azmi: [], "@azure/identity": [] };
       for (const lib of ["azmi", "@azure/identity"] as const) {
-        // 100 s tokens: the SDK's policy asks for a new one on every request
-        // (within its 2 min window), and both libraries refetch (azmi in the
-        // background, MSAL at once because of its 5 min offset): no clock needed.
-        const entra = await startEntraFake({ clients: { "cae-app": { secret: SECRET } }, expiresIn: 100 });
+        // 100 s tokens: the SDK's policy asks the credential on every request
+        // (within its 2 min window); refresh_in 1 s makes both libraries
+        // refetch after a second (azmi in the background, MSAL at once).
+        const entra = await startEntraFake({ clients: { "cae-app": { secret: SECRET } }, expiresIn: 100, refreshIn: 1 });
         const vault = await startKeyVaultFake({ tenant: entra.tenant });
         try {
           setEnv(entra);
           vault.verdict = (token) => (entra.issued.includes(token) ? "ok" : "unknown");
           const client = new SecretClient(vault.url, credentialFor(lib, kind, entra), vault.clientOptions());
           assert.equal((await client.getSecret("a")).value, "value-of-a");
+          await new Promise((r) => setTimeout(r, 2_100)); // past refresh_in (whole seconds, so up to 2 s)
           assert.equal((await client.getSecret("b")).value, "value-of-b");
           await settle(() => entra.tokenRequests().length >= 2);
           assert.ok(entra.tokenRequests().length >= 2, `${lib}: the second request must have refreshed the 100 s token`);
