@@ -42,14 +42,24 @@ export function loopbackPeerUid(socket: Socket): number | undefined {
   const v4 = address.includes(".");
   const hex = v4 ? hexV4(address) : hexV6(address);
   if (hex === undefined) return undefined;
-  const clientEnd = `${hex}:${hexPort(remotePort)}`;
+  const port = `:${hexPort(remotePort)}`;
+  const serverPort = `:${hexPort(localPort)}`;
+  if (!v4) return uidIn("/proc/net/tcp6", `${hex}${port}`, serverPort);
+  // An IPv4 client's socket is an IPv4 one, or an IPv6 one connected to
+  // ::ffff:127.0.0.1 (dual-stack clients: .NET's HttpClient, hence
+  // PowerShell's Invoke-RestMethod and Azure.Identity for .NET, and Java),
+  // which the kernel lists in tcp6 under the mapped address.
+  return uidIn("/proc/net/tcp", `${hex}${port}`, serverPort) ?? uidIn("/proc/net/tcp6", `0000000000000000FFFF0000${hex}${port}`, serverPort);
+}
+
+/** The uid of the socket whose local end is `clientEnd` and remote port `serverPort` in one of the kernel's tables. */
+function uidIn(tableFile: string, clientEnd: string, serverPort: string): number | undefined {
   let table: string;
   try {
-    table = fs.readFileSync(v4 ? "/proc/net/tcp" : "/proc/net/tcp6", "latin1");
+    table = fs.readFileSync(tableFile, "latin1");
   } catch {
     return undefined;
   }
-  const serverPort = `:${hexPort(localPort)}`;
   for (const line of table.split("\n")) {
     // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt   uid  timeout inode"
     const f = line.trim().split(/\s+/);

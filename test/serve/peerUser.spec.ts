@@ -64,6 +64,29 @@ describe("serve: a chain server answers only its own user on loopback", function
     assert.deepEqual(uids, [process.getuid!()]);
   });
 
+  (canTellPeerUser() ? it : it.skip)("a dual-stack client (an IPv6 socket to 127.0.0.1, as .NET's HttpClient and Java make) is named too, on a v4 and a dual-stack server", async () => {
+    for (const bind of ["127.0.0.1", "::"]) {
+      const server = net.createServer();
+      await new Promise<void>((resolve) => server.listen(0, bind, resolve));
+      const uids: (number | undefined)[] = [];
+      server.on("connection", (socket) => {
+        uids.push(loopbackPeerUid(socket));
+        socket.destroy();
+      });
+      // Node makes an AF_INET6 socket for an IPv6 literal: the kernel lists it in tcp6 as ::ffff:127.0.0.1.
+      const client = net.connect((server.address() as net.AddressInfo).port, "::ffff:127.0.0.1");
+      await new Promise((resolve) => client.on("close", resolve).on("error", resolve));
+      server.close();
+      assert.deepEqual(uids, [process.getuid!()], `server bound to ${bind}`);
+    }
+  });
+
+  (canTellPeerUser() ? it : it.skip)("the server's own user gets the token through a dual-stack client (PowerShell's Invoke-RestMethod)", async () => {
+    const own = await getAs(undefined, chain.port, `${IMDS_PATH}${IMDS_QUERY}`, "::ffff:127.0.0.1");
+    assert.equal(own.status, 200, own.body);
+    assert.match(own.body, /upstream-user-token/);
+  });
+
   (canSwitchUser ? it : it.skip)("another user's process gets 403 in IMDS's shape and no token; the server's own user gets the token", async () => {
     const target = `${IMDS_PATH}${IMDS_QUERY}`;
     const other = await getAs(OTHER_UID, chain.port, target, "127.0.0.1");
