@@ -26,7 +26,7 @@ export function homeDirectory(): string {
 /**
  * `azmiHome()`, created owner-only if missing. An existing folder of ours
  * that others can open is closed again (0700, as the code cache does for its
- * own); one that belongs to another user is refused (`ERR_STATE_FILE`): its
+ * own), unless it is a shared sticky folder such as /tmp; one that belongs to another user is refused (`ERR_STATE_FILE`): its
  * owner could replace or delete whatever azmi writes there (a chosen
  * `AZMI_HOME=/tmp/azmi`, a shared `XDG_STATE_HOME`).
  *
@@ -46,7 +46,16 @@ export function ensureAzmiHome(env: NodeJS.ProcessEnv = process.env): string {
       `azmi's folder ${dir} belongs to another user (uid ${st.uid}), who could replace what azmi writes there. Use a folder of your own: set AZMI_HOME (or unset it for ~/.azmi).`,
     );
   }
-  if (st.uid === process.getuid() && (st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  // A sticky folder (/tmp, /var/tmp, /dev/shm: AZMI_HOME=/tmp as root) is
+  // shared by design, not azmi's: closing it would lock every other user out
+  // (and drop the sticky bit). What azmi reads there is checked file by file.
+  if ((st.mode & 0o077) !== 0 && (st.mode & 0o1000) === 0) {
+    try {
+      fs.chmodSync(dir, 0o700);
+    } catch {
+      // A filesystem without Unix modes (vfat, some CIFS/drvfs mounts) refuses chmod: use it as before.
+    }
+  }
   return dir;
 }
 

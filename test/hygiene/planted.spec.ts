@@ -120,6 +120,14 @@ describe("hygiene: files planted in azmi's folder do not steer it", function () 
     assert.equal(fs.statSync(home).mode & 0o777, 0o700);
   });
 
+  it("a shared sticky folder (AZMI_HOME=/tmp as root) is used as it is, not closed to 0700 (that would lock every other user out)", () => {
+    const shared = tempDir("azmi-sticky-");
+    fs.chmodSync(shared, 0o1777);
+    new ProbeMemo({ AZMI_HOME: shared }).remember("169.254.169.254:80", false, "test");
+    assert.equal(fs.statSync(shared).mode & 0o7777, 0o1777);
+    assert.equal(fs.existsSync(path.join(shared, "probe-memo.json")), true, "the memo is still written there");
+  });
+
   it("a signing key planted as a symlink while the first key is generated is refused, not used to sign", async () => {
     const home = tempDir("azmi-keyrace-");
     // The key the planter knows.
