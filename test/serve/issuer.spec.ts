@@ -87,6 +87,18 @@ describe("serve: offline issuer", () => {
     }
   });
 
+  it("a short tokenLifetimeSec is re-signed at half-life, not on every request after the first second", async () => {
+    const short = await startServer({ env: home.env, tokenLifetimeSec: 120 });
+    try {
+      const first = await imdsToken(short);
+      await new Promise((r) => setTimeout(r, 1_200));
+      const later = [await imdsToken(short), await imdsToken(short), await imdsToken(short)];
+      assert.deepEqual(later, [first, first, first], "the same token until half of its 120 s have passed");
+    } finally {
+      await short.close();
+    }
+  });
+
   it("acceptAnyIdentity mints a distinct, stable identity for an unknown selector", async () => {
     const any = await startServer({ env: home.env, acceptAnyIdentity: true });
     try {

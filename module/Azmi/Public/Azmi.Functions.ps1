@@ -980,7 +980,9 @@ function Start-AzManagedIdentityEndpoint {
     Set the chosen dialect's variables in this session, so Get-AzManagedToken and child processes use the endpoint.
 
     .PARAMETER StateFile
-    Also record the endpoint in azmi's per-user state file, so 'azmi env' in other shells finds it.
+    Also record the endpoint in azmi's per-user state file, so 'azmi env' in other shells finds it. One server per
+    azmi folder records itself at a time: while another one (from 'azmi serve' or this session) is running, this fails
+    with StartAzManagedIdentityEndpointStartFailed naming it; set AZMI_HOME to another folder to run a second one.
 
     .EXAMPLE
     $ep = Start-AzManagedIdentityEndpoint -SetEnvironment

@@ -307,7 +307,9 @@ export class LocalIssuer implements TokenSource {
     const accessToken = `${signingInput}.${signature}`;
     registerSecret(accessToken);
     const lifetime = this.lifetimeSec;
-    const refreshAfterSec = lifetime > LONG_LIVED_SEC ? Math.floor(lifetime / 2) : Math.max(1, lifetime - REFRESH_BEFORE_EXPIRY_SEC);
+    // The token cache's rule (cache/tokenCache.ts refreshTimeFor): never before half-life, or a
+    // short --token-lifetime would sign a new token on every request after the first second.
+    const refreshAfterSec = lifetime > LONG_LIVED_SEC ? Math.floor(lifetime / 2) : Math.max(Math.floor(lifetime / 2), lifetime - REFRESH_BEFORE_EXPIRY_SEC);
     return {
       token: {
         accessToken,
