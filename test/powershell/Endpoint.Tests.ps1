@@ -90,6 +90,10 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
             $token.access_token | Should -BeExactly $direct.access_token
             $token.expires_on | Should -BeExactly $direct.expires_on
             @(Get-CloudShellFakeRequests $fake | Where-Object method -eq 'POST').Count | Should -BeGreaterOrEqual 1
+            # .NET's own client (an IPv6 socket to ::ffff:127.0.0.1) is this user's process too: the chain
+            # server's per-user gate must let it in (it was refused with 403 before tcp6 was searched).
+            $viaDotNet = Invoke-RestMethod -Uri "$($ep.Environment.IDENTITY_ENDPOINT)?api-version=2019-08-01&resource=https%3A%2F%2Fvault.azure.net" -Headers @{ 'X-IDENTITY-HEADER' = $ep.Environment.IDENTITY_HEADER }
+            $viaDotNet.access_token | Should -BeExactly $direct.access_token
         } finally {
             Stop-AzManagedIdentityEndpoint
             $env:MSI_ENDPOINT | Should -Be $fake.MsiEndpoint -Because 'Stop puts the session back'
