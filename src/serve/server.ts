@@ -504,7 +504,16 @@ const RUNNING_SERVER_CONNECT_MS = 1000;
  * port still accepts connections (a reused pid alone is not enough).
  */
 async function refuseSecondServer(env: NodeJS.ProcessEnv): Promise<void> {
-  const running = readServerState(env);
+  let running: ServerState | undefined;
+  try {
+    running = readServerState(env);
+  } catch (error) {
+    // A state file azmi does not trust (a symlink, opened up, another user's)
+    // names no server of ours: this one's own state file replaces it (a
+    // rename, which never follows a link). `azmi env` still refuses to read it.
+    if (error instanceof AzmiError && error.code === ErrorCode.StateFile) return;
+    throw error;
+  }
   if (running === undefined || !(await acceptsConnections(running.url))) return;
   throw new AzmiError(
     ErrorCode.ServerStart,

@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ProbeMemo, clearProcessProbeMemo, PROBE_MEMO_FILE } from "../../src/cache/probeMemo";
 import { loadOrCreateSigningKey, signingKeyPath } from "../../src/serve/issuer/localIssuer";
-import { cleanEnv, cleanupTemp, runAzmi, tempDir } from "../cli/support";
+import { AZMI_BIN, cleanEnv, cleanupTemp, exited, firstLines, runAzmi, spawnNode, tempDir } from "../cli/support";
 
 /** A uid that is not ours (nobody), for files "another user" planted; chown needs root. */
 const OTHER_UID = 65534;
@@ -109,6 +109,22 @@ describe("hygiene: files planted in azmi's folder do not steer it", function () 
       assert.equal(fs.existsSync(path.join(env.AZMI_HOME!, "issuer")), false, "nothing written there");
     } finally {
       fs.chownSync(env.AZMI_HOME!, 0, 0);
+    }
+  });
+
+  it("azmi serve replaces a state file it does not trust (here: opened up to others) instead of refusing to start", async () => {
+    const env = cleanEnv();
+    const planted = plantState(env.AZMI_HOME!, { IDENTITY_ENDPOINT: "http://127.0.0.1:1/attacker", IDENTITY_HEADER: "attacker" });
+    fs.chmodSync(planted, 0o666);
+    const child = spawnNode(AZMI_BIN, ["serve", "--json"], env);
+    try {
+      const info = JSON.parse((await firstLines(child, 1)).lines[0]!) as { url: string };
+      const state = JSON.parse(fs.readFileSync(planted, "utf8")) as { url: string; pid: number };
+      assert.equal(state.url, info.url, "the state file now names the new server");
+      assert.equal(fs.statSync(planted).mode & 0o777, 0o600);
+    } finally {
+      child.kill("SIGTERM");
+      await exited(child);
     }
   });
 
