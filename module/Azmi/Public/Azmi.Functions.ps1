@@ -962,7 +962,8 @@ function Start-AzManagedIdentityEndpoint {
     and writes a warning.
 
     .PARAMETER Issuer
-    Local (default): mint tokens offline. Chain: forward to this machine's credential chain.
+    Local (default): mint tokens offline. Chain: forward to this machine's credential chain (your real tokens; on
+    Linux the endpoint answers only your own processes, other users' get 403).
 
     .PARAMETER TenantId
     Tenant id in the tokens and the issuer URL of the local issuer (default a fixed test tenant).
