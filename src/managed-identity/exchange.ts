@@ -116,9 +116,10 @@ export function transportFailure(source: HttpSource, error: unknown): AzmiError 
  */
 export function errorForStatus(source: HttpSource, res: RawResponse, selector: IdentitySelector, attempts: number): AzmiError {
   const body = readErrorBody(res);
-  const said = describeErrorBody(body);
-  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
   const status = res.status;
+  // App Service's error body repeats the status as `statusCode`: the message names it once.
+  const said = describeErrorBody(body.code === String(status) ? { ...body, code: undefined } : body);
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
   if (status === 403 && /unreachable/i.test(body.text)) {
     return new CredentialUnavailableError(
       `${prefix(source)} answered 403 ${said}: the network in front of it (e.g. Docker Desktop) says it is unreachable. No managed identity is available here.`,

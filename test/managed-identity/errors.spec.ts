@@ -93,7 +93,7 @@ describe("managed-identity/errors", () => {
       assert.equal(err.statusCode, 401);
       assert.equal(
         err.message,
-        `ManagedIdentityCredential: App Service at 127.0.0.1:${app.port} refused the token request with 401: 401 "The X-IDENTITY-HEADER header is missing or invalid.". Check the identity selection and the endpoint's configuration.`,
+        `ManagedIdentityCredential: App Service at 127.0.0.1:${app.port} refused the token request with 401: "The X-IDENTITY-HEADER header is missing or invalid.". Check the identity selection and the endpoint's configuration.`,
       );
       assertNoSecrets(err, ["hdr_wrong_value_0123456789", app.secret]);
     } finally {
@@ -106,7 +106,7 @@ describe("managed-identity/errors", () => {
     try {
       const err = await rejection(credential(safeEnv(app.env)).getToken(VAULT));
       assert.equal(err.name, "AuthenticationError");
-      assert.match(err.message, /refused the token request with 400: 400 "Unable to load the proper Managed Identity\."/);
+      assert.match(err.message, /refused the token request with 400: "Unable to load the proper Managed Identity\."/);
     } finally {
       await app.close();
     }
