@@ -20,6 +20,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomB
 import fs = require("node:fs");
 import path = require("node:path");
 import { promisify } from "node:util";
+import { refreshTimeFor } from "../../cache/tokenCache";
 import { AzmiError, ErrorCode } from "../../errors";
 import { registerSecret } from "../../log";
 import { writePrivateFile } from "../../paths";
@@ -28,10 +29,6 @@ import type { IssuedToken, TokenSource } from "./types";
 
 /** Real managed-identity tokens live about 24 h. */
 export const DEFAULT_TOKEN_LIFETIME_SEC = 24 * 60 * 60;
-/** Tokens living longer than this refresh at half-life (the MSAL rule). */
-const LONG_LIVED_SEC = 2 * 60 * 60;
-/** Shorter-lived tokens are re-minted this long before they expire. */
-const REFRESH_BEFORE_EXPIRY_SEC = 5 * 60;
 const RSA_BITS = 2048;
 /** Distinct (identity, resource) tokens kept; beyond this the cache starts over (bounds memory under junk resources). */
 const MAX_MINTED = 10_000;
@@ -108,7 +105,7 @@ export async function loadOrCreateSigningKey(home: string): Promise<SigningKey> 
     // Not ours to change (shared folder); the key file itself is still 0600.
   }
   const existing = readExistingKey(file);
-  if (existing !== undefined) return { ...fromPem(existing.pem, file, false), ...(existing.warning !== undefined ? { warning: existing.warning } : {}) };
+  if (existing !== undefined) return existingKey(existing, file);
   const { privateKey } = await promisify(generateKeyPair)("rsa", { modulusLength: RSA_BITS });
   const created = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
   // Publish with link(): if another process created the key meanwhile, use theirs.
@@ -123,7 +120,7 @@ export async function loadOrCreateSigningKey(home: string): Promise<SigningKey> 
     // name may have been planted between the first read and link().
     const theirs = readExistingKey(file);
     if (theirs === undefined) throw new AzmiError(ErrorCode.KeyFile, `The azmi serve signing key ${file} disappeared while it was being created; start again.`);
-    return { ...fromPem(theirs.pem, file, false), ...(theirs.warning !== undefined ? { warning: theirs.warning } : {}) };
+    return existingKey(theirs, file);
   }
   fs.unlinkSync(tmp);
   return fromPem(created, file, true);
@@ -147,6 +144,11 @@ function readExistingKey(file: string): { pem: string; warning?: string } | unde
     }
     return undefined;
   }
+}
+
+/** A key read from its file, with the warning reading it gave (a loosened mode that was tightened). */
+function existingKey(read: { pem: string; warning?: string }, file: string): SigningKey {
+  return { ...fromPem(read.pem, file, false), ...(read.warning !== undefined ? { warning: read.warning } : {}) };
 }
 
 function fromPem(pem: string, file: string, created: boolean): SigningKey {
@@ -306,10 +308,6 @@ export class LocalIssuer implements TokenSource {
     const signature = sign("sha256", Buffer.from(signingInput), this.key.privateKey).toString("base64url");
     const accessToken = `${signingInput}.${signature}`;
     registerSecret(accessToken);
-    const lifetime = this.lifetimeSec;
-    // The token cache's rule (cache/tokenCache.ts refreshTimeFor): never before half-life, or a
-    // short --token-lifetime would sign a new token on every request after the first second.
-    const refreshAfterSec = lifetime > LONG_LIVED_SEC ? Math.floor(lifetime / 2) : Math.max(Math.floor(lifetime / 2), lifetime - REFRESH_BEFORE_EXPIRY_SEC);
     return {
       token: {
         accessToken,
@@ -318,7 +316,9 @@ export class LocalIssuer implements TokenSource {
         resource,
         clientId: identity.clientId,
       },
-      refreshAt: (iat + refreshAfterSec) * 1000,
+      // Re-minted when a client's cache would refresh it (half-life for long-lived tokens, else
+      // five minutes before expiry but never before half-life).
+      refreshAt: refreshTimeFor({ token: accessToken, expiresOnTimestamp: exp * 1000 }, iat * 1000),
     };
   }
 }
