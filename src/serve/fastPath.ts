@@ -70,16 +70,15 @@ type Dispatch = (req: IncomingMessage, res: ServerResponse) => void;
  * over, so they are tracked, timed out and closed by node:http as usual.
  */
 export function attachFastPath(server: Server, dispatch: Dispatch, options: FastPathOptions): FastPath {
-  const nodeListeners = server.listeners("connection") as ((socket: Socket) => void)[];
-  for (const listener of nodeListeners) server.removeListener("connection", listener);
   const open = new Set<Socket>();
-  const handOver = (socket: Socket) => {
-    open.delete(socket);
-    for (const listener of nodeListeners) listener.call(server, socket);
-  };
-  server.on("connection", (socket: Socket) => {
+  const keepAlive = keepAliveHeaders(options.idleTimeoutMs);
+  interceptConnections(server, (socket, passOn) => {
     open.add(socket);
-    new FastConnection(socket, dispatch, options, handOver, () => open.delete(socket));
+    const handOver = () => {
+      open.delete(socket);
+      passOn();
+    };
+    new FastConnection(socket, dispatch, options, keepAlive, handOver, () => open.delete(socket));
   });
   return {
     closeAll() {
@@ -87,6 +86,26 @@ export function attachFastPath(server: Server, dispatch: Dispatch, options: Fast
       open.clear();
     },
   };
+}
+
+/**
+ * Take the `connection` listeners `server` has now (node:http's, or a fast
+ * path already in front of it) and give every new connection to `take`
+ * instead, which calls `passOn()` when they should have it after all.
+ *
+ * @example
+ * ```ts
+ * interceptConnections(server, (socket, passOn) => (allowed(socket) ? passOn() : socket.destroy()));
+ * ```
+ */
+export function interceptConnections(server: Server, take: (socket: Socket, passOn: () => void) => void): void {
+  const listeners = server.listeners("connection") as ((socket: Socket) => void)[];
+  for (const listener of listeners) server.removeListener("connection", listener);
+  server.on("connection", (socket: Socket) =>
+    take(socket, () => {
+      for (const listener of listeners) listener.call(server, socket);
+    }),
+  );
 }
 
 /** One connection while it is on the fast path. */
@@ -98,16 +117,16 @@ class FastConnection {
   private done = false;
   /** The client has half-closed (sent FIN): answer what was received, then close. */
   private clientEnded = false;
-  private readonly keepAlive: string;
 
   constructor(
     private readonly socket: Socket,
     private readonly dispatch: Dispatch,
     private readonly options: FastPathOptions,
-    private readonly handOver: (socket: Socket) => void,
+    /** `Connection`/`Keep-Alive` headers of every keep-alive answer (the same for all connections). */
+    private readonly keepAlive: string,
+    private readonly handOver: () => void,
     private readonly forget: () => void,
   ) {
-    this.keepAlive = keepAliveHeaders(options.idleTimeoutMs);
     socket.setNoDelay(true);
     socket.setTimeout(options.firstByteTimeoutMs);
     socket.on("data", this.onData);
@@ -216,7 +235,7 @@ class FastConnection {
     // emits buffered data on the next tick, reads arrive on a later turn).
     if (this.pending.length > 0) socket.unshift(Buffer.from(this.pending, "latin1"));
     this.pending = "";
-    this.handOver(socket);
+    this.handOver();
     socket.resume();
   }
 }

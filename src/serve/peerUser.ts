@@ -18,6 +18,7 @@ import fs = require("node:fs");
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import { isLoopbackHost } from "../transport/http";
+import { interceptConnections } from "./fastPath";
 
 /** Whether this machine can tell a loopback client's user (Linux with `/proc`). */
 export function canTellPeerUser(): boolean {
@@ -61,6 +62,7 @@ function uidIn(tableFile: string, clientEnd: string, serverPort: string): number
     return undefined;
   }
   for (const line of table.split("\n")) {
+    if (!line.includes(clientEnd)) continue; // split only the lines that can match (a busy host lists thousands)
     // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt   uid  timeout inode"
     const f = line.trim().split(/\s+/);
     if (f[1] === clientEnd && f[2]?.endsWith(serverPort)) {
@@ -77,13 +79,8 @@ function uidIn(tableFile: string, clientEnd: string, serverPort: string): number
  * one gets `refusal` as its answer, then a close.
  */
 export function gateConnections(server: Server, allow: (socket: Socket) => boolean, refusal: string): void {
-  const listeners = server.listeners("connection") as ((socket: Socket) => void)[];
-  for (const listener of listeners) server.removeListener("connection", listener);
-  server.on("connection", (socket: Socket) => {
-    if (allow(socket)) {
-      for (const listener of listeners) listener.call(server, socket);
-      return;
-    }
+  interceptConnections(server, (socket, passOn) => {
+    if (allow(socket)) return passOn();
     socket.on("error", () => socket.destroy());
     socket.end(refusal);
     socket.setTimeout(1_000, () => socket.destroy());

@@ -521,27 +521,17 @@ async function refuseSecondServer(env: NodeJS.ProcessEnv): Promise<void> {
   );
 }
 
-function acceptsConnections(url: string): Promise<boolean> {
+async function acceptsConnections(url: string): Promise<boolean> {
   let target: URL;
   try {
     target = new URL(url);
   } catch {
-    return Promise.resolve(false);
+    return false;
   }
-  const host = target.hostname.replace(/^\[|\]$/g, "");
-  const port = Number(target.port);
-  // Loaded here only: a server that has no state file never pays for node:net.
-  const net = require("node:net") as typeof import("node:net");
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(RUNNING_SERVER_CONNECT_MS, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
+  // Loaded here only: a server without a state file never pays for it (nor for node:net).
+  const { netProbe } = require("../managed-identity/probe") as typeof import("../managed-identity/probe");
+  const probe = await netProbe(target.hostname.replace(/^\[|\]$/g, ""), Number(target.port), RUNNING_SERVER_CONNECT_MS);
+  return probe.outcome === "connected";
 }
 
 function startError(error: NodeJS.ErrnoException, host: string, port: number): AzmiError {
