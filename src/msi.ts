@@ -19,7 +19,7 @@
 import type { DefaultAzureCredential } from "./credentials/defaultAzureCredential";
 import { clientIdFromClaims, decodeJwtClaims } from "./credentials/jwtClaims";
 import { CLIENT_ID_AS_GIVEN } from "./credentials/types";
-import { resourceProblem, resourceToScope, scopeToResource } from "./credentials/scopes";
+import { RESOURCE_RULE, resourceProblem, resourceToScope, scopeToResource } from "./credentials/scopes";
 import type {
   AzmiAccessToken,
   AzmiGetTokenOptions,
@@ -263,10 +263,7 @@ function resolveTarget(options: GetManagedTokenOptions): { resource: string; sco
     }
     const problem = resourceProblem(resource);
     if (problem !== undefined) {
-      throw new AzmiError(
-        ErrorCode.InvalidArgument,
-        `resource '${problem.shown}' ${problem.why}. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. 'https://vault.azure.net', 'api://my-api' or an application id.`,
-      );
+      throw new AzmiError(ErrorCode.InvalidArgument, `resource '${problem.shown}' ${problem.why}. ${RESOURCE_RULE}.`);
     }
     return { resource, scope: resourceToScope(resource) };
   }

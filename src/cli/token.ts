@@ -13,7 +13,7 @@
  * ```
  */
 import { LINK_NAMES, type LinkName, type MsiTokenResponse } from "../credentials/types";
-import { resourceProblem } from "../credentials/scopes";
+import { RESOURCE_RULE, resourceProblem } from "../credentials/scopes";
 import type { GetManagedTokenOptions } from "../msi";
 import { AzmiError, ErrorCode } from "../errors";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
@@ -187,7 +187,7 @@ export function checkResource(value: string, command: string): string {
   if (problem === undefined) return value;
   throw new UsageError(
     command,
-    `--resource '${problem.shown}' ${problem.why}. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use --scope for a scope.`,
+    `--resource '${problem.shown}' ${problem.why}. ${RESOURCE_RULE}; or use --scope for a scope.`,
   );
 }
 

@@ -27,6 +27,27 @@ export function scopeList(scopes: string | string[]): string[] {
   return typeof scopes === "string" ? [scopes] : scopes;
 }
 
+/**
+ * The token cache key of a request: its scopes, tenant and CAE choice (CAE
+ * tokens apart, as @azure/identity's two MSAL caches keep them; SDK clients
+ * always ask with `enableCae`). One scope in an array (what SDK clients
+ * pass) keys like the string, without allocating.
+ *
+ * @example
+ * ```ts
+ * tokenCacheKey(["https://vault.azure.net/.default"], { enableCae: true }); // "https://vault.azure.net/.default|cae"
+ * ```
+ */
+export function tokenCacheKey(scopes: string | string[], options: { tenantId?: string; enableCae?: boolean }): string {
+  const scopeKey = typeof scopes === "string" ? scopes : scopes.length === 1 ? scopes[0]! : scopes.join(" ");
+  const tenantKey = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
+  return options.enableCae ? `${tenantKey}|cae` : tenantKey;
+}
+
+/** The rule `resourceProblem` checks, as error messages state it. */
+export const RESOURCE_RULE =
+  "A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id";
+
 /** Longest resource accepted (as `azmi serve` and the PowerShell module accept). */
 export const MAX_RESOURCE_LENGTH = 2048;
 

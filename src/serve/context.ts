@@ -10,6 +10,8 @@
  * ```
  */
 import type { ServerResponse } from "node:http";
+// Longest `resource` accepted: the clients' limit too; real audiences are short URIs.
+import { MAX_RESOURCE_LENGTH } from "../credentials/scopes";
 import { ErrorCode, isAzmiError, isUnavailable } from "../errors";
 import { credentialLogger, redact } from "../log";
 import type { ArcChallenges } from "./azureArc";
@@ -45,8 +47,7 @@ export interface ServeContext {
 /** Distinct validated query strings remembered per dialect (then the memo starts over). */
 export const MAX_REMEMBERED_QUERIES = 1024;
 
-/** Longest `resource` accepted; real audiences are short URIs. */
-export const MAX_RESOURCE_LENGTH = 2048;
+export { MAX_RESOURCE_LENGTH };
 
 /** Whether a `resource` value is acceptable (non-empty, bounded, printable). */
 export function validResource(resource: string | undefined): resource is string {
