@@ -28,6 +28,7 @@ import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkR
 import { reasonOf, unavailable } from "./unavailable";
 import { nowMs } from "../clock";
 import { abortError, limitsFired, untilAborted } from "./abort";
+import { tokenCacheKey } from "./scopes";
 
 /** One position in a chain. */
 export interface ChainLink {
@@ -130,11 +131,7 @@ export class ChainedTokenCredential implements TokenCredential {
         return Promise.reject(error);
       }
     }
-    // SDK clients pass [scope]: key it like the string, without allocating.
-    const scopeKey = typeof scopes === "string" ? scopes : scopes.length === 1 ? scopes[0]! : scopes.join(" ");
-    // CAE tokens apart, as @azure/identity keeps them in a cache of their own (SDK clients always ask with enableCae).
-    const tenantKey = options.tenantId ? `${scopeKey}|${options.tenantId}` : scopeKey;
-    const key = options.enableCae ? `${tenantKey}|cae` : tenantKey;
+    const key = tokenCacheKey(scopes, options);
     if (options.abortSignal?.aborted) return Promise.reject(abortError());
     if (options.claims || options.forceRefresh || options.walkFromStart) {
       // Fresh walk, and its token replaces the cached one. A claims challenge

@@ -22,7 +22,7 @@ import { AuthenticationError, ErrorCode, isAzmiError, type AuthenticationErrorRe
 import { credentialLogger, redact, registerSecret, type CredentialLogger } from "./lazyLog";
 import { loadAzureIdentity, type AzureIdentityModule } from "./identityLoader";
 import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
-import { scopeList, scopeToResource } from "./scopes";
+import { scopeList, scopeToResource, tokenCacheKey } from "./scopes";
 import type { AzmiAccessToken, AzmiGetTokenOptions } from "./types";
 import { unavailable, unavailableMessage } from "./unavailable";
 import { abortError, limitsFired, untilAborted } from "./abort";
@@ -77,10 +77,7 @@ export abstract class DelegatedCredential implements TokenCredential {
     if (error) return Promise.reject(error);
     const signal = options.abortSignal;
     if (signal?.aborted) return Promise.reject(abortError());
-    const key = typeof scopes === "string" ? scopes : scopes.join(" ");
-    const tenantKey = options.tenantId ? `${key}|${options.tenantId}` : key;
-    // CAE and non-CAE tokens apart, as @azure/identity's two MSAL caches keep them.
-    const fullKey = options.enableCae ? `${tenantKey}|cae` : tenantKey;
+    const fullKey = tokenCacheKey(scopes, options);
     // A claims challenge (the resource rejected the cached token) or forceRefresh:
     // fetch anew, and the new token replaces the cached one (as in MSAL's cache).
     if (options.claims || options.forceRefresh) this.cache.clear(fullKey);
