@@ -19,6 +19,8 @@ import { AZMI_BIN, cleanEnv, cleanupTemp, exited, firstLines, runAzmi, spawnNode
 /** A uid that is not ours (nobody), for files "another user" planted; chown needs root. */
 const OTHER_UID = 65534;
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+/** A probe memo's key (only written to a file here: nothing connects to it). */
+const MEMO_ENDPOINT = "127.0.0.1:9";
 
 function plantState(home: string, appService: Record<string, unknown>): string {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -83,7 +85,7 @@ describe("hygiene: files planted in azmi's folder do not steer it", function () 
   (isRoot ? it : it.skip)("a probe memo owned by another user is ignored (it would turn managed identity off)", () => {
     const home = path.join(tempDir("azmi-memo-"), ".azmi");
     const env = { AZMI_HOME: home };
-    const endpoint = "169.254.169.254:80";
+    const endpoint = MEMO_ENDPOINT;
     new ProbeMemo(env).remember(endpoint, false, "planted: IMDS unreachable");
     const file = path.join(home, PROBE_MEMO_FILE);
     clearProcessProbeMemo();
@@ -132,14 +134,14 @@ describe("hygiene: files planted in azmi's folder do not steer it", function () 
     const home = path.join(tempDir("azmi-open-"), ".azmi");
     fs.mkdirSync(home, { mode: 0o777 });
     fs.chmodSync(home, 0o777);
-    new ProbeMemo({ AZMI_HOME: home }).remember("169.254.169.254:80", false, "test");
+    new ProbeMemo({ AZMI_HOME: home }).remember(MEMO_ENDPOINT, false, "test");
     assert.equal(fs.statSync(home).mode & 0o777, 0o700);
   });
 
   it("a shared sticky folder (AZMI_HOME=/tmp as root) is used as it is, not closed to 0700 (that would lock every other user out)", () => {
     const shared = tempDir("azmi-sticky-");
     fs.chmodSync(shared, 0o1777);
-    new ProbeMemo({ AZMI_HOME: shared }).remember("169.254.169.254:80", false, "test");
+    new ProbeMemo({ AZMI_HOME: shared }).remember(MEMO_ENDPOINT, false, "test");
     assert.equal(fs.statSync(shared).mode & 0o7777, 0o1777);
     assert.equal(fs.existsSync(path.join(shared, "probe-memo.json")), true, "the memo is still written there");
   });
