@@ -69,35 +69,67 @@ const DIST_SRC = path.resolve(__dirname, "..");
  */
 export function loadBundle<T>(name: string, entry: string, variant = name): T | undefined {
   const file = path.join(DIST_SRC, "bundle", `${name}.js`);
-  const why = unbundledReason(file, path.join(DIST_SRC, entry));
-  if (why) {
-    publish({ bundle: undefined, codeCache: "none", unbundledBecause: why });
-    return undefined;
-  }
+  const why = unbundledReason();
+  if (why) return unbundled(why);
+  let bundle: BundleFile;
   try {
-    return runBundle<T>(name, file, variant);
+    // With source maps on, Node's loader reads the bundle itself (see runBundle).
+    bundle = process.sourceMapsEnabled ? { source: undefined, mtimeMs: fs.statSync(file).mtimeMs } : readBundle(file);
+  } catch {
+    return unbundled("no bundle (esbuild was not available when azmi was built)");
+  }
+  if (isStale(bundle.mtimeMs, path.join(DIST_SRC, entry))) return unbundled("bundle older than dist/src (run npm run build)");
+  try {
+    return runBundle<T>(name, file, variant, bundle.source);
   } catch (e) {
     // A bundle that does not compile or run (cut short on disk, a bad build)
     // must not take azmi down: the caller runs dist/src instead.
-    publish({ bundle: undefined, codeCache: "none", unbundledBecause: `bundle failed to load (${(e as Error)?.name ?? "error"})` });
-    return undefined;
+    return unbundled(`bundle failed to load (${(e as Error)?.name ?? "error"})`);
   }
 }
 
-function runBundle<T>(name: string, file: string, variant: string): T {
+function unbundled(why: string): undefined {
+  publish({ bundle: undefined, codeCache: "none", unbundledBecause: why });
+  return undefined;
+}
+
+interface BundleFile {
+  /** Absent where Node's loader is to read the bundle. */
+  source: string | undefined;
+  mtimeMs: number;
+}
+
+/**
+ * The bundle's code and modification time, with the very calls the cache
+ * read makes (open, fstat, read, close, a latin1 string): every distinct Node
+ * API costs a fresh process ~0.2 ms the first time it runs (V8 compiles
+ * Node's own functions lazily too), so `readFileSync` and `statSync` here
+ * cost more than reading the file. Latin1 is exact: bundles are ASCII
+ * (esbuild's `charset: "ascii"`), and it is a plain copy into a one-byte
+ * string where UTF-8 is decoded.
+ */
+function readBundle(file: string): { source: string; mtimeMs: number } {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY);
+  try {
+    const stat = fs.fstatSync(fd);
+    const bytes = Buffer.allocUnsafe(stat.size);
+    return { source: bytes.toString("latin1", 0, readFully(fd, bytes, 0)), mtimeMs: stat.mtimeMs };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function runBundle<T>(name: string, file: string, variant: string, source: string | undefined): T {
   // Node maps stack traces (--enable-source-maps, or NODE_OPTIONS) only for
   // code its own loader compiled: a vm.Script's sourceMappingURL is ignored,
   // so traces named bundle lines instead of src/*.ts. A process that asks for
   // maps gets the bundle through require (its map carries the sources), without
   // the code cache: mapping every stack costs more than the cache saves.
-  if (process.sourceMapsEnabled) {
+  if (source === undefined) {
     const exports = require(file) as T;
     publish({ bundle: name, codeCache: "off" });
     return exports;
   }
-  // UTF-8: Node reads it in one native call (latin1 takes the slower generic
-  // path, ~0.5 ms more here); the bundle is ASCII anyway, a one-byte string.
-  const source = fs.readFileSync(file, "utf8");
   const prefix = cachePrefix(name, variant);
   const cacheFile = process.env.AZMI_CODE_CACHE === "0" ? undefined : cachePath(prefix, source);
   let cache: SealedCache | undefined;
@@ -171,7 +203,7 @@ export function saveCodeCacheNow(): void {
   (globalThis as BootGlobal)[SAVE_NOW]?.();
 }
 
-function unbundledReason(bundleFile: string, entryFile: string): string | undefined {
+function unbundledReason(): string | undefined {
   if (process.env.AZMI_BUNDLE === "0") return "AZMI_BUNDLE=0";
   // A bundle runs in Node's main JavaScript context through Node's own
   // loader. Where azmi was loaded by another loader (a test runner's, such
@@ -181,24 +213,20 @@ function unbundledReason(bundleFile: string, entryFile: string): string | undefi
   if (!isNodeModule(module)) {
     return "not loaded by Node's own module loader (a test runner's sandbox?)";
   }
-  let bundleMtime: number;
-  try {
-    bundleMtime = fs.statSync(bundleFile).mtimeMs;
-  } catch {
-    return "no bundle (esbuild was not available when azmi was built)";
-  }
-  // Only in a source checkout (npm packages ship no tsconfig.json, and npm
-  // or tar set file times that say nothing): a bundle older than the tsc
-  // output it was made from is stale, because `tsc` ran without `npm run
-  // build`. Run what was just compiled instead.
-  if (fs.existsSync(path.join(DIST_SRC, "..", "..", "tsconfig.json"))) {
-    try {
-      if (fs.statSync(entryFile).mtimeMs > bundleMtime) return "bundle older than dist/src (run npm run build)";
-    } catch {
-      // No unbundled entry: the bundle is all there is.
-    }
-  }
   return undefined;
+}
+
+/**
+ * Only in a source checkout (npm packages ship no tsconfig.json, and npm or
+ * tar set file times that say nothing): a bundle older than the tsc output
+ * it was made from is stale, because `tsc` ran without `npm run build`. Run
+ * what was just compiled instead. (`statSync`, not `existsSync`: the trust
+ * checks use it anyway, so it costs no extra first use.)
+ */
+function isStale(bundleMtimeMs: number, entryFile: string): boolean {
+  if (!fs.statSync(path.join(DIST_SRC, "..", "..", "tsconfig.json"), { throwIfNoEntry: false })) return false;
+  const entry = fs.statSync(entryFile, { throwIfNoEntry: false }); // none: the bundle is all there is
+  return entry !== undefined && entry.mtimeMs > bundleMtimeMs;
 }
 
 /**

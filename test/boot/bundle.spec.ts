@@ -372,6 +372,14 @@ console.log(JSON.stringify(out));`,
     }
   });
 
+  it("every bundle is ASCII, so the boot's latin1 read of it is exact", () => {
+    for (const name of ["azmi", "cli", "bridge"]) {
+      const bytes = fs.readFileSync(path.join(ROOT, "dist/src/bundle", `${name}.js`));
+      const at = bytes.findIndex((b) => b > 0x7f);
+      assert.equal(at, -1, `dist/src/bundle/${name}.js has a non-ASCII byte at offset ${at}: keep esbuild's charset "ascii" in scripts/bundle.js`);
+    }
+  });
+
   it("require('azmi') (package.json main) gets the bundled package with the full API, and caches it", async function () {
     const main = path.join(ROOT, (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string }).main);
     const script = `
