@@ -225,20 +225,28 @@ async function main(): Promise<void> {
           `   ${Number.isNaN(cpu) ? "       n/a" : `${cpu.toFixed(0).padStart(8)}ms  ${(cpu / baseCpu).toFixed(2)}×`}`,
       );
     }
-    const token = contenders.find((c) => c.name === "azmi token --output raw")!;
-    // Each round ran every contender back to back, so a round's ratio is
-    // robust to load that drifts over the run; their median is printed too.
-    const pairedRatio = median(token.times.map((t, i) => t / contenders[0].times[i]!));
+    // Judged on both forms a user runs, the default (MSI JSON) and --output
+    // raw, and on the slower of the two: the issue names `azmi token`, whose
+    // default output is the JSON.
+    const forms = ["azmi token (msi JSON)", "azmi token --output raw"].map((name) => contenders.find((c) => c.name === name)!);
     const identity = contenders.find((c) => c.name.startsWith("@azure/identity"))!;
-    const tokenWall = median(token.times);
-    const ratio = tokenWall / baseWall;
-    const cpuRatio = token.cpu.length ? median(token.cpu) / baseCpu : NaN;
-    console.log(
-      `\nazmi token / node -e 0 = ${ratio.toFixed(2)}× wall, ${cpuRatio.toFixed(2)}× CPU ` +
-        `(target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}); ` +
-        `@azure/identity / azmi token = ${(median(identity.times) / tokenWall).toFixed(2)}× wall; ` +
-        `median of the ${RUNS} per-round ratios ${pairedRatio.toFixed(2)}×`,
-    );
+    let worst = 0;
+    console.log("");
+    for (const token of forms) {
+      // Each round ran every contender back to back, so a round's ratio is
+      // robust to load that drifts over the run; their median is printed too.
+      const pairedRatio = median(token.times.map((t, i) => t / contenders[0].times[i]!));
+      const tokenWall = median(token.times);
+      const ratio = tokenWall / baseWall;
+      worst = Math.max(worst, ratio);
+      const cpuRatio = token.cpu.length ? median(token.cpu) / baseCpu : NaN;
+      console.log(
+        `${token.name} / node -e 0 = ${ratio.toFixed(2)}× wall, ${cpuRatio.toFixed(2)}× CPU; ` +
+          `@azure/identity / it = ${(median(identity.times) / tokenWall).toFixed(2)}× wall; ` +
+          `median of the ${RUNS} per-round ratios ${pairedRatio.toFixed(2)}×`,
+      );
+    }
+    console.log(`azmi token, slower form: ${worst.toFixed(2)}× node -e 0 (target ≤ ${TARGET_RATIO}×: ${worst <= TARGET_RATIO ? "met" : "NOT met"})`);
 
     if (process.env.AZMI_BENCH_CALLGRIND === "1") {
       await instructionCounts(contenders.filter((c) => !c.name.startsWith("@azure/identity") && c.name !== "azmi token (msi JSON)"), env, home);
