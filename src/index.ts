@@ -22,6 +22,7 @@ import type * as Pwsh from "./credentials/azurePowerShellCredential";
 import type * as Wi from "./credentials/workloadIdentityCredential";
 import type * as Serve from "./serve/server";
 import type * as Btp from "./credentials/bearerTokenProvider";
+import type * as Identity from "@azure/identity";
 
 export * from "./errors";
 export { LINK_NAMES } from "./credentials/types";
@@ -61,6 +62,43 @@ export type { AzureDeveloperCliCredentialOptions } from "./credentials/azureDeve
 export type { EntraCredentialOptions } from "./credentials/entraOptions";
 export type { GetManagedTokenOptions, DiagnoseResult, ManagedTokenWithReport } from "./msi";
 export type { ServeOptions, RunningServer } from "./serve/server";
+// The other types @azure/identity exports, so code that imports them keeps compiling.
+export type {
+  AuthenticationRecord,
+  AuthenticationRequiredErrorOptions,
+  AuthorityValidationOptions,
+  AuthorizationCodeCredentialOptions,
+  AzurePipelinesCredentialOptions,
+  BrokerAuthOptions,
+  BrokerDisabledOptions,
+  BrokerEnabledOptions,
+  BrokerOptions,
+  BrowserCustomizationOptions,
+  BrowserLoginStyle,
+  ClientAssertionCredentialOptions,
+  ClientCertificateCredentialOptions,
+  ClientCertificateCredentialPEMConfiguration,
+  ClientCertificatePEMCertificate,
+  ClientCertificatePEMCertificatePath,
+  ClientSecretCredentialOptions,
+  CredentialPersistenceOptions,
+  DeviceCodeCredentialOptions,
+  DeviceCodeInfo,
+  DeviceCodePromptCallback,
+  ErrorResponse,
+  IdentityPlugin,
+  InteractiveBrowserCredentialInBrowserOptions,
+  InteractiveBrowserCredentialNodeOptions,
+  InteractiveCredentialOptions,
+  MultiTenantTokenCredentialOptions,
+  OnBehalfOfCredentialAssertionOptions,
+  OnBehalfOfCredentialCertificateOptions,
+  OnBehalfOfCredentialOptions,
+  OnBehalfOfCredentialSecretOptions,
+  TokenCachePersistenceOptions,
+  UsernamePasswordCredentialOptions,
+  VisualStudioCodeCredentialOptions,
+} from "@azure/identity";
 
 // Lazy value exports: a type of the same name for instances, a getter for the class.
 export type DefaultAzureCredential = Dac.DefaultAzureCredential;
@@ -86,6 +124,38 @@ export declare const diagnose: typeof Msi.diagnose;
 export declare const toMsiResponse: typeof Msi.toMsiResponse;
 export declare const startServer: typeof Serve.startServer;
 export declare const readServerState: typeof Serve.readServerState;
+export declare const getDefaultAzureCredential: () => Dac.DefaultAzureCredential;
+
+// The rest of @azure/identity's API, passed through (src/credentials/identityExports.ts):
+// its own classes and functions, loaded only when used.
+export type AuthenticationRequiredError = Identity.AuthenticationRequiredError;
+export declare const AuthenticationRequiredError: typeof Identity.AuthenticationRequiredError;
+export type AuthorizationCodeCredential = Identity.AuthorizationCodeCredential;
+export declare const AuthorizationCodeCredential: typeof Identity.AuthorizationCodeCredential;
+export type AzurePipelinesCredential = Identity.AzurePipelinesCredential;
+export declare const AzurePipelinesCredential: typeof Identity.AzurePipelinesCredential;
+export type ClientAssertionCredential = Identity.ClientAssertionCredential;
+export declare const ClientAssertionCredential: typeof Identity.ClientAssertionCredential;
+export type ClientCertificateCredential = Identity.ClientCertificateCredential;
+export declare const ClientCertificateCredential: typeof Identity.ClientCertificateCredential;
+export type ClientSecretCredential = Identity.ClientSecretCredential;
+export declare const ClientSecretCredential: typeof Identity.ClientSecretCredential;
+export type DeviceCodeCredential = Identity.DeviceCodeCredential;
+export declare const DeviceCodeCredential: typeof Identity.DeviceCodeCredential;
+export type InteractiveBrowserCredential = Identity.InteractiveBrowserCredential;
+export declare const InteractiveBrowserCredential: typeof Identity.InteractiveBrowserCredential;
+export type OnBehalfOfCredential = Identity.OnBehalfOfCredential;
+export declare const OnBehalfOfCredential: typeof Identity.OnBehalfOfCredential;
+export type UsernamePasswordCredential = Identity.UsernamePasswordCredential;
+export declare const UsernamePasswordCredential: typeof Identity.UsernamePasswordCredential;
+export type VisualStudioCodeCredential = Identity.VisualStudioCodeCredential;
+export declare const VisualStudioCodeCredential: typeof Identity.VisualStudioCodeCredential;
+export type AzureAuthorityHosts = Identity.AzureAuthorityHosts;
+export declare const AzureAuthorityHosts: typeof Identity.AzureAuthorityHosts;
+export declare const logger: typeof Identity.logger;
+export declare const serializeAuthenticationRecord: typeof Identity.serializeAuthenticationRecord;
+export declare const deserializeAuthenticationRecord: typeof Identity.deserializeAuthenticationRecord;
+export declare const useIdentityPlugin: typeof Identity.useIdentityPlugin;
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // Static `require`s inside functions: loaded on first use, and visible to the bundler (scripts/bundle.js).
@@ -105,7 +175,35 @@ const LAZY: Record<string, () => unknown> = {
   toMsiResponse: () => (require("./msi") as typeof import("./msi")).toMsiResponse,
   startServer: () => startServerOnCall,
   readServerState: () => (require("./serve/state") as typeof import("./serve/state")).readServerState,
+  getDefaultAzureCredential: () => getDefaultAzureCredentialOnCall,
+  AzureAuthorityHosts: () => passedThrough().AzureAuthorityHosts,
 };
+
+/** As `@azure/identity`'s: a DefaultAzureCredential with default options (azmi's). */
+function getDefaultAzureCredentialOnCall(): Dac.DefaultAzureCredential {
+  const { DefaultAzureCredential } = require("./credentials/defaultAzureCredential") as typeof import("./credentials/defaultAzureCredential");
+  return new DefaultAzureCredential();
+}
+
+/** The pass-through module, and one stand-in per name (so `azmi.X === azmi.X`). */
+let passed: typeof import("./credentials/identityExports") | undefined;
+const standIns = new Map<string, unknown>();
+function passedThrough(): typeof import("./credentials/identityExports") {
+  return (passed ??= require("./credentials/identityExports") as typeof import("./credentials/identityExports"));
+}
+function standIn(name: string, make: () => unknown): () => unknown {
+  return () => {
+    if (!standIns.has(name)) standIns.set(name, make());
+    return standIns.get(name);
+  };
+}
+for (const name of ["AuthenticationRequiredError", "AuthorizationCodeCredential", "AzurePipelinesCredential", "ClientAssertionCredential", "ClientCertificateCredential", "ClientSecretCredential", "DeviceCodeCredential", "InteractiveBrowserCredential", "OnBehalfOfCredential", "UsernamePasswordCredential", "VisualStudioCodeCredential"] as const) {
+  LAZY[name] = standIn(name, () => passedThrough().passThroughClass(name));
+}
+for (const name of ["deserializeAuthenticationRecord", "serializeAuthenticationRecord", "useIdentityPlugin"] as const) {
+  LAZY[name] = standIn(name, () => passedThrough().passThroughFunction(name));
+}
+LAZY.logger = standIn("logger", () => passedThrough().passThroughObject("logger"));
 
 /**
  * `startServer` loads the server (node:http, node:crypto, the issuer: ~11 ms)

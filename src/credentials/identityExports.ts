@@ -1,0 +1,125 @@
+/**
+ * The rest of `@azure/identity`'s public API, so that "change one import"
+ * holds for code that imports more than the credentials azmi implements:
+ * `import { DefaultAzureCredential, ClientSecretCredential } from "azmi"`.
+ *
+ * Each class here is `@azure/identity`'s own class behind a stand-in that
+ * loads `@azure/identity` (~200 ms in a fresh process) only when it is used:
+ * constructed, subclassed, called, or asked about (`instanceof`, a static
+ * member). Reading the export does not load it, which matters because an
+ * ES module that imports azmi reads every export at import time. A
+ * `Proxy` rather than a wrapper class, so that what users get is exactly
+ * `@azure/identity`'s: `new` returns its instance, `instanceof` and
+ * `extends` work both ways, and its errors are its own.
+ *
+ * @example
+ * ```ts
+ * const { ClientSecretCredential } = require("azmi"); // @azure/identity not loaded yet
+ * const credential = new ClientSecretCredential(tenantId, clientId, secret); // now it is
+ * credential instanceof require("@azure/identity").ClientSecretCredential; // true
+ * ```
+ */
+import type * as Identity from "@azure/identity";
+
+/** The classes passed through (the credentials azmi implements itself are not here). */
+export const PASSED_THROUGH_CLASSES = [
+  "AuthenticationRequiredError",
+  "AuthorizationCodeCredential",
+  "AzurePipelinesCredential",
+  "ClientAssertionCredential",
+  "ClientCertificateCredential",
+  "ClientSecretCredential",
+  "DeviceCodeCredential",
+  "InteractiveBrowserCredential",
+  "OnBehalfOfCredential",
+  "UsernamePasswordCredential",
+  "VisualStudioCodeCredential",
+] as const;
+
+/** The plain objects passed through (`logger`: `@azure/identity`'s own AzureLogger). */
+export const PASSED_THROUGH_OBJECTS = ["logger"] as const;
+
+/** The functions passed through. */
+export const PASSED_THROUGH_FUNCTIONS = ["deserializeAuthenticationRecord", "serializeAuthenticationRecord", "useIdentityPlugin"] as const;
+
+type ClassName = (typeof PASSED_THROUGH_CLASSES)[number];
+type ObjectName = (typeof PASSED_THROUGH_OBJECTS)[number];
+type FunctionName = (typeof PASSED_THROUGH_FUNCTIONS)[number];
+
+function identity(): typeof Identity {
+  return require("@azure/identity") as typeof Identity;
+}
+
+/**
+ * A stand-in for `@azure/identity`'s class `name`, resolved on first use.
+ *
+ * @example
+ * ```ts
+ * const ClientSecretCredential = passThroughClass("ClientSecretCredential");
+ * ```
+ */
+export function passThroughClass<N extends ClassName>(name: N): (typeof Identity)[N] {
+  const real = () => identity()[name] as unknown as new (...args: unknown[]) => object;
+  // A strict function as the target: constructible, and its `prototype` is
+  // writable, so the `get` trap may answer with the real class's (a class
+  // target's read-only `prototype` would break the Proxy invariants).
+  const target = function () {} as unknown as object;
+  Object.defineProperty(target, "name", { value: name });
+  const stand: object = new Proxy(target, {
+    // `new Stand()` builds the real class's instance; `class Mine extends Stand` keeps `Mine`.
+    construct: (_t, args, newTarget) => Reflect.construct(real(), args, newTarget === stand ? real() : newTarget),
+    apply: (_t, self, args) => Reflect.apply(real() as unknown as (...a: unknown[]) => unknown, self, args),
+    get: (_t, key) => (key === "name" ? name : Reflect.get(real(), key)),
+    has: (_t, key) => Reflect.has(real(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+  });
+  return stand as unknown as (typeof Identity)[N];
+}
+
+/**
+ * A stand-in for `@azure/identity`'s object `name` (every property read,
+ * write or call reaches the real object, loaded on first use).
+ *
+ * @example
+ * ```ts
+ * const logger = passThroughObject("logger"); logger.info("hello"); // @azure/identity's logger
+ * ```
+ */
+export function passThroughObject<N extends ObjectName>(name: N): (typeof Identity)[N] {
+  const real = () => identity()[name] as object;
+  return new Proxy(
+    {},
+    {
+      get: (_t, key) => Reflect.get(real(), key),
+      set: (_t, key, value) => Reflect.set(real(), key, value),
+      has: (_t, key) => Reflect.has(real(), key),
+      getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+    },
+  ) as unknown as (typeof Identity)[N];
+}
+
+/**
+ * `@azure/identity`'s function `name`, loaded on first call.
+ *
+ * @example
+ * ```ts
+ * const useIdentityPlugin = passThroughFunction("useIdentityPlugin");
+ * ```
+ */
+export function passThroughFunction<N extends FunctionName>(name: N): (typeof Identity)[N] {
+  const fn = (...args: unknown[]) => (identity()[name] as (...a: unknown[]) => unknown)(...args);
+  Object.defineProperty(fn, "name", { value: name });
+  return fn as unknown as (typeof Identity)[N];
+}
+
+/**
+ * `@azure/identity`'s `AzureAuthorityHosts`, as values (an enum object there):
+ * a copy, so that reading it does not load `@azure/identity`
+ * (test/credentials/identityExports.spec.ts checks the two agree).
+ */
+export const AzureAuthorityHosts = Object.freeze({
+  AzureChina: "https://login.chinacloudapi.cn",
+  AzureGermany: "https://login.microsoftonline.de",
+  AzureGovernment: "https://login.microsoftonline.us",
+  AzurePublicCloud: "https://login.microsoftonline.com",
+}) as unknown as typeof Identity.AzureAuthorityHosts;
