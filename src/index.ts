@@ -176,7 +176,7 @@ const LAZY: Record<string, () => unknown> = {
   startServer: () => startServerOnCall,
   readServerState: () => (require("./serve/state") as typeof import("./serve/state")).readServerState,
   getDefaultAzureCredential: () => getDefaultAzureCredentialOnCall,
-  AzureAuthorityHosts: () => passedThrough().AzureAuthorityHosts,
+  AzureAuthorityHosts: () => passed.AzureAuthorityHosts,
 };
 
 /** As `@azure/identity`'s: a DefaultAzureCredential with default options (azmi's). */
@@ -185,25 +185,18 @@ function getDefaultAzureCredentialOnCall(): Dac.DefaultAzureCredential {
   return new DefaultAzureCredential();
 }
 
-/** The pass-through module, and one stand-in per name (so `azmi.X === azmi.X`). */
-let passed: typeof import("./credentials/identityExports") | undefined;
-const standIns = new Map<string, unknown>();
-function passedThrough(): typeof import("./credentials/identityExports") {
-  return (passed ??= require("./credentials/identityExports") as typeof import("./credentials/identityExports"));
+/**
+ * The pass-through module (small, no imports: loaded at import for its name
+ * lists) and one stand-in per name, made on first read, so `azmi.X === azmi.X`.
+ */
+const passed = require("./credentials/identityExports") as typeof import("./credentials/identityExports");
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }
-function standIn(name: string, make: () => unknown): () => unknown {
-  return () => {
-    if (!standIns.has(name)) standIns.set(name, make());
-    return standIns.get(name);
-  };
-}
-for (const name of ["AuthenticationRequiredError", "AuthorizationCodeCredential", "AzurePipelinesCredential", "ClientAssertionCredential", "ClientCertificateCredential", "ClientSecretCredential", "DeviceCodeCredential", "InteractiveBrowserCredential", "OnBehalfOfCredential", "UsernamePasswordCredential", "VisualStudioCodeCredential"] as const) {
-  LAZY[name] = standIn(name, () => passedThrough().passThroughClass(name));
-}
-for (const name of ["deserializeAuthenticationRecord", "serializeAuthenticationRecord", "useIdentityPlugin"] as const) {
-  LAZY[name] = standIn(name, () => passedThrough().passThroughFunction(name));
-}
-LAZY.logger = standIn("logger", () => passedThrough().passThroughObject("logger"));
+for (const name of passed.PASSED_THROUGH_CLASSES) LAZY[name] = once(() => passed.passThroughClass(name));
+for (const name of passed.PASSED_THROUGH_FUNCTIONS) LAZY[name] = once(() => passed.passThroughFunction(name));
+for (const name of passed.PASSED_THROUGH_OBJECTS) LAZY[name] = once(() => passed.passThroughObject(name));
 
 /**
  * `startServer` loads the server (node:http, node:crypto, the issuer: ~11 ms)
