@@ -234,6 +234,24 @@ Describe 'Invoke-AzManagedRestMethod fails as Invoke-RestMethod does' {
         $outcome[1] | Should -BeExactly $outcome[0]
         $outcome[1] | Should -Match 'WebCmdletWebResponseException'
     }
+
+    It 'leaves one record of the failure in $Error and -ErrorVariable, its own, as Invoke-RestMethod does (<Case>)' -TestCases @(
+        @{ Case = 'caught'; Shape = 'try { CALL -ErrorVariable ev } catch { }' }
+        @{ Case = 'not caught'; Shape = 'CALL -ErrorVariable ev' }
+        @{ Case = '-ErrorAction SilentlyContinue'; Shape = 'CALL -ErrorVariable ev -ErrorAction SilentlyContinue' }
+    ) {
+        # $Error[0] is what Get-Error shows and what a script reads after a
+        # failure: the record the command raised (its id, the caller's line),
+        # not one from inside the module.
+        $report = '; "count $($Error.Count)"; "id $($Error[0].FullyQualifiedErrorId)"; "command $($Error[0].InvocationInfo.MyCommand.Name)"; "script $([System.IO.Path]::GetFileName($Error[0].InvocationInfo.ScriptName))"; "ev $(@($ev).Count)"'
+        $own = @{ 'Invoke-RestMethod' = 'Microsoft\.PowerShell\.Commands\.InvokeRestMethodCommand|Invoke-RestMethod'; 'Invoke-AzManagedRestMethod' = 'Invoke-AzManagedRestMethod' }
+        $outcome = foreach ($command in 'Invoke-RestMethod', 'Invoke-AzManagedRestMethod') {
+            $seen = Invoke-Script ('$Error.Clear(); ' + $Shape.Replace('CALL', $calls[$command]) + $report)
+            $seen -replace $own[$command], '<command>'
+        }
+        $outcome[1] | Should -BeExactly $outcome[0]
+        $outcome[1] | Should -Match 'count 1 \| id WebCmdletWebResponseException,<command> \| command <command> \| script  \| ev 1'
+    }
 }
 
 Describe 'Invoke-AzManagedRestMethod never shows the token in an error (issue 5)' {

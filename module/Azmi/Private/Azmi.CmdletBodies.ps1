@@ -341,6 +341,24 @@ $script:AzmiCmdletBodies = @{
         $null = Protect-AzmiRestError -Record $record -Authorization $authorization -Token $token
         if ($entry -isnot [System.Management.Automation.ErrorRecord]) { $null = Protect-AzmiRestException -Exception $entry -Token $token }
     }
+    # Invoke-RestMethod's own records (its id, the call inside this module)
+    # went into $Error, and into this call's -ErrorVariable, as they were
+    # raised: removed, so that $Error[0], Get-Error and -ErrorVariable hold
+    # the one record this command writes or raises below, as Invoke-RestMethod's
+    # would. (PowerShell does not add a record to $Error whose exception is
+    # already $Error[0]'s, so they must go before it is raised.)
+    $lists = @(, $global:Error)
+    $errorVariable = $bound['ErrorVariable']
+    if ($errorVariable) {
+        $collected = $PSCmdlet.SessionState.PSVariable.GetValue($errorVariable.TrimStart('+'))
+        if ($collected -is [System.Collections.IList] -and -not $collected.IsReadOnly -and -not $collected.IsFixedSize) { $lists += , $collected }
+    }
+    foreach ($list in $lists) {
+        foreach ($entry in @($list)) {
+            $record = if ($entry -is [System.Management.Automation.ErrorRecord]) { $entry } elseif ($entry -is [System.Management.Automation.IContainsErrorRecord]) { $entry.ErrorRecord }
+            if ($null -ne $record -and $exceptions.Contains($record.Exception)) { $list.Remove($entry) }
+        }
+    }
     foreach ($record in $written) { $PSCmdlet.WriteError((Protect-AzmiRestError -Record $record -Authorization $authorization -Token $token)) }
     # As Invoke-RestMethod: terminating, so a failed request also stops a -Body pipeline.
     if ($null -ne $failure) { $PSCmdlet.ThrowTerminatingError((Protect-AzmiRestError -Record $failure -Authorization $authorization -Token $token)) }
