@@ -84,6 +84,37 @@ Describe 'Get-AzManagedToken chain failures' {
         { Get-AzManagedToken https://vault.azure.net -Source managed-identity -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedTokenUnavailable,Get-AzManagedToken'
     }
 
+    It 'reports a call that ran out of time in the cmdlet''s terms: its timeout parameter and Get-AzManagedIdentityChain' {
+        # An identity endpoint that accepts the connection and never answers.
+        $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $listener.Start()
+        try {
+            $env:MSI_ENDPOINT = "http://127.0.0.1:$($listener.LocalEndpoint.Port)/oauth2/token"
+            $err = $null
+            $null = Get-AzManagedToken https://vault.azure.net -Source managed-identity -TimeoutSec 1 -ErrorAction SilentlyContinue -ErrorVariable err
+            $err[0].FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenTimeout,Get-AzManagedToken'
+            $err[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
+            $err[0].Exception.Message | Should -Match '-TimeoutSec 1\b'
+            $err[0].Exception.Message | Should -Not -Match 'timeoutMs|azmi doctor' -Because 'a PowerShell user set -TimeoutSec and may have no azmi CLI'
+            $err[0].ErrorDetails.RecommendedAction | Should -Match 'Raise -TimeoutSec.*Get-AzManagedIdentityChain'
+
+            $record = $null
+            try { Invoke-AzManagedRestMethod http://127.0.0.1:9/api -Resource https://vault.azure.net -Source managed-identity -TokenTimeoutSec 1 } catch { $record = $_ }
+            $record.FullyQualifiedErrorId | Should -BeExactly 'InvokeAzManagedRestMethodTimeout,Invoke-AzManagedRestMethod'
+            $record.Exception.Message | Should -Match '-TokenTimeoutSec 1\b'
+            $record.Exception.Message | Should -Not -Match 'timeoutMs|azmi doctor'
+            $record.ErrorDetails.RecommendedAction | Should -Match 'Raise -TokenTimeoutSec' -Because '-TimeoutSec of Invoke-AzManagedRestMethod is the HTTP request''s'
+
+            $verbose = Get-AzManagedIdentityChain https://vault.azure.net -Source managed-identity -TimeoutSec 1 -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+            $said = ($verbose | ForEach-Object Message) -join "`n"
+            $said | Should -Match 'No token: .*-TimeoutSec 1\b'
+            $said | Should -Not -Match 'timeoutMs|azmi doctor'
+        } finally {
+            $env:MSI_ENDPOINT = $null
+            $listener.Stop()
+        }
+    }
+
     It 'writes nothing and throws nothing with -ErrorAction SilentlyContinue' {
         { $script:quiet = Get-AzManagedToken https://vault.azure.net -Source managed-identity -ErrorAction SilentlyContinue } | Should -Not -Throw
         $script:quiet | Should -BeNullOrEmpty

@@ -173,7 +173,7 @@ $script:AzmiCmdletBodies = @{
         if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
         $target = if ($params.resource) { $params.resource } else { $params.scope }
         if (-not $response.ok) {
-            $record = New-AzmiErrorRecord -CommandName $PSCmdlet.MyInvocation.MyCommand.Name -Fault $response.error -Target $target
+            $record = New-AzmiErrorRecord -CommandName $PSCmdlet.MyInvocation.MyCommand.Name -Fault $response.error -Target $target -TimeoutParameter TimeoutSec -TimeoutSec $TimeoutSec
             if ($response.error.condition -in 'NodeNotFound', 'BridgeNotFound') { $PSCmdlet.ThrowTerminatingError($record) }
             $PSCmdlet.WriteError($record)
             return
@@ -200,7 +200,8 @@ $script:AzmiCmdletBodies = @{
             if ($result.tokenAcquired -and $result.expiresOn) {
                 Write-Verbose ("A token was acquired; it expires {0}." -f [System.DateTimeOffset]::FromUnixTimeSeconds([long]$result.expiresOn).ToString('u'))
             } elseif ($result.error) {
-                Write-Verbose ("No token: {0} ({1})." -f $result.error.message, $result.error.code)
+                $why = if (Test-AzmiCallBudgetFault $result.error) { Get-AzmiCallBudgetMessage -Target $resourceName -TimeoutParameter TimeoutSec -TimeoutSec $TimeoutSec } else { $result.error.message }
+                Write-Verbose ("No token: {0} ({1})." -f $why, $result.error.code)
             }
         }
     }
@@ -234,7 +235,7 @@ $script:AzmiCmdletBodies = @{
     $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec ($TokenTimeoutSec) -WantVerbose $wantVerbose
     if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
     if (-not $response.ok) {
-        $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $audience))
+        $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $audience -TimeoutParameter TokenTimeoutSec -TimeoutSec $TokenTimeoutSec))
     }
 
     # Everything else that was bound is Invoke-RestMethod's, passed on as given.

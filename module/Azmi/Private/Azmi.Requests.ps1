@@ -133,7 +133,7 @@ function script:Invoke-AzmiTokenCall {
     }
     if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
     if (-not $response.ok) {
-        $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target
+        $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target -TimeoutParameter TimeoutSec -TimeoutSec $TimeoutSec
         # Without Node or the bridge nothing else in the pipeline can work either.
         if ($response.error.condition -eq 'NodeNotFound' -or $response.error.condition -eq 'BridgeNotFound') {
             $Cmdlet.ThrowTerminatingError($record)
@@ -221,20 +221,43 @@ function script:Get-AzmiErrorCondition {
     'Failed'
 }
 
+function script:Test-AzmiCallBudgetFault {
+    # Whether a fault is the core's "no token within the call's time budget"
+    # (getManagedToken's own timer: an AzmiError with ERR_BUDGET_EXCEEDED; a
+    # link that gave up inside the budget is another error class). Its text
+    # names the library's option (timeoutMs=...) and the CLI's 'azmi doctor'.
+    param($Fault)
+    $null -ne $Fault -and [string]$Fault.code -eq 'ERR_BUDGET_EXCEEDED' -and [string]$Fault.name -eq 'AzmiError'
+}
+
+function script:Get-AzmiCallBudgetMessage {
+    # That fault's message in the cmdlet's terms: its parameter, its value.
+    param([string] $Target, [string] $TimeoutParameter, $TimeoutSec)
+    "No token for '$Target' within -$TimeoutParameter $TimeoutSec (seconds): the credential chain had not finished when the time ran out."
+}
+
 function script:New-AzmiErrorRecord {
     # CommandName: the public cmdlet (its name without '-' starts the id).
     # Fault: an object with code/name/message (and, for bridge faults,
     # condition and recommendedAction), or use -Condition/-Message directly.
+    # TimeoutParameter/TimeoutSec: the cmdlet's parameter that bounds getting
+    # the token (-TimeoutSec, or Invoke-AzManagedRestMethod's -TokenTimeoutSec)
+    # and its value, which a timeout's message and advice name.
     param(
         [Parameter(Mandatory)] [string] $CommandName,
         $Fault,
         [string] $Condition,
         [string] $Message,
         [string] $RecommendedAction,
-        $Target
+        $Target,
+        [string] $TimeoutParameter,
+        $TimeoutSec
     )
     $code = 'ERR_INVALID_ARGUMENT'
     $name = 'ArgumentError'
+    if ($TimeoutParameter -and (Test-AzmiCallBudgetFault $Fault)) {
+        if (-not $Message) { $Message = Get-AzmiCallBudgetMessage -Target $Target -TimeoutParameter $TimeoutParameter -TimeoutSec $TimeoutSec }
+    }
     if ($null -ne $Fault) {
         $code = [string]$Fault.code
         $name = [string]$Fault.name
@@ -243,6 +266,11 @@ function script:New-AzmiErrorRecord {
         if (-not $RecommendedAction -and $Fault.recommendedAction) { $RecommendedAction = $Fault.recommendedAction }
     }
     if (-not $Condition) { $Condition = Get-AzmiErrorCondition -Code $code -Name $name }
+    if ($Condition -eq 'Timeout' -and $TimeoutParameter) {
+        # Also for the bridge's own timeout, whose advice names -TimeoutSec:
+        # Invoke-AzManagedRestMethod's -TimeoutSec is the HTTP request's.
+        $RecommendedAction = "Raise -$TimeoutParameter, or run Get-AzManagedIdentityChain -Verbose to see which link is slow."
+    }
     $kind = $script:AzmiConditions[$Condition]
     if ($null -eq $kind) { $kind = $script:AzmiConditions.Failed }
     # Type names, not literals, in the table: resolving them all at import
