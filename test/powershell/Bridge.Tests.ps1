@@ -176,6 +176,29 @@ Describe 'The bridge process' {
         $record.ErrorDetails.RecommendedAction | Should -Match 'AZMI_NODE'
     }
 
+    It 'explains a node that exits at once (a wrong $env:AZMI_NODE): its exit code and the command to run by hand' {
+        # A program that exits with code 1 before reading anything: the
+        # request cannot even be written to it (a broken pipe), or it is and
+        # the answer never comes; either way the user must learn what ran.
+        $exits = (Get-Command false -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
+        if (-not $exits) { Set-ItResult -Skipped -Because 'no false(1) on this machine'; return }
+        Stop-AzmiTestBridge
+        $env:AZMI_NODE = $exits
+        # Three calls, so that both orders of the race (write first, or exit first) are likely seen.
+        foreach ($call in 1..3) {
+            $record = $null
+            try { Get-AzManagedToken https://vault.azure.net -ErrorAction Stop } catch { $record = $_ }
+            $record.FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenBridgeFailed,Get-AzManagedToken'
+            $record.Exception.Message | Should -Match 'exit code 1'
+            $record.Exception.Message | Should -Match ([regex]::Escape($exits))
+            $record.Exception.Message | Should -Not -Match 'Exception calling|Broken pipe'
+            $record.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape("'$exits'"))
+            $record.ErrorDetails.RecommendedAction | Should -Match 'AZMI_NODE'
+        }
+        $env:AZMI_NODE = $null
+        (Get-AzManagedToken https://vault.azure.net).resource | Should -BeExactly 'https://vault.azure.net'
+    }
+
     It 'finds no node on an empty PATH, with the same error' {
         Stop-AzmiTestBridge
         $path = $env:PATH

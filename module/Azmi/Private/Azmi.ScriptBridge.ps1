@@ -115,11 +115,8 @@ function script:Invoke-AzmiBridge {
         if ($null -eq $failure) { break }
         # It died after the check above, before reading this request, so the
         # request is safe to send again: once, to a fresh bridge.
+        if ($attempt -ge 1) { return New-AzmiBridgeEndedFault $bridge $Op -WriteFailure $failure }
         Stop-AzmiBridge -GraceMs 0
-        if ($attempt -ge 1) {
-            return New-AzmiBridgeFault -Condition 'BridgeFailed' -Message "The azmi bridge stopped accepting requests ($failure)." `
-                -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
-        }
     }
     if ($envChanged) { $bridge['SentEnv'] = $vars; $bridge['SentKey'] = $envKey }
 

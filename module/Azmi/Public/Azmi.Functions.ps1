@@ -239,16 +239,26 @@ function Open-AzmiBridge {
 }
 
 function New-AzmiBridgeEndedFault {
-    param($Bridge, [string] $Op)
+    # The bridge ended (or stopped taking requests: WriteFailure says why the
+    # request could not be written) before it answered. A bridge that never
+    # said hello did not start at all: its command line is what to look at
+    # (a wrong $env:AZMI_NODE, a broken build), so the fault names it.
+    param($Bridge, [string] $Op, [string] $WriteFailure)
     $process = $Bridge.Process
     $null = $process.WaitForExit(1000)
-    $exit = if ($process.HasExited) { "exit code $($process.ExitCode)" } else { 'still running' }
+    $exited = $process.HasExited
+    $exit = if ($exited) { "exit code $($process.ExitCode)" } else { 'still running' }
+    $command = "& '" + $process.StartInfo.FileName.Replace("'", "''") + "'"
+    foreach ($argument in $process.StartInfo.ArgumentList) { $command += " '" + $argument.Replace("'", "''") + "'" }
     $tail = Get-AzmiBridgeStderrTail -Bridge $Bridge
     Stop-AzmiBridge -GraceMs 0
     $detail = if ($tail) { " Its last output: $tail" } else { '' }
-    New-AzmiBridgeFault -Condition 'BridgeFailed' -Name 'BridgeExited' `
-        -Message "The azmi bridge ended ($exit) before answering '$Op'; the next call starts a new one.$detail" `
-        -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
+    $message = if ($WriteFailure -and -not $exited) { "The azmi bridge stopped accepting requests ($WriteFailure)." }
+               elseif ($Bridge.Hello) { "The azmi bridge ended ($exit) before answering '$Op'; the next call starts a new one.$detail" }
+               else { "The azmi bridge ended ($exit) as it started, before it said hello: $command.$detail" }
+    $node = if ($env:AZMI_NODE) { " (`$env:AZMI_NODE is '$env:AZMI_NODE': unset it to use the node on PATH, or point it at Node.js 20 or later)" } else { '' }
+    New-AzmiBridgeFault -Condition 'BridgeFailed' -Name 'BridgeExited' -Message $message `
+        -RecommendedAction "Run the command again; if it keeps failing, run $command by hand to see why it exits$node."
 }
 
 function New-AzmiBridgeProtocolFault {
@@ -287,11 +297,8 @@ function Invoke-AzmiBridgeCore {
         if ($kind -ne 'W') { break }
         # It died after the check above, before reading this request, so the
         # request is safe to send again: once, to a fresh bridge.
+        if ($attempt -ge 1) { return New-AzmiBridgeEndedFault $bridge $Op -WriteFailure $outcome.Substring(1) }
         Stop-AzmiBridge -GraceMs 0
-        if ($attempt -ge 1) {
-            return New-AzmiBridgeFault -Condition 'BridgeFailed' -Message "The azmi bridge stopped accepting requests ($($outcome.Substring(1)))." `
-                -RecommendedAction 'Run the command again; if it keeps failing, run ''node dist/src/bridge/main.js'' by hand to see why it exits.'
-        }
     }
     if ($kind -eq 'T') {
         Stop-AzmiBridge -GraceMs 0
