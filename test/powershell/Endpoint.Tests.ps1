@@ -116,6 +116,46 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
         { Invoke-RestMethod -Uri "$($ep.Url)/metadata/identity/oauth2/token?api-version=2018-02-01&resource=x" -Headers @{ Metadata = 'true' } -TimeoutSec 5 } | Should -Throw
     }
 
+    It 'puts the environment from before the first -SetEnvironment back, whatever order endpoints are stopped in (<Order>)' -TestCases @(
+        @{ Order = 'first to last' }, @{ Order = 'last to first' }, @{ Order = 'middle first' }
+    ) {
+        $env:MSI_ENDPOINT = 'http://127.0.0.1:9/previous'
+        $started = @(1..3 | ForEach-Object { Start-AzManagedIdentityEndpoint -Dialect CloudShell -SetEnvironment })
+        $env:MSI_ENDPOINT | Should -Be $started[2].Environment.MSI_ENDPOINT
+        $ids = switch ($Order) { 'first to last' { 0, 1, 2 } 'last to first' { 2, 1, 0 } 'middle first' { 1, 2, 0 } }
+        foreach ($i in $ids) {
+            Stop-AzManagedIdentityEndpoint -Id $started[$i].Id
+            # While any is left, the session points at the newest one still running.
+            $left = @($started | Where-Object { & (Get-Module Azmi) { param($id) $script:Endpoints.ContainsKey($id) } $_.Id })
+            if ($left) { $env:MSI_ENDPOINT | Should -Be $left[-1].Environment.MSI_ENDPOINT }
+        }
+        $env:MSI_ENDPOINT | Should -Be 'http://127.0.0.1:9/previous'
+    }
+
+    It 'puts the environment back when the bridge that ran the endpoint died, with a warning, and keeps it for a later endpoint' {
+        $env:MSI_ENDPOINT = 'http://127.0.0.1:9/previous'
+        $first = Start-AzManagedIdentityEndpoint -SetEnvironment
+        Stop-Process -Id (Get-AzmiBridgeProcessId) -Force
+        Start-Sleep -Milliseconds 200
+        $warnings = $null
+        $null = Get-AzManagedToken https://vault.azure.net -Source managed-identity -TimeoutSec 5 -ErrorAction SilentlyContinue -WarningVariable warnings -WarningAction SilentlyContinue
+        "$warnings" | Should -Match "endpoint $($first.Id) \($([regex]::Escape($first.Url))\)"
+        "$warnings" | Should -Not -Match ([regex]::Escape($first.Environment.IDENTITY_HEADER))
+        $env:IDENTITY_ENDPOINT | Should -BeNullOrEmpty -Because 'it pointed at an endpoint that is gone'
+        $env:IDENTITY_HEADER | Should -BeNullOrEmpty
+        $env:MSI_ENDPOINT | Should -Be 'http://127.0.0.1:9/previous'
+        & (Get-Module Azmi) { $script:Endpoints.Count } | Should -Be 0
+
+        # The new bridge numbers its endpoints from 1 again: the record of the
+        # one that died must not stand in for the new one's.
+        $second = Start-AzManagedIdentityEndpoint -SetEnvironment
+        (Get-AzManagedToken https://vault.azure.net).resource | Should -Be 'https://vault.azure.net'
+        Stop-AzManagedIdentityEndpoint -Id $second.Id
+        $env:IDENTITY_ENDPOINT | Should -BeNullOrEmpty
+        $env:IDENTITY_HEADER | Should -BeNullOrEmpty
+        $env:MSI_ENDPOINT | Should -Be 'http://127.0.0.1:9/previous'
+    }
+
     It 'leaves the endpoint running with Stop -WhatIf' {
         $ep = Start-AzManagedIdentityEndpoint -SetEnvironment
         Stop-AzManagedIdentityEndpoint -Id $ep.Id -WhatIf

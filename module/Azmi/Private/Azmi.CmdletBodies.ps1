@@ -59,11 +59,25 @@ function script:Set-AzmiEndpointEnvironment {
 }
 
 function script:Restore-AzmiEndpointEnvironment {
-    # Puts back what Set-AzmiEndpointEnvironment changed, and forgets the endpoint.
+    # Puts back what Set-AzmiEndpointEnvironment changed, and forgets the
+    # endpoint. -SetEnvironment endpoints stack: each saved what the one
+    # before it had set. So the values go back into the environment only
+    # when this is the newest one that set it; otherwise the next newer one
+    # takes them over as what it saved (what it saved pointed at this one,
+    # which is going away), and the session keeps pointing at the newest
+    # endpoint still running. Any stop order ends where the session began.
     param([Parameter(Mandatory)] [int] $Id)
     $record = $script:Endpoints[$Id]
     $script:Endpoints.Remove($Id)
     if ($null -eq $record -or $null -eq $record.Saved) { return }
+    $heir = $null
+    foreach ($other in $script:Endpoints.Values) {
+        if ($null -ne $other.Saved -and $other.Seq -gt $record.Seq -and ($null -eq $heir -or $other.Seq -lt $heir.Seq)) { $heir = $other }
+    }
+    if ($null -ne $heir) {
+        foreach ($entry in $record.Saved.GetEnumerator()) { $heir.Saved[$entry.Key] = $entry.Value }
+        return
+    }
     foreach ($entry in $record.Saved.GetEnumerator()) { [System.Environment]::SetEnvironmentVariable($entry.Key, $entry.Value) }
 }
 #endregion
@@ -386,7 +400,9 @@ $script:AzmiCmdletBodies = @{
         $dialects[$property.Name.Substring(0, 1).ToUpperInvariant() + $property.Name.Substring(1)] = $vars
     }
     $chosen = $dialects[$Dialect]
-    $script:Endpoints[[int]$result.id] = @{ Url = $result.url; Saved = $null }
+    # Seq: start order in this session (the bridge's ids start at 1 again after a restart).
+    $script:EndpointSeq = 1 + $(if ($script:EndpointSeq) { $script:EndpointSeq } else { 0 })
+    $script:Endpoints[[int]$result.id] = @{ Url = $result.url; Saved = $null; Seq = $script:EndpointSeq }
     if ($SetEnvironment) {
         if ($null -eq $chosen -or $chosen.Count -eq 0) {
             $PSCmdlet.WriteError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target $Dialect `

@@ -227,6 +227,7 @@ function Open-AzmiBridge {
         if ($bridge.Process.HasExited) { Write-Verbose "azmi bridge (pid $($bridge.Process.Id)) had exited; starting a new one." }
         Stop-AzmiBridge -GraceMs 0
     }
+    if ($script:Endpoints.Count) { Remove-AzmiLostEndpoints }
     $launch = Get-AzmiBridgeLaunch
     $bridge = Start-AzmiBridge -Launch $launch
     if ($bridge.condition) {
@@ -236,6 +237,22 @@ function Open-AzmiBridge {
     $script:Leases.Clear()
     Write-Verbose "Started azmi bridge: pid $($bridge.Process.Id), $($launch.Path)."
     $bridge
+}
+
+function Remove-AzmiLostEndpoints {
+    # The local endpoints this session started ran in the bridge that is
+    # gone (it exited, or $env:AZMI_BRIDGE changed): the variables their
+    # -SetEnvironment set point at nothing now, and the new bridge numbers
+    # its endpoints from 1 again. So their environment is put back, as Stop
+    # would, before a new bridge starts (which inherits it), and they are
+    # forgotten, with a warning that says so.
+    if (-not $script:AzmiCmdletBodies) { Import-AzmiCmdletBodies }
+    $lost = @($script:Endpoints.GetEnumerator() | Sort-Object { $_.Value.Seq } | ForEach-Object { "endpoint $($_.Key) ($($_.Value.Url))" })
+    $reset = @($script:Endpoints.Values | Where-Object { $null -ne $_.Saved }).Count
+    foreach ($id in @($script:Endpoints.Keys)) { Restore-AzmiEndpointEnvironment -Id $id }
+    Write-Warning ("The azmi bridge that ran the local $($lost -join ', ') is gone, and the endpoint$(if ($lost.Count -gt 1) { 's' }) with it" +
+        $(if ($reset) { '; the identity variables -SetEnvironment set were put back' } else { '' }) +
+        '. Run Start-AzManagedIdentityEndpoint again for a new one.')
 }
 
 function New-AzmiBridgeEndedFault {
