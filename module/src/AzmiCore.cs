@@ -12,6 +12,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using System.Text;
 using System.Text.Json;
 
@@ -102,6 +103,7 @@ namespace Azmi
                 return "Exception calling \"Start\" with \"1\" argument(s): \"" + e.Message + "\"";
             }
             process.StandardInput.AutoFlush = false;
+            StopWithRunspace(process);
             // @{} in PowerShell: case-insensitive keys.
             var bridge = new Hashtable(StringComparer.OrdinalIgnoreCase);
             bridge["Process"] = process;
@@ -114,6 +116,29 @@ namespace Azmi
             // Drained in the background so a chatty stderr never blocks the bridge.
             bridge["ErrorTask"] = process.StandardError.ReadToEndAsync();
             return bridge;
+        }
+
+        /// <summary>
+        /// Ends <paramref name="process"/> (a bridge) when the runspace that
+        /// started it closes, by closing its stdin, the cue on which the bridge
+        /// exits (stopping any local endpoint it runs), as when a whole session
+        /// ends. A runspace is a session too (ForEach-Object -Parallel, a
+        /// hosted runspace): without this its bridge lived on until a
+        /// finalizer happened to close the pipe.
+        /// </summary>
+        private static void StopWithRunspace(Process process)
+        {
+            Runspace runspace = Runspace.DefaultRunspace;
+            if (runspace == null) return;
+            EventHandler<RunspaceStateEventArgs> handler = null;
+            handler = (sender, e) =>
+            {
+                RunspaceState state = e.RunspaceStateInfo.State;
+                if (state != RunspaceState.Closing && state != RunspaceState.Closed && state != RunspaceState.Broken) return;
+                runspace.StateChanged -= handler;
+                try { process.StandardInput.Close(); } catch (Exception) { } // already stopped or restarted
+            };
+            runspace.StateChanged += handler;
         }
 
         /// <summary>

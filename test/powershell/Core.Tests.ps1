@@ -178,6 +178,27 @@ Describe 'The precompiled core' {
         ($out -join "`n") | Should -BeExactly "False`nhttps://vault.azure.net"
     }
 
+    It 'stops the bridge of a runspace that closes (a disposed runspace, ForEach-Object -Parallel), without waiting for garbage collection' -Skip:(-not $useCore) {
+        # A runspace is a session too: its bridge must not outlive it until a
+        # finalizer happens to close the pipe (seen: 9 node processes left after
+        # two ForEach-Object -Parallel rounds).
+        $script = "Import-Module '$modulePath'; `$null = Get-AzManagedToken https://vault.azure.net -ErrorAction Stop; & (Get-Module Azmi) { `$script:Bridge.Process.Id }"
+        $runspace = [runspacefactory]::CreateRunspace()
+        $runspace.Open()
+        $ps = [powershell]::Create()
+        $ps.Runspace = $runspace
+        $null = $ps.AddScript($script)
+        [int[]] $pids = @($ps.Invoke() | Select-Object -Last 1)
+        $ps.Dispose()
+        $pids += 1..2 | ForEach-Object -Parallel { Invoke-Expression $using:script } -ThrottleLimit 2
+        $pids.Count | Should -Be 3
+        Get-Process -Id $pids[0] -ErrorAction Ignore | Should -Not -BeNullOrEmpty -Because 'the first runspace is still open'
+        $runspace.Dispose()
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while ((Get-Process -Id $pids -ErrorAction Ignore) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        @(Get-Process -Id $pids -ErrorAction Ignore).Count | Should -Be 0
+    }
+
     It 'returns a SecureString with -AsSecureString and never shows the token' -Skip:(-not $useCore) {
         $plain = Get-AzManagedToken https://securestring.example.com
         $secure = Get-AzManagedToken https://securestring.example.com -AsSecureString
