@@ -515,6 +515,13 @@ async function refuseSecondServer(env: NodeJS.ProcessEnv): Promise<void> {
     throw error;
   }
   if (running === undefined || !(await acceptsConnections(running.url))) return;
+  if (running.pid === process.pid) {
+    // Two startServer({ stateFile: true }) in one program (or one PowerShell session's bridge): not "another" server.
+    throw new AzmiError(
+      ErrorCode.ServerStart,
+      `azmi serve cannot start: this process already runs an azmi server at ${running.url} with the same state file (${serverStatePath(env)}). Close that one first, or start this one without the state file.`,
+    );
+  }
   throw new AzmiError(
     ErrorCode.ServerStart,
     `azmi serve cannot start: another azmi server (pid ${running.pid}) is running at ${running.url} with the same state file (${serverStatePath(env)}). Stop it first, or give this one its own folder: AZMI_HOME=DIR azmi serve (then azmi env --home DIR finds it).`,

@@ -190,6 +190,24 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
         $record.Exception.Message | Should -Match "$($ep.Port)"
     }
 
+    It 'names this session''s own endpoint (its Id) when a second -StateFile endpoint is refused' {
+        $first = Start-AzManagedIdentityEndpoint -StateFile
+        try {
+            $err = $null
+            try { Start-AzManagedIdentityEndpoint -StateFile } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'StartAzManagedIdentityEndpointStartFailed,Start-AzManagedIdentityEndpoint'
+            $err.Exception.Message | Should -Match "Endpoint $($first.Id) of this session \($([regex]::Escape($first.Url))\)"
+            $err.ErrorDetails.RecommendedAction | Should -Match "Stop-AzManagedIdentityEndpoint -Id $($first.Id)"
+            "$err $($err.ErrorDetails.RecommendedAction)" | Should -Not -Match 'another azmi server|pid \d'
+            $plain = Start-AzManagedIdentityEndpoint
+            $plain | Stop-AzManagedIdentityEndpoint
+        } finally {
+            $first | Stop-AzManagedIdentityEndpoint
+        }
+        $again = Start-AzManagedIdentityEndpoint -StateFile
+        $again | Stop-AzManagedIdentityEndpoint
+    }
+
     It 'stops every endpoint of the session without -Id' {
         $null = Start-AzManagedIdentityEndpoint
         $null = Start-AzManagedIdentityEndpoint

@@ -175,6 +175,19 @@ describe("serve: state file", () => {
     assert.equal(readServerState(home.env), undefined);
   });
 
+  it("a second server with the state file in the same process is refused as this process's own, not another's", async () => {
+    const first = await startServer({ env: home.env, stateFile: true });
+    try {
+      await assert.rejects(startServer({ env: home.env, stateFile: true }), (e: Error) => {
+        assert.match(e.message, new RegExp(`this process already runs an azmi server at ${first.url} with the same state file`));
+        assert.doesNotMatch(e.message, /another azmi server|pid \d/);
+        return true;
+      });
+    } finally {
+      await first.close();
+    }
+  });
+
   it("a file left by a dead process is ignored and cleaned; the default is no file", async () => {
     const file = serverStatePath(home.env);
     fs.writeFileSync(file, JSON.stringify({ url: "http://127.0.0.1:1", port: 1, host: "127.0.0.1", pid: 2 ** 22 + 12345, env: {}, dialects: {}, issuer: "local", startedAt: "" }));

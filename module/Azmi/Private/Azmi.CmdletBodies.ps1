@@ -383,6 +383,15 @@ $script:AzmiCmdletBodies = @{
     $what = "$Issuer-issuer managed-identity endpoint on ${HostName}:$Port" + $(if ($SetEnvironment) { " and set the $Dialect variables in this session" } else { '' })
     if (-not $PSCmdlet.ShouldProcess($what, 'Start')) { return }
 
+    if ($StateFile) {
+        # This session's own endpoint holds the state file: name it by its Id, not as "another azmi server (pid <the bridge>)".
+        foreach ($id in @($script:Endpoints.Keys)) {
+            if (-not $script:Endpoints[$id].StateFile) { continue }
+            $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'StartFailed' -Target "${HostName}:$Port" `
+                        -Message "Endpoint $id of this session ($($script:Endpoints[$id].Url)) already records itself in azmi's state file, and one server per azmi folder does." `
+                        -RecommendedAction "Stop it first (Stop-AzManagedIdentityEndpoint -Id $id), start this one without -StateFile, or set `$env:AZMI_HOME to another folder before importing the module."))
+        }
+    }
     $params = [ordered]@{ host = $HostName; port = $Port; issuer = $Issuer.ToLowerInvariant(); stateFile = $StateFile.IsPresent }
     if ($TenantId) { $params.tenantId = $TenantId }
     if ($AcceptAnyIdentity) { $params.acceptAnyIdentity = $true }
@@ -402,7 +411,7 @@ $script:AzmiCmdletBodies = @{
     $chosen = $dialects[$Dialect]
     # Seq: start order in this session (the bridge's ids start at 1 again after a restart).
     $script:EndpointSeq = 1 + $(if ($script:EndpointSeq) { $script:EndpointSeq } else { 0 })
-    $script:Endpoints[[int]$result.id] = @{ Url = $result.url; Saved = $null; Seq = $script:EndpointSeq }
+    $script:Endpoints[[int]$result.id] = @{ Url = $result.url; Saved = $null; Seq = $script:EndpointSeq; StateFile = $StateFile.IsPresent }
     if ($SetEnvironment) {
         if ($null -eq $chosen -or $chosen.Count -eq 0) {
             $PSCmdlet.WriteError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target $Dialect `
