@@ -23,6 +23,10 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
     BeforeEach { Reset-AzmiTestEnvironment }
     AfterEach { Stop-AzManagedIdentityEndpoint -ErrorAction Ignore }
 
+    It 'takes its parameters by name only (a stray positional value is an error, not a port)' {
+        { Start-AzManagedIdentityEndpoint 8080 -WhatIf } | Should -Throw -ErrorId 'PositionalParameterNotFound,Start-AzManagedIdentityEndpoint'
+    }
+
     It 'starts nothing with -WhatIf' {
         $out = Start-AzManagedIdentityEndpoint -SetEnvironment -WhatIf
         $out | Should -BeNullOrEmpty

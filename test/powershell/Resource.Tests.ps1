@@ -220,3 +220,24 @@ Describe '-Resource, <Mode> path' -ForEach $modes {
         { Get-AzManagedToken -Resource $null } | Should -Throw -ErrorId 'ParameterArgumentValidationErrorNullNotAllowed,Get-AzManagedToken'
     }
 }
+
+Describe '-Resource tab completion' {
+    It 'offers well-known audiences, not file names, for <Command>' -ForEach @(
+        @{ Command = 'Get-AzManagedToken' }
+        @{ Command = 'Get-AzManagedIdentityChain' }
+    ) {
+        $null = New-Item -ItemType File -Path (Join-Path $TestDrive 'https-looking-file.txt') -Force
+        Push-Location $TestDrive
+        try {
+            $line = "$Command -Resource https://va"
+            $offered = @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText)
+            $offered | Should -Be @('https://vault.azure.net')
+            $line = "$Command -Resource "
+            $all = @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText)
+            $all | Should -Contain 'https://management.azure.com'
+            $all | Should -Not -Contain 'https-looking-file.txt'
+        } finally {
+            Pop-Location
+        }
+    }
+}

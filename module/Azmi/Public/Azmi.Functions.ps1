@@ -358,6 +358,15 @@ if (-not $script:Core) { Import-AzmiRequestHelpers }
 #endregion
 
 #region Get-AzManagedToken
+# Tab completion for -Resource: the audiences scripts ask for most, not file names.
+function Get-AzmiResourceCompletion([string] $Word) {
+    'https://management.azure.com', 'https://vault.azure.net', 'https://storage.azure.com', 'https://graph.microsoft.com',
+    'https://database.windows.net', 'https://ossrdbms-aad.database.windows.net', 'https://cognitiveservices.azure.com',
+    'https://servicebus.azure.net', 'https://eventhubs.azure.net', 'https://monitor.azure.com', 'https://api.loganalytics.io',
+    'https://redis.azure.com' | Where-Object { $_ -like "$($Word.Trim([char]39, [char]34))*" } |
+        ForEach-Object { [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_) }
+}
+
 function Get-AzManagedToken {
     <#
     .SYNOPSIS
@@ -471,6 +480,7 @@ function Get-AzManagedToken {
         # parameter binding, as any value of the wrong type does.
         [Parameter(Mandatory, Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
         [Alias('Audience')]
+        [ArgumentCompleter({ param($cmd, $p, $word) $m = (Get-Command $cmd -ErrorAction Ignore).Module; if ($m) { & $m { Get-AzmiResourceCompletion $args[0] } $word } })]
         [uri] $Resource,
 
         [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
@@ -604,6 +614,7 @@ function Get-AzManagedIdentityChain {
     [OutputType('Azmi.ChainLink')]
     param(
         [Parameter(Position = 0, ParameterSetName = 'Resource', ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [ArgumentCompleter({ param($cmd, $p, $word) $m = (Get-Command $cmd -ErrorAction Ignore).Module; if ($m) { & $m { Get-AzmiResourceCompletion $args[0] } $word } })]
         [uri] $Resource = 'https://management.azure.com',
 
         [Parameter(Mandatory, ParameterSetName = 'Scope', ValueFromPipelineByPropertyName)]
@@ -1038,7 +1049,7 @@ function Start-AzManagedIdentityEndpoint {
     .LINK
     about_Azmi
     #>
-    [CmdletBinding(SupportsShouldProcess)]
+    [CmdletBinding(SupportsShouldProcess, PositionalBinding = $false)]
     [OutputType('Azmi.ManagedIdentityEndpoint')]
     param(
         [ValidateRange(0, 65535)]
