@@ -67,7 +67,8 @@ export class UsageError extends AzmiError {
 export function parseArgs(argv: readonly string[], command: string, specs: FlagSpecs): ParsedArgs {
   const out: ParsedArgs = {};
   const usage = (message: string) => new UsageError(command, message);
-  const helpHint = command ? `azmi ${command} --help` : "azmi --help";
+  // `npm start` is not an azmi command (`azmi start --help` is "unknown command"): point at its own help.
+  const helpHint = command === "start" ? "npm start -- --help" : command ? `azmi ${command} --help` : "azmi --help";
 
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i];

@@ -113,6 +113,16 @@ describe("npm start", function () {
     );
   });
 
+  it("an unknown flag points at npm start's own help (there is no `azmi start` command)", async () => {
+    const r = await collect(spawnNode(START_JS, ["--json"], cleanEnv()));
+    assert.deepEqual([r.code, r.stdout, r.stderr], [2, "", "azmi start: unknown flag --json (see 'npm start -- --help')\n"]);
+    const stray = await collect(spawnNode(START_JS, ["8080"], cleanEnv()));
+    assert.deepEqual(
+      [stray.code, stray.stdout, stray.stderr],
+      [2, "", "azmi start: unexpected argument '8080'; every value belongs to a flag, e.g. --resource URI (see 'npm start -- --help')\n"],
+    );
+  });
+
   it("bad input exits 2 with one line", async () => {
     const r = await collect(spawnNode(START_JS, ["--port", "x"], cleanEnv()));
     assert.deepEqual(
