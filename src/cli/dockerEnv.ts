@@ -176,7 +176,10 @@ export function isSplitSafePath(file: string): boolean {
 
 /**
  * A compose service's `env_file:` and `extra_hosts:` entries for the env file
- * (indented for a service under `services:`).
+ * (indented for a service under `services:`). The path is a YAML double-quoted
+ * string with every `$` doubled: compose interpolates `$NAME` / `${NAME}` in
+ * every value of the file, `env_file:` paths included, and `$$` is its literal
+ * `$` (a folder such as `/home/me/$work/.azmi` would otherwise name another file).
  *
  * @example
  * ```ts
@@ -187,7 +190,7 @@ export function isSplitSafePath(file: string): boolean {
 export function composeLines(file: string): string {
   return [
     "    env_file:",
-    `      - ${JSON.stringify(file)}`,
+    `      - ${JSON.stringify(file).replace(/\$/g, "$$$$")}`,
     "    extra_hosts:",
     `      - "host.docker.internal:host-gateway"`,
   ].join("\n") + "\n";

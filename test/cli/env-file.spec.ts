@@ -102,4 +102,11 @@ describe("docker env file", function () {
   it("compose entries: env_file (JSON-quoted path) and extra_hosts", () => {
     assert.equal(composeLines('/a b/"x".env'), '    env_file:\n      - "/a b/\\"x\\".env"\n    extra_hosts:\n      - "host.docker.internal:host-gateway"\n');
   });
+
+  it("compose entries: a '$' in the path is doubled, since compose interpolates $NAME in env_file paths ($$ is a literal $)", () => {
+    assert.equal(
+      composeLines("/home/me/$work/${HOME}.azmi/docker.env"),
+      '    env_file:\n      - "/home/me/$$work/$${HOME}.azmi/docker.env"\n    extra_hosts:\n      - "host.docker.internal:host-gateway"\n',
+    );
+  });
 });
