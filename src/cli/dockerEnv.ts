@@ -21,6 +21,7 @@ import fs = require("node:fs");
 import path = require("node:path");
 import { AzmiError, ErrorCode } from "../errors";
 import { azmiHome, ensureAzmiHome } from "../paths";
+import { DEFAULT_DIALECT, type DialectName } from "./dialects";
 
 /**
  * The flag that maps `host.docker.internal` to the host inside a container
@@ -49,15 +50,21 @@ const SPLIT_SAFE_PATH = /^[A-Za-z0-9_./:@%+,~=-]+$/;
 
 /**
  * Where `azmi env --shell docker`, `azmi serve` and `npm start` keep the env
- * file when no `--file` is given: `<azmi home>/docker.env`.
+ * file when no `--file` is given: `<azmi home>/docker.env` for the App Service
+ * dialect (the one a server writes at start and its start-up text names),
+ * `<azmi home>/docker-<dialect>.env` for another `--dialect`. One file for all
+ * dialects meant that `azmi env --shell docker --dialect imds` silently turned
+ * the server's announced App Service file into an IMDS one (and the next
+ * server start turned it back under a compose file that wanted IMDS).
  *
  * @example
  * ```ts
  * defaultDockerEnvPath(); // /home/me/.azmi/docker.env
+ * defaultDockerEnvPath(process.env, "imds"); // /home/me/.azmi/docker-imds.env
  * ```
  */
-export function defaultDockerEnvPath(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(azmiHome(env), "docker.env");
+export function defaultDockerEnvPath(env: NodeJS.ProcessEnv = process.env, dialect: DialectName = DEFAULT_DIALECT): string {
+  return path.join(azmiHome(env), dialect === DEFAULT_DIALECT ? "docker.env" : `docker-${dialect}.env`);
 }
 
 /**
@@ -90,7 +97,7 @@ export function formatEnvFile(vars: Record<string, string>): string {
 }
 
 /**
- * Write `vars` to `file` (default {@link defaultDockerEnvPath}) owner-only
+ * Write `vars` to `file` (default {@link defaultDockerEnvPath} for `dialect`) owner-only
  * and atomically, replacing what was there; returns the absolute path.
  * The default folder is created owner-only; a folder given by the user must exist.
  *
@@ -99,12 +106,17 @@ export function formatEnvFile(vars: Record<string, string>): string {
  * const file = writeDockerEnvFile(forContainers(state.dialects.appService), "./azmi.env");
  * ```
  */
-export function writeDockerEnvFile(vars: Record<string, string>, file?: string, env: NodeJS.ProcessEnv = process.env): string {
+export function writeDockerEnvFile(
+  vars: Record<string, string>,
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  dialect: DialectName = DEFAULT_DIALECT,
+): string {
   const text = formatEnvFile(vars);
   let target: string;
   if (file === undefined) {
     ensureAzmiHome(env);
-    target = defaultDockerEnvPath(env);
+    target = defaultDockerEnvPath(env, dialect);
   } else {
     target = path.resolve(file);
   }

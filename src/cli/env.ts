@@ -70,7 +70,8 @@ Options:
                      Default: ${DEFAULT_DIALECT}, which every Azure SDK speaks.
   --file PATH        docker and compose: where to write the env file.
                      Default: docker.env in azmi's folder ($AZMI_HOME, else
-                     $XDG_STATE_HOME/azmi, else ~/.azmi)
+                     $XDG_STATE_HOME/azmi, else ~/.azmi); docker-NAME.env there
+                     for another --dialect NAME (docker.env stays App Service)
   --home DIR         The azmi folder of the server to read (where its serve.json is),
                      for a server started with another AZMI_HOME / XDG_STATE_HOME;
                      the start-up text of that server prints the flag for you.
@@ -177,7 +178,7 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     }
     let file: string;
     try {
-      file = writeDockerEnvFile(forContainers(vars), envFile, stateEnv);
+      file = writeDockerEnvFile(forContainers(vars), envFile, stateEnv, dialect);
     } catch (e) {
       return reportError("env", e);
     }

@@ -205,6 +205,22 @@ describe("azmi env --shell docker: the secret goes to an env file, never onto a 
     assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.includes("docker.env")), ["docker.env"]);
   });
 
+  it("--dialect NAME writes docker-NAME.env: the server's docker.env (App Service, as its start-up text says) is left alone", async () => {
+    const appService = path.join(env.AZMI_HOME!, "docker.env");
+    const before = fs.readFileSync(appService, "utf8");
+    const r = await runAzmi(["env", "--shell", "docker", "--dialect", "imds"], env);
+    assert.equal(r.code, 0, r.stderr);
+    const imds = path.join(env.AZMI_HOME!, "docker-imds.env");
+    assert.equal(r.stdout, `--env-file ${imds} --add-host host.docker.internal:host-gateway\n`);
+    assert.equal(fs.readFileSync(imds, "utf8"), `AZURE_POD_IDENTITY_AUTHORITY_HOST=http://host.docker.internal:${info.port}\n`);
+    assert.equal(modeOf(imds), 0o600);
+    assert.equal(fs.readFileSync(appService, "utf8"), before, "docker.env still holds the App Service variables");
+    const compose = await runAzmi(["env", "--shell", "compose", "--dialect", "cloud-shell"], env);
+    assert.equal(compose.code, 0, compose.stderr);
+    assert.match(compose.stdout, new RegExp(`- "${path.join(env.AZMI_HOME!, "docker-cloud-shell.env").replace(/[.\\/]/g, "\\$&")}"`));
+    assert.equal(fs.readFileSync(appService, "utf8"), before);
+  });
+
   it("the test's docker parser follows docker's rules (literal values, comments, BOM, bare names)", () => {
     assert.deepEqual(
       parseDockerEnvFile("\ufeffA=1\n  # comment\n\nB= 'quoted' # kept\n  C=x=y\r\nD\nE\n", { D: "from caller" }),
