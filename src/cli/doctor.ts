@@ -53,8 +53,8 @@ Outcomes: selected (answered), unavailable (could not be used here; the chain mo
 failed (answered with an error; the chain stopped), skipped (not tried).
 Colours only on a terminal, and never with NO_COLOR set.
 
-Exit codes: 0 a link answered   3 no link answered   2 usage error
-            1 anything else (e.g. --timeout-ms ran out)
+Exit codes: 0 a link answered   3 no link answered (one failed, or --timeout-ms ran out)
+            2 usage error   1 anything else (an unexpected failure)
 `;
 
 /** Width of the time axis of the waterfall, in characters. */

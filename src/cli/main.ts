@@ -61,7 +61,7 @@ Options:
   -V, --version    Print the version
 
 Exit codes (every command):
-  0 success   1 failure (e.g. unreachable server, port in use)   2 usage error
+  0 success   1 failure (e.g. port in use, an unexpected error)   2 usage error
   3 no credential could be used / no server running   4 authentication failed
 
 Logging: AZURE_LOG_LEVEL=verbose|info|warning|error writes azmi's log to stderr;

@@ -27,7 +27,7 @@ const redact = (text: string): string => (require("../log") as typeof Log).redac
 export const ExitCode = {
   /** The command did what was asked (a token was printed, the server stopped cleanly). */
   Ok: 0,
-  /** Anything else: an unreachable server, a port in use, an unexpected failure. */
+  /** Anything else: a port in use, `azmi token`'s `--timeout-ms` running out, an unexpected failure (an unreachable identity endpoint is 3: unavailable). */
   Failure: 1,
   /** Bad command-line input. */
   Usage: 2,

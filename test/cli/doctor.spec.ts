@@ -3,6 +3,7 @@
  * Service endpoint, and exit 3 when no link answers. Never the token.
  */
 import * as assert from "node:assert/strict";
+import * as net from "node:net";
 import { cleanEnv, cleanupTemp, deadPort, runAzmi, startFakeAppService, type FakeAppService } from "./support";
 
 const LINKS = ["environment", "workload-identity", "managed-identity", "azure-cli", "azure-powershell", "azure-developer-cli"];
@@ -97,5 +98,24 @@ describe("azmi doctor", function () {
     const text = await runAzmi(["doctor"], cleanEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` }));
     assert.equal(text.code, 3);
     assert.match(text.stdout, /^✘ no link answered/m);
+  });
+
+  it("--timeout-ms running out is a verdict too: exit 3 with the waterfall, as --help says (it said 1)", async () => {
+    // An endpoint that accepts and never answers.
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => void sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/msi/token`;
+      const r = await runAzmi(["doctor", "--timeout-ms", "300"], cleanEnv({ IDENTITY_ENDPOINT: endpoint, IDENTITY_HEADER: "x".repeat(32) }));
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stdout, /^✘ no link answered .*within timeoutMs=300 ms/m);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+    const help = await runAzmi(["doctor", "--help"]);
+    assert.match(help.stdout, /^Exit codes: 0 a link answered {3}3 no link answered \(one failed, or --timeout-ms ran out\)/m);
+    assert.doesNotMatch(help.stdout, /1 anything else \(e\.g\. --timeout-ms ran out\)/);
   });
 });
