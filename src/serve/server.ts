@@ -303,6 +303,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS,
       // Repeated headers are joined (never silently dropped), so a doubled secret or Metadata header never matches.
       joinDuplicateHeaders: true,
+      // node:http's own refusal of an HTTP/1.1 request without Host is an empty 400; dispatch gives it a reason.
+      requireHostHeader: false,
     },
     answer,
   );
@@ -339,6 +341,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     }
     if (req.headers["x-forwarded-for"] !== undefined) {
       writeError(res, "imds", 400, "invalid_request", "Requests with an X-Forwarded-For header are not accepted");
+      return;
+    }
+    if (req.headers.host === undefined && req.httpVersion !== "1.0") {
+      writeError(res, "imds", 400, "invalid_request", "An HTTP/1.1 request must carry a Host header", { Connection: "close" });
       return;
     }
     if (loopbackOnly && !hostAllowed(req.headers.host)) {
@@ -406,7 +412,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const urlHost = anyHost ? (host === "::" ? "[::1]" : "127.0.0.1") : host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   const url = `http://${urlHost}:${bound}`;
   if (!isLoopbackHost(host)) {
-    warn(`azmi serve is listening on ${host}:${bound}: it is reachable from other machines/containers on that network. Anyone who can reach it can get tokens from the IMDS and Cloud Shell dialects (they have no secret); bind 127.0.0.1 unless you need this.`);
+    warn(`azmi serve is listening on ${host.includes(":") ? `[${host}]` : host}:${bound}: it is reachable from other machines/containers on that network. Anyone who can reach it can get tokens from the IMDS and Cloud Shell dialects (they have no secret); bind 127.0.0.1 unless you need this.`);
   }
 
   if (local !== undefined) {

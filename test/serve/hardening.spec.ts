@@ -60,6 +60,13 @@ describe("serve: hardening", function () {
     }
   });
 
+  it("an HTTP/1.1 request without Host gets a 400 with a reason (node:http's own answer was an empty body) and a close", async () => {
+    const res = await raw(server.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nMetadata: true\r\n\r\n`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(JSON.parse(res.body), { error: "invalid_request", error_description: "An HTTP/1.1 request must carry a Host header" });
+    assert.equal(res.headers.connection, "close");
+  });
+
   it("duplicate query keys are refused on the header dialects too", async () => {
     const res = await get(server.port, `/msi/token?api-version=2019-08-01&resource=a&resource=b`, { "X-IDENTITY-HEADER": server.env.IDENTITY_HEADER! });
     assert.equal(res.status, 400);
@@ -158,6 +165,20 @@ describe("serve: hardening", function () {
       assert.match(warnings[0]!, /^azmi serve is listening on 0\.0\.0\.0:\d+: it is reachable from other machines\/containers/);
       assert.equal(open.url, `http://127.0.0.1:${open.port}`);
       assert.equal((await get(open.port, `/msi/token?api-version=2019-08-01&resource=x`)).status, 401);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it("the warning for an IPv6 wildcard writes the address in brackets ([::]:PORT, not :::PORT)", async () => {
+    const warnings: string[] = [];
+    const open = await startServer({ env: home.env, host: "::", onWarning: (m) => warnings.push(m) });
+    try {
+      assert.match(warnings[0]!, new RegExp(`^azmi serve is listening on \\[::\\]:${open.port}: it is reachable`));
+      // An HTTP/1.1 request without Host is refused with its reason here too (no loopback Host rule on this server).
+      const res = await raw(open.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nMetadata: true\r\n\r\n`);
+      assert.equal(res.status, 400);
+      assert.match(res.body, /must carry a Host header/);
     } finally {
       await open.close();
     }
