@@ -10,6 +10,7 @@
  * azmi serve --json | head -1 | jq -r .env.IDENTITY_ENDPOINT
  * ```
  */
+import { isIP } from "node:net";
 import type { FaultOptions } from "../serve/faults";
 import type { RunningServer, ServeOptions } from "../serve/server";
 import { canTellPeerUser } from "../serve/peerUser";
@@ -48,9 +49,10 @@ are never printed there, so the text is safe in logs. Load ONE dialect's group
 (clients pick a dialect by which variables are set).
 
 Options:
-  --host ADDRESS         Address to listen on. Default: 127.0.0.1 (this machine only).
-                         Anything else makes the endpoint reachable from other machines
-                         and containers; a warning is printed.
+  --host ADDRESS         Address to listen on: an IP address or localhost (names are not
+                         resolved). Default: 127.0.0.1 (this machine only). Anything else
+                         makes the endpoint reachable from other machines and containers;
+                         a warning is printed.
   --port N               Port. Default: 0 (any free port)
   --issuer local|chain   local (default): sign tokens offline with a per-user key
                          (OIDC discovery and JWKS served, so local APIs can validate them);
@@ -98,6 +100,18 @@ export const SERVE_OPTION_FLAGS: Record<string, string> = {
   faults: "--faults",
 };
 
+/**
+ * `--host` as an address to listen on: an IP literal or `localhost`. A name
+ * would be resolved through DNS before listening (a lookup leaving the
+ * machine, for a server meant to be local) and could bind wherever the name
+ * points today; say which address instead.
+ */
+function checkHost(host: string): string {
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  if (bare === "localhost" || isIP(bare) !== 0) return bare;
+  throw new UsageError("serve", `--host must be an IP address to listen on (127.0.0.1, ::1, 0.0.0.0 or one of this machine's addresses) or localhost, got '${host}': host names are not resolved`);
+}
+
 /** Keys `--faults` accepts (the shape of `FaultOptions` in src/serve/faults.ts). */
 const FAULT_KEYS = ["rate", "statuses", "retry-after", "delay-ms", "sequence", "seed"] as const;
 
@@ -114,7 +128,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function parseServeArgs(argv: readonly string[]): { help: boolean; json: boolean; options: ServeOptions } {
   const a = parseArgs(argv, "serve", FLAGS);
   const options: ServeOptions = { stateFile: true };
-  if (a.host !== undefined) options.host = a.host as string;
+  if (a.host !== undefined) options.host = checkHost(a.host as string);
   if (a.port !== undefined) options.port = parseWholeNumber(a.port as string, "port", "serve", 0, 65535);
   if (a.issuer !== undefined) options.issuer = a.issuer as "local" | "chain";
   if (a.tenant !== undefined) options.tenantId = a.tenant as string;

@@ -72,6 +72,11 @@ const USAGE_CASES: [string[], string][] = [
   [["serve", "--port", "http"], "azmi serve: --port must be a whole number between 0 and 65535 (got 'http')"],
   [["serve", "--port", "70000"], "azmi serve: --port must be between 0 and 65535 (got 70000)"],
   [["serve", "--issuer", "entra"], "azmi serve: --issuer must be one of local, chain (got 'entra')"],
+  // A name would be looked up in DNS (a query leaving the machine) before listening.
+  [
+    ["serve", "--host", "example.com"],
+    "azmi serve: --host must be an IP address to listen on (127.0.0.1, ::1, 0.0.0.0 or one of this machine's addresses) or localhost, got 'example.com': host names are not resolved",
+  ],
   [["serve", "--tenant", "bad tenant!"], `azmi serve: --tenant must be a GUID or a domain name (letters, digits, '.', '-'); got "bad tenant!"`],
   [
     ["serve", "--identity", "not-a-guid"],
