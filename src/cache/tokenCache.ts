@@ -97,19 +97,34 @@ export class TokenCache {
    * fetch fails after its starter's limits fired, the failure may be theirs
    * alone: a caller that joined it starts (or joins) a fetch of its own
    * instead. Any other failure is every waiting caller's, once.
+   * `whileJoined`: how this caller waits for a fetch another caller started
+   * (its own `fetch`, and so its limits, do not reach that one), e.g. no
+   * longer than its own timeout.
    */
-  getToken(key: string, fetch: TokenFetcher, cutShort?: () => boolean): Promise<AccessToken> {
+  getToken(
+    key: string,
+    fetch: TokenFetcher,
+    cutShort?: () => boolean,
+    whileJoined?: (joined: Promise<AccessToken>) => Promise<AccessToken>,
+  ): Promise<AccessToken> {
     const cached = this.peek(key, fetch);
     if (cached) return Promise.resolve(cached);
     const entry = this.entryFor(key);
     const joined = entry.inflight;
     if (joined === undefined) return this.startFetch(key, entry, fetch, cutShort);
     const startersLimits = entry.inflightCutShort;
-    if (!startersLimits) return joined;
-    return joined.catch((error: unknown) => {
-      if (startersLimits()) return this.getToken(key, fetch, cutShort);
-      throw error;
-    });
+    const shared = !startersLimits
+      ? joined
+      : joined.catch((error: unknown) => {
+          if (!startersLimits()) throw error;
+          // The starter's limits ended its fetch: one of the callers that
+          // joined it fetches again, and the others join that fetch. Let one
+          // without limits of its own go first (a caller with limits waits a
+          // turn), or they would all inherit that caller's limits next.
+          if (cutShort) return new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.getToken(key, fetch, cutShort));
+          return this.getToken(key, fetch, cutShort);
+        });
+    return whileJoined ? whileJoined(shared) : shared;
   }
 
   /** Forget one key, or everything. */

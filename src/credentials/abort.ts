@@ -13,6 +13,7 @@
  */
 import type { GetTokenOptions } from "@azure/core-auth";
 import { nowMs } from "../clock";
+import { CredentialUnavailableError, ErrorCode } from "../errors";
 
 type AbortSignalLike = NonNullable<GetTokenOptions["abortSignal"]>;
 
@@ -59,4 +60,46 @@ export function untilAborted<T>(pending: Promise<T>, signal: AbortSignalLike | u
       (error: unknown) => (signal.removeEventListener("abort", onAbort), reject(error)),
     );
   });
+}
+
+/**
+ * `pending`, or `onTimeout()`'s error once `timeoutMs` has passed: a caller's
+ * `requestOptions.timeout` while it waits for a fetch another caller started
+ * (that fetch goes on for the others; the timer does not keep Node alive).
+ *
+ * @example
+ * ```ts
+ * cache.getToken(key, fetch, limits, (joined) => untilTimeout(joined, 500, () => timeoutError()));
+ * ```
+ */
+export function untilTimeout<T>(pending: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), timeoutMs);
+    timer.unref?.();
+    pending.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}
+
+/**
+ * The `whileJoined` argument of `TokenCache.getToken` for a caller with a
+ * `requestOptions.timeout`: its wait for a shared fetch (`shared` says which,
+ * e.g. "the token request") ends at that timeout with a
+ * `CredentialUnavailableError` (`ETIMEDOUT`), as its own request would have.
+ * `undefined` without a timeout.
+ */
+export function joinedTimeout<T>(timeoutMs: number | undefined, credential: string, shared: string): ((joined: Promise<T>) => Promise<T>) | undefined {
+  if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) return undefined;
+  return (joined) =>
+    untilTimeout(
+      joined,
+      timeoutMs,
+      () =>
+        new CredentialUnavailableError(
+          `${credential}: no token within requestOptions.timeout (${timeoutMs} ms): this call waited for ${shared} that a concurrent getToken started, and it has not finished yet (it goes on; its token is cached for later calls).`,
+          { code: ErrorCode.Timeout },
+        ),
+    );
 }

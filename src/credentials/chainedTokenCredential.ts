@@ -20,14 +20,14 @@
  * for (const l of report.links) console.error(`${l.link}: ${l.outcome} (${l.reason})`);
  * ```
  */
-import type { TokenCredential } from "@azure/core-auth";
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { TokenCache, type TokenFetcher } from "../cache/tokenCache";
 import { AggregateAuthenticationError, isUnavailable } from "../errors";
 import { credentialLogger, registerSecret, type CredentialLogger } from "./lazyLog";
 import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkReport, TokenWithReport } from "./types";
 import { reasonOf, unavailable } from "./unavailable";
 import { nowMs } from "../clock";
-import { abortError, limitsFired, untilAborted } from "./abort";
+import { abortError, joinedTimeout, limitsFired, untilAborted } from "./abort";
 import { tokenCacheKey } from "./scopes";
 
 /** One position in a chain. */
@@ -170,8 +170,10 @@ export class ChainedTokenCredential implements TokenCredential {
    */
   private walkShared(key: string, scopes: string | string[], options: AzmiGetTokenOptions): Promise<AzmiAccessToken> {
     const signal = options.abortSignal;
-    const limits = limitsFired(signal, options.requestOptions?.timeout);
-    return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limits) as Promise<AzmiAccessToken>, signal);
+    const timeout = options.requestOptions?.timeout;
+    const limits = limitsFired(signal, timeout);
+    const whileJoined = joinedTimeout<AccessToken>(timeout, this.chainName, "the walk of the chain");
+    return untilAborted(this.cache.getToken(key, () => this.walk(scopes, options), limits, whileJoined) as Promise<AzmiAccessToken>, signal);
   }
 
   /**

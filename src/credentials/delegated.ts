@@ -16,7 +16,7 @@
  * }
  * ```
  */
-import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { TokenCache } from "../cache/tokenCache";
 import { AuthenticationError, ErrorCode, isAzmiError, type AuthenticationErrorResponse } from "../errors";
 import { credentialLogger, redact, registerSecret, type CredentialLogger } from "./lazyLog";
@@ -25,7 +25,7 @@ import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
 import { scopeList, scopeToResource, tokenCacheKey } from "./scopes";
 import type { AzmiAccessToken, AzmiGetTokenOptions } from "./types";
 import { unavailable, unavailableMessage } from "./unavailable";
-import { abortError, limitsFired, untilAborted } from "./abort";
+import { abortError, joinedTimeout, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
 /** Why a link cannot be used here, found without I/O. */
@@ -82,8 +82,10 @@ export abstract class DelegatedCredential implements TokenCredential {
     // fetch anew, and the new token replaces the cached one (as in MSAL's cache).
     if (options.claims || options.forceRefresh) this.cache.clear(fullKey);
     // The fetch carries the first caller's signal and timeout to @azure/identity; if they fire, the others fetch for themselves.
-    const limits = limitsFired(signal, options.requestOptions?.timeout);
-    return untilAborted(this.cache.getToken(fullKey, () => this.fetch(scopes, options), limits) as Promise<AzmiAccessToken>, signal);
+    const timeout = options.requestOptions?.timeout;
+    const limits = limitsFired(signal, timeout);
+    const whileJoined = joinedTimeout<AccessToken>(timeout, this.credentialName, "the token request");
+    return untilAborted(this.cache.getToken(fullKey, () => this.fetch(scopes, options), limits, whileJoined) as Promise<AzmiAccessToken>, signal);
   }
 
   /**

@@ -33,7 +33,7 @@
  * console.error(credential.describe()); // "IMDS at 169.254.169.254:80"
  * ```
  */
-import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import type { TokenCredentialOptions } from "@azure/identity";
 import { AzmiError, ErrorCode } from "../errors";
 import { credentialLogger, registerSecret } from "../log";
@@ -46,7 +46,7 @@ import { resourceForScopes } from "../managed-identity/scope";
 import { exchangeToken } from "../managed-identity/tokenExchange";
 import type { Source } from "../managed-identity/types";
 import { CLIENT_ID_AS_GIVEN, type AzmiAccessToken, type IdentitySelector } from "./types";
-import { abortError, limitsFired, untilAborted } from "./abort";
+import { abortError, joinedTimeout, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
 /**
@@ -207,13 +207,16 @@ export class ManagedIdentityCredential implements TokenCredential {
     const cap = options?.requestOptions?.timeout;
     let fetcher = this.fetchers.get(key)!;
     let limits: (() => boolean) | undefined;
+    let whileJoined: ReturnType<typeof joinedTimeout<AccessToken>>;
     if (typeof cap === "number" && cap > 0) {
       const [resource, target] = this.targets.get(key)!;
       const budget = Math.min(cap, this.timeBudgetMs);
       fetcher = () => this.fetch(resource, target, budget, false);
       limits = limitsFired(undefined, cap);
+      // A request another caller started does not carry this cap: wait for it no longer than the cap.
+      whileJoined = joinedTimeout(cap, "ManagedIdentityCredential", `the token request for ${resource}`);
     }
-    return untilAborted(this.cache.getToken(key, fetcher, limits) as Promise<AzmiAccessToken>, signal);
+    return untilAborted(this.cache.getToken(key, fetcher, limits, whileJoined) as Promise<AzmiAccessToken>, signal);
   }
 
   /**
