@@ -14,7 +14,10 @@
  * ```
  */
 import type { TokenCredential } from "@azure/core-auth";
+import { isAzmiError } from "../errors";
 import { DelegatedCredential, type Unavailability } from "./delegated";
+import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem } from "./federatedTokenFile";
+import { unavailable } from "./unavailable";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
 import { checkOptionalString, checkTenantId } from "./validation";
@@ -30,6 +33,8 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
   private readonly tenantId?: string;
   private readonly clientId?: string;
   private readonly tokenFilePath?: string;
+  /** Where the path came from, for messages: the option or the variable. */
+  private readonly tokenFileSetting: string;
   private readonly missing?: Unavailability;
   private readonly options: Omit<WorkloadIdentityCredentialOptions, "env">;
   private readonly authorityHost?: string;
@@ -45,6 +50,7 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
     this.tenantId = options.tenantId ?? (env.AZURE_TENANT_ID || undefined);
     this.clientId = options.clientId ?? (env.AZURE_CLIENT_ID || undefined);
     this.tokenFilePath = options.tokenFilePath ?? (env.AZURE_FEDERATED_TOKEN_FILE || undefined);
+    this.tokenFileSetting = options.tokenFilePath ? "tokenFilePath" : "AZURE_FEDERATED_TOKEN_FILE";
     this.options = options;
     const missing: string[] = [];
     if (!this.tenantId) missing.push("AZURE_TENANT_ID");
@@ -70,6 +76,20 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
 
   protected availability(): Unavailability | undefined {
     return this.missing;
+  }
+
+  /**
+   * A missing, unreadable or empty token file is this machine's problem, not
+   * Entra ID's answer: say so, and what to do (still unavailable, as in
+   * `@azure/identity`'s chain).
+   */
+  protected override mapError(error: unknown): Error {
+    const name = (error as { name?: unknown } | null)?.name;
+    if (this.tokenFilePath && name !== "AbortError" && !isAzmiError(error)) {
+      const problem = federatedTokenFileProblem(this.tokenFilePath, this.tokenFileSetting);
+      if (problem) return unavailable(this.credentialName, problem, FEDERATED_TOKEN_FILE_HINT, error);
+    }
+    return super.mapError(error);
   }
 
   protected override configuredClientId(): string | undefined {

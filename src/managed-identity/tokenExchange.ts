@@ -5,8 +5,9 @@
  * (with `disableInstanceDiscovery: true`, as its own token-exchange MSI does),
  * required lazily so nobody else pays for loading it.
  *
- * Error mapping: `CredentialUnavailableError` (file missing/empty, network)
- * stays unavailable; Entra answering no (`AuthenticationError`,
+ * Error mapping: `CredentialUnavailableError` (network) and a token file
+ * that is missing, unreadable or empty (which `@azure/identity` reports as
+ * `AuthenticationRequiredError`, as if Entra had refused) are unavailable; Entra answering no (`AuthenticationError`,
  * `AuthenticationRequiredError`) becomes our `AuthenticationError` — the
  * endpoint answered definitively (JS keeps `AuthenticationRequiredError`,
  * which lets a chain move on to endpoints that would not be used anyway).
@@ -20,6 +21,7 @@ import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import type { AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../errors";
 import { redact, registerSecret } from "../log";
+import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem } from "../credentials/federatedTokenFile";
 import type { TokenExchangeSource } from "./types";
 
 const credentials = new WeakMap<TokenExchangeSource, TokenCredential>();
@@ -67,6 +69,11 @@ export async function exchangeToken(
       });
     }
     const name = (e as Error | undefined)?.name;
+    // A missing, unreadable or empty token file: nobody answered, so unavailable (as in @azure/identity), and say which file.
+    const problem = name === "AbortError" ? undefined : federatedTokenFileProblem(source.tokenFilePath, "AZURE_FEDERATED_TOKEN_FILE");
+    if (problem) {
+      throw new CredentialUnavailableError(`${prefix}: ${problem}. ${FEDERATED_TOKEN_FILE_HINT}`, { code: ErrorCode.InvalidEnvironment, cause: e });
+    }
     const detail = redact(String((e as Error | undefined)?.message ?? e)).slice(0, 400);
     const message = `${prefix} failed: ${detail}`;
     if (name === "CredentialUnavailableError" || name === "AbortError") throw new CredentialUnavailableError(message, { cause: e });

@@ -1,0 +1,42 @@
+/**
+ * Why a federated token file (`AZURE_FEDERATED_TOKEN_FILE`, workload
+ * identity) cannot be used, said in terms of the file, not of Entra ID.
+ * `@azure/identity` reads the file inside the exchange and reports a missing
+ * or empty file as an `AuthenticationRequiredError` ("ENOENT: no such file or
+ * directory, open '…'"), which reads as if Entra ID had refused. Called only
+ * after an exchange failed, so a working exchange pays no extra read.
+ *
+ * @example
+ * ```ts
+ * federatedTokenFileProblem("/var/run/secrets/azure/tokens/azure-identity-token", "AZURE_FEDERATED_TOKEN_FILE");
+ * // "the federated token file /var/run/… (AZURE_FEDERATED_TOKEN_FILE) cannot be read (ENOENT: no such file or directory)"
+ * ```
+ */
+import * as fs from "node:fs";
+
+/** What to do about it, for the error's message. */
+export const FEDERATED_TOKEN_FILE_HINT =
+  "On AKS the workload identity webhook mounts this file into pods labelled azure.workload.identity/use: \"true\"; elsewhere point AZURE_FEDERATED_TOKEN_FILE (or tokenFilePath) at a readable file that holds the federated (OIDC) token.";
+
+/** `undefined` when the file can be read and is not blank; else one line saying what is wrong (no file contents). */
+export function federatedTokenFileProblem(path: string, setting: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, "utf8");
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    const why = e.code ? `${e.code}${SYSCALL_TEXT[e.code] ? `: ${SYSCALL_TEXT[e.code]}` : ""}` : String(e.message ?? e);
+    return `the federated token file ${path} (${setting}) cannot be read (${why})`;
+  }
+  if (text.trim() === "") return `the federated token file ${path} (${setting}) is empty`;
+  return undefined;
+}
+
+const SYSCALL_TEXT: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EISDIR: "it is a directory",
+  ENOTDIR: "a part of the path is not a directory",
+  ELOOP: "too many symbolic links",
+};
