@@ -16,6 +16,7 @@
  * ```
  */
 import type { TokenCredential } from "@azure/core-auth";
+import * as fs from "node:fs";
 import { registerSecret } from "./lazyLog";
 import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
@@ -92,6 +93,10 @@ export class EnvironmentCredential extends DelegatedCredential {
 
   /** Configured but refused ⇒ stop the chain, as `@azure/identity` does (spec §10 item 60). */
   protected override mapError(error: unknown): Error {
+    if (this.mode === "client-certificate") {
+      const problem = certificateFileProblem(this.vars.certificatePath!, error);
+      if (problem) return authenticationFailure(this.credentialName, new Error(problem, { cause: error }));
+    }
     return authenticationFailure(this.credentialName, error);
   }
 
@@ -133,4 +138,28 @@ function missingVariables(vars: Readonly<Record<string, string | undefined>>): U
       "Set AZURE_TENANT_ID, AZURE_CLIENT_ID and one of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_USERNAME+AZURE_PASSWORD. " +
       TROUBLESHOOT,
   };
+}
+
+const CERTIFICATE_HINT = "Point AZURE_CLIENT_CERTIFICATE_PATH at a PEM file that holds the certificate and its private key (AZURE_CLIENT_CERTIFICATE_PASSWORD when the key is encrypted)";
+
+/**
+ * Why the certificate file failed, in terms of the file and the variable
+ * (`@azure/identity` says only "ENOENT: no such file or directory, open
+ * '…'" or "The file at the specified path does not contain a PEM-encoded
+ * certificate."). Read only after a failure. `undefined`: not the file.
+ */
+function certificateFileProblem(certificatePath: string, error: unknown): string | undefined {
+  const where = `the certificate file ${certificatePath} (AZURE_CLIENT_CERTIFICATE_PATH)`;
+  try {
+    fs.readFileSync(certificatePath);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const what = code === "ENOENT" ? "ENOENT: no such file or directory" : code === "EACCES" ? "EACCES: permission denied" : code === "EISDIR" ? "EISDIR: it is a directory" : (code ?? String((e as Error).message ?? e));
+    return `${where} cannot be read (${what}). ${CERTIFICATE_HINT}`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/PEM|private key|certificate/i.test(message) && !/AADSTS/.test(message)) {
+    return `${where} is not usable: ${message.split("\n", 1)[0]!.trim().replace(/\.$/, "")}. ${CERTIFICATE_HINT}`;
+  }
+  return undefined;
 }
