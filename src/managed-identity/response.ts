@@ -166,6 +166,10 @@ export function parseTokenResponse(res: RawResponse, ctx: ResponseContext): Azmi
     expiresOn = now + inSec * 1000;
   }
   if (expiresOn <= now) {
+    if (field === "expires_in") {
+      // A relative lifetime does not depend on either clock: it is simply not a lifetime.
+      throw invalid(ctx, `returned a token whose expires_in (${JSON.stringify(snippet(String(body.expires_in)))}) is not a positive number of seconds`);
+    }
     throw invalid(ctx, `returned a token whose ${field} (${new Date(expiresOn).toISOString()}) is already in the past; check the clock of this machine and of the endpoint`);
   }
   if (expiresOn - now > MAX_TOKEN_LIFETIME_MS) {
