@@ -9,8 +9,8 @@
  * - after the refresh time the cached token is still served while one
  *   background fetch replaces it; a failed background fetch keeps the
  *   still-valid token and is retried after `REFRESH_RETRY_MS`;
- * - errors are never cached, and a token is never served past
- *   `expiresOnTimestamp - EXPIRY_MARGIN_MS`.
+ * - errors are never cached, and a token is never served within its expiry
+ *   margin (`serveUntilFor`).
  *
  * @example
  * ```ts
@@ -25,7 +25,7 @@ import { AzmiError, ErrorCode } from "../errors";
 export const LONG_LIVED_TOKEN_MS = 2 * 60 * 60 * 1000;
 /** Shorter-lived tokens refresh this long before they expire (MSAL's 300 s). */
 export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
-/** A token this close to expiry is not handed out; callers wait for a new one. */
+/** A token this close to expiry is not handed out; callers wait for a new one (a quarter of the lifetime for tokens under 2 minutes). */
 export const EXPIRY_MARGIN_MS = 30 * 1000;
 /** After a failed background refresh, wait this long before trying again. */
 export const REFRESH_RETRY_MS = 5 * 1000;
@@ -45,8 +45,21 @@ export function refreshTimeFor(token: AccessToken, issuedAt: number): number {
   return Math.max(token.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS, halfLife);
 }
 
+/**
+ * Until when a token may be handed out: `EXPIRY_MARGIN_MS` before it expires,
+ * or a quarter of its lifetime before, for tokens that live under two
+ * minutes. A flat 30 s would make a 30-second token unservable from the
+ * moment it arrives, and every call would fetch again.
+ */
+export function serveUntilFor(token: AccessToken, issuedAt: number): number {
+  const lifetime = token.expiresOnTimestamp - issuedAt;
+  return token.expiresOnTimestamp - Math.min(EXPIRY_MARGIN_MS, Math.floor(lifetime / 4));
+}
+
 interface Entry {
   token?: AccessToken;
+  /** `serveUntilFor(token)`: no serving from the cache at or after this. */
+  serveUntil: number;
   refreshAt: number;
   inflight?: Promise<AccessToken>;
   /** Whether the limits of the caller that started the inflight fetch have fired (it has some). */
@@ -83,7 +96,7 @@ export class TokenCache {
     const token = entry?.token;
     if (!entry || !token) return undefined;
     const now = this.now();
-    if (now >= token.expiresOnTimestamp - EXPIRY_MARGIN_MS) return undefined;
+    if (now >= entry.serveUntil) return undefined;
     if (now >= entry.refreshAt && fetch && !entry.inflight && now >= entry.retryAfter) {
       this.refreshInBackground(key, entry, fetch);
     }
@@ -136,7 +149,7 @@ export class TokenCache {
   private entryFor(key: string): Entry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { refreshAt: 0, retryAfter: 0 };
+      entry = { serveUntil: 0, refreshAt: 0, retryAfter: 0 };
       this.entries.set(key, entry);
     }
     return entry;
@@ -156,6 +169,7 @@ export class TokenCache {
           );
         }
         entry.token = token;
+        entry.serveUntil = serveUntilFor(token, issuedAt);
         entry.refreshAt = refreshTimeFor(token, issuedAt);
         entry.retryAfter = 0;
         return token;

@@ -146,6 +146,22 @@ describe("cache/tokenCache", () => {
     assert.equal((await cache.getToken("k", h.fetch)).token, "token-2");
   });
 
+  it("serves a token that lives under two minutes for three quarters of its life, not never (30 s token: 22.5 s)", async () => {
+    const h = harness();
+    const cache = new TokenCache({ now: h.clock.now });
+    h.setLifetime(30_000);
+    await cache.getToken("k", h.fetch);
+    h.clock.advance(22_000);
+    assert.equal(cache.peek("k")?.token, "token-1", "inside its life, outside a quarter-of-life margin");
+    for (let i = 0; i < 10; i++) await cache.getToken("k", h.fetch);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(h.calls(), 2, "ten calls, one background refresh (past half-life), not a fetch per call");
+    assert.equal(cache.peek("k")?.token, "token-2");
+    h.clock.advance(22_600);
+    assert.equal(cache.peek("k"), undefined, "within the last quarter of its life");
+    assert.equal((await cache.getToken("k", h.fetch)).token, "token-3");
+  });
+
   it("rejects a fetched token that has already expired, with ERR_TOKEN_EXPIRED and without the token", async () => {
     const h = harness();
     const cache = new TokenCache({ now: h.clock.now });

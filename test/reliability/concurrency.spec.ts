@@ -340,8 +340,8 @@ describe("reliability: concurrency and refresh under failure", function () {
   it("a short-lived token is never served within the expiry margin: callers wait for (and here, get the error of) a new fetch", async () => {
     const fake = await countingEndpoint(0);
     try {
-      // Valid for 32 s: servable from the cache for ~2 s, then inside EXPIRY_MARGIN_MS (30 s).
-      fake.state.fields = () => ({ expires_in: "32" });
+      // Valid for 3 s: servable from the cache for ~2.25 s, then inside its margin (a quarter of its life).
+      fake.state.fields = () => ({ expires_in: "3" });
       const credential = credentialFor(fake.server.url, { timeBudgetMs: 1000 });
       const scope = `${RESOURCES[1]}/.default`;
       const first = await credential.getToken(scope);
@@ -361,7 +361,7 @@ describe("reliability: concurrency and refresh under failure", function () {
       assert.ok(served.length > 0, "served from the cache while outside the margin");
       for (const s of served) {
         assert.equal(s.token.token, first.token);
-        assert.ok(s.token.expiresOnTimestamp - s.at > EXPIRY_MARGIN_MS - 1000, `served ${s.token.expiresOnTimestamp - s.at} ms before expiry`);
+        assert.ok(s.token.expiresOnTimestamp - s.at > Math.min(EXPIRY_MARGIN_MS, 3000 / 4) - 100, `served ${s.token.expiresOnTimestamp - s.at} ms before expiry`);
       }
       assert.ok(failures.length > 0, "once inside the margin, callers no longer get the old token");
       assert.ok(failures.every((c) => c === "ERR_MI_ENDPOINT_ERROR"), failures.join(","));
