@@ -108,8 +108,9 @@ export type ValueShell = Exclude<Shell, "docker" | "compose">;
  * eval "$(azmi env --shell bash)"   # what formatEnv(vars, "bash") is for
  * ```
  */
-export function formatEnv(vars: Record<string, string>, shell: ValueShell): string {
+export function formatEnv(vars: Record<string, string>, shell: ValueShell, unset: readonly string[] = []): string {
   const entries = Object.entries(vars);
+  for (const name of unset) if (!VARIABLE_NAME.test(name)) throw new TypeError(`formatEnv: cannot unset ${JSON.stringify(name.slice(0, 40))}: not a variable name`);
   // The output is eval'd: a name is written bare, so it must be a plain
   // identifier (a name from a hostile state file would otherwise run code).
   for (const [k, v] of entries) {
@@ -118,11 +119,11 @@ export function formatEnv(vars: Record<string, string>, shell: ValueShell): stri
       throw new AzmiError(ErrorCode.StateFile, `Cannot print ${JSON.stringify(k.slice(0, 40))} as a variable for ${shell}: a name must be letters, digits and '_' (not starting with a digit) and its value a string. The server's state file is not what azmi serve writes; delete it and restart the server.`);
     }
   }
-  if (shell === "pwsh") return entries.map(([k, v]) => `$env:${k} = '${v.replace(/'/g, "''")}'\n`).join("");
+  if (shell === "pwsh") return unset.map((k) => `$env:${k} = $null\n`).join("") + entries.map(([k, v]) => `$env:${k} = '${v.replace(/'/g, "''")}'\n`).join("");
   if (shell !== "bash") {
     throw new TypeError(`formatEnv: shell must be bash or pwsh (got '${String(shell)}'); containers get an env file from writeDockerEnvFile`);
   }
-  return entries.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join("");
+  return (unset.length ? `unset ${unset.join(" ")}\n` : "") + entries.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join("");
 }
 
 /** Names every shell takes bare in `export K=` and `$env:K =`. */

@@ -58,6 +58,8 @@ export const ENV_HELP = `Usage: azmi env [--shell bash|pwsh|docker|compose] [--d
 
 Print the environment variables that point a client at the running 'azmi serve',
 ready to eval; for containers, write them to an env file and print how to load it.
+For bash and pwsh the server's other dialects' variables are unset first, so
+loading one dialect after another switches to it.
 
 Options:
   --shell SHELL      bash (default): export K='v'        eval "$(azmi env)"
@@ -193,13 +195,25 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
   } else {
     let text: string;
     try {
-      text = formatEnv(vars, shell);
+      text = formatEnv(vars, shell, otherDialectNames(state.dialects ?? {}, vars));
     } catch (e) {
       return reportError("env", e);
     }
     writeOut(text);
   }
   return ExitCode.Ok;
+}
+
+/**
+ * The variables of the server's other dialects that this one does not set:
+ * printed as unsets first, so that eval'ing one dialect after another
+ * switches to it (the SDKs would otherwise keep the one they look for first,
+ * e.g. App Service's IDENTITY_ENDPOINT over Cloud Shell's MSI_ENDPOINT).
+ */
+function otherDialectNames(dialects: Record<string, Record<string, string> | undefined>, chosen: Record<string, string>): string[] {
+  const names = new Set<string>();
+  for (const vars of Object.values(dialects)) for (const name of Object.keys(vars ?? {})) if (!(name in chosen)) names.add(name);
+  return [...names].sort();
 }
 
 function hostOf(url: string | undefined): string | undefined {

@@ -310,8 +310,8 @@ export function renderServer(server: RunningServer, heading = "azmi serve", cli 
     `  PowerShell:  ${loadCommand(cli, "pwsh", DEFAULT_DIALECT, home)}`,
     ...(scripts ? [`  Scripts:     ${scripts}`] : []),
     `That is the ${DEFAULT_DIALECT} dialect. Clients choose a dialect by which variables are`,
-    "set (with several, the first in this list wins), so load ONE group; for another,",
-    "add its --dialect NAME:",
+    "set (with several, the first in this list wins); azmi env unsets the other groups'",
+    "variables, so loading another switches to it. For another, add its --dialect NAME:",
   ];
   const dialects = server.dialects as unknown as Record<string, Record<string, string> | undefined>;
   for (const name of DIALECT_NAMES) {

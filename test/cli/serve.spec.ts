@@ -32,6 +32,14 @@ describe("azmi serve and azmi env", function () {
   let child: ChildProcess;
   let info: ServeJson;
   let serveStderr: () => string;
+  /** The other dialects' variables this dialect does not set (azmi env unsets them first). */
+  const otherNames = (key: string): string[] => {
+    const mine = (info.dialects as Record<string, Record<string, string> | undefined>)[key] ?? {};
+    const names = new Set<string>();
+    for (const vars of Object.values(info.dialects as Record<string, Record<string, string> | undefined>)) for (const k of Object.keys(vars ?? {})) if (!(k in mine)) names.add(k);
+    return [...names].sort();
+  };
+  const unsetLine = (key: string): string => (otherNames(key).length ? `unset ${otherNames(key).join(" ")}\n` : "");
 
   before(async () => {
     env = cleanEnv();
@@ -86,7 +94,7 @@ describe("azmi serve and azmi env", function () {
     const r = await runAzmi(["env"], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");
-    const expected = Object.entries(info.dialects.appService!).map(([k, v]) => `export ${k}='${v}'\n`).join("");
+    const expected = unsetLine("appService") + Object.entries(info.dialects.appService!).map(([k, v]) => `export ${k}='${v}'\n`).join("");
     assert.equal(r.stdout, expected);
 
     // End to end through a real shell: eval the output, then ask for a token.
@@ -103,15 +111,33 @@ describe("azmi serve and azmi env", function () {
   it("azmi env --shell pwsh prints $env: assignments", async () => {
     const r = await runAzmi(["env", "--shell", "pwsh", "--dialect", "cloud-shell"], env);
     assert.equal(r.code, 0, r.stderr);
-    const expected = Object.entries(info.dialects.cloudShell!).map(([k, v]) => `$env:${k} = '${v}'\n`).join("");
+    const expected =
+      otherNames("cloudShell").map((k) => `$env:${k} = $null\n`).join("") + Object.entries(info.dialects.cloudShell!).map(([k, v]) => `$env:${k} = '${v}'\n`).join("");
     assert.equal(r.stdout, expected);
+  });
+
+  it("eval'ing one dialect after another switches to it: the other dialects' variables are unset first", async () => {
+    const bash = spawn(
+      "/bin/bash",
+      [
+        "-c",
+        `eval "$("${process.execPath}" "${AZMI_BIN}" env)" && eval "$("${process.execPath}" "${AZMI_BIN}" env --dialect cloud-shell)" && ` +
+          `echo "\${IDENTITY_ENDPOINT-none}|\${IDENTITY_HEADER-none}|\${MSI_SECRET-none}|$MSI_ENDPOINT"`,
+      ],
+      { env: { ...env, IDENTITY_ENDPOINT: "http://127.0.0.1:9/stale" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const t = await collect(bash);
+    assert.equal(t.code, 0, t.stderr);
+    assert.equal(t.stdout, `none|none|none|${info.dialects.cloudShell!.MSI_ENDPOINT}\n`);
   });
 
   for (const [dialect, key] of [["imds", "imds"], ["machine-learning", "machineLearning"], ["app-service", "appService"]] as const) {
     it(`azmi env --dialect ${dialect} prints exactly that dialect's variables`, async () => {
       const r = await runAzmi(["env", "--dialect", dialect], env);
       assert.equal(r.code, 0, r.stderr);
-      const names = r.stdout.trimEnd().split("\n").map((l) => /^export (\w+)=/.exec(l)![1]);
+      const lines = r.stdout.trimEnd().split("\n");
+      assert.equal(lines[0], unsetLine(key).trimEnd());
+      const names = lines.slice(1).map((l) => /^export (\w+)=/.exec(l)![1]);
       assert.deepEqual(names, Object.keys(info.dialects[key]!));
     });
   }
@@ -120,7 +146,7 @@ describe("azmi serve and azmi env", function () {
     const r = await runAzmi(["env", "--dialect", "arc"], env);
     if (info.dialects.azureArc) {
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout, Object.entries(info.dialects.azureArc).map(([k, v]) => `export ${k}='${v}'\n`).join(""));
+      assert.equal(r.stdout, unsetLine("azureArc") + Object.entries(info.dialects.azureArc).map(([k, v]) => `export ${k}='${v}'\n`).join(""));
     } else {
       assert.deepEqual(
         [r.code, r.stdout, r.stderr],
@@ -332,7 +358,7 @@ describe("azmi serve: start-up failures and warnings", function () {
       assert.match(second.stderr, new RegExp(`^azmi serve: cannot start: another azmi server \\(pid ${first.pid}\\) is running at ${info.url} .*AZMI_HOME=DIR.*\\n$`));
       const r = await runAzmi(["env"], env);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^export IDENTITY_ENDPOINT='${info.url}/msi/token'\\n`));
+      assert.match(r.stdout, new RegExp(`^export IDENTITY_ENDPOINT='${info.url}/msi/token'$`, "m"));
       assert.match(fs.readFileSync(path.join(env.AZMI_HOME!, "docker.env"), "utf8"), new RegExp(`:${info.port}/msi/token\\n`));
     } finally {
       if (first.exitCode === null) first.kill("SIGKILL");
@@ -352,7 +378,7 @@ describe("azmi serve: start-up failures and warnings", function () {
       const info = JSON.parse((await firstLines(next, 1)).lines[0]) as ServeJson;
       const r = await runAzmi(["env"], env);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^export IDENTITY_ENDPOINT='${info.url}/msi/token'\\n`));
+      assert.match(r.stdout, new RegExp(`^export IDENTITY_ENDPOINT='${info.url}/msi/token'$`, "m"));
       next.kill("SIGTERM");
       assert.deepEqual(await exited(next), { code: 0, signal: null });
     } finally {
@@ -469,7 +495,8 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
     const info = JSON.parse((await firstLines(child, 1)).lines[0]!) as ServeJson;
     const elsewhere = cleanEnv();
     const r = await runAzmi(["env", "--home", env.AZMI_HOME!, "--dialect", "imds"], elsewhere);
-    assert.deepEqual([r.code, r.stdout, r.stderr], [0, `export AZURE_POD_IDENTITY_AUTHORITY_HOST='${info.url}'\n`, ""]);
+    assert.deepEqual([r.code, r.stderr], [0, ""]);
+    assert.match(r.stdout, new RegExp(`^unset [A-Z_ ]+\\nexport AZURE_POD_IDENTITY_AUTHORITY_HOST='${info.url}'\\n$`));
     const empty = path.join(elsewhere.HOME!, "nothing-here");
     const none = await runAzmi(["env", "--home", empty], elsewhere);
     assert.deepEqual(
