@@ -123,6 +123,16 @@ describe("npm start", function () {
     );
   });
 
+  it("a bad --resource exits 2 before the server starts (no signing key, no state file)", async () => {
+    const env = cleanEnv();
+    const r = await collect(spawnNode(START_JS, ["--resource", "a b"], env));
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^azmi start: --resource 'a b' contains a space at position 2\. .*\n$/);
+    assert.equal(r.stderr.split("\n").length, 2, "one line");
+    assert.deepEqual(fs.existsSync(env.AZMI_HOME!) ? fs.readdirSync(env.AZMI_HOME!).filter((f) => f !== "cache") : [], []);
+  });
+
   it("bad input exits 2 with one line", async () => {
     const r = await collect(spawnNode(START_JS, ["--port", "x"], cleanEnv()));
     assert.deepEqual(
