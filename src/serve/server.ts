@@ -412,7 +412,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const urlHost = anyHost ? (host === "::" ? "[::1]" : "127.0.0.1") : host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   const url = `http://${urlHost}:${bound}`;
   if (!isLoopbackHost(host)) {
-    warn(`azmi serve is listening on ${host.includes(":") ? `[${host}]` : host}:${bound}: it is reachable from other machines/containers on that network. Anyone who can reach it can get tokens from the IMDS and Cloud Shell dialects (they have no secret); bind 127.0.0.1 unless you need this.`);
+    // With --issuer chain those tokens are the user's own (their az login, their service principal): say so.
+    const whose = chain !== undefined ? "real tokens of your own credentials (--issuer chain)" : "tokens";
+    warn(`azmi serve is listening on ${host.includes(":") ? `[${host}]` : host}:${bound}: it is reachable from other machines/containers on that network. Anyone who can reach it can get ${whose} from the IMDS and Cloud Shell dialects (they have no secret); bind 127.0.0.1 unless you need this.`);
   }
 
   if (local !== undefined) {

@@ -170,6 +170,18 @@ describe("serve: hardening", function () {
     }
   });
 
+  it("the warning says so when the tokens are the user's own (--issuer chain)", async () => {
+    const warnings: string[] = [];
+    const upstream = async () => ({ access_token: "never-used", expires_in: "3600", expires_on: "0", not_before: "0", resource: "x", token_type: "Bearer" });
+    const open = await startServer({ env: home.env, host: "0.0.0.0", issuer: "chain", upstream, onWarning: (m) => warnings.push(m) });
+    try {
+      assert.match(warnings[0]!, /Anyone who can reach it can get real tokens of your own credentials \(--issuer chain\)/);
+    } finally {
+      await open.close();
+    }
+    assert.doesNotMatch(warnings.join("\n"), /never-used/);
+  });
+
   it("the warning for an IPv6 wildcard writes the address in brackets ([::]:PORT, not :::PORT)", async () => {
     const warnings: string[] = [];
     const open = await startServer({ env: home.env, host: "::", onWarning: (m) => warnings.push(m) });
