@@ -169,7 +169,19 @@ export function detectSource(env: NodeJS.ProcessEnv, options: DetectOptions = {}
       : new URL(ARC_DEFAULT_ENDPOINT);
     return createAzureArc(url, env);
   }
-  return createImds(imdsBase(env));
+  const imds = createImds(imdsBase(env));
+  const half = halfPairs(identityEndpoint, identityHeader, msiEndpoint, msiSecret);
+  if (half) imds.ignoredVariables = half;
+  return imds;
+}
+
+/** Which managed-identity variables are set without their partner (so their source was not used), in one clause; undefined when none. */
+function halfPairs(identityEndpoint?: string, identityHeader?: string, msiEndpoint?: string, msiSecret?: string): string | undefined {
+  const notes: string[] = [];
+  if (identityEndpoint && !identityHeader) notes.push("IDENTITY_ENDPOINT is set without IDENTITY_HEADER, so App Service was not used");
+  if (identityHeader && !identityEndpoint) notes.push("IDENTITY_HEADER is set without IDENTITY_ENDPOINT, so App Service was not used");
+  if (msiSecret && !msiEndpoint) notes.push("MSI_SECRET is set without MSI_ENDPOINT, so Machine Learning / App Service 2017 was not used");
+  return notes.length ? notes.join("; ") : undefined;
 }
 
 /**

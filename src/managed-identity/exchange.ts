@@ -64,6 +64,11 @@ function prefix(source: HttpSource): string {
   return `ManagedIdentityCredential: ${source.name} at ${source.endpoint}`;
 }
 
+/** " Note: IDENTITY_ENDPOINT is set without IDENTITY_HEADER, …." when IMDS stood in for a half-configured source. */
+export function ignoredNote(source: HttpSource): string {
+  return source.ignoredVariables ? ` Note: ${source.ignoredVariables}.` : "";
+}
+
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
     const e = new Error("The operation was aborted.");
@@ -89,7 +94,7 @@ export function transportFailure(source: HttpSource, error: unknown): AzmiError 
       );
     }
     return new CredentialUnavailableError(
-      `${prefix(source)} could not be reached (${error.phase} ${error.code} after ${Math.round(error.elapsedMs)} ms, timeout ${error.timeoutMs} ms). No managed identity is available here, or the endpoint is down.`,
+      `${prefix(source)} could not be reached (${error.phase} ${error.code} after ${Math.round(error.elapsedMs)} ms, timeout ${error.timeoutMs} ms). No managed identity is available here, or the endpoint is down.${ignoredNote(source)}`,
       { code: error.code, cause: error },
     );
   }

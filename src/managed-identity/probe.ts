@@ -194,7 +194,7 @@ export function probeNegativeError(source: HttpSource, outcome: ProbeOutcome, en
       ? ` Remembered from a probe at ${new Date(outcome.at).toISOString()}; it is repeated after AZMI_PROBE_MEMO_TTL_MS or when the network changes (delete ${new ProbeMemo(env).file()} to re-probe now).`
       : "";
   return new CredentialUnavailableError(
-    `ManagedIdentityCredential: ${source.name} at ${source.endpoint} is not available (probe: ${outcome.reason}). This machine is not an Azure resource with a managed identity, or its endpoint is unreachable.${remembered}`,
+    `ManagedIdentityCredential: ${source.name} at ${source.endpoint} is not available (probe: ${outcome.reason}). This machine is not an Azure resource with a managed identity, or its endpoint is unreachable.${remembered}${source.ignoredVariables ? ` Note: ${source.ignoredVariables}.` : ""}`,
     { code: ErrorCode.MiProbeNegative },
   );
 }

@@ -42,6 +42,12 @@ export interface HttpSource {
   endpoint: string;
   /** Service Fabric: SHA-1 thumbprint the server certificate must have. */
   pinnedThumbprint?: string;
+  /**
+   * IMDS chosen although some managed-identity variables are set (one half
+   * of a pair): said in "unavailable" messages, which would otherwise only
+   * name IMDS, e.g. "IDENTITY_ENDPOINT is set without IDENTITY_HEADER, so App Service was not used".
+   */
+  ignoredVariables?: string;
   /** Throws (before any request) when this source cannot serve the selector. */
   checkSelector(selector: IdentitySelector): void;
   buildRequest(resource: string, selector: IdentitySelector): MiRequest;

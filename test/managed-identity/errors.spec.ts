@@ -72,6 +72,25 @@ describe("managed-identity/errors", () => {
     assert.match(err.message, new RegExp(`^ManagedIdentityCredential: IMDS at 127\\.0\\.0\\.1:${port} could not be reached \\(connect ECONNREFUSED after \\d+ ms, timeout \\d+ ms\\)\\.`));
   });
 
+  it("IMDS unreachable while half of another source's variables is set: the message says that source was not used, and no value", async () => {
+    const port = await closedPort();
+    const imds = { AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` };
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ IDENTITY_ENDPOINT: "http://127.0.0.1:9/msi/token" }, /Note: IDENTITY_ENDPOINT is set without IDENTITY_HEADER, so App Service was not used\.$/],
+      [{ IDENTITY_HEADER: "hdr_secret_value_123" }, /Note: IDENTITY_HEADER is set without IDENTITY_ENDPOINT, so App Service was not used\.$/],
+      [{ MSI_SECRET: "msi_secret_value_123" }, /Note: MSI_SECRET is set without MSI_ENDPOINT, so Machine Learning \/ App Service 2017 was not used\.$/],
+    ];
+    for (const [vars, note] of cases) {
+      const err = await rejection(credential(safeEnv({ ...imds, ...vars })).getToken(VAULT));
+      assert.equal(err.name, "CredentialUnavailableError");
+      assert.match(err.message, /IMDS at 127\.0\.0\.1:\d+ could not be reached/);
+      assert.match(err.message, note);
+      assertNoSecrets(err, ["hdr_secret_value_123", "msi_secret_value_123"]);
+    }
+    const plain = await rejection(credential(safeEnv(imds)).getToken(VAULT));
+    assert.doesNotMatch(plain.message, /Note:/);
+  });
+
   it("Docker Desktop's 403 on the token request ⇒ unavailable ERR_MI_UNREACHABLE", async () => {
     const imds = await startFakeImds({ faults: [{ status: 403, body: "A socket operation was attempted to an unreachable network." }] });
     try {
