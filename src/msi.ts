@@ -320,11 +320,12 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<TokenWithReport>((resolve) => {
       timer = setTimeout(() => {
-        controller.abort();
         const error = new AzmiError(
           ErrorCode.BudgetExceeded,
-          `No token for ${resource} within timeoutMs=${options.timeoutMs} ms; run 'azmi doctor' to see which link is slow.`,
+          `No token for ${resource} within timeoutMs=${options.timeoutMs} ms; the report shows which link was cut short.`,
         );
+        // The reason tells the chain's report that the budget, not the link, ended it.
+        controller.abort(error);
         resolve({ report: reporting?.lastReport ?? { links: [], transport: "node", ms: nowMs() - started }, error });
       }, options.timeoutMs);
       timer.unref?.();

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as net from "node:net";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
@@ -181,10 +182,36 @@ describe("getManagedToken / diagnose", function () {
     const started = Date.now();
     await assert.rejects(getManagedToken({ resource: "https://x", timeoutMs: 50, credential: never }), {
       code: ErrorCode.BudgetExceeded,
-      message: "No token for https://x within timeoutMs=50 ms; run 'azmi doctor' to see which link is slow.",
+      message: "No token for https://x within timeoutMs=50 ms; the report shows which link was cut short.",
     });
     assert.ok(Date.now() - started < 3000);
     assert.equal(signal?.aborted, true);
+  });
+
+  it("the report names the link the time budget cut short, and why, not 'The operation was aborted.'", async () => {
+    const hang = net.createServer(() => undefined); // accepts, never answers
+    await new Promise<void>((r) => hang.listen(0, "127.0.0.1", () => r()));
+    const port = (hang.address() as net.AddressInfo).port;
+    try {
+      const silent = { ...env(), IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: "h" };
+      const { report, error } = await getManagedTokenWithReport({ resource: "https://x", timeoutMs: 300, env: silent, exclude: ["azure-cli", "azure-powershell", "azure-developer-cli"] });
+      assert.equal((error as { code?: string }).code, ErrorCode.BudgetExceeded);
+      const mi = report.links.find((l) => l.link === "managed-identity")!;
+      assert.equal(mi.outcome, "failed");
+      assert.match(mi.reason, /^cut short after \d+ ms: the call's time budget ran out$/);
+      // A caller's own abort says so too, and the links after it were not tried because of it.
+      const { ChainedTokenCredential } = require("../src/credentials/chainedTokenCredential") as typeof import("../src/credentials/chainedTokenCredential");
+      const { ManagedIdentityCredential } = require("../src/credentials/managedIdentityCredential") as typeof import("../src/credentials/managedIdentityCredential");
+      const chain = new ChainedTokenCredential(new ManagedIdentityCredential({ env: silent }), new EnvironmentCredential());
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 200).unref();
+      await assert.rejects(chain.getToken("https://x/.default", { abortSignal: controller.signal }));
+      const [first, second] = chain.lastReport!.links;
+      assert.match(first!.reason, /^cut short after \d+ ms: the caller aborted \(abortSignal\)$/);
+      assert.equal(second!.reason, "not tried: the call was cut short");
+    } finally {
+      hang.close();
+    }
   });
 
   it("clientId selects the user-assigned identity", async () => {

@@ -22,7 +22,7 @@
  */
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { TokenCache, type TokenFetcher } from "../cache/tokenCache";
-import { AggregateAuthenticationError, isUnavailable } from "../errors";
+import { AggregateAuthenticationError, ErrorCode, isUnavailable } from "../errors";
 import { credentialLogger, registerSecret, type CredentialLogger } from "./lazyLog";
 import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkReport, TokenWithReport } from "./types";
 import { reasonOf, unavailable } from "./unavailable";
@@ -65,6 +65,18 @@ interface Attempt {
   token?: AzmiAccessToken;
   error?: unknown;
   failed?: boolean;
+  /** The caller's abort signal fired while this link ran. */
+  cutShort?: boolean;
+}
+
+/**
+ * Why a caller's signal fired, for the report: the time budget of
+ * getManagedToken / azmi doctor / the PowerShell cmdlets (an abort whose
+ * reason carries ERR_BUDGET_EXCEEDED), else the caller's own abort.
+ */
+function whyAborted(signal: object): string {
+  const code = ((signal as { reason?: { code?: unknown } }).reason ?? {}).code;
+  return code === ErrorCode.BudgetExceeded ? "the call's time budget ran out" : "the caller aborted (abortSignal)";
 }
 
 export class ChainedTokenCredential implements TokenCredential {
@@ -234,6 +246,12 @@ export class ChainedTokenCredential implements TokenCredential {
     } catch (error) {
       rep.ms = nowMs() - started;
       rep.reason = reasonOf(error);
+      if (options.abortSignal?.aborted) {
+        // Not this link's failure: the caller stopped waiting ("The operation was aborted." said nothing).
+        rep.outcome = "failed";
+        rep.reason = `cut short after ${Math.round(rep.ms)} ms: ${whyAborted(options.abortSignal)}`;
+        return { error, failed: true, cutShort: true };
+      }
       if (isUnavailable(error)) {
         rep.outcome = "unavailable";
         return { error };
@@ -279,7 +297,7 @@ export class ChainedTokenCredential implements TokenCredential {
         return a.token;
       }
       if (a.failed) {
-        markRest(0, `not tried: chain stopped at ${links[w]!.link}`, w);
+        markRest(0, a.cutShort ? "not tried: the call was cut short" : `not tried: chain stopped at ${links[w]!.link}`, w);
         finish();
         this.log().info("getToken", `${links[w]!.link} failed: ${reports[w]!.reason}`);
         throw a.error;
@@ -321,7 +339,7 @@ export class ChainedTokenCredential implements TokenCredential {
         return a.token;
       }
       if (a.failed) {
-        markRest(i + 1, `not tried: chain stopped at ${link.link}`);
+        markRest(i + 1, a.cutShort ? "not tried: the call was cut short" : `not tried: chain stopped at ${link.link}`);
         finish();
         this.log().info("getToken", `${link.link} failed, chain stopped: ${rep.reason}`);
         throw a.error;
