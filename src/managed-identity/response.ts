@@ -174,7 +174,10 @@ export function parseTokenResponse(res: RawResponse, ctx: ResponseContext): Azmi
   }
   if (expiresOn - now > MAX_TOKEN_LIFETIME_MS) {
     const when = Number.isFinite(new Date(expiresOn).getTime()) && expiresOn < 8.64e15 ? new Date(expiresOn).toISOString() : String(expiresOn);
-    throw invalid(ctx, `returned an absurd ${field} (${when}, more than 7 days ahead)`);
+    // Epoch milliseconds where seconds belong: the value read as milliseconds is a plausible expiry.
+    const asMs = expiresOn / 1000;
+    const hint = field === "expires_on" && asMs > now && asMs - now <= MAX_TOKEN_LIFETIME_MS ? `; it looks like epoch milliseconds (${new Date(asMs).toISOString()}), but expires_on is epoch seconds` : "";
+    throw invalid(ctx, `returned an absurd ${field} (${when}, more than 7 days ahead${hint})`);
   }
 
   const result: AzmiAccessToken = { token, expiresOnTimestamp: Math.floor(expiresOn), tokenType: "Bearer" };

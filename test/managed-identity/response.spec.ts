@@ -71,7 +71,8 @@ describe("managed-identity/response", () => {
     ["expired", { access_token: "tok_abcdefgh", expires_on: String(ctx.now / 1000 - 10) }, "returned a token whose expires_on (2029-12-31T23:59:50.000Z) is already in the past; check the clock of this machine and of the endpoint"],
     ["negative expires_in", { access_token: "tok_abcdefgh", expires_in: "-5" }, 'returned a token whose expires_in ("-5") is not a positive number of seconds'],
     ["zero expires_in", { access_token: "tok_abcdefgh", expires_in: 0 }, 'returned a token whose expires_in ("0") is not a positive number of seconds'],
-    ["absurd (ms instead of s)", { access_token: "tok_abcdefgh", expires_on: String(ctx.now + 3_600_000) }, "more than 7 days ahead"],
+    ["absurd (ms instead of s)", { access_token: "tok_abcdefgh", expires_on: String(ctx.now + 3_600_000) }, "more than 7 days ahead; it looks like epoch milliseconds (2030-01-01T01:00:00.000Z), but expires_on is epoch seconds"],
+    ["absurd (far future)", { access_token: "tok_abcdefgh", expires_on: String(ctx.now / 1000 + 30 * 86400) }, "more than 7 days ahead)"],
   ];
   for (const [name, body, what] of bad) {
     it(`ERR_INVALID_RESPONSE naming source and field: ${name}`, () => {
