@@ -55,6 +55,21 @@ const CLASS_TO_LINK: Record<string, LinkName> = {
   AzureDeveloperCliCredential: "azure-developer-cli",
 };
 
+/**
+ * Two links of one kind (two ClientSecretCredentials, a user-assigned and a
+ * system-assigned managed identity) get `#2`, `#3`… after the second and
+ * later names, so a report's `winner` and `rememberedWinner` say which.
+ */
+function distinctNames(links: ChainLink[]): ChainLink[] {
+  const seen = new Map<string, number>();
+  for (const link of links) {
+    const n = (seen.get(link.link) ?? 0) + 1;
+    seen.set(link.link, n);
+    if (n > 1) link.link = `${link.link}#${n}`;
+  }
+  return links;
+}
+
 function linkFor(credential: TokenCredential): ChainLink {
   const credentialName =
     (credential as { credentialName?: unknown }).credentialName?.toString() ?? credential.constructor?.name ?? "TokenCredential";
@@ -101,7 +116,7 @@ export class ChainedTokenCredential implements TokenCredential {
         throw new TypeError(`ChainedTokenCredential: source ${i} is not a TokenCredential (it has no getToken method).`);
       }
     });
-    this.links = sources.map(linkFor);
+    this.links = distinctNames(sources.map(linkFor));
   }
 
   /** The report of the last `getToken` (a cache hit repeats the walk's links with `fromCache: true`). */

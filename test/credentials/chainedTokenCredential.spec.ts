@@ -96,6 +96,19 @@ describe("ChainedTokenCredential", () => {
     assert.equal(chain.rememberedWinner, "C");
   });
 
+  it("two links of one kind get distinct names (#2, #3), so the winner says which answered", async () => {
+    const first = new ScriptedCredential("Same", "unavailable");
+    const second = new ScriptedCredential("Same", "token");
+    const third = new ScriptedCredential("Same", "token");
+    const chain = new ChainedTokenCredential(first, second, third);
+    const { report } = await chain.getTokenWithReport(SCOPE);
+    assert.deepEqual(report.links.map((l) => l.link), ["Same", "Same#2", "Same#3"]);
+    assert.deepEqual(report.links.map((l) => l.credential), ["Same", "Same", "Same"]);
+    assert.equal(report.winner, "Same#2");
+    assert.equal(chain.rememberedWinner, "Same#2");
+    assert.equal(report.links[2]!.reason, "not tried: Same#2 answered first");
+  });
+
   it("caches tokens in front of the chain: a hit asks no link, and its report says fromCache", async () => {
     const b = new ScriptedCredential("B", "token");
     const chain = new ChainedTokenCredential(b);
