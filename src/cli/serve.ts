@@ -10,7 +10,7 @@
  * azmi serve --json | head -1 | jq -r .env.IDENTITY_ENDPOINT
  * ```
  */
-import { isIP } from "node:net";
+import { listenHostProblem } from "../serve/listenHost";
 import type { FaultOptions } from "../serve/faults";
 import type { RunningServer, ServeOptions } from "../serve/server";
 import { canTellPeerUser } from "../serve/peerUser";
@@ -107,9 +107,9 @@ export const SERVE_OPTION_FLAGS: Record<string, string> = {
  * points today; say which address instead.
  */
 function checkHost(host: string): string {
-  const bare = host.replace(/^\[(.*)\]$/, "$1");
-  if (bare === "localhost" || isIP(bare) !== 0) return bare;
-  throw new UsageError("serve", `--host must be an IP address to listen on (127.0.0.1, ::1, 0.0.0.0 or one of this machine's addresses) or localhost, got '${host}': host names are not resolved`);
+  const problem = listenHostProblem(host);
+  if (problem === undefined) return host.replace(/^\[(.*)\]$/, "$1");
+  throw new UsageError("serve", `--host must be an IP address to listen on (127.0.0.1, ::1, 0.0.0.0 or one of this machine's addresses) or localhost, got '${host}': ${problem}`);
 }
 
 /** Keys `--faults` accepts (the shape of `FaultOptions` in src/serve/faults.ts). */

@@ -33,6 +33,7 @@ import { credentialLogger, registerSecret } from "../log";
 import { arcTokensDir } from "../managed-identity/azureArc";
 import { azmiHome, ensureAzmiHome } from "../paths";
 import { APP_SERVICE_PATH, handleAppService } from "./appService";
+import { listenHostProblem } from "./listenHost";
 import { ARC_PATH, ArcChallenges, arcKeyDirProblem, DEFAULT_ARC_KEY_DIR, handleAzureArc } from "./azureArc";
 import { CLOUD_SHELL_PATH, handleCloudShell } from "./cloudShell";
 import type { ServeContext } from "./context";
@@ -152,6 +153,10 @@ function validate(options: ServeOptions): void {
   const { host, port, issuer, tenantId, identities, tokenLifetimeSec, arcKeyDir, onWarning, upstream } = options;
   if (host !== undefined && (typeof host !== "string" || host.length === 0)) {
     throw new TypeError(`host must be a non-empty string such as "127.0.0.1"; got ${JSON.stringify(host)}.`);
+  }
+  const hostProblem = host === undefined ? undefined : listenHostProblem(host);
+  if (hostProblem !== undefined) {
+    throw new TypeError(`host must be an IP address to listen on (such as "127.0.0.1", "::1" or "0.0.0.0") or "localhost"; got ${JSON.stringify(host)}: ${hostProblem}.`);
   }
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new RangeError(`port must be an integer from 0 to 65535 (0 picks a free port); got ${String(port)}.`);

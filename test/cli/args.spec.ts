@@ -77,6 +77,15 @@ const USAGE_CASES: [string[], string][] = [
     ["serve", "--host", "example.com"],
     "azmi serve: --host must be an IP address to listen on (127.0.0.1, ::1, 0.0.0.0 or one of this machine's addresses) or localhost, got 'example.com': host names are not resolved",
   ],
+  // A zone id would listen, but the URLs printed for clients (http://[fe80::1%eth0]:PORT) are not URLs.
+  [
+    ["serve", "--host", "fe80::1%eth0"],
+    "azmi serve: --host must be an IP address to listen on (127.0.0.1, ::1, 0.0.0.0 or one of this machine's addresses) or localhost, got 'fe80::1%eth0': an IPv6 zone id (%NAME) cannot be written in the URLs clients are given; use an address without one (::1, :: or a global address)",
+  ],
+  [
+    ["serve", "--host", "[127.0.0.1]"],
+    "azmi serve: --host must be an IP address to listen on (127.0.0.1, ::1, 0.0.0.0 or one of this machine's addresses) or localhost, got '[127.0.0.1]': brackets are for IPv6 addresses only",
+  ],
   [["serve", "--tenant", "bad tenant!"], `azmi serve: --tenant must be a GUID or a domain name (letters, digits, '.', '-'); got "bad tenant!"`],
   [
     ["serve", "--identity", "not-a-guid"],

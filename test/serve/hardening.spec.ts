@@ -157,6 +157,20 @@ describe("serve: hardening", function () {
     await assert.rejects(startServer({ tenantId: "../etc" }), { name: "TypeError" });
   });
 
+  it("host is an IP address or localhost, for every face (PowerShell's -HostName comes here through the bridge): no name is resolved, no zone id", async () => {
+    // A zone id listens, but http://[::1%lo]:PORT, the URL every client is given, is not a URL.
+    await assert.rejects(startServer({ env: home.env, host: "::1%lo" }), {
+      name: "TypeError",
+      message:
+        'host must be an IP address to listen on (such as "127.0.0.1", "::1" or "0.0.0.0") or "localhost"; got "::1%lo": an IPv6 zone id (%NAME) cannot be written in the URLs clients are given; use an address without one (::1, :: or a global address).',
+    });
+    // Refused before any lookup (".invalid" never resolves anyway).
+    await assert.rejects(startServer({ env: home.env, host: "azmi-test.invalid" }), {
+      name: "TypeError",
+      message: 'host must be an IP address to listen on (such as "127.0.0.1", "::1" or "0.0.0.0") or "localhost"; got "azmi-test.invalid": host names are not resolved.',
+    });
+  });
+
   it("binding beyond loopback warns (and the header dialects still need their secret)", async () => {
     const warnings: string[] = [];
     const open = await startServer({ env: home.env, host: "0.0.0.0", onWarning: (m) => warnings.push(m) });
