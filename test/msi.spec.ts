@@ -209,6 +209,17 @@ describe("getManagedToken / diagnose", function () {
       const [first, second] = chain.lastReport!.links;
       assert.match(first!.reason, /^cut short after \d+ ms: the caller aborted \(abortSignal\)$/);
       assert.equal(second!.reason, "not tried: the call was cut short");
+
+      // A link that ignores the signal and then fails on its own keeps its own reason.
+      const stubborn: TokenCredential = {
+        getToken: () => new Promise((_resolve, reject) => setTimeout(() => reject(new Error("run az login first")), 150)),
+      };
+      const early = new AbortController();
+      const own = new ChainedTokenCredential(stubborn);
+      setTimeout(() => early.abort(), 20).unref();
+      await assert.rejects(own.getToken("https://x/.default", { abortSignal: early.signal }));
+      await new Promise((r) => setTimeout(r, 250)); // the chain let the caller go at once; the link settles later
+      assert.equal(own.lastReport!.links[0]!.reason, "run az login first");
     } finally {
       hang.close();
     }

@@ -89,6 +89,11 @@ interface Attempt {
  * getManagedToken / azmi doctor / the PowerShell cmdlets (an abort whose
  * reason carries ERR_BUDGET_EXCEEDED), else the caller's own abort.
  */
+/** Whether `error` is the abort itself (an AbortError, or the signal's own reason), not a failure of the link's. */
+function isTheAbort(error: unknown, signal: object): boolean {
+  return (error as { name?: unknown } | null)?.name === "AbortError" || error === (signal as { reason?: unknown }).reason;
+}
+
 function whyAborted(signal: object): string {
   const code = ((signal as { reason?: { code?: unknown } }).reason ?? {}).code;
   return code === ErrorCode.BudgetExceeded ? "the call's time budget ran out" : "the caller aborted (abortSignal)";
@@ -261,8 +266,9 @@ export class ChainedTokenCredential implements TokenCredential {
     } catch (error) {
       rep.ms = nowMs() - started;
       rep.reason = reasonOf(error);
-      if (options.abortSignal?.aborted) {
+      if (options.abortSignal?.aborted && isTheAbort(error, options.abortSignal)) {
         // Not this link's failure: the caller stopped waiting ("The operation was aborted." said nothing).
+        // (A link that ignored the signal and then failed on its own keeps its own reason.)
         rep.outcome = "failed";
         rep.reason = `cut short after ${Math.round(rep.ms)} ms: ${whyAborted(options.abortSignal)}`;
         return { error, failed: true, cutShort: true };
