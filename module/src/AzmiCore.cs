@@ -139,6 +139,10 @@ namespace Azmi
                 try { process.StandardInput.Close(); } catch (Exception) { } // already stopped or restarted
             };
             runspace.StateChanged += handler;
+            // A bridge that ends first (stopped, restarted, the module removed) lets go of the runspace.
+            process.EnableRaisingEvents = true;
+            process.Exited += (sender, e) => runspace.StateChanged -= handler;
+            if (process.HasExited) runspace.StateChanged -= handler;
         }
 
         /// <summary>

@@ -210,6 +210,14 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
         }
         $again = Start-AzManagedIdentityEndpoint -StateFile
         $again | Stop-AzManagedIdentityEndpoint
+
+        # After its bridge died, the endpoint is gone: a new -StateFile endpoint starts.
+        $lost = Start-AzManagedIdentityEndpoint -StateFile
+        Stop-Process -Id (Get-AzmiBridgeProcessId) -Force
+        Start-Sleep -Milliseconds 200
+        $fresh = Start-AzManagedIdentityEndpoint -StateFile -WarningAction SilentlyContinue
+        $fresh.Url | Should -Not -Be $lost.Url
+        $fresh | Stop-AzManagedIdentityEndpoint
     }
 
     It 'stops every endpoint of the session without -Id' {

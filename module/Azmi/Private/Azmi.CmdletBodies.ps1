@@ -383,7 +383,8 @@ $script:AzmiCmdletBodies = @{
     $what = "$Issuer-issuer managed-identity endpoint on ${HostName}:$Port" + $(if ($SetEnvironment) { " and set the $Dialect variables in this session" } else { '' })
     if (-not $PSCmdlet.ShouldProcess($what, 'Start')) { return }
 
-    if ($StateFile) {
+    # Only while the bridge that runs them is alive: a dead bridge's endpoints are gone (Open-AzmiBridge forgets them).
+    if ($StateFile -and $script:Bridge -and -not $script:Bridge.Process.HasExited) {
         # This session's own endpoint holds the state file: name it by its Id, not as "another azmi server (pid <the bridge>)".
         foreach ($id in @($script:Endpoints.Keys)) {
             if (-not $script:Endpoints[$id].StateFile) { continue }
