@@ -16,7 +16,6 @@
  * ```
  */
 import type { TokenCredential } from "@azure/core-auth";
-import * as fs from "node:fs";
 import { registerSecret } from "./lazyLog";
 import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
@@ -149,6 +148,8 @@ const CERTIFICATE_HINT = "Point AZURE_CLIENT_CERTIFICATE_PATH at a PEM file that
  * certificate."). Read only after a failure. `undefined`: not the file.
  */
 function certificateFileProblem(certificatePath: string, error: unknown): string | undefined {
+  // Loaded here, on the failure path only: `import * as fs` copied node:fs's ~100 exports at every chain construction.
+  const fs = require("node:fs") as typeof import("node:fs");
   const where = `the certificate file ${certificatePath} (AZURE_CLIENT_CERTIFICATE_PATH)`;
   try {
     fs.readFileSync(certificatePath);

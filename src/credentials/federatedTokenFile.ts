@@ -12,7 +12,6 @@
  * // "the federated token file /var/run/… (AZURE_FEDERATED_TOKEN_FILE) cannot be read (ENOENT: no such file or directory)"
  * ```
  */
-import * as fs from "node:fs";
 
 /** What to do about it, for the error's message. */
 export const FEDERATED_TOKEN_FILE_HINT =
@@ -20,6 +19,8 @@ export const FEDERATED_TOKEN_FILE_HINT =
 
 /** `undefined` when the file can be read and is not blank; else one line saying what is wrong (no file contents). */
 export function federatedTokenFileProblem(path: string, setting: string): string | undefined {
+  // Loaded here, on the failure path only: `import * as fs` copied node:fs's ~100 exports at every chain construction.
+  const fs = require("node:fs") as typeof import("node:fs");
   let text: string;
   try {
     text = fs.readFileSync(path, "utf8");
