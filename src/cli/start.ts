@@ -15,8 +15,8 @@
  */
 import path = require("node:path");
 import type { RunningServer } from "../serve/server";
-import { RESOURCE_RULE, resourceProblem } from "../credentials/scopes";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
+import { checkResource } from "./token";
 import { isLoopbackHost } from "./dialects";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
@@ -91,12 +91,8 @@ export async function runStart(argv: readonly string[]): Promise<number> {
       }
     }
     if (a.port !== undefined) port = parseWholeNumber(a.port as string, "port", "start", 0, 65535);
-    if (a.resource !== undefined) {
-      // Checked before the server starts (and creates its signing key) for nothing.
-      resource = a.resource as string;
-      const problem = resourceProblem(resource);
-      if (problem) throw new UsageError("start", `--resource '${problem.shown}' ${problem.why}. ${RESOURCE_RULE}.`);
-    }
+    // Checked before the server starts (and creates its signing key) for nothing.
+    if (a.resource !== undefined) resource = checkResource(a.resource as string, "start", false);
   } catch (e) {
     return reportError("start", e);
   }

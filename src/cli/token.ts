@@ -174,7 +174,7 @@ export function parseTokenArgs(argv: readonly string[]): {
 /**
  * `--resource` as given, when it is a valid audience (`resourceProblem`: the
  * PowerShell module's rule); otherwise a UsageError naming the character and
- * where it is. Shared with `azmi doctor`.
+ * where it is. Shared with `azmi doctor` and `npm start` (which has no `--scope`).
  *
  * @example
  * ```ts
@@ -182,12 +182,12 @@ export function parseTokenArgs(argv: readonly string[]): {
  * checkResource("a b", "token"); // throws: --resource 'a b' contains a space at position 2. …
  * ```
  */
-export function checkResource(value: string, command: string): string {
+export function checkResource(value: string, command: string, hasScope = true): string {
   const problem = resourceProblem(value);
   if (problem === undefined) return value;
   throw new UsageError(
     command,
-    `--resource '${problem.shown}' ${problem.why}. ${RESOURCE_RULE}; or use --scope for a scope.`,
+    `--resource '${problem.shown}' ${problem.why}. ${RESOURCE_RULE}${hasScope ? "; or use --scope for a scope" : ""}.`,
   );
 }
 

@@ -16,6 +16,7 @@
  * ```
  */
 import type { TokenCredential } from "@azure/core-auth";
+import { readErrorText } from "./federatedTokenFile";
 import { registerSecret } from "./lazyLog";
 import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
@@ -154,9 +155,7 @@ function certificateFileProblem(certificatePath: string, error: unknown): string
   try {
     fs.readFileSync(certificatePath);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const what = code === "ENOENT" ? "ENOENT: no such file or directory" : code === "EACCES" ? "EACCES: permission denied" : code === "EISDIR" ? "EISDIR: it is a directory" : (code ?? String((e as Error).message ?? e));
-    return `${where} cannot be read (${what}). ${CERTIFICATE_HINT}`;
+    return `${where} cannot be read (${readErrorText(e)}). ${CERTIFICATE_HINT}`;
   }
   const message = error instanceof Error ? error.message : String(error);
   if (/PEM|private key|certificate/i.test(message) && !/AADSTS/.test(message)) {

@@ -25,12 +25,25 @@ export function federatedTokenFileProblem(path: string, setting: string): string
   try {
     text = fs.readFileSync(path, "utf8");
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    const why = e.code ? `${e.code}${SYSCALL_TEXT[e.code] ? `: ${SYSCALL_TEXT[e.code]}` : ""}` : String(e.message ?? e);
-    return `the federated token file ${path} (${setting}) cannot be read (${why})`;
+    return `the federated token file ${path} (${setting}) cannot be read (${readErrorText(error)})`;
   }
   if (text.trim() === "") return `the federated token file ${path} (${setting}) is empty`;
   return undefined;
+}
+
+/**
+ * Why a file could not be read, as "ENOENT: no such file or directory" (the
+ * code and what it means, without the path and call Node adds); shared by the
+ * certificate file's message (environmentCredential.ts).
+ *
+ * @example
+ * ```ts
+ * readErrorText(Object.assign(new Error("…"), { code: "EACCES" })); // "EACCES: permission denied"
+ * ```
+ */
+export function readErrorText(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}${SYSCALL_TEXT[e.code] ? `: ${SYSCALL_TEXT[e.code]}` : ""}` : String(e.message ?? e);
 }
 
 const SYSCALL_TEXT: Record<string, string> = {

@@ -46,7 +46,7 @@ import {
   serverRetryAfterMs,
   type RetryTiming,
 } from "./retry";
-import type { HttpSource, MiRequest } from "./types";
+import { ignoredNote, type HttpSource, type MiRequest } from "./types";
 
 export interface ExchangeOptions {
   budget: Budget;
@@ -64,10 +64,6 @@ function prefix(source: HttpSource): string {
   return `ManagedIdentityCredential: ${source.name} at ${source.endpoint}`;
 }
 
-/** " Note: IDENTITY_ENDPOINT is set without IDENTITY_HEADER, …." when IMDS stood in for a half-configured source. */
-export function ignoredNote(source: HttpSource): string {
-  return source.ignoredVariables ? ` Note: ${source.ignoredVariables}.` : "";
-}
 
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {

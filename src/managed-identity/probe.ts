@@ -34,7 +34,7 @@ import { ProbeMemo } from "../cache/probeMemo";
 import { isLoopbackHost, send } from "../transport/http";
 import type { ProbeResult } from "../transport/types";
 import { bodyText, snippet } from "./response";
-import type { HttpSource } from "./types";
+import { ignoredNote, type HttpSource } from "./types";
 
 export interface ProbeOutcome {
   present: boolean;
@@ -194,7 +194,7 @@ export function probeNegativeError(source: HttpSource, outcome: ProbeOutcome, en
       ? ` Remembered from a probe at ${new Date(outcome.at).toISOString()}; it is repeated after AZMI_PROBE_MEMO_TTL_MS or when the network changes (delete ${new ProbeMemo(env).file()} to re-probe now).`
       : "";
   return new CredentialUnavailableError(
-    `ManagedIdentityCredential: ${source.name} at ${source.endpoint} is not available (probe: ${outcome.reason}). This machine is not an Azure resource with a managed identity, or its endpoint is unreachable.${remembered}${source.ignoredVariables ? ` Note: ${source.ignoredVariables}.` : ""}`,
+    `ManagedIdentityCredential: ${source.name} at ${source.endpoint} is not available (probe: ${outcome.reason}). This machine is not an Azure resource with a managed identity, or its endpoint is unreachable.${remembered}${ignoredNote(source)}`,
     { code: ErrorCode.MiProbeNegative },
   );
 }

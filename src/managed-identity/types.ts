@@ -95,6 +95,11 @@ export function withQuery(url: URL, q: string): string {
   return base.includes("?") ? `${base}&${q}` : `${base}?${q}`;
 }
 
+/** " Note: IDENTITY_ENDPOINT is set without IDENTITY_HEADER, …." for an "unavailable" message when IMDS stood in for a half-configured source; "" otherwise. */
+export function ignoredNote(source: HttpSource): string {
+  return source.ignoredVariables ? ` Note: ${source.ignoredVariables}.` : "";
+}
+
 /** `host:port` of a URL, with the scheme's default port filled in. */
 export function endpointOf(url: URL): string {
   const port = url.port || (url.protocol === "https:" ? "443" : "80");

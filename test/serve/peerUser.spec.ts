@@ -50,34 +50,29 @@ describe("serve: a chain server answers only its own user on loopback", function
     await local.close();
   });
 
-  (canTellPeerUser() ? it : it.skip)("the kernel's socket table names the user of a loopback client (here: this process's own)", async () => {
+  /** The users `loopbackPeerUid` names for one client connecting to `connectTo`, at a server bound to `bind`. */
+  async function peerUidsSeen(bind: string, connectTo: string): Promise<(number | undefined)[]> {
     const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(0, bind, resolve));
     const uids: (number | undefined)[] = [];
     server.on("connection", (socket) => {
       uids.push(loopbackPeerUid(socket));
       socket.destroy();
     });
-    const client = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+    const client = net.connect((server.address() as net.AddressInfo).port, connectTo);
     await new Promise((resolve) => client.on("close", resolve).on("error", resolve));
     server.close();
-    assert.deepEqual(uids, [process.getuid!()]);
+    return uids;
+  }
+
+  (canTellPeerUser() ? it : it.skip)("the kernel's socket table names the user of a loopback client (here: this process's own)", async () => {
+    assert.deepEqual(await peerUidsSeen("127.0.0.1", "127.0.0.1"), [process.getuid!()]);
   });
 
   (canTellPeerUser() ? it : it.skip)("a dual-stack client (an IPv6 socket to 127.0.0.1, as .NET's HttpClient and Java make) is named too, on a v4 and a dual-stack server", async () => {
     for (const bind of ["127.0.0.1", "::"]) {
-      const server = net.createServer();
-      await new Promise<void>((resolve) => server.listen(0, bind, resolve));
-      const uids: (number | undefined)[] = [];
-      server.on("connection", (socket) => {
-        uids.push(loopbackPeerUid(socket));
-        socket.destroy();
-      });
       // Node makes an AF_INET6 socket for an IPv6 literal: the kernel lists it in tcp6 as ::ffff:127.0.0.1.
-      const client = net.connect((server.address() as net.AddressInfo).port, "::ffff:127.0.0.1");
-      await new Promise((resolve) => client.on("close", resolve).on("error", resolve));
-      server.close();
-      assert.deepEqual(uids, [process.getuid!()], `server bound to ${bind}`);
+      assert.deepEqual(await peerUidsSeen(bind, "::ffff:127.0.0.1"), [process.getuid!()], `server bound to ${bind}`);
     }
   });
 
