@@ -18,10 +18,15 @@ Claims measured, against the fake Cloud Shell endpoint on 127.0.0.1 (test/powers
      The sessions run in a new random order each round (seeded): with a fixed order, a row read the
      after-effects of the one before it (the opted-out azmi row, always right after the Invoke-RestMethod
      session, read ~100 ms slow).
-Run: npm run build; dotnet pwsh -NoProfile -File bench/powershell.ps1 [-Calls 200] [-Rounds 7] [-FreshSessions 7]
+     Every fresh-session row runs twice: on the pwsh `dotnet tool restore` brings (a framework-dependent tool
+     package whose assemblies are IL only, so a fresh session JIT-compiles every engine method it touches), and on
+     the same pinned version compiled ReadyToRun by scripts/setup-pwsh-r2r.sh, which is how Microsoft's pwsh
+     packages (and Cloud Shell's) ship. The first is what this machine's tests run; the second is what users run.
+     -SkipReadyToRun leaves the second out.
+Run: npm run build; dotnet pwsh -NoProfile -File bench/powershell.ps1 [-Calls 200] [-Rounds 7] [-FreshSessions 7] [-SkipReadyToRun]
 Medians; load average printed before and after. Never contacts anything but 127.0.0.1.
 #>
-param([int] $Calls = 200, [int] $Rounds = 7, [int] $FreshSessions = 7)
+param([int] $Calls = 200, [int] $Rounds = 7, [int] $FreshSessions = 7, [switch] $SkipReadyToRun)
 $ErrorActionPreference = 'Stop'
 $PSStyle.OutputRendering = 'PlainText'
 $root = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '..'))
@@ -83,18 +88,36 @@ try {
     Set-Content -LiteralPath (Join-Path $baselineDir 'Baseline.psd1') -Value "@{ RootModule = 'Baseline.psm1'; ModuleVersion = '0.1.0'; GUID = '$([guid]::NewGuid())'; FunctionsToExport = @('Get-Baseline') }"
     Set-Content -LiteralPath (Join-Path $baselineDir 'Baseline.psm1') -Value 'function Get-Baseline { [CmdletBinding()] param([Parameter(Mandatory, Position = 0)] [uri] $Resource) process { [pscustomobject]@{ resource = $Resource.OriginalString } } }'
     $firstBaseline = "`$m = '$(Join-Path $baselineDir 'Baseline.psd1')'; `$s = [Diagnostics.Stopwatch]::StartNew(); Import-Module `$m; `$null = Get-Baseline '$resource'; `$s.Elapsed.TotalMilliseconds"
-    # The same pwsh as this one (a dotnet tool runs as 'dotnet pwsh.dll').
+    # The same pwsh as this one (a dotnet tool runs as 'dotnet pwsh.dll'), and
+    # the same version compiled ReadyToRun (scripts/setup-pwsh-r2r.sh), as
+    # Microsoft's packages ship it: the tool's assemblies are IL only, so its
+    # fresh sessions JIT-compile every engine method they touch.
     $pwsh = [System.Environment]::ProcessPath
-    [string[]] $prefix = if ((Split-Path $pwsh -Leaf) -like 'dotnet*') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
-    # Each row: its command, and whether it runs with POWERSHELL_TELEMETRY_OPTOUT=1.
-    $rows = [ordered]@{
-        pwsh            = @{ Command = $null; OptOut = $false }
-        baseline        = @{ Command = $firstBaseline; OptOut = $false }
-        azmi            = @{ Command = $firstAzmi; OptOut = $false }
-        call            = @{ Command = $firstCall; OptOut = $false }
-        irm             = @{ Command = $firstIrm; OptOut = $false }
-        azmiNoTelemetry = @{ Command = $firstAzmi; OptOut = $true }
-        callNoTelemetry = @{ Command = $firstCall; OptOut = $true }
+    $isTool = (Split-Path $pwsh -Leaf) -like 'dotnet*'
+    $builds = [ordered]@{ tool = @{ Prefix = [string[]] $(if ($isTool) { Join-Path $PSHOME 'pwsh.dll' } else { @() }); Label = $(if ($isTool) { 'pwsh from `dotnet tool restore` (IL only, JIT-compiled)' } else { "pwsh at $pwsh" }) } }
+    if (-not $isTool) {
+        '(no ReadyToRun rows: this pwsh is not the dotnet tool, so it is already the build users run)'
+    } elseif ($SkipReadyToRun) {
+        '(no ReadyToRun rows: -SkipReadyToRun)'
+    } else {
+        $r2r = $null
+        try { $r2r = & bash (Join-Path $root 'scripts/setup-pwsh-r2r.sh') 2>$null | Select-Object -Last 1 } catch { }
+        if ($r2r -and (Test-Path -LiteralPath $r2r)) {
+            $builds['r2r'] = @{ Prefix = [string[]] @($r2r); Label = 'the same pwsh compiled ReadyToRun (as Microsoft ships it; scripts/setup-pwsh-r2r.sh)' }
+        } else {
+            '(no ReadyToRun rows: scripts/setup-pwsh-r2r.sh could not build one; run it to see why)'
+        }
+    }
+    # Each row: its pwsh build, its command, and whether it runs with POWERSHELL_TELEMETRY_OPTOUT=1.
+    $rows = [ordered]@{}
+    foreach ($build in $builds.Keys) {
+        $rows["$build/pwsh"] = @{ Build = $build; Command = $null; OptOut = $false }
+        $rows["$build/baseline"] = @{ Build = $build; Command = $firstBaseline; OptOut = $false }
+        $rows["$build/azmi"] = @{ Build = $build; Command = $firstAzmi; OptOut = $false }
+        $rows["$build/call"] = @{ Build = $build; Command = $firstCall; OptOut = $false }
+        $rows["$build/irm"] = @{ Build = $build; Command = $firstIrm; OptOut = $false }
+        $rows["$build/azmiNoTelemetry"] = @{ Build = $build; Command = $firstAzmi; OptOut = $true }
+        $rows["$build/callNoTelemetry"] = @{ Build = $build; Command = $firstCall; OptOut = $true }
     }
     $names = @($rows.Keys)
     $lists = [ordered]@{}
@@ -111,6 +134,7 @@ try {
         $order = @($names | Sort-Object { $random.Next() })
         foreach ($name in $order) {
             $row = $rows[$name]
+            $prefix = $builds[$row.Build].Prefix
             if ($row.OptOut) { $env:POWERSHELL_TELEMETRY_OPTOUT = '1' }
             try {
                 if ($null -eq $row.Command) {
@@ -128,18 +152,23 @@ try {
     foreach ($name in $lists.Keys) { $median[$name] = Get-Median $lists[$name] }
     $all = { param($list) ($list | ForEach-Object { [math]::Round($_) }) -join ', ' }
     $verdict = { param($ms) if ($ms -lt 400) { 'met' } else { 'MISSED' } }
-    'first call in a fresh pwsh session ({0} sessions each, median; times from inside the session unless said):' -f $FreshSessions
-    '  pwsh -NoProfile -Command 0 (timed outside)  {0,8:N1} ms   all: {1}' -f $median['pwsh'], (& $all $lists['pwsh'])
-    '  empty module import + 1 trivial call        {0,8:N1} ms   all: {1}   (what any script module costs)' -f $median['baseline'], (& $all $lists['baseline'])
-    '  Import-Module + first Get-AzManagedToken    {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f $median['azmi'], (& $verdict $median['azmi']), (& $all $lists['azmi'])
-    '  first Get-AzManagedToken after import       {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f $median['call'], (& $verdict $median['call']), (& $all $lists['call'])
-    '  first Invoke-RestMethod (MSI)               {0,8:N1} ms   all: {1}' -f $median['irm'], (& $all $lists['irm'])
-    '  with POWERSHELL_TELEMETRY_OPTOUT=1:'
-    '    Import-Module + first Get-AzManagedToken  {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f $median['azmiNoTelemetry'], (& $verdict $median['azmiNoTelemetry']), (& $all $lists['azmiNoTelemetry'])
-    '    first Get-AzManagedToken after import     {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f $median['callNoTelemetry'], (& $verdict $median['callNoTelemetry']), (& $all $lists['callNoTelemetry'])
-    '  azmi beyond the empty module (import + first call)  {0,8:N1} ms' -f ($median['azmi'] - $median['baseline'])
-    '  ratio import+first azmi / first IRM         {0,8:N2} x' -f ($median['azmi'] / $median['irm'])
-    '  ratio first azmi call / first IRM           {0,8:N2} x' -f ($median['call'] / $median['irm'])
+    foreach ($build in $builds.Keys) {
+        $m = { param($row) $median["$build/$row"] }
+        $l = { param($row) & $all $lists["$build/$row"] }
+        ''
+        'first call in a fresh pwsh session, {0} ({1} sessions each, median; times from inside the session unless said):' -f $builds[$build].Label, $FreshSessions
+        '  pwsh -NoProfile -Command 0 (timed outside)  {0,8:N1} ms   all: {1}' -f (& $m pwsh), (& $l pwsh)
+        '  empty module import + 1 trivial call        {0,8:N1} ms   all: {1}   (what any script module costs)' -f (& $m baseline), (& $l baseline)
+        '  Import-Module + first Get-AzManagedToken    {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f (& $m azmi), (& $verdict (& $m azmi)), (& $l azmi)
+        '  first Get-AzManagedToken after import       {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f (& $m call), (& $verdict (& $m call)), (& $l call)
+        '  first Invoke-RestMethod (MSI)               {0,8:N1} ms   all: {1}' -f (& $m irm), (& $l irm)
+        '  with POWERSHELL_TELEMETRY_OPTOUT=1:'
+        '    Import-Module + first Get-AzManagedToken  {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f (& $m azmiNoTelemetry), (& $verdict (& $m azmiNoTelemetry)), (& $l azmiNoTelemetry)
+        '    first Get-AzManagedToken after import     {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f (& $m callNoTelemetry), (& $verdict (& $m callNoTelemetry)), (& $l callNoTelemetry)
+        '  azmi beyond the empty module (import + first call)  {0,8:N1} ms' -f ((& $m azmi) - (& $m baseline))
+        '  ratio import+first azmi / first IRM         {0,8:N2} x' -f ((& $m azmi) / (& $m irm))
+        '  ratio first azmi call / first IRM           {0,8:N2} x' -f ((& $m call) / (& $m irm))
+    }
     '  (node -e 0 on this machine: {0:N0} ms, a floor under any Node start)' -f (Measure-Command { & node -e 0 }).TotalMilliseconds
     'load average at end: {0}' -f (Get-LoadAverage)
 } finally {
