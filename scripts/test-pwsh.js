@@ -24,8 +24,10 @@ function fail(message) {
   process.exit(1);
 }
 
-// `dotnet pwsh` runs the version pinned in .config/dotnet-tools.json; AZMI_PWSH may name another pwsh.
-const pwsh = process.env.AZMI_PWSH ? [process.env.AZMI_PWSH] : ["dotnet", "pwsh"];
+// `dotnet pwsh` runs the version pinned in .config/dotnet-tools.json; AZMI_PWSH may name another pwsh,
+// or a pwsh.dll to run with dotnet (such as the ReadyToRun copy scripts/setup-pwsh-r2r.sh prints).
+const pwshOverride = process.env.AZMI_PWSH;
+const pwsh = !pwshOverride ? ["dotnet", "pwsh"] : pwshOverride.endsWith(".dll") ? ["dotnet", pwshOverride] : [pwshOverride];
 const probe = spawnSync(pwsh[0], [...pwsh.slice(1), "-NoProfile", "-NonInteractive", "-Command", "$PSVersionTable.PSVersion.ToString()"], {
   cwd: root,
   encoding: "utf8",
