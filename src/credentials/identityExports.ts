@@ -70,10 +70,34 @@ export function passThroughClass<N extends ClassName>(name: N): (typeof Identity
     construct: (_t, args, newTarget) => Reflect.construct(real(), args, newTarget === stand ? real() : newTarget),
     apply: (_t, self, args) => Reflect.apply(real() as unknown as (...a: unknown[]) => unknown, self, args),
     get: (_t, key) => (key === "name" ? name : Reflect.get(real(), key)),
-    has: (_t, key) => Reflect.has(real(), key),
-    getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+    ...reflectionTraps(real),
   });
   return stand as unknown as (typeof Identity)[N];
+}
+
+/**
+ * The traps that make a stand-in answer reflection as the real object does
+ * (`in`, `Object.keys`, spreading, property descriptors, writes, its
+ * prototype), so code that inspects or patches an export sees
+ * `@azure/identity`'s. A Proxy may not report a property as non-configurable
+ * unless its target has it so (the function target's `prototype`): such a
+ * property is reported with the target's own flags and the real value.
+ */
+function reflectionTraps(real: () => object): ProxyHandler<object> {
+  return {
+    has: (_t, key) => Reflect.has(real(), key),
+    ownKeys: (target) => [...new Set([...Reflect.ownKeys(real()), ...Reflect.ownKeys(target).filter((k) => !Reflect.getOwnPropertyDescriptor(target, k)!.configurable)])],
+    getOwnPropertyDescriptor: (target, key) => {
+      const pinned = Reflect.getOwnPropertyDescriptor(target, key);
+      if (pinned && !pinned.configurable) return { ...pinned, value: Reflect.get(real(), key) };
+      const desc = Reflect.getOwnPropertyDescriptor(real(), key);
+      return desc && { ...desc, configurable: true };
+    },
+    set: (_t, key, value) => Reflect.set(real(), key, value),
+    defineProperty: (_t, key, desc) => Reflect.defineProperty(real(), key, desc),
+    deleteProperty: (_t, key) => Reflect.deleteProperty(real(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+  };
 }
 
 /**
@@ -87,15 +111,7 @@ export function passThroughClass<N extends ClassName>(name: N): (typeof Identity
  */
 export function passThroughObject<N extends ObjectName>(name: N): (typeof Identity)[N] {
   const real = () => identity()[name] as object;
-  return new Proxy(
-    {},
-    {
-      get: (_t, key) => Reflect.get(real(), key),
-      set: (_t, key, value) => Reflect.set(real(), key, value),
-      has: (_t, key) => Reflect.has(real(), key),
-      getPrototypeOf: () => Reflect.getPrototypeOf(real()),
-    },
-  ) as unknown as (typeof Identity)[N];
+  return new Proxy({}, { get: (_t, key) => Reflect.get(real(), key), ...reflectionTraps(real) }) as unknown as (typeof Identity)[N];
 }
 
 /**

@@ -79,6 +79,22 @@ describe("drop-in for @azure/identity: the rest of its API, passed through", fun
     assert.equal(required.name, "AuthenticationRequiredError");
   });
 
+  it("reflection on a stand-in sees @azure/identity's export: own keys, descriptors, spreading, writes", () => {
+    assert.deepEqual(Object.getOwnPropertyNames(a.ClientSecretCredential).sort(), Object.getOwnPropertyNames(id.ClientSecretCredential).sort());
+    assert.equal(Object.getOwnPropertyDescriptor(a.ClientSecretCredential, "prototype")!.value, id.ClientSecretCredential.prototype);
+    assert.deepEqual(Object.keys(a.logger).sort(), Object.keys(id.logger).sort());
+    assert.deepEqual({ ...a.logger }, { ...id.logger });
+    const statics = a.AuthenticationRequiredError as unknown as Record<string, unknown>;
+    statics.azmiTestMark = 1;
+    try {
+      assert.equal((id.AuthenticationRequiredError as unknown as Record<string, unknown>).azmiTestMark, 1);
+      assert.ok(Object.keys(statics).includes("azmiTestMark"));
+    } finally {
+      delete statics.azmiTestMark;
+    }
+    assert.equal("azmiTestMark" in id.AuthenticationRequiredError, false);
+  });
+
   it("AzureAuthorityHosts, the record helpers, logger and getDefaultAzureCredential match @azure/identity's", () => {
     assert.deepEqual({ ...a.AzureAuthorityHosts }, { ...id.AzureAuthorityHosts });
     const record = { authority: "https://login.microsoftonline.com", homeAccountId: "h", clientId: "c", tenantId: "t", username: "u" };
