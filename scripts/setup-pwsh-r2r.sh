@@ -53,10 +53,16 @@ crossgen2="$work/packages/microsoft.netcore.app.crossgen2.$rid/$runtime/tools/cr
 rm -rf "$dest"
 mkdir -p "$dest"
 cp -R "$(dirname "$pshome")/." "$dest/"
+# The tool package's non-Windows tree is unix/ (its win/ tree is left as it is).
+case "${rid%%-*}" in
+  osx) targetos=osx ;;
+  linux | linux-musl | alpine*) targetos=linux ;;
+  *) echo "setup-pwsh-r2r: runtime identifier $rid is not Linux or macOS" >&2; exit 1 ;;
+esac
 compiled=0
 kept=0
 for dll in "$dest"/unix/*.dll; do
-  if "$crossgen2" -r "$framework/*.dll" -r "$dest/unix/*.dll" --targetos linux --targetarch "${rid##*-}" -O \
+  if "$crossgen2" -r "$framework/*.dll" -r "$dest/unix/*.dll" --targetos "$targetos" --targetarch "${rid##*-}" -O \
        "$dll" -o "$work/out.dll" >/dev/null 2>&1; then
     mv "$work/out.dll" "$dll"
     compiled=$((compiled + 1))
