@@ -34,8 +34,8 @@ XML
 fi
 # The Azmi module's precompiled core (module/src -> module/Azmi/bin/Azmi.Core.dll):
 # ReadyToRun for this machine's runtime identifier when the runtime pack can be
-# restored, plain IL otherwise; the module falls back to its script path
-# without it. AZMI_SKIP_CORE=1 skips it.
+# restored, plain IL otherwise; preferred over the shipped lib/ build (IL),
+# which scripts/build-pwsh-core.sh makes. AZMI_SKIP_CORE=1 skips it.
 core="module/Azmi/bin/Azmi.Core.dll"
 if [ "${AZMI_SKIP_CORE:-0}" != 1 ]; then
   rid=$(dotnet --info 2>/dev/null | awk '/^ *RID:/ {print $2; exit}')

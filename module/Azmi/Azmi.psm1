@@ -7,21 +7,25 @@
 # Private/Azmi.ScriptBridge.ps1 and Private/Azmi.Requests.ps1 are loaded when a
 # call needs them.
 
-# The precompiled hot path (module/src, built into bin/ by scripts/setup-pwsh.sh
-# when the .NET SDK is present): C# pays only its own small JIT where script
-# pays PowerShell's compile of every operation on first use. Without it (or
-# with $env:AZMI_NO_CORE = '1') the script functions in Public/Azmi.Functions.ps1 do
-# the same work.
+# The precompiled hot path (module/src): C# pays only its own small JIT where
+# script pays PowerShell's compile of every operation on first use. bin/ holds
+# a build for this machine (ReadyToRun, by scripts/setup-pwsh.sh where the .NET
+# SDK is), lib/ the one shipped with azmi (IL, for every pwsh 7.4+); the first
+# that loads is used. Without either (or with $env:AZMI_NO_CORE = '1') the
+# script functions in Public/Azmi.Functions.ps1 do the same work.
 $script:Core = $false
 if ($env:AZMI_NO_CORE -ne '1') {
-    $corePath = [System.IO.Path]::Combine($PSScriptRoot, 'bin', 'Azmi.Core.dll')
-    if ([System.IO.File]::Exists($corePath)) {
-        # Only this install's own build: LoadFrom hands back an assembly of the
-        # same name that is already loaded (another install's, or this one's
-        # from before an upgrade), whose methods may not match this script.
-        try { $script:Core = [System.Reflection.Assembly]::LoadFrom($corePath).Location -eq $corePath } catch { }
+    foreach ($coreFolder in 'bin', 'lib') {
+        $corePath = [System.IO.Path]::Combine($PSScriptRoot, $coreFolder, 'Azmi.Core.dll')
+        if ([System.IO.File]::Exists($corePath)) {
+            # Only this install's own build: LoadFrom hands back an assembly of the
+            # same name that is already loaded (another install's, or this one's
+            # from before an upgrade), whose methods may not match this script.
+            try { $script:Core = [System.Reflection.Assembly]::LoadFrom($corePath).Location -eq $corePath } catch { }
+            if ($script:Core) { break }
+        }
     }
-    $corePath = $null
+    $coreFolder = $corePath = $null
 }
 # The module's state: with the core in one call, which also starts the bridge
 # first thing, so Node boots while the rest of the module loads (without the

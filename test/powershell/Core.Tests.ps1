@@ -1,10 +1,10 @@
-# The module's optional precompiled core (module/src -> module/Azmi/bin/Azmi.Core.dll):
-# loaded when built, and doing exactly what the script functions it stands in
+# The module's precompiled core (module/src -> module/Azmi/lib/Azmi.Core.dll as shipped,
+# module/Azmi/bin/Azmi.Core.dll when built on this machine): loaded when present, and doing exactly what the script functions it stands in
 # for do, so a machine without the .NET SDK (script path) behaves the same.
 
 BeforeDiscovery {
     # -Skip is decided at discovery: the core-only tests need the built DLL.
-    $built = Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')
+    $built = (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')) -or (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/lib/Azmi.Core.dll'))
     $useCore = $built -and $env:AZMI_NO_CORE -ne '1'
 }
 
@@ -15,7 +15,7 @@ BeforeAll {
     Reset-AzmiTestEnvironment
     $script:fake = Start-CloudShellFake
     $env:MSI_ENDPOINT = $fake.MsiEndpoint
-    $script:built = Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')
+    $script:built = (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')) -or (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/lib/Azmi.Core.dll'))
     $script:coreLoaded = & (Get-Module Azmi) { $script:Core }
 
     # Runs $Command in a fresh pwsh (the same pwsh as this one; a dotnet tool
@@ -166,12 +166,39 @@ Describe 'The precompiled core' {
         }
     }
 
+    It 'ships a build of the core made from module/src/AzmiCore.cs as it is now (scripts/build-pwsh-core.sh)' {
+        # Users without the .NET SDK get lib/'s build: it must not lag behind its source.
+        $lib = Join-Path $PSScriptRoot '../../module/Azmi/lib/Azmi.Core.dll'
+        $lib | Should -Exist
+        $built = Invoke-FreshSession ("[System.Reflection.Assembly]::LoadFile('$((Resolve-Path $lib).Path)').GetCustomAttributes([System.Reflection.AssemblyMetadataAttribute], `$false) | " +
+            "Where-Object Key -EQ 'AzmiSourceSha256' | ForEach-Object Value")
+        $source = (Get-FileHash -Algorithm SHA256 -LiteralPath (Join-Path $PSScriptRoot '../../module/src/AzmiCore.cs')).Hash
+        $built | Should -Be $source -Because 'module/src/AzmiCore.cs changed since lib/Azmi.Core.dll was built: run scripts/build-pwsh-core.sh and commit the DLL'
+    }
+
+    It 'uses the shipped core where no local build exists, and answers as the local build does' {
+        # A copy of the module as npm installs it: lib/ only, no bin/.
+        $shipped = Join-Path $TestDrive 'shipped/Azmi'
+        $null = New-Item -ItemType Directory -Force -Path $shipped
+        Copy-Item -Recurse -Path (Join-Path $PSScriptRoot '../../module/Azmi/*') -Destination $shipped -Exclude 'bin'
+        Join-Path $shipped 'bin' | Should -Not -Exist
+        $bridge = (Resolve-Path (Join-Path $PSScriptRoot '../../dist/src/bridge/main.js')).Path
+        $command = "`$env:AZMI_BRIDGE = '$bridge'; Import-Module '$shipped/Azmi.psd1'; `$t = Get-AzManagedToken https://vault.azure.net -ErrorAction Stop; " +
+            "[string](& (Get-Module Azmi) { `$script:Core }); [Azmi.AzmiCore].Assembly.Location; `$t.resource; (`$t.PSObject.Properties.Name -join ',')"
+        $out = Invoke-FreshSession $command -MergeErrors
+        $out.Count | Should -Be 4 -Because ($out -join "`n")
+        $out[0] | Should -BeExactly 'True'
+        $out[1] | Should -BeExactly ([System.IO.Path]::Combine($shipped, 'lib', 'Azmi.Core.dll'))
+        $out[2] | Should -BeExactly 'https://vault.azure.net'
+        $out[3] | Should -BeExactly ((Get-AzManagedToken https://vault.azure.net -ErrorAction Stop).PSObject.Properties.Name -join ',')
+    }
+
     It 'uses the script path when another copy of the core is already loaded in the process' -Skip:(-not $built) {
         # Another install's (or a pre-upgrade) Azmi.Core loaded first: LoadFrom
         # would hand it back, and its methods need not match this module's script.
         $copy = Join-Path $TestDrive 'other/Azmi.Core.dll'
         $null = New-Item -ItemType Directory -Force -Path (Split-Path $copy)
-        Copy-Item (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll') $copy
+        Copy-Item (Join-Path $PSScriptRoot '../../module/Azmi/lib/Azmi.Core.dll') $copy
         $command = "`$null = [System.Reflection.Assembly]::LoadFrom('$copy'); Import-Module '$modulePath'; " +
             "[string](& (Get-Module Azmi) { `$script:Core }); (Get-AzManagedToken https://vault.azure.net -ErrorAction Stop).resource"
         $out = Invoke-FreshSession $command -MergeErrors

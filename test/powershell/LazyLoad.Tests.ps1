@@ -4,7 +4,7 @@
 # cmdlets look the same to Get-Command before and after that load.
 
 BeforeDiscovery {
-    $built = Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')
+    $built = (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')) -or (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/lib/Azmi.Core.dll'))
     $useCore = $built -and $env:AZMI_NO_CORE -ne '1'
 }
 

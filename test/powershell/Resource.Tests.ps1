@@ -12,7 +12,7 @@
 # -Resource is a [string], so only azmi's rule applies there.
 
 BeforeDiscovery {
-    $built = Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')
+    $built = (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll')) -or (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/lib/Azmi.Core.dll'))
     $modes = @(@{ Mode = 'script'; NoCore = $true })
     if ($built -and $env:AZMI_NO_CORE -ne '1') { $modes = @(@{ Mode = 'core'; NoCore = $false }) + $modes }
     $accepted = @(
