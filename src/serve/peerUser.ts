@@ -36,25 +36,39 @@ export function canTellPeerUser(): boolean {
  * ```
  */
 export function loopbackPeerUid(socket: Socket): number | undefined {
-  const { remoteAddress, remotePort, localPort } = socket;
-  if (remoteAddress === undefined || remotePort === undefined || localPort === undefined) return undefined;
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (remoteAddress === undefined || remotePort === undefined || localAddress === undefined || localPort === undefined) return undefined;
   // A v4 client of a server listening on "::" shows as ::ffff:a.b.c.d; its own socket is an IPv4 one.
-  const address = remoteAddress.startsWith("::ffff:") && remoteAddress.includes(".") ? remoteAddress.slice(7) : remoteAddress;
+  const unmap = (a: string) => (a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a);
+  const address = unmap(remoteAddress);
+  const server = unmap(localAddress);
   const v4 = address.includes(".");
+  if (server.includes(".") !== v4) return undefined;
   const hex = v4 ? hexV4(address) : hexV6(address);
-  if (hex === undefined) return undefined;
-  const port = `:${hexPort(remotePort)}`;
-  const serverPort = `:${hexPort(localPort)}`;
-  if (!v4) return uidIn("/proc/net/tcp6", `${hex}${port}`, serverPort);
+  const serverHex = v4 ? hexV4(server) : hexV6(server);
+  if (hex === undefined || serverHex === undefined) return undefined;
+  // Both ends of the connection, not just the server's port: another user can
+  // have the kernel list a TIME_WAIT socket (shown as root's) with this
+  // client's local end and the server's port, by connecting from that port to
+  // the same port on another loopback address (127.0.0.2) and closing first.
+  const clientEnd = `${hex}:${hexPort(remotePort)}`;
+  const serverEnd = `${serverHex}:${hexPort(localPort)}`;
+  if (!v4) return uidIn("/proc/net/tcp6", clientEnd, serverEnd);
   // An IPv4 client's socket is an IPv4 one, or an IPv6 one connected to
   // ::ffff:127.0.0.1 (dual-stack clients: .NET's HttpClient, hence
   // PowerShell's Invoke-RestMethod and Azure.Identity for .NET, and Java),
-  // which the kernel lists in tcp6 under the mapped address.
-  return uidIn("/proc/net/tcp", `${hex}${port}`, serverPort) ?? uidIn("/proc/net/tcp6", `0000000000000000FFFF0000${hex}${port}`, serverPort);
+  // which the kernel lists in tcp6 under the mapped addresses.
+  const mapped = "0000000000000000FFFF0000";
+  return uidIn("/proc/net/tcp", clientEnd, serverEnd) ?? uidIn("/proc/net/tcp6", `${mapped}${clientEnd}`, `${mapped}${serverEnd}`);
 }
 
-/** The uid of the socket whose local end is `clientEnd` and remote port `serverPort` in one of the kernel's tables. */
-function uidIn(tableFile: string, clientEnd: string, serverPort: string): number | undefined {
+/**
+ * The uid of the socket whose local end is `clientEnd` and remote end
+ * `serverEnd` in one of the kernel's tables. A line without an inode (a
+ * TIME_WAIT socket, or one its process has closed) says uid 0 whoever owned
+ * it, so it names no one.
+ */
+function uidIn(tableFile: string, clientEnd: string, serverEnd: string): number | undefined {
   let table: string;
   try {
     table = fs.readFileSync(tableFile, "latin1");
@@ -65,7 +79,7 @@ function uidIn(tableFile: string, clientEnd: string, serverPort: string): number
     if (!line.includes(clientEnd)) continue; // split only the lines that can match (a busy host lists thousands)
     // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt   uid  timeout inode"
     const f = line.trim().split(/\s+/);
-    if (f[1] === clientEnd && f[2]?.endsWith(serverPort)) {
+    if (f[1] === clientEnd && f[2] === serverEnd && f[9] !== "0") {
       const uid = Number(f[7]);
       return Number.isInteger(uid) ? uid : undefined;
     }

@@ -94,6 +94,62 @@ describe("serve: a chain server answers only its own user on loopback", function
     assert.match(own.body, /upstream-user-token/);
   });
 
+  (canSwitchUser ? it : it.skip)("a TIME_WAIT line another user plants with the client's port (listed as root's) does not name the client root", async () => {
+    // The attack on a chain server run by a non-root user: its gate lets root in,
+    // and the kernel lists every TIME_WAIT socket with uid 0. Another user listens
+    // on 127.0.0.N:PORT (the server's port on another loopback address), connects
+    // to it and closes first (TIME_WAIT 127.0.0.1:P -> 127.0.0.N:PORT), then connects
+    // from the same 127.0.0.1:P to the server. Matched on the server's port alone,
+    // that TIME_WAIT line, whenever the table lists it first, said "root".
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const uids: (number | undefined)[] = [];
+    server.on("connection", (socket) => {
+      uids.push(loopbackPeerUid(socket));
+      socket.destroy();
+    });
+    const script = `
+      const net = require("net");
+      (async () => {
+        for (let n = 2; n < 42; n++) {
+          const decoy = net.createServer((s) => { s.on("end", () => s.end()); s.resume(); });
+          await new Promise((r) => decoy.listen(${port}, "127.0.0." + n, r));
+          await new Promise((done) => {
+            let from;
+            const first = net.connect({ port: ${port}, host: "127.0.0." + n, localAddress: "127.0.0.1" }, () => {
+              from = first.localPort;
+              first.end();
+            });
+            first.resume();
+            first.on("error", done);
+            first.on("close", () => {
+              const second = net.connect({ port: ${port}, host: "127.0.0.1", localAddress: "127.0.0.1", localPort: from });
+              second.resume();
+              second.on("error", done);
+              second.on("close", done);
+            });
+          });
+          decoy.close();
+        }
+      })();`;
+    try {
+      await new Promise<void>((resolve, reject) =>
+        execFile(process.execPath, ["-e", script], { cwd: "/", env: { PATH: process.env.PATH }, uid: OTHER_UID, gid: OTHER_UID, timeout: 30_000 }, (error, _stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(),
+        ),
+      );
+    } finally {
+      server.close();
+    }
+    assert.ok(uids.length >= 36, `only ${uids.length} connections arrived`);
+    assert.deepEqual(
+      uids.filter((uid) => uid !== OTHER_UID),
+      [],
+      `${uids.filter((uid) => uid !== OTHER_UID).length} of ${uids.length} connections of uid ${OTHER_UID} were named as someone else`,
+    );
+  });
+
   (canSwitchUser ? it : it.skip)("the Cloud Shell dialect too; and a local-issuer server (offline tokens) answers every local user", async () => {
     const cloudShell = new URL(chain.dialects.cloudShell.MSI_ENDPOINT!).pathname;
     assert.equal((await getAs(OTHER_UID, chain.port, `${cloudShell}?resource=https%3A%2F%2Fvault.azure.net`, "127.0.0.1")).status, 403);
