@@ -62,12 +62,26 @@ const secrets = new Set<string>();
 /** Shorter values would redact ordinary words; real secrets are longer. */
 const MIN_SECRET_LENGTH = 8;
 
-/** Register a value that must never appear in a log line or an error message. */
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+/** A value that is one JWT and nothing else: `redact` removes it by its shape, wherever it appears. */
+const WHOLE_JWT = /^eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*$/;
+
+/**
+ * Register a value that must never appear in a log line or an error message.
+ * A JWT is not kept: the JWT pattern redacts it already, and a server mints
+ * or forwards a new one per resource and refresh, so keeping each one would
+ * grow this set (and every redaction's scan) for as long as it runs; a
+ * default `azmi serve` mints one for any local process that asks.
+ */
 export function registerSecret(value: string | undefined | null): void {
-  if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+  if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH && !WHOLE_JWT.test(value)) secrets.add(value);
 }
 
-const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+/** How many values are registered as secret (tests check that serving tokens does not grow it). */
+export function registeredSecretCount(): number {
+  return secrets.size;
+}
+
 const BEARER_PATTERN = /(Bearer\s+)[^\s"',]+/gi;
 /** Field names whose values are secrets (`client_secret` is covered by `secret`, `x-identity-header` by `identity-header`). */
 const SECRET_FIELDS = ["access_token", "refresh_token", "secret", "password", "client_assertion", "identity-header", "identity_header"];
