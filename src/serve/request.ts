@@ -9,6 +9,7 @@
  * if (query.ok) console.log(query.params["resource"]);
  * ```
  */
+import { isIP } from "node:net";
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
@@ -124,22 +125,52 @@ export function secretMatches(value: string | string[] | undefined, secret: Buff
  * ```
  */
 export function isLoopbackHostHeader(value: string | undefined): boolean {
-  if (value === undefined) return false;
-  let name: string;
-  if (value.startsWith("[")) {
-    const end = value.indexOf("]");
-    if (end < 0) return false;
-    name = value.slice(1, end);
-  } else {
-    const colon = value.indexOf(":");
-    name = colon < 0 ? value : value.slice(0, colon);
-  }
+  const name = hostHeaderName(value);
+  if (name === undefined) return false;
   if (name === "localhost" || name === "::1") return true;
-  const lower = name.toLowerCase();
-  if (lower === "localhost") return true;
   if (!name.startsWith("127.")) return false;
   const parts = name.split(".");
   return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+/** The names container runtimes give the host machine inside a container (Docker, Docker Desktop, Podman). */
+export const CONTAINER_HOST_ALIASES: readonly string[] = ["host.docker.internal", "gateway.docker.internal", "host.containers.internal"];
+
+/**
+ * Whether a `Host` header names this machine the way a client that reaches
+ * a server bound beyond loopback does: by an IP address, `localhost`, the
+ * machine's own host name (`ownNames`, lower case), or a container runtime's
+ * alias for the host. Any other name is refused there too: a web page that
+ * re-binds its own DNS name to this machine's address would otherwise get the
+ * IMDS dialect's tokens with nothing but `Metadata: true`, which a page may
+ * send to its own origin.
+ *
+ * @example
+ * ```ts
+ * isDirectHostHeader("172.17.0.1:4000", new Set(["laptop"])); // true
+ * isDirectHostHeader("host.docker.internal:4000", new Set()); // true
+ * isDirectHostHeader("evil.example:4000", new Set()); // false
+ * ```
+ */
+export function isDirectHostHeader(value: string | undefined, ownNames: ReadonlySet<string>): boolean {
+  const name = hostHeaderName(value);
+  if (name === undefined) return false;
+  if (isIP(name) !== 0 || name === "localhost") return true;
+  return CONTAINER_HOST_ALIASES.includes(name) || ownNames.has(name);
+}
+
+/** The host name or address of a `Host` header (without port or brackets, lower case); `undefined` when malformed. */
+function hostHeaderName(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.startsWith("[")) {
+    const end = value.indexOf("]");
+    if (end < 0) return undefined;
+    const inside = value.slice(1, end);
+    // Brackets hold an IPv6 address, nothing else (and no zone id: RFC 9110 has none).
+    return isIP(inside) === 6 ? inside.toLowerCase() : undefined;
+  }
+  const colon = value.indexOf(":");
+  return (colon < 0 ? value : value.slice(0, colon)).toLowerCase();
 }
 
 /**

@@ -47,7 +47,7 @@ import { isLoopbackHost } from "../transport/http";
 import { DEFAULT_TOKEN_LIFETIME_SEC, LocalIssuer, loadOrCreateSigningKey } from "./issuer/localIssuer";
 import { handleMsi2017, MSI2017_PATH } from "./msi2017";
 import { RateLimiter, type RateLimitOptions } from "./rateLimit";
-import { isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
+import { CONTAINER_HOST_ALIASES, isDirectHostHeader, isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
 import { BodyCache, writeError, writeJson } from "./respond";
 import { handleServiceFabric, SERVICE_FABRIC_PATH } from "./serviceFabric";
 import { readServerState, removeServerState, serverStatePath, writeServerState, type ServerState } from "./state";
@@ -273,14 +273,19 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     imdsQueries: new Map(),
   };
 
-  // Bound to loopback ⇒ only loopback Host names (a deliberate --host opts out, e.g. for host.docker.internal).
+  // DNS-rebinding protection. Bound to loopback ⇒ only loopback Host names.
+  // Bound beyond it (--host, for containers and other machines) ⇒ addresses,
+  // localhost, this machine's name and the container runtimes' host aliases:
+  // never a name a web page could have re-bound to this machine.
   const loopbackOnly = isLoopbackHost(host);
-  // Host values already found to be loopback (clients repeat the same one), so the check is one lookup.
+  const ownNames = loopbackOnly ? new Set<string>() : ownHostNames();
+  const hostNameAllowed = loopbackOnly ? isLoopbackHostHeader : (value: string | undefined) => isDirectHostHeader(value, ownNames);
+  // Host values already found good (clients repeat the same one), so the check is one lookup.
   const goodHosts = new Set<string>();
   const hostAllowed = (value: string | undefined): boolean => {
     if (value === undefined) return false;
     if (goodHosts.has(value)) return true;
-    if (!isLoopbackHostHeader(value)) return false;
+    if (!hostNameAllowed(value)) return false;
     if (goodHosts.size >= 256) goodHosts.clear();
     goodHosts.add(value);
     return true;
@@ -352,8 +357,16 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       writeError(res, "imds", 400, "invalid_request", "An HTTP/1.1 request must carry a Host header", { Connection: "close" });
       return;
     }
-    if (loopbackOnly && !hostAllowed(req.headers.host)) {
-      writeError(res, "imds", 400, "invalid_request", "The Host header must name this machine (127.0.0.1 or localhost); azmi serve bound to loopback refuses other names (DNS-rebinding protection)");
+    if (!hostAllowed(req.headers.host)) {
+      writeError(
+        res,
+        "imds",
+        400,
+        "invalid_request",
+        loopbackOnly
+          ? "The Host header must name this machine (127.0.0.1 or localhost); azmi serve bound to loopback refuses other names (DNS-rebinding protection)"
+          : `The Host header must name this machine by an IP address, localhost, its host name or ${CONTAINER_HOST_ALIASES.join(", ")}; azmi serve refuses other names (DNS-rebinding protection)`,
+      );
       return;
     }
     const q = target.indexOf("?");
@@ -568,3 +581,9 @@ function startError(error: NodeJS.ErrnoException, host: string, port: number): A
 }
 
 export { readServerState, serverStatePath, type ServerState } from "./state";
+
+/** This machine's own names, as clients on the network write them in `Host` (lower case): its host name, and with `.local` (mDNS). */
+function ownHostNames(): Set<string> {
+  const name = (require("node:os") as typeof import("node:os")).hostname().toLowerCase();
+  return new Set(name ? [name, `${name}.local`] : []);
+}

@@ -6,6 +6,7 @@
  */
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
+import * as os from "node:os";
 import { AzureLogger, setLogLevel, getLogLevel, type AzureLogLevel } from "@azure/logger";
 import { redact, registeredSecretCount } from "../../src/log";
 import { startServer, type RunningServer } from "../../src/serve/server";
@@ -180,6 +181,27 @@ describe("serve: hardening", function () {
       assert.match(warnings[0]!, /^azmi serve is listening on 0\.0\.0\.0:\d+: it is reachable from other machines\/containers/);
       assert.equal(open.url, `http://127.0.0.1:${open.port}`);
       assert.equal((await get(open.port, `/msi/token?api-version=2019-08-01&resource=x`)).status, 401);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it("bound beyond loopback, a Host that is not an address, localhost, this machine's name or a container alias gets 400 (DNS rebinding)", async () => {
+    // A web page that re-binds its own name to this machine may send Metadata: true to it (same origin).
+    const open = await startServer({ env: home.env, host: "0.0.0.0", onWarning: () => {} });
+    const imds = (host: string) => raw(open.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: ${host}\r\nMetadata: true\r\nConnection: close\r\n\r\n`);
+    try {
+      const own = os.hostname().toLowerCase();
+      for (const host of [`127.0.0.1:${open.port}`, "172.17.0.1", `[::1]:${open.port}`, "[fd00::1]", "localhost", `host.docker.internal:${open.port}`, "gateway.docker.internal", "Host.Containers.Internal", own, `${own}.local:${open.port}`]) {
+        const res = await imds(host);
+        assert.equal(res.status, 200, `Host ${host}: ${res.status} ${res.body}`);
+      }
+      for (const host of ["evil.example", `evil.example:${open.port}`, "host.docker.internal.evil.example", `${own}.evil.example`, "[evil.example]", "192.0.2.1.nip.io"]) {
+        const res = await imds(host);
+        assert.equal(res.status, 400, `Host ${host}: ${res.status}`);
+        assert.match(res.body, /DNS-rebinding protection/);
+        assert.doesNotMatch(res.body, /access_token/);
+      }
     } finally {
       await open.close();
     }

@@ -184,12 +184,14 @@ describe("serve: reachability across network namespaces (veth, TEST-NET-1)", fun
       assert.equal(r.status, 400);
     });
 
-    it("IMDS from B with Metadata: 200 for Host 192.0.2.1:<port> AND for a foreign Host (no DNS-rebinding check off loopback)", async function () {
-      for (const host of [`${A_IP}:${s.port}`, "evil.example"]) {
+    it("IMDS from B with Metadata: 200 for Host 192.0.2.1:<port> and host.docker.internal, 400 for a foreign name (DNS rebinding)", async function () {
+      for (const host of [`${A_IP}:${s.port}`, `host.docker.internal:${s.port}`]) {
         const r = await request(b!, { ip: A_IP, port: s.port, path: IMDS_QUERY, headers: { Metadata: "true", Host: host } });
         assert.equal(r.status, 200, `Host ${host}: ${r.status ?? r.error}`);
         assert.equal((JSON.parse(r.body!) as Record<string, string>).resource, "https://management.azure.com/");
       }
+      const foreign = await request(b!, { ip: A_IP, port: s.port, path: IMDS_QUERY, headers: { Metadata: "true", Host: "evil.example" } });
+      assert.equal(foreign.status, 400, `Host evil.example: ${foreign.status ?? foreign.error}`);
     });
   });
 });
