@@ -107,7 +107,10 @@ export function gateConnections(server: Server, allow: (socket: Socket) => boole
  * beyond loopback warns at start that anyone who can reach it gets tokens).
  */
 export function ownUserOnly(socket: Socket): boolean {
-  if (!isLoopbackHost(socket.remoteAddress?.replace(/^::ffff:/, "") ?? "")) return true;
+  // No address (the client already reset the connection): no one to judge, so no one let in.
+  const remote = socket.remoteAddress;
+  if (remote === undefined) return false;
+  if (!isLoopbackHost(remote.replace(/^::ffff:/, ""))) return true;
   const uid = loopbackPeerUid(socket);
   return uid !== undefined && (uid === process.getuid!() || uid === 0);
 }

@@ -9,7 +9,7 @@ import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import * as net from "node:net";
 import type { MsiTokenResponse } from "../../src/credentials/types";
-import { canTellPeerUser, loopbackPeerUid } from "../../src/serve/peerUser";
+import { canTellPeerUser, loopbackPeerUid, ownUserOnly } from "../../src/serve/peerUser";
 import { startServer, type RunningServer } from "../../src/serve/server";
 import { IMDS_PATH, IMDS_QUERY, useTempHome } from "./support";
 
@@ -37,6 +37,14 @@ function getAs(uid: number | undefined, port: number, target: string, host: stri
 }
 
 describe("serve: a chain server answers only its own user on loopback", function () {
+  it("a connection whose client address is gone (reset before it was judged) is refused, not waved through", function () {
+    // What node:net reports for a socket the client already reset: no remote address.
+    const reset = new net.Socket();
+    assert.equal(reset.remoteAddress, undefined);
+    assert.equal(ownUserOnly(reset), false);
+    reset.destroy();
+  });
+
   this.timeout(30_000);
   const home = useTempHome();
   let chain: RunningServer;
