@@ -22,7 +22,8 @@ Claims measured, against the fake Cloud Shell endpoint on 127.0.0.1 (test/powers
      package whose assemblies are IL only, so a fresh session JIT-compiles every engine method it touches), and on
      the same pinned version compiled ReadyToRun by scripts/setup-pwsh-r2r.sh, which is how Microsoft's pwsh
      packages (and Cloud Shell's) ship. The first is what this machine's tests run; the second is what users run.
-     -SkipReadyToRun leaves the second out.
+     -SkipReadyToRun leaves the second out. The import + first call row also runs on a copy of the module as npm
+     installs it: the shipped core (lib/Azmi.Core.dll, IL) and no local ReadyToRun build (bin/).
 Run: npm run build; dotnet pwsh -NoProfile -File bench/powershell.ps1 [-Calls 200] [-Rounds 7] [-FreshSessions 7] [-SkipReadyToRun]
 Medians; load average printed before and after. Never contacts anything but 127.0.0.1.
 #>
@@ -82,6 +83,13 @@ try {
     $firstAzmi = "`$m = '$modulePath'; `$s = [Diagnostics.Stopwatch]::StartNew(); Import-Module `$m; `$null = Get-AzManagedToken -Resource '$resource'; `$s.Elapsed.TotalMilliseconds"
     $firstCall = "`$m = '$modulePath'; Import-Module `$m; `$s = [Diagnostics.Stopwatch]::StartNew(); `$null = Get-AzManagedToken -Resource '$resource'; `$s.Elapsed.TotalMilliseconds"
     $firstIrm = "`$s = [Diagnostics.Stopwatch]::StartNew(); `$null = Invoke-RestMethod -Uri '$uri' -Headers @{ Metadata = 'true' }; `$s.Elapsed.TotalMilliseconds"
+    # The module as npm installs it: the shipped core (lib/, IL) and no local
+    # build (bin/, ReadyToRun for this machine, made by scripts/setup-pwsh.sh).
+    $shippedDir = Join-Path ([System.IO.Path]::GetTempPath()) "azmi-bench-shipped-$PID/Azmi"
+    $null = New-Item -ItemType Directory -Force -Path $shippedDir
+    Copy-Item -Recurse -Path (Join-Path $root 'module/Azmi/*') -Destination $shippedDir -Exclude 'bin'
+    $bridgePath = Join-Path $root 'dist/src/bridge/main.js'
+    $firstShipped = "`$env:AZMI_BRIDGE = '$bridgePath'; `$m = '$(Join-Path $shippedDir 'Azmi.psd1')'; `$s = [Diagnostics.Stopwatch]::StartNew(); Import-Module `$m; `$null = Get-AzManagedToken -Resource '$resource'; `$s.Elapsed.TotalMilliseconds"
     # What any script module costs: an empty module with one advanced function taking a [uri].
     $baselineDir = Join-Path ([System.IO.Path]::GetTempPath()) "azmi-bench-baseline-$PID/Baseline"
     $null = New-Item -ItemType Directory -Force -Path $baselineDir
@@ -114,6 +122,7 @@ try {
         $rows["$build/pwsh"] = @{ Build = $build; Command = $null; OptOut = $false }
         $rows["$build/baseline"] = @{ Build = $build; Command = $firstBaseline; OptOut = $false }
         $rows["$build/azmi"] = @{ Build = $build; Command = $firstAzmi; OptOut = $false }
+        $rows["$build/shipped"] = @{ Build = $build; Command = $firstShipped; OptOut = $false }
         $rows["$build/call"] = @{ Build = $build; Command = $firstCall; OptOut = $false }
         $rows["$build/irm"] = @{ Build = $build; Command = $firstIrm; OptOut = $false }
         $rows["$build/azmiNoTelemetry"] = @{ Build = $build; Command = $firstAzmi; OptOut = $true }
@@ -148,6 +157,7 @@ try {
         }
     }
     Remove-Item -LiteralPath (Split-Path $baselineDir) -Recurse -Force -ErrorAction Ignore
+    Remove-Item -LiteralPath (Split-Path $shippedDir) -Recurse -Force -ErrorAction Ignore
     $median = @{}
     foreach ($name in $lists.Keys) { $median[$name] = Get-Median $lists[$name] }
     $all = { param($list) ($list | ForEach-Object { [math]::Round($_) }) -join ', ' }
@@ -160,6 +170,7 @@ try {
         '  pwsh -NoProfile -Command 0 (timed outside)  {0,8:N1} ms   all: {1}' -f (& $m pwsh), (& $l pwsh)
         '  empty module import + 1 trivial call        {0,8:N1} ms   all: {1}   (what any script module costs)' -f (& $m baseline), (& $l baseline)
         '  Import-Module + first Get-AzManagedToken    {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f (& $m azmi), (& $verdict (& $m azmi)), (& $l azmi)
+        '  ... as npm installs it (shipped IL core)    {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f (& $m shipped), (& $verdict (& $m shipped)), (& $l shipped)
         '  first Get-AzManagedToken after import       {0,8:N1} ms   (target < 400 ms: {1})   all: {2}' -f (& $m call), (& $verdict (& $m call)), (& $l call)
         '  first Invoke-RestMethod (MSI)               {0,8:N1} ms   all: {1}' -f (& $m irm), (& $l irm)
         '  with POWERSHELL_TELEMETRY_OPTOUT=1:'
