@@ -37,14 +37,7 @@ framework=$(dotnet --list-runtimes | awk -v v="$runtime" '$1 == "Microsoft.NETCo
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cat >"$work/crossgen2-download.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
-  <ItemGroup><PackageDownload Include="microsoft.netcore.app.crossgen2.$rid" Version="[$runtime]" /></ItemGroup>
-</Project>
-XML
-dotnet restore "$work/crossgen2-download.csproj" --packages "$work/packages" >/dev/null
-crossgen2="$work/packages/microsoft.netcore.app.crossgen2.$rid/$runtime/tools/crossgen2"
+crossgen2="$(bash scripts/nuget-download.sh "microsoft.netcore.app.crossgen2.$rid" "$runtime" "$work/packages")/tools/crossgen2"
 [ -x "$crossgen2" ] || { echo "setup-pwsh-r2r: the crossgen2 package has no tools/crossgen2" >&2; exit 1; }
 
 # The whole tool folder (shim, runtimeconfig, modules, both platforms' trees),

@@ -20,14 +20,7 @@ dotnet pwsh -NoProfile -NonInteractive -Command '$PSVersionTable.PSVersion.ToStr
 if [ ! -f "$dest/Pester.psd1" ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  cat >"$work/pester-download.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
-  <ItemGroup><PackageDownload Include="Pester" Version="[$PESTER_VERSION]" /></ItemGroup>
-</Project>
-XML
-  dotnet restore "$work/pester-download.csproj" --packages "$work/packages" >/dev/null
-  pkg="$work/packages/pester/$PESTER_VERSION"
+  pkg=$(bash scripts/nuget-download.sh Pester "$PESTER_VERSION" "$work/packages")
   [ -f "$pkg/tools/Pester.psd1" ] || { echo "setup-pwsh: Pester $PESTER_VERSION package has no tools/Pester.psd1" >&2; exit 1; }
   mkdir -p "$dest"
   cp -R "$pkg/tools/." "$dest/"
