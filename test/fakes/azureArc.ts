@@ -29,6 +29,8 @@ export interface FakeArcOptions extends FakeOptions {
   realm?: string;
   /** Echo the requested user-assigned id back (default true); a string echoes that instead. */
   echo?: boolean | string;
+  /** Field an echo is written under, per request parameter (default: the parameter's own name), e.g. `{ msi_res_id: "mi_res_id" }`. */
+  echoAs?: Partial<Record<"client_id" | "object_id" | "msi_res_id", string>>;
   /** Key file contents (default a random secret). */
   key?: string;
 }
@@ -63,7 +65,7 @@ export async function startFakeArc(options: FakeArcOptions = {}): Promise<Fake &
     const extra: Record<string, unknown> = {};
     for (const p of ["client_id", "object_id", "msi_res_id"]) {
       const v = req.param(p);
-      if (v && options.echo !== false) extra[p] = typeof options.echo === "string" ? options.echo : v;
+      if (v && options.echo !== false) extra[options.echoAs?.[p as "client_id"] ?? p] = typeof options.echo === "string" ? options.echo : v;
     }
     return json(200, tokenBody({ token, resource, lifetimeSec: options.lifetimeSec, extra }));
   });

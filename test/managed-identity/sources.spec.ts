@@ -13,7 +13,7 @@ import { startFakeArc } from "../fakes/azureArc";
 import { startFakeCloudShell } from "../fakes/cloudShell";
 import { startFakeImds } from "../fakes/imds";
 import { startFakeMsi2017 } from "../fakes/machineLearning";
-import { closedPort, startRawServer } from "../fakes/rawServer";
+import { closedPort, startRawServer, type FakeResponse } from "../fakes/rawServer";
 import { startFakeServiceFabric } from "../fakes/serviceFabric";
 import { assertNoSecrets, cleanupHomes, credential, rejection, safeEnv } from "./helpers";
 
@@ -302,6 +302,73 @@ describe("managed-identity/sources", () => {
       } finally {
         await ok.close();
         await bad.close();
+      }
+    });
+
+    it("checklist 39: a resourceId echoed as mi_res_id (App Service's spelling) confirms the identity, as MSAL JS accepts", async () => {
+      const arc = await startFakeArc({ echoAs: { msi_res_id: "mi_res_id" } });
+      try {
+        const token = await credential(safeEnv(arc.env), { resourceId: RESID }).getToken(VAULT);
+        assert.equal(token.token, arc.issued[0]);
+        assert.equal(arc.tokenRequests()[1]!.param("msi_res_id"), RESID);
+      } finally {
+        await arc.close();
+      }
+    });
+
+    it("checklist 36: a key file of exactly 4096 bytes (the limit) is read and sent", async () => {
+      const key = "k".repeat(4096);
+      const arc = await startFakeArc({ key });
+      try {
+        const token = await credential(safeEnv(arc.env)).getToken(VAULT);
+        assert.equal(token.token, arc.issued[0]);
+        assert.equal(arc.tokenRequests()[1]!.header("authorization"), `Basic ${key}`);
+      } finally {
+        await arc.close();
+      }
+    });
+
+    it("checklist 37: the key file must be directly in the tokens folder: a subfolder, or a sibling whose name starts with the folder's, is outside", async () => {
+      const parent = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-arc-prefix-"));
+      const dir = path.join(parent, "tokens");
+      const sub = path.join(dir, "sub");
+      const sibling = path.join(parent, "tokens2");
+      fs.mkdirSync(sub, { recursive: true });
+      fs.mkdirSync(sibling);
+      const realms = [path.join(sub, "nested.key"), path.join(sibling, "evil.key")];
+      for (const r of realms) fs.writeFileSync(r, "sec_prefix_should_never_be_sent");
+      try {
+        for (const realm of realms) {
+          const arc = await startFakeArc({ tokensDir: dir, realm });
+          try {
+            const err = await rejection(credential(safeEnv(arc.env)).getToken(VAULT));
+            assert.equal(err.code, "ERR_MI_ARC_CHALLENGE", err.message);
+            assert.equal(err.message, `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${arc.port} named a key file outside ${dir} (${JSON.stringify(realm)}); refusing to read it.`);
+            assert.equal(arc.tokenRequests().length, 1);
+          } finally {
+            await arc.close();
+          }
+        }
+      } finally {
+        fs.rmSync(parent, { recursive: true, force: true });
+      }
+    });
+
+    it("checklist 36: a WWW-Authenticate that is not 'Basic realm=<file>' is refused, and the key file it names is not sent", async () => {
+      const faults: FakeResponse[] = [];
+      const arc = await startFakeArc({ faults });
+      try {
+        for (const scheme of ["Bearer", "Digest"]) {
+          faults.push({ status: 401, headers: { "WWW-Authenticate": `${scheme} realm=${arc.keyFile}`, "Content-Type": "application/json" }, body: '{"error":"unauthorized"}' });
+          const before = arc.tokenRequests().length;
+          const err = await rejection(credential(safeEnv(arc.env)).getToken(VAULT));
+          assert.equal(err.code, "ERR_MI_ARC_CHALLENGE", err.message);
+          assert.match(err.message, /answered 401 with a WWW-Authenticate header that is not 'Basic realm=<key file>'/);
+          assert.equal(arc.tokenRequests().length, before + 1, `${scheme}: no second request`);
+          assertNoSecrets(err, [arc.key]);
+        }
+      } finally {
+        await arc.close();
       }
     });
 
