@@ -175,6 +175,14 @@ describe("cache/tokenCache", () => {
     assert.equal(cache.peek("https://vault.azure.net|system"), undefined);
   });
 
+  it("a fetched token whose expiry is this very millisecond counts as expired (ERR_TOKEN_EXPIRED), not served", async () => {
+    const h = harness();
+    const cache = new TokenCache({ now: h.clock.now });
+    h.setLifetime(0);
+    await assert.rejects(cache.getToken("k", h.fetch), { code: "ERR_TOKEN_EXPIRED" });
+    assert.equal(cache.peek("k"), undefined);
+  });
+
   it("clear() forgets a key or everything", async () => {
     const h = harness();
     const cache = new TokenCache({ now: h.clock.now });
