@@ -53,6 +53,23 @@ describe("ChainedTokenCredential", () => {
     assert.equal(r.winner, undefined);
   });
 
+  it("continues on @azure/identity's AuthenticationRequiredError, as its chain does (checklist 59, 61)", async () => {
+    const { AuthenticationRequiredError } = await import("@azure/identity");
+    const required: TokenCredential = {
+      getToken: async () => {
+        throw new AuthenticationRequiredError({ scopes: [SCOPE], message: "interactive sign-in needed" });
+      },
+    };
+    const c = new ScriptedCredential("C", "token");
+    const chain = new ChainedTokenCredential(required, c);
+    const token = await chain.getToken(SCOPE);
+    assert.equal(token.token, "token-of-C-1-padding");
+    assert.deepEqual(
+      chain.lastReport!.links.map((l) => l.outcome),
+      ["unavailable", "selected"],
+    );
+  });
+
   it("all unavailable ⇒ AggregateAuthenticationError with every link's reason", async () => {
     const chain = new ChainedTokenCredential(new ScriptedCredential("A", "unavailable"), new ScriptedCredential("B", "unavailable"));
     await assert.rejects(chain.getToken(SCOPE), (e: Error & { code: string; errors: unknown[] }) => {

@@ -139,6 +139,18 @@ describe("DefaultAzureCredential", function () {
     assert.equal(imds.requests.length, 0);
   });
 
+  for (const value of ["", "   "]) {
+    it(`AZURE_TOKEN_CREDENTIALS=${JSON.stringify(value)} (set but blank) is the whole chain, as unset (checklist 64)`, async () => {
+      const credential = dac({ AZURE_TOKEN_CREDENTIALS: value });
+      await credential.getToken(SCOPE);
+      assert.deepEqual(outcomes(credential), [
+        "environment:unavailable", "workload-identity:unavailable", "managed-identity:selected",
+        "azure-cli:skipped", "azure-powershell:skipped", "azure-developer-cli:skipped",
+      ]);
+      assert.equal(credential.lastReport!.links[3]!.reason, "not tried: managed-identity answered first");
+    });
+  }
+
   it("invalid AZURE_TOKEN_CREDENTIALS throws at construction with @azure/identity's wording (checklist 64)", () => {
     assert.throws(() => dac({ AZURE_TOKEN_CREDENTIALS: "bogus" }), (e: Error & { code: string }) => {
       assert.equal(e.code, ErrorCode.InvalidEnvironment);
