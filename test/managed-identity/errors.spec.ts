@@ -91,16 +91,19 @@ describe("managed-identity/errors", () => {
     assert.doesNotMatch(plain.message, /Note:/);
   });
 
-  it("Docker Desktop's 403 on the token request ⇒ unavailable ERR_MI_UNREACHABLE", async () => {
-    const imds = await startFakeImds({ faults: [{ status: 403, body: "A socket operation was attempted to an unreachable network." }] });
-    try {
-      const err = await rejection(credential(safeEnv(imds.env)).getToken(VAULT));
-      assert.equal(err.name, "CredentialUnavailableError");
-      assert.equal(err.code, "ERR_MI_UNREACHABLE");
-    } finally {
-      await imds.close();
-    }
-  });
+  for (const what of ["network", "host"]) {
+    it(`Docker Desktop's 403 '…unreachable ${what}' on the token request ⇒ unavailable ERR_MI_UNREACHABLE (spec §6.1)`, async () => {
+      const imds = await startFakeImds({ faults: [{ status: 403, body: `A socket operation was attempted to an unreachable ${what}.` }] });
+      try {
+        const err = await rejection(credential(safeEnv(imds.env)).getToken(VAULT));
+        assert.equal(err.name, "CredentialUnavailableError");
+        assert.equal(err.code, "ERR_MI_UNREACHABLE");
+        assert.equal(imds.tokenRequests().length, 1);
+      } finally {
+        await imds.close();
+      }
+    });
+  }
 
   it("App Service 401 JSON ⇒ AuthenticationError (chain stops); header value never in the error", async () => {
     const app = await startFakeAppService();
