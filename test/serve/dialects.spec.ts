@@ -61,6 +61,20 @@ describe("serve: App Service 2019 dialect", () => {
     assert.match(body.correlationId, /^[0-9a-f-]{36}$/);
   });
 
+  it("28: any two selectors (object_id and msi_res_id spellings included) are 400, never a silent pick of one", async () => {
+    const byClient = JSON.parse((await get(server.port, `${p}?api-version=2019-08-01&${q}&client_id=${UAMI}`, { "X-IDENTITY-HEADER": secret })).body);
+    const c = claimsOf(byClient.access_token);
+    const rid = encodeURIComponent(c.xms_mirid as string);
+    const spellings = [`client_id=${UAMI}`, `principal_id=${c.oid}`, `object_id=${c.oid}`, `mi_res_id=${rid}`, `msi_res_id=${rid}`];
+    for (let i = 0; i < spellings.length; i++) {
+      for (let j = i + 1; j < spellings.length; j++) {
+        const res = await get(server.port, `${p}?api-version=2019-08-01&${q}&${spellings[i]}&${spellings[j]}`, { "X-IDENTITY-HEADER": secret });
+        assert.equal(res.status, 400, `${spellings[i]} + ${spellings[j]}`);
+        assert.equal(JSON.parse(res.body).message, "Only one of client_id, principal_id (object_id) or mi_res_id may be specified.");
+      }
+    }
+  });
+
   it("missing header ⇒ 401, wrong header ⇒ 403, App Service error shape, secret never echoed", async () => {
     const missing = await get(server.port, `${p}?api-version=2019-08-01&${q}`);
     assert.equal(missing.status, 401);
@@ -209,6 +223,17 @@ describe("serve: Cloud Shell dialect", () => {
     assert.match(JSON.parse(twice.body).error.message, /Duplicate query parameter 'resource'/);
   });
 
+  it("32/spec §7: every user-assigned spelling (client_id, object_id, principal_id, msi_res_id, mi_res_id) is refused, by POST and by GET", async () => {
+    for (const name of ["client_id", "object_id", "principal_id", "msi_res_id", "mi_res_id"]) {
+      const viaPost = await post(`resource=x&${name}=${UAMI}`);
+      assert.equal(viaPost.status, 400, `POST ${name}`);
+      assert.match(JSON.parse(viaPost.body).error.message, /^User-assigned managed identities are not supported in Cloud Shell/, `POST ${name}`);
+      const viaGet = await get(server.port, `${p}?resource=x&${name}=${UAMI}`, { Metadata: "true" });
+      assert.equal(viaGet.status, 400, `GET ${name}`);
+      assert.match(JSON.parse(viaGet.body).error.message, /^User-assigned managed identities are not supported in Cloud Shell/, `GET ${name}`);
+    }
+  });
+
   it("missing Metadata ⇒ IMDS's 400; PUT ⇒ 405; user-assigned ⇒ 400; oversized body ⇒ 413", async () => {
     const noMeta = await post(`resource=x`, {});
     assert.equal(noMeta.status, 400);
@@ -274,6 +299,18 @@ describe("serve: Azure Arc dialect (35)", () => {
     assert.equal(noMeta.status, 400);
     const badVersion = await get(server.port, `${p}?api-version=2018-02-01&${q}`, { Metadata: "true" });
     assert.equal(badVersion.status, 400);
+  });
+
+  it("Metadata must be exactly 'true', as on IMDS: 'True', 'TRUE', '1' get IMDS's 400 and no challenge (no key file written)", async () => {
+    const p = pathOf(server.dialects.azureArc!.IDENTITY_ENDPOINT!);
+    for (const value of ["True", "TRUE", "1", "false"]) {
+      const before = fs.readdirSync(keyDir).length;
+      const res = await get(server.port, `${p}?api-version=2020-06-01&${q}`, { Metadata: value });
+      assert.equal(res.status, 400, `Metadata: ${value}`);
+      assert.equal(res.body, '{"error":"bad_request_102","error_description":"Required metadata header not specified"}');
+      assert.equal(res.headers["www-authenticate"], undefined);
+      assert.equal(fs.readdirSync(keyDir).length, before, "no key file written");
+    }
   });
 
   it("is disabled with a reason when its default key folder is missing (here AZMI_ARC_TOKENS_DIR, which the default follows)", async () => {

@@ -125,6 +125,20 @@ describe("serve: IMDS dialect", () => {
     assert.equal(two.status, 400);
   });
 
+  it("13: two selectors in any spellings (principal_id, mi_res_id, msi-res-id too) get 400, never a silent pick of one", async () => {
+    const byClient = JSON.parse((await get(server.port, `${IMDS_PATH}${IMDS_QUERY}&client_id=${UAMI}`, { Metadata: "true" })).body);
+    const claims = claimsOf(byClient.access_token);
+    const rid = encodeURIComponent(claims.xms_mirid as string);
+    const spellings = [`client_id=${UAMI}`, `object_id=${claims.oid}`, `principal_id=${claims.oid}`, `msi_res_id=${rid}`, `mi_res_id=${rid}`, `msi-res-id=${rid}`];
+    for (let i = 0; i < spellings.length; i++) {
+      for (let j = i + 1; j < spellings.length; j++) {
+        const res = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}&${spellings[i]}&${spellings[j]}`, { Metadata: "true" });
+        assert.equal(res.status, 400, `${spellings[i]} + ${spellings[j]}`);
+        assert.equal(res.body, '{"error":"invalid_request","error_description":"Only one of client_id, object_id or msi_res_id may be specified"}');
+      }
+    }
+  });
+
   it("15: a non-GET verb gets 405 with Allow: GET", async () => {
     for (const method of ["POST", "PUT", "DELETE", "HEAD"]) {
       const res = await raw(server.port, `${method} ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
