@@ -156,11 +156,13 @@ export class TokenCache {
   }
 
   private startFetch(key: string, entry: Entry, fetch: TokenFetcher, cutShort?: () => boolean): Promise<AccessToken> {
-    const issuedAt = this.now();
     const inflight = fetch().then(
       (token) => {
         if (entry.inflight === inflight) entry.inflight = undefined;
-        if (token.expiresOnTimestamp <= this.now()) {
+        // Lifetimes count from the token's arrival: the time the fetch took is
+        // not lifetime (else a 2 h token would count as long-lived, checklist 49).
+        const receivedAt = this.now();
+        if (token.expiresOnTimestamp <= receivedAt) {
           throw new AzmiError(
             ErrorCode.TokenExpired,
             `The token received for '${key.split("|")[0]}' had already expired (expiresOn ${new Date(
@@ -169,8 +171,8 @@ export class TokenCache {
           );
         }
         entry.token = token;
-        entry.serveUntil = serveUntilFor(token, issuedAt);
-        entry.refreshAt = refreshTimeFor(token, issuedAt);
+        entry.serveUntil = serveUntilFor(token, receivedAt);
+        entry.refreshAt = refreshTimeFor(token, receivedAt);
         entry.retryAfter = 0;
         return token;
       },

@@ -262,14 +262,16 @@ export class ManagedIdentityCredential implements TokenCredential {
         if (!outcome.present) throw probeNegativeError(source, outcome, this.env!);
         this.imdsConfirmed = true;
       }
-      const issuedAt = Date.now();
       const token = await requestToken(source, resource, this.selector, { budget, timing: this.timing, log, rideOutImdsUpdate });
       registerSecret(token.token);
       if (source.kind === "cloud-shell") Object.defineProperty(token, CLIENT_ID_AS_GIVEN, { value: true });
       // Tell callers (e.g. Azure SDK bearer policies) when to refresh, as MSAL
       // does for MI tokens living > 2 h (checklist 49): the cache's own rule.
-      if (token.refreshAfterTimestamp === undefined && token.expiresOnTimestamp - issuedAt > LONG_LIVED_TOKEN_MS) {
-        token.refreshAfterTimestamp = refreshTimeFor(token, issuedAt);
+      // The lifetime counts from the answer, not from before the request: the
+      // round trip (and any retries) is not lifetime, so `expires_in: 7200` is 2 h.
+      const receivedAt = Date.now();
+      if (token.refreshAfterTimestamp === undefined && token.expiresOnTimestamp - receivedAt > LONG_LIVED_TOKEN_MS) {
+        token.refreshAfterTimestamp = refreshTimeFor(token, receivedAt);
       }
       log.info(
         "getToken",

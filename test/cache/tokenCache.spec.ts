@@ -63,6 +63,23 @@ describe("cache/tokenCache", () => {
     });
   });
 
+  it("a token that lives exactly 2 h from its arrival refreshes 5 min before expiry, however long the fetch took (the wait is not lifetime)", async () => {
+    const h = harness();
+    const cache = new TokenCache({ now: h.clock.now });
+    h.setLifetime(LONG_LIVED_TOKEN_MS);
+    const release = h.hold();
+    const pending = cache.getToken("k", h.fetch);
+    h.clock.advance(2_000); // the endpoint takes 2 s to answer; its token then lives 2 h
+    release();
+    await pending;
+    h.clock.advance(LONG_LIVED_TOKEN_MS / 2 + 1_000);
+    assert.equal(cache.peek("k", h.fetch)?.token, "token-1");
+    assert.equal(h.calls(), 1, "no half-life refresh for a 2 h token");
+    h.clock.advance(LONG_LIVED_TOKEN_MS / 2 - REFRESH_BEFORE_EXPIRY_MS);
+    assert.equal(cache.peek("k", h.fetch)?.token, "token-1");
+    assert.equal(h.calls(), 2, "refresh 5 min before expiry");
+  });
+
   it("returns the cached token without fetching again", async () => {
     const h = harness();
     const cache = new TokenCache({ now: h.clock.now });

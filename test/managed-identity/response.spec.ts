@@ -152,6 +152,20 @@ describe("managed-identity/response", () => {
     }
   });
 
+  it("checklist 49 at the boundary: a token the endpoint says lives exactly 2 h (expires_in 7200) gets no refreshAfterTimestamp; 7201 s gets half-life", async () => {
+    const answer = (expiresIn: string) => json(200, { access_token: "tok-two-hours-exactly", expires_in: expiresIn, resource: "https://vault.azure.net", token_type: "Bearer" });
+    const imds = await startFakeImds({ faults: [answer("7200"), answer("7201")] });
+    try {
+      const two = await credential(safeEnv(imds.env)).getToken("https://vault.azure.net/.default");
+      assert.equal(two.refreshAfterTimestamp, undefined, "the round trip is not part of the token's lifetime");
+      const before = Date.now();
+      const longer = await credential(safeEnv(imds.env)).getToken("https://management.azure.com/.default");
+      assert.ok(longer.refreshAfterTimestamp !== undefined && Math.abs(longer.refreshAfterTimestamp - (before + 3600_500)) < 2000, String(longer.refreshAfterTimestamp));
+    } finally {
+      await imds.close();
+    }
+  });
+
   it("200 HTML page through the credential ⇒ unavailable, snippet quoted, never a hang", async () => {
     const imds = await startFakeImds({ faults: [{ status: 200, headers: { "Content-Type": "text/html" }, body: "<html><head><title>Login</title></head><body>Sign in</body></html>" }] });
     try {
