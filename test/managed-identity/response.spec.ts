@@ -57,6 +57,10 @@ describe("managed-identity/response", () => {
     assert.equal(t.refreshAfterTimestamp, ctx.now + 43_200_000);
     assert.equal(parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_in: 86400 }), ctx).refreshAfterTimestamp, undefined);
     assert.equal(parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_in: 60, refresh_in: 120 }), ctx).refreshAfterTimestamp, undefined);
+    // refresh_in 0 would make the token due for refresh the moment it arrives (a refresh on every call): ignored.
+    for (const zero of [0, "0"]) {
+      assert.equal(parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_in: 86400, refresh_in: zero }), ctx).refreshAfterTimestamp, undefined, JSON.stringify(zero));
+    }
   });
 
   const bad: Array<[string, unknown, string]> = [
