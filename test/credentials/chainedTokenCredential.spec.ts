@@ -113,6 +113,26 @@ describe("ChainedTokenCredential", () => {
     assert.equal(chain.rememberedWinner, "C");
   });
 
+  it("a remembered winner that now fails (AuthenticationError) stops the chain: no other link is asked (checklist 59)", async () => {
+    const a = new ScriptedCredential("A", "unavailable");
+    const b = new ScriptedCredential("B", "token");
+    const c = new ScriptedCredential("C", "token");
+    const chain = new ChainedTokenCredential(a, b, c);
+    await chain.getToken(SCOPE);
+    assert.equal(chain.rememberedWinner, "B");
+    b.behaviour = "fail";
+    await assert.rejects(chain.getToken(SCOPE, { forceRefresh: true } as GetTokenOptions), { name: "AuthenticationError", message: "B said no" });
+    assert.deepEqual([a.calls, b.calls, c.calls], [1, 2, 0], "neither A nor C asked");
+    assert.deepEqual(
+      chain.lastReport!.links.map((l) => [l.link, l.outcome, l.reason]),
+      [
+        ["A", "skipped", "not tried: chain stopped at B"],
+        ["B", "failed", "B said no"],
+        ["C", "skipped", "not tried: chain stopped at B"],
+      ],
+    );
+  });
+
   it("two links of one kind get distinct names (#2, #3), so the winner says which answered", async () => {
     const first = new ScriptedCredential("Same", "unavailable");
     const second = new ScriptedCredential("Same", "token");
