@@ -60,6 +60,25 @@ describe("managed-identity/retry", () => {
     }
   });
 
+  it("checklist 51: any other IMDS 400 (invalid_resource, bad_request_102) ⇒ one request, CredentialUnavailableError ERR_MI_ENDPOINT_ERROR", async () => {
+    const bodies = [
+      { error: "invalid_resource", error_description: "AADSTS50001: The application named https://vault.azure.net was not found in the tenant." },
+      { error: "bad_request_102", error_description: "Required metadata header not specified" },
+    ];
+    for (const body of bodies) {
+      const imds = await startFakeImds({ faults: [json(400, body)] });
+      try {
+        const err = await rejection(credential(safeEnv(imds.env)).getToken(VAULT));
+        assert.equal(err.name, "CredentialUnavailableError", body.error);
+        assert.equal(err.code, "ERR_MI_ENDPOINT_ERROR");
+        assert.equal(err.message, `ManagedIdentityCredential: IMDS at 127.0.0.1:${imds.port} answered 400 ${body.error} ${JSON.stringify(body.error_description)}.`);
+        assert.equal(imds.tokenRequests().length, 1);
+      } finally {
+        await imds.close();
+      }
+    }
+  });
+
   it("checklist 52: 404 ⇒ 5 retries (6 requests) with growing delays, then unavailable", async () => {
     const imds = await startFakeImds({ faults: times(6, json(404, { error: "not_found", error_description: "IMDS updating" })) });
     try {
