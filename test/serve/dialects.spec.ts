@@ -126,6 +126,15 @@ describe("serve: App Service 2017 / Machine Learning dialect", () => {
     }
   });
 
+  it("only a client id selects here (spec §4.4.2/§4.8): object_id, principal_id, mi_res_id and msi_res_id are each 400", async () => {
+    const p = pathOf(server.dialects.machineLearning.MSI_ENDPOINT!);
+    for (const name of ["object_id", "principal_id", "mi_res_id", "msi_res_id"]) {
+      const res = await get(server.port, `${p}?api-version=2017-09-01&${q}&${name}=${UAMI}`, { secret: server.env.MSI_SECRET! });
+      assert.equal(res.status, 400, name);
+      assert.equal(JSON.parse(res.body).message, "Only client id is supported for user-assigned managed identity in this dialect; use clientid.", name);
+    }
+  });
+
   it("the 2017 path also answers with a trailing '/' (az 2.45 requests `${MSI_ENDPOINT}/?resource=…`)", async () => {
     const p = pathOf(server.dialects.machineLearning.MSI_ENDPOINT!);
     const res = await get(server.port, `${p}/?${q}&api-version=2017-09-01`, { secret: server.env.MSI_SECRET! });
