@@ -27,6 +27,8 @@ describe("managed-identity/response", () => {
     const at = Date.UTC(2030, 10, 28, 23, 22, 33);
     assert.equal(parseExpiresOn(at / 1000), at);
     assert.equal(parseExpiresOn(String(at / 1000)), at);
+    // Numeric strings with a fraction are numbers too (JS and .NET coerce them).
+    assert.equal(parseExpiresOn(`${at / 1000}.5`), at + 500);
     assert.equal(parseExpiresOn("11/28/2030 23:22:33 +00:00"), at);
     assert.equal(parseExpiresOn("11/28/2030 11:22:33 PM +00:00"), at);
     assert.equal(parseExpiresOn("2030-11-28T23:22:33Z"), at);
