@@ -120,6 +120,42 @@ Describe 'The bridge process' {
         (Get-AzManagedToken https://vault.azure.net).resource | Should -BeExactly 'https://vault.azure.net'
     }
 
+    It 'quotes no secret of the request a dying bridge echoed to stderr (<Case>)' -TestCases @(
+        @{ Case = 'the request''s JSON'; Cut = 0 }
+        @{ Case = 'cut inside a secret''s name'; Cut = 16 }
+    ) {
+        # A password may hold spaces and commas; the quoted JSON value is
+        # redacted whole. The error quotes at most the last 1500 characters,
+        # redacted before they are cut: a name cut in half still hides its value.
+        $secrets = [ordered]@{
+            AZURE_CLIENT_SECRET = 'client~secret.value-0123456789'
+            AZURE_PASSWORD      = 'Pa55 W0rd, Zq}Xy&Vv'
+            IDENTITY_HEADER     = 'identity-header-value-abcdef'
+            MSI_SECRET          = 'msi-secret-value-ghijkl'
+        }
+        foreach ($entry in $secrets.GetEnumerator()) { [System.Environment]::SetEnvironmentVariable($entry.Key, $entry.Value) }
+        $env:AZMI_TEST_ECHO_NAMES = $secrets.Keys -join ','
+        $env:AZMI_TEST_ECHO_CUT = $Cut
+        $env:AZMI_BRIDGE = Join-Path $support 'echoingBridge.js'
+        try {
+            $record = $null
+            try { Get-AzManagedToken https://vault.azure.net -ErrorAction Stop } catch { $record = $_ }
+            $record.FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenBridgeFailed,Get-AzManagedToken'
+            $record.Exception.Message | Should -Match 'exit code 3'
+            $record.Exception.Message | Should -Match '\[REDACTED\]' -Because 'the echo is quoted, redacted'
+            $text = ($record | Format-List * -Force | Out-String -Width 8192) + $record.Exception.Message + $record.ErrorDetails.RecommendedAction
+            foreach ($value in $secrets.Values) {
+                foreach ($part in @($value) + @($value -split '[ ,}]' | Where-Object Length -GE 4)) {
+                    $text.Contains($part) | Should -BeFalse -Because "no part of a secret may be quoted ('$part')"
+                }
+            }
+        } finally {
+            foreach ($name in $secrets.Keys) { [System.Environment]::SetEnvironmentVariable($name, $null) }
+            $env:AZMI_TEST_ECHO_NAMES = $env:AZMI_TEST_ECHO_CUT = $null
+            $env:AZMI_BRIDGE = $null
+        }
+    }
+
     It 'turns a failed exchange with the bridge started at import into its error once, without sending again (<Name>)' -TestCases @(
         @{ Name = 'crashingBridge.js'; Id = 'GetAzManagedTokenBridgeFailed'; TimeoutSec = 30 }
         @{ Name = 'silentBridge.js'; Id = 'GetAzManagedTokenTimeout'; TimeoutSec = 1 }

@@ -190,18 +190,24 @@ function Get-AzmiBridgeStderrTail {
     if (-not $text) { return '' }
     # Stack frames say little to a user; the message lines say what broke.
     $kept = @($text.TrimEnd() -split "\r?\n" | Where-Object { $_.Trim() -and $_ -notmatch '^\s+at ' -and $_ -notmatch '^Node\.js v' })
-    $tail = ($kept | Select-Object -Last $Lines) -join ' | '
+    # Redacted before it is cut: a cut through a secret's name would leave its value unrecognised.
+    $tail = ConvertTo-AzmiRedactedText (($kept | Select-Object -Last $Lines) -join ' | ')
     if ($tail.Length -gt 1500) { $tail = $tail.Substring($tail.Length - 1500) }
-    ConvertTo-AzmiRedactedText $tail
+    $tail
 }
 
 function ConvertTo-AzmiRedactedText {
-    # Anything shaped like a JWT or a bearer value is removed before text
-    # from outside (stderr of a crashed process) reaches an error message.
+    # Anything shaped like a JWT, a bearer or basic credential (an Azure Arc
+    # key is sent as Basic) or the value of a secret-named field is removed
+    # before text from outside (stderr of a crashed process, which may echo
+    # the request and the environment it carries) reaches an error message.
+    # A quoted value is removed whole, spaces and commas included.
     param([string] $Text)
+    $fields = '"?(access_token|refresh_token|client_secret|secret|password|x-identity-header|identity_header)"?\s*[:=]\s*'
     $Text -replace 'eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*', '[REDACTED]' `
-          -replace '(?i)(bearer\s+)[^\s"'',]+', '$1[REDACTED]' `
-          -replace '(?i)("?(access_token|refresh_token|client_secret|secret|password|x-identity-header|identity_header)"?\s*[:=]\s*"?)[^"&\s,}]+', '$1[REDACTED]'
+          -replace '(?i)(\b(bearer|basic)\s+)[^\s"'',]+', '$1[REDACTED]' `
+          -replace "(?i)($fields`")(\\.|[^`"\\])*`"?", '$1[REDACTED]"' `
+          -replace "(?i)($fields)(?![`"\[])[^`"&\s,}]+", '$1[REDACTED]'
 }
 
 function New-AzmiBridgeFault {
