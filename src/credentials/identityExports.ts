@@ -94,9 +94,17 @@ function reflectionTraps(real: () => object): ProxyHandler<object> {
       return desc && { ...desc, configurable: true };
     },
     set: (_t, key, value) => Reflect.set(real(), key, value),
-    defineProperty: (_t, key, desc) => Reflect.defineProperty(real(), key, desc),
+    // An explicitly non-configurable definition is refused before it reaches
+    // the real object: the Proxy would have to report it as its target's own,
+    // which it is not, so the call would throw after changing @azure/identity's export.
+    defineProperty: (_t, key, desc) => desc.configurable !== false && Reflect.defineProperty(real(), key, desc),
     deleteProperty: (_t, key) => Reflect.deleteProperty(real(), key),
     getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+    // Refused (Object.freeze, Object.seal and Object.preventExtensions throw a
+    // TypeError, Reflect.preventExtensions says false): a non-extensible target
+    // must list exactly the keys the stand-in reports, which live on the real
+    // object, so every later Object.keys, spread or inspect of it would throw.
+    preventExtensions: () => false,
   };
 }
 

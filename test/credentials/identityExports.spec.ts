@@ -95,6 +95,21 @@ describe("drop-in for @azure/identity: the rest of its API, passed through", fun
     assert.equal("azmiTestMark" in id.AuthenticationRequiredError, false);
   });
 
+  it("a stand-in refuses to be frozen or given a non-configurable property, changes nothing, and keeps answering reflection", () => {
+    // Each used to break a Proxy invariant: after Object.freeze the logger stand-in threw on every Object.keys
+    // or spread, and a non-configurable definition threw only after it had changed @azure/identity's class.
+    assert.throws(() => Object.freeze(a.logger), TypeError);
+    assert.throws(() => Object.seal(a.ClientSecretCredential), TypeError);
+    assert.equal(Reflect.preventExtensions(a.logger), false);
+    assert.deepEqual(Object.keys(a.logger).sort(), Object.keys(id.logger).sort());
+    assert.deepEqual({ ...a.logger }, { ...id.logger });
+    assert.deepEqual(Object.getOwnPropertyNames(a.ClientSecretCredential).sort(), Object.getOwnPropertyNames(id.ClientSecretCredential).sort());
+    assert.equal(Object.isFrozen(id.logger), false);
+    const statics = a.AuthenticationRequiredError as unknown as Record<string, unknown>;
+    assert.throws(() => Object.defineProperty(statics, "azmiPinned", { value: 1, configurable: false }), TypeError);
+    assert.equal("azmiPinned" in id.AuthenticationRequiredError, false);
+  });
+
   it("AzureAuthorityHosts, the record helpers, logger and getDefaultAzureCredential match @azure/identity's", () => {
     assert.deepEqual({ ...a.AzureAuthorityHosts }, { ...id.AzureAuthorityHosts });
     const record = { authority: "https://login.microsoftonline.com", homeAccountId: "h", clientId: "c", tenantId: "t", username: "u" };
