@@ -121,8 +121,9 @@ Describe 'The bridge process' {
     }
 
     It 'quotes no secret of the request a dying bridge echoed to stderr (<Case>)' -TestCases @(
-        @{ Case = 'the request''s JSON'; Cut = 0 }
-        @{ Case = 'cut inside a secret''s name'; Cut = 16 }
+        @{ Case = 'the request''s JSON'; Cut = 0; Format = 'json' }
+        @{ Case = 'cut inside a secret''s name'; Cut = 16; Format = 'json' }
+        @{ Case = 'as Node prints an object, values in single quotes'; Cut = 0; Format = 'inspect' }
     ) {
         # A password may hold spaces and commas; the quoted JSON value is
         # redacted whole. The error quotes at most the last 1500 characters,
@@ -136,6 +137,7 @@ Describe 'The bridge process' {
         foreach ($entry in $secrets.GetEnumerator()) { [System.Environment]::SetEnvironmentVariable($entry.Key, $entry.Value) }
         $env:AZMI_TEST_ECHO_NAMES = $secrets.Keys -join ','
         $env:AZMI_TEST_ECHO_CUT = $Cut
+        $env:AZMI_TEST_ECHO_FORMAT = $Format
         $env:AZMI_BRIDGE = Join-Path $support 'echoingBridge.js'
         try {
             $record = $null
@@ -151,7 +153,7 @@ Describe 'The bridge process' {
             }
         } finally {
             foreach ($name in $secrets.Keys) { [System.Environment]::SetEnvironmentVariable($name, $null) }
-            $env:AZMI_TEST_ECHO_NAMES = $env:AZMI_TEST_ECHO_CUT = $null
+            $env:AZMI_TEST_ECHO_NAMES = $env:AZMI_TEST_ECHO_CUT = $env:AZMI_TEST_ECHO_FORMAT = $null
             $env:AZMI_BRIDGE = $null
         }
     }

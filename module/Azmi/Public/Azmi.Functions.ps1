@@ -201,13 +201,15 @@ function ConvertTo-AzmiRedactedText {
     # key is sent as Basic) or the value of a secret-named field is removed
     # before text from outside (stderr of a crashed process, which may echo
     # the request and the environment it carries) reaches an error message.
-    # A quoted value is removed whole, spaces and commas included.
+    # A quoted value is removed whole, spaces and commas included: in double
+    # quotes (JSON) or single quotes (how Node prints an object when it dies).
     param([string] $Text)
     $fields = '"?(access_token|refresh_token|client_secret|secret|password|x-identity-header|identity_header)"?\s*[:=]\s*'
     $Text -replace 'eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*', '[REDACTED]' `
           -replace '(?i)(\b(bearer|basic)\s+)[^\s"'',]+', '$1[REDACTED]' `
           -replace "(?i)($fields`")(\\.|[^`"\\])*`"?", '$1[REDACTED]"' `
-          -replace "(?i)($fields)(?![`"\[])[^`"&\s,}]+", '$1[REDACTED]'
+          -replace "(?i)($fields')(\\.|[^'\\])*'?", '$1[REDACTED]''' `
+          -replace "(?i)($fields)(?![`"'\[])[^`"&\s,}]+", '$1[REDACTED]'
 }
 
 function New-AzmiBridgeFault {

@@ -5,7 +5,7 @@
 // inherited them). What a broken bridge prints must not put a secret into the
 // module's error. With AZMI_TEST_ECHO_CUT=n the echo is padded so that the
 // last 1500 characters (the most of a crash's output an error quotes) start n
-// characters into the first name. Used via $env:AZMI_BRIDGE in the Pester suite.
+// characters into the first name (JSON only). Used via $env:AZMI_BRIDGE in the Pester suite.
 "use strict";
 process.stdout.write(JSON.stringify({ id: 0, ok: true, result: { hello: "azmi-bridge", protocol: 1, pid: process.pid } }) + "\n");
 let buffered = "";
@@ -17,7 +17,8 @@ process.stdin.on("data", (chunk) => {
   const env = JSON.parse(buffered.slice(0, end)).env || process.env;
   const picked = {};
   for (const name of (process.env.AZMI_TEST_ECHO_NAMES || "").split(",").filter(Boolean)) picked[name] = env[name];
-  let text = JSON.stringify(picked);
+  // AZMI_TEST_ECHO_FORMAT=inspect: as Node prints an object (single-quoted values), e.g. in a crash report.
+  let text = process.env.AZMI_TEST_ECHO_FORMAT === "inspect" ? require("node:util").inspect(picked) : JSON.stringify(picked);
   const cut = Number(process.env.AZMI_TEST_ECHO_CUT || 0);
   if (cut > 0) {
     // The first name starts at index 2, after '{"'.
