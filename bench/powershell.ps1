@@ -156,8 +156,6 @@ try {
             }
         }
     }
-    Remove-Item -LiteralPath (Split-Path $baselineDir) -Recurse -Force -ErrorAction Ignore
-    Remove-Item -LiteralPath (Split-Path $shippedDir) -Recurse -Force -ErrorAction Ignore
     $median = @{}
     foreach ($name in $lists.Keys) { $median[$name] = Get-Median $lists[$name] }
     $all = { param($list) ($list | ForEach-Object { [math]::Round($_) }) -join ', ' }
@@ -185,4 +183,6 @@ try {
 } finally {
     Remove-Module Azmi -Force -ErrorAction Ignore
     Stop-CloudShellFake $fake
+    # The fresh sessions' temporary modules (an empty one, and azmi's as npm installs it).
+    foreach ($temp in $baselineDir, $shippedDir) { if ($temp) { Remove-Item -LiteralPath (Split-Path $temp) -Recurse -Force -ErrorAction Ignore } }
 }

@@ -166,7 +166,7 @@ function hostHeaderName(value: string | undefined): string | undefined {
     const end = value.indexOf("]");
     if (end < 0) return undefined;
     const inside = value.slice(1, end);
-    // Brackets hold an IPv6 address, nothing else (and no zone id: RFC 9110 has none).
+    // Brackets hold an IPv6 address, nothing else (isIP also takes one with a zone id: still an address, never a name).
     return isIP(inside) === 6 ? inside.toLowerCase() : undefined;
   }
   const colon = value.indexOf(":");
