@@ -124,12 +124,13 @@ Describe 'The bridge process' {
         @{ Case = 'the request''s JSON'; Cut = 0; Format = 'json' }
         @{ Case = 'cut inside a secret''s name'; Cut = 16; Format = 'json' }
         @{ Case = 'as Node prints an object, values in single quotes'; Cut = 0; Format = 'inspect' }
+        @{ Case = 'as a shell prints its environment, unquoted'; Cut = 0; Format = 'env' }
     ) {
         # A password may hold spaces and commas; the quoted JSON value is
-        # redacted whole. The error quotes at most the last 1500 characters,
+        # redacted whole. A secret may start with '[' (only '[REDACTED]' itself is left alone). The error quotes at most the last 1500 characters,
         # redacted before they are cut: a name cut in half still hides its value.
         $secrets = [ordered]@{
-            AZURE_CLIENT_SECRET = 'client~secret.value-0123456789'
+            AZURE_CLIENT_SECRET = '[client~secret.value-0123456789'
             AZURE_PASSWORD      = 'Pa55 W0rd, Zq}Xy&Vv'
             IDENTITY_HEADER     = 'identity-header-value-abcdef'
             MSI_SECRET          = 'msi-secret-value-ghijkl'

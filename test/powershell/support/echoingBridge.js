@@ -17,8 +17,15 @@ process.stdin.on("data", (chunk) => {
   const env = JSON.parse(buffered.slice(0, end)).env || process.env;
   const picked = {};
   for (const name of (process.env.AZMI_TEST_ECHO_NAMES || "").split(",").filter(Boolean)) picked[name] = env[name];
-  // AZMI_TEST_ECHO_FORMAT=inspect: as Node prints an object (single-quoted values), e.g. in a crash report.
-  let text = process.env.AZMI_TEST_ECHO_FORMAT === "inspect" ? require("node:util").inspect(picked) : JSON.stringify(picked);
+  // AZMI_TEST_ECHO_FORMAT=inspect: as Node prints an object (single-quoted values), e.g. in a crash report;
+  // env: as a shell prints its environment (NAME=value lines, unquoted).
+  const format = process.env.AZMI_TEST_ECHO_FORMAT;
+  let text =
+    format === "inspect"
+      ? require("node:util").inspect(picked)
+      : format === "env"
+        ? Object.entries(picked).map(([name, value]) => `${name}=${value}`).join("\n")
+        : JSON.stringify(picked);
   const cut = Number(process.env.AZMI_TEST_ECHO_CUT || 0);
   if (cut > 0) {
     // The first name starts at index 2, after '{"'.
