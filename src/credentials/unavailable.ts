@@ -29,6 +29,7 @@ export function reasonOf(error: unknown): string {
   const own = (error as { reason?: unknown } | null)?.reason;
   if (typeof own === "string" && own.length > 0) return own;
   const message = error instanceof Error ? error.message : String(error);
-  const line = message.split("\n", 1)[0]!.trim();
-  return redact(line.length > 300 ? `${line.slice(0, 297)}...` : line);
+  // Redacted before it is cut: a secret cut in half is no longer recognised.
+  const line = redact(message.split("\n", 1)[0]!.trim());
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

@@ -5,6 +5,7 @@ import { DefaultAzureCredential, type DefaultAzureCredentialOptions } from "../.
 import { LINK_NAMES } from "../../src/credentials/types";
 import { ErrorCode } from "../../src/errors";
 import { reasonOf } from "../../src/credentials/unavailable";
+import { registerSecret } from "../../src/log";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
 import { closedPort, fakeTool, startImdsFake, tempDir, useTempAzmiHome, type ImdsFake, useLoopbackGuard } from "./support";
@@ -13,6 +14,16 @@ const SCOPE = "https://management.azure.com/.default";
 const SECRET = "dac-test-secret-value-0123456789";
 
 describe("DefaultAzureCredential", function () {
+  it("a link's one-line reason never quotes the start of a secret that the 300-character cut would split", () => {
+    const secret = "opaque-client-secret-cut-at-the-edge-0123456789";
+    registerSecret(secret);
+    for (const at of [280, 290, 296, 299]) {
+      const reason = reasonOf(new Error(`${"x".repeat(at)}${secret} and more`));
+      assert.ok(!reason.includes(secret.slice(0, 8)), `secret at ${at}: ${reason.slice(270)}`);
+      assert.ok(reason.length <= 300);
+    }
+  });
+
   const cleanEnv = useCleanEnv();
   useLoopbackGuard();
   useTempAzmiHome();
