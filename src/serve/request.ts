@@ -133,17 +133,17 @@ export function isLoopbackHostHeader(value: string | undefined): boolean {
   return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
-/** The names container runtimes give the host machine inside a container (Docker, Docker Desktop, Podman). */
-export const CONTAINER_HOST_ALIASES: readonly string[] = ["host.docker.internal", "gateway.docker.internal", "host.containers.internal"];
-
 /**
  * Whether a `Host` header names this machine the way a client that reaches
  * a server bound beyond loopback does: by an IP address, `localhost`, the
- * machine's own host name (`ownNames`, lower case), or a container runtime's
- * alias for the host. Any other name is refused there too: a web page that
- * re-binds its own DNS name to this machine's address would otherwise get the
- * IMDS dialect's tokens with nothing but `Metadata: true`, which a page may
- * send to its own origin.
+ * machine's own host name (`ownNames`, lower case), or a name in a domain no
+ * one can register in public DNS: `.internal` (reserved by ICANN for private
+ * use, 2024), where container runtimes name the host (`host.docker.internal`,
+ * `host.containers.internal`, `host.lima.internal`, ...), and `.localhost`
+ * (RFC 6761). Any other name is refused there too: a web page that re-binds
+ * its own DNS name to this machine's address would otherwise get the IMDS
+ * dialect's tokens with nothing but `Metadata: true`, which a page may send
+ * to its own origin.
  *
  * @example
  * ```ts
@@ -155,9 +155,12 @@ export const CONTAINER_HOST_ALIASES: readonly string[] = ["host.docker.internal"
 export function isDirectHostHeader(value: string | undefined, ownNames: ReadonlySet<string>): boolean {
   const name = hostHeaderName(value);
   if (name === undefined) return false;
-  if (isIP(name) !== 0 || name === "localhost") return true;
-  return CONTAINER_HOST_ALIASES.includes(name) || ownNames.has(name);
+  if (isIP(name) !== 0 || name === "localhost" || ownNames.has(name)) return true;
+  return PRIVATE_NAME_SUFFIXES.some((suffix) => name.endsWith(suffix) && name.length > suffix.length);
 }
+
+/** Domains never delegated in public DNS, so no web page can re-bind a name in them. */
+export const PRIVATE_NAME_SUFFIXES: readonly string[] = [".internal", ".localhost"];
 
 /** The host name or address of a `Host` header (without port or brackets, lower case); `undefined` when malformed. */
 function hostHeaderName(value: string | undefined): string | undefined {

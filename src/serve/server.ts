@@ -47,7 +47,7 @@ import { isLoopbackHost } from "../transport/http";
 import { DEFAULT_TOKEN_LIFETIME_SEC, LocalIssuer, loadOrCreateSigningKey } from "./issuer/localIssuer";
 import { handleMsi2017, MSI2017_PATH } from "./msi2017";
 import { RateLimiter, type RateLimitOptions } from "./rateLimit";
-import { CONTAINER_HOST_ALIASES, isDirectHostHeader, isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
+import { isDirectHostHeader, isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
 import { BodyCache, writeError, writeJson } from "./respond";
 import { handleServiceFabric, SERVICE_FABRIC_PATH } from "./serviceFabric";
 import { readServerState, removeServerState, serverStatePath, writeServerState, type ServerState } from "./state";
@@ -275,7 +275,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
 
   // DNS-rebinding protection. Bound to loopback ⇒ only loopback Host names.
   // Bound beyond it (--host, for containers and other machines) ⇒ addresses,
-  // localhost, this machine's name and the container runtimes' host aliases:
+  // localhost, this machine's name and names under .internal or .localhost:
   // never a name a web page could have re-bound to this machine.
   const loopbackOnly = isLoopbackHost(host);
   const ownNames = loopbackOnly ? new Set<string>() : ownHostNames();
@@ -365,7 +365,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         "invalid_request",
         loopbackOnly
           ? "The Host header must name this machine (127.0.0.1 or localhost); azmi serve bound to loopback refuses other names (DNS-rebinding protection)"
-          : `The Host header must name this machine by an IP address, localhost, its host name or ${CONTAINER_HOST_ALIASES.join(", ")}; azmi serve refuses other names (DNS-rebinding protection)`,
+          : "The Host header must name this machine by an IP address, localhost, its host name or a name under .internal (host.docker.internal) or .localhost; azmi serve refuses other names (DNS-rebinding protection)",
       );
       return;
     }

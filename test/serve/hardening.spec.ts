@@ -186,17 +186,17 @@ describe("serve: hardening", function () {
     }
   });
 
-  it("bound beyond loopback, a Host that is not an address, localhost, this machine's name or a container alias gets 400 (DNS rebinding)", async () => {
+  it("bound beyond loopback, a Host that is not an address, localhost, this machine's name or a name under .internal/.localhost gets 400 (DNS rebinding)", async () => {
     // A web page that re-binds its own name to this machine may send Metadata: true to it (same origin).
     const open = await startServer({ env: home.env, host: "0.0.0.0", onWarning: () => {} });
     const imds = (host: string) => raw(open.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: ${host}\r\nMetadata: true\r\nConnection: close\r\n\r\n`);
     try {
       const own = os.hostname().toLowerCase();
-      for (const host of [`127.0.0.1:${open.port}`, "172.17.0.1", `[::1]:${open.port}`, "[fd00::1]", "localhost", `host.docker.internal:${open.port}`, "gateway.docker.internal", "Host.Containers.Internal", own, `${own}.local:${open.port}`]) {
+      for (const host of [`127.0.0.1:${open.port}`, "172.17.0.1", `[::1]:${open.port}`, "[fd00::1]", "localhost", `host.docker.internal:${open.port}`, "gateway.docker.internal", "Host.Containers.Internal", "host.lima.internal", "host.orb.internal", `app.localhost:${open.port}`, own, `${own}.local:${open.port}`]) {
         const res = await imds(host);
         assert.equal(res.status, 200, `Host ${host}: ${res.status} ${res.body}`);
       }
-      for (const host of ["evil.example", `evil.example:${open.port}`, "host.docker.internal.evil.example", `${own}.evil.example`, "[evil.example]", "192.0.2.1.nip.io"]) {
+      for (const host of ["evil.example", `evil.example:${open.port}`, "host.docker.internal.evil.example", `${own}.evil.example`, "[evil.example]", "192.0.2.1.nip.io", "host.docker.internal.evil.example", "evilinternal", ".internal", "internal.evil.example"]) {
         const res = await imds(host);
         assert.equal(res.status, 400, `Host ${host}: ${res.status}`);
         assert.match(res.body, /DNS-rebinding protection/);
