@@ -45,6 +45,27 @@ export function limitsFired(signal: AbortSignalLike | undefined, timeoutMs: numb
   return () => signal?.aborted === true || (timed && nowMs() - started >= timeoutMs - TIMER_SLACK_MS);
 }
 
+/**
+ * A `TypeError` when `abortSignal` is given but is not an AbortSignal, else
+ * `undefined`. Checked before any work starts: a plain object or a string
+ * used to start the shared fetch and then throw inside it, and that fetch's
+ * later failure went unhandled and ended the whole process.
+ *
+ * @example
+ * ```ts
+ * const bad = badAbortSignal(options.abortSignal);
+ * if (bad) return Promise.reject(bad);
+ * ```
+ */
+export function badAbortSignal(signal: unknown): TypeError | undefined {
+  if (signal === undefined || signal === null) return undefined;
+  const s = signal as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown };
+  if (typeof signal === "object" && typeof s.aborted === "boolean" && typeof s.addEventListener === "function" && typeof s.removeEventListener === "function") {
+    return undefined;
+  }
+  return new TypeError(`abortSignal must be an AbortSignal (e.g. new AbortController().signal); got ${typeof signal === "object" ? "an object without aborted/addEventListener" : typeof signal}.`);
+}
+
 /** `pending`, or an `AbortError` as soon as `signal` aborts (at once if it already has). */
 export function untilAborted<T>(pending: Promise<T>, signal: AbortSignalLike | undefined): Promise<T> {
   if (!signal) return pending;

@@ -27,7 +27,7 @@ import { credentialLogger, registerSecret, type CredentialLogger } from "./lazyL
 import type { AzmiAccessToken, AzmiGetTokenOptions, ChainReport, LinkName, LinkReport, TokenWithReport } from "./types";
 import { reasonOf, unavailable } from "./unavailable";
 import { nowMs } from "../clock";
-import { abortError, joinedTimeout, limitsFired, untilAborted } from "./abort";
+import { abortError, badAbortSignal, joinedTimeout, limitsFired, untilAborted } from "./abort";
 import { tokenCacheKey } from "./scopes";
 
 /** One position in a chain. */
@@ -163,6 +163,8 @@ export class ChainedTokenCredential implements TokenCredential {
         return Promise.reject(error);
       }
     }
+    const badSignal = badAbortSignal(options.abortSignal);
+    if (badSignal) return Promise.reject(badSignal);
     const key = tokenCacheKey(scopes, options);
     if (options.abortSignal?.aborted) return Promise.reject(abortError());
     if (options.claims || options.forceRefresh || options.walkFromStart) {

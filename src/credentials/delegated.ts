@@ -25,7 +25,7 @@ import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
 import { scopeList, scopeToResource, tokenCacheKey } from "./scopes";
 import type { AzmiAccessToken, AzmiGetTokenOptions } from "./types";
 import { unavailable, unavailableMessage } from "./unavailable";
-import { abortError, joinedTimeout, limitsFired, untilAborted } from "./abort";
+import { abortError, badAbortSignal, joinedTimeout, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
 /** Why a link cannot be used here, found without I/O. */
@@ -76,6 +76,8 @@ export abstract class DelegatedCredential implements TokenCredential {
     const error = this.unavailableNow();
     if (error) return Promise.reject(error);
     const signal = options.abortSignal;
+    const badSignal = badAbortSignal(signal);
+    if (badSignal) return Promise.reject(badSignal);
     if (signal?.aborted) return Promise.reject(abortError());
     const fullKey = tokenCacheKey(scopes, options);
     // A claims challenge (the resource rejected the cached token) or forceRefresh:

@@ -46,7 +46,7 @@ import { resourceForScopes } from "../managed-identity/scope";
 import { exchangeToken } from "../managed-identity/tokenExchange";
 import type { Source } from "../managed-identity/types";
 import { CLIENT_ID_AS_GIVEN, type AzmiAccessToken, type IdentitySelector } from "./types";
-import { abortError, joinedTimeout, limitsFired, untilAborted } from "./abort";
+import { abortError, badAbortSignal, joinedTimeout, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
 
 /**
@@ -198,6 +198,8 @@ export class ManagedIdentityCredential implements TokenCredential {
       return Promise.reject(e);
     }
     const signal = options?.abortSignal;
+    const badSignal = badAbortSignal(signal);
+    if (badSignal) return Promise.reject(badSignal);
     if (signal?.aborted) return Promise.reject(abortError());
     // A caller's `requestOptions.timeout` caps this call's budget: the native
     // transport cannot cancel a started request and Node waits for it at

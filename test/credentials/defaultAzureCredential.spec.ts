@@ -73,6 +73,38 @@ describe("DefaultAzureCredential", function () {
     }
   });
 
+  it("an abortSignal that is not an AbortSignal is a TypeError before any link is asked, and nothing fails unhandled", async () => {
+    // A plain object used to start the shared walk and throw inside it; the
+    // walk's later failure went unhandled and ended the whole process.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const { ManagedIdentityCredential } = require("../../src/credentials/managedIdentityCredential") as typeof import("../../src/credentials/managedIdentityCredential");
+      const { EnvironmentCredential } = require("../../src/credentials/environmentCredential") as typeof import("../../src/credentials/environmentCredential");
+      const envVars = { AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "env-app", AZURE_CLIENT_SECRET: SECRET, AZURE_AUTHORITY_HOST: entra.authorityHost };
+      const credentials = [
+        dac({}),
+        new ManagedIdentityCredential({ env: { AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url } } as never),
+        new EnvironmentCredential({ env: envVars, disableInstanceDiscovery: true, agent: entra.agent() } as never),
+      ];
+      for (const credential of credentials) {
+        for (const signal of [{}, "abort", 5]) {
+          await assert.rejects(credential.getToken(SCOPE, { abortSignal: signal } as never), {
+            name: "TypeError",
+            message: /^abortSignal must be an AbortSignal \(e\.g\. new AbortController\(\)\.signal\); got /,
+          });
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(unhandled, []);
+      assert.equal(imds.issued.length, 0, "no token was fetched");
+      assert.equal(entra.requests.length, 0, "Entra ID was not asked");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("walks the official order and reports why each link is unavailable", async () => {
     const credential = dac({ AZURE_POD_IDENTITY_AUTHORITY_HOST: refusedUrl });
     const { token, report, error } = await credential.getTokenWithReport(SCOPE);
