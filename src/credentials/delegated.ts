@@ -53,6 +53,14 @@ export abstract class DelegatedCredential implements TokenCredential {
     return undefined;
   }
 
+  /**
+   * An error to fail with before `@azure/identity` is asked (e.g. a
+   * credential file that a read would wait on forever), else `undefined`.
+   */
+  protected problemBeforeFetch(): Error | undefined {
+    return undefined;
+  }
+
   /** Turns an `@azure/identity` error into azmi's shape (see {@link mapDelegatedError}). */
   protected mapError(error: unknown): Error {
     return mapDelegatedError(this.credentialName, error);
@@ -133,6 +141,8 @@ export abstract class DelegatedCredential implements TokenCredential {
 
   private async fetch(scopes: string | string[], options: GetTokenOptions): Promise<AzmiAccessToken> {
     const started = nowMs();
+    const before = this.problemBeforeFetch();
+    if (before) throw before;
     let token;
     try {
       this.inner ??= this.createInner(loadAzureIdentity());

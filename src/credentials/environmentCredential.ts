@@ -16,7 +16,7 @@
  * ```
  */
 import type { TokenCredential } from "@azure/core-auth";
-import { readErrorText } from "./federatedTokenFile";
+import { readErrorText, unsafeToReadProblem } from "./federatedTokenFile";
 import { registerSecret } from "./lazyLog";
 import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
@@ -91,6 +91,14 @@ export class EnvironmentCredential extends DelegatedCredential {
     return this.missing;
   }
 
+  protected override problemBeforeFetch(): Error | undefined {
+    if (this.mode !== "client-certificate") return undefined;
+    const unsafe = unsafeToReadProblem(this.vars.certificatePath!);
+    if (!unsafe) return undefined;
+    // The same failure as a certificate file that cannot be read (mapError below).
+    return authenticationFailure(this.credentialName, new Error(`the certificate file ${this.vars.certificatePath} (AZURE_CLIENT_CERTIFICATE_PATH) ${unsafe}. ${CERTIFICATE_HINT}`));
+  }
+
   /** Configured but refused ⇒ stop the chain, as `@azure/identity` does (spec §10 item 60). */
   protected override mapError(error: unknown): Error {
     if (this.mode === "client-certificate") {
@@ -152,6 +160,8 @@ function certificateFileProblem(certificatePath: string, error: unknown): string
   // Loaded here, on the failure path only: `import * as fs` copied node:fs's ~100 exports at every chain construction.
   const fs = require("node:fs") as typeof import("node:fs");
   const where = `the certificate file ${certificatePath} (AZURE_CLIENT_CERTIFICATE_PATH)`;
+  const unsafe = unsafeToReadProblem(certificatePath);
+  if (unsafe) return `${where} ${unsafe}. ${CERTIFICATE_HINT}`;
   try {
     fs.readFileSync(certificatePath);
   } catch (e) {

@@ -19,6 +19,8 @@ export const FEDERATED_TOKEN_FILE_HINT =
 
 /** `undefined` when the file can be read and is not blank; else one line saying what is wrong (no file contents). */
 export function federatedTokenFileProblem(path: string, setting: string): string | undefined {
+  const unsafe = unsafeToReadProblem(path);
+  if (unsafe) return `the federated token file ${path} (${setting}) ${unsafe}`;
   // Loaded here, on the failure path only: `import * as fs` copied node:fs's ~100 exports at every chain construction.
   const fs = require("node:fs") as typeof import("node:fs");
   let text: string;
@@ -29,6 +31,41 @@ export function federatedTokenFileProblem(path: string, setting: string): string
   }
   if (text.trim() === "") return `the federated token file ${path} (${setting}) is empty`;
   return undefined;
+}
+
+/** A federated token or a PEM certificate with its key is a few KiB; a file far larger is the wrong file. */
+export const MAX_CREDENTIAL_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Why a credential file (federated token, certificate) must not be read at
+ * all, from one `stat` (no open, no read), else `undefined` (also when the
+ * stat fails: the read then says why). A named pipe or a device is never
+ * read: the read waits for a writer forever (a libuv pool thread blocked in
+ * `open`, which even `process.exit` waits for, so no deadline could end the
+ * process), and `/dev/zero` never ends. A huge file is refused before it is
+ * read into memory and sent to Entra ID.
+ *
+ * @example
+ * ```ts
+ * unsafeToReadProblem("/tmp/fifo"); // "is a named pipe (FIFO), not a regular file: reading it could wait forever"
+ * ```
+ */
+export function unsafeToReadProblem(path: string): string | undefined {
+  const fs = require("node:fs") as typeof import("node:fs");
+  let stat: import("node:fs").Stats;
+  try {
+    stat = fs.statSync(path);
+  } catch {
+    return undefined;
+  }
+  if (stat.isFile()) {
+    return stat.size > MAX_CREDENTIAL_FILE_BYTES
+      ? `is ${stat.size} bytes, far more than a token or certificate holds (azmi reads at most ${MAX_CREDENTIAL_FILE_BYTES} bytes): is it the right file?`
+      : undefined;
+  }
+  if (stat.isDirectory()) return undefined; // the read fails at once with EISDIR, worded by readErrorText
+  const kind = stat.isFIFO() ? "a named pipe (FIFO)" : stat.isCharacterDevice() ? "a character device" : stat.isBlockDevice() ? "a block device" : stat.isSocket() ? "a socket" : "not a plain file";
+  return `is ${kind}, not a regular file: reading it could wait forever`;
 }
 
 /**

@@ -16,7 +16,7 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { isAzmiError } from "../errors";
 import { DelegatedCredential, type Unavailability } from "./delegated";
-import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem } from "./federatedTokenFile";
+import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem, unsafeToReadProblem } from "./federatedTokenFile";
 import { unavailable } from "./unavailable";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
@@ -76,6 +76,12 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
 
   protected availability(): Unavailability | undefined {
     return this.missing;
+  }
+
+  protected override problemBeforeFetch(): Error | undefined {
+    const unsafe = this.tokenFilePath ? unsafeToReadProblem(this.tokenFilePath) : undefined;
+    if (!unsafe) return undefined;
+    return unavailable(this.credentialName, `the federated token file ${this.tokenFilePath} (${this.tokenFileSetting}) ${unsafe}`, FEDERATED_TOKEN_FILE_HINT);
   }
 
   /**

@@ -21,7 +21,7 @@ import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import type { AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../errors";
 import { redact, registerSecret } from "../log";
-import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem } from "../credentials/federatedTokenFile";
+import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem, unsafeToReadProblem } from "../credentials/federatedTokenFile";
 import type { TokenExchangeSource } from "./types";
 
 const credentials = new WeakMap<TokenExchangeSource, TokenCredential>();
@@ -53,6 +53,13 @@ export async function exchangeToken(
   options: GetTokenOptions,
   budgetMs: number,
 ): Promise<AzmiAccessToken> {
+  const unsafe = unsafeToReadProblem(source.tokenFilePath);
+  if (unsafe) {
+    throw new CredentialUnavailableError(
+      `ManagedIdentityCredential: ${source.name} for client ${source.clientId} via ${source.endpoint}: the federated token file ${source.tokenFilePath} (AZURE_FEDERATED_TOKEN_FILE) ${unsafe}. ${FEDERATED_TOKEN_FILE_HINT}`,
+      { code: ErrorCode.InvalidEnvironment },
+    );
+  }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), budgetMs);
   const onCallerAbort = () => controller.abort();

@@ -12,6 +12,24 @@ import { useCleanEnv } from "../support/env";
  * @azure/identity), but the message names the file, the variable and the
  * fix, not only "ENOENT: no such file or directory, open '…'".
  */
+/**
+ * `pending`, or a failure after `ms` (a read of a named pipe with no writer
+ * never ends); then a writer opens and closes the pipe, so a reader that is
+ * still blocked gets end-of-file and the process can exit.
+ */
+async function within<T>(pending: Promise<T>, ms: number, fifo: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (blocked reading ${fifo}?)`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    fs.closeSync(fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK));
+  }
+}
+
 describe("EnvironmentCredential: certificate file problems name the file and AZURE_CLIENT_CERTIFICATE_PATH", function () {
   const env = useCleanEnv();
   let entra: EntraFake;
@@ -43,6 +61,29 @@ describe("EnvironmentCredential: certificate file problems name the file and AZU
       e.message,
       `EnvironmentCredential authentication failed: the certificate file ${missing} (AZURE_CLIENT_CERTIFICATE_PATH) cannot be read (ENOENT: no such file or directory). Point AZURE_CLIENT_CERTIFICATE_PATH at a PEM file that holds the certificate and its private key (AZURE_CLIENT_CERTIFICATE_PASSWORD when the key is encrypted).`,
     );
+    assert.equal(entra.tokenRequests().length, 0);
+  });
+
+  it("a huge file, a named pipe or a device is refused before it is read (a pipe's read never ended, not even at exit)", async function () {
+    if (process.platform === "win32") this.skip();
+    const fifo = path.join(dir, "cert-fifo");
+    require("node:child_process").execFileSync("mkfifo", [fifo]);
+    const huge = path.join(dir, "huge.pem");
+    fs.writeFileSync(huge, Buffer.alloc(2 * 1024 * 1024, "a"));
+    // The huge file first: without the check it fails cleanly (read, not PEM), before a pipe could block.
+    const cases = [
+      [huge, "2097152 bytes, far more than a token or certificate holds (azmi reads at most 1048576 bytes): is it the right file?"],
+      [fifo, "a named pipe (FIFO), not a regular file: reading it could wait forever"],
+      ["/dev/zero", "a character device, not a regular file: reading it could wait forever"],
+    ] as const;
+    for (const [file, what] of cases) {
+      const e = await within(attempt(file), 3000, fifo);
+      assert.equal(e.name, "AuthenticationError");
+      assert.equal(
+        e.message,
+        `EnvironmentCredential authentication failed: the certificate file ${file} (AZURE_CLIENT_CERTIFICATE_PATH) is ${what}. Point AZURE_CLIENT_CERTIFICATE_PATH at a PEM file that holds the certificate and its private key (AZURE_CLIENT_CERTIFICATE_PASSWORD when the key is encrypted).`,
+      );
+    }
     assert.equal(entra.tokenRequests().length, 0);
   });
 

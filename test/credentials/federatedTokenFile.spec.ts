@@ -19,6 +19,24 @@ import { useCleanEnv } from "../support/env";
  * AuthenticationRequiredError there), instead of stopping at managed
  * identity with an AuthenticationError.
  */
+/**
+ * `pending`, or a failure after `ms` (a read of a named pipe with no writer
+ * never ends); then a writer opens and closes the pipe, so a reader that is
+ * still blocked gets end-of-file and the process can exit.
+ */
+async function within<T>(pending: Promise<T>, ms: number, fifo: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (blocked reading ${fifo}?)`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    fs.closeSync(fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK));
+  }
+}
+
 describe("federated token file problems (workload identity, token exchange)", function () {
   const env = useCleanEnv();
   let entra: EntraFake;
@@ -75,6 +93,37 @@ describe("federated token file problems (workload identity, token exchange)", fu
       assert.match(e.message, hint);
       return true;
     });
+  });
+
+  it("a named pipe, a device or a huge file is refused before it is read, in both links (a pipe's read never ended, not even at exit)", async function () {
+    if (process.platform === "win32") this.skip();
+    const fifo = path.join(dir, "token-fifo");
+    require("node:child_process").execFileSync("mkfifo", [fifo]);
+    const huge = path.join(dir, "huge-token");
+    fs.writeFileSync(huge, Buffer.alloc(2 * 1024 * 1024, "a"));
+    // The huge file first: without the check it fails cleanly (read, sent, refused), before a pipe could block.
+    const cases: Array<[string, RegExp]> = [
+      [huge, /is 2097152 bytes, far more than a token or certificate holds \(azmi reads at most 1048576 bytes\)/],
+      [fifo, /is a named pipe \(FIFO\), not a regular file: reading it could wait forever/],
+      ["/dev/zero", /is a character device, not a regular file: reading it could wait forever/],
+    ];
+    for (const [file, why] of cases) {
+      setEnv(file);
+      const wi = new WorkloadIdentityCredential({ disableInstanceDiscovery: true, agent: entra.agent() });
+      await assert.rejects(within(wi.getToken(SCOPE), 3000, fifo), (e: Error & { reason?: string }) => {
+        assert.equal(e.name, "CredentialUnavailableError", e.message);
+        assert.ok(e.reason?.startsWith(`the federated token file ${file} (AZURE_FEDERATED_TOKEN_FILE) `), e.reason);
+        assert.match(e.reason!, why);
+        return true;
+      });
+      await assert.rejects(within(new ManagedIdentityCredential().getToken(SCOPE), 3000, fifo), (e: Error & { code?: string }) => {
+        assert.equal(e.name, "CredentialUnavailableError", e.message);
+        assert.equal(e.code, "ERR_INVALID_ENVIRONMENT");
+        assert.match(e.message, why);
+        return true;
+      });
+    }
+    assert.equal(entra.tokenRequests().length, 0);
   });
 
   it("a chain moves on past both links to the next credential (as @azure/identity's chain does)", async () => {
