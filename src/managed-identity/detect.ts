@@ -65,6 +65,9 @@ export function parseEndpointVar(name: string, value: string, example: string): 
       { code: ErrorCode.InvalidEnvironment },
     );
   }
+  // A fragment is never sent, and what azmi appends (the query, IMDS's token
+  // path) landed in it: the request went out without resource or api-version.
+  url.hash = "";
   return url;
 }
 

@@ -24,7 +24,10 @@ const PARAM = { clientId: "client_id", objectId: "object_id", resourceId: "msi_r
 
 /** The IMDS source for a base URL (scheme://host[:port][/prefix]). */
 export function createImds(base: URL): HttpSource {
-  const url = new URL(base.href.replace(/\/+$/, "") + IMDS_TOKEN_PATH);
+  // The token path goes after the base's own path, never into its query or fragment.
+  const url = new URL(base.href);
+  url.hash = "";
+  url.pathname = url.pathname.replace(/\/+$/, "") + IMDS_TOKEN_PATH;
   return {
     kind: "imds",
     name: "IMDS",

@@ -74,6 +74,17 @@ describe("managed-identity/sources", () => {
       const d = detectSource({});
       assert.equal(d.kind === "imds" && d.url.href, "http://169.254.169.254/metadata/identity/oauth2/token");
     });
+
+    it("an override with a query or a fragment still gets the token path after its own path (it went into the query or the fragment)", () => {
+      for (const [value, href] of [
+        ["http://127.0.0.1:4000?x=1", "http://127.0.0.1:4000/metadata/identity/oauth2/token?x=1"],
+        ["http://127.0.0.1:4000/p/?x=1#f", "http://127.0.0.1:4000/p/metadata/identity/oauth2/token?x=1"],
+        ["http://127.0.0.1:4000#f", "http://127.0.0.1:4000/metadata/identity/oauth2/token"],
+      ]) {
+        const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: value! }));
+        assert.equal(s.kind === "imds" && s.url.href, href, value);
+      }
+    });
   });
 
   describe("App Service 2019", () => {
@@ -115,6 +126,20 @@ describe("managed-identity/sources", () => {
       try {
         await credential(safeEnv({ ...app.env, IDENTITY_ENDPOINT: `${app.url}/MSI/token?x=1` })).getToken(VAULT);
         assert.equal(app.tokenRequests()[0]!.rawQuery, "x=1&api-version=2019-08-01&resource=https%3A%2F%2Fvault.azure.net");
+      } finally {
+        await app.close();
+      }
+    });
+
+    it("a #fragment in IDENTITY_ENDPOINT is dropped, not the resource and api-version appended after it", async () => {
+      const app = await startFakeAppService();
+      try {
+        await credential(safeEnv({ ...app.env, IDENTITY_ENDPOINT: `${app.url}/MSI/token?x=1#frag` })).getToken(VAULT);
+        await credential(safeEnv({ ...app.env, IDENTITY_ENDPOINT: `${app.url}/MSI/token#frag` })).getToken(VAULT);
+        assert.deepEqual(app.tokenRequests().map((r) => r.rawQuery), [
+          "x=1&api-version=2019-08-01&resource=https%3A%2F%2Fvault.azure.net",
+          "api-version=2019-08-01&resource=https%3A%2F%2Fvault.azure.net",
+        ]);
       } finally {
         await app.close();
       }
