@@ -116,7 +116,32 @@ export function readServerState(env: NodeJS.ProcessEnv = process.env): ServerSta
     }
     return undefined;
   }
+  const wrong = shapeProblem(state);
+  if (wrong !== undefined) {
+    throw new AzmiError(
+      ErrorCode.StateFile,
+      `The azmi state file ${file} is not what azmi serve writes (${wrong}); delete it and restart the server.`,
+    );
+  }
   return state;
+}
+
+/**
+ * What in a parsed state file is not the shape `writeServerState` writes
+ * (variables as name → string maps), else `undefined`. A file edited by hand
+ * otherwise reached `azmi env` as JavaScript errors ("v.replace is not a function").
+ */
+function shapeProblem(state: ServerState): string | undefined {
+  const isVariables = (value: unknown) =>
+    value !== null && typeof value === "object" && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string");
+  if (!isVariables(state.env)) return "env is not a set of variables";
+  const dialects: unknown = state.dialects;
+  if (dialects === null || typeof dialects !== "object" || Array.isArray(dialects)) return "dialects is not an object";
+  for (const [name, vars] of Object.entries(dialects)) {
+    if (vars !== undefined && !isVariables(vars)) return `dialects.${name.slice(0, 40)} is not a set of variables`;
+  }
+  if (state.host !== undefined && typeof state.host !== "string") return "host is not a string";
+  return undefined;
 }
 
 /**

@@ -54,6 +54,26 @@ describe("hygiene: files planted in azmi's folder do not steer it", function () 
     });
   }
 
+  it("azmi env refuses a state file edited into another shape with one line naming what is wrong (not a JavaScript error)", async () => {
+    const good = { IDENTITY_ENDPOINT: "http://127.0.0.1:1/msi/token", IDENTITY_HEADER: "h" };
+    const cases: Array<[string, (state: Record<string, unknown>) => void, string[], string]> = [
+      ["a dialect that is a string", (s) => (s.dialects = { appService: "text", imds: { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:1" } }), ["env"], "dialects.appService is not a set of variables"],
+      ["a value that is a number", (s) => (s.dialects = { appService: { ...good, IDENTITY_ENDPOINT: 5 } }), ["env", "--shell", "docker", "--file", "FILE"], "dialects.appService is not a set of variables"],
+      ["no dialects", (s) => (s.dialects = null), ["env"], "dialects is not an object"],
+    ];
+    for (const [what, edit, args, why] of cases) {
+      const env = cleanEnv();
+      const file = plantState(env.AZMI_HOME!, good);
+      const state = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+      edit(state);
+      fs.writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
+      const r = await runAzmi(args.map((a) => (a === "FILE" ? path.join(env.AZMI_HOME!, "out.env") : a)), env);
+      assert.equal(r.stdout, "", what);
+      assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+      assert.equal(r.stderr, `azmi env: The azmi state file ${file} is not what azmi serve writes (${why}); delete it and restart the server.\n`, what);
+    }
+  });
+
   it("azmi env refuses a state file that is a symlink (exit 1, ERR_STATE_FILE), printing nothing", async () => {
     const env = cleanEnv();
     const elsewhere = tempDir("azmi-planted-");
