@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AzureLogger, setLogLevel, getLogLevel } from "@azure/logger";
-import { credentialLogger, redact, registerSecret } from "../src/log";
+import { credentialLogger, redact, registerSecret, registeredSecretCount } from "../src/log";
 
 describe("log", () => {
   it("redacts registered secrets wherever they appear", () => {
@@ -109,5 +109,35 @@ describe("log loading", () => {
     assert.equal(execFileSync(process.execPath, ["-e", script], { env, encoding: "utf8" }), "false");
     const on = execFileSync(process.execPath, ["-e", script], { env: { ...env, AZURE_LOG_LEVEL: "info" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     assert.equal(on, "true");
+  });
+});
+
+describe("log: which values registerSecret keeps", () => {
+  // Once the set is large, exactly the values JWT_PATTERN matches whole are dropped (redact removes them by shape).
+  const WHOLE_JWT = /^eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*$/;
+  const cases = [
+    "eyJhbGci.eyJzdWIi.c2ln",
+    "eyJhbGci.eyJzdWIi.",
+    "eyJhbGc.eyJz.x",
+    "eyJhbG.eyJzdWIi.sig",
+    "eyJhbGci.eyJ.sig",
+    "eyJhbGci..sig",
+    "eyJhbGci.eyJzdWIi",
+    "eyJhbGci.eyJzdWIi.c2ln.more",
+    "eyJhbGci.eyJzdWIi.c2l+",
+    "eyJhbGci.eyJzdWIi.c2l=",
+    "eyJhbG i.eyJzdWIi.c2ln",
+    " eyJhbGci.eyJzdWIi.c2ln",
+    "xeyJhbGci.eyJzdWIi.c2ln",
+    "EYJhbGci.eyJzdWIi.c2ln",
+    "opaque-secret-value",
+  ];
+  it("drops whole JWTs once the set is large (a server hands out a token per resource), and keeps every other secret", () => {
+    for (const value of cases) registerSecret(value);
+    for (let i = 0; i < 1_001; i++) registerSecret(`eyJhbGci.eyJ${String(i).padStart(5, "0")}.c2ln`);
+    assert.ok(registeredSecretCount() < 1_000, `${registeredSecretCount()} values kept`);
+    for (const value of cases.filter((v) => !WHOLE_JWT.test(v))) {
+      assert.ok(!redact(`before ${value} after`).includes(value), `no longer redacted: ${value}`);
+    }
   });
 });

@@ -67,7 +67,8 @@ export function parseEndpointVar(name: string, value: string, example: string): 
   }
   // A fragment is never sent, and what azmi appends (the query, IMDS's token
   // path) landed in it: the request went out without resource or api-version.
-  url.hash = "";
+  // (Only when there is one: a URL setter's first use costs a fresh process ~0.2 ms.)
+  if (value.includes("#")) url.hash = "";
   return url;
 }
 

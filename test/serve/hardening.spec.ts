@@ -280,13 +280,14 @@ describe("serve: hardening", function () {
     assert.equal(first.status, 200, first.body);
     const before = registeredSecretCount();
     const tokens: string[] = [];
-    for (let i = 1; i <= 50; i++) {
+    // More than the set's pruning size (1,000): what it keeps must not grow with what was served.
+    for (let i = 1; i <= 1_100; i++) {
       const res = await get(server.port, `${IMDS_PATH}?api-version=2018-02-01&resource=${resource(i)}`, { Metadata: "true" });
       assert.equal(res.status, 200, res.body);
       tokens.push((JSON.parse(res.body) as { access_token: string }).access_token);
     }
-    assert.equal(new Set(tokens).size, 50);
-    assert.equal(registeredSecretCount() - before, 0, "tokens served were added to the redaction set");
+    assert.equal(new Set(tokens).size, 1_100);
+    assert.ok(registeredSecretCount() - before < 1_000, `the redaction set grew by ${registeredSecretCount() - before} for 1,100 tokens served`);
     // They are still never written: redaction knows a JWT by its shape.
     for (const token of tokens) assert.equal(redact(`token ${token} end`), "token [REDACTED] end");
   });
