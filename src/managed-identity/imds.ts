@@ -27,7 +27,7 @@ export function createImds(base: URL): HttpSource {
   // The token path goes after the base's own path, never into its query or
   // fragment. (Setters only for such a base: their first use costs a fresh process ~0.2 ms.)
   let url: URL;
-  if (!/[?#]/.test(base.href)) {
+  if (!base.href.includes("?") && !base.href.includes("#")) {
     url = new URL(base.href.replace(/\/+$/, "") + IMDS_TOKEN_PATH);
   } else {
     url = new URL(base.href);
