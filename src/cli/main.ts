@@ -135,9 +135,10 @@ function own(name: string) {
 }
 
 function unknownCommand(name: string): number {
+  const { typed } = require("./args") as typeof import("./args");
   const hint = name.startsWith("-")
-    ? `unknown option ${name}; options go after the command, e.g. azmi token ${name}`
-    : `unknown command '${name}'; commands are ${Object.keys(COMMANDS).join(", ")} (see 'azmi --help')`;
+    ? `unknown option ${typed(name)}; options go after the command, e.g. azmi token ${typed(name)}`
+    : `unknown command '${typed(name)}'; commands are ${Object.keys(COMMANDS).join(", ")} (see 'azmi --help')`;
   const { printError } = require("./output") as typeof import("./output");
   printError("", hint);
   return 2;

@@ -11,6 +11,7 @@ import { cleanupTemp, ROOT, runAzmi } from "./support";
 /** [argv, exact stderr line] for every kind of bad input the brief lists (and a few more). */
 const USAGE_CASES: [string[], string][] = [
   [["bogus"], "azmi: unknown command 'bogus'; commands are token, doctor, serve, env (see 'azmi --help')"],
+  [["tok\u001b[2Jen"], "azmi: unknown command 'tok\\u001b[2Jen'; commands are token, doctor, serve, env (see 'azmi --help')"],
   [["help", "tokens"], "azmi: unknown command 'tokens'; commands are token, doctor, serve, env (see 'azmi --help')"],
   [["--resource", "x"], "azmi: unknown option --resource; options go after the command, e.g. azmi token --resource"],
   [["token", "--foo"], "azmi token: unknown flag --foo (see 'azmi token --help')"],
@@ -46,6 +47,13 @@ const USAGE_CASES: [string[], string][] = [
     `azmi token: --resource '${"a".repeat(60)}...' is 2049 characters long (at most 2048). A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id; or use --scope for a scope.`,
   ],
   [["token", "--output", "xml"], "azmi token: --output must be one of msi, json, raw, header (got 'xml')"],
+  // What was typed is echoed with its control characters escaped, so an escape sequence cannot act on the terminal.
+  [["token", "--output", "x\u001b[2J"], "azmi token: --output must be one of msi, json, raw, header (got 'x\\u001b[2J')"],
+  [["token", "--\u001b[31mred"], "azmi token: unknown flag --\\u001b[31mred (see 'azmi token --help')"],
+  [["token", "-\u0007"], "azmi token: unknown flag -\\u0007; flags are spelled with two dashes (see 'azmi token --help')"],
+  [["token", "x\u009b"], "azmi token: unexpected argument 'x\\u009b'; every value belongs to a flag, e.g. --resource URI (see 'azmi token --help')"],
+  // `--` (end of options elsewhere) is not a misspelled flag.
+  [["token", "--", "--resource", "x"], "azmi token: '--' is not used by azmi: every value belongs to a flag, e.g. --resource URI (see 'azmi token --help')"],
   [["token", "--timeout-ms", "soon"], "azmi token: --timeout-ms must be a whole number between 1 and 600000 (got 'soon')"],
   [["token", "--timeout-ms", "0"], "azmi token: --timeout-ms must be between 1 and 600000 (got 0)"],
   [["token", "--timeout-ms=1.5"], "azmi token: --timeout-ms must be a whole number between 1 and 600000 (got '1.5')"],
