@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { EnvironmentCredential } from "../../src/credentials/environmentCredential";
 import { startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
+import { within } from "./support";
 
 /**
  * An unreadable or non-PEM AZURE_CLIENT_CERTIFICATE_PATH is a configuration
@@ -12,24 +13,6 @@ import { useCleanEnv } from "../support/env";
  * @azure/identity), but the message names the file, the variable and the
  * fix, not only "ENOENT: no such file or directory, open '…'".
  */
-/**
- * `pending`, or a failure after `ms` (a read of a named pipe with no writer
- * never ends); then a writer opens and closes the pipe, so a reader that is
- * still blocked gets end-of-file and the process can exit.
- */
-async function within<T>(pending: Promise<T>, ms: number, fifo: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      pending,
-      new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (blocked reading ${fifo}?)`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    fs.closeSync(fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK));
-  }
-}
-
 describe("EnvironmentCredential: certificate file problems name the file and AZURE_CLIENT_CERTIFICATE_PATH", function () {
   const env = useCleanEnv();
   let entra: EntraFake;

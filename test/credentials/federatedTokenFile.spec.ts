@@ -8,6 +8,7 @@ import { ManagedIdentityCredential } from "../../src/credentials/managedIdentity
 import { WorkloadIdentityCredential } from "../../src/credentials/workloadIdentityCredential";
 import { startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
+import { within } from "./support";
 
 /**
  * A federated token file that is missing, unreadable or empty is this
@@ -19,24 +20,6 @@ import { useCleanEnv } from "../support/env";
  * AuthenticationRequiredError there), instead of stopping at managed
  * identity with an AuthenticationError.
  */
-/**
- * `pending`, or a failure after `ms` (a read of a named pipe with no writer
- * never ends); then a writer opens and closes the pipe, so a reader that is
- * still blocked gets end-of-file and the process can exit.
- */
-async function within<T>(pending: Promise<T>, ms: number, fifo: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      pending,
-      new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (blocked reading ${fifo}?)`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    fs.closeSync(fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK));
-  }
-}
-
 describe("federated token file problems (workload identity, token exchange)", function () {
   const env = useCleanEnv();
   let entra: EntraFake;

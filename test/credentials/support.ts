@@ -178,3 +178,21 @@ export function connectTarget(args: unknown[]): string | undefined {
 export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
 }
+
+/**
+ * `pending`, or a failure after `ms` (a read of a named pipe with no writer
+ * never ends); then a writer opens and closes the pipe, so a reader that is
+ * still blocked gets end-of-file and the process can exit.
+ */
+export async function within<T>(pending: Promise<T>, ms: number, fifo: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (blocked reading ${fifo}?)`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    fs.closeSync(fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK));
+  }
+}
