@@ -16,6 +16,7 @@
  * args.resource; // "https://vault.azure.net"
  * ```
  */
+import { escapeControlCharacters } from "../credentials/scopes";
 import { AzmiError, ErrorCode } from "../errors";
 
 /** How a flag takes its value. `repeat` collects every occurrence in order. */
@@ -80,8 +81,8 @@ export function parseArgs(argv: readonly string[], command: string, specs: FlagS
     if (!word.startsWith("--")) {
       throw usage(
         word.startsWith("-") && word !== "-"
-          ? `unknown flag ${typed(word)}; flags are spelled with two dashes (see '${helpHint}')`
-          : `unexpected argument '${typed(word)}'; every value belongs to a flag, e.g. --resource URI (see '${helpHint}')`,
+          ? `unknown flag ${escapeControlCharacters(word)}; flags are spelled with two dashes (see '${helpHint}')`
+          : `unexpected argument '${escapeControlCharacters(word)}'; every value belongs to a flag, e.g. --resource URI (see '${helpHint}')`,
       );
     }
     const eq = word.indexOf("=");
@@ -89,7 +90,7 @@ export function parseArgs(argv: readonly string[], command: string, specs: FlagS
     const spec = Object.prototype.hasOwnProperty.call(specs, name) ? specs[name] : undefined;
     if (!spec) {
       const guess = closest(name, Object.keys(specs));
-      throw usage(`unknown flag --${typed(name)}${guess ? `; did you mean --${guess}?` : ""} (see '${helpHint}')`);
+      throw usage(`unknown flag --${escapeControlCharacters(name)}${guess ? `; did you mean --${guess}?` : ""} (see '${helpHint}')`);
     }
     const shown = `--${name}${spec.placeholder ? ` ${spec.placeholder}` : ""}`;
 
@@ -108,7 +109,7 @@ export function parseArgs(argv: readonly string[], command: string, specs: FlagS
     if (value !== true) {
       if (value.trim() === "") throw usage(`--${name} needs a non-empty value; pass it as ${shown}`);
       if (spec.choices && !spec.choices.includes(value)) {
-        throw usage(`--${name} must be one of ${spec.choices.join(", ")} (got '${typed(value)}')`);
+        throw usage(`--${name} must be one of ${spec.choices.join(", ")} (got '${escapeControlCharacters(value)}')`);
       }
     }
 
@@ -122,20 +123,6 @@ export function parseArgs(argv: readonly string[], command: string, specs: FlagS
     }
   }
   return out;
-}
-
-/**
- * What the user typed, as an error quotes it: control characters escaped
- * (`\u001b`), so an escape sequence in an argument cannot act on the terminal
- * the error is printed to, and a tab or a bell shows as what it is.
- *
- * @example
- * ```ts
- * typed("x\u001b[2J"); // "x\\u001b[2J"
- * ```
- */
-export function typed(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /**

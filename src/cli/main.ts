@@ -135,10 +135,10 @@ function own(name: string) {
 }
 
 function unknownCommand(name: string): number {
-  const { typed } = require("./args") as typeof import("./args");
+  const { escapeControlCharacters } = require("../credentials/scopes") as typeof import("../credentials/scopes");
   const hint = name.startsWith("-")
-    ? `unknown option ${typed(name)}; options go after the command, e.g. azmi token ${typed(name)}`
-    : `unknown command '${typed(name)}'; commands are ${Object.keys(COMMANDS).join(", ")} (see 'azmi --help')`;
+    ? `unknown option ${escapeControlCharacters(name)}; options go after the command, e.g. azmi token ${escapeControlCharacters(name)}`
+    : `unknown command '${escapeControlCharacters(name)}'; commands are ${Object.keys(COMMANDS).join(", ")} (see 'azmi --help')`;
   const { printError } = require("./output") as typeof import("./output");
   printError("", hint);
   return 2;

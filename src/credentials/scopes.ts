@@ -78,8 +78,21 @@ export function resourceProblem(resource: string): { why: string; shown: string 
       c === 0x20 ? "a space" : /\s/u.test(ch) ? `whitespace (${u})` : c < 0x20 || (c >= 0x7f && c < 0xa0) ? `a control character (${u})` : `'${ch}' (${u}, not ASCII)`;
     why = `contains ${name} at position ${at + 1}`;
   }
-  // A tab or an escape sequence printed as is would hide in (or act on) the terminal.
-  let shown = resource.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  let shown = escapeControlCharacters(resource);
   if (shown.length > 100) shown = `${shown.slice(0, 60)}...`;
   return { why, shown };
+}
+
+/**
+ * `text` as an error quotes it: control characters (C0, DEL, C1) escaped as
+ * `\u001b`, because a tab or an escape sequence printed as is would hide in,
+ * or act on, the terminal the error is printed to.
+ *
+ * @example
+ * ```ts
+ * escapeControlCharacters("x\u001b[2J"); // "x\\u001b[2J"
+ * ```
+ */
+export function escapeControlCharacters(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
