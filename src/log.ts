@@ -64,16 +64,17 @@ const MIN_SECRET_LENGTH = 8;
 
 const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 /** A value that is one JWT and nothing else: `redact` removes it by its shape, wherever it appears. */
-const WHOLE_JWT = /^eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*$/;
+const WHOLE_JWT = new RegExp(`^${JWT_PATTERN.source}$`);
 /** The size of the redaction set above which whole JWTs are dropped from it (doubling while what stays is larger). */
 let pruneAbove = 1000;
 
 /**
  * Register a value that must never appear in a log line or an error message.
- * A JWT is not kept: the JWT pattern redacts it already, and a server mints
- * or forwards a new one per resource and refresh, so keeping each one would
- * grow this set (and every redaction's scan) for as long as it runs; a
- * default `azmi serve` mints one for any local process that asks.
+ * Whole JWTs are dropped again once the set is large: the JWT pattern redacts
+ * them already, and a server mints or forwards a new one per resource and
+ * refresh, so keeping each one would grow this set (and every redaction's
+ * scan) for as long as it runs; a default `azmi serve` mints one for any
+ * local process that asks.
  */
 export function registerSecret(value: string | undefined | null): void {
   if (typeof value !== "string" || value.length < MIN_SECRET_LENGTH) return;

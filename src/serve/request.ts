@@ -133,6 +133,9 @@ export function isLoopbackHostHeader(value: string | undefined): boolean {
   return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
+/** Domains never delegated in public DNS, so no web page can re-bind a name in them. */
+const PRIVATE_NAME_SUFFIXES: readonly string[] = [".internal", ".localhost"];
+
 /**
  * Whether a `Host` header names this machine the way a client that reaches
  * a server bound beyond loopback does: by an IP address, `localhost`, the
@@ -158,9 +161,6 @@ export function isDirectHostHeader(value: string | undefined, ownNames: Readonly
   if (isIP(name) !== 0 || name === "localhost" || ownNames.has(name)) return true;
   return PRIVATE_NAME_SUFFIXES.some((suffix) => name.endsWith(suffix) && name.length > suffix.length);
 }
-
-/** Domains never delegated in public DNS, so no web page can re-bind a name in them. */
-export const PRIVATE_NAME_SUFFIXES: readonly string[] = [".internal", ".localhost"];
 
 /** The host name or address of a `Host` header (without port or brackets, lower case); `undefined` when malformed. */
 function hostHeaderName(value: string | undefined): string | undefined {
