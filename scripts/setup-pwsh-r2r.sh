@@ -20,10 +20,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 command -v dotnet >/dev/null || { echo "setup-pwsh-r2r: the .NET SDK (dotnet) is required" >&2; exit 1; }
 dotnet tool restore >/dev/null
-# Where the tool's pwsh lives, the runtime it runs on, and this machine's runtime identifier.
-read -r pshome runtime rid < <(dotnet pwsh -NoProfile -NonInteractive -Command \
-  '"{0} {1} {2}" -f $PSHOME, [Environment]::Version, [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier')
-version=$(dotnet pwsh -NoProfile -NonInteractive -Command '$PSVersionTable.PSVersion.ToString()')
+# Its version, where it lives, the runtime it runs on, and this machine's runtime identifier (one pwsh start).
+read -r version pshome runtime rid < <(dotnet pwsh -NoProfile -NonInteractive -Command \
+  '"{0} {1} {2} {3}" -f $PSVersionTable.PSVersion, $PSHOME, [Environment]::Version, [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier')
 dest=".pwsh-r2r/$version"
 stamp="$dest/.ready-to-run-$runtime"
 if [ -f "$stamp" ]; then
