@@ -206,13 +206,14 @@ function ConvertTo-AzmiRedactedText {
     # an unquoted one up to a space, comma or brace, even one starting with '[',
     # and on a NAME=value line (an environment listing) up to the line's end.
     param([string] $Text)
-    $fields = '"?(access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header)"?\s*[:=]\s*'
+    $names = 'access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header'
+    $fields = "`"?($names)`"?\s*[:=]\s*"
     $Text -replace 'eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*', '[REDACTED]' `
           -replace '(?i)(\b(bearer|basic)\s+)[^\s"'',]+', '$1[REDACTED]' `
           -replace "(?i)($fields`")(\\.|[^`"\\])*`"?", '$1[REDACTED]"' `
           -replace "(?i)($fields')(\\.|[^'\\])*'?", '$1[REDACTED]''' `
           -replace "(?i)($fields)(?![`"']|\[REDACTED\])[^`"&\s,}]+", '$1[REDACTED]' `
-          -replace '(?im)^(\s*\w*(secret|password|client_assertion|identity_header|access_token|refresh_token)\w*=)(?!\[REDACTED\]\r?$).*$', '$1[REDACTED]'
+          -replace "(?im)^(\s*\w*($names)\w*=)(?!\[REDACTED\]\r?$).*$", '$1[REDACTED]'
 }
 
 function New-AzmiBridgeFault {
