@@ -3,7 +3,9 @@
  * @azure/identity's, in the same run, against the same loopback fake IMDS
  * (both pointed at it with AZURE_POD_IDENTITY_AUTHORITY_HOST).
  *
- * 1. First token after import, in a fresh process (median of runs).
+ * 1. First token after import, in a fresh process (median of runs), from
+ *    the spec fake and from the constant C++ server (bench/cxxServer.ts),
+ *    which separates the client's cost from the fake's own.
  * 2. A token fetch on a warm credential (new resource each time, so both
  *    really go to the endpoint; median).
  * 3. Cached getToken (µs per call).
@@ -17,6 +19,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { cxxServer, startCxxServer } from "./cxxServer";
 
 interface ChildArgs {
   impl: "azmi" | "js";
@@ -137,6 +140,31 @@ async function main(): Promise<void> {
     }
     rows.push(row("first token after import (fresh process)", median(firstA), median(firstJ), "ms"));
     rows.push(row("import of the credential module", median(importA), median(importJ), "ms"));
+
+    // 1b. The same against the constant C++ server: the spec fake above is a
+    // Node process woken from idle, whose own 1–3 ms per request is in both
+    // columns; this row is what the client alone costs.
+    const cxx = cxxServer();
+    if ("bin" in cxx) {
+      const fast = await startCxxServer(cxx.bin, ["--expires-in", "86399"]);
+      try {
+        const fastEnv = { ...env, AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${fast.port}` };
+        const fa: number[] = [];
+        const fj: number[] = [];
+        for (let i = 0; i < RUNS; i++) {
+          const a = await runChild([process.execPath], { impl: "azmi", calls: 1 }, fastEnv);
+          const j = await runChild([process.execPath], { impl: "js", calls: 1 }, fastEnv);
+          if (!a.ok[0] || !j.ok[0]) throw new Error(`first-token run (C++ server) failed: ${a.error ?? ""} ${j.error ?? ""}`);
+          fa.push(a.callsMs[0]!);
+          fj.push(j.callsMs[0]!);
+        }
+        rows.push(row("first token, constant C++ server", median(fa), median(fj), "ms"));
+      } finally {
+        fast.stop();
+      }
+    } else {
+      notes.push(`first token, constant C++ server: skipped (${cxx.why})`);
+    }
 
     // 2. Warm credential, new resource each call (both go to the endpoint).
     const { ManagedIdentityCredential: JsCredential } = require("@azure/identity") as typeof import("@azure/identity");

@@ -69,6 +69,7 @@ import * as path from "node:path";
 import { fallbackTransport } from "../src/transport/fallback";
 import { nativeTransport } from "../src/transport/http";
 import type { Transport } from "../src/transport/types";
+import { cxxServer } from "./cxxServer";
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const WARMUP = 200;
@@ -83,26 +84,6 @@ const res = Buffer.from("HTTP/1.1 200 OK\\r\\nContent-Type: application/json; ch
 const s = net.createServer((c) => { c.on("error", () => {}); let h = ""; c.on("data", (d) => { h += d; if (h.includes("\\r\\n\\r\\n")) c.end(res); }); });
 s.listen(0, "127.0.0.1", () => console.log(s.address().port));
 `;
-
-const CXX_SERVER_SRC = path.join(ROOT, "native", "test", "bench_server.cc");
-const CXX_SERVER_BIN = path.join(ROOT, "native", "test", "build", "bench_server");
-
-/**
- * The C++ server binary, built on demand; or why it cannot be used (then
- * the Node server runs).
- */
-function cxxServer(): { bin: string } | { why: string } {
-  if (process.env.BENCH_SERVER === "node") return { why: "BENCH_SERVER=node" };
-  try {
-    const fresh = fs.statSync(CXX_SERVER_BIN).mtimeMs >= fs.statSync(CXX_SERVER_SRC).mtimeMs;
-    if (fresh) return { bin: CXX_SERVER_BIN };
-  } catch {}
-  fs.mkdirSync(path.dirname(CXX_SERVER_BIN), { recursive: true });
-  const r = spawnSync("g++", ["-O2", "-o", CXX_SERVER_BIN, CXX_SERVER_SRC], { encoding: "utf8" });
-  if (r.error) return { why: "g++ not found" };
-  if (r.status !== 0) return { why: `g++ failed: ${r.stderr.split("\n")[0]}` };
-  return { bin: CXX_SERVER_BIN };
-}
 
 interface Stats {
   median: number;

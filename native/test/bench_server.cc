@@ -5,14 +5,21 @@
 // token-sized IMDS response with Connection: close, close. Listens on
 // 127.0.0.1 port 0 and prints the port on stdout. Loopback only.
 //
-//   g++ -O2 -o bench_server native/test/bench_server.cc && ./bench_server
+// The default token expired long ago (a transport bench reads bytes, not
+// tokens). `--expires-in SECONDS` makes it one a client accepts: expires_on
+// is then the server's start time plus SECONDS (bench/managed-identity.ts's
+// first-token row, where the credential parses what it gets).
+//
+//   g++ -O2 -o bench_server native/test/bench_server.cc && ./bench_server [--expires-in 86399]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -23,12 +30,15 @@
 
 namespace {
 
-// The same bytes as the Node server in bench/transport.ts.
-std::string Response() {
+// The same bytes as the Node server in bench/transport.ts (without --expires-in).
+std::string Response(long expiresIn) {
   std::string token = "eyJ" + std::string(1400, 'a');
+  long now = static_cast<long>(time(nullptr));
+  std::string expiresOn = expiresIn > 0 ? std::to_string(now + expiresIn) : "1700000000";
+  std::string notBefore = expiresIn > 0 ? std::to_string(now) : "1699913600";
   std::string body = "{\"access_token\":\"" + token +
                      "\",\"client_id\":\"00000000-0000-0000-0000-000000000000\",\"expires_in\":\"86399\","
-                     "\"expires_on\":\"1700000000\",\"ext_expires_in\":\"86399\",\"not_before\":\"1699913600\","
+                     "\"expires_on\":\"" + expiresOn + "\",\"ext_expires_in\":\"86399\",\"not_before\":\"" + notBefore + "\","
                      "\"resource\":\"https://management.azure.com/\",\"token_type\":\"Bearer\"}";
   return "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nServer: IMDS/150.870.65.1325\r\n"
          "Connection: close\r\nContent-Length: " +
@@ -39,13 +49,20 @@ bool HeadComplete(const std::string& s) { return s.find("\r\n\r\n") != std::stri
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  long expiresIn = 0;
+  if (argc == 3 && strcmp(argv[1], "--expires-in") == 0) {
+    expiresIn = strtol(argv[2], nullptr, 10);
+  } else if (argc != 1) {
+    fprintf(stderr, "usage: bench_server [--expires-in SECONDS]\n");
+    return 2;
+  }
   signal(SIGPIPE, SIG_IGN);
 #ifdef __linux__
   // Never outlive the bench that started us (even if it crashed).
   prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
-  const std::string response = Response();
+  const std::string response = Response(expiresIn);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
