@@ -19,7 +19,7 @@
 import type { DefaultAzureCredential } from "./credentials/defaultAzureCredential";
 import { clientIdFromClaims, decodeJwtClaims } from "./credentials/jwtClaims";
 import { CLIENT_ID_AS_GIVEN } from "./credentials/types";
-import { RESOURCE_RULE, resourceProblem, resourceToScope, scopeToResource } from "./credentials/scopes";
+import { RESOURCE_RULE, SCOPE_RULE, resourceProblem, resourceToScope, scopeToResource } from "./credentials/scopes";
 import type {
   AzmiAccessToken,
   AzmiGetTokenOptions,
@@ -30,6 +30,7 @@ import type {
   TokenWithReport,
 } from "./credentials/types";
 import { reasonOf } from "./credentials/unavailable";
+import { shownValue } from "./credentials/validation";
 import { AzmiError, ErrorCode, isUnavailable } from "./errors";
 import { redact, registerSecret } from "./log";
 import { nowMs } from "./clock";
@@ -267,8 +268,12 @@ function resolveTarget(options: GetManagedTokenOptions): { resource: string; sco
     }
     return { resource, scope: resourceToScope(resource) };
   }
-  if (typeof scope !== "string" || scope.length === 0 || /\s/.test(scope)) {
+  if (typeof scope !== "string" || scope.length === 0) {
     throw new AzmiError(ErrorCode.InvalidArgument, "scope must be one non-empty scope without spaces, e.g. 'https://management.azure.com/.default'.");
+  }
+  const problem = resourceProblem(scope);
+  if (problem !== undefined) {
+    throw new AzmiError(ErrorCode.InvalidArgument, `scope '${problem.shown}' ${problem.why}. ${SCOPE_RULE}.`);
   }
   return { resource: scopeToResource(scope), scope };
 }
@@ -282,7 +287,7 @@ function validate(options: GetManagedTokenOptions): void {
     );
   }
   if (options.timeoutMs !== undefined && (typeof options.timeoutMs !== "number" || !Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
-    throw new AzmiError(ErrorCode.InvalidArgument, `timeoutMs must be a positive number of milliseconds; got ${String(options.timeoutMs)}.`);
+    throw new AzmiError(ErrorCode.InvalidArgument, `timeoutMs must be a positive number of milliseconds; got ${shownValue(options.timeoutMs)}.`);
   }
   if (options.credential !== undefined && typeof (options.credential as { getToken?: unknown }).getToken !== "function") {
     throw new AzmiError(ErrorCode.InvalidArgument, "credential must be a TokenCredential (an object with getToken).");

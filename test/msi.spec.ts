@@ -162,12 +162,26 @@ describe("getManagedToken / diagnose", function () {
       message: "Give exactly one of resource (e.g. 'https://management.azure.com') or scope (e.g. 'https://management.azure.com/.default').",
     });
     await assert.rejects(getManagedToken({ resource: "a", scope: "a/.default" }), { code: ErrorCode.InvalidArgument });
+    // A scope is held to the resource's rule: an escape character or a non-ASCII letter never reaches an endpoint.
+    await assert.rejects(getManagedToken({ scope: "https://vault.azure.net/.default\u001b[2J" }), {
+      code: ErrorCode.InvalidArgument,
+      message:
+        "scope 'https://vault.azure.net/.default\\u001b[2J' contains a control character (U+001B) at position 33. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default.",
+    });
+    await assert.rejects(getManagedToken({ scope: "https://v\u00e4ult.azure.net/.default" }), {
+      code: ErrorCode.InvalidArgument,
+      message: /^scope 'https:\/\/v\u00e4ult.azure.net\/.default' contains '\u00e4' \(U\+00E4, not ASCII\) at position 10\. A scope is/,
+    });
+    await assert.rejects(getManagedToken({ scope: "a/.default b/.default" }), { code: ErrorCode.InvalidArgument, message: /contains a space at position 11/ });
     await assert.rejects(getManagedToken({ resource: "https://x", clientId: "a", objectId: "b" }), {
       code: ErrorCode.InvalidArgument,
       message: "Only one of clientId, objectId or resourceId can select the identity (got clientId and objectId).",
     });
     await assert.rejects(getManagedToken({ resource: "https://x", timeoutMs: -5 }), {
       message: "timeoutMs must be a positive number of milliseconds; got -5.",
+    });
+    await assert.rejects(getManagedToken({ resource: "https://x", timeoutMs: "100" as never }), {
+      message: 'timeoutMs must be a positive number of milliseconds; got the string "100".',
     });
   });
 

@@ -290,7 +290,8 @@ namespace Azmi
             }
             else if (!string.IsNullOrEmpty(scope))
             {
-                if (System.Text.RegularExpressions.Regex.IsMatch(scope, @"\s")) return null;
+                // The resource's rule (a space would make it a list of scopes).
+                if (!IsValidResource(scope)) return null;
                 result["scope"] = scope;
             }
             object clientId = bound["ClientId"], objectId = bound["ObjectId"], resourceId = bound["ResourceId"];

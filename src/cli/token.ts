@@ -13,7 +13,7 @@
  * ```
  */
 import { LINK_NAMES, type LinkName, type MsiTokenResponse } from "../credentials/types";
-import { RESOURCE_RULE, resourceProblem } from "../credentials/scopes";
+import { RESOURCE_RULE, SCOPE_RULE, resourceProblem } from "../credentials/scopes";
 import type { GetManagedTokenOptions } from "../msi";
 import { AzmiError, ErrorCode } from "../errors";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
@@ -142,7 +142,7 @@ export function parseTokenArgs(argv: readonly string[]): {
   if (a.resource !== undefined && a.scope !== undefined) {
     throw new UsageError("token", "--resource and --scope cannot be combined; pass one (a scope is the resource plus /.default)");
   }
-  if (a.scope !== undefined) options.scope = a.scope as string;
+  if (a.scope !== undefined) options.scope = checkScope(a.scope as string, "token");
   else options.resource = a.resource !== undefined ? checkResource(a.resource as string, "token") : DEFAULT_RESOURCE;
 
   const selectors = (["client-id", "object-id", "resource-id"] as const).filter((n) => a[n] !== undefined);
@@ -189,6 +189,23 @@ export function checkResource(value: string, command: string, hasScope = true): 
     command,
     `--resource '${problem.shown}' ${problem.why}. ${RESOURCE_RULE}${hasScope ? "; or use --scope for a scope" : ""}.`,
   );
+}
+
+/**
+ * `--scope` as given, under `--resource`'s rule (`resourceProblem`); before,
+ * a scope with an escape character reached the endpoint and came back as
+ * its 400 (exit 4), and a non-ASCII one was sent as is.
+ *
+ * @example
+ * ```ts
+ * checkScope("https://vault.azure.net/.default", "token"); // as given
+ * checkScope("a b", "token"); // throws: --scope 'a b' contains a space at position 2. …
+ * ```
+ */
+export function checkScope(value: string, command: string): string {
+  const problem = resourceProblem(value);
+  if (problem === undefined) return value;
+  throw new UsageError(command, `--scope '${problem.shown}' ${problem.why}. ${SCOPE_RULE}.`);
 }
 
 /**

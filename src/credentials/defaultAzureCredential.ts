@@ -28,6 +28,7 @@ import { ChainedTokenCredential, type ChainLink } from "./chainedTokenCredential
 import type { EntraCredentialOptions } from "./entraOptions";
 import { parseTokenCredentials, type TokenCredentialsSelection } from "./tokenCredentialsEnv";
 import { LINK_NAMES, type LinkName } from "./types";
+import { shownValue } from "./validation";
 import type { ManagedIdentityCredentialOptions } from "./managedIdentityCredential";
 
 /** Default IMDS probe budget inside the chain (the SDKs' 1 s). */
@@ -291,7 +292,7 @@ function validate(options: DefaultAzureCredentialOptions): void {
   for (const k of ["probeBudgetMs", "managedIdentityTimeBudgetMs", "processTimeoutInMs"] as const) {
     const v = options[k];
     if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
-      throw new RangeError(`DefaultAzureCredential: ${k} must be a positive number of milliseconds; got ${String(v)}.`);
+      throw new RangeError(`DefaultAzureCredential: ${k} must be a positive number of milliseconds; got ${shownValue(v)}.`);
     }
   }
 }

@@ -10,7 +10,7 @@
  */
 import { DelegatedCredential, type Unavailability } from "./delegated";
 import { findExecutable } from "./findExecutable";
-import { checkOptionalString, checkTenantId } from "./validation";
+import { checkOptionalString, checkTenantId, shownValue } from "./validation";
 
 export interface DeveloperToolCredentialOptions {
   /** Tenant to ask the tool for. */
@@ -38,9 +38,9 @@ export abstract class DeveloperToolCredential extends DelegatedCredential {
     if (options.tenantId) checkTenantId(options.tenantId, "tenantId");
     if (
       options.processTimeoutInMs !== undefined &&
-      (!Number.isFinite(options.processTimeoutInMs) || options.processTimeoutInMs <= 0)
+      (typeof options.processTimeoutInMs !== "number" || !Number.isFinite(options.processTimeoutInMs) || options.processTimeoutInMs <= 0)
     ) {
-      throw new RangeError(`processTimeoutInMs must be a positive number of milliseconds; got ${options.processTimeoutInMs}.`);
+      throw new RangeError(`processTimeoutInMs must be a positive number of milliseconds; got ${shownValue(options.processTimeoutInMs)}.`);
     }
     this.toolOptions = options;
   }

@@ -48,6 +48,7 @@ import type { Source } from "../managed-identity/types";
 import { CLIENT_ID_AS_GIVEN, type AzmiAccessToken, type IdentitySelector } from "./types";
 import { abortError, badAbortSignal, joinedTimeout, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
+import { shownValue } from "./validation";
 
 /**
  * `TokenCredentialOptions` (`loggingOptions`, `retryOptions`, `httpClient`, …) are accepted, so that
@@ -91,7 +92,7 @@ function invalidArgument(message: string): AzmiError {
 function checkBudget(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`ManagedIdentityCredential: '${name}' must be a positive number of milliseconds (got ${String(value)}).`);
+    throw new RangeError(`ManagedIdentityCredential: '${name}' must be a positive number of milliseconds (got ${shownValue(value)}).`);
   }
   return value;
 }

@@ -48,6 +48,14 @@ export function tokenCacheKey(scopes: string | string[], options: { tenantId?: s
 export const RESOURCE_RULE =
   "A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id";
 
+/**
+ * The same rule for one scope (`resourceProblem` checks both): a scope is
+ * a resource plus a suffix such as `/.default`, and a space would make it
+ * a list of scopes, which managed identity cannot take.
+ */
+export const SCOPE_RULE =
+  "A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default";
+
 /** Longest resource accepted (as `azmi serve` and the PowerShell module accept). */
 export const MAX_RESOURCE_LENGTH = 2048;
 

@@ -15,6 +15,36 @@ const TENANT_ID_PATTERN = /^[0-9a-zA-Z-.]+$/;
 
 export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com";
 
+/**
+ * A bad option value as a "got …" clause shows it: a number as written,
+ * anything else with its type, so a refused `"5"` does not read as the
+ * number 5. Strings are quoted with control characters escaped (JSON) and
+ * cut at 40 characters.
+ *
+ * @example
+ * ```ts
+ * shownValue("5"); // 'the string "5"'
+ * shownValue(-1);  // "-1"
+ * ```
+ */
+export function shownValue(value: unknown): string {
+  switch (typeof value) {
+    case "number":
+    case "bigint":
+      return String(value);
+    case "string":
+      return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+    case "boolean":
+      return `the boolean ${String(value)}`;
+    case "undefined":
+      return "undefined";
+    case "object":
+      return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
 /** Throws `ERR_INVALID_ARGUMENT` naming `source` when a tenant id has characters Entra never uses. */
 export function checkTenantId(tenantId: string, source: string): void {
   if (!TENANT_ID_PATTERN.test(tenantId)) {

@@ -366,6 +366,11 @@ describe("DefaultAzureCredential", function () {
       name: "RangeError",
       message: "DefaultAzureCredential: probeBudgetMs must be a positive number of milliseconds; got 0.",
     });
+    // A string is named as one: "got 5" read as if 5 had been refused.
+    assert.throws(() => dac({}, { probeBudgetMs: "5" as never }), {
+      name: "RangeError",
+      message: 'DefaultAzureCredential: probeBudgetMs must be a positive number of milliseconds; got the string "5".',
+    });
   });
 
   it("a user-assigned identity selected by client id reaches IMDS as client_id", async () => {

@@ -117,5 +117,9 @@ describe("developer-tool credentials (real processes on a private PATH)", functi
       name: "RangeError",
       message: "processTimeoutInMs must be a positive number of milliseconds; got -1.",
     });
+    assert.throws(() => new AzureCliCredential({ processTimeoutInMs: "5000" as never }), {
+      name: "RangeError",
+      message: 'processTimeoutInMs must be a positive number of milliseconds; got the string "5000".',
+    });
   });
 });

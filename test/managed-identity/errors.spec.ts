@@ -32,6 +32,14 @@ describe("managed-identity/errors", () => {
       assert.throws(() => new ManagedIdentityCredential({ clientId: 5 as never }), { name: "TypeError", message: "ManagedIdentityCredential: 'clientId' must be a string (got number)." });
       assert.throws(() => new ManagedIdentityCredential({ timeBudgetMs: -1 }), { name: "RangeError", message: "ManagedIdentityCredential: 'timeBudgetMs' must be a positive number of milliseconds (got -1)." });
       assert.throws(() => new ManagedIdentityCredential({ probeBudgetMs: Number.NaN }), RangeError);
+      assert.throws(() => new ManagedIdentityCredential({ probeBudgetMs: "5" as never }), {
+        name: "RangeError",
+        message: `ManagedIdentityCredential: 'probeBudgetMs' must be a positive number of milliseconds (got the string "5").`,
+      });
+      assert.throws(() => new ManagedIdentityCredential({ timeBudgetMs: "\u001b[2J".repeat(20) as never }), {
+        message: `ManagedIdentityCredential: 'timeBudgetMs' must be a positive number of milliseconds (got the string "${"\\u001b[2J".repeat(10)}…").`,
+      });
+      assert.throws(() => new ManagedIdentityCredential({ timeBudgetMs: null as never }), { message: /\(got null\)\.$/ });
       assert.throws(() => new ManagedIdentityCredential({ env: "x" as never }), TypeError);
       assert.throws(() => new ManagedIdentityCredential(42 as never), TypeError);
     });

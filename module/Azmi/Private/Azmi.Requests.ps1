@@ -26,7 +26,8 @@ function script:New-AzmiTokenRequest {
         if ($text.Length -eq 0 -or $text.Length -gt 2048 -or $text -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidResource $text }
         $params['resource'] = $text
     } elseif ($Scope) {
-        if ($Scope -match '\s') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
+        # The resource's rule (a space would make it a list of scopes).
+        if ($Scope.Length -gt 2048 -or $Scope -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
         $params['scope'] = $Scope
     }
     $clientId = $Bound['ClientId']; $objectId = $Bound['ObjectId']; $resourceId = $Bound['ResourceId']
@@ -45,7 +46,7 @@ function script:New-AzmiTokenRequest {
 function script:New-AzmiRequestError {
     # The ErrorRecord for input New-AzmiTokenRequest cannot use.
     param([string] $CommandName, [string] $Condition, $Value)
-    if ($Condition -eq 'InvalidResource') {
+    if ($Condition -eq 'InvalidResource' -or $Condition -eq 'InvalidScope') {
         # Which rule it broke, with the offending character spelled out (a
         # tab or a line break printed as is would hide in the message).
         $why = if ($Value.Length -eq 0) { 'is empty' }
@@ -58,13 +59,15 @@ function script:New-AzmiRequestError {
                }
         $shown = $Value -replace '[\x00-\x1f\x7f]', { '\u{0:x4}' -f [int][char]$_.Value }
         if ($shown.Length -gt 100) { $shown = $shown.Substring(0, 60) + '...' }
+        if ($Condition -eq 'InvalidScope') {
+            # The same words as azmi token --scope and getManagedToken({ scope }).
+            return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidScope' -Target $Value `
+                -Message "-Scope '$shown' $why. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default." `
+                -RecommendedAction 'Pass one scope, e.g. https://vault.azure.net/.default; managed identity takes exactly one.'
+        }
         return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $Value `
             -Message "-Resource '$shown' $why. A resource (audience) is 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net, api://my-api or an application id$(if ($CommandName -ne 'Invoke-AzManagedRestMethod') { '; or use -Scope for a scope' })." `
             -RecommendedAction 'Pass the resource as the API expects it, e.g. https://management.azure.com, api://my-api or 00000000-0000-0000-0000-000000000000.'
-    }
-    if ($Condition -eq 'InvalidScope') {
-        return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidScope' -Target $Value `
-            -Message "-Scope '$Value' holds more than one scope; managed identity takes exactly one, e.g. https://vault.azure.net/.default."
     }
     $given = @(foreach ($name in 'ClientId', 'ObjectId', 'ResourceId') { if ($Value[$name]) { $name } })
     New-AzmiErrorRecord -CommandName $CommandName -Condition 'IdentityConflict' -Target ($given -join ',') `

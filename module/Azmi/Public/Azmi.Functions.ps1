@@ -412,7 +412,8 @@ function Get-AzManagedToken {
 
     .PARAMETER Scope
     A single scope instead of a resource, e.g. https://vault.azure.net/.default. Only the suffix /.default is removed
-    to find the resource. Cannot be combined with -Resource.
+    to find the resource. Cannot be combined with -Resource. Held to -Resource's rule: 1 to 2048 visible ASCII
+    characters without spaces.
 
     .PARAMETER ClientId
     Client (application) id of a user-assigned managed identity. Use at most one of -ClientId, -ObjectId, -ResourceId;
