@@ -13,12 +13,13 @@
 import type { IdentitySelector } from "../credentials/types";
 import { registerSecret } from "../log";
 import { endpointOf, query, selectedId, withQuery, type HttpSource } from "./types";
+import type { HttpUrl } from "../transport/http";
 
 export const APP_SERVICE_API_VERSION = "2019-08-01";
 
 const PARAM = { clientId: "client_id", objectId: "principal_id", resourceId: "mi_res_id" } as const;
 
-export function createAppService(url: URL, identityHeader: string): HttpSource {
+export function createAppService(url: HttpUrl, identityHeader: string): HttpSource {
   registerSecret(identityHeader);
   return {
     kind: "app-service",

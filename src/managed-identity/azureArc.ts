@@ -29,6 +29,7 @@ import { AuthenticationError, ErrorCode } from "../errors";
 import { registerSecret } from "../log";
 import type { RawResponse } from "../transport/types";
 import { endpointOf, query, selectedId, withQuery, type HttpSource, type MiRequest } from "./types";
+import type { HttpUrl } from "../transport/http";
 
 export const ARC_API_VERSION = "2020-06-01";
 export const ARC_DEFAULT_ENDPOINT = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
@@ -123,7 +124,7 @@ export function readArcKey(realm: string, tokensDir: string | undefined, endpoin
   return key;
 }
 
-export function createAzureArc(url: URL, env: NodeJS.ProcessEnv): HttpSource {
+export function createAzureArc(url: HttpUrl, env: NodeJS.ProcessEnv): HttpSource {
   const endpoint = endpointOf(url);
   return {
     kind: "azure-arc",

@@ -12,8 +12,9 @@
  */
 import type { IdentitySelector } from "../credentials/types";
 import { endpointOf, selectedId, unsupportedSelector, type HttpSource } from "./types";
+import type { HttpUrl } from "../transport/http";
 
-export function createCloudShell(url: URL): HttpSource {
+export function createCloudShell(url: HttpUrl): HttpSource {
   return {
     kind: "cloud-shell",
     name: "Cloud Shell",

@@ -33,6 +33,7 @@ import { createMachineLearning } from "./machineLearning";
 import { snippet } from "./response";
 import { createServiceFabric } from "./serviceFabric";
 import type { Source } from "./types";
+import { parseHttpUrl, type HttpUrl } from "../transport/http";
 
 export interface DetectOptions {
   /** The credential's client id option (token exchange falls back to `AZURE_CLIENT_ID`). */
@@ -54,10 +55,10 @@ function get(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * parseEndpointVar("MSI_ENDPOINT", env.MSI_ENDPOINT!, "http://localhost:50342/oauth2/token");
  * ```
  */
-export function parseEndpointVar(name: string, value: string, example: string): URL {
-  let url: URL | undefined;
+export function parseEndpointVar(name: string, value: string, example: string): HttpUrl {
+  let url: HttpUrl | undefined;
   try {
-    url = new URL(value);
+    url = parseHttpUrl(value);
   } catch {}
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
     throw new CredentialUnavailableError(
@@ -68,7 +69,8 @@ export function parseEndpointVar(name: string, value: string, example: string): 
   // A fragment is never sent, and what azmi appends (the query, IMDS's token
   // path) landed in it: the request went out without resource or api-version.
   // (Only when there is one: a URL setter's first use costs a fresh process ~0.2 ms.)
-  if (value.includes("#")) url.hash = "";
+  // (parseHttpUrl leaves any URL with a `#` to WHATWG's URL, which has the setter.)
+  if (value.includes("#")) (url as URL).hash = "";
   return url;
 }
 
@@ -105,9 +107,9 @@ export function checkHeaderVar(name: string, value: string): void {
  * imdsBase({}).href; // "http://169.254.169.254/"
  * ```
  */
-export function imdsBase(env: NodeJS.ProcessEnv): URL {
+export function imdsBase(env: NodeJS.ProcessEnv): HttpUrl {
   const override = get(env, "AZURE_POD_IDENTITY_AUTHORITY_HOST");
-  if (!override) return new URL(IMDS_DEFAULT_BASE);
+  if (!override) return parseHttpUrl(IMDS_DEFAULT_BASE);
   return parseEndpointVar("AZURE_POD_IDENTITY_AUTHORITY_HOST", override, "http://127.0.0.1:4000");
 }
 
@@ -170,7 +172,7 @@ export function detectSource(env: NodeJS.ProcessEnv, options: DetectOptions = {}
   if ((identityEndpoint && get(env, "IMDS_ENDPOINT")) || arcAgentInstalled(env)) {
     const url = identityEndpoint
       ? parseEndpointVar("IDENTITY_ENDPOINT", identityEndpoint, ARC_DEFAULT_ENDPOINT)
-      : new URL(ARC_DEFAULT_ENDPOINT);
+      : parseHttpUrl(ARC_DEFAULT_ENDPOINT);
     return createAzureArc(url, env);
   }
   const imds = createImds(imdsBase(env));

@@ -14,6 +14,7 @@
  * ```
  */
 import type { IdentitySelector } from "../credentials/types";
+import { parseHttpUrl, type HttpUrl } from "../transport/http";
 import { endpointOf, query, selectedId, withQuery, type HttpSource } from "./types";
 
 export const IMDS_DEFAULT_BASE = "http://169.254.169.254";
@@ -23,16 +24,17 @@ export const IMDS_API_VERSION = "2018-02-01";
 const PARAM = { clientId: "client_id", objectId: "object_id", resourceId: "msi_res_id" } as const;
 
 /** The IMDS source for a base URL (scheme://host[:port][/prefix]). */
-export function createImds(base: URL): HttpSource {
+export function createImds(base: HttpUrl): HttpSource {
   // The token path goes after the base's own path, never into its query or
   // fragment. (Setters only for such a base: their first use costs a fresh process ~0.2 ms.)
-  let url: URL;
+  let url: HttpUrl;
   if (!base.href.includes("?") && !base.href.includes("#")) {
-    url = new URL(base.href.replace(/\/+$/, "") + IMDS_TOKEN_PATH);
+    url = parseHttpUrl(base.href.replace(/\/+$/, "") + IMDS_TOKEN_PATH);
   } else {
-    url = new URL(base.href);
-    url.hash = "";
-    url.pathname = url.pathname.replace(/\/+$/, "") + IMDS_TOKEN_PATH;
+    const edited = new URL(base.href);
+    edited.hash = "";
+    edited.pathname = edited.pathname.replace(/\/+$/, "") + IMDS_TOKEN_PATH;
+    url = edited;
   }
   return {
     kind: "imds",

@@ -15,10 +15,11 @@
 import type { IdentitySelector } from "../credentials/types";
 import { registerSecret } from "../log";
 import { endpointOf, query, unsupportedSelector, withQuery, type HttpSource } from "./types";
+import type { HttpUrl } from "../transport/http";
 
 export const MACHINE_LEARNING_API_VERSION = "2017-09-01";
 
-export function createMachineLearning(url: URL, secret: string, defaultClientId?: string): HttpSource {
+export function createMachineLearning(url: HttpUrl, secret: string, defaultClientId?: string): HttpSource {
   registerSecret(secret);
   const name = "Machine Learning / App Service 2017";
   return {

@@ -15,10 +15,11 @@
 import type { IdentitySelector } from "../credentials/types";
 import { registerSecret } from "../log";
 import { endpointOf, query, selectedId, unsupportedSelector, withQuery, type HttpSource } from "./types";
+import type { HttpUrl } from "../transport/http";
 
 export const SERVICE_FABRIC_API_VERSION = "2019-07-01-preview";
 
-export function createServiceFabric(url: URL, secret: string, thumbprint: string): HttpSource {
+export function createServiceFabric(url: HttpUrl, secret: string, thumbprint: string): HttpSource {
   registerSecret(secret);
   return {
     kind: "service-fabric",

@@ -12,6 +12,7 @@
  */
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { IdentitySelector } from "../credentials/types";
+import type { HttpUrl } from "../transport/http";
 import type { RawResponse } from "../transport/types";
 
 export type SourceKind =
@@ -37,7 +38,7 @@ export interface HttpSource {
   /** Display name used in messages and logs, e.g. `IMDS`, `App Service`. */
   name: string;
   /** The token endpoint. */
-  url: URL;
+  url: HttpUrl;
   /** `host:port`, for messages (never a header value). */
   endpoint: string;
   /** Service Fabric: SHA-1 thumbprint the server certificate must have. */
@@ -89,7 +90,7 @@ export function query(params: Array<[string, string | undefined]>): string {
 }
 
 /** The endpoint URL with a query appended (keeping a query it already has). */
-export function withQuery(url: URL, q: string): string {
+export function withQuery(url: HttpUrl, q: string): string {
   const base = url.href;
   if (!q) return base;
   return base.includes("?") ? `${base}&${q}` : `${base}?${q}`;
@@ -101,7 +102,7 @@ export function ignoredNote(source: HttpSource): string {
 }
 
 /** `host:port` of a URL, with the scheme's default port filled in. */
-export function endpointOf(url: URL): string {
+export function endpointOf(url: HttpUrl): string {
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   return `${url.hostname}:${port}`;
 }

@@ -10,11 +10,11 @@
  * Why one file: this module is ALL that requiring the transport loads (plus
  * the addon), and on a cold start every extra CommonJS file costs ~0.3–0.5 ms
  * of resolve + read + compile + wrap (issue 2 asks for under 5 ms, of which
- * Node's own first require takes ~3 ms). So the four parts that were always
+ * Node's own first require takes ~3 ms). So the five parts that were always
  * loaded together — argument checks (was validate.ts), the addon loader and
- * native `Transport` (was native.ts), the transport choice (was active.ts)
- * and `send()` — live here in that order, as sections; importers use this
- * module. Everything else (the node:net fallback, the parser, TLS, DNS, error
+ * native `Transport` (was native.ts), the transport choice (was active.ts),
+ * URL parsing and `send()` — live here in that order, as sections; importers
+ * use this module. Everything else (the node:net fallback, the parser, TLS, DNS, error
  * formatting) loads on first use. Nothing is computed at module load: no
  * path resolution, no regex, no env reads.
  */
@@ -626,6 +626,101 @@ export function transportKind(): "native" | "node" {
   return transportDiagnostics().kind;
 }
 
+// ─── URLs (parseHttpUrl) ────────────────────────────────────────────────────
+// http(s) URLs as azmi reads them: the seven parts of `HttpUrl`, from a plain
+// URL by hand, from anything else by WHATWG `URL`.
+//
+// Why not always `URL`: a fresh Node process's first `new URL`, and the first
+// read of each of its getters, cost about 0.5 ms together (Node compiles its
+// URL code lazily), a sixth of a first token on the way to an endpoint that is
+// almost always `http://169.254.169.254`, `http://127.0.0.1:PORT/...` or
+// `http://localhost:PORT/...`.
+//
+// The hand path takes only strings that are already in WHATWG's serialized
+// form, so parsing them changes nothing: lowercase `http`/`https`, a lowercase
+// DNS name or a dotted-quad address, a port without leading zeros that is not
+// the scheme's default, and a path and query of characters WHATWG leaves as
+// they are (no dot segments, no fragment, no backslash, no userinfo). For
+// those, `href` is the text itself (with the `/` WHATWG adds to an empty
+// path). Everything else, including every string the hand path is unsure of,
+// goes to `URL`: its answer, its errors. test/transport/httpUrl.spec.ts
+// compares the two on generated strings.
+
+/** The parts of an http(s) URL azmi reads; a WHATWG `URL` has all of them. */
+export interface HttpUrl {
+  readonly href: string;
+  readonly protocol: string;
+  readonly hostname: string;
+  /** hostname, plus `:port` when the port is not the scheme's default. */
+  readonly host: string;
+  /** "" for the scheme's default port. */
+  readonly port: string;
+  readonly pathname: string;
+  /** "" or "?" and the query. */
+  readonly search: string;
+}
+
+// scheme://host[:port][path][?query] with only the characters WHATWG keeps
+// as written: no `#`, `\`, `@` before the host, spaces, quotes or non-ASCII.
+// (Made on first use: nothing is computed at module load.)
+let plainUrl: RegExp | undefined;
+const PLAIN_URL = () => (plainUrl ??= /^(https?):\/\/([a-z0-9.-]+)(?::([1-9][0-9]{0,4}|0))?((?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*)(\?[A-Za-z0-9._~!$&()*+,;=:@/?%-]*)?$/);
+
+/**
+ * Parse `text` as an absolute http(s) URL; throws what `new URL(text)`
+ * throws for text that is not a URL. Other schemes are returned as `URL`
+ * returns them (the caller checks `protocol`).
+ *
+ * @example
+ * ```ts
+ * const url = parseHttpUrl("http://127.0.0.1:4000/metadata/identity/oauth2/token?api-version=2018-02-01");
+ * url.port;     // "4000"
+ * url.pathname; // "/metadata/identity/oauth2/token"
+ * ```
+ */
+export function parseHttpUrl(text: string): HttpUrl {
+  const m = PLAIN_URL().exec(text);
+  // (A lone "?" is kept in WHATWG's href but not in its search: left to URL.)
+  if (m === null || m[5] === "?" || !plainHost(m[2]!) || !plainPort(m[1]!, m[3]) || !plainPath(m[4]!)) return new URL(text);
+  const protocol = `${m[1]!}:`;
+  const hostname = m[2]!;
+  const port = m[3] ?? "";
+  const host = port ? `${hostname}:${port}` : hostname;
+  const pathname = m[4] || "/";
+  const search = m[5] ?? "";
+  return { href: `${protocol}//${host}${pathname}${search}`, protocol, hostname, host, port, pathname, search };
+}
+
+/**
+ * A host WHATWG keeps as written: a canonical dotted quad (four decimal
+ * parts, 0–255, no leading zeros), or a name whose labels are non-empty
+ * and whose last label starts with a letter (a last label that is a number,
+ * `0x…` included, makes WHATWG read the host as an IPv4 address) and that
+ * has no `xn--` label (punycode is decoded and checked).
+ */
+function plainHost(host: string): boolean {
+  const labels = host.split(".");
+  if (labels.some((l) => l.length === 0 || l.startsWith("xn--"))) return false;
+  const last = labels[labels.length - 1]!;
+  const c = last.charCodeAt(0);
+  if (c >= 0x61 && c <= 0x7a) return true; // a-z: a name
+  if (labels.length !== 4) return false;
+  return labels.every((l) => l.length <= 3 && (l === "0" || l[0] !== "0") && /^[0-9]+$/.test(l) && Number(l) <= 255);
+}
+
+/** A port WHATWG keeps: at most 65535 and not the scheme's default (which it drops). */
+function plainPort(scheme: string, port: string | undefined): boolean {
+  if (port === undefined) return true;
+  const n = Number(port);
+  return n <= 65535 && n !== (scheme === "https" ? 443 : 80);
+}
+
+/** A path without dot segments (`.`, `..`, or `%2e` spellings of them), which WHATWG removes. */
+function plainPath(path: string): boolean {
+  if (!path.includes(".") && !path.includes("%")) return true;
+  return path.split("/").every((s) => s !== "." && s !== ".." && !/%2e/i.test(s));
+}
+
 // ─── send() ─────────────────────────────────────────────────────────────────
 
 /**
@@ -656,14 +751,14 @@ export interface SendOptions {
  * again and again, and parsing costs several µs on a cold path; the cached
  * URL is only read here and never handed out, so it cannot be changed.
  */
-let lastUrl: { text: string; url: URL } | undefined;
+let lastUrl: { text: string; url: HttpUrl } | undefined;
 
-function parseUrl(url: unknown): URL {
+function parseUrl(url: unknown): HttpUrl {
   if (url instanceof URL) return url;
   if (typeof url !== "string") throw new TypeError("url must be a string or a URL");
   if (lastUrl !== undefined && lastUrl.text === url) return lastUrl.url;
   try {
-    const parsed = new URL(url);
+    const parsed = parseHttpUrl(url);
     lastUrl = { text: url, url: parsed };
     return parsed;
   } catch {
