@@ -29,7 +29,9 @@ export function createImds(base: HttpUrl): HttpSource {
   // fragment. (Setters only for such a base: their first use costs a fresh process ~0.2 ms.)
   let url: HttpUrl;
   if (!base.href.includes("?") && !base.href.includes("#")) {
-    url = parseHttpUrl(base.href.replace(/\/+$/, "") + IMDS_TOKEN_PATH);
+    let end = base.href.length; // the base without its trailing slashes (a loop, not /\/+$/: see parseHttpUrl)
+    while (end > 0 && base.href.charCodeAt(end - 1) === 0x2f) end--;
+    url = parseHttpUrl(base.href.slice(0, end) + IMDS_TOKEN_PATH);
   } else {
     const edited = new URL(base.href);
     edited.hash = "";

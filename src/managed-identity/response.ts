@@ -65,7 +65,26 @@ export function snippet(text: string): string {
   return redact(cut);
 }
 
-const NUMERIC = /^\s*-?\d+(\.\d+)?\s*$/;
+/**
+ * A decimal number as endpoints write them, spaces around allowed
+ * (`/^\s*-?\d+(\.\d+)?\s*$/`; `trim` drops exactly `\s`). A loop, not
+ * that regex: a fresh process compiles a regex on its first two uses
+ * (~0.1 ms here, on every first token; see transport/http.ts).
+ */
+function isDecimal(value: string): boolean {
+  const t = value.trim();
+  const digitsFrom = (i: number): number => {
+    while (i < t.length && t.charCodeAt(i) >= 0x30 && t.charCodeAt(i) <= 0x39) i++;
+    return i;
+  };
+  const start = t.charCodeAt(0) === 0x2d /* - */ ? 1 : 0;
+  const end = digitsFrom(start);
+  if (end === start) return false;
+  if (end === t.length) return true;
+  if (t.charCodeAt(end) !== 0x2e /* . */) return false;
+  const fractionEnd = digitsFrom(end + 1);
+  return fractionEnd > end + 1 && fractionEnd === t.length;
+}
 // M/D/YYYY h:mm:ss [AM|PM] ±HH:MM — the two App Service 2017 shapes (spec §4.4.2).
 const DATE_2017 = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp][Mm]))? ?([+-])(\d{2}):?(\d{2})\s*$/;
 const ISO_8601 = /^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\s*$/i;
@@ -109,7 +128,7 @@ export function parse2017Date(text: string): number | undefined {
 export function parseExpiresOn(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value * 1000 : undefined;
   if (typeof value !== "string") return undefined;
-  if (NUMERIC.test(value)) return Number(value) * 1000;
+  if (isDecimal(value)) return Number(value) * 1000;
   const d2017 = parse2017Date(value);
   if (d2017 !== undefined) return d2017;
   if (ISO_8601.test(value)) {
@@ -121,7 +140,7 @@ export function parseExpiresOn(value: unknown): number | undefined {
 
 function seconds(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string" && NUMERIC.test(value)) return Number(value);
+  if (typeof value === "string" && isDecimal(value)) return Number(value);
   return undefined;
 }
 

@@ -43,6 +43,19 @@ describe("managed-identity/response", () => {
     }
   });
 
+  it("a numeric expires_on is recognised exactly as the pattern /^\\s*-?\\d+(\\.\\d+)?\\s*$/ did (now a loop)", () => {
+    const NUMERIC = /^\s*-?\d+(\.\d+)?\s*$/;
+    const alphabet = ["0", "1", "9", "-", ".", " ", "\t", "\n", "\u00a0", "\u2028", "\ufeff", "+", "e", "x", "\uff11", "٣"];
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+    for (let i = 0; i < 30_000; i++) {
+      let s = "";
+      for (let n = Math.floor(next() * 7); n > 0; n--) s += alphabet[Math.floor(next() * alphabet.length)];
+      // Strings that are not numbers may still be dates (none of these are): undefined for both.
+      assert.equal(parseExpiresOn(s), NUMERIC.test(s) ? Number(s) * 1000 : undefined, JSON.stringify(s));
+    }
+  });
+
   it("checklist 46: numeric-string expires_on ⇒ expiresOnTimestamp = expires_on × 1000", () => {
     const on = ctx.now / 1000 + 3600;
     const t = parseTokenResponse(raw({ access_token: "tok_abcdefgh", expires_on: String(on), resource: "r", not_before: String(on - 3600), client_id: "c" }), ctx);

@@ -7,7 +7,10 @@
  * punycode, fragments, userinfo, quotes, trailing dots...).
  */
 import * as assert from "node:assert/strict";
-import { parseHttpUrl, type HttpUrl } from "../../src/transport/http";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { REPO_ROOT } from "../netns/harness";
+import { checkHeader, checkMethod, ipFamily, normalizeRequest, parseHttpUrl, type HttpUrl } from "../../src/transport/http";
 
 const FIELDS = ["href", "protocol", "hostname", "host", "port", "pathname", "search"] as const;
 
@@ -114,5 +117,91 @@ describe("transport/httpUrl: parseHttpUrl", () => {
     }
     // The generator is biased toward odd spellings; a guard that the hand path is exercised at all.
     assert.ok(byHand > 4000 && byHand < 16_000, `${byHand} of 20,000 strings took the hand path`);
+  });
+});
+
+/**
+ * The request checks in transport/http.ts are loops over char codes instead
+ * of regexes (a fresh process's first use of each regex costs 50–250 µs);
+ * these compare them with the patterns they replaced, on generated strings
+ * of every ASCII character plus a few beyond.
+ */
+describe("transport/http: request checks without regexes", () => {
+  const OLD = {
+    ipv4: /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/,
+    token: /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
+    fieldValue: /^[\t\x20-\x7e]*$/,
+    path: /^(\/[\x21-\x7e]*|\*)$/,
+  };
+  const EXTRA = ["\u0080", "\u00e9", "\u2028", "\uff10", "\ud83d\ude00"];
+  function strings(seed: number, alphabet: string[], count: number, maxLen: number): string[] {
+    const r = rng(seed);
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = Math.floor(r() * maxLen);
+      let s = "";
+      for (let j = 0; j < n; j++) s += alphabet[Math.floor(r() * alphabet.length)]!;
+      out.push(s);
+    }
+    return out;
+  }
+  const ascii = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+  const all = [...ascii, ...EXTRA];
+
+  it("ipFamily says 4 exactly where the dotted-quad pattern matched", () => {
+    const digitsAndDots = ["0", "1", "2", "5", "9", ".", ".", "25", "255", "256", "00", "x", " ", ":"];
+    for (const s of [...strings(1, digitsAndDots, 20_000, 9), ...strings(2, all, 2_000, 16), "1.2.3.4", "255.255.255.255", "01.2.3.4", "1.2.3.4.", ""]) {
+      assert.equal(ipFamily(s) === 4, OLD.ipv4.test(s), JSON.stringify(s));
+    }
+  });
+
+  it("checkMethod and checkHeader accept exactly what the token and field-value patterns did", () => {
+    for (const s of [...strings(3, all, 20_000, 6), ""]) {
+      let methodOk = true;
+      try {
+        checkMethod(s);
+      } catch {
+        methodOk = false;
+      }
+      assert.equal(methodOk, s.length <= 32 && OLD.token.test(s), `method ${JSON.stringify(s)}`);
+      let nameOk = true;
+      try {
+        checkHeader(s, "v");
+      } catch {
+        nameOk = false;
+      }
+      assert.equal(nameOk, OLD.token.test(s) && s.toLowerCase() !== "transfer-encoding", `name ${JSON.stringify(s)}`);
+      let valueOk = true;
+      try {
+        checkHeader("X-A", s);
+      } catch {
+        valueOk = false;
+      }
+      assert.equal(valueOk, OLD.fieldValue.test(s), `value ${JSON.stringify(s)}`);
+    }
+  });
+
+  it("the first request of a process is checked too (an empty ip, method or path once skipped its check)", () => {
+    const http = path.join(REPO_ROOT, "dist", "src", "transport", "http.js");
+    for (const field of ["ip", "method", "path"]) {
+      const request = { ip: "127.0.0.1", port: 1, method: "GET", path: "/", timeoutMs: 1000, [field]: "" };
+      const out = execFileSync(process.execPath, ["-e", `try { require(${JSON.stringify(http)}).normalizeRequest(${JSON.stringify(request)}); console.log("accepted"); } catch (e) { console.log(e.name); }`], {
+        encoding: "utf8",
+      });
+      assert.match(out.trim(), /^(TypeError|RangeError)$/, `${field}: ""`);
+    }
+  });
+
+  it("a request's path passes exactly where the origin-form pattern matched", () => {
+    const base = { ip: "127.0.0.1", port: 1, method: "GET", timeoutMs: 1000 };
+    for (const s of [...strings(4, ["/", "/", "*", "a", "%", " ", "\u007f", "\u00e9", "?", "#", "\t"], 20_000, 6), ...strings(5, all, 2_000, 8), "*", "/", ""]) {
+      let ok = true;
+      try {
+        normalizeRequest({ ...base, path: s });
+      } catch {
+        ok = false;
+      }
+      assert.equal(ok, OLD.path.test(s), JSON.stringify(s));
+    }
   });
 });
