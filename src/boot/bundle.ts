@@ -552,6 +552,8 @@ const CACHED_COMMANDS = new Set(["token", "doctor", "serve", "env"]);
 export function runCli(argv: readonly string[]): void {
   const command = argv[0] ?? "";
   const variant = CACHED_COMMANDS.has(command) ? command : "other";
+  // `azmi token` has a bundle without the other commands (a third smaller to read: scripts/bundle.js).
+  const bundle = command === "token" ? "cli-token" : "cli";
   // A computed path, so bundles that include this file (for bootInfo) do not pull in the whole CLI.
-  (loadBundle<Cli>("cli", "cli/main.js", variant) ?? (require(path.join(DIST_SRC, "cli", "main.js")) as Cli)).run(argv);
+  (loadBundle<Cli>(bundle, "cli/main.js", variant) ?? (require(path.join(DIST_SRC, "cli", "main.js")) as Cli)).run(argv);
 }

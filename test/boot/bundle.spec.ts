@@ -72,7 +72,7 @@ describe("start-up: bundles and the code cache", function () {
   let env: NodeJS.ProcessEnv;
 
   before(async function () {
-    for (const name of ["cli.js", "azmi.js", "bridge.js"]) {
+    for (const name of ["cli.js", "cli-token.js", "azmi.js", "bridge.js"]) {
       assert.ok(fs.existsSync(path.join(BUNDLE_DIR, name)), `dist/src/bundle/${name} exists (npm run build / npm test make it)`);
     }
     appService = await startFakeAppService();
@@ -125,10 +125,29 @@ describe("start-up: bundles and the code cache", function () {
     const keys = (out: string) => Object.keys(JSON.parse(out) as object).sort();
     assert.deepEqual(keys(bundled.stdout), keys(unbundled.stdout));
     await doctorStartup(env);
+    // (azmi token runs from its own, smaller bundle: cli-token.js.)
     assert.deepEqual(
       cacheFiles(env.AZMI_HOME!).map((f) => f.split(".").slice(0, 2).join(".")),
-      ["cli.doctor", "cli.token"],
+      ["cli-token.token", "cli.doctor"],
     );
+  });
+
+  it("azmi token's bundle leaves the other commands out, and still runs them from dist/src when asked", async () => {
+    const token = fs.readFileSync(path.join(BUNDLE_DIR, "cli-token.js"), "latin1");
+    const full = fs.readFileSync(path.join(BUNDLE_DIR, "cli.js"), "latin1");
+    for (const left of ["dist/src/serve/server.js", "dist/src/cli/serve.js", "dist/src/cli/doctor.js", "dist/src/cli/env.js"]) {
+      assert.ok(full.includes(left) && !token.includes(left), left);
+    }
+    assert.ok(token.length < full.length * 0.7, `cli-token.js is ${token.length} bytes, cli.js ${full.length}`);
+    // The left-out commands' requires point at the unbundled modules, seen from dist/src/bundle/.
+    // (Asynchronously: the fake endpoint answers from this process.)
+    const doctor = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ["-e", `require(${JSON.stringify(path.join(BUNDLE_DIR, "cli-token.js"))}).run(["doctor", "--json"])`], { env }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    assert.equal(doctor.code, 0, `${doctor.stdout}\n${doctor.stderr}`);
+    assert.equal((JSON.parse(doctor.stdout) as { winner: string }).winner, "managed-identity");
   });
 
   it("two installs of azmi share AZMI_HOME without deleting each other's caches", async () => {
@@ -452,7 +471,7 @@ console.log(JSON.stringify(out));`,
     assert.match(r.stderr, /bundle[\\/]azmi\.js:\d+/, "the error came from the bundle (the case this test is about)");
     const longest = Math.max(...r.stderr.split("\n").map((l) => l.length));
     assert.ok(longest <= 400, `longest stderr line is ${longest} characters:\n${r.stderr.slice(0, 600)}`);
-    for (const name of ["cli.js", "azmi.js", "bridge.js"]) {
+    for (const name of ["cli.js", "cli-token.js", "azmi.js", "bridge.js"]) {
       const lines = fs.readFileSync(path.join(BUNDLE_DIR, name), "utf8").split("\n");
       const long = lines.filter((l) => l.length > 400 && !l.startsWith("//# sourceMappingURL=")).length;
       assert.equal(long, 0, `${name}: ${long} lines longer than 400 characters (lineLimit is approximate: esbuild breaks where it can)`);

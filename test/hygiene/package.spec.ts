@@ -26,7 +26,7 @@ describe("hygiene: the npm package", function () {
 
   it("ships the CLI, the bundles, the addon's sources and the module with its shipped core, and no local build output", async () => {
     const files = await packedFiles();
-    for (const needed of ["bin/azmi.js", "dist/src/bundle/azmi.js", "dist/src/bundle/cli.js", "binding.gyp", "native/exchange.cc", "module/Azmi/Azmi.psd1", "module/Azmi/lib/Azmi.Core.dll", "module/src/AzmiCore.cs"]) {
+    for (const needed of ["bin/azmi.js", "dist/src/bundle/azmi.js", "dist/src/bundle/cli.js", "dist/src/bundle/cli-token.js", "binding.gyp", "native/exchange.cc", "module/Azmi/Azmi.psd1", "module/Azmi/lib/Azmi.Core.dll", "module/src/AzmiCore.cs"]) {
       assert.ok(files.includes(needed), `${needed} is not in the package`);
     }
     const local = files.filter((f) => /^module\/Azmi\/bin\/|^module\/src\/(bin|obj)\/|^\.pwsh-r2r\/|^test\/|^build\//.test(f));
