@@ -268,12 +268,26 @@ function cachePath(prefix: string, source: string): string | undefined | typeof 
   if (typeof process.getuid !== "function" && (process.env.AZMI_HOME || process.env.XDG_STATE_HOME)) return UNTRUSTED;
   const at = source.lastIndexOf(BUILD_ID_MARK);
   const id = at < 0 ? "" : source.slice(at + BUILD_ID_MARK.length, source.indexOf("\n", at));
-  if (!/^[0-9a-f]{24}$/.test(id)) return undefined; // built by something else than scripts/bundle.js
+  if (!isLowerHex(id, 24)) return undefined; // built by something else than scripts/bundle.js
   return path.join(folder, `${prefix}${id}.v8`);
 }
 
 /** The line scripts/bundle.js writes into every bundle: a hash of its code. */
 const BUILD_ID_MARK = "//# azmi-build=";
+
+/**
+ * `text` is exactly `length` lowercase hex digits. A loop, not a regex: a
+ * fresh process compiles each regex on its first runs (~30–60 µs apiece),
+ * and this file runs before anything else in every `azmi` command.
+ */
+function isLowerHex(text: string | undefined, length: number): boolean {
+  if (text === undefined || text.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
 
 /**
  * `paths.ts`'s `azmiHome()`, repeated here so the boot loads no other file of
@@ -298,7 +312,9 @@ function cachePrefix(name: string, variant: string): string {
   // versions or builds, flags: V8 rejects a cache made under other flags)
   // delete each other's caches as "older": only this install's own old builds go.
   const runtime = `${process.version}\0${process.arch}\0${process.execPath}\0${process.execArgv.join(" ")}\0${process.env.NODE_OPTIONS ?? ""}`;
-  return `${name}.${variant.replace(/[^\w]/g, "_")}.${hash(DIST_SRC)}.${hash(runtime)}.`;
+  // (Names and variants are azmi's own constants — bundle names, the CLI's
+  // command names or "other" — never user input, so they are file-name safe.)
+  return `${name}.${variant}.${hash(DIST_SRC)}.${hash(runtime)}.`;
 }
 
 /** A short non-cryptographic hash (FNV-1a), to keep file names short. */
@@ -443,7 +459,7 @@ function parseHeader(head: Buffer): { generation: number; sum: string; bytes: nu
   const header = head.toString("latin1", 0, end);
   if (!header.startsWith(CACHE_MAGIC)) return undefined;
   const [generation, sum] = header.slice(CACHE_MAGIC.length).split(" ");
-  if (!/^[1-9]$/.test(generation ?? "") || !/^[0-9a-f]{16}$/.test(sum ?? "")) return undefined;
+  if (generation === undefined || generation.length !== 1 || generation < "1" || generation > "9" || !isLowerHex(sum, 16)) return undefined;
   return { generation: Number(generation), sum: sum!, bytes: end + 1 };
 }
 

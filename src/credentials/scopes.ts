@@ -73,7 +73,7 @@ export const MAX_RESOURCE_LENGTH = 2048;
  * ```
  */
 export function resourceProblem(resource: string): { why: string; shown: string } | undefined {
-  const at = resource.search(/[^!-~]/);
+  const at = firstNotVisibleAscii(resource);
   if (at === -1 && resource.length > 0 && resource.length <= MAX_RESOURCE_LENGTH) return undefined;
   let why: string;
   if (resource.length === 0) why = "is empty";
@@ -89,6 +89,19 @@ export function resourceProblem(resource: string): { why: string; shown: string 
   let shown = escapeControlCharacters(resource);
   if (shown.length > 100) shown = `${shown.slice(0, 60)}...`;
   return { why, shown };
+}
+
+/**
+ * Index of the first character of `text` outside visible ASCII (`!`–`~`),
+ * or -1: `text.search(/[^!-~]/)` as a loop (a fresh process compiles a
+ * regex on its first runs, and every `azmi token` checks its resource).
+ */
+function firstNotVisibleAscii(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return i;
+  }
+  return -1;
 }
 
 /**

@@ -85,7 +85,7 @@ export function parseEndpointVar(name: string, value: string, example: string): 
  * ```
  */
 export function checkHeaderVar(name: string, value: string): void {
-  if (/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value)) return;
+  if (isHeaderToken(value)) return;
   const why = /[\r\n]\s*$/.test(value)
     ? "ends with a line break (an env file with CRLF line ends?)"
     : /^\s|\s$/.test(value)
@@ -97,6 +97,22 @@ export function checkHeaderVar(name: string, value: string): void {
     `ManagedIdentityCredential: ${name} ${why}, which an HTTP header cannot carry. Set it to the exact value the platform provides.`,
     { code: ErrorCode.InvalidEnvironment },
   );
+}
+
+/**
+ * Visible ASCII with inner spaces, not empty
+ * (`/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/` as a loop: a fresh process
+ * compiles a regex on its first runs, and this runs in every App Service
+ * and Machine Learning process's first token).
+ */
+function isHeaderToken(value: string): boolean {
+  const last = value.length - 1;
+  if (last < 0) return false;
+  for (let i = 0; i <= last; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0x7e || c < 0x20 || (c === 0x20 && (i === 0 || i === last))) return false;
+  }
+  return true;
 }
 
 /**
