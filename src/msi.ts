@@ -19,7 +19,7 @@
 import type { DefaultAzureCredential } from "./credentials/defaultAzureCredential";
 import { clientIdFromClaims, decodeJwtClaims } from "./credentials/jwtClaims";
 import { CLIENT_ID_AS_GIVEN } from "./credentials/types";
-import { RESOURCE_RULE, SCOPE_RULE, resourceProblem, resourceToScope, scopeToResource } from "./credentials/scopes";
+import { RESOURCE_RULE, SCOPE_RULE, resourceProblem, resourceToScope, scopeProblem, scopeToResource } from "./credentials/scopes";
 import type {
   AzmiAccessToken,
   AzmiGetTokenOptions,
@@ -271,7 +271,7 @@ function resolveTarget(options: GetManagedTokenOptions): { resource: string; sco
   if (typeof scope !== "string" || scope.length === 0) {
     throw new AzmiError(ErrorCode.InvalidArgument, "scope must be one non-empty scope without spaces, e.g. 'https://management.azure.com/.default'.");
   }
-  const problem = resourceProblem(scope);
+  const problem = scopeProblem(scope);
   if (problem !== undefined) {
     throw new AzmiError(ErrorCode.InvalidArgument, `scope '${problem.shown}' ${problem.why}. ${SCOPE_RULE}.`);
   }

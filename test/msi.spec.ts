@@ -166,7 +166,7 @@ describe("getManagedToken / diagnose", function () {
     await assert.rejects(getManagedToken({ scope: "https://vault.azure.net/.default\u001b[2J" }), {
       code: ErrorCode.InvalidArgument,
       message:
-        "scope 'https://vault.azure.net/.default\\u001b[2J' contains a control character (U+001B) at position 33. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default.",
+        "scope 'https://vault.azure.net/.default\\u001b[2J' contains a control character (U+001B) at position 33. A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default.",
     });
     await assert.rejects(getManagedToken({ scope: "https://v\u00e4ult.azure.net/.default" }), {
       code: ErrorCode.InvalidArgument,

@@ -290,8 +290,14 @@ namespace Azmi
             }
             else if (!string.IsNullOrEmpty(scope))
             {
-                // The resource's rule (a space would make it a list of scopes).
-                if (!IsValidResource(scope)) return null;
+                // The resource's rule (a space would make it a list of scopes),
+                // with room for the /.default a resource's scope adds.
+                int max = scope.EndsWith("/.default", StringComparison.Ordinal) ? MaxResourceLength + 9 : MaxResourceLength;
+                if (scope.Length > max) return null;
+                foreach (char c in scope)
+                {
+                    if (c < '!' || c > '~') return null;
+                }
                 result["scope"] = scope;
             }
             object clientId = bound["ClientId"], objectId = bound["ObjectId"], resourceId = bound["ResourceId"];

@@ -13,7 +13,7 @@
  * ```
  */
 import { LINK_NAMES, type LinkName, type MsiTokenResponse } from "../credentials/types";
-import { RESOURCE_RULE, SCOPE_RULE, resourceProblem } from "../credentials/scopes";
+import { RESOURCE_RULE, SCOPE_RULE, resourceProblem, scopeProblem } from "../credentials/scopes";
 import type { GetManagedTokenOptions } from "../msi";
 import { AzmiError, ErrorCode } from "../errors";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
@@ -203,7 +203,7 @@ export function checkResource(value: string, command: string, hasScope = true): 
  * ```
  */
 export function checkScope(value: string, command: string): string {
-  const problem = resourceProblem(value);
+  const problem = scopeProblem(value);
   if (problem === undefined) return value;
   throw new UsageError(command, `--scope '${problem.shown}' ${problem.why}. ${SCOPE_RULE}.`);
 }

@@ -243,7 +243,8 @@ export class ManagedIdentityCredential implements TokenCredential {
     if (!this.source) {
       this.env = this.envOption ?? process.env;
       this.source = detectSource(this.env, { clientId: this.selector.clientId, allowTokenExchange: this.allowTokenExchange });
-      log.info("getToken", `selected ${describeSource(this.source)}`);
+      const source = this.source;
+      log.info("getToken", () => `selected ${describeSource(source)}`);
       // Which transport, and why: an install without the addon (--ignore-scripts, a bundled app) runs the node:net fallback.
       log.info("getToken", () => `transport: ${transportDiagnostics().reason}`);
     }
@@ -282,7 +283,8 @@ export class ManagedIdentityCredential implements TokenCredential {
       );
       return token;
     } catch (e) {
-      log.info("getToken", `failed after ${(nowMs() - started).toFixed(1)} ms: ${(e as Error)?.message ?? String(e)}`);
+      const spent = nowMs() - started;
+      log.info("getToken", () => `failed after ${spent.toFixed(1)} ms: ${(e as Error)?.message ?? String(e)}`);
       throw e;
     }
   }

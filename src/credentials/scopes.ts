@@ -54,7 +54,22 @@ export const RESOURCE_RULE =
  * a list of scopes, which managed identity cannot take.
  */
 export const SCOPE_RULE =
-  "A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default";
+  "A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default";
+
+/**
+ * What is wrong with `scope` as one scope: the resource's rule, with room
+ * for the `/.default` a resource's scope adds (a 2048-character resource
+ * has a 2057-character scope).
+ *
+ * @example
+ * ```ts
+ * scopeProblem("https://vault.azure.net/.default"); // undefined
+ * scopeProblem("a/.default b/.default"); // { why: "contains a space at position 11", shown: … }
+ * ```
+ */
+export function scopeProblem(scope: string): { why: string; shown: string } | undefined {
+  return resourceProblem(scope, MAX_RESOURCE_LENGTH + (scope.endsWith(DEFAULT_SUFFIX) ? DEFAULT_SUFFIX.length : 0));
+}
 
 /** Longest resource accepted (as `azmi serve` and the PowerShell module accept). */
 export const MAX_RESOURCE_LENGTH = 2048;
@@ -72,12 +87,12 @@ export const MAX_RESOURCE_LENGTH = 2048;
  * resourceProblem("a b"); // { why: "contains a space at position 2", shown: "a b" }
  * ```
  */
-export function resourceProblem(resource: string): { why: string; shown: string } | undefined {
+export function resourceProblem(resource: string, maxLength = MAX_RESOURCE_LENGTH): { why: string; shown: string } | undefined {
   const at = firstNotVisibleAscii(resource);
-  if (at === -1 && resource.length > 0 && resource.length <= MAX_RESOURCE_LENGTH) return undefined;
+  if (at === -1 && resource.length > 0 && resource.length <= maxLength) return undefined;
   let why: string;
   if (resource.length === 0) why = "is empty";
-  else if (at === -1) why = `is ${resource.length} characters long (at most ${MAX_RESOURCE_LENGTH})`;
+  else if (at === -1) why = `is ${resource.length} characters long (at most ${maxLength})`;
   else {
     const c = resource.codePointAt(at)!;
     const ch = String.fromCodePoint(c);

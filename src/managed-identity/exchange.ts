@@ -205,7 +205,9 @@ export async function requestToken(
       }
       throw transportFailure(source, error);
     }
-    log.verbose("getToken", `${source.name} at ${source.endpoint} answered ${res.status} in ${res.elapsedMs.toFixed(1)} ms`);
+    // (Messages as functions: with logging off, nothing is formatted.)
+    const answered = res;
+    log.verbose("getToken", () => `${source.name} at ${source.endpoint} answered ${answered.status} in ${answered.elapsedMs.toFixed(1)} ms`);
     if (res.status >= 200 && res.status < 300) {
       const token = parseTokenResponse(res, { source: source.name, endpoint: source.endpoint });
       source.verifyResponse?.(res, selector);

@@ -49,15 +49,15 @@ const USAGE_CASES: [string[], string][] = [
   // --scope is held to the same rule (before, an escape character came back as the endpoint's 400, exit 4).
   [
     ["token", "--scope", "https://vault.azure.net/.default\u001b[2J"],
-    "azmi token: --scope 'https://vault.azure.net/.default\\u001b[2J' contains a control character (U+001B) at position 33. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default.",
+    "azmi token: --scope 'https://vault.azure.net/.default\\u001b[2J' contains a control character (U+001B) at position 33. A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default.",
   ],
   [
     ["token", "--scope", "https://v\u00e4ult.azure.net/.default"],
-    "azmi token: --scope 'https://v\u00e4ult.azure.net/.default' contains '\u00e4' (U+00E4, not ASCII) at position 10. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default.",
+    "azmi token: --scope 'https://v\u00e4ult.azure.net/.default' contains '\u00e4' (U+00E4, not ASCII) at position 10. A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default.",
   ],
   [
     ["token", "--scope", "a/.default b/.default"],
-    "azmi token: --scope 'a/.default b/.default' contains a space at position 11. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default.",
+    "azmi token: --scope 'a/.default b/.default' contains a space at position 11. A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default.",
   ],
   [["token", "--output", "xml"], "azmi token: --output must be one of msi, json, raw, header (got 'xml')"],
   // What was typed is echoed with its control characters escaped, so an escape sequence cannot act on the terminal.

@@ -5,7 +5,7 @@
  * every ASCII character and a few beyond.
  */
 import * as assert from "node:assert/strict";
-import { resourceProblem } from "../../src/credentials/scopes";
+import { resourceProblem, scopeProblem } from "../../src/credentials/scopes";
 import { checkHeaderVar } from "../../src/managed-identity/detect";
 
 function strings(seed: number, alphabet: string[], count: number, maxLen: number): string[] {
@@ -47,5 +47,17 @@ describe("managed-identity: text checks without regexes", () => {
       }
       assert.equal(ok, pattern.test(s), JSON.stringify(s));
     }
+  });
+});
+
+describe("credentials/scopes: scopeProblem", () => {
+  it("gives a resource's scope room for /.default: a 2048-character resource's 2057-character scope passes, one more does not", () => {
+    const resource = `api://${"a".repeat(2042)}`;
+    assert.equal(resource.length, 2048);
+    assert.equal(scopeProblem(`${resource}/.default`), undefined);
+    assert.equal(scopeProblem(`${resource}a/.default`)?.why, "is 2058 characters long (at most 2057)");
+    // A scope that is not a resource's .default scope is held to the resource's own length.
+    assert.equal(scopeProblem(resource), undefined);
+    assert.equal(scopeProblem(`${resource}/user.read`)?.why, "is 2058 characters long (at most 2048)");
   });
 });

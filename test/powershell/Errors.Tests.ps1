@@ -42,10 +42,10 @@ Describe 'Get-AzManagedToken input checks' {
 
     # -Scope is held to -Resource's rule, with the words of azmi token --scope.
     It 'refuses a -Scope with <Name>, naming the character' -TestCases @(
-        @{ Name = 'a space'; Value = 'https://a.example/.default https://b.example/.default'; Message = "-Scope 'https://a.example/.default https://b.example/.default' contains a space at position 27. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default." }
-        @{ Name = 'an escape character'; Value = "https://vault.azure.net/.default$([char]27)[2J"; Message = "-Scope 'https://vault.azure.net/.default\u001b[2J' contains a control character (U+001B) at position 33. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default." }
-        @{ Name = 'a non-ASCII letter'; Value = "https://v$([char]0xE4)ult.azure.net/.default"; Message = "-Scope 'https://v$([char]0xE4)ult.azure.net/.default' contains '$([char]0xE4)' (U+00E4, not ASCII) at position 10. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default." }
-        @{ Name = 'too many characters'; Value = ('a' * 2049); Message = "-Scope '$('a' * 60)...' is 2049 characters long (at most 2048). A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default." }
+        @{ Name = 'a space'; Value = 'https://a.example/.default https://b.example/.default'; Message = "-Scope 'https://a.example/.default https://b.example/.default' contains a space at position 27. A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default." }
+        @{ Name = 'an escape character'; Value = "https://vault.azure.net/.default$([char]27)[2J"; Message = "-Scope 'https://vault.azure.net/.default\u001b[2J' contains a control character (U+001B) at position 33. A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default." }
+        @{ Name = 'a non-ASCII letter'; Value = "https://v$([char]0xE4)ult.azure.net/.default"; Message = "-Scope 'https://v$([char]0xE4)ult.azure.net/.default' contains '$([char]0xE4)' (U+00E4, not ASCII) at position 10. A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default." }
+        @{ Name = 'too many characters'; Value = ('a' * 2049); Message = "-Scope '$('a' * 60)...' is 2049 characters long (at most 2048). A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default." }
     ) {
         $err = $null
         $out = Get-AzManagedToken -Scope $Value -ErrorAction SilentlyContinue -ErrorVariable err

@@ -26,8 +26,10 @@ function script:New-AzmiTokenRequest {
         if ($text.Length -eq 0 -or $text.Length -gt 2048 -or $text -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidResource $text }
         $params['resource'] = $text
     } elseif ($Scope) {
-        # The resource's rule (a space would make it a list of scopes).
-        if ($Scope.Length -gt 2048 -or $Scope -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
+        # The resource's rule (a space would make it a list of scopes), with
+        # room for the /.default a resource's scope adds.
+        $max = if ($Scope.EndsWith('/.default')) { 2057 } else { 2048 }
+        if ($Scope.Length -gt $max -or $Scope -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
         $params['scope'] = $Scope
     }
     $clientId = $Bound['ClientId']; $objectId = $Bound['ObjectId']; $resourceId = $Bound['ResourceId']
@@ -49,8 +51,9 @@ function script:New-AzmiRequestError {
     if ($Condition -eq 'InvalidResource' -or $Condition -eq 'InvalidScope') {
         # Which rule it broke, with the offending character spelled out (a
         # tab or a line break printed as is would hide in the message).
+        $max = if ($Condition -eq 'InvalidScope' -and $Value.EndsWith('/.default')) { 2057 } else { 2048 }
         $why = if ($Value.Length -eq 0) { 'is empty' }
-               elseif ($Value.Length -gt 2048) { "is $($Value.Length) characters long (at most 2048)" }
+               elseif ($Value.Length -gt $max) { "is $($Value.Length) characters long (at most $max)" }
                else {
                    $at = [regex]::Match($Value, '[^!-~]').Index
                    $char = $Value[$at]
@@ -62,7 +65,7 @@ function script:New-AzmiRequestError {
         if ($Condition -eq 'InvalidScope') {
             # The same words as azmi token --scope and getManagedToken({ scope }).
             return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidScope' -Target $Value `
-                -Message "-Scope '$shown' $why. A scope is one scope of 1 to 2048 visible ASCII characters without spaces, e.g. https://vault.azure.net/.default." `
+                -Message "-Scope '$shown' $why. A scope is one scope of 1 to 2048 visible ASCII characters without spaces (plus /.default), e.g. https://vault.azure.net/.default." `
                 -RecommendedAction 'Pass one scope, e.g. https://vault.azure.net/.default; managed identity takes exactly one.'
         }
         return New-AzmiErrorRecord -CommandName $CommandName -Condition 'InvalidResource' -Target $Value `
