@@ -11,12 +11,19 @@
 # script pays PowerShell's compile of every operation on first use. bin/ holds
 # a build for this machine (ReadyToRun, by scripts/setup-pwsh.sh where the .NET
 # SDK is), lib/ the one shipped with azmi (IL, for every pwsh 7.4+); the first
-# that loads is used. Without either (or with $env:AZMI_NO_CORE = '1') the
-# script functions in Public/Azmi.Functions.ps1 do the same work.
+# that loads is used. A bin/ older than lib/ is skipped: it was built from an
+# older AzmiCore.cs (a checkout that moved on, or a lib/ rebuilt by
+# scripts/build-pwsh-core.sh, without scripts/setup-pwsh.sh run again), and
+# this script expects the core its lib/ was built with. Without either (or
+# with $env:AZMI_NO_CORE = '1') the script functions in
+# Public/Azmi.Functions.ps1 do the same work.
 $script:Core = $false
 if ($env:AZMI_NO_CORE -ne '1') {
+    $libCore = [System.IO.Path]::Combine($PSScriptRoot, 'lib', 'Azmi.Core.dll')
     foreach ($coreFolder in 'bin', 'lib') {
         $corePath = [System.IO.Path]::Combine($PSScriptRoot, $coreFolder, 'Azmi.Core.dll')
+        if ($coreFolder -eq 'bin' -and [System.IO.File]::Exists($libCore) -and
+            [System.IO.File]::GetLastWriteTimeUtc($corePath) -lt [System.IO.File]::GetLastWriteTimeUtc($libCore)) { continue }
         if ([System.IO.File]::Exists($corePath)) {
             # Only this install's own build: LoadFrom hands back an assembly of the
             # same name that is already loaded (another install's, or this one's
@@ -25,7 +32,7 @@ if ($env:AZMI_NO_CORE -ne '1') {
             if ($script:Core) { break }
         }
     }
-    $coreFolder = $corePath = $null
+    $coreFolder = $corePath = $libCore = $null
 }
 # The module's state: with the core in one call, which also starts the bridge
 # first thing, so Node boots while the rest of the module loads (without the

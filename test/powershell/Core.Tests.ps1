@@ -193,6 +193,22 @@ Describe 'The precompiled core' {
         $out[3] | Should -BeExactly ((Get-AzManagedToken https://vault.azure.net -ErrorAction Stop).PSObject.Properties.Name -join ',')
     }
 
+    It 'skips a local build older than the shipped core (built from an older AzmiCore.cs), and uses one that is newer' -Skip:(-not (Test-Path (Join-Path $PSScriptRoot '../../module/Azmi/bin/Azmi.Core.dll'))) {
+        # A checkout that moved on (or a lib/ rebuilt by scripts/build-pwsh-core.sh) without scripts/setup-pwsh.sh run again.
+        $copy = Join-Path $TestDrive 'stale/Azmi'
+        $null = New-Item -ItemType Directory -Force -Path $copy
+        Copy-Item -Recurse -Path (Join-Path $PSScriptRoot '../../module/Azmi/*') -Destination $copy
+        $bridge = (Resolve-Path (Join-Path $PSScriptRoot '../../dist/src/bridge/main.js')).Path
+        $command = "`$env:AZMI_BRIDGE = '$bridge'; Import-Module '$copy/Azmi.psd1'; `$t = Get-AzManagedToken https://vault.azure.net -ErrorAction Stop; " +
+            "[Azmi.AzmiCore].Assembly.Location; `$t.resource"
+        foreach ($case in @{ Bin = '2020-01-01'; Lib = '2021-01-01'; Used = 'lib' }, @{ Bin = '2022-01-01'; Lib = '2021-01-01'; Used = 'bin' }) {
+            (Get-Item (Join-Path $copy 'bin/Azmi.Core.dll')).LastWriteTimeUtc = [datetime]$case.Bin
+            (Get-Item (Join-Path $copy 'lib/Azmi.Core.dll')).LastWriteTimeUtc = [datetime]$case.Lib
+            $out = Invoke-FreshSession $command -MergeErrors
+            ($out -join "`n") | Should -BeExactly ("$([System.IO.Path]::Combine($copy, $case.Used, 'Azmi.Core.dll'))`nhttps://vault.azure.net") -Because "bin/ $($case.Bin), lib/ $($case.Lib)"
+        }
+    }
+
     It 'uses the script path when another copy of the core is already loaded in the process' -Skip:(-not $built) {
         # Another install's (or a pre-upgrade) Azmi.Core loaded first: LoadFrom
         # would hand it back, and its methods need not match this module's script.
