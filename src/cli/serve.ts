@@ -22,6 +22,7 @@ import { writeOut } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   host: { kind: "string", placeholder: "ADDRESS" },
+  "allow-host": { kind: "repeat", placeholder: "NAME" },
   port: { kind: "string", placeholder: "N" },
   issuer: { kind: "string", choices: ["local", "chain"], placeholder: "local|chain" },
   tenant: { kind: "string", placeholder: "ID" },
@@ -53,6 +54,11 @@ Options:
                          resolved). Default: 127.0.0.1 (this machine only). Anything else
                          makes the endpoint reachable from other machines and containers;
                          a warning is printed.
+  --allow-host NAME      A host name clients may call it by (repeatable), besides the
+                         ones it always takes (addresses, localhost, this machine's
+                         name, names under .internal and .localhost): e.g. a compose
+                         file's own extra_hosts name. Other names are refused
+                         (DNS-rebinding protection).
   --port N               Port. Default: 0 (any free port)
   --issuer local|chain   local (default): sign tokens offline with a per-user key
                          (OIDC discovery and JWKS served, so local APIs can validate them);
@@ -93,6 +99,7 @@ Exit codes: 0 stopped by SIGINT/SIGTERM   1 could not start (e.g. port in use)
  */
 export const SERVE_OPTION_FLAGS: Record<string, string> = {
   host: "--host",
+  allowHosts: "--allow-host",
   port: "--port",
   issuer: "--issuer",
   tenantId: "--tenant",
@@ -129,6 +136,7 @@ export function parseServeArgs(argv: readonly string[]): { help: boolean; json: 
   const a = parseArgs(argv, "serve", FLAGS);
   const options: ServeOptions = { stateFile: true };
   if (a.host !== undefined) options.host = checkHost(a.host as string);
+  if (a["allow-host"] !== undefined) options.allowHosts = (a["allow-host"] as string[]).flatMap((v) => v.split(",")).map((v) => v.trim());
   if (a.port !== undefined) options.port = parseWholeNumber(a.port as string, "port", "serve", 0, 65535);
   if (a.issuer !== undefined) options.issuer = a.issuer as "local" | "chain";
   if (a.tenant !== undefined) options.tenantId = a.tenant as string;

@@ -162,6 +162,20 @@ export function isDirectHostHeader(value: string | undefined, ownNames: Readonly
   return PRIVATE_NAME_SUFFIXES.some((suffix) => name.endsWith(suffix) && name.length > suffix.length);
 }
 
+/**
+ * Whether a `Host` header names one of `names` (lower case), whatever its port.
+ *
+ * @example
+ * ```ts
+ * isAllowedHostHeader("MyApp.test:4000", new Set(["myapp.test"])); // true
+ * ```
+ */
+export function isAllowedHostHeader(value: string | undefined, names: ReadonlySet<string>): boolean {
+  if (names.size === 0) return false;
+  const name = hostHeaderName(value);
+  return name !== undefined && names.has(name);
+}
+
 /** The host name or address of a `Host` header (without port or brackets, lower case); `undefined` when malformed. */
 function hostHeaderName(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;

@@ -27,7 +27,7 @@
  */
 import { randomBytes } from "node:crypto";
 import http = require("node:http");
-import type { AddressInfo, Socket } from "node:net";
+import { isIP, type AddressInfo, type Socket } from "node:net";
 import { AzmiError, ErrorCode } from "../errors";
 import { credentialLogger, registerSecret } from "../log";
 import { arcTokensDir } from "../managed-identity/azureArc";
@@ -47,7 +47,7 @@ import { isLoopbackHost } from "../transport/http";
 import { DEFAULT_TOKEN_LIFETIME_SEC, LocalIssuer, loadOrCreateSigningKey } from "./issuer/localIssuer";
 import { handleMsi2017, MSI2017_PATH } from "./msi2017";
 import { RateLimiter, type RateLimitOptions } from "./rateLimit";
-import { isDirectHostHeader, isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
+import { isAllowedHostHeader, isDirectHostHeader, isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
 import { BodyCache, writeError, writeJson } from "./respond";
 import { handleServiceFabric, SERVICE_FABRIC_PATH } from "./serviceFabric";
 import { readServerState, removeServerState, serverStatePath, writeServerState, type ServerState } from "./state";
@@ -77,6 +77,13 @@ const CONNECTION_CHECK_INTERVAL_MS = 1_000;
 export interface ServeOptions {
   /** Address to bind. Default `127.0.0.1`; anything not loopback triggers `onWarning`. */
   host?: string;
+  /**
+   * More host names the `Host` header may carry (DNS-rebinding protection
+   * otherwise takes only addresses, localhost, this machine's name and names
+   * under `.internal`/`.localhost`): e.g. a compose file's own `extra_hosts`
+   * name, or a name mapped to 127.0.0.1 in /etc/hosts. Exact names, any case.
+   */
+  allowHosts?: string[];
   /** Port; default 0 (ephemeral). */
   port?: number;
   /** Token source: `local` (offline RS256 issuer, default) or `chain` (forward to this host's credential chain). */
@@ -158,6 +165,14 @@ function validate(options: ServeOptions): void {
   if (hostProblem !== undefined) {
     throw new TypeError(`host must be an IP address to listen on (such as "127.0.0.1", "::1" or "0.0.0.0") or "localhost"; got ${JSON.stringify(host)}: ${hostProblem}.`);
   }
+  const allowHosts = options.allowHosts;
+  if (allowHosts !== undefined) {
+    if (!Array.isArray(allowHosts)) throw new TypeError('allowHosts must be an array of host names, e.g. ["myapp.test"].');
+    for (const name of allowHosts) {
+      const problem = allowedHostProblem(name);
+      if (problem) throw new TypeError(`allowHosts: ${JSON.stringify(typeof name === "string" ? name.slice(0, 80) : name)} ${problem}.`);
+    }
+  }
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new RangeError(`port must be an integer from 0 to 65535 (0 picks a free port); got ${String(port)}.`);
   }
@@ -200,6 +215,22 @@ function validate(options: ServeOptions): void {
       if (rl[k] !== undefined && (!Number.isInteger(rl[k]) || rl[k]! < 1)) throw new RangeError(`rateLimit.${k} must be a positive integer; got ${String(rl[k])}.`);
     }
   }
+}
+
+/**
+ * Why `name` cannot be an allowed `Host` name, or `undefined`: a DNS name
+ * (labels of letters, digits and `-`, up to 253 characters). Addresses need
+ * no allowing where names are checked; a wildcard would give DNS rebinding
+ * back.
+ */
+function allowedHostProblem(name: unknown): string | undefined {
+  if (typeof name !== "string" || name.length === 0) return "is not a host name";
+  if (name.includes("*")) return "has a wildcard; list each name (a wildcard would let a web page re-bind a name of its own to this server)";
+  if (name.length > 253 || !name.split(".").every((label) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))) {
+    return "is not a host name (labels of letters, digits and '-', separated by dots)";
+  }
+  if (isIP(name) !== 0) return "is an address; addresses need no allowing (a server bound beyond loopback takes any)";
+  return undefined;
 }
 
 /**
@@ -277,9 +308,13 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   // Bound beyond it (--host, for containers and other machines) ⇒ addresses,
   // localhost, this machine's name and names under .internal or .localhost:
   // never a name a web page could have re-bound to this machine.
+  // Names the user allowed (--allow-host) are taken in both modes.
   const loopbackOnly = isLoopbackHost(host);
-  const ownNames = loopbackOnly ? new Set<string>() : ownHostNames();
-  const hostNameAllowed = loopbackOnly ? isLoopbackHostHeader : (value: string | undefined) => isDirectHostHeader(value, ownNames);
+  const allowedNames = new Set((options.allowHosts ?? []).map((name) => name.toLowerCase()));
+  const ownNames = loopbackOnly ? allowedNames : new Set([...ownHostNames(), ...allowedNames]);
+  const hostNameAllowed = loopbackOnly
+    ? (value: string | undefined) => isLoopbackHostHeader(value) || isAllowedHostHeader(value, allowedNames)
+    : (value: string | undefined) => isDirectHostHeader(value, ownNames);
   // Host values already found good (clients repeat the same one), so the check is one lookup.
   const goodHosts = new Set<string>();
   const hostAllowed = (value: string | undefined): boolean => {
@@ -364,8 +399,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         400,
         "invalid_request",
         loopbackOnly
-          ? "The Host header must name this machine (127.0.0.1 or localhost); azmi serve bound to loopback refuses other names (DNS-rebinding protection)"
-          : "The Host header must name this machine by an IP address, localhost, its host name or a name under .internal (host.docker.internal) or .localhost; azmi serve refuses other names (DNS-rebinding protection)",
+          ? "The Host header must name this machine (127.0.0.1 or localhost); azmi serve bound to loopback refuses other names (DNS-rebinding protection) unless started with --allow-host NAME"
+          : "The Host header must name this machine by an IP address, localhost, its host name or a name under .internal (host.docker.internal) or .localhost; azmi serve refuses other names (DNS-rebinding protection) unless started with --allow-host NAME",
       );
       return;
     }

@@ -93,6 +93,11 @@ const USAGE_CASES: [string[], string][] = [
   [["serve", "--port", "http"], "azmi serve: --port must be a whole number between 0 and 65535 (got 'http')"],
   [["serve", "--port", "70000"], "azmi serve: --port must be between 0 and 65535 (got 70000)"],
   [["serve", "--issuer", "entra"], "azmi serve: --issuer must be one of local, chain (got 'entra')"],
+  [
+    ["serve", "--allow-host", "*.test"],
+    `azmi serve: --allow-host: "*.test" has a wildcard; list each name (a wildcard would let a web page re-bind a name of its own to this server)`,
+  ],
+  [["serve", "--allow-host", "myapp.test,10.0.0.1"], `azmi serve: --allow-host: "10.0.0.1" is an address; addresses need no allowing (a server bound beyond loopback takes any)`],
   // A name would be looked up in DNS (a query leaving the machine) before listening.
   [
     ["serve", "--host", "example.com"],

@@ -62,6 +62,42 @@ describe("serve: hardening", function () {
     }
   });
 
+  it("--allow-host names are taken as Host, on loopback and beyond it, and nothing else is (a compose file's own extra_hosts name)", async () => {
+    const imds = (port: number, host: string) => raw(port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: ${host}\r\nMetadata: true\r\nConnection: close\r\n\r\n`);
+    for (const bind of ["127.0.0.1", "0.0.0.0"]) {
+      const allowing = await startServer({ env: home.env, host: bind, allowHosts: ["myapp.test", "Compose-Host"], onWarning: () => {} });
+      try {
+        for (const host of [`myapp.test:${allowing.port}`, "MyApp.Test", "compose-host", `127.0.0.1:${allowing.port}`]) {
+          assert.equal((await imds(allowing.port, host)).status, 200, `${bind}: Host ${host}`);
+        }
+        for (const host of ["other.test", `myapp.test.evil.example:${allowing.port}`, "sub.myapp.test", "myapp.tes"]) {
+          const res = await imds(allowing.port, host);
+          assert.equal(res.status, 400, `${bind}: Host ${host}`);
+          assert.match(JSON.parse(res.body).error_description, /DNS-rebinding protection\) unless started with --allow-host NAME$/);
+        }
+      } finally {
+        await allowing.close();
+      }
+    }
+  });
+
+  it("allowHosts takes host names only: no wildcard, no address, no stray characters", async () => {
+    const bad: [unknown, RegExp][] = [
+      ["*.test", /allowHosts: "\*\.test" has a wildcard; list each name/],
+      ["10.0.0.1", /allowHosts: "10\.0\.0\.1" is an address; addresses need no allowing/],
+      ["my_app", /allowHosts: "my_app" is not a host name \(labels of letters, digits and '-'/],
+      ["a..b", /is not a host name/],
+      ["-a.test", /is not a host name/],
+      ["", /allowHosts: "" is not a host name/],
+      [5, /allowHosts: 5 is not a host name/],
+      ["a\u001b[2J", /allowHosts: "a\\u001b\[2J" is not a host name/],
+    ];
+    for (const [name, message] of bad) {
+      await assert.rejects(startServer({ env: home.env, allowHosts: [name as string] }), { name: "TypeError", message }, String(name));
+    }
+    await assert.rejects(startServer({ env: home.env, allowHosts: "myapp.test" as never }), { name: "TypeError", message: /allowHosts must be an array/ });
+  });
+
   it("an HTTP/1.1 request without Host gets a 400 with a reason (node:http's own answer was an empty body) and a close", async () => {
     const res = await raw(server.port, `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nMetadata: true\r\n\r\n`);
     assert.equal(res.status, 400);
