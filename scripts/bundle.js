@@ -40,10 +40,12 @@ const ENTRIES = {
  * process reads the bundle, copies it into a string and faults in fresh
  * pages for both: ~9 µs per KB here, ~1 ms of a 60 ms `azmi token`. Those
  * commands' `require`s stay in it, pointing at the unbundled modules
- * (dist/src/cli/*.js, the same files seen from dist/src/bundle/), so the
- * bundle still runs any command; the boot only gives it `token`. (External,
- * then re-pointed in the text: esbuild's synchronous API takes no plugins,
- * and only dist/src/cli/ modules require these three names.)
+ * (dist/src/cli/*.js, by absolute path from the bundle's own `__dirname`:
+ * the boot runs a bundle with its caller's `require`, which in bin/azmi.js
+ * resolves relative paths from bin/), so the bundle still runs any command;
+ * the boot only gives it `token`. (External, then re-pointed in the text:
+ * esbuild's synchronous API takes no plugins, and only dist/src/cli/ modules
+ * require these three names.)
  */
 const LEFT_OUT = { "cli-token": ["serve", "doctor", "env"] };
 
@@ -53,7 +55,7 @@ function repointLeftOut(name, text) {
   let count = 0;
   const out = text.replace(new RegExp(`require\\("\\./(${names.join("|")})"\\)`, "g"), (_, m) => {
     count++;
-    return `require("../cli/${m}.js")`;
+    return `require(require("node:path").join(__dirname,"..","cli","${m}.js"))`;
   });
   if (count < names.length) throw new Error(`bundle ${name}: expected a require of each of ${names.join(", ")}, re-pointed ${count}`);
   return out;

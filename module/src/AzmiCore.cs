@@ -293,7 +293,7 @@ namespace Azmi
                 // The resource's rule (a space would make it a list of scopes),
                 // with room for the /.default a resource's scope adds.
                 int max = scope.EndsWith("/.default", StringComparison.Ordinal) ? MaxResourceLength + 9 : MaxResourceLength;
-                if (scope.Length > max) return null;
+                if (scope.Length > max || scope == "/.default") return null;
                 foreach (char c in scope)
                 {
                     if (c < '!' || c > '~') return null;

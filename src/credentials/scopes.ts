@@ -68,6 +68,7 @@ export const SCOPE_RULE =
  * ```
  */
 export function scopeProblem(scope: string): { why: string; shown: string } | undefined {
+  if (scope === DEFAULT_SUFFIX) return { why: "names no resource before /.default", shown: scope };
   return resourceProblem(scope, MAX_RESOURCE_LENGTH + (scope.endsWith(DEFAULT_SUFFIX) ? DEFAULT_SUFFIX.length : 0));
 }
 

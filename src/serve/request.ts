@@ -176,18 +176,34 @@ export function isAllowedHostHeader(value: string | undefined, names: ReadonlySe
   return name !== undefined && names.has(name);
 }
 
-/** The host name or address of a `Host` header (without port or brackets, lower case); `undefined` when malformed. */
+/**
+ * The host name or address of a `Host` header (without port or brackets,
+ * lower case); `undefined` when malformed, including a port that is not
+ * digits (`name:abc`, `name:1:2`: RFC 9110 allows digits only, or none).
+ */
 function hostHeaderName(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (value.startsWith("[")) {
     const end = value.indexOf("]");
-    if (end < 0) return undefined;
+    if (end < 0 || !isPortPart(value.slice(end + 1))) return undefined;
     const inside = value.slice(1, end);
     // Brackets hold an IPv6 address, nothing else (isIP also takes one with a zone id: still an address, never a name).
     return isIP(inside) === 6 ? inside.toLowerCase() : undefined;
   }
   const colon = value.indexOf(":");
+  if (colon >= 0 && !isPortPart(value.slice(colon))) return undefined;
   return (colon < 0 ? value : value.slice(0, colon)).toLowerCase();
+}
+
+/** What may follow a Host header's name: nothing, or `:` and up to five digits. */
+function isPortPart(rest: string): boolean {
+  if (rest === "") return true;
+  if (rest.charCodeAt(0) !== 0x3a || rest.length > 6) return false;
+  for (let i = 1; i < rest.length; i++) {
+    const c = rest.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 /**

@@ -139,15 +139,19 @@ describe("start-up: bundles and the code cache", function () {
       assert.ok(full.includes(left) && !token.includes(left), left);
     }
     assert.ok(token.length < full.length * 0.7, `cli-token.js is ${token.length} bytes, cli.js ${full.length}`);
-    // The left-out commands' requires point at the unbundled modules, seen from dist/src/bundle/.
+    // The left-out commands' requires point at the unbundled modules, from the bundle's own folder,
+    // also when the boot runs it with bin/azmi.js's require (whose relative paths start at bin/).
+    const copy = installedCopy();
+    const entry = fs.readFileSync(path.join(copy, "bin/azmi.js"), "utf8").replace(
+      "boot.runCli(process.argv.slice(2));",
+      'boot.loadBundle("cli-token", "cli/main.js", "other").run(process.argv.slice(2));',
+    );
+    fs.writeFileSync(path.join(copy, "bin/token-bundle.js"), entry);
     // (Asynchronously: the fake endpoint answers from this process.)
-    const doctor = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ["-e", `require(${JSON.stringify(path.join(BUNDLE_DIR, "cli-token.js"))}).run(["doctor", "--json"])`], { env }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+    const doctor = await runNode([path.join(copy, "bin/token-bundle.js"), "doctor", "--json"], env);
     assert.equal(doctor.code, 0, `${doctor.stdout}\n${doctor.stderr}`);
-    assert.equal((JSON.parse(doctor.stdout) as { winner: string }).winner, "managed-identity");
+    assert.equal((JSON.parse(doctor.stdout) as { winner: string; startup: Startup }).winner, "managed-identity");
+    assert.deepEqual((JSON.parse(doctor.stdout) as { startup: Startup }).startup.bundle, "cli-token");
   });
 
   it("two installs of azmi share AZMI_HOME without deleting each other's caches", async () => {

@@ -59,5 +59,8 @@ describe("credentials/scopes: scopeProblem", () => {
     // A scope that is not a resource's .default scope is held to the resource's own length.
     assert.equal(scopeProblem(resource), undefined);
     assert.equal(scopeProblem(`${resource}/user.read`)?.why, "is 2058 characters long (at most 2048)");
+    // A scope names a resource: "/.default" alone is an empty one.
+    assert.equal(scopeProblem("/.default")?.why, "names no resource before /.default");
+    assert.equal(scopeProblem("a/.default"), undefined);
   });
 });

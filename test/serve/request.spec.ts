@@ -2,7 +2,7 @@
  * Unit checks of the request parsing helpers behind every dialect.
  */
 import * as assert from "node:assert/strict";
-import { isLoopbackHostHeader, isSuspiciousPath, parseQuery, secretMatches } from "../../src/serve/request";
+import { isAllowedHostHeader, isLoopbackHostHeader, isSuspiciousPath, parseQuery, secretMatches } from "../../src/serve/request";
 
 describe("serve: request parsing", () => {
   it("parseQuery decodes, keeps unencoded values, refuses duplicates (any case) and broken escapes", () => {
@@ -33,6 +33,16 @@ describe("serve: request parsing", () => {
     for (const h of [undefined, "", "evil.example", "127.0.0.1.evil.example", "127.0.0.256", "localhost.evil", "[::2]:1", "10.0.0.1"]) {
       assert.equal(isLoopbackHostHeader(h), false, String(h));
     }
+  });
+
+  it("a Host port is digits or nothing (RFC 9110): anything else after the name is a malformed Host", () => {
+    const allowed = new Set(["myapp.test"]);
+    for (const h of ["localhost:", "127.0.0.1:65535", "[::1]:", "[::1]:4000"]) assert.equal(isLoopbackHostHeader(h), true, h);
+    for (const h of ["localhost:abc", "127.0.0.1:1:2", "localhost:4000x", "[::1]x", "[::1]:4000:1", "localhost:123456", "localhost: 80"]) {
+      assert.equal(isLoopbackHostHeader(h), false, h);
+    }
+    for (const h of ["myapp.test", "MyApp.Test:4000", "myapp.test:"]) assert.equal(isAllowedHostHeader(h, allowed), true, h);
+    for (const h of ["myapp.test:abc", "myapp.test:1:2", "myapp.test.:80"]) assert.equal(isAllowedHostHeader(h, allowed), false, h);
   });
 
   it("secretMatches compares exactly", () => {

@@ -29,7 +29,7 @@ function script:New-AzmiTokenRequest {
         # The resource's rule (a space would make it a list of scopes), with
         # room for the /.default a resource's scope adds.
         $max = if ($Scope.EndsWith('/.default')) { 2057 } else { 2048 }
-        if ($Scope.Length -gt $max -or $Scope -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
+        if ($Scope.Length -gt $max -or $Scope -ceq '/.default' -or $Scope -cmatch '[^!-~]') { return New-AzmiRequestError $CommandName InvalidScope $Scope }
         $params['scope'] = $Scope
     }
     $clientId = $Bound['ClientId']; $objectId = $Bound['ObjectId']; $resourceId = $Bound['ResourceId']
@@ -53,6 +53,7 @@ function script:New-AzmiRequestError {
         # tab or a line break printed as is would hide in the message).
         $max = if ($Condition -eq 'InvalidScope' -and $Value.EndsWith('/.default')) { 2057 } else { 2048 }
         $why = if ($Value.Length -eq 0) { 'is empty' }
+               elseif ($Condition -eq 'InvalidScope' -and $Value -ceq '/.default') { 'names no resource before /.default' }
                elseif ($Value.Length -gt $max) { "is $($Value.Length) characters long (at most $max)" }
                else {
                    $at = [regex]::Match($Value, '[^!-~]').Index
