@@ -116,7 +116,11 @@ function inClass(c: number, bit: number): boolean {
 
 /** Every character of `s`, from `from` on, has class bit `bit` (true for none). */
 function allOf(s: string, bit: number, from = 0): boolean {
-  for (let i = from; i < s.length; i++) if (!inClass(s.charCodeAt(i), bit)) return false;
+  const t = classes();
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || (t[c]! & bit) === 0) return false;
+  }
   return true;
 }
 
@@ -784,7 +788,6 @@ function plainHost(host: string): boolean {
   const last = labels[labels.length - 1]!;
   const c = last.charCodeAt(0);
   if (c >= 0x61 && c <= 0x7a) return true; // a-z: a name
-  if (labels.length !== 4) return false;
   return isDottedQuad(host);
 }
 
