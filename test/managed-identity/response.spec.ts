@@ -4,6 +4,7 @@
  */
 import * as assert from "node:assert/strict";
 import { parse2017Date, parseExpiresOn, parseTokenResponse } from "../../src/managed-identity/response";
+import { randomStrings } from "../support/generate";
 import type { RawResponse } from "../../src/transport/types";
 import { json } from "../fakes/common";
 import { startFakeImds } from "../fakes/imds";
@@ -46,11 +47,7 @@ describe("managed-identity/response", () => {
   it("a numeric expires_on is recognised exactly as the pattern /^\\s*-?\\d+(\\.\\d+)?\\s*$/ did (now a loop)", () => {
     const NUMERIC = /^\s*-?\d+(\.\d+)?\s*$/;
     const alphabet = ["0", "1", "9", "-", ".", " ", "\t", "\n", "\u00a0", "\u2028", "\ufeff", "+", "e", "x", "\uff11", "٣"];
-    let seed = 7;
-    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
-    for (let i = 0; i < 30_000; i++) {
-      let s = "";
-      for (let n = Math.floor(next() * 7); n > 0; n--) s += alphabet[Math.floor(next() * alphabet.length)];
+    for (const s of randomStrings(7, alphabet, 30_000, 7)) {
       // Strings that are not numbers may still be dates (none of these are): undefined for both.
       assert.equal(parseExpiresOn(s), NUMERIC.test(s) ? Number(s) * 1000 : undefined, JSON.stringify(s));
     }

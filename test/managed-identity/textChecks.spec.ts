@@ -7,28 +7,15 @@
 import * as assert from "node:assert/strict";
 import { resourceProblem, scopeProblem } from "../../src/credentials/scopes";
 import { checkHeaderVar } from "../../src/managed-identity/detect";
+import { randomStrings } from "../support/generate";
 
-function strings(seed: number, alphabet: string[], count: number, maxLen: number): string[] {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (Math.imul(a, 1103515245) + 12345) >>> 0;
-    return a / 4294967296;
-  };
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    let s = "";
-    for (let n = Math.floor(next() * maxLen); n > 0; n--) s += alphabet[Math.floor(next() * alphabet.length)];
-    out.push(s);
-  }
-  return out;
-}
 
 const ascii = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
 const mostlyVisible = [...ascii.slice(0x21, 0x7f), " ", " ", "\t", "\r", "\n", "\u0000", "\u007f", "\u00a0", "\u00e9", "\u2028"];
 
 describe("managed-identity: text checks without regexes", () => {
   it("resourceProblem finds the first character outside visible ASCII where /[^!-~]/ did", () => {
-    for (const s of [...strings(11, mostlyVisible, 20_000, 8), ""]) {
+    for (const s of [...randomStrings(11, mostlyVisible, 20_000, 8), ""]) {
       const at = s.search(/[^!-~]/);
       const problem = resourceProblem(s);
       if (at === -1 && s.length > 0) assert.equal(problem, undefined, JSON.stringify(s));
@@ -38,7 +25,7 @@ describe("managed-identity: text checks without regexes", () => {
 
   it("checkHeaderVar accepts exactly /^[\\x21-\\x7e](?:[\\x20-\\x7e]*[\\x21-\\x7e])?$/", () => {
     const pattern = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
-    for (const s of [...strings(12, mostlyVisible, 20_000, 6), "", " ", "a", " a", "a ", "a b"]) {
+    for (const s of [...randomStrings(12, mostlyVisible, 20_000, 6), "", " ", "a", " a", "a ", "a b"]) {
       let ok = true;
       try {
         checkHeaderVar("IDENTITY_HEADER", s);

@@ -10,6 +10,7 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { REPO_ROOT } from "../netns/harness";
+import { randomStrings, seededRandom } from "../support/generate";
 import { checkHeader, checkMethod, ipFamily, normalizeRequest, parseHttpUrl, type HttpUrl } from "../../src/transport/http";
 
 const FIELDS = ["href", "protocol", "hostname", "host", "port", "pathname", "search"] as const;
@@ -18,17 +19,6 @@ function parts(u: HttpUrl): Record<string, string> {
   return Object.fromEntries(FIELDS.map((f) => [f, u[f]]));
 }
 
-/** Small deterministic PRNG (mulberry32), so a failure names a reproducible string. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Each part: spellings WHATWG keeps as written, then spellings it rewrites or refuses. */
 const SCHEMES = [["http://", "https://"], ["HTTP://", "Http://", "ftp://", "http:/", "http:", "https:///", "http:\\\\"]] as const;
@@ -51,7 +41,7 @@ const QUERIES = [
 ] as const;
 
 function generate(count: number, seed: number): string[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   // Mostly plain parts, so that whole strings of each kind come up often.
   const pick = (part: readonly [readonly string[], readonly string[]]) => {
     const xs = r() < 0.8 ? part[0] : part[1];
@@ -134,29 +124,18 @@ describe("transport/http: request checks without regexes", () => {
     path: /^(\/[\x21-\x7e]*|\*)$/,
   };
   const EXTRA = ["\u0080", "\u00e9", "\u2028", "\uff10", "\ud83d\ude00"];
-  function strings(seed: number, alphabet: string[], count: number, maxLen: number): string[] {
-    const r = rng(seed);
-    const out: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const n = Math.floor(r() * maxLen);
-      let s = "";
-      for (let j = 0; j < n; j++) s += alphabet[Math.floor(r() * alphabet.length)]!;
-      out.push(s);
-    }
-    return out;
-  }
   const ascii = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
   const all = [...ascii, ...EXTRA];
 
   it("ipFamily says 4 exactly where the dotted-quad pattern matched", () => {
     const digitsAndDots = ["0", "1", "2", "5", "9", ".", ".", "25", "255", "256", "00", "x", " ", ":"];
-    for (const s of [...strings(1, digitsAndDots, 20_000, 9), ...strings(2, all, 2_000, 16), "1.2.3.4", "255.255.255.255", "01.2.3.4", "1.2.3.4.", ""]) {
+    for (const s of [...randomStrings(1, digitsAndDots, 20_000, 9), ...randomStrings(2, all, 2_000, 16), "1.2.3.4", "255.255.255.255", "01.2.3.4", "1.2.3.4.", ""]) {
       assert.equal(ipFamily(s) === 4, OLD.ipv4.test(s), JSON.stringify(s));
     }
   });
 
   it("checkMethod and checkHeader accept exactly what the token and field-value patterns did", () => {
-    for (const s of [...strings(3, all, 20_000, 6), ""]) {
+    for (const s of [...randomStrings(3, all, 20_000, 6), ""]) {
       let methodOk = true;
       try {
         checkMethod(s);
@@ -194,7 +173,7 @@ describe("transport/http: request checks without regexes", () => {
 
   it("a request's path passes exactly where the origin-form pattern matched", () => {
     const base = { ip: "127.0.0.1", port: 1, method: "GET", timeoutMs: 1000 };
-    for (const s of [...strings(4, ["/", "/", "*", "a", "%", " ", "\u007f", "\u00e9", "?", "#", "\t"], 20_000, 6), ...strings(5, all, 2_000, 8), "*", "/", ""]) {
+    for (const s of [...randomStrings(4, ["/", "/", "*", "a", "%", " ", "\u007f", "\u00e9", "?", "#", "\t"], 20_000, 6), ...randomStrings(5, all, 2_000, 8), "*", "/", ""]) {
       let ok = true;
       try {
         normalizeRequest({ ...base, path: s });
