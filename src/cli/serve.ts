@@ -125,6 +125,19 @@ const FAULT_KEYS = ["rate", "statuses", "retry-after", "delay-ms", "sequence", "
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
+ * `--allow-host` values (repeatable, each may list names separated by commas)
+ * as `startServer`'s `allowHosts`; the server checks each name (shared with `npm start`).
+ *
+ * @example
+ * ```ts
+ * allowHostsOption(["app.test,api.test", "web.test"]); // ["app.test", "api.test", "web.test"]
+ * ```
+ */
+export function allowHostsOption(values: unknown): string[] {
+  return (values as string[]).flatMap((v) => v.split(",")).map((v) => v.trim());
+}
+
+/**
  * Validated server options from `azmi serve` flags.
  *
  * @example
@@ -136,7 +149,7 @@ export function parseServeArgs(argv: readonly string[]): { help: boolean; json: 
   const a = parseArgs(argv, "serve", FLAGS);
   const options: ServeOptions = { stateFile: true };
   if (a.host !== undefined) options.host = checkHost(a.host as string);
-  if (a["allow-host"] !== undefined) options.allowHosts = (a["allow-host"] as string[]).flatMap((v) => v.split(",")).map((v) => v.trim());
+  if (a["allow-host"] !== undefined) options.allowHosts = allowHostsOption(a["allow-host"]);
   if (a.port !== undefined) options.port = parseWholeNumber(a.port as string, "port", "serve", 0, 65535);
   if (a.issuer !== undefined) options.issuer = a.issuer as "local" | "chain";
   if (a.tenant !== undefined) options.tenantId = a.tenant as string;

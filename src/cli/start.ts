@@ -11,6 +11,7 @@
  * ```sh
  * npm start                       # any free port
  * npm start -- --port 8080 --resource https://vault.azure.net
+ * npm start -- --host 0.0.0.0 --allow-host azmi.test   # a name of your own (compose extra_hosts)
  * ```
  */
 import path = require("node:path");
@@ -20,13 +21,14 @@ import { checkResource } from "./token";
 import { isLoopbackHost } from "./dialects";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
-import { renderContainers, renderServer, SERVE_OPTION_FLAGS, writeContainerEnvFile } from "./serve";
+import { allowHostsOption, renderContainers, renderServer, SERVE_OPTION_FLAGS, writeContainerEnvFile } from "./serve";
 import type { MsiTokenResponse } from "../credentials/types";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
 import { isTerminal, writeOut } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   host: { kind: "string", placeholder: "ADDRESS" },
+  "allow-host": { kind: "repeat", placeholder: "NAME" },
   port: { kind: "string", placeholder: "N" },
   resource: { kind: "string", placeholder: "URI" },
 };
@@ -39,7 +41,7 @@ const FLAGS: FlagSpecs = {
  * writeOut(START_HELP);
  * ```
  */
-export const START_HELP = `Usage: npm start [-- --port N] [-- --host ADDRESS] [-- --resource URI]
+export const START_HELP = `Usage: npm start [-- --port N] [-- --host ADDRESS] [-- --allow-host NAME] [-- --resource URI]
 
 Start the local managed-identity endpoint (offline issuer), fetch a token through
 the credential chain against it, print it (MSI JSON; access_token in full only
@@ -49,6 +51,8 @@ serving until Ctrl-C.
 
 Default resource: ${DEFAULT_RESOURCE}   Default: 127.0.0.1, any free port.
 --host accepts loopback addresses, or 0.0.0.0 / :: to let containers in too.
+--allow-host NAME (repeatable) lets clients call the endpoint by a host name of
+your own (e.g. a compose file's extra_hosts name), as 'azmi serve --allow-host'.
 `;
 
 /** Addresses that include loopback: the server is reachable at 127.0.0.1 too. */
@@ -75,6 +79,7 @@ const COMPETING_VARS = [
  */
 export async function runStart(argv: readonly string[]): Promise<number> {
   let host: string | undefined;
+  let allowHosts: string[] | undefined;
   let port: number | undefined;
   let resource = DEFAULT_RESOURCE;
   try {
@@ -90,6 +95,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
         throw new UsageError("start", `--host must be a loopback address or ${WILDCARD_HOSTS.join(" / ")} (the token is fetched over loopback); got '${host}'`);
       }
     }
+    if (a["allow-host"] !== undefined) allowHosts = allowHostsOption(a["allow-host"]);
     if (a.port !== undefined) port = parseWholeNumber(a.port as string, "port", "start", 0, 65535);
     // Checked before the server starts (and creates its signing key) for nothing.
     if (a.resource !== undefined) resource = checkResource(a.resource as string, "start", false);
@@ -100,7 +106,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   let server: RunningServer;
   try {
     const { startServer } = require("../serve/server") as typeof import("../serve/server");
-    server = await startServer({ host, port, issuer: "local", stateFile: true, onWarning: (m: string) => note(`azmi: warning: ${m}`) });
+    server = await startServer({ host, allowHosts, port, issuer: "local", stateFile: true, onWarning: (m: string) => note(`azmi: warning: ${m}`) });
   } catch (e) {
     return reportError("start", asUsageError("start", e, SERVE_OPTION_FLAGS));
   }

@@ -7,6 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
 import { SecretSet } from "../hygiene/secrets";
@@ -103,6 +104,49 @@ describe("npm start", function () {
       child.kill("SIGINT");
       await exited(child).catch(() => undefined);
     }
+  });
+
+  it("--allow-host NAME reaches the server: a request by that Host gets a token, another name is refused", async () => {
+    const env = cleanEnv();
+    const child = spawnNode(START_JS, ["--allow-host", "azmi-start.test,other-start.test"], env);
+    try {
+      const text = await readableStartup(child);
+      const port = Number(/managed-identity endpoint at http:\/\/127\.0\.0\.1:(\d+)/.exec(text.stdout)?.[1]);
+      assert.ok(port > 0, text.stdout);
+      const header = readState(env.AZMI_HOME!).env.IDENTITY_HEADER!;
+      const ask = (host: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = http.get(
+            { host: "127.0.0.1", port, path: "/msi/token?api-version=2019-08-01&resource=https://vault.azure.net", headers: { Host: host, "X-IDENTITY-HEADER": header } },
+            (res) => {
+              let body = "";
+              res.setEncoding("utf8").on("data", (d: string) => (body += d)).on("end", () => resolve({ status: res.statusCode!, body }));
+            },
+          );
+          req.on("error", reject);
+        });
+      for (const host of [`azmi-start.test:${port}`, "other-start.test"]) {
+        const ok = await ask(host);
+        assert.equal(ok.status, 200, `${host}: ${ok.body}`);
+        assert.equal((JSON.parse(ok.body) as { resource: string }).resource, "https://vault.azure.net");
+      }
+      const refused = await ask(`not-allowed.test:${port}`);
+      assert.equal(refused.status, 400);
+      assert.match((JSON.parse(refused.body) as { error_description: string }).error_description, /unless started with --allow-host NAME$/);
+    } finally {
+      child.kill("SIGINT");
+      await exited(child).catch(() => undefined);
+    }
+  });
+
+  it("a bad --allow-host exits 2 with one line naming the flag, before the server starts", async () => {
+    const env = cleanEnv();
+    const r = await collect(spawnNode(START_JS, ["--allow-host", "*.test"], env));
+    assert.deepEqual(
+      [r.code, r.stdout, r.stderr],
+      [2, "", `azmi start: --allow-host: "*.test" has a wildcard; list each name (a wildcard would let a web page re-bind a name of its own to this server)\n`],
+    );
+    assert.deepEqual(fs.existsSync(env.AZMI_HOME!) ? fs.readdirSync(env.AZMI_HOME!).filter((f) => f !== "cache") : [], [], "no key, no state file");
   });
 
   it("--host must include loopback (the token is fetched over loopback): exit 2", async () => {
