@@ -73,7 +73,15 @@ export function arcAgentInstalled(env: NodeJS.ProcessEnv, platform: NodeJS.Platf
       : platform === "win32"
         ? path.win32.join(env.ProgramFiles ?? "C:\\Program Files", "AzureConnectedMachineAgent", "himds.exe")
         : undefined);
-  return himds !== undefined && fs.existsSync(himds);
+  if (himds === undefined) return false;
+  // statSync, which the start-up already ran (src/boot/bundle.ts), rather than
+  // existsSync: the same answer (any error is "not installed") without
+  // compiling another fs function on every first IMDS token.
+  try {
+    return fs.statSync(himds, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 function challengeError(endpoint: string, detail: string): AuthenticationError {

@@ -3,8 +3,9 @@
  * and end to end through the credential.
  */
 import * as assert from "node:assert/strict";
-import { parse2017Date, parseExpiresOn, parseTokenResponse } from "../../src/managed-identity/response";
-import { randomStrings } from "../support/generate";
+import { isUtf8 } from "node:buffer";
+import { bodyText, hasSpaceOrControl, parse2017Date, parseExpiresOn, parseTokenResponse } from "../../src/managed-identity/response";
+import { randomStrings, seededRandom } from "../support/generate";
 import type { RawResponse } from "../../src/transport/types";
 import { json } from "../fakes/common";
 import { startFakeImds } from "../fakes/imds";
@@ -50,6 +51,32 @@ describe("managed-identity/response", () => {
     for (const s of randomStrings(7, alphabet, 30_000, 7)) {
       // Strings that are not numbers may still be dates (none of these are): undefined for both.
       assert.equal(parseExpiresOn(s), NUMERIC.test(s) ? Number(s) * 1000 : undefined, JSON.stringify(s));
+    }
+  });
+
+  it("bodyText decodes exactly the bodies isUtf8 accepts (U+FFFD only sends a body to isUtf8), a leading BOM dropped", () => {
+    // Bytes that make and break UTF-8: ASCII, lead and continuation bytes, U+FFFD's own encoding, a BOM.
+    const pieces = [[0x41], [0x7b], [0x20], [0xc3, 0xa9], [0xc3], [0xa9], [0xe2, 0x82, 0xac], [0xe2, 0x82], [0xef, 0xbf, 0xbd], [0xef, 0xbb, 0xbf], [0xf0, 0x9f, 0x98, 0x80], [0xf0, 0x9f], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xff], [0x00]];
+    const r = seededRandom(21);
+    let invalid = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const bytes: number[] = [];
+      for (let n = Math.floor(r() * 6); n > 0; n--) bytes.push(...pieces[Math.floor(r() * pieces.length)]!);
+      const body = Buffer.from(bytes);
+      const text = body.toString("utf8");
+      const expected = isUtf8(body) ? (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) : undefined;
+      if (expected === undefined) invalid++;
+      assert.equal(bodyText(body), expected, body.toString("hex"));
+    }
+    assert.ok(invalid > 1000, "the generator makes invalid bodies too");
+    assert.equal(bodyText(Buffer.from([0xef, 0xbf, 0xbd])), "\ufffd", "a U+FFFD the endpoint sent is kept");
+  });
+
+  it("hasSpaceOrControl answers as /[\\s\\u0000-\\u001f\\u007f]/ did, lone surrogates included", () => {
+    const pattern = /[\s\u0000-\u001f\u007f]/;
+    const alphabet = ["a", "Z", "0", "-", "_", ".", "~", "(", "+", "/", "=", "%", " ", "\t", "\n", "\u0000", "\u001f", "\u007f", "\u0080", "\u00a0", "\u2028", "\ufeff", "\u3000", "\ud800", "\udc00", "\ud83d\ude00", "é"];
+    for (const s of [...randomStrings(22, alphabet, 30_000, 8), `eyJ${"a".repeat(1400)}.x_y-z`]) {
+      assert.equal(hasSpaceOrControl(s), pattern.test(s), JSON.stringify(s));
     }
   });
 

@@ -450,6 +450,18 @@ describe("managed-identity/sources", () => {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
+
+    it("an agent path that cannot be looked at (under a file, with a NUL byte) is no agent: IMDS, never an exception", () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-himds-"));
+      try {
+        fs.writeFileSync(path.join(dir, "file"), "");
+        for (const himds of [path.join(dir, "file", "himds"), `${dir}/hi\u0000mds`, path.join(dir, "missing")]) {
+          assert.equal(detectSource(safeEnv({ AZMI_ARC_HIMDS_PATH: himds })).kind, "imds", JSON.stringify(himds));
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe("Service Fabric", () => {
