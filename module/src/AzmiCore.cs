@@ -416,7 +416,7 @@ namespace Azmi
         /// <summary>
         /// One protocol line as PowerShell values, as ConvertFrom-Json makes
         /// them (PSCustomObject, object[], long or double, string, bool), or
-        /// null when the line is not a JSON object (ConvertFrom-AzmiBridgeLine).
+        /// null when the line is not a JSON object (the script path's $script:ReadBridgeLine).
         /// Example: <c>[Azmi.AzmiCore]::FromJsonLine('{"id":1,"ok":true}')</c>
         /// </summary>
         public static object FromJsonLine(string text)

@@ -59,7 +59,7 @@ Describe 'The precompiled core' {
         }
     }
 
-    It 'reads protocol lines into the same values as ConvertFrom-AzmiBridgeLine' -Skip:(-not $useCore) {
+    It 'reads protocol lines into the same values as the script path (ReadBridgeLine)' -Skip:(-not $useCore) {
         $lines = @(
             '{"id":1,"ok":true,"result":{"access_token":"a.b.c","expires_in":"3599","expires_on":"1700000000"},"leaseMs":5000}'
             '  {"id":2,"n":-12,"big":12345678901234567890,"f":1.25,"e":1e3,"t":true,"u":false,"z":null,"arr":[1,"x",[2],{"k":"v"}],"empty":[],"o":{}}  '
@@ -69,7 +69,7 @@ Describe 'The precompiled core' {
             '[1,2]'
         )
         foreach ($line in $lines) {
-            $expected = & (Get-Module Azmi) { param($t) if (-not $script:AzmiScriptBridge) { Import-AzmiScriptBridge }; ConvertFrom-AzmiBridgeLine $t } $line
+            $expected = & (Get-Module Azmi) { param($t) if (-not $script:AzmiScriptBridge) { Import-AzmiScriptBridge }; $script:ReadBridgeLine.InvokeReturnAsIs($t) } $line
             $actual = [Azmi.AzmiCore]::FromJsonLine($line)
             if ($null -eq $expected) { $actual | Should -BeNullOrEmpty; continue }
             $actual | Should -BeOfType ([System.Management.Automation.PSCustomObject])

@@ -93,21 +93,26 @@ $script:AzmiRestOwn = [System.Collections.Generic.HashSet[string]]::new(
         [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters),
     [System.StringComparer]::OrdinalIgnoreCase)
 
-function script:Protect-AzmiRestException {
-    # The exception side of Protect-AzmiRestError, for an exception and its
-    # inner ones: the request its HTTP response names loses the header, and
-    # the token is redacted from Data and from a message that quotes it (a
-    # RuntimeException built from an ErrorRecord takes its message from
-    # ErrorDetails, e.g. a server's error body that echoed the header). A
-    # message is fixed in place (Exception's message field), since the same
-    # exception sits in $Error and in every -ErrorVariable around the call.
-    # Returns $true when a message still quotes the token.
+# The three helpers below take the token and the records that may quote it:
+# script blocks called as methods (.InvokeReturnAsIs), not functions, since
+# with module logging on PowerShell writes the text of every value bound to a
+# function's parameters to the event log (see Private/Azmi.ScriptBridge.ps1).
+
+# The exception side of ProtectRestError, for an exception and its
+# inner ones: the request its HTTP response names loses the header, and
+# the token is redacted from Data and from a message that quotes it (a
+# RuntimeException built from an ErrorRecord takes its message from
+# ErrorDetails, e.g. a server's error body that echoed the header). A
+# message is fixed in place (Exception's message field), since the same
+# exception sits in $Error and in every -ErrorVariable around the call.
+# Returns $true when a message still quotes the token.
+$script:ProtectRestException = {
     param($Exception, [string] $Token)
     $quoted = $false
     for (; $null -ne $Exception; $Exception = $Exception.InnerException) {
         $response = $Exception.PSObject.Properties['Response']
         if ($null -ne $response -and $response.Value -is [System.Net.Http.HttpResponseMessage]) {
-            Remove-AzmiRestHeader -Request $response.Value.RequestMessage -Token $Token
+            $script:RemoveRestHeader.InvokeReturnAsIs($response.Value.RequestMessage, $Token)
         }
         foreach ($key in @($Exception.Data.Keys)) {
             $value = $Exception.Data[$key]
@@ -122,8 +127,8 @@ function script:Protect-AzmiRestException {
     $quoted
 }
 
-function script:Remove-AzmiRestHeader {
-    # Only the header azmi added: with -SkipHeaderValidation a caller's header of that name may be there as well.
+# Only the header azmi added: with -SkipHeaderValidation a caller's header of that name may be there as well.
+$script:RemoveRestHeader = {
     param($Request, [string] $Token)
     $values = $null
     if ($Request -is [System.Net.Http.HttpRequestMessage] -and $Request.Headers.TryGetValues('Authorization', [ref]$values) -and
@@ -132,29 +137,25 @@ function script:Remove-AzmiRestHeader {
     }
 }
 
-function script:Protect-AzmiRestError {
-    # Invoke-RestMethod's ErrorRecords hold the request it sent (TargetObject,
-    # and Exception.Response.RequestMessage for an HTTP error status), with
-    # the Authorization: Bearer header in it; Get-Error, $_.TargetObject,
-    # CategoryInfo.TargetName and ConvertTo-Json all show it. The header is
-    # removed from those objects in place, so every copy of the record ($Error,
-    # -ErrorVariable) is clean too. A server may echo the token into its error
-    # body (ErrorDetails, per copy), and an exception's Data or message may
-    # hold it: redacted. Returns the record to raise: this one, or, should an
-    # exception's message still quote the token, a copy without it.
-    param(
-        [Parameter(Mandatory)] [System.Management.Automation.ErrorRecord] $Record,
-        [Parameter(Mandatory)] [string] $Authorization,
-        [Parameter(Mandatory)] [string] $Token
-    )
+# Invoke-RestMethod's ErrorRecords hold the request it sent (TargetObject,
+# and Exception.Response.RequestMessage for an HTTP error status), with
+# the Authorization: Bearer header in it; Get-Error, $_.TargetObject,
+# CategoryInfo.TargetName and ConvertTo-Json all show it. The header is
+# removed from those objects in place, so every copy of the record ($Error,
+# -ErrorVariable) is clean too. A server may echo the token into its error
+# body (ErrorDetails, per copy), and an exception's Data or message may
+# hold it: redacted. Returns the record to raise: this one, or, should an
+# exception's message still quote the token, a copy without it.
+$script:ProtectRestError = {
+    param([System.Management.Automation.ErrorRecord] $Record, [string] $Authorization, [string] $Token)
     $target = $Record.TargetObject
-    Remove-AzmiRestHeader -Request $target -Token $Token
+    $script:RemoveRestHeader.InvokeReturnAsIs($target, $Token)
     if ($target -is [Microsoft.PowerShell.Commands.WebRequestPSCmdlet] -and $null -ne $target.WebSession -and
         $target.WebSession.Headers['Authorization'] -ceq $Authorization) {
         # Its parameter checks name the cmdlet itself; its -Headers is ours (cleaned by the caller).
         $null = $target.WebSession.Headers.Remove('Authorization')
     }
-    $quoted = Protect-AzmiRestException -Exception $Record.Exception -Token $Token
+    $quoted = $script:ProtectRestException.InvokeReturnAsIs($Record.Exception, $Token)
     $details = $Record.ErrorDetails
     if ($null -ne $details -and ("$($details.Message)".Contains($Token) -or "$($details.RecommendedAction)".Contains($Token))) {
         $clean = [System.Management.Automation.ErrorDetails]::new("$($details.Message)".Replace($Token, '[REDACTED]'))
@@ -184,7 +185,7 @@ $script:AzmiCmdletBodies = @{
 
         $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
         $response = Invoke-AzmiBridge -Op chain -Params $params -TimeoutSec ($TimeoutSec) -WantVerbose $wantVerbose
-        if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
+        if ($wantVerbose) { Write-AzmiBridgeVerbose $response.report $response.log }
         $target = if ($params.resource) { $params.resource } else { $params.scope }
         if (-not $response.ok) {
             $record = New-AzmiErrorRecord -CommandName $PSCmdlet.MyInvocation.MyCommand.Name -Fault $response.error -Target $target -TimeoutParameter TimeoutSec -TimeoutSec $TimeoutSec
@@ -247,7 +248,7 @@ $script:AzmiCmdletBodies = @{
     $wantVerbose = $VerbosePreference -ne 'SilentlyContinue'
     if ($wantVerbose) { Write-Verbose "Requesting a token for '$audience' to call $($Uri.GetLeftPart([System.UriPartial]::Path))." }
     $response = Invoke-AzmiBridge -Op token -Params $params -TimeoutSec ($TokenTimeoutSec) -WantVerbose $wantVerbose
-    if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
+    if ($wantVerbose) { Write-AzmiBridgeVerbose $response.report $response.log }
     if (-not $response.ok) {
         $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $audience -TimeoutParameter TokenTimeoutSec -TimeoutSec $TokenTimeoutSec))
     }
@@ -353,8 +354,8 @@ $script:AzmiCmdletBodies = @{
     foreach ($entry in @($restErrors) + @($global:Error)) {
         $record = if ($entry -is [System.Management.Automation.ErrorRecord]) { $entry } elseif ($entry -is [System.Management.Automation.IContainsErrorRecord]) { $entry.ErrorRecord }
         if ($null -eq $record -or -not $exceptions.Contains($record.Exception)) { continue }
-        $null = Protect-AzmiRestError -Record $record -Authorization $authorization -Token $token
-        if ($entry -isnot [System.Management.Automation.ErrorRecord]) { $null = Protect-AzmiRestException -Exception $entry -Token $token }
+        $null = $script:ProtectRestError.InvokeReturnAsIs($record, $authorization, $token)
+        if ($entry -isnot [System.Management.Automation.ErrorRecord]) { $null = $script:ProtectRestException.InvokeReturnAsIs($entry, $token) }
     }
     # Invoke-RestMethod's own records (its id, the call inside this module)
     # went into $Error, and into this call's -ErrorVariable, as they were
@@ -374,9 +375,9 @@ $script:AzmiCmdletBodies = @{
             if ($null -ne $record -and $exceptions.Contains($record.Exception)) { $list.Remove($entry) }
         }
     }
-    foreach ($record in $written) { $PSCmdlet.WriteError((Protect-AzmiRestError -Record $record -Authorization $authorization -Token $token)) }
+    foreach ($record in $written) { $PSCmdlet.WriteError($script:ProtectRestError.InvokeReturnAsIs($record, $authorization, $token)) }
     # As Invoke-RestMethod: terminating, so a failed request also stops a -Body pipeline.
-    if ($null -ne $failure) { $PSCmdlet.ThrowTerminatingError((Protect-AzmiRestError -Record $failure -Authorization $authorization -Token $token)) }
+    if ($null -ne $failure) { $PSCmdlet.ThrowTerminatingError($script:ProtectRestError.InvokeReturnAsIs($failure, $authorization, $token)) }
     }
     'Start-AzManagedIdentityEndpoint' = {
     $command = $PSCmdlet.MyInvocation.MyCommand.Name

@@ -81,9 +81,11 @@ function script:New-AzmiRequestError {
 
 function script:Write-AzmiBridgeVerbose {
     # Chain decisions for -Verbose; the log lines behind them for -Debug.
-    # Tokens never travel in these (the core redacts them).
-    param($Response)
-    $report = $Response.report
+    # Tokens never travel in these (the core redacts them). The report and
+    # the log lines, not the whole answer: it holds the token, and module
+    # logging writes a parameter's text to the event log.
+    param($Report, $Log)
+    $report = $Report
     if ($null -ne $report -and $null -ne $report.links) {
         foreach ($link in $report.links) {
             Write-Verbose ("chain: {0} ({1}) {2} in {3} ms: {4}" -f $link.link, $link.credential, $link.outcome, [math]::Round([double]$link.ms, 1), $link.reason)
@@ -91,7 +93,7 @@ function script:Write-AzmiBridgeVerbose {
         $memo = if ($report.fromMemo) { ', remembered winner' } else { '' }
         Write-Verbose ("chain: winner {0} in {1} ms over the {2} transport{3}" -f $(if ($report.winner) { $report.winner } else { 'none' }), [math]::Round([double]$report.ms, 1), $report.transport, $memo)
     }
-    foreach ($line in $Response.log) { Write-Debug $line }
+    foreach ($line in $Log) { Write-Debug $line }
 }
 #endregion
 
@@ -138,7 +140,7 @@ function script:Invoke-AzmiTokenCall {
         # (Only the core returns nothing: Ctrl+C stopped the wait.)
         if ($null -eq $response) { return }
     }
-    if ($wantVerbose) { Write-AzmiBridgeVerbose $response }
+    if ($wantVerbose) { Write-AzmiBridgeVerbose $response.report $response.log }
     if (-not $response.ok) {
         $record = New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target $target -TimeoutParameter TimeoutSec -TimeoutSec $TimeoutSec
         # Without Node or the bridge nothing else in the pipeline can work either.

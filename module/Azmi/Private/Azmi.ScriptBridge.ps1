@@ -3,9 +3,17 @@
 # with the bridge" in Public/Azmi.Functions.ps1 for when this file is loaded). It is
 # dot-sourced from a function, so everything is defined in the module's scope
 # (script:).
+#
+# What handles a protocol line is a script block called as a method
+# (.InvokeReturnAsIs), not a function: with module logging on
+# (LogPipelineExecutionDetails, or a "ModuleLogging" policy), PowerShell
+# writes the text of every value bound to a function's parameters to the
+# event log (syslog on Linux), and an answer line holds an access token, a
+# request line the session's secrets (the "env" it sends). A method call is
+# not a command: nothing of it is logged (test/powershell/Logging.Tests.ps1).
 
-function script:Write-AzmiBridgeLine {
-    # Writes one request line: $null when written, else why not.
+# Writes one request line: $null when written, else why not.
+$script:WriteBridgeLine = {
     param($Bridge, [string] $Line)
     try {
         $Bridge['Process'].StandardInput.Write($Line)
@@ -44,16 +52,16 @@ function script:Read-AzmiBridgeLine {
     $text
 }
 
-function script:ConvertFrom-AzmiBridgeLine {
-    # A protocol line as an object (ConvertFrom-Json's shapes), or $null when
-    # it is not one. Only a line that looks like an object is parsed: an
-    # exception, even caught here, would land in the caller's -ErrorVariable.
+# A protocol line as an object (ConvertFrom-Json's shapes), or $null when
+# it is not one. Only a line that looks like an object is parsed: an
+# exception, even caught here, would land in the caller's -ErrorVariable.
+$script:ReadBridgeLine = {
     param([string] $Text)
     $Text = $Text.Trim()
     if (-not ($Text.StartsWith('{', [System.StringComparison]::Ordinal) -and $Text.EndsWith('}', [System.StringComparison]::Ordinal))) { return }
     try {
         $document = [System.Text.Json.JsonDocument]::Parse($Text)
-        try { ConvertFrom-AzmiJsonElement $document.RootElement } finally { $document.Dispose() }
+        try { $script:ReadJsonElement.InvokeReturnAsIs($document.RootElement) } finally { $document.Dispose() }
     } catch { }
 }
 
@@ -111,7 +119,7 @@ function script:Invoke-AzmiBridge {
         if ($null -ne $paramsJson) { $line += ',"params":' + $paramsJson }
         if ($envChanged) { $line += ',"env":' + $(if ($script:Core) { [Azmi.AzmiCore]::ToJson($vars) } else { ConvertTo-AzmiJsonObject $vars }) }
         if ($WantVerbose) { $line += ',"verbose":true' }
-        $failure = Write-AzmiBridgeLine $bridge ($line + "}`n")
+        $failure = $script:WriteBridgeLine.InvokeReturnAsIs($bridge, $line + "}`n")
         if ($null -eq $failure) { break }
         # It died after the check above, before reading this request, so the
         # request is safe to send again: once, to a fresh bridge.
@@ -132,18 +140,18 @@ function script:Invoke-AzmiBridge {
             # The first line must be the bridge's hello: anything else is a
             # program that is not the azmi bridge.
             if (-not $text.StartsWith($script:HelloPrefix, [System.StringComparison]::Ordinal)) {
-                $hello = if ($script:Core) { [Azmi.AzmiCore]::FromJsonLine($text) } else { ConvertFrom-AzmiBridgeLine $text }
+                $hello = if ($script:Core) { [Azmi.AzmiCore]::FromJsonLine($text) } else { $script:ReadBridgeLine.InvokeReturnAsIs($text) }
                 if (-not ($hello -is [System.Management.Automation.PSCustomObject] -and $hello.id -is [long] -and $hello.id -eq 0 -and $hello.ok -and $hello.result.hello -eq 'azmi-bridge')) {
-                    return New-AzmiBridgeProtocolFault $launchPath $text
+                    return New-AzmiBridgeProtocolFault $launchPath $text.Length
                 }
             }
             $bridge['Hello'] = $true
             $limitMs = $clock.ElapsedMilliseconds + $waitSec * 1000
             continue
         }
-        $message = if ($script:Core) { [Azmi.AzmiCore]::FromJsonLine($text) } else { ConvertFrom-AzmiBridgeLine $text }
+        $message = if ($script:Core) { [Azmi.AzmiCore]::FromJsonLine($text) } else { $script:ReadBridgeLine.InvokeReturnAsIs($text) }
         if (-not ($message -is [System.Management.Automation.PSCustomObject] -and $message.id -is [long])) {
-            return New-AzmiBridgeProtocolFault $launchPath $text
+            return New-AzmiBridgeProtocolFault $launchPath $text.Length
         }
         # A stale answer to an interrupted call is skipped by its id.
         if ($message.id -eq $id) {
@@ -209,14 +217,14 @@ function script:ConvertTo-AzmiJsonObject {
     if ($own) { $Builder.ToString() }
 }
 
-function script:ConvertFrom-AzmiJsonElement {
-    # A System.Text.Json element as PowerShell values, as ConvertFrom-Json
-    # makes them: objects become PSCustomObjects, arrays object[], numbers
-    # long or double; strings stay strings (no date guessing).
-    # Written for a fresh session's first call: an untyped parameter (a
-    # struct-typed one compiles a variant of its own), JsonValueKind compared
-    # as numbers (Object 1, Array 2, String 3, Number 4, True 5, False 6,
-    # Null 7; names would be parsed into the enum), no [ref] argument.
+# A System.Text.Json element as PowerShell values, as ConvertFrom-Json
+# makes them: objects become PSCustomObjects, arrays object[], numbers
+# long or double; strings stay strings (no date guessing).
+# Written for a fresh session's first call: an untyped parameter (a
+# struct-typed one compiles a variant of its own), JsonValueKind compared
+# as numbers (Object 1, Array 2, String 3, Number 4, True 5, False 6,
+# Null 7; names would be parsed into the enum), no [ref] argument.
+$script:ReadJsonElement = {
     param($Element)
     $kind = [int]$Element.ValueKind
     if ($kind -eq 1) {
@@ -224,7 +232,8 @@ function script:ConvertFrom-AzmiJsonElement {
         foreach ($property in $Element.EnumerateObject()) {
             $value = $property.Value
             $valueKind = [int]$value.ValueKind
-            $properties[$property.Name] = if ($valueKind -eq 3) { $value.GetString() } else { ConvertFrom-AzmiJsonElement $value }
+            # (The comma keeps an array an array: a method's result is enumerated when written.)
+            $properties[$property.Name] = if ($valueKind -eq 3) { $value.GetString() } else { , $script:ReadJsonElement.InvokeReturnAsIs($value) }
         }
         return [pscustomobject]$properties
     }
@@ -236,7 +245,7 @@ function script:ConvertFrom-AzmiJsonElement {
     }
     if ($kind -eq 5) { return $true }
     if ($kind -eq 6) { return $false }
-    if ($kind -eq 2) { return , @(foreach ($item in $Element.EnumerateArray()) { ConvertFrom-AzmiJsonElement $item }) }
+    if ($kind -eq 2) { return , @(foreach ($item in $Element.EnumerateArray()) { , $script:ReadJsonElement.InvokeReturnAsIs($item) }) }
     $null
 }
 # A JSON number with none of these is a whole number (at most 18 characters

@@ -189,22 +189,28 @@ function Get-AzmiBridgeStderrTail {
     $text = $task.Result
     if (-not $text) { return '' }
     # Stack frames say little to a user; the message lines say what broke.
-    $kept = @($text.TrimEnd() -split "\r?\n" | Where-Object { $_.Trim() -and $_ -notmatch '^\s+at ' -and $_ -notmatch '^Node\.js v' })
+    # (Methods and operators, no commands: the text may hold secrets, and
+    # module logging writes what commands are given; see ConvertToRedactedText.)
+    $kept = @(($text.TrimEnd() -split "\r?\n").Where({ $_.Trim() -and $_ -notmatch '^\s+at ' -and $_ -notmatch '^Node\.js v' }))
+    if ($kept.Count -gt $Lines) { $kept = $kept[($kept.Count - $Lines)..($kept.Count - 1)] }
     # Redacted before it is cut: a cut through a secret's name would leave its value unrecognised.
-    $tail = ConvertTo-AzmiRedactedText (($kept | Select-Object -Last $Lines) -join ' | ')
+    $tail = $script:ConvertToRedactedText.InvokeReturnAsIs($kept -join ' | ')
     if ($tail.Length -gt 1500) { $tail = $tail.Substring($tail.Length - 1500) }
     $tail
 }
 
-function ConvertTo-AzmiRedactedText {
-    # Anything shaped like a JWT, a bearer or basic credential (an Azure Arc
-    # key is sent as Basic) or the value of a secret-named field is removed
-    # before text from outside (stderr of a crashed process, which may echo
-    # the request and the environment it carries) reaches an error message.
-    # A quoted value is removed whole, spaces and commas included: in double
-    # quotes (JSON) or single quotes (how Node prints an object when it dies);
-    # an unquoted one up to a space, comma or brace, even one starting with '[',
-    # and on a NAME=value line (an environment listing) up to the line's end.
+# Anything shaped like a JWT, a bearer or basic credential (an Azure Arc
+# key is sent as Basic) or the value of a secret-named field is removed
+# before text from outside (stderr of a crashed process, which may echo
+# the request and the environment it carries) reaches an error message.
+# A quoted value is removed whole, spaces and commas included: in double
+# quotes (JSON) or single quotes (how Node prints an object when it dies);
+# an unquoted one up to a space, comma or brace, even one starting with '[',
+# and on a NAME=value line (an environment listing) up to the line's end.
+# A script block called as a method, not a function: module logging writes
+# the text of a function's parameters to the event log, and this text is
+# the unredacted one (see Private/Azmi.ScriptBridge.ps1).
+$script:ConvertToRedactedText = {
     param([string] $Text)
     $names = 'access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header'
     $fields = "`"?($names)`"?\s*[:=]\s*"
@@ -291,10 +297,13 @@ function New-AzmiBridgeEndedFault {
 }
 
 function New-AzmiBridgeProtocolFault {
-    param([string] $LaunchPath, [string] $Text)
+    # The line's length only, never its text: whatever the program wrote may
+    # hold a token, and module logging would write a parameter's text to the
+    # event log (see Private/Azmi.ScriptBridge.ps1).
+    param([string] $LaunchPath, [int] $LineLength)
     Stop-AzmiBridge -GraceMs 0
     New-AzmiBridgeFault -Condition 'BridgeProtocolError' -Name 'BridgeProtocolError' `
-        -Message "The program at '$LaunchPath' is not the azmi bridge: it answered with a line ($($Text.Length) characters) that is not azmi's JSON-lines protocol." `
+        -Message "The program at '$LaunchPath' is not the azmi bridge: it answered with a line ($LineLength characters) that is not azmi's JSON-lines protocol." `
         -RecommendedAction 'Point $env:AZMI_BRIDGE at dist/src/bridge/main.js of an azmi build, or remove $env:AZMI_BRIDGE to use the default.'
 }
 
@@ -337,7 +346,7 @@ function Invoke-AzmiBridgeCore {
             -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
     }
     if ($kind -eq 'E') { return New-AzmiBridgeEndedFault $bridge $Op }
-    New-AzmiBridgeProtocolFault $launchPath $outcome.Substring(1)
+    New-AzmiBridgeProtocolFault $launchPath ($outcome.Length - 1)
 }
 #endregion
 
