@@ -19,7 +19,19 @@ BeforeAll {
     # take a running system's log away from it.
     $script:Why = $null
     if (-not $IsLinux) { $script:Why = 'PowerShell writes its log to syslog (/dev/log) only on Linux' }
-    elseif (Test-Path -LiteralPath /dev/log) { $script:Why = '/dev/log belongs to a syslog daemon here; the test collects the log only where /dev/log is free' }
+    elseif (Test-Path -LiteralPath /dev/log) {
+        # A socket file nobody listens on (left by a run that was killed) is free; a live one is a daemon's.
+        $probe = [System.Net.Sockets.Socket]::new([System.Net.Sockets.AddressFamily]::Unix, [System.Net.Sockets.SocketType]::Dgram, [System.Net.Sockets.ProtocolType]::Unspecified)
+        try {
+            $probe.Connect([System.Net.Sockets.UnixDomainSocketEndPoint]::new('/dev/log'))
+            $script:Why = '/dev/log belongs to a syslog daemon here; the test collects the log only where /dev/log is free'
+        } catch [System.Net.Sockets.SocketException] {
+            if ($_.Exception.SocketErrorCode -eq 'ConnectionRefused') { Remove-Item -LiteralPath /dev/log -Force }
+            else { $script:Why = "/dev/log cannot be used here: $($_.Exception.Message)" }
+        } finally {
+            $probe.Dispose()
+        }
+    }
     $script:Collector = $null
     if (-not $script:Why) {
         Add-Type -TypeDefinition @'
