@@ -339,7 +339,7 @@ namespace Azmi
 
         /// <summary>
         /// A dictionary of null, bool, numbers, strings, lists of those and
-        /// nested dictionaries as one line of JSON (ConvertTo-AzmiJsonObject).
+        /// nested dictionaries as one line of JSON (the script path's $script:WriteJsonObject).
         /// Example: <c>[Azmi.AzmiCore]::ToJson([ordered]@{ resource = 'https://vault.azure.net'; timeoutMs = 30000L })</c>
         /// </summary>
         public static string ToJson(IDictionary dictionary)
@@ -615,7 +615,9 @@ namespace Azmi
         /// response object, or a string saying what went wrong for the script
         /// to turn into its fault: "W" + why the write failed (nothing was
         /// sent), "T" (no answer within the limit), "E" (the bridge ended),
-        /// "P" + the line that is not the protocol; or null when
+        /// "P" + the length of the line that is not the protocol (never its
+        /// text: it may hold a token, and the script binds this string to a
+        /// parameter, which module logging writes out); or null when
         /// <paramref name="cmdlet"/> is stopping (Ctrl+C; an unfinished read is
         /// left in the bridge state for the next call to pick up).
         /// Example: <c>[Azmi.AzmiCore]::Request($script:Bridge, $script:Leases, 'token', $params, 32, 10, $false, $PSCmdlet)</c>
@@ -719,14 +721,14 @@ namespace Azmi
                             && LanguagePrimitives.IsTrue(hello.Properties["ok"]?.Value)
                             && hello.Properties["result"]?.Value is PSObject helloResult
                             && string.Equals(helloResult.Properties["hello"]?.Value as string, "azmi-bridge", StringComparison.OrdinalIgnoreCase);
-                        if (!isHello) return "P" + text;
+                        if (!isHello) return "P" + text.Length.ToString(CultureInfo.InvariantCulture);
                     }
                     bridge["Hello"] = true;
                     limitMs = clock.ElapsedMilliseconds + waitSec * 1000L;
                     continue;
                 }
                 var message = FromJsonLine(text) as PSObject;
-                if (message == null || !(message.Properties["id"]?.Value is long messageId)) return "P" + text;
+                if (message == null || !(message.Properties["id"]?.Value is long messageId)) return "P" + text.Length.ToString(CultureInfo.InvariantCulture);
                 // A stale answer to an interrupted call is skipped by its id.
                 if (messageId != id) continue;
                 if (leaseKey != null && LanguagePrimitives.IsTrue(message.Properties["ok"]?.Value))

@@ -37,7 +37,19 @@ const inFlight = new Set<Promise<void>>();
 
 function write(response: BridgeResponse): void {
   if (closing && response.id !== 0) return;
-  process.stdout.write(JSON.stringify(response) + "\n");
+  let line = JSON.stringify(response);
+  // A lone surrogate (an endpoint's odd client_id, say) is written as a
+  // \udXXX escape, which .NET's JSON reader refuses: the module would take
+  // the whole answer for a stranger's. Such strings go out with U+FFFD in its
+  // place. (Only then: the check is a scan of the line, the rewrite a second
+  // stringify; "\ud" also matches an escaped backslash, which changes nothing.)
+  if (line.includes("\\ud")) line = JSON.stringify(response, wellFormed);
+  process.stdout.write(line + "\n");
+}
+
+/** JSON.stringify replacer: every string as well-formed UTF-16. */
+function wellFormed(_key: string, value: unknown): unknown {
+  return typeof value === "string" ? (value as string & { toWellFormed(): string }).toWellFormed() : value;
 }
 
 function redactText(text: string): string {

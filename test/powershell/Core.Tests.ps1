@@ -46,7 +46,7 @@ Describe 'The precompiled core' {
         $coreLoaded | Should -Be ($built -and $env:AZMI_NO_CORE -ne '1')
     }
 
-    It 'writes request JSON exactly as ConvertTo-AzmiJsonObject does' -Skip:(-not $useCore) {
+    It 'writes request JSON exactly as the script path does (WriteJsonObject)' -Skip:(-not $useCore) {
         $cases = @(
             [ordered]@{ resource = 'https://vault.azure.net'; timeoutMs = 30000L; forceRefresh = $true }
             [ordered]@{ scope = 'https://x/.default'; exclude = [string[]]('azure-cli', 'environment'); n = 3; d = 1.5; none = $null; f = $false }
@@ -54,7 +54,7 @@ Describe 'The precompiled core' {
             @{ PATH = '/usr/bin'; HOME = '/root'; uni = 'é ü 中' }
         )
         foreach ($case in $cases) {
-            $expected = & (Get-Module Azmi) { param($d) if (-not $script:AzmiScriptBridge) { Import-AzmiScriptBridge }; ConvertTo-AzmiJsonObject $d } $case
+            $expected = & (Get-Module Azmi) { param($d) if (-not $script:AzmiScriptBridge) { Import-AzmiScriptBridge }; $script:WriteJsonObject.InvokeReturnAsIs($d, $null) } $case
             [Azmi.AzmiCore]::ToJson($case) | Should -BeExactly $expected
         }
     }

@@ -204,6 +204,28 @@ describe("bridge: the stdio protocol", function () {
     assert.ok(!stderr.includes(answer.result.access_token), "token in the bridge's stderr log");
   });
 
+  it("writes a lone surrogate an endpoint sent (in client_id) as U+FFFD: .NET's JSON reader refuses \\udXXX escapes of one", async () => {
+    const token = `eyJ0eXAiOiJKV1QifQ.${Buffer.from(JSON.stringify({ aud: "https://vault.azure.net" })).toString("base64url")}.sig`;
+    const server = http.createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      // JSON.stringify writes the lone surrogate as the escape \ud800.
+      res.end(JSON.stringify({ access_token: token, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: "https://vault.azure.net", token_type: "Bearer", client_id: "\ud800-id" }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      bridge = new BridgeChild(cleanEnv({ AZMI_HOME: home, IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: "a-header-secret-value" }));
+      const answer = await bridge.ask(1, "token", { resource: "https://vault.azure.net", only: "managed-identity" });
+      assert.equal(answer.ok, true, JSON.stringify(answer.error));
+      assert.equal(answer.result.client_id, "\ufffd-id");
+      assert.equal(answer.result.access_token, token);
+      const raw = bridge.rawLines.find((l) => l.startsWith('{"id":1,'))!;
+      assert.ok(!/\\ud[89ab][0-9a-f]{2}/i.test(raw), raw);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it("adopts the environment a request carries", async () => {
     bridge = new BridgeChild(cleanEnv({ AZMI_HOME: home }));
     const without = await bridge.ask(1, "token", { resource: "https://vault.azure.net", only: "managed-identity", timeoutMs: 10_000 });

@@ -112,7 +112,7 @@ $script:ProtectRestException = {
     for (; $null -ne $Exception; $Exception = $Exception.InnerException) {
         $response = $Exception.PSObject.Properties['Response']
         if ($null -ne $response -and $response.Value -is [System.Net.Http.HttpResponseMessage]) {
-            $script:RemoveRestHeader.InvokeReturnAsIs($response.Value.RequestMessage, $Token)
+            $null = $script:RemoveRestHeader.InvokeReturnAsIs($response.Value.RequestMessage, $Token)
         }
         foreach ($key in @($Exception.Data.Keys)) {
             $value = $Exception.Data[$key]
@@ -149,7 +149,7 @@ $script:RemoveRestHeader = {
 $script:ProtectRestError = {
     param([System.Management.Automation.ErrorRecord] $Record, [string] $Authorization, [string] $Token)
     $target = $Record.TargetObject
-    $script:RemoveRestHeader.InvokeReturnAsIs($target, $Token)
+    $null = $script:RemoveRestHeader.InvokeReturnAsIs($target, $Token)
     if ($target -is [Microsoft.PowerShell.Commands.WebRequestPSCmdlet] -and $null -ne $target.WebSession -and
         $target.WebSession.Headers['Authorization'] -ceq $Authorization) {
         # Its parameter checks name the cmdlet itself; its -Headers is ours (cleaned by the caller).

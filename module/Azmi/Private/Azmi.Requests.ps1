@@ -85,7 +85,6 @@ function script:Write-AzmiBridgeVerbose {
     # the log lines, not the whole answer: it holds the token, and module
     # logging writes a parameter's text to the event log.
     param($Report, $Log)
-    $report = $Report
     if ($null -ne $report -and $null -ne $report.links) {
         foreach ($link in $report.links) {
             Write-Verbose ("chain: {0} ({1}) {2} in {3} ms: {4}" -f $link.link, $link.credential, $link.outcome, [math]::Round([double]$link.ms, 1), $link.reason)

@@ -112,12 +112,12 @@ function script:Invoke-AzmiBridge {
                 return $response
             }
         }
-        if ($null -eq $paramsJson -and $null -ne $Params) { $paramsJson = if ($script:Core) { [Azmi.AzmiCore]::ToJson($Params) } else { ConvertTo-AzmiJsonObject $Params } }
+        if ($null -eq $paramsJson -and $null -ne $Params) { $paramsJson = if ($script:Core) { [Azmi.AzmiCore]::ToJson($Params) } else { $script:WriteJsonObject.InvokeReturnAsIs($Params, $null) } }
         $id = $bridge['NextId']
         $bridge['NextId'] = $id + 1
         $line = '{"id":' + $id + ',"op":"' + $Op + '"'
         if ($null -ne $paramsJson) { $line += ',"params":' + $paramsJson }
-        if ($envChanged) { $line += ',"env":' + $(if ($script:Core) { [Azmi.AzmiCore]::ToJson($vars) } else { ConvertTo-AzmiJsonObject $vars }) }
+        if ($envChanged) { $line += ',"env":' + $(if ($script:Core) { [Azmi.AzmiCore]::ToJson($vars) } else { $script:WriteJsonObject.InvokeReturnAsIs($vars, $null) }) }
         if ($WantVerbose) { $line += ',"verbose":true' }
         $failure = $script:WriteBridgeLine.InvokeReturnAsIs($bridge, $line + "}`n")
         if ($null -eq $failure) { break }
@@ -173,10 +173,13 @@ function script:Invoke-AzmiBridge {
 # (From a string literal: converting a number array costs the import more.)
 $script:JsonEscaped = "`u{0}`u{1}`u{2}`u{3}`u{4}`u{5}`u{6}`u{7}`u{8}`u{9}`u{a}`u{b}`u{c}`u{d}`u{e}`u{f}`u{10}`u{11}`u{12}`u{13}`u{14}`u{15}`u{16}`u{17}`u{18}`u{19}`u{1a}`u{1b}`u{1c}`u{1d}`u{1e}`u{1f}`"\".ToCharArray()
 
-function script:ConvertTo-AzmiJsonObject {
-    # A dictionary whose values are $null, bool, numbers, strings, arrays of
-    # those, or dictionaries like it, as one line of JSON (requests and
-    # environments are never more than that).
+# A dictionary whose values are $null, bool, numbers, strings, arrays of
+# those, or dictionaries like it, as one line of JSON (requests and
+# environments are never more than that). A script block (see the top of
+# this file): a nested dictionary is written into the builder the outer one
+# passes on, and a StringBuilder bound to a function's parameter is logged
+# with its text, the session's secrets included.
+$script:WriteJsonObject = {
     param($Dictionary, $Builder)
     $own = $null -eq $Builder
     if ($own) { $Builder = [System.Text.StringBuilder]::new(512) }
@@ -193,7 +196,7 @@ function script:ConvertTo-AzmiJsonObject {
         $null = $Builder.Append('"').Append($text).Append('":')
         $value = $entry.Value
         if ($value -is [System.Collections.IDictionary]) {
-            $null = ConvertTo-AzmiJsonObject $value $Builder
+            $null = $script:WriteJsonObject.InvokeReturnAsIs($value, $Builder)
             continue
         }
         $isList = $value -is [System.Collections.IList]

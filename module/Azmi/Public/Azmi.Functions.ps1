@@ -192,7 +192,7 @@ function Get-AzmiBridgeStderrTail {
     # (Methods and operators, no commands: the text may hold secrets, and
     # module logging writes what commands are given; see ConvertToRedactedText.)
     $kept = @(($text.TrimEnd() -split "\r?\n").Where({ $_.Trim() -and $_ -notmatch '^\s+at ' -and $_ -notmatch '^Node\.js v' }))
-    if ($kept.Count -gt $Lines) { $kept = $kept[($kept.Count - $Lines)..($kept.Count - 1)] }
+    if ($Lines -lt 1) { $kept = @() } elseif ($kept.Count -gt $Lines) { $kept = $kept[($kept.Count - $Lines)..($kept.Count - 1)] }
     # Redacted before it is cut: a cut through a secret's name would leave its value unrecognised.
     $tail = $script:ConvertToRedactedText.InvokeReturnAsIs($kept -join ' | ')
     if ($tail.Length -gt 1500) { $tail = $tail.Substring($tail.Length - 1500) }
@@ -346,7 +346,8 @@ function Invoke-AzmiBridgeCore {
             -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
     }
     if ($kind -eq 'E') { return New-AzmiBridgeEndedFault $bridge $Op }
-    New-AzmiBridgeProtocolFault $launchPath ($outcome.Length - 1)
+    # (Request gives the line's length, never its text.)
+    New-AzmiBridgeProtocolFault $launchPath ([int]$outcome.Substring(1))
 }
 #endregion
 
