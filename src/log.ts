@@ -98,8 +98,33 @@ export function registeredSecretCount(): number {
 const BEARER_PATTERN = /(Bearer\s+)[^\s"',]+/gi;
 /** Field names whose values are secrets (`client_secret` is covered by `secret`, `x-identity-header` by `identity-header`). */
 const SECRET_FIELDS = ["access_token", "refresh_token", "secret", "password", "client_assertion", "identity-header", "identity_header"];
+// (Double or single quotes: JSON, and a Python or JavaScript object printed as text.)
 const SECRET_FIELD_PATTERN =
-  /("?(?:access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header)"?\s*[:=]\s*"?)([^"&\s,}]+)/gi;
+  /(["']?(?:access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header)["']?\s*[:=]\s*["']?)([^"'&\s,}]+)/gi;
+
+/**
+ * A stand-in for an error from another library (`@azure/identity`, MSAL),
+ * fit to keep as an error's `cause`: its name, `code` and `statusCode`, its
+ * message redacted, and nothing else. Not the error itself: its message may
+ * quote what an authority echoed (a client secret, an assertion), its stack
+ * repeats that message, and its `errorResponse`, claims or request hold the
+ * same; a `cause` is printed by `util.inspect` and `console.log` of ours.
+ *
+ * @example
+ * ```ts
+ * throw new AuthenticationError(message, { cause: redactedCause(error) });
+ * ```
+ */
+export function redactedCause(error: unknown): Error | undefined {
+  if (error === undefined || error === null) return undefined;
+  const from = error as { name?: unknown; message?: unknown; code?: unknown; statusCode?: unknown };
+  const copy = new Error(redact(typeof from.message === "string" ? from.message : String(error))) as Error & { code?: string; statusCode?: number };
+  copy.name = typeof from.name === "string" ? from.name : "Error";
+  copy.stack = `${copy.name}: ${copy.message}`;
+  if (typeof from.code === "string") copy.code = from.code;
+  if (typeof from.statusCode === "number") copy.statusCode = from.statusCode;
+  return copy;
+}
 
 /** Replace every known secret and anything token-shaped with `[REDACTED]`. */
 export function redact(text: string): string {
@@ -127,7 +152,7 @@ function mayHoldSecretField(lower: string): boolean {
   for (const field of SECRET_FIELDS) {
     for (let at = lower.indexOf(field); at >= 0; at = lower.indexOf(field, at + 1)) {
       let i = at + field.length;
-      if (lower.charCodeAt(i) === 34 /* " */) i++;
+      if (lower.charCodeAt(i) === 34 /* " */ || lower.charCodeAt(i) === 39 /* ' */) i++;
       // Skip what `\s` skips (and a little more, which only lets the pattern run needlessly), without a regex.
       while (i < lower.length && isSpaceLike(lower.charCodeAt(i))) i++;
       const c = lower.charCodeAt(i);

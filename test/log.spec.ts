@@ -35,7 +35,7 @@ describe("log", () => {
 
   it("the field pre-check agrees with the pattern itself on spacing, quotes, Unicode spaces and look-alikes", () => {
     // The pattern as redact() applies it, run unconditionally: the reference the pre-check must never undercut.
-    const pattern = /("?(?:access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header)"?\s*[:=]\s*"?)([^"&\s,}]+)/gi;
+    const pattern = /(["']?(?:access_token|refresh_token|client_secret|secret|password|client_assertion|x-identity-header|identity_header)["']?\s*[:=]\s*["']?)([^"'&\s,}]+)/gi;
     const reference = (text: string) => text.replace(pattern, "$1[REDACTED]");
     const spaces = ["", " ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\ufeff", "\u2028", "  \t "];
     const fields = ["secret", "Client_Secret", "password", "access_token", "x-identity-header", "identity_header", "identity-header", "TOKEN", "AZURE_FEDERATED_TOKEN_FILE"];

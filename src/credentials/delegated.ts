@@ -19,7 +19,7 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { TokenCache } from "../cache/tokenCache";
 import { AuthenticationError, ErrorCode, isAzmiError, type AuthenticationErrorResponse } from "../errors";
-import { credentialLogger, redact, registerSecret, type CredentialLogger } from "./lazyLog";
+import { credentialLogger, redact, redactedCause, registerSecret, type CredentialLogger } from "./lazyLog";
 import { loadAzureIdentity, type AzureIdentityModule } from "./identityLoader";
 import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
 import { scopeList, scopeToResource, tokenCacheKey } from "./scopes";
@@ -195,12 +195,12 @@ export function mapDelegatedError(credential: string, error: unknown): Error {
   const message = redact(error instanceof Error ? error.message : String(error));
   if (name === "AbortError") return error as Error;
   if (name === "CredentialUnavailableError") {
-    return unavailable(credential, firstSentence(stripPrefix(message, credential)), undefined, error);
+    return unavailable(credential, firstSentence(stripPrefix(message, credential)), undefined, redactedCause(error));
   }
   if (name === "AuthenticationRequiredError") {
     // Entra answered but not with a token (e.g. a rejected federated
     // assertion): @azure/identity chains move on, so ours do too.
-    return unavailable(credential, `Entra ID did not issue a token (${firstSentence(message)})`, undefined, error);
+    return unavailable(credential, `Entra ID did not issue a token (${firstSentence(message)})`, undefined, redactedCause(error));
   }
   if (name === "AuthenticationError") {
     const e = error as { statusCode?: number; errorResponse?: { error?: string; errorDescription?: string } };
@@ -208,12 +208,12 @@ export function mapDelegatedError(credential: string, error: unknown): Error {
     const description = redact((e.errorResponse?.errorDescription ?? "").split("\n", 1)[0]!.trim());
     return new AuthenticationError(
       `${credential} authentication failed: Entra ID answered ${e.statusCode ?? "?"} ${what}${description ? ` (${description})` : ""}.`,
-      { statusCode: e.statusCode, cause: error, errorResponse: errorResponseOf(error, message) },
+      { statusCode: e.statusCode, cause: redactedCause(error), errorResponse: errorResponseOf(error, message) },
     );
   }
   return new AuthenticationError(`${credential} authentication failed: ${message.split("\n", 1)[0]}`, {
     code: ErrorCode.AuthenticationFailed,
-    cause: error,
+    cause: redactedCause(error),
     errorResponse: errorResponseOf(error, message),
   });
 }
@@ -284,7 +284,7 @@ export function authenticationFailure(credential: string, error: unknown): Error
   }
   return new AuthenticationError(`${credential} authentication failed: ${redact(what).replace(/\.?$/, ".")}`, {
     statusCode: e.statusCode ?? 400,
-    cause: error,
+    cause: redactedCause(error),
     errorResponse: errorResponseOf(error, raw),
   });
 }

@@ -27,6 +27,11 @@ export function redact(text: string): string {
   return load().redact(text);
 }
 
+/** See `redactedCause` in `../log`. */
+export function redactedCause(error: unknown): Error | undefined {
+  return load().redactedCause(error);
+}
+
 /** See `credentialLogger` in `../log`; the real logger is made on the first line written. */
 export function credentialLogger(credential: string): CredentialLogger {
   let real: CredentialLogger | undefined;

@@ -169,8 +169,9 @@ export function createAzureArc(url: HttpUrl, env: NodeJS.ProcessEnv): HttpSource
         id[0] === "clientId" ? body.client_id : id[0] === "objectId" ? body.object_id : (body.msi_res_id ?? body.mi_res_id);
       if (typeof echoed !== "string" || echoed.toLowerCase() !== id[1].toLowerCase()) {
         throw new AuthenticationError(
+          // The echoed value is not quoted: an agent (or what poses as one) may echo anything, the key it was sent included.
           `ManagedIdentityCredential: Azure Arc at ${endpoint} did not confirm the requested user-assigned identity (${PARAM[id[0]]} ${
-            typeof echoed === "string" ? `echoed as ${JSON.stringify(echoed)}` : "not echoed"
+            typeof echoed === "string" ? `echoed as another value (${echoed.length} characters)` : "not echoed"
           }); the agent may not support user-assigned identities. Omit ${id[0]} or update the Arc agent.`,
           { code: ErrorCode.MiIdentityNotConfirmed },
         );

@@ -79,11 +79,32 @@ export function hasSpaceOrControl(token: string): boolean {
   return /[\s\u0000-\u001f\u007f]/.test(token);
 }
 
-/** A short, redacted, single-line quote of a body, for error messages. */
+/**
+ * A short, redacted, single-line quote of a body, for error messages.
+ * Redacted whole before it is flattened and cut: a secret cut in half, or
+ * one whose inner spaces were folded, is no longer recognised. The cut never
+ * ends inside a `[REDACTED]`.
+ */
 export function snippet(text: string): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim();
-  const cut = flat.length > SNIPPET_CHARS ? `${flat.slice(0, SNIPPET_CHARS)}…` : flat;
-  return redact(cut);
+  const flat = redact(text).replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim();
+  if (flat.length <= SNIPPET_CHARS) return flat;
+  let end = SNIPPET_CHARS;
+  const marker = flat.lastIndexOf("[", end);
+  if (marker >= 0 && flat.startsWith(REDACTED, marker) && marker + REDACTED.length > end) end = marker + REDACTED.length;
+  return `${flat.slice(0, end)}…`;
+}
+
+const REDACTED = "[REDACTED]";
+
+/**
+ * A `Content-Type` as a message may quote it: its media type alone (a
+ * parameter may carry anything an endpoint cares to echo), when that is a
+ * plain `type/subtype`.
+ */
+function mediaType(value: string | undefined): string {
+  if (value === undefined) return "no content type";
+  const type = value.split(";", 1)[0]!.trim().toLowerCase();
+  return type.length <= 80 && /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type) ? type : "an unusual content type";
 }
 
 /**
@@ -176,8 +197,11 @@ export function parseTokenResponse(res: RawResponse, ctx: ResponseContext): Azmi
   try {
     json = JSON.parse(text);
   } catch (e) {
-    const type = res.headers["content-type"] ?? "no content type";
-    throw invalid(ctx, `returned a ${res.status} body that is not JSON (${type}): "${snippet(text)}"`, e instanceof Error ? new Error(e.name) : undefined);
+    // Quoted only when it reads as text or markup (has a space or a '<'): a
+    // successful answer's body in one word may be a bare token, which no
+    // pattern recognises.
+    const quote = text.includes(" ") || text.includes("<") ? `: "${snippet(text)}"` : ` (${text.length} characters in one word, not quoted)`;
+    throw invalid(ctx, `returned a ${res.status} body that is not JSON (${mediaType(res.headers["content-type"])})${quote}`, e instanceof Error ? new Error(e.name) : undefined);
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw invalid(ctx, `returned a ${res.status} JSON body that is not an object`);

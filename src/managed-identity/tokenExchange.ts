@@ -20,7 +20,7 @@
 import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import type { AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../errors";
-import { redact, registerSecret } from "../log";
+import { redact, redactedCause, registerSecret } from "../log";
 import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem, unsafeToReadProblem } from "../credentials/federatedTokenFile";
 import type { TokenExchangeSource } from "./types";
 
@@ -72,20 +72,20 @@ export async function exchangeToken(
     if (controller.signal.aborted && !options.abortSignal?.aborted) {
       throw new CredentialUnavailableError(`${prefix} did not answer within the ${budgetMs} ms time budget (timeBudgetMs).`, {
         code: ErrorCode.BudgetExceeded,
-        cause: e,
+        cause: redactedCause(e),
       });
     }
     const name = (e as Error | undefined)?.name;
     // A missing, unreadable or empty token file: nobody answered, so unavailable (as in @azure/identity), and say which file.
     const problem = name === "AbortError" ? undefined : federatedTokenFileProblem(source.tokenFilePath, "AZURE_FEDERATED_TOKEN_FILE");
     if (problem) {
-      throw new CredentialUnavailableError(`${prefix}: ${problem}. ${FEDERATED_TOKEN_FILE_HINT}`, { code: ErrorCode.InvalidEnvironment, cause: e });
+      throw new CredentialUnavailableError(`${prefix}: ${problem}. ${FEDERATED_TOKEN_FILE_HINT}`, { code: ErrorCode.InvalidEnvironment, cause: redactedCause(e) });
     }
     const detail = redact(String((e as Error | undefined)?.message ?? e)).slice(0, 400);
     const message = `${prefix} failed: ${detail}`;
-    if (name === "CredentialUnavailableError" || name === "AbortError") throw new CredentialUnavailableError(message, { cause: e });
+    if (name === "CredentialUnavailableError" || name === "AbortError") throw new CredentialUnavailableError(message, { cause: redactedCause(e) });
     throw new AuthenticationError(message, {
-      cause: e,
+      cause: redactedCause(e),
       statusCode: (e as { statusCode?: number }).statusCode,
     });
   } finally {
