@@ -162,22 +162,9 @@ export function useLoopbackGuard(): { violations: string[] } {
   return state;
 }
 
-/** The host a `Socket#connect(...)` call targets (`undefined` for Unix sockets); handles net's normalized array form. */
-export function connectTarget(args: unknown[]): string | undefined {
-  let first = args[0];
-  if (Array.isArray(first)) first = first[0]; // net.connect()/http agents pass [options, callback]
-  if (first && typeof first === "object") {
-    const o = first as { host?: string; path?: string };
-    if (typeof o.path === "string") return undefined;
-    return o.host ?? "localhost";
-  }
-  if (typeof first === "string" && !/^\d+$/.test(first)) return undefined; // a Unix socket path
-  return typeof args[1] === "string" ? args[1] : "localhost";
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
-}
+// (Kept in test/support/loopback.ts, which loads nothing else: the root hooks install the same check for the whole run.)
+import { connectTarget, isLoopbackHost } from "../support/loopback";
+export { connectTarget, isLoopbackHost };
 
 /**
  * `pending`, or a failure after `ms` (a read of a named pipe with no writer

@@ -34,7 +34,13 @@ type Kind = "DefaultAzureCredential" | "EnvironmentCredential";
 type Lib = "azmi" | "@azure/identity";
 
 function credentialFor(lib: Lib, kind: Kind, entra: EntraFake): TokenCredential {
-  const options = { agent: entra.agent(), disableInstanceDiscovery: true };
+  // The authority given explicitly, not only through AZURE_AUTHORITY_HOST: an
+  // SDK client's token cycler keeps retrying a refresh in the background (every
+  // 3 s until the token expires) after the test has put the environment back,
+  // and @azure/identity then built its client for the challenge's tenant with
+  // the default authority, login.microsoftonline.com (the run-wide loopback
+  // guard, test/rootHooks.ts, caught it).
+  const options = { agent: entra.agent(), disableInstanceDiscovery: true, authorityHost: entra.authorityHost };
   if (lib === "azmi") return kind === "DefaultAzureCredential" ? new DefaultAzureCredential(options) : new EnvironmentCredential(options);
   return kind === "DefaultAzureCredential" ? new identity.DefaultAzureCredential(options) : new identity.EnvironmentCredential(options);
 }
