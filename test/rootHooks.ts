@@ -9,34 +9,23 @@
  *
  * NETWORK RULE, for the whole run: a TCP connect from this process to
  * anything but loopback throws and is recorded with the test that was
- * running, and the run fails at its end naming them. (Suites that install
- * their own guard, `useLoopbackGuard`, fail at their own end as before; the
+ * running, and the run fails at its end naming them (test/support/loopback.ts;
+ * suites that call `useLoopbackGuard` also fail at their own end). The
  * native addon and child processes are not covered here: namespaces and
- * fakes keep those on loopback.) Installed when this file loads, before any
- * spec file, so a suite's own guard restores this one, not the bare connect.
+ * fakes keep those on loopback.
  */
-import * as net from "node:net";
 import { clearProcessProbeMemo } from "../src/cache/probeMemo";
-import { connectTarget, isLoopbackHost } from "./support/loopback";
+import { installLoopbackGuard, loopbackViolations, setGuardedTest } from "./support/loopback";
 
-const violations: string[] = [];
-let currentTest = "(outside any test)";
-const bareConnect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
-  const target = connectTarget(args);
-  if (target !== undefined && !isLoopbackHost(target)) {
-    violations.push(`${target} during "${currentTest}"`);
-    throw new Error(`NETWORK RULE: a test tried to connect to ${target}`);
-  }
-  return (bareConnect as (...a: unknown[]) => unknown).apply(this, args) as never;
-} as typeof bareConnect;
+installLoopbackGuard();
 
 export const mochaHooks = {
   beforeEach(this: Mocha.Context): void {
     clearProcessProbeMemo();
-    currentTest = this.currentTest?.fullTitle() ?? currentTest;
+    if (this.currentTest) setGuardedTest(this.currentTest.fullTitle());
   },
   afterAll(): void {
-    if (violations.length > 0) throw new Error(`NETWORK RULE: non-loopback connects attempted: ${violations.join("; ")}`);
+    const seen = loopbackViolations();
+    if (seen.length > 0) throw new Error(`NETWORK RULE: non-loopback connects attempted: ${seen.join("; ")}`);
   },
 };

@@ -15,8 +15,8 @@
  * native `Transport` (was native.ts), the transport choice (was active.ts),
  * URL parsing and `send()` — live here in that order, as sections; importers
  * use this module. Everything else (the node:net fallback, the parser, TLS, DNS, error
- * formatting) loads on first use. Nothing is computed at module load: no
- * path resolution, no regex, no env reads.
+ * formatting) loads on first use. Nothing is computed at module load but
+ * one 128-byte table (CHAR_CLASSES): no path resolution, no regex, no env reads.
  */
 import type { TransportError } from "../errors";
 import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";

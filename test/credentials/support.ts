@@ -135,36 +135,27 @@ export function useTempAzmiHome(): void {
 }
 
 /**
- * NETWORK RULE safety net: while installed, any TCP connect to a
- * non-loopback host throws (and is recorded), so a test that would leave the
- * machine fails loudly instead of reaching Entra or IMDS. Unix sockets and
- * 127.0.0.0/8, ::1, localhost pass.
+ * NETWORK RULE safety net for a suite: any TCP connect to a non-loopback
+ * host throws (test/support/loopback.ts, installed here if the root hooks
+ * have not), and the suite fails at its end naming those its tests tried, so
+ * a test that would leave the machine fails loudly instead of reaching Entra
+ * or IMDS. Unix sockets and 127.0.0.0/8, ::1, localhost pass.
  */
-export function useLoopbackGuard(): { violations: string[] } {
-  const state = { violations: [] as string[] };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const net = require("node:net") as typeof import("node:net");
-  const original = net.Socket.prototype.connect;
+export function useLoopbackGuard(): void {
+  installLoopbackGuard();
+  let from = 0;
   before(() => {
-    net.Socket.prototype.connect = function (this: import("node:net").Socket, ...args: unknown[]) {
-      const target = connectTarget(args);
-      if (target !== undefined && !isLoopbackHost(target)) {
-        state.violations.push(target);
-        throw new Error(`NETWORK RULE: a test tried to connect to ${target}`);
-      }
-      return (original as (...a: unknown[]) => unknown).apply(this, args) as never;
-    } as typeof original;
+    from = loopbackViolations().length;
   });
   after(() => {
-    net.Socket.prototype.connect = original;
-    assert.deepEqual(state.violations, [], `non-loopback connects attempted: ${state.violations.join(", ")}`);
+    const seen = loopbackViolations().slice(from);
+    assert.deepEqual(seen, [], `non-loopback connects attempted: ${seen.join(", ")}`);
   });
-  return state;
 }
 
 // (Kept in test/support/loopback.ts, which loads nothing else: the root hooks install the same check for the whole run.)
-import { connectTarget, isLoopbackHost } from "../support/loopback";
-export { connectTarget, isLoopbackHost };
+export { connectTarget, isLoopbackHost } from "../support/loopback";
+import { installLoopbackGuard, loopbackViolations } from "../support/loopback";
 
 /**
  * `pending`, or a failure after `ms` (a read of a named pipe with no writer

@@ -1,14 +1,48 @@
 /**
- * What a `Socket#connect(...)` call targets, and whether that is loopback:
- * the NETWORK RULE's check, shared by the run-wide guard (test/rootHooks.ts)
- * and the suites' own (`useLoopbackGuard` in test/credentials/support.ts).
- * Imports nothing, so the root hooks load nothing else with it.
+ * The NETWORK RULE's guard: one patch of `Socket#connect` for the process,
+ * which refuses (throws) and records every TCP connect to anything but
+ * loopback. The run-wide root hook (test/rootHooks.ts) and the suites' own
+ * check (`useLoopbackGuard` in test/credentials/support.ts) both read its
+ * record. Imports only `node:net`, so the root hooks load nothing else with it.
  *
  * @example
  * ```ts
- * if (!isLoopbackHost(connectTarget(args) ?? "localhost")) throw new Error("NETWORK RULE");
+ * installLoopbackGuard();
+ * const from = loopbackViolations().length;
+ * // … a test …
+ * assert.deepEqual(loopbackViolations().slice(from), []);
  * ```
  */
+import * as net from "node:net";
+
+const violations: string[] = [];
+let installed = false;
+let currentTest = "(outside any test)";
+
+/** Patch `Socket#connect` once (later calls do nothing): a non-loopback target throws and is recorded. */
+export function installLoopbackGuard(): void {
+  if (installed) return;
+  installed = true;
+  const bareConnect = net.Socket.prototype.connect;
+  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+    const target = connectTarget(args);
+    if (target !== undefined && !isLoopbackHost(target)) {
+      violations.push(`${target} during "${currentTest}"`);
+      throw new Error(`NETWORK RULE: a test tried to connect to ${target}`);
+    }
+    return (bareConnect as (...a: unknown[]) => unknown).apply(this, args) as never;
+  } as typeof bareConnect;
+}
+
+/** Every refused connect so far, as `host during "test title"` (read-only view). */
+export function loopbackViolations(): readonly string[] {
+  return violations;
+}
+
+/** The test whose connects are being recorded (the root hook sets it before each test). */
+export function setGuardedTest(title: string): void {
+  currentTest = title;
+}
 
 /** The host a `Socket#connect(...)` call targets (`undefined` for Unix sockets); handles net's normalized array form. */
 export function connectTarget(args: unknown[]): string | undefined {
