@@ -14,9 +14,10 @@
  * the bundle's build id (a hash of its code that scripts/bundle.js writes
  * into it: V8 itself only checks the source's length, and file times lie
  * after npm or tar). It is read only when no other user could have written
- * it (a code cache is code; see `readSealedCache`), and sealed with a checksum
- * of its bytes (see `sealCache`). A cache V8 rejects, a missing or
- * unreadable folder, or a read-only disk only cost speed, never an error.
+ * it (a code cache is code; see `readSealedCache`), and sealed against
+ * damage with a second copy of its bytes (see `sealCache`). A cache V8
+ * rejects, a missing or unreadable folder, or a read-only disk only cost
+ * speed, never an error.
  * The first process without a cache writes it at exit, and the next two
  * that hit it rewrite it (or earlier, when a long-lived process such as the
  * bridge says it is warm).
@@ -335,7 +336,6 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
       if (!ownFolder(dir)) return; // someone else's, or opened up and not ours to fix: write nothing there
       removeOlderCaches(dir, path.basename(cacheFile), prefix);
       const sealed = sealCache(script.createCachedData(), generation);
-      if (!sealed) return; // no checksum without WebAssembly: no cache either
       // A fresh temp name created exclusively ("wx"): a file or symlink
       // planted under it makes the write fail instead of being followed.
       const tmp = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
@@ -351,18 +351,18 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
 
 /** What `readSealedCache` returns for a cache that others could have written. */
 const UNTRUSTED = Symbol("untrusted");
-/** What `readSealedCache` returns for a cache that is cut short, not ours, or fails its checksum. */
+/** What `readSealedCache` returns for a cache that is cut short, not ours, or whose two copies differ. */
 const DAMAGED = Symbol("damaged");
 
 /**
  * The cache file's V8 data, checked (see `sealCache`), `undefined` when there
  * is none, `DAMAGED`, or `UNTRUSTED` when it or its folder could have been
- * written by another user: a code cache is code, and the checksum only
- * catches damage, not a forgery. So the file must be a regular file (not a
- * symlink) owned by this user, and neither it nor its folder writable by
- * group or others (POSIX; on Windows the per-user profile's ACLs do this
- * job). One open, two fstat/stat calls; the header is read first, then the
- * data straight into the checksum's memory, where V8 reads it too (no copy).
+ * written by another user: a code cache is code, and the seal only catches
+ * damage, not a forgery. So the file must be a regular file (not a symlink)
+ * owned by this user, and neither it nor its folder writable by group or
+ * others (POSIX; on Windows the per-user profile's ACLs do this job). One
+ * open, two fstat/stat calls; the header is read first, then both copies of
+ * the data in one read, and V8 gets the first copy in place (no copy).
  */
 function readSealedCache(file: string): SealedCache | undefined | typeof UNTRUSTED | typeof DAMAGED {
   let fd: number;
@@ -376,11 +376,11 @@ function readSealedCache(file: string): SealedCache | undefined | typeof UNTRUST
     if (!stat.isFile() || !safeOwner(stat) || !trustedFolder(path.dirname(file))) return UNTRUSTED;
     const head = Buffer.allocUnsafe(MAX_HEADER_BYTES);
     const header = parseHeader(head.subarray(0, readFully(fd, head, 0)));
-    if (!header) return DAMAGED;
-    const length = stat.size - header.bytes;
-    const fnv = length > 0 ? newFnv(length) : undefined;
-    if (!fnv || readFully(fd, fnv.data, header.bytes) !== length || fnv.digest() !== header.sum) return DAMAGED;
-    return { generation: header.generation, data: fnv.data };
+    if (!header || stat.size !== header.bytes + 2 * header.length) return DAMAGED;
+    const both = Buffer.allocUnsafe(2 * header.length);
+    if (readFully(fd, both, header.bytes) !== both.length) return DAMAGED;
+    const data = both.subarray(0, header.length);
+    return data.equals(both.subarray(header.length)) ? { generation: header.generation, data } : DAMAGED;
   } catch {
     return undefined;
   } finally {
@@ -428,14 +428,23 @@ function ownFolder(dir: string): boolean {
 }
 
 /**
- * A cache file is one header line, `azmi-v8-cache 3 <generation> <checksum>\n`
- * (the payload's 64-bit FNV-1a, hex), then V8's data. Why our own checksum:
- * release builds of V8 check a code cache's version, flags and length but not
- * its bytes, and a damaged one crashes the process (SIGSEGV) on every start
- * until deleted (tested). Node 22's own compile cache checks a hash for the
- * same reason.
+ * A cache file is one header line, `azmi-v8-cache 4 <generation> <length>\n`,
+ * then V8's data twice. Why a seal at all: release builds of V8 check a code
+ * cache's version, flags and length but not its bytes, and a damaged one
+ * crashes the process (SIGSEGV) on every start until deleted (tested). Node
+ * 22's own compile cache checks a hash for the same reason.
+ *
+ * Why a second copy rather than a checksum: damage that disks, file systems
+ * and editors do (a flipped bit, a zeroed or lost block, bytes cut or added)
+ * never writes the same bytes at the same place in both copies, so comparing
+ * them catches it, and a fresh process compares 110 KB with one `memcmp` in
+ * ~0.1 ms where the fastest checksum it can compute costs ~1.1 ms (a
+ * WebAssembly FNV-1a, mostly WebAssembly's own first-use set-up; `node:crypto`
+ * costs ~4 ms to load, a JavaScript loop ~5 ms before it is optimised). The
+ * extra 110 KB on disk is read from the page cache with the rest. Forgery is
+ * not this seal's job: the ownership checks above are.
  */
-const CACHE_MAGIC = "azmi-v8-cache 3 ";
+const CACHE_MAGIC = "azmi-v8-cache 4 ";
 /** How many processes write the cache: the first, then the next ones that hit it (see `loadBundle`). */
 const CACHE_GENERATIONS = 3;
 
@@ -444,97 +453,34 @@ interface SealedCache {
   data: Buffer;
 }
 
-function sealCache(data: Buffer, generation: number): Buffer | undefined {
-  const sum = checksum(data);
-  return sum === undefined ? undefined : Buffer.concat([Buffer.from(`${CACHE_MAGIC}${generation} ${sum}\n`, "latin1"), data]);
+function sealCache(data: Buffer, generation: number): Buffer {
+  return Buffer.concat([Buffer.from(`${CACHE_MAGIC}${generation} ${data.length}\n`, "latin1"), data, data]);
 }
 
-/** The header's length limit (it is ~35 bytes: magic, generation, 16 hex digits). */
+/** The header's length limit (it is ~30 bytes: magic, generation, a length). */
 const MAX_HEADER_BYTES = 80;
 
 /** The header at the start of `head`, or `undefined` when it is not one of ours. */
-function parseHeader(head: Buffer): { generation: number; sum: string; bytes: number } | undefined {
+function parseHeader(head: Buffer): { generation: number; length: number; bytes: number } | undefined {
   const end = head.indexOf(10); // the header's newline
   if (end < 0) return undefined;
   const header = head.toString("latin1", 0, end);
   if (!header.startsWith(CACHE_MAGIC)) return undefined;
-  const [generation, sum] = header.slice(CACHE_MAGIC.length).split(" ");
-  if (generation === undefined || generation.length !== 1 || generation < "1" || generation > "9" || !isLowerHex(sum, 16)) return undefined;
-  return { generation: Number(generation), sum: sum!, bytes: end + 1 };
+  const [generation, length] = header.slice(CACHE_MAGIC.length).split(" ");
+  if (generation === undefined || generation.length !== 1 || generation < "1" || generation > "9") return undefined;
+  if (!isDecimal(length, 9) || length === "0") return undefined;
+  return { generation: Number(generation), length: Number(length), bytes: end + 1 };
 }
 
-/**
- * FNV-1a (64-bit) of `data` and then its length, as 16 hex digits, computed by a 222-byte
- * WebAssembly module; `undefined` where WebAssembly is unavailable (e.g.
- * `--jitless`: then no cache is used). Why WebAssembly: `node:crypto` costs
- * ~4 ms to load in a fresh process (more than the cache saves on a small
- * command) and a JavaScript loop over 170 KB ~3 ms before it is optimised;
- * this is ~0.7 ms, most of it WebAssembly's own set-up. Checked against a
- * BigInt reference in test/boot/bundle.spec.ts. The module, as WAT:
- *
- *   (module
- *     (memory (export "m") 1)
- *     (func (export "f") (param $len i32) (result i64) (local $i i32) (local $h i64)
- *       (local.set $h (i64.const 0xcbf29ce484222325))        ;; FNV offset basis
- *       (block (loop
- *         (br_if 1 (i32.ge_u (local.get $i) (local.get $len)))
- *         ;; four little-endian words per turn: h = (h ^ word) * FNV prime
- *         (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load offset=0 (local.get $i))) (i64.const 0x100000001b3)))
- *         (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load offset=8 (local.get $i))) (i64.const 0x100000001b3)))
- *         (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load offset=16 (local.get $i))) (i64.const 0x100000001b3)))
- *         (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load offset=24 (local.get $i))) (i64.const 0x100000001b3)))
- *         (local.set $i (i32.add (local.get $i) (i32.const 32)))
- *         (br 0)))
- *       (local.get $h)))
- *
- * The data is zero-padded to a multiple of 32 bytes (fresh memory is zero).
- */
-export function checksum(data: Uint8Array): string | undefined {
-  const fnv = newFnv(data.length);
-  if (!fnv) return undefined;
-  fnv.data.set(data);
-  return fnv.digest();
-}
-
-/**
- * A fresh instance of the module with room for `length` bytes at address 0
- * (`data`, a Buffer over its memory, zero-filled: the padding), and `digest`
- * to hash them; `undefined` without WebAssembly. Reading a file straight into
- * `data` spares a copy of it (~0.5 ms for a 170 KB cache).
- */
-function newFnv(length: number): { data: Buffer; digest(): string } | undefined {
-  if (typeof WebAssembly !== "object") return undefined;
-  try {
-    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(FNV1A64_WASM));
-    const padded = (length + 31) & ~31;
-    exports.m.grow(Math.ceil(padded / 65536));
-    return {
-      data: Buffer.from(exports.m.buffer, 0, length),
-      // One more FNV round with the length: zero padding alone would let a
-      // file with zero bytes appended pass.
-      digest: () => BigInt.asUintN(64, (BigInt.asUintN(64, exports.f(padded)) ^ BigInt(length)) * FNV_PRIME).toString(16).padStart(16, "0"),
-    };
-  } catch {
-    return undefined;
+/** 1 to `maxDigits` decimal digits, without a leading zero (a loop, not a regex: see `isLowerHex`). */
+function isDecimal(text: string | undefined, maxDigits: number): boolean {
+  if (text === undefined || text.length === 0 || text.length > maxDigits || (text.length > 1 && text.charCodeAt(0) === 0x30)) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
   }
+  return true;
 }
-
-const FNV_PRIME = 0x100000001b3n;
-
-/** The little of WebAssembly used here (the project's `lib` has no WebAssembly types). */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: { m: { buffer: ArrayBuffer; grow(pages: number): number }; f(length: number): bigint } };
-};
-
-// prettier-ignore
-const FNV1A64_WASM = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 127, 1, 126, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 9, 2, 1, 102, 0, 0, 1, 109, 2, 0,
-  10, 116, 1, 114, 2, 1, 127, 1, 126, 66, 165, 198, 136, 161, 200, 156, 167, 249, 75, 33, 2, 2, 64, 3, 64, 32, 1, 32, 0, 79,
-  13, 1, 32, 2, 32, 1, 41, 3, 0, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, 32, 2, 32, 1, 41, 3, 8, 133, 66, 179, 131,
-  128, 128, 128, 32, 126, 33, 2, 32, 2, 32, 1, 41, 3, 16, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, 32, 2, 32, 1, 41,
-  3, 24, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, 32, 1, 65, 32, 106, 33, 1, 12, 0, 11, 11, 32, 2, 11,
-]);
 
 /** Caches of the same bundle, variant, install and runtime under another build id (an older build) are dead weight. */
 function removeOlderCaches(dir: string, keep: string, prefix: string): void {

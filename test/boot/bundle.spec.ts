@@ -111,7 +111,7 @@ describe("start-up: bundles and the code cache", function () {
       generations.push(header().line.split(" ")[2]!);
     }
     assert.deepEqual(generations, ["1", "2", "3"]);
-    assert.match(header().line, /^azmi-v8-cache 3 3 [0-9a-f]{16}$/);
+    assert.match(header().line, /^azmi-v8-cache 4 3 [1-9][0-9]*$/);
     const settled = header();
     assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" });
     assert.deepEqual(header(), settled, "generation 3 is final: not rewritten");
@@ -277,7 +277,7 @@ console.log(JSON.stringify(out));`,
     });
   });
 
-  it("a damaged cache (bytes flipped past the header) is caught by its checksum instead of crashing V8, replaced, and the command still answers", async () => {
+  it("a damaged cache (bytes flipped past the header) is caught by its seal instead of crashing V8, replaced, and the command still answers", async () => {
     await doctorStartup(env);
     const [file] = cacheFiles(env.AZMI_HOME!);
     const full = path.join(env.AZMI_HOME!, "cache", file!);
@@ -290,7 +290,7 @@ console.log(JSON.stringify(out));`,
     assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" }, "rewritten after the rejection");
   });
 
-  it("a cache cut short (or with bytes appended) fails its checksum: rejected, rewritten, and the command still answers", async () => {
+  it("a cache cut short (or with bytes appended) fails its seal: rejected, rewritten, and the command still answers", async () => {
     await doctorStartup(env);
     const full = () => path.join(env.AZMI_HOME!, "cache", cacheFiles(env.AZMI_HOME!)[0]!);
     const whole = fs.readFileSync(full());
@@ -520,26 +520,37 @@ console.log(JSON.stringify(out));`,
     fs.rmSync(path.dirname(recorder), { recursive: true, force: true });
   });
 
-  it("the cache checksum (WebAssembly FNV-1a 64) matches a BigInt reference, across lengths and page boundaries", function () {
-    const { checksum } = require(path.join(ROOT, "dist/src/boot/bundle.js")) as typeof import("../../src/boot/bundle");
-    const reference = (data: Buffer) => {
-      const padded = Buffer.alloc((data.length + 31) & ~31);
-      data.copy(padded);
-      let h = 0xcbf29ce484222325n;
-      for (let i = 0; i < padded.length; i += 8) h = ((h ^ padded.readBigUInt64LE(i)) * 0x100000001b3n) & 0xffffffffffffffffn;
-      h = ((h ^ BigInt(data.length)) * 0x100000001b3n) & 0xffffffffffffffffn; // the length, last
-      return h.toString(16).padStart(16, "0");
-    };
-    for (const length of [0, 1, 7, 8, 31, 32, 33, 65_535, 65_536, 65_537, 300_001]) {
-      const data = Buffer.alloc(length);
-      for (let i = 0; i < length; i++) data[i] = (i * 7919 + length) & 0xff;
-      assert.equal(checksum(data), reference(data), `length ${length}`);
+  it("a cache file is its header and V8's data twice; damage to either copy, or a length that does not match, is rejected", async () => {
+    await doctorStartup(env);
+    const full = path.join(env.AZMI_HOME!, "cache", cacheFiles(env.AZMI_HOME!)[0]!);
+    const whole = fs.readFileSync(full);
+    const newline = whole.indexOf(10);
+    const [, , generation, length] = whole.toString("latin1", 0, newline).split(" ");
+    const n = Number(length);
+    assert.equal(generation, "1");
+    assert.equal(whole.length, newline + 1 + 2 * n, "header, then two copies");
+    const first = whole.subarray(newline + 1, newline + 1 + n);
+    assert.ok(first.equals(whole.subarray(newline + 1 + n)), "the copies are equal");
+    const damaged: Array<[string, Buffer]> = [];
+    for (const [name, at] of [["first copy", newline + 1 + 1000], ["second copy", newline + 1 + n + 1000], ["last byte", whole.length - 1]] as const) {
+      const bytes = Buffer.from(whole);
+      bytes[at] ^= 0x01; // one bit
+      damaged.push([`a bit flipped in the ${name}`, bytes]);
     }
-    const one = Buffer.from("azmi code cache");
-    const flipped = Buffer.from(one);
-    flipped[3] ^= 1;
-    assert.notEqual(checksum(one), checksum(flipped), "one flipped bit changes it");
-    assert.notEqual(checksum(one), checksum(Buffer.concat([one, Buffer.from([0])])), "so does a zero byte appended");
+    const zeroed = Buffer.from(whole);
+    zeroed.fill(0, newline + 1 + n + 4096, newline + 1 + n + 8192); // a lost block in the second copy
+    damaged.push(["a zeroed block", zeroed]);
+    damaged.push(["a header whose length is one short", Buffer.concat([Buffer.from(`azmi-v8-cache 4 1 ${n - 1}\n`, "latin1"), whole.subarray(newline + 1)])]);
+    damaged.push(["the previous format (a checksum, one copy)", Buffer.concat([Buffer.from("azmi-v8-cache 3 1 0123456789abcdef\n", "latin1"), first])]);
+    damaged.push(["a length with a leading zero", Buffer.concat([Buffer.from(`azmi-v8-cache 4 1 0${n}\n`, "latin1"), whole.subarray(newline + 1)])]);
+    for (const [what, bytes] of damaged) {
+      fs.writeFileSync(full, bytes);
+      const after = await doctorStartup(env);
+      assert.deepEqual(after.startup, { bundle: "cli", codeCache: "rejected" }, what);
+      assert.equal(after.winner, "managed-identity", what);
+    }
+    fs.writeFileSync(full, whole);
+    assert.deepEqual((await doctorStartup(env)).startup, { bundle: "cli", codeCache: "hit" }, "the undamaged file still hits");
   });
 
   it("the boot's copy of the per-user folder rule agrees with paths.ts", function () {
