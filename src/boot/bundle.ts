@@ -437,12 +437,12 @@ function ownFolder(dir: string): boolean {
  * Why a second copy rather than a checksum: damage that disks, file systems
  * and editors do (a flipped bit, a zeroed or lost block, bytes cut or added)
  * never writes the same bytes at the same place in both copies, so comparing
- * them catches it, and a fresh process compares 110 KB with one `memcmp` in
- * ~0.1 ms where the fastest checksum it can compute costs ~1.1 ms (a
- * WebAssembly FNV-1a, mostly WebAssembly's own first-use set-up; `node:crypto`
- * costs ~4 ms to load, a JavaScript loop ~5 ms before it is optimised). The
- * extra 110 KB on disk is read from the page cache with the rest. Forgery is
- * not this seal's job: the ownership checks above are.
+ * them catches it, and a fresh process compares a 110–175 KB cache with one
+ * `memcmp` in ~0.1 ms where the fastest checksum it can compute costs ~1.1 ms
+ * (a WebAssembly FNV-1a, mostly WebAssembly's own first-use set-up;
+ * `node:crypto` costs ~4 ms to load, a JavaScript loop ~5 ms before it is
+ * optimised). The second copy is read from the page cache with the first.
+ * Forgery is not this seal's job: the ownership checks above are.
  */
 const CACHE_MAGIC = "azmi-v8-cache 4 ";
 /** How many processes write the cache: the first, then the next ones that hit it (see `loadBundle`). */
