@@ -37,7 +37,15 @@ export function homeDirectory(): string {
  */
 export function ensureAzmiHome(env: NodeJS.ProcessEnv = process.env): string {
   const dir = azmiHome(env);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    makeDirectory(dir, 0o700);
+  } catch (e) {
+    const chosenBy = env.AZMI_HOME ? "AZMI_HOME" : env.XDG_STATE_HOME ? "XDG_STATE_HOME" : "HOME";
+    throw new AzmiError(
+      ErrorCode.StateFile,
+      `azmi's folder ${dir} (from ${chosenBy}) cannot be created: ${(e as NodeJS.ErrnoException).code ?? "error"} (${describeMkdirError(e)}). Set AZMI_HOME to a folder you can write (or unset it for ~/.azmi).`,
+    );
+  }
   if (typeof process.getuid !== "function") return dir; // Windows: the profile's ACLs do this job
   const st = fs.statSync(dir);
   if (st.uid !== process.getuid()) {
@@ -57,6 +65,51 @@ export function ensureAzmiHome(env: NodeJS.ProcessEnv = process.env): string {
     }
   }
   return dir;
+}
+
+/**
+ * `fs.mkdirSync(dir, { recursive: true, mode })`, but one that always
+ * returns: Node 20's recursive mkdir loops forever, at full CPU, when a parent
+ * exists yet refuses children with ENOENT (any path under /proc). Creates
+ * what is missing, outermost first, and lets the last error out. Something
+ * other than a folder already at `dir` (a file, a dangling symlink) is an
+ * error too, as with `recursive`.
+ *
+ * @example
+ * ```ts
+ * makeDirectory("/home/me/.azmi/keys", 0o700);
+ * ```
+ */
+export function makeDirectory(dir: string, mode: number): void {
+  try {
+    fs.mkdirSync(dir, { mode });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
+    const parent = path.dirname(dir);
+    if (code !== "ENOENT" || parent === dir) throw e;
+    makeDirectory(parent, mode);
+    fs.mkdirSync(dir, { mode }); // ENOENT again (a parent that takes no children): thrown, not retried
+  }
+}
+
+/** What a failed mkdir means, in words (its `code` is printed beside it). */
+function describeMkdirError(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case "EEXIST":
+      return "something that is not a folder is in the way (a file, or a symlink to nothing)";
+    case "ENOENT":
+      return "a folder on the way cannot hold it";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOTDIR":
+      return "a file is in the way of the path";
+    default:
+      return "the folder could not be made";
+  }
 }
 
 /** Write a file owner-only, atomically (temp file + rename), so readers never see half of it. */

@@ -332,7 +332,16 @@ function scheduleSave(script: import("node:vm").Script, cacheFile: string, prefi
     saved = true;
     try {
       const dir = path.dirname(cacheFile);
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // The per-user folder and its cache folder, nothing above them; not
+      // `recursive`: Node 20's recursive mkdir never returns for a path
+      // under /proc (see paths.ts's makeDirectory, which this file cannot import).
+      for (const d of [path.dirname(dir), dir]) {
+        try {
+          fs.mkdirSync(d, { mode: 0o700 });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        }
+      }
       if (!ownFolder(dir)) return; // someone else's, or opened up and not ours to fix: write nothing there
       removeOlderCaches(dir, path.basename(cacheFile), prefix);
       const sealed = sealCache(script.createCachedData(), generation);

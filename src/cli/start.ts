@@ -41,7 +41,7 @@ const FLAGS: FlagSpecs = {
  * writeOut(START_HELP);
  * ```
  */
-export const START_HELP = `Usage: npm start [-- --port N] [-- --host ADDRESS] [-- --allow-host NAME] [-- --resource URI]
+export const START_HELP = `Usage: npm start [-- [--port N] [--host ADDRESS] [--allow-host NAME] [--resource URI]]
 
 Start the local managed-identity endpoint (offline issuer), fetch a token through
 the credential chain against it, print it (MSI JSON; access_token in full only
@@ -54,6 +54,9 @@ Default resource: ${DEFAULT_RESOURCE}   Default: 127.0.0.1, any free port.
 --allow-host NAME (repeatable) lets clients call the endpoint by a host name of
 your own (e.g. a compose file's extra_hosts name), as 'azmi serve --allow-host'.
 `;
+
+/** How often `npm start`'s server checks that npm's shell is still its parent. */
+const PARENT_CHECK_MS = 500;
 
 /** Addresses that include loopback: the server is reachable at 127.0.0.1 too. */
 const WILDCARD_HOSTS = ["0.0.0.0", "::"];
@@ -130,9 +133,11 @@ export async function runStart(argv: readonly string[]): Promise<number> {
 
   // Handlers before the "ready" text: whoever reads it may signal us right away.
   const stopped = new Promise<number>((resolve) => {
+    let orphanCheck: NodeJS.Timeout | undefined;
     const stop = () => {
       process.removeListener("SIGINT", stop);
       process.removeListener("SIGTERM", stop);
+      clearInterval(orphanCheck);
       server.close().then(
         () => resolve(ExitCode.Ok),
         (e: unknown) => resolve(reportError("start", e)),
@@ -140,6 +145,20 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // `npm start` runs this file through a shell, and a signal to npm alone
+    // (`kill <npm pid>`, a CI job's cancellation, some supervisors) stops npm
+    // and that shell but never reaches us: the server would go on under pid 1,
+    // holding its state file. So when npm started us, our parent going away
+    // stops us too. Polled: Node has no parent-death signal.
+    if (process.env.npm_lifecycle_event === "start") {
+      const parent = process.ppid;
+      orphanCheck = setInterval(() => {
+        if (process.ppid === parent) return;
+        note(`azmi start: the process that started this one (pid ${parent}, npm's shell) has ended; stopping the endpoint`);
+        stop();
+      }, PARENT_CHECK_MS);
+      orphanCheck.unref();
+    }
   });
   const cli = `node ${path.relative(process.cwd(), path.join(__dirname, "../../../bin/azmi.js")) || "bin/azmi.js"}`;
   // The containers' env file holds this server's secret (a new one each start); the hint only names it.

@@ -189,7 +189,7 @@ describe("azmi serve and azmi env", function () {
     const r = await runAzmi(["env"], env);
     assert.deepEqual(
       [r.code, r.stdout, r.stderr],
-      [3, "", "azmi env: no azmi server is running for this user; start one with `azmi serve`\n"],
+      [3, "", `azmi env: no azmi server is running with its state in ${env.AZMI_HOME} (this user's azmi folder, from AZMI_HOME); start one with \`azmi serve\`\n`],
     );
   });
 });
@@ -387,11 +387,16 @@ describe("azmi serve: start-up failures and warnings", function () {
   });
 
   it("azmi env with no server ever started: exit 3", async () => {
-    const r = await runAzmi(["env", "--shell", "pwsh"]);
+    const env = cleanEnv();
+    const r = await runAzmi(["env", "--shell", "pwsh"], env);
     assert.deepEqual(
       [r.code, r.stdout, r.stderr],
-      [3, "", "azmi env: no azmi server is running for this user; start one with `azmi serve`\n"],
+      [3, "", `azmi env: no azmi server is running with its state in ${env.AZMI_HOME} (this user's azmi folder, from AZMI_HOME); start one with \`azmi serve\`\n`],
     );
+    // Without AZMI_HOME, the folder named is the default one, under HOME.
+    const byDefault = cleanEnv({ AZMI_HOME: undefined });
+    const d = await runAzmi(["env"], byDefault);
+    assert.deepEqual([d.code, d.stderr], [3, `azmi env: no azmi server is running with its state in ${path.join(byDefault.HOME!, ".azmi")} (this user's azmi folder); start one with \`azmi serve\`\n`]);
   });
 });
 

@@ -87,6 +87,41 @@ describe("npm start", function () {
     }
   });
 
+  it("started by npm, it stops when npm's shell is killed alone (kill <npm pid>), instead of serving on under pid 1", async () => {
+    const env = cleanEnv({ npm_lifecycle_event: "start" });
+    // As npm runs a script: through a shell that does not pass signals on (the trailing
+    // command keeps the shell from exec'ing node in its place).
+    const shell = spawn("/bin/sh", ["-c", `"${process.execPath}" "${START_JS}"; exit $?`], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let serverPid: number | undefined;
+    try {
+      const text = await readableStartup(shell);
+      serverPid = (JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { pid: number }).pid;
+      assert.notEqual(serverPid, shell.pid, "the server is the shell's child");
+      shell.kill("SIGTERM");
+      await exited(shell);
+      const alive = () => {
+        try {
+          process.kill(serverPid!, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await until(() => !alive(), 10_000);
+      assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "its state file is gone");
+      assert.match(text.stderr(), /^azmi start: the process that started this one \(pid \d+, npm's shell\) has ended; stopping the endpoint$/m);
+    } finally {
+      if (shell.exitCode === null) shell.kill("SIGKILL");
+      if (serverPid !== undefined) {
+        try {
+          process.kill(serverPid, "SIGKILL");
+        } catch {
+          // gone, as it should be
+        }
+      }
+    }
+  });
+
   it("on a terminal (a pty from script(1)) it prints the token in full, as the README shows", async function () {
     if (!fs.existsSync("/usr/bin/script")) this.skip();
     const env = cleanEnv();

@@ -23,7 +23,7 @@ import { promisify } from "node:util";
 import { refreshTimeFor } from "../../cache/tokenCache";
 import { AzmiError, ErrorCode } from "../../errors";
 import { registerSecret } from "../../log";
-import { writePrivateFile } from "../../paths";
+import { makeDirectory, writePrivateFile } from "../../paths";
 import type { ServedIdentity } from "../identities";
 import type { IssuedToken, TokenSource } from "./types";
 
@@ -98,7 +98,7 @@ export function signingKeyPath(home: string): string {
 export async function loadOrCreateSigningKey(home: string): Promise<SigningKey> {
   const file = signingKeyPath(home);
   const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirectory(dir, 0o700);
   try {
     fs.chmodSync(dir, 0o700);
   } catch {
