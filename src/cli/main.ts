@@ -63,6 +63,7 @@ Options:
 Exit codes (every command):
   0 success   1 failure (e.g. port in use, an unexpected error)   2 usage error
   3 no credential could be used / no server running   4 authentication failed
+  (doctor: 0 when a link answered, 3 otherwise; it reports failures, it does not fail)
 
 Logging: AZURE_LOG_LEVEL=verbose|info|warning|error writes azmi's log to stderr;
 tokens and secrets are always redacted.

@@ -42,6 +42,6 @@ export function parseTokenCredentials(raw: string | undefined): TokenCredentials
   if (Object.prototype.hasOwnProperty.call(SINGLE, normalized)) return { kind: "single", link: SINGLE[normalized]!, value };
   throw new AzmiError(
     ErrorCode.InvalidEnvironment,
-    `Invalid value for AZURE_TOKEN_CREDENTIALS = ${raw}. Valid values are 'prod' or 'dev' or any of these credentials - EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, VisualStudioCodeCredential, AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential.`,
+    `Invalid value for AZURE_TOKEN_CREDENTIALS = ${raw}. Valid values are 'prod' or 'dev' or any of these credentials - EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, VisualStudioCodeCredential, AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential. (@azure/identity's wording; azmi's chain has no VisualStudioCodeCredential.)`,
   );
 }

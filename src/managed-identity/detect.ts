@@ -126,7 +126,16 @@ function isHeaderToken(value: string): boolean {
 export function imdsBase(env: NodeJS.ProcessEnv): HttpUrl {
   const override = get(env, "AZURE_POD_IDENTITY_AUTHORITY_HOST");
   if (!override) return parseHttpUrl(IMDS_DEFAULT_BASE);
-  return parseEndpointVar("AZURE_POD_IDENTITY_AUTHORITY_HOST", override, "http://127.0.0.1:4000");
+  const base = parseEndpointVar("AZURE_POD_IDENTITY_AUTHORITY_HOST", override, "http://127.0.0.1:4000");
+  // Every SDK appends the token path to this variable, so a value that
+  // already ends with it can only ever get 404s (after ~20 s of retries).
+  if (/\/metadata\/identity\/oauth2\/token\/*$/i.test(base.pathname)) {
+    throw new CredentialUnavailableError(
+      `ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST is IMDS's address, without the token path, which every SDK appends (${JSON.stringify(snippet(override))}). Set it to ${base.protocol}//${base.host}, or unset it.`,
+      { code: ErrorCode.InvalidEnvironment },
+    );
+  }
+  return base;
 }
 
 /** The source to use, by precedence. Throws only for malformed variables. */

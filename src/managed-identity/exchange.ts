@@ -30,7 +30,7 @@
 import type { IdentitySelector, AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, AzmiError, CredentialUnavailableError, ErrorCode, TransportError } from "../errors";
 import { redact, type CredentialLogger } from "../log";
-import { send } from "../transport/http";
+import { isLoopbackHost, send } from "../transport/http";
 import type { RawResponse } from "../transport/types";
 import { describeErrorBody, parseTokenResponse, readErrorBody } from "./response";
 import {
@@ -64,6 +64,25 @@ function prefix(source: HttpSource): string {
   return `ManagedIdentityCredential: ${source.name} at ${source.endpoint}`;
 }
 
+
+/** The variable holding the secret a header dialect sends (a 401/403 there is most often a stale one). */
+const SECRET_VARIABLE: Partial<Record<HttpSource["kind"], string>> = {
+  "app-service": "IDENTITY_HEADER",
+  "service-fabric": "IDENTITY_HEADER",
+  "machine-learning": "MSI_SECRET",
+};
+
+/**
+ * A hint for an endpoint on this machine, most likely `azmi serve`: its
+ * secret is new at every start (variables loaded before a restart are
+ * stale), and it knows only the user-assigned identities it was told about.
+ */
+function localServerHint(source: HttpSource, about: "secret" | "identity"): string {
+  if (!isLoopbackHost(source.url.hostname)) return "";
+  return about === "secret"
+    ? ' If it is azmi serve, each start makes a new secret: load its variables again (eval "$(azmi env)").'
+    : " If it is azmi serve, start it with --identity CLIENT_ID (or --accept-any-identity).";
+}
 
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
@@ -137,7 +156,7 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
     if (/identity not found/i.test(body.text)) {
       const which = selector.clientId ? `clientId ${selector.clientId}` : selector.objectId ? `objectId ${selector.objectId}` : selector.resourceId ? `resourceId ${selector.resourceId}` : "the system-assigned identity";
       return new CredentialUnavailableError(
-        `${prefix(source)} answered 400 ${said}: ${which} is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is.`,
+        `${prefix(source)} answered 400 ${said}: ${which} is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is.${localServerHint(source, "identity")}`,
         { code: ErrorCode.MiIdentityNotFound },
       );
     }
@@ -152,8 +171,12 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
   if (status >= 500 || isRetryableStatus(status)) {
     return new CredentialUnavailableError(`${prefix(source)} answered ${status}${tries}: ${said}.`, { code: ErrorCode.MiEndpointError });
   }
+  const secretVar = status === 401 || status === 403 ? SECRET_VARIABLE[source.kind] : undefined;
+  const advice = secretVar
+    ? `Check ${secretVar}: it must be the secret of the endpoint running now.${localServerHint(source, "secret")}`
+    : "Check the identity selection and the endpoint's configuration.";
   return new AuthenticationError(
-    `${prefix(source)} refused the token request with ${status}: ${said}. Check the identity selection and the endpoint's configuration.`,
+    `${prefix(source)} refused the token request with ${status}: ${said}. ${advice}`,
     { statusCode: status, errorResponse: { error: body.code ?? "unknown_error", errorDescription: body.message ?? said } },
   );
 }

@@ -147,7 +147,7 @@ describe("azmi token", function () {
     const line =
       "Invalid value for AZURE_TOKEN_CREDENTIALS = bogus. Valid values are 'prod' or 'dev' or any of these credentials - " +
       "EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, VisualStudioCodeCredential, " +
-      "AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential.";
+      "AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential. (@azure/identity's wording; azmi's chain has no VisualStudioCodeCredential.)";
     const env = appServiceEnv({ AZURE_TOKEN_CREDENTIALS: "bogus" });
     const [token, doctor] = await Promise.all([runAzmi(["token"], env), runAzmi(["doctor"], env)]);
     assert.deepEqual([token.code, token.stdout, token.stderr], [1, "", `azmi token: ${line}\n`]);

@@ -199,7 +199,7 @@ describe("DefaultAzureCredential", function () {
       assert.equal(e.code, ErrorCode.InvalidEnvironment);
       assert.equal(
         e.message,
-        "Invalid value for AZURE_TOKEN_CREDENTIALS = bogus. Valid values are 'prod' or 'dev' or any of these credentials - EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, VisualStudioCodeCredential, AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential.",
+        "Invalid value for AZURE_TOKEN_CREDENTIALS = bogus. Valid values are 'prod' or 'dev' or any of these credentials - EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, VisualStudioCodeCredential, AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential. (@azure/identity's wording; azmi's chain has no VisualStudioCodeCredential.)",
       );
       return true;
     });

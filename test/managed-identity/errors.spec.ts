@@ -49,6 +49,7 @@ describe("managed-identity/errors", () => {
     const cases: Array<[string, Record<string, string>, string]> = [
       ["IDENTITY_ENDPOINT=not a url", { IDENTITY_ENDPOINT: "not a url", IDENTITY_HEADER: "hdr_secret_value_123" }, 'ManagedIdentityCredential: IDENTITY_ENDPOINT is not an http:// or https:// URL ("not a url"). Set it to the endpoint\'s URL, e.g. http://localhost:4141/MSI/token, or unset it.'],
       ["AZURE_POD_IDENTITY_AUTHORITY_HOST=ftp://x", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "ftp://x" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST is not an http:// or https:// URL ("ftp://x"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:4000, or unset it.'],
+      ["AZURE_POD_IDENTITY_AUTHORITY_HOST with the token path (every SDK appends it: only 404s, ~20 s of retries)", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9/metadata/identity/oauth2/token/" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST is IMDS\'s address, without the token path, which every SDK appends ("http://127.0.0.1:9/metadata/identity/oauth2/token/"). Set it to http://127.0.0.1:9, or unset it.'],
       ["MSI_ENDPOINT=::", { MSI_ENDPOINT: "::", MSI_SECRET: "msi_secret_value_123" }, 'ManagedIdentityCredential: MSI_ENDPOINT is not an http:// or https:// URL ("::"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:41741/MSI/token/, or unset it.'],
       ["IDENTITY_SERVER_THUMBPRINT=xyz", { IDENTITY_ENDPOINT: "https://127.0.0.1:1/t", IDENTITY_HEADER: "hdr_secret_value_123", IDENTITY_SERVER_THUMBPRINT: "xyz" }, "ManagedIdentityCredential: IDENTITY_SERVER_THUMBPRINT is not a SHA-1 thumbprint (40 hex digits) (\"xyz\"). Set it to the Service Fabric endpoint certificate's thumbprint, or unset it."],
     ];
@@ -123,7 +124,7 @@ describe("managed-identity/errors", () => {
       assert.equal(err.statusCode, 401);
       assert.equal(
         err.message,
-        `ManagedIdentityCredential: App Service at 127.0.0.1:${app.port} refused the token request with 401: "The X-IDENTITY-HEADER header is missing or invalid.". Check the identity selection and the endpoint's configuration.`,
+        `ManagedIdentityCredential: App Service at 127.0.0.1:${app.port} refused the token request with 401: "The X-IDENTITY-HEADER header is missing or invalid.". Check IDENTITY_HEADER: it must be the secret of the endpoint running now. If it is azmi serve, each start makes a new secret: load its variables again (eval "$(azmi env)").`,
       );
       assertNoSecrets(err, ["hdr_wrong_value_0123456789", app.secret]);
     } finally {
