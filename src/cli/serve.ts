@@ -10,6 +10,7 @@
  * azmi serve --json | head -1 | jq -r .env.IDENTITY_ENDPOINT
  * ```
  */
+import path = require("node:path");
 import { listenHostProblem } from "../serve/listenHost";
 import type { FaultOptions } from "../serve/faults";
 import type { RunningServer, ServeOptions } from "../serve/server";
@@ -264,12 +265,31 @@ export async function runServe(argv: readonly string[]): Promise<number> {
       : renderServer(
           server,
           "azmi serve",
-          "azmi",
+          howThisCliWasRun(),
           renderContainers(server, envFile, "`azmi serve --host 0.0.0.0`"),
           "azmi serve --json prints them with the values, secrets included (never log that)",
         ),
   );
   return stopped;
+}
+
+/**
+ * The command a user typed to run this CLI, for the commands the start-up
+ * text prints: `azmi` only when that is what was run (a bin link on PATH),
+ * `npx azmi` under npx, else `node <path to bin/azmi.js>` (a fresh clone has
+ * no `azmi` on PATH, and `eval "$(azmi env)"` would fail quietly there).
+ *
+ * @example
+ * ```ts
+ * howThisCliWasRun(); // "node bin/azmi.js" in a checkout
+ * ```
+ */
+export function howThisCliWasRun(argv1: string | undefined = process.argv[1], env: NodeJS.ProcessEnv = process.env): string {
+  if (env.npm_command === "exec") return "npx azmi";
+  if (argv1 === undefined || !argv1.endsWith(".js")) return "azmi";
+  const relative = path.relative(process.cwd(), argv1);
+  const shown = relative && !relative.startsWith("..") ? relative : argv1;
+  return `node ${/[^\w./-]/.test(shown) ? JSON.stringify(shown) : shown}`;
 }
 
 /** What `azmi serve --json` prints on its first line (secrets included: see `describeServer`). */

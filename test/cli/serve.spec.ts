@@ -24,7 +24,7 @@ import {
 } from "./support";
 import { dialectLoadLine, identityTokenScript, installShims, loadLine, readableStartup, readState, runInBash } from "./startup-text";
 import { SecretSet } from "../hygiene/secrets";
-import type { ServeJson } from "../../src/cli/serve";
+import { howThisCliWasRun, type ServeJson } from "../../src/cli/serve";
 import { canTellPeerUser } from "../../src/serve/peerUser";
 
 describe("azmi serve and azmi env", function () {
@@ -418,7 +418,8 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
     const env = cleanEnv();
     env.AZMI_HOME = path.join(env.HOME!, "custom-azmi");
     installShims(env);
-    const child = spawnNode(AZMI_BIN, ["serve"], env);
+    // Run as `azmi serve` (the bin link on PATH), as a user with azmi installed does.
+    const child = spawn("azmi", ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     const text = await readableStartup(child);
     const state = readState(env.AZMI_HOME!);
@@ -469,7 +470,7 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
   it("with the default azmi folder (~/.azmi) the printed line is plain `eval \"$(azmi env)\"` and works", async () => {
     const env = cleanEnv({ AZMI_HOME: undefined });
     installShims(env);
-    const child = spawnNode(AZMI_BIN, ["serve"], env);
+    const child = spawn("azmi", ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     const text = await readableStartup(child);
     assert.equal(loadLine(text.stdout, "bash/zsh"), 'eval "$(azmi env)"');
@@ -482,6 +483,26 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
     assert.ok(!text.stdout.includes(state.env.IDENTITY_HEADER!));
   });
 
+
+  it("run as `node bin/azmi.js serve` (a fresh clone: no azmi on PATH), it prints `node bin/azmi.js env …`, which works from there; under npx, `npx azmi env …`", async () => {
+    const env = cleanEnv();
+    env.AZMI_HOME = path.join(env.HOME!, "custom-azmi");
+    const child = spawn(process.execPath, [path.relative(process.cwd(), AZMI_BIN), "serve"], { env, cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    const text = await readableStartup(child);
+    const cli = `node ${path.relative(process.cwd(), AZMI_BIN)}`;
+    assert.equal(loadLine(text.stdout, "bash/zsh"), `eval "$(${cli} env --home ${env.AZMI_HOME})"`);
+    assert.equal(loadLine(text.stdout, "PowerShell"), `${cli} env --shell pwsh --home ${env.AZMI_HOME} | Invoke-Expression`);
+    const state = readState(env.AZMI_HOME!);
+    const r = await runInBash(`${loadLine(text.stdout, "bash/zsh")} && printf %s "$IDENTITY_HEADER"`, { ...env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, state.dialects.appService!.IDENTITY_HEADER);
+    child.kill("SIGINT");
+    assert.deepEqual(await exited(child), { code: 0, signal: null });
+    assert.equal(howThisCliWasRun("/usr/local/bin/azmi", {}), "azmi");
+    assert.equal(howThisCliWasRun(AZMI_BIN, { npm_command: "exec" }), "npx azmi");
+    assert.equal(howThisCliWasRun("/opt/my tools/azmi/bin/azmi.js", {}), 'node "/opt/my tools/azmi/bin/azmi.js"');
+  });
   it("--json still carries the values (secrets included) that the readable text leaves out", async () => {
     const env = cleanEnv();
     const child = spawnNode(AZMI_BIN, ["serve", "--json"], env);

@@ -61,7 +61,8 @@ export function dialectLoadLine(text: string, dialect: string): string {
  */
 export function installShims(env: NodeJS.ProcessEnv): void {
   const bin = env.PATH!.split(":")[0]!;
-  fs.writeFileSync(path.join(bin, "azmi"), `#!/bin/sh\nexec "${process.execPath}" "${AZMI_BIN}" "$@"\n`, { mode: 0o755 });
+  // A symlink to bin/azmi.js, as npm links a package's bin: run by its shebang, so it sees itself as `azmi`.
+  fs.symlinkSync(AZMI_BIN, path.join(bin, "azmi"));
   if (!fs.existsSync(path.join(bin, "node"))) fs.symlinkSync(process.execPath, path.join(bin, "node"));
 }
 
