@@ -270,12 +270,34 @@ export async function runToken(argv: readonly string[]): Promise<number> {
     const { getManagedTokenWithReport } = require("../msi") as typeof import("../msi");
     const { msi, report, error } = await withDeadline(getManagedTokenWithReport(parsed.options), parsed.options.timeoutMs);
     if (parsed.verbose) printReport(report);
-    if (!msi) throw error;
+    if (!msi) throw withNextStep(parsed.verbose ? error : pointAtReport(error));
     writeOut(formatToken(msi, parsed.output, report.winner));
     return ExitCode.Ok;
   } catch (e) {
     return reportError("token", e);
   }
+}
+
+/**
+ * The chain's timeout says "the report shows which link was cut short"; here
+ * the report is printed only with --verbose, so say so (same code, one line).
+ */
+function pointAtReport(error: unknown): unknown {
+  if (!(error instanceof AzmiError) || error.code !== ErrorCode.BudgetExceeded || !error.message.endsWith("the report shows which link was cut short.")) return error;
+  return new AzmiError(error.code, `${error.message.slice(0, -1)} (azmi token --verbose prints it).`);
+}
+
+/**
+ * When no link could be used at all (exit 3), the most common first-run
+ * case: say where to look next. Same name and code, so the same exit code.
+ */
+function withNextStep(error: unknown): unknown {
+  if (!(error instanceof Error) || error.name !== "AggregateAuthenticationError") return error;
+  const next = new Error(
+    `${error.message} Next: 'azmi doctor' shows each link's reason and time; no managed-identity endpoint on this machine? 'azmi serve' starts a local one, and 'azmi env' prints its variables.`,
+  );
+  next.name = error.name;
+  return next;
 }
 
 /** Extra time the chain gets to report its own timeout before the CLI reports one. */
