@@ -108,23 +108,55 @@ export function readArcKey(realm: string, tokensDir: string | undefined, endpoin
   if (path.dirname(file) !== path.resolve(tokensDir)) {
     throw challengeError(endpoint, `named a key file outside ${tokensDir} (${JSON.stringify(file)}); refusing to read it`);
   }
-  let stat: fs.Stats;
+  const unreadable = (e: unknown) =>
+    challengeError(endpoint, `named a key file that cannot be read (${JSON.stringify(file)}: ${(e as NodeJS.ErrnoException).code ?? "error"})`);
   let real: string;
+  let realDir: string;
   try {
     real = fs.realpathSync(file);
-    stat = fs.statSync(real);
+    realDir = fs.realpathSync(tokensDir);
   } catch (e) {
-    throw challengeError(endpoint, `named a key file that cannot be read (${JSON.stringify(file)}: ${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    throw unreadable(e);
   }
-  if (path.dirname(real) !== fs.realpathSync(tokensDir)) {
+  if (path.dirname(real) !== realDir) {
     throw challengeError(endpoint, `named a key file that links outside ${tokensDir} (${JSON.stringify(file)}); refusing to read it`);
   }
-  if (!stat.isFile()) throw challengeError(endpoint, `named a key path that is not a regular file (${JSON.stringify(file)})`);
-  if (stat.size > ARC_MAX_KEY_BYTES) {
-    throw challengeError(endpoint, `named a key file of ${stat.size} bytes, more than the ${ARC_MAX_KEY_BYTES} an Arc key can be`);
+  // A folder anyone may write to, without the sticky bit (which makes the
+  // kernel refuse to follow others' symlinks there), lets another user swap
+  // the checked file for a link to one of ours between the check and the
+  // read, and the key is sent to whoever answers on the endpoint. The agent's
+  // own folder is never like that.
+  if (process.platform !== "win32") {
+    let dirMode: number;
+    try {
+      dirMode = fs.statSync(realDir).mode;
+    } catch (e) {
+      throw unreadable(e);
+    }
+    if ((dirMode & 0o002) !== 0 && (dirMode & 0o1000) === 0) {
+      throw challengeError(endpoint, `asked for a key file in ${tokensDir}, a folder any user can write to (mode ${(dirMode & 0o7777).toString(8)}); refusing to read keys from it`);
+    }
   }
-  // The agent writes the key without a line break; an editor may add one. Anything else must be header-safe.
-  const key = fs.readFileSync(real, "utf8").replace(/\r?\n$/, "");
+  // Read through one descriptor opened without following a link, so what is
+  // checked (a regular file, its size) is what is read.
+  let key: string;
+  let fd: number;
+  try {
+    fd = fs.openSync(real, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw unreadable(e);
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw challengeError(endpoint, `named a key path that is not a regular file (${JSON.stringify(file)})`);
+    if (stat.size > ARC_MAX_KEY_BYTES) {
+      throw challengeError(endpoint, `named a key file of ${stat.size} bytes, more than the ${ARC_MAX_KEY_BYTES} an Arc key can be`);
+    }
+    // The agent writes the key without a line break; an editor may add one. Anything else must be header-safe.
+    key = fs.readFileSync(fd, "utf8").replace(/\r?\n$/, "");
+  } finally {
+    fs.closeSync(fd);
+  }
   registerSecret(key);
   if (!/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(key)) {
     throw challengeError(endpoint, `named a key file (${JSON.stringify(file)}) whose contents an HTTP header cannot carry`);

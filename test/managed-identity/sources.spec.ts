@@ -3,6 +3,7 @@
  * 34, 36–40, 44, 45) and source precedence.
  */
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -310,6 +311,42 @@ describe("managed-identity/sources", () => {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
         fs.rmSync(outside, { recursive: true, force: true });
+      }
+    });
+
+    it("a tokens folder any user can write to (no sticky bit) is refused; with the sticky bit (as /tmp) it is used; a FIFO named as the key does not hang", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-arc-open-"));
+      try {
+        fs.chmodSync(dir, 0o777);
+        const open = await startFakeArc({ tokensDir: dir });
+        try {
+          const err = await rejection(credential(safeEnv(open.env)).getToken(VAULT));
+          assert.equal(err.code, "ERR_MI_ARC_CHALLENGE", err.message);
+          assert.equal(err.message, `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${open.port} asked for a key file in ${dir}, a folder any user can write to (mode 777); refusing to read keys from it.`);
+          assert.equal(open.tokenRequests().length, 1, "the key was not sent");
+        } finally {
+          await open.close();
+        }
+        fs.chmodSync(dir, 0o1777);
+        const sticky = await startFakeArc({ tokensDir: dir });
+        try {
+          const token = await credential(safeEnv(sticky.env)).getToken(VAULT);
+          assert.ok(token.token);
+        } finally {
+          await sticky.close();
+        }
+        fs.chmodSync(dir, 0o700);
+        const fifo = path.join(dir, "pipe.key");
+        execFileSync("mkfifo", [fifo]);
+        const piped = await startFakeArc({ tokensDir: dir, realm: fifo });
+        try {
+          const err = await rejection(credential(safeEnv(piped.env)).getToken(VAULT));
+          assert.match(err.message, /named a key path that is not a regular file/);
+        } finally {
+          await piped.close();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
     });
 
