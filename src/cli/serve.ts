@@ -218,6 +218,14 @@ export function parseFaults(spec: string): FaultOptions {
   return out as FaultOptions;
 }
 
+/** The `--faults` spec that gives `faults` (for the start-up warning). */
+function faultsSpec(faults: FaultOptions): string {
+  return Object.entries(faults)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${OPTION_FLAG[k] ?? k}=${Array.isArray(v) ? v.join("+") : String(v)}`)
+    .join(",");
+}
+
 /** `--faults` key → FaultOptions property, and back for messages. */
 const FAULT_OPTION: Record<string, string> = {
   rate: "rate",
@@ -257,6 +265,8 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   }
   // Handlers first: whoever reads the first line may signal us right away.
   const stopped = waitForSignal(server);
+  // A forgotten fault-mode server looks healthy and fails requests on purpose: say so up front.
+  if (parsed.options.faults) note(`azmi serve: fault mode is on (--faults ${faultsSpec(parsed.options.faults)}): token requests fail or wait on purpose`);
   // A new server has a new secret: rewrite the containers' env file now, so it never holds a dead one.
   const envFile = parsed.options.stateFile ? writeContainerEnvFile(server, "azmi serve") : undefined;
   writeOut(
@@ -457,5 +467,7 @@ function waitForSignal(server: RunningServer): Promise<number> {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // A closed terminal or ssh session: stop cleanly too (state file removed), not as killed.
+    process.on("SIGHUP", stop);
   });
 }

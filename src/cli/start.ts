@@ -137,6 +137,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     const stop = () => {
       process.removeListener("SIGINT", stop);
       process.removeListener("SIGTERM", stop);
+      process.removeListener("SIGHUP", stop);
       clearInterval(orphanCheck);
       server.close().then(
         () => resolve(ExitCode.Ok),
@@ -145,6 +146,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    process.on("SIGHUP", stop); // a closed terminal or ssh session
     // `npm start` runs this file through a shell, and a signal to npm alone
     // (`kill <npm pid>`, a CI job's cancellation, some supervisors) stops npm
     // and that shell but never reaches us: the server would go on under pid 1,

@@ -192,6 +192,19 @@ describe("azmi serve and azmi env", function () {
       [3, "", `azmi env: no azmi server is running with its state in ${env.AZMI_HOME} (this user's azmi folder, from AZMI_HOME); start one with \`azmi serve\`\n`],
     );
   });
+  it("SIGHUP (a closed terminal or ssh session) stops it cleanly too: exit 0, state file removed", async () => {
+    const own = cleanEnv();
+    const server = spawnNode(AZMI_BIN, ["serve", "--json"], own);
+    try {
+      await firstLines(server, 1);
+      assert.ok(fs.existsSync(path.join(own.AZMI_HOME!, "serve.json")));
+      server.kill("SIGHUP");
+      assert.deepEqual(await exited(server), { code: 0, signal: null });
+      assert.ok(!fs.existsSync(path.join(own.AZMI_HOME!, "serve.json")), "state file gone");
+    } finally {
+      if (server.exitCode === null) server.kill("SIGKILL");
+    }
+  });
 });
 
 describe("azmi serve: identities, issuers and fault mode", function () {
@@ -263,6 +276,14 @@ describe("azmi serve: identities, issuers and fault mode", function () {
     assert.equal(r.code, 3, r.stderr);
     assert.equal(r.stdout, "");
     assert.match(r.stderr, /^azmi token: .*403.*\n$/);
+  });
+
+  it("--faults says at start that fault mode is on (a forgotten one looks healthy otherwise)", async () => {
+    const child = spawnNode(AZMI_BIN, ["serve", "--json", "--faults", "rate=0.2,statuses=429+503,retry-after=2"], cleanEnv());
+    children.push(child);
+    const first = await firstLines(child, 1);
+    await until(() => first.stderr().includes("\n"));
+    assert.equal(first.stderr(), "azmi serve: fault mode is on (--faults rate=0.2,statuses=429+503,retry-after=2): token requests fail or wait on purpose\n");
   });
 
   it("--faults sequence=503,retry-after=0: the first request fails, the retry gets the token", async () => {
