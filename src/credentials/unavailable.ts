@@ -31,5 +31,12 @@ export function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   // Redacted before it is cut: a secret cut in half is no longer recognised.
   const line = redact(message.split("\n", 1)[0]!.trim());
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+  return line.length > REASON_CHARS ? `${line.slice(0, REASON_CHARS - 3)}...` : line;
 }
+
+/**
+ * A report's one-line reason is cut here: long enough for a managed-identity
+ * message with its quote and its advice (the advice comes last), short
+ * enough for one line of a report.
+ */
+export const REASON_CHARS = 500;

@@ -134,7 +134,8 @@ function upstreamFailed(res: ServerResponse, style: ErrorStyle, resource: string
   log.warning("getToken", `token for '${resource}' failed: ${code}: ${first}`);
   const lasting = code === ErrorCode.AllCredentialsUnavailable || isUnavailable(error) || (error as { name?: string } | null)?.name === "AuthenticationError";
   const message =
-    `azmi serve could not get a token for '${resource}' from its credential chain (${code}): ${first}` +
+    // The upstream's own words early: clients quote only the start of an error (~120 characters).
+    `azmi serve's credential chain gave no token (${code}): ${first}` +
     (lasting ? " Run 'azmi doctor' on the host to see each link (e.g. az login, or a service principal in the environment)." : "");
   writeError(res, style, lasting ? 400 : 500, lasting ? "invalid_request" : "unknown", message);
 }

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { DefaultAzureCredential, type DefaultAzureCredentialOptions } from "../../src/credentials/defaultAzureCredential";
 import { LINK_NAMES } from "../../src/credentials/types";
 import { ErrorCode } from "../../src/errors";
-import { reasonOf } from "../../src/credentials/unavailable";
+import { REASON_CHARS, reasonOf } from "../../src/credentials/unavailable";
 import { registerSecret } from "../../src/log";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
@@ -14,13 +14,14 @@ const SCOPE = "https://management.azure.com/.default";
 const SECRET = "dac-test-secret-value-0123456789";
 
 describe("DefaultAzureCredential", function () {
-  it("a link's one-line reason never quotes the start of a secret that the 300-character cut would split", () => {
+  it("a link's one-line reason never quotes the start of a secret that the cut (REASON_CHARS) would split", () => {
     const secret = "opaque-client-secret-cut-at-the-edge-0123456789";
     registerSecret(secret);
-    for (const at of [280, 290, 296, 299]) {
+    assert.equal(REASON_CHARS, 500);
+    for (const at of [REASON_CHARS - 20, REASON_CHARS - 10, REASON_CHARS - 4, REASON_CHARS - 1]) {
       const reason = reasonOf(new Error(`${"x".repeat(at)}${secret} and more`));
-      assert.ok(!reason.includes(secret.slice(0, 8)), `secret at ${at}: ${reason.slice(270)}`);
-      assert.ok(reason.length <= 300);
+      assert.ok(!reason.includes(secret.slice(0, 8)), `secret at ${at}: ${reason.slice(REASON_CHARS - 30)}`);
+      assert.ok(reason.length <= REASON_CHARS);
     }
   });
 

@@ -124,7 +124,7 @@ describe("serve: chain issuer", function () {
       assert.deepEqual(JSON.parse(first.body), {
         error: "invalid_request",
         error_description:
-          `azmi serve could not get a token for '${VAULT}' from its credential chain (ERR_ALL_CREDENTIALS_UNAVAILABLE): ChainedTokenCredential authentication failed.` +
+          "azmi serve's credential chain gave no token (ERR_ALL_CREDENTIALS_UNAVAILABLE): ChainedTokenCredential authentication failed." +
           " Run 'azmi doctor' on the host to see each link (e.g. az login, or a service principal in the environment).",
       });
       const second = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
