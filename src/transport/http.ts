@@ -678,9 +678,12 @@ export function activeTransport(): Transport {
  * ```
  */
 export function transportDiagnostics(): TransportDiagnostics {
-  if (process.env.AZMI_TRANSPORT === "node") return { kind: "node", reason: "AZMI_TRANSPORT=node forces the node:net fallback" };
-  if (nativeTransport()) return { kind: "native", reason: "native addon loaded" };
-  return { kind: "node", reason: `native addon unavailable (${nativeLoadError()}); using the node:net fallback` };
+  const wanted = process.env.AZMI_TRANSPORT;
+  if (wanted === "node") return { kind: "node", reason: "AZMI_TRANSPORT=node forces the node:net fallback" };
+  // Anything but "native", "node" or nothing is ignored: say so where someone looks (azmi doctor).
+  const ignored = wanted && wanted !== "native" ? `; AZMI_TRANSPORT=${JSON.stringify(wanted).slice(1, -1).slice(0, 40)} ignored (it takes native or node)` : "";
+  if (nativeTransport()) return { kind: "native", reason: `native addon loaded${ignored}` };
+  return { kind: "node", reason: `native addon unavailable (${nativeLoadError()}); using the node:net fallback${ignored}` };
 }
 
 /**

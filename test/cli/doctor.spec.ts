@@ -57,6 +57,10 @@ describe("azmi doctor", function () {
     assert.match(text.stdout.split("\n")[0]!, /^azmi doctor: \S+ \(transport: node: .*node:net fallback/);
     const native = JSON.parse((await runAzmi(["doctor", "--json"], cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret }))).stdout) as { transport: string; transportReason?: string };
     if (native.transport === "native") assert.equal(native.transportReason, "native addon loaded");
+    // A value AZMI_TRANSPORT does not take is ignored, and doctor says so.
+    const odd = JSON.parse((await runAzmi(["doctor", "--json"], cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret, AZMI_TRANSPORT: "bogus" }))).stdout) as { transport: string; transportReason?: string };
+    assert.equal(odd.transport, native.transport);
+    assert.equal(odd.transportReason, `${native.transportReason}; AZMI_TRANSPORT=bogus ignored (it takes native or node)`);
   });
 
   it("draws a waterfall without colour when not a terminal", async () => {
