@@ -40,11 +40,17 @@ export function ensureAzmiHome(env: NodeJS.ProcessEnv = process.env): string {
   try {
     makeDirectory(dir, 0o700);
   } catch (e) {
+    const err = e as NodeJS.ErrnoException;
     const chosenBy = env.AZMI_HOME ? "AZMI_HOME" : env.XDG_STATE_HOME ? "XDG_STATE_HOME" : "HOME";
-    throw new AzmiError(
-      ErrorCode.StateFile,
-      `azmi's folder ${dir} (from ${chosenBy}) cannot be created: ${(e as NodeJS.ErrnoException).code ?? "error"} (${describeMkdirError(e)}). Set AZMI_HOME to a folder you can write (or unset it for ~/.azmi).`,
-    );
+    const fix =
+      chosenBy === "AZMI_HOME"
+        ? "Set AZMI_HOME to a folder you can write, or unset it for ~/.azmi."
+        : chosenBy === "XDG_STATE_HOME"
+          ? "Fix or unset XDG_STATE_HOME, or set AZMI_HOME to a folder you can write."
+          : "Set AZMI_HOME to a folder you can write.";
+    // The part of the path that failed, when it is not the folder itself (a link to nothing on the way).
+    const where = typeof err.path === "string" && path.resolve(err.path) !== dir ? ` at ${err.path}` : "";
+    throw new AzmiError(ErrorCode.StateFile, `azmi's folder ${dir} (from ${chosenBy}) cannot be created: ${err.code ?? "error"}${where}, ${describeMkdirError(e)}. ${fix}`);
   }
   if (typeof process.getuid !== "function") return dir; // Windows: the profile's ACLs do this job
   const st = fs.statSync(dir);
@@ -84,12 +90,24 @@ export function makeDirectory(dir: string, mode: number): void {
   try {
     fs.mkdirSync(dir, { mode });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" && fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
+    if (isFolder(dir)) return; // there already (or another process made it first), as `recursive` accepts
     const parent = path.dirname(dir);
-    if (code !== "ENOENT" || parent === dir) throw e;
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT" || parent === dir) throw e;
     makeDirectory(parent, mode);
-    fs.mkdirSync(dir, { mode }); // ENOENT again (a parent that takes no children): thrown, not retried
+    try {
+      fs.mkdirSync(dir, { mode }); // ENOENT again (a parent that takes no children): thrown, not retried
+    } catch (again) {
+      if (!isFolder(dir)) throw again;
+    }
+  }
+}
+
+/** A folder (or a link to one) is at `path`; false for anything else, nothing, or an error. */
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
   }
 }
 

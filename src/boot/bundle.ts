@@ -466,6 +466,9 @@ function sealCache(data: Buffer, generation: number): Buffer {
   return Buffer.concat([Buffer.from(`${CACHE_MAGIC}${generation} ${data.length}\n`, "latin1"), data, data]);
 }
 
+/** No bundle's cache comes near this (they are 110–180 KB): a larger length is damage, not a reason to read that much. */
+const MAX_CACHE_BYTES = 32 * 1024 * 1024;
+
 /** The header's length limit (it is ~30 bytes: magic, generation, a length). */
 const MAX_HEADER_BYTES = 80;
 
@@ -475,9 +478,10 @@ function parseHeader(head: Buffer): { generation: number; length: number; bytes:
   if (end < 0) return undefined;
   const header = head.toString("latin1", 0, end);
   if (!header.startsWith(CACHE_MAGIC)) return undefined;
-  const [generation, length] = header.slice(CACHE_MAGIC.length).split(" ");
-  if (generation === undefined || generation.length !== 1 || generation < "1" || generation > "9") return undefined;
-  if (!isDecimal(length, 9) || length === "0") return undefined;
+  const fields = header.slice(CACHE_MAGIC.length).split(" ");
+  const [generation, length] = fields;
+  if (fields.length !== 2 || generation === undefined || generation.length !== 1 || generation < "1" || generation > "9") return undefined;
+  if (!isDecimal(length, 9) || length === "0" || Number(length) > MAX_CACHE_BYTES) return undefined;
   return { generation: Number(generation), length: Number(length), bytes: end + 1 };
 }
 

@@ -266,7 +266,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   // Handlers first: whoever reads the first line may signal us right away.
   const stopped = waitForSignal(server);
   // A forgotten fault-mode server looks healthy and fails requests on purpose: say so up front.
-  if (parsed.options.faults) note(`azmi serve: fault mode is on (--faults ${faultsSpec(parsed.options.faults)}): token requests fail or wait on purpose`);
+  if (parsed.options.faults) note(`azmi serve: fault mode is on (--faults ${faultsSpec(parsed.options.faults)}): token requests may fail or wait on purpose; start it without --faults for normal answers`);
   // A new server has a new secret: rewrite the containers' env file now, so it never holds a dead one.
   const envFile = parsed.options.stateFile ? writeContainerEnvFile(server, "azmi serve") : undefined;
   writeOut(

@@ -14,6 +14,7 @@
  * npm start -- --host 0.0.0.0 --allow-host azmi.test   # a name of your own (compose extra_hosts)
  * ```
  */
+import fs = require("node:fs");
 import path = require("node:path");
 import type { RunningServer } from "../serve/server";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
@@ -55,8 +56,43 @@ Default resource: ${DEFAULT_RESOURCE}   Default: 127.0.0.1, any free port.
 your own (e.g. a compose file's extra_hosts name), as 'azmi serve --allow-host'.
 `;
 
-/** How often `npm start`'s server checks that npm's shell is still its parent. */
+/** How often `npm start`'s server checks that npm and its shell are still there. */
 const PARENT_CHECK_MS = 500;
+
+/**
+ * The process that started this one (npm's shell, or npm itself where the
+ * shell execs node) and npm's pid when Linux's /proc shows which of the
+ * parent and the grandparent is npm. Only npm is watched, never a user's
+ * interactive shell further up (`nohup npm start &` must outlive it).
+ */
+function npmLauncher(): { parent: number; npm?: number } {
+  const parent = process.ppid;
+  if (process.platform !== "linux") return { parent };
+  try {
+    const grandparent = Number(/^\d+ \(.*\) \S (\d+)/s.exec(fs.readFileSync(`/proc/${parent}/stat`, "latin1"))?.[1]);
+    for (const pid of [parent, grandparent]) {
+      if (Number.isInteger(pid) && pid > 1 && isNpm(pid)) return { parent, npm: pid };
+    }
+  } catch {
+    // No /proc here, or the parent already gone: watch the parent alone.
+  }
+  return { parent };
+}
+
+/** Whether `pid`'s command line is npm's (`npm …`, `node …/npm-cli.js …`). */
+function isNpm(pid: number): boolean {
+  const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
+  return argv.slice(0, 2).some((arg) => /(^|\/)(npm|npm-cli\.js)$/.test(arg));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // there, but not ours to signal
+  }
+}
 
 /** Addresses that include loopback: the server is reachable at 127.0.0.1 too. */
 const WILDCARD_HOSTS = ["0.0.0.0", "::"];
@@ -81,6 +117,8 @@ const COMPETING_VARS = [
  * ```
  */
 export async function runStart(argv: readonly string[]): Promise<number> {
+  // Who started us, read before anything else (npm may be gone by the time the server is up).
+  const launcher = process.env.npm_lifecycle_event === "start" ? npmLauncher() : undefined;
   let host: string | undefined;
   let allowHosts: string[] | undefined;
   let port: number | undefined;
@@ -147,19 +185,24 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     process.on("SIGHUP", stop); // a closed terminal or ssh session
-    // `npm start` runs this file through a shell, and a signal to npm alone
-    // (`kill <npm pid>`, a CI job's cancellation, some supervisors) stops npm
-    // and that shell but never reaches us: the server would go on under pid 1,
-    // holding its state file. So when npm started us, our parent going away
-    // stops us too. Polled: Node has no parent-death signal.
-    if (process.env.npm_lifecycle_event === "start") {
-      const parent = process.ppid;
-      orphanCheck = setInterval(() => {
-        if (process.ppid === parent) return;
-        note(`azmi start: the process that started this one (pid ${parent}, npm's shell) has ended; stopping the endpoint`);
+    // `npm start` runs this file through a shell. A SIGTERM to npm reaches that
+    // shell, which dies without passing it on; a SIGKILL to npm (kill -9, a CI
+    // job's hard cancel) reaches neither, and the shell waits on. Either way
+    // the server would go on under pid 1, holding its state file. So when npm
+    // started us, our parent going away, or npm going away, stops us too.
+    // Polled: Node has no parent-death signal. (Linux finds npm through /proc;
+    // elsewhere only a parent that goes away is seen, and Windows does not
+    // report even that.)
+    if (launcher) {
+      const check = () => {
+        const gone = process.ppid !== launcher.parent ? launcher.parent : launcher.npm !== undefined && !isAlive(launcher.npm) ? launcher.npm : undefined;
+        if (gone === undefined) return;
+        note(`azmi start: the process that started this one (pid ${gone}, ${gone === launcher.npm ? "npm" : "npm's shell"}) has ended; stopping the endpoint`);
         stop();
-      }, PARENT_CHECK_MS);
+      };
+      orphanCheck = setInterval(check, PARENT_CHECK_MS);
       orphanCheck.unref();
+      check();
     }
   });
   const cli = `node ${path.relative(process.cwd(), path.join(__dirname, "../../../bin/azmi.js")) || "bin/azmi.js"}`;

@@ -293,6 +293,9 @@ function pointAtReport(error: unknown): unknown {
  */
 function withNextStep(error: unknown): unknown {
   if (!(error instanceof Error) || error.name !== "AggregateAuthenticationError") return error;
+  // A malformed variable already says what to fix; "start an endpoint" would point away from it.
+  const causes = (error as Error & { errors?: unknown[] }).errors ?? [];
+  if (causes.some((e) => (e as { code?: unknown } | null)?.code === ErrorCode.InvalidEnvironment)) return error;
   const next = new Error(
     `${error.message} Next: 'azmi doctor' shows each link's reason and time; no managed-identity endpoint on this machine? 'azmi serve' starts a local one, and 'azmi env' prints its variables.`,
   );

@@ -121,11 +121,11 @@ export function readArcKey(realm: string, tokensDir: string | undefined, endpoin
   if (path.dirname(real) !== realDir) {
     throw challengeError(endpoint, `named a key file that links outside ${tokensDir} (${JSON.stringify(file)}); refusing to read it`);
   }
-  // A folder anyone may write to, without the sticky bit (which makes the
-  // kernel refuse to follow others' symlinks there), lets another user swap
-  // the checked file for a link to one of ours between the check and the
-  // read, and the key is sent to whoever answers on the endpoint. The agent's
-  // own folder is never like that.
+  // A folder anyone may write to, without the sticky bit, lets another user
+  // rename, replace or remove the key files in it, and plant what they like
+  // under a name the endpoint asks for: the agent's own folder is never like
+  // that. (Links planted there are dealt with below: no symlink is followed,
+  // and a file with more than one name is refused.)
   if (process.platform !== "win32") {
     let dirMode: number;
     try {
@@ -134,11 +134,17 @@ export function readArcKey(realm: string, tokensDir: string | undefined, endpoin
       throw unreadable(e);
     }
     if ((dirMode & 0o002) !== 0 && (dirMode & 0o1000) === 0) {
-      throw challengeError(endpoint, `asked for a key file in ${tokensDir}, a folder any user can write to (mode ${(dirMode & 0o7777).toString(8)}); refusing to read keys from it`);
+      throw challengeError(
+        endpoint,
+        `asked for a key file in ${tokensDir}${realDir !== path.resolve(tokensDir) ? ` (${realDir})` : ""}, a folder any user can write to (mode ${(dirMode & 0o7777).toString(8)}); refusing to read keys from it. Remove others' write access (chmod o-w), or point AZMI_ARC_TOKENS_DIR at the agent's own folder`,
+      );
     }
   }
   // Read through one descriptor opened without following a link, so what is
-  // checked (a regular file, its size) is what is read.
+  // checked (a regular file with one name, its size) is what is read. A hard
+  // link planted in the folder to another file of ours would pass every path
+  // check; the agent's key files have one name. (Windows has no O_NOFOLLOW;
+  // there the folder's ACLs do this job.)
   let key: string;
   let fd: number;
   try {
@@ -149,11 +155,17 @@ export function readArcKey(realm: string, tokensDir: string | undefined, endpoin
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw challengeError(endpoint, `named a key path that is not a regular file (${JSON.stringify(file)})`);
-    if (stat.size > ARC_MAX_KEY_BYTES) {
-      throw challengeError(endpoint, `named a key file of ${stat.size} bytes, more than the ${ARC_MAX_KEY_BYTES} an Arc key can be`);
+    if (stat.nlink > 1) {
+      throw challengeError(endpoint, `named a key file with ${stat.nlink} names (a hard link: ${JSON.stringify(file)}); an Arc key file has one, refusing to read it`);
+    }
+    // Never more than a key can be, even if the file grows after the check.
+    const bytes = Buffer.alloc(ARC_MAX_KEY_BYTES + 1);
+    const length = fs.readSync(fd, bytes, 0, bytes.length, 0);
+    if (stat.size > ARC_MAX_KEY_BYTES || length > ARC_MAX_KEY_BYTES) {
+      throw challengeError(endpoint, `named a key file of ${Math.max(stat.size, length)} bytes, more than the ${ARC_MAX_KEY_BYTES} an Arc key can be`);
     }
     // The agent writes the key without a line break; an editor may add one. Anything else must be header-safe.
-    key = fs.readFileSync(fd, "utf8").replace(/\r?\n$/, "");
+    key = bytes.toString("utf8", 0, length).replace(/\r?\n$/, "");
   } finally {
     fs.closeSync(fd);
   }

@@ -129,9 +129,13 @@ export function imdsBase(env: NodeJS.ProcessEnv): HttpUrl {
   const base = parseEndpointVar("AZURE_POD_IDENTITY_AUTHORITY_HOST", override, "http://127.0.0.1:4000");
   // Every SDK appends the token path to this variable, so a value that
   // already ends with it can only ever get 404s (after ~20 s of retries).
-  if (/\/metadata\/identity\/oauth2\/token\/*$/i.test(base.pathname)) {
+  const tokenPath = /\/metadata\/identity\/oauth2\/token\/*$/i.exec(base.pathname);
+  if (tokenPath) {
+    // Quoted and suggested without any user:password (a secret), and with any path prefix kept.
+    const shown = `${base.protocol}//${base.host}${base.pathname}`;
+    const fixed = `${base.protocol}//${base.host}${base.pathname.slice(0, tokenPath.index)}`;
     throw new CredentialUnavailableError(
-      `ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST is IMDS's address, without the token path, which every SDK appends (${JSON.stringify(snippet(override))}). Set it to ${base.protocol}//${base.host}, or unset it.`,
+      `ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST ends with the token path /metadata/identity/oauth2/token, which every SDK appends to it (${JSON.stringify(snippet(shown))}). Set it to ${fixed}, or unset it.`,
       { code: ErrorCode.InvalidEnvironment },
     );
   }

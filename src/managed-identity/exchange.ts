@@ -171,7 +171,8 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
   if (status >= 500 || isRetryableStatus(status)) {
     return new CredentialUnavailableError(`${prefix(source)} answered ${status}${tries}: ${said}.`, { code: ErrorCode.MiEndpointError });
   }
-  const secretVar = status === 401 || status === 403 ? SECRET_VARIABLE[source.kind] : undefined;
+  // (Not for a refusal that says why, e.g. azmi serve --issuer chain answering another user's process.)
+  const secretVar = (status === 401 || status === 403) && body.code !== "forbidden" ? SECRET_VARIABLE[source.kind] : undefined;
   const advice = secretVar
     ? `Check ${secretVar}: it must be the secret of the endpoint running now.${localServerHint(source, "secret")}`
     : "Check the identity selection and the endpoint's configuration.";

@@ -543,6 +543,8 @@ console.log(JSON.stringify(out));`,
     damaged.push(["a header whose length is one short", Buffer.concat([Buffer.from(`azmi-v8-cache 4 1 ${n - 1}\n`, "latin1"), whole.subarray(newline + 1)])]);
     damaged.push(["the previous format (a checksum, one copy)", Buffer.concat([Buffer.from("azmi-v8-cache 3 1 0123456789abcdef\n", "latin1"), first])]);
     damaged.push(["a length with a leading zero", Buffer.concat([Buffer.from(`azmi-v8-cache 4 1 0${n}\n`, "latin1"), whole.subarray(newline + 1)])]);
+    damaged.push(["a header with a field more", Buffer.concat([Buffer.from(`azmi-v8-cache 4 1 ${n} x\n`, "latin1"), whole.subarray(newline + 1)])]);
+    damaged.push(["a length larger than any cache (not read)", Buffer.concat([Buffer.from("azmi-v8-cache 4 1 999999999\n", "latin1"), whole.subarray(newline + 1)])]);
     for (const [what, bytes] of damaged) {
       fs.writeFileSync(full, bytes);
       const after = await doctorStartup(env);

@@ -283,7 +283,7 @@ describe("azmi serve: identities, issuers and fault mode", function () {
     children.push(child);
     const first = await firstLines(child, 1);
     await until(() => first.stderr().includes("\n"));
-    assert.equal(first.stderr(), "azmi serve: fault mode is on (--faults rate=0.2,statuses=429+503,retry-after=2): token requests fail or wait on purpose\n");
+    assert.equal(first.stderr(), "azmi serve: fault mode is on (--faults rate=0.2,statuses=429+503,retry-after=2): token requests may fail or wait on purpose; start it without --faults for normal answers\n");
   });
 
   it("--faults sequence=503,retry-after=0: the first request fails, the retry gets the token", async () => {

@@ -87,7 +87,7 @@ describe("npm start", function () {
     }
   });
 
-  it("started by npm, it stops when npm's shell is killed alone (kill <npm pid>), instead of serving on under pid 1", async () => {
+  it("started by npm, it stops when npm's shell is killed alone (as a SIGTERM to npm does), instead of serving on under pid 1", async () => {
     const env = cleanEnv({ npm_lifecycle_event: "start" });
     // As npm runs a script: through a shell that does not pass signals on (the trailing
     // command keeps the shell from exec'ing node in its place).
@@ -119,6 +119,59 @@ describe("npm start", function () {
           // gone, as it should be
         }
       }
+    }
+  });
+
+  it("started by npm, it stops when npm is killed with SIGKILL (its shell lives on, waiting), on Linux", async function () {
+    if (process.platform !== "linux") this.skip();
+    const env = cleanEnv({ npm_lifecycle_event: "start" });
+    // A stand-in for npm: a Node script named npm that runs the start script through a shell, as npm does.
+    const npm = path.join(env.HOME!, "npm");
+    fs.writeFileSync(
+      npm,
+      `#!${process.execPath}\nrequire("node:child_process").spawn("/bin/sh", ["-c", ${JSON.stringify(`"${process.execPath}" "${START_JS}"; exit $?`)}], { stdio: "inherit" });\n`,
+      { mode: 0o755 },
+    );
+    const fakeNpm = spawn(npm, [], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let serverPid: number | undefined;
+    try {
+      const text = await readableStartup(fakeNpm);
+      serverPid = (JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { pid: number }).pid;
+      fakeNpm.kill("SIGKILL");
+      await exited(fakeNpm);
+      const alive = () => {
+        try {
+          process.kill(serverPid!, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await until(() => !alive(), 10_000);
+      assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "its state file is gone");
+      assert.match(text.stderr(), new RegExp(`^azmi start: the process that started this one \\(pid ${fakeNpm.pid}, npm\\) has ended; stopping the endpoint$`, "m"));
+    } finally {
+      if (fakeNpm.exitCode === null) fakeNpm.kill("SIGKILL");
+      if (serverPid !== undefined) {
+        try {
+          process.kill(serverPid, "SIGKILL");
+        } catch {
+          // gone, as it should be
+        }
+      }
+    }
+  });
+
+  it("SIGHUP (a closed terminal) stops it cleanly: exit 0, state file removed", async () => {
+    const env = cleanEnv();
+    const child = spawnNode(START_JS, [], env);
+    try {
+      await readableStartup(child);
+      child.kill("SIGHUP");
+      assert.deepEqual(await exited(child), { code: 0, signal: null });
+      assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "its state file is gone");
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
     }
   });
 

@@ -63,6 +63,13 @@ describe("azmi token", function () {
     );
   });
 
+  it("no next-step hint when a malformed variable is the cause (its own message says what to fix)", async () => {
+    const r = await runAzmi(["token", "--only", "managed-identity"], cleanEnv({ IDENTITY_ENDPOINT: "not a url", IDENTITY_HEADER: "hdr_secret_value_123" }));
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /IDENTITY_ENDPOINT is not an http:\/\/ or https:\/\/ URL/);
+    assert.ok(!r.stderr.includes("Next:"), r.stderr);
+  });
+
   it("--output raw prints the token alone", async () => {
     const r = await runAzmi(["token", "--resource", "https://vault.azure.net", "--output", "raw"], appServiceEnv());
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${fake.token}\n`, ""]);

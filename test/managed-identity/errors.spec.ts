@@ -10,7 +10,7 @@ import { json } from "../fakes/common";
 import { startFakeAppService } from "../fakes/appService";
 import { startFakeImds } from "../fakes/imds";
 import { startFakeMsi2017 } from "../fakes/machineLearning";
-import { closedPort } from "../fakes/rawServer";
+import { closedPort, startRawServer } from "../fakes/rawServer";
 import { assertNoSecrets, cleanupHomes, credential, rejection, safeEnv } from "./helpers";
 
 const VAULT = "https://vault.azure.net/.default";
@@ -49,7 +49,8 @@ describe("managed-identity/errors", () => {
     const cases: Array<[string, Record<string, string>, string]> = [
       ["IDENTITY_ENDPOINT=not a url", { IDENTITY_ENDPOINT: "not a url", IDENTITY_HEADER: "hdr_secret_value_123" }, 'ManagedIdentityCredential: IDENTITY_ENDPOINT is not an http:// or https:// URL ("not a url"). Set it to the endpoint\'s URL, e.g. http://localhost:4141/MSI/token, or unset it.'],
       ["AZURE_POD_IDENTITY_AUTHORITY_HOST=ftp://x", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "ftp://x" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST is not an http:// or https:// URL ("ftp://x"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:4000, or unset it.'],
-      ["AZURE_POD_IDENTITY_AUTHORITY_HOST with the token path (every SDK appends it: only 404s, ~20 s of retries)", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9/metadata/identity/oauth2/token/" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST is IMDS\'s address, without the token path, which every SDK appends ("http://127.0.0.1:9/metadata/identity/oauth2/token/"). Set it to http://127.0.0.1:9, or unset it.'],
+      ["AZURE_POD_IDENTITY_AUTHORITY_HOST with the token path (every SDK appends it: only 404s, ~20 s of retries)", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9/metadata/identity/oauth2/token/" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST ends with the token path /metadata/identity/oauth2/token, which every SDK appends to it ("http://127.0.0.1:9/metadata/identity/oauth2/token/"). Set it to http://127.0.0.1:9, or unset it.'],
+      ["… with a user:password and a path prefix: neither the password is quoted nor the prefix dropped", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://azmi:s3cr3t-pass-word-42@127.0.0.1:9/prefix/metadata/identity/oauth2/token" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST ends with the token path /metadata/identity/oauth2/token, which every SDK appends to it ("http://127.0.0.1:9/prefix/metadata/identity/oauth2/token"). Set it to http://127.0.0.1:9/prefix, or unset it.'],
       ["MSI_ENDPOINT=::", { MSI_ENDPOINT: "::", MSI_SECRET: "msi_secret_value_123" }, 'ManagedIdentityCredential: MSI_ENDPOINT is not an http:// or https:// URL ("::"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:41741/MSI/token/, or unset it.'],
       ["IDENTITY_SERVER_THUMBPRINT=xyz", { IDENTITY_ENDPOINT: "https://127.0.0.1:1/t", IDENTITY_HEADER: "hdr_secret_value_123", IDENTITY_SERVER_THUMBPRINT: "xyz" }, "ManagedIdentityCredential: IDENTITY_SERVER_THUMBPRINT is not a SHA-1 thumbprint (40 hex digits) (\"xyz\"). Set it to the Service Fabric endpoint certificate's thumbprint, or unset it."],
     ];
@@ -113,6 +114,22 @@ describe("managed-identity/errors", () => {
       }
     });
   }
+
+  it("a 403 that says why (azmi serve --issuer chain refusing another user's process) gets no stale-secret advice", async () => {
+    const server = await startRawServer(() => ({
+      status: 403,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ error: "forbidden", error_description: "azmi serve --issuer chain forwards its user's own tokens: it answers only that user's processes on this machine" }),
+    }));
+    try {
+      const err = await rejection(credential(safeEnv({ IDENTITY_ENDPOINT: `${server.url}/msi/token`, IDENTITY_HEADER: "hdr_secret_value_123" })).getToken(VAULT));
+      assert.equal(err.name, "AuthenticationError");
+      assert.match(err.message, /refused the token request with 403: forbidden "azmi serve --issuer chain forwards its user's own tokens.*\. Check the identity selection and the endpoint's configuration\.$/);
+      assert.ok(!err.message.includes("IDENTITY_HEADER"), err.message);
+    } finally {
+      await server.close();
+    }
+  });
 
   it("App Service 401 JSON ⇒ AuthenticationError (chain stops); header value never in the error", async () => {
     const app = await startFakeAppService();

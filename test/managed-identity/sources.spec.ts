@@ -314,7 +314,7 @@ describe("managed-identity/sources", () => {
       }
     });
 
-    it("a tokens folder any user can write to (no sticky bit) is refused; with the sticky bit (as /tmp) it is used; a FIFO named as the key does not hang", async () => {
+    it("a tokens folder any user can write to (no sticky bit) is refused; with the sticky bit (as /tmp) it is used; a hard link or a FIFO named as the key is refused", async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-arc-open-"));
       try {
         fs.chmodSync(dir, 0o777);
@@ -322,7 +322,10 @@ describe("managed-identity/sources", () => {
         try {
           const err = await rejection(credential(safeEnv(open.env)).getToken(VAULT));
           assert.equal(err.code, "ERR_MI_ARC_CHALLENGE", err.message);
-          assert.equal(err.message, `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${open.port} asked for a key file in ${dir}, a folder any user can write to (mode 777); refusing to read keys from it.`);
+          assert.equal(
+            err.message,
+            `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${open.port} asked for a key file in ${dir}, a folder any user can write to (mode 777); refusing to read keys from it. Remove others' write access (chmod o-w), or point AZMI_ARC_TOKENS_DIR at the agent's own folder.`,
+          );
           assert.equal(open.tokenRequests().length, 1, "the key was not sent");
         } finally {
           await open.close();
@@ -336,6 +339,24 @@ describe("managed-identity/sources", () => {
           await sticky.close();
         }
         fs.chmodSync(dir, 0o700);
+        // A hard link planted in the folder to another file of ours passes every path check: refused by its link count.
+        const outside = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-arc-secret-"));
+        try {
+          const secretFile = path.join(outside, "app.secret");
+          fs.writeFileSync(secretFile, "sec_hardlinked_file_never_sent");
+          fs.linkSync(secretFile, path.join(dir, "linked.key"));
+          const linked = await startFakeArc({ tokensDir: dir, realm: path.join(dir, "linked.key") });
+          try {
+            const err = await rejection(credential(safeEnv(linked.env)).getToken(VAULT));
+            assert.match(err.message, /named a key file with 2 names \(a hard link: .*\); an Arc key file has one, refusing to read it\.$/);
+            assert.equal(linked.tokenRequests().length, 1, "nothing was sent");
+            assertNoSecrets(err, ["sec_hardlinked_file_never_sent"]);
+          } finally {
+            await linked.close();
+          }
+        } finally {
+          fs.rmSync(outside, { recursive: true, force: true });
+        }
         const fifo = path.join(dir, "pipe.key");
         execFileSync("mkfifo", [fifo]);
         const piped = await startFakeArc({ tokensDir: dir, realm: fifo });
