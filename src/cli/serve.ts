@@ -10,7 +10,6 @@
  * azmi serve --json | head -1 | jq -r .env.IDENTITY_ENDPOINT
  * ```
  */
-import path = require("node:path");
 import { listenHostProblem } from "../serve/listenHost";
 import type { FaultOptions } from "../serve/faults";
 import type { RunningServer, ServeOptions } from "../serve/server";
@@ -18,6 +17,7 @@ import { canTellPeerUser } from "../serve/peerUser";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { DEFAULT_DIALECT, DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, describeVars, forContainers, isLoopbackHost, loadCommand } from "./dialects";
 import { dockerRunFlags, writeDockerEnvFile } from "./dockerEnv";
+import { howThisCliWasRun } from "./invocation";
 import { ExitCode, note, reportError } from "./output";
 import { writeOut } from "./stdio";
 
@@ -281,25 +281,6 @@ export async function runServe(argv: readonly string[]): Promise<number> {
         ),
   );
   return stopped;
-}
-
-/**
- * The command a user typed to run this CLI, for the commands the start-up
- * text prints: `azmi` only when that is what was run (a bin link on PATH),
- * `npx azmi` under npx, else `node <path to bin/azmi.js>` (a fresh clone has
- * no `azmi` on PATH, and `eval "$(azmi env)"` would fail quietly there).
- *
- * @example
- * ```ts
- * howThisCliWasRun(); // "node bin/azmi.js" in a checkout
- * ```
- */
-export function howThisCliWasRun(argv1: string | undefined = process.argv[1], env: NodeJS.ProcessEnv = process.env): string {
-  if (env.npm_command === "exec") return "npx azmi";
-  if (argv1 === undefined || !argv1.endsWith(".js")) return "azmi";
-  const relative = path.relative(process.cwd(), argv1);
-  const shown = relative && !relative.startsWith("..") ? relative : argv1;
-  return `node ${/[^\w./-]/.test(shown) ? JSON.stringify(shown) : shown}`;
 }
 
 /** What `azmi serve --json` prints on its first line (secrets included: see `describeServer`). */

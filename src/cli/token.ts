@@ -17,6 +17,7 @@ import { RESOURCE_RULE, SCOPE_RULE, resourceProblem, scopeProblem } from "../cre
 import type { GetManagedTokenOptions } from "../msi";
 import { AzmiError, ErrorCode } from "../errors";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
+import { howThisCliWasRun } from "./invocation";
 import { ExitCode, note, reportError } from "./output";
 import { writeOut } from "./stdio";
 
@@ -296,8 +297,9 @@ function withNextStep(error: unknown): unknown {
   // A malformed variable already says what to fix; "start an endpoint" would point away from it.
   const causes = (error as Error & { errors?: unknown[] }).errors ?? [];
   if (causes.some((e) => (e as { code?: unknown } | null)?.code === ErrorCode.InvalidEnvironment)) return error;
+  const cli = howThisCliWasRun();
   const next = new Error(
-    `${error.message} Next: 'azmi doctor' shows each link's reason and time; no managed-identity endpoint on this machine? 'azmi serve' starts a local one, and 'azmi env' prints its variables.`,
+    `${error.message} Next: '${cli} doctor' shows each link's reason and time; no managed-identity endpoint on this machine? '${cli} serve' starts a local one, and '${cli} env' prints its variables.`,
   );
   next.name = error.name;
   return next;

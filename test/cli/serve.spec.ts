@@ -20,11 +20,13 @@ import {
   firstLines,
   runAzmi,
   spawnNode,
+  tempDir,
   until,
 } from "./support";
 import { dialectLoadLine, identityTokenScript, installShims, loadLine, readableStartup, readState, runInBash } from "./startup-text";
 import { SecretSet } from "../hygiene/secrets";
-import { howThisCliWasRun, type ServeJson } from "../../src/cli/serve";
+import type { ServeJson } from "../../src/cli/serve";
+import { howThisCliWasRun } from "../../src/cli/invocation";
 import { canTellPeerUser } from "../../src/serve/peerUser";
 
 describe("azmi serve and azmi env", function () {
@@ -520,9 +522,17 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
     assert.equal(r.stdout, state.dialects.appService!.IDENTITY_HEADER);
     child.kill("SIGINT");
     assert.deepEqual(await exited(child), { code: 0, signal: null });
-    assert.equal(howThisCliWasRun("/usr/local/bin/azmi", {}), "azmi");
-    assert.equal(howThisCliWasRun(AZMI_BIN, { npm_command: "exec" }), "npx azmi");
-    assert.equal(howThisCliWasRun("/opt/my tools/azmi/bin/azmi.js", {}), 'node "/opt/my tools/azmi/bin/azmi.js"');
+    // Installed: a bin link in a PATH folder.
+    const bin = tempDir("azmi-bin-");
+    fs.symlinkSync(AZMI_BIN, path.join(bin, "azmi"));
+    assert.equal(howThisCliWasRun(path.join(bin, "azmi"), { PATH: `/usr/bin:${bin}` }), "azmi");
+    // The same link not on PATH (./node_modules/.bin/azmi): the file it points at, through node.
+    assert.equal(howThisCliWasRun(path.join(bin, "azmi"), { PATH: "/usr/bin" }), `node ${path.relative(process.cwd(), AZMI_BIN)}`);
+    // npx: only for a link npx runs, not for every process started under npx.
+    assert.equal(howThisCliWasRun("/root/.npm/_npx/1f2e/node_modules/.bin/azmi", { npm_command: "exec" }), "npx azmi");
+    assert.equal(howThisCliWasRun(AZMI_BIN, { npm_command: "exec" }), `node ${path.relative(process.cwd(), AZMI_BIN)}`);
+    // A path a shell would split or expand is single-quoted.
+    assert.equal(howThisCliWasRun("/opt/my tools/$HOME/bin/azmi.js", {}), "node '/opt/my tools/$HOME/bin/azmi.js'");
   });
   it("--json still carries the values (secrets included) that the readable text leaves out", async () => {
     const env = cleanEnv();

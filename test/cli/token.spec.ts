@@ -59,7 +59,7 @@ describe("azmi token", function () {
     assert.equal(r.stderr.split("\n").length, 2, "one line");
     assert.match(
       r.stderr,
-      /^azmi token: DefaultAzureCredential authentication failed: no credential in the chain could get a token\. managed-identity: unavailable \(ManagedIdentityCredential: IMDS at 127\.0\.0\.1:9 could not be reached .*\) environment, workload-identity, azure-cli, azure-powershell, azure-developer-cli: skipped \(not selected \(only managed-identity\)\) Next: 'azmi doctor' shows each link's reason and time; no managed-identity endpoint on this machine\? 'azmi serve' starts a local one, and 'azmi env' prints its variables\.\n$/,
+      /^azmi token: DefaultAzureCredential authentication failed: no credential in the chain could get a token\. managed-identity: unavailable \(ManagedIdentityCredential: IMDS at 127\.0\.0\.1:9 could not be reached .*\) environment, workload-identity, azure-cli, azure-powershell, azure-developer-cli: skipped \(not selected \(only managed-identity\)\) Next: 'node bin\/azmi\.js doctor' shows each link's reason and time; no managed-identity endpoint on this machine\? 'node bin\/azmi\.js serve' starts a local one, and 'node bin\/azmi\.js env' prints its variables\.\n$/,
     );
   });
 

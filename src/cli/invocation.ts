@@ -1,0 +1,48 @@
+/**
+ * The command that runs this CLI as the user ran it, for the commands azmi
+ * prints for them to run next (`eval "$(… env)"`, `… doctor`): one they can
+ * paste, not an `azmi` their shell does not know (a fresh clone has none on
+ * PATH, and `eval "$(azmi env)"` then fails quietly).
+ *
+ * @example
+ * ```ts
+ * howThisCliWasRun(); // "node bin/azmi.js" in a checkout, "azmi" when installed on PATH
+ * ```
+ */
+import fs = require("node:fs");
+import path = require("node:path");
+
+export function howThisCliWasRun(argv1: string | undefined = process.argv[1], env: NodeJS.ProcessEnv = process.env): string {
+  if (argv1 === undefined) return "azmi";
+  // npx (npm exec) runs a bin link from its cache or node_modules/.bin; a
+  // plain `node bin/azmi.js` started under some other npx inherits the variable.
+  if (env.npm_command === "exec" && /[\\/](?:_npx|node_modules[\\/]\.bin)[\\/]/.test(argv1)) return "npx azmi";
+  if (!argv1.endsWith(".js") && onPath(path.dirname(argv1), env)) return "azmi";
+  let script = argv1;
+  try {
+    script = fs.realpathSync(argv1); // a bin link not on PATH: run the file it points at
+  } catch {
+    // gone or unreadable: show it as given
+  }
+  const relative = path.relative(process.cwd(), script);
+  return `node ${quoted(relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : script)}`;
+}
+
+/** Whether `dir` is one of PATH's folders (compared resolved, links followed). */
+function onPath(dir: string, env: NodeJS.ProcessEnv): boolean {
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const wanted = real(dir);
+  return (env.PATH ?? "").split(path.delimiter).some((entry) => entry !== "" && real(entry) === wanted);
+}
+
+/** A path as bash, zsh and PowerShell all read it: bare when plain, else single-quoted (a quote inside: double quotes). */
+function quoted(p: string): string {
+  if (/^[\w./:\\-]+$/.test(p)) return p;
+  return p.includes("'") ? JSON.stringify(p) : `'${p}'`;
+}
