@@ -153,7 +153,7 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     printError(
       "env",
       stateEnv === process.env
-        ? `no azmi server is running with its state in ${azmiHome(stateEnv)} (this user's azmi folder${process.env.AZMI_HOME ? ", from AZMI_HOME" : ""}); start one with \`azmi serve\``
+        ? `no azmi server is running with its state in ${azmiHome(stateEnv)} (this user's azmi folder${process.env.AZMI_HOME ? ", from AZMI_HOME" : process.env.XDG_STATE_HOME ? ", from XDG_STATE_HOME" : ""}); start one with \`azmi serve\``
         : `no azmi server is running with its state in ${stateEnv.AZMI_HOME}; start one with \`azmi serve\`, or check --home`,
     );
     return ExitCode.Unavailable;

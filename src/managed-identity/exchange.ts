@@ -77,11 +77,10 @@ const SECRET_VARIABLE: Partial<Record<HttpSource["kind"], string>> = {
  * secret is new at every start (variables loaded before a restart are
  * stale), and it knows only the user-assigned identities it was told about.
  */
-function localServerHint(source: HttpSource, about: "secret" | "identity"): string {
+function localServerHint(source: HttpSource, about: "secret" | "identity", clientId?: string): string {
   if (!isLoopbackHost(source.url.hostname)) return "";
-  return about === "secret"
-    ? ' If it is azmi serve, each start makes a new secret: load its variables again (eval "$(azmi env)").'
-    : " If it is azmi serve, start it with --identity CLIENT_ID (or --accept-any-identity).";
+  if (about === "secret") return ' If it is azmi serve, each start makes a new secret: load its variables again (eval "$(azmi env)").';
+  return clientId ? ` If it is azmi serve, start it with --identity ${clientId} (or --accept-any-identity).` : " If it is azmi serve, start it with --accept-any-identity (its --identity takes client ids).";
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
@@ -156,7 +155,7 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
     if (/identity not found/i.test(body.text)) {
       const which = selector.clientId ? `clientId ${selector.clientId}` : selector.objectId ? `objectId ${selector.objectId}` : selector.resourceId ? `resourceId ${selector.resourceId}` : "the system-assigned identity";
       return new CredentialUnavailableError(
-        `${prefix(source)} answered 400 ${said}: ${which} is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is.${localServerHint(source, "identity")}`,
+        `${prefix(source)} answered 400 ${said}: ${which} is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is.${localServerHint(source, "identity", selector.clientId)}`,
         { code: ErrorCode.MiIdentityNotFound },
       );
     }

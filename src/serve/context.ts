@@ -130,7 +130,11 @@ function deliver(
  */
 function upstreamFailed(res: ServerResponse, style: ErrorStyle, resource: string, error: unknown): void {
   const code = isAzmiError(error) ? error.code : ((error as { code?: string })?.code ?? "unknown");
-  const first = redact(String((error as Error)?.message ?? error).split("\n")[0] ?? "");
+  // The first line, and for a chain's "no credential could get a token" the
+  // first link that was tried (its line holds the cause; skipped links do not).
+  const lines = redact(String((error as Error)?.message ?? error)).split("\n");
+  const cause = lines.slice(1).find((l) => /^\s+\S+: (?!skipped)/.test(l));
+  const first = `${lines[0] ?? ""}${cause ? ` ${cause.trim()}` : ""}`;
   log.warning("getToken", `token for '${resource}' failed: ${code}: ${first}`);
   const lasting = code === ErrorCode.AllCredentialsUnavailable || isUnavailable(error) || (error as { name?: string } | null)?.name === "AuthenticationError";
   const message =

@@ -52,7 +52,7 @@ describe("managed-identity/retry", () => {
       assert.equal(err.code, "ERR_MI_IDENTITY_NOT_FOUND");
       assert.equal(
         err.message,
-        `ManagedIdentityCredential: IMDS at 127.0.0.1:${imds.port} answered 400 invalid_request "Identity not found": clientId c-1 is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is. If it is azmi serve, start it with --identity CLIENT_ID (or --accept-any-identity).`,
+        `ManagedIdentityCredential: IMDS at 127.0.0.1:${imds.port} answered 400 invalid_request "Identity not found": clientId c-1 is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is. If it is azmi serve, start it with --identity c-1 (or --accept-any-identity).`,
       );
       assert.equal(imds.tokenRequests().length, 1);
     } finally {

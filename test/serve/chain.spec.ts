@@ -107,6 +107,33 @@ describe("serve: chain issuer", function () {
     assert.equal(pointsAtSelf("http://10.1.2.3:4000", 4000, "127.0.0.1"), false);
   });
 
+  it("a chain's failure quotes the first link it tried (the cause), not only its first line or the links it skipped", async () => {
+    const server = await startServer({
+      env: home.env,
+      issuer: "chain",
+      upstream: async () => {
+        throw Object.assign(
+          new Error(
+            "DefaultAzureCredential authentication failed: no credential in the chain could get a token.\n  managed-identity: unavailable (ManagedIdentityCredential: App Service at 127.0.0.1:1 refused the token request with 400: \"Identity not found\".)\n  environment, azure-cli: skipped (not selected (only managed-identity))",
+          ),
+          { code: "ERR_ALL_CREDENTIALS_UNAVAILABLE", name: "AggregateAuthenticationError" },
+        );
+      },
+    });
+    try {
+      const r = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
+      assert.equal(r.status, 400);
+      assert.equal(
+        (JSON.parse(r.body) as { error_description: string }).error_description,
+        "azmi serve's credential chain gave no token (ERR_ALL_CREDENTIALS_UNAVAILABLE): DefaultAzureCredential authentication failed: no credential in the chain could get a token. " +
+          'managed-identity: unavailable (ManagedIdentityCredential: App Service at 127.0.0.1:1 refused the token request with 400: "Identity not found".)' +
+          " Run 'azmi doctor' on the host to see each link (e.g. az login, or a service principal in the environment).",
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
   it("no usable upstream link (nobody logged in) is a 400 no SDK retries, in the dialect's shape, not cached; the next call asks again", async () => {
     let n = 0;
     const server = await startServer({
