@@ -45,8 +45,8 @@ Options:
   --timeout-ms N         Give up after N milliseconds in total
   --json                 One JSON object: {resource, links: [{link, credential, outcome,
                          reason, ms}], winner, transport, transportReason, ms,
-                         tokenAcquired, expiresOn?, clientId?, error?,
-                         startup: {bundle, codeCache}}
+                         tokenAcquired, expiresOn? (epoch seconds, as MSI's
+                         expires_on), clientId?, error?, startup: {bundle, codeCache}}
   -h, --help             Show this help
 
 Outcomes: selected (answered), unavailable (could not be used here; the chain moved on),
