@@ -14,6 +14,36 @@ import { SecretSet } from "../hygiene/secrets";
 import { cleanEnv, cleanupTemp, collect, exited, ROOT, spawnNode, START_JS, until } from "./support";
 import { installShims, loadLine, readableStartup, readState, runInBash } from "./startup-text";
 
+/** The pid `npm start`'s server wrote into its state file. */
+function serverPidIn(home: string): number {
+  return (JSON.parse(fs.readFileSync(path.join(home, "serve.json"), "utf8")) as { pid: number }).pid;
+}
+
+/** Wait until `pid` is gone (an orphaned server must stop by itself). */
+async function gone(pid: number): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await until(() => !alive(), 10_000);
+}
+
+/** Kill what a test left running (nothing, when it passed). */
+function killAll(...pids: Array<number | undefined>): void {
+  for (const pid of pids) {
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone, as it should be
+    }
+  }
+}
+
 describe("npm start", function () {
   after(cleanupTemp);
 
@@ -95,30 +125,15 @@ describe("npm start", function () {
     let serverPid: number | undefined;
     try {
       const text = await readableStartup(shell);
-      serverPid = (JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { pid: number }).pid;
+      serverPid = serverPidIn(env.AZMI_HOME!);
       assert.notEqual(serverPid, shell.pid, "the server is the shell's child");
       shell.kill("SIGTERM");
       await exited(shell);
-      const alive = () => {
-        try {
-          process.kill(serverPid!, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      await until(() => !alive(), 10_000);
+      await gone(serverPid);
       assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "its state file is gone");
       assert.match(text.stderr(), /^azmi start: the process that started this one \(pid \d+, npm's shell\) has ended; stopping the endpoint$/m);
     } finally {
-      if (shell.exitCode === null) shell.kill("SIGKILL");
-      if (serverPid !== undefined) {
-        try {
-          process.kill(serverPid, "SIGKILL");
-        } catch {
-          // gone, as it should be
-        }
-      }
+      killAll(shell.exitCode === null ? shell.pid : undefined, serverPid);
     }
   });
 
@@ -136,29 +151,14 @@ describe("npm start", function () {
     let serverPid: number | undefined;
     try {
       const text = await readableStartup(fakeNpm);
-      serverPid = (JSON.parse(fs.readFileSync(path.join(env.AZMI_HOME!, "serve.json"), "utf8")) as { pid: number }).pid;
+      serverPid = serverPidIn(env.AZMI_HOME!);
       fakeNpm.kill("SIGKILL");
       await exited(fakeNpm);
-      const alive = () => {
-        try {
-          process.kill(serverPid!, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      await until(() => !alive(), 10_000);
+      await gone(serverPid);
       assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "its state file is gone");
       assert.match(text.stderr(), new RegExp(`^azmi start: the process that started this one \\(pid ${fakeNpm.pid}, npm\\) has ended; stopping the endpoint$`, "m"));
     } finally {
-      if (fakeNpm.exitCode === null) fakeNpm.kill("SIGKILL");
-      if (serverPid !== undefined) {
-        try {
-          process.kill(serverPid, "SIGKILL");
-        } catch {
-          // gone, as it should be
-        }
-      }
+      killAll(fakeNpm.exitCode === null ? fakeNpm.pid : undefined, serverPid);
     }
   });
 
