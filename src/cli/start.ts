@@ -79,10 +79,10 @@ function npmLauncher(): { parent: number; npm?: number } {
   return { parent };
 }
 
-/** Whether `pid`'s command line is npm's (`npm …`, `node …/npm-cli.js …`). */
+/** Whether `pid`'s command line is npm's: its title (`npm start`, which npm sets) or `node …/npm-cli.js …`. */
 function isNpm(pid: number): boolean {
   const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
-  return argv.slice(0, 2).some((arg) => /(^|\/)(npm|npm-cli\.js)$/.test(arg));
+  return argv.slice(0, 2).some((arg) => /^npm(\s|$)/.test(arg) || /\/(npm|npm-cli\.js)$/.test(arg));
 }
 
 function isAlive(pid: number): boolean {

@@ -144,7 +144,8 @@ describe("npm start", function () {
     const npm = path.join(env.HOME!, "npm");
     fs.writeFileSync(
       npm,
-      `#!${process.execPath}\nrequire("node:child_process").spawn("/bin/sh", ["-c", ${JSON.stringify(`"${process.execPath}" "${START_JS}"; exit $?`)}], { stdio: "inherit" });\n`,
+      // (npm titles itself: its /proc cmdline then reads "npm start".)
+      `#!${process.execPath}\nprocess.title = "npm start";\nrequire("node:child_process").spawn("/bin/sh", ["-c", ${JSON.stringify(`"${process.execPath}" "${START_JS}"; exit $?`)}], { stdio: "inherit" });\n`,
       { mode: 0o755 },
     );
     const fakeNpm = spawn(npm, [], { env, stdio: ["ignore", "pipe", "pipe"] });
