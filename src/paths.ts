@@ -8,9 +8,26 @@ import path = require("node:path");
 import { AzmiError, ErrorCode } from "./errors";
 
 export function azmiHome(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.AZMI_HOME) return path.resolve(env.AZMI_HOME);
-  if (env.XDG_STATE_HOME) return path.join(env.XDG_STATE_HOME, "azmi");
-  return path.join(homeDirectory(), ".azmi");
+  switch (azmiHomeChosenBy(env)) {
+    case "AZMI_HOME":
+      return path.resolve(env.AZMI_HOME!);
+    case "XDG_STATE_HOME":
+      return path.join(env.XDG_STATE_HOME!, "azmi");
+    default:
+      return path.join(homeDirectory(), ".azmi");
+  }
+}
+
+/**
+ * Which variable `azmiHome` follows, for messages that tell the user what to change.
+ *
+ * @example
+ * ```ts
+ * azmiHomeChosenBy({ XDG_STATE_HOME: "/state" }); // "XDG_STATE_HOME"
+ * ```
+ */
+export function azmiHomeChosenBy(env: NodeJS.ProcessEnv = process.env): "AZMI_HOME" | "XDG_STATE_HOME" | "HOME" {
+  return env.AZMI_HOME ? "AZMI_HOME" : env.XDG_STATE_HOME ? "XDG_STATE_HOME" : "HOME";
 }
 
 /**
@@ -41,7 +58,7 @@ export function ensureAzmiHome(env: NodeJS.ProcessEnv = process.env): string {
     makeDirectory(dir, 0o700);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const chosenBy = env.AZMI_HOME ? "AZMI_HOME" : env.XDG_STATE_HOME ? "XDG_STATE_HOME" : "HOME";
+    const chosenBy = azmiHomeChosenBy(env);
     const fix =
       chosenBy === "AZMI_HOME"
         ? "Set AZMI_HOME to a folder you can write, or unset it for ~/.azmi."

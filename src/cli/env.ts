@@ -35,7 +35,7 @@ import {
 import { composeLines, dockerRunFlags, isSplitSafePath, writeDockerEnvFile } from "./dockerEnv";
 import { ExitCode, note, printError, reportError } from "./output";
 import { writeOut } from "./stdio";
-import { azmiHome } from "../paths";
+import { azmiHome, azmiHomeChosenBy } from "../paths";
 
 const FLAGS: FlagSpecs = {
   shell: { kind: "string", choices: SHELLS, placeholder: "bash|pwsh|docker|compose" },
@@ -153,7 +153,7 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     printError(
       "env",
       stateEnv === process.env
-        ? `no azmi server is running with its state in ${azmiHome(stateEnv)} (this user's azmi folder${process.env.AZMI_HOME ? ", from AZMI_HOME" : process.env.XDG_STATE_HOME ? ", from XDG_STATE_HOME" : ""}); start one with \`azmi serve\``
+        ? `no azmi server is running with its state in ${azmiHome(stateEnv)} (this user's azmi folder${azmiHomeChosenBy(stateEnv) === "HOME" ? "" : `, from ${azmiHomeChosenBy(stateEnv)}`}); start one with \`azmi serve\``
         : `no azmi server is running with its state in ${stateEnv.AZMI_HOME}; start one with \`azmi serve\`, or check --home`,
     );
     return ExitCode.Unavailable;

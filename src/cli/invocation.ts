@@ -24,6 +24,20 @@ export function howThisCliWasRun(argv1: string | undefined = process.argv[1], en
   } catch {
     // gone or unreadable: show it as given
   }
+  return nodeCommand(script);
+}
+
+/**
+ * `node <script>` as a shell line: the path relative to the working folder
+ * when it lies below it, else absolute; quoted when a shell would split or
+ * expand it.
+ *
+ * @example
+ * ```ts
+ * nodeCommand("/work/azmi/bin/azmi.js"); // "node bin/azmi.js" from /work/azmi
+ * ```
+ */
+export function nodeCommand(script: string): string {
   const relative = path.relative(process.cwd(), script);
   return `node ${quoted(relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : script)}`;
 }

@@ -17,9 +17,11 @@
 import fs = require("node:fs");
 import path = require("node:path");
 import type { RunningServer } from "../serve/server";
+import { isAlive } from "../serve/state";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { checkResource } from "./token";
 import { isLoopbackHost } from "./dialects";
+import { nodeCommand } from "./invocation";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
 import { allowHostsOption, renderContainers, renderServer, SERVE_OPTION_FLAGS, writeContainerEnvFile } from "./serve";
@@ -83,15 +85,6 @@ function npmLauncher(): { parent: number; npm?: number } {
 function isNpm(pid: number): boolean {
   const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
   return argv.slice(0, 2).some((arg) => /^npm(\s|$)/.test(arg) || /\/(npm|npm-cli\.js)$/.test(arg));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // there, but not ours to signal
-  }
 }
 
 /** Addresses that include loopback: the server is reachable at 127.0.0.1 too. */
@@ -205,7 +198,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
       check();
     }
   });
-  const cli = `node ${path.relative(process.cwd(), path.join(__dirname, "../../../bin/azmi.js")) || "bin/azmi.js"}`;
+  const cli = nodeCommand(path.join(__dirname, "../../../bin/azmi.js"));
   // The containers' env file holds this server's secret (a new one each start); the hint only names it.
   const envFile = writeContainerEnvFile(server, "azmi");
   writeOut("\n" + renderServer(server, "azmi", cli, renderContainers(server, envFile, "`npm start -- --host 0.0.0.0`")));

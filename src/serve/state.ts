@@ -168,7 +168,15 @@ function readRaw(file: string): ServerState | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Whether process `pid` exists (another user's counts: EPERM).
+ *
+ * @example
+ * ```ts
+ * isAlive(state.pid); // false once that server has exited
+ * ```
+ */
+export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
