@@ -9,6 +9,7 @@
         "native/js_facts.cc",
         "native/exchange.cc",
         "native/probe.cc",
+        "native/listener.cc",
         "native/http1.cc",
         "native/errors.cc"
       ],

@@ -3,11 +3,15 @@
 // checks exist so that no call from JavaScript can crash the process.
 #include <napi.h>
 
+#include <errno.h>
+
 #include <cmath>
 #include <string>
 
 #include "deadline.h"
+#include "errors.h"
 #include "http1.h"
+#include "listener.h"
 #include "loop_exchange.h"
 #include "workers.h"
 
@@ -159,14 +163,35 @@ Napi::Value RequestPoolExport(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// duplicateListener(fd: number): number — a close-on-exec duplicate of a
+// listening TCP socket (listener.h says why). Throws an Error whose `code` is
+// the errno name when fd is not a listening stream socket.
+Napi::Value DuplicateListenerExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !IsIntegerIn(info[0], 0, 2147483647.0)) {
+    return ThrowType(env, "duplicateListener: fd must be a non-negative integer");
+  }
+  int copy = DuplicateListener(info[0].As<Napi::Number>().Int32Value());
+  if (copy < 0) {
+    const int err = -copy;
+    const char* why = err == EINVAL ? "not a listening stream socket" : err == ENOTSOCK ? "not a socket" : err == EBADF ? "not an open descriptor" : ErrnoDetail(err);
+    Napi::Error error = Napi::Error::New(env, std::string("duplicateListener: ") + why);
+    error.Set("code", Napi::String::New(env, ErrnoName(-copy)));
+    error.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, copy);
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, ProbeExport, "probe"));
   exports.Set("request", Napi::Function::New(env, RequestExport, "request"));
   exports.Set("requestPool", Napi::Function::New(env, RequestPoolExport, "requestPool"));
-  // 2: request() is loop-driven and requestPool() exists.
-  exports.Set("abiVersion", Napi::Number::New(env, 2));
+  exports.Set("duplicateListener", Napi::Function::New(env, DuplicateListenerExport, "duplicateListener"));
+  // 3: duplicateListener() exists (2: request() is loop-driven and requestPool() exists).
+  exports.Set("abiVersion", Napi::Number::New(env, 3));
   return exports;
 }
 

@@ -23,6 +23,8 @@ const char* ErrnoName(int err) {
     case ECONNABORTED: return "ECONNABORTED";
     case ENETDOWN: return "ENETDOWN";
     case EINVAL: return "EINVAL";
+    case ENOTSOCK: return "ENOTSOCK";
+    case EBADF: return "EBADF";
     default: return "EIO";
   }
 }

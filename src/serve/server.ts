@@ -37,6 +37,7 @@ import { listenHostProblem } from "./listenHost";
 import { ARC_PATH, ArcChallenges, arcKeyDirProblem, DEFAULT_ARC_KEY_DIR, handleAzureArc } from "./azureArc";
 import { CLOUD_SHELL_PATH, handleCloudShell } from "./cloudShell";
 import type { ServeContext } from "./context";
+import { addAcceptors, type Acceptors } from "./acceptors";
 import { attachFastPath, type FastPath } from "./fastPath";
 import { canTellPeerUser, gateConnections, ownUserOnly } from "./peerUser";
 import { FaultInjector, validateFaults, type FaultOptions } from "./faults";
@@ -459,6 +460,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     server.listen({ host, port, exclusive: true });
   });
   server.on("error", (error) => log.error("listen", `server error: ${error.message}`));
+  // More than one new connection per loop turn (acceptors.ts says why).
+  const acceptors = addAcceptors(server);
+  if (acceptors.why !== undefined) log.info("startServer", `one accept per loop turn: ${acceptors.why}`);
 
   const bound = (server.address() as AddressInfo).port;
   const anyHost = host === "0.0.0.0" || host === "::";
@@ -513,7 +517,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     try {
       stateFile = writeServerState(state, env);
     } catch (error) {
-      await closeServer(server, fast);
+      await closeServer(server, fast, acceptors);
       arc?.close();
       throw error;
     }
@@ -539,15 +543,17 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         if (stateFile !== undefined) removeServerState(process.pid, url, env);
         arc?.close();
         ctx.bodies.clear();
-        await closeServer(server, fast);
+        await closeServer(server, fast, acceptors);
       })();
       return closed;
     },
   };
 }
 
-function closeServer(server: http.Server, fast: FastPath | undefined): Promise<void> {
+function closeServer(server: http.Server, fast: FastPath | undefined, acceptors: Acceptors): Promise<void> {
   return new Promise((resolve) => {
+    // The duplicates first: each keeps the port open until it is closed.
+    acceptors.close();
     server.close(() => resolve());
     server.closeAllConnections();
     fast?.closeAll();

@@ -414,6 +414,8 @@ export interface NativeBinding {
   request(options: NativeRequestOptions): Promise<NativeOutcome>;
   /** The same exchange, blocking on a libuv pool thread. */
   requestPool(options: NativeRequestOptions): Promise<NativeOutcome>;
+  /** A close-on-exec duplicate of a listening TCP socket's fd (native/listener.h); throws with an errno `code` otherwise. */
+  duplicateListener(fd: number): number;
 }
 
 /**
@@ -480,7 +482,7 @@ export function loadNative(): NativeBinding | null {
         loaded = (require("node-gyp-build") as (dir: string) => NativeBinding)(root);
       }
     }
-    if (loaded.abiVersion !== 2) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
+    if (loaded.abiVersion !== 3) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
     binding = loaded;
   } catch (e) {
     binding = null;

@@ -1,0 +1,89 @@
+/**
+ * More than one connection accepted per event-loop turn.
+ *
+ * Since libuv 1.45 (Node 20) a listening handle accepts one connection each
+ * time the loop polls, and the same turn also serves every keep-alive
+ * connection that has a request waiting. A burst of N new connections (64
+ * clients starting at once, a load generator opening its connections) then
+ * waits N turns, each as long as a round of answers to everyone already
+ * connected: the last newcomer's first request waited 30–150 ms on this
+ * 2-core machine, and a fresh process (code not yet optimised) over 300 ms,
+ * while a C server accepting in a loop admitted them in under 1 ms.
+ *
+ * So the server's accept queue is watched through several descriptors:
+ * duplicates of the listening socket (native `duplicateListener`), each
+ * under its own `net.Server` that hands every connection it accepts to the
+ * HTTP server exactly as the HTTP server's own handle does (its
+ * `connection` event, so the fast path, the peer-user gate and node:http's
+ * limits all apply alike). All of them are ready in the same poll, so a turn
+ * accepts up to `count`. The duplicates share the one socket: no port is
+ * opened twice (no SO_REUSEPORT, which would let another process of the
+ * same user bind the port and take a share of the connections).
+ *
+ * Costs: `count - 1` descriptors, and when a single connection arrives the
+ * other handles' accept calls find nothing (`EAGAIN`, no JavaScript runs).
+ * Without the addon, or where a handle has no descriptor (Windows), the
+ * server keeps its one handle, as before.
+ *
+ * @example
+ * ```ts
+ * const extra = addAcceptors(server);   // after server.listen(...) succeeded
+ * // on close: extra.close(); server.close();
+ * ```
+ */
+import type { Server } from "node:http";
+import * as net from "node:net";
+import type { Socket } from "node:net";
+import { loadNative } from "../transport/http";
+
+/** Handles watching the accept queue, the HTTP server's own included: 64 new connections are in within 8 turns. */
+export const ACCEPTORS = 8;
+
+export interface Acceptors {
+  /** How many handles accept (1 when no duplicate could be made). */
+  readonly count: number;
+  /** Why there is only the server's own handle, when that is so. */
+  readonly why?: string;
+  /** Stop accepting through the duplicates (call before closing the server: they keep the port open). */
+  close(): void;
+}
+
+/**
+ * Watch `server`'s listening socket through `count - 1` more handles.
+ * Call once `server` is listening.
+ */
+export function addAcceptors(server: Server, count = ACCEPTORS): Acceptors {
+  const fd = (server as Server & { _handle?: { fd?: number } })._handle?.fd;
+  if (count <= 1) return single("one acceptor asked for");
+  if (typeof fd !== "number" || fd < 0) return single("the listening handle has no descriptor on this platform");
+  const native = loadNative();
+  if (native === null) return single("the native addon is not available");
+
+  const helpers: net.Server[] = [];
+  const close = () => {
+    for (const helper of helpers.splice(0)) helper.close();
+  };
+  for (let i = 1; i < count; i++) {
+    let copy: number;
+    try {
+      copy = native.duplicateListener(fd);
+    } catch (error) {
+      // Out of descriptors, most likely: keep what was made (at worst the server's own handle).
+      if (helpers.length === 0) return single(`no second descriptor: ${(error as Error).message}`);
+      break;
+    }
+    // noDelay as node:http's own server has it; the socket is the HTTP server's from its first byte.
+    const helper = net.createServer({ noDelay: true }, (socket: Socket) => {
+      server.emit("connection", socket);
+    });
+    // accept() failures (EMFILE under load) are the server's to report, as on its own handle.
+    helper.on("error", (error) => server.emit("error", error));
+    helper.listen({ fd: copy });
+    helpers.push(helper);
+  }
+  return { count: helpers.length + 1, close };
+}
+
+function single(why: string): Acceptors {
+  return { count: 1, why, close() {} };
+}

@@ -1,0 +1,202 @@
+/**
+ * A burst of new connections is accepted several per event-loop turn
+ * (src/serve/acceptors.ts): libuv 1.45+ accepts one per turn per handle, so
+ * `azmi serve` watches its accept queue through duplicates of the listening
+ * socket. The bursts come from a real client process that queues its
+ * connections (and their requests) while this process's loop is held, so
+ * every connection is waiting in the kernel when the loop next polls.
+ */
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ACCEPTORS, addAcceptors } from "../../src/serve/acceptors";
+import { canTellPeerUser } from "../../src/serve/peerUser";
+import type { MsiTokenResponse } from "../../src/credentials/types";
+import { startServer } from "../../src/serve/server";
+import { loadNative } from "../../src/transport/http";
+import { IMDS_PATH, IMDS_QUERY, useTempHome } from "./support";
+
+/** nobody */
+const OTHER_UID = 65534;
+const hasAddon = loadNative() !== null && process.platform !== "win32";
+
+interface BurstAnswer {
+  status: number;
+  body: string;
+}
+
+/**
+ * `count` connections from a fresh node process (as `uid` when given), each
+ * sending `request` once connected. This process's event loop is held (a
+ * synchronous wait) from the spawn until the client says every connection is
+ * up and every request written, so all of them are queued when it polls again.
+ */
+function burst(port: number, count: number, request: string, uid?: number): Promise<BurstAnswer[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-burst-"));
+  fs.chmodSync(dir, 0o777);
+  const ready = path.join(dir, "ready");
+  const script = `
+    const net = require("net"), fs = require("fs");
+    const answers = []; let connected = 0, closed = 0;
+    for (let i = 0; i < ${count}; i++) {
+      let data = "";
+      const s = net.connect(${port}, "127.0.0.1", () => {
+        s.write(${JSON.stringify(request)});
+        if (++connected === ${count}) fs.writeFileSync(${JSON.stringify(ready)}, "");
+      });
+      s.setEncoding("latin1");
+      s.on("data", (d) => (data += d));
+      s.on("error", () => {});
+      s.on("close", () => {
+        const head = data.indexOf("\\r\\n\\r\\n");
+        answers.push({ status: Number(data.split(" ")[1]), body: head < 0 ? "" : data.slice(head + 4) });
+        if (++closed === ${count}) console.log(JSON.stringify(answers));
+      });
+    }`;
+  const child = spawn(process.execPath, ["-e", script], { cwd: "/", env: { PATH: process.env.PATH }, ...(uid !== undefined ? { uid, gid: uid } : {}), stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const answered = new Promise<BurstAnswer[]>((resolve, reject) => {
+    const timer = setTimeout(() => child.kill(), 20_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) reject(new Error(`burst client exited ${String(code)}: ${stderr}`));
+      else resolve(JSON.parse(stdout) as BurstAnswer[]);
+    });
+  });
+  // Hold the loop (the client's connects complete in the kernel's backlog meanwhile).
+  const held = new Int32Array(new SharedArrayBuffer(4));
+  const until = Date.now() + 15_000;
+  while (!fs.existsSync(ready) && Date.now() < until) Atomics.wait(held, 0, 0, 5);
+  assert.ok(fs.existsSync(ready), `the burst client did not connect within 15 s: ${stderr}`);
+  return answered;
+}
+
+/** How many `connection` events each loop turn saw (turns counted by a setImmediate chain). */
+function connectionsPerTurn(server: net.Server): { counts: () => number[]; stop: () => void } {
+  let turn = 0;
+  let running = true;
+  const perTurn = new Map<number, number>();
+  const tick = () => {
+    turn++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  server.on("connection", () => perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1));
+  return { counts: () => [...perTurn.values()], stop: () => (running = false) };
+}
+
+function openDescriptors(): number {
+  return fs.readdirSync("/proc/self/fd").length;
+}
+
+const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+
+(hasAddon ? describe : describe.skip)("serve: a burst of new connections is accepted several per loop turn", function () {
+  this.timeout(40_000);
+
+  async function plainServer(): Promise<{ server: http.Server; port: number }> {
+    const server = http.createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { server, port: (server.address() as net.AddressInfo).port };
+  }
+
+  it(`accepts up to ${ACCEPTORS} queued connections in one turn, and answers every one`, async () => {
+    const { server, port } = await plainServer();
+    const acceptors = addAcceptors(server);
+    assert.equal(acceptors.count, ACCEPTORS, acceptors.why);
+    const seen = connectionsPerTurn(server);
+    try {
+      const answers = await burst(port, 2 * ACCEPTORS, REQUEST);
+      assert.deepEqual(answers.map((a) => a.status), new Array(2 * ACCEPTORS).fill(200));
+      // Sixteen queued connections: two turns of eight (one per turn with the server's handle alone).
+      assert.deepEqual(seen.counts(), [ACCEPTORS, ACCEPTORS]);
+    } finally {
+      seen.stop();
+      acceptors.close();
+      server.close();
+    }
+  });
+
+  it("with one acceptor (the server's own handle), libuv takes one connection per turn: the behaviour this works around", async () => {
+    const { server, port } = await plainServer();
+    const acceptors = addAcceptors(server, 1);
+    assert.equal(acceptors.count, 1);
+    const seen = connectionsPerTurn(server);
+    try {
+      await burst(port, 4, REQUEST);
+      assert.deepEqual(seen.counts(), [1, 1, 1, 1]);
+    } finally {
+      seen.stop();
+      server.close();
+    }
+  });
+
+  it("closing the server closes every duplicate: the port refuses connections and no descriptor is left open", async () => {
+    const home = useTempHome();
+    const before = openDescriptors();
+    const running = await startServer({ env: home.env });
+    assert.ok(openDescriptors() >= before + ACCEPTORS - 1, "the duplicates were not made");
+    await running.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    const refused = await new Promise<string>((resolve) => {
+      const s = net.connect(running.port, "127.0.0.1", () => {
+        s.destroy();
+        resolve("connected");
+      });
+      s.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+    assert.equal(refused, "ECONNREFUSED");
+    assert.equal(openDescriptors(), before);
+  });
+
+  describe("through azmi serve", () => {
+    const home = useTempHome();
+    it("a burst of IMDS token requests on new connections all get the token (fast path and node:http alike)", async () => {
+      const running = await startServer({ env: home.env });
+      try {
+        const plain = `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nConnection: close\r\n\r\n`;
+        // A body-carrying request is not plain: node:http answers it (405 from IMDS for a POST).
+        const handedOver = `POST ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
+        const answers = await burst(running.port, 24, plain);
+        assert.equal(answers.length, 24);
+        for (const a of answers) {
+          assert.equal(a.status, 200, a.body);
+          assert.ok((JSON.parse(a.body) as MsiTokenResponse).access_token.length > 100);
+        }
+        const posts = await burst(running.port, 12, handedOver);
+        assert.deepEqual(posts.map((a) => a.status), new Array(12).fill(405));
+      } finally {
+        await running.close();
+      }
+    });
+
+    (canTellPeerUser() && process.getuid?.() === 0 ? it : it.skip)("a chain server refuses every connection of another user's burst, whichever handle accepted it", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const upstream = async (options: { resource?: string }): Promise<MsiTokenResponse> => ({
+        access_token: "upstream-user-token",
+        expires_in: "3600",
+        expires_on: String(now + 3600),
+        not_before: String(now),
+        resource: options.resource!,
+        token_type: "Bearer",
+      });
+      const chain = await startServer({ env: home.env, issuer: "chain", upstream });
+      try {
+        const request = `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nConnection: close\r\n\r\n`;
+        const answers = await burst(chain.port, 2 * ACCEPTORS, request, OTHER_UID);
+        assert.deepEqual(answers.map((a) => a.status), new Array(2 * ACCEPTORS).fill(403));
+        for (const a of answers) assert.doesNotMatch(a.body, /upstream-user-token/);
+      } finally {
+        await chain.close();
+      }
+    });
+  });
+});
