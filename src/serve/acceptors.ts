@@ -72,8 +72,7 @@ export function addAcceptors(server: Server, count = ACCEPTORS): Acceptors {
       if (helpers.length === 0) return single(`no second descriptor: ${(error as Error).message}`);
       break;
     }
-    // noDelay as node:http's own server has it; the socket is the HTTP server's from its first byte.
-    const helper = net.createServer({ noDelay: true }, (socket: Socket) => {
+    const helper = net.createServer(socketOptions(server), (socket: Socket) => {
       server.emit("connection", socket);
     });
     // accept() failures (EMFILE under load) are the server's to report, as on its own handle.
@@ -82,6 +81,24 @@ export function addAcceptors(server: Server, count = ACCEPTORS): Acceptors {
     helpers.push(helper);
   }
   return { count: helpers.length + 1, close };
+}
+
+/**
+ * The options the HTTP server's own handle makes its sockets with, so a
+ * connection is the same whichever handle accepted it. node:http sets
+ * `allowHalfOpen` (a client's FIN must not end the answer still being
+ * made) and `noDelay`; a server option may set the rest.
+ */
+function socketOptions(server: Server): net.ServerOpts {
+  const own = server as Server & Pick<net.ServerOpts, "allowHalfOpen" | "pauseOnConnect" | "noDelay" | "keepAlive" | "keepAliveInitialDelay" | "highWaterMark">;
+  return {
+    allowHalfOpen: own.allowHalfOpen,
+    pauseOnConnect: own.pauseOnConnect,
+    noDelay: own.noDelay,
+    keepAlive: own.keepAlive,
+    keepAliveInitialDelay: own.keepAliveInitialDelay,
+    highWaterMark: own.highWaterMark,
+  };
 }
 
 function single(why: string): Acceptors {

@@ -35,7 +35,7 @@ interface BurstAnswer {
  * synchronous wait) from the spawn until the client says every connection is
  * up and every request written, so all of them are queued when it polls again.
  */
-function burst(port: number, count: number, request: string, uid?: number): Promise<BurstAnswer[]> {
+function burst(port: number, count: number, request: string, uid?: number, halfClose = false): Promise<BurstAnswer[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-burst-"));
   fs.chmodSync(dir, 0o777);
   const ready = path.join(dir, "ready");
@@ -46,6 +46,7 @@ function burst(port: number, count: number, request: string, uid?: number): Prom
       let data = "";
       const s = net.connect(${port}, "127.0.0.1", () => {
         s.write(${JSON.stringify(request)});
+        ${halfClose ? "s.end();" : ""}
         if (++connected === ${count}) fs.writeFileSync(${JSON.stringify(ready)}, "");
       });
       s.setEncoding("latin1");
@@ -136,6 +137,25 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     } finally {
       seen.stop();
       server.close();
+    }
+  });
+
+  it("a connection accepted by a duplicate is the same kind as the server's own: a client that half-closes after its request still gets an answer given after its FIN", async () => {
+    const home = useTempHome();
+    // An upstream that answers later, so every answer is written after the client's FIN has been read.
+    const upstream = async (options: { resource?: string }): Promise<MsiTokenResponse> => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const now = Math.floor(Date.now() / 1000);
+      return { access_token: "upstream-user-token", expires_in: "3600", expires_on: String(now + 3600), not_before: String(now), resource: options.resource!, token_type: "Bearer" };
+    };
+    const running = await startServer({ env: home.env, issuer: "chain", upstream });
+    try {
+      const request = `GET ${IMDS_PATH}${IMDS_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\n\r\n`;
+      const answers = await burst(running.port, 2 * ACCEPTORS, request, undefined, true);
+      assert.deepEqual(answers.map((a) => a.status), new Array(2 * ACCEPTORS).fill(200));
+      for (const a of answers) assert.match(a.body, /upstream-user-token/);
+    } finally {
+      await running.close();
     }
   });
 
