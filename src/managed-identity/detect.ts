@@ -28,7 +28,7 @@ import { registerSecret } from "../log";
 import { createAppService } from "./appService";
 import { ARC_DEFAULT_ENDPOINT, arcAgentInstalled, createAzureArc } from "./azureArc";
 import { createCloudShell } from "./cloudShell";
-import { createImds, IMDS_DEFAULT_BASE } from "./imds";
+import { createImds, IMDS_DEFAULT_BASE, IMDS_TOKEN_PATH } from "./imds";
 import { createMachineLearning } from "./machineLearning";
 import { snippet } from "./response";
 import { createServiceFabric } from "./serviceFabric";
@@ -129,17 +129,29 @@ export function imdsBase(env: NodeJS.ProcessEnv): HttpUrl {
   const base = parseEndpointVar("AZURE_POD_IDENTITY_AUTHORITY_HOST", override, "http://127.0.0.1:4000");
   // Every SDK appends the token path to this variable, so a value that
   // already ends with it can only ever get 404s (after ~20 s of retries).
-  const tokenPath = /\/metadata\/identity\/oauth2\/token\/*$/i.exec(base.pathname);
-  if (tokenPath) {
+  const tokenPathAt = tokenPathIndex(base.pathname);
+  if (tokenPathAt >= 0) {
     // Quoted and suggested without any user:password (a secret), and with any path prefix kept.
     const shown = `${base.protocol}//${base.host}${base.pathname}`;
-    const fixed = `${base.protocol}//${base.host}${base.pathname.slice(0, tokenPath.index)}`;
+    const fixed = `${base.protocol}//${base.host}${base.pathname.slice(0, tokenPathAt)}`;
     throw new CredentialUnavailableError(
       `ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST ends with the token path /metadata/identity/oauth2/token, which every SDK appends to it (${JSON.stringify(snippet(shown))}). Set it to ${fixed}, or unset it.`,
       { code: ErrorCode.InvalidEnvironment },
     );
   }
   return base;
+}
+
+/**
+ * Where `pathname` ends with the IMDS token path (any case, then any
+ * slashes), or -1: `/\/metadata\/identity\/oauth2\/token\/*$/i` as a loop,
+ * since compiling that regex cost a fresh process's first IMDS token ~0.17 ms.
+ */
+function tokenPathIndex(pathname: string): number {
+  let end = pathname.length;
+  while (end > 0 && pathname.charCodeAt(end - 1) === 0x2f) end--;
+  const at = end - IMDS_TOKEN_PATH.length;
+  return at >= 0 && pathname.slice(at, end).toLowerCase() === IMDS_TOKEN_PATH ? at : -1;
 }
 
 /** The source to use, by precedence. Throws only for malformed variables. */

@@ -76,6 +76,17 @@ describe("managed-identity/sources", () => {
       assert.equal(d.kind === "imds" && d.url.href, "http://169.254.169.254/metadata/identity/oauth2/token");
     });
 
+    it("a prefix that only resembles the token path is kept (only one ending with the whole path is refused)", () => {
+      for (const [value, href] of [
+        ["http://127.0.0.1:4000/metadata/identity/oauth2/tokens", "http://127.0.0.1:4000/metadata/identity/oauth2/tokens/metadata/identity/oauth2/token"],
+        ["http://127.0.0.1:4000/xmetadata/identity/oauth2/token", "http://127.0.0.1:4000/xmetadata/identity/oauth2/token/metadata/identity/oauth2/token"],
+        ["http://127.0.0.1:4000/metadata/identity/oauth2/token/x", "http://127.0.0.1:4000/metadata/identity/oauth2/token/x/metadata/identity/oauth2/token"],
+      ]) {
+        const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: value! }));
+        assert.equal(s.kind === "imds" && s.url.href, href, value);
+      }
+    });
+
     it("an override with a query or a fragment still gets the token path after its own path (it went into the query or the fragment)", () => {
       for (const [value, href] of [
         ["http://127.0.0.1:4000?x=1", "http://127.0.0.1:4000/metadata/identity/oauth2/token?x=1"],
