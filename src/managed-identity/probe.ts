@@ -31,7 +31,7 @@ import { nowMs } from "../clock";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { CredentialLogger } from "../log";
 import { ProbeMemo } from "../cache/probeMemo";
-import { isLoopbackHost, send } from "../transport/http";
+import { isDottedQuad, isIpv6Chars, isLoopbackHost, send } from "../transport/http";
 import type { ProbeResult } from "../transport/types";
 import { bodyText, snippet } from "./response";
 import { ignoredNote, type HttpSource } from "./types";
@@ -90,12 +90,14 @@ export function netProbe(ip: string, port: number, timeoutMs: number): Promise<P
   });
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-/** Numeric IP of a URL host when it can be known without DNS (URL hosts are already normalised). */
+/**
+ * Numeric IP of a URL host when it can be known without DNS (URL hosts are
+ * already normalised). Loops, not regexes: compiling two cost the default
+ * chain's first token in a fresh process ~0.1 ms.
+ */
 function numericHost(hostname: string): string | undefined {
-  const h = hostname.replace(/^\[|\]$/g, "");
-  if (IPV4.test(h) || (h.includes(":") && /^[0-9a-f:.]+$/i.test(h))) return h;
+  const h = hostname.length > 1 && hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
+  if (isDottedQuad(h) || (h.includes(":") && isIpv6Chars(h))) return h;
   if (h === "localhost") return "127.0.0.1";
   return undefined;
 }

@@ -32,7 +32,7 @@
  * ```
  */
 import type { Server } from "node:http";
-import * as net from "node:net";
+import net = require("node:net");
 import type { Socket } from "node:net";
 import { loadNative } from "../transport/http";
 

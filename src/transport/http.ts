@@ -140,13 +140,13 @@ function isDigits(s: string, max: number): boolean {
 }
 
 /** A canonical dotted quad: four parts 0–255 without leading zeros (`/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.…){3}$/`). */
-function isDottedQuad(s: string): boolean {
+export function isDottedQuad(s: string): boolean {
   const parts = s.split(".");
   return parts.length === 4 && parts.every((p) => isDigits(p, 3) && (p.length === 1 || p.charCodeAt(0) !== 0x30) && Number(p) <= 255);
 }
 
 /** Hex digits, `:` and `.` only, at least one (`/^[0-9A-Fa-f:.]+$/`). */
-function isIpv6Chars(s: string): boolean {
+export function isIpv6Chars(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (!((c >= 0x30 && c <= 0x3a) || c === 0x2e || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66))) return false;

@@ -21,10 +21,10 @@ const REPO = path.resolve(__dirname, "../../..");
  * prints its trace on stdout (buffered, so not interleaved with markers in
  * order): the two counts are compared instead.
  */
-function regexesCompiled(env: Record<string, string>, getToken: boolean): Promise<number> {
+function regexesCompiled(env: Record<string, string>, getToken: boolean, credentialClass: string): Promise<number> {
   const script = `
-    const { ManagedIdentityCredential } = require(${JSON.stringify(REPO)});
-    const credential = new ManagedIdentityCredential();
+    const { ${credentialClass} } = require(${JSON.stringify(REPO)});
+    const credential = new ${credentialClass}();
     if (${getToken}) credential.getToken("https://vault.azure.net/.default").then(
       (t) => process._rawDebug(t && t.token ? "token" : "no token"),
       (e) => process._rawDebug("error " + e.message),
@@ -43,11 +43,11 @@ function regexesCompiled(env: Record<string, string>, getToken: boolean): Promis
   });
 }
 
-async function regexesCompiledByFirstToken(env: Record<string, string>): Promise<number> {
+async function regexesCompiledByFirstToken(env: Record<string, string>, credentialClass = "ManagedIdentityCredential"): Promise<number> {
   // First a run that may write the start-up code cache; then both as users' processes start.
-  await regexesCompiled(env, true);
-  const without = await regexesCompiled(env, false);
-  const withToken = await regexesCompiled(env, true);
+  await regexesCompiled(env, true, credentialClass);
+  const without = await regexesCompiled(env, false, credentialClass);
+  const withToken = await regexesCompiled(env, true, credentialClass);
   assert.ok(without > 0, "no trace from V8 (--trace-regexp-tier-up): this check would see nothing");
   return withToken - without;
 }
@@ -71,6 +71,15 @@ describe("hygiene: a first token compiles no regular expression", function () {
       assert.equal(await regexesCompiledByFirstToken(app.env as Record<string, string>), 0);
     } finally {
       await app.close();
+    }
+  });
+
+  it("DefaultAzureCredential (its IMDS probe, then the token)", async () => {
+    const imds = await startFakeImds();
+    try {
+      assert.equal(await regexesCompiledByFirstToken(imds.env as Record<string, string>, "DefaultAzureCredential"), 0);
+    } finally {
+      await imds.close();
     }
   });
 });
