@@ -10,8 +10,8 @@
 namespace azmi {
 
 // A close-on-exec duplicate of fd (>= 0), or -errno: -ENOTSOCK when fd is not
-// a socket, -EINVAL when it is not a listening stream socket, -EBADF when it
-// is not open. Never blocks.
+// a socket, -EINVAL when it is not a listening TCP (IPv4/IPv6 stream) socket,
+// -EBADF when it is not open. Never blocks.
 int DuplicateListener(int fd);
 
 }  // namespace azmi

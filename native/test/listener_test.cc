@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <string.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "listener.h"
@@ -83,6 +86,19 @@ TEST(DuplicateListener, RefusesAConnectedSocket) {
   EXPECT_EQ(DuplicateListener(accepted), -EINVAL);
   close(accepted);
   close(client);
+  close(fd);
+}
+
+TEST(DuplicateListener, RefusesAUnixDomainListener) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  // An abstract address (leading NUL): nothing on disk to clean up.
+  const char name[] = "\0azmi-listener-test";
+  memcpy(a.sun_path, name, sizeof(name) - 1);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), offsetof(sockaddr_un, sun_path) + sizeof(name) - 1), 0);
+  ASSERT_EQ(listen(fd, 8), 0);
+  EXPECT_EQ(DuplicateListener(fd), -EINVAL);
   close(fd);
 }
 

@@ -1,22 +1,24 @@
 /**
  * More than one connection accepted per event-loop turn.
  *
- * Since libuv 1.45 (Node 20) a listening handle accepts one connection each
+ * Since libuv 1.45 (Node 20.3) a listening handle accepts one connection each
  * time the loop polls, and the same turn also serves every keep-alive
  * connection that has a request waiting. A burst of N new connections (64
  * clients starting at once, a load generator opening its connections) then
  * waits N turns, each as long as a round of answers to everyone already
- * connected: the last newcomer's first request waited 30–150 ms on this
- * 2-core machine, and a fresh process (code not yet optimised) over 300 ms,
- * while a C server accepting in a loop admitted them in under 1 ms.
+ * connected: the last newcomer's first request waited 30–150 ms on the
+ * 2-core development machine, in a fresh process (code not yet optimised)
+ * over 300 ms, while a C server that accepts in a loop, as busy per request,
+ * never kept a request over 7 ms.
  *
  * So the server's accept queue is watched through several descriptors:
  * duplicates of the listening socket (native `duplicateListener`), each
  * under its own `net.Server` that hands every connection it accepts to the
- * HTTP server exactly as the HTTP server's own handle does (its
- * `connection` event, so the fast path, the peer-user gate and node:http's
- * limits all apply alike). All of them are ready in the same poll, so a turn
- * accepts up to `count`. The duplicates share the one socket: no port is
+ * HTTP server as the HTTP server's own handle does (its `connection` event
+ * and its connection count, so the fast path, the peer-user gate, node:http's
+ * limits and `close()` treat it alike; `maxConnections`, which azmi serve
+ * does not set, net would count per handle). All of them are ready in the
+ * same poll, so a turn accepts up to `count`. The duplicates share the one socket: no port is
  * opened twice (no SO_REUSEPORT, which would let another process of the
  * same user bind the port and take a share of the connections).
  *
@@ -55,7 +57,11 @@ export interface Acceptors {
 export function addAcceptors(server: Server, count = ACCEPTORS): Acceptors {
   const fd = (server as Server & { _handle?: { fd?: number } })._handle?.fd;
   if (count <= 1) return single("one acceptor asked for");
+  if (!acceptsOnePerTurn(process.versions.uv)) return single(`libuv ${process.versions.uv} accepts every queued connection in one turn`);
   if (typeof fd !== "number" || fd < 0) return single("the listening handle has no descriptor on this platform");
+  // net hands a descriptor to listen on to the cluster's primary (its process,
+  // where that number is something else), whatever `exclusive` says.
+  if ((require("node:cluster") as { isWorker: boolean }).isWorker) return single("in a cluster worker, net listens on a descriptor in the primary");
   const native = loadNative();
   if (native === null) return single("the native addon is not available");
 
@@ -72,15 +78,42 @@ export function addAcceptors(server: Server, count = ACCEPTORS): Acceptors {
       if (helpers.length === 0) return single(`no second descriptor: ${(error as Error).message}`);
       break;
     }
-    const helper = net.createServer(socketOptions(server), (socket: Socket) => {
-      server.emit("connection", socket);
-    });
+    const helper = net.createServer(socketOptions(server), (socket: Socket) => adopt(server, helper, socket));
     // accept() failures (EMFILE under load) are the server's to report, as on its own handle.
     helper.on("error", (error) => server.emit("error", error));
     helper.listen({ fd: copy });
-    helpers.push(helper);
+    // Listening on a descriptor is set up synchronously; a handle that failed
+    // (its error follows on the next tick) is left out of the count. Its
+    // descriptor is not closed here: when the failure came after the handle
+    // took it, libuv closed it already, and the number may belong to someone else now.
+    if ((helper as net.Server & { _handle?: unknown })._handle) helpers.push(helper);
   }
+  if (helpers.length === 0) return single("no duplicate could listen");
   return { count: helpers.length + 1, close };
+}
+
+/**
+ * Hand a socket a duplicate accepted to the HTTP server, as if the server's
+ * own handle had: its `connection` event (fast path, peer-user gate,
+ * node:http) and its connection count, so `server.close(callback)` waits for
+ * it and `getConnections()` counts it (net counted it on the helper).
+ */
+function adopt(server: Server, helper: net.Server, socket: Socket): void {
+  const own = server as Server & { _connections?: number };
+  const other = helper as net.Server & { _connections?: number };
+  const s = socket as Socket & { _server?: unknown };
+  if (typeof own._connections === "number" && typeof other._connections === "number" && s._server === helper) {
+    other._connections--;
+    own._connections++;
+    s._server = server;
+  }
+  server.emit("connection", socket);
+}
+
+/** libuv 1.45 (Node 20.3) stopped accepting in a loop (libuv/libuv#3696); before it one handle drained the queue. */
+export function acceptsOnePerTurn(uvVersion: string): boolean {
+  const [major, minor] = uvVersion.split(".").map(Number);
+  return major! > 1 || (major === 1 && minor! >= 45);
 }
 
 /**
@@ -96,7 +129,8 @@ function socketOptions(server: Server): net.ServerOpts {
     pauseOnConnect: own.pauseOnConnect,
     noDelay: own.noDelay,
     keepAlive: own.keepAlive,
-    keepAliveInitialDelay: own.keepAliveInitialDelay,
+    // net keeps it in seconds and takes it in milliseconds.
+    keepAliveInitialDelay: own.keepAliveInitialDelay === undefined ? undefined : own.keepAliveInitialDelay * 1000,
     highWaterMark: own.highWaterMark,
   };
 }

@@ -58,6 +58,30 @@ async function firstLine(child: ChildProcess): Promise<{ line: string; stderr: (
   return { line: out.split("\n")[0]!, stderr: () => err };
 }
 
+/** The server's first stdout line, or, when it exits first, all it said on stderr. */
+function startedOrRefused(child: ChildProcess): Promise<{ line: string } | { refused: string }> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => reject(new Error(`no first line in 20 s; stdout=${out} stderr=${err}`)), 20_000);
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      if (out.includes("\n")) {
+        clearTimeout(timer);
+        resolve({ line: out.split("\n")[0]! });
+      }
+    });
+    // "close": after the exit and after every byte of its output.
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (out.includes("\n")) return;
+      if (code === 1 && /another azmi server/.test(err)) resolve({ refused: err });
+      else reject(new Error(`exited ${String(code)} without a first line; stdout=${out} stderr=${err}`));
+    });
+  });
+}
+
 describe("hygiene: per-user files are owner-only and hold only documented secrets", function () {
   this.timeout(60_000);
   let upstream: Fake & { secret: string };
@@ -183,13 +207,19 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
     else assert.match(stderr, /ERR_KEY_FILE|signing key/, stderr);
   });
 
-  it("four azmi serve started at once on a fresh AZMI_HOME share one signing key (0600), leave no temp files, and state stays 0600", async () => {
+  it("four azmi serve started at once on a fresh AZMI_HOME: those that start share one signing key (0600), the others name the running server, no temp files, state stays 0600", async () => {
     const env = cleanEnv();
     const children = Array.from({ length: 4 }, () => spawnUnderUmask000(["serve", "--json"], env));
     try {
-      const infos = await Promise.all(children.map(async (child) => JSON.parse((await firstLine(child)).line) as { jwks_uri: string }));
+      // A server that finds another one's state file (a live server at its
+      // url) refuses to start (by design: one state file, one server); which
+      // of the four get that far first is timing.
+      const outcomes = await Promise.all(children.map((child) => startedOrRefused(child)));
+      const started = outcomes.flatMap((o) => ("line" in o ? [JSON.parse(o.line) as { jwks_uri: string }] : []));
+      for (const o of outcomes) if ("refused" in o) assert.match(o.refused, /cannot start: another azmi server \(pid \d+\) is running at http:\/\/127\.0\.0\.1:\d+ with the same state file/);
+      assert.ok(started.length >= 1, "none of the four started");
       const kids = await Promise.all(
-        infos.map(async (i) => {
+        started.map(async (i) => {
           const jwks = await httpGet(i.jwks_uri, {});
           assert.equal(jwks.status, 200, jwks.body);
           return (JSON.parse(jwks.body) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).join(",");
@@ -207,6 +237,32 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
         await exited(child).catch(() => undefined);
       }
     }
+  });
+
+  it("four processes creating the signing key at once (umask 000) leave one 0600 key that all of them use, and no temp files", async () => {
+    const env = cleanEnv();
+    const home = env.AZMI_HOME!;
+    const issuer = path.resolve(__dirname, "../../src/serve/issuer/localIssuer.js");
+    const script = `require(${JSON.stringify(issuer)}).loadOrCreateSigningKey(${JSON.stringify(home)}).then((k) => console.log(k.kid))`;
+    const kids = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn("/bin/sh", ["-c", 'umask 000; exec "$0" "$@"', process.execPath, "-e", script], { env, stdio: ["ignore", "pipe", "pipe"] });
+            let out = "";
+            let err = "";
+            child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+            child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+            child.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${String(code)}: ${err}`))));
+          }),
+      ),
+    );
+    assert.equal(new Set(kids).size, 1, `one key for all: ${kids.join(" / ")}`);
+    const dir = path.join(home, "issuer");
+    assert.deepEqual(fs.readdirSync(dir), ["signing-key.pem"], "one key, no temp files");
+    assert.equal(octal(mode(path.join(dir, "signing-key.pem"))), "0600");
+    assert.equal(mode(dir) & 0o077, 0, "issuer folder owner-only");
   });
 
   it("ten azmi token processes at once write one valid 0600 probe memo", async () => {

@@ -7,14 +7,14 @@
  * every connection is waiting in the kernel when the loop next polls.
  */
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ACCEPTORS, addAcceptors } from "../../src/serve/acceptors";
-import { canTellPeerUser } from "../../src/serve/peerUser";
+import { ACCEPTORS, acceptsOnePerTurn, addAcceptors } from "../../src/serve/acceptors";
+import { canTellPeerUser, gateConnections } from "../../src/serve/peerUser";
 import type { MsiTokenResponse } from "../../src/credentials/types";
 import { startServer } from "../../src/serve/server";
 import { loadNative } from "../../src/transport/http";
@@ -22,7 +22,8 @@ import { IMDS_PATH, IMDS_QUERY, useTempHome } from "./support";
 
 /** nobody */
 const OTHER_UID = 65534;
-const hasAddon = loadNative() !== null && process.platform !== "win32";
+// Where libuv accepts one connection per turn (1.45+, Node 20.3+), with the addon, on a platform whose handles have descriptors.
+const applies = loadNative() !== null && process.platform !== "win32" && acceptsOnePerTurn(process.versions.uv);
 
 interface BurstAnswer {
   status: number;
@@ -76,7 +77,11 @@ function burst(port: number, count: number, request: string, uid?: number, halfC
   const held = new Int32Array(new SharedArrayBuffer(4));
   const until = Date.now() + 15_000;
   while (!fs.existsSync(ready) && Date.now() < until) Atomics.wait(held, 0, 0, 5);
-  assert.ok(fs.existsSync(ready), `the burst client did not connect within 15 s: ${stderr}`);
+  if (!fs.existsSync(ready)) {
+    child.kill();
+    answered.catch(() => {});
+    assert.fail(`the burst client did not connect within 15 s: ${stderr}`);
+  }
   return answered;
 }
 
@@ -98,9 +103,14 @@ function openDescriptors(): number {
   return fs.readdirSync("/proc/self/fd").length;
 }
 
+/** `node <args>` in a child, with a time limit. */
+function execFileChild(args: string[], callback: (error: Error | null, stdout: string, stderr: string) => void): void {
+  execFile(process.execPath, args, { cwd: "/", env: { PATH: process.env.PATH }, timeout: 20_000 }, callback);
+}
+
 const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
 
-(hasAddon ? describe : describe.skip)("serve: a burst of new connections is accepted several per loop turn", function () {
+(applies ? describe : describe.skip)("serve: a burst of new connections is accepted several per loop turn", function () {
   this.timeout(40_000);
 
   async function plainServer(): Promise<{ server: http.Server; port: number }> {
@@ -140,6 +150,74 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     }
   });
 
+  it("a gate in front of the server (the chain server's peer-user check) refuses a whole burst, whichever handle accepted each connection", async () => {
+    const { server, port } = await plainServer();
+    gateConnections(server, () => false, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    const acceptors = addAcceptors(server);
+    assert.equal(acceptors.count, ACCEPTORS, acceptors.why);
+    try {
+      const answers = await burst(port, 2 * ACCEPTORS, REQUEST);
+      assert.deepEqual(answers.map((a) => a.status), new Array(2 * ACCEPTORS).fill(403));
+    } finally {
+      acceptors.close();
+      server.close();
+    }
+  });
+
+  it("a socket a duplicate accepted counts as the server's: getConnections() sees it and close(callback) waits for it", async () => {
+    const { server, port } = await plainServer();
+    const acceptors = addAcceptors(server);
+    let requests = 0;
+    let counted: number | undefined;
+    let closed = false;
+    let closedWhileOpen: boolean | undefined;
+    // Keep-alive requests: every connection stays open after its answer, until the server drops them all.
+    server.on("request", () => {
+      if (++requests !== 2 * ACCEPTORS) return;
+      server.getConnections((_error, n) => (counted = n));
+      acceptors.close();
+      server.close(() => (closed = true));
+      setTimeout(() => {
+        closedWhileOpen = closed;
+        server.closeAllConnections();
+      }, 50);
+    });
+    try {
+      const answers = await burst(port, 2 * ACCEPTORS, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      assert.deepEqual(answers.map((a) => a.status), new Array(2 * ACCEPTORS).fill(200));
+      assert.equal(counted, 2 * ACCEPTORS, "getConnections() while all were open");
+      assert.equal(closedWhileOpen, false, "close() called back with connections still open");
+      await new Promise<void>((resolve) => {
+        const check = () => (closed ? resolve() : setTimeout(check, 5));
+        check();
+      });
+    } finally {
+      acceptors.close();
+      server.close();
+    }
+  });
+
+  it("sockets from a duplicate get the server's own options (keepAlive and its delay too, which net keeps in seconds)", async () => {
+    const server = http.createServer({ keepAlive: true, keepAliveInitialDelay: 30_000 }, (_req, res) => res.end("ok"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const acceptors = addAcceptors(server);
+    const seen: Array<{ allowHalfOpen: boolean; keepAlive: unknown; delay: unknown }> = [];
+    server.on("connection", (socket: net.Socket & { [k: symbol]: unknown }) => {
+      const symbols = Object.getOwnPropertySymbols(socket);
+      const keepAlive = symbols.find((k) => k.description === "kSetKeepAlive");
+      const delay = symbols.find((k) => k.description === "kSetKeepAliveInitialDelay");
+      seen.push({ allowHalfOpen: socket.allowHalfOpen, keepAlive: keepAlive && socket[keepAlive], delay: delay && socket[delay] });
+    });
+    try {
+      await burst((server.address() as net.AddressInfo).port, 2 * ACCEPTORS, REQUEST);
+      assert.equal(seen.length, 2 * ACCEPTORS);
+      for (const s of seen) assert.deepEqual(s, { allowHalfOpen: true, keepAlive: true, delay: 30 });
+    } finally {
+      acceptors.close();
+      server.close();
+    }
+  });
+
   it("a connection accepted by a duplicate is the same kind as the server's own: a client that half-closes after its request still gets an answer given after its FIN", async () => {
     const home = useTempHome();
     // An upstream that answers later, so every answer is written after the client's FIN has been read.
@@ -157,6 +235,49 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     } finally {
       await running.close();
     }
+  });
+
+  it("in a cluster worker (where net would listen on a descriptor in the primary) the server keeps its own handle alone: nothing leaks, and closing closes the port", async () => {
+    const acceptorsModule = path.resolve(__dirname, "../../src/serve/acceptors.js");
+    const script = `
+      const cluster = require("cluster");
+      if (cluster.isPrimary) {
+        const worker = cluster.fork();
+        worker.on("message", (m) => { console.log(JSON.stringify(m)); worker.kill(); });
+        worker.on("exit", () => process.exit(0));
+      } else {
+        const fs = require("fs"), http = require("http"), net = require("net");
+        const { addAcceptors } = require(${JSON.stringify(acceptorsModule)});
+        const open = () => fs.readdirSync("/proc/self/fd").length;
+        const server = http.createServer((q, r) => r.end("ok"));
+        const errors = [];
+        server.on("error", (e) => errors.push(e.message));
+        const before = open();
+        // As azmi serve listens: exclusive, so the worker owns its socket.
+        server.listen({ host: "127.0.0.1", port: 0, exclusive: true }, () => {
+          const listening = open();
+          const acceptors = addAcceptors(server);
+          const port = server.address().port;
+          const made = open() - listening;
+          setTimeout(() => {
+            acceptors.close();
+            server.close();
+            setImmediate(() => {
+              const s = net.connect(port, "127.0.0.1", () => { s.destroy(); done("connected"); });
+              s.on("error", (e) => done(e.code));
+            });
+            function done(refused) { process.send({ count: acceptors.count, made, refused, left: open() - before, errors }); }
+          }, 50);
+        });
+      }`;
+    // A file, not -e: cluster.fork() runs the primary's script again.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-cluster-"));
+    const file = path.join(dir, "cluster.js");
+    fs.writeFileSync(file, script);
+    const out = await new Promise<string>((resolve, reject) =>
+      execFileChild([file], (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout))),
+    ).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+    assert.deepEqual(JSON.parse(out), { count: 1, made: 0, refused: "ECONNREFUSED", left: 0, errors: [] });
   });
 
   it("closing the server closes every duplicate: the port refuses connections and no descriptor is left open", async () => {
@@ -218,5 +339,13 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         await chain.close();
       }
     });
+  });
+});
+
+describe("serve: which libuv accepts one connection per turn", () => {
+  it("1.45 and later (libuv/libuv#3696, Node 20.3); before, one handle drains the queue and duplicates would add nothing", () => {
+    for (const [version, expected] of [["1.44.2", false], ["1.45.0", true], ["1.46.0", true], ["1.51.0", true], ["2.0.0", true], ["0.99.0", false]] as const) {
+      assert.equal(acceptsOnePerTurn(version), expected, version);
+    }
   });
 });
