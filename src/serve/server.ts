@@ -51,7 +51,7 @@ import { RateLimiter, type RateLimitOptions } from "./rateLimit";
 import { isAllowedHostHeader, isDirectHostHeader, isLoopbackHostHeader, isSuspiciousPath, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES } from "./request";
 import { BodyCache, writeError, writeJson } from "./respond";
 import { handleServiceFabric, SERVICE_FABRIC_PATH } from "./serviceFabric";
-import { readServerState, removeServerState, serverStatePath, writeServerState, type ServerState } from "./state";
+import { claimServerState, readServerState, removeServerState, serverStatePath, writeServerState, type ServerState } from "./state";
 
 export type { FaultOptions } from "./faults";
 export type { IdentityConfig } from "./identities";
@@ -515,7 +515,16 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       startedAt: new Date().toISOString(),
     };
     try {
-      stateFile = writeServerState(state, env);
+      const claimed = claimServerState(state, env);
+      if (claimed === "taken") {
+        // A state file appeared since the check at the start: left by a server
+        // that is gone (replace it), or written by one started at the same
+        // moment with this azmi folder (then this one refuses, as it would have).
+        await refuseSecondServer(env);
+        stateFile = writeServerState(state, env);
+      } else {
+        stateFile = claimed;
+      }
     } catch (error) {
       await closeServer(server, fast, acceptors);
       arc?.close();

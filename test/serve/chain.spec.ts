@@ -5,6 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import type { MsiTokenResponse } from "../../src/credentials/types";
 import { AzmiError, ErrorCode } from "../../src/errors";
 import type { GetManagedTokenOptions } from "../../src/msi";
@@ -213,6 +214,22 @@ describe("serve: state file", () => {
     } finally {
       await first.close();
     }
+  });
+
+  it("two servers with one state file started at the same moment: exactly one starts, the other is refused (both found no state file at their start)", async () => {
+    const outcomes = await Promise.allSettled([startServer({ env: home.env, stateFile: true }), startServer({ env: home.env, stateFile: true })]);
+    const started = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+    const refused = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as Error] : []));
+    try {
+      assert.equal(started.length, 1, `started: ${started.length}; refused: ${refused.map((e) => e.message).join(" / ")}`);
+      assert.equal(refused.length, 1);
+      assert.match(refused[0]!.message, new RegExp(`this process already runs an azmi server at ${started[0]!.url} with the same state file`));
+      assert.equal(readServerState(home.env)?.url, started[0]!.url);
+      assert.deepEqual(fs.readdirSync(path.dirname(serverStatePath(home.env))).filter((n) => n.endsWith(".tmp")), [], "no temp files");
+    } finally {
+      for (const s of started) await s.close();
+    }
+    assert.equal(fs.existsSync(serverStatePath(home.env)), false);
   });
 
   it("a file left by a dead process is ignored and cleaned; the default is no file", async () => {
