@@ -149,11 +149,51 @@ function describeMkdirError(e: unknown): string {
 
 /** Write a file owner-only, atomically (temp file + rename), so readers never see half of it. */
 export function writePrivateFile(file: string, data: string | Buffer): void {
+  const tmp = writePrivateTemp(file, data);
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * Write a file owner-only and whole, but only where nothing is yet: false
+ * (and nothing written) when something is at `file` already, e.g. what
+ * another process created at the same moment. Written under a temp name, then
+ * hard-linked into place (a link never replaces); where the file system has
+ * no hard links, the final name is created exclusively instead ("wx" never
+ * follows a planted link either).
+ *
+ * @example
+ * ```ts
+ * if (!createPrivateFile(keyFile, pem)) useTheirs(keyFile);
+ * ```
+ */
+export function createPrivateFile(file: string, data: string | Buffer): boolean {
+  const tmp = writePrivateTemp(file, data);
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS" && code !== "EOPNOTSUPP") throw error;
+    try {
+      fs.writeFileSync(file, data, { mode: 0o600, flag: "wx" });
+      return true;
+    } catch (inner) {
+      if ((inner as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw inner;
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** `data` in a fresh owner-only file beside `file`; its name. */
+function writePrivateTemp(file: string, data: string | Buffer): string {
   // Created exclusively ("wx") under a fresh name: a file or symlink planted
   // under the temp name makes the write fail instead of being followed.
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   fs.writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
-  fs.renameSync(tmp, file);
+  return tmp;
 }
 
 /**

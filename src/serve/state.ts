@@ -18,7 +18,7 @@
 import fs = require("node:fs");
 import path = require("node:path");
 import { AzmiError, ErrorCode } from "../errors";
-import { azmiHome, ensureAzmiHome, readOwnFile, writePrivateFile } from "../paths";
+import { azmiHome, createPrivateFile, ensureAzmiHome, readOwnFile, writePrivateFile } from "../paths";
 
 export interface ServerState {
   url: string;
@@ -72,9 +72,7 @@ export function writeServerState(state: ServerState, env: NodeJS.ProcessEnv = pr
  * there already (the caller decides whether it names a live server, then
  * replaces it with `writeServerState`). Two servers started at the same
  * moment with one azmi folder both found no state file at their start; this
- * lets exactly one of them claim it. Written whole under a temp name, then
- * hard-linked into place (a link never replaces); where the file system has
- * no hard links, an exclusive create of the final name says the same.
+ * lets exactly one of them claim it (`createPrivateFile`).
  *
  * @example
  * ```ts
@@ -84,30 +82,11 @@ export function writeServerState(state: ServerState, env: NodeJS.ProcessEnv = pr
 export function claimServerState(state: ServerState, env: NodeJS.ProcessEnv = process.env): string | "taken" {
   ensureAzmiHome(env);
   const file = serverStatePath(env);
-  const text = `${JSON.stringify(state, null, 2)}\n`;
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    fs.writeFileSync(tmp, text, { mode: 0o600, flag: "wx" });
-    try {
-      fs.linkSync(tmp, file);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EEXIST") return "taken";
-      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS" && code !== "EOPNOTSUPP") throw error;
-      // No hard links here: create the final name exclusively ("wx" never follows a planted link).
-      try {
-        fs.writeFileSync(file, text, { mode: 0o600, flag: "wx" });
-      } catch (inner) {
-        if ((inner as NodeJS.ErrnoException).code === "EEXIST") return "taken";
-        throw inner;
-      }
-    }
+    return createPrivateFile(file, `${JSON.stringify(state, null, 2)}\n`) ? file : "taken";
   } catch (error) {
     throw stateFileError(file, error);
-  } finally {
-    fs.rmSync(tmp, { force: true });
   }
-  return file;
 }
 
 function stateFileError(file: string, error: unknown): AzmiError {

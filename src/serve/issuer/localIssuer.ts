@@ -23,7 +23,7 @@ import { promisify } from "node:util";
 import { refreshTimeFor } from "../../cache/tokenCache";
 import { AzmiError, ErrorCode } from "../../errors";
 import { registerSecret } from "../../log";
-import { makeDirectory, writePrivateFile } from "../../paths";
+import { createPrivateFile, makeDirectory } from "../../paths";
 import type { ServedIdentity } from "../identities";
 import type { IssuedToken, TokenSource } from "./types";
 
@@ -108,21 +108,14 @@ export async function loadOrCreateSigningKey(home: string): Promise<SigningKey> 
   if (existing !== undefined) return existingKey(existing, file);
   const { privateKey } = await promisify(generateKeyPair)("rsa", { modulusLength: RSA_BITS });
   const created = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-  // Publish with link(): if another process created the key meanwhile, use theirs.
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writePrivateFile(tmp, created);
-  try {
-    fs.linkSync(tmp, file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    fs.unlinkSync(tmp);
+  // Published only where nothing is yet: if another process created the key meanwhile, use theirs.
+  if (!createPrivateFile(file, created)) {
     // Read as at start-up (no symlink, ours, 0600): whatever now sits at the
-    // name may have been planted between the first read and link().
+    // name may have been planted between the first read and the link.
     const theirs = readExistingKey(file);
     if (theirs === undefined) throw new AzmiError(ErrorCode.KeyFile, `The azmi serve signing key ${file} disappeared while it was being created; start again.`);
     return existingKey(theirs, file);
   }
-  fs.unlinkSync(tmp);
   return fromPem(created, file, true);
 }
 
