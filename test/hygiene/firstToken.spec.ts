@@ -55,31 +55,19 @@ async function regexesCompiledByFirstToken(env: Record<string, string>, credenti
 describe("hygiene: a first token compiles no regular expression", function () {
   this.timeout(30_000);
 
-  it("IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST)", async () => {
-    const imds = await startFakeImds();
-    try {
-      // Twice: the first run may write the start-up code cache; the second starts as users' processes do.
-      assert.equal(await regexesCompiledByFirstToken(imds.env as Record<string, string>), 0);
-    } finally {
-      await imds.close();
-    }
-  });
-
-  it("App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER)", async () => {
-    const app = await startFakeAppService();
-    try {
-      assert.equal(await regexesCompiledByFirstToken(app.env as Record<string, string>), 0);
-    } finally {
-      await app.close();
-    }
-  });
-
-  it("DefaultAzureCredential (its IMDS probe, then the token)", async () => {
-    const imds = await startFakeImds();
-    try {
-      assert.equal(await regexesCompiledByFirstToken(imds.env as Record<string, string>, "DefaultAzureCredential"), 0);
-    } finally {
-      await imds.close();
-    }
-  });
+  const cases: Array<[string, () => Promise<{ env: Record<string, string>; close(): Promise<void> }>, string]> = [
+    ["IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST)", startFakeImds, "ManagedIdentityCredential"],
+    ["App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER)", startFakeAppService, "ManagedIdentityCredential"],
+    ["DefaultAzureCredential (its IMDS probe, then the token)", startFakeImds, "DefaultAzureCredential"],
+  ];
+  for (const [what, startFake, credentialClass] of cases) {
+    it(what, async () => {
+      const fake = await startFake();
+      try {
+        assert.equal(await regexesCompiledByFirstToken(fake.env, credentialClass), 0);
+      } finally {
+        await fake.close();
+      }
+    });
+  }
 });
