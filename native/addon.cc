@@ -57,88 +57,126 @@ Napi::Value ProbeExport(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// A getter on the options object may throw; once an exception is pending no
-// further Node-API call may throw another, so every read checks first.
-#define AZMI_RETURN_IF_PENDING(env)                        \
-  do {                                                     \
-    if ((env).IsExceptionPending()) return (env).Undefined(); \
-  } while (0)
+// The request path reads its options in raw Node-API, with as few distinct
+// functions as it can: each function an addon imports is bound on its first
+// call, through a lookup in Node's own symbol tables (about 10 us of a fresh
+// process's first token where page faults are slow; js_facts.cc says more).
+// node-addon-api's accessors add a typeof and an exception check to each read.
 
-// 1 = string read, 0 = not a string, -1 = an exception is pending.
-int GetString(Napi::Env env, const Napi::Object& o, const char* key, std::string* out) {
-  Napi::Value v = o.Get(key);
-  if (env.IsExceptionPending()) return -1;
-  if (!v.IsString()) return 0;
-  *out = v.As<Napi::String>().Utf8Value();
-  return env.IsExceptionPending() ? -1 : 1;
+// 1 = read, 0 = not a string, -1 = a JavaScript exception is pending.
+int ReadString(napi_env env, napi_value value, std::string* out) {
+  size_t length = 0;
+  napi_status st = napi_get_value_string_utf8(env, value, nullptr, 0, &length);
+  if (st == napi_string_expected) return 0;
+  if (st != napi_ok) return -1;
+  out->resize(length);
+  // length + 1: room for the NUL Node-API writes (std::string keeps it).
+  return napi_get_value_string_utf8(env, value, &(*out)[0], length + 1, &length) == napi_ok ? 1 : -1;
 }
 
-// Reads the request options into r; always returns undefined, and leaves a
-// JavaScript exception pending when an option is wrong (or a getter threw).
-Napi::Value ReadRequestOptions(const Napi::CallbackInfo& info, HttpRequest& r) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "request: options must be an object");
-  Napi::Object o = info[0].As<Napi::Object>();
-  int got = GetString(env, o, "ip", &r.ip);
-  if (got <= 0) return got < 0 ? env.Undefined() : ThrowType(env, "request: ip must be a string");
-  got = GetString(env, o, "method", &r.method);
-  if (got <= 0) return got < 0 ? env.Undefined() : ThrowType(env, "request: method must be a string");
-  got = GetString(env, o, "path", &r.path);
-  if (got <= 0) return got < 0 ? env.Undefined() : ThrowType(env, "request: path must be a string");
-  Napi::Value port = o.Get("port");
-  AZMI_RETURN_IF_PENDING(env);
-  if (!IsIntegerIn(port, 1, 65535)) return ThrowRange(env, "request: port must be an integer from 1 to 65535");
-  r.port = port.As<Napi::Number>().Int32Value();
-  Napi::Value timeout = o.Get("timeoutMs");
-  AZMI_RETURN_IF_PENDING(env);
-  if (!IsIntegerIn(timeout, 1, kMaxTimeoutMs))
-    return ThrowRange(env, "request: timeoutMs must be an integer from 1 to 2147483647");
-  r.timeout_ms = timeout.As<Napi::Number>().Int32Value();
-  Napi::Value mh = o.Get("maxHeaderBytes");
-  AZMI_RETURN_IF_PENDING(env);
-  if (!IsIntegerIn(mh, 1, 1 << 30)) return ThrowRange(env, "request: maxHeaderBytes must be an integer from 1 to 2^30");
-  r.max_header_bytes = static_cast<size_t>(mh.As<Napi::Number>().Int64Value());
-  Napi::Value mb = o.Get("maxBodyBytes");
-  AZMI_RETURN_IF_PENDING(env);
-  if (!IsIntegerIn(mb, 0, 1 << 30)) return ThrowRange(env, "request: maxBodyBytes must be an integer from 0 to 2^30");
-  r.max_body_bytes = static_cast<size_t>(mb.As<Napi::Number>().Int64Value());
+// 1 = read, 0 = not a string, -1 = an exception is pending (a getter threw).
+int GetString(napi_env env, napi_value object, const char* key, std::string* out) {
+  napi_value value;
+  if (napi_get_named_property(env, object, key, &value) != napi_ok) return -1;
+  return ReadString(env, value, out);
+}
 
-  Napi::Value headers = o.Get("headers");
-  AZMI_RETURN_IF_PENDING(env);
-  if (!headers.IsUndefined()) {
-    if (!headers.IsArray()) return ThrowType(env, "request: headers must be a flat array of strings");
-    Napi::Array list = headers.As<Napi::Array>();
-    uint32_t n = list.Length();
-    AZMI_RETURN_IF_PENDING(env);
-    if (n % 2 != 0) return ThrowType(env, "request: headers must be a flat array of strings");
-    for (uint32_t i = 0; i < n; i += 2) {
-      Napi::Value k = list.Get(i);
-      AZMI_RETURN_IF_PENDING(env);
-      Napi::Value v = list.Get(i + 1);
-      AZMI_RETURN_IF_PENDING(env);
-      if (!k.IsString() || !v.IsString()) return ThrowType(env, "request: headers must be a flat array of strings");
-      r.headers.emplace_back(k.As<Napi::String>().Utf8Value(), v.As<Napi::String>().Utf8Value());
-      AZMI_RETURN_IF_PENDING(env);
+// 1 = an integer in [lo, hi], 0 = anything else, -1 = an exception is pending.
+int GetInteger(napi_env env, napi_value object, const char* key, double lo, double hi, double* out) {
+  napi_value value;
+  if (napi_get_named_property(env, object, key, &value) != napi_ok) return -1;
+  double d = 0;
+  if (napi_get_value_double(env, value, &d) != napi_ok) return 0;  // napi_number_expected
+  if (!std::isfinite(d) || std::floor(d) != d || d < lo || d > hi) return 0;
+  *out = d;
+  return 1;
+}
+
+napi_valuetype TypeOf(napi_env env, napi_value value) {
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, value, &type);
+  return type;
+}
+
+bool FailType(napi_env env, const char* message) {
+  ThrowType(Napi::Env(env), message);
+  return false;
+}
+
+bool FailRange(napi_env env, const char* message) {
+  ThrowRange(Napi::Env(env), message);
+  return false;
+}
+
+// Reads the request options into r; false with a JavaScript exception
+// pending when an option is wrong (or a getter threw).
+bool ReadRequestOptions(napi_env env, napi_value options, HttpRequest& r) {
+  napi_valuetype type = TypeOf(env, options);
+  if (type != napi_object && type != napi_function) return FailType(env, "request: options must be an object");
+  int got = GetString(env, options, "ip", &r.ip);
+  if (got <= 0) return got < 0 ? false : FailType(env, "request: ip must be a string");
+  got = GetString(env, options, "method", &r.method);
+  if (got <= 0) return got < 0 ? false : FailType(env, "request: method must be a string");
+  got = GetString(env, options, "path", &r.path);
+  if (got <= 0) return got < 0 ? false : FailType(env, "request: path must be a string");
+  double n = 0;
+  got = GetInteger(env, options, "port", 1, 65535, &n);
+  if (got <= 0) return got < 0 ? false : FailRange(env, "request: port must be an integer from 1 to 65535");
+  r.port = static_cast<int>(n);
+  got = GetInteger(env, options, "timeoutMs", 1, kMaxTimeoutMs, &n);
+  if (got <= 0) return got < 0 ? false : FailRange(env, "request: timeoutMs must be an integer from 1 to 2147483647");
+  r.timeout_ms = static_cast<int>(n);
+  got = GetInteger(env, options, "maxHeaderBytes", 1, 1 << 30, &n);
+  if (got <= 0) return got < 0 ? false : FailRange(env, "request: maxHeaderBytes must be an integer from 1 to 2^30");
+  r.max_header_bytes = static_cast<size_t>(n);
+  got = GetInteger(env, options, "maxBodyBytes", 0, 1 << 30, &n);
+  if (got <= 0) return got < 0 ? false : FailRange(env, "request: maxBodyBytes must be an integer from 0 to 2^30");
+  r.max_body_bytes = static_cast<size_t>(n);
+
+  napi_value headers;
+  if (napi_get_named_property(env, options, "headers", &headers) != napi_ok) return false;
+  if (TypeOf(env, headers) != napi_undefined) {
+    uint32_t count = 0;
+    // napi_array_expected for anything but an array.
+    if (napi_get_array_length(env, headers, &count) != napi_ok || count % 2 != 0) {
+      return FailType(env, "request: headers must be a flat array of strings");
+    }
+    for (uint32_t i = 0; i < count; i += 2) {
+      napi_value name, value;
+      if (napi_get_element(env, headers, i, &name) != napi_ok || napi_get_element(env, headers, i + 1, &value) != napi_ok) {
+        return false;  // an element's getter threw
+      }
+      std::string k, v;
+      got = ReadString(env, name, &k);
+      if (got > 0) got = ReadString(env, value, &v);
+      if (got <= 0) return got < 0 ? false : FailType(env, "request: headers must be a flat array of strings");
+      r.headers.emplace_back(std::move(k), std::move(v));
     }
   }
-  Napi::Value body = o.Get("body");
-  AZMI_RETURN_IF_PENDING(env);
-  if (body.IsBuffer()) {
-    Napi::Buffer<char> b = body.As<Napi::Buffer<char>>();
-    r.body.assign(b.Data(), b.Length());
-  } else if (!body.IsUndefined() && !body.IsNull()) {
-    return ThrowType(env, "request: body must be a Buffer");
+
+  napi_value body;
+  if (napi_get_named_property(env, options, "body", &body) != napi_ok) return false;
+  type = TypeOf(env, body);
+  if (type != napi_undefined && type != napi_null) {
+    void* data = nullptr;
+    size_t length = 0;
+    // napi_invalid_arg for anything but a Buffer (any ArrayBufferView, as napi_is_buffer).
+    if (napi_get_buffer_info(env, body, &data, &length) != napi_ok) return FailType(env, "request: body must be a Buffer");
+    r.body.assign(static_cast<const char*>(data), length);
   }
-  return env.Undefined();
+  return true;
 }
 
 // False when a JavaScript exception is pending.
-bool ReadRequest(const Napi::CallbackInfo& info, HttpRequest& r) {
+bool ReadRequest(napi_env env, napi_callback_info info, HttpRequest& r) {
   // The deadline starts now, on the caller's thread (not when a pool thread
   // is free, for the pool driver).
   r.start_ns = MonotonicNs();
-  ReadRequestOptions(info, r);
-  return !info.Env().IsExceptionPending();
+  size_t argc = 1;
+  napi_value options = nullptr;
+  if (napi_get_cb_info(env, info, &argc, &options, nullptr, nullptr) != napi_ok) return false;
+  if (argc < 1) return FailType(env, "request: options must be an object");
+  return ReadRequestOptions(env, options, r);
 }
 
 // request({ip, port, method, path, headers: string[] (flat name,value,...),
@@ -146,18 +184,18 @@ bool ReadRequest(const Napi::CallbackInfo& info, HttpRequest& r) {
 //   : Promise<{ok: true, status, statusText, headers: {name: joined value}, body, elapsedMs}
 //             | {ok: false, code, phase, detail, elapsedMs}>
 // Driven by this thread's event loop (loop_exchange.h), the default.
-Napi::Value RequestExport(const Napi::CallbackInfo& info) {
+napi_value RequestExport(napi_env env, napi_callback_info info) {
   HttpRequest r;
-  if (!ReadRequest(info, r)) return info.Env().Undefined();
-  return StartLoopExchange(info.Env(), std::move(r));
+  if (!ReadRequest(env, info, r)) return nullptr;
+  return StartLoopExchange(Napi::Env(env), std::move(r));
 }
 
 // requestPool(options): the same exchange, blocking on a libuv pool thread
 // (workers.h). Kept selectable (AZMI_NATIVE_DRIVER=pool) for comparison.
-Napi::Value RequestPoolExport(const Napi::CallbackInfo& info) {
+napi_value RequestPoolExport(napi_env env, napi_callback_info info) {
   HttpRequest r;
-  if (!ReadRequest(info, r)) return info.Env().Undefined();
-  auto* worker = new RequestWorker(info.Env(), std::move(r));
+  if (!ReadRequest(env, info, r)) return nullptr;
+  auto* worker = new RequestWorker(Napi::Env(env), std::move(r));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -185,13 +223,30 @@ Napi::Value DuplicateListenerExport(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// A node-addon-api callback as a raw Node-API one.
+template <Napi::Value (*Callback)(const Napi::CallbackInfo&)>
+napi_value Raw(napi_env env, napi_callback_info info) {
+  Napi::CallbackInfo args(env, info);
+  return Callback(args);
+}
+
+// Methods, not Napi::Function::New: one define_properties call binds no
+// create_function, set_named_property or add_finalizer (js_facts.cc says why
+// that matters), and raw callbacks need no heap-allocated callback data.
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("probe", Napi::Function::New(env, ProbeExport, "probe"));
-  exports.Set("request", Napi::Function::New(env, RequestExport, "request"));
-  exports.Set("requestPool", Napi::Function::New(env, RequestPoolExport, "requestPool"));
-  exports.Set("duplicateListener", Napi::Function::New(env, DuplicateListenerExport, "duplicateListener"));
   // 3: duplicateListener() exists (2: request() is loop-driven and requestPool() exists).
-  exports.Set("abiVersion", Napi::Number::New(env, 3));
+  napi_value abi;
+  if (napi_create_double(env, 3, &abi) != napi_ok) return exports;
+  constexpr napi_property_attributes kPlain =
+      static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
+  const napi_property_descriptor props[] = {
+      {"probe", nullptr, Raw<ProbeExport>, nullptr, nullptr, nullptr, kPlain, nullptr},
+      {"request", nullptr, RequestExport, nullptr, nullptr, nullptr, kPlain, nullptr},
+      {"requestPool", nullptr, RequestPoolExport, nullptr, nullptr, nullptr, kPlain, nullptr},
+      {"duplicateListener", nullptr, Raw<DuplicateListenerExport>, nullptr, nullptr, nullptr, kPlain, nullptr},
+      {"abiVersion", nullptr, nullptr, nullptr, nullptr, abi, kPlain, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
 }
 

@@ -8,32 +8,35 @@
 namespace azmi {
 
 namespace {
-// Reason phrases and header values may carry obs-text bytes: hand them over
-// as latin1, the way Node's own HTTP parser (and the node:net fallback) do.
-Napi::Value Latin1(Napi::Env env, const std::string& bytes) {
-  napi_value v;
-  napi_status st = napi_create_string_latin1(env, bytes.data(), bytes.size(), &v);
-  if (st != napi_ok) {
-    Napi::Error::New(env, "azmi: could not create a string").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::Value(env, v);
+
+// The request path builds its result with as few distinct Node-API
+// functions as it can, and in raw Node-API: an addon binds each function it
+// imports lazily, on its first call, through a lookup in Node's own symbol
+// tables, pages a fresh process has never touched. Where page faults are
+// slow (12-40 us each under the hypervisor this was measured on) every
+// distinct function is ~10 us of a process's first token (README, session
+// 13). node-addon-api's Set and Buffer::Copy add set_named_property and
+// get_typedarray_info to what the headers object needs anyway.
+
+constexpr napi_property_attributes kPlain =
+    static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
+
+// A plain data property, as Object#Set would make it.
+napi_property_descriptor Field(const char* name, napi_value value) {
+  return napi_property_descriptor{name, nullptr, nullptr, nullptr, nullptr, value, kPlain, nullptr};
 }
 
-// The response headers as one plain object: lower-cased names (the parser
-// already lowered them), repeats joined with ", " in arrival order, the same
-// shape facts.ts joinHeaders() gives the node:net fallback. Properties are
-// DEFINED, not set, so a peer-chosen "__proto__" stays an own data property
-// and never reaches the prototype. Building it here saves the flat array,
-// one JS string per name and the JS join loop on every response.
-//
-// A token response has a handful of headers and no repeats, so the common
-// case allocates only the descriptor array: repeats are found with a linear
-// scan (a hash map only past kLinearScanMax headers, where n² compares would
-// start to cost), and values are copied (to join them) only when repeated.
+// Reason phrases and header values may carry obs-text bytes: hand them over
+// as latin1, the way Node's own HTTP parser (and the node:net fallback) do.
+// (Failure facts are ASCII, so latin1 reads them as UTF-8 would.)
+bool Latin1(napi_env env, const char* data, size_t length, napi_value* out) {
+  return napi_create_string_latin1(env, data, length, out) == napi_ok;
+}
+
 constexpr size_t kLinearScanMax = 32;
 
-Napi::Value HeaderObject(Napi::Env env, const HeaderList& list) {
+// The headers as one object, or nullptr when a Node-API call failed.
+napi_value HeaderObject(napi_env env, const HeaderList& list) {
   // first[i]: index of the first header with list[i]'s name.
   std::vector<size_t> first(list.size());
   bool repeats = false;
@@ -67,30 +70,57 @@ Napi::Value HeaderObject(Napi::Env env, const HeaderList& list) {
       joined[f].append(", ").append(list[i].second);
     }
   }
-  Napi::Object out = Napi::Object::New(env);
+  napi_value out;
+  if (napi_create_object(env, &out) != napi_ok) return nullptr;
   std::vector<napi_property_descriptor> props;
   props.reserve(list.size());
   for (size_t i = 0; i < list.size(); ++i) {
     if (first[i] != i) continue;
     napi_value name;
     const std::string& n = list[i].first;
-    if (napi_create_string_latin1(env, n.data(), n.size(), &name) != napi_ok) {
-      Napi::Error::New(env, "azmi: could not create a string").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
     // A repeated header's joined value is never empty (it holds ", "), so
     // an empty entry means "not repeated": use the value as received.
     const std::string& v = repeats && !joined[i].empty() ? joined[i] : list[i].second;
-    Napi::Value value = Latin1(env, v);
-    if (env.IsExceptionPending()) return env.Undefined();
-    props.push_back(napi_property_descriptor{nullptr, name, nullptr, nullptr, nullptr, value,
-                                             static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable),
-                                             nullptr});
+    napi_value value;
+    if (!Latin1(env, n.data(), n.size(), &name) || !Latin1(env, v.data(), v.size(), &value)) return nullptr;
+    props.push_back(napi_property_descriptor{nullptr, name, nullptr, nullptr, nullptr, value, kPlain, nullptr});
   }
-  if (!props.empty() && napi_define_properties(env, out, props.size(), props.data()) != napi_ok) {
-    if (!env.IsExceptionPending()) Napi::Error::New(env, "azmi: could not build the headers").ThrowAsJavaScriptException();
-    return env.Undefined();
+  if (!props.empty() && napi_define_properties(env, out, props.size(), props.data()) != napi_ok) return nullptr;
+  return out;
+}
+
+// The facts object, or nullptr when a Node-API call failed.
+napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
+  napi_value out, ok, elapsed;
+  if (napi_create_object(env, &out) != napi_ok || napi_get_boolean(env, outcome.ok, &ok) != napi_ok ||
+      napi_create_double(env, outcome.elapsed_ms, &elapsed) != napi_ok) {
+    return nullptr;
   }
+  if (outcome.ok) {
+    napi_value status, status_text, headers, body;
+    const std::string& text = outcome.status_text;
+    if (napi_create_double(env, outcome.status, &status) != napi_ok ||
+        !Latin1(env, text.data(), text.size(), &status_text) ||
+        (headers = HeaderObject(env, outcome.headers)) == nullptr ||
+        napi_create_buffer_copy(env, outcome.body.size(), outcome.body.data(), nullptr, &body) != napi_ok) {
+      return nullptr;
+    }
+    const napi_property_descriptor props[] = {
+        Field("ok", ok), Field("elapsedMs", elapsed), Field("status", status),
+        Field("statusText", status_text), Field("headers", headers), Field("body", body),
+    };
+    if (napi_define_properties(env, out, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
+    return out;
+  }
+  napi_value code, phase, detail;
+  if (!Latin1(env, outcome.code, NAPI_AUTO_LENGTH, &code) || !Latin1(env, outcome.phase, NAPI_AUTO_LENGTH, &phase) ||
+      !Latin1(env, outcome.detail, NAPI_AUTO_LENGTH, &detail)) {
+    return nullptr;
+  }
+  const napi_property_descriptor props[] = {
+      Field("ok", ok), Field("elapsedMs", elapsed), Field("code", code), Field("phase", phase), Field("detail", detail),
+  };
+  if (napi_define_properties(env, out, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
   return out;
 }
 
@@ -103,24 +133,16 @@ bool RejectIfPending(Napi::Env env, Napi::Promise::Deferred& deferred) {
   return true;
 }
 
-Napi::Value OutcomeToJs(Napi::Env env, const HttpOutcome& outcome) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("ok", Napi::Boolean::New(env, outcome.ok));
-  out.Set("elapsedMs", Napi::Number::New(env, outcome.elapsed_ms));
-  if (outcome.ok) {
-    out.Set("status", Napi::Number::New(env, outcome.status));
-    out.Set("statusText", Latin1(env, outcome.status_text));
-    Napi::Value headers = HeaderObject(env, outcome.headers);
-    if (env.IsExceptionPending()) return env.Undefined();
-    out.Set("headers", headers);
-    out.Set("body", Napi::Buffer<char>::Copy(env, outcome.body.data(), outcome.body.size()));
-  } else {
-    out.Set("code", Napi::String::New(env, outcome.code));
-    out.Set("phase", Napi::String::New(env, outcome.phase));
-    out.Set("detail", Napi::String::New(env, outcome.detail));
+void SettleWithOutcome(Napi::Env env, Napi::Promise::Deferred& deferred, const HttpOutcome& outcome) {
+  napi_value out = BuildOutcome(env, outcome);
+  if (out != nullptr) {
+    deferred.Resolve(out);
+    return;
   }
-  if (env.IsExceptionPending()) return env.Undefined();
-  return out;
+  // Only now ask whether an exception is pending: the common path never
+  // binds napi_is_exception_pending.
+  if (!env.IsExceptionPending()) Napi::Error::New(env, "azmi: could not build the result").ThrowAsJavaScriptException();
+  RejectIfPending(env, deferred);
 }
 
 }  // namespace azmi

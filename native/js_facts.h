@@ -11,9 +11,9 @@
 
 namespace azmi {
 
-// Call inside a HandleScope. Returns undefined with a pending exception if
-// building a value failed (the caller rejects with it).
-Napi::Value OutcomeToJs(Napi::Env env, const HttpOutcome& outcome);
+// Call inside a HandleScope: resolves deferred with the facts object for
+// outcome, or, if building it failed, rejects with the pending exception.
+void SettleWithOutcome(Napi::Env env, Napi::Promise::Deferred& deferred, const HttpOutcome& outcome);
 
 // With C++ exceptions disabled every failed call leaves a pending JS
 // exception; hand it to the promise instead of letting it escape.

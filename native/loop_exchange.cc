@@ -151,9 +151,7 @@ class LoopExchange {
   void Settle() {
     Napi::Env env(env_);
     Napi::HandleScope scope(env);
-    Napi::Value out = OutcomeToJs(env, machine_.outcome());
-    if (RejectIfPending(env, deferred_)) return;
-    deferred_.Resolve(out);
+    SettleWithOutcome(env, deferred_, machine_.outcome());
   }
 
   napi_env env_;

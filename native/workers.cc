@@ -39,9 +39,7 @@ void RequestWorker::Execute() { outcome_ = Exchange(request_); }
 void RequestWorker::OnOK() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Value out = OutcomeToJs(env, outcome_);
-  if (RejectIfPending(env, deferred_)) return;
-  deferred_.Resolve(out);
+  SettleWithOutcome(env, deferred_, outcome_);
 }
 
 void RequestWorker::OnError(const Napi::Error& error) { deferred_.Reject(error.Value()); }

@@ -98,10 +98,27 @@ describe("transport: argument validation", function () {
         assert.throws(() => req({ ...ok, maxBodyBytes: -1 }), RangeError);
         assert.throws(() => req({ ...ok, get ip() { throw new Error("getter"); } }), /getter/);
         assert.throws(() => req({ ...ok, get maxBodyBytes() { throw new Error("getter"); } }), /getter/);
+        assert.throws(() => req({ ...ok, headers: { a: "b" } }), TypeError);
+        assert.throws(() => req({ ...ok, port: "80" }), RangeError);
+        assert.throws(() => req({ ...ok, maxHeaderBytes: new Number(100) }), RangeError);
+        assert.throws(() => req({ ...ok, get headers() { throw new Error("getter"); } }), /getter/);
+        assert.throws(() => req({ ...ok, get body() { throw new Error("getter"); } }), /getter/);
         const hostile = ["a", "b"];
         Object.defineProperty(hostile, 0, { get() { throw new Error("element"); } });
         assert.throws(() => req({ ...ok, headers: hostile }), /element/);
       }
+    });
+    it("exports its five names, read in raw Node-API (options as an object or a function; body any ArrayBufferView)", async function () {
+      assert.deepEqual(Object.keys(b!).sort(), ["abiVersion", "duplicateListener", "probe", "request", "requestPool"]);
+      assert.equal(b!.abiVersion, 3);
+      const withBody = (await b!.request({ ...ok, method: "POST", body: new Uint8Array([1, 2]) as Buffer })) as { ok: boolean; code?: string };
+      assert.equal(withBody.ok, false); // port 9 refuses; the body was read, not refused as an argument
+      assert.equal(withBody.code, "ECONNREFUSED");
+      const asFunction = Object.assign(() => 0, ok);
+      const viaFunction = (await b!.request(asFunction as unknown as typeof ok)) as { ok: boolean; code?: string };
+      assert.equal(viaFunction.code, "ECONNREFUSED");
+      const r = (await b!.request({ ...ok, body: null as unknown as Buffer })) as { ok: boolean; code?: string; phase?: string; detail?: string; elapsedMs?: number };
+      assert.deepEqual(Object.keys(r), ["ok", "elapsedMs", "code", "phase", "detail"]);
     });
     it("rejects as facts what would break framing or is not numeric", async function () {
       for (const name of ["request", "requestPool"] as const) {
