@@ -221,14 +221,14 @@ Napi::Value DuplicateListenerExport(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, copy);
 }
 
-}  // namespace
-
 // A node-addon-api callback as a raw Node-API one.
 template <Napi::Value (*Callback)(const Napi::CallbackInfo&)>
 napi_value Raw(napi_env env, napi_callback_info info) {
   Napi::CallbackInfo args(env, info);
   return Callback(args);
 }
+
+}  // namespace
 
 // Methods, not Napi::Function::New: one define_properties call binds no
 // create_function, set_named_property or add_finalizer (js_facts.cc says why
