@@ -16,8 +16,7 @@
  * under its own `net.Server` that hands every connection it accepts to the
  * HTTP server as the HTTP server's own handle does (its `connection` event
  * and its connection count, so the fast path, the peer-user gate, node:http's
- * limits and `close()` treat it alike; `maxConnections`, which azmi serve
- * does not set, net would count per handle). All of them are ready in the
+ * limits, `maxConnections` and `close()` treat it alike). All of them are ready in the
  * same poll, so a turn accepts up to `count`. The duplicates share the one socket: no port is
  * opened twice (no SO_REUSEPORT, which would let another process of the
  * same user bind the port and take a share of the connections).
@@ -96,12 +95,24 @@ export function addAcceptors(server: Server, count = ACCEPTORS): Acceptors {
  * Hand a socket a duplicate accepted to the HTTP server, as if the server's
  * own handle had: its `connection` event (fast path, peer-user gate,
  * node:http) and its connection count, so `server.close(callback)` waits for
- * it and `getConnections()` counts it (net counted it on the helper).
+ * it and `getConnections()` counts it (net counted it on the helper). Past
+ * the server's `maxConnections` it is dropped, as net drops one its own
+ * handle accepted (a helper has no limit of its own to apply).
  */
 function adopt(server: Server, helper: net.Server, socket: Socket): void {
   const own = server as Server & { _connections?: number };
   const other = helper as net.Server & { _connections?: number };
   const s = socket as Socket & { _server?: unknown };
+  const limit = server.maxConnections;
+  if (typeof limit === "number" && typeof own._connections === "number" && own._connections >= limit) {
+    // net's own words for it: a "drop" event with the connection's ends, then the socket closed unanswered.
+    server.emit("drop", {
+      localAddress: socket.localAddress, localPort: socket.localPort, localFamily: socket.localFamily,
+      remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily,
+    });
+    socket.destroy(); // (still the helper's: its count goes back down)
+    return;
+  }
   if (typeof own._connections === "number" && typeof other._connections === "number" && s._server === helper) {
     other._connections--;
     own._connections++;

@@ -197,6 +197,31 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     }
   });
 
+  it("the server's maxConnections holds for connections a duplicate accepted: those past it are dropped, as net drops its own", async () => {
+    const { server, port } = await plainServer();
+    const LIMIT = 3;
+    server.maxConnections = LIMIT;
+    const acceptors = addAcceptors(server);
+    assert.equal(acceptors.count, ACCEPTORS, acceptors.why);
+    let drops = 0;
+    server.on("drop", () => {
+      // Keep-alive connections stay open after their answer: once every other one is dropped, end them.
+      if (++drops === 2 * ACCEPTORS - LIMIT) setTimeout(() => server.closeAllConnections(), 50);
+    });
+    try {
+      const answers = await burst(port, 2 * ACCEPTORS, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      assert.equal(answers.filter((a) => a.status === 200).length, LIMIT, JSON.stringify(answers));
+      // (No status line: NaN, which the JSON from the client made null.)
+      assert.equal(answers.filter((a) => !Number.isFinite(a.status)).length, 2 * ACCEPTORS - LIMIT, "closed without an answer");
+      assert.equal(drops, 2 * ACCEPTORS - LIMIT);
+      const counted = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+      assert.equal(counted, 0, "a dropped connection still counted");
+    } finally {
+      acceptors.close();
+      server.close();
+    }
+  });
+
   it("sockets from a duplicate get the server's own options (keepAlive and its delay too, which net keeps in seconds)", async () => {
     const server = http.createServer({ keepAlive: true, keepAliveInitialDelay: 30_000 }, (_req, res) => res.end("ok"));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
