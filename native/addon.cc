@@ -70,11 +70,16 @@ int ReadString(napi_env env, napi_value value, std::string* out) {
   if (st == napi_string_expected) return 0;
   if (st != napi_ok) return -1;
   out->resize(length);
-  // length + 1: room for the NUL Node-API writes (std::string keeps it).
-  return napi_get_value_string_utf8(env, value, &(*out)[0], length + 1, &length) == napi_ok ? 1 : -1;
+  // length + 1: room for the NUL Node-API writes (std::string keeps that slot).
+  size_t copied = 0;
+  if (napi_get_value_string_utf8(env, value, out->data(), length + 1, &copied) != napi_ok) return -1;
+  out->resize(copied);
+  return 1;
 }
 
-// 1 = read, 0 = not a string, -1 = an exception is pending (a getter threw).
+// 1 = read, 0 = not a string, -1 = an exception is pending (a getter threw:
+// napi_get_named_property then says napi_generic_failure, not
+// napi_pending_exception, so any failure counts).
 int GetString(napi_env env, napi_value object, const char* key, std::string* out) {
   napi_value value;
   if (napi_get_named_property(env, object, key, &value) != napi_ok) return -1;
@@ -160,8 +165,14 @@ bool ReadRequestOptions(napi_env env, napi_value options, HttpRequest& r) {
   if (type != napi_undefined && type != napi_null) {
     void* data = nullptr;
     size_t length = 0;
-    // napi_invalid_arg for anything but a Buffer (any ArrayBufferView, as napi_is_buffer).
-    if (napi_get_buffer_info(env, body, &data, &length) != napi_ok) return FailType(env, "request: body must be a Buffer");
+    bool is_buffer = false;
+    // is_buffer first (any ArrayBufferView): before Node 20.12 get_buffer_info
+    // aborted the process on anything else (nodejs/node#51570). Only a
+    // request with a body pays for binding it.
+    if (napi_is_buffer(env, body, &is_buffer) != napi_ok || !is_buffer ||
+        napi_get_buffer_info(env, body, &data, &length) != napi_ok) {
+      return FailType(env, "request: body must be a Buffer");
+    }
     r.body.assign(static_cast<const char*>(data), length);
   }
   return true;

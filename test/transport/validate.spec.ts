@@ -95,6 +95,9 @@ describe("transport: argument validation", function () {
         assert.throws(() => req({ ...ok, headers: ["a"] }), TypeError);
         assert.throws(() => req({ ...ok, headers: [1, 2] }), TypeError);
         assert.throws(() => req({ ...ok, body: "string" }), TypeError);
+        // (Checked with napi_is_buffer first: before Node 20.12 napi_get_buffer_info aborted on these.)
+        assert.throws(() => req({ ...ok, body: {} }), TypeError);
+        assert.throws(() => req({ ...ok, body: new ArrayBuffer(4) }), TypeError);
         assert.throws(() => req({ ...ok, maxBodyBytes: -1 }), RangeError);
         assert.throws(() => req({ ...ok, get ip() { throw new Error("getter"); } }), /getter/);
         assert.throws(() => req({ ...ok, get maxBodyBytes() { throw new Error("getter"); } }), /getter/);
