@@ -101,6 +101,15 @@ function row(name: string, azmi: number, js: number, unit: string): string {
 }
 
 async function main(): Promise<void> {
+  // The children time what `require("azmi")` loads: the bundle. A stale one
+  // (dist/src rebuilt by tsc alone) makes them run the unbundled files, with
+  // no code cache, and the numbers would mean something else.
+  require(REPO);
+  const boot = (require(path.join(REPO, "dist/src/boot/bundle")) as typeof import("../src/boot/bundle")).bootInfo();
+  if (boot?.unbundledBecause) {
+    process.stderr.write(`bench: azmi would load unbundled here: ${boot.unbundledBecause}\n`);
+    process.exit(2);
+  }
   const { startFakeImds } = require(path.join(REPO, "dist/test/fakes/imds")) as typeof import("../test/fakes/imds");
   const { ManagedIdentityCredential } = require(path.join(REPO, "dist/src/credentials/managedIdentityCredential")) as typeof import("../src/credentials/managedIdentityCredential");
   const imds = await startFakeImds({ lifetimeSec: 86400 });
