@@ -88,6 +88,8 @@ export interface ManagedTokenWithReport {
   msi?: MsiTokenResponse;
   report: ChainReport;
   error?: unknown;
+  /** True when `timeoutMs` ended the call: `error` is then `ERR_BUDGET_EXCEEDED`, and `report` shows which link was cut short. */
+  timedOut?: boolean;
 }
 
 /**
@@ -321,6 +323,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
     : single(credential, scope, getOptions, started);
 
   let outcome: TokenWithReport;
+  let timedOut = false;
   if (controller) {
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<TokenWithReport>((resolve) => {
@@ -331,6 +334,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
         );
         // The reason tells the chain's report that the budget, not the link, ended it.
         controller.abort(error);
+        timedOut = true;
         resolve({ report: reporting?.lastReport ?? { links: [], transport: "node", ms: nowMs() - started }, error });
       }, options.timeoutMs);
       timer.unref?.();
@@ -342,7 +346,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
     outcome = await attempt;
   }
   if (outcome.token) return { msi: toMsiResponse(outcome.token, resource), report: outcome.report };
-  return { report: outcome.report, error: outcome.error };
+  return timedOut ? { report: outcome.report, error: outcome.error, timedOut } : { report: outcome.report, error: outcome.error };
 }
 
 /** A report for a plain TokenCredential given as `credential`. */

@@ -6,7 +6,7 @@ import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { decodeJwt } from "jose";
 import { diagnose, getManagedToken, getManagedTokenWithReport, resetManagedTokenChains, toMsiResponse } from "../src/msi";
 import { EnvironmentCredential } from "../src/credentials/environmentCredential";
-import { ErrorCode } from "../src/errors";
+import { AzmiError, ErrorCode } from "../src/errors";
 import { startFakeCloudShell } from "./fakes/cloudShell";
 import { startFakeMsi2017 } from "./fakes/machineLearning";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "./fakes/entra";
@@ -200,6 +200,19 @@ describe("getManagedToken / diagnose", function () {
     });
     assert.ok(Date.now() - started < 3000);
     assert.equal(signal?.aborted, true);
+  });
+
+  it("getManagedTokenWithReport says timedOut only when timeoutMs ended the call, not for a link's own budget error", async () => {
+    const never: TokenCredential = { getToken: () => new Promise(() => undefined) };
+    const cut = await getManagedTokenWithReport({ resource: "https://x", timeoutMs: 50, credential: never });
+    assert.equal(cut.timedOut, true);
+    assert.equal((cut.error as AzmiError).code, ErrorCode.BudgetExceeded);
+    // A credential's own ERR_BUDGET_EXCEEDED (e.g. managed identity's retries) within timeoutMs is not the call's timeout.
+    const own: TokenCredential = { getToken: () => Promise.reject(new AzmiError(ErrorCode.BudgetExceeded, "a retry would not fit")) };
+    const failed = await getManagedTokenWithReport({ resource: "https://x", timeoutMs: 5000, credential: own });
+    assert.equal((failed.error as AzmiError).code, ErrorCode.BudgetExceeded);
+    assert.equal(failed.timedOut, undefined);
+    assert.ok(!("timedOut" in failed));
   });
 
   it("the report names the link the time budget cut short, and why, not 'The operation was aborted.'", async () => {

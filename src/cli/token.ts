@@ -269,9 +269,9 @@ export async function runToken(argv: readonly string[]): Promise<number> {
   try {
     // Lazy: only a valid request pays for loading the chain.
     const { getManagedTokenWithReport } = require("../msi") as typeof import("../msi");
-    const { msi, report, error } = await withDeadline(getManagedTokenWithReport(parsed.options), parsed.options.timeoutMs);
+    const { msi, report, error, timedOut } = await withDeadline(getManagedTokenWithReport(parsed.options), parsed.options.timeoutMs);
     if (parsed.verbose) printReport(report);
-    if (!msi) throw withNextStep(parsed.verbose ? error : pointAtReport(error));
+    if (!msi) throw withNextStep(timedOut && !parsed.verbose ? pointAtReport(error) : error);
     writeOut(formatToken(msi, parsed.output, report.winner));
     return ExitCode.Ok;
   } catch (e) {
@@ -280,12 +280,14 @@ export async function runToken(argv: readonly string[]): Promise<number> {
 }
 
 /**
- * The chain's timeout says "the report shows which link was cut short"; here
- * the report is printed only with --verbose, so say so (same code, one line).
+ * `timeoutMs` ended the call, and its error says "the report shows which link
+ * was cut short"; here the report is printed only with --verbose, so say so
+ * (same code, one line).
  */
 function pointAtReport(error: unknown): unknown {
-  if (!(error instanceof AzmiError) || error.code !== ErrorCode.BudgetExceeded || !error.message.endsWith("the report shows which link was cut short.")) return error;
-  return new AzmiError(error.code, `${error.message.slice(0, -1)} (azmi token --verbose prints it).`);
+  if (!(error instanceof AzmiError)) return error;
+  const message = error.message.endsWith(".") ? error.message.slice(0, -1) : error.message;
+  return new AzmiError(error.code, `${message} (azmi token --verbose prints it).`);
 }
 
 /**
