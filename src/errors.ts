@@ -146,14 +146,29 @@ export interface AuthenticationErrorResponse {
   correlationId?: string;
 }
 
-/** Every link of a chain failed; `errors` holds each link's error in order. */
+/** One link a chain tried, as its report and its error message's lines name it. */
+export interface TriedLink {
+  /** The link's name, e.g. `managed-identity`. */
+  link: string;
+  outcome: string;
+  /** One line, no secrets. */
+  reason: string;
+}
+
+/**
+ * Every link of a chain failed; `errors` holds each link's error in order,
+ * and `tried` the links tried, in order, as the message lists them (empty
+ * when the chain was not azmi's or tried nothing).
+ */
 export class AggregateAuthenticationError extends AzmiError {
   readonly errors: unknown[];
+  readonly tried: readonly TriedLink[];
 
-  constructor(errors: unknown[], message: string) {
+  constructor(errors: unknown[], message: string, tried: readonly TriedLink[] = []) {
     super(ErrorCode.AllCredentialsUnavailable, message, {});
     this.name = "AggregateAuthenticationError";
     this.errors = errors;
+    this.tried = tried;
   }
 }
 

@@ -373,16 +373,20 @@ export class ChainedTokenCredential implements TokenCredential {
     finish();
     // Links left out by selection (only / exclude / AZURE_TOKEN_CREDENTIALS)
     // share a line per reason: the lines that matter are the links tried.
-    const tried = reports.filter((r, j) => !links[j]!.skipReason).map((r) => `  ${r.link}: ${r.outcome} (${r.reason})`);
+    const tried = reports.filter((r, j) => !links[j]!.skipReason).map((r) => ({ link: r.link, outcome: r.outcome, reason: r.reason }));
     const leftOut = new Map<string, string[]>();
     reports.forEach((r, j) => {
       const why = links[j]!.skipReason;
       if (why) leftOut.set(why, [...(leftOut.get(why) ?? []), r.link]);
     });
-    const lines = [...tried, ...[...leftOut].map(([why, names]) => `  ${names.join(", ")}: skipped (${why})`)].join("\n");
+    const lines = [
+      ...tried.map((t) => `  ${t.link}: ${t.outcome} (${t.reason})`),
+      ...[...leftOut].map(([why, names]) => `  ${names.join(", ")}: skipped (${why})`),
+    ].join("\n");
     throw new AggregateAuthenticationError(
       errors.map((e) => (e instanceof LaterError ? e.build() : e)),
       `${this.chainName} authentication failed: no credential in the chain could get a token.\n${lines}`,
+      tried,
     );
   }
 }

@@ -12,7 +12,7 @@
 import type { ServerResponse } from "node:http";
 // Longest `resource` accepted: the clients' limit too; real audiences are short URIs.
 import { MAX_RESOURCE_LENGTH } from "../credentials/scopes";
-import { ErrorCode, isAzmiError, isUnavailable } from "../errors";
+import { AggregateAuthenticationError, ErrorCode, isAzmiError, isUnavailable } from "../errors";
 import { credentialLogger, redact } from "../log";
 import type { ArcChallenges } from "./azureArc";
 import type { FaultInjector } from "./faults";
@@ -131,10 +131,10 @@ function deliver(
 function upstreamFailed(res: ServerResponse, style: ErrorStyle, resource: string, error: unknown): void {
   const code = isAzmiError(error) ? error.code : ((error as { code?: string })?.code ?? "unknown");
   // The first line, and for a chain's "no credential could get a token" the
-  // first link that was tried (its line holds the cause; skipped links do not).
-  const lines = redact(String((error as Error)?.message ?? error)).split("\n");
-  const cause = lines.slice(1).find((l) => /^\s+\S+: (?!skipped)/.test(l));
-  const first = `${lines[0] ?? ""}${cause ? ` ${cause.trim()}` : ""}`;
+  // first link that was tried (it holds the cause; skipped links do not).
+  const firstLine = redact(String((error as Error)?.message ?? error)).split("\n", 1)[0] ?? "";
+  const tried = error instanceof AggregateAuthenticationError ? error.tried[0] : undefined;
+  const first = tried ? `${firstLine} ${tried.link}: ${tried.outcome} (${redact(tried.reason)})` : firstLine;
   log.warning("getToken", `token for '${resource}' failed: ${code}: ${first}`);
   const lasting = code === ErrorCode.AllCredentialsUnavailable || isUnavailable(error) || (error as { name?: string } | null)?.name === "AuthenticationError";
   const message =

@@ -1,7 +1,8 @@
 import * as assert from "node:assert/strict";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { ChainedTokenCredential } from "../../src/credentials/chainedTokenCredential";
-import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../../src/errors";
+import { AggregateAuthenticationError, AuthenticationError, CredentialUnavailableError, ErrorCode } from "../../src/errors";
+import { DefaultAzureCredential } from "../../src/credentials/defaultAzureCredential";
 
 /** A small real credential whose behaviour the test scripts call by call. */
 class ScriptedCredential implements TokenCredential {
@@ -82,6 +83,25 @@ describe("ChainedTokenCredential", () => {
       );
       return true;
     });
+  });
+
+  it("the aggregate names the links it tried (not those left out) as its message lists them: `tried`, for callers that quote the cause", async () => {
+    const chain = new ChainedTokenCredential(new ScriptedCredential("A", "unavailable"), new ScriptedCredential("B", "unavailable"));
+    const error = await chain.getToken(SCOPE).then(() => assert.fail("no token expected"), (e: unknown) => e);
+    assert.ok(error instanceof AggregateAuthenticationError);
+    assert.deepEqual(error.tried, [
+      { link: "A", outcome: "unavailable", reason: "A is not here" },
+      { link: "B", outcome: "unavailable", reason: "B is not here" },
+    ]);
+    const dac = new DefaultAzureCredential({ only: "managed-identity", env: { IDENTITY_ENDPOINT: "http://127.0.0.1:9/msi/token", IDENTITY_HEADER: "header-secret-value" } });
+    const refused = await dac.getToken(SCOPE).then(() => assert.fail("no token expected"), (e: unknown) => e);
+    assert.ok(refused instanceof AggregateAuthenticationError);
+    assert.equal(refused.tried.length, 1, "links left out by `only` are not tried");
+    const [t] = refused.tried;
+    assert.equal(t!.link, "managed-identity");
+    assert.equal(t!.outcome, "unavailable");
+    assert.ok(refused.message.split("\n").includes(`  ${t!.link}: ${t!.outcome} (${t!.reason})`), refused.message);
+    assert.ok(!JSON.stringify(refused.tried).includes("header-secret-value"));
   });
 
   it("remembers the winner: later walks skip earlier links; walks again when the winner becomes unavailable", async () => {

@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { MsiTokenResponse } from "../../src/credentials/types";
-import { AzmiError, ErrorCode } from "../../src/errors";
+import { AggregateAuthenticationError, AzmiError, CredentialUnavailableError, ErrorCode } from "../../src/errors";
 import type { GetManagedTokenOptions } from "../../src/msi";
 import { pointsAtSelf } from "../../src/serve/issuer/chainIssuer";
 import { readServerState, serverStatePath, startServer, type RunningServer } from "../../src/serve/server";
@@ -113,11 +113,12 @@ describe("serve: chain issuer", function () {
       env: home.env,
       issuer: "chain",
       upstream: async () => {
-        throw Object.assign(
-          new Error(
-            "DefaultAzureCredential authentication failed: no credential in the chain could get a token.\n  managed-identity: unavailable (ManagedIdentityCredential: App Service at 127.0.0.1:1 refused the token request with 400: \"Identity not found\".)\n  environment, azure-cli: skipped (not selected (only managed-identity))",
-          ),
-          { code: "ERR_ALL_CREDENTIALS_UNAVAILABLE", name: "AggregateAuthenticationError" },
+        // What the chain throws (chainedTokenCredential.spec checks that a real walk fills `tried` as its message lists the links).
+        const reason = 'ManagedIdentityCredential: App Service at 127.0.0.1:1 refused the token request with 400: "Identity not found".';
+        throw new AggregateAuthenticationError(
+          [new CredentialUnavailableError(reason)],
+          `DefaultAzureCredential authentication failed: no credential in the chain could get a token.\n  managed-identity: unavailable (${reason})\n  environment, azure-cli: skipped (not selected (only managed-identity))`,
+          [{ link: "managed-identity", outcome: "unavailable", reason }],
         );
       },
     });
