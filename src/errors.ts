@@ -156,19 +156,21 @@ export interface TriedLink {
 }
 
 /**
- * Every link of a chain failed; `errors` holds each link's error in order,
- * and `tried` the links tried, in order, as the message lists them (empty
- * when the chain was not azmi's or tried nothing).
+ * Every link of a chain failed. `errors` holds each link's error in the
+ * order the links were tried (a remembered winner first); `tried` names the
+ * links tried in the chain's order, as the message lists them (empty when
+ * it tried none), so the two are not parallel.
  */
 export class AggregateAuthenticationError extends AzmiError {
   readonly errors: unknown[];
-  readonly tried: readonly TriedLink[];
+  // `declare` and not enumerable: printed errors show the message's lines, not these again.
+  declare readonly tried: readonly TriedLink[];
 
   constructor(errors: unknown[], message: string, tried: readonly TriedLink[] = []) {
     super(ErrorCode.AllCredentialsUnavailable, message, {});
     this.name = "AggregateAuthenticationError";
     this.errors = errors;
-    this.tried = tried;
+    Object.defineProperty(this, "tried", { value: tried });
   }
 }
 

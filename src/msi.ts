@@ -323,7 +323,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
     : single(credential, scope, getOptions, started);
 
   let outcome: TokenWithReport;
-  let timedOut = false;
+  let cut: TokenWithReport | undefined;
   if (controller) {
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<TokenWithReport>((resolve) => {
@@ -334,8 +334,7 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
         );
         // The reason tells the chain's report that the budget, not the link, ended it.
         controller.abort(error);
-        timedOut = true;
-        resolve({ report: reporting?.lastReport ?? { links: [], transport: "node", ms: nowMs() - started }, error });
+        resolve((cut = { report: reporting?.lastReport ?? { links: [], transport: "node", ms: nowMs() - started }, error }));
       }, options.timeoutMs);
       timer.unref?.();
     });
@@ -346,7 +345,9 @@ async function run(options: GetManagedTokenOptions, extra: AzmiGetTokenOptions):
     outcome = await attempt;
   }
   if (outcome.token) return { msi: toMsiResponse(outcome.token, resource), report: outcome.report };
-  return timedOut ? { report: outcome.report, error: outcome.error, timedOut } : { report: outcome.report, error: outcome.error };
+  // The budget's own outcome, not merely its timer having fired: a link that
+  // settles as the abort reaches it may still win the race with its own error.
+  return outcome === cut ? { report: outcome.report, error: outcome.error, timedOut: true } : { report: outcome.report, error: outcome.error };
 }
 
 /** A report for a plain TokenCredential given as `credential`. */

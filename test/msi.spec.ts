@@ -213,6 +213,19 @@ describe("getManagedToken / diagnose", function () {
     assert.equal((failed.error as AzmiError).code, ErrorCode.BudgetExceeded);
     assert.equal(failed.timedOut, undefined);
     assert.ok(!("timedOut" in failed));
+    // A link that settles with its own error as the budget's abort reaches it wins the race: that error is not the timeout.
+    const racing = {
+      getToken: () => new Promise<never>(() => undefined),
+      getTokenWithReport: (_scope: string, o: { abortSignal?: AbortSignal }) =>
+        new Promise((resolve) => {
+          o.abortSignal!.addEventListener("abort", () =>
+            resolve({ report: { links: [], transport: "node", ms: 0 }, error: new AzmiError(ErrorCode.CredentialUnavailable, "its own error") }),
+          );
+        }),
+    } as unknown as TokenCredential;
+    const raced = await getManagedTokenWithReport({ resource: "https://x", timeoutMs: 30, credential: racing });
+    assert.equal((raced.error as AzmiError).message, "its own error");
+    assert.ok(!("timedOut" in raced), "timedOut with a link's own error");
   });
 
   it("the report names the link the time budget cut short, and why, not 'The operation was aborted.'", async () => {

@@ -103,10 +103,10 @@ function adopt(server: Server, helper: net.Server, socket: Socket): void {
   const own = server as Server & { _connections?: number };
   const other = helper as net.Server & { _connections?: number };
   const s = socket as Socket & { _server?: unknown };
-  const limit = server.maxConnections;
-  if (typeof limit === "number" && typeof own._connections === "number" && own._connections >= limit) {
+  if (typeof own._connections === "number" && overLimit(server.maxConnections, own._connections)) {
     // net's own words for it: a "drop" event with the connection's ends, then the socket closed unanswered.
     server.emit("drop", {
+      __proto__: null,
       localAddress: socket.localAddress, localPort: socket.localPort, localFamily: socket.localFamily,
       remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily,
     });
@@ -119,6 +119,16 @@ function adopt(server: Server, helper: net.Server, socket: Socket): void {
     s._server = server;
   }
   server.emit("connection", socket);
+}
+
+/**
+ * Whether a connection past `count` is over `maxConnections`, read as the
+ * running Node's net reads it for its own handle: Node 20 takes any falsy
+ * limit (0 too) as none; Node 21 made 0 a limit (nodejs/node#48276).
+ */
+export function overLimit(limit: number | undefined, count: number, nodeMajor = Number(process.versions.node.split(".")[0])): boolean {
+  const set = nodeMajor >= 21 ? limit !== undefined && limit !== null : Boolean(limit);
+  return set && count >= limit!;
 }
 
 /** libuv 1.45 (Node 20.3) stopped accepting in a loop (libuv/libuv#3696); before it one handle drained the queue. */

@@ -12,7 +12,7 @@
 import type { ServerResponse } from "node:http";
 // Longest `resource` accepted: the clients' limit too; real audiences are short URIs.
 import { MAX_RESOURCE_LENGTH } from "../credentials/scopes";
-import { AggregateAuthenticationError, ErrorCode, isAzmiError, isUnavailable } from "../errors";
+import { ErrorCode, isAzmiError, isUnavailable, type TriedLink } from "../errors";
 import { credentialLogger, redact } from "../log";
 import type { ArcChallenges } from "./azureArc";
 import type { FaultInjector } from "./faults";
@@ -128,13 +128,22 @@ function deliver(
  * Anything else (a timeout, a crash of a developer tool) may pass, so it is
  * a 500 and the client's retries are welcome. Errors are never cached.
  */
+/** The first entry of an aggregate error's `tried`, when it has the shape azmi's chain gives it. */
+function firstTried(error: unknown): TriedLink | undefined {
+  const t = (error as { tried?: unknown } | null)?.tried;
+  const first: unknown = Array.isArray(t) ? t[0] : undefined;
+  const f = first as Partial<TriedLink> | undefined;
+  return f && typeof f.link === "string" && typeof f.outcome === "string" && typeof f.reason === "string" ? (f as TriedLink) : undefined;
+}
+
 function upstreamFailed(res: ServerResponse, style: ErrorStyle, resource: string, error: unknown): void {
   const code = isAzmiError(error) ? error.code : ((error as { code?: string })?.code ?? "unknown");
   // The first line, and for a chain's "no credential could get a token" the
-  // first link that was tried (it holds the cause; skipped links do not).
+  // first link it lists as tried (it holds the cause; skipped links do not).
+  // By shape, as errors are matched elsewhere: another copy of azmi's class counts too.
   const firstLine = redact(String((error as Error)?.message ?? error)).split("\n", 1)[0] ?? "";
-  const tried = error instanceof AggregateAuthenticationError ? error.tried[0] : undefined;
-  const first = tried ? `${firstLine} ${tried.link}: ${tried.outcome} (${redact(tried.reason)})` : firstLine;
+  const tried = firstTried(error);
+  const first = tried ? `${firstLine} ${tried.link}: ${tried.outcome} (${redact(tried.reason).split("\n", 1)[0]})` : firstLine;
   log.warning("getToken", `token for '${resource}' failed: ${code}: ${first}`);
   const lasting = code === ErrorCode.AllCredentialsUnavailable || isUnavailable(error) || (error as { name?: string } | null)?.name === "AuthenticationError";
   const message =

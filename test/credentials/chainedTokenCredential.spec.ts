@@ -101,7 +101,21 @@ describe("ChainedTokenCredential", () => {
     assert.equal(t!.link, "managed-identity");
     assert.equal(t!.outcome, "unavailable");
     assert.ok(refused.message.split("\n").includes(`  ${t!.link}: ${t!.outcome} (${t!.reason})`), refused.message);
-    assert.ok(!JSON.stringify(refused.tried).includes("header-secret-value"));
+    assert.ok(!Object.keys(refused).includes("tried"), "tried is not enumerable: printed errors show the message's lines once");
+  });
+
+  it("a reason another credential set is redacted and cut to one line like a message (only azmi's own reasons are taken as they are)", async () => {
+    const secret = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    const foreign: TokenCredential = {
+      getToken: () => Promise.reject(Object.assign(new CredentialUnavailableError("Foreign is unavailable"), { reason: `token ${secret} refused\nsecond line` })),
+    };
+    const chain = new ChainedTokenCredential(foreign, new ScriptedCredential("B", "unavailable"));
+    const error = await chain.getToken(SCOPE).then(() => assert.fail("no token expected"), (e: unknown) => e);
+    assert.ok(error instanceof AggregateAuthenticationError);
+    const reasons = chain.lastReport!.links.map((l) => l.reason);
+    assert.ok(!reasons[0]!.includes(secret) && !reasons[0]!.includes("second line"), reasons[0]);
+    assert.equal(reasons[1], "B is not here");
+    assert.ok(!error.message.includes(secret));
   });
 
   it("remembers the winner: later walks skip earlier links; walks again when the winner becomes unavailable", async () => {

@@ -13,7 +13,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ACCEPTORS, acceptsOnePerTurn, addAcceptors } from "../../src/serve/acceptors";
+import { ACCEPTORS, acceptsOnePerTurn, addAcceptors, overLimit } from "../../src/serve/acceptors";
 import { canTellPeerUser, gateConnections } from "../../src/serve/peerUser";
 import type { MsiTokenResponse } from "../../src/credentials/types";
 import { startServer } from "../../src/serve/server";
@@ -222,6 +222,22 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     }
   });
 
+  it("maxConnections 0 is read as the running Node reads it for its own handle: whichever handle accepted a connection, all are answered or none", async () => {
+    const { server, port } = await plainServer();
+    server.maxConnections = 0;
+    const acceptors = addAcceptors(server);
+    assert.equal(acceptors.count, ACCEPTORS, acceptors.why);
+    try {
+      const answers = await burst(port, 2 * ACCEPTORS, REQUEST);
+      const answered = answers.filter((a) => a.status === 200).length;
+      assert.ok(answered === 0 || answered === 2 * ACCEPTORS, `${answered} of ${2 * ACCEPTORS} answered: the duplicates disagree with the server's own handle`);
+      assert.equal(answered === 0, overLimit(0, 0), "as overLimit says for this Node");
+    } finally {
+      acceptors.close();
+      server.close();
+    }
+  });
+
   it("sockets from a duplicate get the server's own options (keepAlive and its delay too, which net keeps in seconds)", async () => {
     const server = http.createServer({ keepAlive: true, keepAliveInitialDelay: 30_000 }, (_req, res) => res.end("ok"));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -364,6 +380,16 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         await chain.close();
       }
     });
+  });
+});
+
+describe("serve: maxConnections as net reads it (overLimit)", () => {
+  it("Node 20 takes any falsy limit as none; Node 21 made 0 a limit (nodejs/node#48276)", () => {
+    const cases: Array<[number | undefined, number, number, boolean]> = [
+      [undefined, 5, 20, false], [0, 0, 20, false], [0, 0, 21, true], [0, 0, 22, true], [undefined, 0, 22, false],
+      [3, 2, 20, false], [3, 3, 20, true], [3, 3, 22, true], [NaN, 3, 20, false],
+    ];
+    for (const [limit, count, major, over] of cases) assert.equal(overLimit(limit, count, major), over, `limit ${limit}, ${count} open, Node ${major}`);
   });
 });
 

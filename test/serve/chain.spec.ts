@@ -108,6 +108,29 @@ describe("serve: chain issuer", function () {
     assert.equal(pointsAtSelf("http://10.1.2.3:4000", 4000, "127.0.0.1"), false);
   });
 
+  it("the cause is found by the error's shape (its tried links), also on an aggregate error that is not this copy's class; a multi-line reason is cut to its first line", async () => {
+    const server = await startServer({
+      env: home.env,
+      issuer: "chain",
+      upstream: async () => {
+        throw Object.assign(new Error("DefaultAzureCredential authentication failed: no credential in the chain could get a token.\n  (lines as another copy wrote them)"), {
+          code: "ERR_ALL_CREDENTIALS_UNAVAILABLE",
+          name: "AggregateAuthenticationError",
+          tried: [{ link: "managed-identity", outcome: "unavailable", reason: "IMDS at 127.0.0.1:1 refused\nsecond line" }],
+        });
+      },
+    });
+    try {
+      const r = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
+      assert.equal(r.status, 400);
+      const description = (JSON.parse(r.body) as { error_description: string }).error_description;
+      assert.ok(description.includes("could get a token. managed-identity: unavailable (IMDS at 127.0.0.1:1 refused)"), description);
+      assert.ok(!description.includes("second line"));
+    } finally {
+      await server.close();
+    }
+  });
+
   it("a chain's failure quotes the first link it tried (the cause), not only its first line or the links it skipped", async () => {
     const server = await startServer({
       env: home.env,
