@@ -120,14 +120,6 @@ function deliver(
   );
 }
 
-/**
- * The client's answer when the host's chain gave no token. A lasting
- * outcome (no link could be used, e.g. nobody ran `az login`; or a link was
- * refused) is a 400, which no SDK retries: a 500 would have the client retry
- * for ~25 s (JS, .NET: five times with backoff) before showing the reason.
- * Anything else (a timeout, a crash of a developer tool) may pass, so it is
- * a 500 and the client's retries are welcome. Errors are never cached.
- */
 /** The first entry of an aggregate error's `tried`, when it has the shape azmi's chain gives it. */
 function firstTried(error: unknown): TriedLink | undefined {
   const t = (error as { tried?: unknown } | null)?.tried;
@@ -136,6 +128,14 @@ function firstTried(error: unknown): TriedLink | undefined {
   return f && typeof f.link === "string" && typeof f.outcome === "string" && typeof f.reason === "string" ? (f as TriedLink) : undefined;
 }
 
+/**
+ * The client's answer when the host's chain gave no token. A lasting
+ * outcome (no link could be used, e.g. nobody ran `az login`; or a link was
+ * refused) is a 400, which no SDK retries: a 500 would have the client retry
+ * for ~25 s (JS, .NET: five times with backoff) before showing the reason.
+ * Anything else (a timeout, a crash of a developer tool) may pass, so it is
+ * a 500 and the client's retries are welcome. Errors are never cached.
+ */
 function upstreamFailed(res: ServerResponse, style: ErrorStyle, resource: string, error: unknown): void {
   const code = isAzmiError(error) ? error.code : ((error as { code?: string })?.code ?? "unknown");
   // The first line, and for a chain's "no credential could get a token" the
