@@ -103,6 +103,28 @@ function openDescriptors(): number {
   return fs.readdirSync("/proc/self/fd").length;
 }
 
+/** Close a test's duplicates and server, and wait until the server says it is closed (its connections ended). */
+async function closeFully(server: http.Server, acceptors: { close(): void }): Promise<void> {
+  acceptors.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * The descriptor count once it stops moving: a previous test's sockets and
+ * listeners close on later loop turns (at most ~1 s of waiting).
+ */
+async function settledDescriptors(): Promise<number> {
+  let last = openDescriptors();
+  for (let i = 0; i < 50; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const now = openDescriptors();
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
 /** `node <args>` in a child, with a time limit. */
 function execFileChild(args: string[], callback: (error: Error | null, stdout: string, stderr: string) => void): void {
   execFile(process.execPath, args, { cwd: "/", env: { PATH: process.env.PATH }, timeout: 20_000 }, callback);
@@ -217,8 +239,7 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
       const counted = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
       assert.equal(counted, 0, "a dropped connection still counted");
     } finally {
-      acceptors.close();
-      server.close();
+      await closeFully(server, acceptors);
     }
   });
 
@@ -233,8 +254,7 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
       assert.ok(answered === 0 || answered === 2 * ACCEPTORS, `${answered} of ${2 * ACCEPTORS} answered: the duplicates disagree with the server's own handle`);
       assert.equal(answered === 0, overLimit(0, 0), "as overLimit says for this Node");
     } finally {
-      acceptors.close();
-      server.close();
+      await closeFully(server, acceptors);
     }
   });
 
@@ -323,7 +343,7 @@ const REQUEST = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
   it("closing the server closes every duplicate: the port refuses connections and no descriptor is left open", async () => {
     const home = useTempHome();
-    const before = openDescriptors();
+    const before = await settledDescriptors();
     const running = await startServer({ env: home.env });
     assert.ok(openDescriptors() >= before + ACCEPTORS - 1, "the duplicates were not made");
     await running.close();
