@@ -121,12 +121,15 @@ function adopt(server: Server, helper: net.Server, socket: Socket): void {
   server.emit("connection", socket);
 }
 
+/** Read once: `overLimit` runs for every connection a duplicate accepts. */
+const NODE_MAJOR = Number(process.versions.node.split(".")[0]);
+
 /**
  * Whether a connection past `count` is over `maxConnections`, read as the
  * running Node's net reads it for its own handle: Node 20 takes any falsy
  * limit (0 too) as none; Node 21 made 0 a limit (nodejs/node#48276).
  */
-export function overLimit(limit: number | undefined, count: number, nodeMajor = Number(process.versions.node.split(".")[0])): boolean {
+export function overLimit(limit: number | undefined, count: number, nodeMajor = NODE_MAJOR): boolean {
   const set = nodeMajor >= 21 ? limit !== undefined && limit !== null : Boolean(limit);
   return set && count >= limit!;
 }
