@@ -42,7 +42,12 @@ function checkCodeCache(home: string): string[] {
 
 /** `azmi args` under `umask 000`, so only azmi's own modes protect its files. */
 function spawnUnderUmask000(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn("/bin/sh", ["-c", 'umask 000; exec "$0" "$@"', process.execPath, AZMI_BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return spawnNodeUnderUmask000([AZMI_BIN, ...args], env);
+}
+
+/** `node <nodeArgs>` under umask 000 (through sh, which sets it before exec). */
+function spawnNodeUnderUmask000(nodeArgs: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn("/bin/sh", ["-c", 'umask 000; exec "$0" "$@"', process.execPath, ...nodeArgs], { env, stdio: ["ignore", "pipe", "pipe"] });
 }
 
 async function firstLine(child: ChildProcess): Promise<{ line: string; stderr: () => string }> {
@@ -249,11 +254,11 @@ describe("hygiene: per-user files are owner-only and hold only documented secret
         { length: 4 },
         () =>
           new Promise<string>((resolve, reject) => {
-            const child = spawn("/bin/sh", ["-c", 'umask 000; exec "$0" "$@"', process.execPath, "-e", script], { env, stdio: ["ignore", "pipe", "pipe"] });
+            const child = spawnNodeUnderUmask000(["-e", script], env);
             let out = "";
             let err = "";
-            child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-            child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+            child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+            child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
             child.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${String(code)}: ${err}`))));
           }),
       ),
