@@ -69,9 +69,14 @@ describe("managed-identity/sources", () => {
       }
     });
 
+    /** The token URL an IMDS override gives (false when another source was chosen). */
+    const imdsHrefFor = (override: string): string | false => {
+      const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: override }));
+      return s.kind === "imds" && s.url.href;
+    };
+
     it("an override with a trailing slash or path prefix keeps one slash", () => {
-      const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:4000/" }));
-      assert.equal(s.kind === "imds" && s.url.href, "http://127.0.0.1:4000/metadata/identity/oauth2/token");
+      assert.equal(imdsHrefFor("http://127.0.0.1:4000/"), "http://127.0.0.1:4000/metadata/identity/oauth2/token");
       const d = detectSource({});
       assert.equal(d.kind === "imds" && d.url.href, "http://169.254.169.254/metadata/identity/oauth2/token");
     });
@@ -82,8 +87,7 @@ describe("managed-identity/sources", () => {
         ["http://127.0.0.1:4000/xmetadata/identity/oauth2/token", "http://127.0.0.1:4000/xmetadata/identity/oauth2/token/metadata/identity/oauth2/token"],
         ["http://127.0.0.1:4000/metadata/identity/oauth2/token/x", "http://127.0.0.1:4000/metadata/identity/oauth2/token/x/metadata/identity/oauth2/token"],
       ]) {
-        const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: value! }));
-        assert.equal(s.kind === "imds" && s.url.href, href, value);
+        assert.equal(imdsHrefFor(value!), href, value);
       }
     });
 
@@ -93,8 +97,7 @@ describe("managed-identity/sources", () => {
         ["http://127.0.0.1:4000/p/?x=1#f", "http://127.0.0.1:4000/p/metadata/identity/oauth2/token?x=1"],
         ["http://127.0.0.1:4000#f", "http://127.0.0.1:4000/metadata/identity/oauth2/token"],
       ]) {
-        const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: value! }));
-        assert.equal(s.kind === "imds" && s.url.href, href, value);
+        assert.equal(imdsHrefFor(value!), href, value);
       }
     });
   });
