@@ -32,6 +32,7 @@ import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { CredentialLogger } from "../log";
 import { ProbeMemo } from "../cache/probeMemo";
 import { isDottedQuad, isIpv6Chars, isLoopbackHost, send } from "../transport/http";
+import { noRouteTo } from "../transport/routes";
 import type { ProbeResult } from "../transport/types";
 import { bodyText, snippet } from "./response";
 import { ignoredNote, type HttpSource } from "./types";
@@ -51,8 +52,20 @@ export interface ProbeOutcome {
 
 type ConnectProbe = (ip: string, port: number, timeoutMs: number) => Promise<ProbeResult>;
 
-/** The active transport's bounded connect probe (native addon or node:net fallback). */
+/**
+ * The active transport's bounded connect probe (native addon or node:net
+ * fallback), behind the routing tables' answer: an address no route covers
+ * is unreachable without loading the addon to try (transport/routes.ts).
+ */
 function connectProbe(): ConnectProbe {
+  return (ip, port, timeoutMs) => {
+    const started = nowMs();
+    if (noRouteTo(ip)) return Promise.resolve({ outcome: "unreachable", errno: "ENETUNREACH", elapsedMs: nowMs() - started });
+    return transportProbe()(ip, port, timeoutMs);
+  };
+}
+
+function transportProbe(): ConnectProbe {
   try {
     const { activeTransport } = require("../transport/http") as { activeTransport: () => { probe: ConnectProbe } };
     const t = activeTransport();

@@ -946,6 +946,20 @@ export async function send(options: SendOptions): Promise<RawResponse> {
       });
     }
     if (!hasHost) flat.unshift("Host", url.host);
+    // Until the addon is loaded, a connect that must fail for want of any
+    // route is answered from the routing tables instead, which spares loading
+    // the addon (~0.9 ms of a fresh process) for that answer (routes.ts).
+    // Loopback is never asked about; once loaded, the connect answers as fast.
+    if (binding === undefined && isDottedQuad(ip)) {
+      const { noRouteTo } = require("./routes") as typeof import("./routes");
+      if (noRouteTo(ip)) {
+        const { transportError } = require("./facts") as typeof import("./facts");
+        throw transportError({
+          code: "ENETUNREACH", phase: "connect", address: ip, port, timeoutMs: left, elapsedMs: nowMs() - started,
+          detail: "network unreachable (no route in this machine's routing tables)",
+        });
+      }
+    }
     const transport = activeTransport();
     let res: RawResponse;
     if (transport.kind === "native") {

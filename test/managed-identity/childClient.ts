@@ -2,12 +2,13 @@
  * Runs our ManagedIdentityCredential in a child process (inside a network
  * namespace for netns.spec.ts and the bench; with NODE_EXTRA_CA_CERTS for
  * tokenExchange.spec.ts) and prints one JSON line per call:
- * `{ ok, ms, code?, message?, token? }`. The environment comes from the
+ * `{ ok, ms, code?, message?, token? }`, and whether the addon was loaded. The environment comes from the
  * parent (AZMI_HOME temp; no AZURE_POD_IDENTITY_AUTHORITY_HOST, so the real
  * address is used — which exists only inside the namespace).
  *
  * Usage: node childClient.js '{"probeImds":true,"probeBudgetMs":300,"calls":2}'
  */
+import * as fs from "node:fs";
 import { ManagedIdentityCredential } from "../../src/credentials/managedIdentityCredential";
 
 interface Args {
@@ -36,7 +37,10 @@ async function main(): Promise<void> {
       out.push({ ok: false, ms: performance.now() - started, code: (e as { code?: string }).code, name: (e as Error).name, message: (e as Error).message });
     }
   }
-  process.stdout.write(`${JSON.stringify({ results: out, describe: credential.describe() })}\n`);
+  // Whether the native addon was loaded (mapped into this process): the
+  // routing-table check (src/transport/routes.ts) spares loading it.
+  const addonLoaded = fs.readFileSync("/proc/self/maps", "utf8").includes("azmi.node");
+  process.stdout.write(`${JSON.stringify({ results: out, describe: credential.describe(), addonLoaded })}\n`);
 }
 
 void main();

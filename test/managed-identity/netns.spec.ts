@@ -15,6 +15,7 @@ const IMDS_MAIN = path.join(__dirname, "..", "fakes", "imdsMain.js");
 interface ClientOutput {
   results: Array<{ ok: boolean; ms: number; code?: string; name?: string; message?: string; token?: string }>;
   describe: string;
+  addonLoaded: boolean;
 }
 
 /** Identity variables removed so the real IMDS address (inside the namespace) is used. */
@@ -29,8 +30,8 @@ function nsEnv(home: string): NodeJS.ProcessEnv {
   return env;
 }
 
-async function runClient(ns: Netns, home: string, args: object): Promise<ClientOutput> {
-  const r = await ns.runNode([CLIENT, JSON.stringify(args)], { env: nsEnv(home), timeoutMs: 30_000 });
+async function runClient(ns: Netns, home: string, args: object, extraEnv: NodeJS.ProcessEnv = {}): Promise<ClientOutput> {
+  const r = await ns.runNode([CLIENT, JSON.stringify(args)], { env: { ...nsEnv(home), ...extraEnv }, timeoutMs: 30_000 });
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ClientOutput;
 }
@@ -100,13 +101,25 @@ describe("managed-identity/netns: IMDS at 169.254.169.254 inside a namespace", f
       const [r] = out.results;
       assert.equal(r!.name, "CredentialUnavailableError");
       assert.equal(r!.code, "ERR_MI_PROBE_NEGATIVE");
-      assert.match(r!.message!, /^ManagedIdentityCredential: IMDS at 169\.254\.169\.254:80 is not available \(probe: connect (ENETUNREACH|EHOSTUNREACH|unreachable) in [\d.]+ ms\)/);
+      assert.match(r!.message!, /^ManagedIdentityCredential: IMDS at 169\.254\.169\.254:80 is not available \(probe: connect ENETUNREACH in [\d.]+ ms\)/);
       assert.ok(r!.ms < 1000, `took ${r!.ms} ms with a 5000 ms budget`);
+      // Answered from the routing tables, without loading the addon to try a connect.
+      assert.equal(out.addonLoaded, false, "the probe loaded the addon");
       // Standalone (no probe): the token request itself fails at once too.
-      const standalone = (await runClient(ns, tempHome(), {})).results[0]!;
+      const alone = await runClient(ns, tempHome(), {});
+      const standalone = alone.results[0]!;
       assert.equal(standalone.name, "CredentialUnavailableError");
-      assert.match(standalone.code!, /^(ENETUNREACH|EHOSTUNREACH)$/);
+      assert.equal(standalone.code, "ENETUNREACH");
+      assert.match(standalone.message!, /^ManagedIdentityCredential: IMDS at 169\.254\.169\.254:80 could not be reached \(connect ENETUNREACH after \d+ ms, timeout \d+ ms\)/);
       assert.ok(standalone.ms < 1000);
+      assert.equal(alone.addonLoaded, false, "the token request loaded the addon");
+      // AZMI_ROUTE_CHECK=0: the same answers, from a real connect through the addon.
+      for (const probeImds of [true, false]) {
+        const tried = await runClient(ns, tempHome(), { probeImds }, { AZMI_ROUTE_CHECK: "0" });
+        assert.equal(tried.results[0]!.code, probeImds ? "ERR_MI_PROBE_NEGATIVE" : "ENETUNREACH", JSON.stringify(tried));
+        assert.match(tried.results[0]!.message!, /ENETUNREACH/);
+        assert.equal(tried.addonLoaded, true, `probeImds ${probeImds}: connected without the addon?`);
+      }
     } finally {
       await ns.destroy();
     }

@@ -9,13 +9,15 @@
  *   {"op":"request","transport":"node","ip":"169.254.169.254","port":80,"path":"/","timeoutMs":500}
  *   {"op":"send","url":"http://169.254.169.254/metadata/identity/oauth2/token","headers":{"Metadata":"true"},"timeoutMs":500}
  *   {"op":"transportKind"}
+ *   {"op":"routes","ip":"169.254.169.254","port":80,"timeoutMs":300}   (the routing-table answer, then a real connect)
  */
 import { fallbackTransport } from "../../src/transport/fallback";
 import { nativeTransport, send, transportKind } from "../../src/transport/http";
+import { noRouteTo } from "../../src/transport/routes";
 import type { Transport } from "../../src/transport/types";
 
 interface Command {
-  op: "probe" | "request" | "send" | "transportKind";
+  op: "probe" | "request" | "send" | "transportKind" | "routes";
   transport?: "native" | "native-pool" | "node";
   ip?: string;
   port?: number;
@@ -41,6 +43,11 @@ async function main(): Promise<unknown> {
     switch (cmd.op) {
       case "transportKind":
         return { ok: true, kind: transportKind() };
+      case "routes": {
+        const noRoute = noRouteTo(cmd.ip!);
+        const connect = await pick("native").probe(cmd.ip!, cmd.port ?? 80, cmd.timeoutMs ?? 1000);
+        return { ok: true, noRoute, connect };
+      }
       case "probe": {
         const r = await pick(cmd.transport).probe(cmd.ip!, cmd.port ?? 80, cmd.timeoutMs ?? 1000);
         return { ok: true, ...r, wallMs: performance.now() - started };

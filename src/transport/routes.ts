@@ -1,0 +1,228 @@
+/**
+ * "Is there no IPv4 route at all to this address?", answered from the
+ * kernel's own routing tables, for the cost of reading one /proc file.
+ *
+ * Why: in a fresh process, learning that 169.254.169.254 has no route by
+ * trying (the addon's connect failing with ENETUNREACH) first costs loading
+ * the addon, ~0.9 ms of a ~1.5 ms answer on a slow VM. A container started
+ * with `--network none`, or a host without a default route, is the place
+ * where managed identity is most plainly absent, and it should not pay that.
+ *
+ * How: `/proc/net/fib_trie` (Linux, the caller's network namespace) lists
+ * every routing table (`Main:`, `Local:`, `Id N:`), each entry as a leaf key
+ * (`|-- 10.0.0.0`) followed by one line per prefix length stored there
+ * (`/8 link UNICAST`). A connect looks routes up in these tables only (policy
+ * rules pick among them), so when no entry of any table covers the address,
+ * of whatever type, the kernel answers ENETUNREACH. When anything covers it
+ * (a default route, a blackhole, a throw), or the file is missing, empty,
+ * cut short or shaped unexpectedly, the answer is "don't know" and the
+ * caller connects as before: this can only ever spare a connect, never
+ * invent an answer the connect would not give.
+ *
+ * One thing outside the tables can change a connect's destination before its
+ * route lookup: a cgroup `connect4` BPF program (some Kubernetes service
+ * meshes use one). On a host that both has no route to the address and runs
+ * such a program, set `AZMI_ROUTE_CHECK=0` to always connect.
+ *
+ * @example
+ * ```ts
+ * if (noRouteTo("169.254.169.254")) throw unreachable(); // inside `docker run --network none`
+ * ```
+ */
+import fs = require("node:fs");
+
+/** Route dumps larger than this are not read (hosts with full BGP tables): "don't know". */
+const MAX_DUMP_BYTES = 256 * 1024;
+const FIB_TRIE = "/proc/net/fib_trie";
+
+/**
+ * True only when this machine's routing tables hold no entry covering `ip`
+ * (a dotted-quad IPv4 address outside 127/8), so a connect to it must fail
+ * with ENETUNREACH. False whenever that is not certain (see the module notes).
+ *
+ * @example
+ * ```ts
+ * noRouteTo("169.254.169.254"); // true inside `ip netns add x` with only `lo` up
+ * noRouteTo("127.0.0.1");       // false: loopback is never asked about
+ * ```
+ */
+export function noRouteTo(ip: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (process.platform !== "linux" || env.AZMI_ROUTE_CHECK === "0") return false;
+  const target = ipv4Number(ip);
+  if (target === undefined || target >> 24 === 127) return false;
+  const dump = readDump();
+  return dump !== undefined && tablesCover(dump, target) === false;
+}
+
+/**
+ * Whether a `/proc/net/fib_trie` dump holds an entry covering `target`
+ * (an IPv4 address as a signed 32-bit integer, see `ipv4Number`); undefined when the dump is
+ * not one this parser fully understands (then nothing may be concluded).
+ * Read byte by byte, making no strings: this runs once in a fresh process,
+ * where every builtin's first call costs more than the whole loop.
+ *
+ * @example
+ * ```ts
+ * tablesCover(Buffer.from("Main:\n  |-- 0.0.0.0\n     /0 universe UNICAST\n"), 0xa9fea9fe | 0); // true
+ * ```
+ */
+export function tablesCover(dump: Uint8Array, target: number): boolean | undefined {
+  let tables = 0;
+  let leaves = 0;
+  let leaf = 0; // the current leaf's key, when inLeaf
+  let inLeaf = false;
+  let leafPrefixes = 0;
+  let at = 0;
+  while (at < dump.length) {
+    let end = dump.indexOf(NEWLINE, at);
+    if (end < 0) end = dump.length;
+    let first = at;
+    while (first < end && dump[first] === SPACE) first++;
+    const indented = first > at;
+    at = end + 1;
+    if (first === end) continue;
+    if (startsWith(dump, first, end, LEAF)) {
+      // Every leaf has at least one prefix line; one without is a format this parser does not know.
+      if (inLeaf && leafPrefixes === 0) return undefined;
+      const key = ipv4At(dump, first + LEAF.length, end);
+      if (key === undefined || key.next !== end) return undefined;
+      leaf = key.value;
+      inLeaf = true;
+      leaves++;
+      leafPrefixes = 0;
+    } else if (dump[first] === SLASH) {
+      if (!inLeaf) return undefined;
+      const length = prefixLengthAt(dump, first + 1, end);
+      if (length === undefined) return undefined;
+      leafPrefixes++;
+      const mask = length === 0 ? 0 : -1 << (32 - length);
+      if ((target & mask) === (leaf & mask)) return true;
+    } else if (!indented && dump[end - 1] === COLON) {
+      // A table header (`Main:`, `Local:`, `Id 100:`), at the line's start.
+      if (inLeaf && leafPrefixes === 0) return undefined;
+      tables++;
+      inLeaf = false;
+    } else if (!indented || !isInnerNode(dump, first, end)) {
+      return undefined;
+    }
+  }
+  if (inLeaf && leafPrefixes === 0) return undefined;
+  // An empty dump proves nothing (a /proc that hides the tables): even a
+  // namespace with only `lo` up lists 127.0.0.1 in its local table.
+  return tables > 0 && leaves > 0 ? false : undefined;
+}
+
+const NEWLINE = 0x0a;
+const SPACE = 0x20;
+const SLASH = 0x2f;
+const COLON = 0x3a;
+const LEAF = [0x7c, 0x2d, 0x2d, 0x20]; // "|-- "
+const INNER = [0x2b, 0x2d, 0x2d, 0x20]; // "+-- "
+
+function startsWith(bytes: Uint8Array, from: number, end: number, prefix: readonly number[]): boolean {
+  if (end - from < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[from + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** An inner trie node (`+-- 10.0.0.0/8 2 0 2`, or the root without `+-- `): no route of its own. */
+function isInnerNode(bytes: Uint8Array, from: number, end: number): boolean {
+  const key = ipv4At(bytes, startsWith(bytes, from, end, INNER) ? from + INNER.length : from, end);
+  return key !== undefined && bytes[key.next] === SLASH;
+}
+
+/** The number after `/` of a prefix line (`/24 link UNICAST`), 0–32, ending the line or followed by a space. */
+function prefixLengthAt(bytes: Uint8Array, from: number, end: number): number | undefined {
+  let n = 0;
+  let i = from;
+  for (; i < end && i < from + 3 && isDigit(bytes[i]!); i++) n = n * 10 + bytes[i]! - 0x30;
+  if (i === from || (i < end && bytes[i] !== SPACE) || n > 32) return undefined;
+  return n;
+}
+
+/** A dotted quad starting at `from` (as `ipv4Number` gives it) and the index after it. */
+function ipv4At(bytes: Uint8Array, from: number, end: number): { value: number; next: number } | undefined {
+  let value = 0;
+  let i = from;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (bytes[i] !== 0x2e || i >= end) return undefined;
+      i++;
+    }
+    const digitsFrom = i;
+    let v = 0;
+    for (; i < end && i < digitsFrom + 3 && isDigit(bytes[i]!); i++) v = v * 10 + bytes[i]! - 0x30;
+    if (i === digitsFrom || v > 255) return undefined;
+    value = (value << 8) | v;
+  }
+  return { value, next: i };
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * A dotted quad as a signed 32-bit integer (its bits in network order), or
+ * undefined. Signed on purpose: V8 keeps such numbers unboxed, where the
+ * unsigned form above 2^31 (169.254.x.x) is a heap number, and in a fresh
+ * process each such first costs more than this whole check.
+ *
+ * @example
+ * ```ts
+ * ipv4Number("169.254.169.254"); // -1442928130 (0xa9fea9fe | 0)
+ * ipv4Number("::1");             // undefined
+ * ```
+ */
+export function ipv4Number(text: string): number | undefined {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e && digits > 0 && dots < 3) {
+      value = (value << 8) | part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (isDigit(c) && digits < 3 && part * 10 + c - 0x30 <= 255) {
+      part = part * 10 + c - 0x30;
+      digits++;
+    } else {
+      return undefined;
+    }
+  }
+  return dots === 3 && digits > 0 ? (value << 8) | part : undefined;
+}
+
+/** The whole dump, or undefined when it cannot be read whole. */
+function readDump(): Uint8Array | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(FIB_TRIE, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    // /proc files report size 0, so read until the end rather than by fstat;
+    // one buffer, grown in the rare case a host has many routes.
+    let dump = Buffer.allocUnsafe(8 * 1024);
+    let total = 0;
+    for (;;) {
+      if (total === dump.length) {
+        if (dump.length >= MAX_DUMP_BYTES) return undefined;
+        const bigger = Buffer.allocUnsafe(dump.length * 4);
+        dump.copy(bigger, 0, 0, total);
+        dump = bigger;
+      }
+      const n = fs.readSync(fd, dump, total, dump.length - total, null);
+      if (n === 0) return dump.subarray(0, total);
+      total += n;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

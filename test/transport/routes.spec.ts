@@ -1,0 +1,214 @@
+/**
+ * The routing-table check (src/transport/routes.ts): the fib_trie parser on
+ * dumps copied from real namespaces, then, inside namespaces this test makes,
+ * its answer against a real connect for each kind of route setup. The one
+ * rule: whenever it says "no route", the connect fails with ENETUNREACH.
+ */
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { ipv4Number, noRouteTo, tablesCover } from "../../src/transport/routes";
+import { Netns, netnsUnavailable, REPO_ROOT, sweepStaleNamespaces } from "../netns/harness";
+
+const IMDS = ipv4Number("169.254.169.254")!;
+
+/** `cat /proc/net/fib_trie` in a namespace with only `lo` up. */
+const LO_ONLY = `Main:
+  +-- 127.0.0.0/8 2 0 2
+     +-- 127.0.0.0/31 1 0 0
+        |-- 127.0.0.0
+           /8 host LOCAL
+        |-- 127.0.0.1
+           /32 host LOCAL
+     |-- 127.255.255.255
+        /32 link BROADCAST
+Local:
+  +-- 127.0.0.0/8 2 0 2
+     +-- 127.0.0.0/31 1 0 0
+        |-- 127.0.0.0
+           /8 host LOCAL
+        |-- 127.0.0.1
+           /32 host LOCAL
+     |-- 127.255.255.255
+        /32 link BROADCAST
+`;
+
+/** The same with 10.9.0.1/24 on an interface, a blackhole, a route with a TOS, and 169.254.0.0/16 in table 100. */
+const SEVERAL = `Id 100:
+  |-- 169.254.0.0
+     /16 link UNICAST
+Main:
+  +-- 0.0.0.0/0 3 0 5
+     +-- 10.9.0.0/24 2 0 2
+        +-- 10.9.0.0/31 1 0 0
+           |-- 10.9.0.0
+              /24 link UNICAST
+           |-- 10.9.0.1
+              /32 host LOCAL
+        |-- 10.9.0.255
+           /32 link BROADCAST
+     +-- 192.0.0.0/5 2 0 2
+        |-- 192.0.2.0
+           /24 universe BLACKHOLE
+        |-- 198.51.100.0
+           /24 link UNICAST tos=16
+`;
+
+const DEFAULT_ROUTE = `Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 127.0.0.0/8 2 0 2
+        |-- 127.0.0.1
+           /32 host LOCAL
+`;
+
+function cover(dump: string, ip: string): boolean | undefined {
+  return tablesCover(Buffer.from(dump, "latin1"), ipv4Number(ip)!);
+}
+
+describe("transport/routes: no route, known from the routing tables", function () {
+  describe("ipv4Number", function () {
+    it("gives a dotted quad's bits as a signed 32-bit integer, and undefined for anything else", function () {
+      assert.equal(ipv4Number("169.254.169.254"), 0xa9fea9fe | 0);
+      assert.equal(ipv4Number("0.0.0.0"), 0);
+      assert.equal(ipv4Number("255.255.255.255"), -1);
+      assert.equal(ipv4Number("127.0.0.1"), 0x7f000001);
+      for (const bad of ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.", ".1.2.3", "1.2.3.4 ", "::1", "0x1.2.3.4", "1.2.3.1000"]) {
+        assert.equal(ipv4Number(bad), undefined, JSON.stringify(bad));
+      }
+    });
+  });
+
+  describe("tablesCover (a /proc/net/fib_trie dump)", function () {
+    it("only lo: nothing covers 169.254.169.254, the local table covers 127.0.0.1", function () {
+      assert.equal(cover(LO_ONLY, "169.254.169.254"), false);
+      assert.equal(cover(LO_ONLY, "127.0.0.1"), true);
+      assert.equal(cover(LO_ONLY, "127.200.1.1"), true, "127.0.0.0/8 host LOCAL");
+    });
+
+    it("a default route covers everything", function () {
+      assert.equal(cover(DEFAULT_ROUTE, "169.254.169.254"), true);
+      assert.equal(cover(DEFAULT_ROUTE, "8.8.8.8"), true);
+    });
+
+    it("reads every table (Id 100 too), every route type (a blackhole too) and routes with a TOS", function () {
+      assert.equal(cover(SEVERAL, "169.254.169.254"), true, "table 100's 169.254.0.0/16");
+      assert.equal(cover(SEVERAL, "192.0.2.7"), true, "the blackhole");
+      assert.equal(cover(SEVERAL, "198.51.100.9"), true, "the route with tos=16");
+      assert.equal(cover(SEVERAL, "10.9.0.77"), true);
+      assert.equal(cover(SEVERAL, "10.9.1.1"), false);
+      assert.equal(cover(SEVERAL, "203.0.113.1"), false);
+    });
+
+    it("compares only a prefix's bits: /32 is one address, /0 all", function () {
+      const dump = "Main:\n  |-- 169.254.169.254\n     /32 link UNICAST\n";
+      assert.equal(cover(dump, "169.254.169.254"), true);
+      assert.equal(cover(dump, "169.254.169.253"), false);
+      assert.equal(cover("Main:\n  |-- 169.254.0.0\n     /17 link UNICAST\n", "169.254.169.254"), false, "169.254.0.0/17 ends at .127.255");
+      assert.equal(cover("Main:\n  |-- 169.254.128.0\n     /17 link UNICAST\n", "169.254.169.254"), true);
+    });
+
+    it("takes a root node printed without `+-- ` (older kernels) and a dump without a final newline", function () {
+      assert.equal(cover("Main:\n  10.0.0.0/8 2 0 2\n     |-- 10.0.0.0\n        /8 link UNICAST", "169.254.169.254"), false);
+    });
+
+    it("concludes nothing from a dump it does not fully understand", function () {
+      const unknown: Array<[string, string]> = [
+        ["", "empty (a /proc hiding the tables)"],
+        ["Main:\nLocal:\n", "tables without a single entry"],
+        ["Main:\n  |-- 10.0.0.0\nLocal:\n  |-- 127.0.0.1\n     /32 host LOCAL\n", "a leaf without a prefix line"],
+        ["Main:\n  |-- 10.0.0.0\n", "a last leaf without a prefix line"],
+        ["Main:\n     /8 link UNICAST\n", "a prefix line before any leaf"],
+        ["Main:\n  |-- 10.0.0.0\n     /33 link UNICAST\n", "a prefix longer than 32"],
+        ["Main:\n  |-- 10.0.0.0\n     /8x link UNICAST\n", "a prefix that is not a number"],
+        ["Main:\n  |-- 10.0.0\n     /8 link UNICAST\n", "a leaf that is not a dotted quad"],
+        ["Main:\n  |-- 10.0.0.0 extra\n     /8 link UNICAST\n", "a leaf with more after its address"],
+        ["Main:\n  |-- 10.0.0.0\n     /8 link UNICAST\nsomething else\n", "an unknown line at the start"],
+        ["Main:\n  |-- 10.0.0.0\n     /8 link UNICAST\n  ~~ 10.0.0.0\n", "an unknown indented line"],
+        ["  |-- 10.0.0.0\n     /8 link UNICAST\n", "no table header"],
+      ];
+      for (const [dump, why] of unknown) assert.equal(cover(dump, "169.254.169.254"), undefined, why);
+    });
+  });
+
+  describe("noRouteTo", function () {
+    it("never asks about loopback, IPv6 or names, and AZMI_ROUTE_CHECK=0 turns it off", function () {
+      assert.equal(noRouteTo("127.0.0.1"), false);
+      assert.equal(noRouteTo("127.9.9.9"), false);
+      assert.equal(noRouteTo("::1"), false);
+      assert.equal(noRouteTo("fe80::1"), false);
+      assert.equal(noRouteTo("localhost"), false);
+      assert.equal(noRouteTo("169.254.169.254", { AZMI_ROUTE_CHECK: "0" }), false);
+    });
+  });
+
+  describe("inside namespaces: its answer against a real connect", function () {
+    this.timeout(60_000);
+    const CLIENT = path.join(REPO_ROOT, "dist/test/netns/client.js");
+
+    before(function () {
+      const why = netnsUnavailable();
+      if (why) {
+        console.log(`    (skipped: ${why})`);
+        this.skip();
+      }
+      sweepStaleNamespaces();
+    });
+
+    interface Case {
+      name: string;
+      steps: string[][];
+      noRoute: boolean;
+      /** What a connect to 169.254.169.254:80 does there. */
+      connect: string;
+    }
+    const ifb = (addr: string): string[][] => [["link", "add", "i0", "type", "ifb"], ["addr", "add", addr, "dev", "i0"], ["link", "set", "i0", "up"]];
+    const cases: Case[] = [
+      { name: "only lo", steps: [], noRoute: true, connect: "unreachable ENETUNREACH" },
+      { name: "an interface on another network only (10.9.0.1/24)", steps: ifb("10.9.0.1/24"), noRoute: true, connect: "unreachable ENETUNREACH" },
+      { name: "a route to 169.254.0.0/16 into a black hole", steps: ifb("169.254.0.1/16"), noRoute: false, connect: "timeout" },
+      { name: "a default route into a black hole", steps: [...ifb("10.9.0.1/24"), ["route", "add", "default", "dev", "i0"]], noRoute: false, connect: "timeout" },
+      { name: "169.254.169.254 on lo, nothing listening", steps: [["addr", "add", "169.254.169.254/32", "dev", "lo"]], noRoute: false, connect: "refused ECONNREFUSED" },
+      { name: "an `unreachable` route", steps: [["route", "add", "unreachable", "169.254.0.0/16"]], noRoute: false, connect: "unreachable EHOSTUNREACH" },
+      {
+        name: "169.254.0.0/16 in table 100, with a rule that uses it",
+        steps: [...ifb("10.9.0.1/24"), ["route", "add", "169.254.0.0/16", "dev", "i0", "table", "100"], ["rule", "add", "to", "169.254.0.0/16", "table", "100"]],
+        noRoute: false,
+        connect: "timeout",
+      },
+      {
+        // Covered in a table no rule uses: the check does not read rules, so it
+        // says "don't know" and the connect answers (an honest miss, never a wrong answer).
+        name: "169.254.0.0/16 in table 100, no rule using it",
+        steps: [...ifb("10.9.0.1/24"), ["route", "add", "169.254.0.0/16", "dev", "i0", "table", "100"]],
+        noRoute: false,
+        connect: "unreachable ENETUNREACH",
+      },
+    ];
+
+    for (const c of cases) {
+      it(`${c.name}: noRoute ${c.noRoute}, connect ${c.connect}`, async function () {
+        const ns = await Netns.create();
+        try {
+          for (const step of c.steps) {
+            const r = spawnSync("ip", ["-n", ns.name, ...step], { encoding: "utf8", timeout: 10_000 });
+            assert.equal(r.status, 0, `ip ${step.join(" ")}: ${r.stderr}`);
+          }
+          const run = await ns.runNode([CLIENT, JSON.stringify({ op: "routes", ip: "169.254.169.254", port: 80, timeoutMs: 300 })], { timeoutMs: 20_000 });
+          assert.equal(run.code, 0, run.stderr);
+          const out = JSON.parse(run.stdout.trim().split("\n").pop()!) as { noRoute: boolean; connect: { outcome: string; errno?: string } };
+          const connect = [out.connect.outcome, out.connect.errno].filter(Boolean).join(" ");
+          assert.deepEqual({ noRoute: out.noRoute, connect }, { noRoute: c.noRoute, connect: c.connect });
+          // The rule the check lives by.
+          if (out.noRoute) assert.equal(connect, "unreachable ENETUNREACH");
+          // And the parser understood the real dump of each setup (never "don't know" here).
+          const dump = spawnSync("ip", ["netns", "exec", ns.name, "cat", "/proc/net/fib_trie"]).stdout;
+          assert.equal(tablesCover(dump, IMDS), !c.noRoute, dump.toString("latin1"));
+        } finally {
+          await ns.destroy();
+        }
+      });
+    }
+  });
+});
