@@ -5,7 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/workers.cc",
-        "native/loop_exchange.cc",
+        "native/loop_driver.cc",
         "native/js_facts.cc",
         "native/exchange.cc",
         "native/probe.cc",

@@ -5,7 +5,9 @@
  *
  * 1. First token after import, in a fresh process (median of runs), from
  *    the spec fake and from the constant C++ server (bench/cxxServer.ts),
- *    which separates the client's cost from the fake's own.
+ *    which separates the client's cost from the fake's own; and from the
+ *    C++ server through DefaultAzureCredential, where both libraries probe
+ *    IMDS before the token request.
  * 2. A token fetch on a warm credential (new resource each time, so both
  *    really go to the endpoint; median).
  * 3. Cached getToken (µs per call).
@@ -25,6 +27,8 @@ interface ChildArgs {
   impl: "azmi" | "js";
   calls: number;
   probe?: boolean;
+  /** DefaultAzureCredential instead of ManagedIdentityCredential (both libraries probe IMDS there). */
+  dac?: boolean;
   scope?: string;
 }
 
@@ -49,10 +53,10 @@ async function child(args: ChildArgs): Promise<void> {
   if (args.impl === "azmi") {
     // What a user's `require("azmi")` loads: package.json main (the bundle through the code cache).
     const mod = require(REPO) as typeof import("../src/index");
-    credential = new mod.ManagedIdentityCredential({ probeImds: args.probe });
+    credential = args.dac ? new mod.DefaultAzureCredential() : new mod.ManagedIdentityCredential({ probeImds: args.probe });
   } else {
     const mod = require("@azure/identity") as typeof import("@azure/identity");
-    credential = new mod.ManagedIdentityCredential();
+    credential = args.dac ? new mod.DefaultAzureCredential() : new mod.ManagedIdentityCredential();
   }
   const importMs = performance.now() - t0;
   const callsMs: number[] = [];
@@ -168,6 +172,19 @@ async function main(): Promise<void> {
           fj.push(j.callsMs[0]!);
         }
         rows.push(row("first token, constant C++ server", median(fa), median(fj), "ms"));
+        // Through the default chain: environment and workload identity are
+        // unavailable, then managed identity probes IMDS (both libraries do,
+        // there) and fetches the token.
+        const da: number[] = [];
+        const dj: number[] = [];
+        for (let i = 0; i < RUNS; i++) {
+          const a = await runChild([process.execPath], { impl: "azmi", calls: 1, dac: true }, fastEnv);
+          const j = await runChild([process.execPath], { impl: "js", calls: 1, dac: true }, fastEnv);
+          if (!a.ok[0] || !j.ok[0]) throw new Error(`default-chain first-token run (C++ server) failed: ${a.error ?? ""} ${j.error ?? ""}`);
+          da.push(a.callsMs[0]!);
+          dj.push(j.callsMs[0]!);
+        }
+        rows.push(row("first token, DefaultAzureCredential (probe)", median(da), median(dj), "ms"));
       } finally {
         fast.stop();
       }

@@ -12,7 +12,7 @@
 #include "errors.h"
 #include "http1.h"
 #include "listener.h"
-#include "loop_exchange.h"
+#include "loop_driver.h"
 #include "workers.h"
 
 namespace azmi {
@@ -37,21 +37,44 @@ bool IsIntegerIn(const Napi::Value& v, double lo, double hi) {
   return std::isfinite(d) && std::floor(d) == d && d >= lo && d <= hi;
 }
 
-// probe(ip: string, port: number, timeoutMs: number): Promise<{outcome, elapsedMs, errno?}>
-Napi::Value ProbeExport(const Napi::CallbackInfo& info) {
+// Reads probe()'s arguments; false with a JavaScript exception pending.
+bool ReadProbeArgs(const Napi::CallbackInfo& info, std::string* ip, int* port, int* timeout_ms) {
   Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString()) return ThrowType(env, "probe: ip must be a string"), false;
+  if (!info[1].IsNumber()) return ThrowType(env, "probe: port must be a number"), false;
+  if (!info[2].IsNumber()) return ThrowType(env, "probe: timeoutMs must be a number"), false;
+  if (!IsIntegerIn(info[1], 1, 65535)) return ThrowRange(env, "probe: port must be an integer from 1 to 65535"), false;
+  if (!IsIntegerIn(info[2], 1, kMaxTimeoutMs)) {
+    return ThrowRange(env, "probe: timeoutMs must be an integer from 1 to 2147483647"), false;
+  }
+  *ip = info[0].As<Napi::String>().Utf8Value();
+  if (env.IsExceptionPending()) return false;
+  *port = info[1].As<Napi::Number>().Int32Value();
+  *timeout_ms = info[2].As<Napi::Number>().Int32Value();
+  return true;
+}
+
+// probe(ip: string, port: number, timeoutMs: number): Promise<{outcome, elapsedMs, errno?}>
+// Driven by this thread's event loop (loop_driver.h), the default.
+Napi::Value ProbeExport(const Napi::CallbackInfo& info) {
+  // The deadline starts now, on the caller's thread.
+  const int64_t start_ns = MonotonicNs();
+  std::string ip;
+  int port = 0, timeout_ms = 0;
+  if (!ReadProbeArgs(info, &ip, &port, &timeout_ms)) return info.Env().Undefined();
+  return StartLoopProbe(info.Env(), std::move(ip), port, timeout_ms, start_ns);
+}
+
+// probePool(ip, port, timeoutMs): the same connect, blocking on a libuv pool
+// thread (workers.h). Selected with AZMI_NATIVE_DRIVER=pool, as requestPool().
+Napi::Value ProbePoolExport(const Napi::CallbackInfo& info) {
   // The deadline starts now, on the caller's thread, not when a pool thread
   // picks the job up.
   const int64_t start_ns = MonotonicNs();
-  if (info.Length() < 3 || !info[0].IsString()) return ThrowType(env, "probe: ip must be a string");
-  if (!info[1].IsNumber()) return ThrowType(env, "probe: port must be a number");
-  if (!info[2].IsNumber()) return ThrowType(env, "probe: timeoutMs must be a number");
-  if (!IsIntegerIn(info[1], 1, 65535)) return ThrowRange(env, "probe: port must be an integer from 1 to 65535");
-  if (!IsIntegerIn(info[2], 1, kMaxTimeoutMs)) return ThrowRange(env, "probe: timeoutMs must be an integer from 1 to 2147483647");
-  std::string ip = info[0].As<Napi::String>().Utf8Value();
-  if (env.IsExceptionPending()) return env.Undefined();
-  auto* worker = new ProbeWorker(env, std::move(ip), info[1].As<Napi::Number>().Int32Value(),
-                                 info[2].As<Napi::Number>().Int32Value(), start_ns);
+  std::string ip;
+  int port = 0, timeout_ms = 0;
+  if (!ReadProbeArgs(info, &ip, &port, &timeout_ms)) return info.Env().Undefined();
+  auto* worker = new ProbeWorker(info.Env(), std::move(ip), port, timeout_ms, start_ns);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -194,7 +217,7 @@ bool ReadRequest(napi_env env, napi_callback_info info, HttpRequest& r) {
 //          body?: Buffer, timeoutMs, maxHeaderBytes, maxBodyBytes})
 //   : Promise<{ok: true, status, statusText, headers: {name: joined value}, body, elapsedMs}
 //             | {ok: false, code, phase, detail, elapsedMs}>
-// Driven by this thread's event loop (loop_exchange.h), the default.
+// Driven by this thread's event loop (loop_driver.h), the default.
 napi_value RequestExport(napi_env env, napi_callback_info info) {
   HttpRequest r;
   if (!ReadRequest(env, info, r)) return nullptr;
@@ -245,13 +268,15 @@ napi_value Raw(napi_env env, napi_callback_info info) {
 // create_function, set_named_property or add_finalizer (js_facts.cc says why
 // that matters), and raw callbacks need no heap-allocated callback data.
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // 3: duplicateListener() exists (2: request() is loop-driven and requestPool() exists).
+  // 4: probe() is loop-driven and probePool() exists (3: duplicateListener()
+  // exists; 2: request() is loop-driven and requestPool() exists).
   napi_value abi;
-  if (napi_create_double(env, 3, &abi) != napi_ok) return exports;
+  if (napi_create_double(env, 4, &abi) != napi_ok) return exports;
   constexpr napi_property_attributes kPlain =
       static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
   const napi_property_descriptor props[] = {
       {"probe", nullptr, Raw<ProbeExport>, nullptr, nullptr, nullptr, kPlain, nullptr},
+      {"probePool", nullptr, Raw<ProbePoolExport>, nullptr, nullptr, nullptr, kPlain, nullptr},
       {"request", nullptr, RequestExport, nullptr, nullptr, nullptr, kPlain, nullptr},
       {"requestPool", nullptr, RequestPoolExport, nullptr, nullptr, nullptr, kPlain, nullptr},
       {"duplicateListener", nullptr, Raw<DuplicateListenerExport>, nullptr, nullptr, nullptr, kPlain, nullptr},

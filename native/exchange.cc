@@ -7,6 +7,7 @@
 
 #include <utility>
 
+#include "blocking.h"
 #include "errors.h"
 #include "probe.h"
 
@@ -18,8 +19,14 @@ namespace azmi {
 
 ExchangeMachine::ExchangeMachine(const HttpRequest& request)
     : request_(request),
-      deadline_(request.timeout_ms, request.start_ns),
-      parser_(request.max_header_bytes, request.max_body_bytes, request.method == "HEAD") {}
+      deadline_(request_.timeout_ms, request_.start_ns),
+      parser_(request_.max_header_bytes, request_.max_body_bytes, request_.method == "HEAD") {}
+
+ExchangeMachine::ExchangeMachine(HttpRequest&& request)
+    : owned_(std::move(request)),
+      request_(owned_),
+      deadline_(request_.timeout_ms, request_.start_ns),
+      parser_(request_.max_header_bytes, request_.max_body_bytes, request_.method == "HEAD") {}
 
 ExchangeMachine::~ExchangeMachine() { CloseSocket(); }
 
@@ -152,33 +159,10 @@ ExchangeMachine::Want ExchangeMachine::Read() {
   }
 }
 
-namespace {
-
-// Waits for `events` on fd until the deadline. 1 ready, 0 timed out, -1 error.
-int WaitFor(int fd, short events, const Deadline& deadline) {
-  for (;;) {
-    int left = deadline.RemainingMs();
-    if (left <= 0) return 0;
-    pollfd pfd{fd, events, 0};
-    int n = poll(&pfd, 1, left);
-    if (n > 0) return 1;
-    if (n < 0 && errno != EINTR) return -1;
-  }
-}
-
-}  // namespace
-
 // The blocking driver: the state machine plus poll(), for a pool thread.
 HttpOutcome Exchange(const HttpRequest& request) {
   ExchangeMachine m(request);
-  ExchangeMachine::Want want = m.Start();
-  while (want != ExchangeMachine::kWantNothing) {
-    int w = WaitFor(m.fd(), want == ExchangeMachine::kWantRead ? POLLIN : POLLOUT, m.deadline());
-    if (w == 1) want = m.OnReady();
-    else if (w == 0) want = m.OnTimeout();
-    else want = m.OnWaitError(errno);
-  }
-  m.CloseSocket();
+  RunBlocking(m);
   return std::move(m.outcome());
 }
 

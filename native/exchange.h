@@ -4,7 +4,7 @@
 // next (readable, writable or nothing) and the caller waits, either with
 // poll() (the blocking Exchange() in exchange.cc, run on a pool thread and
 // by native/test) or with uv_poll + uv_timer on the event loop
-// (loop_exchange.cc). Both drivers therefore share every phase, code and
+// (loop_driver.cc). Both drivers therefore share every phase, code and
 // detail. Plain C++, no Node headers.
 #ifndef AZMI_EXCHANGE_H_
 #define AZMI_EXCHANGE_H_
@@ -24,6 +24,8 @@ class ExchangeMachine {
 
   // `request` is referenced, not copied: it must outlive the machine.
   explicit ExchangeMachine(const HttpRequest& request);
+  // Takes the request over (a driver that outlives its caller's stack).
+  explicit ExchangeMachine(HttpRequest&& request);
   ~ExchangeMachine();
   ExchangeMachine(const ExchangeMachine&) = delete;
   ExchangeMachine& operator=(const ExchangeMachine&) = delete;
@@ -58,6 +60,7 @@ class ExchangeMachine {
   Want Write();
   Want Read();
 
+  HttpRequest owned_;  // the request taken over, if any; before request_, which may refer to it
   const HttpRequest& request_;
   Deadline deadline_;
   Stage stage_ = kIdle;

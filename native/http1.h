@@ -122,7 +122,7 @@ bool BuildRequest(const HttpRequest& request, std::string* out, const char** det
 
 // Connect, write, read and parse under one absolute deadline, blocking the
 // calling thread (poll()); defined in exchange.cc over ExchangeMachine, which
-// the event-loop driver (loop_exchange.cc) steps without blocking.
+// the event-loop driver (loop_driver.cc) steps without blocking.
 HttpOutcome Exchange(const HttpRequest& request);
 
 }  // namespace azmi

@@ -124,6 +124,34 @@ napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
   return out;
 }
 
+// The probe's facts object, or nullptr when a Node-API call failed.
+napi_value BuildProbeFacts(napi_env env, const ProbeResult& result) {
+  napi_value out, outcome, elapsed, errno_name = nullptr;
+  if (napi_create_object(env, &out) != napi_ok || !Latin1(env, result.outcome, NAPI_AUTO_LENGTH, &outcome) ||
+      napi_create_double(env, result.elapsed_ms, &elapsed) != napi_ok) {
+    return nullptr;
+  }
+  const bool has_errno = result.errno_name[0] != '\0';
+  if (has_errno && !Latin1(env, result.errno_name, NAPI_AUTO_LENGTH, &errno_name)) return nullptr;
+  const napi_property_descriptor props[] = {
+      Field("outcome", outcome), Field("elapsedMs", elapsed), Field("errno", errno_name),
+  };
+  if (napi_define_properties(env, out, has_errno ? 3 : 2, props) != napi_ok) return nullptr;
+  return out;
+}
+
+// Resolves with `out`, or rejects with the pending (or a new) exception when building it failed.
+void ResolveOrReject(Napi::Env env, Napi::Promise::Deferred& deferred, napi_value out) {
+  if (out != nullptr) {
+    deferred.Resolve(out);
+    return;
+  }
+  // Only now ask whether an exception is pending: the common path never
+  // binds napi_is_exception_pending.
+  if (!env.IsExceptionPending()) Napi::Error::New(env, "azmi: could not build the result").ThrowAsJavaScriptException();
+  RejectIfPending(env, deferred);
+}
+
 }  // namespace
 
 bool RejectIfPending(Napi::Env env, Napi::Promise::Deferred& deferred) {
@@ -134,15 +162,11 @@ bool RejectIfPending(Napi::Env env, Napi::Promise::Deferred& deferred) {
 }
 
 void SettleWithOutcome(Napi::Env env, Napi::Promise::Deferred& deferred, const HttpOutcome& outcome) {
-  napi_value out = BuildOutcome(env, outcome);
-  if (out != nullptr) {
-    deferred.Resolve(out);
-    return;
-  }
-  // Only now ask whether an exception is pending: the common path never
-  // binds napi_is_exception_pending.
-  if (!env.IsExceptionPending()) Napi::Error::New(env, "azmi: could not build the result").ThrowAsJavaScriptException();
-  RejectIfPending(env, deferred);
+  ResolveOrReject(env, deferred, BuildOutcome(env, outcome));
+}
+
+void SettleWithProbe(Napi::Env env, Napi::Promise::Deferred& deferred, const ProbeResult& result) {
+  ResolveOrReject(env, deferred, BuildProbeFacts(env, result));
 }
 
 }  // namespace azmi

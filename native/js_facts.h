@@ -2,18 +2,24 @@
 // pool worker and the event-loop driver) resolve with:
 //   {ok: true, elapsedMs, status, statusText, headers, body}
 //   {ok: false, elapsedMs, code, phase, detail}
+// and a ProbeResult as both probe drivers resolve with:
+//   {outcome, elapsedMs, errno?}
 #ifndef AZMI_JS_FACTS_H_
 #define AZMI_JS_FACTS_H_
 
 #include <napi.h>
 
 #include "http1.h"
+#include "probe.h"
 
 namespace azmi {
 
 // Call inside a HandleScope: resolves deferred with the facts object for
 // outcome, or, if building it failed, rejects with the pending exception.
 void SettleWithOutcome(Napi::Env env, Napi::Promise::Deferred& deferred, const HttpOutcome& outcome);
+
+// The same for a probe's result.
+void SettleWithProbe(Napi::Env env, Napi::Promise::Deferred& deferred, const ProbeResult& result);
 
 // With C++ exceptions disabled every failed call leaves a pending JS
 // exception; hand it to the promise instead of letting it escape.

@@ -10,6 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <utility>
+
+#include "blocking.h"
 #include "errors.h"
 
 namespace azmi {
@@ -99,63 +102,73 @@ int ConnectError(int fd) {
   return so_error;
 }
 
-int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int* err) {
+ProbeMachine::ProbeMachine(std::string ip, int port, int timeout_ms, int64_t start_ns)
+    : ip_(std::move(ip)), port_(port), deadline_(timeout_ms, start_ns) {}
+
+ProbeMachine::~ProbeMachine() { CloseSocket(); }
+
+void ProbeMachine::CloseSocket() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+ProbeMachine::Want ProbeMachine::Start() {
+  int err = 0;
   bool in_progress = false;
-  int fd = StartConnect(ip, port, deadline, err, &in_progress);
-  if (fd < 0 || !in_progress) return fd;
-  for (;;) {
-    int left = deadline.RemainingMs();
-    if (left <= 0) {
-      *err = ETIMEDOUT;
-      close(fd);
-      return -1;
-    }
-    pollfd pfd{fd, POLLOUT, 0};
-    int n = poll(&pfd, 1, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *err = errno;
-      close(fd);
-      return -1;
-    }
-    if (n == 0) continue;  // re-check the deadline at the top
-    int so_error = ConnectError(fd);
-    if (so_error != 0) {
-      *err = so_error;
-      close(fd);
-      return -1;
-    }
-    return fd;
+  fd_ = StartConnect(ip_, port_, deadline_, &err, &in_progress);
+  if (fd_ < 0) return Finish(err);
+  if (!in_progress) return Finish(0);
+  // On loopback the kernel completes (or refuses) the handshake inside
+  // connect(), which still says EINPROGRESS: look once without waiting and
+  // spare the driver a wake-up (as ExchangeMachine::Start does).
+  pollfd pfd{fd_, POLLOUT, 0};
+  if (poll(&pfd, 1, 0) == 1) return OnReady();
+  return kWantWrite;
+}
+
+ProbeMachine::Want ProbeMachine::OnReady() {
+  if (done_ || fd_ < 0) return kWantNothing;
+  return Finish(ConnectError(fd_));
+}
+
+ProbeMachine::Want ProbeMachine::OnTimeout() {
+  if (done_ || fd_ < 0) return kWantNothing;
+  return Finish(ETIMEDOUT);
+}
+
+ProbeMachine::Want ProbeMachine::OnWaitError(int err) {
+  if (done_ || fd_ < 0) return kWantNothing;
+  return Finish(err);
+}
+
+ProbeMachine::Want ProbeMachine::Finish(int err) {
+  done_ = true;
+  result_.elapsed_ms = deadline_.ElapsedMs();
+  switch (err) {
+    case 0:
+      result_.outcome = "connected";
+      break;
+    case ETIMEDOUT:
+      result_.outcome = "timeout";
+      break;
+    case ECONNREFUSED:
+      result_.outcome = "refused";
+      result_.errno_name = ErrnoName(err);
+      break;
+    default:
+      // ENETUNREACH, EHOSTUNREACH and any other failure: nothing can be
+      // reached there now, and the errno says which.
+      result_.outcome = "unreachable";
+      result_.errno_name = ErrnoName(err);
+      break;
   }
+  return kWantNothing;
 }
 
 ProbeResult Probe(const std::string& ip, int port, int timeout_ms, int64_t start_ns) {
-  Deadline deadline(timeout_ms, start_ns);
-  ProbeResult result;
-  int err = 0;
-  int fd = ConnectWithin(ip, port, deadline, &err);
-  result.elapsed_ms = deadline.ElapsedMs();
-  if (fd >= 0) {
-    close(fd);
-    result.outcome = "connected";
-    return result;
-  }
-  switch (err) {
-    case ETIMEDOUT:
-      result.outcome = "timeout";
-      break;
-    case ECONNREFUSED:
-      result.outcome = "refused";
-      result.errno_name = ErrnoName(err);
-      break;
-    default:
-      // ENETUNREACH, EHOSTUNREACH and any other immediate failure: nothing
-      // can be reached there now, and the errno says which.
-      result.outcome = "unreachable";
-      result.errno_name = ErrnoName(err);
-      break;
-  }
-  return result;
+  ProbeMachine machine(ip, port, timeout_ms, start_ns);
+  RunBlocking(machine);
+  return machine.result();
 }
 
 }  // namespace azmi

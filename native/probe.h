@@ -1,5 +1,5 @@
 // Bounded, non-blocking TCP connect to a numeric address. Shared by the
-// probe entry point and by the HTTP exchange (which connects the same way).
+// probe (ProbeMachine) and by the HTTP exchange (which connects the same way).
 #ifndef AZMI_PROBE_H_
 #define AZMI_PROBE_H_
 
@@ -21,21 +21,62 @@ struct ProbeResult {
 // TCP_NODELAY socket and calls connect() once. Returns the fd (>= 0) with
 // *in_progress true when the kernel answered EINPROGRESS (wait for writable,
 // then ConnectError), or -1 with *err set (EINVAL for a non-numeric ip,
-// ETIMEDOUT when the deadline had already passed). Never blocks, so the
-// event-loop driver (loop_exchange.cc) uses it as well as ConnectWithin.
+// ETIMEDOUT when the deadline had already passed). Never blocks: both
+// machines start with it, whichever driver then waits.
 int StartConnect(const std::string& ip, int port, const Deadline& deadline, int* err, bool* in_progress);
 
 // After a started connect reported writable: 0 when connected, else the
 // errno the connect failed with (SO_ERROR).
 int ConnectError(int fd);
 
-// Connects within the deadline (StartConnect, then poll()). Returns the connected, non-blocking,
-// close-on-exec socket (>= 0), or -1 with *err set to an errno value
-// (ETIMEDOUT when the deadline passed, EINVAL for a non-numeric ip).
-int ConnectWithin(const std::string& ip, int port, const Deadline& deadline, int* err);
+// One bounded connect as a non-blocking state machine, with ExchangeMachine's
+// driver contract (exchange.h): Start(), then, as the driver's wait ends,
+// OnReady(), OnTimeout() or OnWaitError(), until one says kWantNothing; then
+// result(). The event loop drives it for probe() (loop_driver.h); Probe()
+// below drives it with poll() for the pool driver and native/test.
+class ProbeMachine {
+ public:
+  enum Want { kWantRead, kWantWrite, kWantNothing };
 
-// One connect attempt, closed straight away on success. start_ns is when the
-// caller asked (MonotonicNs(); 0 = now), so queueing counts against the time.
+  // start_ns: when the caller asked (MonotonicNs(); 0 = now), so time spent
+  // before Start() (waiting for a pool thread) counts against the timeout.
+  ProbeMachine(std::string ip, int port, int timeout_ms, int64_t start_ns = 0);
+  ~ProbeMachine();
+  ProbeMachine(const ProbeMachine&) = delete;
+  ProbeMachine& operator=(const ProbeMachine&) = delete;
+
+  // Starts the connect. May finish at once: no route, a bad address, or a
+  // loopback connect the kernel completes (or refuses) inside connect().
+  Want Start();
+  // The socket became writable (or reported an error): the connect's outcome.
+  Want OnReady();
+  // The deadline passed first: "timeout".
+  Want OnTimeout();
+  // The wait itself failed with errno `err`, which names the outcome.
+  Want OnWaitError(int err);
+
+  // fd(), deadline() and CloseSocket() as ExchangeMachine's: a watching
+  // driver stops watching before it closes the socket.
+  int fd() const { return fd_; }
+  const Deadline& deadline() const { return deadline_; }
+  void CloseSocket();
+  // Valid once a step returned kWantNothing.
+  const ProbeResult& result() const { return result_; }
+
+ private:
+  // err 0: connected; ETIMEDOUT: timeout; anything else names the failure.
+  Want Finish(int err);
+
+  std::string ip_;
+  int port_;
+  Deadline deadline_;
+  int fd_ = -1;
+  bool done_ = false;
+  ProbeResult result_;
+};
+
+// One connect attempt under poll(), closed straight away on success.
+// start_ns as for ProbeMachine.
 ProbeResult Probe(const std::string& ip, int port, int timeout_ms, int64_t start_ns = 0);
 
 }  // namespace azmi

@@ -19,12 +19,7 @@ void ProbeWorker::Execute() { result_ = Probe(ip_, port_, timeout_ms_, start_ns_
 void ProbeWorker::OnOK() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("outcome", Napi::String::New(env, result_.outcome));
-  out.Set("elapsedMs", Napi::Number::New(env, result_.elapsed_ms));
-  if (result_.errno_name[0] != '\0') out.Set("errno", Napi::String::New(env, result_.errno_name));
-  if (RejectIfPending(env, deferred_)) return;
-  deferred_.Resolve(out);
+  SettleWithProbe(env, deferred_, result_);
 }
 
 void ProbeWorker::OnError(const Napi::Error& error) { deferred_.Reject(error.Value()); }

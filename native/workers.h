@@ -1,7 +1,8 @@
-// The pool drivers (AsyncWorkers): probe() and requestPool(). Each copies its
-// inputs into plain C++ structs on the main thread, runs the blocking socket
-// work in Execute on the libuv pool, and builds JavaScript values only in
-// OnOK. (request() itself runs on the event loop: loop_exchange.h.) Failures resolve as facts
+// The pool drivers (AsyncWorkers): probePool() and requestPool(). Each copies
+// its inputs into plain C++ structs on the main thread, runs the blocking
+// socket work in Execute on the libuv pool, and builds JavaScript values only
+// in OnOK. (probe() and request() run on the event loop: loop_driver.h.)
+// Failures resolve as facts
 // ({ok:false, code, phase, ...}); the promise rejects only if building the
 // result itself failed.
 #ifndef AZMI_WORKERS_H_

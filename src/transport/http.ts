@@ -409,7 +409,10 @@ interface NativeRequestOptions {
  */
 export interface NativeBinding {
   abiVersion: number;
-  probe(ip: string, port: number, timeoutMs: number): Promise<{ outcome: ProbeResult["outcome"]; elapsedMs: number; errno?: string }>;
+  /** One bounded connect stepped by this thread's event loop. */
+  probe(ip: string, port: number, timeoutMs: number): Promise<NativeProbeFacts>;
+  /** The same connect, blocking on a libuv pool thread. */
+  probePool(ip: string, port: number, timeoutMs: number): Promise<NativeProbeFacts>;
   /** One exchange stepped by this thread's event loop (uv_poll + uv_timer), never blocking it. */
   request(options: NativeRequestOptions): Promise<NativeOutcome>;
   /** The same exchange, blocking on a libuv pool thread. */
@@ -419,7 +422,7 @@ export interface NativeBinding {
 }
 
 /**
- * Which addon driver runs an exchange: `"loop"` (default; the event loop
+ * Which addon driver runs an exchange or a probe: `"loop"` (default; the event loop
  * wakes on the socket, no thread hop, immune to a busy libuv pool) or
  * `"pool"` (a pool thread blocks in poll(); `AZMI_NATIVE_DRIVER=pool`).
  *
@@ -429,6 +432,8 @@ export interface NativeBinding {
  * ```
  */
 export type NativeDriver = "loop" | "pool";
+
+type NativeProbeFacts = { outcome: ProbeResult["outcome"]; elapsedMs: number; errno?: string };
 
 type NativeOutcome =
   // headers: lower-cased names, repeats joined with ", " (built in C++, as facts.ts joinHeaders does)
@@ -482,7 +487,7 @@ export function loadNative(): NativeBinding | null {
         loaded = (require("node-gyp-build") as (dir: string) => NativeBinding)(root);
       }
     }
-    if (loaded.abiVersion !== 3) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
+    if (loaded.abiVersion !== 4) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
     binding = loaded;
   } catch (e) {
     binding = null;
@@ -509,7 +514,7 @@ export function nativeLoadError(): string | undefined {
  * answers for it. A job that started on time always answers by its deadline;
  * one still waiting for a libuv pool thread (all busy, e.g. with other slow
  * jobs or dns.lookup) would otherwise be late by however long the queue is.
- * (The probe and the pool request driver only: the loop driver's own uv
+ * (The pool drivers only: the loop driver's own uv
  * timer answers at the deadline whatever the pool is doing.)
  */
 const GUARD_MS = 50;
@@ -570,8 +575,13 @@ function makeNativeTransport(b: NativeBinding, driver: NativeDriver): Transport 
       checkIp(ip, "ip");
       checkPort(port, "port");
       const t = checkTimeout(timeoutMs, "timeoutMs");
-      const started = nowMs();
-      const r = await guarded(b.probe(ip, port, t), t, () => ({ outcome: "timeout" as const, elapsedMs: nowMs() - started }));
+      let r: NativeProbeFacts;
+      if (driver === "loop") {
+        r = await b.probe(ip, port, t);
+      } else {
+        const started = nowMs();
+        r = await guarded(b.probePool(ip, port, t), t, () => ({ outcome: "timeout" as const, elapsedMs: nowMs() - started }));
+      }
       return r.errno === undefined ? { outcome: r.outcome, elapsedMs: r.elapsedMs } : { outcome: r.outcome, elapsedMs: r.elapsedMs, errno: r.errno };
     },
     request(request: RawRequest): Promise<RawResponse> {
@@ -592,9 +602,9 @@ let poolTransport: Transport | null | undefined;
 
 /**
  * The native `Transport`, or `null` when the addon is unavailable. Requests
- * use the event-loop driver unless `driver` (or, when omitted, the env
- * `AZMI_NATIVE_DRIVER=pool`, read on each call) picks the pool driver; both
- * give identical results and errors.
+ * and probes use the event-loop driver unless `driver` (or, when omitted, the
+ * env `AZMI_NATIVE_DRIVER=pool`, read on each call) picks the pool driver;
+ * both give identical results and errors.
  *
  * @example
  * ```ts
@@ -949,8 +959,9 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     // Until the addon is loaded, a connect that must fail for want of any
     // route is answered from the routing tables instead, which spares loading
     // the addon (~0.9 ms of a fresh process) for that answer (routes.ts).
-    // Loopback is never asked about; once loaded, the connect answers as fast.
-    if (binding === undefined && isDottedQuad(ip)) {
+    // Loopback is never asked about (nor is routes.ts loaded for it); once
+    // the addon is loaded, the connect answers as fast.
+    if (binding === undefined && !ip.startsWith("127.") && isDottedQuad(ip)) {
       const { noRouteTo } = require("./routes") as typeof import("./routes");
       if (noRouteTo(ip)) {
         const { transportError } = require("./facts") as typeof import("./facts");

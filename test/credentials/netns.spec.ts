@@ -7,7 +7,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Netns, netnsUnavailable, requestLines, sweepStaleNamespaces } from "../netns/harness";
+import { Netns, requestLines, skipWithoutNetns } from "../netns/harness";
 import { tempDir } from "./support";
 
 const CHILD = path.join(__dirname, "netnsChild.js");
@@ -26,12 +26,7 @@ describe("DefaultAzureCredential at the real IMDS address (inside a network name
   this.timeout(60_000);
   let home: string;
   before(function () {
-    const why = netnsUnavailable();
-    if (why) {
-      console.log(`    (skipped: ${why})`);
-      this.skip();
-    }
-    sweepStaleNamespaces();
+    skipWithoutNetns(this);
   });
   beforeEach(() => {
     home = tempDir("azmi-ns-home-");

@@ -6,7 +6,7 @@
  */
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
-import { Netns, netnsUnavailable, requestLines, sweepStaleNamespaces } from "../netns/harness";
+import { Netns, requestLines, skipWithoutNetns } from "../netns/harness";
 import { cleanupHomes, tempHome } from "./helpers";
 
 const CLIENT = path.join(__dirname, "childClient.js");
@@ -39,12 +39,7 @@ async function runClient(ns: Netns, home: string, args: object, extraEnv: NodeJS
 describe("managed-identity/netns: IMDS at 169.254.169.254 inside a namespace", function () {
   this.timeout(60_000);
   before(function () {
-    const why = netnsUnavailable();
-    if (why) {
-      console.log(`    (skipped: ${why})`);
-      this.skip();
-    }
-    sweepStaleNamespaces();
+    skipWithoutNetns(this);
   });
   after(cleanupHomes);
 

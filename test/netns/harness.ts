@@ -9,8 +9,7 @@
  *
  * @example
  * ```ts
- * const why = netnsUnavailable();
- * if (why) { console.log(`    (skipped: ${why})`); this.skip(); }
+ * before(function () { skipWithoutNetns(this); });
  * const ns = await Netns.create({ imdsOnLoopback: true });
  * const imds = ns.spawnNode(["dist/test/fakes/imdsMain.js"]);      // a fake IMDS inside
  * await imds.waitForOutput(/listening/);
@@ -78,6 +77,24 @@ export function netnsUnavailable(): string | null {
   if (!add.ok) return (availability = `cannot create a network namespace (ip netns add: ${add.err || "failed"})`);
   ip(["netns", "del", name]);
   return (availability = null);
+}
+
+/**
+ * For a suite's `before`: skips the suite where namespaces cannot be made
+ * (printing why), else deletes namespaces dead runs left behind.
+ *
+ * @example
+ * ```ts
+ * before(function () { skipWithoutNetns(this); });
+ * ```
+ */
+export function skipWithoutNetns(context: Mocha.Context): void {
+  const why = netnsUnavailable();
+  if (why) {
+    console.log(`    (skipped: ${why})`);
+    context.skip();
+  }
+  sweepStaleNamespaces();
 }
 
 /**

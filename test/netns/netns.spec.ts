@@ -7,7 +7,7 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { Netns, netnsUnavailable, REPO_ROOT, sweepStaleNamespaces } from "./harness";
+import { Netns, REPO_ROOT, skipWithoutNetns } from "./harness";
 
 const CLIENT = path.join(REPO_ROOT, "dist/test/netns/client.js");
 const TINY = path.join(REPO_ROOT, "dist/test/netns/tinyServer.js");
@@ -35,12 +35,7 @@ describe("netns: 169.254.169.254 inside a private network namespace", function (
   let kinds: string[] = ["node"];
 
   before(async function () {
-    const why = netnsUnavailable();
-    if (why) {
-      console.log(`    (skipped: ${why})`);
-      this.skip();
-    }
-    sweepStaleNamespaces();
+    skipWithoutNetns(this);
     const probe = await Netns.create();
     try {
       const k = await client(probe, { op: "transportKind" });
@@ -111,6 +106,45 @@ describe("netns: 169.254.169.254 inside a private network namespace", function (
         assert.deepEqual([s.code, s.phase, s.message], ["ETIMEDOUT", "connect", `connect ETIMEDOUT ${IMDS}:80 after 500 ms`], JSON.stringify(s));
       });
     }
+  });
+
+  describe("black hole: loop-driven probes in flight when their worker thread ends", function () {
+    let ns: Netns;
+    before(async function () {
+      if (!kinds.includes("native")) this.skip();
+      ns = await Netns.create({ blackHole: true });
+    });
+    after(async function () {
+      await ns?.destroy();
+    });
+
+    // A connect that never completes keeps the probe's uv handles open; the
+    // worker's environment teardown must close them (async cleanup hook) and
+    // never settle into a dead environment.
+    it("[native] workers terminated mid-probe: the process survives, and a probe in the main thread still answers at its deadline", async function () {
+      const transport = JSON.stringify(path.join(REPO_ROOT, "dist/src/transport/http.js"));
+      const script = `
+const { Worker } = require("node:worker_threads");
+const inWorker = \`
+  const t = require(\${JSON.stringify(${transport})}).nativeTransport("loop");
+  for (let i = 0; i < 4; i++) t.probe("${IMDS}", 80, 20000);
+  require("node:worker_threads").parentPort.postMessage("probing");\`;
+(async () => {
+  for (let i = 0; i < 6; i++) {
+    const w = new Worker(inWorker, { eval: true });
+    await new Promise((r) => w.once("message", r));
+    await new Promise((r) => setTimeout(r, 50));
+    await w.terminate();
+  }
+  const r = await require(${transport}).nativeTransport("loop").probe("${IMDS}", 80, 300);
+  console.log(JSON.stringify({ ok: true, outcome: r.outcome, elapsedMs: r.elapsedMs }));
+})();`;
+      const r = await ns.runNode(["-e", script], { timeoutMs: 15_000 });
+      assert.equal(r.code, 0, `exit ${String(r.code ?? r.signal)}: ${r.stderr.slice(-1500)}`);
+      const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { outcome: string; elapsedMs: number };
+      assert.equal(out.outcome, "timeout");
+      assert.ok(out.elapsedMs >= 295 && out.elapsedMs < 1500, JSON.stringify(out));
+    });
   });
 
   describe("a fake IMDS listening at 169.254.169.254:80 (on lo inside the namespace)", function () {

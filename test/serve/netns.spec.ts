@@ -22,7 +22,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Netns, netnsUnavailable, sweepStaleNamespaces, type NetnsProcess } from "../netns/harness";
+import { Netns, skipWithoutNetns, type NetnsProcess } from "../netns/harness";
 
 const A_IP = "192.0.2.1";
 const B_IP = "192.0.2.2";
@@ -58,12 +58,7 @@ describe("serve: reachability across network namespaces (veth, TEST-NET-1)", fun
   let env: NodeJS.ProcessEnv;
 
   before(async function () {
-    const why = netnsUnavailable();
-    if (why) {
-      console.log(`    (skipped: ${why})`);
-      this.skip();
-    }
-    sweepStaleNamespaces();
+    skipWithoutNetns(this);
     home = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-netns-serve-"));
     // The server only needs AZMI_HOME (issuer key); the clients need nothing. Never inherit identity vars.
     env = { PATH: process.env.PATH, HOME: home, AZMI_HOME: home };

@@ -8,22 +8,12 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { ipv4Number, noRouteTo, tablesCover } from "../../src/transport/routes";
-import { Netns, netnsUnavailable, REPO_ROOT, sweepStaleNamespaces } from "../netns/harness";
+import { Netns, REPO_ROOT, skipWithoutNetns } from "../netns/harness";
 
 const IMDS = ipv4Number("169.254.169.254")!;
 
-/** `cat /proc/net/fib_trie` in a namespace with only `lo` up. */
-const LO_ONLY = `Main:
-  +-- 127.0.0.0/8 2 0 2
-     +-- 127.0.0.0/31 1 0 0
-        |-- 127.0.0.0
-           /8 host LOCAL
-        |-- 127.0.0.1
-           /32 host LOCAL
-     |-- 127.255.255.255
-        /32 link BROADCAST
-Local:
-  +-- 127.0.0.0/8 2 0 2
+/** `cat /proc/net/fib_trie` in a namespace with only `lo` up (main and local share one trie, printed twice). */
+const LO_TRIE = `  +-- 127.0.0.0/8 2 0 2
      +-- 127.0.0.0/31 1 0 0
         |-- 127.0.0.0
            /8 host LOCAL
@@ -32,6 +22,7 @@ Local:
      |-- 127.255.255.255
         /32 link BROADCAST
 `;
+const LO_ONLY = `Main:\n${LO_TRIE}Local:\n${LO_TRIE}`;
 
 /** The same with 10.9.0.1/24 on an interface, a blackhole, a route with a TOS, and 169.254.0.0/16 in table 100. */
 const SEVERAL = `Id 100:
@@ -148,12 +139,7 @@ describe("transport/routes: no route, known from the routing tables", function (
     const CLIENT = path.join(REPO_ROOT, "dist/test/netns/client.js");
 
     before(function () {
-      const why = netnsUnavailable();
-      if (why) {
-        console.log(`    (skipped: ${why})`);
-        this.skip();
-      }
-      sweepStaleNamespaces();
+      skipWithoutNetns(this);
     });
 
     interface Case {

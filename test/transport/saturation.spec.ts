@@ -1,11 +1,11 @@
 /**
  * Deadlines and progress while the libuv thread pool is saturated.
  *
- * Pool driver (probe and AZMI_NATIVE_DRIVER=pool): a job queued behind slow
- * ones answers ETIMEDOUT at its own deadline (plus a few ms, via the JS
- * guard), and the event loop keeps running meanwhile.
+ * Pool driver (AZMI_NATIVE_DRIVER=pool): a job queued behind slow ones
+ * answers ETIMEDOUT at its own deadline (plus a few ms, via the JS guard),
+ * and the event loop keeps running meanwhile.
  *
- * Loop driver (the default for requests): it never uses the pool, so a busy
+ * Loop driver (the default for probes and requests): it never uses the pool, so a busy
  * pool cannot delay it at all, and since every socket call is non-blocking
  * the event loop keeps turning while a request waits. These tests assert
  * ordering (what settled first, that timers ran), not wall times.
@@ -86,6 +86,17 @@ describe("transport: native deadlines with a saturated thread pool", function ()
     }
     // Ordering, not time: all five answered before any pool job finished.
     assert.equal(busy.settled(), false, "a pool job settled first: the loop request waited for the pool");
+    assert.deepEqual(await busy.done, Array(pool).fill("ETIMEDOUT"));
+  });
+
+  it(`[loop driver] probes answer while all ${pool} pool threads are busy`, async function () {
+    const busy = occupyPool(3000);
+    await new Promise((r) => setTimeout(r, 50));
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) outcomes.push((await loopT!.probe("127.0.0.1", i % 2 ? silent.port : 1, 2000)).outcome);
+    assert.deepEqual(outcomes, ["refused", "connected", "refused", "connected", "refused"]);
+    // Ordering, not time: all five answered before any pool job finished.
+    assert.equal(busy.settled(), false, "a pool job settled first: the loop probe waited for the pool");
     assert.deepEqual(await busy.done, Array(pool).fill("ETIMEDOUT"));
   });
 

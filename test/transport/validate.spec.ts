@@ -79,11 +79,18 @@ describe("transport: argument validation", function () {
     });
     const ok = { ip: "127.0.0.1", port: 9, method: "GET", path: "/", headers: [], timeoutMs: 100, maxHeaderBytes: 100, maxBodyBytes: 100 };
     it("throws TypeError/RangeError instead of crashing", function () {
-      const raw = b as unknown as { probe: (...a: unknown[]) => unknown; request: (...a: unknown[]) => unknown; requestPool: (...a: unknown[]) => unknown };
-      assert.throws(() => raw.probe(), TypeError);
-      assert.throws(() => raw.probe(1, 2, 3), TypeError);
-      assert.throws(() => raw.probe("127.0.0.1", 70000, 100), RangeError);
-      assert.throws(() => raw.probe("127.0.0.1", 80, -5), RangeError);
+      const raw = b as unknown as Record<"probe" | "probePool" | "request" | "requestPool", (...a: unknown[]) => unknown>;
+      // Both probe drivers read their arguments through the same checks.
+      for (const name of ["probe", "probePool"] as const) {
+        const probe = raw[name];
+        assert.throws(() => probe(), TypeError);
+        assert.throws(() => probe(1, 2, 3), TypeError);
+        assert.throws(() => probe("127.0.0.1", "80", 100), { name: "TypeError", message: "probe: port must be a number" });
+        assert.throws(() => probe("127.0.0.1", 80, "100"), { name: "TypeError", message: "probe: timeoutMs must be a number" });
+        assert.throws(() => probe("127.0.0.1", 70000, 100), { name: "RangeError", message: "probe: port must be an integer from 1 to 65535" });
+        assert.throws(() => probe("127.0.0.1", 80, -5), RangeError);
+        assert.throws(() => probe("127.0.0.1", 80, 2 ** 31), RangeError);
+      }
       // Both drivers read their options through the same checks.
       for (const name of ["request", "requestPool"] as const) {
         const req = raw[name];
@@ -111,9 +118,9 @@ describe("transport: argument validation", function () {
         assert.throws(() => req({ ...ok, headers: hostile }), /element/);
       }
     });
-    it("exports its five names, read in raw Node-API (options as an object or a function; body any ArrayBufferView)", async function () {
-      assert.deepEqual(Object.keys(b!).sort(), ["abiVersion", "duplicateListener", "probe", "request", "requestPool"]);
-      assert.equal(b!.abiVersion, 3);
+    it("exports its six names, read in raw Node-API (options as an object or a function; body any ArrayBufferView)", async function () {
+      assert.deepEqual(Object.keys(b!).sort(), ["abiVersion", "duplicateListener", "probe", "probePool", "request", "requestPool"]);
+      assert.equal(b!.abiVersion, 4);
       const withBody = (await b!.request({ ...ok, method: "POST", body: new Uint8Array([1, 2]) as Buffer })) as { ok: boolean; code?: string };
       assert.equal(withBody.ok, false); // port 9 refuses; the body was read, not refused as an argument
       assert.equal(withBody.code, "ECONNREFUSED");
@@ -135,8 +142,13 @@ describe("transport: argument validation", function () {
         const r5 = (await req({ ...ok, ip: "127.0.0.1\0.evil" })) as { ok: boolean; code?: string };
         assert.equal(r5.code, "ERR_INVALID_ARGUMENT");
       }
-      const r4 = (await b!.probe("not-an-ip", 80, 100)) as { outcome: string; errno?: string };
-      assert.deepEqual(r4, { ...r4, outcome: "unreachable", errno: "EINVAL" });
+      for (const name of ["probe", "probePool"] as const) {
+        const r4 = (await b![name]("not-an-ip", 80, 100)) as { outcome: string; errno?: string };
+        assert.deepEqual(Object.keys(r4), ["outcome", "elapsedMs", "errno"], name);
+        assert.deepEqual(r4, { ...r4, outcome: "unreachable", errno: "EINVAL" }, name);
+        const connected = (await b![name]("127.0.0.1\0.evil", 80, 100)) as { outcome: string; errno?: string };
+        assert.deepEqual([connected.outcome, connected.errno], ["unreachable", "EINVAL"], `${name}: a NUL in the address`);
+      }
     });
   });
 });

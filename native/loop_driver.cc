@@ -1,4 +1,4 @@
-#include "loop_exchange.h"
+#include "loop_driver.h"
 
 #include <uv.h>
 
@@ -6,6 +6,7 @@
 
 #include "exchange.h"
 #include "js_facts.h"
+#include "probe.h"
 
 namespace azmi {
 
@@ -15,26 +16,39 @@ namespace {
 // asking the kernel and fail (a defence against a busy loop; never seen).
 constexpr int kMaxErrorWakeups = 16;
 
-// Lifetime: created by StartLoopExchange, owns its handles, and deletes
-// itself once both are closed, whichever of these comes first:
+// How each machine's result reaches JavaScript.
+void Settle(Napi::Env env, Napi::Promise::Deferred& deferred, ExchangeMachine& machine) {
+  SettleWithOutcome(env, deferred, machine.outcome());
+}
+
+void Settle(Napi::Env env, Napi::Promise::Deferred& deferred, ProbeMachine& machine) {
+  SettleWithProbe(env, deferred, machine.result());
+}
+
+// Lifetime: created by StartLoopExchange / StartLoopProbe, owns its handles,
+// and deletes itself once both are closed, whichever of these comes first:
 //  - Finish(): the machine is done; settle the promise, close the handles.
 //  - OnEnvCleanup(): the environment (process or worker thread) is being
-//    torn down with the request in flight; close socket and handles, never
+//    torn down with the call in flight; close socket and handles, never
 //    touch JavaScript again. Node keeps running the loop until the hook
 //    reports back (napi_remove_async_cleanup_hook), so the handles really
 //    close and nothing is freed under libuv.
-class LoopExchange {
+template <class Machine>
+class LoopDriver {
  public:
-  LoopExchange(napi_env env, HttpRequest request)
-      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), request_(std::move(request)), machine_(request_) {}
+  // `resource`: the async resource name async_hooks reports ("azmi:request").
+  template <class... Args>
+  LoopDriver(napi_env env, const char* resource, Args&&... machine_args)
+      : env_(env), resource_(resource), deferred_(Napi::Promise::Deferred::New(env)),
+        machine_(std::forward<Args>(machine_args)...) {}
 
   Napi::Value Begin() {
     Napi::Env env(env_);
     Napi::Promise promise = deferred_.Promise();
-    ExchangeMachine::Want want = machine_.Start();
-    if (want == ExchangeMachine::kWantNothing) {
-      // Done within the call (bad argument, refused loopback connect, or a
-      // whole loopback exchange): no handles were made.
+    typename Machine::Want want = machine_.Start();
+    if (want == Machine::kWantNothing) {
+      // Done within the call (bad argument, no route, refused loopback
+      // connect, or a whole loopback exchange): no handles were made.
       machine_.CloseSocket();
       Settle();
       delete this;
@@ -54,7 +68,7 @@ class LoopExchange {
     napi_add_async_cleanup_hook(env_, OnEnvCleanup, this, &cleanup_);
     // The resource object is optional; Node makes an empty one.
     napi_value name;
-    napi_create_string_latin1(env_, "azmi:request", NAPI_AUTO_LENGTH, &name);
+    napi_create_string_latin1(env_, resource_, NAPI_AUTO_LENGTH, &name);
     napi_async_init(env_, nullptr, name, &context_);
     Watch(want);
     // Watch() may already have finished the exchange (uv_poll_start failed)
@@ -65,7 +79,7 @@ class LoopExchange {
 
  private:
   static void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
-    auto* self = static_cast<LoopExchange*>(handle->data);
+    auto* self = static_cast<LoopDriver*>(handle->data);
     // libuv reports POLLERR as a status (UV_EBADF) and stops the watcher.
     // The socket's own error comes from the next send/recv/SO_ERROR, exactly
     // as on the pool path, so step the machine either way.
@@ -78,7 +92,7 @@ class LoopExchange {
   }
 
   static void OnTimer(uv_timer_t* handle) {
-    auto* self = static_cast<LoopExchange*>(handle->data);
+    auto* self = static_cast<LoopDriver*>(handle->data);
     // uv timers count whole ms from the loop's cached time: they may fire a
     // hair before the monotonic deadline. Only the deadline decides.
     if (!self->machine_.deadline().Expired()) {
@@ -89,14 +103,14 @@ class LoopExchange {
   }
 
   static void OnClosed(uv_handle_t* handle) {
-    auto* self = static_cast<LoopExchange*>(handle->data);
+    auto* self = static_cast<LoopDriver*>(handle->data);
     if (--self->open_handles_ > 0) return;
     if (self->torn_down_) napi_remove_async_cleanup_hook(self->cleanup_);
     delete self;
   }
 
   static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
-    auto* self = static_cast<LoopExchange*>(arg);
+    auto* self = static_cast<LoopDriver*>(arg);
     self->cleanup_ = handle;  // the one to hand back when the handles closed
     self->torn_down_ = true;
     self->CloseHandles();
@@ -107,14 +121,14 @@ class LoopExchange {
     uv_timer_start(&timer_, OnTimer, static_cast<uint64_t>(machine_.deadline().RemainingMs()), 0);
   }
 
-  void Watch(ExchangeMachine::Want want) {
-    int events = want == ExchangeMachine::kWantRead ? UV_READABLE : UV_WRITABLE;
+  void Watch(typename Machine::Want want) {
+    int events = want == Machine::kWantRead ? UV_READABLE : UV_WRITABLE;
     int rc = uv_poll_start(&poll_, events, OnPoll);
     if (rc != 0) Step(machine_.OnWaitError(-rc));
   }
 
-  void Step(ExchangeMachine::Want want) {
-    if (want == ExchangeMachine::kWantNothing) Finish();
+  void Step(typename Machine::Want want) {
+    if (want == Machine::kWantNothing) Finish();
     else Watch(want);
   }
 
@@ -151,13 +165,13 @@ class LoopExchange {
   void Settle() {
     Napi::Env env(env_);
     Napi::HandleScope scope(env);
-    SettleWithOutcome(env, deferred_, machine_.outcome());
+    azmi::Settle(env, deferred_, machine_);
   }
 
   napi_env env_;
+  const char* resource_;
   Napi::Promise::Deferred deferred_;
-  HttpRequest request_;  // before machine_, which references it
-  ExchangeMachine machine_;
+  Machine machine_;
   uv_poll_t poll_;
   uv_timer_t timer_;
   int open_handles_ = 0;
@@ -171,8 +185,13 @@ class LoopExchange {
 }  // namespace
 
 Napi::Value StartLoopExchange(Napi::Env env, HttpRequest request) {
-  auto* exchange = new LoopExchange(env, std::move(request));
-  return exchange->Begin();
+  auto* driver = new LoopDriver<ExchangeMachine>(env, "azmi:request", std::move(request));
+  return driver->Begin();
+}
+
+Napi::Value StartLoopProbe(Napi::Env env, std::string ip, int port, int timeout_ms, int64_t start_ns) {
+  auto* driver = new LoopDriver<ProbeMachine>(env, "azmi:probe", std::move(ip), port, timeout_ms, start_ns);
+  return driver->Begin();
 }
 
 }  // namespace azmi
