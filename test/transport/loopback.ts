@@ -85,9 +85,11 @@ export function dribble(socket: net.Socket, parts: Array<string | Buffer>, end =
 }
 
 /** A port on 127.0.0.1 nothing listens on (bound, then closed). */
-export async function closedPort(): Promise<number> {
+export async function closedPort(host = "127.0.0.1"): Promise<number> {
+  // On the host it will be used with: a port free on 127.0.0.1 can be taken
+  // on ::1 (by the very server a test just started there).
   const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  await new Promise<void>((resolve, reject) => s.once("error", reject).listen(0, host, () => resolve()));
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
