@@ -4,8 +4,8 @@
  * - in-process: positive and negative results, per endpoint and network;
  * - across processes: negative results only, in `azmiHome()/probe-memo.json`
  *   (0600, no secrets: endpoint, time, one-line reason).
- * Entries are keyed by a hash of this machine's network configuration (every
- * interface address) plus the IMDS endpoint, so joining another network or
+ * Entries are keyed by a hash of this machine's network configuration (its
+ * routes and addresses) plus the IMDS endpoint, so joining another network or
  * starting a VPN re-probes, and expire after `AZMI_PROBE_MEMO_TTL_MS`
  * (default 5 min; `0` turns the memo off).
  *
@@ -16,9 +16,9 @@
  * if (!seen) memo.remember("169.254.169.254:80", false, "connect ENETUNREACH in 0.1 ms");
  * ```
  */
-import os = require("node:os");
 import path = require("node:path");
 import { azmiHome, ensureAzmiHome, readOwnFile, writePrivateFile } from "../paths";
+import { readProcFile, readRoutingTables } from "../transport/routes";
 
 /** How long a probe result is trusted. */
 export const DEFAULT_PROBE_MEMO_TTL_MS = 5 * 60 * 1000;
@@ -59,7 +59,9 @@ function fnv64(text: string): string {
 }
 
 /**
- * A short hash of every interface address on this machine.
+ * A short hash of this machine's network configuration: on Linux its routing
+ * tables (every route, every local IPv4 address) and its IPv6 addresses, read
+ * from /proc; elsewhere every interface address.
  *
  * @example
  * ```ts
@@ -67,16 +69,39 @@ function fnv64(text: string): string {
  * ```
  */
 export function networkFingerprint(now: number = Date.now()): string {
-  // getifaddrs costs 0.2–0.6 ms; a chain asking many times a second reuses it briefly.
+  // A chain asking many times a second reuses one reading briefly.
   if (fingerprint && now - fingerprint.at < FINGERPRINT_REUSE_MS && now >= fingerprint.at) return fingerprint.value;
+  const value = fnv64((process.platform === "linux" ? procNetworkState() : undefined) ?? interfaceAddresses());
+  fingerprint = { value, at: now };
+  return value;
+}
+
+/**
+ * /proc/net/fib_trie plus /proc/net/if_inet6 (absent without IPv6), or
+ * undefined when the tables cannot be read. Two small reads instead of
+ * loading node:os and asking getifaddrs(), ~2 ms of a fresh process's first
+ * default-chain token where page faults are slow.
+ */
+function procNetworkState(): string | undefined {
+  const tables = readRoutingTables();
+  if (tables === undefined) return undefined;
+  const inet6 = readProcFile("/proc/net/if_inet6") ?? new Uint8Array(0);
+  return `${latin1(tables)}\n${latin1(inet6)}`;
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+}
+
+/** Every interface's name, address and netmask, sorted (node:os, loaded only here). */
+function interfaceAddresses(): string {
+  const os = require("node:os") as typeof import("node:os");
   const parts: string[] = [];
   const ifaces = os.networkInterfaces();
   for (const name of Object.keys(ifaces).sort()) {
     for (const a of ifaces[name] ?? []) parts.push(`${name} ${a.address}/${a.netmask}`);
   }
-  const value = fnv64(parts.sort().join("\n"));
-  fingerprint = { value, at: now };
-  return value;
+  return parts.sort().join("\n");
 }
 
 /**

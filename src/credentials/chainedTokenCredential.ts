@@ -304,6 +304,8 @@ export class ChainedTokenCredential implements TokenCredential {
     };
     const finish = (winner?: number): void => {
       report.ms = nowMs() - started;
+      // Again at the end: the walk may have found the addon missing (the fallback answered).
+      report.transport = currentTransport();
       if (winner !== undefined) report.winner = links[winner]!.link;
       this.cachedReport = { ...report, fromCache: true, ms: 0 };
     };
@@ -419,11 +421,16 @@ function checkScopes(scopes: unknown): void {
   }
 }
 
-/** The transport kind, loaded only when a report is built (never at import). */
+/**
+ * The transport kind, the transport module loaded only when a report is
+ * built (never at import), and the addon not loaded for it: a walk whose
+ * links never send plain HTTP (or learn from the routing tables that there
+ * is no route) does not pay for loading it.
+ */
 function currentTransport(): ChainReport["transport"] {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require("../transport/http") as { transportKind(): ChainReport["transport"] }).transportKind();
+    return (require("../transport/http") as { transportKindSoFar(): ChainReport["transport"] }).transportKindSoFar();
   } catch {
     return "node";
   }

@@ -710,6 +710,23 @@ export function transportKind(): "native" | "node" {
   return transportDiagnostics().kind;
 }
 
+/**
+ * Which transport plain-HTTP requests go through in this process, as far as
+ * that is known without loading the addon to find out: `node` when
+ * `AZMI_TRANSPORT=node` forces the fallback or the addon failed to load, else
+ * `native` (loaded, or not needed yet). For reports, which must not load the
+ * addon for a call that never used it (an answer from the routing tables, a
+ * developer tool's token); `transportKind()` loads it to be sure.
+ *
+ * @example
+ * ```ts
+ * report.transport = transportKindSoFar(); // "native"
+ * ```
+ */
+export function transportKindSoFar(): "native" | "node" {
+  return process.env.AZMI_TRANSPORT === "node" || binding === null ? "node" : "native";
+}
+
 // ─── URLs (parseHttpUrl) ────────────────────────────────────────────────────
 // http(s) URLs as azmi reads them: the seven parts of `HttpUrl`, from a plain
 // URL by hand, from anything else by WHATWG `URL`.

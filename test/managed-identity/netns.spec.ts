@@ -5,6 +5,7 @@
  * with a black hole (connects hang until the probe budget).
  */
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { Netns, requestLines, skipWithoutNetns } from "../netns/harness";
 import { cleanupHomes, tempHome } from "./helpers";
@@ -115,6 +116,35 @@ describe("managed-identity/netns: IMDS at 169.254.169.254 inside a namespace", f
         assert.match(tried.results[0]!.message!, /ENETUNREACH/);
         assert.equal(tried.addonLoaded, true, `probeImds ${probeImds}: connected without the addon?`);
       }
+    } finally {
+      await ns.destroy();
+    }
+  });
+
+  it("the memo's network fingerprint follows the namespace's routes and addresses, read from /proc without loading node:os", async () => {
+    const ns = await Netns.create();
+    try {
+      const script = `const m = require(${JSON.stringify(path.join(__dirname, "..", "..", "src", "cache", "probeMemo.js"))});
+        const fp = m.networkFingerprint();
+        console.log(JSON.stringify({ fp, osLoaded: process.moduleLoadList.includes("NativeModule os") }));`;
+      const read = async (): Promise<{ fp: string; osLoaded: boolean }> => {
+        const r = await ns.runNode(["-e", script], { env: nsEnv(tempHome()) });
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout.trim()) as { fp: string; osLoaded: boolean };
+      };
+      const ip = (...args: string[]) => assert.equal(spawnSync("ip", ["-n", ns.name, ...args]).status, 0, args.join(" "));
+      const lo = await read();
+      assert.equal(lo.osLoaded, false);
+      assert.equal((await read()).fp, lo.fp, "the same tables give the same fingerprint");
+      ip("link", "add", "i0", "type", "ifb");
+      ip("link", "set", "i0", "up");
+      ip("addr", "add", "10.9.0.1/24", "dev", "i0");
+      const withAddress = await read();
+      assert.notEqual(withAddress.fp, lo.fp, "an address added");
+      ip("route", "add", "default", "dev", "i0");
+      const withDefault = await read();
+      assert.notEqual(withDefault.fp, withAddress.fp, "a default route added (a VPN, another network)");
+      assert.equal(withDefault.osLoaded, false);
     } finally {
       await ns.destroy();
     }
