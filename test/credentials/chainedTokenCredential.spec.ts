@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { ChainedTokenCredential } from "../../src/credentials/chainedTokenCredential";
 import { AggregateAuthenticationError, AuthenticationError, CredentialUnavailableError, ErrorCode } from "../../src/errors";
@@ -219,6 +220,26 @@ describe("ChainedTokenCredential", () => {
     const ok = await new ChainedTokenCredential(new ScriptedCredential("B", "token")).getTokenWithReport(SCOPE);
     assert.match(ok.token!.token, /^token-of-B/);
     assert.equal(ok.report.winner, "B");
+  });
+
+  it("the report names the transport without loading the addon for a walk that sent no plain HTTP", function () {
+    // Fresh processes: this one has long loaded the addon.
+    const chain = require.resolve("../../src/credentials/chainedTokenCredential");
+    const run = (env: NodeJS.ProcessEnv) => {
+      const script = `const { ChainedTokenCredential } = require(${JSON.stringify(chain)});
+        const token = { getToken: async () => ({ token: "t", expiresOnTimestamp: Date.now() + 3600e3 }) };
+        new ChainedTokenCredential(token).getTokenWithReport("https://vault.azure.net/.default").then(({ report }) => {
+          const addonLoaded = require("node:fs").readFileSync("/proc/self/maps", "utf8").includes("azmi.node");
+          console.log(JSON.stringify({ transport: report.transport, addonLoaded }));
+        });`;
+      const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 20_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim()) as { transport: string; addonLoaded: boolean };
+    };
+    if (process.platform !== "linux") this.skip(); // /proc/self/maps
+    const env: NodeJS.ProcessEnv = { AZMI_TRANSPORT: undefined, AZMI_NATIVE_PATH: undefined };
+    assert.deepEqual(run(env), { transport: "native", addonLoaded: false });
+    assert.deepEqual(run({ ...env, AZMI_TRANSPORT: "node" }), { transport: "node", addonLoaded: false });
   });
 
   it("validates its arguments", async () => {
