@@ -53,6 +53,8 @@ export interface WireError {
   /** For an aggregate error, each link's error in order. */
   errors?: WireError[];
   statusCode?: number;
+  /** Starting a server with the state file: the server that holds it (pid, url, stateFile). */
+  otherServer?: { pid: number; url: string; stateFile: string };
 }
 
 /** One response line. */
@@ -70,7 +72,7 @@ export type BridgeResponse =
  * ```
  */
 export function toWireError(err: unknown, redact: (text: string) => string, depth = 0): WireError {
-  const e = (err ?? {}) as { code?: unknown; name?: unknown; message?: unknown; errors?: unknown; statusCode?: unknown };
+  const e = (err ?? {}) as { code?: unknown; name?: unknown; message?: unknown; errors?: unknown; statusCode?: unknown; otherServer?: unknown };
   const name = typeof e.name === "string" ? e.name : "Error";
   // Every error azmi raises on purpose has a code (bad input is ERR_INVALID_ARGUMENT);
   // one without is a fault inside the bridge or the core, not the caller's input.
@@ -79,5 +81,9 @@ export function toWireError(err: unknown, redact: (text: string) => string, dept
   const wire: WireError = { code, name, message };
   if (typeof e.statusCode === "number") wire.statusCode = e.statusCode;
   if (Array.isArray(e.errors) && depth < 2) wire.errors = e.errors.map((inner) => toWireError(inner, redact, depth + 1));
+  const other = e.otherServer as { pid?: unknown; url?: unknown; stateFile?: unknown } | undefined;
+  if (other && typeof other.pid === "number" && typeof other.url === "string" && typeof other.stateFile === "string") {
+    wire.otherServer = { pid: other.pid, url: redact(other.url), stateFile: redact(other.stateFile) };
+  }
   return wire;
 }

@@ -598,10 +598,32 @@ async function refuseSecondServer(env: NodeJS.ProcessEnv): Promise<void> {
       `azmi serve cannot start: this process already runs an azmi server at ${running.url} with the same state file (${serverStatePath(env)}). Close that one first, or start this one without the state file.`,
     );
   }
-  throw new AzmiError(
-    ErrorCode.ServerStart,
-    `azmi serve cannot start: another azmi server (pid ${running.pid}) is running at ${running.url} with the same state file (${serverStatePath(env)}). Stop it first, or give this one its own folder: AZMI_HOME=DIR azmi serve (then azmi env --home DIR finds it).`,
+  const other: OtherServer = { pid: running.pid, url: running.url, stateFile: serverStatePath(env) };
+  // The facts travel with the error, so a face other than the CLI (the
+  // PowerShell module) can give its own advice instead of shell syntax.
+  throw Object.assign(
+    new AzmiError(
+      ErrorCode.ServerStart,
+      `azmi serve cannot start: another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first, or give this one its own folder: AZMI_HOME=DIR azmi serve (then azmi env --home DIR finds it).`,
+    ),
+    { otherServer: other },
   );
+}
+
+/**
+ * The server that holds the state file, on the error that refuses a second
+ * one (`otherServer`): no secrets, only where it is.
+ *
+ * @example
+ * ```ts
+ * catch (e) { const other = (e as { otherServer?: OtherServer }).otherServer; if (other) stop(other.pid); }
+ * ```
+ */
+export interface OtherServer {
+  pid: number;
+  url: string;
+  /** The state file both would write. */
+  stateFile: string;
 }
 
 async function acceptsConnections(url: string): Promise<boolean> {

@@ -194,6 +194,37 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
         $record.Exception.Message | Should -Match "$($ep.Port)"
     }
 
+    It 'names another process''s server (pid, url) with PowerShell advice, not sh syntax, when -StateFile is refused' {
+        $state = Join-Path $env:AZMI_HOME 'serve.json'
+        Remove-Item -LiteralPath $state -Force -ErrorAction Ignore
+        $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-Command node -CommandType Application | Select-Object -First 1).Source)
+        $psi.ArgumentList.Add((Join-Path (Get-AzmiRepoRoot) 'bin/azmi.js'))
+        $psi.ArgumentList.Add('serve')
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardError = $true
+        $psi.UseShellExecute = $false
+        $serve = [System.Diagnostics.Process]::Start($psi)
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(15)
+            while (-not (Test-Path $state) -and [DateTime]::UtcNow -lt $deadline -and -not $serve.HasExited) { Start-Sleep -Milliseconds 50 }
+            Test-Path $state | Should -BeTrue -Because 'azmi serve records itself in the state file'
+            $url = (Get-Content -Raw $state | ConvertFrom-Json).url
+            $err = $null
+            try { Start-AzManagedIdentityEndpoint -StateFile } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'StartAzManagedIdentityEndpointStartFailed,Start-AzManagedIdentityEndpoint'
+            $err.Exception.Message | Should -BeExactly "Another azmi server (pid $($serve.Id)) is running at $url and already records itself in azmi's state file ($state), and one server per azmi folder does."
+            $err.ErrorDetails.RecommendedAction | Should -Match 'Stop-AzManagedIdentityEndpoint'
+            $err.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape('$env:AZMI_HOME'))
+            "$err $($err.ErrorDetails.RecommendedAction)" | Should -Not -Match 'eval|AZMI_HOME=DIR|azmi env --home'
+            # Without -StateFile it starts beside the other server.
+            Start-AzManagedIdentityEndpoint | Stop-AzManagedIdentityEndpoint
+        } finally {
+            if (-not $serve.HasExited) { $serve.Kill() }
+            $serve.WaitForExit(5000) | Out-Null
+            Remove-Item -LiteralPath $state -Force -ErrorAction Ignore
+        }
+    }
+
     It 'names this session''s own endpoint (its Id) when a second -StateFile endpoint is refused' {
         $first = Start-AzManagedIdentityEndpoint -StateFile
         try {

@@ -115,6 +115,13 @@ describe("bridge: toWireError", () => {
     assert.equal(wire.code, "ERR_ALL_CREDENTIALS_UNAVAILABLE");
     assert.deepEqual(wire.errors?.map((e) => e.code), ["ERR_X", "ERR_CREDENTIAL_UNAVAILABLE"]);
   });
+  it("carries the server that holds the state file (facts only, checked), so the module can advise in its own terms", () => {
+    const other = { pid: 4242, url: "http://127.0.0.1:5000", stateFile: "/home/u/.azmi/serve.json" };
+    const wire = toWireError(Object.assign(new AzmiError("ERR_SERVE_START", "another azmi server"), { otherServer: { ...other, extra: "dropped" } }), redact);
+    assert.deepEqual(wire.otherServer, other);
+    const odd = toWireError(Object.assign(new AzmiError("ERR_SERVE_START", "x"), { otherServer: { pid: "4242", url: 5 } }), redact);
+    assert.equal(odd.otherServer, undefined);
+  });
 });
 
 describe("bridge: the stdio protocol", function () {

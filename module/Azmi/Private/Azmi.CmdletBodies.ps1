@@ -399,6 +399,13 @@ $script:AzmiCmdletBodies = @{
     if ($AcceptAnyIdentity) { $params.acceptAnyIdentity = $true }
     $response = Invoke-AzmiBridge -Op serve.start -Params $params -TimeoutSec (15) -WantVerbose ($VerbosePreference -ne 'SilentlyContinue')
     if (-not $response.ok) {
+        $other = $response.error.otherServer
+        if ($null -ne $other) {
+            # Another process's server holds the state file: say so in this shell's terms (the core's message gives sh syntax).
+            $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'StartFailed' -Target "${HostName}:$Port" `
+                        -Message "Another azmi server (pid $($other.pid)) is running at $($other.url) and already records itself in azmi's state file ($($other.stateFile)), and one server per azmi folder does." `
+                        -RecommendedAction "Stop that server first (Ctrl+C where 'azmi serve' runs, or Stop-AzManagedIdentityEndpoint in the PowerShell session that started it), start this one without -StateFile, or set `$env:AZMI_HOME to another folder before importing the module."))
+        }
         $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target "${HostName}:$Port"))
     }
     $result = $response.result
