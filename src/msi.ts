@@ -76,6 +76,8 @@ export interface DiagnoseResult extends ChainReport {
   resource: string;
   scope: string;
   tokenAcquired: boolean;
+  /** True when `timeoutMs` ended the walk (`error` is then `ERR_BUDGET_EXCEEDED`). */
+  timedOut?: true;
   /** When a token was acquired: its expiry as epoch seconds, and its client id when known. */
   expiresOn?: number;
   clientId?: string;
@@ -142,8 +144,9 @@ export async function diagnose(options: GetManagedTokenOptions = {}): Promise<Di
     options = { ...options, resource: DEFAULT_DIAGNOSE_RESOURCE };
   }
   const { resource, scope } = resolveTarget(options);
-  const { msi, report, error } = await run(options, { walkFromStart: true, forceRefresh: true });
+  const { msi, report, error, timedOut } = await run(options, { walkFromStart: true, forceRefresh: true });
   const result: DiagnoseResult = { ...report, transportReason: transportReason(), resource, scope, tokenAcquired: msi !== undefined };
+  if (timedOut) result.timedOut = true;
   if (msi) {
     result.expiresOn = Number(msi.expires_on);
     if (msi.client_id) result.clientId = msi.client_id;

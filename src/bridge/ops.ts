@@ -164,13 +164,11 @@ const loadMsi = (): Msi => (msi ??= require("../msi") as Msi);
 
 async function token(params: Record<string, unknown>, state: BridgeState, verbose: boolean): Promise<OpOutcome> {
   const options = tokenOptions(params, state.env);
-  if (!verbose) {
-    const result = await loadMsi().getManagedToken(options);
-    return { result, leaseMs: leaseFor(result) };
-  }
-  const { msi: result, report, error } = await loadMsi().getManagedTokenWithReport(options);
-  if (!result) throw Object.assign(error ?? invalid("no token and no error"), { bridgeReport: report });
-  return { result, report, leaseMs: leaseFor(result) };
+  const { msi: result, report, error, timedOut } = await loadMsi().getManagedTokenWithReport(options);
+  // The module tells "the call's -TimeoutSec ran out" from a link's own
+  // timeout by timedOut (server.ts puts it on the wire error), not by code.
+  if (!result) throw Object.assign(error ?? invalid("no token and no error"), { bridgeReport: report, bridgeTimedOut: timedOut === true });
+  return verbose ? { result, report, leaseMs: leaseFor(result) } : { result, leaseMs: leaseFor(result) };
 }
 
 async function chain(params: Record<string, unknown>, state: BridgeState): Promise<OpOutcome> {

@@ -53,6 +53,8 @@ export interface WireError {
   /** For an aggregate error, each link's error in order. */
   errors?: WireError[];
   statusCode?: number;
+  /** A token call's own `timeoutMs` ended it (not a link's own deadline, whatever the code). */
+  timedOut?: true;
   /** Starting a server with the state file: the server that holds it (pid, url, stateFile). */
   otherServer?: { pid: number; url: string; stateFile: string };
 }

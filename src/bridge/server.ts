@@ -89,6 +89,7 @@ async function handle(line: string): Promise<void> {
   } catch (err) {
     try {
       const response: BridgeResponse = { id, ok: false, error: toWireError(err, redactText) };
+      if ((err as { bridgeTimedOut?: unknown } | null)?.bridgeTimedOut === true) response.error.timedOut = true;
       const report = (err as { bridgeReport?: unknown } | null)?.bridgeReport;
       if (verbose && report !== undefined) response.report = report;
       if (stopCapture) response.log = stopCapture().map(redactText);

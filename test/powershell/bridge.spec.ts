@@ -7,6 +7,7 @@ import { strict as assert } from "node:assert";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startFakeCloudShell } from "../fakes/cloudShell";
@@ -21,7 +22,7 @@ interface Line {
   id: number;
   ok: boolean;
   result?: any;
-  error?: { code: string; name: string; message: string; errors?: unknown[] };
+  error?: { code: string; name: string; message: string; errors?: unknown[]; timedOut?: true };
   leaseMs?: number;
   report?: any;
 }
@@ -186,6 +187,27 @@ describe("bridge: the stdio protocol", function () {
     for (const key of ["expires_in", "expires_on", "not_before"]) assert.equal(typeof answer.result[key], "string");
     assert.equal(answer.leaseMs, LEASE_MAX_MS);
     assert.equal(fake.tokenRequests().at(-1)?.method, "POST");
+  });
+
+  it("marks a token call its own timeoutMs ended as timedOut, and no other failure", async () => {
+    // An identity endpoint that accepts the connection and never answers.
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((s) => held.add(s.on("error", () => {})));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      bridge = new BridgeChild(cleanEnv({ AZMI_HOME: home, MSI_ENDPOINT: `http://127.0.0.1:${port}/oauth2/token` }));
+      for (const verbose of [false, true]) {
+        const cut = await bridge.ask(verbose ? 2 : 1, "token", { resource: "https://vault.azure.net", only: "managed-identity", timeoutMs: 300 }, { verbose });
+        assert.deepEqual([cut.ok, cut.error?.code, cut.error?.timedOut], [false, "ERR_BUDGET_EXCEEDED", true], JSON.stringify(cut.error));
+      }
+      const other = await bridge.ask(3, "token", { resource: "https://vault.azure.net", only: "environment", timeoutMs: 5000 });
+      assert.equal(other.ok, false);
+      assert.equal(other.error?.timedOut, undefined, JSON.stringify(other.error));
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 
   it("reports the chain with verbose, and never the token in it", async () => {

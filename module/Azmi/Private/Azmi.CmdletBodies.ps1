@@ -215,7 +215,7 @@ $script:AzmiCmdletBodies = @{
             if ($result.tokenAcquired -and $result.expiresOn) {
                 Write-Verbose ("A token was acquired; it expires {0}." -f [System.DateTimeOffset]::FromUnixTimeSeconds([long]$result.expiresOn).ToString('u'))
             } elseif ($result.error) {
-                $why = if (Test-AzmiCallBudgetFault $result.error) { Get-AzmiCallBudgetMessage -Target $resourceName -TimeoutParameter TimeoutSec -TimeoutSec $TimeoutSec } else { $result.error.message }
+                $why = if ($result.timedOut -eq $true) { Get-AzmiCallBudgetMessage -Target $resourceName -TimeoutParameter TimeoutSec -TimeoutSec $TimeoutSec } else { $result.error.message }
                 Write-Verbose ("No token: {0} ({1})." -f $why, $result.error.code)
             }
         }

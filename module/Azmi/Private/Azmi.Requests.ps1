@@ -231,11 +231,11 @@ function script:Get-AzmiErrorCondition {
 
 function script:Test-AzmiCallBudgetFault {
     # Whether a fault is the core's "no token within the call's time budget"
-    # (getManagedToken's own timer: an AzmiError with ERR_BUDGET_EXCEEDED; a
-    # link that gave up inside the budget is another error class). Its text
+    # (getManagedToken's own timer), which the bridge marks timedOut; a link
+    # that gave up inside the budget is not, whatever its code. Its text
     # names the library's option (timeoutMs=...) and the CLI's 'azmi doctor'.
     param($Fault)
-    $null -ne $Fault -and [string]$Fault.code -eq 'ERR_BUDGET_EXCEEDED' -and [string]$Fault.name -eq 'AzmiError'
+    $null -ne $Fault -and $Fault.timedOut -eq $true
 }
 
 function script:Get-AzmiCallBudgetMessage {
