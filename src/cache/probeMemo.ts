@@ -60,8 +60,10 @@ function fnv64(text: string): string {
 
 /**
  * A short hash of this machine's network configuration: on Linux its routing
- * tables (every route, every local IPv4 address) and its IPv6 addresses, read
- * from /proc; elsewhere every interface address.
+ * tables (every route's prefix and type, though not its gateway or device;
+ * every local IPv4 address) and its IPv6 addresses, read from /proc;
+ * elsewhere every interface address. Either way a new network or a VPN
+ * changes it (new addresses, new routes).
  *
  * @example
  * ```ts

@@ -304,8 +304,9 @@ export class ChainedTokenCredential implements TokenCredential {
     };
     const finish = (winner?: number): void => {
       report.ms = nowMs() - started;
-      // Again at the end: the walk may have found the addon missing (the fallback answered).
-      report.transport = currentTransport();
+      // At the end, for sure: the walk may have found the addon missing (the
+      // fallback answered), or never needed it (then it is loaded now to know).
+      report.transport = currentTransport(true);
       if (winner !== undefined) report.winner = links[winner]!.link;
       this.cachedReport = { ...report, fromCache: true, ms: 0 };
     };
@@ -423,14 +424,15 @@ function checkScopes(scopes: unknown): void {
 
 /**
  * The transport kind, the transport module loaded only when a report is
- * built (never at import), and the addon not loaded for it: a walk whose
- * links never send plain HTTP (or learn from the routing tables that there
- * is no route) does not pay for loading it.
+ * built (never at import). Before the walk (`final` false) as far as known
+ * without loading the addon, so that the walk's own first request, not the
+ * report, pays for that; after it, for sure.
  */
-function currentTransport(): ChainReport["transport"] {
+function currentTransport(final = false): ChainReport["transport"] {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require("../transport/http") as { transportKindSoFar(): ChainReport["transport"] }).transportKindSoFar();
+    const http = require("../transport/http") as { transportKind(): ChainReport["transport"]; transportKindSoFar(): ChainReport["transport"] };
+    return final ? http.transportKind() : http.transportKindSoFar();
   } catch {
     return "node";
   }

@@ -31,8 +31,7 @@ import { nowMs } from "../clock";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { CredentialLogger } from "../log";
 import { ProbeMemo } from "../cache/probeMemo";
-import { isDottedQuad, isIpv6Chars, isLoopbackHost, send } from "../transport/http";
-import { noRouteTo } from "../transport/routes";
+import { isDottedQuad, isIpv6Chars, isLoopbackHost, knownNoRoute, send } from "../transport/http";
 import type { ProbeResult } from "../transport/types";
 import { bodyText, snippet } from "./response";
 import { ignoredNote, type HttpSource } from "./types";
@@ -54,13 +53,14 @@ type ConnectProbe = (ip: string, port: number, timeoutMs: number) => Promise<Pro
 
 /**
  * The active transport's bounded connect probe (native addon or node:net
- * fallback), behind the routing tables' answer: an address no route covers
- * is unreachable without loading the addon to try (transport/routes.ts).
+ * fallback), behind the routing tables' answer as `send()` has it: an
+ * address no route covers is unreachable without loading the addon to try
+ * (`knownNoRoute`, transport/routes.ts).
  */
 function connectProbe(): ConnectProbe {
   return (ip, port, timeoutMs) => {
     const started = nowMs();
-    if (noRouteTo(ip)) return Promise.resolve({ outcome: "unreachable", errno: "ENETUNREACH", elapsedMs: nowMs() - started });
+    if (knownNoRoute(ip)) return Promise.resolve({ outcome: "unreachable", elapsedMs: nowMs() - started, errno: "ENETUNREACH" });
     return transportProbe()(ip, port, timeoutMs);
   };
 }

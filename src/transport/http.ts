@@ -973,20 +973,12 @@ export async function send(options: SendOptions): Promise<RawResponse> {
       });
     }
     if (!hasHost) flat.unshift("Host", url.host);
-    // Until the addon is loaded, a connect that must fail for want of any
-    // route is answered from the routing tables instead, which spares loading
-    // the addon (~0.9 ms of a fresh process) for that answer (routes.ts).
-    // Loopback is never asked about (nor is routes.ts loaded for it); once
-    // the addon is loaded, the connect answers as fast.
-    if (binding === undefined && !ip.startsWith("127.") && isDottedQuad(ip)) {
-      const { noRouteTo } = require("./routes") as typeof import("./routes");
-      if (noRouteTo(ip)) {
-        const { transportError } = require("./facts") as typeof import("./facts");
-        throw transportError({
-          code: "ENETUNREACH", phase: "connect", address: ip, port, timeoutMs: left, elapsedMs: nowMs() - started,
-          detail: "network unreachable (no route in this machine's routing tables)",
-        });
-      }
+    if (knownNoRoute(ip)) {
+      const { transportError } = require("./facts") as typeof import("./facts");
+      throw transportError({
+        code: "ENETUNREACH", phase: "connect", address: ip, port, timeoutMs: left, elapsedMs: nowMs() - started,
+        detail: "network unreachable (no route in this machine's routing tables)",
+      });
     }
     const transport = activeTransport();
     let res: RawResponse;
@@ -1012,6 +1004,26 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     }
     throw e;
   }
+}
+
+/**
+ * Whether a connect to `ip` is known to fail for want of any route, asked
+ * only until the addon is loaded: the answer then comes from the routing
+ * tables (routes.ts) and spares loading the addon (~0.9 ms of a fresh
+ * process) for it; once loaded, the connect answers as fast. Never asked
+ * for loopback (nor is routes.ts loaded for it), nor under
+ * `AZMI_TRANSPORT=native`, which insists on the addon (and fails loudly
+ * when it is missing).
+ *
+ * @example
+ * ```ts
+ * if (knownNoRoute("169.254.169.254")) return unreachable(); // inside `docker run --network none`
+ * ```
+ */
+export function knownNoRoute(ip: string): boolean {
+  if (binding !== undefined || ip.startsWith("127.") || !isDottedQuad(ip) || process.env.AZMI_TRANSPORT === "native") return false;
+  const { noRouteTo } = require("./routes") as typeof import("./routes");
+  return noRouteTo(ip);
 }
 
 /** The address for a numeric host or localhost (no DNS); undefined for names. */

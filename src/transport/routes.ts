@@ -13,11 +13,14 @@
  * (`|-- 10.0.0.0`) followed by one line per prefix length stored there
  * (`/8 link UNICAST`). A connect looks routes up in these tables only (policy
  * rules pick among them), so when no entry of any table covers the address,
- * of whatever type, the kernel answers ENETUNREACH. When anything covers it
- * (a default route, a blackhole, a throw), or the file is missing, empty,
- * cut short or shaped unexpectedly, the answer is "don't know" and the
- * caller connects as before: this can only ever spare a connect, never
- * invent an answer the connect would not give.
+ * of whatever type, and the namespace has no policy rules of its own (whose
+ * actions answer before any table: see `tablesCover`), the kernel answers
+ * ENETUNREACH. When anything covers it (a default route, a blackhole, a
+ * throw), when the namespace has rules of its own, or when the file is
+ * missing, empty, cut short, changing while read or shaped unexpectedly, the
+ * answer is "don't know" and the caller connects as before: this can only
+ * ever spare a connect, never invent an answer the connect would not give.
+ * (0.0.0.0 is never asked about: Linux connects it to this machine.)
  *
  * One thing outside the tables can change a connect's destination before its
  * route lookup: a cgroup `connect4` BPF program (some Kubernetes service
@@ -32,7 +35,7 @@
 import fs = require("node:fs");
 
 /** /proc files larger than this are not read (route dumps of hosts with full BGP tables): "don't know". */
-const MAX_DUMP_BYTES = 256 * 1024;
+const MAX_PROC_BYTES = 256 * 1024;
 const FIB_TRIE = "/proc/net/fib_trie";
 
 /**
@@ -49,7 +52,8 @@ const FIB_TRIE = "/proc/net/fib_trie";
 export function noRouteTo(ip: string, env: NodeJS.ProcessEnv = process.env): boolean {
   if (process.platform !== "linux" || env.AZMI_ROUTE_CHECK === "0") return false;
   const target = ipv4Number(ip);
-  if (target === undefined || target >> 24 === 127) return false;
+  // 0.0.0.0 never reaches the tables: Linux connects it to this machine.
+  if (target === undefined || target === 0 || target >> 24 === 127) return false;
   const dump = readRoutingTables();
   return dump !== undefined && tablesCover(dump, target) === false;
 }
@@ -69,6 +73,9 @@ export function noRouteTo(ip: string, env: NodeJS.ProcessEnv = process.env): boo
 export function tablesCover(dump: Uint8Array, target: number): boolean | undefined {
   let tables = 0;
   let leaves = 0;
+  // Where the Main and Local tables' entries are printed (byte ranges).
+  const sections: Record<"main" | "local", [number, number] | undefined> = { main: undefined, local: undefined };
+  let open: "main" | "local" | undefined;
   let leaf = 0; // the current leaf's key, when inLeaf
   let inLeaf = false;
   let leafPrefixes = 0;
@@ -79,6 +86,7 @@ export function tablesCover(dump: Uint8Array, target: number): boolean | undefin
     let first = at;
     while (first < end && dump[first] === SPACE) first++;
     const indented = first > at;
+    const lineStart = at;
     at = end + 1;
     if (first === end) continue;
     if (startsWith(dump, first, end, LEAF)) {
@@ -102,6 +110,9 @@ export function tablesCover(dump: Uint8Array, target: number): boolean | undefin
       if (inLeaf && leafPrefixes === 0) return undefined;
       tables++;
       inLeaf = false;
+      if (open) sections[open]![1] = lineStart;
+      open = isWord(dump, first, end, MAIN) ? "main" : isWord(dump, first, end, LOCAL) ? "local" : undefined;
+      if (open) sections[open] = [at, dump.length];
     } else if (!indented || !isInnerNode(dump, first, end)) {
       return undefined;
     }
@@ -109,7 +120,25 @@ export function tablesCover(dump: Uint8Array, target: number): boolean | undefin
   if (inLeaf && leafPrefixes === 0) return undefined;
   // An empty dump proves nothing (a /proc that hides the tables): even a
   // namespace with only `lo` up lists 127.0.0.1 in its local table.
-  return tables > 0 && leaves > 0 ? false : undefined;
+  if (tables === 0 || leaves === 0) return undefined;
+  // Policy rules are not in /proc, and a rule's own action (prohibit,
+  // blackhole) answers before any table, with another errno. But the kernel
+  // keeps the Main and Local tables as one trie, printed twice alike, until
+  // a namespace's first rule of its own is added: only while they read the
+  // same is nothing covering known to mean ENETUNREACH.
+  const { main, local } = sections;
+  return main && local && sameLines(dump, main, local) ? false : undefined;
+}
+
+/** Whether two sections of `bytes` hold the same lines (a last line without its newline too). */
+function sameLines(bytes: Uint8Array, a: [number, number], b: [number, number]): boolean {
+  const end = (range: [number, number]) => (range[1] > range[0] && bytes[range[1] - 1] === NEWLINE ? range[1] - 1 : range[1]);
+  return Buffer.compare(bytes.subarray(a[0], end(a)), bytes.subarray(b[0], end(b))) === 0;
+}
+
+/** Whether the line from `from` to `end` is exactly `word`. */
+function isWord(bytes: Uint8Array, from: number, end: number, word: readonly number[]): boolean {
+  return end - from === word.length && startsWith(bytes, from, end, word);
 }
 
 const NEWLINE = 0x0a;
@@ -118,6 +147,8 @@ const SLASH = 0x2f;
 const COLON = 0x3a;
 const LEAF = [0x7c, 0x2d, 0x2d, 0x20]; // "|-- "
 const INNER = [0x2b, 0x2d, 0x2d, 0x20]; // "+-- "
+const MAIN = [0x4d, 0x61, 0x69, 0x6e, 0x3a]; // "Main:"
+const LOCAL = [0x4c, 0x6f, 0x63, 0x61, 0x6c, 0x3a]; // "Local:"
 
 function startsWith(bytes: Uint8Array, from: number, end: number, prefix: readonly number[]): boolean {
   if (end - from < prefix.length) return false;
@@ -207,7 +238,13 @@ export function ipv4Number(text: string): number | undefined {
  * ```
  */
 export function readRoutingTables(): Uint8Array | undefined {
-  return readProcFile(FIB_TRIE);
+  const first = readWhole(FIB_TRIE);
+  if (first === undefined || first.reads <= 1) return first?.bytes;
+  // A longer dump comes in several reads, and the kernel walks the tables
+  // afresh for each: routes changing in between can be skipped (seen with
+  // 2,000 routes in churn). Trust it only when a second dump reads the same.
+  const second = readWhole(FIB_TRIE);
+  return second !== undefined && Buffer.compare(first.bytes, second.bytes) === 0 ? first.bytes : undefined;
 }
 
 /**
@@ -221,6 +258,11 @@ export function readRoutingTables(): Uint8Array | undefined {
  * ```
  */
 export function readProcFile(file: string): Uint8Array | undefined {
+  return readWhole(file)?.bytes;
+}
+
+/** A file's bytes and how many reads returned some, or undefined (see `readProcFile`). */
+function readWhole(file: string): { bytes: Uint8Array; reads: number } | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
@@ -229,19 +271,21 @@ export function readProcFile(file: string): Uint8Array | undefined {
   }
   try {
     // /proc files report size 0, so read until the end rather than by fstat;
-    // one buffer, grown in the rare case a host has many routes.
-    let dump = Buffer.allocUnsafe(8 * 1024);
+    // one buffer, grown (up to the cap) in the rare case a host has many routes.
+    let bytes = Buffer.allocUnsafe(8 * 1024);
     let total = 0;
+    let reads = 0;
     for (;;) {
-      if (total === dump.length) {
-        if (dump.length >= MAX_DUMP_BYTES) return undefined;
-        const bigger = Buffer.allocUnsafe(dump.length * 4);
-        dump.copy(bigger, 0, 0, total);
-        dump = bigger;
+      if (total === bytes.length) {
+        if (bytes.length >= MAX_PROC_BYTES) return undefined;
+        const bigger = Buffer.allocUnsafe(Math.min(bytes.length * 4, MAX_PROC_BYTES));
+        bytes.copy(bigger, 0, 0, total);
+        bytes = bigger;
       }
-      const n = fs.readSync(fd, dump, total, dump.length - total, null);
-      if (n === 0) return dump.subarray(0, total);
+      const n = fs.readSync(fd, bytes, total, bytes.length - total, null);
+      if (n === 0) return { bytes: bytes.subarray(0, total), reads };
       total += n;
+      reads++;
     }
   } catch {
     return undefined;

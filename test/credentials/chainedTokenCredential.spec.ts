@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { ChainedTokenCredential } from "../../src/credentials/chainedTokenCredential";
 import { AggregateAuthenticationError, AuthenticationError, CredentialUnavailableError, ErrorCode } from "../../src/errors";
@@ -222,8 +225,8 @@ describe("ChainedTokenCredential", () => {
     assert.equal(ok.report.winner, "B");
   });
 
-  it("the report names the transport without loading the addon for a walk that sent no plain HTTP", function () {
-    // Fresh processes: this one has long loaded the addon.
+  it("the report names the transport that answers, also when the walk sent no plain HTTP (fresh processes)", function () {
+    if (process.platform !== "linux") this.skip(); // /proc/self/maps
     const chain = require.resolve("../../src/credentials/chainedTokenCredential");
     const run = (env: NodeJS.ProcessEnv) => {
       const script = `const { ChainedTokenCredential } = require(${JSON.stringify(chain)});
@@ -236,10 +239,17 @@ describe("ChainedTokenCredential", () => {
       assert.equal(r.status, 0, r.stderr);
       return JSON.parse(r.stdout.trim()) as { transport: string; addonLoaded: boolean };
     };
-    if (process.platform !== "linux") this.skip(); // /proc/self/maps
     const env: NodeJS.ProcessEnv = { AZMI_TRANSPORT: undefined, AZMI_NATIVE_PATH: undefined };
-    assert.deepEqual(run(env), { transport: "native", addonLoaded: false });
+    assert.deepEqual(run(env), { transport: "native", addonLoaded: true });
     assert.deepEqual(run({ ...env, AZMI_TRANSPORT: "node" }), { transport: "node", addonLoaded: false });
+    // An addon that cannot load: the fallback answers, and the report says so.
+    const broken = path.join(os.tmpdir(), `azmi-broken-${process.pid}.node`);
+    fs.writeFileSync(broken, "not an ELF file");
+    try {
+      assert.deepEqual(run({ ...env, AZMI_NATIVE_PATH: broken }), { transport: "node", addonLoaded: false });
+    } finally {
+      fs.rmSync(broken, { force: true });
+    }
   });
 
   it("validates its arguments", async () => {

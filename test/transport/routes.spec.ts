@@ -10,8 +10,6 @@ import * as path from "node:path";
 import { ipv4Number, noRouteTo, tablesCover } from "../../src/transport/routes";
 import { Netns, REPO_ROOT, skipWithoutNetns } from "../netns/harness";
 
-const IMDS = ipv4Number("169.254.169.254")!;
-
 /** `cat /proc/net/fib_trie` in a namespace with only `lo` up (main and local share one trie, printed twice). */
 const LO_TRIE = `  +-- 127.0.0.0/8 2 0 2
      +-- 127.0.0.0/31 1 0 0
@@ -24,12 +22,14 @@ const LO_TRIE = `  +-- 127.0.0.0/8 2 0 2
 `;
 const LO_ONLY = `Main:\n${LO_TRIE}Local:\n${LO_TRIE}`;
 
-/** The same with 10.9.0.1/24 on an interface, a blackhole, a route with a TOS, and 169.254.0.0/16 in table 100. */
-const SEVERAL = `Id 100:
-  |-- 169.254.0.0
-     /16 link UNICAST
-Main:
-  +-- 0.0.0.0/0 3 0 5
+/** What a namespace without rules of its own prints: Main and Local share one trie, printed under both. */
+function merged(trie: string, before = ""): string {
+  return `${before}Main:\n${trie}Local:\n${trie}`;
+}
+
+/** The same namespace with 10.9.0.1/24 on an interface, a blackhole, a route with a TOS, and 169.254.0.0/16 in table 100. */
+const SEVERAL = merged(
+  `  +-- 0.0.0.0/0 3 0 5
      +-- 10.9.0.0/24 2 0 2
         +-- 10.9.0.0/31 1 0 0
            |-- 10.9.0.0
@@ -43,15 +43,28 @@ Main:
            /24 universe BLACKHOLE
         |-- 198.51.100.0
            /24 link UNICAST tos=16
-`;
+`,
+  "Id 100:\n  |-- 169.254.0.0\n     /16 link UNICAST\n",
+);
 
-const DEFAULT_ROUTE = `Main:
-  +-- 0.0.0.0/0 3 0 5
+const DEFAULT_ROUTE = merged(`  +-- 0.0.0.0/0 3 0 5
      |-- 0.0.0.0
         /0 universe UNICAST
      +-- 127.0.0.0/8 2 0 2
         |-- 127.0.0.1
            /32 host LOCAL
+`);
+
+/** After `ip rule add …`: Main and Local apart (Main holds the routes, Local the local addresses). */
+const UNMERGED = `Main:
+  |-- 10.9.0.0
+     /24 link UNICAST
+Local:
+  +-- 10.9.0.0/24 2 0 2
+     |-- 10.9.0.1
+        /32 host LOCAL
+  |-- 127.0.0.1
+     /32 host LOCAL
 `;
 
 function cover(dump: string, ip: string): boolean | undefined {
@@ -93,15 +106,22 @@ describe("transport/routes: no route, known from the routing tables", function (
     });
 
     it("compares only a prefix's bits: /32 is one address, /0 all", function () {
-      const dump = "Main:\n  |-- 169.254.169.254\n     /32 link UNICAST\n";
+      const dump = merged("  |-- 169.254.169.254\n     /32 link UNICAST\n");
       assert.equal(cover(dump, "169.254.169.254"), true);
       assert.equal(cover(dump, "169.254.169.253"), false);
-      assert.equal(cover("Main:\n  |-- 169.254.0.0\n     /17 link UNICAST\n", "169.254.169.254"), false, "169.254.0.0/17 ends at .127.255");
-      assert.equal(cover("Main:\n  |-- 169.254.128.0\n     /17 link UNICAST\n", "169.254.169.254"), true);
+      assert.equal(cover(merged("  |-- 169.254.0.0\n     /17 link UNICAST\n"), "169.254.169.254"), false, "169.254.0.0/17 ends at .127.255");
+      assert.equal(cover(merged("  |-- 169.254.128.0\n     /17 link UNICAST\n"), "169.254.169.254"), true);
     });
 
     it("takes a root node printed without `+-- ` (older kernels) and a dump without a final newline", function () {
-      assert.equal(cover("Main:\n  10.0.0.0/8 2 0 2\n     |-- 10.0.0.0\n        /8 link UNICAST", "169.254.169.254"), false);
+      assert.equal(cover(merged("  10.0.0.0/8 2 0 2\n     |-- 10.0.0.0\n        /8 link UNICAST\n").trimEnd(), "169.254.169.254"), false);
+    });
+
+    it("concludes nothing covered unless Main and Local read alike: a rule's own action (prohibit, blackhole) answers before any table", function () {
+      assert.equal(cover(UNMERGED, "169.254.169.254"), undefined);
+      assert.equal(cover(UNMERGED, "10.9.0.7"), true, "a covering entry still says so");
+      assert.equal(cover("Main:\n  |-- 10.9.0.0\n     /24 link UNICAST\n", "169.254.169.254"), undefined, "no Local table at all");
+      assert.equal(cover(merged("  |-- 10.9.0.0\n     /24 link UNICAST\n").replace(/\/24 link UNICAST\n$/, "/25 link UNICAST\n"), "169.254.169.254"), undefined, "one byte apart");
     });
 
     it("concludes nothing from a dump it does not fully understand", function () {
@@ -130,6 +150,7 @@ describe("transport/routes: no route, known from the routing tables", function (
       assert.equal(noRouteTo("::1"), false);
       assert.equal(noRouteTo("fe80::1"), false);
       assert.equal(noRouteTo("localhost"), false);
+      assert.equal(noRouteTo("0.0.0.0"), false, "Linux connects 0.0.0.0 to this machine, routes or not");
       assert.equal(noRouteTo("169.254.169.254", { AZMI_ROUTE_CHECK: "0" }), false);
     });
   });
@@ -145,8 +166,10 @@ describe("transport/routes: no route, known from the routing tables", function (
     interface Case {
       name: string;
       steps: string[][];
+      /** Default 169.254.169.254. */
+      ip?: string;
       noRoute: boolean;
-      /** What a connect to 169.254.169.254:80 does there. */
+      /** What a connect to ip:80 does there. */
       connect: string;
     }
     const ifb = (addr: string): string[][] => [["link", "add", "i0", "type", "ifb"], ["addr", "add", addr, "dev", "i0"], ["link", "set", "i0", "up"]];
@@ -163,6 +186,17 @@ describe("transport/routes: no route, known from the routing tables", function (
         noRoute: false,
         connect: "timeout",
       },
+      { name: "0.0.0.0 with only lo (Linux connects it to this machine)", steps: [], ip: "0.0.0.0", noRoute: false, connect: "refused ECONNREFUSED" },
+      // Rules answer before the tables, with errnos of their own; once a
+      // namespace has had a rule, the check says "don't know".
+      { name: "a `prohibit` rule for 169.254.169.254, no route", steps: [["rule", "add", "prohibit", "to", "169.254.169.254"]], noRoute: false, connect: "unreachable EACCES" },
+      { name: "a `blackhole` rule for 169.254.169.254, no route", steps: [["rule", "add", "blackhole", "to", "169.254.169.254"]], noRoute: false, connect: "unreachable EINVAL" },
+      {
+        name: "a rule added and deleted again, no route (an honest miss)",
+        steps: [["rule", "add", "to", "10.0.0.0/8", "table", "100"], ["rule", "del", "to", "10.0.0.0/8", "table", "100"]],
+        noRoute: false,
+        connect: "unreachable ENETUNREACH",
+      },
       {
         // Covered in a table no rule uses: the check does not read rules, so it
         // says "don't know" and the connect answers (an honest miss, never a wrong answer).
@@ -173,24 +207,47 @@ describe("transport/routes: no route, known from the routing tables", function (
       },
     ];
 
+    it("AZMI_TRANSPORT=native insists on the addon: send() connects through it, or says it is missing, never answers from the tables", async function () {
+      const ns = await Netns.create();
+      try {
+        const send = async (env: NodeJS.ProcessEnv) => {
+          const cmd = { op: "send", url: "http://169.254.169.254/metadata/identity/oauth2/token", timeoutMs: 2000 };
+          const run = await ns.runNode([CLIENT, JSON.stringify(cmd)], { env: { ...process.env, ...env }, timeoutMs: 20_000 });
+          assert.equal(run.code, 0, run.stderr);
+          return JSON.parse(run.stdout.trim().split("\n").pop()!) as { code: string; message: string };
+        };
+        const tables = await send({ AZMI_TRANSPORT: undefined });
+        assert.equal(tables.code, "ENETUNREACH");
+        assert.match(tables.message, /no route in this machine's routing tables/);
+        const insisted = await send({ AZMI_TRANSPORT: "native" });
+        assert.deepEqual([insisted.code, insisted.message], ["ENETUNREACH", "connect ENETUNREACH 169.254.169.254:80: network unreachable (timeout 2000 ms)"]);
+        const missing = await send({ AZMI_TRANSPORT: "native", AZMI_NATIVE_PATH: "/nonexistent/azmi.node" });
+        assert.equal(missing.code, "ERR_INVALID_ENVIRONMENT", JSON.stringify(missing));
+        assert.match(missing.message, /AZMI_TRANSPORT=native but the native addon could not be loaded/);
+      } finally {
+        await ns.destroy();
+      }
+    });
+
     for (const c of cases) {
       it(`${c.name}: noRoute ${c.noRoute}, connect ${c.connect}`, async function () {
+        const ip = c.ip ?? "169.254.169.254";
         const ns = await Netns.create();
         try {
           for (const step of c.steps) {
             const r = spawnSync("ip", ["-n", ns.name, ...step], { encoding: "utf8", timeout: 10_000 });
             assert.equal(r.status, 0, `ip ${step.join(" ")}: ${r.stderr}`);
           }
-          const run = await ns.runNode([CLIENT, JSON.stringify({ op: "routes", ip: "169.254.169.254", port: 80, timeoutMs: 300 })], { timeoutMs: 20_000 });
+          const run = await ns.runNode([CLIENT, JSON.stringify({ op: "routes", ip, port: 80, timeoutMs: 300 })], { timeoutMs: 20_000 });
           assert.equal(run.code, 0, run.stderr);
           const out = JSON.parse(run.stdout.trim().split("\n").pop()!) as { noRoute: boolean; connect: { outcome: string; errno?: string } };
           const connect = [out.connect.outcome, out.connect.errno].filter(Boolean).join(" ");
           assert.deepEqual({ noRoute: out.noRoute, connect }, { noRoute: c.noRoute, connect: c.connect });
           // The rule the check lives by.
           if (out.noRoute) assert.equal(connect, "unreachable ENETUNREACH");
-          // And the parser understood the real dump of each setup (never "don't know" here).
+          // And the parser reads the real dump of each setup: "no route" exactly where the check said so.
           const dump = spawnSync("ip", ["netns", "exec", ns.name, "cat", "/proc/net/fib_trie"]).stdout;
-          assert.equal(tablesCover(dump, IMDS), !c.noRoute, dump.toString("latin1"));
+          if (ip !== "0.0.0.0") assert.equal(tablesCover(dump, ipv4Number(ip)!) === false, c.noRoute, dump.toString("latin1"));
         } finally {
           await ns.destroy();
         }

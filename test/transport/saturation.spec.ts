@@ -14,7 +14,7 @@ import * as assert from "node:assert/strict";
 import type { TransportError } from "../../src/errors";
 import { nativeTransport } from "../../src/transport/http";
 import type { RawRequest, Transport } from "../../src/transport/types";
-import { rawServer, type RawServer } from "./loopback";
+import { closedPort, rawServer, type RawServer } from "./loopback";
 
 const TOKEN = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{"access_token":"x"}\n', "latin1");
 
@@ -92,8 +92,9 @@ describe("transport: native deadlines with a saturated thread pool", function ()
   it(`[loop driver] probes answer while all ${pool} pool threads are busy`, async function () {
     const busy = occupyPool(3000);
     await new Promise((r) => setTimeout(r, 50));
+    const closed = await closedPort();
     const outcomes: string[] = [];
-    for (let i = 0; i < 5; i++) outcomes.push((await loopT!.probe("127.0.0.1", i % 2 ? silent.port : 1, 2000)).outcome);
+    for (let i = 0; i < 5; i++) outcomes.push((await loopT!.probe("127.0.0.1", i % 2 ? silent.port : closed, 2000)).outcome);
     assert.deepEqual(outcomes, ["refused", "connected", "refused", "connected", "refused"]);
     // Ordering, not time: all five answered before any pool job finished.
     assert.equal(busy.settled(), false, "a pool job settled first: the loop probe waited for the pool");
