@@ -145,7 +145,8 @@ export async function diagnose(options: GetManagedTokenOptions = {}): Promise<Di
   }
   const { resource, scope } = resolveTarget(options);
   const { msi, report, error, timedOut } = await run(options, { walkFromStart: true, forceRefresh: true });
-  const result: DiagnoseResult = { ...report, transportReason: transportReason(), resource, scope, tokenAcquired: msi !== undefined };
+  const transport = transportDiagnostics();
+  const result: DiagnoseResult = { ...report, transport: transport.kind, transportReason: transport.reason, resource, scope, tokenAcquired: msi !== undefined };
   if (timedOut) result.timedOut = true;
   if (msi) {
     result.expiresOn = Number(msi.expires_on);
@@ -158,10 +159,27 @@ export async function diagnose(options: GetManagedTokenOptions = {}): Promise<Di
   return result;
 }
 
-/** `DiagnoseResult.transportReason`; the transport module is loaded by the walk already. */
-function transportReason(): string {
+/** Which transport answers and why, for sure (it loads the addon if the walk never did); the transport module is loaded by the walk already. */
+function transportDiagnostics(): { kind: ChainReport["transport"]; reason: string } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require("./transport/http") as typeof import("./transport/http")).transportDiagnostics().reason;
+  return (require("./transport/http") as typeof import("./transport/http")).transportDiagnostics();
+}
+
+/**
+ * `report` with its transport named for sure, for a report a person reads
+ * (`azmi token --verbose`, the PowerShell bridge's verbose answers). A walk
+ * whose links sent no plain HTTP names the transport that would be tried,
+ * without loading the addon to find out (a token call need not pay for
+ * that); this loads it.
+ *
+ * @example
+ * ```ts
+ * printReport(withTransportKnown(report)); // "transport node" when the addon cannot load
+ * ```
+ */
+export function withTransportKnown<T extends { transport: ChainReport["transport"] }>(report: T): T {
+  const kind = transportDiagnostics().kind;
+  return kind === report.transport ? report : { ...report, transport: kind };
 }
 
 /**

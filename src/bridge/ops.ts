@@ -167,8 +167,9 @@ async function token(params: Record<string, unknown>, state: BridgeState, verbos
   const { msi: result, report, error, timedOut } = await loadMsi().getManagedTokenWithReport(options);
   // The module tells "the call's -TimeoutSec ran out" from a link's own
   // timeout by timedOut (server.ts puts it on the wire error), not by code.
-  if (!result) throw Object.assign(error ?? invalid("no token and no error"), { bridgeReport: report, bridgeTimedOut: timedOut === true });
-  return verbose ? { result, report, leaseMs: leaseFor(result) } : { result, leaseMs: leaseFor(result) };
+  const shown = () => loadMsi().withTransportKnown(report);
+  if (!result) throw Object.assign(error ?? invalid("no token and no error"), { bridgeReport: verbose ? shown() : undefined, bridgeTimedOut: timedOut === true });
+  return verbose ? { result, report: shown(), leaseMs: leaseFor(result) } : { result, leaseMs: leaseFor(result) };
 }
 
 async function chain(params: Record<string, unknown>, state: BridgeState): Promise<OpOutcome> {

@@ -268,9 +268,9 @@ export async function runToken(argv: readonly string[]): Promise<number> {
   }
   try {
     // Lazy: only a valid request pays for loading the chain.
-    const { getManagedTokenWithReport } = require("../msi") as typeof import("../msi");
+    const { getManagedTokenWithReport, withTransportKnown } = require("../msi") as typeof import("../msi");
     const { msi, report, error, timedOut } = await withDeadline(getManagedTokenWithReport(parsed.options), parsed.options.timeoutMs);
-    if (parsed.verbose) printReport(report);
+    if (parsed.verbose) printReport(withTransportKnown(report));
     if (!msi) throw withNextStep(timedOut && !parsed.verbose ? pointAtReport(error) : error);
     writeOut(formatToken(msi, parsed.output, report.winner));
     return ExitCode.Ok;

@@ -304,9 +304,8 @@ export class ChainedTokenCredential implements TokenCredential {
     };
     const finish = (winner?: number): void => {
       report.ms = nowMs() - started;
-      // At the end, for sure: the walk may have found the addon missing (the
-      // fallback answered), or never needed it (then it is loaded now to know).
-      report.transport = currentTransport(true);
+      // Again at the end: the walk may have found the addon missing (the fallback answered).
+      report.transport = currentTransport();
       if (winner !== undefined) report.winner = links[winner]!.link;
       this.cachedReport = { ...report, fromCache: true, ms: 0 };
     };
@@ -424,15 +423,17 @@ function checkScopes(scopes: unknown): void {
 
 /**
  * The transport kind, the transport module loaded only when a report is
- * built (never at import). Before the walk (`final` false) as far as known
- * without loading the addon, so that the walk's own first request, not the
- * report, pays for that; after it, for sure.
+ * built (never at import), and the addon never loaded for it: a walk whose
+ * links sent no plain HTTP (an answer from the routing tables, a developer
+ * tool's token) does not pay for it. Then it names the transport that would
+ * be tried; what shows a report to a person (azmi doctor, azmi token
+ * --verbose, the bridge's verbose answers) loads the addon to be sure
+ * (`reportedTransport` in msi.ts).
  */
-function currentTransport(final = false): ChainReport["transport"] {
+function currentTransport(): ChainReport["transport"] {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const http = require("../transport/http") as { transportKind(): ChainReport["transport"]; transportKindSoFar(): ChainReport["transport"] };
-    return final ? http.transportKind() : http.transportKindSoFar();
+    return (require("../transport/http") as { transportKindSoFar(): ChainReport["transport"] }).transportKindSoFar();
   } catch {
     return "node";
   }

@@ -31,8 +31,9 @@ import { nowMs } from "../clock";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { CredentialLogger } from "../log";
 import { ProbeMemo } from "../cache/probeMemo";
-import { isDottedQuad, isIpv6Chars, isLoopbackHost, knownNoRoute, send } from "../transport/http";
+import { activeTransport, isDottedQuad, isIpv6Chars, isLoopbackHost, knownNoRoute, send } from "../transport/http";
 import type { ProbeResult } from "../transport/types";
+import { transportFailure } from "./exchange";
 import { bodyText, snippet } from "./response";
 import { ignoredNote, type HttpSource } from "./types";
 
@@ -61,22 +62,14 @@ function connectProbe(): ConnectProbe {
   return (ip, port, timeoutMs) => {
     const started = nowMs();
     if (knownNoRoute(ip)) return Promise.resolve({ outcome: "unreachable", elapsedMs: nowMs() - started, errno: "ENETUNREACH" });
-    return transportProbe()(ip, port, timeoutMs);
+    // Throws, as send() does, under AZMI_TRANSPORT=native without the addon.
+    return activeTransport().probe(ip, port, timeoutMs);
   };
 }
 
-function transportProbe(): ConnectProbe {
-  try {
-    const { activeTransport } = require("../transport/http") as { activeTransport: () => { probe: ConnectProbe } };
-    const t = activeTransport();
-    return (ip, port, timeoutMs) => t.probe(ip, port, timeoutMs);
-  } catch {
-    return netProbe; // transport module not built yet: same semantics via node:net
-  }
-}
-
 /**
- * A bounded TCP connect with node:net (used only when the transport module is missing).
+ * A bounded TCP connect with node:net, for a check that should not load the
+ * addon (azmi serve's look for a server already running).
  *
  * @example
  * ```ts
@@ -143,7 +136,14 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
   const ip = numericHost(source.url.hostname);
   const port = Number(source.url.port || (source.url.protocol === "https:" ? 443 : 80));
   if (ip) {
-    const r = await connectProbe()(ip, port, budgetMs);
+    let r: ProbeResult;
+    try {
+      r = await connectProbe()(ip, port, budgetMs);
+    } catch (error) {
+      // Not a network outcome (those resolve): the transport itself failed,
+      // e.g. AZMI_TRANSPORT=native without the addon. Said as a request says it.
+      throw transportFailure(source, error);
+    }
     if (r.outcome !== "connected") {
       const what = r.outcome === "timeout" ? `connect timed out after ${budgetMs} ms` : `connect ${r.errno ?? r.outcome} in ${r.elapsedMs.toFixed(1)} ms`;
       return { present: false, reason: what, ms: elapsed(), ...(r.outcome === "refused" && isLoopbackHost(ip) ? { refusedHere: true } : {}) };

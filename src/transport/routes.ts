@@ -25,7 +25,10 @@
  * One thing outside the tables can change a connect's destination before its
  * route lookup: a cgroup `connect4` BPF program (some Kubernetes service
  * meshes use one). On a host that both has no route to the address and runs
- * such a program, set `AZMI_ROUTE_CHECK=0` to always connect.
+ * such a program, set `AZMI_ROUTE_CHECK=0` to always connect. What denies a
+ * connect before the lookup (an LSM, seccomp, a denying BPF program), or
+ * local routes copied by hand into the main table beside a `prohibit` rule,
+ * only changes the errno the connect would give: unreachable either way.
  *
  * @example
  * ```ts
@@ -236,14 +239,15 @@ export function ipv4Number(text: string): number | undefined {
  * ```ts
  * const dump = readRoutingTables(); // Uint8Array | undefined
  * ```
+ * (`read`: how to read the file, for tests.)
  */
-export function readRoutingTables(): Uint8Array | undefined {
-  const first = readWhole(FIB_TRIE);
+export function readRoutingTables(read: (file: string) => WholeFile | undefined = readWhole): Uint8Array | undefined {
+  const first = read(FIB_TRIE);
   if (first === undefined || first.reads <= 1) return first?.bytes;
   // A longer dump comes in several reads, and the kernel walks the tables
   // afresh for each: routes changing in between can be skipped (seen with
   // 2,000 routes in churn). Trust it only when a second dump reads the same.
-  const second = readWhole(FIB_TRIE);
+  const second = read(FIB_TRIE);
   return second !== undefined && Buffer.compare(first.bytes, second.bytes) === 0 ? first.bytes : undefined;
 }
 
@@ -261,8 +265,14 @@ export function readProcFile(file: string): Uint8Array | undefined {
   return readWhole(file)?.bytes;
 }
 
-/** A file's bytes and how many reads returned some, or undefined (see `readProcFile`). */
-function readWhole(file: string): { bytes: Uint8Array; reads: number } | undefined {
+/** A file's bytes and how many `read()` calls returned some. */
+export interface WholeFile {
+  bytes: Uint8Array;
+  reads: number;
+}
+
+/** A file, whole, or undefined (see `readProcFile`). */
+function readWhole(file: string): WholeFile | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
@@ -277,8 +287,8 @@ function readWhole(file: string): { bytes: Uint8Array; reads: number } | undefin
     let reads = 0;
     for (;;) {
       if (total === bytes.length) {
-        if (bytes.length >= MAX_PROC_BYTES) return undefined;
-        const bigger = Buffer.allocUnsafe(Math.min(bytes.length * 4, MAX_PROC_BYTES));
+        // (One byte past the cap, to tell a file of exactly the cap from a longer one.)
+        const bigger = Buffer.allocUnsafe(Math.min(bytes.length * 4, MAX_PROC_BYTES + 1));
         bytes.copy(bigger, 0, 0, total);
         bytes = bigger;
       }
@@ -286,6 +296,7 @@ function readWhole(file: string): { bytes: Uint8Array; reads: number } | undefin
       if (n === 0) return { bytes: bytes.subarray(0, total), reads };
       total += n;
       reads++;
+      if (total > MAX_PROC_BYTES) return undefined;
     }
   } catch {
     return undefined;

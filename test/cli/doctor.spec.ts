@@ -55,6 +55,9 @@ describe("azmi doctor", function () {
     const text = await runAzmi(["doctor"], env);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout.split("\n")[0]!, /^azmi doctor: \S+ \(transport: node: .*node:net fallback/);
+    // Also when the walk sent no plain HTTP (only the environment link, unavailable): the report names what answers, not a guess.
+    const quiet = JSON.parse((await runAzmi(["doctor", "--json"], cleanEnv({ AZURE_TOKEN_CREDENTIALS: "EnvironmentCredential", AZMI_NATIVE_PATH: "/nonexistent/azmi.node" }))).stdout) as { transport: string; transportReason?: string };
+    assert.deepEqual([quiet.transport, /node:net fallback/.test(quiet.transportReason ?? "")], ["node", true], JSON.stringify(quiet));
     const native = JSON.parse((await runAzmi(["doctor", "--json"], cleanEnv({ IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret }))).stdout) as { transport: string; transportReason?: string };
     if (native.transport === "native") assert.equal(native.transportReason, "native addon loaded");
     // A value AZMI_TRANSPORT does not take is ignored, and doctor says so.

@@ -225,28 +225,32 @@ describe("ChainedTokenCredential", () => {
     assert.equal(ok.report.winner, "B");
   });
 
-  it("the report names the transport that answers, also when the walk sent no plain HTTP (fresh processes)", function () {
+  it("a walk that sent no plain HTTP names the transport without loading the addon; a report shown to a person names it for sure (fresh processes)", function () {
     if (process.platform !== "linux") this.skip(); // /proc/self/maps
     const chain = require.resolve("../../src/credentials/chainedTokenCredential");
+    const msi = require.resolve("../../src/msi");
     const run = (env: NodeJS.ProcessEnv) => {
       const script = `const { ChainedTokenCredential } = require(${JSON.stringify(chain)});
+        const { withTransportKnown } = require(${JSON.stringify(msi)});
         const token = { getToken: async () => ({ token: "t", expiresOnTimestamp: Date.now() + 3600e3 }) };
         new ChainedTokenCredential(token).getTokenWithReport("https://vault.azure.net/.default").then(({ report }) => {
-          const addonLoaded = require("node:fs").readFileSync("/proc/self/maps", "utf8").includes("azmi.node");
-          console.log(JSON.stringify({ transport: report.transport, addonLoaded }));
+          const loaded = () => require("node:fs").readFileSync("/proc/self/maps", "utf8").includes("azmi.node");
+          const out = { transport: report.transport, addonLoaded: loaded() };
+          out.shown = withTransportKnown(report).transport;
+          console.log(JSON.stringify(out));
         });`;
       const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 20_000 });
       assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout.trim()) as { transport: string; addonLoaded: boolean };
+      return JSON.parse(r.stdout.trim()) as { transport: string; addonLoaded: boolean; shown: string };
     };
     const env: NodeJS.ProcessEnv = { AZMI_TRANSPORT: undefined, AZMI_NATIVE_PATH: undefined };
-    assert.deepEqual(run(env), { transport: "native", addonLoaded: true });
-    assert.deepEqual(run({ ...env, AZMI_TRANSPORT: "node" }), { transport: "node", addonLoaded: false });
-    // An addon that cannot load: the fallback answers, and the report says so.
+    assert.deepEqual(run(env), { transport: "native", addonLoaded: false, shown: "native" });
+    assert.deepEqual(run({ ...env, AZMI_TRANSPORT: "node" }), { transport: "node", addonLoaded: false, shown: "node" });
+    // An addon that cannot load: the report names what would be tried; shown to a person, what answers.
     const broken = path.join(os.tmpdir(), `azmi-broken-${process.pid}.node`);
     fs.writeFileSync(broken, "not an ELF file");
     try {
-      assert.deepEqual(run({ ...env, AZMI_NATIVE_PATH: broken }), { transport: "node", addonLoaded: false });
+      assert.deepEqual(run({ ...env, AZMI_NATIVE_PATH: broken }), { transport: "native", addonLoaded: false, shown: "node" });
     } finally {
       fs.rmSync(broken, { force: true });
     }

@@ -109,6 +109,9 @@ describe("managed-identity/netns: IMDS at 169.254.169.254 inside a namespace", f
       assert.match(standalone.message!, /^ManagedIdentityCredential: IMDS at 169\.254\.169\.254:80 could not be reached \(connect ENETUNREACH after \d+ ms, timeout \d+ ms\)/);
       assert.ok(standalone.ms < 1000);
       assert.equal(alone.addonLoaded, false, "the token request loaded the addon");
+      // AZMI_TRANSPORT=native insists on the addon: without it, the probe says so (not "no route").
+      const insisted = await runClient(ns, tempHome(), { probeImds: true }, { AZMI_TRANSPORT: "native", AZMI_NATIVE_PATH: "/nonexistent/azmi.node" });
+      assert.equal(insisted.results[0]!.code, "ERR_INVALID_ENVIRONMENT", JSON.stringify(insisted.results[0]));
       // AZMI_ROUTE_CHECK=0: the same answers, from a real connect through the addon.
       for (const probeImds of [true, false]) {
         const tried = await runClient(ns, tempHome(), { probeImds }, { AZMI_ROUTE_CHECK: "0" });

@@ -216,6 +216,7 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
             $err.ErrorDetails.RecommendedAction | Should -Match 'Stop-AzManagedIdentityEndpoint'
             $err.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape('$env:AZMI_HOME'))
             "$err $($err.ErrorDetails.RecommendedAction)" | Should -Not -Match 'eval|AZMI_HOME=DIR|azmi env --home'
+            $err.Exception.Data['AzmiCode'] | Should -BeExactly 'ERR_SERVER_START'
             # Without -StateFile it starts beside the other server.
             Start-AzManagedIdentityEndpoint | Stop-AzManagedIdentityEndpoint
         } finally {
@@ -234,6 +235,18 @@ Describe 'Start-AzManagedIdentityEndpoint / Stop-AzManagedIdentityEndpoint' {
             $err.Exception.Message | Should -Match "Endpoint $($first.Id) of this session \($([regex]::Escape($first.Url))\)"
             $err.ErrorDetails.RecommendedAction | Should -Match "Stop-AzManagedIdentityEndpoint -Id $($first.Id)"
             "$err $($err.ErrorDetails.RecommendedAction)" | Should -Not -Match 'another azmi server|pid \d'
+            $err.Exception.Data['AzmiCode'] | Should -BeExactly 'ERR_SERVER_START'
+            # As the advice says: another folder, set in this session (the module is imported already), takes a second one.
+            $saved = $env:AZMI_HOME
+            $env:AZMI_HOME = Join-Path ([System.IO.Path]::GetTempPath()) "azmi-pester-second-$PID"
+            try {
+                $second = Start-AzManagedIdentityEndpoint -StateFile
+                Test-Path (Join-Path $env:AZMI_HOME 'serve.json') | Should -BeTrue
+                $second | Stop-AzManagedIdentityEndpoint
+            } finally {
+                Remove-Item -LiteralPath $env:AZMI_HOME -Recurse -Force -ErrorAction Ignore
+                $env:AZMI_HOME = $saved
+            }
             $plain = Start-AzManagedIdentityEndpoint
             $plain | Stop-AzManagedIdentityEndpoint
         } finally {

@@ -6,8 +6,10 @@
  */
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { ipv4Number, noRouteTo, tablesCover } from "../../src/transport/routes";
+import { ipv4Number, noRouteTo, readProcFile, readRoutingTables, tablesCover } from "../../src/transport/routes";
 import { Netns, REPO_ROOT, skipWithoutNetns } from "../netns/harness";
 
 /** `cat /proc/net/fib_trie` in a namespace with only `lo` up (main and local share one trie, printed twice). */
@@ -140,6 +142,41 @@ describe("transport/routes: no route, known from the routing tables", function (
         ["  |-- 10.0.0.0\n     /8 link UNICAST\n", "no table header"],
       ];
       for (const [dump, why] of unknown) assert.equal(cover(dump, "169.254.169.254"), undefined, why);
+    });
+  });
+
+  describe("reading the tables", function () {
+    it("trusts a dump read in several pieces only when a second read is the same (routes changing in between can be skipped)", function () {
+      const dump = Buffer.from(LO_ONLY);
+      const reader = (...answers: Array<{ bytes: Uint8Array; reads: number } | undefined>) => {
+        let calls = 0;
+        const read = () => answers[calls++];
+        return { read, calls: () => calls };
+      };
+      const one = reader({ bytes: dump, reads: 1 });
+      assert.equal(readRoutingTables(one.read), dump);
+      assert.equal(one.calls(), 1, "one read() returns one consistent walk: read once");
+      const same = reader({ bytes: dump, reads: 3 }, { bytes: Buffer.from(LO_ONLY), reads: 3 });
+      assert.equal(readRoutingTables(same.read), dump);
+      assert.equal(same.calls(), 2);
+      const changed = reader({ bytes: dump, reads: 3 }, { bytes: Buffer.from(LO_ONLY.replace("127.255.255.255", "127.255.255.254")), reads: 3 });
+      assert.equal(readRoutingTables(changed.read), undefined);
+      assert.equal(readRoutingTables(reader({ bytes: dump, reads: 2 }, undefined).read), undefined);
+    });
+
+    it("reads a /proc-like file whole, up to 256 KiB, and nothing past that", function () {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-routes-"));
+      try {
+        const small = path.join(dir, "small");
+        const big = path.join(dir, "big");
+        fs.writeFileSync(small, Buffer.alloc(256 * 1024, 0x61));
+        fs.writeFileSync(big, Buffer.alloc(256 * 1024 + 1, 0x61));
+        assert.equal(readProcFile(small)?.length, 256 * 1024);
+        assert.equal(readProcFile(big), undefined);
+        assert.equal(readProcFile(path.join(dir, "missing")), undefined);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

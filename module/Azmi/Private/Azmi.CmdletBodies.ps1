@@ -384,14 +384,18 @@ $script:AzmiCmdletBodies = @{
     $what = "$Issuer-issuer managed-identity endpoint on ${HostName}:$Port" + $(if ($SetEnvironment) { " and set the $Dialect variables in this session" } else { '' })
     if (-not $PSCmdlet.ShouldProcess($what, 'Start')) { return }
 
+    # The folder whose state file a -StateFile endpoint writes, as the bridge
+    # reads it from this session's environment on each call: AZMI_HOME, else ~/.azmi.
+    $azmiFolder = if ($env:AZMI_HOME) { [System.IO.Path]::GetFullPath($env:AZMI_HOME) } else { [System.IO.Path]::Combine([Environment]::GetFolderPath('UserProfile'), '.azmi') }
+    $startFault = @{ code = 'ERR_SERVER_START'; name = 'AzmiError' }
     # Only while the bridge that runs them is alive: a dead bridge's endpoints are gone (Open-AzmiBridge forgets them).
     if ($StateFile -and $script:Bridge -and -not $script:Bridge.Process.HasExited) {
         # This session's own endpoint holds the state file: name it by its Id, not as "another azmi server (pid <the bridge>)".
         foreach ($id in @($script:Endpoints.Keys)) {
-            if (-not $script:Endpoints[$id].StateFile) { continue }
-            $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'StartFailed' -Target "${HostName}:$Port" `
-                        -Message "Endpoint $id of this session ($($script:Endpoints[$id].Url)) already records itself in azmi's state file, and one server per azmi folder does." `
-                        -RecommendedAction "Stop it first (Stop-AzManagedIdentityEndpoint -Id $id), start this one without -StateFile, or set `$env:AZMI_HOME to another folder before importing the module."))
+            if (-not $script:Endpoints[$id].StateFile -or $script:Endpoints[$id].Folder -ne $azmiFolder) { continue }
+            $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $startFault -Condition 'StartFailed' -Target "${HostName}:$Port" `
+                        -Message "Endpoint $id of this session ($($script:Endpoints[$id].Url)) already records itself in azmi's state file in $azmiFolder, and one server per azmi folder does." `
+                        -RecommendedAction "Stop it first (Stop-AzManagedIdentityEndpoint -Id $id), start this one without -StateFile, or set `$env:AZMI_HOME to another folder for this one."))
         }
     }
     $params = [ordered]@{ host = $HostName; port = $Port; issuer = $Issuer.ToLowerInvariant(); stateFile = $StateFile.IsPresent }
@@ -402,9 +406,9 @@ $script:AzmiCmdletBodies = @{
         $other = $response.error.otherServer
         if ($null -ne $other) {
             # Another process's server holds the state file: say so in this shell's terms (the core's message gives sh syntax).
-            $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Condition 'StartFailed' -Target "${HostName}:$Port" `
+            $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Condition 'StartFailed' -Target "${HostName}:$Port" `
                         -Message "Another azmi server (pid $($other.pid)) is running at $($other.url) and already records itself in azmi's state file ($($other.stateFile)), and one server per azmi folder does." `
-                        -RecommendedAction "Stop that server first (Ctrl+C where 'azmi serve' runs, or Stop-AzManagedIdentityEndpoint in the PowerShell session that started it), start this one without -StateFile, or set `$env:AZMI_HOME to another folder before importing the module."))
+                        -RecommendedAction "Stop that server first (Ctrl+C where 'azmi serve' runs, or Stop-AzManagedIdentityEndpoint in the PowerShell session that started it), start this one without -StateFile, or set `$env:AZMI_HOME to another folder for this one."))
         }
         $PSCmdlet.ThrowTerminatingError((New-AzmiErrorRecord -CommandName $command -Fault $response.error -Target "${HostName}:$Port"))
     }
@@ -420,7 +424,7 @@ $script:AzmiCmdletBodies = @{
     $chosen = $dialects[$Dialect]
     # Seq: start order in this session (the bridge's ids start at 1 again after a restart).
     $script:EndpointSeq = 1 + $(if ($script:EndpointSeq) { $script:EndpointSeq } else { 0 })
-    $script:Endpoints[[int]$result.id] = @{ Url = $result.url; Saved = $null; Seq = $script:EndpointSeq; StateFile = $StateFile.IsPresent }
+    $script:Endpoints[[int]$result.id] = @{ Url = $result.url; Saved = $null; Seq = $script:EndpointSeq; StateFile = $StateFile.IsPresent; Folder = $azmiFolder }
     if ($SetEnvironment) {
         if ($null -eq $chosen -or $chosen.Count -eq 0) {
             $PSCmdlet.WriteError((New-AzmiErrorRecord -CommandName $command -Condition 'InvalidArgument' -Target $Dialect `
