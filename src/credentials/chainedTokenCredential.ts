@@ -428,7 +428,7 @@ function checkScopes(scopes: unknown): void {
  * tool's token) does not pay for it. Then it names the transport that would
  * be tried; what shows a report to a person (azmi doctor, azmi token
  * --verbose, the bridge's verbose answers) loads the addon to be sure
- * (`reportedTransport` in msi.ts).
+ * (`withTransportKnown` in msi.ts).
  */
 function currentTransport(): ChainReport["transport"] {
   try {

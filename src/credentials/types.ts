@@ -77,7 +77,11 @@ export interface LinkReport {
 export interface ChainReport {
   links: LinkReport[];
   winner?: LinkName | string;
-  /** Which transport answered plain-HTTP identity requests. */
+  /**
+   * Which transport answered plain-HTTP identity requests; for a walk that
+   * sent none, the one that would be tried, named without loading the addon
+   * (`withTransportKnown` in msi.ts names it for sure).
+   */
   transport: "native" | "node";
   /** True when the remembered winner answered without walking the chain. */
   fromMemo?: boolean;
