@@ -50,21 +50,17 @@ export interface ProbeOutcome {
   refusedHere?: boolean;
 }
 
-type ConnectProbe = (ip: string, port: number, timeoutMs: number) => Promise<ProbeResult>;
-
 /**
  * The active transport's bounded connect probe (native addon or node:net
  * fallback), behind the routing tables' answer as `send()` has it: an
  * address no route covers is unreachable without loading the addon to try
  * (`knownNoRoute`, transport/routes.ts).
  */
-function connectProbe(): ConnectProbe {
-  return (ip, port, timeoutMs) => {
-    const started = nowMs();
-    if (knownNoRoute(ip)) return Promise.resolve({ outcome: "unreachable", elapsedMs: nowMs() - started, errno: "ENETUNREACH" });
-    // Throws, as send() does, under AZMI_TRANSPORT=native without the addon.
-    return activeTransport().probe(ip, port, timeoutMs);
-  };
+function connectProbe(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  const started = nowMs();
+  if (knownNoRoute(ip)) return Promise.resolve({ outcome: "unreachable", elapsedMs: nowMs() - started, errno: "ENETUNREACH" });
+  // Throws, as send() does, under AZMI_TRANSPORT=native without the addon.
+  return activeTransport().probe(ip, port, timeoutMs);
 }
 
 /**
@@ -138,7 +134,7 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
   if (ip) {
     let r: ProbeResult;
     try {
-      r = await connectProbe()(ip, port, budgetMs);
+      r = await connectProbe(ip, port, budgetMs);
     } catch (error) {
       // Not a network outcome (those resolve): the transport itself failed,
       // e.g. AZMI_TRANSPORT=native without the addon. Said as a request says it.
