@@ -188,16 +188,16 @@ export const PUBLIC_VARS: ReadonlySet<string> = new Set([
 
 /**
  * The variables a dialect sets, for people and logs: `NAME=value` for
- * {@link PUBLIC_VARS}, `NAME (secret: not shown)` for the others.
+ * {@link PUBLIC_VARS}, `NAME (secret, not shown)` for the others.
  *
  * @example
  * ```ts
  * describeVars({ IDENTITY_ENDPOINT: "http://127.0.0.1:4000/msi/token", IDENTITY_HEADER: "…" });
- * // ["IDENTITY_ENDPOINT=http://127.0.0.1:4000/msi/token", "IDENTITY_HEADER (secret: not shown)"]
+ * // ["IDENTITY_ENDPOINT=http://127.0.0.1:4000/msi/token", "IDENTITY_HEADER (secret, not shown)"]
  * ```
  */
 export function describeVars(vars: Record<string, string>): string[] {
-  return Object.entries(vars).map(([k, v]) => (PUBLIC_VARS.has(k) ? `${k}=${v}` : `${k} (secret: not shown)`));
+  return Object.entries(vars).map(([k, v]) => (PUBLIC_VARS.has(k) ? `${k}=${v}` : `${k} (secret, not shown)`));
 }
 
 /** Arguments that need no quoting in bash or PowerShell. */

@@ -91,7 +91,7 @@ printed on stderr).
 The secret header (IDENTITY_HEADER, MSI_SECRET) goes only into the env file
 (owner-only, KEY=VALUE lines), never onto the docker command line, where every
 user could read it (ps) and your shell history would keep it. Each new server has
-a new secret: 'azmi serve' and 'npm start' rewrite the default file when they
+a new secret; 'azmi serve' and 'npm start' rewrite the default file when they
 start; a file named with --file is rewritten only by running this command
 again, so rerun it after restarting the server.
 

@@ -79,8 +79,19 @@ const SECRET_VARIABLE: Partial<Record<HttpSource["kind"], string>> = {
  */
 function localServerHint(source: HttpSource, about: "secret" | "identity", clientId?: string): string {
   if (!isLoopbackHost(source.url.hostname)) return "";
-  if (about === "secret") return ' If it is azmi serve, each start makes a new secret: load its variables again (eval "$(azmi env)").';
+  // (Worded so no secret variable's name is followed by ":" or "=": redact() would take the next word for its value.)
+  if (about === "secret") return ' If it is azmi serve, each start makes a new secret, so load its variables again (eval "$(azmi env)").';
   return clientId ? ` If it is azmi serve, start it with --identity ${clientId} (or --accept-any-identity).` : " If it is azmi serve, start it with --accept-any-identity (its --identity takes client ids).";
+}
+
+/** How endpoints say the identity asked for is not there: IMDS and azmi serve, Service Fabric's code, App Service's text. */
+const IDENTITY_NOT_FOUND = /identity not found|ManagedIdentityNotFound|Unable to load the proper Managed Identity/i;
+
+/** The advice for an identity the endpoint does not have, naming the one asked for. */
+function identityNotAssigned(source: HttpSource, selector: IdentitySelector): string {
+  const which = selector.clientId ? `clientId ${selector.clientId}` : selector.objectId ? `objectId ${selector.objectId}` : selector.resourceId ? `resourceId ${selector.resourceId}` : "the system-assigned identity";
+  const chosen = selector.clientId ?? selector.objectId ?? selector.resourceId;
+  return `${which} is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is.${chosen ? localServerHint(source, "identity", selector.clientId) : ""}`;
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
@@ -152,10 +163,9 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
     );
   }
   if (source.kind === "imds" && status === 400) {
-    if (/identity not found/i.test(body.text)) {
-      const which = selector.clientId ? `clientId ${selector.clientId}` : selector.objectId ? `objectId ${selector.objectId}` : selector.resourceId ? `resourceId ${selector.resourceId}` : "the system-assigned identity";
+    if (IDENTITY_NOT_FOUND.test(body.text)) {
       return new CredentialUnavailableError(
-        `${prefix(source)} answered 400 ${said}: ${which} is not assigned to this resource. Assign it, or pass the clientId/objectId/resourceId of an identity that is.${localServerHint(source, "identity", selector.clientId)}`,
+        `${prefix(source)} answered 400 ${said}: ${identityNotAssigned(source, selector)}`,
         { code: ErrorCode.MiIdentityNotFound },
       );
     }
@@ -173,8 +183,10 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
   // (Not for a refusal that says why, e.g. azmi serve --issuer chain answering another user's process.)
   const secretVar = (status === 401 || status === 403) && body.code !== "forbidden" ? SECRET_VARIABLE[source.kind] : undefined;
   const advice = secretVar
-    ? `Check ${secretVar}: it must be the secret of the endpoint running now.${localServerHint(source, "secret")}`
-    : "Check the identity selection and the endpoint's configuration.";
+    ? `Check that ${secretVar} holds the secret of the endpoint running now.${localServerHint(source, "secret")}`
+    : (status === 400 || status === 404) && IDENTITY_NOT_FOUND.test(body.text)
+      ? `Check the identity selection: ${identityNotAssigned(source, selector)}`
+      : "Check the identity selection and the endpoint's configuration.";
   return new AuthenticationError(
     `${prefix(source)} refused the token request with ${status}: ${said}. ${advice}`,
     { statusCode: status, errorResponse: { error: body.code ?? "unknown_error", errorDescription: body.message ?? said } },

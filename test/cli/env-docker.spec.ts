@@ -315,7 +315,7 @@ describe("azmi env --shell docker: the secret goes to an env file, never onto a 
     assert.equal(r.code, 0);
     assert.match(r.stdout, /--file PATH/);
     assert.match(r.stdout, /never onto the docker command line/);
-    assert.match(r.stdout, /Each new server has\na new secret: 'azmi serve' and 'npm start' rewrite the default file when they\nstart; a file named with --file is rewritten only by running this command\nagain, so rerun it after restarting the server\./);
+    assert.match(r.stdout, /Each new server has\na new secret; 'azmi serve' and 'npm start' rewrite the default file when they\nstart; a file named with --file is rewritten only by running this command\nagain, so rerun it after restarting the server\./);
   });
 });
 

@@ -68,10 +68,10 @@ describe("azmi CLI: rendering", function () {
       }),
       [
         "IDENTITY_ENDPOINT=http://127.0.0.1:4000/msi/token",
-        "IDENTITY_HEADER (secret: not shown)",
-        "MSI_SECRET (secret: not shown)",
+        "IDENTITY_HEADER (secret, not shown)",
+        "MSI_SECRET (secret, not shown)",
         "DEFAULT_IDENTITY_CLIENT_ID=5e29463d-71df-4cd1-a3d7-aa33c1df9f7b",
-        "SOME_FUTURE_VAR (secret: not shown)",
+        "SOME_FUTURE_VAR (secret, not shown)",
       ],
     );
   });

@@ -462,13 +462,13 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
       appService.split("\n").slice(1).join("\n"),
       [
         `#   IDENTITY_ENDPOINT=${state.dialects.appService!.IDENTITY_ENDPOINT}`,
-        "#   IDENTITY_HEADER (secret: not shown)",
+        "#   IDENTITY_HEADER (secret, not shown)",
         `#   eval "$(azmi env --home ${home})"`,
         "",
         "",
       ].join("\n"),
     );
-    assert.match(text.stdout, /^#   MSI_SECRET \(secret: not shown\)$/m);
+    assert.match(text.stdout, /^#   MSI_SECRET \(secret, not shown\)$/m);
     assert.match(text.stdout, new RegExp(`^#   eval "\\$\\(azmi env --dialect imds --home ${home}\\)"$`, "m"));
     assert.ok(!/^export /m.test(text.stdout), "no export lines");
 

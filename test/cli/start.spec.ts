@@ -80,7 +80,7 @@ describe("npm start", function () {
       assert.deepEqual([...secrets.leaks("stdout", out), ...secrets.leaks("stderr", err)], []);
       assert.match(out, /^# app-service — /m);
       assert.match(out, new RegExp(`^#   IDENTITY_ENDPOINT=http://127\\.0\\.0\\.1:${port}/msi/token$`, "m"));
-      assert.match(out, /^#   IDENTITY_HEADER \(secret: not shown\)$/m);
+      assert.match(out, /^#   IDENTITY_HEADER \(secret, not shown\)$/m);
       const cli = `node ${path.relative(process.cwd(), path.join(ROOT, "bin/azmi.js"))}`;
       assert.equal(loadLine(out, "bash/zsh"), `eval "$(${cli} env --home ${env.AZMI_HOME})"`);
       assert.equal(loadLine(out, "PowerShell"), `${cli} env --shell pwsh --home ${env.AZMI_HOME} | Invoke-Expression`);

@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 import { AzureLogger, setLogLevel, getLogLevel, type AzureLogLevel } from "@azure/logger";
 import { ManagedIdentityCredential } from "../../src/credentials/managedIdentityCredential";
+import { redact } from "../../src/log";
 import { json } from "../fakes/common";
 import { startFakeAppService } from "../fakes/appService";
 import { startFakeImds } from "../fakes/imds";
@@ -142,9 +143,11 @@ describe("managed-identity/errors", () => {
       assert.equal(err.statusCode, 401);
       assert.equal(
         err.message,
-        `ManagedIdentityCredential: App Service at 127.0.0.1:${app.port} refused the token request with 401: "The X-IDENTITY-HEADER header is missing or invalid.". Check IDENTITY_HEADER: it must be the secret of the endpoint running now. If it is azmi serve, each start makes a new secret: load its variables again (eval "$(azmi env)").`,
+        `ManagedIdentityCredential: App Service at 127.0.0.1:${app.port} refused the token request with 401: "The X-IDENTITY-HEADER header is missing or invalid.". Check that IDENTITY_HEADER holds the secret of the endpoint running now. If it is azmi serve, each start makes a new secret, so load its variables again (eval "$(azmi env)").`,
       );
       assertNoSecrets(err, ["hdr_wrong_value_0123456789", app.secret]);
+      // The CLI, doctor and log lines pass messages through redact(): the advice must come out whole.
+      assert.equal(redact(err.message), err.message);
     } finally {
       await app.close();
     }
@@ -155,9 +158,27 @@ describe("managed-identity/errors", () => {
     try {
       const err = await rejection(credential(safeEnv(app.env)).getToken(VAULT));
       assert.equal(err.name, "AuthenticationError");
-      assert.match(err.message, /refused the token request with 400: "Unable to load the proper Managed Identity\."/);
+      assert.match(err.message, /refused the token request with 400: "Unable to load the proper Managed Identity\."\. Check the identity selection: the system-assigned identity is not assigned to this resource\. Assign it, or pass the clientId\/objectId\/resourceId of an identity that is\.$/);
     } finally {
       await app.close();
+    }
+  });
+
+  it("App Service on loopback, unknown client id ⇒ the identity advice and azmi serve's --identity hint, as on IMDS", async () => {
+    const server = await startRawServer(() => ({
+      status: 400,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ statusCode: 400, message: "Identity not found", correlationId: "x" }),
+    }));
+    try {
+      const err = await rejection(
+        credential(safeEnv({ IDENTITY_ENDPOINT: `${server.url}/msi/token`, IDENTITY_HEADER: "hdr_secret_value_123" }), { clientId: "abc" }).getToken(VAULT),
+      );
+      assert.equal(err.name, "AuthenticationError");
+      assert.match(err.message, /refused the token request with 400: "Identity not found"\. Check the identity selection: clientId abc is not assigned to this resource\. .* If it is azmi serve, start it with --identity abc \(or --accept-any-identity\)\.$/);
+      assert.equal(redact(err.message), err.message);
+    } finally {
+      await server.close();
     }
   });
 
