@@ -19,7 +19,7 @@ import { DEFAULT_DIALECT, DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, describeVa
 import { dockerRunFlags, writeDockerEnvFile } from "./dockerEnv";
 import { howThisCliWasRun } from "./invocation";
 import { ExitCode, note, reportError } from "./output";
-import { writeOut } from "./stdio";
+import { tryWriteOut, writeOut } from "./stdio";
 
 const FLAGS: FlagSpecs = {
   host: { kind: "string", placeholder: "ADDRESS" },
@@ -269,18 +269,48 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   if (parsed.options.faults) note(`azmi serve: fault mode is on (--faults ${faultsSpec(parsed.options.faults)}): token requests may fail or wait on purpose; start it without --faults for normal answers`);
   // A new server has a new secret: rewrite the containers' env file now, so it never holds a dead one.
   const envFile = parsed.options.stateFile ? writeContainerEnvFile(server, "azmi serve") : undefined;
-  writeOut(
-    parsed.json
-      ? `${JSON.stringify(describeServer(server))}\n`
-      : renderServer(
-          server,
-          "azmi serve",
-          howThisCliWasRun(),
-          renderContainers(server, envFile, "`azmi serve --host 0.0.0.0`"),
-          "azmi serve --json prints them with the values, secrets included (never log that)",
-        ),
+  const cli = howThisCliWasRun();
+  const failed = await writeStartupText(
+    server,
+    "serve",
+    () =>
+      parsed.json
+        ? `${JSON.stringify(describeServer(server))}\n`
+        : renderServer(
+            server,
+            "azmi serve",
+            cli,
+            renderContainers(server, envFile, `\`${cli} serve --host 0.0.0.0\` (with your other flags)`),
+            `${cli} serve --json prints them with the values, secrets included (never log that)`,
+          ),
   );
+  if (failed !== undefined) return failed;
   return stopped;
+}
+
+/**
+ * Write a running server's start-up text to stdout, or, when it cannot be
+ * written, stop the server (its state file must not outlive it: nobody
+ * learned where it is) and give the exit code to end with: 0 when the reader
+ * went away (EPIPE: its choice), else 1 with a line saying stdout failed.
+ * `undefined` when the text was written.
+ *
+ * @example
+ * ```ts
+ * const failed = await writeStartupText(server, "serve", () => renderServer(server));
+ * if (failed !== undefined) return failed;
+ * ```
+ */
+export async function writeStartupText(server: RunningServer, command: "serve" | "start", text: () => string): Promise<number | undefined> {
+  let failure: unknown;
+  try {
+    if (tryWriteOut(text())) return undefined;
+  } catch (e) {
+    failure = e;
+  }
+  await server.close().catch(() => undefined);
+  if (failure === undefined) return ExitCode.Ok;
+  return reportError(command, new Error(`cannot write the start-up text to stdout (${(failure as Error)?.message ?? String(failure)}); the server was stopped`));
 }
 
 /** What `azmi serve --json` prints on its first line (secrets included: see `describeServer`). */
@@ -342,8 +372,9 @@ export function renderServer(server: RunningServer, heading = "azmi serve", cli 
     `  PowerShell:  ${loadCommand(cli, "pwsh", DEFAULT_DIALECT, home)}`,
     ...(scripts ? [`  Scripts:     ${scripts}`] : []),
     `That is the ${DEFAULT_DIALECT} dialect. Clients choose a dialect by which variables are`,
-    "set (with several, the first in this list wins); azmi env unsets the other groups'",
-    "variables, so loading another switches to it. For another, add its --dialect NAME:",
+    "set (with several: App Service, then Machine Learning, Cloud Shell, Arc, IMDS last);",
+    "azmi env unsets the other groups' variables, so loading another switches to it.",
+    "For another, add its --dialect NAME:",
   ];
   const dialects = server.dialects as unknown as Record<string, Record<string, string> | undefined>;
   for (const name of DIALECT_NAMES) {
@@ -417,7 +448,7 @@ export function writeContainerEnvFile(server: RunningServer, who: string): strin
  *
  * @example
  * ```ts
- * renderContainers(server, "/home/me/.azmi/docker.env", "`azmi serve --host 0.0.0.0`");
+ * renderContainers(server, "/home/me/.azmi/docker.env", "`azmi serve --host 0.0.0.0` (with your other flags)");
  * ```
  */
 export function renderContainers(server: RunningServer, envFile: string | undefined, restart: string): string[] {

@@ -24,7 +24,7 @@ import { isLoopbackHost } from "./dialects";
 import { nodeCommand } from "./invocation";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
-import { allowHostsOption, renderContainers, renderServer, SERVE_OPTION_FLAGS, writeContainerEnvFile } from "./serve";
+import { allowHostsOption, renderContainers, renderServer, SERVE_OPTION_FLAGS, writeContainerEnvFile, writeStartupText } from "./serve";
 import type { MsiTokenResponse } from "../credentials/types";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
 import { isTerminal, writeOut } from "./stdio";
@@ -155,7 +155,8 @@ export async function runStart(argv: readonly string[]): Promise<number> {
       `azmi: token for ${msi.resource} fetched through the chain` +
         `${link ? ` (${link.link}: ${link.reason}, ${Math.round(link.ms * 10) / 10} ms)` : ""}:`,
     );
-    writeOut(formatStartToken(msi, isTerminal(1)));
+    const failed = await writeStartupText(server, "start", () => formatStartToken(msi, isTerminal(1)));
+    if (failed !== undefined) return failed;
   } catch (e) {
     const code = reportError("start", e);
     await server.close().catch(() => undefined);
@@ -201,8 +202,8 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   const cli = nodeCommand(path.join(__dirname, "../../../bin/azmi.js"));
   // The containers' env file holds this server's secret (a new one each start); the hint only names it.
   const envFile = writeContainerEnvFile(server, "azmi");
-  writeOut("\n" + renderServer(server, "azmi", cli, renderContainers(server, envFile, "`npm start -- --host 0.0.0.0`")));
-  return stopped;
+  const failed = await writeStartupText(server, "start", () => "\n" + renderServer(server, "azmi", cli, renderContainers(server, envFile, "`npm start -- --host 0.0.0.0` (with your other flags)")));
+  return failed ?? stopped;
 }
 
 /**

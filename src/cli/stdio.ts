@@ -18,6 +18,15 @@ export function writeOut(text: string): void {
   if (!writeAll(1, text)) process.exit(0);
 }
 
+/**
+ * Write all of `text` to stdout; false when the reader went away (EPIPE),
+ * for a caller with something to undo before it ends (`azmi serve` stops its
+ * server, whose state file would otherwise outlive it).
+ */
+export function tryWriteOut(text: string): boolean {
+  return writeAll(1, text);
+}
+
 /** Write all of `text` to stderr; a closed stderr is ignored. */
 export function writeErr(text: string): void {
   writeAll(2, text);

@@ -409,6 +409,36 @@ describe("azmi serve: start-up failures and warnings", function () {
     }
   });
 
+  it("stdout that cannot take the start-up text (a full disk: /dev/full): the server stops, says so, and leaves no state file", async function () {
+    if (!fs.existsSync("/dev/full")) this.skip();
+    for (const args of [["serve", "--json"], ["serve"]]) {
+      const env = cleanEnv();
+      const full = fs.openSync("/dev/full", "w");
+      try {
+        const child = spawn(process.execPath, [AZMI_BIN, ...args], { env, stdio: ["ignore", full, "pipe"] });
+        let stderr = "";
+        child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        const { code } = await exited(child);
+        assert.equal(code, 1, stderr);
+        assert.match(stderr, /^azmi serve: cannot write the start-up text to stdout \(ENOSPC: .*\); the server was stopped\n$/);
+        assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), `${args.join(" ")}: no state file left behind`);
+      } finally {
+        fs.closeSync(full);
+      }
+    }
+  });
+
+  it("a reader that goes away before the start-up text (EPIPE): the server stops quietly (exit 0) and leaves no state file", async () => {
+    const env = cleanEnv();
+    const child = spawn(process.execPath, [AZMI_BIN, "serve", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.destroy(); // the read end closes before the server writes
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    assert.deepEqual(await exited(child), { code: 0, signal: null });
+    assert.equal(stderr, "");
+    assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "no state file left behind");
+  });
+
   it("azmi env with no server ever started: exit 3", async () => {
     const env = cleanEnv();
     const r = await runAzmi(["env", "--shell", "pwsh"], env);

@@ -99,7 +99,7 @@ describe("npm start", function () {
         [
           "Containers (App Service dialect; the variables, secret included, are in an owner-only env file that each new server rewrites):",
           `  docker run --env-file ${file} --add-host host.docker.internal:host-gateway IMAGE`,
-          "  (a container cannot reach 127.0.0.1: restart with `npm start -- --host 0.0.0.0` first)",
+          "  (a container cannot reach 127.0.0.1: restart with `npm start -- --host 0.0.0.0` (with your other flags) first)",
           "Press Ctrl-C to stop.",
           "",
         ].join("\n"),
@@ -226,6 +226,26 @@ describe("npm start", function () {
       child.kill("SIGINT");
       await exited(child).catch(() => undefined);
     }
+  });
+
+  it("stdout that cannot take its text (/dev/full; a reader gone: EPIPE): the server stops, no state file is left (exit 1 saying so; exit 0 quietly)", async function () {
+    if (!fs.existsSync("/dev/full")) this.skip();
+    const env = cleanEnv();
+    const full = fs.openSync("/dev/full", "w");
+    try {
+      const child = spawn(process.execPath, [START_JS], { env, stdio: ["ignore", full, "pipe"] });
+      let stderr = "";
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      assert.equal((await exited(child)).code, 1, stderr);
+      assert.match(stderr, /^azmi start: cannot write the start-up text to stdout \(ENOSPC: .*\); the server was stopped$/m);
+      assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "no state file after ENOSPC");
+    } finally {
+      fs.closeSync(full);
+    }
+    const gone = spawn(process.execPath, [START_JS], { env, stdio: ["ignore", "pipe", "pipe"] });
+    gone.stdout!.destroy();
+    assert.deepEqual(await exited(gone), { code: 0, signal: null });
+    assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "no state file after EPIPE");
   });
 
   it("a bad --allow-host exits 2 with one line naming the flag, before the server starts", async () => {
