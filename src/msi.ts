@@ -122,7 +122,8 @@ export async function getManagedToken(options: GetManagedTokenOptions): Promise<
  * ```
  */
 export async function getManagedTokenWithReport(options: GetManagedTokenOptions): Promise<ManagedTokenWithReport> {
-  return run(options, options.forceRefresh ? { forceRefresh: true } : {});
+  // (`options?`: a JavaScript caller may pass nothing; resolveTarget then says what to give.)
+  return run(options, options?.forceRefresh ? { forceRefresh: true } : {});
 }
 
 /** What `diagnose()` asks for when given neither `resource` nor `scope` (as `az account get-access-token`). */

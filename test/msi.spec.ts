@@ -157,6 +157,10 @@ describe("getManagedToken / diagnose", function () {
   });
 
   it("validates options: exactly one of resource/scope, one selector, positive timeoutMs", async () => {
+    // A JavaScript caller that passes nothing gets the same advice, not a TypeError about `forceRefresh`.
+    for (const call of [() => (getManagedToken as () => Promise<unknown>)(), () => (getManagedTokenWithReport as () => Promise<unknown>)()]) {
+      await assert.rejects(call(), { code: ErrorCode.InvalidArgument, message: /^getManagedToken needs an options object/ });
+    }
     await assert.rejects(getManagedToken({}), {
       code: ErrorCode.InvalidArgument,
       message: "Give exactly one of resource (e.g. 'https://management.azure.com') or scope (e.g. 'https://management.azure.com/.default').",

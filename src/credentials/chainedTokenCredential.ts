@@ -387,7 +387,9 @@ export class ChainedTokenCredential implements TokenCredential {
     ].join("\n");
     throw new AggregateAuthenticationError(
       errors.map((e) => (e instanceof LaterError ? e.build() : e)),
-      `${this.chainName} authentication failed: no credential in the chain could get a token.\n${lines}`,
+      links.length === 0
+        ? `${this.chainName} authentication failed: the chain has no credentials (it was constructed with none); pass at least one TokenCredential.`
+        : `${this.chainName} authentication failed: no credential in the chain could get a token.\n${lines}`,
       tried,
     );
   }

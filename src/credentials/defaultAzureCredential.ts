@@ -213,8 +213,10 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
         selection.kind === "single" && selection.link === null
           ? `AZURE_TOKEN_CREDENTIALS=${selection.value} selects a credential azmi does not include`
           : `every link is excluded (${links.map((l) => `${l.link}: ${l.skipReason}`).join("; ")})`;
+      // A bad variable is the environment's fault (as an invalid AZURE_TOKEN_CREDENTIALS value is), options the caller's.
+      const byVariable = selection.kind === "single" && selection.link === null;
       throw new AzmiError(
-        ErrorCode.InvalidArgument,
+        byVariable ? ErrorCode.InvalidEnvironment : ErrorCode.InvalidArgument,
         `DefaultAzureCredential has no credential to try: ${what}. At least one credential type must be included in the authentication flow.`,
       );
     }

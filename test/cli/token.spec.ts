@@ -172,6 +172,10 @@ describe("azmi token", function () {
     const [token, doctor] = await Promise.all([runAzmi(["token"], env), runAzmi(["doctor"], env)]);
     assert.deepEqual([token.code, token.stdout, token.stderr], [1, "", `azmi token: ${line}\n`]);
     assert.deepEqual([doctor.code, doctor.stdout, doctor.stderr], [1, "", `azmi doctor: ${line}\n`]);
+    // A valid name of a credential azmi's chain lacks is the same variable's fault: the same exit code.
+    const vsCode = await runAzmi(["token"], appServiceEnv({ AZURE_TOKEN_CREDENTIALS: "VisualStudioCodeCredential" }));
+    assert.deepEqual([vsCode.code, vsCode.stdout], [1, ""]);
+    assert.match(vsCode.stderr, /^azmi token: DefaultAzureCredential has no credential to try: AZURE_TOKEN_CREDENTIALS=VisualStudioCodeCredential selects a credential azmi does not include\./);
     assert.equal(fake.requests.length, 0);
   });
 

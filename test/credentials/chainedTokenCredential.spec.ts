@@ -89,6 +89,13 @@ describe("ChainedTokenCredential", () => {
     });
   });
 
+  it("a chain built with no credentials says so, instead of an empty list", async () => {
+    await assert.rejects(new ChainedTokenCredential().getToken(SCOPE), {
+      name: "AggregateAuthenticationError",
+      message: "ChainedTokenCredential authentication failed: the chain has no credentials (it was constructed with none); pass at least one TokenCredential.",
+    });
+  });
+
   it("the aggregate names the links it tried (not those left out) as its message lists them: `tried`, for callers that quote the cause", async () => {
     const chain = new ChainedTokenCredential(new ScriptedCredential("A", "unavailable"), new ScriptedCredential("B", "unavailable"));
     const error = await chain.getToken(SCOPE).then(() => assert.fail("no token expected"), (e: unknown) => e);

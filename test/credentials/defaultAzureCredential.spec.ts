@@ -206,9 +206,9 @@ describe("DefaultAzureCredential", function () {
     });
   });
 
-  it("AZURE_TOKEN_CREDENTIALS=VisualStudioCodeCredential: clear error, azmi has no such link", () => {
+  it("AZURE_TOKEN_CREDENTIALS=VisualStudioCodeCredential: clear error, azmi has no such link (the variable's fault, as an invalid value is: same code, same CLI exit)", () => {
     assert.throws(() => dac({ AZURE_TOKEN_CREDENTIALS: "VisualStudioCodeCredential" }), {
-      code: ErrorCode.InvalidArgument,
+      code: ErrorCode.InvalidEnvironment,
       message:
         "DefaultAzureCredential has no credential to try: AZURE_TOKEN_CREDENTIALS=VisualStudioCodeCredential selects a credential azmi does not include. At least one credential type must be included in the authentication flow.",
     });
