@@ -184,6 +184,7 @@ export const PUBLIC_VARS: ReadonlySet<string> = new Set([
   "MSI_ENDPOINT",
   "AZURE_POD_IDENTITY_AUTHORITY_HOST",
   "DEFAULT_IDENTITY_CLIENT_ID",
+  "AZMI_ARC_TOKENS_DIR",
 ]);
 
 /**

@@ -214,7 +214,8 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
 function otherDialectNames(dialects: Record<string, Record<string, string> | undefined>, chosen: Record<string, string>): string[] {
   const names = new Set<string>();
   for (const vars of Object.values(dialects)) for (const name of Object.keys(vars ?? {})) if (!(name in chosen)) names.add(name);
-  return [...names].sort();
+  // azmi's own settings (AZMI_ARC_TOKENS_DIR) choose no dialect: a switch leaves them as the user set them.
+  return [...names].filter((name) => !name.startsWith("AZMI_")).sort();
 }
 
 function hostOf(url: string | undefined): string | undefined {

@@ -29,7 +29,7 @@ import { AuthenticationError, ErrorCode } from "../errors";
 import { registerSecret } from "../log";
 import type { RawResponse } from "../transport/types";
 import { endpointOf, query, selectedId, withQuery, type HttpSource, type MiRequest } from "./types";
-import type { HttpUrl } from "../transport/http";
+import { isLoopbackHost, type HttpUrl } from "../transport/http";
 
 export const ARC_API_VERSION = "2020-06-01";
 export const ARC_DEFAULT_ENDPOINT = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
@@ -106,7 +106,12 @@ export function readArcKey(realm: string, tokensDir: string | undefined, endpoin
     throw challengeError(endpoint, `named a key file without the .key extension (${JSON.stringify(file)}); refusing to read it`);
   }
   if (path.dirname(file) !== path.resolve(tokensDir)) {
-    throw challengeError(endpoint, `named a key file outside ${tokensDir} (${JSON.stringify(file)}); refusing to read it`);
+    throw challengeError(
+      endpoint,
+      `named a key file outside ${tokensDir} (${JSON.stringify(file)}); refusing to read it${
+        isLoopbackHost(endpoint.replace(/:\d+$/, "")) ? ". If it is azmi serve with AZMI_ARC_TOKENS_DIR set, set the same folder here (azmi env --dialect arc prints it)" : ""
+      }`,
+    );
   }
   const unreadable = (e: unknown) =>
     challengeError(endpoint, `named a key file that cannot be read (${JSON.stringify(file)}: ${(e as NodeJS.ErrnoException).code ?? "error"})`);

@@ -493,7 +493,13 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     machineLearning: { MSI_ENDPOINT: `${url}${MSI2017_PATH}`, MSI_SECRET: msiSecretText, DEFAULT_IDENTITY_CLIENT_ID: system.clientId },
     cloudShell: { MSI_ENDPOINT: `${url}${CLOUD_SHELL_PATH}` },
   };
-  if (arc !== undefined) dialects.azureArc = { IDENTITY_ENDPOINT: `${url}${ARC_PATH}`, IMDS_ENDPOINT: url };
+  if (arc !== undefined) {
+    dialects.azureArc = { IDENTITY_ENDPOINT: `${url}${ARC_PATH}`, IMDS_ENDPOINT: url };
+    // Key files in another folder than the agent's: azmi's client reads them only
+    // from the folder AZMI_ARC_TOKENS_DIR names, so the dialect's variables carry it
+    // (MSAL-based clients accept only the agent's folder and cannot use this one).
+    if (arcDir !== DEFAULT_ARC_KEY_DIR) dialects.azureArc.AZMI_ARC_TOKENS_DIR = arcDir;
+  }
   const flat: Record<string, string> = {
     ...dialects.imds,
     ...dialects.machineLearning,

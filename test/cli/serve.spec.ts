@@ -39,7 +39,7 @@ describe("azmi serve and azmi env", function () {
     const mine = (info.dialects as Record<string, Record<string, string> | undefined>)[key] ?? {};
     const names = new Set<string>();
     for (const vars of Object.values(info.dialects as Record<string, Record<string, string> | undefined>)) for (const k of Object.keys(vars ?? {})) if (!(k in mine)) names.add(k);
-    return [...names].sort();
+    return [...names].filter((k) => !k.startsWith("AZMI_")).sort();
   };
   const unsetLine = (key: string): string => (otherNames(key).length ? `unset ${otherNames(key).join(" ")}\n` : "");
 
@@ -205,6 +205,39 @@ describe("azmi serve and azmi env", function () {
       assert.ok(!fs.existsSync(path.join(own.AZMI_HOME!, "serve.json")), "state file gone");
     } finally {
       if (server.exitCode === null) server.kill("SIGKILL");
+    }
+  });
+});
+
+describe("azmi serve: the Arc dialect with its own key folder (AZMI_ARC_TOKENS_DIR)", function () {
+  after(cleanupTemp);
+
+  it("azmi env --dialect arc carries the folder, so the printed line alone gets a token; switching away leaves it set", async () => {
+    const keys = tempDir("azmi-arc-keys-");
+    fs.chmodSync(keys, 0o700);
+    const env = cleanEnv({ AZMI_ARC_TOKENS_DIR: keys });
+    const server = spawnNode(AZMI_BIN, ["serve", "--json", "--port", "0"], env);
+    try {
+      const info = JSON.parse((await firstLines(server, 1)).lines[0]) as ServeJson;
+      assert.equal(info.dialects.azureArc?.AZMI_ARC_TOKENS_DIR, keys);
+      // A shell that never set AZMI_ARC_TOKENS_DIR: the eval'd line is all it has.
+      const shellEnv = cleanEnv({ AZMI_HOME: env.AZMI_HOME });
+      const viaArc = await collect(
+        spawn("/bin/bash", ["-c", `eval "$("${process.execPath}" "${AZMI_BIN}" env --dialect arc)" && exec "${process.execPath}" "${AZMI_BIN}" token --only managed-identity --output raw`], {
+          env: shellEnv,
+          stdio: ["ignore", "pipe", "pipe"],
+        }),
+      );
+      assert.equal(viaArc.code, 0, viaArc.stderr);
+      assert.match(viaArc.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+      // Switching to another dialect unsets Arc's endpoint variables, not azmi's own setting.
+      const appService = await runAzmi(["env"], shellEnv);
+      assert.equal(appService.code, 0, appService.stderr);
+      assert.match(appService.stdout, /^unset .*\bIMDS_ENDPOINT\b/m);
+      assert.doesNotMatch(appService.stdout, /AZMI_ARC_TOKENS_DIR/);
+    } finally {
+      server.kill("SIGTERM");
+      await exited(server).catch(() => undefined);
     }
   });
 });

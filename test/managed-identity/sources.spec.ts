@@ -281,7 +281,7 @@ describe("managed-identity/sources", () => {
         const err = await rejection(credential(safeEnv(arc.env)).getToken(VAULT));
         assert.equal(err.name, "AuthenticationError");
         assert.equal(err.code, "ERR_MI_ARC_CHALLENGE");
-        assert.equal(err.message, `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${arc.port} named a key file outside ${arc.tokensDir} (${JSON.stringify(evil)}); refusing to read it.`);
+        assert.equal(err.message, `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${arc.port} named a key file outside ${arc.tokensDir} (${JSON.stringify(evil)}); refusing to read it. If it is azmi serve with AZMI_ARC_TOKENS_DIR set, set the same folder here (azmi env --dialect arc prints it).`);
         assert.equal(arc.tokenRequests().length, 1);
       } finally {
         await arc.close();
@@ -440,7 +440,7 @@ describe("managed-identity/sources", () => {
           try {
             const err = await rejection(credential(safeEnv(arc.env)).getToken(VAULT));
             assert.equal(err.code, "ERR_MI_ARC_CHALLENGE", err.message);
-            assert.equal(err.message, `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${arc.port} named a key file outside ${dir} (${JSON.stringify(realm)}); refusing to read it.`);
+            assert.equal(err.message, `ManagedIdentityCredential: Azure Arc at 127.0.0.1:${arc.port} named a key file outside ${dir} (${JSON.stringify(realm)}); refusing to read it. If it is azmi serve with AZMI_ARC_TOKENS_DIR set, set the same folder here (azmi env --dialect arc prints it).`);
             assert.equal(arc.tokenRequests().length, 1);
           } finally {
             await arc.close();
