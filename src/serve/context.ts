@@ -120,12 +120,21 @@ function deliver(
   );
 }
 
-/** The first entry of an aggregate error's `tried`, when it has the shape azmi's chain gives it. */
-function firstTried(error: unknown): TriedLink | undefined {
+/** Developer tools, in the order a developer's machine most likely has one signed in. */
+const DEVELOPER_TOOLS = ["azure-cli", "azure-developer-cli", "azure-powershell"];
+
+/**
+ * The entry of an aggregate error's `tried` (when it has the shape azmi's
+ * chain gives it) that tells the user most: a link that failed (it answered,
+ * and refused), else a developer tool (on a developer's machine `az login` is
+ * the usual fix), else the first link tried.
+ */
+function mostTellingTried(error: unknown): TriedLink | undefined {
   const t = (error as { tried?: unknown } | null)?.tried;
-  const first: unknown = Array.isArray(t) ? t[0] : undefined;
-  const f = first as Partial<TriedLink> | undefined;
-  return f && typeof f.link === "string" && typeof f.outcome === "string" && typeof f.reason === "string" ? (f as TriedLink) : undefined;
+  const tried = (Array.isArray(t) ? t : []).filter(
+    (f: Partial<TriedLink> | undefined): f is TriedLink => !!f && typeof f.link === "string" && typeof f.outcome === "string" && typeof f.reason === "string",
+  );
+  return tried.find((f) => f.outcome === "failed") ?? DEVELOPER_TOOLS.map((name) => tried.find((f) => f.link === name)).find((f) => f) ?? tried[0];
 }
 
 /**
@@ -142,13 +151,13 @@ function upstreamFailed(res: ServerResponse, style: ErrorStyle, resource: string
   // first link it lists as tried (it holds the cause; skipped links do not).
   // By shape, as errors are matched elsewhere: another copy of azmi's class counts too.
   const firstLine = redact(String((error as Error)?.message ?? error)).split("\n", 1)[0] ?? "";
-  const tried = firstTried(error);
+  const tried = mostTellingTried(error);
   const first = tried ? `${firstLine} ${tried.link}: ${tried.outcome} (${redact(tried.reason).split("\n", 1)[0]})` : firstLine;
   log.warning("getToken", `token for '${resource}' failed: ${code}: ${first}`);
   const lasting = code === ErrorCode.AllCredentialsUnavailable || isUnavailable(error) || (error as { name?: string } | null)?.name === "AuthenticationError";
-  const message =
-    // The upstream's own words early: clients quote only the start of an error (~120 characters).
-    `azmi serve's credential chain gave no token (${code}): ${first}` +
-    (lasting ? " Run 'azmi doctor' on the host to see each link (e.g. az login, or a service principal in the environment)." : "");
+  // What to do first: clients quote only the start of an error (~120 characters), so the action leads, then the upstream's own words.
+  const message = lasting
+    ? `azmi serve got no token from this host's credentials: run 'azmi doctor' on the host (e.g. az login, or a service principal in the environment). (${code}) ${first}`
+    : `azmi serve's credential chain gave no token (${code}): ${first}`;
   writeError(res, style, lasting ? 400 : 500, lasting ? "invalid_request" : "unknown", message);
 }

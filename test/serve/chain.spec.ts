@@ -150,13 +150,41 @@ describe("serve: chain issuer", function () {
       assert.equal(r.status, 400);
       assert.equal(
         (JSON.parse(r.body) as { error_description: string }).error_description,
-        "azmi serve's credential chain gave no token (ERR_ALL_CREDENTIALS_UNAVAILABLE): DefaultAzureCredential authentication failed: no credential in the chain could get a token. " +
-          'managed-identity: unavailable (ManagedIdentityCredential: App Service at 127.0.0.1:1 refused the token request with 400: "Identity not found".)' +
-          " Run 'azmi doctor' on the host to see each link (e.g. az login, or a service principal in the environment).",
+        "azmi serve got no token from this host's credentials: run 'azmi doctor' on the host (e.g. az login, or a service principal in the environment). " +
+          "(ERR_ALL_CREDENTIALS_UNAVAILABLE) DefaultAzureCredential authentication failed: no credential in the chain could get a token. " +
+          'managed-identity: unavailable (ManagedIdentityCredential: App Service at 127.0.0.1:1 refused the token request with 400: "Identity not found".)',
       );
     } finally {
       await server.close();
     }
+  });
+
+  it("of the links tried, the answer names the one that tells most: a refusal, else a developer tool (az login), not the first (environment)", async () => {
+    const tried = [
+      { link: "environment", outcome: "unavailable", reason: "EnvironmentCredential is unavailable: AZURE_TENANT_ID is not set" },
+      { link: "workload-identity", outcome: "unavailable", reason: "WorkloadIdentityCredential is unavailable: AZURE_FEDERATED_TOKEN_FILE is not set" },
+      { link: "azure-cli", outcome: "unavailable", reason: "Please run 'az login' to set up an account." },
+      { link: "azure-developer-cli", outcome: "unavailable", reason: "azd is not installed" },
+    ];
+    const description = async (links: typeof tried) => {
+      const server = await startServer({
+        env: home.env,
+        issuer: "chain",
+        upstream: async () => {
+          throw new AggregateAuthenticationError([], "DefaultAzureCredential authentication failed: no credential in the chain could get a token.\n(list)", links);
+        },
+      });
+      try {
+        const r = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
+        assert.equal(r.status, 400);
+        return (JSON.parse(r.body) as { error_description: string }).error_description;
+      } finally {
+        await server.close();
+      }
+    };
+    assert.match(await description(tried), /^azmi serve got no token from this host's credentials: run 'azmi doctor' on the host .* azure-cli: unavailable \(Please run 'az login' to set up an account\.\)$/);
+    const refused = [...tried, { link: "azure-powershell", outcome: "failed", reason: "AADSTS700082: the refresh token has expired" }];
+    assert.match(await description(refused), / azure-powershell: failed \(AADSTS700082: the refresh token has expired\)$/);
   });
 
   it("no usable upstream link (nobody logged in) is a 400 no SDK retries, in the dialect's shape, not cached; the next call asks again", async () => {
@@ -176,8 +204,8 @@ describe("serve: chain issuer", function () {
       assert.deepEqual(JSON.parse(first.body), {
         error: "invalid_request",
         error_description:
-          "azmi serve's credential chain gave no token (ERR_ALL_CREDENTIALS_UNAVAILABLE): ChainedTokenCredential authentication failed." +
-          " Run 'azmi doctor' on the host to see each link (e.g. az login, or a service principal in the environment).",
+          "azmi serve got no token from this host's credentials: run 'azmi doctor' on the host (e.g. az login, or a service principal in the environment)." +
+          " (ERR_ALL_CREDENTIALS_UNAVAILABLE) ChainedTokenCredential authentication failed.",
       });
       const second = await get(server.port, `${IMDS_PATH}${IMDS_QUERY}`, { Metadata: "true" });
       assert.equal(second.status, 200);
