@@ -300,8 +300,14 @@ function withNextStep(error: unknown): unknown {
   const causes = (error as Error & { errors?: unknown[] }).errors ?? [];
   if (causes.some((e) => (e as { code?: unknown } | null)?.code === ErrorCode.InvalidEnvironment)) return error;
   const cli = howThisCliWasRun();
+  // "Start a local endpoint" only when managed identity was tried and found none
+  // (it fell back to IMDS, which is not there): not for --only azure-cli, nor
+  // for an endpoint the environment names that answered badly or slowly.
+  const tried = (error as Error & { tried?: { link?: unknown; reason?: unknown }[] }).tried ?? [];
+  const noEndpoint = tried.some((t) => t.link === "managed-identity" && typeof t.reason === "string" && t.reason.startsWith("ManagedIdentityCredential: IMDS "));
   const next = new Error(
-    `${error.message} Next: '${cli} doctor' shows each link's reason and time; no managed-identity endpoint on this machine? '${cli} serve' starts a local one, and '${cli} env' prints its variables.`,
+    `${error.message} Next: '${cli} doctor' shows each link's reason and time` +
+      (noEndpoint ? `; no managed-identity endpoint on this machine? '${cli} serve' starts a local one, and '${cli} env' prints its variables.` : "."),
   );
   next.name = error.name;
   return next;

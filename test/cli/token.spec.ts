@@ -63,6 +63,16 @@ describe("azmi token", function () {
     );
   });
 
+  it("the hint to start a local endpoint only when managed identity found none: not for --only azure-cli, nor for an endpoint the environment names", async () => {
+    const cliOnly = await runAzmi(["token", "--only", "azure-cli"], cleanEnv());
+    assert.equal(cliOnly.code, 3, cliOnly.stderr);
+    assert.match(cliOnly.stderr, / Next: 'node bin\/azmi\.js doctor' shows each link's reason and time\.\n$/);
+    // An App Service endpoint that refuses connections: the variables name one, so "start one" points the wrong way.
+    const named = await runAzmi(["token", "--only", "managed-identity"], cleanEnv({ IDENTITY_ENDPOINT: "http://127.0.0.1:9/msi/token", IDENTITY_HEADER: "hdr_secret_value_123" }));
+    assert.equal(named.code, 3, named.stderr);
+    assert.match(named.stderr, /App Service at 127\.0\.0\.1:9 .* Next: 'node bin\/azmi\.js doctor' shows each link's reason and time\.\n$/);
+  });
+
   it("no next-step hint when a malformed variable is the cause (its own message says what to fix)", async () => {
     const r = await runAzmi(["token", "--only", "managed-identity"], cleanEnv({ IDENTITY_ENDPOINT: "not a url", IDENTITY_HEADER: "hdr_secret_value_123" }));
     assert.equal(r.code, 3, r.stderr);
