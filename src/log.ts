@@ -90,6 +90,15 @@ export function registerSecret(value: string | undefined | null): void {
   }
 }
 
+/**
+ * Forget a value registered with {@link registerSecret} that no longer exists
+ * anywhere (a consumed or expired one-time secret), so a long-running server
+ * does not grow the set, and every redaction's scan, with each one it made.
+ */
+export function unregisterSecret(value: string): void {
+  secrets.delete(value);
+}
+
 /** How many values are registered as secret (tests check that serving tokens does not grow it). */
 export function registeredSecretCount(): number {
   return secrets.size;

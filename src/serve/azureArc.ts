@@ -21,7 +21,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import fs = require("node:fs");
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path = require("node:path");
-import { registerSecret } from "../log";
+import { registerSecret, unregisterSecret } from "../log";
 import { serveToken, validResource, type ServeContext } from "./context";
 import { IDENTITY_NOT_FOUND, imdsSelector, METADATA_MISSING, MULTIPLE_SELECTORS } from "./imds";
 import { parseQuery } from "./request";
@@ -84,6 +84,12 @@ export class ArcChallenges {
     return file;
   }
 
+  /** Whole seconds until the oldest pending challenge expires (and a new one can be issued), at least 1. */
+  retryAfterSec(now = Date.now()): number {
+    const oldest = this.pending[0];
+    return Math.max(1, Math.ceil(((oldest?.expiresAt ?? now) - now) / 1000));
+  }
+
   /** Check an `Authorization` header; a matching challenge is consumed. */
   verify(authorization: string, now = Date.now()): boolean {
     this.expire(now);
@@ -96,23 +102,25 @@ export class ArcChallenges {
     }
     if (match < 0) return false;
     const [used] = this.pending.splice(match, 1);
-    remove(used!.file);
+    retire(used!);
     return true;
   }
 
   /** Remove every key file still on disk. */
   close(): void {
-    for (const c of this.pending.splice(0)) remove(c.file);
+    for (const c of this.pending.splice(0)) retire(c);
   }
 
   private expire(now: number): void {
-    while (this.pending.length > 0 && this.pending[0]!.expiresAt <= now) remove(this.pending.shift()!.file);
+    while (this.pending.length > 0 && this.pending[0]!.expiresAt <= now) retire(this.pending.shift()!);
   }
 }
 
-function remove(file: string): void {
+/** A challenge is over (answered, expired, or the server closes): its key file goes, and its secret with it from the redaction set. */
+function retire(challenge: Challenge): void {
+  unregisterSecret(challenge.secret.toString());
   try {
-    fs.unlinkSync(file);
+    fs.unlinkSync(challenge.file);
   } catch {
     // Already gone (a client or an admin removed it): nothing to clean.
   }
@@ -164,7 +172,9 @@ export function handleAzureArc(ctx: ServeContext, req: IncomingMessage, res: Ser
       return;
     }
     if (file === undefined) {
-      writeError(res, "imds", 429, "too_many_requests", "Too many unanswered Azure Arc challenges; retry later.");
+      // Retry-After: clients retry a 429 only when told when (spec §6.2); the oldest challenge frees a place then.
+      const wait = arc.retryAfterSec();
+      writeError(res, "imds", 429, "too_many_requests", `Too many unanswered Azure Arc challenges; retry in ${wait} s.`, { "Retry-After": String(wait) });
       return;
     }
     writeJson(res, 401, { error: "unauthorized", error_description: "Read the key file named in WWW-Authenticate and retry with Authorization: Basic <contents>." }, {

@@ -8,6 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { legacyDate } from "../../src/serve/respond";
 import { startServer, type RunningServer } from "../../src/serve/server";
+import { ArcChallenges } from "../../src/serve/azureArc";
+import { registeredSecretCount } from "../../src/log";
 import { claimsOf, get, raw, useTempHome, VAULT } from "./support";
 
 const UAMI = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -352,6 +354,37 @@ describe("serve: Azure Arc dialect (35)", () => {
       if (!usable) assert.match(other.arcDisabledReason!, /^the Azure Arc key folder \/var\/opt\/azcmagent\/tokens (does not exist|is not).*; create it \(as root\) to enable the Arc dialect$/);
     } finally {
       await other.close();
+    }
+  });
+
+  it("challenges leave nothing behind: answered or expired, a key's secret leaves the redaction set (a long-running server does not grow it)", async () => {
+    const p = pathOf(server.dialects.azureArc!.IDENTITY_ENDPOINT!);
+    const before = registeredSecretCount();
+    for (let i = 0; i < 20; i++) {
+      const realm = /realm=(.+)$/.exec((await get(server.port, `${p}?api-version=2020-06-01&${q}`, { Metadata: "true" })).headers["www-authenticate"]!)![1]!;
+      const ok = await get(server.port, `${p}?api-version=2020-06-01&${q}`, { Metadata: "true", Authorization: `Basic ${fs.readFileSync(realm, "utf8")}` });
+      assert.equal(ok.status, 200);
+    }
+    assert.equal(registeredSecretCount(), before);
+    // Unanswered ones too, once they expire (and at close).
+    const challenges = new ArcChallenges(keyDir);
+    challenges.issue(0);
+    assert.equal(registeredSecretCount(), before + 1);
+    challenges.issue(120_000); // the first one has expired by then
+    assert.equal(registeredSecretCount(), before + 1);
+    challenges.close();
+    assert.equal(registeredSecretCount(), before);
+  });
+
+  it("too many unanswered challenges: 429 with Retry-After (clients retry a 429 only when told when), until the oldest expires", () => {
+    const challenges = new ArcChallenges(keyDir);
+    try {
+      for (let i = 0; i < 256; i++) assert.ok(challenges.issue(1_000 + i * 100), `challenge ${i}`);
+      assert.equal(challenges.issue(20_000), undefined);
+      assert.equal(challenges.retryAfterSec(20_000), 41); // the first expires at 61 000
+      assert.ok(challenges.issue(61_000), "the oldest expired: a place is free");
+    } finally {
+      challenges.close();
     }
   });
 
