@@ -9,7 +9,7 @@ import * as path from "node:path";
 import type { MsiTokenResponse } from "../../src/credentials/types";
 import { AggregateAuthenticationError, AzmiError, CredentialUnavailableError, ErrorCode } from "../../src/errors";
 import type { GetManagedTokenOptions } from "../../src/msi";
-import { pointsAtSelf } from "../../src/serve/issuer/chainIssuer";
+import { MAX_CONCURRENT_UPSTREAM, pointsAtSelf } from "../../src/serve/issuer/chainIssuer";
 import { readServerState, serverStatePath, startServer, type RunningServer } from "../../src/serve/server";
 import { get, IMDS_PATH, IMDS_QUERY, useTempHome, VAULT } from "./support";
 
@@ -52,6 +52,30 @@ describe("serve: chain issuer", function () {
       assert.equal(calls.length, 1);
       assert.equal(server.issuer, "");
       assert.equal((await get(server.port, `/${server.tenantId}/discovery/v2.0/keys`)).status, 404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("12 different resources at once: at most MAX_CONCURRENT_UPSTREAM upstream calls (developer tools) run together; all 12 are answered", async () => {
+    let running = 0;
+    let most = 0;
+    const { upstream } = fakeUpstream(50);
+    const counted = async (options: GetManagedTokenOptions) => {
+      most = Math.max(most, ++running);
+      try {
+        return await upstream(options);
+      } finally {
+        running--;
+      }
+    };
+    const server = await startServer({ env: home.env, issuer: "chain", upstream: counted });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => get(server.port, `${IMDS_PATH}?api-version=2018-02-01&resource=${encodeURIComponent(`https://r${i}.example`)}`, { Metadata: "true" })),
+      );
+      assert.deepEqual(results.map((r) => r.status), Array(12).fill(200));
+      assert.equal(most, MAX_CONCURRENT_UPSTREAM);
     } finally {
       await server.close();
     }

@@ -40,6 +40,13 @@ export interface ChainIssuerOptions {
 type CachedToken = AccessToken & IssuedToken;
 
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
+/**
+ * Upstream calls run at once, across all (identity, resource) pairs: each may
+ * start a developer tool (`az` is a Python process of ~100 MB), and single-flight
+ * merges only callers of the same pair, so an app asking for many resources at
+ * once would otherwise start as many tools. Others wait their turn.
+ */
+export const MAX_CONCURRENT_UPSTREAM = 4;
 /** Variables through which a client finds a managed-identity endpoint. */
 const ENDPOINT_VARIABLES = ["IDENTITY_ENDPOINT", "MSI_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "IMDS_ENDPOINT"];
 
@@ -81,6 +88,8 @@ export class ChainIssuer implements TokenSource {
   private upstream?: UpstreamTokenFunction;
   private exclude: LinkName[] | undefined;
   private readonly fetchers = new Map<string, () => Promise<AccessToken>>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(options: ChainIssuerOptions = {}) {
     this.env = options.env ?? process.env;
@@ -118,10 +127,22 @@ export class ChainIssuer implements TokenSource {
   private fetcherFor(key: string, identity: ServedIdentity, resource: string): () => Promise<AccessToken> {
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
-      fetcher = () => this.callUpstream(identity, resource);
+      fetcher = () => this.inTurn(() => this.callUpstream(identity, resource));
       this.fetchers.set(key, fetcher);
     }
     return fetcher;
+  }
+
+  /** Run `call` once fewer than MAX_CONCURRENT_UPSTREAM others run. */
+  private async inTurn<T>(call: () => Promise<T>): Promise<T> {
+    if (this.running >= MAX_CONCURRENT_UPSTREAM) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await call();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
   }
 
   private async callUpstream(identity: ServedIdentity, resource: string): Promise<CachedToken> {
