@@ -264,7 +264,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     return reportError("serve", asUsageError("serve", e, SERVE_OPTION_FLAGS));
   }
   // Handlers first: whoever reads the first line may signal us right away.
-  const stopped = waitForSignal(server);
+  const stopped = waitForSignal(server, parsed.options.issuer === "chain");
   // A forgotten fault-mode server looks healthy and fails requests on purpose: say so up front.
   if (parsed.options.faults) note(`azmi serve: fault mode is on (--faults ${faultsSpec(parsed.options.faults)}): token requests may fail or wait on purpose; start it without --faults for normal answers`);
   // A new server has a new secret: rewrite the containers' env file now, so it never holds a dead one.
@@ -461,20 +461,25 @@ export function renderContainers(server: RunningServer, envFile: string | undefi
 }
 
 /** Serve until SIGINT/SIGTERM, then close (state file removed) and report 0. */
-function waitForSignal(server: RunningServer): Promise<number> {
+function waitForSignal(server: RunningServer, runsTools: boolean): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
+    // A chain server's developer tools (az, azd, pwsh) still running would outlive it under pid 1: stop them too.
+    const done = (code: number) => {
+      if (runsTools) (require("./descendants") as typeof import("./descendants")).stopDescendants();
+      resolve(code);
+    };
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
         // A second Ctrl-C means "now": do not wait for slow clients.
         note(`azmi serve: ${signal} again, exiting without waiting`);
-        resolve(ExitCode.Failure);
+        done(ExitCode.Failure);
         return;
       }
       stopping = true;
       server.close().then(
-        () => resolve(ExitCode.Ok),
-        (e: unknown) => resolve(reportError("serve", e)),
+        () => done(ExitCode.Ok),
+        (e: unknown) => done(reportError("serve", e)),
       );
     };
     process.on("SIGINT", stop);

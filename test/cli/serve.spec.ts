@@ -28,6 +28,7 @@ import { SecretSet } from "../hygiene/secrets";
 import type { ServeJson } from "../../src/cli/serve";
 import { howThisCliWasRun } from "../../src/cli/invocation";
 import { canTellPeerUser } from "../../src/serve/peerUser";
+import { descendantsOf } from "../../src/cli/descendants";
 
 describe("azmi serve and azmi env", function () {
   let env: NodeJS.ProcessEnv;
@@ -303,6 +304,34 @@ describe("azmi serve: identities, issuers and fault mode", function () {
       child.kill("SIGTERM");
       await exited(child);
     }
+  });
+
+  it("--issuer chain stopped while a developer tool runs (a hanging az): the tool does not outlive the server", async function () {
+    if (!fs.existsSync("/proc/self/stat")) this.skip(); // the tools are found through /proc (Linux)
+    const env = cleanEnv();
+    const bin = env.PATH!.split(":")[0]!;
+    // `az` that hangs, as one waiting on a network that never answers.
+    fs.writeFileSync(path.join(bin, "az"), "#!/bin/sh\nexec /bin/sleep 120\n", { mode: 0o755 });
+    const server = spawnNode(AZMI_BIN, ["serve", "--json", "--issuer", "chain", "--port", "0"], env);
+    const info = JSON.parse((await firstLines(server, 1)).lines[0]) as ServeJson;
+    // Ask (and do not wait for the answer): the chain reaches azure-cli, which starts the fake az.
+    const request = http.get(`${info.url}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net`, { headers: { Metadata: "true" } });
+    request.on("error", () => undefined);
+    const sleepers = () => descendantsOf(server.pid!).filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("/bin/sleep\u0000120"));
+    let tools: number[] = [];
+    await until(() => (tools = sleepers()).length === 1, 20_000);
+    server.kill("SIGTERM");
+    assert.deepEqual(await exited(server), { code: 0, signal: null });
+    request.destroy();
+    const alive = (pid: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "latin1"));
+      } catch {
+        return false;
+      }
+    };
+    await until(() => !alive(tools[0]!), 5_000).catch(() => undefined);
+    assert.equal(alive(tools[0]!), false, `the az the server started (pid ${tools[0]}) is still running`);
   });
 
   it("--faults rate=1,statuses=403 answers like Docker Desktop: the chain finds no managed identity (exit 3)", async () => {
