@@ -328,6 +328,20 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   };
   let discovery: Buffer | undefined;
   let jwks: Buffer | undefined;
+  // The discovery document per Host a client used (already checked by hostAllowed): its
+  // jwks_uri must be reachable by that client (a container reaches host.docker.internal, not 127.0.0.1).
+  const discoveryByHost = new Map<string, Buffer>();
+  const discoveryFor = (hostHeader: string): Buffer => {
+    const reachedAt = `http://${hostHeader.toLowerCase()}`;
+    if (reachedAt === url || local === undefined) return discovery!;
+    let doc = discoveryByHost.get(reachedAt);
+    if (doc === undefined) {
+      if (discoveryByHost.size >= 64) discoveryByHost.clear();
+      doc = Buffer.from(JSON.stringify(local.discoveryDocument(reachedAt)));
+      discoveryByHost.set(reachedAt, doc);
+    }
+    return doc;
+  };
   let discoveryPath = "";
   let jwksPath = "";
 
@@ -435,7 +449,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         writeError(res, "imds", 405, "method_not_allowed", `The request method '${req.method}' is not supported; use GET.`, { Allow: "GET, HEAD" });
         return;
       }
-      writeJson(res, 200, path === discoveryPath ? discovery : jwks);
+      writeJson(res, 200, path === discoveryPath ? discoveryFor(req.headers.host!) : jwks);
       return;
     }
     if (isSuspiciousPath(path)) {

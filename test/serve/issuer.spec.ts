@@ -11,7 +11,7 @@ import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from "jose";
 import { startServer, type RunningServer } from "../../src/serve/server";
 import { signingKeyPath } from "../../src/serve/issuer/localIssuer";
 import { stableUuid } from "../../src/serve/identities";
-import { claimsOf, get, IMDS_PATH, IMDS_QUERY, useTempHome, VAULT } from "./support";
+import { claimsOf, get, IMDS_PATH, IMDS_QUERY, raw, useTempHome, VAULT } from "./support";
 
 const UAMI = "12345678-90ab-cdef-1234-567890abcdef";
 
@@ -49,6 +49,33 @@ describe("serve: offline issuer", () => {
     assert.equal(payload.sub, payload.oid);
     assert.equal(payload.exp! - payload.iat!, 86400);
     assert.equal(payload.nbf, payload.iat);
+  });
+
+  it("discovery's jwks_uri (and endpoints) follow the Host the client used, so a container that reached host.docker.internal can fetch the keys; issuer stays the tokens' iss", async () => {
+    const named = await startServer({ env: home.env, allowHosts: ["api.azmi.test"] });
+    try {
+      const discovery = async (host: string) => {
+        const r = await raw(named.port, [`GET ${new URL(named.discoveryUrl).pathname} HTTP/1.1`, `Host: ${host}`, "Connection: close", "", ""].join("\r\n"));
+        assert.equal(r.status, 200, r.body);
+        return JSON.parse(r.body) as { issuer: string; jwks_uri: string; token_endpoint: string };
+      };
+      const direct = await discovery(`127.0.0.1:${named.port}`);
+      assert.equal(direct.jwks_uri, named.jwksUri);
+      for (const [host, base] of [
+        [`API.azmi.test:${named.port}`, `http://api.azmi.test:${named.port}`],
+        [`localhost:${named.port}`, `http://localhost:${named.port}`],
+      ] as const) {
+        const doc = await discovery(host);
+        assert.equal(doc.issuer, named.issuer, "the issuer is the tokens' iss, whatever the Host");
+        assert.equal(doc.jwks_uri, `${base}/${named.tenantId}/discovery/v2.0/keys`);
+        assert.equal(doc.token_endpoint, `${base}/${named.tenantId}/oauth2/v2.0/token`);
+      }
+      // The keys by the localhost-based URL verify the tokens (the same keys, reached by the client's own name).
+      const token = await imdsToken(named);
+      await jwtVerify(token, createRemoteJWKSet(new URL((await discovery(`localhost:${named.port}`)).jwks_uri)), { issuer: named.issuer, audience: VAULT });
+    } finally {
+      await named.close();
+    }
   });
 
   it("user-assigned identities get their own stable claims", async () => {

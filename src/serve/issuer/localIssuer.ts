@@ -229,12 +229,17 @@ export class LocalIssuer implements TokenSource {
     return `/${this.tenantId}/discovery/v2.0/keys`;
   }
 
-  /** The OpenID Connect discovery document. */
-  discoveryDocument(): Record<string, unknown> {
-    const base = `${this.baseUrl}/${this.tenantId}`;
+  /**
+   * The OpenID Connect discovery document. `reachedAt`: the base URL the
+   * client reached the server by (`http://host.docker.internal:4000` from a
+   * container), for the URLs it must fetch next (jwks_uri): `127.0.0.1` is the
+   * container itself there. The `issuer` stays the one in the tokens.
+   */
+  discoveryDocument(reachedAt: string = this.baseUrl): Record<string, unknown> {
+    const base = `${reachedAt}/${this.tenantId}`;
     return {
       issuer: this.issuer,
-      jwks_uri: this.jwksUri,
+      jwks_uri: `${base}/discovery/v2.0/keys`,
       // Required by OIDC Discovery; azmi serve issues tokens only through its MI dialects.
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
       token_endpoint: `${base}/oauth2/v2.0/token`,
