@@ -213,7 +213,8 @@ export function toMsiResponse(token: AzmiAccessToken, resource: string, now: num
     expires_in: String(Math.max(0, expiresOn - nowSec)),
     expires_on: String(expiresOn),
     not_before: String(notBefore),
-    resource,
+    // The endpoint's own form when it named one (Cloud Shell may add a trailing slash): what Invoke-RestMethod would show.
+    resource: token.resource ?? resource,
     token_type: token.tokenType ?? "Bearer",
   };
   const clientId = token.clientId ?? (fromClaims ? clientIdFromClaims(claims) : undefined);

@@ -9,6 +9,7 @@ import { EnvironmentCredential } from "../src/credentials/environmentCredential"
 import { AzmiError, ErrorCode } from "../src/errors";
 import { startFakeCloudShell } from "./fakes/cloudShell";
 import { startFakeMsi2017 } from "./fakes/machineLearning";
+import { startRawServer } from "./fakes/rawServer";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "./fakes/entra";
 import { useCleanEnv } from "./support/env";
 import { ROOT } from "./cli/support";
@@ -125,6 +126,26 @@ describe("getManagedToken / diagnose", function () {
     } finally {
       await shell.close();
     }
+  });
+
+  it("resource is the endpoint's own when it names one (as Invoke-RestMethod shows it), else the one asked for", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = fakeAccessToken({ aud: "https://vault.azure.net/", nbf: now, exp: now + 3900 });
+    // A Cloud Shell that answers with its own form of the resource (a trailing slash).
+    const shell = await startRawServer(() => ({
+      status: 200,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ access_token: jwt, refresh_token: "", expires_in: "3900", expires_on: String(now + 3900), not_before: String(now), resource: "https://vault.azure.net/", token_type: "Bearer" }),
+    }));
+    try {
+      resetManagedTokenChains();
+      const msi = await getManagedToken({ resource: "https://vault.azure.net", env: { PATH: dir, AZMI_HOME: home, MSI_ENDPOINT: `${shell.url}/oauth2/token` } });
+      assert.equal(msi.resource, "https://vault.azure.net/");
+    } finally {
+      await shell.close();
+    }
+    // A token without one (an Entra or developer-tool token) keeps the resource asked for.
+    assert.equal(toMsiResponse({ token: jwt, expiresOnTimestamp: (now + 3900) * 1000 }, "https://vault.azure.net").resource, "https://vault.azure.net");
   });
 
   it("Entra tokens: not_before from the JWT nbf and client_id from appid", async () => {
