@@ -398,19 +398,49 @@ namespace Azmi
         private static void AppendString(StringBuilder builder, string text)
         {
             builder.Append('"');
-            if (NeedsEscape(text)) builder.Append(JsonEncodedText.Encode(text).ToString());
+            if (NeedsEscape(text)) AppendEscaped(builder, text);
             else builder.Append(text);
             builder.Append('"');
         }
 
-        // Quotes, backslashes and control characters: the rest is valid JSON as it is.
+        // Quotes, backslashes, control characters and surrogates: the rest is valid JSON as it is.
         private static bool NeedsEscape(string text)
         {
             foreach (char c in text)
             {
-                if (c < 0x20 || c == '"' || c == '\\') return true;
+                if (c < 0x20 || c == '"' || c == '\\' || char.IsSurrogate(c)) return true;
             }
             return false;
+        }
+
+        // JsonEncodedText's escapes (the script path's too), except for half a
+        // surrogate pair, on which it throws: that surfaced as a bare .NET
+        // method-call error for a -ClientId typed with one. Escaped by hand
+        // as \uXXXX (as the script path's EncodeJsonText does), it reaches the
+        // bridge, whose checks name the parameter and what is wrong with it.
+        private static void AppendEscaped(StringBuilder builder, string text)
+        {
+            try
+            {
+                builder.Append(JsonEncodedText.Encode(text).ToString());
+                return;
+            }
+            catch (ArgumentException)
+            {
+            }
+            for (int i = 0; i < text.Length; i++)
+            {
+                char c = text[i];
+                if (c == '"') builder.Append("\\\"");
+                else if (c == '\\') builder.Append("\\\\");
+                else if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                {
+                    builder.Append(c).Append(text[i + 1]);
+                    i++;
+                }
+                else if (c < 0x20 || char.IsSurrogate(c)) builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                else builder.Append(c);
+            }
         }
 
         /// <summary>

@@ -108,3 +108,22 @@ export function isLoopbackUrl(value: string): boolean {
   }
   return host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
+
+/**
+ * What makes `id` unusable as an identity's id, or undefined: a control
+ * character, or half of a UTF-16 surrogate pair (no URL or header can carry
+ * it; encodeURIComponent would throw a bare URIError).
+ */
+export function identityIdFlaw(id: string): string | undefined {
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    const hex = () => c.toString(16).toUpperCase().padStart(4, "0");
+    if (c < 0x20 || c === 0x7f) return `contains a control character (U+${hex()}) at position ${i}`;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < id.length && (id.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      i++; // a whole pair
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      return `contains half of a surrogate pair (U+${hex()}) at position ${i}, which no text encoding can send`;
+    }
+  }
+  return undefined;
+}

@@ -7,6 +7,7 @@ import * as assert from "node:assert/strict";
 import { AzureLogger, setLogLevel, getLogLevel, type AzureLogLevel } from "@azure/logger";
 import { ManagedIdentityCredential } from "../../src/credentials/managedIdentityCredential";
 import { redact } from "../../src/log";
+import { getManagedToken } from "../../src/msi";
 import { json } from "../fakes/common";
 import { startFakeAppService } from "../fakes/appService";
 import { startFakeImds } from "../fakes/imds";
@@ -29,6 +30,23 @@ describe("managed-identity/errors", () => {
       );
       assert.throws(() => new ManagedIdentityCredential("a", { objectId: "b" } as never), /got 'clientId' and 'objectId'/);
     });
+    it("an id no request can carry (a control character, half a surrogate pair) ⇒ ERR_INVALID_ARGUMENT naming the option and where, not a bare URIError later", async () => {
+      assert.throws(() => new ManagedIdentityCredential({ clientId: "x\udc00" }), {
+        code: "ERR_INVALID_ARGUMENT",
+        message:
+          "ManagedIdentityCredential: 'clientId' contains half of a surrogate pair (U+DC00) at position 1, which no text encoding can send; an identity is named by a GUID (clientId, objectId) or an ARM resource id (resourceId).",
+      });
+      assert.throws(() => new ManagedIdentityCredential("a\nb"), { code: "ERR_INVALID_ARGUMENT", message: /^ManagedIdentityCredential: 'clientId' contains a control character \(U\+000A\) at position 1;/ });
+      assert.throws(() => new ManagedIdentityCredential({ resourceId: "/subscriptions/\ud800" }), { code: "ERR_INVALID_ARGUMENT", message: /'resourceId' contains half of a surrogate pair \(U\+D800\) at position 15/ });
+      // A whole pair is text like any other (the endpoint decides whether such an id exists).
+      assert.doesNotThrow(() => new ManagedIdentityCredential({ objectId: "id-\ud83d\ude00" }));
+      // Through getManagedToken too (the PowerShell bridge's path).
+      await assert.rejects(getManagedToken({ resource: "https://vault.azure.net", clientId: "x\udc00", env: { IDENTITY_ENDPOINT: "http://127.0.0.1:9/msi/token", IDENTITY_HEADER: "hdr_secret_value_123" } }), {
+        code: "ERR_INVALID_ARGUMENT",
+        message: /^clientId contains half of a surrogate pair \(U\+DC00\) at position 1/,
+      });
+    });
+
     it("wrong types and ranges ⇒ TypeError / RangeError naming the option", () => {
       assert.throws(() => new ManagedIdentityCredential({ clientId: 5 as never }), { name: "TypeError", message: "ManagedIdentityCredential: 'clientId' must be a string (got number)." });
       assert.throws(() => new ManagedIdentityCredential({ timeBudgetMs: -1 }), { name: "RangeError", message: "ManagedIdentityCredential: 'timeBudgetMs' must be a positive number of milliseconds (got -1)." });

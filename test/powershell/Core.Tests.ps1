@@ -52,6 +52,8 @@ Describe 'The precompiled core' {
             [ordered]@{ scope = 'https://x/.default'; exclude = [string[]]('azure-cli', 'environment'); n = 3; d = 1.5; none = $null; f = $false }
             [ordered]@{ 'we"ird' = "line`nbreak \ quote `" tab`t"; nested = [ordered]@{ a = @(1, 'two', $null) }; empty = @() }
             @{ PATH = '/usr/bin'; HOME = '/root'; uni = 'é ü 中' }
+            # Half a surrogate pair (JsonEncodedText throws on it; both escape it by hand), a whole one, a quote before one.
+            [ordered]@{ clientId = "x`"$([char]0xDC00)"; pair = "$([char]0xD83D)$([char]0xDE00)"; high = "$([char]0xD800)" }
         )
         foreach ($case in $cases) {
             $expected = & (Get-Module Azmi) { param($d) if (-not $script:AzmiScriptBridge) { Import-AzmiScriptBridge }; $script:WriteJsonObject.InvokeReturnAsIs($d, $null) } $case

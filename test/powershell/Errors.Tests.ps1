@@ -67,6 +67,29 @@ Describe 'Get-AzManagedToken input checks' {
         $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
     }
 
+    # Half a surrogate pair cannot be encoded as UTF-8: it once surfaced as a bare .NET
+    # "Exception calling GetToken" (JsonEncodedText threw); now the bridge names the parameter.
+    It 'refuses a -<Name> no request can carry (half a surrogate pair, a quote before it), naming it' -TestCases @(
+        @{ Name = 'ClientId'; Splat = @{ ClientId = "x`"$([char]0xDC00)" } }
+        @{ Name = 'ObjectId'; Splat = @{ ObjectId = "$([char]0xD800)y" } }
+    ) {
+        $env:MSI_ENDPOINT = $null
+        $env:IDENTITY_ENDPOINT = 'http://127.0.0.1:9/msi/token'
+        $env:IDENTITY_HEADER = 'hdr_secret_value_123'
+        try {
+            $err = $null
+            $out = Get-AzManagedToken https://vault.azure.net @Splat -ErrorAction SilentlyContinue -ErrorVariable err
+            $out | Should -BeNullOrEmpty
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenInvalidArgument,Get-AzManagedToken'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err[0].Exception.Message | Should -Match 'contains half of a surrogate pair'
+        } finally {
+            $env:IDENTITY_ENDPOINT = $null
+            $env:IDENTITY_HEADER = $null
+        }
+    }
+
     It 'refuses an unknown link name for -Source and -Exclude' {
         { Get-AzManagedToken https://vault.azure.net -Source imds } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Get-AzManagedToken'
         { Get-AzManagedToken https://vault.azure.net -Exclude 'azure-cli', 'nope' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Get-AzManagedToken'

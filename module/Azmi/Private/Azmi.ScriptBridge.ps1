@@ -172,6 +172,26 @@ function script:Invoke-AzmiBridge {
 # The characters a JSON string cannot hold as they are.
 # (From a string literal: converting a number array costs the import more.)
 $script:JsonEscaped = "`u{0}`u{1}`u{2}`u{3}`u{4}`u{5}`u{6}`u{7}`u{8}`u{9}`u{a}`u{b}`u{c}`u{d}`u{e}`u{f}`u{10}`u{11}`u{12}`u{13}`u{14}`u{15}`u{16}`u{17}`u{18}`u{19}`u{1a}`u{1b}`u{1c}`u{1d}`u{1e}`u{1f}`"\".ToCharArray()
+# Surrogates: half of a pair cannot be UTF-8 (a -ClientId typed with one).
+$script:JsonSurrogate = [regex]'[\uD800-\uDFFF]'
+
+# A string's JSON escapes (a script block, as WriteJsonObject: its text may be a secret).
+# JsonEncodedText throws on half a surrogate pair, which then surfaced as a bare
+# .NET error; escaped as \uXXXX it reaches the bridge, whose checks name the parameter.
+$script:EncodeJsonText = {
+    param([string]$Text)
+    try { return [System.Text.Json.JsonEncodedText]::Encode($Text).ToString() } catch [System.ArgumentException] { }
+    $sb = [System.Text.StringBuilder]::new($Text.Length + 16)
+    for ($i = 0; $i -lt $Text.Length; $i++) {
+        $c = $Text[$i]
+        if ($c -eq [char]'"') { $null = $sb.Append('\"') }
+        elseif ($c -eq [char]'\') { $null = $sb.Append('\\') }
+        elseif ([char]::IsHighSurrogate($c) -and $i + 1 -lt $Text.Length -and [char]::IsLowSurrogate($Text[$i + 1])) { $null = $sb.Append($c).Append($Text[$i + 1]); $i++ }
+        elseif ([int]$c -lt 0x20 -or [char]::IsSurrogate($c)) { $null = $sb.Append('\u').Append(([int]$c).ToString('x4', [cultureinfo]::InvariantCulture)) }
+        else { $null = $sb.Append($c) }
+    }
+    $sb.ToString()
+}
 
 # A dictionary whose values are $null, bool, numbers, strings, arrays of
 # those, or dictionaries like it, as one line of JSON (requests and
@@ -192,7 +212,7 @@ $script:WriteJsonObject = {
         # JSON as they are; only others go through JsonEncodedText, whose
         # first use costs a session tens of milliseconds (its encoder's tables).
         $text = [string]$entry.Key
-        if ($text.IndexOfAny($script:JsonEscaped) -ge 0) { $text = [System.Text.Json.JsonEncodedText]::Encode($text).ToString() }
+        if ($text.IndexOfAny($script:JsonEscaped) -ge 0 -or $script:JsonSurrogate.IsMatch($text)) { $text = $script:EncodeJsonText.InvokeReturnAsIs($text) }
         $null = $Builder.Append('"').Append($text).Append('":')
         $value = $entry.Value
         if ($value -is [System.Collections.IDictionary]) {
@@ -210,7 +230,7 @@ $script:WriteJsonObject = {
             elseif ($item -is [int] -or $item -is [long] -or $item -is [double]) { $null = $Builder.Append($item.ToString([cultureinfo]::InvariantCulture)) }
             else {
                 $text = [string]$item
-                if ($text.IndexOfAny($script:JsonEscaped) -ge 0) { $text = [System.Text.Json.JsonEncodedText]::Encode($text).ToString() }
+                if ($text.IndexOfAny($script:JsonEscaped) -ge 0 -or $script:JsonSurrogate.IsMatch($text)) { $text = $script:EncodeJsonText.InvokeReturnAsIs($text) }
                 $null = $Builder.Append('"').Append($text).Append('"')
             }
         }
