@@ -112,7 +112,7 @@ Describe 'The bridge process' {
         $record = $null
         try { Get-AzManagedToken https://vault.azure.net -ErrorAction Stop } catch { $record = $_ }
         $record.FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenBridgeFailed,Get-AzManagedToken'
-        $record.CategoryInfo.Category | Should -Be 'ProtocolError'
+        $record.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
         $record.Exception.Message | Should -Match 'exit code 3'
         $record.Exception.Message | Should -Match 'boom, the bridge broke'
         $record.Exception.Message | Should -Not -Match '    at '
@@ -187,7 +187,11 @@ Describe 'The bridge process' {
     It 'times out a bridge that never answers, within -TimeoutSec plus slack' {
         $env:AZMI_BRIDGE = Join-Path $support 'silentBridge.js'
         $clock = [System.Diagnostics.Stopwatch]::StartNew()
-        { Get-AzManagedToken https://vault.azure.net -TimeoutSec 1 -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedTokenTimeout,Get-AzManagedToken'
+        $record = $null
+        try { Get-AzManagedToken https://vault.azure.net -TimeoutSec 1 -ErrorAction Stop } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'GetAzManagedTokenTimeout,Get-AzManagedToken'
+        # The wait is -TimeoutSec plus slack: the message names both, so 3 s does not read as a misread -TimeoutSec 1.
+        $record.Exception.Message | Should -Match "did not answer 'token' within 3 s \(the call's 1 s, and 2 s for the bridge itself\)"
         # 1 s + 2 s slack; generous bound for a loaded machine.
         $clock.Elapsed.TotalSeconds | Should -BeLessThan 15
         Get-AzmiBridgeProcessId | Should -BeNullOrEmpty
@@ -213,6 +217,22 @@ Describe 'The bridge process' {
         $record.Exception.Message | Should -Match 'Node\.js'
         $record.ErrorDetails.RecommendedAction | Should -Match 'Install Node\.js 20'
         $record.ErrorDetails.RecommendedAction | Should -Match 'AZMI_NODE'
+    }
+
+    It 'blames $env:AZMI_NODE, not $env:AZMI_BRIDGE, when the program it names answers garbage (echo)' {
+        $echo = (Get-Command echo -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
+        if (-not $echo) { Set-ItResult -Skipped -Because 'no echo(1) on this machine'; return }
+        Stop-AzmiTestBridge
+        $env:AZMI_NODE = $echo
+        try {
+            $record = $null
+            try { Get-AzManagedToken https://vault.azure.net -ErrorAction Stop } catch { $record = $_ }
+            $record.FullyQualifiedErrorId | Should -BeIn 'GetAzManagedTokenBridgeProtocolError,Get-AzManagedToken', 'GetAzManagedTokenBridgeFailed,Get-AzManagedToken'
+            $record.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape("AZMI_NODE is '$echo'"))
+        } finally {
+            $env:AZMI_NODE = $null
+            Stop-AzmiTestBridge
+        }
     }
 
     It 'explains a node that exits at once (a wrong $env:AZMI_NODE): its exit code and the command to run by hand' {

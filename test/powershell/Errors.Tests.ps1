@@ -122,6 +122,8 @@ Describe 'Get-AzManagedToken chain failures' {
         $err[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
         $err[0].TargetObject | Should -BeExactly 'https://vault.azure.net'
         $err[0].Exception.Data['AzmiCode'] | Should -Not -BeNullOrEmpty
+        # The most common error says what to do next, as PowerShell users look for it.
+        $err[0].ErrorDetails.RecommendedAction | Should -Match 'Get-AzManagedIdentityChain -Verbose.*Start-AzManagedIdentityEndpoint -SetEnvironment'
         { Get-AzManagedToken https://vault.azure.net -Source managed-identity -ErrorAction Stop } | Should -Throw -ErrorId 'GetAzManagedTokenUnavailable,Get-AzManagedToken'
     }
 

@@ -203,10 +203,18 @@ $script:AzmiConditions = @{
     KeyFileInvalid      = @{ Category = 'InvalidData'; Exception = 'System.IO.InvalidDataException' }
     NodeNotFound        = @{ Category = 'NotInstalled'; Exception = 'System.IO.FileNotFoundException' }
     BridgeNotFound      = @{ Category = 'NotInstalled'; Exception = 'System.IO.FileNotFoundException' }
-    BridgeFailed        = @{ Category = 'ProtocolError'; Exception = 'System.InvalidOperationException' }
+    # A bridge that ended is gone, not misspoken: ResourceUnavailable, as a crashed service is.
+    BridgeFailed        = @{ Category = 'ResourceUnavailable'; Exception = 'System.InvalidOperationException' }
     BridgeProtocolError = @{ Category = 'ProtocolError'; Exception = 'System.IO.InvalidDataException' }
     NotFound            = @{ Category = 'ObjectNotFound'; Exception = 'System.Management.Automation.ItemNotFoundException' }
     Failed              = @{ Category = 'NotSpecified'; Exception = 'System.InvalidOperationException' }
+}
+
+# What to do, for the conditions whose message is the core's own (the links'
+# reasons): the most common errors, which ErrorDetails.RecommendedAction shows.
+$script:AzmiAdvice = @{
+    Unavailable          = 'Run Get-AzManagedIdentityChain -Verbose to see why each link was passed over; on a machine without managed identity, Start-AzManagedIdentityEndpoint -SetEnvironment starts a local one.'
+    AuthenticationFailed = 'The endpoint answered and refused: the message says what it refused (the identity, the resource or its secret); run Get-AzManagedIdentityChain -Verbose for the link that answered.'
 }
 
 function script:Get-AzmiErrorCondition {
@@ -274,6 +282,7 @@ function script:New-AzmiErrorRecord {
         if (-not $RecommendedAction -and $Fault.recommendedAction) { $RecommendedAction = $Fault.recommendedAction }
     }
     if (-not $Condition) { $Condition = Get-AzmiErrorCondition -Code $code -Name $name }
+    if (-not $RecommendedAction -and $script:AzmiAdvice.ContainsKey($Condition)) { $RecommendedAction = $script:AzmiAdvice[$Condition] }
     if ($Condition -eq 'Timeout' -and $TimeoutParameter) {
         # Also for the bridge's own timeout, whose advice names -TimeoutSec:
         # Invoke-AzManagedRestMethod's -TimeoutSec is the HTTP request's.

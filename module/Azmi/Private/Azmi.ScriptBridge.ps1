@@ -38,7 +38,7 @@ function script:Read-AzmiBridgeLine {
             if ($Clock.ElapsedMilliseconds -ge $LimitMs) {
                 Stop-AzmiBridge -GraceMs 0
                 return New-AzmiBridgeFault -Condition 'Timeout' -Name 'TimeoutError' `
-                    -Message $(if ($Bridge.Hello) { "The azmi bridge did not answer '$Op' within $WaitSec s; it was stopped and the next call starts a new one." }
+                    -Message $(if ($Bridge.Hello) { "The azmi bridge did not answer '$Op' within $WaitSec s (the call's $($WaitSec - $script:BridgeSlackSec) s, and $($script:BridgeSlackSec) s for the bridge itself); it was stopped and the next call starts a new one." }
                                else { "The azmi bridge ($LaunchPath) did not start within $($script:BridgeStartSec) s; it was stopped and the next call tries again." }) `
                     -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
             }

@@ -304,7 +304,11 @@ function New-AzmiBridgeProtocolFault {
     Stop-AzmiBridge -GraceMs 0
     New-AzmiBridgeFault -Condition 'BridgeProtocolError' -Name 'BridgeProtocolError' `
         -Message "The program at '$LaunchPath' is not the azmi bridge: it answered with a line ($LineLength characters) that is not azmi's JSON-lines protocol." `
-        -RecommendedAction 'Point $env:AZMI_BRIDGE at dist/src/bridge/main.js of an azmi build, or remove $env:AZMI_BRIDGE to use the default.'
+        -RecommendedAction $(if ($env:AZMI_NODE) {
+            "`$env:AZMI_NODE is '$env:AZMI_NODE': point it at Node.js 20 or later, or unset it to use the node on PATH$(if ($env:AZMI_BRIDGE) { "; `$env:AZMI_BRIDGE must name dist/src/bridge/main.js of an azmi build" })."
+        } else {
+            'Point $env:AZMI_BRIDGE at dist/src/bridge/main.js of an azmi build, or remove $env:AZMI_BRIDGE to use the default.'
+        })
 }
 
 function Invoke-AzmiBridgeCore {
@@ -341,7 +345,7 @@ function Invoke-AzmiBridgeCore {
     if ($kind -eq 'T') {
         Stop-AzmiBridge -GraceMs 0
         return New-AzmiBridgeFault -Condition 'Timeout' -Name 'TimeoutError' `
-            -Message $(if ($bridge.Hello) { "The azmi bridge did not answer '$Op' within $waitSec s; it was stopped and the next call starts a new one." }
+            -Message $(if ($bridge.Hello) { "The azmi bridge did not answer '$Op' within $waitSec s (the call's $TimeoutSec s, and $($script:BridgeSlackSec) s for the bridge itself); it was stopped and the next call starts a new one." }
                        else { "The azmi bridge ($launchPath) did not start within $($script:BridgeStartSec) s; it was stopped and the next call tries again." }) `
             -RecommendedAction 'Raise -TimeoutSec, or run Get-AzManagedIdentityChain -Verbose to see which link is slow.'
     }
