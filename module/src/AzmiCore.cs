@@ -533,8 +533,30 @@ namespace Azmi
             }
             token.Properties.Add(new PSNoteProperty("ExpiresOn", when));
             token.TypeNames.Insert(0, "Azmi.ManagedToken");
-            if (display != null) token.Members.Add(display);
+            if (display != null) token.Members.Add(LanguagePrimitives.IsTrue(clientId) ? display : WithoutClientId(display));
             return token;
+        }
+
+        // The display set for a token without client_id (Cloud Shell's): Format-List
+        // must not show a client_id row the object does not have. Made once per set.
+        private static Tuple<PSMemberInfo, PSMemberInfo> withoutClientId;
+
+        private static PSMemberInfo WithoutClientId(PSMemberInfo display)
+        {
+            Tuple<PSMemberInfo, PSMemberInfo> known = withoutClientId;
+            if (known != null && ReferenceEquals(known.Item1, display)) return known.Item2;
+            PSMemberInfo result = display;
+            if (display is PSMemberSet set && set.Members["DefaultDisplayPropertySet"] is PSPropertySet properties)
+            {
+                var names = new System.Collections.Generic.List<string>();
+                foreach (string name in properties.ReferencedPropertyNames)
+                {
+                    if (name != "client_id") names.Add(name);
+                }
+                result = DisplaySet(names.ToArray());
+            }
+            withoutClientId = Tuple.Create(display, result);
+            return result;
         }
 
         /// <summary>

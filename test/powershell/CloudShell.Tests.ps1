@@ -138,6 +138,10 @@ Describe 'Cloud Shell: Invoke-RestMethod and Get-AzManagedToken' {
         $token = Get-AzManagedToken https://vault.azure.net
         ($token | Out-String) | Should -Not -Match ([regex]::Escape($token.access_token))
         ($token | Out-String) | Should -Match 'vault\.azure\.net'
+        # Cloud Shell names no client id: no empty client_id row either (the object has no such property).
+        $token.PSObject.Properties['client_id'] | Should -BeNullOrEmpty
+        ($token | Format-List | Out-String) | Should -Not -Match 'client_id'
+        ($token | Format-List | Out-String) | Should -Match 'ExpiresOn'
     }
 
     It 'never writes the token to the verbose, debug, warning or error streams' -TestCases @(

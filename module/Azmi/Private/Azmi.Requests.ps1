@@ -178,7 +178,7 @@ function script:Invoke-AzmiTokenCall {
     $token.ExpiresOn = if ($null -ne $seconds) { [System.DateTimeOffset]::FromUnixTimeSeconds($seconds) } else { $null }
     $object = [pscustomobject]$token
     $object.PSObject.TypeNames.Insert(0, 'Azmi.ManagedToken')
-    $object.PSObject.Members.Add($script:TokenDisplay)
+    $object.PSObject.Members.Add($(if ($token.Contains('client_id')) { $script:TokenDisplay } else { $script:TokenDisplayNoClientId }))
     if ($wantVerbose) { Write-Verbose "Token for '$($object.resource)' ($($object.token_type)) expires $(if ($object.ExpiresOn) { $object.ExpiresOn.ToString('u') } else { 'at an unknown time' })." }
     $object
 }

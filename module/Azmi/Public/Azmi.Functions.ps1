@@ -158,6 +158,8 @@ if (-not $script:Core) {
     # token. Each object gets this member set (Update-TypeData would cost the
     # import a few hundred milliseconds on a busy machine; this costs microseconds).
     $script:TokenDisplay = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn', 'client_id'
+    # Without client_id (Cloud Shell's tokens name none): Format-List shows no row the object lacks.
+    $script:TokenDisplayNoClientId = New-AzmiDisplaySet 'resource', 'token_type', 'ExpiresOn'
     $script:ChainLinkDisplay = New-AzmiDisplaySet 'Link', 'Outcome', 'Milliseconds', 'Reason'
 }
 
