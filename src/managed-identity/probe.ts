@@ -30,7 +30,7 @@
 import { nowMs } from "../clock";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 import type { CredentialLogger } from "../log";
-import { ProbeMemo } from "../cache/probeMemo";
+import { ProbeMemo, probeMemoTtlMs } from "../cache/probeMemo";
 import { activeTransport, isDottedQuad, isIpv6Chars, isLoopbackHost, knownNoRoute, send } from "../transport/http";
 import type { ProbeResult } from "../transport/types";
 import { transportFailure } from "./exchange";
@@ -191,6 +191,13 @@ export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJ
   return outcome;
 }
 
+/** How long a remembered negative probe holds, as a person reads it ("5 min (AZMI_PROBE_MEMO_TTL_MS)"). */
+function memoLifetime(env: NodeJS.ProcessEnv): string {
+  const ms = probeMemoTtlMs(env);
+  const shown = ms % 60_000 === 0 ? `${ms / 60_000} min` : ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+  return `${shown} (AZMI_PROBE_MEMO_TTL_MS)`;
+}
+
 /**
  * The error for a negative probe, saying how to re-check when it was remembered.
  *
@@ -202,7 +209,7 @@ export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJ
 export function probeNegativeError(source: HttpSource, outcome: ProbeOutcome, env: NodeJS.ProcessEnv): CredentialUnavailableError {
   const remembered =
     outcome.memo && outcome.at !== undefined
-      ? ` Remembered from a probe at ${new Date(outcome.at).toISOString()}; it is repeated after AZMI_PROBE_MEMO_TTL_MS or when the network changes (delete ${new ProbeMemo(env).file()} to re-probe now).`
+      ? ` Remembered from a probe at ${new Date(outcome.at).toISOString()}; it is repeated ${memoLifetime(env)} after it, or when the network changes (delete ${new ProbeMemo(env).file()} to re-probe now).`
       : "";
   return new CredentialUnavailableError(
     `ManagedIdentityCredential: ${source.name} at ${source.endpoint} is not available (probe: ${outcome.reason}). This machine is not an Azure resource with a managed identity, or its endpoint is unreachable.${remembered}${ignoredNote(source)}`,
