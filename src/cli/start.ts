@@ -142,7 +142,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     const { startServer } = require("../serve/server") as typeof import("../serve/server");
     server = await startServer({ host, allowHosts, port, issuer: "local", stateFile: true, onWarning: (m: string) => note(`azmi: warning: ${m}`) });
   } catch (e) {
-    return reportError("start", asUsageError("start", e, SERVE_OPTION_FLAGS));
+    return reportError("start", asUsageError("start", inNpmStartTerms(e), SERVE_OPTION_FLAGS));
   }
 
   try {
@@ -204,6 +204,23 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   const envFile = writeContainerEnvFile(server, "azmi");
   const failed = await writeStartupText(server, "start", () => "\n" + renderServer(server, "azmi", cli, renderContainers(server, envFile, "`npm start -- --host 0.0.0.0` (with your other flags)")));
   return failed ?? stopped;
+}
+
+/**
+ * The core's "another server holds the state file" refusal, with advice in
+ * `npm start`'s terms (its own words are `azmi serve`'s); any other error as it is.
+ */
+function inNpmStartTerms(error: unknown): unknown {
+  const other = (error as { otherServer?: { pid: number; url: string; stateFile: string } } | null)?.otherServer;
+  const { AzmiError } = require("../errors") as typeof import("../errors");
+  if (!other || !(error instanceof AzmiError)) return error;
+  return Object.assign(
+    new AzmiError(
+      error.code,
+      `another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first (Ctrl-C where it runs), or give this one its own folder: AZMI_HOME=DIR npm start (then azmi env --home DIR finds it).`,
+    ),
+    { otherServer: other },
+  );
 }
 
 /**

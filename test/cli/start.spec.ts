@@ -248,6 +248,21 @@ describe("npm start", function () {
     assert.ok(!fs.existsSync(path.join(env.AZMI_HOME!, "serve.json")), "no state file after EPIPE");
   });
 
+  it("another server on the same azmi folder: exit 1, advice in npm start's terms (AZMI_HOME=DIR npm start), not azmi serve's", async () => {
+    const env = cleanEnv();
+    const first = spawnNode(START_JS, [], env);
+    try {
+      await readableStartup(first);
+      const second = await collect(spawnNode(START_JS, [], env));
+      assert.equal(second.code, 1, second.stderr);
+      assert.match(second.stderr, /^azmi start: another azmi server \(pid \d+\) is running at http:\/\/127\.0\.0\.1:\d+ with the same state file \(.*serve\.json\)\. Stop it first \(Ctrl-C where it runs\), or give this one its own folder: AZMI_HOME=DIR npm start \(then azmi env --home DIR finds it\)\.$/m);
+      assert.doesNotMatch(second.stderr, /azmi serve\b/);
+    } finally {
+      first.kill("SIGTERM");
+      await exited(first);
+    }
+  });
+
   it("a bad --allow-host exits 2 with one line naming the flag, before the server starts", async () => {
     const env = cleanEnv();
     const r = await collect(spawnNode(START_JS, ["--allow-host", "*.test"], env));
