@@ -25,6 +25,19 @@ export const MULTIPLE_SELECTORS = "Only one of client_id, object_id or msi_res_i
 /** Oldest api-version IMDS serves identity tokens for. */
 const OLDEST_API_VERSION = "2018-02-01";
 const API_VERSION_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+/** api-versions found good (clients repeat one), so the check is one lookup. */
+const goodApiVersions = new Set<string>();
+
+/** An api-version IMDS could serve: a real calendar date (not 2099-13-45), from OLDEST_API_VERSION on. */
+function isKnownShapeApiVersion(value: string): boolean {
+  if (goodApiVersions.has(value)) return true;
+  if (!API_VERSION_PATTERN.test(value) || value < OLDEST_API_VERSION) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) return false;
+  if (goodApiVersions.size < 64) goodApiVersions.add(value);
+  return true;
+}
+
 /** Every spelling of a user-assigned selector; at most one may be present. */
 const SELECTOR_PARAMS = ["client_id", "object_id", "principal_id", "msi_res_id", "mi_res_id", "msi-res-id"];
 
@@ -78,7 +91,7 @@ export function handleImds(ctx: ServeContext, req: IncomingMessage, res: ServerR
     writeError(res, "imds", 400, "invalid_request", "Required query parameter 'api-version' not specified");
     return;
   }
-  if (!API_VERSION_PATTERN.test(apiVersion) || apiVersion < OLDEST_API_VERSION) {
+  if (!isKnownShapeApiVersion(apiVersion)) {
     writeError(res, "imds", 400, "invalid_request", `Unsupported api-version; use ${OLDEST_API_VERSION} or later`);
     return;
   }

@@ -96,6 +96,13 @@ describe("serve: IMDS dialect", () => {
     assert.deepEqual(JSON.parse(bad.body), { error: "invalid_request", error_description: "Malformed query parameter 'resource'" });
     const old = await get(server.port, `${IMDS_PATH}?api-version=2017-01-01&resource=x`, { Metadata: "true" });
     assert.equal(old.status, 400);
+    // Date-shaped is not enough: no month 13, no 30 February.
+    for (const version of ["2099-13-45", "2021-02-30", "2018-2-01"]) {
+      const wrong = await get(server.port, `${IMDS_PATH}?api-version=${version}&resource=x`, { Metadata: "true" });
+      assert.equal(wrong.status, 400, version);
+    }
+    const leap = await get(server.port, `${IMDS_PATH}?api-version=2020-02-29&resource=x`, { Metadata: "true" });
+    assert.equal(leap.status, 200, leap.body);
   });
 
   it("12: an unknown identity gets 400 Identity not found", async () => {
