@@ -117,6 +117,8 @@ async function shutdown(code: number): Promise<void> {
   if (closing) return;
   closing = true;
   await state.closeAll();
+  // Developer tools a chain started (Get-AzManagedToken's, or a chain endpoint's) would outlive us under pid 1.
+  (require("../descendants") as typeof import("../descendants")).stopDescendants();
   process.exit(code);
 }
 

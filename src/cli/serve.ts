@@ -466,7 +466,7 @@ function waitForSignal(server: RunningServer, runsTools: boolean): Promise<numbe
     let stopping = false;
     // A chain server's developer tools (az, azd, pwsh) still running would outlive it under pid 1: stop them too.
     const done = (code: number) => {
-      if (runsTools) (require("./descendants") as typeof import("./descendants")).stopDescendants();
+      if (runsTools) (require("../descendants") as typeof import("../descendants")).stopDescendants();
       resolve(code);
     };
     const stop = (signal: NodeJS.Signals) => {

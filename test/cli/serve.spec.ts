@@ -28,7 +28,7 @@ import { SecretSet } from "../hygiene/secrets";
 import type { ServeJson } from "../../src/cli/serve";
 import { howThisCliWasRun } from "../../src/cli/invocation";
 import { canTellPeerUser } from "../../src/serve/peerUser";
-import { descendantsOf } from "../../src/cli/descendants";
+import { descendantsOf } from "../../src/descendants";
 
 describe("azmi serve and azmi env", function () {
   let env: NodeJS.ProcessEnv;

@@ -15,6 +15,7 @@ import type { Fake } from "../fakes/common";
 import { LEASE_MARGIN_MS, LEASE_MAX_MS, leaseFor } from "../../src/bridge/ops";
 import { toWireError } from "../../src/bridge/protocol";
 import { AggregateAuthenticationError, AzmiError, CredentialUnavailableError } from "../../src/errors";
+import { descendantsOf } from "../../src/descendants";
 
 const BRIDGE = path.resolve(__dirname, "../../src/bridge/main.js");
 
@@ -262,6 +263,39 @@ describe("bridge: the stdio protocol", function () {
     const env = cleanEnv({ AZMI_HOME: home, ...fake.env }) as Record<string, string>;
     const withEnv = await bridge.ask(2, "token", { resource: "https://vault.azure.net", only: "managed-identity" }, { env });
     assert.equal(withEnv.ok, true, JSON.stringify(withEnv.error));
+  });
+
+  it("at its end (stdin closed: the PowerShell session went away) stops the developer tools its chains started, which would live on under pid 1", async function () {
+    if (!fs.existsSync("/proc/self/stat")) this.skip(); // the tools are found through /proc (Linux)
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "azmi-bridge-bin-"));
+    try {
+      // `az` that hangs, as one waiting on a network that never answers; the chain's only link.
+      fs.writeFileSync(path.join(bin, "az"), "#!/bin/sh\nexec /bin/sleep 119\n", { mode: 0o755 });
+      bridge = new BridgeChild(cleanEnv({ AZMI_HOME: home, PATH: `${bin}:${process.env.PATH}`, AZURE_TOKEN_CREDENTIALS: "AzureCliCredential" }));
+      const cut = await bridge.ask(1, "token", { resource: "https://vault.azure.net", timeoutMs: 1500 });
+      assert.equal(cut.error?.code, "ERR_BUDGET_EXCEEDED", JSON.stringify(cut.error));
+      const tools = descendantsOf(bridge.child.pid!).filter((pid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("/bin/sleep\u0000119");
+        } catch {
+          return false;
+        }
+      });
+      assert.equal(tools.length, 1, "the az the chain started still runs after its call gave up");
+      assert.equal(await bridge.close(), 0);
+      bridge = undefined;
+      const alive = (pid: number) => {
+        try {
+          return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "latin1"));
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 50 && alive(tools[0]!); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(alive(tools[0]!), false, `the az (pid ${tools[0]}) outlived the bridge`);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it("starts and stops a local endpoint, and closes it when stdin ends", async () => {

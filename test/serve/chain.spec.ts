@@ -9,7 +9,8 @@ import * as path from "node:path";
 import type { MsiTokenResponse } from "../../src/credentials/types";
 import { AggregateAuthenticationError, AzmiError, CredentialUnavailableError, ErrorCode } from "../../src/errors";
 import type { GetManagedTokenOptions } from "../../src/msi";
-import { MAX_CONCURRENT_UPSTREAM, pointsAtSelf } from "../../src/serve/issuer/chainIssuer";
+import { ChainIssuer, MAX_CONCURRENT_UPSTREAM, pointsAtSelf } from "../../src/serve/issuer/chainIssuer";
+import { IdentityRegistry } from "../../src/serve/identities";
 import { readServerState, serverStatePath, startServer, type RunningServer } from "../../src/serve/server";
 import { get, IMDS_PATH, IMDS_QUERY, useTempHome, VAULT } from "./support";
 
@@ -79,6 +80,47 @@ describe("serve: chain issuer", function () {
     } finally {
       await server.close();
     }
+  });
+
+  it("a client that gives up does not free a slot: calls that outlive the deadline (a hanging az) still count, so at most 4 tools run; a freed slot goes to the next waiter", async () => {
+    let running = 0;
+    let most = 0;
+    const finish: (() => void)[] = [];
+    // An upstream whose calls end only when the test says (a tool that hangs, then exits).
+    const upstream = (options: GetManagedTokenOptions): Promise<MsiTokenResponse> => {
+      most = Math.max(most, ++running);
+      return new Promise((resolve) => {
+        finish.push(() => {
+          running--;
+          const now = Math.floor(Date.now() / 1000);
+          resolve({ access_token: `t-${options.resource}`, expires_in: "3600", expires_on: String(now + 3600), not_before: String(now), resource: options.resource!, token_type: "Bearer" });
+        });
+      });
+    };
+    const issuer = new ChainIssuer({ env: {}, upstream, timeoutMs: 50 });
+    const system = new IdentityRegistry({ tenantId: "t" }).system;
+    const first = Array.from({ length: 6 }, (_, i) => issuer.fetch(system, `https://r${i}.example`).then(() => "token", (e: { code?: string }) => e.code));
+    assert.deepEqual(await Promise.all(first), Array(6).fill("ERR_BUDGET_EXCEEDED"), "every client answered by the deadline");
+    assert.equal(running, 4, "the four calls still run after their clients gave up; the other two wait");
+    // More clients: still at most four at once.
+    const more = Array.from({ length: 4 }, (_, i) => issuer.fetch(system, `https://s${i}.example`).catch(() => undefined));
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(most, 4);
+    // One tool ends: its slot goes to a waiter, and newcomers arriving around that moment (one per
+    // microtask, so one lands between the slot's release and the waiter's start) do not make five.
+    finish.shift()!();
+    for (let k = 0; k < 12; k++) {
+      void issuer.fetch(system, `https://late${k}.example`).catch(() => undefined);
+      await null;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(most, 4);
+    while (finish.length > 0) {
+      finish.shift()!();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all(more);
+    assert.equal(most, 4);
   });
 
   it("forwards user-assigned selectors as the client gave them", async () => {
@@ -245,7 +287,7 @@ describe("serve: chain issuer", function () {
       issuer: "chain",
       // What getManagedToken throws when its timeoutMs runs out (src/msi.ts): a slow link, e.g. az on a busy machine.
       upstream: async (o) => {
-        throw new AzmiError(ErrorCode.BudgetExceeded, `No token for ${o.resource} within timeoutMs=${o.timeoutMs} ms; run 'azmi doctor' to see which link is slow.`);
+        throw new AzmiError(ErrorCode.BudgetExceeded, `No token for ${o.resource} within timeoutMs=30000 ms; run 'azmi doctor' to see which link is slow.`);
       },
     });
     try {

@@ -33,7 +33,7 @@ export interface ChainIssuerOptions {
   env?: NodeJS.ProcessEnv;
   /** Defaults to `getManagedToken` from `src/msi.ts`, loaded on first use. */
   upstream?: UpstreamTokenFunction;
-  /** Budget for one upstream call, in ms (default 30 000). */
+  /** How long a client waits for one upstream call, in ms (default 30 000); the call itself runs on (see withinDeadline). */
   timeoutMs?: number;
 }
 
@@ -127,27 +127,60 @@ export class ChainIssuer implements TokenSource {
   private fetcherFor(key: string, identity: ServedIdentity, resource: string): () => Promise<AccessToken> {
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
-      fetcher = () => this.inTurn(() => this.callUpstream(identity, resource));
+      fetcher = () => this.withinDeadline(this.inTurn(() => this.callUpstream(identity, resource)), resource);
       this.fetchers.set(key, fetcher);
     }
     return fetcher;
   }
 
-  /** Run `call` once fewer than MAX_CONCURRENT_UPSTREAM others run. */
+  /**
+   * Run `call` once fewer than MAX_CONCURRENT_UPSTREAM others run. A slot is
+   * held until the call itself ends, which for a developer tool is when its
+   * process does: a client that gave up does not free it (see withinDeadline).
+   */
   private async inTurn<T>(call: () => Promise<T>): Promise<T> {
+    // A freed slot passes straight to the next waiter (running stays the same), so no newcomer takes it in between.
     if (this.running >= MAX_CONCURRENT_UPSTREAM) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
+    else this.running++;
     try {
       return await call();
     } finally {
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
+  }
+
+  /**
+   * The client's answer, by `timeoutMs` at the latest (a 500 it may retry).
+   * The call goes on: `@azure/identity` cannot stop a developer tool it
+   * started, so the call keeps its slot until the tool ends, and the cap
+   * counts tools that really run (getManagedToken is not given the deadline:
+   * it would end the call, and free the slot, with the tool still running).
+   */
+  private withinDeadline(call: Promise<CachedToken>, resource: string): Promise<CachedToken> {
+    return new Promise<CachedToken>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new AzmiError(ErrorCode.BudgetExceeded, `No token for ${resource} within ${this.timeoutMs} ms from this host's credential chain; run 'azmi doctor' on the host to see which link is slow.`)),
+        this.timeoutMs,
+      );
+      timer.unref?.();
+      call.then(
+        (token) => {
+          clearTimeout(timer);
+          resolve(token);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   private async callUpstream(identity: ServedIdentity, resource: string): Promise<CachedToken> {
     const upstream = this.upstream ?? (this.upstream = loadGetManagedToken());
-    const request: GetManagedTokenOptions = { resource, env: this.env, timeoutMs: this.timeoutMs };
+    const request: GetManagedTokenOptions = { resource, env: this.env };
     // Forward the selector the client used; ids the registry derived mean nothing upstream.
     if (identity.selectedBy === "objectId") request.objectId = identity.objectId;
     else if (identity.selectedBy === "resourceId") request.resourceId = identity.resourceId;

@@ -1,10 +1,11 @@
 /**
- * The processes this one started, and theirs, for `azmi serve --issuer
- * chain`'s shutdown. Its chain runs developer tools through `@azure/identity`,
- * which starts them with a shell (`/bin/sh -c "az account get-access-token
- * …"`) and no way to stop them; a tool still running when the server stops
- * would live on under pid 1 (a hanging `az` for as long as it hangs). The CLI
- * process starts nothing else, so at exit everything below it is such a tool.
+ * The processes this one started, and theirs, for the shutdown of `azmi
+ * serve --issuer chain` and of the PowerShell bridge. Their chains run
+ * developer tools through `@azure/identity`, which starts them with a shell
+ * (`/bin/sh -c "az account get-access-token …"`) and no way to stop them; a
+ * tool still running when the process ends would live on under pid 1 (a
+ * hanging `az` for as long as it hangs). Neither process starts anything
+ * else, so at exit everything below it is such a tool.
  *
  * Linux only (read from `/proc`); elsewhere nothing is found. Never used by
  * `startServer()` embedded in an application, whose children are its own.
