@@ -217,7 +217,7 @@ function inNpmStartTerms(error: unknown): unknown {
   return Object.assign(
     new AzmiError(
       error.code,
-      `another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first (Ctrl-C where it runs), or give this one its own folder: AZMI_HOME=DIR npm start (then azmi env --home DIR finds it).`,
+      `another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first (Ctrl-C where it runs), or give this one its own folder: AZMI_HOME=DIR npm start (then ${nodeCommand(path.join(__dirname, "../../../bin/azmi.js"))} env --home DIR finds it).`,
     ),
     { otherServer: other },
   );

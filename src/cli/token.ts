@@ -300,11 +300,17 @@ function withNextStep(error: unknown): unknown {
   const causes = (error as Error & { errors?: unknown[] }).errors ?? [];
   if (causes.some((e) => (e as { code?: unknown } | null)?.code === ErrorCode.InvalidEnvironment)) return error;
   const cli = howThisCliWasRun();
-  // "Start a local endpoint" only when managed identity was tried and found none
-  // (it fell back to IMDS, which is not there): not for --only azure-cli, nor
-  // for an endpoint the environment names that answered badly or slowly.
+  // "Start a local endpoint" only when managed identity was tried and found none:
+  // it fell back to IMDS, which is not there, or the endpoint the variables name
+  // is on this machine and nothing listens (a local server that was stopped).
+  // Not for --only azure-cli, nor for an endpoint that answered badly or slowly.
   const tried = (error as Error & { tried?: { link?: unknown; reason?: unknown }[] }).tried ?? [];
-  const noEndpoint = tried.some((t) => t.link === "managed-identity" && typeof t.reason === "string" && t.reason.startsWith("ManagedIdentityCredential: IMDS "));
+  const noEndpoint = tried.some(
+    (t) =>
+      t.link === "managed-identity" &&
+      typeof t.reason === "string" &&
+      (t.reason.startsWith("ManagedIdentityCredential: IMDS ") || (/ at (127\.[\d.]+|localhost|\[::1\]):\d+ /.test(t.reason) && t.reason.includes("ECONNREFUSED"))),
+  );
   const next = new Error(
     `${error.message} Next: '${cli} doctor' shows each link's reason and time` +
       (noEndpoint ? `; no managed-identity endpoint on this machine? '${cli} serve' starts a local one, and '${cli} env' prints its variables.` : "."),

@@ -234,6 +234,9 @@ function allowedHostProblem(name: unknown): string | undefined {
   return undefined;
 }
 
+/** A Host header that is a DNS name, IPv4 address or bracketed IPv6 address, with an optional port. */
+const PLAIN_HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
 /**
  * Start the local managed-identity endpoint.
  *
@@ -333,7 +336,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const discoveryByHost = new Map<string, Buffer>();
   const discoveryFor = (hostHeader: string): Buffer => {
     const reachedAt = `http://${hostHeader.toLowerCase()}`;
-    if (reachedAt === url || local === undefined) return discovery!;
+    // Only a plain host[:port] makes a URL (hostAllowed takes any text under .internal or .localhost,
+    // e.g. "a/#.internal"): anything else gets the server's own address, as before.
+    if (reachedAt === url || local === undefined || !PLAIN_HOST_HEADER.test(hostHeader)) return discovery!;
     let doc = discoveryByHost.get(reachedAt);
     if (doc === undefined) {
       if (discoveryByHost.size >= 64) discoveryByHost.clear();

@@ -255,7 +255,7 @@ describe("npm start", function () {
       await readableStartup(first);
       const second = await collect(spawnNode(START_JS, [], env));
       assert.equal(second.code, 1, second.stderr);
-      assert.match(second.stderr, /^azmi start: another azmi server \(pid \d+\) is running at http:\/\/127\.0\.0\.1:\d+ with the same state file \(.*serve\.json\)\. Stop it first \(Ctrl-C where it runs\), or give this one its own folder: AZMI_HOME=DIR npm start \(then azmi env --home DIR finds it\)\.$/m);
+      assert.match(second.stderr, /^azmi start: another azmi server \(pid \d+\) is running at http:\/\/127\.0\.0\.1:\d+ with the same state file \(.*serve\.json\)\. Stop it first \(Ctrl-C where it runs\), or give this one its own folder: AZMI_HOME=DIR npm start \(then node bin\/azmi\.js env --home DIR finds it\)\.$/m);
       assert.doesNotMatch(second.stderr, /azmi serve\b/);
     } finally {
       first.kill("SIGTERM");

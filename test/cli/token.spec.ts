@@ -67,10 +67,24 @@ describe("azmi token", function () {
     const cliOnly = await runAzmi(["token", "--only", "azure-cli"], cleanEnv());
     assert.equal(cliOnly.code, 3, cliOnly.stderr);
     assert.match(cliOnly.stderr, / Next: 'node bin\/azmi\.js doctor' shows each link's reason and time\.\n$/);
-    // An App Service endpoint that refuses connections: the variables name one, so "start one" points the wrong way.
-    const named = await runAzmi(["token", "--only", "managed-identity"], cleanEnv({ IDENTITY_ENDPOINT: "http://127.0.0.1:9/msi/token", IDENTITY_HEADER: "hdr_secret_value_123" }));
-    assert.equal(named.code, 3, named.stderr);
-    assert.match(named.stderr, /App Service at 127\.0\.0\.1:9 .* Next: 'node bin\/azmi\.js doctor' shows each link's reason and time\.\n$/);
+    // A local endpoint the variables name, with nothing listening (a stopped azmi serve): starting one is the fix.
+    const stopped = await runAzmi(["token", "--only", "managed-identity"], cleanEnv({ IDENTITY_ENDPOINT: "http://127.0.0.1:9/msi/token", IDENTITY_HEADER: "hdr_secret_value_123" }));
+    assert.equal(stopped.code, 3, stopped.stderr);
+    assert.match(stopped.stderr, /App Service at 127\.0\.0\.1:9 .*ECONNREFUSED.* 'node bin\/azmi\.js serve' starts a local one/);
+    // One that is there but does not answer: "start one" would point the wrong way.
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((socket) => held.add(socket.on("error", () => undefined)));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      // (The whole chain, where managed identity gets its short budget: 3 s, then the other links.)
+      const slow = await runAzmi(["token"], cleanEnv({ IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: "hdr_secret_value_123" }));
+      assert.equal(slow.code, 3, slow.stderr);
+      assert.match(slow.stderr, / Next: 'node bin\/azmi\.js doctor' shows each link's reason and time\.\n$/);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it("no next-step hint when a malformed variable is the cause (its own message says what to fix)", async () => {

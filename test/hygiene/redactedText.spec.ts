@@ -28,12 +28,22 @@ function sources(dir: string): string[] {
   });
 }
 
+/**
+ * What a template's substitution reads as in the scanned text. An expression
+ * whose name says it holds the name of a secret variable (`${secretVar}`) reads
+ * as one, IDENTITY_HEADER, so "Check ${secretVar}: it must …" is seen as what it
+ * prints; any other reads as a character no message holds.
+ */
+function substitute(expression: string): string {
+  return /secret|header|password|assertion/i.test(expression) ? "IDENTITY_HEADER" : "\u0000";
+}
+
 /** Words after which a `/` starts a regular expression, not a division. */
 const BEFORE_REGEX_WORDS = new Set(["return", "typeof", "case", "do", "else", "in", "of", "new", "delete", "void", "throw", "yield", "await"]);
 
 /**
  * The text of each string and template literal in JavaScript `code`, with
- * the line it starts on; a template's substitutions read "VALUE" (their own
+ * the line it starts on; a template's substitutions read as `substitute` says (their own
  * literals are listed too).
  */
 export function literalsOf(code: string): { text: string; line: number }[] {
@@ -83,9 +93,10 @@ export function literalsOf(code: string): { text: string; line: number }[] {
             i += 2;
           } else if (code[i] === "$" && code[i + 1] === "{") {
             i += 2;
+            const from = i;
             scan();
+            text += substitute(code.slice(from, i));
             i++; // the closing }
-            text += "VALUE";
           } else text += code[i++];
         }
         i++;
@@ -133,11 +144,14 @@ describe("hygiene: no message of ours is garbled by redact()", () => {
   it("the check sees a garbling message (the wording that reached users)", () => {
     const code = [
       'const advice = `Check IDENTITY_HEADER: it must be the secret of ${f({ a: "x" })}.`;',
+      "const named = `Check ${secretVar}: it must be the secret of the endpoint running now.`;",
       'const fields = { secret: read("S"), n: a / b / c }; // "not: a literal"',
       'const pattern = /["\'](?:secret)["\']/g; /* \'nor: this\' */',
     ].join("\n");
     const texts = literalsOf(code).map((l) => l.text);
-    assert.deepEqual(texts, ["x", "Check IDENTITY_HEADER: it must be the secret of VALUE.", "S"]);
+    assert.deepEqual(texts, ["x", "Check IDENTITY_HEADER: it must be the secret of \u0000.", "Check IDENTITY_HEADER: it must be the secret of the endpoint running now.", "S"]);
     assert.notEqual(redact(texts[1]!), texts[1]);
+    // The wording that reached users, with the variable's name in a substitution.
+    assert.notEqual(redact(texts[2]!), texts[2]);
   });
 });

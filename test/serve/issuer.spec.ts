@@ -76,6 +76,20 @@ describe("serve: offline issuer", () => {
     } finally {
       await named.close();
     }
+    // A server for containers (bound beyond loopback) takes any name under .internal as Host: text that is
+    // not a plain host[:port] never becomes a URL (the server's own address stands in). Reached over loopback.
+    const wide = await startServer({ env: home.env, host: "0.0.0.0" });
+    try {
+      const viaContainer = await raw(wide.port, [`GET ${new URL(wide.discoveryUrl).pathname} HTTP/1.1`, `Host: host.docker.internal:${wide.port}`, "Connection: close", "", ""].join("\r\n"));
+      assert.equal((JSON.parse(viaContainer.body) as { jwks_uri: string }).jwks_uri, `http://host.docker.internal:${wide.port}/${wide.tenantId}/discovery/v2.0/keys`);
+      for (const host of ["attacker.example/#.internal", "evil.example@x.internal", 'a b"c.internal']) {
+        const r = await raw(wide.port, [`GET ${new URL(wide.discoveryUrl).pathname} HTTP/1.1`, `Host: ${host}`, "Connection: close", "", ""].join("\r\n"));
+        assert.equal(r.status, 200, `${host}: ${r.body}`);
+        assert.equal((JSON.parse(r.body) as { jwks_uri: string }).jwks_uri, wide.jwksUri, host);
+      }
+    } finally {
+      await wide.close();
+    }
   });
 
   it("user-assigned identities get their own stable claims", async () => {
