@@ -10,20 +10,12 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { SRC, sourceFiles } from "./sources";
 
-const SRC = path.resolve(__dirname, "../../../src");
-
-function sources(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) return sources(full);
-    return e.name.endsWith(".ts") && !e.name.endsWith(".d.ts") ? [full] : [];
-  });
-}
 
 describe("hygiene: how src/ imports Node's built-ins", () => {
   it("never as `import * as X from \"node:...\"` (a copy of every export at load)", () => {
-    const offenders = sources(SRC).flatMap((file) =>
+    const offenders = sourceFiles().flatMap((file) =>
       fs
         .readFileSync(file, "utf8")
         .split("\n")

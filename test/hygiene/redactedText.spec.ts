@@ -15,18 +15,10 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { SRC, sourceFiles } from "./sources";
 import { transformSync } from "esbuild";
 import { redact } from "../../src/log";
 
-const SRC = path.resolve(__dirname, "../../../src");
-
-function sources(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) return sources(full);
-    return e.name.endsWith(".ts") && !e.name.endsWith(".d.ts") ? [full] : [];
-  });
-}
 
 /**
  * What a template's substitution reads as in the scanned text. An expression
@@ -131,7 +123,7 @@ function literals(file: string): { text: string; line: number }[] {
 
 describe("hygiene: no message of ours is garbled by redact()", () => {
   it("redact() leaves every string and template literal in src/ unchanged", () => {
-    const garbled = sources(SRC).flatMap((file) =>
+    const garbled = sourceFiles().flatMap((file) =>
       literals(file)
         // `azmi token --help` documents the header format with a placeholder; help goes to stdout, never through redact().
         .map((l) => ({ ...l, text: l.text.replace("Authorization: Bearer <token>", "Authorization header") }))
