@@ -94,6 +94,21 @@ describe("getManagedToken / diagnose", function () {
     assert.equal(imds.requests.length, before, "no request was made");
   });
 
+  it("forceRefresh reaches the managed-identity link's own cache: a new request, a new token; diagnose() sees the endpoint as it is now", async () => {
+    const first = await getManagedToken({ resource: "https://storage.azure.com", env: env() });
+    const tokenRequests = () => imds.requests.filter((q) => q.headers.metadata === "true").length;
+    const before = tokenRequests();
+    const forced = await getManagedToken({ resource: "https://storage.azure.com", env: env(), forceRefresh: true });
+    assert.equal(tokenRequests(), before + 1, "forceRefresh asked the endpoint again");
+    assert.notEqual(forced.access_token, first.access_token);
+    // The endpoint goes away: diagnose() (which ignores every cache) must say so, not repeat a cached success.
+    const url = imds.url;
+    await imds.close();
+    const report = await diagnose({ resource: "https://storage.azure.com", env: { PATH: dir, AZMI_HOME: home, AZURE_POD_IDENTITY_AUTHORITY_HOST: url } });
+    assert.equal(report.tokenAcquired, false);
+    imds = await startImdsFake({ expiresIn: 3600 }); // for afterEach
+  });
+
   it("one process-wide chain per option set: the second call is a cache hit", async () => {
     await getManagedToken({ resource: "https://storage.azure.com", env: env() });
     const n = imds.requests.length;

@@ -153,7 +153,9 @@ export class DefaultAzureCredential extends ChainedTokenCredential {
         () => {
           const { ManagedIdentityCredential } = require("./managedIdentityCredential") as typeof import("./managedIdentityCredential");
           const mi: ManagedIdentityCredentialOptions = {
-            clientId: options.managedIdentityClientId,
+            // As @azure/identity's DefaultAzureCredential: AZURE_CLIENT_ID names the user-assigned
+            // identity when no option does (its documented way to pick one in a chain).
+            clientId: options.managedIdentityClientId ?? (options.managedIdentityResourceId || options.managedIdentityObjectId ? undefined : env.AZURE_CLIENT_ID || undefined),
             resourceId: options.managedIdentityResourceId,
             objectId: options.managedIdentityObjectId,
             probeImds: !miAlone,

@@ -204,6 +204,9 @@ export class ManagedIdentityCredential implements TokenCredential {
     const badSignal = badAbortSignal(signal);
     if (badSignal) return Promise.reject(badSignal);
     if (signal?.aborted) return Promise.reject(abortError());
+    // forceRefresh (getManagedToken's, diagnose()'s, a chain's) or a claims challenge (the resource
+    // rejected the cached token): ask the endpoint again, as the delegated links do.
+    if (options?.claims || (options as { forceRefresh?: boolean } | undefined)?.forceRefresh) this.cache.clear(key);
     // A caller's `requestOptions.timeout` caps this call's budget: the native
     // transport cannot cancel a started request and Node waits for it at
     // exit, so a shorter deadline must reach the request itself; and it is

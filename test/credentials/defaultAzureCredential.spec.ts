@@ -151,6 +151,17 @@ describe("DefaultAzureCredential", function () {
     assert.ok(imds.requests.some((q) => q.headers.metadata === undefined), "the chain probed IMDS");
   });
 
+  it("AZURE_CLIENT_ID alone names the user-assigned managed identity, as in @azure/identity's chain; an option names it first", async () => {
+    const clientIdOf = () => new URL(imds.requests.at(-1)!.url, "http://x").searchParams.get("client_id");
+    await dac({ AZURE_CLIENT_ID: "aaaaaaaa-0000-0000-0000-000000000001" }).getToken("https://r1.example/.default");
+    assert.equal(clientIdOf(), "aaaaaaaa-0000-0000-0000-000000000001");
+    await dac({ AZURE_CLIENT_ID: "aaaaaaaa-0000-0000-0000-000000000001" }, { managedIdentityClientId: "bbbbbbbb-0000-0000-0000-000000000002" }).getToken("https://r2.example/.default");
+    assert.equal(clientIdOf(), "bbbbbbbb-0000-0000-0000-000000000002");
+    // A resource id option selects by resource id alone (no client_id beside it).
+    await dac({ AZURE_CLIENT_ID: "aaaaaaaa-0000-0000-0000-000000000001" }, { managedIdentityResourceId: "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u" }).getToken("https://r3.example/.default");
+    assert.equal(clientIdOf(), null);
+  });
+
   for (const value of [" ManagedIdentityCredential ", "managedidentitycredential"]) {
     it(`AZURE_TOKEN_CREDENTIALS='${value}': only managed identity, without the IMDS probe (checklist 23, 64)`, async () => {
       const credential = dac({ AZURE_TOKEN_CREDENTIALS: value });
