@@ -89,6 +89,16 @@ interface Attempt {
  * getManagedToken / azmi doctor / the PowerShell cmdlets (an abort whose
  * reason carries ERR_BUDGET_EXCEEDED), else the caller's own abort.
  */
+/**
+ * Whether a link's unavailability may pass: its endpoint is there but failed
+ * or was slow (a 5xx, a timeout, a reset, its time budget; a probe that saw
+ * no lasting absence), as opposed to "not configured here" or "logged out".
+ */
+function mayPass(error: unknown): boolean {
+  const e = error as { code?: unknown; transient?: unknown } | null;
+  return e?.transient === true || e?.code === ErrorCode.BudgetExceeded || e?.code === ErrorCode.Timeout || e?.code === ErrorCode.ConnectionReset;
+}
+
 /** Whether `error` is the abort itself (an AbortError, or the signal's own reason), not a failure of the link's. */
 function isTheAbort(error: unknown, signal: object): boolean {
   return (error as { name?: unknown } | null)?.name === "AbortError" || error === (signal as { reason?: unknown }).reason;
@@ -327,11 +337,23 @@ export class ChainedTokenCredential implements TokenCredential {
         this.log().info("getToken", `${links[w]!.link} failed: ${reports[w]!.reason}`);
         throw a.error;
       }
+      if (mayPass(a.error)) {
+        // Unavailable for now (a 5xx, a slow or reset answer): the winner keeps its place and this
+        // call fails. Walking on would silently hand out another identity's token (a developer's
+        // az login on a machine whose managed identity hiccuped), as .NET never does either.
+        markRest(0, `not tried: remembered winner ${links[w]!.link} failed for now (it stays the winner)`, w);
+        finish();
+        this.log().info("getToken", `remembered winner ${links[w]!.link} failed for now: ${reports[w]!.reason}`);
+        throw a.error;
+      }
       // The remembered winner is gone (e.g. the CLI logged out): forget it and walk again.
       this.log().info("getToken", `remembered winner ${links[w]!.link} is unavailable now; walking the chain again`);
       this.winner = -1;
       errors.push(a.error);
     }
+    // A link before the answering one that was unavailable only for now: the answer is used for
+    // this call, but not remembered as the winner, so the next call asks that link again.
+    let passingBefore: string | undefined;
 
     for (let i = 0; i < links.length; i++) {
       const link = links[i]!;
@@ -357,10 +379,13 @@ export class ChainedTokenCredential implements TokenCredential {
       }
       const a = await this.attempt(i, scopes, options, rep);
       if (a.token) {
-        this.winner = i;
+        this.winner = passingBefore === undefined ? i : -1;
         markRest(i + 1, `not tried: ${link.link} answered first`);
         finish(i);
-        this.log().info("getToken", `${link.link} answered in ${Math.round(rep.ms)} ms`);
+        this.log().info(
+          "getToken",
+          `${link.link} answered in ${Math.round(rep.ms)} ms${passingBefore === undefined ? "" : ` (not remembered as the winner: ${passingBefore} was unavailable only for now)`}`,
+        );
         return a.token;
       }
       if (a.failed) {
@@ -370,6 +395,7 @@ export class ChainedTokenCredential implements TokenCredential {
         throw a.error;
       }
       this.log().info("getToken", `${link.link} unavailable: ${rep.reason}`);
+      if (passingBefore === undefined && mayPass(a.error)) passingBefore = link.link;
       errors.push(a.error);
     }
     finish();

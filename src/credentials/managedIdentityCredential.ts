@@ -267,7 +267,9 @@ export class ManagedIdentityCredential implements TokenCredential {
       if (source.kind === "imds" && this.probe && !this.imdsConfirmed) {
         // Lazy: only the default chain probes, and the memo pulls in file and interface code.
         const { probeImds, probeNegativeError } = require("../managed-identity/probe") as typeof import("../managed-identity/probe");
-        const outcome = await probeImds(source, Math.min(this.probeBudgetMs, budget.remainingMs()), this.env!, log);
+        const probeBudget = Math.min(this.probeBudgetMs, budget.remainingMs());
+        // A probe the call's own budget cut short proves nothing lasting: it is not remembered.
+        const outcome = await probeImds(source, probeBudget, this.env!, log, probeBudget < this.probeBudgetMs);
         if (!outcome.present) throw probeNegativeError(source, outcome, this.env!);
         this.imdsConfirmed = true;
       }

@@ -178,7 +178,8 @@ export function errorForStatus(source: HttpSource, res: RawResponse, selector: I
     );
   }
   if (status >= 500 || isRetryableStatus(status)) {
-    return new CredentialUnavailableError(`${prefix(source)} answered ${status}${tries}: ${said}.`, { code: ErrorCode.MiEndpointError });
+    // An endpoint that is there and failing for now: a chain must not settle on a later link because of it.
+    return Object.assign(new CredentialUnavailableError(`${prefix(source)} answered ${status}${tries}: ${said}.`, { code: ErrorCode.MiEndpointError }), { transient: true });
   }
   // (Not for a refusal that says why, e.g. azmi serve --issuer chain answering another user's process.)
   const secretVar = (status === 401 || status === 403) && body.code !== "forbidden" ? SECRET_VARIABLE[source.kind] : undefined;

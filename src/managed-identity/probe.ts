@@ -6,14 +6,16 @@
  *    "no route" (ENETUNREACH/EHOSTUNREACH) or "refused" answers at once;
  * 2. one HTTP `GET` of the token path without `Metadata` and without a query.
  *    Real IMDS answers `400 {"error":"bad_request_102",…}`. Only a JSON object
- *    with a string `error` (or a token) counts as "IMDS present", so Docker
+ *    with a string `error` (or a token), or aad-pod-identity NMI's exact 400
+ *    text, counts as "IMDS present", so Docker
  *    Desktop's 403 text, a proxy's HTML 400 or another device on that address
  *    are not mistaken for it (@azure/identity JS counts every status but a
  *    403-with-"unreachable" as present, spec §1.5).
  *
  * Results are remembered (`ProbeMemo`): negative ones across processes for a
  * few minutes, so the second `azmi token` on a laptop answers in
- * microseconds. Except a refused connect on this machine's loopback: only
+ * microseconds; only absences that last (`ProbeOutcome.lasting`: not a 5xx,
+ * a slow answer, or a probe a caller's budget cut short). Except a refused connect on this machine's loopback: only
  * the server is missing there, which may start any moment (the `azmi serve`
  * a developer starts after a first failed try, behind
  * `AZURE_POD_IDENTITY_AUTHORITY_HOST`), and asking again costs one local
@@ -48,6 +50,14 @@ export interface ProbeOutcome {
   at?: number;
   /** A connect refused on loopback: not remembered (see the module notes). */
   refusedHere?: boolean;
+  /**
+   * An absence that lasts (no route, refused, a black hole the whole budget
+   * long, something that is not IMDS answering): the only kind remembered. A
+   * 5xx, a reset or a slow answer after a connect, or a probe cut short by a
+   * caller's smaller budget, may pass; remembering it would keep a machine
+   * that has managed identity off it for the memo's lifetime.
+   */
+  lasting?: boolean;
 }
 
 /**
@@ -104,6 +114,9 @@ function numericHost(hostname: string): string | undefined {
   return undefined;
 }
 
+/** NMI's answer to a token request without `resource` (aad-pod-identity pkg/nmi/server). */
+const NMI_NO_RESOURCE = "parameter resource cannot be empty\n";
+
 /**
  * Whether a probe answer looks like IMDS (see the module notes).
  *
@@ -116,6 +129,9 @@ function numericHost(hostname: string): string | undefined {
 export function looksLikeImds(status: number, body: Buffer): boolean {
   const text = bodyText(body);
   if (text === undefined || status < 200 || status >= 500) return false;
+  // aad-pod-identity's NMI (AKS pod identity) stands in for IMDS and answers a request
+  // without resource with Go's http.Error: this exact plain text (spec §1.5 counts any status).
+  if (status === 400 && text === NMI_NO_RESOURCE) return true;
   try {
     const json = JSON.parse(text) as unknown;
     if (json === null || typeof json !== "object" || Array.isArray(json)) return false;
@@ -126,7 +142,7 @@ export function looksLikeImds(status: number, body: Buffer): boolean {
   }
 }
 
-async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOutcome> {
+async function probeOnce(source: HttpSource, budgetMs: number, shortened: boolean): Promise<ProbeOutcome> {
   const started = nowMs();
   const elapsed = () => nowMs() - started;
   const ip = numericHost(source.url.hostname);
@@ -142,7 +158,13 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
     }
     if (r.outcome !== "connected") {
       const what = r.outcome === "timeout" ? `connect timed out after ${budgetMs} ms` : `connect ${r.errno ?? r.outcome} in ${r.elapsedMs.toFixed(1)} ms`;
-      return { present: false, reason: what, ms: elapsed(), ...(r.outcome === "refused" && isLoopbackHost(ip) ? { refusedHere: true } : {}) };
+      return {
+        present: false,
+        reason: what,
+        ms: elapsed(),
+        lasting: r.outcome !== "timeout" || !shortened,
+        ...(r.outcome === "refused" && isLoopbackHost(ip) ? { refusedHere: true } : {}),
+      };
     }
   }
   const remaining = Math.max(1, Math.floor(budgetMs - elapsed()));
@@ -154,7 +176,7 @@ async function probeOnce(source: HttpSource, budgetMs: number): Promise<ProbeOut
     const text = bodyText(res.body);
     const quote = text === undefined ? `${res.body.length} bytes, not UTF-8` : text.length === 0 ? "empty body" : `"${snippet(text)}"`;
     const docker = res.status === 403 && text !== undefined && /unreachable/i.test(text) ? " (Docker Desktop's network answering)" : "";
-    return { present: false, reason: `answered ${res.status} with ${quote}${docker}, which is not IMDS`, ms: elapsed() };
+    return { present: false, reason: `answered ${res.status} with ${quote}${docker}, which is not IMDS`, ms: elapsed(), lasting: res.status < 500 };
   } catch (e) {
     const err = e as { code?: string; phase?: string; timeoutMs?: number };
     const reason = `HTTP probe ${err.phase ?? ""} ${err.code ?? "failed"} after ${elapsed().toFixed(1)} ms`.replace(/\s+/g, " ");
@@ -174,7 +196,7 @@ const inflight = new Map<string, Promise<ProbeOutcome>>();
  * const { present, reason, ms } = await probeImds(source, 1000, process.env, log);
  * ```
  */
-export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJS.ProcessEnv, log: CredentialLogger): Promise<ProbeOutcome> {
+export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJS.ProcessEnv, log: CredentialLogger, shortened = false): Promise<ProbeOutcome> {
   const memo = new ProbeMemo(env);
   const seen = memo.get(source.endpoint);
   if (seen) {
@@ -183,11 +205,11 @@ export async function probeImds(source: HttpSource, budgetMs: number, env: NodeJ
   }
   const running = inflight.get(source.endpoint);
   if (running) return running;
-  const probe = probeOnce(source, budgetMs).finally(() => inflight.delete(source.endpoint));
+  const probe = probeOnce(source, budgetMs, shortened).finally(() => inflight.delete(source.endpoint));
   inflight.set(source.endpoint, probe);
   const outcome = await probe;
   log.info("getToken", `IMDS probe of ${source.endpoint}: ${outcome.present ? "present" : "absent"} (${outcome.reason}) in ${outcome.ms.toFixed(1)} ms`);
-  if (!outcome.refusedHere) memo.remember(source.endpoint, outcome.present, outcome.reason);
+  if (!outcome.refusedHere && (outcome.present || outcome.lasting)) memo.remember(source.endpoint, outcome.present, outcome.reason);
   return outcome;
 }
 
@@ -211,8 +233,11 @@ export function probeNegativeError(source: HttpSource, outcome: ProbeOutcome, en
     outcome.memo && outcome.at !== undefined
       ? ` Remembered from a probe at ${new Date(outcome.at).toISOString()}; it is repeated ${memoLifetime(env)} after it, or when the network changes (delete ${new ProbeMemo(env).file()} to re-probe now).`
       : "";
-  return new CredentialUnavailableError(
+  const error = new CredentialUnavailableError(
     `ManagedIdentityCredential: ${source.name} at ${source.endpoint} is not available (probe: ${outcome.reason}). This machine is not an Azure resource with a managed identity, or its endpoint is unreachable.${remembered}${ignoredNote(source)}`,
     { code: ErrorCode.MiProbeNegative },
   );
+  // An absence that may pass: a chain does not settle on a later link because of it (chainedTokenCredential.ts).
+  if (!outcome.lasting && !outcome.memo) (error as { transient?: boolean }).transient = true;
+  return error;
 }

@@ -13,7 +13,7 @@ class ScriptedCredential implements TokenCredential {
   calls = 0;
   constructor(
     readonly credentialName: string,
-    public behaviour: "token" | "unavailable" | "fail" | "null",
+    public behaviour: "token" | "unavailable" | "for-now" | "fail" | "null",
     private readonly lifetimeMs = 3600_000,
   ) {}
   describe(): string {
@@ -26,6 +26,9 @@ class ScriptedCredential implements TokenCredential {
         return { token: `token-of-${this.credentialName}-${this.calls}-padding`, expiresOnTimestamp: Date.now() + this.lifetimeMs };
       case "unavailable":
         throw new CredentialUnavailableError(`${this.credentialName} is not here`);
+      case "for-now":
+        // What the managed-identity link throws for a 5xx or a slow endpoint: unavailable, for now.
+        throw Object.assign(new CredentialUnavailableError(`${this.credentialName} answered 503`, { code: ErrorCode.MiEndpointError }), { transient: true });
       case "null":
         return null;
       default:
@@ -156,6 +159,36 @@ describe("ChainedTokenCredential", () => {
     assert.match(token.token, /^token-of-C-/);
     assert.deepEqual([a.calls, b.calls, c.calls], [2, 3, 1], "walked again from A, B tried once");
     assert.equal(chain.rememberedWinner, "C");
+  });
+
+  it("a remembered winner unavailable only for now (a 5xx, a timeout) fails the call and stays the winner: a later link (a developer's login) is never silently used instead", async () => {
+    const mi = new ScriptedCredential("A", "token");
+    const cli = new ScriptedCredential("B", "token");
+    const chain = new ChainedTokenCredential(mi, cli);
+    await chain.getToken(SCOPE);
+    assert.equal(chain.rememberedWinner, "A");
+    mi.behaviour = "for-now";
+    await assert.rejects(chain.getToken("https://storage.azure.com/.default"), { name: "CredentialUnavailableError", message: /A answered 503/ });
+    assert.equal(cli.calls, 0, "B never asked");
+    assert.equal(chain.rememberedWinner, "A");
+    assert.deepEqual(chain.lastReport!.links.map((l) => l.reason), ["A answered 503", "not tried: remembered winner A failed for now (it stays the winner)"]);
+    mi.behaviour = "token";
+    assert.match((await chain.getToken("https://management.azure.com/.default")).token, /^token-of-A-/);
+  });
+
+  it("a link before the answer that was unavailable only for now: the answer serves this call but is not remembered, so the next call asks that link again", async () => {
+    const mi = new ScriptedCredential("A", "for-now");
+    const cli = new ScriptedCredential("B", "token");
+    const chain = new ChainedTokenCredential(mi, cli);
+    assert.match((await chain.getToken(SCOPE)).token, /^token-of-B-/);
+    assert.equal(chain.rememberedWinner, undefined);
+    mi.behaviour = "token";
+    assert.match((await chain.getToken("https://storage.azure.com/.default")).token, /^token-of-A-/, "A recovered and answers");
+    assert.equal(chain.rememberedWinner, "A");
+    // A lasting absence (not configured) before the answer does pin it, as before.
+    const gone = new ChainedTokenCredential(new ScriptedCredential("C", "unavailable"), new ScriptedCredential("D", "token"));
+    await gone.getToken(SCOPE);
+    assert.equal(gone.rememberedWinner, "D");
   });
 
   it("a remembered winner that now fails (AuthenticationError) stops the chain: no other link is asked (checklist 59)", async () => {

@@ -30,6 +30,9 @@ describe("managed-identity/probe", () => {
     assert.ok(!looksLikeImds(403, b(DOCKER.body)));
     assert.ok(!looksLikeImds(502, b('{"error":"x"}')));
     assert.ok(!looksLikeImds(400, Buffer.from([0xff, 0xfe])));
+    // aad-pod-identity's NMI (AKS pod identity), which stands in for IMDS: Go's http.Error text for a request without resource.
+    assert.ok(looksLikeImds(400, b("parameter resource cannot be empty\n")));
+    assert.ok(!looksLikeImds(400, b("parameter resource cannot be empty, says the proxy")));
   });
 
   it("positive: one GET without Metadata and without query, then the token request; not repeated (checklist 20; 22 differs on purpose: we probe the override too, cheaply)", async () => {
@@ -135,6 +138,40 @@ describe("managed-identity/probe", () => {
       assert.ok(performance.now() - started < 3 * 200 + 300);
     } finally {
       await server.close();
+    }
+  });
+
+  it("an absence that may pass is not remembered: a 503 answer, a slow answer, or a probe the call's own budget cut short; the next credential probes again and finds IMDS", async () => {
+    // A 503 to the probe, then the real answer: the error says so, is marked as passing, and nothing is remembered.
+    let probes = 0;
+    const server = await startRawServer((req) => {
+      if (req.header("metadata") !== undefined) return { status: 200, headers: { "Content-Type": "application/json" }, body: "{}" };
+      probes++;
+      return probes === 1 ? json(503, { error: "busy" }) : json(400, { error: "bad_request_102", error_description: "Required metadata header not specified" });
+    });
+    try {
+      const e = safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: server.url });
+      const first = await rejection(credential(e, { probeImds: true }).getToken(VAULT));
+      assert.equal(first.code, "ERR_MI_PROBE_NEGATIVE");
+      assert.equal((first as { transient?: boolean }).transient, true, "a 503 may pass");
+      assert.ok(!fs.existsSync(path.join(e.AZMI_HOME!, PROBE_MEMO_FILE)), "not remembered in the file");
+      clearProcessProbeMemo();
+      // The next credential (or process) probes again; the probe now says IMDS (its token request then gets "{}", not a token: that error is not the probe's).
+      const second = await rejection(credential(e, { probeImds: true }).getToken(VAULT));
+      assert.notEqual(second.code, "ERR_MI_PROBE_NEGATIVE");
+      assert.equal(probes, 2);
+    } finally {
+      await server.close();
+    }
+    // A probe cut short by the call's own budget (requestOptions.timeout smaller than the probe budget) proves nothing lasting.
+    const slow = await startRawServer(() => ({ hang: true }));
+    try {
+      const e = safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: slow.url });
+      const cut = await rejection(credential(e, { probeImds: true, probeBudgetMs: 1000 }).getToken(VAULT, { requestOptions: { timeout: 150 } }));
+      assert.ok(cut, "the call failed");
+      assert.ok(!fs.existsSync(path.join(e.AZMI_HOME!, PROBE_MEMO_FILE)), "a probe cut short is not remembered");
+    } finally {
+      await slow.close();
     }
   });
 
