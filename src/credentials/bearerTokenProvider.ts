@@ -6,9 +6,12 @@
  * `DefaultAzureCredential` keeps working with only the import changed.
  *
  * No pipeline around it (`@azure/identity` runs a dummy request through
- * `bearerTokenAuthenticationPolicy` to get caching and refresh): azmi's
- * credentials cache and refresh early themselves, and so does every
- * `@azure/identity` credential (MSAL's cache).
+ * `bearerTokenAuthenticationPolicy` to get caching and refresh), but the same
+ * keeping: the provider holds its last token and asks the credential again
+ * only when that token is due for refresh (its `refreshAfterTimestamp`, else
+ * 2 minutes before expiry, the policy's window), one request for concurrent
+ * callers. azmi's own credentials cache too; a custom `TokenCredential` may
+ * not, and was asked on every call.
  *
  * @example
  * ```ts
@@ -16,7 +19,7 @@
  * const res = await fetch(url, { headers: { Authorization: `Bearer ${await getToken()}` } });
  * ```
  */
-import type { TokenCredential, TracingContext } from "@azure/core-auth";
+import type { AccessToken, TokenCredential, TracingContext } from "@azure/core-auth";
 import { AuthenticationError } from "../errors";
 
 export interface GetBearerTokenProviderOptions {
@@ -38,9 +41,29 @@ export function getBearerTokenProvider(
     throw new TypeError("getBearerTokenProvider: credential must be a TokenCredential (an object with a getToken method), e.g. new DefaultAzureCredential().");
   }
   const { abortSignal, tracingOptions } = options ?? {};
-  return async () => {
+  let held: AccessToken | undefined;
+  let pending: Promise<AccessToken> | undefined;
+  const fetchToken = async (): Promise<AccessToken> => {
     const token = await credential.getToken(scopes, { abortSignal, tracingOptions });
     if (!token?.token) throw new AuthenticationError(`getBearerTokenProvider: the credential returned no token for ${JSON.stringify(scopes)}.`);
-    return token.token;
+    return token;
+  };
+  return async () => {
+    const now = Date.now();
+    if (held !== undefined && now < (held.refreshAfterTimestamp ?? held.expiresOnTimestamp - REFRESH_WINDOW_MS)) return held.token;
+    pending ??= fetchToken().finally(() => (pending = undefined));
+    try {
+      held = await pending;
+    } catch (error) {
+      // A failed early refresh: the held token still serves until it nearly expires (as the policy does).
+      if (held !== undefined && Date.now() < held.expiresOnTimestamp - LAST_USE_MS) return held.token;
+      throw error;
+    }
+    return held.token;
   };
 }
+
+/** How long before expiry a held token is refreshed, without a refreshAfterTimestamp (bearerTokenAuthenticationPolicy's window). */
+const REFRESH_WINDOW_MS = 2 * 60 * 1000;
+/** A held token is not handed out closer to its expiry than this (a request must still reach the service in time). */
+const LAST_USE_MS = 30 * 1000;
