@@ -18,14 +18,14 @@
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { TokenCache } from "../cache/tokenCache";
-import { AuthenticationError, ErrorCode, isAzmiError, type AuthenticationErrorResponse } from "../errors";
+import { AuthenticationError, CredentialUnavailableError, ErrorCode, isAzmiError, type AuthenticationErrorResponse } from "../errors";
 import { credentialLogger, redact, redactedCause, registerSecret, type CredentialLogger } from "./lazyLog";
 import { loadAzureIdentity, type AzureIdentityModule } from "./identityLoader";
 import { clientIdFromClaims, decodeJwtClaims } from "./jwtClaims";
 import { scopeList, scopeToResource, tokenCacheKey } from "./scopes";
 import type { AzmiAccessToken, AzmiGetTokenOptions } from "./types";
 import { unavailable, unavailableMessage } from "./unavailable";
-import { abortError, badAbortSignal, joinedTimeout, limitsFired, untilAborted } from "./abort";
+import { abortError, badAbortSignal, joinedTimeout, limitsFired, untilAborted, untilTimeout } from "./abort";
 import { nowMs } from "../clock";
 
 /** Why a link cannot be used here, found without I/O. */
@@ -95,7 +95,22 @@ export abstract class DelegatedCredential implements TokenCredential {
     const timeout = options.requestOptions?.timeout;
     const limits = limitsFired(signal, timeout);
     const whileJoined = joinedTimeout<AccessToken>(timeout, this.credentialName, "the token request");
-    return untilAborted(this.cache.getToken(fullKey, () => this.fetch(scopes, options), limits, whileJoined) as Promise<AzmiAccessToken>, signal);
+    const pending = this.cache.getToken(fullKey, () => this.fetch(scopes, options), limits, whileJoined) as Promise<AzmiAccessToken>;
+    // @azure/identity's developer tools take no requestOptions.timeout (a hanging az held the
+    // caller that started the request for good): the caller's answer comes by then, the tool goes on.
+    const bounded =
+      typeof timeout === "number" && timeout > 0
+        ? untilTimeout(
+            pending,
+            timeout,
+            () =>
+              new CredentialUnavailableError(
+                `${this.credentialName}: no token within requestOptions.timeout (${timeout} ms); the request goes on, and its token is cached for later calls.`,
+                { code: ErrorCode.Timeout },
+              ),
+          )
+        : pending;
+    return untilAborted(bounded, signal);
   }
 
   /**

@@ -5,6 +5,7 @@ import { AzureCliCredential } from "../../src/credentials/azureCliCredential";
 import { AzureDeveloperCliCredential } from "../../src/credentials/azureDeveloperCliCredential";
 import { AzurePowerShellCredential } from "../../src/credentials/azurePowerShellCredential";
 import { ErrorCode } from "../../src/errors";
+import { descendantsOf } from "../../src/descendants";
 import { fakeAccessToken } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
 import { fakeTool, pathWith, tempDir, useLoopbackGuard } from "./support";
@@ -94,6 +95,32 @@ describe("developer-tool credentials (real processes on a private PATH)", functi
         return true;
       });
     } finally {
+      fs.rmSync(sub, { recursive: true, force: true });
+    }
+  });
+
+  it("requestOptions.timeout bounds the caller that starts a request too, though @azure/identity's tools take none (a hanging az)", async () => {
+    const sub = tempDir();
+    try {
+      // An az waiting on a network that never answers (by absolute path: the PATH holds nothing else).
+      fs.writeFileSync(path.join(sub, "az"), "#!/bin/sh\nexec /bin/sleep 61\n", { mode: 0o755 });
+      env.set({ PATH: pathWith(sub) });
+      const started = performance.now();
+      await assert.rejects(new AzureCliCredential().getToken(SCOPE, { requestOptions: { timeout: 300 } }), {
+        name: "CredentialUnavailableError",
+        code: ErrorCode.Timeout,
+        message: /^AzureCliCredential: no token within requestOptions\.timeout \(300 ms\)/,
+      });
+      assert.ok(performance.now() - started < 5000, "answered by the timeout (generous bound for a loaded machine)");
+    } finally {
+      // The tool goes on (nothing can stop @azure/identity's): stop it here, as azmi serve and the bridge do at their end.
+      for (const pid of descendantsOf()) {
+        try {
+          if (fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("/bin/sleep\u000061")) process.kill(pid, "SIGTERM");
+        } catch {
+          // gone already
+        }
+      }
       fs.rmSync(sub, { recursive: true, force: true });
     }
   });
