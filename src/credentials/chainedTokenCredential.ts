@@ -85,11 +85,6 @@ interface Attempt {
 }
 
 /**
- * Why a caller's signal fired, for the report: the time budget of
- * getManagedToken / azmi doctor / the PowerShell cmdlets (an abort whose
- * reason carries ERR_BUDGET_EXCEEDED), else the caller's own abort.
- */
-/**
  * Whether a link's unavailability may pass: its endpoint is there but failed
  * or was slow (a 5xx, a timeout, a reset, its time budget; a probe that saw
  * no lasting absence), as opposed to "not configured here" or "logged out".
@@ -104,6 +99,11 @@ function isTheAbort(error: unknown, signal: object): boolean {
   return (error as { name?: unknown } | null)?.name === "AbortError" || error === (signal as { reason?: unknown }).reason;
 }
 
+/**
+ * Why a caller's signal fired, for the report: the time budget of
+ * getManagedToken / azmi doctor / the PowerShell cmdlets (an abort whose
+ * reason carries ERR_BUDGET_EXCEEDED), else the caller's own abort.
+ */
 function whyAborted(signal: object): string {
   const code = ((signal as { reason?: { code?: unknown } }).reason ?? {}).code;
   return code === ErrorCode.BudgetExceeded ? "the call's time budget ran out" : "the caller aborted (abortSignal)";
