@@ -30,7 +30,7 @@ import type {
   TokenWithReport,
 } from "./credentials/types";
 import { reasonOf } from "./credentials/unavailable";
-import { identityIdFlaw, shownValue } from "./credentials/validation";
+import { IDENTITY_ID_RULE, identityIdFlaw, shownValue } from "./credentials/validation";
 import { AzmiError, ErrorCode, isUnavailable } from "./errors";
 import { redact, registerSecret } from "./log";
 import { nowMs } from "./clock";
@@ -314,7 +314,7 @@ function validate(options: GetManagedTokenOptions): void {
   for (const name of selectors) {
     const id = options[name];
     const flaw = typeof id === "string" ? identityIdFlaw(id) : undefined;
-    if (flaw) throw new AzmiError(ErrorCode.InvalidArgument, `${name} ${flaw}; an identity is named by a GUID (clientId, objectId) or an ARM resource id (resourceId).`);
+    if (flaw) throw new AzmiError(ErrorCode.InvalidArgument, `${name} ${flaw}; ${IDENTITY_ID_RULE}.`);
   }
   if (options.timeoutMs !== undefined && (typeof options.timeoutMs !== "number" || !Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
     throw new AzmiError(ErrorCode.InvalidArgument, `timeoutMs must be a positive number of milliseconds; got ${shownValue(options.timeoutMs)}.`);

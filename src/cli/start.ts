@@ -199,11 +199,16 @@ export async function runStart(argv: readonly string[]): Promise<number> {
       check();
     }
   });
-  const cli = nodeCommand(path.join(__dirname, "../../../bin/azmi.js"));
+  const cli = thisCli();
   // The containers' env file holds this server's secret (a new one each start); the hint only names it.
   const envFile = writeContainerEnvFile(server, "azmi");
   const failed = await writeStartupText(server, "start", () => "\n" + renderServer(server, "azmi", cli, renderContainers(server, envFile, "`npm start -- --host 0.0.0.0` (with your other flags)")));
   return failed ?? stopped;
+}
+
+/** `node <this checkout's bin/azmi.js>`, for the commands npm start prints (no `azmi` is on PATH in a checkout). */
+function thisCli(): string {
+  return nodeCommand(path.join(__dirname, "../../../bin/azmi.js"));
 }
 
 /**
@@ -217,7 +222,7 @@ function inNpmStartTerms(error: unknown): unknown {
   return Object.assign(
     new AzmiError(
       error.code,
-      `another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first (Ctrl-C where it runs), or give this one its own folder: AZMI_HOME=DIR npm start (then ${nodeCommand(path.join(__dirname, "../../../bin/azmi.js"))} env --home DIR finds it).`,
+      `another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first (Ctrl-C where it runs), or give this one its own folder: AZMI_HOME=DIR npm start (then ${thisCli()} env --home DIR finds it).`,
     ),
     { otherServer: other },
   );

@@ -48,7 +48,7 @@ import type { Source } from "../managed-identity/types";
 import { CLIENT_ID_AS_GIVEN, type AzmiAccessToken, type IdentitySelector } from "./types";
 import { abortError, badAbortSignal, joinedTimeout, limitsFired, untilAborted } from "./abort";
 import { nowMs } from "../clock";
-import { identityIdFlaw, shownValue } from "./validation";
+import { IDENTITY_ID_RULE, identityIdFlaw, shownValue } from "./validation";
 
 /**
  * `TokenCredentialOptions` (`loggingOptions`, `retryOptions`, `httpClient`, …) are accepted, so that
@@ -109,7 +109,7 @@ function checkOptions(options: unknown): ManagedIdentityCredentialOptions {
       throw new TypeError(`ManagedIdentityCredential: '${name}' must be a string (got ${typeof v}).`);
     }
     const flaw = typeof v === "string" ? identityIdFlaw(v) : undefined;
-    if (flaw) throw invalidArgument(`'${name}' ${flaw}; an identity is named by a GUID (clientId, objectId) or an ARM resource id (resourceId).`);
+    if (flaw) throw invalidArgument(`'${name}' ${flaw}; ${IDENTITY_ID_RULE}.`);
   }
   const given = (["clientId", "resourceId", "objectId"] as const).filter((n) => o[n]);
   if (given.length > 1) {

@@ -127,3 +127,6 @@ export function identityIdFlaw(id: string): string | undefined {
   }
   return undefined;
 }
+
+/** What an identity id is, for the messages that refuse one (after `identityIdFlaw`'s words). */
+export const IDENTITY_ID_RULE = "an identity is named by a GUID (clientId, objectId) or an ARM resource id (resourceId)";

@@ -18,6 +18,7 @@
 import type { AccessToken } from "@azure/core-auth";
 import { TokenCache } from "../../cache/tokenCache";
 import type { LinkName, MsiTokenResponse } from "../../credentials/types";
+import { untilTimeout } from "../../credentials/abort";
 import { AzmiError, ErrorCode } from "../../errors";
 import { credentialLogger, registerSecret } from "../../log";
 import { isLoopbackHost } from "../../transport/http";
@@ -159,23 +160,11 @@ export class ChainIssuer implements TokenSource {
    * it would end the call, and free the slot, with the tool still running).
    */
   private withinDeadline(call: Promise<CachedToken>, resource: string): Promise<CachedToken> {
-    return new Promise<CachedToken>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new AzmiError(ErrorCode.BudgetExceeded, `No token for ${resource} within ${this.timeoutMs} ms from this host's credential chain; run 'azmi doctor' on the host to see which link is slow.`)),
-        this.timeoutMs,
-      );
-      timer.unref?.();
-      call.then(
-        (token) => {
-          clearTimeout(timer);
-          resolve(token);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return untilTimeout(
+      call,
+      this.timeoutMs,
+      () => new AzmiError(ErrorCode.BudgetExceeded, `No token for ${resource} within ${this.timeoutMs} ms from this host's credential chain; run 'azmi doctor' on the host to see which link is slow.`),
+    );
   }
 
   private async callUpstream(identity: ServedIdentity, resource: string): Promise<CachedToken> {

@@ -216,7 +216,7 @@ export class LocalIssuer implements TokenSource {
 
   /** Where the JWKS is served. */
   get jwksUri(): string {
-    return `${this.baseUrl}/${this.tenantId}/discovery/v2.0/keys`;
+    return `${this.baseUrl}${this.jwksPath}`;
   }
 
   /** Path (no host) of the discovery document. */
@@ -239,7 +239,7 @@ export class LocalIssuer implements TokenSource {
     const base = `${reachedAt}/${this.tenantId}`;
     return {
       issuer: this.issuer,
-      jwks_uri: `${base}/discovery/v2.0/keys`,
+      jwks_uri: `${reachedAt}${this.jwksPath}`,
       // Required by OIDC Discovery; azmi serve issues tokens only through its MI dialects.
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
       token_endpoint: `${base}/oauth2/v2.0/token`,
