@@ -28,7 +28,7 @@ import { SecretSet } from "../hygiene/secrets";
 import type { ServeJson } from "../../src/cli/serve";
 import { howThisCliWasRun } from "../../src/cli/invocation";
 import { canTellPeerUser } from "../../src/serve/peerUser";
-import { descendantsOf } from "../../src/descendants";
+import { commandsBelow, isRunning } from "../support/processes";
 
 describe("azmi serve and azmi env", function () {
   let env: NodeJS.ProcessEnv;
@@ -317,21 +317,13 @@ describe("azmi serve: identities, issuers and fault mode", function () {
     // Ask (and do not wait for the answer): the chain reaches azure-cli, which starts the fake az.
     const request = http.get(`${info.url}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net`, { headers: { Metadata: "true" } });
     request.on("error", () => undefined);
-    const sleepers = () => descendantsOf(server.pid!).filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("/bin/sleep\u0000120"));
     let tools: number[] = [];
-    await until(() => (tools = sleepers()).length === 1, 20_000);
+    await until(() => (tools = commandsBelow(server.pid!, ["/bin/sleep", "120"])).length === 1, 20_000);
     server.kill("SIGTERM");
     assert.deepEqual(await exited(server), { code: 0, signal: null });
     request.destroy();
-    const alive = (pid: number) => {
-      try {
-        return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "latin1"));
-      } catch {
-        return false;
-      }
-    };
-    await until(() => !alive(tools[0]!), 5_000).catch(() => undefined);
-    assert.equal(alive(tools[0]!), false, `the az the server started (pid ${tools[0]}) is still running`);
+    await until(() => !isRunning(tools[0]!), 5_000).catch(() => undefined);
+    assert.equal(isRunning(tools[0]!), false, `the az the server started (pid ${tools[0]}) is still running`);
   });
 
   it("--faults rate=1,statuses=403 answers like Docker Desktop: the chain finds no managed identity (exit 3)", async () => {

@@ -5,7 +5,7 @@ import { AzureCliCredential } from "../../src/credentials/azureCliCredential";
 import { AzureDeveloperCliCredential } from "../../src/credentials/azureDeveloperCliCredential";
 import { AzurePowerShellCredential } from "../../src/credentials/azurePowerShellCredential";
 import { ErrorCode } from "../../src/errors";
-import { descendantsOf } from "../../src/descendants";
+import { commandsBelow } from "../support/processes";
 import { fakeAccessToken } from "../fakes/entra";
 import { useCleanEnv } from "../support/env";
 import { fakeTool, pathWith, tempDir, useLoopbackGuard } from "./support";
@@ -114,9 +114,9 @@ describe("developer-tool credentials (real processes on a private PATH)", functi
       assert.ok(performance.now() - started < 5000, "answered by the timeout (generous bound for a loaded machine)");
     } finally {
       // The tool goes on (nothing can stop @azure/identity's): stop it here, as azmi serve and the bridge do at their end.
-      for (const pid of descendantsOf()) {
+      for (const pid of commandsBelow(process.pid, ["/bin/sleep", "61"])) {
         try {
-          if (fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("/bin/sleep\u000061")) process.kill(pid, "SIGTERM");
+          process.kill(pid, "SIGTERM");
         } catch {
           // gone already
         }

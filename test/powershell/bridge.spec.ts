@@ -15,7 +15,7 @@ import type { Fake } from "../fakes/common";
 import { LEASE_MARGIN_MS, LEASE_MAX_MS, leaseFor } from "../../src/bridge/ops";
 import { toWireError } from "../../src/bridge/protocol";
 import { AggregateAuthenticationError, AzmiError, CredentialUnavailableError } from "../../src/errors";
-import { descendantsOf } from "../../src/descendants";
+import { commandsBelow, isRunning } from "../support/processes";
 
 const BRIDGE = path.resolve(__dirname, "../../src/bridge/main.js");
 
@@ -274,25 +274,12 @@ describe("bridge: the stdio protocol", function () {
       bridge = new BridgeChild(cleanEnv({ AZMI_HOME: home, PATH: `${bin}:${process.env.PATH}`, AZURE_TOKEN_CREDENTIALS: "AzureCliCredential" }));
       const cut = await bridge.ask(1, "token", { resource: "https://vault.azure.net", timeoutMs: 1500 });
       assert.equal(cut.error?.code, "ERR_BUDGET_EXCEEDED", JSON.stringify(cut.error));
-      const tools = descendantsOf(bridge.child.pid!).filter((pid) => {
-        try {
-          return fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("/bin/sleep\u0000119");
-        } catch {
-          return false;
-        }
-      });
+      const tools = commandsBelow(bridge.child.pid!, ["/bin/sleep", "119"]);
       assert.equal(tools.length, 1, "the az the chain started still runs after its call gave up");
       assert.equal(await bridge.close(), 0);
       bridge = undefined;
-      const alive = (pid: number) => {
-        try {
-          return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "latin1"));
-        } catch {
-          return false;
-        }
-      };
-      for (let i = 0; i < 50 && alive(tools[0]!); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.equal(alive(tools[0]!), false, `the az (pid ${tools[0]}) outlived the bridge`);
+      for (let i = 0; i < 50 && isRunning(tools[0]!); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(isRunning(tools[0]!), false, `the az (pid ${tools[0]}) outlived the bridge`);
     } finally {
       fs.rmSync(bin, { recursive: true, force: true });
     }
