@@ -28,7 +28,7 @@ import { registerSecret } from "../log";
 import { createAppService } from "./appService";
 import { ARC_DEFAULT_ENDPOINT, arcAgentInstalled, createAzureArc } from "./azureArc";
 import { createCloudShell } from "./cloudShell";
-import { createImds, IMDS_DEFAULT_BASE, IMDS_TOKEN_PATH } from "./imds";
+import { createImds, IMDS_DEFAULT_BASE_URL, IMDS_TOKEN_PATH } from "./imds";
 import { createMachineLearning } from "./machineLearning";
 import { snippet } from "./response";
 import { createServiceFabric } from "./serviceFabric";
@@ -125,7 +125,7 @@ function isHeaderToken(value: string): boolean {
  */
 export function imdsBase(env: NodeJS.ProcessEnv): HttpUrl {
   const override = get(env, "AZURE_POD_IDENTITY_AUTHORITY_HOST");
-  if (!override) return parseHttpUrl(IMDS_DEFAULT_BASE);
+  if (!override) return IMDS_DEFAULT_BASE_URL;
   const base = parseEndpointVar("AZURE_POD_IDENTITY_AUTHORITY_HOST", override, "http://127.0.0.1:4000");
   // Every SDK appends the token path to this variable, so a value that
   // already ends with it can only ever get 404s (after ~20 s of retries).

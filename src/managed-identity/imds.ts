@@ -21,6 +21,19 @@ export const IMDS_DEFAULT_BASE = "http://169.254.169.254";
 export const IMDS_TOKEN_PATH = "/metadata/identity/oauth2/token";
 export const IMDS_API_VERSION = "2018-02-01";
 
+/**
+ * IMDS's own base and token URLs, written out as `parseHttpUrl` gives them
+ * (a test holds them equal): where no variable names another endpoint, as in
+ * a container started without a network, parsing them cost the whole
+ * "no managed identity here" answer ~0.1 ms of its < 1 ms in a fresh process.
+ */
+export const IMDS_DEFAULT_BASE_URL: HttpUrl = Object.freeze({
+  href: `${IMDS_DEFAULT_BASE}/`, protocol: "http:", hostname: "169.254.169.254", host: "169.254.169.254", port: "", pathname: "/", search: "",
+});
+export const IMDS_DEFAULT_TOKEN_URL: HttpUrl = Object.freeze({
+  ...IMDS_DEFAULT_BASE_URL, href: `${IMDS_DEFAULT_BASE}${IMDS_TOKEN_PATH}`, pathname: IMDS_TOKEN_PATH,
+});
+
 const PARAM = { clientId: "client_id", objectId: "object_id", resourceId: "msi_res_id" } as const;
 
 /** The IMDS source for a base URL (scheme://host[:port][/prefix]). */
@@ -28,7 +41,9 @@ export function createImds(base: HttpUrl): HttpSource {
   // The token path goes after the base's own path, never into its query or
   // fragment. (Setters only for such a base: their first use costs a fresh process ~0.2 ms.)
   let url: HttpUrl;
-  if (!base.href.includes("?") && !base.href.includes("#")) {
+  if (base === IMDS_DEFAULT_BASE_URL) {
+    url = IMDS_DEFAULT_TOKEN_URL;
+  } else if (!base.href.includes("?") && !base.href.includes("#")) {
     let end = base.href.length; // the base without its trailing slashes (a loop, not /\/+$/: see parseHttpUrl)
     while (end > 0 && base.href.charCodeAt(end - 1) === 0x2f) end--;
     url = parseHttpUrl(base.href.slice(0, end) + IMDS_TOKEN_PATH);

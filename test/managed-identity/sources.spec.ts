@@ -9,6 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ManagedIdentityCredential } from "../../src/credentials/managedIdentityCredential";
 import { detectSource } from "../../src/managed-identity/detect";
+import { IMDS_DEFAULT_BASE, IMDS_DEFAULT_BASE_URL, IMDS_DEFAULT_TOKEN_URL, IMDS_TOKEN_PATH } from "../../src/managed-identity/imds";
+import { parseHttpUrl, type HttpUrl } from "../../src/transport/http";
 import { startFakeAppService } from "../fakes/appService";
 import { startFakeArc } from "../fakes/azureArc";
 import { startFakeCloudShell } from "../fakes/cloudShell";
@@ -74,6 +76,16 @@ describe("managed-identity/sources", () => {
       const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: override }));
       return s.kind === "imds" && s.url.href;
     };
+
+    it("IMDS's own base and token URLs, written out ahead (no variable set), are exactly what parsing them gives", () => {
+      const parsedFields = (u: HttpUrl) => ({ href: u.href, protocol: u.protocol, hostname: u.hostname, host: u.host, port: u.port, pathname: u.pathname, search: u.search });
+      assert.deepEqual(parsedFields(IMDS_DEFAULT_BASE_URL), parsedFields(new URL(IMDS_DEFAULT_BASE)));
+      assert.deepEqual(parsedFields(IMDS_DEFAULT_TOKEN_URL), parsedFields(new URL(IMDS_DEFAULT_BASE + IMDS_TOKEN_PATH)));
+      assert.deepEqual(parsedFields(IMDS_DEFAULT_TOKEN_URL), parsedFields(parseHttpUrl(IMDS_DEFAULT_BASE + IMDS_TOKEN_PATH)));
+      const d = detectSource({});
+      assert.ok(d.kind === "imds" && d.url === IMDS_DEFAULT_TOKEN_URL && d.endpoint === "169.254.169.254:80");
+      assert.ok(Object.isFrozen(IMDS_DEFAULT_BASE_URL) && Object.isFrozen(IMDS_DEFAULT_TOKEN_URL), "shared by every credential: nobody may edit them");
+    });
 
     it("an override with a trailing slash or path prefix keeps one slash", () => {
       assert.equal(imdsHrefFor("http://127.0.0.1:4000/"), "http://127.0.0.1:4000/metadata/identity/oauth2/token");

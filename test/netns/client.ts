@@ -8,6 +8,7 @@
  *   {"op":"probe","transport":"native-pool",...}   (native addon, pool driver for requests)
  *   {"op":"request","transport":"node","ip":"169.254.169.254","port":80,"path":"/","timeoutMs":500}
  *   {"op":"send","url":"http://169.254.169.254/metadata/identity/oauth2/token","headers":{"Metadata":"true"},"timeoutMs":500}
+ *      (a failure also says whether send()'s promise was still pending when send() returned: pendingAtReturn)
  *   {"op":"transportKind"}
  *   {"op":"routes","ip":"169.254.169.254","port":80,"timeoutMs":300}   (the routing-table answer, then a real connect)
  */
@@ -15,6 +16,7 @@ import { fallbackTransport } from "../../src/transport/fallback";
 import { nativeTransport, send, transportKind } from "../../src/transport/http";
 import { noRouteTo } from "../../src/transport/routes";
 import type { Transport } from "../../src/transport/types";
+import { inspect } from "node:util";
 
 interface Command {
   op: "probe" | "request" | "send" | "transportKind" | "routes";
@@ -35,6 +37,8 @@ function pick(kind: Command["transport"]): Transport {
   if (!t) throw new Error("native addon not available");
   return t;
 }
+
+let pendingAtReturn: boolean | undefined;
 
 async function main(): Promise<unknown> {
   const cmd = JSON.parse(process.argv[2] ?? "{}") as Command;
@@ -60,7 +64,10 @@ async function main(): Promise<unknown> {
         return { ok: true, status: r.status, headers: r.headers, body: r.body.toString("utf8"), wallMs: performance.now() - started };
       }
       case "send": {
-        const r = await send({ url: cmd.url!, method: cmd.method, headers: cmd.headers, body: cmd.body, timeoutMs: cmd.timeoutMs ?? 1000 });
+        const sent = send({ url: cmd.url!, method: cmd.method, headers: cmd.headers, body: cmd.body, timeoutMs: cmd.timeoutMs ?? 1000 });
+        // (How the promise stood when send() returned: a failure known at once should still be pending, see send().)
+        pendingAtReturn = inspect(sent).includes("<pending>");
+        const r = await sent;
         return { ok: true, status: r.status, headers: r.headers, body: r.body.toString("utf8"), wallMs: performance.now() - started };
       }
       default:
@@ -70,7 +77,7 @@ async function main(): Promise<unknown> {
     const err = e as Error & Record<string, unknown>;
     return {
       ok: false, name: err.name, code: err.code, phase: err.phase, message: err.message, address: err.address,
-      port: err.port, timeoutMs: err.timeoutMs, elapsedMs: err.elapsedMs, wallMs: performance.now() - started,
+      port: err.port, timeoutMs: err.timeoutMs, elapsedMs: err.elapsedMs, wallMs: performance.now() - started, pendingAtReturn,
     };
   }
 }

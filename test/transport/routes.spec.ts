@@ -124,6 +124,8 @@ describe("transport/routes: no route, known from the routing tables", function (
       assert.equal(cover(UNMERGED, "10.9.0.7"), true, "a covering entry still says so");
       assert.equal(cover("Main:\n  |-- 10.9.0.0\n     /24 link UNICAST\n", "169.254.169.254"), undefined, "no Local table at all");
       assert.equal(cover(merged("  |-- 10.9.0.0\n     /24 link UNICAST\n").replace(/\/24 link UNICAST\n$/, "/25 link UNICAST\n"), "169.254.169.254"), undefined, "one byte apart");
+      assert.equal(cover(merged("  |-- 10.9.0.0\n     /24 link UNICAST\n") + "  |-- 10.9.0.1\n     /32 host LOCAL\n", "169.254.169.254"), undefined, "Local one line longer");
+      assert.equal(cover(merged("  |-- 10.9.0.0\n     /24 link UNICAST\n").replace(/\n$/, ""), "169.254.169.254"), false, "alike but for Local's last newline");
     });
 
     it("concludes nothing from a dump it does not fully understand", function () {
@@ -251,11 +253,15 @@ describe("transport/routes: no route, known from the routing tables", function (
           const cmd = { op: "send", url: "http://169.254.169.254/metadata/identity/oauth2/token", timeoutMs: 2000 };
           const run = await ns.runNode([CLIENT, JSON.stringify(cmd)], { env: { ...process.env, ...env }, timeoutMs: 20_000 });
           assert.equal(run.code, 0, run.stderr);
-          return JSON.parse(run.stdout.trim().split("\n").pop()!) as { code: string; message: string };
+          return JSON.parse(run.stdout.trim().split("\n").pop()!) as { code: string; message: string; pendingAtReturn: boolean };
         };
         const tables = await send({ AZMI_TRANSPORT: undefined });
         assert.equal(tables.code, "ENETUNREACH");
         assert.match(tables.message, /no route in this machine's routing tables/);
+        // Known at once, yet rejected only once the caller holds the promise:
+        // a promise rejected before that costs Node's unhandled-rejection
+        // bookkeeping, ~0.15 ms of a < 1 ms answer in a fresh process.
+        assert.equal(tables.pendingAtReturn, true, "send()'s promise was already rejected when send() returned");
         const insisted = await send({ AZMI_TRANSPORT: "native" });
         assert.deepEqual([insisted.code, insisted.message], ["ENETUNREACH", "connect ENETUNREACH 169.254.169.254:80: network unreachable (timeout 2000 ms)"]);
         const missing = await send({ AZMI_TRANSPORT: "native", AZMI_NATIVE_PATH: "/nonexistent/azmi.node" });
