@@ -30,7 +30,7 @@
 import type { IdentitySelector, AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, AzmiError, CredentialUnavailableError, ErrorCode, TransportError } from "../errors";
 import { redact, type CredentialLogger } from "../log";
-import { isLoopbackHost, send } from "../transport/http";
+import { isLoopbackHost, knownNoRoute, noRouteFailure, send } from "../transport/http";
 import type { RawResponse } from "../transport/types";
 import { describeErrorBody, parseTokenResponse, readErrorBody } from "./response";
 import {
@@ -209,6 +209,15 @@ export async function requestToken(
   options: ExchangeOptions,
 ): Promise<AzmiAccessToken> {
   const { budget, timing, log, signal } = options;
+  // An endpoint no route leads to (IMDS in a container without a network)
+  // fails before its request is built: send() would give the very same
+  // failure (see knownNoRoute), after building and checking a request it
+  // can never send, a fifth of that sub-millisecond answer.
+  if (source.url.protocol === "http:" && knownNoRoute(source.url.hostname)) {
+    checkAbort(signal);
+    await undefined; // (rejected once the caller holds this promise: see send())
+    throw transportFailure(source, noRouteFailure(source.url.hostname, Number(source.url.port || 80), budget.requestTimeoutMs(), 0));
+  }
   let request: MiRequest = source.buildRequest(resource, selector);
   let retry = 0;
   let attempts = 0;

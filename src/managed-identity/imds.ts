@@ -46,7 +46,10 @@ export function createImds(base: HttpUrl): HttpSource {
   } else if (!base.href.includes("?") && !base.href.includes("#")) {
     let end = base.href.length; // the base without its trailing slashes (a loop, not /\/+$/: see parseHttpUrl)
     while (end > 0 && base.href.charCodeAt(end - 1) === 0x2f) end--;
-    url = parseHttpUrl(base.href.slice(0, end) + IMDS_TOKEN_PATH);
+    const href = base.href.slice(0, end) + IMDS_TOKEN_PATH;
+    // A base parseHttpUrl read as plain (not a URL) stays plain with the
+    // constant path after it, so its parts are known without a second parse.
+    url = base instanceof URL ? parseHttpUrl(href) : { ...base, href, pathname: href.slice(base.protocol.length + 2 + base.host.length) };
   } else {
     const edited = new URL(base.href);
     edited.hash = "";

@@ -926,9 +926,11 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     flat.push(name, value as string);
   }
   let body: Buffer | undefined;
-  if (typeof options.body === "string") body = Buffer.from(options.body, "utf8");
+  // (No body first: Buffer.isBuffer is a Node function a GET's first call would compile only to learn that.)
+  if (options.body === undefined) body = undefined;
+  else if (typeof options.body === "string") body = Buffer.from(options.body, "utf8");
   else if (Buffer.isBuffer(options.body)) body = options.body;
-  else if (options.body !== undefined) throw new TypeError("body must be a string or a Buffer");
+  else throw new TypeError("body must be a string or a Buffer");
 
   const secure = url.protocol === "https:";
   if (!secure && url.protocol !== "http:") {
@@ -974,15 +976,11 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     }
     if (!hasHost) flat.unshift("Host", url.host);
     if (knownNoRoute(ip)) {
-      const { transportError } = require("./facts") as typeof import("./facts");
       // Reject once the caller awaits this promise, not before: a promise
       // that rejects while nobody holds it yet goes through Node's
       // unhandled-rejection bookkeeping, ~0.15 ms the first time in a process.
       await undefined;
-      throw transportError({
-        code: "ENETUNREACH", phase: "connect", address: ip, port, timeoutMs: left, elapsedMs: nowMs() - started,
-        detail: "network unreachable (no route in this machine's routing tables)",
-      });
+      throw noRouteFailure(ip, port, left, nowMs() - started);
     }
     const transport = activeTransport();
     let res: RawResponse;
@@ -1028,6 +1026,23 @@ export function knownNoRoute(ip: string): boolean {
   if (binding !== undefined || ip.startsWith("127.") || !isDottedQuad(ip) || process.env.AZMI_TRANSPORT === "native") return false;
   const { noRouteTo } = require("./routes") as typeof import("./routes");
   return noRouteTo(ip);
+}
+
+/**
+ * The failure of a connect to `ip` that `knownNoRoute` answered: what the
+ * connect itself would give, said to come from the routing tables.
+ *
+ * @example
+ * ```ts
+ * if (knownNoRoute(ip)) throw noRouteFailure(ip, 80, timeoutMs, 0);
+ * ```
+ */
+export function noRouteFailure(ip: string, port: number, timeoutMs: number, elapsedMs: number): TransportError {
+  const { transportError } = require("./facts") as typeof import("./facts");
+  return transportError({
+    code: "ENETUNREACH", phase: "connect", address: ip, port, timeoutMs, elapsedMs,
+    detail: "network unreachable (no route in this machine's routing tables)",
+  });
 }
 
 /** The address for a numeric host or localhost (no DNS); undefined for names. */

@@ -2,7 +2,7 @@
  * Runs our ManagedIdentityCredential in a child process (inside a network
  * namespace for netns.spec.ts and the bench; with NODE_EXTRA_CA_CERTS for
  * tokenExchange.spec.ts) and prints one JSON line per call:
- * `{ ok, ms, code?, message?, token? }`, and whether the addon was loaded. The environment comes from the
+ * `{ ok, ms, code?, message?, cause?, token? }`, and whether the addon was loaded. The environment comes from the
  * parent (AZMI_HOME temp; no AZURE_POD_IDENTITY_AUTHORITY_HOST, so the real
  * address is used — which exists only inside the namespace).
  *
@@ -34,7 +34,9 @@ async function main(): Promise<void> {
       const t = await credential.getToken(args.scope ?? "https://vault.azure.net/.default");
       out.push({ ok: true, ms: performance.now() - started, token: t.token });
     } catch (e) {
-      out.push({ ok: false, ms: performance.now() - started, code: (e as { code?: string }).code, name: (e as Error).name, message: (e as Error).message });
+      const c = (e as { cause?: Record<string, unknown> }).cause;
+      const cause = c && { name: c.name, code: c.code, phase: c.phase, address: c.address, port: c.port, timeoutMs: c.timeoutMs, message: c.message };
+      out.push({ ok: false, ms: performance.now() - started, code: (e as { code?: string }).code, name: (e as Error).name, message: (e as Error).message, cause });
     }
   }
   // Whether the native addon was loaded (mapped into this process): the

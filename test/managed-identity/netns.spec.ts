@@ -14,7 +14,7 @@ const CLIENT = path.join(__dirname, "childClient.js");
 const IMDS_MAIN = path.join(__dirname, "..", "fakes", "imdsMain.js");
 
 interface ClientOutput {
-  results: Array<{ ok: boolean; ms: number; code?: string; name?: string; message?: string; token?: string }>;
+  results: Array<{ ok: boolean; ms: number; code?: string; name?: string; message?: string; token?: string; cause?: Record<string, unknown> & { message: string; timeoutMs: number } }>;
   describe: string;
   addonLoaded: boolean;
 }
@@ -118,6 +118,24 @@ describe("managed-identity/netns: IMDS at 169.254.169.254 inside a namespace", f
         assert.equal(tried.results[0]!.code, probeImds ? "ERR_MI_PROBE_NEGATIVE" : "ENETUNREACH", JSON.stringify(tried));
         assert.match(tried.results[0]!.message!, /ENETUNREACH/);
         assert.equal(tried.addonLoaded, true, `probeImds ${probeImds}: connected without the addon?`);
+        if (!probeImds) {
+          // The token request answered from the tables (before any request
+          // was built) fails exactly as the connect does, but for saying where
+          // it learned it; an endpoint with a port of its own too.
+          const ms = (m: string) => m.replace(/after \d+ ms/, "after N ms");
+          assert.equal(ms(standalone.message!), ms(tried.results[0]!.message!));
+          const { message: known, ...knownFacts } = standalone.cause!;
+          const { message: connected, ...connectFacts } = tried.results[0]!.cause!;
+          assert.deepEqual(knownFacts, connectFacts);
+          assert.deepEqual([known, connected], [
+            `connect ENETUNREACH 169.254.169.254:80: network unreachable (no route in this machine's routing tables) (timeout ${standalone.cause!.timeoutMs} ms)`,
+            `connect ENETUNREACH 169.254.169.254:80: network unreachable (timeout ${standalone.cause!.timeoutMs} ms)`,
+          ]);
+          const elsewhere = await runClient(ns, tempHome(), {}, { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://10.9.9.9:4000" });
+          assert.equal(elsewhere.addonLoaded, false);
+          assert.match(elsewhere.results[0]!.message!, /^ManagedIdentityCredential: IMDS at 10\.9\.9\.9:4000 could not be reached \(connect ENETUNREACH after \d+ ms, timeout \d+ ms\)/);
+          assert.deepEqual([elsewhere.results[0]!.cause!.address, elsewhere.results[0]!.cause!.port], ["10.9.9.9", 4000]);
+        }
       }
     } finally {
       await ns.destroy();

@@ -87,6 +87,19 @@ describe("managed-identity/sources", () => {
       assert.ok(Object.isFrozen(IMDS_DEFAULT_BASE_URL) && Object.isFrozen(IMDS_DEFAULT_TOKEN_URL), "shared by every credential: nobody may edit them");
     });
 
+    it("the token URL's parts are those a parse of its href gives, however the override is written", () => {
+      const parts = (u: HttpUrl) => ({ href: u.href, protocol: u.protocol, hostname: u.hostname, host: u.host, port: u.port, pathname: u.pathname, search: u.search });
+      for (const override of [
+        "http://127.0.0.1:4000", "http://127.0.0.1:4000/", "http://127.0.0.1:4000/p//", "http://localhost:4000/a/b",
+        "HTTP://LOCALHOST:4000/", "http://[::1]:4000", "http://127.0.0.1:80/x", "https://127.0.0.1:4443/", "http://127.0.0.1:4000/%7Ex",
+      ]) {
+        const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: override }));
+        assert.ok(s.kind === "imds", override);
+        assert.deepEqual(parts(s.url), parts(parseHttpUrl(s.url.href)), override);
+        assert.ok(s.url.pathname.endsWith("/metadata/identity/oauth2/token") && !s.url.pathname.includes("//"), override);
+      }
+    });
+
     it("an override with a trailing slash or path prefix keeps one slash", () => {
       assert.equal(imdsHrefFor("http://127.0.0.1:4000/"), "http://127.0.0.1:4000/metadata/identity/oauth2/token");
       const d = detectSource({});
