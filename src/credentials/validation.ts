@@ -115,17 +115,41 @@ export function isLoopbackUrl(value: string): boolean {
  * it; encodeURIComponent would throw a bare URIError).
  */
 export function identityIdFlaw(id: string): string | undefined {
-  for (let i = 0; i < id.length; i++) {
+  const half = loneSurrogateAt(id);
+  for (let i = 0; i < (half < 0 ? id.length : half); i++) {
     const c = id.charCodeAt(i);
-    const hex = () => c.toString(16).toUpperCase().padStart(4, "0");
-    if (c < 0x20 || c === 0x7f) return `contains a control character (U+${hex()}) at position ${i}`;
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < id.length && (id.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      i++; // a whole pair
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      return `contains half of a surrogate pair (U+${hex()}) at position ${i}, which no text encoding can send`;
-    }
+    if (c < 0x20 || c === 0x7f) return `contains a control character (${codeUnit(c)}) at position ${i}`;
   }
-  return undefined;
+  return half < 0 ? undefined : loneSurrogateFlaw(id, half);
+}
+
+/**
+ * Where `text` holds half of a UTF-16 surrogate pair, or -1. No UTF-8
+ * encoder can send one: `encodeURIComponent` throws a bare `URIError`.
+ *
+ * @example
+ * ```ts
+ * loneSurrogateAt("https://vault.azure.net/\uD800"); // 24
+ * loneSurrogateAt("caf\u00e9 \uD83D\uDE00");        // -1 (a whole pair)
+ * ```
+ */
+export function loneSurrogateAt(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++; // a whole pair
+    else return i;
+  }
+  return -1;
+}
+
+/** The words for a lone surrogate at `at` (from `loneSurrogateAt`), after the thing's name. */
+export function loneSurrogateFlaw(text: string, at: number): string {
+  return `contains half of a surrogate pair (${codeUnit(text.charCodeAt(at))}) at position ${at}, which no text encoding can send`;
+}
+
+function codeUnit(c: number): string {
+  return `U+${c.toString(16).toUpperCase().padStart(4, "0")}`;
 }
 
 /** What an identity id is, for the messages that refuse one (after `identityIdFlaw`'s words). */

@@ -10,6 +10,7 @@
  * scopeToResource("https://vault.azure.net");                // unchanged
  * ```
  */
+import { loneSurrogateAt, loneSurrogateFlaw } from "../credentials/validation";
 import { CredentialUnavailableError, ErrorCode } from "../errors";
 
 const DEFAULT_SUFFIX = "/.default";
@@ -42,6 +43,15 @@ export function resourceForScopes(scopes: string | string[]): string {
     throw new CredentialUnavailableError(
       `ManagedIdentityCredential: Multiple scopes are not supported. Scopes: ${JSON.stringify(list)}`,
       { code: ErrorCode.MiMultipleScopes },
+    );
+  }
+  // Refused here, before any request: encoding it for the request would
+  // throw a bare URIError, and a chain that knows no route to the endpoint
+  // (exchange.ts) would answer "no managed identity" instead.
+  const half = loneSurrogateAt(list[0]!);
+  if (half >= 0) {
+    throw new TypeError(
+      `ManagedIdentityCredential: the scope ${loneSurrogateFlaw(list[0]!, half)}. Pass one well-formed scope such as 'https://management.azure.com/.default'.`,
     );
   }
   return scopeToResource(list[0]!);

@@ -23,6 +23,26 @@ describe("managed-identity/scope", () => {
     assert.throws(() => resourceForScopes([1 as unknown as string]), TypeError);
   });
 
+  it("refuses a scope with half of a surrogate pair before any request, naming where (encoding it threw a bare URIError)", async () => {
+    const imds = await startFakeImds();
+    try {
+      for (const [scope, at, unit] of [["https://vault.azure.net/\uD800/.default", 24, "D800"], ["\uDE00https://vault.azure.net/.default", 0, "DE00"], ["https://vault.azure.net/\uD83D", 24, "D83D"]] as const) {
+        const err = await rejection(credential(safeEnv(imds.env)).getToken(scope));
+        assert.equal(err.name, "TypeError", err.message);
+        assert.equal(
+          err.message,
+          `ManagedIdentityCredential: the scope contains half of a surrogate pair (U+${unit}) at position ${at}, which no text encoding can send. Pass one well-formed scope such as 'https://management.azure.com/.default'.`,
+        );
+      }
+      assert.equal(imds.requests.length, 0);
+      // A whole pair is text like any other.
+      await credential(safeEnv(imds.env)).getToken("https://vault.azure.net/\uD83D\uDE00/.default");
+      assert.equal(imds.tokenRequests()[0]!.param("resource"), "https://vault.azure.net/\uD83D\uDE00");
+    } finally {
+      await imds.close();
+    }
+  });
+
   it("checklist 1 on the wire: resource=https%3A%2F%2Fmanagement.azure.com", async () => {
     const imds = await startFakeImds();
     try {
