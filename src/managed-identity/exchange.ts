@@ -212,7 +212,7 @@ export async function requestToken(
   // An endpoint no route leads to (IMDS in a container without a network)
   // fails before its request is built: send() would give the very same
   // failure (see knownNoRoute), after building and checking a request it
-  // can never send, a fifth of that sub-millisecond answer.
+  // can never send (~0.12 ms of that sub-millisecond answer).
   if (source.url.protocol === "http:" && knownNoRoute(source.url.hostname)) {
     checkAbort(signal);
     await undefined; // (rejected once the caller holds this promise: see send())
