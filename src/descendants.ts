@@ -32,7 +32,7 @@ export function descendantsOf(root: number = process.pid): number[] {
   const children = new Map<number, number[]>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    const parent = parentOf(entry);
+    const parent = parentOf(Number(entry));
     if (parent === undefined) continue;
     const list = children.get(parent);
     if (list) list.push(Number(entry));
@@ -48,8 +48,17 @@ export function descendantsOf(root: number = process.pid): number[] {
   return found;
 }
 
-/** The parent pid in `/proc/<pid>/stat` (its 4th field, after the parenthesised name, which may hold spaces). */
-function parentOf(pid: string): number | undefined {
+/**
+ * `pid`'s parent, read from `/proc/<pid>/stat` (its 4th field, after the
+ * parenthesised name, which may hold spaces and parentheses); undefined
+ * where there is no `/proc` or the process has ended.
+ *
+ * @example
+ * ```ts
+ * parentOf(process.ppid); // npm's pid, when npm's shell started this process
+ * ```
+ */
+export function parentOf(pid: number): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -71,9 +71,9 @@ function npmLauncher(): { parent: number; npm?: number } {
   const parent = process.ppid;
   if (process.platform !== "linux") return { parent };
   try {
-    const grandparent = Number(/^\d+ \(.*\) \S (\d+)/s.exec(fs.readFileSync(`/proc/${parent}/stat`, "latin1"))?.[1]);
+    const grandparent = (require("../descendants") as typeof import("../descendants")).parentOf(parent);
     for (const pid of [parent, grandparent]) {
-      if (Number.isInteger(pid) && pid > 1 && isNpm(pid)) return { parent, npm: pid };
+      if (pid !== undefined && pid > 1 && isNpm(pid)) return { parent, npm: pid };
     }
   } catch {
     // No /proc here, or the parent already gone: watch the parent alone.
