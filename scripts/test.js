@@ -59,6 +59,19 @@ Object.assign(process.env, {
 const only = process.argv.slice(2);
 const wanted = (name) => only.length === 0 || only.includes(name);
 
+// What the suites run that lives in this checkout, brought here so that a
+// fresh clone's `npm install && npm test` needs nothing else: pwsh (pinned in
+// .config/dotnet-tools.json) and Pester for the Pester suite and the bridge
+// specs, the reference clients (.NET Azure.Identity built, Python's and az from
+// Debian) for test/clients. Both scripts are idempotent (~10 s when all is
+// there) and reach only NuGet and Debian. A setup that fails is reported and
+// the run goes on: the tests that need it then fail, naming the script.
+if (wanted("mocha") || wanted("pwsh")) {
+  for (const setup of ["scripts/setup-pwsh.sh", "scripts/setup-clients.sh"]) {
+    if (run("bash", [setup]) !== 0) console.log(`npm test: ${setup} failed (see above); the tests that need what it prepares will fail`);
+  }
+}
+
 if (wanted("mocha")) {
   suite("mocha", (stats) =>
     run("npx", ["mocha", "--reporter", path.join(root, "scripts/mocha-reporter.js")], {
