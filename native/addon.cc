@@ -1,11 +1,25 @@
-// Exports only: argument checks and dispatch to a driver (event loop or pool). TypeScript validates
-// every option with precise messages first (src/transport/http.ts, its checks section); these
-// checks exist so that no call from JavaScript can crash the process.
+// The addon's one export and its argument checks; dispatch to a driver
+// (event loop or pool). TypeScript validates every option with precise
+// messages first (src/transport/http.ts, its checks section) and wraps this
+// export as the NativeBinding object (bindNative); these checks exist so that
+// no call from JavaScript can crash the process.
+//
+// One function, called as azmiAbi5(op, ...arguments), not an object of
+// methods, and arguments by position, not an options object: a fresh process
+// binds each Node-API function the addon first calls through a lookup in
+// Node's own symbol tables, pages it has never touched (~15 us each where
+// page faults are slow), and V8 builds each exported method at load. Loading
+// this shape makes one function (create_function), and reading a request
+// takes get_cb_info, get_value_double and get_value_string_utf8; the object
+// of methods was five functions made through define_properties, and the
+// options object also took typeof, get_named_property, get_array_length and
+// get_element (README, session 17). The function's name carries the ABI
+// version.
 #include <napi.h>
 
 #include <errno.h>
 
-#include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "deadline.h"
@@ -19,72 +33,39 @@ namespace azmi {
 
 namespace {
 
+// The export's name: http.ts loads nothing else (5: one dispatching export,
+// arguments by position, results as one string (encode.h); 4: probe() was
+// loop-driven; 3: duplicateListener(); 2: request() loop-driven).
+constexpr char kExportName[] = "azmiAbi5";
+
+// The operations, azmiAbi5's first argument (http.ts has the same numbers).
+enum Op {
+  kRequest = 1,             // (ip, port, method, path, timeoutMs, maxHeaderBytes, maxBodyBytes,
+  kRequestPool = 2,         //  headerCount, ...name/value strings, body?: Buffer) → Promise<string>
+  kProbe = 3,               // (ip, port, timeoutMs) → Promise<string>
+  kProbePool = 4,           //
+  kDuplicateListener = 5,   // (fd) → number
+};
+
 constexpr double kMaxTimeoutMs = 2147483647.0;
+constexpr uint32_t kMaxHeaders = 64;
+// op, seven request fields, the header count, the headers, a body.
+constexpr size_t kMaxArgs = 1 + 7 + 1 + 2 * kMaxHeaders + 1;
 
-Napi::Value ThrowType(Napi::Env env, const char* message) {
-  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
-  return env.Undefined();
+// An integer in [lo, hi] (both within int64_t). NaN and the infinities fail
+// the range test; the cast then drops any fraction. No std::floor: it is a
+// libm call, and binding it faults in a libm page on a first token's path.
+bool WholeIn(double d, double lo, double hi) {
+  return d >= lo && d <= hi && static_cast<double>(static_cast<int64_t>(d)) == d;
 }
 
-Napi::Value ThrowRange(Napi::Env env, const char* message) {
-  Napi::RangeError::New(env, message).ThrowAsJavaScriptException();
-  return env.Undefined();
+// Raw throws: node-addon-api's error classes take napi_create_error's
+// address, which the loader then resolves when the addon loads.
+bool Fail(napi_env env, bool range, const char* message) {
+  if (range) napi_throw_range_error(env, nullptr, message);
+  else napi_throw_type_error(env, nullptr, message);
+  return false;
 }
-
-bool IsIntegerIn(const Napi::Value& v, double lo, double hi) {
-  if (!v.IsNumber()) return false;
-  double d = v.As<Napi::Number>().DoubleValue();
-  return std::isfinite(d) && std::floor(d) == d && d >= lo && d <= hi;
-}
-
-// Reads probe()'s arguments; false with a JavaScript exception pending.
-bool ReadProbeArgs(const Napi::CallbackInfo& info, std::string* ip, int* port, int* timeout_ms) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString()) return ThrowType(env, "probe: ip must be a string"), false;
-  if (!info[1].IsNumber()) return ThrowType(env, "probe: port must be a number"), false;
-  if (!info[2].IsNumber()) return ThrowType(env, "probe: timeoutMs must be a number"), false;
-  if (!IsIntegerIn(info[1], 1, 65535)) return ThrowRange(env, "probe: port must be an integer from 1 to 65535"), false;
-  if (!IsIntegerIn(info[2], 1, kMaxTimeoutMs)) {
-    return ThrowRange(env, "probe: timeoutMs must be an integer from 1 to 2147483647"), false;
-  }
-  *ip = info[0].As<Napi::String>().Utf8Value();
-  if (env.IsExceptionPending()) return false;
-  *port = info[1].As<Napi::Number>().Int32Value();
-  *timeout_ms = info[2].As<Napi::Number>().Int32Value();
-  return true;
-}
-
-// probe(ip: string, port: number, timeoutMs: number): Promise<{outcome, elapsedMs, errno?}>
-// Driven by this thread's event loop (loop_driver.h), the default.
-Napi::Value ProbeExport(const Napi::CallbackInfo& info) {
-  // The deadline starts now, on the caller's thread.
-  const int64_t start_ns = MonotonicNs();
-  std::string ip;
-  int port = 0, timeout_ms = 0;
-  if (!ReadProbeArgs(info, &ip, &port, &timeout_ms)) return info.Env().Undefined();
-  return StartLoopProbe(info.Env(), std::move(ip), port, timeout_ms, start_ns);
-}
-
-// probePool(ip, port, timeoutMs): the same connect, blocking on a libuv pool
-// thread (workers.h). Selected with AZMI_NATIVE_DRIVER=pool, as requestPool().
-Napi::Value ProbePoolExport(const Napi::CallbackInfo& info) {
-  // The deadline starts now, on the caller's thread, not when a pool thread
-  // picks the job up.
-  const int64_t start_ns = MonotonicNs();
-  std::string ip;
-  int port = 0, timeout_ms = 0;
-  if (!ReadProbeArgs(info, &ip, &port, &timeout_ms)) return info.Env().Undefined();
-  auto* worker = new ProbeWorker(info.Env(), std::move(ip), port, timeout_ms, start_ns);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
-}
-
-// The request path reads its options in raw Node-API, with as few distinct
-// functions as it can: each function an addon imports is bound on its first
-// call, through a lookup in Node's own symbol tables (about 10 us of a fresh
-// process's first token where page faults are slow; js_facts.cc says more).
-// node-addon-api's accessors add a typeof and an exception check to each read.
 
 // 1 = read, 0 = not a string, -1 = a JavaScript exception is pending.
 int ReadString(napi_env env, napi_value value, std::string* out) {
@@ -100,196 +81,172 @@ int ReadString(napi_env env, napi_value value, std::string* out) {
   return 1;
 }
 
-// 1 = read, 0 = not a string, -1 = an exception is pending (a getter threw:
-// napi_get_named_property then says napi_generic_failure, not
-// napi_pending_exception, so any failure counts).
-int GetString(napi_env env, napi_value object, const char* key, std::string* out) {
-  napi_value value;
-  if (napi_get_named_property(env, object, key, &value) != napi_ok) return -1;
-  return ReadString(env, value, out);
+// 1 = a number, 0 = not a number, -1 = a JavaScript exception is pending.
+int ReadNumber(napi_env env, napi_value value, double* out) {
+  napi_status st = napi_get_value_double(env, value, out);
+  if (st == napi_number_expected) return 0;
+  return st == napi_ok ? 1 : -1;
 }
 
-// 1 = an integer in [lo, hi], 0 = anything else, -1 = an exception is pending.
-int GetInteger(napi_env env, napi_value object, const char* key, double lo, double hi, double* out) {
-  napi_value value;
-  if (napi_get_named_property(env, object, key, &value) != napi_ok) return -1;
-  double d = 0;
-  if (napi_get_value_double(env, value, &d) != napi_ok) return 0;  // napi_number_expected
-  if (!std::isfinite(d) || std::floor(d) != d || d < lo || d > hi) return 0;
-  *out = d;
-  return 1;
+// An integer option in [lo, hi]; anything else (a string, a Number object,
+// a fraction) is out of range, as it was when options came as an object.
+bool ReadWhole(napi_env env, napi_value value, double lo, double hi, const char* message, double* out) {
+  int got = ReadNumber(env, value, out);
+  if (got < 0) return false;
+  if (got == 0 || !WholeIn(*out, lo, hi)) return Fail(env, true, message);
+  return true;
 }
 
-napi_valuetype TypeOf(napi_env env, napi_value value) {
-  napi_valuetype type = napi_undefined;
-  napi_typeof(env, value, &type);
-  return type;
+bool ReadText(napi_env env, napi_value value, const char* message, std::string* out) {
+  int got = ReadString(env, value, out);
+  return got > 0 || (got == 0 && Fail(env, false, message));
 }
 
-bool FailType(napi_env env, const char* message) {
-  ThrowType(Napi::Env(env), message);
-  return false;
-}
-
-bool FailRange(napi_env env, const char* message) {
-  ThrowRange(Napi::Env(env), message);
-  return false;
-}
-
-// Reads the request options into r; false with a JavaScript exception
-// pending when an option is wrong (or a getter threw).
-bool ReadRequestOptions(napi_env env, napi_value options, HttpRequest& r) {
-  napi_valuetype type = TypeOf(env, options);
-  if (type != napi_object && type != napi_function) return FailType(env, "request: options must be an object");
-  int got = GetString(env, options, "ip", &r.ip);
-  if (got <= 0) return got < 0 ? false : FailType(env, "request: ip must be a string");
-  got = GetString(env, options, "method", &r.method);
-  if (got <= 0) return got < 0 ? false : FailType(env, "request: method must be a string");
-  got = GetString(env, options, "path", &r.path);
-  if (got <= 0) return got < 0 ? false : FailType(env, "request: path must be a string");
-  double n = 0;
-  got = GetInteger(env, options, "port", 1, 65535, &n);
-  if (got <= 0) return got < 0 ? false : FailRange(env, "request: port must be an integer from 1 to 65535");
-  r.port = static_cast<int>(n);
-  got = GetInteger(env, options, "timeoutMs", 1, kMaxTimeoutMs, &n);
-  if (got <= 0) return got < 0 ? false : FailRange(env, "request: timeoutMs must be an integer from 1 to 2147483647");
-  r.timeout_ms = static_cast<int>(n);
-  got = GetInteger(env, options, "maxHeaderBytes", 1, 1 << 30, &n);
-  if (got <= 0) return got < 0 ? false : FailRange(env, "request: maxHeaderBytes must be an integer from 1 to 2^30");
-  r.max_header_bytes = static_cast<size_t>(n);
-  got = GetInteger(env, options, "maxBodyBytes", 0, 1 << 30, &n);
-  if (got <= 0) return got < 0 ? false : FailRange(env, "request: maxBodyBytes must be an integer from 0 to 2^30");
-  r.max_body_bytes = static_cast<size_t>(n);
-
-  napi_value headers;
-  if (napi_get_named_property(env, options, "headers", &headers) != napi_ok) return false;
-  if (TypeOf(env, headers) != napi_undefined) {
-    uint32_t count = 0;
-    // napi_array_expected for anything but an array.
-    if (napi_get_array_length(env, headers, &count) != napi_ok || count % 2 != 0) {
-      return FailType(env, "request: headers must be a flat array of strings");
-    }
-    for (uint32_t i = 0; i < count; i += 2) {
-      napi_value name, value;
-      if (napi_get_element(env, headers, i, &name) != napi_ok || napi_get_element(env, headers, i + 1, &value) != napi_ok) {
-        return false;  // an element's getter threw
-      }
-      std::string k, v;
-      got = ReadString(env, name, &k);
-      if (got > 0) got = ReadString(env, value, &v);
-      if (got <= 0) return got < 0 ? false : FailType(env, "request: headers must be a flat array of strings");
-      r.headers.emplace_back(std::move(k), std::move(v));
-    }
+// request(...)'s arguments, after the op; false with a JavaScript exception pending.
+bool ReadRequest(napi_env env, const napi_value* args, size_t count, HttpRequest& r) {
+  if (count < 8) {
+    return Fail(env, false, "request: expected ip, port, method, path, timeoutMs, maxHeaderBytes, maxBodyBytes, headerCount");
   }
-
-  napi_value body;
-  if (napi_get_named_property(env, options, "body", &body) != napi_ok) return false;
-  type = TypeOf(env, body);
-  if (type != napi_undefined && type != napi_null) {
+  double n = 0;
+  if (!ReadText(env, args[0], "request: ip must be a string", &r.ip)) return false;
+  if (!ReadWhole(env, args[1], 1, 65535, "request: port must be an integer from 1 to 65535", &n)) return false;
+  r.port = static_cast<int>(n);
+  if (!ReadText(env, args[2], "request: method must be a string", &r.method)) return false;
+  if (!ReadText(env, args[3], "request: path must be a string", &r.path)) return false;
+  if (!ReadWhole(env, args[4], 1, kMaxTimeoutMs, "request: timeoutMs must be an integer from 1 to 2147483647", &n)) return false;
+  r.timeout_ms = static_cast<int>(n);
+  if (!ReadWhole(env, args[5], 1, 1 << 30, "request: maxHeaderBytes must be an integer from 1 to 2^30", &n)) return false;
+  r.max_header_bytes = static_cast<size_t>(n);
+  if (!ReadWhole(env, args[6], 0, 1 << 30, "request: maxBodyBytes must be an integer from 0 to 2^30", &n)) return false;
+  r.max_body_bytes = static_cast<size_t>(n);
+  if (!ReadWhole(env, args[7], 0, kMaxHeaders, "request: headerCount must be an integer from 0 to 64", &n)) return false;
+  const size_t strings = 2 * static_cast<size_t>(n);
+  if (count != 8 + strings && count != 9 + strings) {
+    return Fail(env, false, "request: expected 2 × headerCount header strings, then at most a body");
+  }
+  r.headers.reserve(strings / 2);
+  for (size_t i = 0; i < strings; i += 2) {
+    std::string k, v;
+    if (!ReadText(env, args[8 + i], "request: headers must be strings", &k) ||
+        !ReadText(env, args[9 + i], "request: headers must be strings", &v)) {
+      return false;
+    }
+    r.headers.emplace_back(std::move(k), std::move(v));
+  }
+  if (count == 9 + strings) {
     void* data = nullptr;
     size_t length = 0;
     bool is_buffer = false;
     // is_buffer first (any ArrayBufferView): before Node 20.12 get_buffer_info
     // aborted the process on anything else (nodejs/node#51570). Only a
-    // request with a body pays for binding it.
-    if (napi_is_buffer(env, body, &is_buffer) != napi_ok || !is_buffer ||
-        napi_get_buffer_info(env, body, &data, &length) != napi_ok) {
-      return FailType(env, "request: body must be a Buffer");
+    // request with a body pays for binding them.
+    if (napi_is_buffer(env, args[8 + strings], &is_buffer) != napi_ok || !is_buffer ||
+        napi_get_buffer_info(env, args[8 + strings], &data, &length) != napi_ok) {
+      return Fail(env, false, "request: body must be a Buffer");
     }
     r.body.assign(static_cast<const char*>(data), length);
   }
   return true;
 }
 
-// False when a JavaScript exception is pending.
-bool ReadRequest(napi_env env, napi_callback_info info, HttpRequest& r) {
-  // The deadline starts now, on the caller's thread (not when a pool thread
-  // is free, for the pool driver).
-  r.start_ns = MonotonicNs();
-  size_t argc = 1;
-  napi_value options = nullptr;
-  if (napi_get_cb_info(env, info, &argc, &options, nullptr, nullptr) != napi_ok) return false;
-  if (argc < 1) return FailType(env, "request: options must be an object");
-  return ReadRequestOptions(env, options, r);
+// probe(...)'s arguments, after the op; false with a JavaScript exception pending.
+bool ReadProbe(napi_env env, const napi_value* args, size_t count, std::string* ip, int* port, int* timeout_ms) {
+  if (count < 3) return Fail(env, false, "probe: expected ip, port, timeoutMs");
+  if (!ReadText(env, args[0], "probe: ip must be a string", ip)) return false;
+  double p = 0, t = 0;
+  int got = ReadNumber(env, args[1], &p);
+  if (got <= 0) return got == 0 && Fail(env, false, "probe: port must be a number");
+  got = ReadNumber(env, args[2], &t);
+  if (got <= 0) return got == 0 && Fail(env, false, "probe: timeoutMs must be a number");
+  if (!WholeIn(p, 1, 65535)) return Fail(env, true, "probe: port must be an integer from 1 to 65535");
+  if (!WholeIn(t, 1, kMaxTimeoutMs)) return Fail(env, true, "probe: timeoutMs must be an integer from 1 to 2147483647");
+  *port = static_cast<int>(p);
+  *timeout_ms = static_cast<int>(t);
+  return true;
 }
 
-// request({ip, port, method, path, headers: string[] (flat name,value,...),
-//          body?: Buffer, timeoutMs, maxHeaderBytes, maxBodyBytes})
-//   : Promise<{ok: true, status, statusText, headers: {name: joined value}, body, elapsedMs}
-//             | {ok: false, code, phase, detail, elapsedMs}>
-// Driven by this thread's event loop (loop_driver.h), the default.
-napi_value RequestExport(napi_env env, napi_callback_info info) {
-  HttpRequest r;
-  if (!ReadRequest(env, info, r)) return nullptr;
-  return StartLoopExchange(Napi::Env(env), std::move(r));
-}
-
-// requestPool(options): the same exchange, blocking on a libuv pool thread
-// (workers.h). Kept selectable (AZMI_NATIVE_DRIVER=pool) for comparison.
-napi_value RequestPoolExport(napi_env env, napi_callback_info info) {
-  HttpRequest r;
-  if (!ReadRequest(env, info, r)) return nullptr;
-  auto* worker = new RequestWorker(Napi::Env(env), std::move(r));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
-}
-
-// duplicateListener(fd: number): number — a close-on-exec duplicate of a
-// listening TCP socket (listener.h says why). Throws an Error whose `code` is
-// the errno name when fd is not a listening stream socket.
-Napi::Value DuplicateListenerExport(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !IsIntegerIn(info[0], 0, 2147483647.0)) {
-    return ThrowType(env, "duplicateListener: fd must be a non-negative integer");
+// A close-on-exec duplicate of a listening TCP socket (listener.h says
+// why). Throws an Error whose `code` is the errno name when fd is not a
+// listening stream socket.
+napi_value DuplicateListenerOp(napi_env env, const napi_value* args, size_t count) {
+  double fd = 0;
+  int got = count < 1 ? 0 : ReadNumber(env, args[0], &fd);
+  if (got < 0) return nullptr;
+  if (got == 0 || !WholeIn(fd, 0, 2147483647.0)) {
+    Fail(env, false, "duplicateListener: fd must be a non-negative integer");
+    return nullptr;
   }
-  int copy = DuplicateListener(info[0].As<Napi::Number>().Int32Value());
+  int copy = DuplicateListener(static_cast<int>(fd));
   if (copy < 0) {
     const int err = -copy;
     const char* why = err == EINVAL ? "not a listening stream socket" : err == ENOTSOCK ? "not a socket" : err == EBADF ? "not an open descriptor" : ErrnoDetail(err);
-    Napi::Error error = Napi::Error::New(env, std::string("duplicateListener: ") + why);
-    error.Set("code", Napi::String::New(env, ErrnoName(-copy)));
-    error.ThrowAsJavaScriptException();
-    return env.Undefined();
+    napi_throw_error(env, ErrnoName(err), (std::string("duplicateListener: ") + why).c_str());
+    return nullptr;
   }
-  return Napi::Number::New(env, copy);
+  napi_value out = nullptr;
+  napi_create_double(env, copy, &out);
+  return out;
 }
 
-// A node-addon-api callback as a raw Node-API one.
-template <Napi::Value (*Callback)(const Napi::CallbackInfo&)>
-napi_value Raw(napi_env env, napi_callback_info info) {
-  Napi::CallbackInfo args(env, info);
-  return Callback(args);
+napi_value Dispatch(napi_env env, napi_callback_info info) {
+  // The deadline starts now, on the caller's thread (not when a pool thread
+  // is free, for the pool drivers).
+  const int64_t start_ns = MonotonicNs();
+  napi_value args[kMaxArgs];
+  size_t count = kMaxArgs;
+  if (napi_get_cb_info(env, info, &count, args, nullptr, nullptr) != napi_ok) return nullptr;
+  double op = 0;
+  int got = count < 1 ? 0 : ReadNumber(env, args[0], &op);
+  if (got < 0) return nullptr;
+  if (got == 0 || !WholeIn(op, kRequest, kDuplicateListener)) {
+    Fail(env, false, "azmi addon: the first argument must be an operation number from 1 to 5");
+    return nullptr;
+  }
+  // napi_get_cb_info says how many arguments came, even past kMaxArgs;
+  // only the first kMaxArgs were read.
+  const size_t given = count - 1;
+  const size_t read = (count < kMaxArgs ? count : kMaxArgs) - 1;
+  switch (static_cast<Op>(static_cast<int>(op))) {
+    case kRequest:
+    case kRequestPool: {
+      HttpRequest r;
+      r.start_ns = start_ns;
+      if (given > read) {
+        Fail(env, false, "request: expected 2 × headerCount header strings, then at most a body");
+        return nullptr;
+      }
+      if (!ReadRequest(env, args + 1, read, r)) return nullptr;
+      if (op == kRequest) return StartLoopExchange(Napi::Env(env), std::move(r));
+      auto* worker = new RequestWorker(Napi::Env(env), std::move(r));
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();
+      return promise;
+    }
+    case kProbe:
+    case kProbePool: {
+      std::string ip;
+      int port = 0, timeout_ms = 0;
+      if (!ReadProbe(env, args + 1, read, &ip, &port, &timeout_ms)) return nullptr;
+      if (op == kProbe) return StartLoopProbe(Napi::Env(env), std::move(ip), port, timeout_ms, start_ns);
+      auto* worker = new ProbeWorker(Napi::Env(env), std::move(ip), port, timeout_ms, start_ns);
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();
+      return promise;
+    }
+    case kDuplicateListener:
+      return DuplicateListenerOp(env, args + 1, read);
+  }
+  return nullptr;
 }
 
 }  // namespace
 
-// Methods, not Napi::Function::New: one define_properties call binds no
-// create_function, set_named_property or add_finalizer (js_facts.cc says why
-// that matters), and raw callbacks need no heap-allocated callback data.
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // 4: probe() is loop-driven and probePool() exists (3: duplicateListener()
-  // exists; 2: request() is loop-driven and requestPool() exists).
-  napi_value abi;
-  if (napi_create_double(env, 4, &abi) != napi_ok) return exports;
-  constexpr napi_property_attributes kPlain =
-      static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
-  const napi_property_descriptor props[] = {
-      {"probe", nullptr, Raw<ProbeExport>, nullptr, nullptr, nullptr, kPlain, nullptr},
-      {"probePool", nullptr, Raw<ProbePoolExport>, nullptr, nullptr, nullptr, kPlain, nullptr},
-      {"request", nullptr, RequestExport, nullptr, nullptr, nullptr, kPlain, nullptr},
-      {"requestPool", nullptr, RequestPoolExport, nullptr, nullptr, nullptr, kPlain, nullptr},
-      {"duplicateListener", nullptr, Raw<DuplicateListenerExport>, nullptr, nullptr, nullptr, kPlain, nullptr},
-      {"abiVersion", nullptr, nullptr, nullptr, nullptr, abi, kPlain, nullptr},
-  };
-  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
-  return exports;
-}
-
 }  // namespace azmi
 
-// The registration macro pastes the function name into an identifier, so it
-// needs an unqualified name.
-static Napi::Object InitAzmi(Napi::Env env, Napi::Object exports) { return azmi::Init(env, exports); }
-
-NODE_API_MODULE(azmi, InitAzmi)
+// Raw registration, not NODE_API_MODULE: node-addon-api's wrapper would
+// only pass the exports object through.
+NAPI_MODULE_INIT() {
+  napi_value fn = nullptr;
+  if (napi_create_function(env, azmi::kExportName, NAPI_AUTO_LENGTH, azmi::Dispatch, nullptr, &fn) != napi_ok) return nullptr;
+  return fn;
+}

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "decimal.h"
 #include "errors.h"
 
 namespace azmi {
@@ -407,12 +408,17 @@ bool BuildRequest(const HttpRequest& r, std::string* out, const char** detail) {
     if (v6) out->append("[");
     out->append(r.ip);
     if (v6) out->append("]");
-    if (r.port != 80) out->append(":").append(std::to_string(r.port));
+    if (r.port != 80) {
+      out->append(":");
+      AppendDecimal(out, r.port);
+    }
     out->append("\r\n");
   }
   for (const auto& h : r.headers) out->append(h.first).append(": ").append(h.second).append("\r\n");
   if (!has_length && (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH")) {
-    out->append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+    out->append("Content-Length: ");
+    AppendDecimal(out, static_cast<int64_t>(r.body.size()));
+    out->append("\r\n");
   }
   if (!has_connection) out->append("Connection: close\r\n");
   out->append("\r\n");

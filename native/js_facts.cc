@@ -89,10 +89,12 @@ napi_value HeaderObject(napi_env env, const HeaderList& list) {
   return out;
 }
 
-// The facts object, or nullptr when a Node-API call failed.
+// The facts object, or nullptr when a Node-API call failed. No `ok` field:
+// a failure is the object with a `code` (one Node-API function fewer,
+// get_boolean, for a fresh process to bind; addon.cc says why that counts).
 napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
-  napi_value out, ok, elapsed;
-  if (napi_create_object(env, &out) != napi_ok || napi_get_boolean(env, outcome.ok, &ok) != napi_ok ||
+  napi_value out, elapsed;
+  if (napi_create_object(env, &out) != napi_ok ||
       napi_create_double(env, outcome.elapsed_ms, &elapsed) != napi_ok) {
     return nullptr;
   }
@@ -106,7 +108,7 @@ napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
       return nullptr;
     }
     const napi_property_descriptor props[] = {
-        Field("ok", ok), Field("elapsedMs", elapsed), Field("status", status),
+        Field("elapsedMs", elapsed), Field("status", status),
         Field("statusText", status_text), Field("headers", headers), Field("body", body),
     };
     if (napi_define_properties(env, out, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
@@ -118,7 +120,7 @@ napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
     return nullptr;
   }
   const napi_property_descriptor props[] = {
-      Field("ok", ok), Field("elapsedMs", elapsed), Field("code", code), Field("phase", phase), Field("detail", detail),
+      Field("elapsedMs", elapsed), Field("code", code), Field("phase", phase), Field("detail", detail),
   };
   if (napi_define_properties(env, out, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
   return out;
@@ -148,7 +150,7 @@ void ResolveOrReject(Napi::Env env, Napi::Promise::Deferred& deferred, napi_valu
   }
   // Only now ask whether an exception is pending: the common path never
   // binds napi_is_exception_pending.
-  if (!env.IsExceptionPending()) Napi::Error::New(env, "azmi: could not build the result").ThrowAsJavaScriptException();
+  if (!env.IsExceptionPending()) napi_throw_error(env, nullptr, "azmi: could not build the result");
   RejectIfPending(env, deferred);
 }
 

@@ -1,7 +1,7 @@
 // An HttpOutcome as the JavaScript facts object both request drivers (the
 // pool worker and the event-loop driver) resolve with:
-//   {ok: true, elapsedMs, status, statusText, headers, body}
-//   {ok: false, elapsedMs, code, phase, detail}
+//   {elapsedMs, status, statusText, headers, body}
+//   {elapsedMs, code, phase, detail}
 // and a ProbeResult as both probe drivers resolve with:
 //   {outcome, elapsedMs, errno?}
 #ifndef AZMI_JS_FACTS_H_

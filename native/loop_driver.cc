@@ -58,7 +58,7 @@ class LoopDriver {
     if (napi_get_uv_event_loop(env_, &loop) != napi_ok || uv_poll_init(loop, &poll_, machine_.fd()) != 0) {
       machine_.CloseSocket();
       delete this;
-      Napi::Error::New(env, "azmi: could not watch the socket").ThrowAsJavaScriptException();
+      napi_throw_error(env_, nullptr, "azmi: could not watch the socket");
       return env.Undefined();
     }
     poll_.data = this;
@@ -73,7 +73,7 @@ class LoopDriver {
     Watch(want);
     // Watch() may already have finished the exchange (uv_poll_start failed)
     // and closed the handles: never start a timer on a closing handle.
-    if (!closing_) ArmTimer(loop);
+    if (!closing_) ArmTimer();
     return promise;
   }
 
@@ -96,7 +96,7 @@ class LoopDriver {
     // uv timers count whole ms from the loop's cached time: they may fire a
     // hair before the monotonic deadline. Only the deadline decides.
     if (!self->machine_.deadline().Expired()) {
-      self->ArmTimer(handle->loop);
+      self->ArmTimer();
       return;
     }
     self->Step(self->machine_.OnTimeout());
@@ -116,8 +116,11 @@ class LoopDriver {
     self->CloseHandles();
   }
 
-  void ArmTimer(uv_loop_t* loop) {
-    uv_update_time(loop);
+  // No uv_update_time first: the loop's cached time is never ahead of the
+  // clock, so a stale one only makes the timer fire early, and OnTimer then
+  // re-arms from the deadline. (One Node-API-side function fewer for a
+  // fresh process to bind on its first token: addon.cc says why that counts.)
+  void ArmTimer() {
     uv_timer_start(&timer_, OnTimer, static_cast<uint64_t>(machine_.deadline().RemainingMs()), 0);
   }
 

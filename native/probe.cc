@@ -25,7 +25,7 @@ bool ToSockaddr(const std::string& ip, int port, sockaddr_storage* out, socklen_
   // inet_pton stops at a NUL: "127.0.0.1\0evil" must not pass as 127.0.0.1.
   if (ip.find('\0') != std::string::npos || ip.size() > 45) return false;
   auto* v4 = reinterpret_cast<sockaddr_in*>(out);
-  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+  if (ParseIpv4(ip, &v4->sin_addr)) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<uint16_t>(port));
     *len = sizeof(sockaddr_in);
@@ -42,6 +42,28 @@ bool ToSockaddr(const std::string& ip, int port, sockaddr_storage* out, socklen_
 }
 
 }  // namespace
+
+bool ParseIpv4(const std::string& text, in_addr* out) {
+  unsigned char octets[4];
+  int count = 0;  // octets finished
+  int value = -1;  // the octet being read; -1 before its first digit
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      if (value == 0) return false;  // a leading zero ("01")
+      value = (value < 0 ? 0 : value * 10) + (c - '0');
+      if (value > 255) return false;
+    } else if (c == '.' && value >= 0 && count < 3) {
+      octets[count++] = static_cast<unsigned char>(value);
+      value = -1;
+    } else {
+      return false;
+    }
+  }
+  if (count != 3 || value < 0) return false;
+  octets[3] = static_cast<unsigned char>(value);
+  memcpy(&out->s_addr, octets, sizeof(octets));  // network order: as written
+  return true;
+}
 
 int StartConnect(const std::string& ip, int port, const Deadline& deadline, int* err, bool* in_progress) {
   *in_progress = false;

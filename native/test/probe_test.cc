@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "deadline.h"
 #include "probe.h"
@@ -142,6 +144,46 @@ TEST(Probe, TimesOutAtTheDeadlineWhenTheHandshakeNeverCompletes) {
   EXPECT_STREQ(r.outcome, "timeout");
   EXPECT_GE(r.elapsed_ms, 195.0);
   EXPECT_LT(r.elapsed_ms, 900.0);
+}
+
+// ParseIpv4 must accept exactly what inet_pton(AF_INET) accepts, with the
+// same address: listed edge cases, then strings built from the characters
+// that matter.
+void ExpectSameAsInetPton(const std::string& text) {
+  in_addr ours{}, theirs{};
+  bool ok = ParseIpv4(text, &ours);
+  bool want = inet_pton(AF_INET, text.c_str(), &theirs) == 1 && text.find('\0') == std::string::npos;
+  ASSERT_EQ(ok, want) << "'" << text << "'";
+  if (ok) EXPECT_EQ(ours.s_addr, theirs.s_addr) << "'" << text << "'";
+}
+
+TEST(ParseIpv4, AgreesWithInetPtonOnEdgeCases) {
+  const std::vector<std::string> cases = {
+      "127.0.0.1", "0.0.0.0", "255.255.255.255", "169.254.169.254", "10.0.0.1", "1.2.3.4",
+      "256.0.0.1", "1.2.3.256", "01.2.3.4", "1.2.3.04", "00.0.0.0", "0.0.0.00", "1.2.3", "1.2.3.4.5",
+      "1..2.3", ".1.2.3", "1.2.3.", "", ".", "...", "1.2.3.4 ", " 1.2.3.4", "1.2.3.-4", "+1.2.3.4",
+      "0x7f.0.0.1", "1e2.0.0.1", "127.1", "2130706433", "::1", "::ffff:127.0.0.1", "1.2.3.4/8",
+      "999.999.999.999", "1000.0.0.1", "255.255.255.2550", std::string("127.0.0.1\0evil", 15),
+  };
+  for (const std::string& c : cases) ExpectSameAsInetPton(c);
+}
+
+TEST(ParseIpv4, AgreesWithInetPtonOnGeneratedStrings) {
+  std::mt19937 rng(17);
+  const char alphabet[] = "0123456789..:x ";
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    int length = static_cast<int>(rng() % 17);
+    for (int j = 0; j < length; ++j) s += alphabet[rng() % (sizeof(alphabet) - 1)];
+    ExpectSameAsInetPton(s);
+  }
+  for (int i = 0; i < 50000; ++i) {  // well-formed shapes with edge values
+    const char* parts[] = {"0", "00", "01", "9", "10", "99", "100", "199", "255", "256", "300", "999"};
+    std::string s;
+    int n = 3 + static_cast<int>(rng() % 3);
+    for (int j = 0; j < n; ++j) s += (j ? "." : "") + std::string(parts[rng() % 12]);
+    ExpectSameAsInetPton(s);
+  }
 }
 
 TEST(Deadline, RemainingRoundsUpAndReachesZero) {

@@ -288,6 +288,23 @@ export function checkMethod(method: unknown, name = "method"): string {
 }
 
 /**
+ * The most header fields a request may carry (the addon reads at most this
+ * many, native/addon.cc; identity requests send three or four).
+ *
+ * @example
+ * ```ts
+ * if (pairs.length > MAX_REQUEST_HEADERS) console.error("too many headers");
+ * ```
+ */
+export const MAX_REQUEST_HEADERS = 64;
+
+function checkHeaderCount(count: number): void {
+  if (count > MAX_REQUEST_HEADERS) {
+    throw new RangeError(`headers: at most ${MAX_REQUEST_HEADERS} fields, Host included, can be sent (got ${count})`);
+  }
+}
+
+/**
  * Checks one header pair; returns nothing, throws naming the header.
  *
  * @example
@@ -357,6 +374,7 @@ export function normalizeRequest(request: RawRequest): NormalizedRequest {
   const list = request.headers;
   if (list !== undefined) {
     if (!Array.isArray(list)) throw new TypeError("headers must be an array of [name, value] pairs");
+    checkHeaderCount(list.length);
     // Indexed, not for-of: no iterator objects while the code is still cold.
     for (let i = 0; i < list.length; i++) {
       const pair = list[i];
@@ -382,16 +400,36 @@ export function normalizeRequest(request: RawRequest): NormalizedRequest {
   };
 }
 
-// ─── The native addon and its Transport (was native.ts) ─────────────────────
-// Finds, loads and caches the addon (`build/Release/azmi.node`, or a
-// prebuild, via node-gyp-build) on first use, and wraps it as a `Transport`.
+// ─── The addon's contract (native/addon.cc) ─────────────────────────────────
+// Its one export, azmiAbi5(op, ...arguments), and the NativeBinding object
+// of methods the transport and the server use, built over it here.
+//
+// Why one export with positional arguments: a fresh process binds each
+// Node-API function the addon first calls through a lookup in Node's own
+// symbol tables, and where page faults are slow each lookup costs ~15 us of
+// a first token. Reading an options object took four more of them, and an
+// object of methods had V8 make five functions at load (README, session 17).
 
-/** What the addon's `request()`/`requestPool()` take (see native/addon.cc). */
+/** The name the addon gives its export; it carries the ABI version. */
+const NATIVE_EXPORT_NAME = "azmiAbi5";
+
+/** The addon's export as loaded (process.dlopen's module.exports). */
+type NativeExport = (op: number, ...args: unknown[]) => unknown;
+
+// The operations (native/addon.cc, enum Op).
+const OP_REQUEST = 1;
+const OP_REQUEST_POOL = 2;
+const OP_PROBE = 3;
+const OP_PROBE_POOL = 4;
+const OP_DUPLICATE_LISTENER = 5;
+
+/** What `request()`/`requestPool()` take (checked again in native/addon.cc). */
 interface NativeRequestOptions {
   ip: string;
   port: number;
   method: string;
   path: string;
+  /** Flat: name, value, name, value, ... */
   headers: string[];
   body?: Buffer;
   timeoutMs: number;
@@ -399,16 +437,24 @@ interface NativeRequestOptions {
   maxBodyBytes: number;
 }
 
+type NativeProbeFacts = { outcome: ProbeResult["outcome"]; elapsedMs: number; errno?: string };
+
+type NativeOutcome =
+  // headers: lower-cased names, repeats joined with ", " (in C++, as facts.ts joinHeaders does).
+  // A failure is the one with a `code` (native/js_facts.cc).
+  | { elapsedMs: number; status: number; statusText: string; headers: Record<string, string>; body: Buffer; code?: undefined }
+  | { elapsedMs: number; code: string; phase: "connect" | "write" | "headers" | "body"; detail: string };
+
 /**
- * The addon's exports (see native/addon.cc).
+ * The addon as methods.
  *
  * @example
  * ```ts
  * const b: NativeBinding | null = loadNative();
+ * const facts = await b?.probe("127.0.0.1", 80, 100);
  * ```
  */
 export interface NativeBinding {
-  abiVersion: number;
   /** One bounded connect stepped by this thread's event loop. */
   probe(ip: string, port: number, timeoutMs: number): Promise<NativeProbeFacts>;
   /** The same connect, blocking on a libuv pool thread. */
@@ -419,7 +465,40 @@ export interface NativeBinding {
   requestPool(options: NativeRequestOptions): Promise<NativeOutcome>;
   /** A close-on-exec duplicate of a listening TCP socket's fd (native/listener.h); throws with an errno `code` otherwise. */
   duplicateListener(fd: number): number;
+  /** The export itself, for tests of its own argument checks. */
+  native: NativeExport;
 }
+
+/**
+ * The methods over the addon's export. Arguments go through unchecked (the
+ * addon checks them again and throws a TypeError or RangeError).
+ *
+ * @example
+ * ```ts
+ * const b = bindNative(module.exports as NativeExport);
+ * ```
+ */
+export function bindNative(native: NativeExport): NativeBinding {
+  const request = (op: number, o: NativeRequestOptions): Promise<NativeOutcome> => {
+    const headers = o.headers;
+    const args: unknown[] = [op, o.ip, o.port, o.method, o.path, o.timeoutMs, o.maxHeaderBytes, o.maxBodyBytes, headers.length / 2];
+    for (let i = 0; i < headers.length; i++) args.push(headers[i]);
+    if (o.body !== undefined && o.body !== null) args.push(o.body);
+    return native.apply(undefined, args as [number, ...unknown[]]) as Promise<NativeOutcome>;
+  };
+  return {
+    probe: (ip, port, timeoutMs) => native(OP_PROBE, ip, port, timeoutMs) as Promise<NativeProbeFacts>,
+    probePool: (ip, port, timeoutMs) => native(OP_PROBE_POOL, ip, port, timeoutMs) as Promise<NativeProbeFacts>,
+    request: (options) => request(OP_REQUEST, options),
+    requestPool: (options) => request(OP_REQUEST_POOL, options),
+    duplicateListener: (fd) => native(OP_DUPLICATE_LISTENER, fd) as number,
+    native,
+  };
+}
+
+// ─── The native addon and its Transport (was native.ts) ─────────────────────
+// Finds, loads and caches the addon (`build/Release/azmi.node`, or a
+// prebuild, via node-gyp-build) on first use, and wraps it as a `Transport`.
 
 /**
  * Which addon driver runs an exchange or a probe: `"loop"` (default; the event loop
@@ -432,13 +511,6 @@ export interface NativeBinding {
  * ```
  */
 export type NativeDriver = "loop" | "pool";
-
-type NativeProbeFacts = { outcome: ProbeResult["outcome"]; elapsedMs: number; errno?: string };
-
-type NativeOutcome =
-  // headers: lower-cased names, repeats joined with ", " (built in C++, as facts.ts joinHeaders does)
-  | { ok: true; status: number; statusText: string; headers: Record<string, string>; body: Buffer; elapsedMs: number }
-  | { ok: false; code: string; phase: "connect" | "write" | "headers" | "body"; detail: string; elapsedMs: number };
 
 let binding: NativeBinding | null | undefined;
 let loadError: string | undefined;
@@ -466,10 +538,10 @@ export function loadNative(): NativeBinding | null {
     // local node-gyp build, without node-gyp-build's directory scan; then
     // prebuilds and Debug builds through node-gyp-build.
     const override = process.env.AZMI_NATIVE_PATH;
-    let loaded: NativeBinding;
+    let loaded: unknown;
     if (override) {
       // The same way as the local build (dlopen), so both load alike.
-      const module = { exports: {} as NativeBinding };
+      const module = { exports: {} as unknown };
       process.dlopen(module, path.resolve(override));
       loaded = module.exports;
     } else {
@@ -478,17 +550,21 @@ export function loadNative(): NativeBinding | null {
       // loader's resolution work (~0.5 ms of a first token on a slow
       // machine). No existsSync first: a stat per start for the rare case;
       // a failed dlopen asks whether the file is there at all.
-      const module = { exports: {} as NativeBinding };
+      const module = { exports: {} as unknown };
       try {
         process.dlopen(module, local);
         loaded = module.exports;
       } catch (e) {
         if ((require("node:fs") as typeof import("node:fs")).existsSync(local)) throw e;
-        loaded = (require("node-gyp-build") as (dir: string) => NativeBinding)(root);
+        loaded = (require("node-gyp-build") as (dir: string) => unknown)(root);
       }
     }
-    if (loaded.abiVersion !== 4) throw new Error(`unexpected addon ABI ${String(loaded.abiVersion)}`);
-    binding = loaded;
+    // The export's name carries the ABI version (an addon built from other sources has another).
+    if (typeof loaded !== "function" || loaded.name !== NATIVE_EXPORT_NAME) {
+      const seen = typeof loaded === "function" ? `an export named ${JSON.stringify(loaded.name)}` : `exports of type ${typeof loaded}`;
+      throw new Error(`unexpected addon ABI: ${seen}, not ${NATIVE_EXPORT_NAME} (rebuild it: npm run build:native)`);
+    }
+    binding = bindNative(loaded as NativeExport);
   } catch (e) {
     binding = null;
     loadError = (e as Error).message.split("\n")[0];
@@ -546,10 +622,10 @@ async function nativeExchange(b: NativeBinding, driver: NativeDriver, n: Normali
     const started = nowMs();
     r = await guarded<NativeOutcome>(b.requestPool(n), n.timeoutMs, () => ({
       // "ETIMEDOUT" is ErrorCode.Timeout, spelled out so errors.ts stays off the success path.
-      ok: false, code: "ETIMEDOUT", phase: "connect", detail: "timed out", elapsedMs: nowMs() - started,
+      code: "ETIMEDOUT", phase: "connect", detail: "timed out", elapsedMs: nowMs() - started,
     }));
   }
-  if (r.ok) {
+  if (r.code === undefined) {
     return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, elapsedMs: r.elapsedMs };
   }
   // facts.ts (and errors.ts behind it) load on the first failure only.
@@ -925,6 +1001,7 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     if (!hasHost && name.length === 4 && name.toLowerCase() === "host") hasHost = true;
     flat.push(name, value as string);
   }
+  checkHeaderCount(flat.length / 2 + (hasHost ? 0 : 1));
   let body: Buffer | undefined;
   // (No body first: Buffer.isBuffer is a Node function a GET's first call would compile only to learn that.)
   if (options.body === undefined) body = undefined;

@@ -373,6 +373,33 @@ describe("transport: shared suite (native-loop, native-pool and node:net agree)"
     }
   });
 
+  // Shapes that a careless hand-over of a response would break: empty
+  // fields, more headers than the addon's linear scan for repeats takes
+  // (native/js_facts.cc), line feeds and NULs in the body.
+  it("empty status text and header values, 40 headers with repeats, and a body of every byte arrive alike", async function () {
+    const body = Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256));
+    const many = Array.from({ length: 40 }, (_, i) => `X-H${i % 35}: v${i}\r\n`).join("");
+    const head = `HTTP/1.1 200 \r\nX-Empty:\r\nX-Also-Empty: \r\n${many}Content-Length: ${body.length}\r\n\r\n`;
+    const srv = await rawServer(end(Buffer.concat([Buffer.from(head, "latin1"), body])));
+    try {
+      const seen: unknown[] = [];
+      for (const t of transports) {
+        const res = await t.request({ ip: "127.0.0.1", port: srv.port, method: "GET", path: "/", timeoutMs: 2000 });
+        const label = `[${labelOf(t)}]`;
+        assert.equal(res.statusText, "", label);
+        assert.equal(res.headers["x-empty"], "", label);
+        assert.equal(res.headers["x-also-empty"], "", label);
+        assert.equal(res.headers["x-h0"], "v0, v35", label);
+        assert.equal(Object.keys(res.headers).length, 2 + 35 + 1, label);
+        assert.deepEqual(res.body, body, label);
+        seen.push([res.status, res.statusText, res.headers, res.body.toString("latin1")]);
+      }
+      for (const s2 of seen) assert.deepEqual(s2, seen[0]);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("sends the same request bytes from both transports (Host, Content-Length, Connection added)", async function () {
     const srv = await rawServer(end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
     try {

@@ -129,6 +129,15 @@ describe("transport: send()", function () {
       await assert.rejects(send({ url: "http://127.0.0.1/", timeoutMs: 10, method: "G T" }), { name: "RangeError" });
       await assert.rejects(send({ url: "http://127.0.0.1/", timeoutMs: 10, headers: { a: 1 as never } }), { name: "TypeError" });
       await assert.rejects(send({ url: "http://127.0.0.1/", timeoutMs: 10, body: 1 as never }), { name: "TypeError" });
+      // 63 headers and the Host send() adds make 64, the most the addon reads; one more is refused up front.
+      const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-${i}`, "v"]));
+      await assert.rejects(send({ url: "http://127.0.0.1:9/", timeoutMs: 100, headers: many(64) }), {
+        name: "RangeError",
+        message: "headers: at most 64 fields, Host included, can be sent (got 65)",
+      });
+      await assert.rejects(send({ url: "http://127.0.0.1:9/", timeoutMs: 100, headers: many(63) }), { code: "ECONNREFUSED" });
+      await assert.rejects(send({ url: "http://127.0.0.1:9/", timeoutMs: 100, headers: { ...many(63), Host: "h" } }), { code: "ECONNREFUSED" });
+      await assert.rejects(send({ url: "http://127.0.0.1:9/", timeoutMs: 100, headers: { ...many(64), Host: "h" } }), { name: "RangeError" });
       await assert.rejects(send({ url: "https://127.0.0.1/", timeoutMs: 10, pinnedThumbprint: "abc" }), {
         name: "RangeError",
         message: "pinnedThumbprint must be a SHA-1 thumbprint: 40 hex digits (colons allowed)",

@@ -35,6 +35,7 @@ const bad: Array<[string, Partial<Record<keyof RawRequest, unknown>>, "TypeError
   ["header value with CRLF", { headers: [["secret", "s3cr3t\r\nX-Injected: 1"]] }, "RangeError", /^headers: the value of secret contains characters not allowed/],
   ["header value non-ASCII", { headers: [["a", "é"]] }, "RangeError", /^headers: the value of a contains/],
   ["Transfer-Encoding header", { headers: [["Transfer-Encoding", "chunked"]] }, "RangeError", /^headers: Transfer-Encoding is not supported/],
+  ["65 headers", { headers: Array.from({ length: 65 }, (_, i) => [`x-${i}`, "v"]) }, "RangeError", /^headers: at most 64 fields, Host included, can be sent \(got 65\)$/],
   ["body a number", { body: 5 }, "TypeError", /^body must be a string or a Buffer$/],
   ["timeout missing", { timeoutMs: undefined }, "TypeError", /^timeoutMs must be a number of milliseconds$/],
   ["timeout zero", { timeoutMs: 0 }, "RangeError", /^timeoutMs must be greater than 0 and at most 2147483647 ms, got 0$/],
@@ -77,12 +78,16 @@ describe("transport: argument validation", function () {
     before(function () {
       if (!b) this.skip();
     });
-    const ok = { ip: "127.0.0.1", port: 9, method: "GET", path: "/", headers: [], timeoutMs: 100, maxHeaderBytes: 100, maxBodyBytes: 100 };
+    // azmiAbi5(op, ...): 1 request, 2 requestPool, 3 probe, 4 probePool, 5 duplicateListener.
+    const okArgs = ["127.0.0.1", 9, "GET", "/", 100, 100, 100, 0];
+    const ok = { ip: "127.0.0.1", port: 9, method: "GET", path: "/", headers: [] as string[], timeoutMs: 100, maxHeaderBytes: 100, maxBodyBytes: 100 };
     it("throws TypeError/RangeError instead of crashing", function () {
-      const raw = b as unknown as Record<"probe" | "probePool" | "request" | "requestPool", (...a: unknown[]) => unknown>;
+      const native = b!.native as (...a: unknown[]) => unknown;
+      assert.throws(() => native(), { name: "TypeError", message: /first argument must be an operation number/ });
+      for (const op of [0, 6, 1.5, NaN, "1"]) assert.throws(() => native(op), TypeError, String(op));
       // Both probe drivers read their arguments through the same checks.
-      for (const name of ["probe", "probePool"] as const) {
-        const probe = raw[name];
+      for (const op of [3, 4]) {
+        const probe = (...a: unknown[]) => native(op, ...a);
         assert.throws(() => probe(), TypeError);
         assert.throws(() => probe(1, 2, 3), TypeError);
         assert.throws(() => probe("127.0.0.1", "80", 100), { name: "TypeError", message: "probe: port must be a number" });
@@ -91,62 +96,68 @@ describe("transport: argument validation", function () {
         assert.throws(() => probe("127.0.0.1", 80, -5), RangeError);
         assert.throws(() => probe("127.0.0.1", 80, 2 ** 31), RangeError);
       }
-      // Both drivers read their options through the same checks.
-      for (const name of ["request", "requestPool"] as const) {
-        const req = raw[name];
+      // Both request drivers read their arguments through the same checks.
+      const at = (i: number, v: unknown) => okArgs.map((x, j) => (j === i ? v : x));
+      for (const op of [1, 2]) {
+        const req = (...a: unknown[]) => native(op, ...a);
         assert.throws(() => req(), TypeError);
         assert.throws(() => req("x"), TypeError);
-        assert.throws(() => req({ ...ok, ip: 5 }), TypeError);
-        assert.throws(() => req({ ...ok, port: 0 }), RangeError);
-        assert.throws(() => req({ ...ok, timeoutMs: NaN }), RangeError);
-        assert.throws(() => req({ ...ok, headers: ["a"] }), TypeError);
-        assert.throws(() => req({ ...ok, headers: [1, 2] }), TypeError);
-        assert.throws(() => req({ ...ok, body: "string" }), TypeError);
+        assert.throws(() => req(...at(0, 5)), { name: "TypeError", message: "request: ip must be a string" });
+        assert.throws(() => req(...at(1, 0)), { name: "RangeError", message: "request: port must be an integer from 1 to 65535" });
+        assert.throws(() => req(...at(1, "80")), RangeError);
+        assert.throws(() => req(...at(2, null)), { name: "TypeError", message: "request: method must be a string" });
+        assert.throws(() => req(...at(3, {})), { name: "TypeError", message: "request: path must be a string" });
+        assert.throws(() => req(...at(4, NaN)), RangeError);
+        assert.throws(() => req(...at(5, new Number(100))), RangeError);
+        assert.throws(() => req(...at(6, -1)), RangeError);
+        assert.throws(() => req(...at(7, 65)), { name: "RangeError", message: "request: headerCount must be an integer from 0 to 64" });
+        assert.throws(() => req(...at(7, 0.5)), RangeError);
+        assert.throws(() => req(...at(7, 1)), { name: "TypeError", message: /header strings, then at most a body/ });
+        assert.throws(() => req(...at(7, 1), "a"), TypeError);
+        assert.throws(() => req(...at(7, 1), 1, 2), { name: "TypeError", message: "request: headers must be strings" });
+        assert.throws(() => req(...at(7, 1), "a", "b", new Uint8Array(1), "extra"), TypeError);
+        // More arguments than the addon reads: refused, not truncated.
+        assert.throws(() => req(...at(7, 64), ...new Array(200).fill("x")), TypeError);
+        assert.throws(() => req(...okArgs, "string"), { name: "TypeError", message: "request: body must be a Buffer" });
         // (Checked with napi_is_buffer first: before Node 20.12 napi_get_buffer_info aborted on these.)
-        assert.throws(() => req({ ...ok, body: {} }), TypeError);
-        assert.throws(() => req({ ...ok, body: new ArrayBuffer(4) }), TypeError);
-        assert.throws(() => req({ ...ok, maxBodyBytes: -1 }), RangeError);
-        assert.throws(() => req({ ...ok, get ip() { throw new Error("getter"); } }), /getter/);
-        assert.throws(() => req({ ...ok, get maxBodyBytes() { throw new Error("getter"); } }), /getter/);
-        assert.throws(() => req({ ...ok, headers: { a: "b" } }), TypeError);
-        assert.throws(() => req({ ...ok, port: "80" }), RangeError);
-        assert.throws(() => req({ ...ok, maxHeaderBytes: new Number(100) }), RangeError);
-        assert.throws(() => req({ ...ok, get headers() { throw new Error("getter"); } }), /getter/);
-        assert.throws(() => req({ ...ok, get body() { throw new Error("getter"); } }), /getter/);
-        const hostile = ["a", "b"];
-        Object.defineProperty(hostile, 0, { get() { throw new Error("element"); } });
-        assert.throws(() => req({ ...ok, headers: hostile }), /element/);
+        assert.throws(() => req(...okArgs, {}), TypeError);
+        assert.throws(() => req(...okArgs, new ArrayBuffer(4)), TypeError);
+        assert.throws(() => req(...okArgs, undefined), TypeError);
+        const hostile = { toString() { throw new Error("never called"); } };
+        assert.throws(() => req(...at(0, hostile)), TypeError);
       }
+      assert.throws(() => native(5), { name: "TypeError", message: "duplicateListener: fd must be a non-negative integer" });
+      assert.throws(() => native(5, -1), TypeError);
+      assert.throws(() => native(5, 0), (e: Error & { code?: string }) => e.message.startsWith("duplicateListener: ") && typeof e.code === "string");
     });
-    it("exports its six names, read in raw Node-API (options as an object or a function; body any ArrayBufferView)", async function () {
-      assert.deepEqual(Object.keys(b!).sort(), ["abiVersion", "duplicateListener", "probe", "probePool", "request", "requestPool"]);
-      assert.equal(b!.abiVersion, 4);
-      const withBody = (await b!.request({ ...ok, method: "POST", body: new Uint8Array([1, 2]) as Buffer })) as { ok: boolean; code?: string };
-      assert.equal(withBody.ok, false); // port 9 refuses; the body was read, not refused as an argument
-      assert.equal(withBody.code, "ECONNREFUSED");
-      const asFunction = Object.assign(() => 0, ok);
-      const viaFunction = (await b!.request(asFunction as unknown as typeof ok)) as { ok: boolean; code?: string };
-      assert.equal(viaFunction.code, "ECONNREFUSED");
-      const r = (await b!.request({ ...ok, body: null as unknown as Buffer })) as { ok: boolean; code?: string; phase?: string; detail?: string; elapsedMs?: number };
-      assert.deepEqual(Object.keys(r), ["ok", "elapsedMs", "code", "phase", "detail"]);
+    it("is one function named for its ABI; the binding's methods read bodies of any ArrayBufferView", async function () {
+      assert.equal(typeof b!.native, "function");
+      assert.equal(b!.native.name, "azmiAbi5");
+      assert.deepEqual(Object.keys(b!).sort(), ["duplicateListener", "native", "probe", "probePool", "request", "requestPool"]);
+      const withBody = await b!.request({ ...ok, method: "POST", body: new Uint8Array([1, 2]) as Buffer });
+      assert.equal(withBody.code, "ECONNREFUSED"); // port 9 refuses; the body was read, not refused as an argument
+      const r = await b!.request({ ...ok, body: null as unknown as Buffer });
+      assert.deepEqual(Object.keys(r), ["elapsedMs", "code", "phase", "detail"]);
+      assert.equal(typeof r.elapsedMs, "number");
+      assert.ok(r.elapsedMs >= 0 && r.elapsedMs < 100, String(r.elapsedMs));
     });
     it("rejects as facts what would break framing or is not numeric", async function () {
       for (const name of ["request", "requestPool"] as const) {
         const req = b![name];
-        const r1 = (await req({ ...ok, ip: "example.com" })) as { ok: boolean; code?: string; detail?: string };
-        assert.deepEqual([r1.ok, r1.code, r1.detail], [false, "ERR_INVALID_ARGUMENT", "ip is not a numeric address"]);
-        const r2 = (await req({ ...ok, headers: ["X", "a\r\nb"] })) as { ok: boolean; code?: string; detail?: string };
-        assert.deepEqual([r2.ok, r2.code, r2.detail], [false, "ERR_INVALID_ARGUMENT", "invalid header value"]);
-        const r3 = (await req({ ...ok, path: "/a b" })) as { ok: boolean; code?: string };
+        const r1 = await req({ ...ok, ip: "example.com" });
+        assert.deepEqual([r1.code, r1.code && r1.detail], ["ERR_INVALID_ARGUMENT", "ip is not a numeric address"]);
+        const r2 = await req({ ...ok, headers: ["X", "a\r\nb"] });
+        assert.deepEqual([r2.code, r2.code && r2.detail], ["ERR_INVALID_ARGUMENT", "invalid header value"]);
+        const r3 = await req({ ...ok, path: "/a b" });
         assert.equal(r3.code, "ERR_INVALID_ARGUMENT");
-        const r5 = (await req({ ...ok, ip: "127.0.0.1\0.evil" })) as { ok: boolean; code?: string };
+        const r5 = await req({ ...ok, ip: "127.0.0.1\0.evil" });
         assert.equal(r5.code, "ERR_INVALID_ARGUMENT");
       }
       for (const name of ["probe", "probePool"] as const) {
-        const r4 = (await b![name]("not-an-ip", 80, 100)) as { outcome: string; errno?: string };
+        const r4 = await b![name]("not-an-ip", 80, 100);
         assert.deepEqual(Object.keys(r4), ["outcome", "elapsedMs", "errno"], name);
         assert.deepEqual(r4, { ...r4, outcome: "unreachable", errno: "EINVAL" }, name);
-        const connected = (await b![name]("127.0.0.1\0.evil", 80, 100)) as { outcome: string; errno?: string };
+        const connected = await b![name]("127.0.0.1\0.evil", 80, 100);
         assert.deepEqual([connected.outcome, connected.errno], ["unreachable", "EINVAL"], `${name}: a NUL in the address`);
       }
     });
