@@ -20,8 +20,6 @@
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions"],
       "cflags": ["-fvisibility=hidden", "-ffunction-sections", "-fdata-sections"],
       # -Os last, over node-gyp's -O3: the addon is socket glue, and a fresh
       # process faults in every 64 KiB of its code that a first token runs
