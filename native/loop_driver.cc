@@ -30,9 +30,13 @@ void Settle(Napi::Env env, Napi::Promise::Deferred& deferred, ProbeMachine& mach
 //  - Finish(): the machine is done; settle the promise, close the handles.
 //  - OnEnvCleanup(): the environment (process or worker thread) is being
 //    torn down with the call in flight; close socket and handles, never
-//    touch JavaScript again. Node keeps running the loop until the hook
-//    reports back (napi_remove_async_cleanup_hook), so the handles really
-//    close and nothing is freed under libuv.
+//    touch JavaScript again.
+// Either way the env cleanup hook is removed in OnClosed, once both handles
+// have closed: until then an environment torn down meanwhile (even right
+// after Finish) waits for them (Node keeps running the loop until the hook
+// reports back), so nothing is freed under libuv. Removing it there also
+// keeps that call off the way to JavaScript: the close callbacks run after
+// the settlement's callback scope has run the caller's continuation.
 template <class Machine>
 class LoopDriver {
  public:
@@ -105,14 +109,13 @@ class LoopDriver {
   static void OnClosed(uv_handle_t* handle) {
     auto* self = static_cast<LoopDriver*>(handle->data);
     if (--self->open_handles_ > 0) return;
-    if (self->torn_down_) napi_remove_async_cleanup_hook(self->cleanup_);
+    napi_remove_async_cleanup_hook(self->cleanup_);
     delete self;
   }
 
   static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
     auto* self = static_cast<LoopDriver*>(arg);
     self->cleanup_ = handle;  // the one to hand back when the handles closed
-    self->torn_down_ = true;
     self->CloseHandles();
   }
 
@@ -148,7 +151,6 @@ class LoopDriver {
 
   void Finish() {
     if (closing_) return;
-    napi_remove_async_cleanup_hook(cleanup_);
     CloseHandles();
     Napi::Env env(env_);
     Napi::HandleScope scope(env);
@@ -180,7 +182,6 @@ class LoopDriver {
   int open_handles_ = 0;
   int error_wakeups_ = 0;
   bool closing_ = false;
-  bool torn_down_ = false;
   napi_async_cleanup_hook_handle cleanup_ = nullptr;
   napi_async_context context_ = nullptr;
 };
