@@ -34,15 +34,15 @@ namespace azmi {
 namespace {
 
 // The export's name: http.ts loads nothing else (5: one dispatching export,
-// arguments by position, results as one string (encode.h); 4: probe() was
-// loop-driven; 3: duplicateListener(); 2: request() loop-driven).
+// arguments by position, facts without `ok`; 4: probe() was loop-driven;
+// 3: duplicateListener(); 2: request() loop-driven).
 constexpr char kExportName[] = "azmiAbi5";
 
 // The operations, azmiAbi5's first argument (http.ts has the same numbers).
 enum Op {
   kRequest = 1,             // (ip, port, method, path, timeoutMs, maxHeaderBytes, maxBodyBytes,
-  kRequestPool = 2,         //  headerCount, ...name/value strings, body?: Buffer) → Promise<string>
-  kProbe = 3,               // (ip, port, timeoutMs) → Promise<string>
+  kRequestPool = 2,         //  headerCount, ...name/value strings, body?: Buffer) → Promise<facts>
+  kProbe = 3,               // (ip, port, timeoutMs) → Promise<facts> (js_facts.h)
   kProbePool = 4,           //
   kDuplicateListener = 5,   // (fd) → number
 };

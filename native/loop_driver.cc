@@ -62,7 +62,7 @@ class LoopDriver {
     if (napi_get_uv_event_loop(env_, &loop) != napi_ok || uv_poll_init(loop, &poll_, machine_.fd()) != 0) {
       machine_.CloseSocket();
       delete this;
-      napi_throw_error(env_, nullptr, "azmi: could not watch the socket");
+      napi_throw_error(env, nullptr, "azmi: could not watch the socket");  // env: this is gone
       return env.Undefined();
     }
     poll_.data = this;

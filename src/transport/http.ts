@@ -288,8 +288,10 @@ export function checkMethod(method: unknown, name = "method"): string {
 }
 
 /**
- * The most header fields a request may carry (the addon reads at most this
- * many, native/addon.cc; identity requests send three or four).
+ * The most header fields a request may carry, counting the Host added when
+ * none is given (the addon reads at most this many, native/addon.cc;
+ * identity requests send three or four). Every transport applies it, so an
+ * answer never depends on which one is loaded.
  *
  * @example
  * ```ts
@@ -375,13 +377,17 @@ export function normalizeRequest(request: RawRequest): NormalizedRequest {
   if (list !== undefined) {
     if (!Array.isArray(list)) throw new TypeError("headers must be an array of [name, value] pairs");
     checkHeaderCount(list.length);
+    let hasHost = false;
     // Indexed, not for-of: no iterator objects while the code is still cold.
     for (let i = 0; i < list.length; i++) {
       const pair = list[i];
       if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError("headers must be an array of [name, value] pairs");
       checkHeader(pair[0], pair[1], "headers");
+      if (!hasHost && pair[0].length === 4 && pair[0].toLowerCase() === "host") hasHost = true;
       headers.push(pair[0], pair[1]);
     }
+    // Both transports add a Host when none is given, as send() does.
+    if (!hasHost) checkHeaderCount(list.length + 1);
   }
   let body: Buffer | undefined;
   if (typeof request.body === "string") body = Buffer.from(request.body, "utf8");
