@@ -54,7 +54,7 @@ constexpr size_t kMaxArgs = 1 + 7 + 1 + 2 * kMaxHeaders + 1;
 
 // An integer in [lo, hi] (both within int64_t). NaN and the infinities fail
 // the range test; the cast then drops any fraction. No std::floor: it is a
-// libm call, and binding it faults in a libm page on a first token's path.
+// libm call, one more import to look up on a first token's path.
 bool WholeIn(double d, double lo, double hi) {
   return d >= lo && d <= hi && static_cast<double>(static_cast<int64_t>(d)) == d;
 }

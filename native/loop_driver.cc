@@ -121,8 +121,9 @@ class LoopDriver {
 
   // No uv_update_time first: the loop's cached time is never ahead of the
   // clock, so a stale one only makes the timer fire early, and OnTimer then
-  // re-arms from the deadline. (One Node-API-side function fewer for a
-  // fresh process to bind on its first token: addon.cc says why that counts.)
+  // re-arms from the deadline. (One function fewer for a fresh process to
+  // look up in Node's symbol tables on its first token: addon.cc says why
+  // that counts.)
   void ArmTimer() {
     uv_timer_start(&timer_, OnTimer, static_cast<uint64_t>(machine_.deadline().RemainingMs()), 0);
   }
