@@ -306,6 +306,11 @@ function checkHeaderCount(count: number): void {
   }
 }
 
+/** Whether a header name is Host's, in any case (both transports add one when none is given). */
+function isHostField(name: string): boolean {
+  return name.length === 4 && name.toLowerCase() === "host";
+}
+
 /**
  * Checks one header pair; returns nothing, throws naming the header.
  *
@@ -383,7 +388,7 @@ export function normalizeRequest(request: RawRequest): NormalizedRequest {
       const pair = list[i];
       if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError("headers must be an array of [name, value] pairs");
       checkHeader(pair[0], pair[1], "headers");
-      if (!hasHost && pair[0].length === 4 && pair[0].toLowerCase() === "host") hasHost = true;
+      if (!hasHost && isHostField(pair[0])) hasHost = true;
       headers.push(pair[0], pair[1]);
     }
     // Both transports add a Host when none is given, as send() does.
@@ -1004,7 +1009,7 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;
     const value = headers[name];
     checkHeader(name, value, "headers");
-    if (!hasHost && name.length === 4 && name.toLowerCase() === "host") hasHost = true;
+    if (!hasHost && isHostField(name)) hasHost = true;
     flat.push(name, value as string);
   }
   checkHeaderCount(flat.length / 2 + (hasHost ? 0 : 1));

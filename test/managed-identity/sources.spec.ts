@@ -20,6 +20,9 @@ import { closedPort, startRawServer, type FakeResponse } from "../fakes/rawServe
 import { startFakeServiceFabric } from "../fakes/serviceFabric";
 import { assertNoSecrets, cleanupHomes, credential, rejection, safeEnv } from "./helpers";
 
+/** The parts of a URL the sources use, to compare a written-out or built URL with a parse. */
+const urlParts = (u: HttpUrl) => ({ href: u.href, protocol: u.protocol, hostname: u.hostname, host: u.host, port: u.port, pathname: u.pathname, search: u.search });
+
 const VAULT = "https://vault.azure.net/.default";
 const CLIENT = "7a4c5b3e-1111-4222-8333-944455556666";
 const OBJECT = "0b1c2d3e-aaaa-4bbb-8ccc-ddddeeeeffff";
@@ -78,24 +81,22 @@ describe("managed-identity/sources", () => {
     };
 
     it("IMDS's own base and token URLs, written out ahead (no variable set), are exactly what parsing them gives", () => {
-      const parsedFields = (u: HttpUrl) => ({ href: u.href, protocol: u.protocol, hostname: u.hostname, host: u.host, port: u.port, pathname: u.pathname, search: u.search });
-      assert.deepEqual(parsedFields(IMDS_DEFAULT_BASE_URL), parsedFields(new URL(IMDS_DEFAULT_BASE)));
-      assert.deepEqual(parsedFields(IMDS_DEFAULT_TOKEN_URL), parsedFields(new URL(IMDS_DEFAULT_BASE + IMDS_TOKEN_PATH)));
-      assert.deepEqual(parsedFields(IMDS_DEFAULT_TOKEN_URL), parsedFields(parseHttpUrl(IMDS_DEFAULT_BASE + IMDS_TOKEN_PATH)));
+      assert.deepEqual(urlParts(IMDS_DEFAULT_BASE_URL), urlParts(new URL(IMDS_DEFAULT_BASE)));
+      assert.deepEqual(urlParts(IMDS_DEFAULT_TOKEN_URL), urlParts(new URL(IMDS_DEFAULT_BASE + IMDS_TOKEN_PATH)));
+      assert.deepEqual(urlParts(IMDS_DEFAULT_TOKEN_URL), urlParts(parseHttpUrl(IMDS_DEFAULT_BASE + IMDS_TOKEN_PATH)));
       const d = detectSource({});
       assert.ok(d.kind === "imds" && d.url === IMDS_DEFAULT_TOKEN_URL && d.endpoint === "169.254.169.254:80");
       assert.ok(Object.isFrozen(IMDS_DEFAULT_BASE_URL) && Object.isFrozen(IMDS_DEFAULT_TOKEN_URL), "shared by every credential: nobody may edit them");
     });
 
     it("the token URL's parts are those a parse of its href gives, however the override is written", () => {
-      const parts = (u: HttpUrl) => ({ href: u.href, protocol: u.protocol, hostname: u.hostname, host: u.host, port: u.port, pathname: u.pathname, search: u.search });
       for (const override of [
         "http://127.0.0.1:4000", "http://127.0.0.1:4000/", "http://127.0.0.1:4000/p//", "http://localhost:4000/a/b",
         "HTTP://LOCALHOST:4000/", "http://[::1]:4000", "http://127.0.0.1:80/x", "https://127.0.0.1:4443/", "http://127.0.0.1:4000/%7Ex",
       ]) {
         const s = detectSource(safeEnv({ AZURE_POD_IDENTITY_AUTHORITY_HOST: override }));
         assert.ok(s.kind === "imds", override);
-        assert.deepEqual(parts(s.url), parts(parseHttpUrl(s.url.href)), override);
+        assert.deepEqual(urlParts(s.url), urlParts(parseHttpUrl(s.url.href)), override);
         assert.ok(s.url.pathname.endsWith("/metadata/identity/oauth2/token") && !s.url.pathname.includes("//"), override);
       }
     });
