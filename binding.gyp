@@ -27,6 +27,21 @@
       # -Os makes it 32 KiB (README, session 17).
       "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Os"],
       "ldflags": ["-Wl,--gc-sections", "-Wl,-O1"],
+      "conditions": [
+        # Every function the addon imports is bound on its first call by a
+        # lookup through the process's symbol tables: a few us each for the
+        # C++ runtime's, ~15 us for Node's, of a fresh process's first token
+        # where page faults are slow (README, session 18). libstdc++ declares
+        # its std::string code "extern template" (so every append or compare
+        # was an import of libstdc++.so) except under _GLIBCXX_ASSERTIONS,
+        # which also turns its bounds checks on; -Bsymbolic-functions then
+        # binds the copies made here, and our own template instances (one was
+        # bound to Node's copy), inside the addon at link time.
+        ["OS not in ('mac', 'win')", {
+          "defines": ["_GLIBCXX_ASSERTIONS"],
+          "ldflags": ["-Wl,-Bsymbolic-functions"]
+        }]
+      ],
       "xcode_settings": {
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
         "GCC_ENABLE_CPP_EXCEPTIONS": "NO",

@@ -243,6 +243,18 @@ napi_value Dispatch(napi_env env, napi_callback_info info) {
 
 }  // namespace azmi
 
+#if defined(__GNUC__) && !defined(__APPLE__)
+// What a vtable slot of a pure virtual function points at; calling it is a
+// bug. Defined here (hidden, like everything else of ours) rather than taken
+// from the C++ runtime: an import named in data (a vtable) is looked up when
+// the addon loads, and this one was found in Node's own symbol table, a
+// first-token cost (README, session 18). napi_fatal_error is bound only if
+// this ever runs.
+extern "C" void __cxa_pure_virtual() {
+  napi_fatal_error("azmi", NAPI_AUTO_LENGTH, "pure virtual method called", NAPI_AUTO_LENGTH);
+}
+#endif
+
 // Raw registration, not NODE_API_MODULE: node-addon-api's wrapper would
 // only pass the exports object through.
 NAPI_MODULE_INIT() {

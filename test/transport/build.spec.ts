@@ -60,3 +60,21 @@ describe("scripts/build-native.js", function () {
     assert.equal(fs.readFileSync(addon, "utf8"), "placeholder");
   });
 });
+
+describe("the built addon's imports", () => {
+  // Every function the addon imports is bound by a symbol lookup on its
+  // first call, a cost of every fresh process's first token (README,
+  // session 18): binding.gyp builds std::string's code into the addon, and
+  // addon.cc defines __cxa_pure_virtual, which vtables name and which was
+  // looked up at load time, in Node's own table.
+  it("imports no std::string or container code and no __cxa_pure_virtual (ELF builds)", function () {
+    if (process.platform !== "linux") this.skip(); // binding.gyp's flags are for GNU toolchains on ELF systems
+    const addon = path.join(REPO_ROOT, "build", "Release", "azmi.node");
+    const r = spawnSync("nm", ["-D", "--undefined-only", addon], { encoding: "utf8" });
+    assert.equal(r.status, 0, `nm ${addon}: ${r.stderr}`);
+    const imports = r.stdout.split("\n").map((line) => line.trim().split(/\s+/).pop()!).filter(Boolean);
+    assert.ok(imports.includes("napi_create_function"), `nm listed the addon's imports: ${imports.join(" ")}`);
+    const cxx = imports.filter((name) => /basic_string|_M_realloc_insert|_Hashtable|__cxa_pure_virtual/.test(name));
+    assert.deepEqual(cxx, [], "imports that binding.gyp's flags or addon.cc should have kept inside the addon");
+  });
+});
