@@ -4,7 +4,7 @@
 // export as the NativeBinding object (bindNative); these checks exist so that
 // no call from JavaScript can crash the process.
 //
-// One function, called as azmiAbi5(op, ...arguments), not an object of
+// One function, called as azmiAbi6(op, ...arguments), not an object of
 // methods, and arguments by position, not an options object: a fresh process
 // binds each Node-API function the addon first calls through a lookup in
 // Node's own symbol tables, pages it has never touched (~15 us each where
@@ -33,12 +33,13 @@ namespace azmi {
 
 namespace {
 
-// The export's name: http.ts loads nothing else (5: one dispatching export,
-// arguments by position, facts without `ok`; 4: probe() was loop-driven;
-// 3: duplicateListener(); 2: request() loop-driven).
-constexpr char kExportName[] = "azmiAbi5";
+// The export's name: http.ts loads nothing else (6: facts are arrays;
+// 5: one dispatching export, arguments by position, facts without `ok`;
+// 4: probe() was loop-driven; 3: duplicateListener(); 2: request()
+// loop-driven).
+constexpr char kExportName[] = "azmiAbi6";
 
-// The operations, azmiAbi5's first argument (http.ts has the same numbers).
+// The operations, azmiAbi6's first argument (http.ts has the same numbers).
 enum Op {
   kRequest = 1,             // (ip, port, method, path, timeoutMs, maxHeaderBytes, maxBodyBytes,
   kRequestPool = 2,         //  headerCount, ...name/value strings, body?: Buffer) → Promise<facts>

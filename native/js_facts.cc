@@ -15,16 +15,8 @@ namespace {
 // tables, pages a fresh process has never touched. Where page faults are
 // slow (12-40 us each under the hypervisor this was measured on) every
 // distinct function is ~10 us of a process's first token (README, session
-// 13). node-addon-api's Set and Buffer::Copy add set_named_property and
-// get_typedarray_info to what the headers object needs anyway.
-
-constexpr napi_property_attributes kPlain =
-    static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
-
-// A plain data property, as Object#Set would make it.
-napi_property_descriptor Field(const char* name, napi_value value) {
-  return napi_property_descriptor{name, nullptr, nullptr, nullptr, nullptr, value, kPlain, nullptr};
-}
+// 13). node-addon-api's Set and Buffer::Copy would add set_named_property
+// and get_typedarray_info.
 
 // Reason phrases and header values may carry obs-text bytes: hand them over
 // as latin1, the way Node's own HTTP parser (and the node:net fallback) do.
@@ -33,10 +25,27 @@ bool Latin1(napi_env env, const char* data, size_t length, napi_value* out) {
   return napi_create_string_latin1(env, data, length, out) == napi_ok;
 }
 
+bool Latin1(napi_env env, const std::string& text, napi_value* out) { return Latin1(env, text.data(), text.size(), out); }
+
+// Facts are arrays, not objects: create_array_with_length and set_element
+// cost a fresh process no page fault in Node's symbol tables where
+// create_object and define_properties cost two (the pages their names sit
+// on; counted with perf, README session 18), and JavaScript names the
+// fields once (http.ts, its native section).
+bool Put(napi_env env, napi_value array, uint32_t index, napi_value value) {
+  return napi_set_element(env, array, index, value) == napi_ok;
+}
+
 constexpr size_t kLinearScanMax = 32;
 
-// The headers as one object, or nullptr when a Node-API call failed.
-napi_value HeaderObject(napi_env env, const HeaderList& list) {
+// Name and value, pointing into a HeaderList (or its joined values).
+using HeaderPair = std::pair<const std::string*, const std::string*>;
+
+// The headers as pairs: one per name, in the order names first came, a
+// repeated name's values joined with ", " (as facts.ts joinHeaders does for
+// the node:net fallback). The pointers are into `list` and `*joined`, which
+// must outlive the result.
+std::vector<HeaderPair> HeaderPairs(const HeaderList& list, std::vector<std::string>* joined) {
   // first[i]: index of the first header with list[i]'s name.
   std::vector<size_t> first(list.size());
   bool repeats = false;
@@ -59,86 +68,80 @@ napi_value HeaderObject(napi_env env, const HeaderList& list) {
       repeats = repeats || it->second != i;
     }
   }
-  // joined[i]: the ", "-joined value for a first occurrence that repeats.
-  std::vector<std::string> joined;
+  // (*joined)[i]: the ", "-joined value for a first occurrence that repeats.
   if (repeats) {
-    joined.resize(list.size());
+    joined->resize(list.size());
     for (size_t i = 0; i < list.size(); ++i) {
       size_t f = first[i];
       if (f == i) continue;
-      if (joined[f].empty()) joined[f] = list[f].second;
-      joined[f].append(", ").append(list[i].second);
+      if ((*joined)[f].empty()) (*joined)[f] = list[f].second;
+      (*joined)[f].append(", ").append(list[i].second);
     }
   }
-  napi_value out;
-  if (napi_create_object(env, &out) != napi_ok) return nullptr;
-  std::vector<napi_property_descriptor> props;
-  props.reserve(list.size());
+  std::vector<HeaderPair> pairs;
+  pairs.reserve(list.size());
   for (size_t i = 0; i < list.size(); ++i) {
     if (first[i] != i) continue;
-    napi_value name;
-    const std::string& n = list[i].first;
     // A repeated header's joined value is never empty (it holds ", "), so
     // an empty entry means "not repeated": use the value as received.
-    const std::string& v = repeats && !joined[i].empty() ? joined[i] : list[i].second;
-    napi_value value;
-    if (!Latin1(env, n.data(), n.size(), &name) || !Latin1(env, v.data(), v.size(), &value)) return nullptr;
-    props.push_back(napi_property_descriptor{nullptr, name, nullptr, nullptr, nullptr, value, kPlain, nullptr});
+    const std::string& v = repeats && !(*joined)[i].empty() ? (*joined)[i] : list[i].second;
+    pairs.emplace_back(&list[i].first, &v);
   }
-  if (!props.empty() && napi_define_properties(env, out, props.size(), props.data()) != napi_ok) return nullptr;
-  return out;
+  return pairs;
 }
 
-// The facts object, or nullptr when a Node-API call failed. No `ok` field:
-// a failure is the object with a `code` (one Node-API function fewer,
-// get_boolean, for a fresh process to bind; addon.cc says why that counts).
+// The facts array, or nullptr when a Node-API call failed:
+//   [elapsedMs, status, statusText, body, name, value, ...]
+//   [elapsedMs, code, phase, detail]
+// (a failure is the one whose second element is a string).
 napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
+  std::vector<std::string> joined;
+  std::vector<HeaderPair> headers;
+  if (outcome.ok) headers = HeaderPairs(outcome.headers, &joined);
   napi_value out, elapsed;
-  if (napi_create_object(env, &out) != napi_ok ||
-      napi_create_double(env, outcome.elapsed_ms, &elapsed) != napi_ok) {
+  if (napi_create_array_with_length(env, 4 + 2 * headers.size(), &out) != napi_ok ||
+      napi_create_double(env, outcome.elapsed_ms, &elapsed) != napi_ok || !Put(env, out, 0, elapsed)) {
     return nullptr;
   }
   if (outcome.ok) {
-    napi_value status, status_text, headers, body;
-    const std::string& text = outcome.status_text;
-    if (napi_create_double(env, outcome.status, &status) != napi_ok ||
-        !Latin1(env, text.data(), text.size(), &status_text) ||
-        (headers = HeaderObject(env, outcome.headers)) == nullptr ||
-        napi_create_buffer_copy(env, outcome.body.size(), outcome.body.data(), nullptr, &body) != napi_ok) {
+    napi_value status, status_text, body;
+    if (napi_create_double(env, outcome.status, &status) != napi_ok || !Latin1(env, outcome.status_text, &status_text) ||
+        napi_create_buffer_copy(env, outcome.body.size(), outcome.body.data(), nullptr, &body) != napi_ok ||
+        !Put(env, out, 1, status) || !Put(env, out, 2, status_text) || !Put(env, out, 3, body)) {
       return nullptr;
     }
-    const napi_property_descriptor props[] = {
-        Field("elapsedMs", elapsed), Field("status", status),
-        Field("statusText", status_text), Field("headers", headers), Field("body", body),
-    };
-    if (napi_define_properties(env, out, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
+    uint32_t at = 4;
+    for (const auto& [name, value] : headers) {
+      napi_value n, v;
+      if (!Latin1(env, *name, &n) || !Latin1(env, *value, &v) || !Put(env, out, at++, n) || !Put(env, out, at++, v)) {
+        return nullptr;
+      }
+    }
     return out;
   }
   napi_value code, phase, detail;
   if (!Latin1(env, outcome.code, NAPI_AUTO_LENGTH, &code) || !Latin1(env, outcome.phase, NAPI_AUTO_LENGTH, &phase) ||
-      !Latin1(env, outcome.detail, NAPI_AUTO_LENGTH, &detail)) {
+      !Latin1(env, outcome.detail, NAPI_AUTO_LENGTH, &detail) || !Put(env, out, 1, code) || !Put(env, out, 2, phase) ||
+      !Put(env, out, 3, detail)) {
     return nullptr;
   }
-  const napi_property_descriptor props[] = {
-      Field("elapsedMs", elapsed), Field("code", code), Field("phase", phase), Field("detail", detail),
-  };
-  if (napi_define_properties(env, out, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
   return out;
 }
 
-// The probe's facts object, or nullptr when a Node-API call failed.
+// The probe's facts array, or nullptr when a Node-API call failed:
+// [outcome, elapsedMs] or [outcome, elapsedMs, errno].
 napi_value BuildProbeFacts(napi_env env, const ProbeResult& result) {
-  napi_value out, outcome, elapsed, errno_name = nullptr;
-  if (napi_create_object(env, &out) != napi_ok || !Latin1(env, result.outcome, NAPI_AUTO_LENGTH, &outcome) ||
-      napi_create_double(env, result.elapsed_ms, &elapsed) != napi_ok) {
+  const bool has_errno = result.errno_name[0] != '\0';
+  napi_value out, outcome, elapsed, errno_name;
+  if (napi_create_array_with_length(env, has_errno ? 3 : 2, &out) != napi_ok ||
+      !Latin1(env, result.outcome, NAPI_AUTO_LENGTH, &outcome) ||
+      napi_create_double(env, result.elapsed_ms, &elapsed) != napi_ok || !Put(env, out, 0, outcome) ||
+      !Put(env, out, 1, elapsed)) {
     return nullptr;
   }
-  const bool has_errno = result.errno_name[0] != '\0';
-  if (has_errno && !Latin1(env, result.errno_name, NAPI_AUTO_LENGTH, &errno_name)) return nullptr;
-  const napi_property_descriptor props[] = {
-      Field("outcome", outcome), Field("elapsedMs", elapsed), Field("errno", errno_name),
-  };
-  if (napi_define_properties(env, out, has_errno ? 3 : 2, props) != napi_ok) return nullptr;
+  if (has_errno && (!Latin1(env, result.errno_name, NAPI_AUTO_LENGTH, &errno_name) || !Put(env, out, 2, errno_name))) {
+    return nullptr;
+  }
   return out;
 }
 

@@ -1,9 +1,11 @@
-// An HttpOutcome as the JavaScript facts object both request drivers (the
+// An HttpOutcome as the JavaScript facts array both request drivers (the
 // pool worker and the event-loop driver) resolve with:
-//   {elapsedMs, status, statusText, headers, body}
-//   {elapsedMs, code, phase, detail}
+//   [elapsedMs, status, statusText, body, name, value, ...]   (an answer)
+//   [elapsedMs, code, phase, detail]                          (a failure)
 // and a ProbeResult as both probe drivers resolve with:
-//   {outcome, elapsedMs, errno?}
+//   [outcome, elapsedMs] or [outcome, elapsedMs, errno]
+// Arrays rather than objects: see js_facts.cc. src/transport/http.ts names
+// the fields (its native section).
 #ifndef AZMI_JS_FACTS_H_
 #define AZMI_JS_FACTS_H_
 

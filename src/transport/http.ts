@@ -412,7 +412,7 @@ export function normalizeRequest(request: RawRequest): NormalizedRequest {
 }
 
 // ─── The addon's contract (native/addon.cc) ─────────────────────────────────
-// Its one export, azmiAbi5(op, ...arguments), and the NativeBinding object
+// Its one export, azmiAbi6(op, ...arguments), and the NativeBinding object
 // of methods the transport and the server use, built over it here.
 //
 // Why one export with positional arguments: a fresh process binds each
@@ -422,7 +422,7 @@ export function normalizeRequest(request: RawRequest): NormalizedRequest {
 // object of methods had V8 make five functions at load (README, session 17).
 
 /** The name the addon gives its export; it carries the ABI version. */
-const NATIVE_EXPORT_NAME = "azmiAbi5";
+const NATIVE_EXPORT_NAME = "azmiAbi6";
 
 /** The addon's export as loaded (process.dlopen's module.exports). */
 type NativeExport = (op: number, ...args: unknown[]) => unknown;
@@ -448,13 +448,19 @@ interface NativeRequestOptions {
   maxBodyBytes: number;
 }
 
-type NativeProbeFacts = { outcome: ProbeResult["outcome"]; elapsedMs: number; errno?: string };
+/** A probe's facts (native/js_facts.h): `[outcome, elapsedMs]`, or `[outcome, elapsedMs, errno]`. */
+type NativeProbeFacts = readonly [outcome: ProbeResult["outcome"], elapsedMs: number, errno?: string];
 
-type NativeOutcome =
-  // headers: lower-cased names, repeats joined with ", " (in C++, as facts.ts joinHeaders does).
-  // A failure is the one with a `code` (native/js_facts.cc).
-  | { elapsedMs: number; status: number; statusText: string; headers: Record<string, string>; body: Buffer; code?: undefined }
-  | { elapsedMs: number; code: string; phase: "connect" | "write" | "headers" | "body"; detail: string };
+/**
+ * An exchange's facts (native/js_facts.h), arrays because they cost a fresh
+ * process fewer lookups in Node's symbol tables than objects (README,
+ * session 18): an answer, its headers flat after the body (lower-cased
+ * names, one pair per name, repeats joined with ", " as facts.ts
+ * joinHeaders does), or a failure, whose second element is its code.
+ */
+type NativeOutcome = NativeAnswer | NativeFailure;
+type NativeAnswer = readonly [elapsedMs: number, status: number, statusText: string, body: Buffer, ...headers: string[]];
+type NativeFailure = readonly [elapsedMs: number, code: string, phase: "connect" | "write" | "headers" | "body", detail: string];
 
 /**
  * The addon as methods.
@@ -631,27 +637,29 @@ async function nativeExchange(b: NativeBinding, driver: NativeDriver, n: Normali
     r = await b.request(n);
   } else {
     const started = nowMs();
-    r = await guarded<NativeOutcome>(b.requestPool(n), n.timeoutMs, () => ({
-      // "ETIMEDOUT" is ErrorCode.Timeout, spelled out so errors.ts stays off the success path.
-      code: "ETIMEDOUT", phase: "connect", detail: "timed out", elapsedMs: nowMs() - started,
-    }));
+    // "ETIMEDOUT" is ErrorCode.Timeout, spelled out so errors.ts stays off the success path.
+    r = await guarded<NativeOutcome>(b.requestPool(n), n.timeoutMs, () => [nowMs() - started, "ETIMEDOUT", "connect", "timed out"]);
   }
-  if (r.code === undefined) {
-    return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, elapsedMs: r.elapsedMs };
-  }
+  if (typeof r[1] === "number") return responseFrom(r as NativeAnswer);
+  const f = r as NativeFailure;
   // facts.ts (and errors.ts behind it) load on the first failure only.
   const { transportError } = require("./facts") as typeof import("./facts");
   throw transportError({
-    code: r.code,
-    phase: r.phase,
-    address: n.ip,
-    port: n.port,
-    timeoutMs: n.timeoutMs,
-    elapsedMs: r.elapsedMs,
-    detail: r.detail,
-    maxHeaderBytes: n.maxHeaderBytes,
-    maxBodyBytes: n.maxBodyBytes,
+    code: f[1], phase: f[2], address: n.ip, port: n.port, timeoutMs: n.timeoutMs, elapsedMs: f[0], detail: f[3],
+    maxHeaderBytes: n.maxHeaderBytes, maxBodyBytes: n.maxBodyBytes,
   });
+}
+
+/** The answer an exchange's facts describe. */
+function responseFrom(r: NativeAnswer): RawResponse {
+  const headers: Record<string, string> = {};
+  for (let i = 4; i < r.length; i += 2) {
+    const name = r[i] as string;
+    // A peer-chosen "__proto__" must stay a plain key, not reach the prototype.
+    if (name === "__proto__") Object.defineProperty(headers, name, { value: r[i + 1], enumerable: true, writable: true, configurable: true });
+    else headers[name] = r[i + 1] as string;
+  }
+  return { status: r[1], statusText: r[2], headers, body: r[3], elapsedMs: r[0] };
 }
 
 function makeNativeTransport(b: NativeBinding, driver: NativeDriver): Transport {
@@ -667,9 +675,9 @@ function makeNativeTransport(b: NativeBinding, driver: NativeDriver): Transport 
         r = await b.probe(ip, port, t);
       } else {
         const started = nowMs();
-        r = await guarded(b.probePool(ip, port, t), t, () => ({ outcome: "timeout" as const, elapsedMs: nowMs() - started }));
+        r = await guarded<NativeProbeFacts>(b.probePool(ip, port, t), t, () => ["timeout", nowMs() - started]);
       }
-      return r.errno === undefined ? { outcome: r.outcome, elapsedMs: r.elapsedMs } : { outcome: r.outcome, elapsedMs: r.elapsedMs, errno: r.errno };
+      return r.length < 3 ? { outcome: r[0], elapsedMs: r[1] } : { outcome: r[0], elapsedMs: r[1], errno: r[2] };
     },
     request(request: RawRequest): Promise<RawResponse> {
       // Validation errors reject (as from an async function), never throw synchronously.
