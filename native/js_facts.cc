@@ -1,5 +1,6 @@
 #include "js_facts.h"
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -27,14 +28,20 @@ bool Latin1(napi_env env, const char* data, size_t length, napi_value* out) {
 
 bool Latin1(napi_env env, const std::string& text, napi_value* out) { return Latin1(env, text.data(), text.size(), out); }
 
-// Facts are arrays, not objects: create_array_with_length and set_element
-// cost a fresh process no page fault in Node's symbol tables where
-// create_object and define_properties cost two (the pages their names sit
-// on; counted with perf, README session 18), and JavaScript names the
-// fields once (http.ts, its native section).
+// Facts are arrays of strings, integers and the body, not objects: for a
+// fresh process, create_array_with_length, set_element and create_int64
+// cost no page fault in Node's symbol tables where create_object,
+// define_properties and create_double cost three (the pages their names sit
+// on; counted with perf, README session 18). JavaScript names the fields
+// (http.ts, its native section).
 bool Put(napi_env env, napi_value array, uint32_t index, napi_value value) {
   return napi_set_element(env, array, index, value) == napi_ok;
 }
+
+bool Integer(napi_env env, int64_t value, napi_value* out) { return napi_create_int64(env, value, out) == napi_ok; }
+
+// Elapsed time in whole microseconds (exact in a JavaScript number).
+int64_t Micros(double ms) { return static_cast<int64_t>(ms * 1000.0); }
 
 constexpr size_t kLinearScanMax = 32;
 
@@ -91,8 +98,8 @@ std::vector<HeaderPair> HeaderPairs(const HeaderList& list, std::vector<std::str
 }
 
 // The facts array, or nullptr when a Node-API call failed:
-//   [elapsedMs, status, statusText, body, name, value, ...]
-//   [elapsedMs, code, phase, detail]
+//   [elapsedUs, status, statusText, body, name, value, ...]
+//   [elapsedUs, code, phase, detail]
 // (a failure is the one whose second element is a string).
 napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
   std::vector<std::string> joined;
@@ -100,12 +107,12 @@ napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
   if (outcome.ok) headers = HeaderPairs(outcome.headers, &joined);
   napi_value out, elapsed;
   if (napi_create_array_with_length(env, 4 + 2 * headers.size(), &out) != napi_ok ||
-      napi_create_double(env, outcome.elapsed_ms, &elapsed) != napi_ok || !Put(env, out, 0, elapsed)) {
+      !Integer(env, Micros(outcome.elapsed_ms), &elapsed) || !Put(env, out, 0, elapsed)) {
     return nullptr;
   }
   if (outcome.ok) {
     napi_value status, status_text, body;
-    if (napi_create_double(env, outcome.status, &status) != napi_ok || !Latin1(env, outcome.status_text, &status_text) ||
+    if (!Integer(env, outcome.status, &status) || !Latin1(env, outcome.status_text, &status_text) ||
         napi_create_buffer_copy(env, outcome.body.size(), outcome.body.data(), nullptr, &body) != napi_ok ||
         !Put(env, out, 1, status) || !Put(env, out, 2, status_text) || !Put(env, out, 3, body)) {
       return nullptr;
@@ -129,13 +136,13 @@ napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
 }
 
 // The probe's facts array, or nullptr when a Node-API call failed:
-// [outcome, elapsedMs] or [outcome, elapsedMs, errno].
+// [outcome, elapsedUs] or [outcome, elapsedUs, errno].
 napi_value BuildProbeFacts(napi_env env, const ProbeResult& result) {
   const bool has_errno = result.errno_name[0] != '\0';
   napi_value out, outcome, elapsed, errno_name;
   if (napi_create_array_with_length(env, has_errno ? 3 : 2, &out) != napi_ok ||
       !Latin1(env, result.outcome, NAPI_AUTO_LENGTH, &outcome) ||
-      napi_create_double(env, result.elapsed_ms, &elapsed) != napi_ok || !Put(env, out, 0, outcome) ||
+      !Integer(env, Micros(result.elapsed_ms), &elapsed) || !Put(env, out, 0, outcome) ||
       !Put(env, out, 1, elapsed)) {
     return nullptr;
   }

@@ -1,9 +1,10 @@
 // An HttpOutcome as the JavaScript facts array both request drivers (the
 // pool worker and the event-loop driver) resolve with:
-//   [elapsedMs, status, statusText, body, name, value, ...]   (an answer)
-//   [elapsedMs, code, phase, detail]                          (a failure)
+//   [elapsedUs, status, statusText, body, name, value, ...]   (an answer)
+//   [elapsedUs, code, phase, detail]                          (a failure)
 // and a ProbeResult as both probe drivers resolve with:
-//   [outcome, elapsedMs] or [outcome, elapsedMs, errno]
+//   [outcome, elapsedUs] or [outcome, elapsedUs, errno]
+// (elapsed time in whole microseconds)
 // Arrays rather than objects: see js_facts.cc. src/transport/http.ts names
 // the fields (its native section).
 #ifndef AZMI_JS_FACTS_H_

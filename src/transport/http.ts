@@ -448,8 +448,8 @@ interface NativeRequestOptions {
   maxBodyBytes: number;
 }
 
-/** A probe's facts (native/js_facts.h): `[outcome, elapsedMs]`, or `[outcome, elapsedMs, errno]`. */
-type NativeProbeFacts = readonly [outcome: ProbeResult["outcome"], elapsedMs: number, errno?: string];
+/** A probe's facts (native/js_facts.h): `[outcome, elapsedUs]`, or `[outcome, elapsedUs, errno]`. */
+type NativeProbeFacts = readonly [outcome: ProbeResult["outcome"], elapsedUs: number, errno?: string];
 
 /**
  * An exchange's facts (native/js_facts.h), arrays because they cost a fresh
@@ -459,8 +459,9 @@ type NativeProbeFacts = readonly [outcome: ProbeResult["outcome"], elapsedMs: nu
  * joinHeaders does), or a failure, whose second element is its code.
  */
 type NativeOutcome = NativeAnswer | NativeFailure;
-type NativeAnswer = readonly [elapsedMs: number, status: number, statusText: string, body: Buffer, ...headers: string[]];
-type NativeFailure = readonly [elapsedMs: number, code: string, phase: "connect" | "write" | "headers" | "body", detail: string];
+// (Elapsed time in whole microseconds: create_int64 costs no fault where create_double cost one.)
+type NativeAnswer = readonly [elapsedUs: number, status: number, statusText: string, body: Buffer, ...headers: string[]];
+type NativeFailure = readonly [elapsedUs: number, code: string, phase: "connect" | "write" | "headers" | "body", detail: string];
 
 /**
  * The addon as methods.
@@ -638,14 +639,14 @@ async function nativeExchange(b: NativeBinding, driver: NativeDriver, n: Normali
   } else {
     const started = nowMs();
     // "ETIMEDOUT" is ErrorCode.Timeout, spelled out so errors.ts stays off the success path.
-    r = await guarded<NativeOutcome>(b.requestPool(n), n.timeoutMs, () => [nowMs() - started, "ETIMEDOUT", "connect", "timed out"]);
+    r = await guarded<NativeOutcome>(b.requestPool(n), n.timeoutMs, () => [(nowMs() - started) * 1000, "ETIMEDOUT", "connect", "timed out"]);
   }
   if (typeof r[1] === "number") return responseFrom(r as NativeAnswer);
   const f = r as NativeFailure;
   // facts.ts (and errors.ts behind it) load on the first failure only.
   const { transportError } = require("./facts") as typeof import("./facts");
   throw transportError({
-    code: f[1], phase: f[2], address: n.ip, port: n.port, timeoutMs: n.timeoutMs, elapsedMs: f[0], detail: f[3],
+    code: f[1], phase: f[2], address: n.ip, port: n.port, timeoutMs: n.timeoutMs, elapsedMs: f[0] / 1000, detail: f[3],
     maxHeaderBytes: n.maxHeaderBytes, maxBodyBytes: n.maxBodyBytes,
   });
 }
@@ -659,7 +660,7 @@ function responseFrom(r: NativeAnswer): RawResponse {
     if (name === "__proto__") Object.defineProperty(headers, name, { value: r[i + 1], enumerable: true, writable: true, configurable: true });
     else headers[name] = r[i + 1] as string;
   }
-  return { status: r[1], statusText: r[2], headers, body: r[3], elapsedMs: r[0] };
+  return { status: r[1], statusText: r[2], headers, body: r[3], elapsedMs: r[0] / 1000 };
 }
 
 function makeNativeTransport(b: NativeBinding, driver: NativeDriver): Transport {
@@ -675,9 +676,10 @@ function makeNativeTransport(b: NativeBinding, driver: NativeDriver): Transport 
         r = await b.probe(ip, port, t);
       } else {
         const started = nowMs();
-        r = await guarded<NativeProbeFacts>(b.probePool(ip, port, t), t, () => ["timeout", nowMs() - started]);
+        r = await guarded<NativeProbeFacts>(b.probePool(ip, port, t), t, () => ["timeout", (nowMs() - started) * 1000]);
       }
-      return r.length < 3 ? { outcome: r[0], elapsedMs: r[1] } : { outcome: r[0], elapsedMs: r[1], errno: r[2] };
+      const elapsedMs = r[1] / 1000;
+      return r.length < 3 ? { outcome: r[0], elapsedMs } : { outcome: r[0], elapsedMs, errno: r[2] };
     },
     request(request: RawRequest): Promise<RawResponse> {
       // Validation errors reject (as from an async function), never throw synchronously.
