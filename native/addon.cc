@@ -25,6 +25,7 @@
 #include "deadline.h"
 #include "errors.h"
 #include "http1.h"
+#include "js_facts.h"
 #include "listener.h"
 #include "loop_driver.h"
 #include "workers.h"
@@ -217,10 +218,11 @@ napi_value Dispatch(napi_env env, napi_callback_info info) {
         return nullptr;
       }
       if (!ReadRequest(env, args + 1, read, r)) return nullptr;
-      if (op == kRequest) return StartLoopExchange(Napi::Env(env), std::move(r));
-      auto* worker = new RequestWorker(Napi::Env(env), std::move(r));
-      Napi::Promise promise = worker->Promise();
-      worker->Queue();
+      napi_deferred deferred = nullptr;
+      napi_value promise = nullptr;
+      if (!NewPromise(env, &deferred, &promise)) return nullptr;
+      if (op == kRequest) return StartLoopExchange(env, deferred, promise, std::move(r));
+      (new RequestWorker(Napi::Env(env), deferred, std::move(r)))->Queue();
       return promise;
     }
     case kProbe:
@@ -228,10 +230,11 @@ napi_value Dispatch(napi_env env, napi_callback_info info) {
       std::string ip;
       int port = 0, timeout_ms = 0;
       if (!ReadProbe(env, args + 1, read, &ip, &port, &timeout_ms)) return nullptr;
-      if (op == kProbe) return StartLoopProbe(Napi::Env(env), std::move(ip), port, timeout_ms, start_ns);
-      auto* worker = new ProbeWorker(Napi::Env(env), std::move(ip), port, timeout_ms, start_ns);
-      Napi::Promise promise = worker->Promise();
-      worker->Queue();
+      napi_deferred deferred = nullptr;
+      napi_value promise = nullptr;
+      if (!NewPromise(env, &deferred, &promise)) return nullptr;
+      if (op == kProbe) return StartLoopProbe(env, deferred, promise, std::move(ip), port, timeout_ms, start_ns);
+      (new ProbeWorker(Napi::Env(env), deferred, std::move(ip), port, timeout_ms, start_ns))->Queue();
       return promise;
     }
     case kDuplicateListener:

@@ -153,31 +153,32 @@ napi_value BuildProbeFacts(napi_env env, const ProbeResult& result) {
 }
 
 // Resolves with `out`, or rejects with the pending (or a new) exception when building it failed.
-void ResolveOrReject(Napi::Env env, Napi::Promise::Deferred& deferred, napi_value out) {
+void ResolveOrReject(napi_env env, napi_deferred deferred, napi_value out) {
   if (out != nullptr) {
-    deferred.Resolve(out);
+    napi_resolve_deferred(env, deferred, out);
     return;
   }
   // Only now ask whether an exception is pending: the common path never
   // binds napi_is_exception_pending.
-  if (!env.IsExceptionPending()) napi_throw_error(env, nullptr, "azmi: could not build the result");
-  RejectIfPending(env, deferred);
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) {
+    napi_throw_error(env, nullptr, "azmi: could not build the result");
+  }
+  napi_value error = nullptr;
+  if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_reject_deferred(env, deferred, error);
 }
 
 }  // namespace
 
-bool RejectIfPending(Napi::Env env, Napi::Promise::Deferred& deferred) {
-  if (!env.IsExceptionPending()) return false;
-  Napi::Error e = env.GetAndClearPendingException();
-  deferred.Reject(e.Value());
-  return true;
+bool NewPromise(napi_env env, napi_deferred* deferred, napi_value* promise) {
+  return napi_create_promise(env, deferred, promise) == napi_ok;
 }
 
-void SettleWithOutcome(Napi::Env env, Napi::Promise::Deferred& deferred, const HttpOutcome& outcome) {
+void SettleWithOutcome(napi_env env, napi_deferred deferred, const HttpOutcome& outcome) {
   ResolveOrReject(env, deferred, BuildOutcome(env, outcome));
 }
 
-void SettleWithProbe(Napi::Env env, Napi::Promise::Deferred& deferred, const ProbeResult& result) {
+void SettleWithProbe(napi_env env, napi_deferred deferred, const ProbeResult& result) {
   ResolveOrReject(env, deferred, BuildProbeFacts(env, result));
 }
 

@@ -17,16 +17,19 @@
 
 namespace azmi {
 
-// Call inside a HandleScope: resolves deferred with the facts object for
-// outcome, or, if building it failed, rejects with the pending exception.
-void SettleWithOutcome(Napi::Env env, Napi::Promise::Deferred& deferred, const HttpOutcome& outcome);
+// A promise and its deferred (napi_create_promise). False when it could not
+// be made (the environment is stopping, e.g. a worker being terminated): the
+// caller must not start the job, and returns nullptr. (Not
+// Napi::Promise::Deferred, whose constructor leaves the promise unset then,
+// which a caller would hand to V8: a crash, README session 18.)
+bool NewPromise(napi_env env, napi_deferred* deferred, napi_value* promise);
+
+// Call inside a HandleScope: resolves `deferred` with the facts array for
+// `outcome`, or, if building it failed, rejects with the pending exception.
+void SettleWithOutcome(napi_env env, napi_deferred deferred, const HttpOutcome& outcome);
 
 // The same for a probe's result.
-void SettleWithProbe(Napi::Env env, Napi::Promise::Deferred& deferred, const ProbeResult& result);
-
-// With C++ exceptions disabled every failed call leaves a pending JS
-// exception; hand it to the promise instead of letting it escape.
-bool RejectIfPending(Napi::Env env, Napi::Promise::Deferred& deferred);
+void SettleWithProbe(napi_env env, napi_deferred deferred, const ProbeResult& result);
 
 }  // namespace azmi
 

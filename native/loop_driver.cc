@@ -17,11 +17,11 @@ namespace {
 constexpr int kMaxErrorWakeups = 16;
 
 // How each machine's result reaches JavaScript.
-void Settle(Napi::Env env, Napi::Promise::Deferred& deferred, ExchangeMachine& machine) {
+void Settle(napi_env env, napi_deferred deferred, ExchangeMachine& machine) {
   SettleWithOutcome(env, deferred, machine.outcome());
 }
 
-void Settle(Napi::Env env, Napi::Promise::Deferred& deferred, ProbeMachine& machine) {
+void Settle(napi_env env, napi_deferred deferred, ProbeMachine& machine) {
   SettleWithProbe(env, deferred, machine.result());
 }
 
@@ -41,14 +41,13 @@ template <class Machine>
 class LoopDriver {
  public:
   // `resource`: the async resource name async_hooks reports ("azmi:request").
+  // `deferred`: the promise this settles, made by the caller (NewPromise).
   template <class... Args>
-  LoopDriver(napi_env env, const char* resource, Args&&... machine_args)
-      : env_(env), resource_(resource), deferred_(Napi::Promise::Deferred::New(env)),
-        machine_(std::forward<Args>(machine_args)...) {}
+  LoopDriver(napi_env env, const char* resource, napi_deferred deferred, Args&&... machine_args)
+      : env_(env), resource_(resource), deferred_(deferred), machine_(std::forward<Args>(machine_args)...) {}
 
-  Napi::Value Begin() {
-    Napi::Env env(env_);
-    Napi::Promise promise = deferred_.Promise();
+  // Returns `promise`, or nullptr with an exception pending.
+  napi_value Begin(napi_value promise) {
     typename Machine::Want want = machine_.Start();
     if (want == Machine::kWantNothing) {
       // Done within the call (bad argument, no route, refused loopback
@@ -60,10 +59,11 @@ class LoopDriver {
     }
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env_, &loop) != napi_ok || uv_poll_init(loop, &poll_, machine_.fd()) != 0) {
+      napi_env env = env_;  // this is gone after the delete
       machine_.CloseSocket();
       delete this;
-      napi_throw_error(env, nullptr, "azmi: could not watch the socket");  // env: this is gone
-      return env.Undefined();
+      napi_throw_error(env, nullptr, "azmi: could not watch the socket");
+      return nullptr;
     }
     poll_.data = this;
     uv_timer_init(loop, &timer_);
@@ -153,39 +153,46 @@ class LoopDriver {
   void Finish() {
     if (closing_) return;
     CloseHandles();
-    Napi::Env env(env_);
-    Napi::HandleScope scope(env);
-    Settle();
-    // Run what the settlement queued (promise reactions, process.nextTick
-    // callbacks) now, in this request's async context, as a callback scope
-    // would: napi_make_callback wraps its call in one. It calls a native
-    // no-op because open/close_callback_scope would cost a fresh process
-    // two page faults in Node's symbol tables where make_callback, and
-    // create_function (bound at load), cost none (README, session 18).
-    napi_value noop = nullptr, ignored = nullptr;
-    if (napi_create_function(env_, "", 0, Noop, nullptr, &noop) == napi_ok &&
-        napi_make_callback(env_, context_, noop, noop, 0, nullptr, &ignored) == napi_pending_exception) {
+    Napi::HandleScope scope(Napi::Env{env_});
+    // Settle inside a callback scope, in this request's async context, so
+    // the settlement and what it queues (promise reactions, process.nextTick
+    // callbacks) run there: napi_make_callback opens one around a native
+    // function that settles. (open/close_callback_scope would do it too, but
+    // cost a fresh process two page faults in Node's symbol tables where
+    // make_callback, and create_function, bound at load, cost none: README,
+    // session 18.)
+    napi_value settle = nullptr, ignored = nullptr;
+    if (napi_create_function(env_, "", 0, SettleInScope, this, &settle) == napi_ok &&
+        napi_make_callback(env_, context_, settle, settle, 0, nullptr, &ignored) == napi_pending_exception) {
       // A continuation or nextTick callback threw. Node-API caught it; it
       // is an uncaught exception, as from a callback scope, not something
-      // to leave pending for the next call into the addon to throw.
+      // to leave pending for the next call into the addon to throw. (Node
+      // then reports it without its source line, which it cannot recover.)
       napi_value error = nullptr;
       if (napi_get_and_clear_last_exception(env_, &error) == napi_ok) napi_fatal_exception(env_, error);
     }
+    if (!settled_) Settle();  // no JavaScript could run (an environment being torn down)
     napi_async_destroy(env_, context_);
     context_ = nullptr;
   }
 
-  static napi_value Noop(napi_env, napi_callback_info) { return nullptr; }
+  static napi_value SettleInScope(napi_env env, napi_callback_info info) {
+    void* self = nullptr;
+    if (napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &self) == napi_ok) static_cast<LoopDriver*>(self)->Settle();
+    return nullptr;
+  }
 
   void Settle() {
-    Napi::Env env(env_);
-    Napi::HandleScope scope(env);
-    azmi::Settle(env, deferred_, machine_);
+    if (settled_) return;
+    settled_ = true;
+    Napi::HandleScope scope(Napi::Env{env_});
+    azmi::Settle(env_, deferred_, machine_);
   }
 
   napi_env env_;
   const char* resource_;
-  Napi::Promise::Deferred deferred_;
+  napi_deferred deferred_;
+  bool settled_ = false;
   Machine machine_;
   uv_poll_t poll_;
   uv_timer_t timer_;
@@ -198,14 +205,15 @@ class LoopDriver {
 
 }  // namespace
 
-Napi::Value StartLoopExchange(Napi::Env env, HttpRequest request) {
-  auto* driver = new LoopDriver<ExchangeMachine>(env, "azmi:request", std::move(request));
-  return driver->Begin();
+napi_value StartLoopExchange(napi_env env, napi_deferred deferred, napi_value promise, HttpRequest request) {
+  auto* driver = new LoopDriver<ExchangeMachine>(env, "azmi:request", deferred, std::move(request));
+  return driver->Begin(promise);
 }
 
-Napi::Value StartLoopProbe(Napi::Env env, std::string ip, int port, int timeout_ms, int64_t start_ns) {
-  auto* driver = new LoopDriver<ProbeMachine>(env, "azmi:probe", std::move(ip), port, timeout_ms, start_ns);
-  return driver->Begin();
+napi_value StartLoopProbe(napi_env env, napi_deferred deferred, napi_value promise, std::string ip, int port,
+                          int timeout_ms, int64_t start_ns) {
+  auto* driver = new LoopDriver<ProbeMachine>(env, "azmi:probe", deferred, std::move(ip), port, timeout_ms, start_ns);
+  return driver->Begin(promise);
 }
 
 }  // namespace azmi

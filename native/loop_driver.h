@@ -20,13 +20,14 @@
 
 namespace azmi {
 
-// Starts the exchange and returns its promise, which resolves with the same
-// facts as the pool driver (js_facts.h). Call on a JavaScript thread.
-Napi::Value StartLoopExchange(Napi::Env env, HttpRequest request);
+// Starts the exchange that settles `deferred` (js_facts.h NewPromise) with
+// the same facts as the pool driver (js_facts.h), and returns `promise`, or
+// nullptr with an exception pending. Call on a JavaScript thread.
+napi_value StartLoopExchange(napi_env env, napi_deferred deferred, napi_value promise, HttpRequest request);
 
-// Starts the probe's connect and returns its promise, which resolves with
-// the same facts as ProbeWorker ({outcome, elapsedMs, errno?}).
-Napi::Value StartLoopProbe(Napi::Env env, std::string ip, int port, int timeout_ms, int64_t start_ns);
+// The same for the probe's connect (facts as ProbeWorker's).
+napi_value StartLoopProbe(napi_env env, napi_deferred deferred, napi_value promise, std::string ip, int port,
+                          int timeout_ms, int64_t start_ns);
 
 }  // namespace azmi
 

@@ -6,9 +6,10 @@
 
 namespace azmi {
 
-ProbeWorker::ProbeWorker(Napi::Env env, std::string ip, int port, int timeout_ms, int64_t start_ns)
+ProbeWorker::ProbeWorker(Napi::Env env, napi_deferred deferred, std::string ip, int port, int timeout_ms,
+                         int64_t start_ns)
     : Napi::AsyncWorker(env, "azmi:probe"),
-      deferred_(Napi::Promise::Deferred::New(env)),
+      deferred_(deferred),
       ip_(std::move(ip)),
       port_(port),
       timeout_ms_(timeout_ms),
@@ -22,11 +23,11 @@ void ProbeWorker::OnOK() {
   SettleWithProbe(env, deferred_, result_);
 }
 
-void ProbeWorker::OnError(const Napi::Error& error) { deferred_.Reject(error.Value()); }
+void ProbeWorker::OnError(const Napi::Error& error) { napi_reject_deferred(Env(), deferred_, error.Value()); }
 
-RequestWorker::RequestWorker(Napi::Env env, HttpRequest request)
+RequestWorker::RequestWorker(Napi::Env env, napi_deferred deferred, HttpRequest request)
     : Napi::AsyncWorker(env, "azmi:request"),
-      deferred_(Napi::Promise::Deferred::New(env)),
+      deferred_(deferred),
       request_(std::move(request)) {}
 
 void RequestWorker::Execute() { outcome_ = Exchange(request_); }
@@ -37,6 +38,6 @@ void RequestWorker::OnOK() {
   SettleWithOutcome(env, deferred_, outcome_);
 }
 
-void RequestWorker::OnError(const Napi::Error& error) { deferred_.Reject(error.Value()); }
+void RequestWorker::OnError(const Napi::Error& error) { napi_reject_deferred(Env(), deferred_, error.Value()); }
 
 }  // namespace azmi

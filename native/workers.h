@@ -2,9 +2,9 @@
 // its inputs into plain C++ structs on the main thread, runs the blocking
 // socket work in Execute on the libuv pool, and builds JavaScript values only
 // in OnOK. (probe() and request() run on the event loop: loop_driver.h.)
-// Failures resolve as facts
-// ({ok:false, code, phase, ...}); the promise rejects only if building the
-// result itself failed.
+// Failures resolve as facts (js_facts.h); the promise rejects only if
+// building the result itself failed. The promise is the caller's
+// (NewPromise), made before the worker: the worker settles it.
 #ifndef AZMI_WORKERS_H_
 #define AZMI_WORKERS_H_
 
@@ -17,8 +17,7 @@ namespace azmi {
 
 class ProbeWorker : public Napi::AsyncWorker {
  public:
-  ProbeWorker(Napi::Env env, std::string ip, int port, int timeout_ms, int64_t start_ns);
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  ProbeWorker(Napi::Env env, napi_deferred deferred, std::string ip, int port, int timeout_ms, int64_t start_ns);
 
  protected:
   void Execute() override;
@@ -26,7 +25,7 @@ class ProbeWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& error) override;
 
  private:
-  Napi::Promise::Deferred deferred_;
+  napi_deferred deferred_;
   std::string ip_;
   int port_;
   int timeout_ms_;
@@ -36,8 +35,7 @@ class ProbeWorker : public Napi::AsyncWorker {
 
 class RequestWorker : public Napi::AsyncWorker {
  public:
-  RequestWorker(Napi::Env env, HttpRequest request);
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  RequestWorker(Napi::Env env, napi_deferred deferred, HttpRequest request);
 
  protected:
   void Execute() override;
@@ -45,7 +43,7 @@ class RequestWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& error) override;
 
  private:
-  Napi::Promise::Deferred deferred_;
+  napi_deferred deferred_;
   HttpRequest request_;
   HttpOutcome outcome_;
 };

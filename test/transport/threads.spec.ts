@@ -41,6 +41,40 @@ const srv = net.createServer(() => {}).listen(0, "127.0.0.1", async () => {
   setTimeout(() => { srv.close(); process.exit(0); }, 400);
 });`;
 
+/**
+ * Workers terminated at random points while requests settle in a loop:
+ * some are terminated inside the addon's own calls, when the environment
+ * can no longer make a promise (native/js_facts.h NewPromise). The addon
+ * once handed V8 an unset promise then, and the process crashed in about one
+ * run of this size in six (session 18's review).
+ */
+const CHURN = `
+const { Worker } = require("worker_threads");
+const net = require("net");
+const srv = net.createServer((s) => {
+  s.on("error", () => {});
+  s.on("data", () => setTimeout(() => s.end("HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok"), Math.random() * 3));
+}).listen(0, "127.0.0.1", async () => {
+  const port = srv.address().port;
+  const code = \`
+    const t = require(\${JSON.stringify(${JSON.stringify(NATIVE)})}).nativeTransport();
+    const req = { ip: "127.0.0.1", port: \${port}, method: "GET", path: "/", timeoutMs: 2000 };
+    const again = () => t.request(req).then(again, again);
+    for (let i = 0; i < 8; i++) again();
+    require("worker_threads").parentPort.postMessage("go");\`;
+  let terminated = 0;
+  for (let i = 0; i < 80; i++) {
+    const w = new Worker(code, { eval: true });
+    await new Promise((r) => w.once("message", r));
+    await new Promise((r) => setTimeout(r, Math.random() * 15));
+    await w.terminate();
+    terminated++;
+  }
+  console.log("terminated " + terminated);
+  srv.close();
+  process.exit(0);
+});`;
+
 describe("transport: native addon in worker threads", function () {
   this.timeout(60000);
 
@@ -56,6 +90,14 @@ describe("transport: native addon in worker threads", function () {
       const lines = r.stdout.trim().split("\n");
       assert.deepEqual(JSON.parse(lines[0]!), [...Array(6).fill("ETIMEDOUT"), "refused", "refused"]);
       assert.equal(lines[1], "terminated");
+    });
+
+    it(`[${driver} driver] survives 80 workers terminated while their requests settle`, function () {
+      if (!nativeTransport()) this.skip();
+      const env = { ...process.env, AZMI_NATIVE_DRIVER: driver };
+      const r = spawnSync(process.execPath, ["-e", CHURN], { encoding: "utf8", timeout: 50000, env });
+      assert.equal(r.status, 0, `exit ${String(r.status ?? r.signal)}: ${r.stderr.slice(-1500)}`);
+      assert.equal(r.stdout.trim(), "terminated 80");
     });
   }
 });
