@@ -2,9 +2,7 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <utility>
-#include <vector>
 
 namespace azmi {
 
@@ -43,70 +41,16 @@ bool Integer(napi_env env, int64_t value, napi_value* out) { return napi_create_
 // Elapsed time in whole microseconds (exact in a JavaScript number).
 int64_t Micros(double ms) { return static_cast<int64_t>(ms * 1000.0); }
 
-constexpr size_t kLinearScanMax = 32;
-
-// Name and value, pointing into a HeaderList (or its joined values).
-using HeaderPair = std::pair<const std::string*, const std::string*>;
-
-// The headers as pairs: one per name, in the order names first came, a
-// repeated name's values joined with ", " (as facts.ts joinHeaders does for
-// the node:net fallback). The pointers are into `list` and `*joined`, which
-// must outlive the result.
-std::vector<HeaderPair> HeaderPairs(const HeaderList& list, std::vector<std::string>* joined) {
-  // first[i]: index of the first header with list[i]'s name.
-  std::vector<size_t> first(list.size());
-  bool repeats = false;
-  if (list.size() <= kLinearScanMax) {
-    for (size_t i = 0; i < list.size(); ++i) {
-      first[i] = i;
-      for (size_t j = 0; j < i; ++j) {
-        if (first[j] == j && list[j].first == list[i].first) {
-          first[i] = j;
-          repeats = true;
-          break;
-        }
-      }
-    }
-  } else {
-    std::unordered_map<std::string, size_t> index;
-    for (size_t i = 0; i < list.size(); ++i) {
-      auto it = index.emplace(list[i].first, i).first;
-      first[i] = it->second;
-      repeats = repeats || it->second != i;
-    }
-  }
-  // (*joined)[i]: the ", "-joined value for a first occurrence that repeats.
-  if (repeats) {
-    joined->resize(list.size());
-    for (size_t i = 0; i < list.size(); ++i) {
-      size_t f = first[i];
-      if (f == i) continue;
-      if ((*joined)[f].empty()) (*joined)[f] = list[f].second;
-      (*joined)[f].append(", ").append(list[i].second);
-    }
-  }
-  std::vector<HeaderPair> pairs;
-  pairs.reserve(list.size());
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (first[i] != i) continue;
-    // A repeated header's joined value is never empty (it holds ", "), so
-    // an empty entry means "not repeated": use the value as received.
-    const std::string& v = repeats && !(*joined)[i].empty() ? (*joined)[i] : list[i].second;
-    pairs.emplace_back(&list[i].first, &v);
-  }
-  return pairs;
-}
-
 // The facts array, or nullptr when a Node-API call failed:
 //   [elapsedUs, status, statusText, body, name, value, ...]
 //   [elapsedUs, code, phase, detail]
-// (a failure is the one whose second element is a string).
+// (a failure is the one whose second element is a string). The headers as
+// received, repeats and all: http.ts joinHeaders joins them, as for the
+// node:net fallback.
 napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
-  std::vector<std::string> joined;
-  std::vector<HeaderPair> headers;
-  if (outcome.ok) headers = HeaderPairs(outcome.headers, &joined);
+  const size_t header_count = outcome.ok ? outcome.headers.size() : 0;
   napi_value out, elapsed;
-  if (napi_create_array_with_length(env, 4 + 2 * headers.size(), &out) != napi_ok ||
+  if (napi_create_array_with_length(env, 4 + 2 * header_count, &out) != napi_ok ||
       !Integer(env, Micros(outcome.elapsed_ms), &elapsed) || !Put(env, out, 0, elapsed)) {
     return nullptr;
   }
@@ -118,9 +62,9 @@ napi_value BuildOutcome(napi_env env, const HttpOutcome& outcome) {
       return nullptr;
     }
     uint32_t at = 4;
-    for (const auto& [name, value] : headers) {
+    for (const auto& [name, value] : outcome.headers) {
       napi_value n, v;
-      if (!Latin1(env, *name, &n) || !Latin1(env, *value, &v) || !Put(env, out, at++, n) || !Put(env, out, at++, v)) {
+      if (!Latin1(env, name, &n) || !Latin1(env, value, &v) || !Put(env, out, at++, n) || !Put(env, out, at++, v)) {
         return nullptr;
       }
     }

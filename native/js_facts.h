@@ -1,6 +1,7 @@
 // An HttpOutcome as the JavaScript facts array both request drivers (the
 // pool worker and the event-loop driver) resolve with:
-//   [elapsedUs, status, statusText, body, name, value, ...]   (an answer)
+//   [elapsedUs, status, statusText, body, name, value, ...]   (an answer;
+//                                                 headers as received)
 //   [elapsedUs, code, phase, detail]                          (a failure)
 // and a ProbeResult as both probe drivers resolve with:
 //   [outcome, elapsedUs] or [outcome, elapsedUs, errno]

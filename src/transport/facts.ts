@@ -105,24 +105,6 @@ export function restate(error: TransportError, changes: Partial<TransportFacts>)
   }, error.cause);
 }
 
-/**
- * Joins repeated headers with `, ` (RFC 9110 §5.3) into the record shape of
- * `RawResponse.headers`, from a flat `[name, value, ...]` list.
- *
- * @example
- * ```ts
- * joinHeaders(["x", "1", "x", "2"]); // { x: "1, 2" }
- * ```
- */
-export function joinHeaders(flat: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i]!;
-    const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
-    const value = prev === undefined ? flat[i + 1]! : `${prev}, ${flat[i + 1]}`;
-    // A peer-chosen "__proto__" must stay a plain key, not reach the prototype.
-    if (name === "__proto__") Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    else out[name] = value;
-  }
-  return out;
-}
+// joinHeaders lives in http.ts (the addon's answers use it on the success
+// path, which does not load this file); re-exported for the other transports.
+export { joinHeaders } from "./http";

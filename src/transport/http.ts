@@ -454,9 +454,9 @@ type NativeProbeFacts = readonly [outcome: ProbeResult["outcome"], elapsedUs: nu
 /**
  * An exchange's facts (native/js_facts.h), arrays because they cost a fresh
  * process fewer lookups in Node's symbol tables than objects (README,
- * session 18): an answer, its headers flat after the body (lower-cased
- * names, one pair per name, repeats joined with ", " as facts.ts
- * joinHeaders does), or a failure, whose second element is its code.
+ * session 18): an answer, its headers flat after the body as received
+ * (lower-cased names; joinHeaders joins repeats), or a failure, whose second
+ * element is its code.
  */
 type NativeOutcome = NativeAnswer | NativeFailure;
 // (Elapsed time in whole microseconds: create_int64 costs no fault where create_double cost one.)
@@ -653,14 +653,30 @@ async function nativeExchange(b: NativeBinding, driver: NativeDriver, n: Normali
 
 /** The answer an exchange's facts describe. */
 function responseFrom(r: NativeAnswer): RawResponse {
-  const headers: Record<string, string> = {};
-  for (let i = 4; i < r.length; i += 2) {
-    const name = r[i] as string;
+  return { status: r[1], statusText: r[2], headers: joinHeaders(r as readonly unknown[] as readonly string[], 4), body: r[3], elapsedMs: r[0] / 1000 };
+}
+
+/**
+ * Joins repeated headers with `, ` (RFC 9110 §5.3) into the record shape of
+ * `RawResponse.headers`, from a flat `[name, value, ...]` list (read from
+ * index `from`): one joining for every transport.
+ *
+ * @example
+ * ```ts
+ * joinHeaders(["x", "1", "x", "2"]); // { x: "1, 2" }
+ * ```
+ */
+export function joinHeaders(flat: readonly string[], from = 0): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = from; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
+    const value = prev === undefined ? flat[i + 1]! : `${prev}, ${flat[i + 1]}`;
     // A peer-chosen "__proto__" must stay a plain key, not reach the prototype.
-    if (name === "__proto__") Object.defineProperty(headers, name, { value: r[i + 1], enumerable: true, writable: true, configurable: true });
-    else headers[name] = r[i + 1] as string;
+    if (name === "__proto__") Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = value;
   }
-  return { status: r[1], statusText: r[2], headers, body: r[3], elapsedMs: r[0] / 1000 };
+  return out;
 }
 
 function makeNativeTransport(b: NativeBinding, driver: NativeDriver): Transport {
