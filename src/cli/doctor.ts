@@ -46,7 +46,8 @@ Options:
   --json                 One JSON object: {resource, links: [{link, credential, outcome,
                          reason, ms}], winner, transport, transportReason, ms,
                          tokenAcquired, expiresOn? (epoch seconds, as MSI's
-                         expires_on), clientId?, error?, startup: {bundle, codeCache}}
+                         expires_on), clientId?, error?, startup: {bundle, codeCache}};
+                         a chain that cannot be built prints no links and the error
   -h, --help             Show this help
 
 Outcomes: selected (answered), unavailable (could not be used here; the chain moved on),
@@ -99,17 +100,55 @@ export async function runDoctor(argv: readonly string[]): Promise<number> {
     return reportError("doctor", e);
   }
 
+  const started = performance.now();
   let result: DiagnoseResult;
   try {
     const { diagnose } = require("../msi") as typeof import("../msi");
     result = await withDeadline(diagnose(options), options.timeoutMs);
   } catch (e) {
+    // A configuration the chain cannot even be built from (an invalid
+    // AZURE_TOKEN_CREDENTIALS, say): a script reading --json still gets one
+    // object, with no links and the error, as well as the line on stderr.
+    if (json) writeJson(failedWalk(options, e, performance.now() - started));
     return reportError("doctor", e);
   }
-  // Reasons come from every link; redact once more so no secret can reach a terminal log.
-  const { redact } = require("../log") as typeof import("../log");
-  writeOut(redact(json ? `${JSON.stringify(toJson(result))}\n` : renderWaterfall(result, useColor({ isTTY: isTerminal(1) }))));
+  if (json) writeJson(toJson(result));
+  else writeRedacted(renderWaterfall(result, useColor({ isTTY: isTerminal(1) })));
   return result.winner ? ExitCode.Ok : ExitCode.Unavailable;
+}
+
+/** Reasons come from every link; redact once more so no secret can reach a terminal log. */
+function writeRedacted(text: string): void {
+  const { redact } = require("../log") as typeof import("../log");
+  writeOut(redact(text));
+}
+
+function writeJson(report: Record<string, unknown>): void {
+  writeRedacted(`${JSON.stringify(report)}\n`);
+}
+
+/** The `--json` object of a walk that could not start: the same fields, no links, the error. */
+function failedWalk(options: GetManagedTokenOptions, error: unknown, ms: number): Record<string, unknown> {
+  const { transportDiagnostics } = require("../transport/http") as typeof import("../transport/http");
+  const transport = transportDiagnostics();
+  const e = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
+  const { resourceToScope, scopeToResource } = require("../credentials/scopes") as typeof import("../credentials/scopes");
+  const resource = options.scope !== undefined ? scopeToResource(options.scope) : (options.resource ?? DEFAULT_RESOURCE);
+  const r: DiagnoseResult = {
+    resource,
+    scope: options.scope ?? resourceToScope(resource),
+    links: [],
+    transport: transport.kind,
+    transportReason: transport.reason,
+    ms,
+    tokenAcquired: false,
+    error: {
+      name: typeof e.name === "string" ? e.name : "Error",
+      message: typeof e.message === "string" ? e.message : String(error),
+      ...(typeof e.code === "string" ? { code: e.code } : {}),
+    },
+  };
+  return toJson(r);
 }
 
 /** The `--json` object: the report with its fields in a stable order. */

@@ -107,6 +107,26 @@ describe("azmi doctor", function () {
     assert.match(text.stdout, /^✘ no link answered/m);
   });
 
+  it("--json on a configuration the chain cannot be built from still prints one JSON object (no links, the error), and the message on stderr; exit 1", async () => {
+    const env = cleanEnv({ AZURE_TOKEN_CREDENTIALS: "bogus", IDENTITY_ENDPOINT: fake.endpoint, IDENTITY_HEADER: fake.secret });
+    const r = await runAzmi(["doctor", "--json", "--scope", "https://vault.azure.net/.default"], env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout.split("\n").length, 2, "one JSON line");
+    const report = JSON.parse(r.stdout) as Record<string, unknown> & { error: { name: string; code: string; message: string } };
+    assert.deepEqual(Object.keys(report), ["resource", "links", "winner", "transport", "transportReason", "ms", "tokenAcquired", "startup", "error"]);
+    assert.equal(report.resource, "https://vault.azure.net");
+    assert.deepEqual([report.links, report.winner, report.tokenAcquired], [[], null, false]);
+    assert.ok(report.transport === "native" || report.transport === "node");
+    assert.equal(report.error.code, "ERR_INVALID_ENVIRONMENT");
+    assert.match(report.error.message, /^Invalid value for AZURE_TOKEN_CREDENTIALS = bogus\. Valid values are 'prod' or 'dev'/);
+    assert.match(r.stderr, /^azmi doctor: Invalid value for AZURE_TOKEN_CREDENTIALS = bogus/);
+    assert.ok(!r.stdout.includes(fake.secret) && !r.stderr.includes(fake.secret));
+    // Without --json: the message alone, nothing on stdout.
+    const text = await runAzmi(["doctor"], env);
+    assert.deepEqual([text.code, text.stdout], [1, ""]);
+    assert.match(text.stderr, /^azmi doctor: Invalid value for AZURE_TOKEN_CREDENTIALS = bogus/);
+  });
+
   it("--timeout-ms running out is a verdict too: exit 3 with the waterfall, as --help says (it said 1)", async () => {
     // An endpoint that accepts and never answers.
     const sockets: net.Socket[] = [];
