@@ -123,6 +123,52 @@ describe("serve: chain issuer", function () {
     assert.equal(most, 4);
   });
 
+  it("a token that comes after its client gave up is cached, and a client asking meanwhile joins the running call: one upstream call in all", async () => {
+    let calls = 0;
+    let finish!: () => void;
+    const upstream = (options: GetManagedTokenOptions): Promise<MsiTokenResponse> => {
+      calls++;
+      return new Promise((resolve) => {
+        finish = () => {
+          const now = Math.floor(Date.now() / 1000);
+          resolve({ access_token: `late-${options.resource}`, expires_in: "3600", expires_on: String(now + 3600), not_before: String(now), resource: options.resource!, token_type: "Bearer" });
+        };
+      });
+    };
+    const issuer = new ChainIssuer({ env: {}, upstream, timeoutMs: 50 });
+    const system = new IdentityRegistry({ tenantId: "t" }).system;
+    const resource = "https://vault.azure.net";
+    await assert.rejects(issuer.fetch(system, resource), { code: "ERR_BUDGET_EXCEEDED" });
+    // Asked again while the first call still runs (a slow az): the same call, not a second tool.
+    const again = issuer.fetch(system, resource);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(calls, 1);
+    finish();
+    assert.equal((await again).accessToken, `late-${resource}`);
+    // And the token stays: the next client is answered from the cache.
+    assert.equal(issuer.peek(system, resource)?.accessToken, `late-${resource}`);
+    assert.equal((await issuer.fetch(system, resource)).accessToken, `late-${resource}`);
+    assert.equal(calls, 1);
+    // A call that fails after its client gave up is not cached (and is no unhandled rejection): the next client calls again.
+    let failLate!: () => void;
+    const failing = new ChainIssuer({
+      env: {},
+      timeoutMs: 50,
+      upstream: () => {
+        calls++;
+        return new Promise((_, reject) => (failLate = () => reject(new AzmiError(ErrorCode.CredentialUnavailable, "az: not logged in"))));
+      },
+    });
+    await assert.rejects(failing.fetch(system, resource), { code: "ERR_BUDGET_EXCEEDED" });
+    failLate();
+    await new Promise((r) => setTimeout(r, 10));
+    const next = failing.fetch(system, resource).catch((e: { code?: string }) => e.code);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(calls, 3);
+    failLate();
+    assert.equal(await next, "ERR_CREDENTIAL_UNAVAILABLE");
+  });
+
   it("forwards user-assigned selectors as the client gave them", async () => {
     const { calls, upstream } = fakeUpstream(0);
     const server = await startServer({ env: home.env, issuer: "chain", upstream });

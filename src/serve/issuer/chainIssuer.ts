@@ -122,13 +122,14 @@ export class ChainIssuer implements TokenSource {
 
   async fetch(identity: ServedIdentity, resource: string): Promise<IssuedToken> {
     const key = `${identity.key}\n${resource}`;
-    return (await this.cache.getToken(key, this.fetcherFor(key, identity, resource))) as CachedToken;
+    return (await this.withinDeadline(this.cache.getToken(key, this.fetcherFor(key, identity, resource)), resource)) as CachedToken;
   }
 
+  /** The cache's fetch for one (identity, resource): the upstream call itself, without the client's deadline (see withinDeadline). */
   private fetcherFor(key: string, identity: ServedIdentity, resource: string): () => Promise<AccessToken> {
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
-      fetcher = () => this.withinDeadline(this.inTurn(() => this.callUpstream(identity, resource)), resource);
+      fetcher = () => this.inTurn(() => this.callUpstream(identity, resource));
       this.fetchers.set(key, fetcher);
     }
     return fetcher;
@@ -158,8 +159,11 @@ export class ChainIssuer implements TokenSource {
    * started, so the call keeps its slot until the tool ends, and the cap
    * counts tools that really run (getManagedToken is not given the deadline:
    * it would end the call, and free the slot, with the tool still running).
+   * The deadline is the client's, outside the cache: the call stays the
+   * cache's single flight, so a client that asks again joins it rather than
+   * starting another tool, and a token that comes late is cached.
    */
-  private withinDeadline(call: Promise<CachedToken>, resource: string): Promise<CachedToken> {
+  private withinDeadline(call: Promise<AccessToken>, resource: string): Promise<AccessToken> {
     return untilTimeout(
       call,
       this.timeoutMs,
