@@ -12,11 +12,13 @@
 import fs = require("node:fs");
 import path = require("node:path");
 
-export function howThisCliWasRun(argv1: string | undefined = process.argv[1], env: NodeJS.ProcessEnv = process.env): string {
+export function howThisCliWasRun(argv1: string | undefined = process.argv[1], env: NodeJS.ProcessEnv = process.env, where: CommandFolder = "here"): string {
   if (argv1 === undefined) return "azmi";
   // npx (npm exec) runs a bin link from its cache or node_modules/.bin; a
   // plain `node bin/azmi.js` started under some other npx inherits the variable.
-  if (env.npm_command === "exec" && /[\\/](?:_npx|node_modules[\\/]\.bin)[\\/]/.test(argv1)) return "npx azmi";
+  // (Not for another shell: `npx azmi` resolves from the folder it runs in,
+  // and elsewhere would fetch a package of that name from the registry.)
+  if (where === "here" && env.npm_command === "exec" && /[\\/](?:_npx|node_modules[\\/]\.bin)[\\/]/.test(argv1)) return "npx azmi";
   if (!argv1.endsWith(".js") && onPath(path.dirname(argv1), env)) return "azmi";
   let script = argv1;
   try {
@@ -24,22 +26,32 @@ export function howThisCliWasRun(argv1: string | undefined = process.argv[1], en
   } catch {
     // gone or unreadable: show it as given
   }
-  return nodeCommand(script);
+  return nodeCommand(script, where);
 }
 
 /**
- * `node <script>` as a shell line: the path relative to the working folder
- * when it lies below it, else absolute; quoted when a shell would split or
- * expand it.
+ * Where a printed command will be run: `"here"`, in this shell (advice after
+ * a failed command), or `"any"`, in another shell, which may start in another
+ * folder (the load commands a server prints for other terminals).
+ */
+export type CommandFolder = "here" | "any";
+
+/**
+ * `node <script>` as a shell line: for a command run here, the path relative
+ * to the working folder when it lies below it; else absolute. Quoted when a
+ * shell would split or expand it.
  *
  * @example
  * ```ts
  * nodeCommand("/work/azmi/bin/azmi.js"); // "node bin/azmi.js" from /work/azmi
+ * nodeCommand("/work/azmi/bin/azmi.js", "any"); // "node /work/azmi/bin/azmi.js"
  * ```
  */
-export function nodeCommand(script: string): string {
-  const relative = path.relative(process.cwd(), script);
-  return `node ${quoted(relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : script)}`;
+export function nodeCommand(script: string, where: CommandFolder = "here"): string {
+  const absolute = path.resolve(script);
+  const relative = path.relative(process.cwd(), absolute);
+  const below = relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative);
+  return `node ${quoted(where === "here" && below ? relative : absolute)}`;
 }
 
 /** Whether `dir` is one of PATH's folders (compared resolved, links followed). */

@@ -269,7 +269,8 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   if (parsed.options.faults) note(`azmi serve: fault mode is on (--faults ${faultsSpec(parsed.options.faults)}): token requests may fail or wait on purpose; start it without --faults for normal answers`);
   // A new server has a new secret: rewrite the containers' env file now, so it never holds a dead one.
   const envFile = parsed.options.stateFile ? writeContainerEnvFile(server, "azmi serve") : undefined;
-  const cli = howThisCliWasRun();
+  // The load commands are for other shells, which may start in another folder.
+  const cli = howThisCliWasRun(undefined, undefined, "any");
   const failed = await writeStartupText(
     server,
     "serve",

@@ -206,9 +206,13 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   return failed ?? stopped;
 }
 
-/** `node <this checkout's bin/azmi.js>`, for the commands npm start prints (no `azmi` is on PATH in a checkout). */
+/**
+ * `node <this checkout's bin/azmi.js>`, for the commands npm start prints (no
+ * `azmi` is on PATH in a checkout): absolute, since they are for other shells,
+ * which may start in another folder.
+ */
 function thisCli(): string {
-  return nodeCommand(path.join(__dirname, "../../../bin/azmi.js"));
+  return nodeCommand(path.join(__dirname, "../../../bin/azmi.js"), "any");
 }
 
 /**

@@ -365,8 +365,8 @@ describe("azmi serve: a new server rewrites the docker env file; its docker hint
         [
           "Containers (App Service dialect; the variables, secret included, are in an owner-only env file that each new server rewrites):",
           `  docker run --env-file ${file} --add-host host.docker.internal:host-gateway IMAGE`,
-          // The same command as the user ran (here `node bin/azmi.js`), never a bare `azmi` that is not on PATH.
-          "  (a container cannot reach 127.0.0.1: restart with `node bin/azmi.js serve --host 0.0.0.0` (with your other flags) first)",
+          // The same command as the user ran (here `node <checkout>/bin/azmi.js`), never a bare `azmi` that is not on PATH.
+          `  (a container cannot reach 127.0.0.1: restart with \`node ${AZMI_BIN} serve --host 0.0.0.0\` (with your other flags) first)`,
           "Press Ctrl-C to stop.",
           "",
         ].join("\n"),

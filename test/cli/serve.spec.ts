@@ -591,17 +591,18 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
   });
 
 
-  it("run as `node bin/azmi.js serve` (a fresh clone: no azmi on PATH), it prints `node bin/azmi.js env …`, which works from there; under npx, `npx azmi env …`", async () => {
+  it("run as `node bin/azmi.js serve` (a fresh clone: no azmi on PATH), it prints `node <absolute path>/bin/azmi.js env …`, which works from another shell's folder; advice for this shell stays relative, and `npx azmi` only there", async () => {
     const env = cleanEnv();
     env.AZMI_HOME = path.join(env.HOME!, "custom-azmi");
     const child = spawn(process.execPath, [path.relative(process.cwd(), AZMI_BIN), "serve"], { env, cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     const text = await readableStartup(child);
-    const cli = `node ${path.relative(process.cwd(), AZMI_BIN)}`;
+    // Absolute: the lines are for other shells, which may start in another folder (a relative one failed there).
+    const cli = `node ${AZMI_BIN}`;
     assert.equal(loadLine(text.stdout, "bash/zsh"), `eval "$(${cli} env --home ${env.AZMI_HOME})"`);
     assert.equal(loadLine(text.stdout, "PowerShell"), `${cli} env --shell pwsh --home ${env.AZMI_HOME} | Invoke-Expression`);
     const state = readState(env.AZMI_HOME!);
-    const r = await runInBash(`${loadLine(text.stdout, "bash/zsh")} && printf %s "$IDENTITY_HEADER"`, { ...env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` });
+    const r = await runInBash(`${loadLine(text.stdout, "bash/zsh")} && printf %s "$IDENTITY_HEADER"`, { ...env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` }, 30_000, env.HOME);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, state.dialects.appService!.IDENTITY_HEADER);
     child.kill("SIGINT");
@@ -617,6 +618,10 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
     assert.equal(howThisCliWasRun(AZMI_BIN, { npm_command: "exec" }), `node ${path.relative(process.cwd(), AZMI_BIN)}`);
     // A path a shell would split or expand is single-quoted.
     assert.equal(howThisCliWasRun("/opt/my tools/$HOME/bin/azmi.js", {}), "node '/opt/my tools/$HOME/bin/azmi.js'");
+    // For another shell: absolute, and never `npx azmi` (elsewhere npx would look azmi up in the registry).
+    assert.equal(howThisCliWasRun(AZMI_BIN, {}, "any"), `node ${AZMI_BIN}`);
+    assert.equal(howThisCliWasRun(path.join(bin, "azmi"), { PATH: `/usr/bin:${bin}` }, "any"), "azmi");
+    assert.equal(howThisCliWasRun("/root/.npm/_npx/1f2e/node_modules/.bin/azmi", { npm_command: "exec" }, "any"), "node /root/.npm/_npx/1f2e/node_modules/.bin/azmi");
   });
   it("--json still carries the values (secrets included) that the readable text leaves out", async () => {
     const env = cleanEnv();

@@ -81,13 +81,14 @@ describe("npm start", function () {
       assert.match(out, /^# app-service — /m);
       assert.match(out, new RegExp(`^#   IDENTITY_ENDPOINT=http://127\\.0\\.0\\.1:${port}/msi/token$`, "m"));
       assert.match(out, /^#   IDENTITY_HEADER \(secret, not shown\)$/m);
-      const cli = `node ${path.relative(process.cwd(), path.join(ROOT, "bin/azmi.js"))}`;
+      // Absolute: the lines are for other shells, which may start in another folder.
+      const cli = `node ${path.join(ROOT, "bin/azmi.js")}`;
       assert.equal(loadLine(out, "bash/zsh"), `eval "$(${cli} env --home ${env.AZMI_HOME})"`);
       assert.equal(loadLine(out, "PowerShell"), `${cli} env --shell pwsh --home ${env.AZMI_HOME} | Invoke-Expression`);
 
-      // The printed line, run by a real bash (another AZMI_HOME, same folder), points azmi token at this server.
+      // The printed line, run by a real bash in another folder (and with another AZMI_HOME), points azmi token at this server.
       const other = { ...env, AZMI_HOME: path.join(env.HOME!, "elsewhere") };
-      const viaLine = await runInBash(`${loadLine(out, "bash/zsh")} && [ "$IDENTITY_HEADER" = '${header}' ] && azmi token --only managed-identity --output raw`, other);
+      const viaLine = await runInBash(`${loadLine(out, "bash/zsh")} && [ "$IDENTITY_HEADER" = '${header}' ] && azmi token --only managed-identity --output raw`, other, 30_000, env.HOME);
       assert.equal(viaLine.code, 0, viaLine.stderr);
       assert.match(viaLine.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
 
@@ -255,7 +256,7 @@ describe("npm start", function () {
       await readableStartup(first);
       const second = await collect(spawnNode(START_JS, [], env));
       assert.equal(second.code, 1, second.stderr);
-      assert.match(second.stderr, /^azmi start: another azmi server \(pid \d+\) is running at http:\/\/127\.0\.0\.1:\d+ with the same state file \(.*serve\.json\)\. Stop it first \(Ctrl-C where it runs\), or give this one its own folder: AZMI_HOME=DIR npm start \(then node bin\/azmi\.js env --home DIR finds it\)\.$/m);
+      assert.match(second.stderr, /^azmi start: another azmi server \(pid \d+\) is running at http:\/\/127\.0\.0\.1:\d+ with the same state file \(.*serve\.json\)\. Stop it first \(Ctrl-C where it runs\), or give this one its own folder: AZMI_HOME=DIR npm start \(then node \/\S+\/bin\/azmi\.js env --home DIR finds it\)\.$/m);
       assert.doesNotMatch(second.stderr, /azmi serve\b/);
     } finally {
       first.kill("SIGTERM");

@@ -66,9 +66,9 @@ export function installShims(env: NodeJS.ProcessEnv): void {
   if (!fs.existsSync(path.join(bin, "node"))) fs.symlinkSync(process.execPath, path.join(bin, "node"));
 }
 
-/** Run `script` with /bin/bash in `env` (cwd: this process's, as the printed relative paths assume). */
-export function runInBash(script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<RunResult> {
-  return collect(spawn("/bin/bash", ["-c", script], { env, cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] }), timeoutMs);
+/** Run `script` with /bin/bash in `env`, in folder `cwd` (default: this process's). */
+export function runInBash(script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000, cwd = process.cwd()): Promise<RunResult> {
+  return collect(spawn("/bin/bash", ["-c", script], { env, cwd, stdio: ["ignore", "pipe", "pipe"] }), timeoutMs);
 }
 
 /**
