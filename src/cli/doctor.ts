@@ -13,7 +13,7 @@
 import type { DiagnoseResult, GetManagedTokenOptions } from "../msi";
 import { parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { ExitCode, reportError, useColor } from "./output";
-import { CHAIN_FLAGS, checkResource, DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
+import { CHAIN_FLAGS, checkResource, checkScope, DEFAULT_RESOURCE, parseLinks, withDeadline } from "./token";
 import { writeOut, isTerminal } from "./stdio";
 import { bootInfo } from "../boot/bundle";
 
@@ -82,7 +82,7 @@ export async function runDoctor(argv: readonly string[]): Promise<number> {
     if (a.resource !== undefined && a.scope !== undefined) {
       throw new UsageError("doctor", "--resource and --scope cannot be combined; pass one (a scope is the resource plus /.default)");
     }
-    if (a.scope !== undefined) options.scope = a.scope as string;
+    if (a.scope !== undefined) options.scope = checkScope(a.scope as string, "doctor");
     else options.resource = a.resource !== undefined ? checkResource(a.resource as string, "doctor") : DEFAULT_RESOURCE;
     const selectors = (["client-id", "object-id", "resource-id"] as const).filter((n) => a[n] !== undefined);
     if (selectors.length > 1) {
@@ -131,6 +131,7 @@ function writeJson(report: Record<string, unknown>): void {
 function failedWalk(options: GetManagedTokenOptions, error: unknown, ms: number): Record<string, unknown> {
   const { transportDiagnostics } = require("../transport/http") as typeof import("../transport/http");
   const transport = transportDiagnostics();
+  const { redact } = require("../log") as typeof import("../log");
   const e = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
   const { resourceToScope, scopeToResource } = require("../credentials/scopes") as typeof import("../credentials/scopes");
   const resource = options.scope !== undefined ? scopeToResource(options.scope) : (options.resource ?? DEFAULT_RESOURCE);
@@ -144,7 +145,8 @@ function failedWalk(options: GetManagedTokenOptions, error: unknown, ms: number)
     tokenAcquired: false,
     error: {
       name: typeof e.name === "string" ? e.name : "Error",
-      message: typeof e.message === "string" ? e.message : String(error),
+      // Redacted before JSON.stringify, as diagnose() does: the escaping of quotes would hide a secret field's value from redact().
+      message: redact(typeof e.message === "string" ? e.message : String(error)),
       ...(typeof e.code === "string" ? { code: e.code } : {}),
     },
   };

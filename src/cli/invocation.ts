@@ -19,7 +19,9 @@ export function howThisCliWasRun(argv1: string | undefined = process.argv[1], en
   // (Not for another shell: `npx azmi` resolves from the folder it runs in,
   // and elsewhere would fetch a package of that name from the registry.)
   if (where === "here" && env.npm_command === "exec" && /[\\/](?:_npx|node_modules[\\/]\.bin)[\\/]/.test(argv1)) return "npx azmi";
-  if (!argv1.endsWith(".js") && onPath(path.dirname(argv1), env)) return "azmi";
+  // npm exec / npm run put node_modules/.bin folders on this process's PATH only: another shell has no such `azmi`.
+  const npmBin = env.npm_command !== undefined && /[\\/]node_modules[\\/]\.bin$/.test(path.dirname(argv1));
+  if (!argv1.endsWith(".js") && !(where === "any" && npmBin) && onPath(path.dirname(argv1), env)) return "azmi";
   let script = argv1;
   try {
     script = fs.realpathSync(argv1); // a bin link not on PATH: run the file it points at
@@ -67,8 +69,16 @@ function onPath(dir: string, env: NodeJS.ProcessEnv): boolean {
   return (env.PATH ?? "").split(path.delimiter).some((entry) => entry !== "" && real(entry) === wanted);
 }
 
-/** A path as bash, zsh and PowerShell all read it: bare when plain, else single-quoted (a quote inside: double quotes). */
+/**
+ * A path as bash, zsh and PowerShell all read it: bare when plain, else
+ * single-quoted; with a quote inside (an O'Brien home folder), double-quoted,
+ * which both shells read literally only while nothing in it expands (`$`, a
+ * backtick) or escapes (`"`, a backslash). A path with both has no quoting
+ * common to both: it gets bash's ('…'\''…').
+ */
 function quoted(p: string): string {
   if (/^[\w./:\\-]+$/.test(p)) return p;
-  return p.includes("'") ? JSON.stringify(p) : `'${p}'`;
+  if (!p.includes("'")) return `'${p}'`;
+  if (!/[$`"\\]/.test(p)) return `"${p}"`;
+  return `'${p.replace(/'/g, "'\\''")}'`;
 }

@@ -121,6 +121,10 @@ describe("azmi doctor", function () {
     assert.match(report.error.message, /^Invalid value for AZURE_TOKEN_CREDENTIALS = bogus\. Valid values are 'prod' or 'dev'/);
     assert.match(r.stderr, /^azmi doctor: Invalid value for AZURE_TOKEN_CREDENTIALS = bogus/);
     assert.ok(!r.stdout.includes(fake.secret) && !r.stderr.includes(fake.secret));
+    // A secret-shaped value in the message is redacted on stdout as on stderr (JSON's escaped quotes hid it from a redaction of the whole line).
+    const quoted = await runAzmi(["doctor", "--json"], { ...env, AZURE_TOKEN_CREDENTIALS: 'password="hunter2-not-a-real-one"' });
+    assert.equal(quoted.code, 1, quoted.stderr);
+    assert.ok(!quoted.stdout.includes("hunter2") && !quoted.stderr.includes("hunter2"), quoted.stdout);
     // Without --json: the message alone, nothing on stdout.
     const text = await runAzmi(["doctor"], env);
     assert.deepEqual([text.code, text.stdout], [1, ""]);

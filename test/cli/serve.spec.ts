@@ -6,7 +6,7 @@
  */
 import * as assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
@@ -618,10 +618,20 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
     assert.equal(howThisCliWasRun(AZMI_BIN, { npm_command: "exec" }), `node ${path.relative(process.cwd(), AZMI_BIN)}`);
     // A path a shell would split or expand is single-quoted.
     assert.equal(howThisCliWasRun("/opt/my tools/$HOME/bin/azmi.js", {}), "node '/opt/my tools/$HOME/bin/azmi.js'");
+    // A quote inside: double quotes while nothing in the path expands in them (both shells), else bash's '…'\''…'.
+    assert.equal(howThisCliWasRun("/home/o'brien/azmi/bin/azmi.js", {}), `node "/home/o'brien/azmi/bin/azmi.js"`);
+    assert.equal(howThisCliWasRun("/home/o'brien/$dev/azmi.js", {}), `node '/home/o'\\''brien/$dev/azmi.js'`);
+    for (const odd of ["/home/o'brien/azmi/bin/azmi.js", "/home/o'brien/$dev/`x`/azmi.js", "/opt/my tools/$HOME/bin/azmi.js"]) {
+      const printed = howThisCliWasRun(odd, {}).slice("node ".length);
+      const r = spawnSync("/bin/bash", ["-c", `printf %s ${printed}`], { encoding: "utf8" });
+      assert.equal(r.stdout, odd, `bash reads ${printed} as the path`);
+    }
     // For another shell: absolute, and never `npx azmi` (elsewhere npx would look azmi up in the registry).
     assert.equal(howThisCliWasRun(AZMI_BIN, {}, "any"), `node ${AZMI_BIN}`);
     assert.equal(howThisCliWasRun(path.join(bin, "azmi"), { PATH: `/usr/bin:${bin}` }, "any"), "azmi");
     assert.equal(howThisCliWasRun("/root/.npm/_npx/1f2e/node_modules/.bin/azmi", { npm_command: "exec" }, "any"), "node /root/.npm/_npx/1f2e/node_modules/.bin/azmi");
+    // npx puts its node_modules/.bin on this process's PATH only: not a bare `azmi` another shell lacks.
+    assert.equal(howThisCliWasRun(path.join(bin, "node_modules", ".bin", "azmi"), { npm_command: "exec", PATH: `${path.join(bin, "node_modules", ".bin")}:/usr/bin` }, "any"), `node ${path.join(bin, "node_modules", ".bin", "azmi")}`);
   });
   it("--json still carries the values (secrets included) that the readable text leaves out", async () => {
     const env = cleanEnv();

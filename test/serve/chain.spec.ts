@@ -135,7 +135,7 @@ describe("serve: chain issuer", function () {
         };
       });
     };
-    const issuer = new ChainIssuer({ env: {}, upstream, timeoutMs: 50 });
+    const issuer = new ChainIssuer({ env: {}, upstream, timeoutMs: 200 });
     const system = new IdentityRegistry({ tenantId: "t" }).system;
     const resource = "https://vault.azure.net";
     await assert.rejects(issuer.fetch(system, resource), { code: "ERR_BUDGET_EXCEEDED" });
@@ -153,7 +153,7 @@ describe("serve: chain issuer", function () {
     let failLate!: () => void;
     const failing = new ChainIssuer({
       env: {},
-      timeoutMs: 50,
+      timeoutMs: 200,
       upstream: () => {
         calls++;
         return new Promise((_, reject) => (failLate = () => reject(new AzmiError(ErrorCode.CredentialUnavailable, "az: not logged in"))));
@@ -167,6 +167,24 @@ describe("serve: chain issuer", function () {
     assert.equal(calls, 3);
     failLate();
     assert.equal(await next, "ERR_CREDENTIAL_UNAVAILABLE");
+  });
+
+  it("a call that never ends stays the single flight only for a few client deadlines: then the next client starts another (a hung az does not hold its resource, or its background refresh, for good)", async () => {
+    let calls = 0;
+    const held: (() => void)[] = [];
+    const upstream = (options: GetManagedTokenOptions): Promise<MsiTokenResponse> => {
+      calls++;
+      if (calls === 1) return new Promise((resolve) => held.push(() => resolve(undefined as never)));
+      const now = Math.floor(Date.now() / 1000);
+      return Promise.resolve({ access_token: `second-${options.resource}`, expires_in: "3600", expires_on: String(now + 3600), not_before: String(now), resource: options.resource!, token_type: "Bearer" });
+    };
+    const issuer = new ChainIssuer({ env: {}, upstream, timeoutMs: 40 });
+    const system = new IdentityRegistry({ tenantId: "t" }).system;
+    await assert.rejects(issuer.fetch(system, VAULT), { code: "ERR_BUDGET_EXCEEDED" });
+    assert.equal(calls, 1);
+    await new Promise((r) => setTimeout(r, 4 * 40 + 20));
+    assert.equal((await issuer.fetch(system, VAULT)).accessToken, `second-${VAULT}`);
+    assert.equal(calls, 2);
   });
 
   it("forwards user-assigned selectors as the client gave them", async () => {

@@ -42,6 +42,13 @@ type CachedToken = AccessToken & IssuedToken;
 
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 /**
+ * How many client deadlines an upstream call may stay the cache's single
+ * flight: past this, a call that never ends (a hung tool) no longer holds
+ * every later client of its (identity, resource), nor a background refresh,
+ * for good; the next client starts another call (the hung one keeps its slot).
+ */
+const STUCK_AFTER_DEADLINES = 4;
+/**
  * Upstream calls run at once, across all (identity, resource) pairs: each may
  * start a developer tool (`az` is a Python process of ~100 MB), and single-flight
  * merges only callers of the same pair, so an app asking for many resources at
@@ -129,7 +136,12 @@ export class ChainIssuer implements TokenSource {
   private fetcherFor(key: string, identity: ServedIdentity, resource: string): () => Promise<AccessToken> {
     let fetcher = this.fetchers.get(key);
     if (fetcher === undefined) {
-      fetcher = () => this.inTurn(() => this.callUpstream(identity, resource));
+      fetcher = () =>
+        untilTimeout(
+          this.inTurn(() => this.callUpstream(identity, resource)),
+          this.timeoutMs * STUCK_AFTER_DEADLINES,
+          () => new AzmiError(ErrorCode.BudgetExceeded, `The credential chain's call for ${resource} is still running after ${this.timeoutMs * STUCK_AFTER_DEADLINES} ms; the next request starts another.`),
+        );
       this.fetchers.set(key, fetcher);
     }
     return fetcher;
