@@ -36,6 +36,7 @@ import { composeLines, dockerRunFlags, isSplitSafePath, writeDockerEnvFile } fro
 import { ExitCode, note, printError, reportError } from "./output";
 import { writeOut } from "./stdio";
 import { azmiHome, azmiHomeChosenBy } from "../paths";
+import { howThisCliWasRun } from "./invocation";
 
 const FLAGS: FlagSpecs = {
   shell: { kind: "string", choices: SHELLS, placeholder: "bash|pwsh|docker|compose" },
@@ -153,8 +154,8 @@ export async function runEnv(argv: readonly string[]): Promise<number> {
     printError(
       "env",
       stateEnv === process.env
-        ? `no azmi server is running with its state in ${azmiHome(stateEnv)} (this user's azmi folder${azmiHomeChosenBy(stateEnv) === "HOME" ? "" : `, from ${azmiHomeChosenBy(stateEnv)}`}); start one with \`azmi serve\``
-        : `no azmi server is running with its state in ${stateEnv.AZMI_HOME}; start one with \`azmi serve\`, or check --home`,
+        ? `no azmi server is running with its state in ${azmiHome(stateEnv)} (this user's azmi folder${azmiHomeChosenBy(stateEnv) === "HOME" ? "" : `, from ${azmiHomeChosenBy(stateEnv)}`}); start one with \`${howThisCliWasRun()} serve\``
+        : `no azmi server is running with its state in ${stateEnv.AZMI_HOME}; start one with \`${howThisCliWasRun()} serve\`, or check --home`,
     );
     return ExitCode.Unavailable;
   }

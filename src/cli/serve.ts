@@ -261,16 +261,16 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const { startServer } = require("../serve/server") as typeof import("../serve/server");
     server = await startServer({ ...parsed.options, onWarning: (msg: string) => note(`azmi serve: warning: ${msg}`) });
   } catch (e) {
-    return reportError("serve", asUsageError("serve", e, SERVE_OPTION_FLAGS));
+    return reportError("serve", asUsageError("serve", inThisCliTerms(e, howThisCliWasRun()), SERVE_OPTION_FLAGS));
   }
   // Handlers first: whoever reads the first line may signal us right away.
   const stopped = waitForSignal(server, parsed.options.issuer === "chain");
   // A forgotten fault-mode server looks healthy and fails requests on purpose: say so up front.
   if (parsed.options.faults) note(`azmi serve: fault mode is on (--faults ${faultsSpec(parsed.options.faults)}): token requests may fail or wait on purpose; start it without --faults for normal answers`);
   // A new server has a new secret: rewrite the containers' env file now, so it never holds a dead one.
-  const envFile = parsed.options.stateFile ? writeContainerEnvFile(server, "azmi serve") : undefined;
   // The load commands are for other shells, which may start in another folder.
   const cli = howThisCliWasRun(undefined, undefined, "any");
+  const envFile = parsed.options.stateFile ? writeContainerEnvFile(server, "azmi serve", cli) : undefined;
   const failed = await writeStartupText(
     server,
     "serve",
@@ -428,16 +428,34 @@ function envHomeFlag(server: RunningServer): string | undefined {
  *
  * @example
  * ```ts
- * const file = writeContainerEnvFile(server, "azmi serve"); // ~/.azmi/docker.env
+ * const file = writeContainerEnvFile(server, "azmi serve", "azmi"); // ~/.azmi/docker.env
  * ```
  */
-export function writeContainerEnvFile(server: RunningServer, who: string): string | undefined {
+export function writeContainerEnvFile(server: RunningServer, who: string, cli: string): string | undefined {
   try {
     return writeDockerEnvFile(forContainers(server.dialects.appService as Record<string, string>));
   } catch (e) {
-    note(`${who}: warning: ${(e as Error).message} Containers: run \`azmi env --shell docker --file PATH\`.`);
+    note(`${who}: warning: ${(e as Error).message} Containers: run \`${cli} env --shell docker --file PATH\`.`);
     return undefined;
   }
+}
+
+/**
+ * The core's "another server holds the state file" refusal, with its advice
+ * in the command this CLI was run as (the core's words say `azmi`, which a
+ * checkout has no such command for); any other error as it is.
+ */
+function inThisCliTerms(error: unknown, cli: string): unknown {
+  const other = (error as { otherServer?: { pid: number; url: string; stateFile: string } } | null)?.otherServer;
+  const { AzmiError } = require("../errors") as typeof import("../errors");
+  if (!other || cli === "azmi" || !(error instanceof AzmiError)) return error;
+  return Object.assign(
+    new AzmiError(
+      error.code,
+      `azmi serve cannot start: another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first, or give this one its own folder: AZMI_HOME=DIR ${cli} serve (then ${cli} env --home DIR finds it).`,
+    ),
+    { otherServer: other },
+  );
 }
 
 /**

@@ -201,7 +201,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   });
   const cli = thisCli();
   // The containers' env file holds this server's secret (a new one each start); the hint only names it.
-  const envFile = writeContainerEnvFile(server, "azmi");
+  const envFile = writeContainerEnvFile(server, "azmi", cli);
   const failed = await writeStartupText(server, "start", () => "\n" + renderServer(server, "azmi", cli, renderContainers(server, envFile, "`npm start -- --host 0.0.0.0` (with your other flags)")));
   return failed ?? stopped;
 }

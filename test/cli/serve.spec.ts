@@ -24,6 +24,9 @@ import {
   until,
 } from "./support";
 import { dialectLoadLine, identityTokenScript, installShims, loadLine, readableStartup, readState, runInBash } from "./startup-text";
+
+/** How the advice of a CLI run here as `node <checkout>/bin/azmi.js` names it: relative to the working folder (invocation.ts). */
+const HERE_CLI = `node ${path.relative(process.cwd(), AZMI_BIN)}`;
 import { SecretSet } from "../hygiene/secrets";
 import type { ServeJson } from "../../src/cli/serve";
 import { howThisCliWasRun } from "../../src/cli/invocation";
@@ -192,7 +195,7 @@ describe("azmi serve and azmi env", function () {
     const r = await runAzmi(["env"], env);
     assert.deepEqual(
       [r.code, r.stdout, r.stderr],
-      [3, "", `azmi env: no azmi server is running with its state in ${env.AZMI_HOME} (this user's azmi folder, from AZMI_HOME); start one with \`azmi serve\`\n`],
+      [3, "", `azmi env: no azmi server is running with its state in ${env.AZMI_HOME} (this user's azmi folder, from AZMI_HOME); start one with \`${HERE_CLI} serve\`\n`],
     );
   });
   it("SIGHUP (a closed terminal or ssh session) stops it cleanly too: exit 0, state file removed", async () => {
@@ -433,6 +436,8 @@ describe("azmi serve: start-up failures and warnings", function () {
       assert.equal(second.code, 1, second.stderr);
       assert.equal(second.stdout, "");
       assert.match(second.stderr, new RegExp(`^azmi serve: cannot start: another azmi server \\(pid ${first.pid}\\) is running at ${info.url} .*AZMI_HOME=DIR.*\\n$`));
+      // The advice names the command as it was run here (no \`azmi\` is on PATH in a checkout).
+      assert.ok(second.stderr.includes(`AZMI_HOME=DIR ${HERE_CLI} serve (then ${HERE_CLI} env --home DIR finds it)`), second.stderr);
       const r = await runAzmi(["env"], env);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`^export IDENTITY_ENDPOINT='${info.url}/msi/token'$`, "m"));
@@ -498,12 +503,12 @@ describe("azmi serve: start-up failures and warnings", function () {
     const r = await runAzmi(["env", "--shell", "pwsh"], env);
     assert.deepEqual(
       [r.code, r.stdout, r.stderr],
-      [3, "", `azmi env: no azmi server is running with its state in ${env.AZMI_HOME} (this user's azmi folder, from AZMI_HOME); start one with \`azmi serve\`\n`],
+      [3, "", `azmi env: no azmi server is running with its state in ${env.AZMI_HOME} (this user's azmi folder, from AZMI_HOME); start one with \`${HERE_CLI} serve\`\n`],
     );
     // Without AZMI_HOME, the folder named is the default one, under HOME.
     const byDefault = cleanEnv({ AZMI_HOME: undefined });
     const d = await runAzmi(["env"], byDefault);
-    assert.deepEqual([d.code, d.stderr], [3, `azmi env: no azmi server is running with its state in ${path.join(byDefault.HOME!, ".azmi")} (this user's azmi folder); start one with \`azmi serve\`\n`]);
+    assert.deepEqual([d.code, d.stderr], [3, `azmi env: no azmi server is running with its state in ${path.join(byDefault.HOME!, ".azmi")} (this user's azmi folder); start one with \`${HERE_CLI} serve\`\n`]);
   });
 });
 
@@ -657,7 +662,7 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
     const none = await runAzmi(["env", "--home", empty], elsewhere);
     assert.deepEqual(
       [none.code, none.stdout, none.stderr],
-      [3, "", `azmi env: no azmi server is running with its state in ${empty}; start one with \`azmi serve\`, or check --home\n`],
+      [3, "", `azmi env: no azmi server is running with its state in ${empty}; start one with \`${HERE_CLI} serve\`, or check --home\n`],
     );
     const blank = await runAzmi(["env", "--home", ""], elsewhere);
     assert.deepEqual([blank.code, blank.stdout, blank.stderr], [2, "", "azmi env: --home needs a non-empty value; pass it as --home DIR\n"]);
