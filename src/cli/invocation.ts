@@ -14,11 +14,13 @@ import path = require("node:path");
 
 export function howThisCliWasRun(argv1: string | undefined = process.argv[1], env: NodeJS.ProcessEnv = process.env, where: CommandFolder = "here"): string {
   if (argv1 === undefined) return "azmi";
-  // npx (npm exec) runs a bin link from its cache or node_modules/.bin; a
-  // plain `node bin/azmi.js` started under some other npx inherits the variable.
-  // (Not for another shell: `npx azmi` resolves from the folder it runs in,
-  // and elsewhere would fetch a package of that name from the registry.)
-  if (where === "here" && env.npm_command === "exec" && /[\\/](?:_npx|node_modules[\\/]\.bin)[\\/]/.test(argv1)) return "npx azmi";
+  // npx (npm exec) and npm run run a bin link from npx's cache or
+  // node_modules/.bin, whose folder is on their own PATH only: here, the
+  // user's shell reaches it as `npx azmi`. (A plain `node bin/azmi.js`
+  // started under some other npm command inherits the variable, hence the
+  // path test. Not for another shell: `npx azmi` resolves from the folder it
+  // runs in, and elsewhere would fetch a package of that name from the registry.)
+  if (where === "here" && env.npm_command !== undefined && /[\\/](?:_npx|node_modules[\\/]\.bin)[\\/]/.test(argv1)) return "npx azmi";
   // npm exec / npm run put node_modules/.bin folders on this process's PATH only: another shell has no such `azmi`.
   const npmBin = env.npm_command !== undefined && /[\\/]node_modules[\\/]\.bin$/.test(path.dirname(argv1));
   if (!argv1.endsWith(".js") && !(where === "any" && npmBin) && onPath(path.dirname(argv1), env)) return "azmi";

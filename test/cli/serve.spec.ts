@@ -635,6 +635,9 @@ describe("azmi serve: readable start-up text (stdout piped, as under systemd, do
     assert.equal(howThisCliWasRun(AZMI_BIN, {}, "any"), `node ${AZMI_BIN}`);
     assert.equal(howThisCliWasRun(path.join(bin, "azmi"), { PATH: `/usr/bin:${bin}` }, "any"), "azmi");
     assert.equal(howThisCliWasRun("/root/.npm/_npx/1f2e/node_modules/.bin/azmi", { npm_command: "exec" }, "any"), "node /root/.npm/_npx/1f2e/node_modules/.bin/azmi");
+    // npm run too puts node_modules/.bin on its own PATH only: advice for the user's shell says `npx azmi`.
+    const npmRunBin = path.join(bin, "node_modules", ".bin");
+    assert.equal(howThisCliWasRun(path.join(npmRunBin, "azmi"), { npm_command: "run-script", PATH: `${npmRunBin}:/usr/bin` }), "npx azmi");
     // npx puts its node_modules/.bin on this process's PATH only: not a bare `azmi` another shell lacks.
     assert.equal(howThisCliWasRun(path.join(bin, "node_modules", ".bin", "azmi"), { npm_command: "exec", PATH: `${path.join(bin, "node_modules", ".bin")}:/usr/bin` }, "any"), `node ${path.join(bin, "node_modules", ".bin", "azmi")}`);
   });
