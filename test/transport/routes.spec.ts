@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ipv4Number, noRouteTo, readProcFile, readRoutingTables, tablesCover } from "../../src/transport/routes";
+import { ipv4Number, isLoopbackOnly, LOOPBACK_ONLY_DUMP, noRouteTo, readProcFile, readRoutingTables, tablesCover } from "../../src/transport/routes";
 import { Netns, REPO_ROOT, skipWithoutNetns } from "../netns/harness";
 
 /** `cat /proc/net/fib_trie` in a namespace with only `lo` up (main and local share one trie, printed twice). */
@@ -147,6 +147,32 @@ describe("transport/routes: no route, known from the routing tables", function (
     });
   });
 
+  describe("the loopback-only dump, recognised whole (no parse)", function () {
+    it("is exactly what a namespace with only lo prints, and the parser says the same of it: nothing outside 127.0.0.0/8 is covered", function () {
+      assert.equal(LOOPBACK_ONLY_DUMP, LO_ONLY);
+      assert.equal(isLoopbackOnly(Buffer.from(LO_ONLY, "latin1")), true);
+      for (const ip of ["169.254.169.254", "0.0.0.1", "10.0.0.1", "126.255.255.255", "128.0.0.0", "255.255.255.255"]) {
+        assert.equal(cover(LO_ONLY, ip), false, ip);
+      }
+    });
+
+    it("anything else is not it (then the parser answers): each byte changed, one byte more or fewer, Main and Local apart, another table", function () {
+      const bytes = Buffer.from(LO_ONLY, "latin1");
+      for (let i = 0; i < bytes.length; i++) {
+        for (const delta of [1, 0x20]) {
+          const changed = Buffer.from(bytes);
+          changed[i] = changed[i]! ^ delta;
+          assert.equal(isLoopbackOnly(changed), false, `byte ${i} ^ ${delta}`);
+        }
+      }
+      assert.equal(isLoopbackOnly(bytes.subarray(0, bytes.length - 1)), false);
+      assert.equal(isLoopbackOnly(Buffer.concat([bytes, Buffer.from("\n")])), false);
+      assert.equal(isLoopbackOnly(Buffer.from(UNMERGED, "latin1")), false);
+      assert.equal(isLoopbackOnly(Buffer.from(`${LO_ONLY}Id 100:\n  |-- 169.254.0.0\n     /16 link UNICAST\n`, "latin1")), false);
+      assert.equal(isLoopbackOnly(Buffer.alloc(0)), false);
+    });
+  });
+
   describe("reading the tables", function () {
     it("trusts a dump read in several pieces only when a second read is the same (routes changing in between can be skipped)", function () {
       const dump = Buffer.from(LO_ONLY);
@@ -246,6 +272,22 @@ describe("transport/routes: no route, known from the routing tables", function (
       },
     ];
 
+    it("the dump of a namespace with only lo is the one recognised whole (skipped, with the dump printed, on a kernel that prints it otherwise: the parser answers there)", async function () {
+      const ns = await Netns.create();
+      try {
+        const dump = spawnSync("ip", ["netns", "exec", ns.name, "cat", "/proc/net/fib_trie"]).stdout;
+        if (!isLoopbackOnly(dump)) {
+          console.log(`      (this kernel prints a namespace with only lo as:\n${dump.toString("latin1")})`);
+          this.skip();
+        }
+        const run = await ns.runNode([CLIENT, JSON.stringify({ op: "routes", ip: "169.254.169.254", port: 80, timeoutMs: 300 })], { timeoutMs: 20_000 });
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal((JSON.parse(run.stdout.trim().split("\n").pop()!) as { noRoute: boolean }).noRoute, true);
+      } finally {
+        await ns.destroy();
+      }
+    });
+
     it("AZMI_TRANSPORT=native insists on the addon: send() connects through it, or says it is missing, never answers from the tables", async function () {
       const ns = await Netns.create();
       try {
@@ -291,6 +333,8 @@ describe("transport/routes: no route, known from the routing tables", function (
           // And the parser reads the real dump of each setup: "no route" exactly where the check said so.
           const dump = spawnSync("ip", ["netns", "exec", ns.name, "cat", "/proc/net/fib_trie"]).stdout;
           if (ip !== "0.0.0.0") assert.equal(tablesCover(dump, ipv4Number(ip)!) === false, c.noRoute, dump.toString("latin1"));
+          // Recognised whole only where the parser, too, finds nothing outside 127.0.0.0/8 covered.
+          if (isLoopbackOnly(dump)) assert.ok(c.steps.length === 0 && tablesCover(dump, ipv4Number("169.254.169.254")!) === false, c.name);
         } finally {
           await ns.destroy();
         }
