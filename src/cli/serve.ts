@@ -12,7 +12,7 @@
  */
 import { listenHostProblem } from "../serve/listenHost";
 import type { FaultOptions } from "../serve/faults";
-import type { RunningServer, ServeOptions } from "../serve/server";
+import type { OtherServer, RunningServer, ServeOptions } from "../serve/server";
 import { canTellPeerUser } from "../serve/peerUser";
 import { asUsageError, parseArgs, parseWholeNumber, UsageError, type FlagSpecs } from "./args";
 import { DEFAULT_DIALECT, DIALECT_KEYS, DIALECT_NAMES, DIALECT_NOTES, describeVars, forContainers, isLoopbackHost, loadCommand } from "./dialects";
@@ -261,7 +261,14 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const { startServer } = require("../serve/server") as typeof import("../serve/server");
     server = await startServer({ ...parsed.options, onWarning: (msg: string) => note(`azmi serve: warning: ${msg}`) });
   } catch (e) {
-    return reportError("serve", asUsageError("serve", inThisCliTerms(e, howThisCliWasRun()), SERVE_OPTION_FLAGS));
+    // Its advice in the command this CLI was run as (a checkout has no `azmi`).
+    const cli = howThisCliWasRun();
+    const refusal = withOtherServerAdvice(
+      e,
+      (other) =>
+        `azmi serve cannot start: another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first, or give this one its own folder: AZMI_HOME=DIR ${cli} serve (then ${cli} env --home DIR finds it).`,
+    );
+    return reportError("serve", asUsageError("serve", refusal, SERVE_OPTION_FLAGS));
   }
   // Handlers first: whoever reads the first line may signal us right away.
   const stopped = waitForSignal(server, parsed.options.issuer === "chain");
@@ -441,21 +448,21 @@ export function writeContainerEnvFile(server: RunningServer, who: string, cli: s
 }
 
 /**
- * The core's "another server holds the state file" refusal, with its advice
- * in the command this CLI was run as (the core's words say `azmi`, which a
- * checkout has no such command for); any other error as it is.
+ * The core's "another server holds the state file" refusal, its message
+ * replaced by `message(other)` (the core's words say `azmi serve`, which a
+ * checkout has no command for, and `npm start` has its own); any other error
+ * as it is. (azmi serve and npm start.)
+ *
+ * @example
+ * ```ts
+ * reportError("serve", withOtherServerAdvice(e, (o) => `… AZMI_HOME=DIR ${cli} serve …`));
+ * ```
  */
-function inThisCliTerms(error: unknown, cli: string): unknown {
-  const other = (error as { otherServer?: { pid: number; url: string; stateFile: string } } | null)?.otherServer;
+export function withOtherServerAdvice(error: unknown, message: (other: OtherServer) => string): unknown {
+  const other = (error as { otherServer?: OtherServer } | null)?.otherServer;
   const { AzmiError } = require("../errors") as typeof import("../errors");
-  if (!other || cli === "azmi" || !(error instanceof AzmiError)) return error;
-  return Object.assign(
-    new AzmiError(
-      error.code,
-      `azmi serve cannot start: another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first, or give this one its own folder: AZMI_HOME=DIR ${cli} serve (then ${cli} env --home DIR finds it).`,
-    ),
-    { otherServer: other },
-  );
+  if (!other || !(error instanceof AzmiError)) return error;
+  return Object.assign(new AzmiError(error.code, message(other)), { otherServer: other });
 }
 
 /**

@@ -24,7 +24,7 @@ import { isLoopbackHost } from "./dialects";
 import { nodeCommand } from "./invocation";
 import { exitAfterFlush } from "./exit";
 import { ExitCode, note, reportError } from "./output";
-import { allowHostsOption, renderContainers, renderServer, SERVE_OPTION_FLAGS, writeContainerEnvFile, writeStartupText } from "./serve";
+import { allowHostsOption, renderContainers, renderServer, SERVE_OPTION_FLAGS, withOtherServerAdvice, writeContainerEnvFile, writeStartupText } from "./serve";
 import type { MsiTokenResponse } from "../credentials/types";
 import { DEFAULT_RESOURCE, formatToken } from "./token";
 import { isTerminal, writeOut } from "./stdio";
@@ -215,20 +215,12 @@ function thisCli(): string {
   return nodeCommand(path.join(__dirname, "../../../bin/azmi.js"), "any");
 }
 
-/**
- * The core's "another server holds the state file" refusal, with advice in
- * `npm start`'s terms (its own words are `azmi serve`'s); any other error as it is.
- */
+/** The "another server holds the state file" refusal in `npm start`'s terms (the core's are `azmi serve`'s). */
 function inNpmStartTerms(error: unknown): unknown {
-  const other = (error as { otherServer?: { pid: number; url: string; stateFile: string } } | null)?.otherServer;
-  const { AzmiError } = require("../errors") as typeof import("../errors");
-  if (!other || !(error instanceof AzmiError)) return error;
-  return Object.assign(
-    new AzmiError(
-      error.code,
+  return withOtherServerAdvice(
+    error,
+    (other) =>
       `another azmi server (pid ${other.pid}) is running at ${other.url} with the same state file (${other.stateFile}). Stop it first (Ctrl-C where it runs), or give this one its own folder: AZMI_HOME=DIR npm start (then ${thisCli()} env --home DIR finds it).`,
-    ),
-    { otherServer: other },
   );
 }
 
