@@ -104,7 +104,3 @@ export function restate(error: TransportError, changes: Partial<TransportFacts>)
     detail: details.get(error) ?? "socket error",
   }, error.cause);
 }
-
-// joinHeaders lives in http.ts (the addon's answers use it on the success
-// path, which does not load this file); re-exported for the other transports.
-export { joinHeaders } from "./http";

@@ -6,10 +6,10 @@
  */
 import net = require("node:net");
 import { ErrorCode } from "../errors";
-import { errnoCode, errnoDetail, joinHeaders, transportError } from "./facts";
+import { errnoCode, errnoDetail, transportError } from "./facts";
 import { ResponseParser } from "./parser";
 import type { ProbeResult, RawRequest, RawResponse, Transport } from "./types";
-import { checkIp, checkPort, checkTimeout, normalizeRequest, type NormalizedRequest } from "./http";
+import { checkIp, checkPort, checkTimeout, joinHeaders, normalizeRequest, type NormalizedRequest } from "./http";
 import { nowMs } from "../clock";
 
 /**

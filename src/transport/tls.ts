@@ -8,7 +8,8 @@
  */
 import type { TLSSocket } from "node:tls";
 import { ErrorCode } from "../errors";
-import { errnoCode, errnoDetail, joinHeaders, transportError } from "./facts";
+import { errnoCode, errnoDetail, transportError } from "./facts";
+import { joinHeaders } from "./http";
 import type { RawResponse } from "./types";
 import { nowMs } from "../clock";
 
