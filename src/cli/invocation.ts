@@ -20,10 +20,10 @@ export function howThisCliWasRun(argv1: string | undefined = process.argv[1], en
   // started under some other npm command inherits the variable, hence the
   // path test. Not for another shell: `npx azmi` resolves from the folder it
   // runs in, and elsewhere would fetch a package of that name from the registry.)
-  if (where === "here" && env.npm_command !== undefined && /[\\/](?:_npx|node_modules[\\/]\.bin)[\\/]/.test(argv1)) return "npx azmi";
-  // npm exec / npm run put node_modules/.bin folders on this process's PATH only: another shell has no such `azmi`.
-  const npmBin = env.npm_command !== undefined && /[\\/]node_modules[\\/]\.bin$/.test(path.dirname(argv1));
-  if (!argv1.endsWith(".js") && !(where === "any" && npmBin) && onPath(path.dirname(argv1), env)) return "azmi";
+  const runByNpm = env.npm_command !== undefined && /[\\/](?:_npx|node_modules[\\/]\.bin)[\\/]/.test(argv1);
+  if (runByNpm && where === "here") return "npx azmi";
+  // (Another shell has no such `azmi` on its PATH, whatever this process's PATH says.)
+  if (!argv1.endsWith(".js") && !runByNpm && onPath(path.dirname(argv1), env)) return "azmi";
   let script = argv1;
   try {
     script = fs.realpathSync(argv1); // a bin link not on PATH: run the file it points at
