@@ -107,6 +107,11 @@ const MINIFIED_CJS = {
 
 writeEntryFiles();
 
+// The wrapper every bundle is written in, as the boot reads it (see
+// BUNDLE_HEAD in src/boot/bundle.ts): one function the boot compiles as the
+// file is, without a copy, and Node's own loader runs as a plain module.
+const { BUNDLE_HEAD, BUNDLE_TAIL } = require(path.join(root, "dist/src/boot/bundle.js"));
+
 fs.mkdirSync(out, { recursive: true });
 for (const [name, entry] of Object.entries(ENTRIES)) {
   const outfile = path.join(out, `${name}.js`);
@@ -116,12 +121,19 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     let text = file.text;
     if (file.path === outfile) {
       text = repointLeftOut(name, text);
-      // The build id: a hash of the code, on its own line just before the
-      // source-map comment (line numbers stay those of the map). The code
-      // cache is keyed by it, not by file times, which npm and tar rewrite.
-      const id = crypto.createHash("sha256").update(text).digest("hex").slice(0, 24);
+      // The build id: a hash of the code, wrapper included, on its own line
+      // just before the source-map comment (line numbers stay those of the
+      // map). The code cache is keyed by it, not by file times, which npm and
+      // tar rewrite.
+      const id = crypto.createHash("sha256").update(BUNDLE_HEAD).update(text).update(BUNDLE_TAIL).digest("hex").slice(0, 24);
       const map = text.lastIndexOf("//# sourceMappingURL=");
-      text = `${text.slice(0, map)}//# azmi-build=${id}\n${text.slice(map)}`;
+      text = `${BUNDLE_HEAD}${text.slice(0, map)}//# azmi-build=${id}\n${text.slice(map)}${BUNDLE_TAIL}`;
+    } else if (file.path === `${outfile}.map`) {
+      // The wrapper's head is one line more above the code: the map's first
+      // line (";" ends a line in its mappings) maps nothing.
+      const sourceMap = JSON.parse(text);
+      sourceMap.mappings = `;${sourceMap.mappings}`;
+      text = JSON.stringify(sourceMap);
     }
     writeAtomic(file.path, text);
   }

@@ -60,6 +60,26 @@ type BootGlobal = { [BOOT_INFO]?: BootInfo; [SAVE_NOW]?: () => void };
 const DIST_SRC = path.resolve(__dirname, "..");
 
 /**
+ * Every bundle is written by scripts/bundle.js as one CommonJS wrapper
+ * function, on a line of its own, called on its last line:
+ *
+ *     (function (exports, require, module, __filename, __dirname) {
+ *     …the bundle…
+ *     }).call(this, exports, require, module, __filename, __dirname)
+ *
+ * Node's own loader runs the file as it is (that is how `--enable-source-maps`
+ * loads it). Here the script V8 compiles is the file without its call, a
+ * slice of the text read, which V8 takes as it is: the wrapper used to be
+ * added around the text in memory, and V8 then copied all ~270 KB into one
+ * flat string before compiling it (~1 ms of a fresh process's
+ * `require("azmi")` here, where each fresh page costs a fault: README,
+ * session 20).
+ */
+export const BUNDLE_HEAD = "(function (exports, require, module, __filename, __dirname) {\n";
+export const BUNDLE_CALL = ".call(this, exports, require, module, __filename, __dirname)\n";
+export const BUNDLE_TAIL = `\n})${BUNDLE_CALL}`;
+
+/**
  * Load bundle `name`, or `undefined` to tell the caller to `require` the
  * unbundled `entry` (relative to dist/src) instead.
  *
@@ -80,6 +100,7 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
     return unbundled("no bundle (esbuild was not available when azmi was built)");
   }
   if (isStale(bundle.mtimeMs, path.join(DIST_SRC, entry))) return unbundled("bundle older than dist/src (run npm run build)");
+  if (bundle.source !== undefined && !isWrapped(bundle.source)) return unbundled("bundle cut short, or not written by scripts/bundle.js (run npm run build)");
   try {
     return runBundle<T>(name, file, variant, bundle.source);
   } catch (e) {
@@ -144,8 +165,9 @@ function runBundle<T>(name: string, file: string, variant: string, source: strin
   }
   const cachedData = cache?.data;
   const vm = require("node:vm") as typeof import("node:vm");
-  // The CommonJS wrapper on the first line, so line numbers in stack traces match the bundle and its source map.
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
+  // The wrapper function without its call (see BUNDLE_HEAD): the script's
+  // value is the function, and its lines are the file's.
+  const script = new vm.Script(source.slice(0, source.length - BUNDLE_CALL.length), { filename: file, cachedData });
   const codeCache: BootInfo["codeCache"] = !cacheFile
     ? "off"
     : untrusted
@@ -228,6 +250,11 @@ function isStale(bundleMtimeMs: number, entryFile: string): boolean {
   if (!fs.statSync(path.join(DIST_SRC, "..", "..", "tsconfig.json"), { throwIfNoEntry: false })) return false;
   const entry = fs.statSync(entryFile, { throwIfNoEntry: false }); // none: the bundle is all there is
   return entry !== undefined && entry.mtimeMs > bundleMtimeMs;
+}
+
+/** The bundle starts and ends as scripts/bundle.js writes it (see BUNDLE_HEAD). */
+function isWrapped(source: string): boolean {
+  return source.startsWith(BUNDLE_HEAD) && source.endsWith(BUNDLE_TAIL);
 }
 
 /**

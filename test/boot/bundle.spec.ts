@@ -191,8 +191,18 @@ describe("start-up: bundles and the code cache", function () {
     const copy = installedCopy();
     try {
       const bundle = path.join(copy, "dist/src/bundle/cli.js");
-      fs.writeFileSync(bundle, fs.readFileSync(bundle).subarray(0, 5000));
-      const r = await doctorIn(copy, env);
+      const whole = fs.readFileSync(bundle);
+      // Cut short: its wrapper's last line is missing, so it is not even compiled.
+      fs.writeFileSync(bundle, whole.subarray(0, 5000));
+      let r = await doctorIn(copy, env);
+      assert.equal(r.startup.bundle, null);
+      assert.equal(r.startup.unbundledBecause, "bundle cut short, or not written by scripts/bundle.js (run npm run build)");
+      assert.equal(r.winner, "managed-identity");
+      // Whole, but damaged inside: V8 refuses it.
+      const damaged = Buffer.from(whole);
+      damaged.write("}}}{{{", Math.floor(whole.length / 2), "latin1");
+      fs.writeFileSync(bundle, damaged);
+      r = await doctorIn(copy, env);
       assert.equal(r.startup.bundle, null);
       assert.equal(r.startup.unbundledBecause, "bundle failed to load (SyntaxError)");
       assert.equal(r.winner, "managed-identity");
@@ -506,6 +516,43 @@ console.log(JSON.stringify(out));`,
       if (flags.length) assert.match(top, /[\\/]src[\\/][\w/\\-]+\.ts:\d+:\d+\)?$/, out.stack);
       else assert.match(top, /bundle[\\/]azmi\.js:\d+/, "without the flag, the code cache path is unchanged");
     }
+  });
+
+  it("each bundle is one wrapper function, which the boot compiles as the file is and Node's loader runs as a plain module; both name the file's own lines", async function () {
+    // The boot compiles the file without its last line's call (a slice V8
+    // takes without copying the ~270 KB: src/boot/bundle.ts BUNDLE_HEAD).
+    const { BUNDLE_HEAD, BUNDLE_TAIL } = require(path.join(ROOT, "dist/src/boot/bundle.js")) as { BUNDLE_HEAD: string; BUNDLE_TAIL: string };
+    for (const name of ["cli.js", "cli-token.js", "azmi.js", "bridge.js"]) {
+      const text = fs.readFileSync(path.join(BUNDLE_DIR, name), "latin1");
+      assert.ok(text.startsWith(BUNDLE_HEAD) && text.endsWith(BUNDLE_TAIL), `${name} is written in the wrapper`);
+    }
+    // An error made in the bundle: the top frame's line and column,
+    // read back from the file, are where it is made, through the code cache (a
+    // slice of the file) and through Node's own loader alike.
+    const script = `const file = ${JSON.stringify(path.join(BUNDLE_DIR, "azmi.js"))};
+      const azmi = process.argv[1] === "direct" ? require(file) : require(${JSON.stringify(ROOT)});
+      try { new azmi.ManagedIdentityCredential({ clientId: 5 }); } catch (e) {
+        const [, line, column] = /azmi\\.js:(\\d+):(\\d+)/.exec(e.stack);
+        const text = require("fs").readFileSync(file, "latin1").split("\\n")[line - 1].slice(column - 1);
+        console.log(JSON.stringify({ name: e.name, text, info: globalThis[Symbol.for("azmi.boot.info")] ?? null }));
+      }`;
+    for (const how of ["package", "direct"]) {
+      const r = await runNode(["-e", script, how], env);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { name: string; text: string; info: Startup | null };
+      assert.equal(out.name, "TypeError");
+      assert.match(out.text, /^new TypeError\(`ManagedIdentityCredential: /, `${how}: the frame names the line and column where the error is made`);
+      if (how === "package") assert.equal(out.info?.bundle, "azmi", "the package ran from its bundle, through the boot");
+      else assert.equal(out.info, null, "the file required directly ran without the boot");
+    }
+    // And the source map, one line longer for the wrapper's head, still
+    // leads to the very line in src/*.ts (Node's loader runs the bundle then).
+    const mapped = await runNode(["--enable-source-maps", "-e", `try { new (require(${JSON.stringify(ROOT)}).ManagedIdentityCredential)({ clientId: 5 }); } catch (e) { console.log(e.stack); }`], env);
+    assert.equal(mapped.code, 0, mapped.stderr);
+    const at = /[\\/](src[\\/]credentials[\\/]managedIdentityCredential\.ts):(\d+):(\d+)/.exec(mapped.stdout);
+    assert.ok(at, mapped.stdout);
+    const tsLine = fs.readFileSync(path.join(ROOT, at[1]!), "utf8").split("\n")[Number(at[2]) - 1]!;
+    assert.match(tsLine.slice(Number(at[3]) - 1), /^new TypeError\(`ManagedIdentityCredential: /, `${at[0]}: ${tsLine}`);
   });
 
   it("azmi and require('azmi') start from one file: the boot is inlined, so Node's loader reads no other file of ours before the bundle", async function () {
