@@ -121,13 +121,15 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     let text = file.text;
     if (file.path === outfile) {
       text = repointLeftOut(name, text);
-      // The build id: a hash of the code, wrapper included, on its own line
-      // just before the source-map comment (line numbers stay those of the
-      // map). The code cache is keyed by it, not by file times, which npm and
-      // tar rewrite.
-      const id = crypto.createHash("sha256").update(BUNDLE_HEAD).update(text).update(BUNDLE_TAIL).digest("hex").slice(0, 24);
+      // The build id: a hash of the file as written, wrapper included, on
+      // its own line at the end of the function (line numbers stay those of
+      // the map). The code cache is keyed by it, not by file times, which
+      // npm and tar rewrite. The source-map comment stays the file's last
+      // line, after the call.
       const map = text.lastIndexOf("//# sourceMappingURL=");
-      text = `${BUNDLE_HEAD}${text.slice(0, map)}//# azmi-build=${id}\n${text.slice(map)}${BUNDLE_TAIL}`;
+      const parts = [BUNDLE_HEAD, text.slice(0, map), "//# azmi-build=", BUNDLE_TAIL, `${text.slice(map).trimEnd()}\n`];
+      const id = crypto.createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 24);
+      text = `${parts[0]}${parts[1]}${parts[2]}${id}${parts[3]}${parts[4]}`;
     } else if (file.path === `${outfile}.map`) {
       // The wrapper's head is one line more above the code: the map's first
       // line (";" ends a line in its mappings) maps nothing.

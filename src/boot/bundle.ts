@@ -23,9 +23,10 @@
  * bridge says it is warm).
  *
  * Falls back to the unbundled modules (returns `undefined`) when the bundle
- * is missing (esbuild unavailable at build time), fails to load, is older
- * than the tsc output it was made from (in a source checkout: someone ran
- * `tsc` alone), when azmi runs in another JavaScript context than Node's
+ * is missing (esbuild unavailable at build time), fails to load, is not as
+ * scripts/bundle.js wrote it (cut short or edited), is older than the tsc
+ * output it was made from (in a source checkout: someone ran `tsc` alone),
+ * when azmi runs in another JavaScript context than Node's
  * main one (a test runner's sandbox), or with `AZMI_BUNDLE=0`.
  * `AZMI_CODE_CACHE=0` keeps the bundle but skips the cache, and so does
  * `--enable-source-maps` (the bundle is then required, so traces map to `src/*.ts`).
@@ -61,23 +62,27 @@ const DIST_SRC = path.resolve(__dirname, "..");
 
 /**
  * Every bundle is written by scripts/bundle.js as one CommonJS wrapper
- * function, on a line of its own, called on its last line:
+ * function, its head on a line of its own, called on the line after its
+ * end, then the source-map comment as the file's last line (where the
+ * source-map standard looks for it):
  *
  *     (function (exports, require, module, __filename, __dirname) {
  *     …the bundle…
  *     }).call(this, exports, require, module, __filename, __dirname)
+ *     //# sourceMappingURL=azmi.js.map
  *
  * Node's own loader runs the file as it is (that is how `--enable-source-maps`
- * loads it). Here the script V8 compiles is the file without its call, a
- * slice of the text read, which V8 takes as it is: the wrapper used to be
- * added around the text in memory, and V8 then copied all ~270 KB into one
- * flat string before compiling it (~1 ms of a fresh process's
+ * loads it). Here the script V8 compiles is the file up to the function's
+ * end, a slice of the text read, which V8 takes as it is: the wrapper used
+ * to be added around the text in memory, and V8 then copied all ~270 KB into
+ * one flat string before compiling it (~0.8 ms of a fresh process's
  * `require("azmi")` here, where each fresh page costs a fault: README,
  * session 20).
  */
 export const BUNDLE_HEAD = "(function (exports, require, module, __filename, __dirname) {\n";
-export const BUNDLE_CALL = ".call(this, exports, require, module, __filename, __dirname)\n";
-export const BUNDLE_TAIL = `\n})${BUNDLE_CALL}`;
+export const BUNDLE_TAIL = "\n}).call(this, exports, require, module, __filename, __dirname)\n";
+/** What may follow the tail: the source-map comment, one line. */
+const SOURCE_MAP_MARK = "//# sourceMappingURL=";
 
 /**
  * Load bundle `name`, or `undefined` to tell the caller to `require` the
@@ -100,9 +105,10 @@ export function loadBundle<T>(name: string, entry: string, variant = name): T | 
     return unbundled("no bundle (esbuild was not available when azmi was built)");
   }
   if (isStale(bundle.mtimeMs, path.join(DIST_SRC, entry))) return unbundled("bundle older than dist/src (run npm run build)");
-  if (bundle.source !== undefined && !isWrapped(bundle.source)) return unbundled("bundle cut short, or not written by scripts/bundle.js (run npm run build)");
+  const functionEnd = bundle.source === undefined ? 0 : wrappedFunctionEnd(bundle.source);
+  if (functionEnd < 0) return unbundled("bundle not as scripts/bundle.js wrote it (cut short or edited): reinstall azmi, or run npm run build in a checkout");
   try {
-    return runBundle<T>(name, file, variant, bundle.source);
+    return runBundle<T>(name, file, variant, bundle.source, functionEnd);
   } catch (e) {
     // A bundle that does not compile or run (cut short on disk, a bad build)
     // must not take azmi down: the caller runs dist/src instead.
@@ -141,7 +147,7 @@ function readBundle(file: string): { source: string; mtimeMs: number } {
   }
 }
 
-function runBundle<T>(name: string, file: string, variant: string, source: string | undefined): T {
+function runBundle<T>(name: string, file: string, variant: string, source: string | undefined, functionEnd: number): T {
   // Node maps stack traces (--enable-source-maps, or NODE_OPTIONS) only for
   // code its own loader compiled: a vm.Script's sourceMappingURL is ignored,
   // so traces named bundle lines instead of src/*.ts. A process that asks for
@@ -167,7 +173,7 @@ function runBundle<T>(name: string, file: string, variant: string, source: strin
   const vm = require("node:vm") as typeof import("node:vm");
   // The wrapper function without its call (see BUNDLE_HEAD): the script's
   // value is the function, and its lines are the file's.
-  const script = new vm.Script(source.slice(0, source.length - BUNDLE_CALL.length), { filename: file, cachedData });
+  const script = new vm.Script(source.slice(0, functionEnd), { filename: file, cachedData });
   const codeCache: BootInfo["codeCache"] = !cacheFile
     ? "off"
     : untrusted
@@ -252,9 +258,19 @@ function isStale(bundleMtimeMs: number, entryFile: string): boolean {
   return entry !== undefined && entry.mtimeMs > bundleMtimeMs;
 }
 
-/** The bundle starts and ends as scripts/bundle.js writes it (see BUNDLE_HEAD). */
-function isWrapped(source: string): boolean {
-  return source.startsWith(BUNDLE_HEAD) && source.endsWith(BUNDLE_TAIL);
+/**
+ * Where the bundle's wrapper function ends (its call starts), or -1 when
+ * the text does not start and end as scripts/bundle.js writes it (see
+ * BUNDLE_HEAD): cut short, or edited (even a line end added by an editor).
+ * No regex: a fresh process compiles each on its first runs.
+ */
+function wrappedFunctionEnd(source: string): number {
+  if (!source.startsWith(BUNDLE_HEAD)) return -1;
+  const tail = source.lastIndexOf(BUNDLE_TAIL);
+  if (tail < 0) return -1;
+  const after = tail + BUNDLE_TAIL.length;
+  const lastLine = after === source.length || (source.startsWith(SOURCE_MAP_MARK, after) && source.indexOf("\n", after) === source.length - 1);
+  return lastLine ? tail + "\n})".length : -1;
 }
 
 /**

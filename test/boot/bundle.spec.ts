@@ -192,17 +192,21 @@ describe("start-up: bundles and the code cache", function () {
     try {
       const bundle = path.join(copy, "dist/src/bundle/cli.js");
       const whole = fs.readFileSync(bundle);
-      // Cut short: its wrapper's last line is missing, so it is not even compiled.
-      fs.writeFileSync(bundle, whole.subarray(0, 5000));
-      let r = await doctorIn(copy, env);
-      assert.equal(r.startup.bundle, null);
-      assert.equal(r.startup.unbundledBecause, "bundle cut short, or not written by scripts/bundle.js (run npm run build)");
-      assert.equal(r.winner, "managed-identity");
-      // Whole, but damaged inside: V8 refuses it.
+      // Cut short, or edited at its end (a line end an editor added): not
+      // as scripts/bundle.js wrote it, so it is not even compiled.
+      for (const edited of [whole.subarray(0, 5000), Buffer.concat([whole, Buffer.from("\n")])]) {
+        fs.writeFileSync(bundle, edited);
+        const r = await doctorIn(copy, env);
+        assert.equal(r.startup.bundle, null);
+        assert.equal(r.startup.unbundledBecause, "bundle not as scripts/bundle.js wrote it (cut short or edited): reinstall azmi, or run npm run build in a checkout");
+        assert.equal(r.winner, "managed-identity");
+      }
+      // Whole, but damaged inside (and no code cache yet, which is keyed by
+      // the build id the file names): V8 refuses it.
       const damaged = Buffer.from(whole);
       damaged.write("}}}{{{", Math.floor(whole.length / 2), "latin1");
       fs.writeFileSync(bundle, damaged);
-      r = await doctorIn(copy, env);
+      const r = await doctorIn(copy, env);
       assert.equal(r.startup.bundle, null);
       assert.equal(r.startup.unbundledBecause, "bundle failed to load (SyntaxError)");
       assert.equal(r.winner, "managed-identity");
@@ -519,12 +523,15 @@ console.log(JSON.stringify(out));`,
   });
 
   it("each bundle is one wrapper function, which the boot compiles as the file is and Node's loader runs as a plain module; both name the file's own lines", async function () {
-    // The boot compiles the file without its last line's call (a slice V8
-    // takes without copying the ~270 KB: src/boot/bundle.ts BUNDLE_HEAD).
+    // The boot compiles the file up to the function's end, without its call
+    // (a slice V8 takes without copying the ~270 KB: src/boot/bundle.ts
+    // BUNDLE_HEAD). The source-map comment is the last line, where the
+    // source-map standard (ECMA-426) and tools that scan files look for it.
     const { BUNDLE_HEAD, BUNDLE_TAIL } = require(path.join(ROOT, "dist/src/boot/bundle.js")) as { BUNDLE_HEAD: string; BUNDLE_TAIL: string };
     for (const name of ["cli.js", "cli-token.js", "azmi.js", "bridge.js"]) {
       const text = fs.readFileSync(path.join(BUNDLE_DIR, name), "latin1");
-      assert.ok(text.startsWith(BUNDLE_HEAD) && text.endsWith(BUNDLE_TAIL), `${name} is written in the wrapper`);
+      assert.ok(text.startsWith(BUNDLE_HEAD), `${name} starts with the wrapper's head`);
+      assert.ok(text.endsWith(`${BUNDLE_TAIL}//# sourceMappingURL=${name}.map\n`), `${name} ends with the wrapper's call, then its source-map comment`);
     }
     // An error made in the bundle: the top frame's line and column,
     // read back from the file, are where it is made, through the code cache (a
