@@ -34,6 +34,12 @@ export interface Unavailability {
   hint?: string;
 }
 
+/**
+ * How long an Entra ID flow's request to `@azure/identity` may take (see
+ * `callLimitMs`): as long as a managed-identity call's default budget.
+ */
+export const ENTRA_CALL_LIMIT_MS = 30_000;
+
 export abstract class DelegatedCredential implements TokenCredential {
   /** Class name used in messages, logs and reports, e.g. `EnvironmentCredential`. */
   abstract readonly credentialName: string;
@@ -58,6 +64,18 @@ export abstract class DelegatedCredential implements TokenCredential {
    * credential file that a read would wait on forever), else `undefined`.
    */
   protected problemBeforeFetch(): Error | undefined {
+    return undefined;
+  }
+
+  /**
+   * How long one request to `@azure/identity` may take before this link
+   * gives up on it (a caller's longer `requestOptions.timeout` raises it),
+   * or `undefined` for no limit of ours. The Entra ID flows set one: MSAL
+   * sends its requests without a timeout, so an authority that accepts the
+   * connection and never answers held the call, and a chain behind it, for
+   * good. (The developer tools bound themselves: `processTimeoutInMs`.)
+   */
+  protected callLimitMs(): number | undefined {
     return undefined;
   }
 
@@ -161,7 +179,22 @@ export abstract class DelegatedCredential implements TokenCredential {
     let token;
     try {
       this.inner ??= this.createInner(loadAzureIdentity());
-      token = await this.inner.getToken(scopes, options);
+      const call = this.inner.getToken(scopes, options);
+      const ownTimeout = options.requestOptions?.timeout;
+      const limit = this.callLimitMs();
+      const ms = limit === undefined ? undefined : Math.max(limit, typeof ownTimeout === "number" && ownTimeout > 0 ? ownTimeout : 0);
+      token =
+        ms === undefined
+          ? await call
+          : await untilTimeout(
+              call,
+              ms,
+              () =>
+                new CredentialUnavailableError(
+                  `${this.credentialName}: Entra ID did not answer within ${ms} ms; check AZURE_AUTHORITY_HOST and the network path to it (a proxy or firewall that drops the traffic). A longer requestOptions.timeout waits longer.`,
+                  { code: ErrorCode.Timeout },
+                ),
+            );
     } catch (error) {
       const mapped = this.mapError(error);
       this.log().info("getToken", `${mapped.name}: ${mapped.message.split("\n", 1)[0]}`);

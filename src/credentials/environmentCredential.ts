@@ -18,7 +18,7 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { readErrorText, unsafeToReadProblem } from "./federatedTokenFile";
 import { registerSecret } from "./lazyLog";
-import { authenticationFailure, DelegatedCredential, type Unavailability } from "./delegated";
+import { authenticationFailure, DelegatedCredential, ENTRA_CALL_LIMIT_MS, type Unavailability } from "./delegated";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
 import { checkTenantId } from "./validation";
@@ -85,6 +85,11 @@ export class EnvironmentCredential extends DelegatedCredential {
     if (!this.mode) return `unavailable: ${this.missing!.reason}`;
     const flow = this.mode.replace("-", " ");
     return `${flow} for app ${this.clientId} in tenant ${this.tenantId} at ${new URL(this.authorityHost!).host}`;
+  }
+
+  /** An Entra ID flow: a silent authority must not hold the call for good (see DelegatedCredential). */
+  protected override callLimitMs(): number {
+    return ENTRA_CALL_LIMIT_MS;
   }
 
   protected availability(): Unavailability | undefined {

@@ -15,7 +15,7 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import { isAzmiError } from "../errors";
-import { DelegatedCredential, type Unavailability } from "./delegated";
+import { DelegatedCredential, ENTRA_CALL_LIMIT_MS, type Unavailability } from "./delegated";
 import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem, unsafeToReadProblem } from "./federatedTokenFile";
 import { unavailable } from "./unavailable";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
@@ -72,6 +72,11 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
   override describe(): string {
     if (this.missing) return `unavailable: ${this.missing.reason}`;
     return `federated token ${this.tokenFilePath} for app ${this.clientId} in tenant ${this.tenantId}`;
+  }
+
+  /** An Entra ID flow: a silent authority must not hold the call for good (see DelegatedCredential). */
+  protected override callLimitMs(): number {
+    return ENTRA_CALL_LIMIT_MS;
   }
 
   protected availability(): Unavailability | undefined {

@@ -41,6 +41,7 @@ import {
   LAST_ATTEMPT_MS,
   MAX_RESPONSE_BYTES,
   MAX_RETRIES,
+  REQUEST_TIMEOUT_CAP_MS,
   RETRY_BASE_410_MS,
   RETRY_BASE_MS,
   serverRetryAfterMs,
@@ -102,6 +103,11 @@ function checkAbort(signal: AbortSignal | undefined): void {
   }
 }
 
+/** Whether a transport failure came after the request was sent: the endpoint took it, and was slow or went silent. */
+function tookTheRequest(error: unknown): boolean {
+  return error instanceof TransportError && (error.phase === "headers" || error.phase === "body");
+}
+
 /**
  * Map a transport failure to an error a chain understands.
  *
@@ -115,6 +121,12 @@ export function transportFailure(source: HttpSource, error: unknown): AzmiError 
     if (error.code === ErrorCode.TlsThumbprintMismatch) {
       return new AuthenticationError(
         `${prefix(source)} presented a certificate whose thumbprint does not match IDENTITY_SERVER_THUMBPRINT; refusing to send the identity header.`,
+        { code: error.code, cause: error },
+      );
+    }
+    if (error.code === ErrorCode.Timeout && tookTheRequest(error)) {
+      return new CredentialUnavailableError(
+        `${prefix(source)} took the request but did not answer in time (${error.phase} ${error.code} after ${Math.round(error.elapsedMs)} ms, timeout ${error.timeoutMs} ms). The endpoint is overloaded or hung; a larger time budget (timeBudgetMs) waits longer.${ignoredNote(source)}`,
         { code: error.code, cause: error },
       );
     }
@@ -223,6 +235,11 @@ export async function requestToken(
   let attempts = 0;
   let challenged = false;
   let updating = false;
+  // Each request waits at most REQUEST_TIMEOUT_CAP_MS, leaving room for a
+  // retry when the endpoint hangs; but one that took the request and was
+  // only slow restarts its work on a retry, and a second cut at the same
+  // point would never see an answer that takes longer: it gets the rest.
+  let requestCap = REQUEST_TIMEOUT_CAP_MS;
   for (;;) {
     checkAbort(signal);
     attempts++;
@@ -233,13 +250,14 @@ export async function requestToken(
         method: request.method,
         headers: request.headers,
         body: request.body,
-        timeoutMs: budget.requestTimeoutMs(),
+        timeoutMs: budget.requestTimeoutMs(requestCap),
         maxBodyBytes: MAX_RESPONSE_BYTES,
         pinnedThumbprint: source.pinnedThumbprint,
       });
     } catch (error) {
       const code = (error as { code?: string }).code ?? "";
       if (TRANSIENT.has(code) && retry < MAX_RETRIES) {
+        if (code === ErrorCode.Timeout && tookTheRequest(error)) requestCap = Number.POSITIVE_INFINITY;
         const delay = Math.round(backoffMs(RETRY_BASE_MS, retry, timing.random) * timing.scale);
         if (budget.canWait(delay)) {
           log.info("getToken", `${source.name} at ${source.endpoint}: ${code}; retry ${retry + 1} in ${delay} ms`);

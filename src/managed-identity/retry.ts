@@ -14,7 +14,9 @@
  * | 400, 401, 403, 405, 501, 502, 505 | no    | —                                        |
  *
  * No retry is started that cannot finish inside the caller's budget, and each
- * request's own deadline is `min(remaining budget, REQUEST_TIMEOUT_CAP_MS)`.
+ * request's own deadline is `min(remaining budget, REQUEST_TIMEOUT_CAP_MS)`,
+ * until a request the endpoint took times out: the retries after it get the
+ * rest of the budget (a slow endpoint restarts its work on each one).
  * One exception, where the caller left the budget at its default: a 410
  * means "IMDS is updating, available within 70 s" (the IMDS documentation,
  * MSAL.NET's 7 × 10 s), so the first 410 stretches the budget to

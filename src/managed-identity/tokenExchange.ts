@@ -17,7 +17,7 @@
  * const token = await exchangeToken(source, "https://vault.azure.net/.default", {});
  * ```
  */
-import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import type { AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../errors";
 import { redact, redactedCause, registerSecret } from "../log";
@@ -61,12 +61,14 @@ export async function exchangeToken(
     );
   }
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), budgetMs);
-  const onCallerAbort = () => controller.abort();
-  options.abortSignal?.addEventListener("abort", onCallerAbort, { once: true });
   let token;
   try {
-    token = await credentialFor(source).getToken(scope, { abortSignal: controller.signal, tenantId: options.tenantId });
+    token = await withinBudget<AccessToken | null>(
+      (signal) => credentialFor(source).getToken(scope, { abortSignal: signal, tenantId: options.tenantId }),
+      controller,
+      budgetMs,
+      options.abortSignal,
+    );
   } catch (e) {
     const prefix = `ManagedIdentityCredential: ${source.name} for client ${source.clientId} via ${source.endpoint}`;
     if (controller.signal.aborted && !options.abortSignal?.aborted) {
@@ -88,11 +90,46 @@ export async function exchangeToken(
       cause: redactedCause(e),
       statusCode: (e as { statusCode?: number }).statusCode,
     });
-  } finally {
-    clearTimeout(timer);
-    options.abortSignal?.removeEventListener("abort", onCallerAbort);
   }
   if (!token) throw new CredentialUnavailableError(`ManagedIdentityCredential: ${source.name} returned no token.`, { code: ErrorCode.InvalidResponse });
   registerSecret(token.token);
   return { ...token, tokenType: "Bearer" };
+}
+
+/**
+ * `call(signal)`, settled by `budgetMs` or the caller's abort at the latest:
+ * either aborts `controller` (whose signal the call got) and rejects with
+ * an `AbortError`. Not only the signal: `@azure/identity` does not pass it
+ * to every request it makes (MSAL's discovery GET went out without one, and
+ * without a timeout), so an authority that accepts the connection and
+ * never answers held the call, and a chain behind it, for good. The call
+ * itself goes on in the background; its late outcome is dropped.
+ */
+function withinBudget<T>(call: (signal: AbortSignal) => Promise<T>, controller: AbortController, budgetMs: number, callerSignal: GetTokenOptions["abortSignal"]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => {
+      controller.abort();
+      const e = new Error("The operation was aborted.");
+      e.name = "AbortError";
+      reject(e);
+    };
+    const timer = setTimeout(stop, budgetMs);
+    callerSignal?.addEventListener("abort", stop, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", stop);
+    };
+    let pending: Promise<T>;
+    try {
+      pending = call(controller.signal);
+    } catch (e) {
+      done();
+      reject(e);
+      return;
+    }
+    pending.then(
+      (value) => (done(), resolve(value)),
+      (error: unknown) => (done(), reject(error)),
+    );
+  });
 }

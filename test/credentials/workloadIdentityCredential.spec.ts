@@ -1,6 +1,9 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
+import { ENTRA_CALL_LIMIT_MS } from "../../src/credentials/delegated";
+import { EnvironmentCredential } from "../../src/credentials/environmentCredential";
 import { WorkloadIdentityCredential } from "../../src/credentials/workloadIdentityCredential";
 import { ErrorCode } from "../../src/errors";
 import { fakeAccessToken, startEntraFake, type EntraFake } from "../fakes/entra";
@@ -74,6 +77,45 @@ describe("WorkloadIdentityCredential (Entra HTTPS fake)", function () {
       return true;
     });
     assert.equal(entra.tokenRequests().length, 1);
+  });
+
+  it("an authority that accepts the connection and never answers: unavailable at the link's limit (30 s; a caller's longer timeout waits longer), not never", async function () {
+    // MSAL sends its requests without a timeout: before, the call (and a
+    // DefaultAzureCredential behind it) waited for good. The limit is
+    // shortened here (the one thing the subclass changes), the rest is real.
+    this.timeout(30_000);
+    assert.equal(ENTRA_CALL_LIMIT_MS, 30_000);
+    const environment = new EnvironmentCredential({ env: {} }) as unknown as { callLimitMs(): number };
+    assert.equal(environment.callLimitMs(), ENTRA_CALL_LIMIT_MS, "EnvironmentCredential, the other Entra ID flow, has the same limit");
+    class Shortened extends WorkloadIdentityCredential {
+      protected override callLimitMs(): number {
+        assert.equal(super.callLimitMs(), ENTRA_CALL_LIMIT_MS, "the real link's own limit");
+        return 1_000;
+      }
+    }
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const file = path.join(dir, "token-silent");
+    fs.writeFileSync(file, federated);
+    env.set({ AZURE_TENANT_ID: entra.tenant, AZURE_CLIENT_ID: "wi-app", AZURE_FEDERATED_TOKEN_FILE: file, AZURE_AUTHORITY_HOST: `https://127.0.0.1:${(silent.address() as net.AddressInfo).port}` });
+    try {
+      for (const [timeout, limit] of [[undefined, 1_000], [2_000, 2_000]] as const) {
+        const started = performance.now();
+        await assert.rejects(new Shortened({ disableInstanceDiscovery: true }).getToken(SCOPE, timeout ? { requestOptions: { timeout } } : {}), (e: Error & { code?: string }) => {
+          assert.equal(e.name, "CredentialUnavailableError", e.message);
+          assert.equal(e.code, ErrorCode.Timeout);
+          assert.equal(e.message, `WorkloadIdentityCredential: Entra ID did not answer within ${limit} ms; check AZURE_AUTHORITY_HOST and the network path to it (a proxy or firewall that drops the traffic). A longer requestOptions.timeout waits longer.`);
+          return true;
+        });
+        const took = performance.now() - started;
+        assert.ok(took >= limit - 50 && took < limit + 2_000, `ended after ${Math.round(took)} ms, limit ${limit} ms`);
+      }
+      assert.ok(sockets.length > 0, "the authority was asked");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it("non-https authority host is rejected", () => {

@@ -7,6 +7,7 @@
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { startFakeAppService } from "../fakes/appService";
 import { startEntraFake } from "../fakes/entra";
@@ -15,9 +16,9 @@ import { cleanupHomes, tempHome } from "./helpers";
 
 const CLIENT = "7a4c5b3e-1111-4222-8333-944455556666";
 
-function runChild(env: NodeJS.ProcessEnv): Promise<{ results: Array<{ ok: boolean; token?: string; name?: string; code?: string; message?: string }>; describe: string }> {
+function runChild(env: NodeJS.ProcessEnv, timeBudgetMs = 20_000): Promise<{ results: Array<{ ok: boolean; ms: number; token?: string; name?: string; code?: string; message?: string }>; describe: string }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(__dirname, "childClient.js"), JSON.stringify({ calls: 1, timeBudgetMs: 20_000 })], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [path.join(__dirname, "childClient.js"), JSON.stringify({ calls: 1, timeBudgetMs })], { env, timeout: 60_000 }, (error, stdout, stderr) => {
       try {
         resolve(JSON.parse(stdout.trim().split("\n").pop()!));
       } catch {
@@ -73,6 +74,48 @@ describe("managed-identity/token exchange", function () {
       await entra.close();
       await app.close();
       await imds.close();
+    }
+  });
+
+  it("an authority that accepts the connection and never answers ends the call at its time budget, not never", async () => {
+    // @azure/identity's own requests did not all get the abort signal (MSAL's
+    // discovery GET went out without it and without a timeout): the call,
+    // and a DefaultAzureCredential behind it, waited for good.
+    const sockets: net.Socket[] = [];
+    const silent: net.Server = net.createServer((socket) => {
+      sockets.push(socket);
+      // Let go well after the budget (and refuse any retry), so the child's
+      // leftover request fails and the child exits; the call must not wait for that.
+      setTimeout(() => {
+        silent.close();
+        socket.destroy();
+      }, 4_500).unref();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const home = tempHome();
+    const file = path.join(home, "azure-identity-token");
+    fs.writeFileSync(file, "fed_assertion_0123456789abcdef\n");
+    try {
+      const env = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AZMI_HOME: home,
+        AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9",
+        AZURE_CLIENT_ID: CLIENT,
+        AZURE_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        AZURE_FEDERATED_TOKEN_FILE: file,
+        AZURE_AUTHORITY_HOST: `https://127.0.0.1:${(silent.address() as net.AddressInfo).port}`,
+      };
+      const [result] = (await runChild(env, 1_500)).results;
+      assert.equal(result!.ok, false);
+      assert.equal(result!.name, "CredentialUnavailableError", result!.message);
+      assert.equal(result!.code, "ERR_BUDGET_EXCEEDED");
+      assert.match(result!.message!, /did not answer within the 1500 ms time budget \(timeBudgetMs\)/);
+      assert.ok(result!.ms < 3_500, `the call ended after ${Math.round(result!.ms)} ms, not at its 1500 ms budget (the authority let go at 4500 ms)`);
+      assert.ok(sockets.length > 0, "the authority was asked");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      if (silent.listening) await new Promise((resolve) => silent.close(resolve));
     }
   });
 });
