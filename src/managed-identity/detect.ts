@@ -62,7 +62,7 @@ export function parseEndpointVar(name: string, value: string, example: string): 
   } catch {}
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
     throw new CredentialUnavailableError(
-      `ManagedIdentityCredential: ${name} is not an http:// or https:// URL (${JSON.stringify(snippet(value))}). Set it to the endpoint's URL, e.g. ${example}, or unset it.`,
+      `ManagedIdentityCredential: ${name} is not an http:// or https:// URL (${JSON.stringify(snippet(withoutUserinfo(value)))}). Set it to the endpoint's URL, e.g. ${example}, or unset it.`,
       { code: ErrorCode.InvalidEnvironment },
     );
   }
@@ -72,6 +72,28 @@ export function parseEndpointVar(name: string, value: string, example: string): 
   // (parseHttpUrl leaves any URL with a `#` to WHATWG's URL, which has the setter.)
   if (value.includes("#")) (url as URL).hash = "";
   return url;
+}
+
+/**
+ * `value` as a message may quote it: a `user:password@` in its authority
+ * (the part before the first `/`, `?` or `#` after any `scheme://`) becomes
+ * `***@`, also when the rest is malformed, which is when it is quoted.
+ *
+ * @example
+ * ```ts
+ * withoutUserinfo("http://me:s3cret@127.0.0.1:99999/x"); // "http://***@127.0.0.1:99999/x"
+ * ```
+ */
+export function withoutUserinfo(value: string): string {
+  const scheme = value.indexOf("://");
+  const from = scheme < 0 ? 0 : scheme + 3;
+  let end = value.length;
+  for (const stop of ["/", "?", "#", "\\"]) {
+    const at = value.indexOf(stop, from);
+    if (at >= 0 && at < end) end = at;
+  }
+  const userinfoEnd = value.lastIndexOf("@", end - 1);
+  return userinfoEnd < from ? value : `${value.slice(0, from)}***${value.slice(userinfoEnd)}`;
 }
 
 /**

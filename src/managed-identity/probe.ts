@@ -5,12 +5,13 @@
  * 1. a connect-level probe of the endpoint's port through the transport —
  *    "no route" (ENETUNREACH/EHOSTUNREACH) or "refused" answers at once;
  * 2. one HTTP `GET` of the token path without `Metadata` and without a query.
- *    Real IMDS answers `400 {"error":"bad_request_102",…}`. Only a JSON object
- *    with a string `error` (or a token), or aad-pod-identity NMI's exact 400
- *    text, counts as "IMDS present", so Docker
- *    Desktop's 403 text, a proxy's HTML 400 or another device on that address
- *    are not mistaken for it (@azure/identity JS counts every status but a
- *    403-with-"unreachable" as present, spec §1.5).
+ *    Real IMDS answers `400 {"error":"bad_request_102",…}`. Only a 400 with a
+ *    JSON object with a string `error` (or a 2xx with a token), or
+ *    aad-pod-identity NMI's exact 400 text, counts as "IMDS present", so
+ *    Docker Desktop's 403 text, an egress filter's 403 JSON, a proxy's HTML
+ *    400 or another device on that address are not mistaken for it
+ *    (@azure/identity JS counts every status but a 403-with-"unreachable" as
+ *    present, spec §1.5).
  *
  * Results are remembered (`ProbeMemo`): negative ones across processes for a
  * few minutes, so the second `azmi token` on a laptop answers in
@@ -136,7 +137,13 @@ export function looksLikeImds(status: number, body: Buffer): boolean {
     const json = JSON.parse(text) as unknown;
     if (json === null || typeof json !== "object" || Array.isArray(json)) return false;
     const o = json as Record<string, unknown>;
-    return typeof o.error === "string" || typeof o.access_token === "string";
+    // IMDS answers a request without Metadata with 400 (spec §6.1, "expected
+    // answer to probes"). A JSON error with another status is something in
+    // front of that address: an egress filter's 403 {"error":"resolve_deny"}
+    // passed for IMDS, and the token request's 403 then stopped the chain
+    // (az and the other links never asked), where it must move on.
+    if (typeof o.access_token === "string") return status < 300;
+    return status === 400 && typeof o.error === "string";
   } catch {
     return false;
   }

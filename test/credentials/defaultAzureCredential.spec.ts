@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { DefaultAzureCredential, type DefaultAzureCredentialOptions } from "../../src/credentials/defaultAzureCredential";
 import { LINK_NAMES } from "../../src/credentials/types";
@@ -332,6 +333,36 @@ describe("DefaultAzureCredential", function () {
       "azure-cli:skipped", "azure-powershell:unavailable", "azure-developer-cli:unavailable",
     ]);
     assert.equal(imds.requests.length, 0);
+  });
+
+  it("an egress filter answering 403 JSON at the IMDS address is not IMDS: managed identity is unavailable and the chain moves on to az (before, the 403 stopped the chain)", async () => {
+    // Such filters (a sandbox's, a corporate proxy's) answer every request
+    // to 169.254.169.254 alike, the probe included; IMDS itself answers the
+    // probe (no Metadata header) with 400.
+    const body = JSON.stringify({ error: "resolve_deny", error_description: "destination denied by policy" });
+    const filter = net.createServer((socket) => {
+      socket.once("data", () => socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`));
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => filter.listen(0, "127.0.0.1", resolve));
+    const bin = tempDir();
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const access = fakeAccessToken({ aud: "https://management.azure.com", exp: now + 3600 });
+      fakeTool(bin, "az", JSON.stringify({ accessToken: access, expires_on: now + 3600, tokenType: "Bearer", tenant: "contoso" }));
+      cleanEnv.set({ PATH: bin }); // @azure/identity runs `az` with process.env
+      const credential = dac({ PATH: bin, AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${(filter.address() as net.AddressInfo).port}` });
+      const token = await credential.getToken(SCOPE);
+      assert.equal(token.token, access);
+      assert.deepEqual(outcomes(credential), [
+        "environment:unavailable", "workload-identity:unavailable", "managed-identity:unavailable",
+        "azure-cli:selected", "azure-powershell:skipped", "azure-developer-cli:skipped",
+      ]);
+      assert.match(credential.lastReport!.links[2]!.reason, /answered 403 with .*resolve_deny.*, which is not IMDS/);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+      await new Promise((resolve) => filter.close(resolve));
+    }
   });
 
   it("AZURE_TOKEN_CREDENTIALS=AzureCliCredential: the Azure CLI alone answers; tenantId reaches it as --tenant", async () => {

@@ -71,6 +71,9 @@ describe("managed-identity/errors", () => {
       ["AZURE_POD_IDENTITY_AUTHORITY_HOST with the token path (every SDK appends it: only 404s, ~20 s of retries)", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9/metadata/identity/oauth2/token/" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST ends with the token path /metadata/identity/oauth2/token, which every SDK appends to it ("http://127.0.0.1:9/metadata/identity/oauth2/token/"). Set it to http://127.0.0.1:9, or unset it.'],
       ["… with a user:password and a path prefix: neither the password is quoted nor the prefix dropped", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://azmi:s3cr3t-pass-word-42@127.0.0.1:9/prefix/metadata/identity/oauth2/token" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST ends with the token path /metadata/identity/oauth2/token, which every SDK appends to it ("http://127.0.0.1:9/prefix/metadata/identity/oauth2/token"). Set it to http://127.0.0.1:9/prefix, or unset it.'],
       ["… in any case and with repeated slashes", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9/p/METADATA/Identity/OAuth2/Token//" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST ends with the token path /metadata/identity/oauth2/token, which every SDK appends to it ("http://127.0.0.1:9/p/METADATA/Identity/OAuth2/Token//"). Set it to http://127.0.0.1:9/p, or unset it.'],
+      ["IDENTITY_ENDPOINT malformed, with a user:password: the password is not quoted", { IDENTITY_ENDPOINT: "http://user:p4ssw0rdXYZ@127.0.0.1:99999/x", IDENTITY_HEADER: "hdr_secret_value_123" }, 'ManagedIdentityCredential: IDENTITY_ENDPOINT is not an http:// or https:// URL ("http://***@127.0.0.1:99999/x"). Set it to the endpoint\'s URL, e.g. http://localhost:4141/MSI/token, or unset it.'],
+      ["MSI_ENDPOINT malformed, with a user:password and no scheme", { MSI_ENDPOINT: "user:p4ssw0rdXYZ@host:1", MSI_SECRET: "msi_secret_value_123" }, 'ManagedIdentityCredential: MSI_ENDPOINT is not an http:// or https:// URL ("***@host:1"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:41741/MSI/token/, or unset it.'],
+      ["AZURE_POD_IDENTITY_AUTHORITY_HOST malformed, with a user:password", { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://a:p4ssw0rdXYZ@[zz]:1/" }, 'ManagedIdentityCredential: AZURE_POD_IDENTITY_AUTHORITY_HOST is not an http:// or https:// URL ("http://***@[zz]:1/"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:4000, or unset it.'],
       ["MSI_ENDPOINT=::", { MSI_ENDPOINT: "::", MSI_SECRET: "msi_secret_value_123" }, 'ManagedIdentityCredential: MSI_ENDPOINT is not an http:// or https:// URL ("::"). Set it to the endpoint\'s URL, e.g. http://127.0.0.1:41741/MSI/token/, or unset it.'],
       ["IDENTITY_SERVER_THUMBPRINT=xyz", { IDENTITY_ENDPOINT: "https://127.0.0.1:1/t", IDENTITY_HEADER: "hdr_secret_value_123", IDENTITY_SERVER_THUMBPRINT: "xyz" }, "ManagedIdentityCredential: IDENTITY_SERVER_THUMBPRINT is not a SHA-1 thumbprint (40 hex digits) (\"xyz\"). Set it to the Service Fabric endpoint certificate's thumbprint, or unset it."],
     ];
@@ -89,7 +92,7 @@ describe("managed-identity/errors", () => {
         assert.equal(err.code, "ERR_INVALID_ENVIRONMENT");
         assert.equal(err.message, message);
         assert.match(c.describe(), /^no usable managed-identity source \(/);
-        assertNoSecrets(err, ["hdr_secret_value_123", "msi_secret_value_123"]);
+        assertNoSecrets(err, ["hdr_secret_value_123", "msi_secret_value_123", "p4ssw0rdXYZ"]);
       });
     }
   });

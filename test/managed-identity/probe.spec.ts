@@ -22,13 +22,17 @@ describe("managed-identity/probe", () => {
   beforeEach(clearProcessProbeMemo);
   after(cleanupHomes);
 
-  it("looksLikeImds: only a JSON object with an error (or a token)", () => {
+  it("looksLikeImds: only IMDS's 400 with a JSON error (or a token)", () => {
     const b = (s: string) => Buffer.from(s);
     assert.ok(looksLikeImds(400, b('{"error":"bad_request_102","error_description":"Required metadata header not specified"}')));
     assert.ok(!looksLikeImds(400, b("<html>Bad Request</html>")));
     assert.ok(!looksLikeImds(400, b('{"message":"proxy"}')));
     assert.ok(!looksLikeImds(403, b(DOCKER.body)));
     assert.ok(!looksLikeImds(502, b('{"error":"x"}')));
+    // A JSON error with another status than IMDS's 400: an egress filter or proxy in front of that address.
+    for (const status of [401, 403, 404, 407, 200]) assert.ok(!looksLikeImds(status, b('{"error":"resolve_deny","error_description":"destination denied by policy"}')), String(status));
+    assert.ok(looksLikeImds(200, b('{"access_token":"x"}')));
+    assert.ok(!looksLikeImds(403, b('{"access_token":"x"}')));
     assert.ok(!looksLikeImds(400, Buffer.from([0xff, 0xfe])));
     // aad-pod-identity's NMI (AKS pod identity), which stands in for IMDS: Go's http.Error text for a request without resource.
     assert.ok(looksLikeImds(400, b("parameter resource cannot be empty\n")));
