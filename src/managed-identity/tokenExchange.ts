@@ -18,6 +18,7 @@
  * ```
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { abortError } from "../credentials/abort";
 import type { AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../errors";
 import { redact, redactedCause, registerSecret } from "../log";
@@ -109,9 +110,7 @@ function withinBudget<T>(call: (signal: AbortSignal) => Promise<T>, controller: 
   return new Promise<T>((resolve, reject) => {
     const stop = () => {
       controller.abort();
-      const e = new Error("The operation was aborted.");
-      e.name = "AbortError";
-      reject(e);
+      reject(abortError());
     };
     const timer = setTimeout(stop, budgetMs);
     callerSignal?.addEventListener("abort", stop, { once: true });
