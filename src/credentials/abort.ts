@@ -95,7 +95,8 @@ export function untilAborted<T>(pending: Promise<T>, signal: AbortSignalLike | u
  */
 export function untilTimeout<T>(pending: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), timeoutMs);
+    // (Past 2^31 - 1 ms, Node's timers fire after 1 ms: a longer wait is as good as none.)
+    const timer = setTimeout(() => reject(onTimeout()), Math.min(timeoutMs, 2_147_483_647));
     timer.unref?.();
     pending.then(
       (value) => (clearTimeout(timer), resolve(value)),

@@ -19,6 +19,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { readErrorText, unsafeToReadProblem } from "./federatedTokenFile";
 import { registerSecret } from "./lazyLog";
 import { authenticationFailure, DelegatedCredential, ENTRA_CALL_LIMIT_MS, type Unavailability } from "./delegated";
+import { withRequestTimeout } from "./requestTimeout";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
 import type { AzureIdentityModule } from "./identityLoader";
 import { checkTenantId } from "./validation";
@@ -119,18 +120,19 @@ export class EnvironmentCredential extends DelegatedCredential {
 
   protected createInner(identity: AzureIdentityModule): TokenCredential {
     const { tenantId, clientId, secret, certificatePath, certificatePassword, sendChain, username, password } = this.vars;
+    const options = withRequestTimeout(this.options, ENTRA_CALL_LIMIT_MS);
     switch (this.mode) {
       case "client-secret":
-        return new identity.ClientSecretCredential(tenantId!, clientId!, secret!, this.options);
+        return new identity.ClientSecretCredential(tenantId!, clientId!, secret!, options);
       case "client-certificate":
         return new identity.ClientCertificateCredential(
           tenantId!,
           clientId!,
           { certificatePath: certificatePath!, certificatePassword },
-          { ...this.options, sendCertificateChain: sendChain === "1" || sendChain?.toLowerCase() === "true" },
+          { ...options, sendCertificateChain: sendChain === "1" || sendChain?.toLowerCase() === "true" },
         );
       default:
-        return new identity.UsernamePasswordCredential(tenantId!, clientId!, username!, password!, this.options);
+        return new identity.UsernamePasswordCredential(tenantId!, clientId!, username!, password!, options);
     }
   }
 }

@@ -16,6 +16,7 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { isAzmiError } from "../errors";
 import { DelegatedCredential, ENTRA_CALL_LIMIT_MS, type Unavailability } from "./delegated";
+import { withRequestTimeout } from "./requestTimeout";
 import { FEDERATED_TOKEN_FILE_HINT, federatedTokenFileProblem, unsafeToReadProblem } from "./federatedTokenFile";
 import { unavailable } from "./unavailable";
 import { resolveEntraOptions, type EntraCredentialOptions } from "./entraOptions";
@@ -109,7 +110,7 @@ export class WorkloadIdentityCredential extends DelegatedCredential {
 
   protected createInner(identity: AzureIdentityModule): TokenCredential {
     return new identity.WorkloadIdentityCredential({
-      ...this.options,
+      ...withRequestTimeout(this.options, ENTRA_CALL_LIMIT_MS),
       tenantId: this.tenantId,
       clientId: this.clientId,
       tokenFilePath: this.tokenFilePath,

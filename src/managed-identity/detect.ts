@@ -75,9 +75,10 @@ export function parseEndpointVar(name: string, value: string, example: string): 
 }
 
 /**
- * `value` as a message may quote it: a `user:password@` in its authority
- * (the part before the first `/`, `?` or `#` after any `scheme://`) becomes
- * `***@`, also when the rest is malformed, which is when it is quoted.
+ * `value` as a message may quote it (it failed to parse, so its parts are
+ * guesses): everything between its scheme (`scheme:` and any slashes) and
+ * its last `@` becomes `***`, where a `user:password` would be, whatever
+ * characters the password holds (`/`, `?`, `#`, `\`).
  *
  * @example
  * ```ts
@@ -85,15 +86,27 @@ export function parseEndpointVar(name: string, value: string, example: string): 
  * ```
  */
 export function withoutUserinfo(value: string): string {
-  const scheme = value.indexOf("://");
-  const from = scheme < 0 ? 0 : scheme + 3;
-  let end = value.length;
-  for (const stop of ["/", "?", "#", "\\"]) {
-    const at = value.indexOf(stop, from);
-    if (at >= 0 && at < end) end = at;
+  const at = value.lastIndexOf("@");
+  if (at < 0) return value;
+  let from = 0;
+  const colon = value.indexOf(":");
+  if (colon > 0 && isSchemeName(value.slice(0, colon))) {
+    from = colon + 1;
+    while (value.charCodeAt(from) === 0x2f /* / */ || value.charCodeAt(from) === 0x5c /* \ */) from++;
+  } else {
+    while (value.charCodeAt(from) === 0x2f || value.charCodeAt(from) === 0x5c) from++;
   }
-  const userinfoEnd = value.lastIndexOf("@", end - 1);
-  return userinfoEnd < from ? value : `${value.slice(0, from)}***${value.slice(userinfoEnd)}`;
+  return at < from ? value : `${value.slice(0, from)}***${value.slice(at)}`;
+}
+
+/** A URL scheme's name: a letter, then letters, digits, `+`, `-` or `.` (RFC 3986). */
+function isSchemeName(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 0x20;
+    const letter = c >= 0x61 && c <= 0x7a;
+    if (!letter && (i === 0 || !((c >= 0x30 && c <= 0x39) || text[i] === "+" || text[i] === "-" || text[i] === "."))) return false;
+  }
+  return text.length > 0;
 }
 
 /**

@@ -5,8 +5,9 @@
  * 1. a connect-level probe of the endpoint's port through the transport —
  *    "no route" (ENETUNREACH/EHOSTUNREACH) or "refused" answers at once;
  * 2. one HTTP `GET` of the token path without `Metadata` and without a query.
- *    Real IMDS answers `400 {"error":"bad_request_102",…}`. Only a 400 with a
- *    JSON object with a string `error` (or a 2xx with a token), or
+ *    Real IMDS answers `400 {"error":"bad_request_102",…}` (or, while it
+ *    updates or throttles, 404/408/410/429). Only such a status with a JSON
+ *    object with a string `error` (or a 2xx with a token), or
  *    aad-pod-identity NMI's exact 400 text, counts as "IMDS present", so
  *    Docker Desktop's 403 text, an egress filter's 403 JSON, a proxy's HTML
  *    400 or another device on that address are not mistaken for it
@@ -115,6 +116,9 @@ function numericHost(hostname: string): string | undefined {
   return undefined;
 }
 
+/** The statuses IMDS answers a probe with, with a JSON error: 400 ("Required metadata header not specified"), and those of an update or throttling. */
+const IMDS_PROBE_STATUSES = new Set([400, 404, 408, 410, 429]);
+
 /** NMI's answer to a token request without `resource` (aad-pod-identity pkg/nmi/server). */
 const NMI_NO_RESOURCE = "parameter resource cannot be empty\n";
 
@@ -138,12 +142,15 @@ export function looksLikeImds(status: number, body: Buffer): boolean {
     if (json === null || typeof json !== "object" || Array.isArray(json)) return false;
     const o = json as Record<string, unknown>;
     // IMDS answers a request without Metadata with 400 (spec §6.1, "expected
-    // answer to probes"). A JSON error with another status is something in
-    // front of that address: an egress filter's 403 {"error":"resolve_deny"}
-    // passed for IMDS, and the token request's 403 then stopped the chain
-    // (az and the other links never asked), where it must move on.
+    // answer to probes"), and with its own 404/408/410/429 while it updates
+    // or throttles (e.g. 429 "Temporarily throttled, too many requests"),
+    // which the token request then rides out. A JSON error with another
+    // status (401, 403, 407) is something in front of that address: an egress
+    // filter's 403 {"error":"resolve_deny"} passed for IMDS, and the token
+    // request's 403 then stopped the chain (az and the other links never
+    // asked), where it must move on.
     if (typeof o.access_token === "string") return status < 300;
-    return status === 400 && typeof o.error === "string";
+    return IMDS_PROBE_STATUSES.has(status) && typeof o.error === "string";
   } catch {
     return false;
   }

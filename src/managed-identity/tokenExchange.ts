@@ -27,18 +27,25 @@ import type { TokenExchangeSource } from "./types";
 
 const credentials = new WeakMap<TokenExchangeSource, TokenCredential>();
 
-function credentialFor(source: TokenExchangeSource): TokenCredential {
+function credentialFor(source: TokenExchangeSource, budgetMs: number): TokenCredential {
   let credential = credentials.get(source);
   if (!credential) {
     // Lazy on purpose: @azure/identity costs ~100 ms to load.
     const { WorkloadIdentityCredential } = require("@azure/identity") as typeof import("@azure/identity");
-    credential = new WorkloadIdentityCredential({
-      clientId: source.clientId,
-      tenantId: source.tenantId,
-      tokenFilePath: source.tokenFilePath,
-      ...(source.authorityHost ? { authorityHost: source.authorityHost } : {}),
-      disableInstanceDiscovery: true,
-    });
+    const { withRequestTimeout } = require("../credentials/requestTimeout") as typeof import("../credentials/requestTimeout");
+    // (Each request gets the credential's budget as its timeout: see withinBudget.)
+    credential = new WorkloadIdentityCredential(
+      withRequestTimeout<import("@azure/identity").WorkloadIdentityCredentialOptions>(
+        {
+          clientId: source.clientId,
+          tenantId: source.tenantId,
+          tokenFilePath: source.tokenFilePath,
+          ...(source.authorityHost ? { authorityHost: source.authorityHost } : {}),
+          disableInstanceDiscovery: true,
+        },
+        budgetMs,
+      ),
+    );
     credentials.set(source, credential);
   }
   return credential;
@@ -65,7 +72,7 @@ export async function exchangeToken(
   let token;
   try {
     token = await withinBudget<AccessToken | null>(
-      (signal) => credentialFor(source).getToken(scope, { abortSignal: signal, tenantId: options.tenantId }),
+      (signal) => credentialFor(source, budgetMs).getToken(scope, { abortSignal: signal, tenantId: options.tenantId }),
       controller,
       budgetMs,
       options.abortSignal,
@@ -104,11 +111,13 @@ export async function exchangeToken(
  * to every request it makes (MSAL's discovery GET went out without one, and
  * without a timeout), so an authority that accepts the connection and
  * never answers held the call, and a chain behind it, for good. The call
- * itself goes on in the background; its late outcome is dropped.
+ * itself goes on until its request's own timeout (`withRequestTimeout`,
+ * which closes the socket); its late outcome is dropped.
  */
 function withinBudget<T>(call: (signal: AbortSignal) => Promise<T>, controller: AbortController, budgetMs: number, callerSignal: GetTokenOptions["abortSignal"]): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const stop = () => {
+      done();
       controller.abort();
       reject(abortError());
     };

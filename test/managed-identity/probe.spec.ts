@@ -30,7 +30,9 @@ describe("managed-identity/probe", () => {
     assert.ok(!looksLikeImds(403, b(DOCKER.body)));
     assert.ok(!looksLikeImds(502, b('{"error":"x"}')));
     // A JSON error with another status than IMDS's 400: an egress filter or proxy in front of that address.
-    for (const status of [401, 403, 404, 407, 200]) assert.ok(!looksLikeImds(status, b('{"error":"resolve_deny","error_description":"destination denied by policy"}')), String(status));
+    for (const status of [401, 403, 407, 200]) assert.ok(!looksLikeImds(status, b('{"error":"resolve_deny","error_description":"destination denied by policy"}')), String(status));
+    // IMDS itself while it throttles or updates (Azure/azure-sdk-for-net#39574: Server: IMDS/150.870.65.1103).
+    for (const status of [404, 408, 410, 429]) assert.ok(looksLikeImds(status, b('{"error":"invalid_request","error_description":"Temporarily throttled, too many requests"}')), String(status));
     assert.ok(looksLikeImds(200, b('{"access_token":"x"}')));
     assert.ok(!looksLikeImds(403, b('{"access_token":"x"}')));
     assert.ok(!looksLikeImds(400, Buffer.from([0xff, 0xfe])));
