@@ -88,14 +88,9 @@ export function parseEndpointVar(name: string, value: string, example: string): 
 export function withoutUserinfo(value: string): string {
   const at = value.lastIndexOf("@");
   if (at < 0) return value;
-  let from = 0;
   const colon = value.indexOf(":");
-  if (colon > 0 && isSchemeName(value.slice(0, colon))) {
-    from = colon + 1;
-    while (value.charCodeAt(from) === 0x2f /* / */ || value.charCodeAt(from) === 0x5c /* \ */) from++;
-  } else {
-    while (value.charCodeAt(from) === 0x2f || value.charCodeAt(from) === 0x5c) from++;
-  }
+  let from = colon > 0 && isSchemeName(value.slice(0, colon)) ? colon + 1 : 0;
+  while (value.charCodeAt(from) === 0x2f /* / */ || value.charCodeAt(from) === 0x5c /* \ */) from++;
   return at < from ? value : `${value.slice(0, from)}***${value.slice(at)}`;
 }
 

@@ -17,8 +17,8 @@
  * const token = await exchangeToken(source, "https://vault.azure.net/.default", {});
  * ```
  */
-import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
-import { abortError } from "../credentials/abort";
+import type { GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { abortError, untilAborted, untilTimeout } from "../credentials/abort";
 import type { AzmiAccessToken } from "../credentials/types";
 import { AuthenticationError, CredentialUnavailableError, ErrorCode } from "../errors";
 import { redact, redactedCause, registerSecret } from "../log";
@@ -69,12 +69,20 @@ export async function exchangeToken(
     );
   }
   const controller = new AbortController();
+  const passAbort = () => controller.abort();
+  options.abortSignal?.addEventListener("abort", passAbort, { once: true });
   let token;
   try {
-    token = await withinBudget<AccessToken | null>(
-      (signal) => credentialFor(source, budgetMs).getToken(scope, { abortSignal: signal, tenantId: options.tenantId }),
-      controller,
-      budgetMs,
+    const call = credentialFor(source, budgetMs).getToken(scope, { abortSignal: controller.signal, tenantId: options.tenantId });
+    // Settled by the budget or the caller's abort at the latest, not only
+    // through the signal: `@azure/identity` does not pass it to every request
+    // it makes (MSAL's discovery GET went out without one, and without a
+    // timeout), so an authority that took the connection and never answered
+    // held the call, and a chain behind it, for good. The call goes on until
+    // its request's own timeout (`withRequestTimeout`, which closes the
+    // socket); its late outcome is dropped.
+    token = await untilAborted(
+      untilTimeout(call, budgetMs, () => (controller.abort(), abortError())),
       options.abortSignal,
     );
   } catch (e) {
@@ -98,46 +106,11 @@ export async function exchangeToken(
       cause: redactedCause(e),
       statusCode: (e as { statusCode?: number }).statusCode,
     });
+  } finally {
+    options.abortSignal?.removeEventListener("abort", passAbort);
   }
   if (!token) throw new CredentialUnavailableError(`ManagedIdentityCredential: ${source.name} returned no token.`, { code: ErrorCode.InvalidResponse });
   registerSecret(token.token);
   return { ...token, tokenType: "Bearer" };
 }
 
-/**
- * `call(signal)`, settled by `budgetMs` or the caller's abort at the latest:
- * either aborts `controller` (whose signal the call got) and rejects with
- * an `AbortError`. Not only the signal: `@azure/identity` does not pass it
- * to every request it makes (MSAL's discovery GET went out without one, and
- * without a timeout), so an authority that accepts the connection and
- * never answers held the call, and a chain behind it, for good. The call
- * itself goes on until its request's own timeout (`withRequestTimeout`,
- * which closes the socket); its late outcome is dropped.
- */
-function withinBudget<T>(call: (signal: AbortSignal) => Promise<T>, controller: AbortController, budgetMs: number, callerSignal: GetTokenOptions["abortSignal"]): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const stop = () => {
-      done();
-      controller.abort();
-      reject(abortError());
-    };
-    const timer = setTimeout(stop, budgetMs);
-    callerSignal?.addEventListener("abort", stop, { once: true });
-    const done = () => {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener("abort", stop);
-    };
-    let pending: Promise<T>;
-    try {
-      pending = call(controller.signal);
-    } catch (e) {
-      done();
-      reject(e);
-      return;
-    }
-    pending.then(
-      (value) => (done(), resolve(value)),
-      (error: unknown) => (done(), reject(error)),
-    );
-  });
-}
